@@ -1,0 +1,130 @@
+"""DDL for the store and the migrations between schema versions."""
+
+from __future__ import annotations
+
+import duckdb
+
+SCHEMA_VERSION = 1
+
+SAMPLE_COLUMNS: dict[str, str] = {
+    "run_id": "VARCHAR NOT NULL",
+    "model": "VARCHAR NOT NULL",
+    "task": "VARCHAR NOT NULL",
+    "doc_id": "VARCHAR NOT NULL",
+    "repeat": "INTEGER NOT NULL",
+    "template_id": "VARCHAR",
+    "prompt_hash": "VARCHAR",
+    "doc_hash": "VARCHAR",
+    "target": "VARCHAR",
+    "prediction": "VARCHAR",
+    "choice_logprobs": "DOUBLE[]",
+    "choice_order": "INTEGER[]",
+    "chosen_position": "INTEGER",
+    "input_tokens": "INTEGER",
+    "output_tokens": "INTEGER",
+    "latency_s": "DOUBLE",
+    "cluster_id": "VARCHAR",
+    "difficulty": "DOUBLE",
+    "extra": "VARCHAR",
+    "created_at": "TIMESTAMP",
+}
+
+MODEL_COLUMNS: dict[str, str] = {
+    "model": "VARCHAR PRIMARY KEY",
+    "family": "VARCHAR",
+    "params": "DOUBLE",
+    "tokens": "DOUBLE",
+    "flops": "DOUBLE",
+    "step": "BIGINT",
+    "release_date": "DATE",
+    "parent": "VARCHAR",
+    "spec": "VARCHAR",
+    "extra": "VARCHAR",
+}
+
+RUN_COLUMNS: dict[str, str] = {
+    "run_id": "VARCHAR PRIMARY KEY",
+    "model": "VARCHAR NOT NULL",
+    "task": "VARCHAR NOT NULL",
+    "task_version": "VARCHAR",
+    "template_id": "VARCHAR",
+    "num_fewshot": "INTEGER",
+    "fewshot_seed": "BIGINT",
+    "settings": "VARCHAR",
+    "source": "VARCHAR",
+    "created_at": "TIMESTAMP",
+    "finished_at": "TIMESTAMP",
+    "extra": "VARCHAR",
+}
+
+BATTLE_COLUMNS: dict[str, str] = {
+    "battle_id": "VARCHAR PRIMARY KEY",
+    "prompt_id": "VARCHAR",
+    "model_a": "VARCHAR NOT NULL",
+    "model_b": "VARCHAR NOT NULL",
+    "winner": "VARCHAR NOT NULL CHECK (winner IN ('model_a', 'model_b', 'tie', 'tie_bothbad'))",
+    "judge": "VARCHAR",
+    "time": "TIMESTAMP",
+    "source": "VARCHAR",
+    "extra": "VARCHAR",
+}
+
+METRIC_COLUMNS: dict[str, str] = {
+    "run_id": "VARCHAR NOT NULL",
+    "doc_id": "VARCHAR NOT NULL",
+    "repeat": "INTEGER NOT NULL",
+    "metric": "VARCHAR NOT NULL",
+    "value": "DOUBLE",
+}
+
+
+def _table(name: str, columns: dict[str, str], key: str | None = None) -> str:
+    body = ",\n  ".join(f'"{c}" {t}' for c, t in columns.items())
+    if key:
+        body += f",\n  PRIMARY KEY ({key})"
+    return f"CREATE TABLE IF NOT EXISTS {name} (\n  {body}\n)"
+
+
+_V1 = [
+    "CREATE TABLE IF NOT EXISTS meta (key VARCHAR PRIMARY KEY, value VARCHAR)",
+    _table("models", MODEL_COLUMNS),
+    _table("runs", RUN_COLUMNS),
+    _table("samples", SAMPLE_COLUMNS, 'run_id, doc_id, "repeat"'),
+    _table("sample_metrics", METRIC_COLUMNS, 'run_id, doc_id, "repeat", metric'),
+    _table("battles", BATTLE_COLUMNS),
+    # One row per (sample, metric) with the sample's identity: what stats/rank read.
+    """CREATE OR REPLACE VIEW scores AS
+       SELECT s.model, s.task, s.run_id, s.doc_id, s."repeat", s.template_id, s.cluster_id,
+              s.difficulty, m.metric, m.value
+       FROM samples s JOIN sample_metrics m USING (run_id, doc_id, "repeat")""",
+]
+
+# MIGRATIONS[v] upgrades a store at schema version v to v + 1. Append, never edit.
+MIGRATIONS: dict[int, list[str]] = {}
+
+
+def ensure_schema(con: duckdb.DuckDBPyConnection) -> int:
+    """Create the tables of a new store or migrate an old one; returns the schema version."""
+    has_meta = con.execute(
+        "SELECT count(*) FROM information_schema.tables WHERE table_name = 'meta'"
+    ).fetchone()[0]
+    if not has_meta:
+        con.execute("BEGIN TRANSACTION")
+        for ddl in _V1:
+            con.execute(ddl)
+        con.execute("INSERT INTO meta VALUES ('schema_version', ?)", [str(SCHEMA_VERSION)])
+        con.execute("COMMIT")
+        return SCHEMA_VERSION
+    version = int(con.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()[0])
+    if version > SCHEMA_VERSION:
+        raise RuntimeError(
+            f"store schema version {version} is newer than this assay ({SCHEMA_VERSION}): upgrade assay"
+        )
+    while version < SCHEMA_VERSION:
+        con.execute("BEGIN TRANSACTION")
+        for ddl in MIGRATIONS[version]:
+            con.execute(ddl)
+        version += 1
+        con.execute("UPDATE meta SET value = ? WHERE key = 'schema_version'", [str(version)])
+        con.execute("COMMIT")
+    return version

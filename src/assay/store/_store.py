@@ -1,0 +1,388 @@
+"""The result store: one DuckDB file holding models, runs, samples, metrics and battles.
+
+Connections are short-lived: every call opens the file, does its work in one transaction and
+closes it, so a second process (a reader, or ``assay compare`` while ``assay eval`` runs) can
+get in between batches. Opening retries while another process holds DuckDB's file lock.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import asdict, is_dataclass
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import numpy as np
+import pandas as pd
+
+from ._records import Battle, ModelInfo, RunInfo, SampleRecord, stable_hash
+from ._schema import (
+    BATTLE_COLUMNS,
+    MODEL_COLUMNS,
+    RUN_COLUMNS,
+    SAMPLE_COLUMNS,
+    SCHEMA_VERSION,
+    ensure_schema,
+)
+
+DEFAULT_STORE = "assay.duckdb"
+_LOCK_WAIT_S = 60.0
+
+
+def default_store_path() -> Path:
+    """``$ASSAY_STORE`` if set, else ``./assay.duckdb``."""
+    return Path(os.environ.get("ASSAY_STORE") or DEFAULT_STORE)
+
+
+def _is_lock_error(exc: Exception) -> bool:
+    text = str(exc).lower()
+    return "lock" in text or "conflicting" in text or "already open" in text
+
+
+def _json_or_none(value: Any) -> str | None:
+    if value is None or (isinstance(value, float) and np.isnan(value)):
+        return None
+    if isinstance(value, str):
+        return value
+    return json.dumps(value, sort_keys=True, default=str)
+
+
+def _as_rows(items: Iterable[Any] | pd.DataFrame) -> pd.DataFrame:
+    if isinstance(items, pd.DataFrame):
+        return items.copy()
+    rows = [asdict(x) if is_dataclass(x) else dict(x) for x in items]
+    return pd.DataFrame(rows)
+
+
+def _conform(df: pd.DataFrame, columns: dict[str, str]) -> pd.DataFrame:
+    """Columns in table order; missing ones as NULL; ``extra``/``settings`` as JSON text."""
+    out = pd.DataFrame(index=df.index)
+    for name in columns:
+        if name in df.columns:
+            col = df[name]
+            if name in ("extra", "settings"):
+                col = col.map(_json_or_none)
+            out[name] = col
+        else:
+            out[name] = None
+    return out.reset_index(drop=True)
+
+
+class Store:
+    """A DuckDB results store. Use :func:`open_store` to get one."""
+
+    def __init__(self, path: str | os.PathLike[str] | None = None, *, read_only: bool = False):
+        self.path = Path(path) if path is not None else default_store_path()
+        self.read_only = read_only
+        if read_only:
+            if not self.path.exists():
+                raise FileNotFoundError(f"no store at {self.path}")
+        else:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            with self.connect() as con:
+                self.schema_version = ensure_schema(con)
+
+    def __repr__(self) -> str:
+        return f"Store({str(self.path)!r})"
+
+    # -- connections -----------------------------------------------------------------------
+    @contextmanager
+    def connect(self, read_only: bool | None = None) -> Iterator[duckdb.DuckDBPyConnection]:
+        """A connection to the file, retrying for up to a minute while another process holds it."""
+        ro = self.read_only if read_only is None else read_only
+        deadline = time.monotonic() + _LOCK_WAIT_S
+        delay = 0.01
+        while True:
+            try:
+                con = duckdb.connect(str(self.path), read_only=ro)
+                break
+            except duckdb.Error as exc:
+                if not _is_lock_error(exc) or time.monotonic() > deadline:
+                    raise
+                time.sleep(delay)
+                delay = min(delay * 2, 0.5)
+        try:
+            yield con
+        finally:
+            con.close()
+
+    @contextmanager
+    def transaction(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        """A connection inside BEGIN ... COMMIT; any exception rolls everything back."""
+        with self.connect(read_only=False) as con:
+            con.execute("BEGIN TRANSACTION")
+            try:
+                yield con
+            except BaseException:
+                con.execute("ROLLBACK")
+                raise
+            con.execute("COMMIT")
+
+    def sql(self, query: str, params: Sequence[Any] | None = None) -> pd.DataFrame:
+        """Run any SQL against the store and return a DataFrame."""
+        with self.connect() as con:
+            return con.execute(query, params or []).df()
+
+    # -- writes ----------------------------------------------------------------------------
+    def write_samples(
+        self,
+        records: Iterable[SampleRecord | dict[str, Any]] | pd.DataFrame,
+        *,
+        con: duckdb.DuckDBPyConnection | None = None,
+    ) -> int:
+        """Insert or replace samples keyed by (run_id, doc_id, repeat), with their metrics.
+
+        ``metrics`` is a dict per record. Writing the same record twice leaves one copy; all
+        rows go in one transaction (pass ``con`` to join a larger transaction).
+        """
+        df = _as_rows(records)
+        if df.empty:
+            return 0
+        df["doc_id"] = df["doc_id"].astype(str)
+        df["repeat"] = df["repeat"].fillna(0).astype("int64") if "repeat" in df else 0
+        df = df.drop_duplicates(["run_id", "doc_id", "repeat"], keep="last")
+        if "created_at" not in df:
+            df["created_at"] = pd.Timestamp.now(tz="UTC").tz_localize(None)
+        samples = _conform(df, SAMPLE_COLUMNS)
+        metrics = self._metric_rows(df)
+        if con is None:
+            with self.transaction() as tx:
+                self._insert_samples(tx, samples, metrics)
+        else:
+            self._insert_samples(con, samples, metrics)
+        return len(samples)
+
+    @staticmethod
+    def _metric_rows(df: pd.DataFrame) -> pd.DataFrame:
+        keys = df[["run_id", "doc_id", "repeat"]].reset_index(drop=True)
+        dicts = df["metrics"].reset_index(drop=True) if "metrics" in df else None
+        if dicts is None:
+            return pd.DataFrame(columns=["run_id", "doc_id", "repeat", "metric", "value"])
+        lengths = dicts.map(lambda d: len(d) if isinstance(d, dict) else 0).to_numpy()
+        idx = np.repeat(np.arange(len(keys)), lengths)
+        names = [k for d in dicts if isinstance(d, dict) for k in d]
+        values = [v for d in dicts if isinstance(d, dict) for v in d.values()]
+        out = keys.iloc[idx].reset_index(drop=True)
+        out["metric"] = pd.Series(names, dtype=object)
+        out["value"] = pd.to_numeric(pd.Series(values, dtype=object), errors="coerce").astype(float)
+        return out
+
+    @staticmethod
+    def _insert_samples(con, samples: pd.DataFrame, metrics: pd.DataFrame) -> None:
+        con.register("_new_samples", samples)
+        con.register("_new_metrics", metrics)
+        try:
+            con.execute("INSERT OR REPLACE INTO samples SELECT * FROM _new_samples")
+            con.execute(
+                'DELETE FROM sample_metrics WHERE (run_id, doc_id, "repeat") IN '
+                '(SELECT run_id, doc_id, "repeat" FROM _new_samples)'
+            )
+            if len(metrics):
+                con.execute(
+                    'INSERT INTO sample_metrics SELECT run_id, doc_id, "repeat", metric, value '
+                    "FROM _new_metrics"
+                )
+        finally:
+            con.unregister("_new_samples")
+            con.unregister("_new_metrics")
+
+    def upsert_run(self, run: RunInfo | dict[str, Any], *, con=None) -> None:
+        """Insert or replace a run row (its ``created_at`` is kept when it already exists)."""
+        df = _as_rows([run])
+        df["created_at"] = pd.Timestamp.now(tz="UTC").tz_localize(None)
+        rows = _conform(df, RUN_COLUMNS)
+
+        def _do(c):
+            c.register("_new_runs", rows)
+            try:
+                c.execute(
+                    "INSERT INTO runs SELECT * FROM _new_runs ON CONFLICT (run_id) DO UPDATE SET "
+                    "settings = excluded.settings, extra = excluded.extra, source = excluded.source"
+                )
+            finally:
+                c.unregister("_new_runs")
+
+        if con is None:
+            with self.transaction() as tx:
+                _do(tx)
+        else:
+            _do(con)
+
+    def finish_run(self, run_id: str) -> None:
+        with self.transaction() as con:
+            con.execute("UPDATE runs SET finished_at = now()::TIMESTAMP WHERE run_id = ?", [run_id])
+
+    def upsert_models(
+        self, models: Iterable[ModelInfo | dict[str, Any]] | pd.DataFrame, *, con=None
+    ) -> int:
+        """Insert models or update the metadata fields given (non-null values win)."""
+        df = _as_rows(models)
+        if df.empty:
+            return 0
+        df = df.drop_duplicates("model", keep="last")
+        rows = _conform(df, MODEL_COLUMNS)
+        sets = ", ".join(
+            f'"{c}" = coalesce(excluded."{c}", models."{c}")' for c in MODEL_COLUMNS if c != "model"
+        )
+
+        def _do(c):
+            c.register("_new_models", rows)
+            try:
+                c.execute(
+                    f"INSERT INTO models SELECT * FROM _new_models ON CONFLICT (model) DO UPDATE SET {sets}"
+                )
+            finally:
+                c.unregister("_new_models")
+
+        if con is None:
+            with self.transaction() as tx:
+                _do(tx)
+        else:
+            _do(con)
+        return len(rows)
+
+    def add_battles(
+        self, battles: Iterable[Battle | dict[str, Any]] | pd.DataFrame, *, con=None
+    ) -> int:
+        """Store battles. Without a ``battle_id``, one is derived from the row's fields and its
+        occurrence number among identical rows of this call, so re-importing a file is a no-op
+        while two identical votes in one file both count."""
+        df = _as_rows(battles)
+        if df.empty:
+            return 0
+        df["winner"] = df["winner"].replace({"tie (bothbad)": "tie_bothbad"})
+        if "battle_id" not in df:
+            df["battle_id"] = None
+        missing = df["battle_id"].isna()
+        if missing.any():
+            fields = [c for c in BATTLE_COLUMNS if c not in ("battle_id", "extra") and c in df]
+            keyed = df.loc[missing, fields].astype(str)
+            occurrence = keyed.groupby(fields, sort=False).cumcount()
+            df.loc[missing, "battle_id"] = [
+                stable_hash([*row, int(k)])
+                for row, k in zip(keyed.itertuples(index=False), occurrence, strict=True)
+            ]
+        rows = _conform(df.drop_duplicates("battle_id", keep="last"), BATTLE_COLUMNS)
+
+        def _do(c):
+            c.register("_new_battles", rows)
+            try:
+                c.execute("INSERT OR REPLACE INTO battles SELECT * FROM _new_battles")
+            finally:
+                c.unregister("_new_battles")
+
+        if con is None:
+            with self.transaction() as tx:
+                _do(tx)
+        else:
+            _do(con)
+        return len(rows)
+
+    # -- reads -----------------------------------------------------------------------------
+    @staticmethod
+    def _where(**filters: Any) -> tuple[str, list[Any]]:
+        clauses, params = [], []
+        for column, value in filters.items():
+            if value is None:
+                continue
+            if isinstance(value, str | int | float):
+                value = [value]
+            value = list(value)
+            clauses.append(f'"{column}" IN ({", ".join("?" * len(value))})')
+            params.extend(value)
+        return (" WHERE " + " AND ".join(clauses)) if clauses else "", params
+
+    def samples(
+        self,
+        model: str | Sequence[str] | None = None,
+        task: str | Sequence[str] | None = None,
+        run_id: str | Sequence[str] | None = None,
+        *,
+        with_metrics: bool = True,
+    ) -> pd.DataFrame:
+        """Per-sample rows; with ``with_metrics`` one ``metric.<name>`` column per metric."""
+        where, params = self._where(model=model, task=task, run_id=run_id)
+        with self.connect() as con:
+            df = con.execute(
+                f'SELECT * FROM samples{where} ORDER BY model, task, run_id, doc_id, "repeat"',
+                params,
+            ).df()
+            if not with_metrics or df.empty:
+                return df
+            metrics = con.execute(
+                'SELECT m.* FROM sample_metrics m SEMI JOIN (SELECT run_id, doc_id, "repeat" '
+                f'FROM samples{where}) s USING (run_id, doc_id, "repeat")',
+                params,
+            ).df()
+        if metrics.empty:
+            return df
+        wide = metrics.pivot_table(
+            index=["run_id", "doc_id", "repeat"], columns="metric", values="value", aggfunc="first"
+        )
+        wide.columns = [f"metric.{c}" for c in wide.columns]
+        return df.merge(wide.reset_index(), on=["run_id", "doc_id", "repeat"], how="left")
+
+    def scores(
+        self,
+        model: str | Sequence[str] | None = None,
+        task: str | Sequence[str] | None = None,
+        metric: str | Sequence[str] | None = None,
+    ) -> pd.DataFrame:
+        """Tidy long rows: model, task, run_id, doc_id, repeat, template_id, cluster_id,
+        difficulty, metric, value — the input of ``assay.stats`` and ``assay.rank``."""
+        where, params = self._where(model=model, task=task, metric=metric)
+        return self.sql(
+            f'SELECT * FROM scores{where} ORDER BY model, task, metric, doc_id, "repeat"', params
+        )
+
+    def models(self) -> pd.DataFrame:
+        return self.sql("SELECT * FROM models ORDER BY model")
+
+    def runs(self, model: str | None = None, task: str | None = None) -> pd.DataFrame:
+        where, params = self._where(model=model, task=task)
+        return self.sql(f"SELECT * FROM runs{where} ORDER BY created_at, run_id", params)
+
+    def battles(self) -> pd.DataFrame:
+        return self.sql("SELECT * FROM battles ORDER BY time NULLS LAST, battle_id")
+
+    def completed_keys(self, run_id: str) -> set[tuple[str, int]]:
+        """(doc_id, repeat) pairs already stored for a run: what a resumed run skips."""
+        with self.connect() as con:
+            rows = con.execute(
+                'SELECT doc_id, "repeat" FROM samples WHERE run_id = ?', [run_id]
+            ).fetchall()
+        return {(d, int(r)) for d, r in rows}
+
+    def info(self) -> dict[str, Any]:
+        """What is in the store: counts, and one row per (model, task) with samples and metrics."""
+        with self.connect() as con:
+            counts = {
+                table: con.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
+                for table in ("models", "runs", "samples", "sample_metrics", "battles")
+            }
+            per = con.execute(
+                """SELECT s.model, s.task, count(DISTINCT s.run_id) AS runs,
+                          count(*) AS samples,
+                          (SELECT string_agg(DISTINCT metric, ',' ORDER BY metric)
+                             FROM sample_metrics m
+                            WHERE m.run_id IN (SELECT run_id FROM samples s2
+                                               WHERE s2.model = s.model AND s2.task = s.task))
+                            AS metrics
+                   FROM samples s GROUP BY s.model, s.task ORDER BY s.model, s.task"""
+            ).df()
+        return {
+            "path": str(self.path),
+            "schema_version": SCHEMA_VERSION,
+            "counts": counts,
+            "tasks": per.to_dict(orient="records"),
+        }
+
+
+def open_store(path: str | os.PathLike[str] | None = None, *, read_only: bool = False) -> Store:
+    """Open (creating if needed) the store at ``path``, ``$ASSAY_STORE`` or ``./assay.duckdb``."""
+    return Store(path, read_only=read_only)
