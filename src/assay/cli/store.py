@@ -7,6 +7,9 @@ import typer
 from ._common import JsonOption, StoreOption, console, get_store, print_json, print_table
 
 store_app = typer.Typer(help="Inspect the result store.", no_args_is_help=True)
+import_app = typer.Typer(
+    help="Bring results from other harnesses into the store.", no_args_is_help=True
+)
 
 
 @store_app.command("info")
@@ -25,3 +28,4 @@ def info(store: StoreOption = None, json_out: JsonOption = False) -> None:
 def register(app: typer.Typer) -> None:
     """Add this part's commands to the main app."""
     app.add_typer(store_app, name="store")
+    app.add_typer(import_app, name="import")
