@@ -1,15 +1,27 @@
-"""`assay store ...`: what is in the store."""
+"""`assay store`, `assay import`, `assay export`, `assay models`: the store and its files."""
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Annotated
+
 import typer
+
+from assay.errors import InputError
+from assay.store import (
+    export_samples,
+    import_lm_eval,
+    import_samples,
+    set_model_meta,
+)
 
 from ._common import JsonOption, StoreOption, console, get_store, print_json, print_table
 
-store_app = typer.Typer(help="Inspect the result store.", no_args_is_help=True)
+store_app = typer.Typer(help="Inspect and query the result store.", no_args_is_help=True)
 import_app = typer.Typer(
     help="Bring results from other harnesses into the store.", no_args_is_help=True
 )
+models_app = typer.Typer(help="Models and their metadata.", no_args_is_help=True)
 
 
 @store_app.command("info")
@@ -25,7 +37,139 @@ def info(store: StoreOption = None, json_out: JsonOption = False) -> None:
         print_table(result["tasks"], title="samples by model and task")
 
 
+@store_app.command("query")
+def query(
+    sql: Annotated[
+        str,
+        typer.Argument(
+            help="SQL over tables models, runs, samples, "
+            "sample_metrics, battles and the view scores."
+        ),
+    ],
+    store: StoreOption = None,
+    json_out: JsonOption = False,
+) -> None:
+    """Run SQL against the store (it is a plain DuckDB file: any DuckDB client works too)."""
+    import duckdb
+
+    try:
+        df = get_store(store, must_exist=True).sql(sql)
+    except duckdb.Error as exc:
+        raise InputError(str(exc).strip().splitlines()[0]) from None
+    if json_out:
+        print_json(df.to_dict(orient="records"))
+    else:
+        print_table(df, digits=6)
+
+
+def _report_import(summary: dict, json_out: bool) -> None:
+    if json_out:
+        print_json(summary)
+        return
+    console.print(
+        f"imported {summary['samples']} samples in {summary['runs']} runs "
+        f"({', '.join(summary['models'])} × {', '.join(summary['tasks'])}) from {summary['source']}"
+    )
+
+
+@import_app.command("lm-eval")
+def import_lm_eval_cmd(
+    path: Annotated[Path, typer.Argument(help="lm-eval --output_path folder (or a model folder).")],
+    model: Annotated[
+        str | None, typer.Option(help="Model name to store (default: lm-eval's model_name).")
+    ] = None,
+    store: StoreOption = None,
+    json_out: JsonOption = False,
+) -> None:
+    """Import lm-evaluation-harness 0.4 results_*.json and samples_*.jsonl (run with --log_samples)."""
+    summary = import_lm_eval(get_store(store), path, model=model)
+    _report_import(summary.to_dict(), json_out)
+
+
+def _parse_mapping(items: list[str]) -> dict[str, str]:
+    mapping = {}
+    for item in items:
+        field, sep, column = item.partition("=")
+        if not sep or not field or not column:
+            raise InputError(f"--map {item!r}: use FIELD=COLUMN, e.g. --map doc_id=id")
+        mapping[field.strip()] = column.strip()
+    return mapping
+
+
+@import_app.command("samples")
+def import_samples_cmd(
+    path: Annotated[Path, typer.Argument(help="A .parquet/.csv/.jsonl file or a folder of them.")],
+    map_: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--map",
+            help="FIELD=COLUMN: which column holds model, task, doc_id, repeat, "
+            "target, prediction, ... (repeatable).",
+        ),
+    ] = None,
+    metric: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="A column to read as a metric (repeatable); metric.<name> columns always are."
+        ),
+    ] = None,
+    source: Annotated[str, typer.Option(help="Label for the runs this creates.")] = "import",
+    store: StoreOption = None,
+    json_out: JsonOption = False,
+) -> None:
+    """Import per-sample rows from any harness (also reads back `assay export`)."""
+    summary = import_samples(
+        get_store(store), path, mapping=_parse_mapping(map_ or []), metrics=metric, source=source
+    )
+    _report_import(summary, json_out)
+
+
+def export_cmd(
+    directory: Annotated[Path, typer.Argument(help="Output folder.")],
+    fmt: Annotated[str, typer.Option("--format", "-f", help="parquet, csv or jsonl.")] = "parquet",
+    store: StoreOption = None,
+    json_out: JsonOption = False,
+) -> None:
+    """Write all samples with their metrics, partitioned model=<m>/task=<t>/."""
+    count = export_samples(get_store(store, must_exist=True), directory, fmt=fmt)
+    if json_out:
+        print_json({"directory": str(directory), "format": fmt, "samples": count})
+    else:
+        console.print(f"wrote {count} samples to {directory} ({fmt}, partitioned by model/task)")
+
+
+@models_app.command("set-meta")
+def set_meta(
+    path: Annotated[
+        Path,
+        typer.Argument(
+            help="CSV/JSONL/Parquet with model, params, tokens, flops, family, date, step, parent."
+        ),
+    ],
+    store: StoreOption = None,
+    json_out: JsonOption = False,
+) -> None:
+    """Add or update model metadata (sizes, data, compute, dates) used by forecasts."""
+    count = set_model_meta(get_store(store), path)
+    if json_out:
+        print_json({"models": count})
+    else:
+        console.print(f"updated metadata of {count} models")
+
+
+@models_app.command("list")
+def list_models(store: StoreOption = None, json_out: JsonOption = False) -> None:
+    """List the models in the store with their metadata."""
+    df = get_store(store, must_exist=True).models()
+    if json_out:
+        print_json(df.to_dict(orient="records"))
+    else:
+        print_table(df.drop(columns=["extra"]), title="models")
+
+
 def register(app: typer.Typer) -> None:
     """Add this part's commands to the main app."""
     app.add_typer(store_app, name="store")
     app.add_typer(import_app, name="import")
+    app.add_typer(models_app, name="models")
+    app.command("export")(export_cmd)

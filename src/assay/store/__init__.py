@@ -1,5 +1,7 @@
 """The result store: per-sample records, runs, models and battles in one DuckDB file."""
 
+from ._files import export_samples, import_samples, read_model_meta, read_table, set_model_meta
+from ._lm_eval import ImportSummary, import_lm_eval, read_lm_eval
 from ._records import Battle, ModelInfo, RunInfo, SampleRecord, make_run_id, stable_hash
 from ._schema import SCHEMA_VERSION
 from ._store import Store, default_store_path, open_store
@@ -7,12 +9,20 @@ from ._store import Store, default_store_path, open_store
 __all__ = [
     "SCHEMA_VERSION",
     "Battle",
+    "ImportSummary",
     "ModelInfo",
     "RunInfo",
     "SampleRecord",
     "Store",
     "default_store_path",
+    "export_samples",
+    "import_lm_eval",
+    "import_samples",
     "make_run_id",
     "open_store",
+    "read_lm_eval",
+    "read_model_meta",
+    "read_table",
+    "set_model_meta",
     "stable_hash",
 ]

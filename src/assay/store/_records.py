@@ -56,6 +56,7 @@ class SampleRecord:
     repeat: int = 0
     metrics: dict[str, float] = field(default_factory=dict)
     template_id: str | None = None
+    prompt: str | None = None
     prompt_hash: str | None = None
     doc_hash: str | None = None
     target: str | None = None

@@ -13,6 +13,7 @@ SAMPLE_COLUMNS: dict[str, str] = {
     "doc_id": "VARCHAR NOT NULL",
     "repeat": "INTEGER NOT NULL",
     "template_id": "VARCHAR",
+    "prompt": "VARCHAR",
     "prompt_hash": "VARCHAR",
     "doc_hash": "VARCHAR",
     "target": "VARCHAR",
@@ -107,7 +108,7 @@ def ensure_schema(con: duckdb.DuckDBPyConnection) -> int:
     """Create the tables of a new store or migrate an old one; returns the schema version."""
     has_meta = con.execute(
         "SELECT count(*) FROM information_schema.tables WHERE table_name = 'meta'"
-    ).fetchone()[0]
+    ).fetchall()[0][0]
     if not has_meta:
         con.execute("BEGIN TRANSACTION")
         for ddl in _V1:
@@ -115,7 +116,9 @@ def ensure_schema(con: duckdb.DuckDBPyConnection) -> int:
         con.execute("INSERT INTO meta VALUES ('schema_version', ?)", [str(SCHEMA_VERSION)])
         con.execute("COMMIT")
         return SCHEMA_VERSION
-    version = int(con.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()[0])
+    version = int(
+        con.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchall()[0][0]
+    )
     if version > SCHEMA_VERSION:
         raise RuntimeError(
             f"store schema version {version} is newer than this assay ({SCHEMA_VERSION}): upgrade assay"

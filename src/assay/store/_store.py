@@ -10,8 +10,8 @@ from __future__ import annotations
 import json
 import os
 import time
-from collections.abc import Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager, suppress
 from dataclasses import asdict, is_dataclass
 from pathlib import Path
 from typing import Any
@@ -23,6 +23,7 @@ import pandas as pd
 from ._records import Battle, ModelInfo, RunInfo, SampleRecord, stable_hash
 from ._schema import (
     BATTLE_COLUMNS,
+    METRIC_COLUMNS,
     MODEL_COLUMNS,
     RUN_COLUMNS,
     SAMPLE_COLUMNS,
@@ -71,6 +72,21 @@ def _conform(df: pd.DataFrame, columns: dict[str, str]) -> pd.DataFrame:
         else:
             out[name] = None
     return out.reset_index(drop=True)
+
+
+@contextmanager
+def _registered(
+    con: duckdb.DuckDBPyConnection, frame: pd.DataFrame, columns: dict[str, str]
+) -> Iterator[str]:
+    """Register ``frame`` and yield a SELECT that casts its columns to the table's types."""
+    name = f"_frame_{id(frame):x}"
+    con.register(name, frame)
+    casts = ", ".join(f'CAST("{c}" AS {t.split()[0]}) AS "{c}"' for c, t in columns.items())
+    try:
+        yield f"SELECT {casts} FROM {name}"
+    finally:
+        with suppress(duckdb.Error):
+            con.unregister(name)
 
 
 class Store:
@@ -129,6 +145,14 @@ class Store:
             return con.execute(query, params or []).df()
 
     # -- writes ----------------------------------------------------------------------------
+    def _in_transaction(self, con, write: Callable[[duckdb.DuckDBPyConnection], None]) -> None:
+        """Run ``write`` on ``con`` (the caller's transaction) or in a transaction of its own."""
+        if con is not None:
+            write(con)
+            return
+        with self.transaction() as tx:
+            write(tx)
+
     def write_samples(
         self,
         records: Iterable[SampleRecord | dict[str, Any]] | pd.DataFrame,
@@ -150,19 +174,27 @@ class Store:
             df["created_at"] = pd.Timestamp.now(tz="UTC").tz_localize(None)
         samples = _conform(df, SAMPLE_COLUMNS)
         metrics = self._metric_rows(df)
-        if con is None:
-            with self.transaction() as tx:
-                self._insert_samples(tx, samples, metrics)
-        else:
-            self._insert_samples(con, samples, metrics)
+
+        def write(c: duckdb.DuckDBPyConnection) -> None:
+            with _registered(c, samples, SAMPLE_COLUMNS) as new:
+                c.execute(f"INSERT OR REPLACE INTO samples {new}")
+                c.execute(
+                    'DELETE FROM sample_metrics WHERE (run_id, doc_id, "repeat") IN '
+                    f'(SELECT run_id, doc_id, "repeat" FROM ({new}))'
+                )
+            if len(metrics):
+                with _registered(c, metrics, METRIC_COLUMNS) as new:
+                    c.execute(f"INSERT INTO sample_metrics {new}")
+
+        self._in_transaction(con, write)
         return len(samples)
 
     @staticmethod
     def _metric_rows(df: pd.DataFrame) -> pd.DataFrame:
         keys = df[["run_id", "doc_id", "repeat"]].reset_index(drop=True)
-        dicts = df["metrics"].reset_index(drop=True) if "metrics" in df else None
-        if dicts is None:
+        if "metrics" not in df:
             return pd.DataFrame(columns=["run_id", "doc_id", "repeat", "metric", "value"])
+        dicts = df["metrics"].reset_index(drop=True)
         lengths = dicts.map(lambda d: len(d) if isinstance(d, dict) else 0).to_numpy()
         idx = np.repeat(np.arange(len(keys)), lengths)
         names = [k for d in dicts if isinstance(d, dict) for k in d]
@@ -172,50 +204,29 @@ class Store:
         out["value"] = pd.to_numeric(pd.Series(values, dtype=object), errors="coerce").astype(float)
         return out
 
-    @staticmethod
-    def _insert_samples(con, samples: pd.DataFrame, metrics: pd.DataFrame) -> None:
-        con.register("_new_samples", samples)
-        con.register("_new_metrics", metrics)
-        try:
-            con.execute("INSERT OR REPLACE INTO samples SELECT * FROM _new_samples")
-            con.execute(
-                'DELETE FROM sample_metrics WHERE (run_id, doc_id, "repeat") IN '
-                '(SELECT run_id, doc_id, "repeat" FROM _new_samples)'
-            )
-            if len(metrics):
-                con.execute(
-                    'INSERT INTO sample_metrics SELECT run_id, doc_id, "repeat", metric, value '
-                    "FROM _new_metrics"
-                )
-        finally:
-            con.unregister("_new_samples")
-            con.unregister("_new_metrics")
-
     def upsert_run(self, run: RunInfo | dict[str, Any], *, con=None) -> None:
-        """Insert or replace a run row (its ``created_at`` is kept when it already exists)."""
+        """Insert a run row, or update its settings, source and extra if it exists."""
         df = _as_rows([run])
         df["created_at"] = pd.Timestamp.now(tz="UTC").tz_localize(None)
         rows = _conform(df, RUN_COLUMNS)
 
-        def _do(c):
-            c.register("_new_runs", rows)
-            try:
+        def write(c: duckdb.DuckDBPyConnection) -> None:
+            with _registered(c, rows, RUN_COLUMNS) as new:
                 c.execute(
-                    "INSERT INTO runs SELECT * FROM _new_runs ON CONFLICT (run_id) DO UPDATE SET "
+                    f"INSERT INTO runs {new} ON CONFLICT (run_id) DO UPDATE SET "
                     "settings = excluded.settings, extra = excluded.extra, source = excluded.source"
                 )
-            finally:
-                c.unregister("_new_runs")
 
-        if con is None:
-            with self.transaction() as tx:
-                _do(tx)
-        else:
-            _do(con)
+        self._in_transaction(con, write)
 
-    def finish_run(self, run_id: str) -> None:
-        with self.transaction() as con:
-            con.execute("UPDATE runs SET finished_at = now()::TIMESTAMP WHERE run_id = ?", [run_id])
+    def finish_run(self, run_id: str, *, con=None) -> None:
+        """Stamp a run's ``finished_at``."""
+        self._in_transaction(
+            con,
+            lambda c: c.execute(
+                "UPDATE runs SET finished_at = now()::TIMESTAMP WHERE run_id = ?", [run_id]
+            ),
+        )
 
     def upsert_models(
         self, models: Iterable[ModelInfo | dict[str, Any]] | pd.DataFrame, *, con=None
@@ -224,26 +235,16 @@ class Store:
         df = _as_rows(models)
         if df.empty:
             return 0
-        df = df.drop_duplicates("model", keep="last")
-        rows = _conform(df, MODEL_COLUMNS)
+        rows = _conform(df.drop_duplicates("model", keep="last"), MODEL_COLUMNS)
         sets = ", ".join(
             f'"{c}" = coalesce(excluded."{c}", models."{c}")' for c in MODEL_COLUMNS if c != "model"
         )
 
-        def _do(c):
-            c.register("_new_models", rows)
-            try:
-                c.execute(
-                    f"INSERT INTO models SELECT * FROM _new_models ON CONFLICT (model) DO UPDATE SET {sets}"
-                )
-            finally:
-                c.unregister("_new_models")
+        def write(c: duckdb.DuckDBPyConnection) -> None:
+            with _registered(c, rows, MODEL_COLUMNS) as new:
+                c.execute(f"INSERT INTO models {new} ON CONFLICT (model) DO UPDATE SET {sets}")
 
-        if con is None:
-            with self.transaction() as tx:
-                _do(tx)
-        else:
-            _do(con)
+        self._in_transaction(con, write)
         return len(rows)
 
     def add_battles(
@@ -269,18 +270,11 @@ class Store:
             ]
         rows = _conform(df.drop_duplicates("battle_id", keep="last"), BATTLE_COLUMNS)
 
-        def _do(c):
-            c.register("_new_battles", rows)
-            try:
-                c.execute("INSERT OR REPLACE INTO battles SELECT * FROM _new_battles")
-            finally:
-                c.unregister("_new_battles")
+        def write(c: duckdb.DuckDBPyConnection) -> None:
+            with _registered(c, rows, BATTLE_COLUMNS) as new:
+                c.execute(f"INSERT OR REPLACE INTO battles {new}")
 
-        if con is None:
-            with self.transaction() as tx:
-                _do(tx)
-        else:
-            _do(con)
+        self._in_transaction(con, write)
         return len(rows)
 
     # -- reads -----------------------------------------------------------------------------
@@ -362,7 +356,7 @@ class Store:
         """What is in the store: counts, and one row per (model, task) with samples and metrics."""
         with self.connect() as con:
             counts = {
-                table: con.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
+                table: con.execute(f"SELECT count(*) FROM {table}").fetchall()[0][0]
                 for table in ("models", "runs", "samples", "sample_metrics", "battles")
             }
             per = con.execute(

@@ -1,0 +1,249 @@
+"""Import an lm-evaluation-harness 0.4.x output directory.
+
+lm-eval writes, per model folder, ``results_<date>.json`` (aggregates, configs, n-shot, model
+args) and ``samples_<task>_<date>.jsonl`` (one line per document and filter: ``doc_id``,
+``target``, ``arguments``, ``resps``/``filtered_resps`` as strings, ``doc_hash``,
+``prompt_hash``, and each metric's value at top level, named in ``metrics``). Documents logged
+under several filters become one sample whose metrics are named ``metric,filter`` for filters
+other than ``none`` (lm-eval's own naming).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from assay.errors import InputError
+
+from ._records import ModelInfo, RunInfo, SampleRecord, make_run_id
+from ._store import Store
+
+
+@dataclass
+class ImportSummary:
+    """What an import wrote: counts per table, and the (model, task) pairs touched."""
+
+    source: str
+    runs: int
+    samples: int
+    models: list[str]
+    tasks: list[str]
+
+    def to_dict(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
+def _date_of(path: Path) -> str:
+    return path.stem.rsplit("_", 1)[-1]
+
+
+def _task_of(path: Path) -> str:
+    name = path.stem  # samples_<task>_<date>
+    return name[name.find("_") + 1 : name.rfind("_")]
+
+
+def _fail(path: Path, where: str, field: str, why: str) -> InputError:
+    return InputError(f"{path}: {where}, field '{field}': {why}")
+
+
+def _number(value: Any) -> float | None:
+    if isinstance(value, bool):
+        return float(value)
+    if isinstance(value, int | float):
+        return float(value)
+    if isinstance(value, str):
+        try:
+            return float(value)
+        except ValueError:
+            return None
+    return None
+
+
+def _read_results(path: Path) -> dict[str, Any]:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as exc:
+        raise InputError(f"{path}: line {exc.lineno}: not valid JSON ({exc.msg})") from None
+    if not isinstance(data, dict) or "results" not in data:
+        raise _fail(path, "top level", "results", "missing: not an lm-eval results file")
+    return data
+
+
+def _model_name(results: dict[str, Any]) -> str:
+    name = results.get("model_name")
+    if name:
+        return str(name)
+    args = (results.get("config") or {}).get("model_args") or ""
+    if isinstance(args, dict):
+        return str(args.get("pretrained") or args.get("model") or "unknown")
+    for part in str(args).split(","):
+        key, _, value = part.partition("=")
+        if key.strip() in ("pretrained", "model", "path", "engine"):
+            return value.strip()
+    return str((results.get("config") or {}).get("model") or "unknown")
+
+
+def _choice_logprobs(resps: list[Any]) -> list[float] | None:
+    """``filtered_resps`` of loglikelihood requests: [[logprob, is_greedy], ...] as strings."""
+    out = []
+    for r in resps:
+        if isinstance(r, list | tuple) and len(r) == 2 and _number(r[0]) is not None:
+            out.append(float(r[0]))
+        else:
+            return None
+    return out
+
+
+def _sample_rows(
+    path: Path, run_id: str, model: str, task: str, output_type: str | None
+) -> list[SampleRecord]:
+    by_doc: dict[str, SampleRecord] = {}
+    with path.open(encoding="utf-8") as handle:
+        for lineno, line in enumerate(handle, start=1):
+            if not line.strip():
+                continue
+            try:
+                row = json.loads(line)
+            except json.JSONDecodeError as exc:
+                raise InputError(f"{path}: line {lineno}: not valid JSON ({exc.msg})") from None
+            if not isinstance(row, dict):
+                raise _fail(path, f"line {lineno}", "(record)", "not a JSON object")
+            for field in ("doc_id", "filtered_resps"):
+                if field not in row:
+                    raise _fail(path, f"line {lineno}", field, "missing")
+            names = row.get("metrics")
+            if not isinstance(names, list):
+                raise _fail(path, f"line {lineno}", "metrics", "missing or not a list")
+            filt = str(row.get("filter", "none"))
+            metrics: dict[str, float] = {}
+            other: dict[str, Any] = {}
+            for name in names:
+                if name not in row:
+                    raise _fail(path, f"line {lineno}", str(name), "metric named but missing")
+                value = row[name]
+                key = name if filt == "none" else f"{name},{filt}"
+                number = _number(value) if not isinstance(value, str) else None
+                if number is None or math.isnan(number):
+                    other[key] = value
+                else:
+                    metrics[key] = number
+            resps = row["filtered_resps"]
+            if not isinstance(resps, list):
+                raise _fail(path, f"line {lineno}", "filtered_resps", "not a list")
+            logprobs = _choice_logprobs(resps) if output_type != "generate_until" else None
+            if logprobs is not None and output_type in (None, "multiple_choice"):
+                prediction = str(max(range(len(logprobs)), key=logprobs.__getitem__))
+            elif resps and output_type != "loglikelihood_rolling":
+                first = resps[0]
+                prediction = first if isinstance(first, str) else json.dumps(first)
+            else:
+                prediction = None
+            args = row.get("arguments") or {}
+            first_args = args.get("gen_args_0", {}) if isinstance(args, dict) else {}
+            prompt = first_args.get("arg_0") if isinstance(first_args, dict) else None
+            doc_id = str(row["doc_id"])
+            record = by_doc.get(doc_id)
+            if record is None:
+                by_doc[doc_id] = SampleRecord(
+                    run_id=run_id,
+                    model=model,
+                    task=task,
+                    doc_id=doc_id,
+                    repeat=0,
+                    metrics=metrics,
+                    prompt=prompt if isinstance(prompt, str) else None,
+                    prompt_hash=row.get("prompt_hash"),
+                    doc_hash=row.get("doc_hash"),
+                    target=None if row.get("target") is None else str(row["target"]),
+                    prediction=prediction,
+                    choice_logprobs=logprobs if output_type != "loglikelihood_rolling" else None,
+                    extra={"filters": {filt: other}} if other else None,
+                )
+            else:
+                record.metrics.update(metrics)
+                if other:
+                    record.extra = record.extra or {"filters": {}}
+                    record.extra["filters"][filt] = other
+    return list(by_doc.values())
+
+
+def read_lm_eval(path: str | Path, *, model: str | None = None):
+    """Parse an lm-eval output folder (or one model folder) into (models, runs, samples)."""
+    root = Path(path)
+    if not root.exists():
+        raise InputError(f"{root}: no such file or directory")
+    result_files = [root] if root.is_file() else sorted(root.rglob("results_*.json"))
+    if not result_files:
+        raise InputError(f"{root}: no results_<date>.json found (is this an lm-eval output dir?)")
+    models: dict[str, ModelInfo] = {}
+    runs: list[RunInfo] = []
+    samples: list[SampleRecord] = []
+    for results_path in result_files:
+        results = _read_results(results_path)
+        name = model or _model_name(results)
+        config = results.get("config") or {}
+        model_args = config.get("model_args")
+        models[name] = ModelInfo(
+            model=name, spec=f"lm-eval:{config.get('model', '')}:{model_args or ''}"
+        )
+        date = _date_of(results_path)
+        configs = results.get("configs") or {}
+        for sample_path in sorted(results_path.parent.glob(f"samples_*_{date}.jsonl")):
+            task = _task_of(sample_path)
+            task_config = configs.get(task) or {}
+            n_shot = (results.get("n-shot") or {}).get(task, task_config.get("num_fewshot"))
+            version = (results.get("versions") or {}).get(task)
+            settings = {"source": "lm-eval", "model_args": model_args, "date": date}
+            run_id = make_run_id(
+                name,
+                task,
+                task_version=None if version is None else str(version),
+                num_fewshot=n_shot,
+                settings=settings,
+            )
+            runs.append(
+                RunInfo(
+                    run_id=run_id,
+                    model=name,
+                    task=task,
+                    task_version=None if version is None else str(version),
+                    num_fewshot=None if n_shot is None else int(n_shot),
+                    settings=settings,
+                    source="lm-eval",
+                    extra={
+                        "results": (results.get("results") or {}).get(task),
+                        "output_type": task_config.get("output_type"),
+                        "file": str(sample_path),
+                    },
+                )
+            )
+            samples.extend(
+                _sample_rows(sample_path, run_id, name, task, task_config.get("output_type"))
+            )
+    return list(models.values()), runs, samples
+
+
+def import_lm_eval(store: Store, path: str | Path, *, model: str | None = None) -> ImportSummary:
+    """Import lm-eval 0.4.x results and per-sample logs into ``store`` in one transaction.
+
+    Everything is parsed and validated before anything is written; importing the same folder
+    twice changes nothing (runs are keyed by model, task, n-shot, model args and date).
+    """
+    models, runs, samples = read_lm_eval(path, model=model)
+    if not samples:
+        raise InputError(f"{path}: no samples_<task>_<date>.jsonl next to the results file")
+    with store.transaction() as con:
+        store.upsert_models(models, con=con)
+        for run in runs:
+            store.upsert_run(run, con=con)
+        store.write_samples(samples, con=con)
+    return ImportSummary(
+        source=str(path),
+        runs=len(runs),
+        samples=len(samples),
+        models=sorted({m.model for m in models}),
+        tasks=sorted({r.task for r in runs}),
+    )
