@@ -22,7 +22,7 @@ StoreOption = Annotated[
     typer.Option(
         "--store",
         envvar="ASSAY_STORE",
-        help="DuckDB store file [default: ./assay.duckdb or $ASSAY_STORE].",
+        help="DuckDB store file (default: ./assay.duckdb, or $ASSAY_STORE).",
         show_default=False,
     ),
 ]

@@ -1,9 +1,113 @@
-"""CLI commands for assay.eval (filled in by its issue)."""
+"""`assay eval`: run a model on tasks, writing every scored sample to the store."""
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import typer
+
+from ._common import JsonOption, StoreOption, console, get_store, print_json, print_table
+
+DEFAULT_MODEL = "smollm2-135m"
+DEFAULT_SUITE_LIMIT = 50
+"""Per-task limit when neither --task nor --limit is given: 8 tasks x 50 = 400 samples, about a
+minutes for the bundled model on 2 CPU cores."""
+
+
+def eval_command(
+    model: Annotated[
+        str,
+        typer.Option(
+            "--model",
+            "-m",
+            help="Model spec: smollm2-135m, hf:PATH_OR_ID(,gguf_file=F,dtype=D,device=X), "
+            "openai:MODEL@http://host:port/v1(,concurrency=N), llamacpp:PATH.gguf.",
+        ),
+    ] = DEFAULT_MODEL,
+    task: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--task",
+            "-t",
+            help="Task name or task file; repeat for several (default: the built-in suite).",
+        ),
+    ] = None,
+    limit: Annotated[
+        int | None,
+        typer.Option(
+            "--limit",
+            "-n",
+            min=1,
+            help="At most N documents per task "
+            f"(default: all; {DEFAULT_SUITE_LIMIT} for the default suite).",
+            show_default=False,
+        ),
+    ] = None,
+    num_fewshot: Annotated[
+        int | None, typer.Option("--num-fewshot", "-k", min=0, help="Few-shot examples per prompt.")
+    ] = None,
+    seed: Annotated[
+        int, typer.Option("--seed", help="Seed for few-shot, orderings, sampling.")
+    ] = 0,
+    batch_size: Annotated[
+        str, typer.Option("--batch-size", "-b", help="'auto' or continuations per forward pass.")
+    ] = "auto",
+    repeats: Annotated[int, typer.Option("--repeats", min=1, help="Samples per document.")] = 1,
+    permute_choices: Annotated[
+        int,
+        typer.Option(
+            "--permute-choices", min=0, help="Extra random orderings of each question's choices."
+        ),
+    ] = 0,
+    store: StoreOption = None,
+    json_out: JsonOption = False,
+    no_progress: Annotated[
+        bool, typer.Option("--no-progress", help="Hide the progress bar.")
+    ] = False,
+) -> None:
+    """Evaluate a model on tasks; resumes where a previous identical run stopped.
+
+    With no arguments: the bundled SmolLM2-135M on the built-in suite (a few hundred samples).
+    Prints score, standard error and n per task and metric, and the inference cost fit
+    runtime = a + b·prompt_tokens + c·output_tokens.
+    """
+    from assay.errors import InputError
+    from assay.runner import evaluate
+    from assay.tasks import BUILTIN_SUITE
+
+    if batch_size != "auto" and not (batch_size.isdigit() and int(batch_size) > 0):
+        raise InputError(f"--batch-size must be 'auto' or a positive integer, got {batch_size!r}")
+    tasks = list(task) if task else list(BUILTIN_SUITE)
+    if not task and limit is None:
+        limit = DEFAULT_SUITE_LIMIT
+    result = evaluate(
+        model,
+        tasks,
+        store=get_store(store),
+        limit=limit,
+        num_fewshot=num_fewshot,
+        seed=seed,
+        batch_size=batch_size if batch_size == "auto" else int(batch_size),
+        repeats=repeats,
+        permute_choices=permute_choices,
+        progress=not no_progress and not json_out,
+    )
+    if json_out:
+        print_json(result.to_dict())
+        return
+    print_table(
+        result.table,
+        title=f"{result.model}: mean ± stderr over n documents",
+        columns=["task", "metric", "mean", "stderr", "n", "n_samples"],
+    )
+    console.print(
+        f"{result.new_samples} new samples, {result.resumed_samples} already stored; "
+        f"{result.seconds:.1f} s"
+    )
+    if result.cost is not None:
+        console.print(result.cost.describe(), highlight=False)
 
 
 def register(app: typer.Typer) -> None:
     """Add this part's commands to the main app."""
+    app.command("eval")(eval_command)

@@ -1,9 +1,232 @@
-"""CLI commands for assay.rank (filled in by its issue)."""
+"""`assay rank`, `assay arena` and `assay import battles`: leaderboards with intervals."""
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Annotated
+
 import typer
+
+from assay.errors import InputError
+from assay.rank import (
+    Ratings,
+    fit_battles,
+    import_battles,
+    rank_samples,
+    read_battles,
+    read_outputs,
+    run_tournament,
+    store_battles,
+    subsample_curve,
+)
+
+from ._common import JsonOption, StoreOption, console, get_store, print_json, print_table
+
+rank_app = typer.Typer(
+    help="Leaderboards with confidence intervals and honest ranks.", no_args_is_help=True
+)
+arena_app = typer.Typer(help="Judge tournaments between models' outputs.", no_args_is_help=True)
+
+SeedOption = Annotated[int, typer.Option(help="Seed of the bootstrap (and bracket).")]
+BootstrapOption = Annotated[
+    int, typer.Option(help="Bootstrap rounds for the intervals (0: Wald intervals for bt).")
+]
+
+
+def _parse_anchor(text: str | None) -> tuple[str, float] | None:
+    if not text:
+        return None
+    model, sep, value = text.rpartition("=")
+    try:
+        return (model, float(value)) if sep and model else _bad_anchor(text)
+    except ValueError:
+        return _bad_anchor(text)
+
+
+def _bad_anchor(text: str) -> None:
+    raise InputError(f"--anchor {text!r}: use MODEL=RATING, e.g. --anchor gpt-4=1000")
+
+
+def _show(ratings: Ratings, json_out: bool, title: str) -> None:
+    if json_out:
+        print_json(ratings.to_dict())
+        return
+    digits = 1 if ratings.scale == "elo" else 3
+    level = f"{ratings.confidence_level:.0%}"
+    print_table(ratings.table, title=f"{title} ({level} intervals)", digits=digits)
+    rounds = ratings.bootstrap.shape[0]
+    extra = ", ".join(
+        f"{k}={v}" for k, v in ratings.info.items() if isinstance(v, int | float | str)
+    )
+    console.print(
+        f"method {ratings.method}, scale {ratings.scale}, "
+        f"{rounds} bootstrap rounds; {extra}. rank = 1 + models surely better; "
+        "rank_low..rank_high = ranks the intervals allow."
+    )
+
+
+@rank_app.command("battles")
+def battles_cmd(
+    file: Annotated[
+        Path | None,
+        typer.Argument(
+            help="Battles (JSONL/JSON/CSV/Parquet; model_a, model_b, winner) or a count table; "
+            "imported into the store. Omit to rank the store's battles."
+        ),
+    ] = None,
+    method: Annotated[str, typer.Option(help="bt, davidson or elo (online, K=4).")] = "bt",
+    bootstrap: BootstrapOption = 100,
+    anchor: Annotated[
+        str | None, typer.Option(help="MODEL=RATING to pin one model (default: mean 1000).")
+    ] = None,
+    k: Annotated[float, typer.Option("--k", help="K factor of online Elo (method elo).")] = 4.0,
+    seed: SeedOption = 0,
+    store: StoreOption = None,
+    json_out: JsonOption = False,
+) -> None:
+    """Rate models from pairwise battles: Bradley–Terry (Elo scale) with bootstrap intervals."""
+    anchor_pair = _parse_anchor(anchor)
+    if file is not None:
+        battles = read_battles(file)
+        with console.status(f"importing {len(battles)} battles into the store"):
+            store_battles(get_store(store), battles, source=file.name)
+    else:
+        battles = get_store(store, must_exist=True).battles()
+        if battles.empty:
+            raise InputError("the store has no battles: pass a FILE or run `assay import battles`")
+    with console.status(f"fitting {method} with {bootstrap} bootstrap rounds"):
+        ratings = fit_battles(
+            battles, method=method, anchor=anchor_pair, bootstrap=bootstrap, seed=seed, k=k
+        )
+    _show(ratings, json_out, f"ratings from {ratings.info.get('n_battles')} battles")
+
+
+@rank_app.command("samples")
+def samples_cmd(
+    method: Annotated[
+        str, typer.Option(help="pl (Plackett–Luce), winrate (HELM mean win rate) or mean.")
+    ] = "pl",
+    metric: Annotated[
+        str | None,
+        typer.Option(help="Metric to rank by (default: acc, exact_match, ... per task)."),
+    ] = None,
+    bootstrap: Annotated[
+        int, typer.Option(help="Bootstrap rounds over samples (0: no intervals).")
+    ] = 100,
+    seed: SeedOption = 0,
+    store: StoreOption = None,
+    json_out: JsonOption = False,
+) -> None:
+    """Rank models from per-sample results, each model on its own subset (ONEBench / HELM)."""
+    scores = get_store(store, must_exist=True).scores()
+    with console.status(f"ranking by {method} with {bootstrap} bootstrap rounds"):
+        ratings = rank_samples(scores, method=method, metric=metric, bootstrap=bootstrap, seed=seed)
+    _show(ratings, json_out, f"ratings from {ratings.info['n_samples']} samples")
+
+
+@rank_app.command("stability")
+def stability_cmd(
+    source: Annotated[str, typer.Option(help="battles or samples (from the store).")] = "battles",
+    method: Annotated[str | None, typer.Option(help="Ranking method (default bt / pl).")] = None,
+    fractions: Annotated[
+        str, typer.Option(help="Comma-separated fractions of the data to keep.")
+    ] = "0.5,0.25,0.1,0.05",
+    repeats: Annotated[int, typer.Option(help="Subsamples per fraction.")] = 5,
+    seed: SeedOption = 0,
+    store: StoreOption = None,
+    json_out: JsonOption = False,
+) -> None:
+    """Kendall τ against the full-data ranking as more and more of the data is dropped."""
+    if source not in ("battles", "samples"):
+        raise InputError(f"--source {source!r}: use battles or samples")
+    try:
+        fracs = [float(f) for f in fractions.split(",") if f.strip()]
+    except ValueError:
+        raise InputError(f"--fractions {fractions!r}: use numbers like 0.5,0.1") from None
+    s = get_store(store, must_exist=True)
+    data = s.battles() if source == "battles" else s.scores()
+    if data.empty:
+        raise InputError(f"the store has no {source}")
+    with console.status("ranking subsamples"):
+        curve = subsample_curve(data, fractions=fracs, repeats=repeats, method=method, seed=seed)
+    if json_out:
+        print_json({"curve": curve.to_dict(orient="records")})
+    else:
+        print_table(curve, title=f"Kendall τ vs the full {source} ranking", digits=3)
+
+
+@arena_app.command("tournament")
+def tournament_cmd(
+    outputs: Annotated[
+        Path, typer.Argument(help="JSONL/CSV/Parquet with prompt_id, prompt, model, output.")
+    ],
+    judge: Annotated[str, typer.Option(help="Judge model spec for assay.models.load_model.")],
+    mode: Annotated[
+        str, typer.Option(help="loglikelihood (compare p(A) and p(B)) or generate.")
+    ] = "loglikelihood",
+    bootstrap: BootstrapOption = 100,
+    seed: SeedOption = 0,
+    store: Annotated[
+        Path | None,
+        typer.Option("--store", help="Also save the judged matches as battles in this store."),
+    ] = None,
+    json_out: JsonOption = False,
+) -> None:
+    """Varco Arena: one seeded single-elimination bracket per prompt, each match judged twice
+    with positions swapped, all matches pooled into Bradley–Terry."""
+    from rich.progress import Progress
+
+    from assay.models import load_model
+    from assay.rank import ModelJudge
+
+    table = read_outputs(outputs)
+    backend = load_model(judge)
+    try:
+        with Progress(console=console, transient=True, disable=json_out) as bar:
+            task = bar.add_task("judging", total=None)
+            result = run_tournament(
+                table,
+                ModelJudge(backend, mode=mode),
+                seed=seed,
+                bootstrap=bootstrap,
+                progress=lambda done, total: bar.update(task, completed=done, total=total),
+            )
+    finally:
+        backend.close()
+    if store is not None:
+        battles = result.battles[["prompt_id", "model_a", "model_b", "winner", "judge"]]
+        store_battles(get_store(store), battles, source=f"tournament:{outputs.name}")
+    if json_out:
+        print_json(result.to_dict())
+        return
+    _show(result.ratings, False, f"tournament over {result.n_prompts} prompts")
+    console.print(
+        f"judge calls: {result.judge_calls} (a position-swapped round robin needs "
+        f"{result.round_robin_calls}; saved {result.savings:.0%}); the judge's verdict followed "
+        f"the answer position in {result.info['position_flips']:.0%} of {len(result.battles)} matches"
+    )
+
+
+def import_battles_cmd(
+    file: Annotated[
+        Path, typer.Argument(help="Battles (JSONL/JSON/CSV/Parquet) or a count table.")
+    ],
+    source: Annotated[str | None, typer.Option(help="Label stored with each battle.")] = None,
+    store: StoreOption = None,
+    json_out: JsonOption = False,
+) -> None:
+    """Import pairwise battles (Chatbot Arena export or counts) into the store; idempotent."""
+    count = import_battles(get_store(store), file, source=source)
+    if json_out:
+        print_json({"battles": count, "source": str(file)})
+    else:
+        console.print(f"imported {count} battles from {file}")
 
 
 def register(app: typer.Typer) -> None:
     """Add this part's commands to the main app."""
+    from .store import import_app
+
+    import_app.command("battles")(import_battles_cmd)
+    app.add_typer(rank_app, name="rank")
+    app.add_typer(arena_app, name="arena")

@@ -1,9 +1,354 @@
-"""CLI commands for assay.stats (filled in by its issue)."""
+"""`assay compare`, `power`, `flips`, `bias`, `items`, `variance`: thin wrappers over assay.stats."""
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import typer
+
+from assay.errors import InputError
+
+from ._common import JsonOption, StoreOption, console, get_store, print_json, print_table
+
+TaskOption = Annotated[str | None, typer.Option("--task", help="Task name (default: all).")]
+MetricOption = Annotated[
+    str | None,
+    typer.Option("--metric", help="Metric (default per task: acc, else exact_match, else first)."),
+]
+AlphaOption = Annotated[
+    float, typer.Option("--alpha", help="Significance level.", min=1e-6, max=0.5)
+]
+
+
+def _split(text: str | None) -> list[str] | None:
+    if text is None:
+        return None
+    names = [t.strip() for t in text.split(",") if t.strip()]
+    return names or None
+
+
+def _scores(store):
+    df = get_store(store, must_exist=True).scores()
+    if df.empty:
+        raise InputError(f"the store at {store or 'default path'} has no scored samples")
+    return df
+
+
+def compare_cmd(
+    store: StoreOption = None,
+    task: TaskOption = None,
+    models: Annotated[
+        str | None, typer.Option("--models", help="Comma-separated models (default: all).")
+    ] = None,
+    metric: MetricOption = None,
+    alpha: AlphaOption = 0.05,
+    correction: Annotated[
+        str, typer.Option("--correction", help="holm, bh (Benjamini-Hochberg) or none.")
+    ] = "holm",
+    test: Annotated[
+        str,
+        typer.Option("--test", help="auto (McNemar for binary, else t), t, mcnemar, permutation."),
+    ] = "auto",
+    overall: Annotated[
+        bool, typer.Option("--overall", help="Add macro means over tasks (task '(all)').")
+    ] = False,
+    json_out: JsonOption = False,
+) -> None:
+    """Scores with intervals per model and task, and every pair of models compared.
+
+    Pairs use the questions both models answered: paired SE, interval, p-value (exact McNemar
+    for binary scores, else paired t; clustered when cluster ids exist) and p-values adjusted
+    over all pairs. Groups: models sharing a letter are not significantly different.
+    """
+    from assay.stats import compare
+
+    try:
+        result = compare(
+            _scores(store),
+            metric=metric,
+            models=_split(models),
+            tasks=_split(task),
+            alpha=alpha,
+            correction=correction,
+            test=test,
+            overall=overall,
+        )
+    except ValueError as exc:
+        raise InputError(str(exc)) from None
+    if json_out:
+        print_json(result.to_dict())
+        return
+    print_table(result.scores, title="scores")
+    if len(result.pairs):
+        print_table(result.pairs, title=f"pairs (p adjusted: {correction})")
+        print_table(
+            result.groups,
+            title="groups (models sharing a letter are not significantly different)",
+        )
+
+
+def power_cmd(
+    delta: Annotated[
+        float | None, typer.Option("--delta", help="Difference to detect (e.g. 0.02).")
+    ] = None,
+    n: Annotated[float | None, typer.Option("--n", help="Number of questions.")] = None,
+    alpha: AlphaOption = 0.05,
+    target_power: Annotated[float, typer.Option("--power", help="Target power 1 - beta.")] = 0.8,
+    omega2: Annotated[
+        float | None,
+        typer.Option(
+            "--omega2",
+            help="Variance of the per-question true difference (default 0.5, the worst case "
+            "for binary scores; or estimated from --store/--models/--task).",
+        ),
+    ] = None,
+    sigma2_a: Annotated[float, typer.Option("--sigma2-a", help="Within-question var., A.")] = 0.0,
+    sigma2_b: Annotated[float, typer.Option("--sigma2-b", help="Within-question var., B.")] = 0.0,
+    k_a: Annotated[
+        int | None, typer.Option("--k-a", help="Repeats per question for A [default: 1].", min=1)
+    ] = None,
+    k_b: Annotated[
+        int | None, typer.Option("--k-b", help="Repeats per question for B [default: 1].", min=1)
+    ] = None,
+    models: Annotated[
+        str | None,
+        typer.Option("--models", help="Two models 'a,b' to estimate the variances from."),
+    ] = None,
+    task: TaskOption = None,
+    metric: MetricOption = None,
+    store: StoreOption = None,
+    json_out: JsonOption = False,
+) -> None:
+    """Power analysis: minimum detectable effect, questions needed, or power.
+
+    Give --n for the minimum detectable effect, --delta for the questions needed, both for the
+    power: n = (z_a/2 + z_b)^2 (omega2 + sigma2_a/K_a + sigma2_b/K_b) / delta^2.
+    """
+    from assay.stats import estimate_components, power_analysis
+    from assay.stats._tidy import primary_metric
+
+    extra = {}
+    if models is not None:
+        pair = _split(models) or []
+        if len(pair) != 2 or task is None:
+            raise InputError("--models needs two names 'a,b' and --task")
+        df = _scores(store)
+        met = metric or primary_metric(df.loc[df["task"] == task, "metric"].unique())
+        comps = estimate_components(df, pair[0], pair[1], task=task, metric=met)
+        extra = {"estimated_from": comps.to_dict()}
+        omega2 = comps.omega2 if omega2 is None else omega2
+        sigma2_a, sigma2_b = comps.sigma2_a, comps.sigma2_b
+        k_a = k_a or max(1, round(comps.k_a))
+        k_b = k_b or max(1, round(comps.k_b))
+        if n is None and delta is None:
+            n = comps.n
+    result = power_analysis(
+        delta=delta,
+        n=n,
+        alpha=alpha,
+        target_power=target_power,
+        omega2=0.5 if omega2 is None else omega2,
+        sigma2_a=sigma2_a,
+        sigma2_b=sigma2_b,
+        k_a=k_a or 1,
+        k_b=k_b or 1,
+    )
+    out = {**result.to_dict(), **extra}
+    if json_out:
+        print_json(out)
+        return
+    print_table([result.to_dict()], title="power analysis", digits=4)
+    if extra:
+        print_table([extra["estimated_from"]], title="variance components from the store")
+
+
+def flips_cmd(
+    old: Annotated[str, typer.Option("--old", help="Old model version.")],
+    new: Annotated[str, typer.Option("--new", help="New model version.")],
+    store: StoreOption = None,
+    task: TaskOption = None,
+    metric: Annotated[str, typer.Option("--metric", help="Binary metric.")] = "acc",
+    alpha: AlphaOption = 0.05,
+    show_ids: Annotated[
+        bool, typer.Option("--ids", help="Also list the negatively flipped doc_ids.")
+    ] = False,
+    json_out: JsonOption = False,
+) -> None:
+    """Update compatibility: negative/positive flip rates and NFI of --new against --old.
+
+    Negative flip: old right, new wrong. NFI = negative flips / new model's errors. Wilson
+    intervals are in the JSON.
+    """
+    from assay.stats import flips
+
+    result = flips(_scores(store), old, new, task=_split(task), metric=metric, alpha=alpha)
+    if json_out:
+        print_json(result.to_dict())
+        return
+    print_table(
+        result.table,
+        title=f"flips {old} -> {new} ({metric}; intervals in the JSON)",
+        columns=["task", "n", "old_acc", "new_acc", "negative_flips", "positive_flips", "nfr",
+                 "pfr", "nfi"],
+    )  # fmt: skip
+    if show_ids:
+        neg = result.flipped[result.flipped["kind"] == "negative"]
+        print_table(neg, title="negative flips")
+
+
+def bias_cmd(
+    model: Annotated[str | None, typer.Option("--model", help="Model name.")] = None,
+    store: StoreOption = None,
+    task: TaskOption = None,
+    metric: Annotated[str, typer.Option("--metric", help="Correctness metric.")] = "acc",
+    alpha: AlphaOption = 0.05,
+    json_out: JsonOption = False,
+) -> None:
+    """Position bias of a model's multiple-choice answers on one task.
+
+    Chosen positions against uniform (chi-square), accuracy by the position of the right
+    answer, and accuracy averaged over the choice orderings shown.
+    """
+    from assay.stats import position_bias
+
+    samples = get_store(store, must_exist=True).samples(model=model, task=task)
+    if samples.empty:
+        raise InputError("no samples for that model/task in the store")
+    result = position_bias(samples, model=model, task=task, metric=metric, alpha=alpha)
+    if json_out:
+        print_json(result.to_dict())
+        return
+    print_table(result.table, title="positions")
+    summary = result.to_dict()
+    summary.pop("table")
+    print_table(
+        [summary],
+        title="summary",
+        columns=["chi2", "pvalue", "n", "n_docs", "accuracy", "permutation_accuracy",
+                 "permutation_stderr"],
+    )  # fmt: skip
+
+
+def items_cmd(
+    store: StoreOption = None,
+    task: TaskOption = None,
+    metric: MetricOption = None,
+    models: Annotated[str | None, typer.Option("--models", help="Comma-separated.")] = None,
+    flagged: Annotated[bool, typer.Option("--flagged", help="Only broken-looking items.")] = False,
+    irt: Annotated[
+        bool, typer.Option("--irt", help="Add 2PL IRT discrimination (a) and difficulty (b).")
+    ] = False,
+    anchors: Annotated[
+        int | None,
+        typer.Option(
+            "--anchors", help="Pick K tinyBenchmarks anchor items (with their error).", min=1
+        ),
+    ] = None,
+    seed: Annotated[int, typer.Option("--seed", help="Seed for the anchors.")] = 0,
+    json_out: JsonOption = False,
+) -> None:
+    """Item analysis: per-question difficulty, discrimination and broken-item flags.
+
+    Difficulty is the share of models right; discrimination the corrected point-biserial
+    correlation across models. Needs at least 3 models. --irt adds a 2PL fit; --anchors K
+    picks K representative items and reports the anchor estimators' error on held-out models.
+    """
+    from assay.stats import anchor_points, fit_irt_2pl, item_analysis, response_matrix
+
+    scores = _scores(store)
+    names = _split(models)
+    result = item_analysis(scores, task=task, metric=metric, models=names)
+    table = result.table
+    out: dict = {"task": result.task, "metric": result.metric}
+    if irt or anchors:
+        resp = response_matrix(scores, task=result.task, metric=result.metric, models=names)
+        if irt:
+            fit = fit_irt_2pl(resp)
+            table = table.assign(
+                irt_a=fit.discrimination.reindex(table["doc_id"]).to_numpy(),
+                irt_b=fit.difficulty.reindex(table["doc_id"]).to_numpy(),
+            )
+        if anchors:
+            picked = anchor_points(resp, anchors, seed=seed)
+            out["anchors"] = [
+                {"doc_id": d, "weight": float(w)}
+                for d, w in zip(picked.doc_ids, picked.weights, strict=True)
+            ]
+            out["anchor_validation"] = picked.validation.to_dict(orient="records")
+    if flagged:
+        table = table[table["flags"] != ""]
+    out["items"] = table.to_dict(orient="records")
+    if json_out:
+        print_json(out)
+        return
+    print_table(table, title=f"items of {result.task} ({result.metric})")
+    console.print(f"{len(result.flagged)} of {len(result.table)} items flagged")
+    if anchors:
+        print_table(out["anchors"], title=f"{len(out['anchors'])} anchor items")
+        if out["anchor_validation"]:
+            print_table(out["anchor_validation"], title="anchor estimators on held-out models")
+
+
+def variance_cmd(
+    store: StoreOption = None,
+    model: Annotated[str | None, typer.Option("--model", help="Model (default: all).")] = None,
+    task: TaskOption = None,
+    metric: MetricOption = None,
+    checkpoints: Annotated[
+        str | None,
+        typer.Option(
+            "--checkpoints",
+            help="Comma-separated checkpoint models: Kendall tau of score vs step "
+            "(steps from the models table, else the order given).",
+        ),
+    ] = None,
+    seed: Annotated[int, typer.Option("--seed", help="Bootstrap seed.")] = 0,
+    json_out: JsonOption = False,
+) -> None:
+    """Variance across templates, runs and repeats against the sampling variance.
+
+    Factors: template_id (prompt templates), run_id (few-shot draws, seeds, settings) and
+    repeat (samples, choice orderings). With --checkpoints: Kendall tau of score against step.
+    """
+    from assay.stats import monotonicity, variance_decomposition
+
+    st = get_store(store, must_exist=True)
+    df = _scores(store)
+    if checkpoints:
+        names = _split(checkpoints) or []
+        meta = st.models().set_index("model")
+        steps = meta["step"].reindex(names) if "step" in meta else None
+        use = steps.to_numpy(dtype=float) if steps is not None and steps.notna().all() else None
+        res = monotonicity(df, names, steps=use, task=task, metric=metric, seed=seed)
+        if json_out:
+            print_json(res.to_dict())
+            return
+        print_table(res.table, title="checkpoints")
+        console.print(
+            f"Kendall tau = {res.tau:.3f}  95% CI [{res.ci_low:.3f}, {res.ci_high:.3f}]  "
+            f"p = {res.pvalue:.3g}  (n = {res.n} docs, {res.n_resamples} resamples)"
+        )
+        return
+    result = variance_decomposition(df, model=model, task=_split(task), metric=metric)
+    if json_out:
+        print_json(result.to_dict())
+        return
+    if result.table.empty:
+        console.print("no factor with two or more levels on shared docs (one run, one repeat)")
+        return
+    print_table(
+        result.table,
+        title="variance by factor (ratio = var_levels / sampling_var; all columns in --json)",
+        columns=["model", "task", "factor", "levels", "n", "mean", "sd_levels", "sampling_var",
+                 "var_factor", "ratio", "p_value"],
+    )  # fmt: skip
 
 
 def register(app: typer.Typer) -> None:
     """Add this part's commands to the main app."""
+    app.command("compare")(compare_cmd)
+    app.command("power")(power_cmd)
+    app.command("flips")(flips_cmd)
+    app.command("bias")(bias_cmd)
+    app.command("items")(items_cmd)
+    app.command("variance")(variance_cmd)

@@ -1,9 +1,152 @@
-"""CLI commands for assay.tasks (filled in by its issue)."""
+"""CLI commands for assay.tasks: `assay tasks` (list) and `assay tasks show`."""
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import typer
+from rich.panel import Panel
+
+from assay.cli._common import JsonOption, console, print_json, print_table
+from assay.tasks import list_tasks, load_task
+
+
+def _list(as_json: bool) -> None:
+    rows = list_tasks()
+    if as_json:
+        print_json(rows)
+    else:
+        short = [
+            {
+                "name": r["name"],
+                "type": r["type"].replace("loglikelihood_", "ll_"),
+                "docs": r["size"],
+                "levels": r["difficulty_levels"],
+                "difficulty": r["difficulty_range"],
+                "source": r["source"],
+            }
+            for r in rows
+        ]
+        print_table(short, title="Tasks (built-in and registered)")
+
+
+def _show(
+    name_or_file: str,
+    n: int,
+    template: str | None,
+    num_fewshot: int | None,
+    seed: int,
+    permute_choices: int,
+    as_json: bool,
+) -> None:
+    task = load_task(name_or_file)
+    instances = task.instances(
+        limit=n,
+        num_fewshot=num_fewshot,
+        seed=seed,
+        permute_choices=permute_choices,
+        template_id=template,
+    )
+    rows = []
+    for inst in instances:
+        row = {
+            "doc_id": inst.doc_id,
+            "repeat": inst.repeat,
+            "template_id": inst.template_id,
+            "difficulty": inst.difficulty,
+            "prompt": inst.prompt,
+            "target": inst.target,
+        }
+        if task.request_type == "multiple_choice":
+            conts = [r.continuation for r in inst.requests]
+            row["continuations"] = conts
+            row["target_position"] = inst.metadata["target_position"]
+            row["target"] = conts[inst.metadata["target_position"]]
+        elif task.request_type == "generate":
+            req = inst.requests[0]
+            row.update(
+                targets=inst.metadata["targets"],
+                stop=list(req.stop),
+                max_new_tokens=req.max_new_tokens,
+            )
+        rows.append(row)
+    if as_json:
+        print_json(
+            {
+                "name": task.name,
+                "version": task.version,
+                "request_type": task.request_type,
+                "size": len(task.docs),
+                "templates": task.templates,
+                "fingerprint": task.fingerprint(),
+                "source": task.source,
+                "instances": rows,
+            }
+        )
+        return
+    console.print(
+        f"[bold]{task.name}[/] v{task.version} · {task.request_type} · {len(task.docs)} docs · "
+        f"templates: {', '.join(task.templates)} · fingerprint {task.fingerprint()}",
+        highlight=False,
+    )
+    for row in rows:
+        lines = [row["prompt"]]
+        if "continuations" in row:
+            marks = [
+                f"  {'*' if i == row['target_position'] else ' '} {c!r}"
+                for i, c in enumerate(row["continuations"])
+            ]
+            lines += ["", "[dim]continuations (* = target):[/]", *marks]
+        elif row.get("target") is not None:
+            lines += ["", f"[dim]target:[/] {row['target']!r}"]
+        title = f"doc_id {row['doc_id']} · repeat {row['repeat']} · template {row['template_id']}"
+        if row["difficulty"] is not None:
+            title += f" · difficulty {row['difficulty']:g}"
+        console.print(Panel("\n".join(lines), title=title, title_align="left"), highlight=False)
 
 
 def register(app: typer.Typer) -> None:
     """Add this part's commands to the main app."""
+    tasks_app = typer.Typer(
+        help="List the built-in and registered tasks, or show a task's rendered prompts.",
+        no_args_is_help=False,
+    )
+
+    @tasks_app.callback(invoke_without_command=True)
+    def tasks_main(ctx: typer.Context, as_json: JsonOption = False) -> None:
+        """List built-in and registered tasks: name, type, size, difficulty levels."""
+        if ctx.invoked_subcommand is None:
+            _list(as_json)
+
+    @tasks_app.command("list")
+    def tasks_list(as_json: JsonOption = False) -> None:
+        """List built-in and registered tasks (same as `assay tasks`)."""
+        _list(as_json)
+
+    @tasks_app.command("show")
+    def tasks_show(
+        name_or_file: Annotated[
+            str,
+            typer.Argument(
+                help="A task name, or a file: .yaml (assay or lm-eval), .json (BIG-bench), "
+                ".jsonl/.csv/.parquet data."
+            ),
+        ],
+        n: Annotated[int, typer.Option("-n", "--n", help="How many documents to show.")] = 3,
+        template: Annotated[
+            str | None, typer.Option("--template", help="Template id (default: the task's).")
+        ] = None,
+        num_fewshot: Annotated[
+            int | None,
+            typer.Option("--num-fewshot", help="Few-shot examples (default: the task's)."),
+        ] = None,
+        seed: Annotated[int, typer.Option("--seed", help="Few-shot/permutation seed.")] = 0,
+        permute_choices: Annotated[
+            int, typer.Option("--permute-choices", help="Show N seeded choice orderings.")
+        ] = 0,
+        as_json: JsonOption = False,
+    ) -> None:
+        """Print a task's rendered prompts with their targets."""
+        _show(name_or_file, n, template, num_fewshot, seed, permute_choices, as_json)
+
+    app.add_typer(tasks_app, name="tasks")

@@ -263,7 +263,7 @@ class Store:
         if missing.any():
             fields = [c for c in BATTLE_COLUMNS if c not in ("battle_id", "extra") and c in df]
             keyed = df.loc[missing, fields].astype(str)
-            occurrence = keyed.groupby(fields, sort=False).cumcount()
+            occurrence = keyed.groupby(fields, sort=False, dropna=False).cumcount()
             df.loc[missing, "battle_id"] = [
                 stable_hash([*row, int(k)])
                 for row, k in zip(keyed.itertuples(index=False), occurrence, strict=True)

@@ -1,0 +1,47 @@
+"""Forecasting: scaling-law fits, downstream prediction, emergence, density, trend checks and
+backtests — every forecast with an interval and a backtested error."""
+
+from ._backtest import Backtest, backtest, forecast_errors
+from ._density import DensityResult, capacity_density
+from ._downstream import DownstreamFit, fit_downstream
+from ._emergence import CodForecast, PassUntilFit, cod_forecast, pass_until
+from ._io import load_table, table_from_store
+from ._laws import LAWS, LawFit, fit_law
+from ._observational import ObservationalFit, impute_low_rank, observational_scaling
+from ._optimal import ComputeOptimal, compute_optimal
+from ._plot import plot_forecast
+from ._regions import learning_curve_regions
+from ._sigmoid import Sigmoid, fit_sigmoid
+from ._trends import LineFit, TrendResult, accuracy_on_the_line, detect_inverse_scaling
+
+__all__ = [
+    "LAWS",
+    "Backtest",
+    "CodForecast",
+    "ComputeOptimal",
+    "DensityResult",
+    "DownstreamFit",
+    "LawFit",
+    "LineFit",
+    "ObservationalFit",
+    "PassUntilFit",
+    "Sigmoid",
+    "TrendResult",
+    "accuracy_on_the_line",
+    "backtest",
+    "capacity_density",
+    "cod_forecast",
+    "compute_optimal",
+    "detect_inverse_scaling",
+    "fit_downstream",
+    "fit_law",
+    "fit_sigmoid",
+    "forecast_errors",
+    "impute_low_rank",
+    "learning_curve_regions",
+    "load_table",
+    "observational_scaling",
+    "pass_until",
+    "plot_forecast",
+    "table_from_store",
+]

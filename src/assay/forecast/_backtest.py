@@ -1,0 +1,99 @@
+"""Backtesting: fit below a cut, score the forecast above it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from assay.errors import InputError
+
+from ._io import require_columns
+from ._laws import LawFit, fit_law
+
+__all__ = ["Backtest", "backtest", "forecast_errors"]
+
+
+@dataclass
+class Backtest:
+    """Held-out error of a law fitted only on rows with ``on`` <= ``cut``.
+
+    ``mae`` and ``mape`` (percent) compare predictions with actual values of the held-out rows;
+    ``coverage`` is the share of held-out actual values inside their ``level`` interval."""
+
+    law: str
+    on: str
+    cut: float
+    mae: float
+    mape: float
+    coverage: float
+    level: float
+    n_fit: int
+    n_heldout: int
+    table: pd.DataFrame
+    fit: LawFit
+
+    def summary(self) -> str:
+        return (
+            f"backtest ({self.law}, fit on {self.on} <= {self.cut:.3g}, n={self.n_fit}; "
+            f"{self.n_heldout} held out): MAE {self.mae:.3g}, MAPE {self.mape:.2f}%, "
+            f"{self.level:.0%} interval coverage {self.coverage:.0%}"
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "law": self.law,
+            "on": self.on,
+            "cut": self.cut,
+            "mae": self.mae,
+            "mape": self.mape,
+            "coverage": self.coverage,
+            "level": self.level,
+            "n_fit": self.n_fit,
+            "n_heldout": self.n_heldout,
+            "fit": self.fit.to_dict(),
+            "heldout": self.table.to_dict(orient="records"),
+        }
+
+
+def forecast_errors(actual, prediction, low, high) -> tuple[float, float, float]:
+    """MAE, MAPE (%) and interval coverage."""
+    actual, prediction = np.asarray(actual, float), np.asarray(prediction, float)
+    err = np.abs(prediction - actual)
+    inside = (np.asarray(low) <= actual) & (actual <= np.asarray(high))
+    return float(err.mean()), float(100 * np.mean(err / np.abs(actual))), float(inside.mean())
+
+
+def backtest(
+    data: pd.DataFrame,
+    *,
+    law: str = "chinchilla",
+    holdout_above: float | None = None,
+    on: str = "flops",
+    quantile: float = 0.75,
+    level: float = 0.9,
+    bootstrap: int = 100,
+    seed: int = 0,
+    **fit_options: Any,
+) -> Backtest:
+    """Fit ``law`` on rows with ``data[on] <= holdout_above`` only, predict the rows above.
+
+    Without ``holdout_above`` the cut is the ``quantile`` of ``data[on]``. The held-out rows
+    never reach the fit: it receives a copy of the rows below the cut."""
+    require_columns(data, [on], " to cut on")
+    key = pd.to_numeric(data[on], errors="coerce")
+    cut = float(np.nanquantile(key, quantile)) if holdout_above is None else float(holdout_above)
+    below, above = data[key <= cut].copy(), data[key > cut].copy()
+    if above.empty:
+        raise InputError(f"no rows with {on} above {cut:g} to hold out")
+    fit = fit_law(below, law, bootstrap=bootstrap, seed=seed, **fit_options)
+    pred = fit.predict(above, level=level)
+    table = above.reset_index(drop=True)
+    table["actual"] = pd.to_numeric(table[fit.y], errors="coerce")
+    table[["prediction", "low", "high"]] = pred[["prediction", "low", "high"]].to_numpy()
+    mae, mape, coverage = forecast_errors(
+        table["actual"], table["prediction"], table["low"], table["high"]
+    )
+    return Backtest(law, on, cut, mae, mape, coverage, level, fit.n, len(table), table, fit)

@@ -1,0 +1,151 @@
+"""Downstream forecasts: compute -> loss -> score in two stages (Gadre et al. 2024; Hoffmann
+et al.), with a sigmoid floored at chance and ceilinged, or on logit / log p(correct) targets."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from assay.errors import InputError
+
+from ._io import require_columns
+from ._laws import LawFit, fit_law
+from ._sigmoid import TARGETS, Sigmoid, fit_sigmoid, to_target
+
+__all__ = ["DownstreamFit", "fit_downstream"]
+
+
+@dataclass
+class DownstreamFit:
+    """Stage 1: ``loss_fit`` (power law of loss in x); stage 2: ``link`` from loss to score.
+
+    For ``target="accuracy"`` the link is a sigmoid in -loss with floor (chance) and ceiling;
+    for ``logit`` and ``logp`` it is a straight line in loss on the transformed score."""
+
+    x: str
+    y: str
+    target: str
+    loss_fit: LawFit
+    link: Sigmoid | tuple[float, float]
+    floor: float
+    ceiling: float
+    n: int
+    rmse: float
+    link_draws: list = field(repr=False, default_factory=list)
+    seed: int = 0
+    residuals: np.ndarray = field(repr=False, default_factory=lambda: np.zeros(1))
+
+    def _score_from_loss(self, loss: np.ndarray, link) -> np.ndarray:
+        if isinstance(link, Sigmoid):
+            return link(-loss)
+        slope, icpt = link
+        z = icpt + slope * loss
+        if self.target == "logit":
+            return self.floor + (self.ceiling - self.floor) / (1 + np.exp(-z))
+        return z  # logp: mean log p(correct)
+
+    def predict(self, x_values: Any, level: float = 0.9) -> pd.DataFrame:
+        """Predicted loss and score at ``x_values`` with ``level`` intervals: the percentile
+        interval over paired bootstrap draws of both stages plus a resampled stage-2 residual
+        (so the interval covers the scatter of single models, not only the mean curve)."""
+        xs = np.atleast_1d(np.asarray(x_values, float))
+        loss_pred = self.loss_fit.predict(xs, level=level)
+        draws = self.loss_fit.ensure_draws()
+        from ._laws import _log_predict
+
+        loss_sims = np.exp(_log_predict("power", draws, np.log(xs)[:, None]))  # (B, m)
+        links = self.link_draws or [self.link]
+        score_sims = np.stack(
+            [
+                self._score_from_loss(loss_sims[b], links[b % len(links)])
+                for b in range(len(loss_sims))
+            ]
+        )  # loop over bootstrap draws
+        rng = np.random.default_rng(self.seed + 3)
+        score_sims = score_sims + rng.choice(self.residuals, size=score_sims.shape)
+        q = [(1 - level) / 2, (1 + level) / 2]
+        out = pd.DataFrame({self.x: xs})
+        out["loss"] = loss_pred["prediction"].to_numpy()
+        out["loss_low"], out["loss_high"] = (
+            loss_pred["low"].to_numpy(),
+            loss_pred["high"].to_numpy(),
+        )
+        out["prediction"] = self._score_from_loss(out["loss"].to_numpy(), self.link)
+        out["low"], out["high"] = np.quantile(score_sims, q, axis=0)
+        return out
+
+    def to_dict(self) -> dict[str, Any]:
+        link = (
+            {"kind": "sigmoid", **self.link.__dict__}
+            if isinstance(self.link, Sigmoid)
+            else {"kind": "linear", "slope": self.link[0], "intercept": self.link[1]}
+        )
+        return {
+            "x": self.x,
+            "y": self.y,
+            "target": self.target,
+            "loss_law": self.loss_fit.to_dict(),
+            "link": link,
+            "n": self.n,
+            "rmse": self.rmse,
+        }
+
+
+def _fit_link(loss, score, target, floor, ceiling):
+    if target == "accuracy":
+        return fit_sigmoid(-loss, score, floor=floor, ceiling=ceiling)
+    z = to_target(score, target, floor, ceiling)
+    slope, icpt = np.polyfit(loss, z, 1)
+    return float(slope), float(icpt)
+
+
+def fit_downstream(
+    data: pd.DataFrame,
+    *,
+    x: str = "flops",
+    y: str = "score",
+    loss: str = "loss",
+    target: str = "accuracy",
+    floor: float = 0.0,
+    ceiling: float | None = 1.0,
+    bootstrap: int = 200,
+    seed: int = 0,
+) -> DownstreamFit:
+    """Two-stage forecast: fit loss = E + A·x^(-alpha), then score as a function of loss.
+
+    ``floor`` is the chance level; ``ceiling=None`` fits the ceiling. ``bootstrap`` resamples the
+    models for each stage (paired draws give the score interval)."""
+    if target not in TARGETS:
+        raise InputError(f"unknown target {target!r}; choose one of {', '.join(TARGETS)}")
+    require_columns(data, [x, y, loss])
+    frame = data[[x, y, loss]].apply(pd.to_numeric, errors="coerce").dropna()
+    frame = frame[(frame[x] > 0) & (frame[loss] > 0)]
+    if len(frame) < 5:
+        raise InputError(
+            f"downstream fit needs at least 5 rows with {x}, {loss}, {y}; got {len(frame)}"
+        )
+    loss_fit = fit_law(frame, "power", x=x, y=loss, bootstrap=bootstrap, seed=seed)
+    lv, sv = frame[loss].to_numpy(), frame[y].to_numpy()
+    ceil = 1.0 if ceiling is None else ceiling
+    link = _fit_link(lv, sv, target, floor, ceiling)
+    rng = np.random.default_rng(seed + 7)
+    idx = rng.integers(0, len(frame), size=(max(bootstrap, 0), len(frame)))
+    link_draws = []
+    for rows in idx:  # loop over bootstrap replicates
+        try:
+            link_draws.append(_fit_link(lv[rows], sv[rows], target, floor, ceiling))
+        except (ValueError, np.linalg.LinAlgError):
+            continue
+    fit = DownstreamFit(
+        x, y, target, loss_fit, link, floor, ceil, len(frame), 0.0, link_draws, seed
+    )
+    if isinstance(link, Sigmoid):
+        ceil = link.ceiling
+        fit.ceiling = ceil
+    fitted = fit._score_from_loss(loss_fit.curve(frame[[x]].to_numpy()), link)
+    fit.rmse = float(np.sqrt(np.mean((fitted - sv) ** 2)))
+    fit.residuals = sv - fitted
+    return fit

@@ -1,0 +1,258 @@
+"""Forecasting abilities that look emergent: PassUntil and COD.
+
+- PassUntil (Hu et al. 2024, "Unlock Predictable Scaling from Emergent Abilities"): sample each
+  item repeatedly (until it passes) so tiny pass rates become measurable; the pass rate follows
+  log(-log P(N)) = c + gamma·log N.
+- COD (Xu et al. 2025, "Unveiling Downstream Performance Scaling of LLMs: A Clustering-Based
+  Perspective"): cluster items by their pass-rate profile across small models, drop clusters that
+  do not emerge or do not extrapolate, fit each remaining cluster, then map the predictable
+  subset's accuracy to the full benchmark.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from scipy.cluster.vq import kmeans2
+
+from assay.errors import InputError
+
+from ._io import require_columns
+from ._sigmoid import Sigmoid, fit_sigmoid
+
+__all__ = ["CodForecast", "PassUntilFit", "cod_forecast", "pass_until"]
+
+
+@dataclass
+class PassUntilFit:
+    """log(-log P) = intercept + slope·log N, from pooled pass rates per model size."""
+
+    intercept: float
+    slope: float
+    ci: dict[str, tuple[float, float]]
+    table: pd.DataFrame  # params, successes, trials, pass_rate, low, high
+    n_items: int
+    draws: np.ndarray  # (B, 2): intercept, slope
+
+    def predict(self, params: Any, level: float = 0.9) -> pd.DataFrame:
+        n = np.atleast_1d(np.asarray(params, float))
+        ln = np.log(n)
+        point = np.exp(-np.exp(self.intercept + self.slope * ln))
+        sims = np.exp(-np.exp(self.draws[:, :1] + self.draws[:, 1:] * ln[None, :]))
+        low, high = np.quantile(sims, [(1 - level) / 2, (1 + level) / 2], axis=0)
+        return pd.DataFrame({"params": n, "prediction": point, "low": low, "high": high})
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "law": "passuntil",
+            "params": {"intercept": self.intercept, "slope": self.slope},
+            "ci": {k: list(v) for k, v in self.ci.items()},
+            "n": self.n_items,
+            "table": self.table.to_dict(orient="records"),
+        }
+
+
+def _loglog_line(rates: np.ndarray, ln: np.ndarray) -> np.ndarray:
+    """Row-wise OLS of log(-log rate) on ln: rates (B, M) -> (B, 2) intercept, slope."""
+    z = np.log(-np.log(np.clip(rates, 1e-300, 1 - 1e-12)))
+    xc = ln - ln.mean()
+    slope = (z - z.mean(axis=1, keepdims=True)) @ xc / (xc @ xc)
+    return np.column_stack([z.mean(axis=1) - slope * ln.mean(), slope])
+
+
+def pass_until(
+    data: pd.DataFrame,
+    *,
+    params: str = "params",
+    item: str = "item",
+    successes: str = "successes",
+    trials: str = "trials",
+    bootstrap: int = 1000,
+    seed: int = 0,
+    level: float = 0.95,
+) -> PassUntilFit:
+    """Fit PassUntil's law to repeated-sampling counts (one row per model size and item).
+
+    The pass rate of a model is the pooled estimate sum(successes)/sum(trials) over items (the
+    maximum-likelihood rate for "sample until K passes"); intervals resample items."""
+    require_columns(data, [params, item, successes, trials])
+    succ = data.pivot_table(index=item, columns=params, values=successes, aggfunc="sum")
+    tri = data.pivot_table(index=item, columns=params, values=trials, aggfunc="sum")
+    if succ.shape[1] < 3:
+        raise InputError("PassUntil needs at least 3 model sizes")
+    s, t = succ.fillna(0).to_numpy(float), tri.fillna(0).to_numpy(float)
+    ln = np.log(succ.columns.to_numpy(float))
+    rate = s.sum(axis=0) / t.sum(axis=0)
+    if np.any(rate <= 0) or np.any(rate >= 1):
+        raise InputError("every model size needs 0 < pass rate < 1: sample more (until a pass)")
+    point = _loglog_line(rate[None, :], ln)[0]
+    rng = np.random.default_rng(seed)
+    idx = rng.integers(0, s.shape[0], size=(bootstrap, s.shape[0]))
+    boot_rates = s[idx].sum(axis=1) / np.maximum(t[idx].sum(axis=1), 1)
+    draws = _loglog_line(boot_rates, ln)
+    q = [(1 - level) / 2, (1 + level) / 2]
+    lo, hi = np.nanquantile(draws, q, axis=0)
+    rlo, rhi = np.nanquantile(boot_rates, q, axis=0)
+    table = pd.DataFrame(
+        {
+            "params": np.exp(ln),
+            "successes": s.sum(0),
+            "trials": t.sum(0),
+            "pass_rate": rate,
+            "low": rlo,
+            "high": rhi,
+        }
+    )
+    ci = {"intercept": (float(lo[0]), float(hi[0])), "slope": (float(lo[1]), float(hi[1]))}
+    return PassUntilFit(float(point[0]), float(point[1]), ci, table, s.shape[0], draws)
+
+
+@dataclass
+class CodForecast:
+    """COD's forecast of the full benchmark score at ``target_x``, with its pieces."""
+
+    target_x: float
+    prediction: float
+    low: float
+    high: float
+    subset_prediction: float
+    clusters: pd.DataFrame  # cluster, n_items, emerges, extrapolates, kept, prediction
+    mapping: tuple[float, float]  # full = slope·subset + intercept over the small models
+    n_items: int
+    n_models: int
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "target_x": self.target_x,
+            "prediction": self.prediction,
+            "low": self.low,
+            "high": self.high,
+            "subset_prediction": self.subset_prediction,
+            "mapping": {"slope": self.mapping[0], "intercept": self.mapping[1]},
+            "clusters": self.clusters.to_dict(orient="records"),
+            "n_items": self.n_items,
+            "n_models": self.n_models,
+        }
+
+
+def _kmeans(points: np.ndarray, k: int, seed: int, n_init: int = 10) -> np.ndarray:
+    """k-means++ (scipy) restarted ``n_init`` times; labels of the lowest within-cluster SS."""
+    rng = np.random.default_rng(seed)
+    best, best_ss = None, np.inf
+    for _ in range(n_init):  # a handful of restarts
+        centres, labels = kmeans2(points, k, minit="++", seed=rng)
+        ss = float(((points - centres[labels]) ** 2).sum())
+        if ss < best_ss:
+            best, best_ss = labels, ss
+    return best
+
+
+def _cluster_curve(lx: np.ndarray, acc: np.ndarray, chance: float) -> Sigmoid:
+    return fit_sigmoid(lx, acc, floor=chance, ceiling=1.0)
+
+
+def cod_forecast(
+    data: pd.DataFrame,
+    target_x: float,
+    *,
+    x: str = "flops",
+    model: str = "model",
+    item: str = "item",
+    score: str = "score",
+    n_clusters: int | None = None,
+    chance: float = 0.0,
+    min_gain: float = 0.05,
+    tolerance: float = 0.05,
+    bootstrap: int = 100,
+    seed: int = 0,
+    level: float = 0.9,
+) -> CodForecast:
+    """COD: item-level scores of small models (one row per model and item, with ``x``) ->
+    forecast of the benchmark mean at ``target_x``.
+
+    A cluster *emerges* when its mean score on the largest small model beats ``chance`` by
+    ``min_gain``; it *extrapolates* when a sigmoid fitted without the largest model predicts that
+    model within ``tolerance``. Kept clusters are fitted on all models and averaged (weighted by
+    size) at ``target_x``; the subset -> full mapping is a line fitted over the small models.
+    The interval resamples items within clusters."""
+    require_columns(data, [x, model, item, score])
+    mat = data.pivot_table(index=item, columns=model, values=score, aggfunc="mean")
+    xs = data.groupby(model)[x].first().reindex(mat.columns).to_numpy(float)
+    order = np.argsort(xs)
+    mat, lx = mat.iloc[:, order].fillna(chance), np.log(xs[order])
+    if mat.shape[1] < 4:
+        raise InputError("COD needs at least 4 small models")
+    scores = mat.to_numpy(float)
+    k = n_clusters or int(np.clip(scores.shape[0] // 25, 2, 12))
+    labels = _kmeans(scores, k, seed)
+    full = scores.mean(axis=0)
+    rng = np.random.default_rng(seed)
+    rows, kept_items = [], np.zeros(len(scores), bool)
+    curves: dict[int, Sigmoid] = {}
+    for c in range(k):  # loop over clusters
+        members = labels == c
+        acc = scores[members].mean(axis=0)
+        emerges = bool(acc[-1] - chance >= min_gain and acc[-1] > acc[0])
+        extrapolates = False
+        pred = np.nan
+        if emerges:
+            try:
+                held = _cluster_curve(lx[:-1], acc[:-1], chance)
+                extrapolates = bool(abs(held(lx[-1]) - acc[-1]) <= tolerance)
+                curves[c] = _cluster_curve(lx, acc, chance)
+                pred = float(curves[c](np.log(target_x)))
+            except (RuntimeError, ValueError):
+                extrapolates = False
+        kept = emerges and extrapolates
+        kept_items |= members if kept else False
+        rows.append(
+            {
+                "cluster": c,
+                "n_items": int(members.sum()),
+                "emerges": emerges,
+                "extrapolates": extrapolates,
+                "kept": kept,
+                "prediction": pred,
+            }
+        )
+    table = pd.DataFrame(rows)
+    if not table["kept"].any():
+        raise InputError("COD: no cluster both emerges and extrapolates; cannot forecast")
+    keep = table[table["kept"]]
+    subset_pred = float(np.average(keep["prediction"], weights=keep["n_items"]))
+    subset_hist = scores[kept_items].mean(axis=0)
+    slope, icpt = np.polyfit(subset_hist, full, 1)
+    prediction = float(slope * subset_pred + icpt)
+    sims = []
+    for _ in range(bootstrap):  # loop over bootstrap replicates
+        preds, weights, sub_rows = [], [], []
+        for c in keep["cluster"]:
+            members = np.flatnonzero(labels == c)
+            pick = rng.choice(members, size=len(members))
+            try:
+                curve = _cluster_curve(lx, scores[pick].mean(axis=0), chance)
+            except (RuntimeError, ValueError):
+                continue
+            preds.append(curve(np.log(target_x)))
+            weights.append(len(members))
+            sub_rows.append(pick)
+        if not preds:
+            continue
+        sub = scores[np.concatenate(sub_rows)].mean(axis=0)
+        b_slope, b_icpt = np.polyfit(sub, full, 1)
+        sims.append(b_slope * np.average(preds, weights=weights) + b_icpt)
+    low, high = np.quantile(sims, [(1 - level) / 2, (1 + level) / 2]) if sims else (np.nan, np.nan)
+    return CodForecast(
+        float(target_x),
+        prediction,
+        float(low),
+        float(high),
+        subset_pred,
+        table,
+        (float(slope), float(icpt)),
+        len(scores),
+        scores.shape[1],
+    )

@@ -1,0 +1,306 @@
+"""Loss laws: the power law with a floor, Chinchilla's and Kaplan's L(N, D); their fits.
+
+- power:      y = E + A·x^(-alpha)                             (Hestness et al. 2017)
+- chinchilla: L = E + A/N^alpha + B/D^beta                      (Hoffmann et al. 2022; Epoch refit)
+- kaplan:     L = [(N_c/N)^(alpha_N/alpha_D) + D_c/D]^alpha_D   (Kaplan et al. 2020)
+
+All three are fitted in log space with a summed Huber loss (delta 1e-3) from many starts.
+Parameter intervals are percentile bootstrap intervals over resampled points; prediction
+intervals combine bootstrap parameter draws with resampled log-space residuals.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from threadpoolctl import threadpool_limits
+
+from assay.errors import InputError
+
+from ._io import require_columns
+from ._kaplan import kaplan_bounds, kaplan_log_predict, kaplan_objective, kaplan_starts
+from ._lse import lse_bounds, lse_objective, lse_objective32, lse_predict, multistart, polish
+
+__all__ = ["LAWS", "LawFit", "fit_law"]
+
+LAWS = ("chinchilla", "power", "kaplan")
+PARAM_NAMES = {
+    "chinchilla": ("E", "A", "B", "alpha", "beta"),
+    "power": ("E", "A", "alpha"),
+    "kaplan": ("N_c", "D_c", "alpha_N", "alpha_D"),
+}
+
+
+# -- parameterisations: internal theta (what the optimiser moves) <-> named parameters ---------
+def _theta_to_params(law: str, theta: np.ndarray, x_scale: float = 1.0) -> np.ndarray:
+    theta = np.atleast_2d(theta)
+    if law == "chinchilla":  # theta = (a, b, alpha, beta, e)
+        a, b, al, be, e = theta.T
+        return np.stack([np.exp(e), np.exp(a), np.exp(b), al, be], axis=1)
+    if law == "power":  # theta = (a, alpha, e) on x / x_scale
+        a, al, e = theta.T
+        return np.stack([np.exp(e), np.exp(a) * x_scale**al, al], axis=1)
+    ln_nc, ln_dc, an, ad = theta.T
+    return np.stack([np.exp(ln_nc), np.exp(ln_dc), an, ad], axis=1)
+
+
+def _log_predict(law: str, params: np.ndarray, log_x: np.ndarray) -> np.ndarray:
+    """log y-hat for named-parameter rows (S, p) at log inputs (n, k) -> (S, n)."""
+    params = np.atleast_2d(params)
+    if law == "chinchilla":
+        e_, a_, b_, al, be = params.T
+        theta = np.stack([np.log(a_), np.log(b_), al, be, np.log(e_)], axis=1)
+        return lse_predict(theta, log_x)
+    if law == "power":
+        e_, a_, al = params.T
+        theta = np.stack([np.log(a_), al, np.log(e_)], axis=1)
+        return lse_predict(theta, log_x)
+    nc, dc, an, ad = params.T
+    return kaplan_log_predict(np.stack([np.log(nc), np.log(dc), an, ad], axis=1), log_x)
+
+
+@dataclass
+class _Problem:
+    """One law on one set of points: the batched objective, its starts and bounds."""
+
+    law: str
+    log_x: np.ndarray  # (n, k)
+    log_y: np.ndarray
+    delta: float
+    x_scale: float = 1.0
+
+    def objective(self, weights: np.ndarray | None = None):
+        if self.law == "kaplan":
+            return kaplan_objective(self.log_x, self.log_y, self.delta, weights)
+        return lse_objective(self._scaled(), self.log_y, self.delta, weights)
+
+    def _scaled(self) -> np.ndarray:
+        return self.log_x - np.log(self.x_scale) if self.law == "power" else self.log_x
+
+    def bounds(self):
+        if self.law == "kaplan":
+            return kaplan_bounds()
+        return lse_bounds(self.log_x.shape[1])
+
+    def starts(self) -> np.ndarray:
+        if self.law == "chinchilla":
+            from ._lse import epoch_grid
+
+            return epoch_grid(2)
+        if self.law == "kaplan":
+            return kaplan_starts(self.log_x)
+        # power: alpha grid x floor grid; a from the closed-form fit of log(y - E) given both
+        lx = self._scaled()[:, 0]
+        y = np.exp(self.log_y)
+        alphas = np.array([0.02, 0.05, 0.1, 0.2, 0.3, 0.5, 0.7, 1.0, 1.5, 2.0])
+        floors = y.min() * np.array([1e-4, 0.25, 0.5, 0.75, 0.9, 0.97, 0.995])
+        al, fl = (m.ravel() for m in np.meshgrid(alphas, floors, indexing="ij"))
+        gap = np.log(np.clip(y[None, :] - fl[:, None], 1e-12, None))
+        a = (gap + al[:, None] * lx[None, :]).mean(axis=1)
+        return np.stack([a, al, np.log(fl)], axis=1)
+
+    def schedule(self) -> dict[str, Any]:
+        if self.law == "chinchilla":
+            return {"coarse": lse_objective32(self.log_x, self.log_y, self.delta)}
+        return {"keep": (30,), "steps": (300,), "n_polish": 6}
+
+
+@dataclass
+class LawFit:
+    """A fitted loss law: named parameters with bootstrap intervals, fit size and error.
+
+    ``rmse`` is the root mean squared error of y (natural scale) on the fitted points."""
+
+    law: str
+    params: dict[str, float]
+    ci: dict[str, tuple[float, float]]
+    n: int
+    rmse: float
+    inputs: tuple[str, ...]
+    y: str
+    objective: float
+    residuals: np.ndarray = field(repr=False)
+    draws: np.ndarray | None = field(default=None, repr=False)
+    seed: int = 0
+    ci_level: float = 0.95
+    _problem: _Problem | None = field(default=None, repr=False)
+    _candidates: np.ndarray | None = field(default=None, repr=False)
+    _candidate_objectives: np.ndarray | None = field(default=None, repr=False)
+    _theta: np.ndarray | None = field(default=None, repr=False)
+
+    @property
+    def param_vector(self) -> np.ndarray:
+        return np.array([self.params[k] for k in PARAM_NAMES[self.law]])
+
+    def _log_inputs(self, data_or_x: Any) -> tuple[np.ndarray, pd.DataFrame]:
+        if isinstance(data_or_x, pd.DataFrame):
+            missing = [c for c in self.inputs if c not in data_or_x.columns]
+            if missing:
+                raise InputError(f"prediction input has no column {missing[0]!r}")
+            frame = data_or_x[list(self.inputs)].reset_index(drop=True)
+            values = frame.to_numpy(dtype=float)
+        elif isinstance(data_or_x, dict):
+            values = np.column_stack([np.atleast_1d(data_or_x[c]) for c in self.inputs])
+            values = values.astype(float)
+            frame = pd.DataFrame(values, columns=list(self.inputs))
+        else:
+            values = np.asarray(data_or_x, dtype=float)
+            values = values.reshape(-1, len(self.inputs))
+            frame = pd.DataFrame(values, columns=list(self.inputs))
+        if np.any(~np.isfinite(values)) or np.any(values <= 0):
+            raise InputError(f"prediction inputs {list(self.inputs)} must be positive numbers")
+        return np.log(values), frame
+
+    def curve(self, data_or_x: Any) -> np.ndarray:
+        """The fitted law's value (no interval) at the given inputs."""
+        log_x, _ = self._log_inputs(data_or_x)
+        return np.exp(_log_predict(self.law, self.param_vector, log_x)[0])
+
+    def ensure_draws(self, bootstrap: int = 200) -> np.ndarray:
+        """Bootstrap parameter draws (computed once, with this fit's seed, if not yet there)."""
+        if self.draws is None:
+            self.draws = _bootstrap(self, bootstrap)
+            self.ci = _percentile_ci(self.law, self.draws, self.ci_level)
+        return self.draws
+
+    def predict(self, data_or_x: Any, level: float = 0.9) -> pd.DataFrame:
+        """Predictions with a ``level`` prediction interval: inputs, prediction, low, high.
+
+        The interval is the percentile interval of (bootstrap-draw curve) × exp(resampled
+        log-space residual), so it covers both parameter uncertainty and point scatter."""
+        log_x, frame = self._log_inputs(data_or_x)
+        draws = self.ensure_draws()
+        rng = np.random.default_rng(self.seed + 1)
+        log_pred = _log_predict(self.law, draws, log_x)  # (B, m)
+        noise = rng.choice(self.residuals, size=log_pred.shape, replace=True)
+        sims = np.exp(log_pred + noise)
+        out = frame.copy()
+        out["prediction"] = self.curve(data_or_x)
+        out["low"] = np.quantile(sims, (1 - level) / 2, axis=0)
+        out["high"] = np.quantile(sims, (1 + level) / 2, axis=0)
+        return out
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "law": self.law,
+            "params": dict(self.params),
+            "ci": {k: [float(v[0]), float(v[1])] for k, v in self.ci.items()},
+            "n": int(self.n),
+            "rmse": float(self.rmse),
+        }
+
+
+def _percentile_ci(law: str, draws: np.ndarray, level: float) -> dict[str, tuple[float, float]]:
+    lo, hi = np.nanquantile(draws, [(1 - level) / 2, (1 + level) / 2], axis=0)
+    return {k: (float(a), float(b)) for k, a, b in zip(PARAM_NAMES[law], lo, hi, strict=True)}
+
+
+def _warm_starts(fit: LawFit) -> np.ndarray:
+    """The best optimum plus any other distinct optimum within 10% of its objective."""
+    cands, vals = fit._candidates, fit._candidate_objectives
+    if cands is None:
+        return fit._theta[None, :]
+    near = vals <= 1.1 * vals[0]
+    _, first = np.unique(np.round(cands[near], 3), axis=0, return_index=True)
+    return cands[near][np.sort(first)][:3]
+
+
+def _bootstrap(fit: LawFit, n_boot: int) -> np.ndarray:
+    """Refit on ``n_boot`` resamples of the points (resampling = integer weights), each from the
+    best few optima of the full fit; returns named-parameter draws (n_boot, p)."""
+    problem = fit._problem
+    if problem is None or n_boot <= 0:
+        return fit.param_vector[None, :]
+    rng = np.random.default_rng(fit.seed)
+    n = len(problem.log_y)
+    lower, upper = problem.bounds()
+    warm = _warm_starts(fit)
+    counts = rng.multinomial(n, np.full(n, 1.0 / n), size=n_boot).astype(float)
+    with threadpool_limits(1, user_api="blas"):  # many tiny BLAS calls: one thread is faster
+        return _refits(fit, problem, counts, warm, lower, upper)
+
+
+def _refits(fit, problem, counts, warm, lower, upper) -> np.ndarray:
+    n_boot = len(counts)
+    draws = np.empty((n_boot, len(PARAM_NAMES[fit.law])))
+    for b in range(n_boot):  # one refit per bootstrap replicate
+        vg = problem.objective(counts[b])
+        best = min((polish(vg, s, lower, upper) for s in warm), key=lambda p: p[1])
+        draws[b] = _theta_to_params(fit.law, best[0], problem.x_scale)[0]
+    return draws
+
+
+def _columns_for(law: str, x: str | None, n_col: str, d_col: str) -> tuple[str, ...]:
+    if law == "power":
+        return (x or n_col,)
+    return (n_col, d_col)
+
+
+def fit_law(
+    data: pd.DataFrame,
+    law: str = "chinchilla",
+    *,
+    x: str | None = None,
+    y: str = "loss",
+    n_col: str = "params",
+    d_col: str = "tokens",
+    bootstrap: int = 0,
+    seed: int = 0,
+    delta: float = 1e-3,
+    ci_level: float = 0.95,
+    progress: Callable[[float], None] | None = None,
+) -> LawFit:
+    """Fit a loss law to a table of training runs.
+
+    ``law="power"`` fits y = E + A·x^(-alpha) on column ``x`` (default ``n_col``);
+    ``"chinchilla"`` fits L(N, D) = E + A/N^alpha + B/D^beta on ``n_col``, ``d_col`` as Epoch
+    did (log space, Huber delta=1e-3 summed, 4,500-start grid); ``"kaplan"`` fits
+    L = [(N_c/N)^(alpha_N/alpha_D) + D_c/D]^alpha_D. ``bootstrap`` resamples points that many
+    times for percentile intervals (``ci`` at ``ci_level``).
+    """
+    if law not in LAWS:
+        raise InputError(f"unknown law {law!r}; choose one of {', '.join(LAWS)}")
+    inputs = _columns_for(law, x, n_col, d_col)
+    require_columns(data, [*inputs, y])
+    values = data[[*inputs, y]].apply(pd.to_numeric, errors="coerce").to_numpy(dtype=float)
+    ok = np.all(np.isfinite(values), axis=1) & np.all(values > 0, axis=1)
+    if ok.sum() < len(PARAM_NAMES[law]) + 1:
+        raise InputError(
+            f"{law} law needs at least {len(PARAM_NAMES[law]) + 1} rows with positive "
+            f"{', '.join([*inputs, y])}; got {int(ok.sum())}"
+        )
+    log_x, log_y = np.log(values[ok, :-1]), np.log(values[ok, -1])
+    x_scale = float(np.exp(log_x[:, 0].mean())) if law == "power" else 1.0
+    problem = _Problem(law, log_x, log_y, delta, x_scale)
+    lower, upper = problem.bounds()
+    result = multistart(
+        problem.objective(), problem.starts(), lower, upper, progress=progress, **problem.schedule()
+    )
+    named = _theta_to_params(law, result.theta, x_scale)[0]
+    log_fit = _log_predict(law, named, log_x)[0]
+    residuals = log_y - log_fit
+    rmse = float(np.sqrt(np.mean((np.exp(log_y) - np.exp(log_fit)) ** 2)))
+    fit = LawFit(
+        law=law,
+        params={k: float(v) for k, v in zip(PARAM_NAMES[law], named, strict=True)},
+        ci={},
+        n=int(ok.sum()),
+        rmse=rmse,
+        inputs=inputs,
+        y=y,
+        objective=result.objective,
+        residuals=residuals,
+        seed=seed,
+        ci_level=ci_level,
+        _problem=problem,
+        _candidates=result.candidates,
+        _candidate_objectives=result.candidate_objectives,
+        _theta=result.theta,
+    )
+    if bootstrap > 0:
+        fit.ensure_draws(bootstrap)
+    return fit

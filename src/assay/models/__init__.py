@@ -1,0 +1,32 @@
+"""Model backends behind one interface: transformers (``hf``), OpenAI-compatible servers
+(``openai``) and llama-cpp-python (``llamacpp``); ``load_model(spec)`` builds one from a spec."""
+
+from ._base import ModelBackend
+from ._spec import ModelSpec, load_model, parse_spec
+
+__all__ = [
+    "HFBackend",
+    "LlamaCppBackend",
+    "ModelBackend",
+    "ModelSpec",
+    "OpenAIBackend",
+    "load_model",
+    "parse_spec",
+]
+
+
+def __getattr__(name: str):
+    """Backends import lazily (torch, httpx and llama_cpp are heavy or optional)."""
+    if name == "HFBackend":
+        from ._hf import HFBackend
+
+        return HFBackend
+    if name == "OpenAIBackend":
+        from ._openai import OpenAIBackend
+
+        return OpenAIBackend
+    if name == "LlamaCppBackend":
+        from ._llamacpp import LlamaCppBackend
+
+        return LlamaCppBackend
+    raise AttributeError(name)

@@ -1,0 +1,278 @@
+"""transformers backend: packed multiple-choice scoring, rolling windows, batched generation."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from assay.requests import (
+    GenerateRequest,
+    GenerateResult,
+    LoglikelihoodRequest,
+    LoglikelihoodResult,
+    RollingRequest,
+    RollingResult,
+)
+
+from ._base import ModelBackend
+from ._hf_load import load_hf
+from ._hf_pack import PackedGroup, score_groups
+
+DEFAULT_TOKEN_BUDGET = 2048
+"""``batch_size="auto"``: padded tokens per forward pass (measured best on 2 CPU cores)."""
+
+
+def rolling_windows(
+    tokens: list[int], prefix: int, max_len: int
+) -> list[tuple[list[int], list[int]]]:
+    """Disjoint (context, predicted) windows covering ``tokens`` (lm-eval's rolling scheme with
+    one token of context: every token is predicted exactly once, the first from ``prefix``)."""
+    out: list[tuple[list[int], list[int]]] = []
+    first = min(max_len, len(tokens))
+    out.append(([prefix], tokens[:first]))
+    done = first
+    while done < len(tokens):
+        n = min(len(tokens) - done, max_len)
+        end = done + n
+        window = tokens[max(0, end - max_len - 1) : end - 1]
+        out.append((window[: len(window) - (n - 1)], tokens[end - n : end]))
+        done = end
+    return out
+
+
+class HFBackend(ModelBackend):
+    """A transformers causal LM (CPU or GPU), from a hub id, a local folder or a GGUF file.
+
+    ``threads`` sets torch's CPU threads (on a busy machine one thread can beat two).
+    ``batch_size`` is the number of continuations per forward pass (``"auto"``: as many as fit
+    in :data:`DEFAULT_TOKEN_BUDGET` padded tokens). Tokenisation follows lm-eval's HFLM (the
+    context's trailing whitespace moves to the continuation; the continuation's tokens are
+    the tail of the tokenised ``context + continuation``), so scores agree with lm-eval.
+    """
+
+    def __init__(
+        self,
+        source: str,
+        *,
+        gguf_file: str | None = None,
+        dtype: str | None = None,
+        device: str | None = None,
+        batch_size: int | str = "auto",
+        max_length: int | None = None,
+        name: str | None = None,
+        spec: str | None = None,
+        family: str | None = None,
+        trust_remote_code: bool = False,
+        threads: int | None = None,
+        model: Any = None,
+        tokenizer: Any = None,
+    ):
+        if threads:
+            import torch
+
+            torch.set_num_threads(int(threads))
+        if model is None:
+            tokenizer, model = load_hf(
+                source,
+                gguf_file=gguf_file,
+                dtype=dtype,
+                device=device,
+                trust_remote_code=trust_remote_code,
+            )
+        self.model, self.tokenizer = model, tokenizer
+        self.device = next(model.parameters()).device
+        default_name = Path(gguf_file).stem if gguf_file else source.rstrip("/")
+        self.name = name or default_name
+        self.spec = spec or f"hf:{source}" + (f",gguf_file={gguf_file}" if gguf_file else "")
+        dtype_name = str(next(model.parameters()).dtype).removeprefix("torch.")
+        self.runtime = f"hf:{self.device.type}:{dtype_name}"
+        self.batch_size = batch_size
+        config = model.config
+        limit = getattr(config, "max_position_embeddings", None) or 2048
+        self.max_length = int(max_length or min(limit, 2048))
+        self.pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
+        self.prefix_id = (
+            tokenizer.eos_token_id if tokenizer.eos_token_id is not None else tokenizer.bos_token_id
+        )
+        self.info = {
+            "family": family or getattr(config, "model_type", None),
+            "params": float(sum(p.numel() for p in model.parameters())),
+            "spec": self.spec,
+            "dtype": dtype_name,
+        }
+        self.counters = {"forward_passes": 0, "tokens": 0, "padded_tokens": 0}
+        self._encode_cache: dict[str, list[int]] = {}
+
+    # -- tokenisation ----------------------------------------------------------------------
+    def _encode(self, text: str) -> list[int]:
+        ids = self._encode_cache.get(text)
+        if ids is None:
+            ids = self.tokenizer.encode(text)
+            if len(self._encode_cache) < 200_000:
+                self._encode_cache[text] = ids
+        return ids
+
+    def tokens(self, text: str) -> int:
+        return len(self._encode(text))
+
+    def encode_pair(self, context: str, continuation: str) -> tuple[list[int], list[int]]:
+        """(context ids, continuation ids) exactly as lm-eval's HFLM builds them."""
+        if context == "":
+            cont = self.tokenizer.encode(continuation, add_special_tokens=False)
+            if cont and cont[0] == self.prefix_id:
+                return cont[:1], cont[1:]
+            return [self.prefix_id], cont
+        n_spaces = len(context) - len(context.rstrip())
+        if n_spaces:
+            context, continuation = context[:-n_spaces], context[-n_spaces:] + continuation
+        ctx = self._encode(context)
+        whole = self.tokenizer.encode(context + continuation)
+        return ctx, whole[len(ctx) :]
+
+    # -- scoring ---------------------------------------------------------------------------
+    def _batches(self, groups: list[PackedGroup]) -> list[list[PackedGroup]]:
+        """Groups sorted longest first, cut into batches by continuation count or token budget."""
+        order = sorted(groups, key=lambda g: -g.length)
+        batches: list[list[PackedGroup]] = []
+        current: list[PackedGroup] = []
+        n_conts = 0
+        for g in order:
+            if isinstance(self.batch_size, int):
+                full = current and n_conts + len(g.continuations) > self.batch_size
+            else:
+                full = current and (len(current) + 1) * current[0].length > DEFAULT_TOKEN_BUDGET
+            if full:
+                batches.append(current)
+                current, n_conts = [], 0
+            current.append(g)
+            n_conts += len(g.continuations)
+        if current:
+            batches.append(current)
+        return batches
+
+    def score_token_groups(
+        self, groups: Sequence[PackedGroup]
+    ) -> dict[PackedGroup, list[tuple[float, bool]]]:
+        """Score unique groups in length-sorted batches; returns results per group."""
+        unique = list(dict.fromkeys(groups))
+        out: dict[PackedGroup, list[tuple[float, bool]]] = {}
+        for batch in self._batches(unique):
+            results = score_groups(self.model, batch, self.pad_id)
+            width = max(g.length for g in batch)
+            self.counters["forward_passes"] += 1
+            self.counters["tokens"] += sum(g.length for g in batch)
+            self.counters["padded_tokens"] += width * len(batch)
+            out.update(zip(batch, results, strict=True))
+        return out
+
+    def loglikelihood(self, requests: Sequence[LoglikelihoodRequest]) -> list[LoglikelihoodResult]:
+        pairs = [self.encode_pair(r.context, r.continuation) for r in requests]
+        by_context: dict[tuple[int, ...], dict[tuple[int, ...], None]] = {}
+        for ctx, cont in pairs:
+            if cont:
+                by_context.setdefault(tuple(ctx), {})[tuple(cont)] = None
+        groups = {}
+        for ctx, conts in by_context.items():
+            longest = max(len(c) for c in conts)
+            keep = max(1, self.max_length - longest)
+            groups[ctx] = PackedGroup(ctx[-keep:], tuple(conts))
+        scored = self.score_token_groups(list(groups.values()))
+        lookup = {
+            (ctx, cont): res
+            for ctx, g in groups.items()
+            for cont, res in zip(g.continuations, scored[g], strict=True)
+        }
+        out = []
+        for ctx, cont in pairs:
+            logprob, greedy = lookup.get((tuple(ctx), tuple(cont)), (0.0, True))
+            out.append(LoglikelihoodResult(logprob, greedy, len(ctx), len(cont)))
+        return out
+
+    def loglikelihood_rolling(self, requests: Sequence[RollingRequest]) -> list[RollingResult]:
+        windows = []
+        for r in requests:
+            ids = self.tokenizer.encode(r.text, add_special_tokens=False)
+            windows.append(
+                [
+                    PackedGroup(tuple(c), (tuple(p),))
+                    for c, p in rolling_windows(ids, self.prefix_id, self.max_length)
+                    if p
+                ]
+            )
+        scored = self.score_token_groups([g for ws in windows for g in ws])
+        return [
+            RollingResult(
+                sum(scored[g][0][0] for g in ws), sum(len(g.continuations[0]) for g in ws)
+            )
+            for ws in windows
+        ]
+
+    # -- generation ------------------------------------------------------------------------
+    def _prompt_ids(self, req: GenerateRequest) -> list[int]:
+        if req.chat:
+            text = self.tokenizer.apply_chat_template(
+                [{"role": "user", "content": req.context}],
+                add_generation_prompt=True,
+                tokenize=False,
+            )
+            ids = self.tokenizer.encode(text, add_special_tokens=False)
+        else:
+            ids = self._encode(req.context)
+        return ids[-max(1, self.max_length - req.max_new_tokens) :]
+
+    def _generate_batch(self, reqs: list[GenerateRequest]) -> list[GenerateResult]:
+        import torch
+
+        prompts = [self._prompt_ids(r) for r in reqs]
+        width = max(len(p) for p in prompts)
+        ids = torch.full((len(reqs), width), self.pad_id, dtype=torch.long)
+        attn = torch.zeros((len(reqs), width), dtype=torch.long)
+        for i, p in enumerate(prompts):  # left padding
+            ids[i, width - len(p) :] = torch.tensor(p)
+            attn[i, width - len(p) :] = 1
+        first = reqs[0]
+        stops = sorted({s for r in reqs for s in r.stop if s})
+        kwargs: dict[str, Any] = {
+            "max_new_tokens": first.max_new_tokens,
+            "pad_token_id": self.pad_id,
+        }
+        if first.temperature > 0:
+            torch.manual_seed(first.seed)
+            kwargs.update(do_sample=True, temperature=first.temperature, top_k=0, top_p=1.0)
+        else:
+            kwargs.update(do_sample=False, temperature=None, top_k=None, top_p=None)
+        if stops:
+            kwargs.update(stop_strings=stops, tokenizer=self.tokenizer)
+        with torch.inference_mode():
+            out = self.model.generate(
+                input_ids=ids.to(self.device), attention_mask=attn.to(self.device), **kwargs
+            )
+        self.counters["forward_passes"] += 1
+        results = []
+        for i, r in enumerate(reqs):
+            new = out[i, width:].tolist()
+            if self.tokenizer.eos_token_id in new:
+                new = new[: new.index(self.tokenizer.eos_token_id)]
+            new = [t for t in new if t != self.pad_id]
+            text = self.tokenizer.decode(new, skip_special_tokens=True)
+            cut = min((text.index(s) for s in r.stop if s and s in text), default=None)
+            if cut is not None:
+                text = text[:cut]
+                new = self.tokenizer.encode(text, add_special_tokens=False)
+            results.append(GenerateResult(text, len(prompts[i]), len(new)))
+        return results
+
+    def generate(self, requests: Sequence[GenerateRequest]) -> list[GenerateResult]:
+        unique = list(dict.fromkeys(requests))
+        answers: dict[GenerateRequest, GenerateResult] = {}
+        size = self.batch_size if isinstance(self.batch_size, int) else 16
+        greedy = [r for r in unique if r.temperature <= 0]
+        keyed: dict[tuple, list[GenerateRequest]] = {}
+        for r in sorted(greedy, key=lambda r: -len(r.context)):
+            keyed.setdefault((r.max_new_tokens, r.chat), []).append(r)
+        batches = [g[i : i + size] for g in keyed.values() for i in range(0, len(g), size)]
+        batches += [[r] for r in unique if r.temperature > 0]  # seeded: one at a time
+        for batch in batches:
+            answers.update(zip(batch, self._generate_batch(batch), strict=True))
+        return [answers[r] for r in requests]

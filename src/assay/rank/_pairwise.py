@@ -1,0 +1,201 @@
+"""Ratings from pairwise battles: Bradley–Terry, Davidson, online Elo, with bootstrap CIs."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from scipy.special import expit
+from scipy.stats import norm
+
+from assay.errors import InputError
+
+from ._battles import PairCounts, aggregate_battles
+from ._elo import _codes, bootstrap_elo, elo_waves
+from ._fit import fit_pairs
+from ._ratings import Ratings, build_ratings
+
+__all__ = ["ELO_PER_LOGIT", "fit_battles", "fit_counts", "resample_counts"]
+
+#: Elo points per unit of log-strength: 400 points per factor of 10 in the odds.
+ELO_PER_LOGIT = 400.0 / np.log(10.0)
+METHODS = ("bt", "davidson", "elo")
+
+
+def resample_counts(counts: np.ndarray, rounds: int, rng: np.random.Generator) -> np.ndarray:
+    """Bootstrap replicates of a (P, 3) count table: a multinomial draw of all battles over
+    the cells with the observed proportions (resampling battles). Drawn exactly in two
+    stages: battles per pair ~ Multinomial(N, n_p / N), then outcomes within each pair by
+    conditional binomials (vectorised). Shape (B, P, 3)."""
+    counts = np.asarray(counts, dtype=float)
+    per_pair = counts.sum(axis=1)
+    total = int(round(per_pair.sum()))
+    n = rng.multinomial(total, per_pair / per_pair.sum(), size=rounds)  # (B, P)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        p_i = np.nan_to_num(counts[:, 0] / per_pair)
+        p_j_rest = np.nan_to_num(counts[:, 1] / (counts[:, 1] + counts[:, 2]))
+    wins_i = rng.binomial(n, p_i)
+    wins_j = rng.binomial(n - wins_i, p_j_rest)
+    return np.stack([wins_i, wins_j, n - wins_i - wins_j], axis=-1).astype(float)
+
+
+def _to_scale(theta: np.ndarray, models: list[str], anchor: tuple[str, float] | None) -> np.ndarray:
+    """Log-strengths (..., K) to Elo points: mean 1000, or ``anchor`` = (model, its rating)."""
+    elo = ELO_PER_LOGIT * np.asarray(theta, dtype=float)
+    if anchor is None:
+        return elo - elo.mean(axis=-1, keepdims=True) + 1000.0
+    model, value = anchor
+    if model not in models:
+        raise InputError(f"--anchor: model {model!r} is not among the ranked models")
+    i = models.index(model)
+    return elo - elo[..., i : i + 1] + float(value)
+
+
+def _win_matrix(theta: np.ndarray, eta: float | None) -> np.ndarray:
+    """P(row beats column), ties counted half."""
+    d = theta[:, None] - theta[None, :]
+    if eta is None:
+        p = expit(d)
+    else:
+        log_d = np.logaddexp(np.logaddexp(0.5 * d, -0.5 * d), eta)
+        p = np.exp(0.5 * d - log_d) + 0.5 * np.exp(eta - log_d)
+    np.fill_diagonal(p, np.nan)
+    return p
+
+
+def _intervals(point, boot, confidence, cov=None, anchor_index=None):
+    """Percentile bootstrap interval, or Wald (from the inverse Hessian) without bootstrap."""
+    alpha = 1.0 - confidence
+    if boot.shape[0] >= 2:
+        lo, hi = np.quantile(boot, [alpha / 2, 1 - alpha / 2], axis=0)
+        return lo, hi
+    if cov is None:
+        return np.full_like(point, np.nan), np.full_like(point, np.nan)
+    k = len(point)
+    c = cov[:k, :k]
+    if anchor_index is None:
+        # rating_i − mean(rating): var = c_ii (θ already sum-zero)
+        var = np.diag(c)
+    else:
+        m = anchor_index
+        var = np.diag(c) + c[m, m] - 2 * c[:, m]
+    se = ELO_PER_LOGIT * np.sqrt(np.clip(var, 0, None))
+    z = norm.ppf(1 - alpha / 2)
+    return point - z * se, point + z * se
+
+
+def fit_counts(
+    pairs: PairCounts,
+    *,
+    method: str = "bt",
+    anchor: tuple[str, float] | None = None,
+    bootstrap: int = 100,
+    seed: int = 0,
+    confidence: float = 0.95,
+    l2: float = 1e-6,
+) -> Ratings:
+    """Bradley–Terry / Davidson ratings from aggregated pair counts (see :func:`fit_battles`)."""
+    if method not in ("bt", "davidson"):
+        raise InputError(f"method {method!r}: use bt or davidson for count tables")
+    pairs.require_connected()
+    davidson = method == "davidson"
+    models = pairs.models
+    fit = fit_pairs(pairs.pair_i, pairs.pair_j, pairs.counts, len(models), davidson=davidson, l2=l2)
+    theta = fit.theta[0]
+    boot = np.empty((0, len(models)))
+    if bootstrap > 0:
+        rng = np.random.default_rng(seed)
+        reps = resample_counts(pairs.counts, bootstrap, rng)
+        boot_fit = fit_pairs(
+            pairs.pair_i, pairs.pair_j, reps, len(models), davidson=davidson, l2=l2, start=fit
+        )
+        boot = _to_scale(boot_fit.theta, models, anchor)
+    rating = _to_scale(theta, models, anchor)
+    anchor_index = models.index(anchor[0]) if anchor else None
+    lo, hi = _intervals(rating, boot, confidence, fit.covariance, anchor_index)
+    # ranks do not depend on the anchor: take them from the mean-centred intervals
+    free = boot - boot.mean(axis=1, keepdims=True) if len(boot) else boot
+    bounds = _intervals(rating - rating.mean(), free, confidence, fit.covariance, None)
+    info = {
+        "n_battles": pairs.n_battles,
+        "n_pairs": len(pairs.pair_i),
+        "interval": "bootstrap percentile" if bootstrap >= 2 else "Wald (inverse Hessian)",
+    }
+    if davidson:
+        info["tie_parameter"] = float(np.exp(fit.eta[0]))
+    return build_ratings(
+        models,
+        rating,
+        lo,
+        hi,
+        pairs.per_model(),
+        _win_matrix(theta, fit.eta[0] if davidson else None),
+        method=method,
+        scale="elo",
+        confidence_level=confidence,
+        bootstrap=boot,
+        info=info,
+        rank_bounds=bounds,
+    )
+
+
+def fit_battles(
+    battles: pd.DataFrame,
+    *,
+    method: str = "bt",
+    anchor: tuple[str, float] | None = None,
+    bootstrap: int = 100,
+    seed: int = 0,
+    confidence: float = 0.95,
+    k: float = 4.0,
+) -> Ratings:
+    """Ratings on the Elo scale from battles (rows model_a, model_b, winner).
+
+    method ``bt``: Bradley–Terry MLE on the aggregated (a, b, outcome) counts, ties as half
+    wins (Chatbot Arena). ``davidson``: Davidson's (1970) tie model,
+    P(tie) ∝ ν √(π_i π_j). ``elo``: online Elo with factor ``k`` in row order (Chatbot Arena's
+    first leaderboard; order dependent). Ratings are 400 points per factor of 10 in the odds,
+    mean 1000 or ``anchor=(model, rating)``. Intervals: percentile bootstrap over ``bootstrap``
+    multinomial resamples of the counts (for ``elo``: resampled, reshuffled battles), seeded;
+    with ``bootstrap=0``, Wald intervals from the Hessian (bt/davidson only).
+    """
+    if method not in METHODS:
+        raise InputError(f"method {method!r}: use one of {', '.join(METHODS)}")
+    if not 0 < confidence < 1:
+        raise InputError(f"confidence {confidence}: must be between 0 and 1")
+    if bootstrap < 0:
+        raise InputError(f"bootstrap {bootstrap}: must be >= 0")
+    pairs = aggregate_battles(battles)
+    if method != "elo":
+        return fit_counts(
+            pairs,
+            method=method,
+            anchor=anchor,
+            bootstrap=bootstrap,
+            seed=seed,
+            confidence=confidence,
+        )
+    pairs.require_connected()
+    models = pairs.models
+    a, b, score = _codes(battles, models)
+    elo = elo_waves(a, b, score, len(models), k=k)
+    if anchor is not None:
+        elo = _to_scale(elo / ELO_PER_LOGIT, models, anchor)
+    boot = np.empty((0, len(models)))
+    if bootstrap > 0:
+        boot = bootstrap_elo(a, b, score, len(models), bootstrap, np.random.default_rng(seed), k=k)
+        if anchor is not None:
+            boot = _to_scale(boot / ELO_PER_LOGIT, models, anchor)
+    lo, hi = _intervals(elo, boot, confidence)
+    return build_ratings(
+        models,
+        elo,
+        lo,
+        hi,
+        pairs.per_model(),
+        _win_matrix(elo / ELO_PER_LOGIT, None),
+        method="elo",
+        scale="elo",
+        confidence_level=confidence,
+        bootstrap=boot,
+        info={"n_battles": pairs.n_battles, "k": k, "interval": "bootstrap percentile"},
+    )

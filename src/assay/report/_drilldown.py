@@ -1,0 +1,76 @@
+"""Drill-down data: every model's answer to each document, for the side-by-side view."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from ._panel import jsonable
+
+MAX_TEXT = 1500
+
+
+def _clip(series: pd.Series) -> pd.Series:
+    text = series.astype("string").fillna("")
+    long = text.str.len() > MAX_TEXT
+    return text.where(~long, text.str.slice(0, MAX_TEXT) + " …")
+
+
+def drilldown_data(
+    samples: pd.DataFrame,
+    headline: dict[str, str],
+    *,
+    max_docs: int = 300,
+    model_order: list[str] | None = None,
+) -> dict[str, Any]:
+    """Per task: models, and up to ``max_docs`` documents with each model's first answer and
+    its headline score. Documents where the models disagree are kept first when capping."""
+    out: dict[str, Any] = {}
+    if samples.empty:
+        return out
+    first = samples.sort_values("repeat", kind="stable").drop_duplicates(
+        ["model", "task", "doc_id"], keep="first"
+    )
+    for task, metric in headline.items():
+        rows = first[first["task"] == task]
+        if rows.empty:
+            continue
+        col = f"metric.{metric}"
+        score = rows[col] if col in rows else pd.Series(np.nan, index=rows.index)
+        rows = rows.assign(_score=score, _pred=_clip(rows["prediction"]))
+        pred = rows.pivot(index="doc_id", columns="model", values="_pred")
+        val = rows.pivot(index="doc_id", columns="model", values="_score")
+        # A document is "disputed" when the models' scores (or answers) are not all equal.
+        disputed = (val.nunique(axis=1) > 1) | (pred.nunique(axis=1) > 1)
+        picked = np.lexsort((np.arange(len(pred)), ~disputed.to_numpy()))[:max_docs]
+        keep = pred.index[np.sort(picked)]
+        meta = rows.drop_duplicates("doc_id").set_index("doc_id").loc[keep]
+        prompts, targets = _clip(meta["prompt"]), _clip(meta["target"])
+        rank = {m: i for i, m in enumerate(model_order or [])}
+        cols = sorted(pred.columns, key=lambda m: (rank.get(str(m), len(rank)), str(m)))
+        pred, val = pred[cols], val[cols]
+        models = [str(m) for m in cols]
+        p_sub, v_sub = pred.loc[keep], val.loc[keep]
+        docs = [
+            {
+                "id": str(doc),
+                "prompt": prompts.iloc[i],
+                "target": targets.iloc[i],
+                "answers": {
+                    m: [p_sub.iat[i, j], v_sub.iat[i, j]]
+                    for j, m in enumerate(models)
+                    if not pd.isna(p_sub.iat[i, j]) or not pd.isna(v_sub.iat[i, j])
+                },
+            }
+            for i, doc in enumerate(keep)
+        ]
+        out[str(task)] = {
+            "metric": metric,
+            "models": models,
+            "docs": jsonable(docs),
+            "total_docs": int(len(pred)),
+            "disputed_docs": int(disputed.sum()),
+        }
+    return out

@@ -1,0 +1,320 @@
+"""Optional panels: variance, position bias, version flips and arena ratings."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pandas as pd
+
+from ._panel import Panel, cell, fmt, fmt_p, optional_part, records, result_dict
+from ._plots import interval_plot
+
+VARIANCE_COLUMNS = [
+    "model", "factor", "levels", "n", "var_levels", "var_factor", "var_noise", "sampling_var",
+    "ratio", "f_statistic", "pvalue", "p_value",
+]  # fmt: skip
+
+
+def _frame_table(panel: Panel, df: pd.DataFrame, caption: str = "", limit: int = 60) -> None:
+    """Render any result DataFrame: numbers formatted, at most ``limit`` rows."""
+    df = df.head(limit)
+    rows = [
+        [
+            cell(fmt(v), v, "num") if isinstance(v, int | float) and not isinstance(v, bool)
+            else cell(str(v))
+            for v in row
+        ]
+        for row in df.itertuples(index=False)
+    ]  # fmt: skip
+    panel.table([str(c) for c in df.columns], rows, caption=caption)
+
+
+def _scalars(result: dict[str, Any]) -> dict[str, str]:
+    return {
+        k: fmt_p(v) if "pvalue" in k or "p_value" in k else fmt(v)
+        for k, v in result.items()
+        if isinstance(v, int | float | str) and not isinstance(v, bool)
+    }
+
+
+def _failed(panel: Panel, exc: Exception) -> Panel:
+    panel.items.clear()
+    panel.note = f"Could not compute this panel: {type(exc).__name__}: {exc}"
+    return panel
+
+
+def variance_panel(scores: pd.DataFrame, headline: dict[str, str]) -> Panel:
+    panel = Panel(
+        "variance",
+        "Variance",
+        intro="How much of the spread comes from seeds, templates and choice orderings, against "
+        "the sampling variance of the documents.",
+    )
+    keep = scores["metric"].to_numpy() == scores["task"].map(headline).to_numpy()
+    s = scores[keep]
+    varied = s.groupby(["task", "model"]).agg(
+        templates=("template_id", "nunique"),
+        repeats=("repeat", "nunique"),
+        runs=("run_id", "nunique"),
+    )
+    varied = varied[varied.max(axis=1) > 1].groupby(level="task").size()
+    if varied.empty:
+        panel.note = (
+            "Every document was answered once with one template. Run with repeats, several "
+            "templates or shuffled choice orders (`assay eval --help`) to see the variance panel."
+        )
+        return panel
+    stats = optional_part("stats")
+    if stats is None or not hasattr(stats, "variance_decomposition"):
+        panel.note = "assay.stats.variance_decomposition is not available."
+        return panel
+    try:
+        for task in varied.index:
+            result = stats.variance_decomposition(s[s["task"] == task])
+            table = getattr(result, "table", None)
+            if isinstance(table, pd.DataFrame):
+                keep = [c for c in VARIANCE_COLUMNS if c in table] or list(table.columns)
+                _frame_table(panel, table[keep], caption=f"{task} — {headline[task]}")
+            else:
+                panel.kv(_scalars(result_dict(result)), caption=str(task))
+            panel.data[str(task)] = result_dict(result)
+    except Exception as exc:  # an optional panel never breaks the report
+        return _failed(panel, exc)
+    return panel
+
+
+def position_bias_panel(samples: pd.DataFrame, headline: dict[str, str]) -> Panel:
+    panel = Panel(
+        "bias",
+        "Position bias",
+        intro="Share of answers at each shown position against a uniform spread (chi-square "
+        "test), and the accuracy averaged over each question's orderings (ordering-corrected).",
+    )
+    if (
+        samples.empty
+        or "chosen_position" not in samples
+        or samples["chosen_position"].notna().sum() == 0
+    ):
+        panel.note = "No multiple-choice samples with recorded positions."
+        return panel
+    stats = optional_part("stats")
+    if stats is None or not hasattr(stats, "position_bias"):
+        panel.note = "assay.stats.position_bias is not available."
+        return panel
+    rows = []
+    try:
+        mc = samples[samples["chosen_position"].notna() & samples["task"].isin(list(headline))]
+        for (task, model), group in mc.groupby(["task", "model"], sort=True):
+            metric = headline[str(task)]
+            if f"metric.{metric}" not in group or group[f"metric.{metric}"].isna().all():
+                continue
+            r = stats.position_bias(group, metric=metric)
+            shares = " · ".join(f"{100 * v:.0f}%" for v in r.table["share"])
+            sig = r.pvalue < 0.05
+            rows.append(
+                [
+                    cell(str(task)),
+                    cell(str(model), cls="model"),
+                    cell(fmt(r.n), r.n, "num"),
+                    cell(shares, cls="num"),
+                    cell(f"{r.chi2:.2f} ({r.df})", r.chi2, "num"),
+                    cell(fmt_p(r.pvalue), r.pvalue, "num " + ("worse" if sig else "")),
+                    cell(
+                        f"{fmt(r.permutation_accuracy)} ± {fmt(r.permutation_stderr)}",
+                        r.permutation_accuracy,
+                        "num",
+                    ),
+                ]
+            )
+            panel.data[f"{model}/{task}"] = result_dict(r)
+    except Exception as exc:
+        return _failed(panel, exc)
+    if rows:
+        panel.table(
+            [
+                "task",
+                "model",
+                "n",
+                "chosen share by position",
+                "χ² (df)",
+                "p",
+                "corrected acc ± SE",
+            ],
+            rows,
+            table_id="position-bias",
+        )
+    else:
+        panel.note = "No multiple-choice samples with a headline metric."
+    return panel
+
+
+def flips_panel(scores: pd.DataFrame, models: pd.DataFrame, headline: dict[str, str]) -> Panel:
+    panel = Panel(
+        "flips",
+        "Version flips",
+        intro="For each model with a parent (an older version): negative flips (parent right, "
+        "new model wrong) as a rate of all documents (NFR) and of the new model's errors (NFI), "
+        "and positive flips (PFR), with Wilson 95% intervals (MUSCLE).",
+    )
+    present = set(scores["model"].astype(str))
+    if models.empty or "parent" not in models:
+        pairs = pd.DataFrame(columns=["model", "parent"])
+    else:
+        pairs = models[models["parent"].notna()][["model", "parent"]]
+        pairs = pairs[pairs["model"].isin(present) & pairs["parent"].isin(present)]
+    if pairs.empty:
+        panel.note = (
+            "No model in the store names a parent with scores. Set a `parent` column with "
+            "`assay models set-meta FILE` to compare versions."
+        )
+        return panel
+    stats = optional_part("stats")
+    if stats is None or not hasattr(stats, "flips"):
+        panel.note = "assay.stats.flips is not available."
+        return panel
+    rows = []
+    try:
+        for new, old in pairs.itertuples(index=False):
+            both = scores[scores["model"].isin([new, old])]
+            for task in sorted(set(both.loc[both["model"] == new, "task"])):
+                if not (both.loc[both["model"] == old, "task"] == task).any():
+                    continue
+                result = stats.flips(scores, old, new, task=task, metric=headline[task])
+                r = result.table[result.table["task"] == task].iloc[0]
+                docs = [str(d) for d in result.flipped_doc_ids]
+                rows.append(
+                    [
+                        cell(f"{old} → {new}", cls="model"),
+                        cell(str(task)),
+                        cell(fmt(int(r["n"])), int(r["n"]), "num"),
+                        cell(f"{fmt(r['old_acc'])} → {fmt(r['new_acc'])}", cls="num"),
+                        cell(fmt(int(r["negative_flips"])), int(r["negative_flips"]), "num"),
+                        cell(_rate(r, "nfr"), r["nfr"], "num"),
+                        cell(_rate(r, "pfr"), r["pfr"], "num"),
+                        cell(_rate(r, "nfi"), r["nfi"], "num"),
+                        cell(
+                            ", ".join(docs[:8])
+                            + (f" … (+{len(docs) - 8})" if len(docs) > 8 else "")
+                        ),
+                    ]
+                )
+                panel.data[f"{old}->{new}/{task}"] = result_dict(result)
+    except Exception as exc:
+        return _failed(panel, exc)
+    if rows:
+        panel.table(
+            ["old → new", "task", "n", "accuracy", "negative flips", "NFR [95% CI]",
+             "PFR [95% CI]", "NFI [95% CI]", "negatively flipped documents"],
+            rows,
+            table_id="flips",
+        )  # fmt: skip
+    if not panel.items:
+        panel.note = "Parents and children share no task."
+    return panel
+
+
+def _rate(row: Any, name: str) -> str:
+    """A rate with its Wilson interval: 0.083 [0.046, 0.147]."""
+    return f"{fmt(row[name])} [{fmt(row[name + '_low'])}, {fmt(row[name + '_high'])}]"
+
+
+def battle_counts(battles: pd.DataFrame) -> pd.DataFrame:
+    """Per model: battles, wins, ties, losses (ties include both-bad)."""
+    a = pd.DataFrame(
+        {
+            "model": battles["model_a"],
+            "win": battles["winner"] == "model_a",
+            "loss": battles["winner"] == "model_b",
+        }
+    )
+    b = pd.DataFrame(
+        {
+            "model": battles["model_b"],
+            "win": battles["winner"] == "model_b",
+            "loss": battles["winner"] == "model_a",
+        }
+    )
+    both = pd.concat([a, b], ignore_index=True)
+    out = both.groupby("model").agg(
+        battles=("win", "size"), wins=("win", "sum"), losses=("loss", "sum")
+    )
+    out["ties"] = out["battles"] - out["wins"] - out["losses"]
+    out["win_rate"] = (out["wins"] + 0.5 * out["ties"]) / out["battles"]
+    return out.reset_index().sort_values("win_rate", ascending=False, kind="stable")
+
+
+def arena_ratings(battles: pd.DataFrame, *, bootstrap: int = 100, seed: int = 0) -> Any:
+    """``assay.rank.fit_battles`` (Bradley–Terry, bootstrap intervals) or None if unavailable."""
+    rank = optional_part("rank")
+    if rank is None or not hasattr(rank, "fit_battles") or battles.empty:
+        return None
+    return rank.fit_battles(battles, method="bt", bootstrap=bootstrap, seed=seed)
+
+
+def arena_panel(battles: pd.DataFrame, *, bootstrap: int = 100, seed: int = 0) -> Panel:
+    panel = Panel(
+        "arena",
+        "Arena ratings",
+        intro="Bradley–Terry ratings on the Elo scale from pairwise votes, with bootstrap 95% "
+        f"intervals ({bootstrap} rounds, seed {seed}) and the range of ranks each model could "
+        "hold.",
+    )
+    if battles.empty:
+        panel.note = (
+            "No battles in the store. Vote in `assay serve` (the Arena page) or import votes "
+            "with `assay rank battles FILE`."
+        )
+        return panel
+    try:
+        ratings = arena_ratings(battles, bootstrap=bootstrap, seed=seed)
+    except Exception as exc:
+        ratings = None
+        panel.note = f"Could not fit ratings: {type(exc).__name__}: {exc}"
+    if ratings is not None:
+        t = ratings.table.sort_values("rating", ascending=False, kind="stable")
+        rows = [
+            [
+                cell(f"{int(r.rank)}" + (f" ({int(r.rank_low)}–{int(r.rank_high)})")),
+                cell(str(r.model), cls="model"),
+                cell(f"{r.rating:.0f}", r.rating, "num strong"),
+                cell(f"{r.ci_low:.0f} – {r.ci_high:.0f}", cls="num"),
+                cell(fmt(int(r.n)), int(r.n), "num"),
+            ]
+            for r in t.itertuples(index=False)
+        ]
+        panel.table(
+            ["rank (range)", "model", "rating", "95% CI", "battles"],
+            rows,
+            table_id="arena-ratings",
+            row_keys=list(t["model"].astype(str)),
+        )
+        panel.svg(
+            interval_plot(
+                list(t["model"].astype(str)), t["rating"], t["ci_low"], t["ci_high"],
+                xlabel="Bradley–Terry rating (Elo scale, 95% CI)",
+                highlight=[i == 0 for i in range(len(t))],
+            )
+        )  # fmt: skip
+        panel.data["ratings"] = records(ratings.table)
+    elif panel.note is None:
+        panel.note = "assay.rank is not available: showing raw win counts only."
+    counts = battle_counts(battles)
+    rows = [
+        [
+            cell(str(r.model), cls="model"),
+            cell(fmt(int(r.battles)), int(r.battles), "num"),
+            cell(fmt(int(r.wins)), int(r.wins), "num"),
+            cell(fmt(int(r.ties)), int(r.ties), "num"),
+            cell(fmt(int(r.losses)), int(r.losses), "num"),
+            cell(fmt(r.win_rate), r.win_rate, "num"),
+        ]
+        for r in counts.itertuples(index=False)
+    ]
+    panel.table(
+        ["model", "battles", "wins", "ties", "losses", "win rate (ties ½)"],
+        rows,
+        caption=f"{len(battles):,} votes",
+        table_id="arena-counts",
+    )
+    panel.data["counts"] = records(counts)
+    return panel

@@ -1,0 +1,185 @@
+"""Scaling panel: score against model size with the fitted law, forecast band and backtest."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from ._panel import Panel, cell, fmt, lower_is_better, optional_part, result_dict
+from ._plots import scaling_plot
+
+LEVEL = 0.95
+HOW_TO = (
+    "Scaling plots need at least 3 models with size metadata and scores on the same task. Add "
+    "sizes with `assay models set-meta sizes.csv` (columns: model, params, tokens, flops, "
+    "family) and the report will fit a law, draw the forecast band and backtest it on the "
+    "largest models."
+)
+
+
+def size_table(store: Any, forecast: Any, task: str, metric: str) -> pd.DataFrame:
+    """``assay.forecast.table_from_store``: one row per model with sizes and its mean score."""
+    table = forecast.table_from_store(store, task=task, metric=metric)
+    return table[table[[c for c in ("params", "flops") if c in table]].notna().any(axis=1)]
+
+
+def _pick_x(table: pd.DataFrame) -> str | None:
+    for col in ("flops", "params"):
+        if col in table and (table[col] > 0).sum() >= 3:
+            return col
+    return None
+
+
+def _get(obj: Any, key: str) -> np.ndarray:
+    value = obj[key] if isinstance(obj, dict | pd.DataFrame) else getattr(obj, key)
+    return np.asarray(value, dtype=float)
+
+
+def scaling_panel(
+    store: Any,
+    models: pd.DataFrame,
+    headline: dict[str, str],
+    *,
+    bootstrap: int = 30,
+    seed: int = 0,
+) -> Panel:
+    """One scaling plot per task with ≥3 sized models; ``bootstrap`` refits give the band."""
+    panel = Panel(
+        "scaling",
+        "Scaling and forecast",
+        intro="Score against training compute (or parameters) with the fitted law and its 95% "
+        "band; the largest models are held out, predicted from the smaller ones, and the "
+        "backtested error says how far to trust the forecast.",
+    )
+    sized = models[["params", "flops"]].notna().any(axis=1).sum() if len(models) else 0
+    if sized < 3:
+        panel.note = HOW_TO
+        return panel
+    forecast = optional_part("forecast")
+    if forecast is None or not hasattr(forecast, "fit_law"):
+        panel.note = "assay.forecast is not available. " + HOW_TO
+        return panel
+    for task, metric in headline.items():
+        table = size_table(store, forecast, task, metric)
+        if len(table) < 3 or _pick_x(table) is None:
+            continue
+        try:
+            _task_scaling(panel, forecast, task, metric, table, bootstrap, seed)
+        except Exception as exc:  # an optional panel never breaks the report
+            panel.text(f"{task}: could not fit a scaling law ({type(exc).__name__}: {exc}).")
+    if not panel.items:
+        panel.note = HOW_TO
+    return panel
+
+
+def _smooth(values: np.ndarray, width: int = 7) -> np.ndarray:
+    """Centred moving average over neighbouring grid points: the band's Monte-Carlo quantiles
+    are noisy point by point; this only evens the drawing."""
+    return pd.Series(values).rolling(width, center=True, min_periods=1).mean().to_numpy()
+
+
+def _task_scaling(
+    panel: Panel,
+    forecast: Any,
+    task: str,
+    metric: str,
+    table: pd.DataFrame,
+    bootstrap: int,
+    seed: int,
+) -> None:
+    """Fit y = E + A·x^(−α) to the error rate (1 − score; perplexity-like metrics as they are),
+    backtest it on the largest model(s) and draw data, fit, band and forecast."""
+    x = _pick_x(table)
+    data = table[table[x] > 0].sort_values(x).reset_index(drop=True)
+    higher = not lower_is_better(metric)
+    data["y"] = (1.0 - data["score"]) if higher else data["score"]
+    to_score = (lambda v: 1.0 - v) if higher else (lambda v: v)
+    xlabel = "training compute (FLOPs)" if x == "flops" else "parameters"
+    kv: dict[str, str] = {
+        "law": "1 − score = E + A·x^(−α) (power law with a floor on the error rate)"
+        if higher
+        else f"{metric} = E + A·x^(−α) (power law with a floor)",
+        "models": f"{len(data)} with {x}",
+        "band": f"{bootstrap} bootstrap refits × resampled residuals (seed {seed})",
+    }
+    n_hold = 0 if len(data) < 5 else (1 if len(data) < 8 else 2)
+    cut = float(data[x].iloc[-n_hold - 1]) if n_hold else float("inf")
+    curve, back = None, None
+    if len(data) >= 4:
+        fit = forecast.fit_law(data, "power", x=x, y="y", bootstrap=bootstrap, seed=seed)
+        grid = np.geomspace(data[x].min() / 1.5, data[x].max() * 10, 60)
+        pred = fit.predict(grid, level=LEVEL)
+        lo, hi = to_score(_smooth(_get(pred, "low"))), to_score(_smooth(_get(pred, "high")))
+        if higher:  # scores live in [0, 1]
+            lo, hi = np.clip(lo, 0.0, 1.0), np.clip(hi, 0.0, 1.0)
+        curve = pd.DataFrame(
+            {
+                "x": grid,
+                "prediction": to_score(_get(pred, "prediction")),
+                "low": np.minimum(lo, hi),
+                "high": np.maximum(lo, hi),
+            }
+        )
+        params = result_dict(fit)
+        kv.update({k: fmt(v) for k, v in params.get("params", {}).items()})
+        at = curve.iloc[-1]
+        kv[f"forecast at {x} = {grid[-1]:.2g}"] = (
+            f"{fmt(at['prediction'])} (95% band {fmt(at['low'])} to {fmt(at['high'])})"
+        )
+        panel.data[task] = {
+            "fit": params,
+            "forecast": {
+                "x": x,
+                "at": float(grid[-1]),
+                "prediction": float(at["prediction"]),
+                "low": float(at["low"]),
+                "high": float(at["high"]),
+                "metric": metric,
+            },
+        }
+    else:
+        kv["fit"] = "needs at least 4 models with sizes (3 parameters + 1); showing the data"
+    if n_hold and len(data) - n_hold >= 4:
+        back = forecast.backtest(
+            data, law="power", holdout_above=cut, on=x, x=x, y="y", level=LEVEL,
+            bootstrap=bootstrap, seed=seed,
+        )  # fmt: skip
+        kv[f"backtest: fit on {x} ≤ {cut:.2g}, predict {back.n_heldout} larger"] = (
+            f"MAE {fmt(back.mae)}, MAPE {back.mape:.1f}%, 95% interval coverage {back.coverage:.0%}"
+        )
+        panel.data.setdefault(task, {})["backtest"] = result_dict(back)
+    else:
+        kv["backtest"] = "needs at least 5 models with sizes (4 to fit, 1 to hold out)"
+        cut = float("inf")
+    points = pd.DataFrame(
+        {"x": data[x], "y": data["score"], "label": data["model"], "held_out": data[x] > cut}
+    )
+    panel.svg(
+        scaling_plot(points, curve, xlabel=xlabel, ylabel=metric, title=task),
+        caption=f"{task}: {metric} against {xlabel}. Red diamonds were held out of the "
+        "backtest fit; the dashed line is the forecast beyond the largest model.",
+    )
+    panel.kv(kv, caption=f"{task}: fit and backtest")
+    if back is not None:
+        bt = back.table
+        rows = [
+            [
+                cell(str(r["model"]), cls="model"),
+                cell(fmt(float(r[x])), float(r[x]), "num"),
+                cell(fmt(to_score(float(r["actual"]))), cls="num"),
+                cell(fmt(to_score(float(r["prediction"]))), cls="num"),
+                cell(
+                    f"{fmt(min(to_score(r['low']), to_score(r['high'])))} – "
+                    f"{fmt(max(to_score(r['low']), to_score(r['high'])))}",
+                    cls="num",
+                ),
+            ]
+            for r in bt.to_dict(orient="records")
+        ]
+        panel.table(
+            ["held-out model", x, f"actual {metric}", "predicted", "95% interval"],
+            rows,
+            caption=f"{task}: backtest on the largest models",
+        )

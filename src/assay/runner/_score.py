@@ -1,0 +1,134 @@
+"""The pure scoring step: (model, instances, task) -> sample records. Shardable as is."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Sequence
+from typing import Any, Protocol
+
+from assay.models import ModelBackend, load_model
+from assay.requests import (
+    GenerateRequest,
+    LoglikelihoodRequest,
+    LoglikelihoodResult,
+    RollingRequest,
+)
+from assay.store import SampleRecord
+from assay.tasks._instance import Instance, Result, ScoredSample
+
+_BACKENDS: dict[str, ModelBackend] = {}
+
+
+class TaskLike(Protocol):
+    """What the runner needs from a task (``assay.tasks.Task`` satisfies it)."""
+
+    name: str
+    version: str
+
+    def score(self, instance: Instance, results: list[Result]) -> ScoredSample: ...
+
+
+def get_backend(model: ModelBackend | str, **options: Any) -> ModelBackend:
+    """A backend for ``model``; specs are loaded once per process and reused."""
+    if isinstance(model, ModelBackend):
+        return model
+    key = f"{model}|{sorted(options.items())}"
+    if key not in _BACKENDS:
+        _BACKENDS[key] = load_model(model, **options)
+    return _BACKENDS[key]
+
+
+def answer_requests(backend: ModelBackend, instances: Sequence[Instance]) -> list[list[Result]]:
+    """Every instance's requests answered in order; one backend call per request type."""
+    kinds = {
+        LoglikelihoodRequest: backend.loglikelihood,
+        RollingRequest: backend.loglikelihood_rolling,
+        GenerateRequest: backend.generate,
+    }
+    flat = [(i, j, r) for i, inst in enumerate(instances) for j, r in enumerate(inst.requests)]
+    answers: list[list[Result | None]] = [[None] * len(inst.requests) for inst in instances]
+    for kind, method in kinds.items():
+        todo = [(i, j, r) for i, j, r in flat if type(r) is kind]
+        if todo:
+            results = method([r for *_, r in todo])
+            for (i, j, _), res in zip(todo, results, strict=True):
+                answers[i][j] = res
+    unknown = [r for *_, r in flat if type(r) not in kinds]
+    if unknown:
+        raise TypeError(f"unknown request type {type(unknown[0]).__name__}")
+    return answers  # type: ignore[return-value]
+
+
+def _token_counts(requests: list, results: list[Result]) -> tuple[int, int]:
+    """(prompt tokens processed, output tokens): a context shared by choices counted once."""
+    contexts: dict[str, int] = {}
+    prompt = output = 0
+    for q, r in zip(requests, results, strict=True):
+        if isinstance(r, LoglikelihoodResult):
+            contexts[q.context] = r.context_tokens
+            prompt += r.continuation_tokens
+        elif hasattr(r, "output_tokens"):
+            prompt += r.input_tokens
+            output += r.output_tokens
+        else:
+            prompt += r.tokens
+    return prompt + sum(contexts.values()), output
+
+
+def score_instances(
+    model: ModelBackend | str,
+    instances: Sequence[Instance],
+    task: TaskLike,
+    *,
+    run_id: str = "",
+    model_name: str | None = None,
+) -> list[SampleRecord]:
+    """Answer and score ``instances`` with ``model`` (a backend or a spec string).
+
+    Pure apart from the model call: no store access, so a worker can run it on any shard.
+    ``latency_s`` is the batch's wall time shared equally among its instances; ``extra``
+    carries the batch id and seconds, from which :func:`assay.runner.fit_cost` is fitted.
+    """
+    backend = get_backend(model)
+    start = time.perf_counter()
+    answers = answer_requests(backend, instances)
+    scored = [task.score(inst, res) for inst, res in zip(instances, answers, strict=True)]
+    seconds = time.perf_counter() - start
+    batch = uuid.uuid4().hex[:12]
+    share = seconds / max(1, len(instances))
+    records = []
+    for inst, res, s in zip(instances, answers, scored, strict=True):
+        prompt_tokens, output_tokens = _token_counts(inst.requests, res)
+        extra = {
+            **(s.extra or {}),
+            "batch": batch,
+            "batch_seconds": seconds,
+            "runtime": backend.runtime,
+        }
+        records.append(
+            SampleRecord(
+                run_id=run_id,
+                model=model_name or backend.name,
+                task=task.name,
+                doc_id=str(inst.doc_id),
+                repeat=int(inst.repeat),
+                metrics=dict(s.metrics),
+                template_id=inst.template_id,
+                prompt=inst.prompt,
+                prompt_hash=inst.prompt_hash,
+                doc_hash=inst.doc_hash,
+                target=None if inst.target is None else str(inst.target),
+                prediction=s.prediction,
+                choice_logprobs=s.choice_logprobs,
+                choice_order=inst.choice_order,
+                chosen_position=s.chosen_position,
+                input_tokens=s.input_tokens if s.input_tokens is not None else prompt_tokens,
+                output_tokens=s.output_tokens if s.output_tokens is not None else output_tokens,
+                latency_s=share,
+                cluster_id=inst.cluster_id,
+                difficulty=inst.difficulty,
+                extra=extra,
+            )
+        )
+    return records

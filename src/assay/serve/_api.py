@@ -1,0 +1,169 @@
+"""The JSON API: leaderboard, pairs, samples, battles, models, ratings and arena voting."""
+
+from __future__ import annotations
+
+import secrets
+from typing import Annotated, Any, Literal
+
+import pandas as pd
+from fastapi import APIRouter, Depends, Header, HTTPException, Query, Request
+from pydantic import BaseModel, ConfigDict, Field
+
+from assay.report import compare_scores
+from assay.report._panel import jsonable, records
+from assay.report._panels import arena_ratings, battle_counts
+
+from ._state import AppState
+
+Name = Annotated[str, Field(min_length=1, max_length=200)]
+Winner = Literal["model_a", "model_b", "tie", "tie_bothbad"]
+TaskQuery = Annotated[str | None, Query(min_length=1, max_length=200, description="Task name.")]
+ModelQuery = Annotated[str | None, Query(min_length=1, max_length=200, description="Model name.")]
+MetricQuery = Annotated[
+    str | None, Query(min_length=1, max_length=200, description="Metric (default: headline).")
+]
+Limit = Annotated[int, Query(ge=1, le=1000, description="Rows to return.")]
+Offset = Annotated[int, Query(ge=0, le=10_000_000, description="Rows to skip.")]
+
+
+class Vote(BaseModel):
+    """A vote on an arena pair drawn by ``GET /api/arena/pair``."""
+
+    model_config = ConfigDict(extra="forbid")
+    pair_id: Annotated[str, Field(min_length=8, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")]
+    winner: Winner
+
+
+class BattleIn(BaseModel):
+    """A pairwise judgment to store (both models must be known to the store)."""
+
+    model_config = ConfigDict(extra="forbid")
+    model_a: Name
+    model_b: Name
+    winner: Winner
+    prompt_id: Annotated[str | None, Field(max_length=500)] = None
+    judge: Annotated[str | None, Field(max_length=200)] = None
+
+
+def state(request: Request) -> AppState:
+    return request.app.state.assay
+
+
+def require_token(
+    request: Request,
+    x_assay_token: Annotated[str | None, Header(max_length=500)] = None,
+    authorization: Annotated[str | None, Header(max_length=500)] = None,
+) -> None:
+    """Write endpoints: when the app has a token, the request must carry it
+    (``X-Assay-Token: T`` or ``Authorization: Bearer T``)."""
+    expected = request.app.state.assay.token
+    if not expected:
+        return
+    given = x_assay_token or (authorization or "").removeprefix("Bearer ").strip()
+    if not given or not secrets.compare_digest(given.encode(), expected.encode()):
+        raise HTTPException(401, "this server needs a token for writes: send X-Assay-Token")
+
+
+router = APIRouter(prefix="/api", tags=["api"])
+AppDep = Annotated[AppState, Depends(state)]
+
+
+def _scores(app: AppState, task: str | None, metric: str | None) -> pd.DataFrame:
+    store = app.store()
+    app.check_task(store, task)
+    scores = store.scores(task=task, metric=metric)
+    if metric is not None and scores.empty:
+        raise HTTPException(404, f"no scores with metric {metric!r}")
+    return scores
+
+
+@router.get("/info", summary="What is in the store")
+def info(app: AppDep) -> dict[str, Any]:
+    return jsonable(app.store().info())
+
+
+@router.get("/leaderboard", summary="Scores with 95% intervals and significance groups")
+def leaderboard(app: AppDep, task: TaskQuery = None, metric: MetricQuery = None) -> dict[str, Any]:
+    scores = _scores(app, task, metric)
+    if scores.empty:
+        return {"scores": [], "groups": [], "method": None, "headline_metrics": {}}
+    comp = compare_scores(scores)
+    return {
+        "scores": records(comp.scores),
+        "groups": records(comp.groups),
+        "method": comp.method,
+        "headline_metrics": comp.headline,
+    }
+
+
+@router.get("/pairs", summary="Paired differences with corrected p-values")
+def pairs(app: AppDep, task: TaskQuery = None, metric: MetricQuery = None) -> dict[str, Any]:
+    scores = _scores(app, task, metric)
+    if scores.empty:
+        return {"pairs": []}
+    return {"pairs": records(compare_scores(scores).pairs)}
+
+
+@router.get("/samples", summary="Per-sample answers and metrics")
+def samples(
+    app: AppDep,
+    model: ModelQuery = None,
+    task: TaskQuery = None,
+    limit: Limit = 100,
+    offset: Offset = 0,
+) -> dict[str, Any]:
+    store = app.store()
+    app.check_model(store, model)
+    app.check_task(store, task)
+    rows = store.samples(model=model, task=task)
+    return {"total": len(rows), "rows": records(rows.iloc[offset : offset + limit])}
+
+
+@router.get("/battles", summary="Stored pairwise votes")
+def battles(app: AppDep, limit: Limit = 100, offset: Offset = 0) -> dict[str, Any]:
+    rows = app.store().battles()
+    return {"total": len(rows), "rows": records(rows.iloc[offset : offset + limit])}
+
+
+@router.post("/battles", summary="Store a pairwise judgment", dependencies=[Depends(require_token)])
+def add_battle(app: AppDep, battle: BattleIn) -> dict[str, Any]:
+    store = app.store()
+    app.check_model(store, battle.model_a)
+    app.check_model(store, battle.model_b)
+    if battle.model_a == battle.model_b:
+        raise HTTPException(422, "model_a and model_b must differ")
+    battle_id = secrets.token_hex(8)
+    store.add_battles([{**battle.model_dump(), "battle_id": battle_id, "source": "api"}])
+    return {"battle_id": battle_id, **battle.model_dump()}
+
+
+@router.get("/models", summary="Models and their metadata")
+def models(app: AppDep) -> dict[str, Any]:
+    return {"models": records(app.store().models())}
+
+
+@router.get("/ratings", summary="Arena ratings (Bradley–Terry, bootstrap 95% intervals)")
+def ratings(app: AppDep) -> dict[str, Any]:
+    b = app.store().battles()
+    if b.empty:
+        return {"ratings": [], "counts": [], "battles": 0}
+    fitted = arena_ratings(b, bootstrap=100, seed=app.seed)
+    return {
+        "ratings": records(fitted.table) if fitted is not None else [],
+        "counts": records(battle_counts(b)),
+        "battles": len(b),
+    }
+
+
+@router.get("/arena/pair", summary="Draw two anonymous answers to one document")
+def arena_pair(app: AppDep, task: TaskQuery = None) -> dict[str, Any]:
+    return app.draw_pair(task).public()
+
+
+@router.post(
+    "/arena/vote",
+    summary="Vote on a drawn pair; stores a battle and reveals the models",
+    dependencies=[Depends(require_token)],
+)
+def arena_vote(app: AppDep, vote: Vote) -> dict[str, Any]:
+    return app.vote(vote.pair_id, vote.winner)

@@ -1,0 +1,188 @@
+"""tinyBenchmarks-style anchors (Polo et al. 2024): choose k representative questions by
+clustering, then estimate a new model's full-benchmark score from its answers on those k."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from scipy.special import expit
+
+from assay.errors import InputError
+
+from ._items import IRT2PL, estimate_ability, fit_irt_2pl
+from ._results import ResultMixin
+
+__all__ = ["AnchorEstimate", "AnchorPoints", "anchor_points", "estimate_from_anchors", "kmeans"]
+
+
+def _sq_distances(points: np.ndarray, centres: np.ndarray) -> np.ndarray:
+    """(n, k) squared distances ‖x‖² − 2x·c + ‖c‖² without an (n, k, d) temporary."""
+    d = (
+        np.sum(points**2, axis=1)[:, None]
+        - 2 * points @ centres.T
+        + np.sum(centres**2, axis=1)[None, :]
+    )
+    return np.maximum(d, 0)
+
+
+def kmeans(
+    points: np.ndarray, k: int, *, seed: int = 0, n_iter: int = 100
+) -> tuple[np.ndarray, np.ndarray]:
+    """Lloyd's k-means with k-means++ seeding; returns (labels, centres)."""
+    rng = np.random.default_rng(seed)
+    n = points.shape[0]
+    centres = [points[rng.integers(n)]]
+    d2 = np.sum((points - centres[0]) ** 2, axis=1)
+    for _ in range(1, k):
+        probs = d2 / d2.sum() if d2.sum() > 0 else np.full(n, 1 / n)
+        centres.append(points[rng.choice(n, p=probs)])
+        d2 = np.minimum(d2, np.sum((points - centres[-1]) ** 2, axis=1))
+    c = np.array(centres)
+    labels = np.zeros(n, dtype=int)
+    for it in range(n_iter):
+        new = _sq_distances(points, c).argmin(axis=1)
+        if it and np.array_equal(new, labels):
+            break
+        labels = new
+        sums = np.zeros_like(c)
+        np.add.at(sums, labels, points)
+        counts = np.bincount(labels, minlength=k)
+        filled = counts > 0
+        c[filled] = sums[filled] / counts[filled, None]
+    return labels, c
+
+
+@dataclass
+class AnchorPoints(ResultMixin):
+    """k anchor questions, their weights (cluster share) and the fitted IRT model.
+
+    ``validation`` holds each estimator's error on held-out training models (mae, rmse, bias,
+    n): how far a k-question estimate falls from the full-benchmark score.
+    """
+
+    doc_ids: list[str]
+    weights: np.ndarray
+    labels: pd.Series
+    irt: IRT2PL
+    embedding: str
+    validation: pd.DataFrame
+
+
+@dataclass
+class AnchorEstimate(ResultMixin):
+    """Full-benchmark score estimates per model from the anchors: ``anchor`` (cluster-weighted
+    mean of the anchor answers), ``irt`` (mean predicted P(right) over all items at the fitted
+    θ) and ``pirt`` (observed anchors + predicted rest, weighted by their share), each with a
+    model-based standard error (θ uncertainty by the delta method + Bernoulli noise of the
+    unseen items)."""
+
+    table: pd.DataFrame
+
+
+def _estimates(anchors: AnchorPoints, y: np.ndarray) -> pd.DataFrame:
+    """Vectorised over models: y is (models × k) answers on the anchors (in anchor order)."""
+    a = anchors.irt.discrimination.to_numpy()
+    b = anchors.irt.difficulty.to_numpy()
+    pos = anchors.irt.discrimination.index.astype(str).get_indexer(anchors.doc_ids)
+    n = a.size
+    theta, se_theta = estimate_ability(y, a[pos], b[pos])
+    p = expit(a[None, :] * (theta[:, None] - b[None, :]))
+    slope = p * (1 - p) * a[None, :]
+    bern = p * (1 - p)
+    seen = np.zeros(n, dtype=bool)
+    seen[pos] = True
+    w = anchors.weights
+    anchor = np.nansum(y * w[None, :], axis=1) / np.sum(w[None, :] * ~np.isnan(y), axis=1)
+    anchor_se = np.sqrt(np.sum(w[None, :] ** 2 * bern[:, pos], axis=1))
+    irt = p.mean(axis=1)
+    irt_se = np.sqrt((slope.sum(axis=1) * se_theta) ** 2 + bern.sum(axis=1)) / n
+    lam = seen.sum() / n
+    pirt = lam * np.nanmean(y, axis=1) + (1 - lam) * p[:, ~seen].mean(axis=1)
+    pirt_se = (
+        np.sqrt((slope[:, ~seen].sum(axis=1) * se_theta) ** 2 + bern[:, ~seen].sum(axis=1)) / n
+    )
+    return pd.DataFrame(
+        {"ability": theta, "ability_se": se_theta, "anchor": anchor, "anchor_se": anchor_se,
+         "irt": irt, "irt_se": irt_se, "pirt": pirt, "pirt_se": pirt_se}
+    )  # fmt: skip
+
+
+def anchor_points(
+    responses: pd.DataFrame,
+    k: int,
+    *,
+    embedding: str = "irt",
+    holdout: float = 0.2,
+    seed: int = 0,
+) -> AnchorPoints:
+    """Pick k anchors from a (models × items) 0/1 matrix of known models.
+
+    The IRT model and clusters come from a random (1 − ``holdout``) of the models; items are
+    clustered by k-means on their IRT parameters (a_j, b_j), standardised, or, with
+    ``embedding="correctness"``, on their columns of answers; the anchor of a cluster is the
+    item nearest its centre, weighted by the cluster's share of items. The held-out models
+    measure each estimator's error (``validation``).
+    """
+    if embedding not in ("irt", "correctness"):
+        raise InputError("embedding must be 'irt' or 'correctness'")
+    y = responses.astype(float)
+    m, n = y.shape
+    if not 1 <= k < n:
+        raise InputError(f"k must be between 1 and the number of items - 1 ({n - 1})")
+    rng = np.random.default_rng(seed)
+    n_hold = int(round(holdout * m)) if m >= 10 else 0
+    order = rng.permutation(m)
+    held, train = order[:n_hold], order[n_hold:]
+    irt = fit_irt_2pl(y.iloc[train])
+    if embedding == "irt":
+        pts = np.column_stack([irt.discrimination.to_numpy(), irt.difficulty.to_numpy()])
+    else:
+        pts = np.nan_to_num(y.iloc[train].to_numpy().T, nan=0.5)
+    sd = pts.std(axis=0)
+    pts = (pts - pts.mean(axis=0)) / np.where(sd > 0, sd, 1)
+    labels, centres = kmeans(pts, k, seed=seed)
+    dist = _sq_distances(pts, centres)
+    dist = np.where(labels[:, None] == np.arange(k)[None, :], dist, np.inf)
+    used = np.bincount(labels, minlength=k) > 0
+    picks = dist.argmin(axis=0)[used]
+    weights = (np.bincount(labels, minlength=k)[used] / n).astype(float)
+    docs = [str(c) for c in y.columns]
+    anchors = AnchorPoints(
+        doc_ids=[docs[j] for j in picks],
+        weights=weights,
+        labels=pd.Series(labels, index=docs, name="cluster"),
+        irt=irt,
+        embedding=embedding,
+        validation=pd.DataFrame(),
+    )
+    if n_hold:
+        yh = y.iloc[held].to_numpy()
+        est = _estimates(anchors, yh[:, picks])
+        truth = np.nanmean(yh, axis=1)
+        rows = []
+        for name in ("anchor", "irt", "pirt"):
+            err = est[name].to_numpy() - truth
+            rows.append({"estimator": name, "mae": np.mean(np.abs(err)),
+                         "rmse": np.sqrt(np.mean(err**2)), "bias": np.mean(err), "n": n_hold})  # fmt: skip
+        anchors.validation = pd.DataFrame(rows)
+    return anchors
+
+
+def estimate_from_anchors(
+    anchors: AnchorPoints, responses: pd.DataFrame | pd.Series
+) -> AnchorEstimate:
+    """Estimate full-benchmark scores of new models from their answers on the anchors.
+
+    ``responses``: models × doc_ids (columns must include ``anchors.doc_ids``; other columns are
+    ignored), or a Series for one model.
+    """
+    frame = responses.to_frame().T if isinstance(responses, pd.Series) else responses
+    frame = frame.rename(columns=str)
+    missing = [d for d in anchors.doc_ids if d not in frame.columns]
+    if missing:
+        raise InputError(f"responses lack anchor doc_ids: {', '.join(missing[:5])}")
+    est = _estimates(anchors, frame[anchors.doc_ids].to_numpy(dtype=float))
+    est.insert(0, "model", list(frame.index))
+    return AnchorEstimate(est)

@@ -1,0 +1,213 @@
+"""``compare``: per-model scores and all pairwise comparisons, with corrected p-values."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from itertools import combinations
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from scipy import stats as sps
+
+from ._estimators import mean_ci
+from ._paired import adjust_pvalues, paired_test
+from ._results import plain
+from ._tidy import doc_matrix, require_columns, select, task_metrics
+
+__all__ = ["Comparison", "compact_letters", "compare"]
+
+SCORE_COLUMNS = ["model", "task", "metric", "n", "mean", "stderr", "ci_low", "ci_high"]
+PAIR_COLUMNS = [
+    "model_a",
+    "model_b",
+    "task",
+    "metric",
+    "n",
+    "diff",
+    "stderr",
+    "ci_low",
+    "ci_high",
+    "p_value",
+    "p_adjusted",
+]
+OVERALL = "(all)"
+
+
+@dataclass
+class Comparison:
+    """Result of :func:`compare`.
+
+    ``scores``: model, task, metric, n, mean, stderr, ci_low, ci_high.
+    ``pairs``: model_a, model_b, task, metric, n, diff, stderr, ci_low, ci_high, p_value,
+    p_adjusted (diff = mean_a − mean_b on the docs both answered; p adjusted over all pairs).
+    ``groups``: task, metric, model, mean, group, tied_with_best — compact letter display:
+    two models sharing a letter are not significantly different (adjusted p ≥ α); the models
+    carrying letter "a" (``tied_with_best``) are indistinguishable from the best.
+    ``details``: the pairs with the test used, its statistic, df, correlation and counts.
+    """
+
+    scores: pd.DataFrame
+    pairs: pd.DataFrame
+    groups: pd.DataFrame
+    alpha: float = 0.05
+    correction: str = "holm"
+    details: pd.DataFrame = field(default_factory=pd.DataFrame)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "scores": plain(self.scores[SCORE_COLUMNS]),
+            "pairs": plain(self.pairs[PAIR_COLUMNS]),
+            "groups": plain(self.groups),
+        }
+
+
+def compact_letters(means: Sequence[float], significant: np.ndarray) -> list[str]:
+    """Compact letter display (Piepho 2004, insert-and-absorb).
+
+    ``significant[i, j]`` says models i and j differ. Returns one string of letters per model
+    such that two models share a letter iff no significant difference separates them within a
+    group; letters run from the best group ("a") down.
+    """
+    m = len(means)
+    groups: list[set[int]] = [set(range(m))]
+    for i, j in zip(*np.nonzero(np.triu(significant, 1)), strict=True):
+        new: list[set[int]] = []
+        for g in groups:
+            if i in g and j in g:
+                new.extend([g - {i}, g - {j}])
+            else:
+                new.append(g)
+        groups = [g for g in new if not any(g < h for h in new)]
+        groups = [set(t) for t in {tuple(sorted(g)) for g in groups}]
+    groups.sort(key=lambda g: (-max(means[k] for k in g), sorted(g)))
+    letters = ["" for _ in range(m)]
+    for pos, g in enumerate(groups):
+        letter = chr(ord("a") + pos) if pos < 26 else f"[{pos}]"
+        for k in sorted(g):
+            letters[k] += letter
+    return letters
+
+
+def _overall_scores(scores: pd.DataFrame) -> pd.DataFrame:
+    """Macro mean over tasks per model (tasks with that model): SE = √(Σ SE_t²) / T."""
+    rows = []
+    for model, sub in scores.groupby("model", sort=False):
+        t = len(sub)
+        se = float(np.sqrt(np.sum(sub["stderr"].to_numpy() ** 2)) / t)
+        mean = float(sub["mean"].mean())
+        z = sps.norm.ppf(0.975)
+        rows.append(
+            {
+                "model": model,
+                "task": OVERALL,
+                "metric": "macro",
+                "n": int(sub["n"].sum()),
+                "mean": mean,
+                "stderr": se,
+                "ci_low": mean - z * se,
+                "ci_high": mean + z * se,
+            }
+        )
+    return pd.DataFrame(rows, columns=SCORE_COLUMNS)
+
+
+def compare(
+    scores: pd.DataFrame,
+    *,
+    metric: str | None = None,
+    models: list[str] | None = None,
+    tasks: list[str] | None = None,
+    alpha: float = 0.05,
+    correction: str = "holm",
+    test: str = "auto",
+    overall: bool = False,
+    seed: int = 0,
+) -> Comparison:
+    """Scores with intervals per (model, task, metric) and every pair of models compared.
+
+    ``scores`` is ``Store.scores()`` (long rows). Per task the metric is ``metric`` or the
+    primary one (``acc``, else ``exact_match``, else the first). Repeats are averaged per doc
+    (:func:`mean_ci`), cluster ids give clustered SEs, pairs use :func:`paired_test` with
+    ``test`` ("auto": exact McNemar for binary single-repeat unclustered scores, else paired t)
+    and p-values are adjusted over all pairs of all tasks by ``correction`` ("holm", "bh",
+    "none"). With ``overall`` the scores get extra rows task="(all)": macro means over tasks.
+    """
+    require_columns(scores, ["model", "task", "doc_id", "metric", "value"])
+    if not 0 < alpha < 1:
+        raise ValueError("alpha must be in (0, 1)")
+    df = select(select(scores, "model", models), "task", tasks)
+    df = df[df["value"].notna()]
+    score_rows: list[dict[str, Any]] = []
+    pair_rows: list[dict[str, Any]] = []
+    for task, met in task_metrics(df, metric):
+        rows = df[(df["task"] == task) & (df["metric"] == met)]
+        order = models or sorted(rows["model"].unique())
+        order = [m for m in order if m in set(rows["model"])]
+        matrix, _, clusters, names = doc_matrix(rows, order)
+        for j, name in enumerate(names):
+            col = matrix[:, j]
+            have = ~np.isnan(col)
+            est = mean_ci(
+                col[have], clusters=None if clusters is None else clusters[have], alpha=alpha
+            )
+            score_rows.append(
+                {"model": name, "task": task, "metric": met, "n": est.n, "mean": est.mean,
+                 "stderr": est.stderr, "ci_low": est.ci_low, "ci_high": est.ci_high}
+            )  # fmt: skip
+        for i, j in combinations(range(len(names)), 2):
+            shared = ~np.isnan(matrix[:, i]) & ~np.isnan(matrix[:, j])
+            row = {"model_a": names[i], "model_b": names[j], "task": task, "metric": met}
+            if shared.sum() < 2:
+                pair_rows.append({**row, "n": int(shared.sum()), "method": "none"})
+                continue
+            res = paired_test(
+                matrix[shared, i],
+                matrix[shared, j],
+                clusters=None if clusters is None else clusters[shared],
+                method=test,
+                alpha=alpha,
+                seed=seed,
+            )
+            pair_rows.append(
+                {**row, "n": res.n, "diff": res.diff, "stderr": res.stderr,
+                 "ci_low": res.ci_low, "ci_high": res.ci_high, "p_value": res.pvalue,
+                 "method": res.method, "statistic": res.statistic, "df": res.df,
+                 "correlation": res.correlation, "a_only_right": res.a_only_right,
+                 "b_only_right": res.b_only_right}
+            )  # fmt: skip
+    score_df = pd.DataFrame(score_rows, columns=SCORE_COLUMNS)
+    details = pd.DataFrame(pair_rows)
+    if details.empty:
+        details = pd.DataFrame(columns=[*PAIR_COLUMNS, "method"])
+    for col in PAIR_COLUMNS:
+        if col not in details:
+            details[col] = np.nan
+    details["p_adjusted"] = adjust_pvalues(details["p_value"].to_numpy(dtype=float), correction)
+    pairs = details[PAIR_COLUMNS].reset_index(drop=True)
+    groups = _groups(score_df, pairs, alpha)
+    if overall and score_df["task"].nunique() > 1:
+        score_df = pd.concat([score_df, _overall_scores(score_df)], ignore_index=True)
+    return Comparison(score_df, pairs, groups, alpha, correction, details.reset_index(drop=True))
+
+
+def _groups(scores: pd.DataFrame, pairs: pd.DataFrame, alpha: float) -> pd.DataFrame:
+    out = []
+    for (task, met), sub in scores.groupby(["task", "metric"], sort=False):
+        names = list(sub["model"])
+        means = sub["mean"].to_numpy()
+        index = {m: k for k, m in enumerate(names)}
+        sig = np.zeros((len(names), len(names)), dtype=bool)
+        tp = pairs[(pairs["task"] == task) & (pairs["metric"] == met)]
+        for a, b, p in zip(tp["model_a"], tp["model_b"], tp["p_adjusted"], strict=True):
+            if p < alpha:
+                sig[index[a], index[b]] = sig[index[b], index[a]] = True
+        letters = compact_letters(list(means), sig)
+        for name, mean, letter in zip(names, means, letters, strict=True):
+            out.append(
+                {"task": task, "metric": met, "model": name, "mean": mean, "group": letter,
+                 "tied_with_best": "a" in letter}
+            )  # fmt: skip
+    cols = ["task", "metric", "model", "mean", "group", "tied_with_best"]
+    return pd.DataFrame(out, columns=cols)

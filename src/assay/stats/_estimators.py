@@ -1,0 +1,282 @@
+"""Means with honest error bars: CLT, clustered, repeats, bootstrap (percentile/BCa), Wilson.
+
+References: E. Miller, "Adding Error Bars to Evals" (2024); B. Efron, "Better bootstrap
+confidence intervals" (1987); E. B. Wilson (1927).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from scipy import stats as sps
+
+from ._results import ResultMixin
+
+__all__ = [
+    "BootstrapResult",
+    "MeanEstimate",
+    "bootstrap_ci",
+    "clustered_se",
+    "doc_means",
+    "mean_ci",
+    "wilson_ci",
+]
+
+
+@dataclass
+class MeanEstimate(ResultMixin):
+    """A benchmark mean with its standard error and interval.
+
+    ``var_within`` is the repeats term E[σ²/K] (zero without repeats) and ``var_between`` the
+    variance of the questions' true means, so ``stderr² = (var_between + var_within) / n``.
+    """
+
+    mean: float
+    stderr: float
+    ci_low: float
+    ci_high: float
+    n: int
+    method: str
+    df: float
+    n_clusters: int | None = None
+    var_between: float = float("nan")
+    var_within: float = 0.0
+    confidence_level: float = 0.95
+
+    @property
+    def confidence_interval(self) -> tuple[float, float]:
+        return (self.ci_low, self.ci_high)
+
+
+@dataclass
+class BootstrapResult(ResultMixin):
+    """Bootstrap estimate: ``stderr`` is the standard deviation of the resampled means."""
+
+    estimate: float
+    stderr: float
+    ci_low: float
+    ci_high: float
+    n: int
+    n_resamples: int
+    method: str
+    confidence_level: float = 0.95
+
+    @property
+    def confidence_interval(self) -> tuple[float, float]:
+        return (self.ci_low, self.ci_high)
+
+
+def doc_means(values: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per-question mean, repeat count K_i and within-question variance s_i² (ddof 1).
+
+    ``values`` is (n,) or (n, K) with NaN for missing repeats; s_i² is NaN when K_i < 2.
+    """
+    x = np.asarray(values, dtype=float)
+    if x.ndim == 1:
+        return x, np.ones(x.shape, dtype=int), np.full(x.shape, np.nan)
+    k = np.sum(~np.isnan(x), axis=1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean = np.nansum(x, axis=1) / k
+        ss = np.nansum((x - mean[:, None]) ** 2, axis=1)
+        var = np.where(k > 1, ss / np.maximum(k - 1, 1), np.nan)
+    mean = np.where(k > 0, mean, np.nan)
+    return mean, k, var
+
+
+def _codes(clusters) -> tuple[np.ndarray, int]:
+    codes, uniques = pd.factorize(pd.Series(clusters), use_na_sentinel=True)
+    codes = np.asarray(codes)
+    if (codes < 0).any():  # a missing cluster id is its own cluster
+        missing = codes < 0
+        codes = codes.copy()
+        codes[missing] = len(uniques) + np.arange(missing.sum())
+    return codes, int(codes.max()) + 1 if codes.size else 0
+
+
+def clustered_se(x: np.ndarray, clusters, *, small_sample: bool = True) -> float:
+    """Cluster-robust standard error of the mean (Miller 2024, eq. 4).
+
+    SE_cl² = n⁻² Σ_c (Σ_{i∈c} (s_i − s̄))² = SE² + n⁻² Σ_c Σ_{i≠j∈c} (s_i − s̄)(s_j − s̄),
+    with SE² = n⁻² Σ_i (s_i − s̄)², times G/(G − 1) for G clusters when ``small_sample``
+    (the CR1 correction; with one question per cluster this is exactly s²/n, ddof 1).
+    """
+    x = np.asarray(x, dtype=float)
+    n = x.size
+    codes, g = _codes(clusters)
+    resid = x - x.mean()
+    sums = np.bincount(codes, weights=resid, minlength=g)
+    var = np.sum(sums**2) / n**2
+    if small_sample and g > 1:
+        var *= g / (g - 1)
+    return float(np.sqrt(var))
+
+
+def mean_ci(
+    values, *, clusters=None, alpha: float = 0.05, small_sample: bool = True
+) -> MeanEstimate:
+    """Mean, standard error and (1 − α) t-interval of per-question scores.
+
+    ``values`` is (n,) or (n, K) for K repeats per question (NaN for a missing repeat). Repeats
+    are averaged per question; the SE uses the spread of those averages, which estimates
+    Var(s̄) = (Var(x) + E[σ²]/K) / n and so already carries the within-question term; the two
+    terms are reported separately. With ``clusters`` (one id per question) the SE is clustered
+    (:func:`clustered_se`) and the interval uses G − 1 degrees of freedom, else n − 1.
+    """
+    xbar, k, s2 = doc_means(values)
+    keep = ~np.isnan(xbar)
+    xbar, k, s2 = xbar[keep], k[keep], s2[keep]
+    n = int(xbar.size)
+    if n == 0:
+        nan = float("nan")
+        return MeanEstimate(nan, nan, nan, nan, 0, "empty", nan)
+    mean = float(xbar.mean())
+    var_x = float(xbar.var(ddof=1)) if n > 1 else float("nan")
+    has_rep = np.any(k > 1)
+    var_within = float(np.nanmean(np.where(k > 1, s2 / k, np.nan))) if has_rep else 0.0
+    n_clusters = None
+    if clusters is not None and not pd.isna(pd.Series(clusters)).all():
+        clusters = np.asarray(clusters, dtype=object)[keep]
+        se = clustered_se(xbar, clusters, small_sample=small_sample)
+        n_clusters = _codes(clusters)[1]
+        df = max(n_clusters - 1, 1)
+        method = "clustered"
+    else:
+        se = float(np.sqrt(var_x / n)) if n > 1 else float("nan")
+        df = max(n - 1, 1)
+        method = "clt"
+    if has_rep:
+        method += "+repeats"
+    q = sps.t.ppf(1 - alpha / 2, df)
+    return MeanEstimate(
+        mean=mean,
+        stderr=se,
+        ci_low=float(mean - q * se),
+        ci_high=float(mean + q * se),
+        n=n,
+        method=method,
+        df=float(df),
+        n_clusters=n_clusters,
+        var_between=max(var_x - var_within, 0.0) if n > 1 else float("nan"),
+        var_within=var_within,
+        confidence_level=1 - alpha,
+    )
+
+
+def wilson_ci(successes, n, *, alpha: float = 0.05) -> tuple[np.ndarray, np.ndarray]:
+    """Wilson score interval for k successes in n trials (vectorised).
+
+    centre = (p̂ + z²/2n) / (1 + z²/n), half = z √(p̂(1−p̂)/n + z²/4n²) / (1 + z²/n).
+    """
+    k = np.asarray(successes, dtype=float)
+    n = np.asarray(n, dtype=float)
+    z = sps.norm.ppf(1 - alpha / 2)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        p = k / n
+        denom = 1 + z**2 / n
+        centre = (p + z**2 / (2 * n)) / denom
+        half = z * np.sqrt(p * (1 - p) / n + z**2 / (4 * n**2)) / denom
+    low = np.where(k == 0, 0.0, np.clip(centre - half, 0, 1))
+    high = np.where(k == n, 1.0, np.clip(centre + half, 0, 1))
+    if low.ndim == 0:
+        return float(low), float(high)
+    return low, high
+
+
+def resample_counts(rng: np.random.Generator, n: int, size: int) -> np.ndarray:
+    """(size, n) counts of how often each of n items is drawn in each bootstrap resample."""
+    idx = rng.integers(0, n, size=(size, n)) + (np.arange(size) * n)[:, None]
+    return np.bincount(idx.ravel(), minlength=size * n).reshape(size, n)
+
+
+def _bootstrap_means(
+    x: np.ndarray, codes: np.ndarray | None, n_resamples: int, rng: np.random.Generator
+) -> np.ndarray:
+    """Resampled means. Without clusters, when x has few distinct values the resample is drawn
+    as multinomial counts over those values: the same distribution as index resampling (a
+    mean depends only on how often each value is drawn), at a cost of B·u instead of B·n."""
+    n = x.size
+    if codes is not None:  # resample whole clusters: ratio of resampled sums to sizes
+        g = int(codes.max()) + 1
+        sums = np.bincount(codes, weights=x, minlength=g)
+        sizes = np.bincount(codes, minlength=g).astype(float)
+        out = np.empty(n_resamples)
+        chunk = max(1, 2_000_000 // g)
+        for start in range(0, n_resamples, chunk):
+            c = resample_counts(rng, g, min(chunk, n_resamples - start))
+            out[start : start + len(c)] = (c @ sums) / (c @ sizes)
+        return out
+    values, inverse = np.unique(x, return_inverse=True)
+    if values.size * 8 <= n:
+        freq = np.bincount(inverse, minlength=values.size) / n
+        counts = rng.multinomial(n, freq, size=n_resamples)
+        return counts @ values / n
+    out = np.empty(n_resamples)
+    chunk = max(1, 4_000_000 // n)
+    for start in range(0, n_resamples, chunk):
+        b = min(chunk, n_resamples - start)
+        out[start : start + b] = x[rng.integers(0, n, size=(b, n))].mean(axis=1)
+    return out
+
+
+def bootstrap_ci(
+    x,
+    y=None,
+    *,
+    clusters=None,
+    method: str = "bca",
+    n_resamples: int = 10_000,
+    alpha: float = 0.05,
+    seed: int = 0,
+) -> BootstrapResult:
+    """Bootstrap interval for a mean, or a paired mean difference mean(x − y).
+
+    ``method`` is "percentile" or "bca" (bias-corrected and accelerated, Efron 1987:
+    z₀ = Φ⁻¹(#{θ* < θ̂}/B), a = Σ(θ̄ − θ₍ᵢ₎)³ / (6 (Σ(θ̄ − θ₍ᵢ₎)²)^{3/2}) from the jackknife,
+    level α₁ = Φ(z₀ + (z₀ + z_α)/(1 − a(z₀ + z_α)))). With ``clusters`` whole clusters are
+    resampled (and left out in the jackknife). ``x``/``y`` may be (n, K) with repeats.
+    """
+    if method not in ("percentile", "bca"):
+        raise ValueError(f"method must be 'percentile' or 'bca', not {method!r}")
+    d = doc_means(x)[0]
+    if y is not None:
+        d = d - doc_means(y)[0]
+    keep = ~np.isnan(d)
+    d = d[keep]
+    n = d.size
+    if n < 2:
+        raise ValueError("bootstrap needs at least 2 values")
+    rng = np.random.default_rng(seed)
+    codes = None
+    if clusters is not None:
+        codes = _codes(np.asarray(clusters, dtype=object)[keep])[0]
+    theta = float(d.mean())
+    boot = _bootstrap_means(d, codes, n_resamples, rng)
+    lo_q, hi_q = alpha / 2, 1 - alpha / 2
+    if method == "bca":
+        prop = (np.sum(boot < theta) + 0.5 * np.sum(boot == theta)) / n_resamples
+        z0 = sps.norm.ppf(np.clip(prop, 1 / (2 * n_resamples), 1 - 1 / (2 * n_resamples)))
+        if codes is None:
+            jack = (d.sum() - d) / (n - 1)
+        else:
+            g = int(codes.max()) + 1
+            sums = np.bincount(codes, weights=d, minlength=g)
+            sizes = np.bincount(codes, minlength=g)
+            jack = (d.sum() - sums) / (n - sizes)
+        dev = jack.mean() - jack
+        denom = 6 * np.sum(dev**2) ** 1.5
+        a = float(np.sum(dev**3) / denom) if denom > 0 else 0.0
+        z = sps.norm.ppf([lo_q, hi_q])
+        lo_q, hi_q = sps.norm.cdf(z0 + (z0 + z) / (1 - a * (z0 + z)))
+    ci_low, ci_high = np.quantile(boot, [lo_q, hi_q])
+    return BootstrapResult(
+        estimate=theta,
+        stderr=float(boot.std(ddof=1)),
+        ci_low=float(ci_low),
+        ci_high=float(ci_high),
+        n=int(n),
+        n_resamples=n_resamples,
+        method=method,
+        confidence_level=1 - alpha,
+    )

@@ -1,0 +1,180 @@
+"""Power analysis for paired model comparisons with repeats (Miller 2024, section 5).
+
+Per question the difference of the two models' repeat-averaged scores has variance
+ω² + σ_A²/K_A + σ_B²/K_B, where ω² is the variance of the true per-question difference and
+σ² the within-question (resampling) variance. With n questions, a two-sided level-α z-test
+detects δ with power 1 − β when n = (z_{α/2} + z_β)² (ω² + σ_A²/K_A + σ_B²/K_B) / δ².
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from scipy import stats as sps
+
+from assay.errors import InputError
+
+from ._estimators import doc_means
+from ._results import ResultMixin
+from ._tidy import repeat_matrix, select
+
+__all__ = [
+    "PowerResult",
+    "VarianceComponents",
+    "estimate_components",
+    "minimum_detectable_effect",
+    "power",
+    "power_analysis",
+    "sample_size",
+]
+
+
+@dataclass
+class VarianceComponents(ResultMixin):
+    """ω², σ_A², σ_B² of a paired comparison, estimated from data (see :func:`estimate_components`)."""
+
+    omega2: float
+    sigma2_a: float
+    sigma2_b: float
+    k_a: float
+    k_b: float
+    n: int
+    diff: float
+
+
+@dataclass
+class PowerResult(ResultMixin):
+    """Power, minimum detectable effect and sample size for one design."""
+
+    n: float
+    delta: float
+    power: float
+    alpha: float
+    variance_per_question: float
+    omega2: float
+    sigma2_a: float
+    sigma2_b: float
+    k_a: int
+    k_b: int
+
+
+def _per_question_variance(omega2, sigma2_a, sigma2_b, k_a, k_b) -> float:
+    if min(k_a, k_b) < 1:
+        raise InputError("repeats k_a and k_b must be at least 1")
+    v = omega2 + sigma2_a / k_a + sigma2_b / k_b
+    if not v > 0:
+        raise InputError("the per-question variance ω² + σ_A²/K_A + σ_B²/K_B must be positive")
+    return float(v)
+
+
+def sample_size(
+    delta: float,
+    *,
+    alpha: float = 0.05,
+    power: float = 0.8,
+    omega2: float = 0.5,
+    sigma2_a: float = 0.0,
+    sigma2_b: float = 0.0,
+    k_a: int = 1,
+    k_b: int = 1,
+) -> float:
+    """Questions needed: n = (z_{α/2} + z_β)² (ω² + σ_A²/K_A + σ_B²/K_B) / δ².
+
+    The default ω² = 0.5 is the worst case for two independent binary scores at p = 0.5.
+    """
+    v = _per_question_variance(omega2, sigma2_a, sigma2_b, k_a, k_b)
+    z = sps.norm.ppf(1 - alpha / 2) + sps.norm.ppf(power)
+    return float(z**2 * v / delta**2)
+
+
+def minimum_detectable_effect(
+    n: float,
+    *,
+    alpha: float = 0.05,
+    power: float = 0.8,
+    omega2: float = 0.5,
+    sigma2_a: float = 0.0,
+    sigma2_b: float = 0.0,
+    k_a: int = 1,
+    k_b: int = 1,
+) -> float:
+    """Smallest δ detected with the given power: δ = (z_{α/2} + z_β) √(V / n)."""
+    v = _per_question_variance(omega2, sigma2_a, sigma2_b, k_a, k_b)
+    z = sps.norm.ppf(1 - alpha / 2) + sps.norm.ppf(power)
+    return float(z * np.sqrt(v / n))
+
+
+def power(
+    delta: float,
+    n: float,
+    *,
+    alpha: float = 0.05,
+    omega2: float = 0.5,
+    sigma2_a: float = 0.0,
+    sigma2_b: float = 0.0,
+    k_a: int = 1,
+    k_b: int = 1,
+) -> float:
+    """Power of the two-sided z-test: Φ(|δ|/SE − z_{α/2}) + Φ(−|δ|/SE − z_{α/2}), SE = √(V/n)."""
+    v = _per_question_variance(omega2, sigma2_a, sigma2_b, k_a, k_b)
+    shift = abs(delta) / np.sqrt(v / n)
+    z = sps.norm.ppf(1 - alpha / 2)
+    return float(sps.norm.cdf(shift - z) + sps.norm.cdf(-shift - z))
+
+
+def estimate_components(
+    scores: pd.DataFrame, model_a: str, model_b: str, *, task: str, metric: str
+) -> VarianceComponents:
+    """Estimate ω², σ_A², σ_B² from stored scores of two models on one task.
+
+    σ² is the mean within-question variance over repeats (0 without repeats); ω² is the
+    variance of the per-question differences minus σ_A²/K_A + σ_B²/K_B (floored at 0).
+    """
+    rows = select(select(scores, "task", task), "metric", metric)
+    mats = {}
+    for m in (model_a, model_b):
+        x, docs = repeat_matrix(select(rows, "model", m))
+        mats[m] = pd.DataFrame(x, index=docs)
+    shared = mats[model_a].index.intersection(mats[model_b].index)
+    if len(shared) < 2:
+        raise InputError(f"{model_a} and {model_b} share {len(shared)} docs on {task}")
+    ma, ka, va = doc_means(mats[model_a].loc[shared].to_numpy())
+    mb, kb, vb = doc_means(mats[model_b].loc[shared].to_numpy())
+    s2a = float(np.nanmean(va)) if np.any(ka > 1) else 0.0
+    s2b = float(np.nanmean(vb)) if np.any(kb > 1) else 0.0
+    d = ma - mb
+    k_a, k_b = float(ka.mean()), float(kb.mean())
+    omega2 = max(float(d.var(ddof=1)) - s2a / k_a - s2b / k_b, 0.0)
+    return VarianceComponents(omega2, s2a, s2b, k_a, k_b, int(d.size), float(d.mean()))
+
+
+def power_analysis(
+    *,
+    delta: float | None = None,
+    n: float | None = None,
+    alpha: float = 0.05,
+    target_power: float = 0.8,
+    omega2: float = 0.5,
+    sigma2_a: float = 0.0,
+    sigma2_b: float = 0.0,
+    k_a: int = 1,
+    k_b: int = 1,
+) -> PowerResult:
+    """Fill in the missing one of (δ, n): with both, the power; with n, the minimum detectable
+    effect at ``target_power``; with δ, the questions needed for ``target_power``."""
+    comps = {"omega2": omega2, "sigma2_a": sigma2_a, "sigma2_b": sigma2_b, "k_a": k_a, "k_b": k_b}
+    if delta is None and n is None:
+        raise InputError("give the effect size (delta), the number of questions (n), or both")
+    if delta is not None and delta == 0:
+        raise InputError("delta must be non-zero")
+    if n is not None and n < 2:
+        raise InputError("n must be at least 2")
+    if delta is None:
+        delta = minimum_detectable_effect(n, alpha=alpha, power=target_power, **comps)
+    elif n is None:
+        n = sample_size(delta, alpha=alpha, power=target_power, **comps)
+    pw = power(delta, n, alpha=alpha, **comps)
+    v = _per_question_variance(omega2, sigma2_a, sigma2_b, k_a, k_b)
+    return PowerResult(float(n), float(abs(delta)), pw, alpha, v, **comps)

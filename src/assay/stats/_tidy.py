@@ -1,0 +1,90 @@
+"""Turning the store's tidy frames into per-question arrays, and friendly input errors."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+
+from assay.errors import InputError
+
+PRIMARY_METRICS = ("acc", "exact_match")
+
+
+def require_columns(df: pd.DataFrame, columns: Sequence[str], what: str = "scores") -> None:
+    missing = [c for c in columns if c not in df.columns]
+    if missing:
+        raise InputError(f"{what} frame lacks column(s) {', '.join(missing)}")
+
+
+def _names(values) -> str:
+    return ", ".join(sorted(map(str, pd.unique(pd.Series(values).dropna())))) or "(none)"
+
+
+def select(df: pd.DataFrame, column: str, names: str | Sequence[str] | None) -> pd.DataFrame:
+    """Rows whose ``column`` is in ``names``; an unknown name is an error naming the choices."""
+    if names is None:
+        return df
+    wanted = [names] if isinstance(names, str) else list(names)
+    present = set(df[column].dropna().astype(str))
+    unknown = [w for w in wanted if w not in present]
+    if unknown:
+        raise InputError(
+            f"unknown {column} {', '.join(map(repr, unknown))}; available: {_names(df[column])}"
+        )
+    return df[df[column].astype(str).isin(wanted)]
+
+
+def primary_metric(metrics: Sequence[str]) -> str:
+    """``acc`` if present, else ``exact_match``, else the first metric name (sorted)."""
+    names = sorted(set(map(str, metrics)))
+    for m in PRIMARY_METRICS:
+        if m in names:
+            return m
+    if not names:
+        raise InputError("no metrics in the scores")
+    return names[0]
+
+
+def task_metrics(scores: pd.DataFrame, metric: str | None) -> list[tuple[str, str]]:
+    """(task, metric) pairs to analyse: the given metric, or each task's primary metric."""
+    pairs = []
+    for task, sub in scores.groupby("task", sort=True):
+        names = sub["metric"].unique()
+        if metric is None:
+            pairs.append((str(task), primary_metric(names)))
+        elif metric in set(names):
+            pairs.append((str(task), metric))
+    if metric is not None and not pairs:
+        raise InputError(f"unknown metric {metric!r}; available: {_names(scores['metric'])}")
+    return pairs
+
+
+def doc_matrix(
+    rows: pd.DataFrame, models: Sequence[str] | None = None
+) -> tuple[np.ndarray, list[str], np.ndarray | None, list[str]]:
+    """Per-question means (docs × models; NaN where a model lacks the doc).
+
+    ``rows`` holds one task and metric. Repeats (and several runs of the same model, e.g.
+    templates) are averaged per question. Returns (matrix, doc_ids, clusters or None, models).
+    """
+    grouped = rows.groupby(["doc_id", "model"], sort=True)["value"].mean()
+    wide = grouped.unstack("model")
+    if models is not None:
+        wide = wide.reindex(columns=list(models))
+    clusters = None
+    if "cluster_id" in rows and rows["cluster_id"].notna().any():
+        first = rows.dropna(subset=["cluster_id"]).groupby("doc_id")["cluster_id"].first()
+        clusters = first.reindex(wide.index).to_numpy(dtype=object)
+    return wide.to_numpy(dtype=float), list(map(str, wide.index)), clusters, list(wide.columns)
+
+
+def repeat_matrix(rows: pd.DataFrame) -> tuple[np.ndarray, list[str]]:
+    """(docs × repeats) values of one model, task and metric; NaN for missing repeats.
+
+    Several runs of the same doc (templates, few-shot seeds) count as further repeats.
+    """
+    keyed = rows.assign(_r=rows.groupby("doc_id").cumcount())
+    wide = keyed.pivot_table(index="doc_id", columns="_r", values="value", aggfunc="first")
+    return wide.to_numpy(dtype=float), list(map(str, wide.index))

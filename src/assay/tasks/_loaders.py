@@ -1,0 +1,335 @@
+"""Loaders: local JSONL/JSON/CSV/Parquet files, Hugging Face ``datasets``, BIG-bench JSON."""
+
+from __future__ import annotations
+
+import ast
+import contextlib
+import json
+import math
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from assay.errors import InputError
+
+from ._docs import make_docs
+from ._task import Task
+
+DATA_SUFFIXES = (".jsonl", ".json", ".csv", ".parquet")
+_TEXT_FIELDS = ("question", "input", "prompt", "query", "text", "sentence", "context")
+_TARGET_FIELDS = ("target", "answer", "label", "gold", "output")
+
+
+def plain(value: Any) -> Any:
+    """numpy/pyarrow values as plain Python (for templates, hashing and YAML)."""
+    if hasattr(value, "tolist") and not isinstance(value, str | bytes):
+        return plain(value.tolist())
+    if isinstance(value, dict):
+        return {str(k): plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [plain(v) for v in value]
+    if isinstance(value, float) and math.isnan(value):
+        return None
+    return value
+
+
+def _listish(value: Any) -> Any:
+    """CSV cells holding a list literal ('["a", "b"]') become lists."""
+    if isinstance(value, str) and value.startswith("[") and value.endswith("]"):
+        with contextlib.suppress(ValueError, SyntaxError):
+            return json.loads(value)
+        with contextlib.suppress(ValueError, SyntaxError):
+            return ast.literal_eval(value)
+    return value
+
+
+def read_records(path: str | Path) -> list[dict[str, Any]]:
+    """Rows of a local .jsonl, .json (a list, or ``{"data"|"examples": [...]}``), .csv or
+    .parquet file; a malformed file names the file (and the line for JSONL).
+
+    CSV cells are read as text (a list literal such as ``["a", "b"]`` becomes a list), so an
+    answer "4" stays the text "4"; a digit string that is not one of the choices is taken as a
+    choice index."""
+    path = Path(path)
+    if not path.exists():
+        raise InputError(f"{path}: no such file")
+    suffix = path.suffix.lower()
+    if suffix == ".jsonl":
+        rows = []
+        for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+            if not line.strip():
+                continue
+            try:
+                row = json.loads(line)
+            except json.JSONDecodeError as exc:
+                raise InputError(f"{path}:{number}: not valid JSON ({exc.msg})") from None
+            if not isinstance(row, dict):
+                raise InputError(f"{path}:{number}: each line must be a JSON object")
+            rows.append(row)
+        return rows
+    if suffix == ".json":
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except json.JSONDecodeError as exc:
+            raise InputError(f"{path}: not valid JSON ({exc.msg}, line {exc.lineno})") from None
+        if isinstance(data, dict):
+            data = data.get("data", data.get("examples"))
+        if not isinstance(data, list) or not all(isinstance(r, dict) for r in data):
+            raise InputError(f"{path}: expected a list of objects (or a 'data' key holding one)")
+        return data
+    if suffix in (".csv", ".parquet"):
+        import pandas as pd
+
+        try:
+            frame = (
+                pd.read_csv(path, dtype=str, keep_default_na=False)
+                if suffix == ".csv"
+                else pd.read_parquet(path)
+            )
+        except Exception as exc:  # pandas/pyarrow raise many types for bad files
+            raise InputError(f"{path}: cannot read ({type(exc).__name__}: {exc})") from None
+        rows = [plain(r) for r in frame.to_dict(orient="records")]
+        if suffix == ".csv":
+            rows = [{k: _listish(v) for k, v in r.items()} for r in rows]
+        return rows
+    raise InputError(f"{path}: unknown data file type {suffix!r} (use {', '.join(DATA_SUFFIXES)})")
+
+
+@contextlib.contextmanager
+def _hub_offline(offline: bool) -> Iterator[None]:
+    if not offline:
+        yield
+        return
+    import datasets.config as dconfig
+
+    saved = dconfig.HF_HUB_OFFLINE
+    dconfig.HF_HUB_OFFLINE = True
+    try:
+        yield
+    finally:
+        dconfig.HF_HUB_OFFLINE = saved
+
+
+def load_hf_records(
+    path: str,
+    name: str | None = None,
+    split: str = "test",
+    *,
+    data_files: Any = None,
+    offline: bool = False,
+) -> list[dict[str, Any]]:
+    """Rows of one split of a Hugging Face dataset.
+
+    ``path`` is a hub id (used when the dataset is in the local ``datasets`` cache or the hub is
+    reachable), a builder name such as ``"json"``/``"csv"``/``"parquet"`` with ``data_files``,
+    or a local folder written by ``Dataset.save_to_disk``/``DatasetDict.save_to_disk``.
+    ``offline=True`` never touches the network. Failures name what was looked for and where.
+    """
+    try:
+        import datasets
+    except ImportError:
+        raise InputError(
+            "loading a Hugging Face dataset needs the `datasets` package: "
+            "pip install 'assay[datasets]'"
+        ) from None
+    local = Path(path)
+    what = f"dataset {path!r}" + (f" (name={name!r})" if name else "") + f", split {split!r}"
+    if local.is_dir() and any(
+        (local / f).exists() for f in ("dataset_dict.json", "dataset_info.json", "state.json")
+    ):
+        loaded = datasets.load_from_disk(str(local))
+        if isinstance(loaded, datasets.DatasetDict):
+            if split not in loaded:
+                raise InputError(
+                    f"{what}: no split {split!r} in the folder {local} (has: {', '.join(loaded)})"
+                )
+            loaded = loaded[split]
+        return [plain(r) for r in loaded]
+    if isinstance(data_files, str | Path):
+        data_files = str(data_files)
+    try:
+        with _hub_offline(offline):
+            loaded = datasets.load_dataset(path, name, split=split, data_files=data_files)
+    except (ConnectionError, OSError) as exc:
+        cache = datasets.config.HF_DATASETS_CACHE
+        raise InputError(
+            f"{what}: not in the local datasets cache ({cache}) and the Hugging Face hub is "
+            f"unreachable ({type(exc).__name__}: {str(exc).splitlines()[0][:200]}); "
+            "download it where there is network, or pass a local file or a save_to_disk folder"
+        ) from None
+    except ValueError as exc:  # e.g. unknown split
+        raise InputError(f"{what}: {str(exc).splitlines()[0][:300]}") from None
+    except Exception as exc:  # datasets raises its own hierarchy (DatasetNotFoundError, ...)
+        raise InputError(
+            f"{what}: {type(exc).__name__}: {str(exc).splitlines()[0][:300]}"
+        ) from None
+    return [plain(r) for r in loaded]
+
+
+def _first_present(columns: list[str], preferred: tuple[str, ...]) -> str | None:
+    return next((c for c in preferred if c in columns), None)
+
+
+def task_from_records(
+    records: list[dict[str, Any]],
+    *,
+    name: str,
+    where: str,
+    request_type: str | None = None,
+    template: str | dict[str, str] | None = None,
+    target: Any = None,
+    choices: Any = None,
+    id_field: str = "doc_id",
+    difficulty_field: str = "difficulty",
+    cluster_field: str = "cluster_id",
+    **task_options: Any,
+) -> Task:
+    """A task over plain rows; missing options are guessed from the column names.
+
+    Guesses: the question column is the first of question/input/prompt/query/text; the target
+    the first of target/answer/label/gold/output; a ``choices`` column makes it multiple choice;
+    no target makes it ``loglikelihood_rolling`` over the text column.
+    """
+    if not records:
+        raise InputError(f"{where}: no rows")
+    columns = list(records[0])
+    if choices is None and "choices" in columns:
+        choices = "choices"
+    if target is None:
+        target = _first_present(columns, _TARGET_FIELDS)
+    if request_type is None:
+        request_type = (
+            "multiple_choice" if choices else "generate" if target else "loglikelihood_rolling"
+        )
+    if template is None:
+        text_field = _first_present(columns, _TEXT_FIELDS)
+        if text_field is None:
+            raise InputError(
+                f"{where}: no question column (looked for {', '.join(_TEXT_FIELDS)}); "
+                "pass template='...' (a Jinja2 template over the columns)"
+            )
+        if request_type == "loglikelihood_rolling":
+            template = text_field
+        else:
+            template = f"Question: {{{{ {text_field} }}}}\nAnswer:"
+    templates = {"default": template} if isinstance(template, str) else dict(template)
+    for key, value in (("target", target), ("choices", choices)):
+        if isinstance(value, str) and value.isidentifier() and value not in columns:
+            raise InputError(f"{where}: {key} column {value!r} not found (have: {columns})")
+    if request_type != "loglikelihood_rolling" and target is None:
+        raise InputError(f"{where}: no target column (looked for {', '.join(_TARGET_FIELDS)})")
+    try:
+        docs = make_docs(
+            records,
+            id_field=id_field,
+            difficulty_field=difficulty_field,
+            cluster_field=cluster_field,
+        )
+    except InputError as exc:
+        raise InputError(f"{where}: {exc}") from None
+    try:
+        return Task(
+            name=name,
+            request_type=request_type,
+            docs=docs,
+            templates=templates,
+            target=target if target is not None else "",
+            choices=choices,
+            source=where,
+            **task_options,
+        )
+    except TypeError as exc:  # an unknown option
+        raise InputError(f"{where}: {str(exc).replace('__init__()', 'task')}") from None
+    except InputError as exc:
+        raise InputError(f"{where}: {exc}") from None
+
+
+# ---------------------------------------------------------------- BIG-bench
+
+_BIGBENCH_KEYS = {
+    "canary", "name", "description", "keywords", "metrics", "preferred_score", "examples",
+    "task_prefix", "example_input_prefix", "example_output_prefix", "choice_prefix",
+    "append_choices_to_input", "few_shot_example_separator", "output_regex", "stop_string",
+    "max_input_length_per_query", "max_queries", "comment",
+}  # fmt: skip
+
+
+def bigbench_task(path: str | Path, **task_options: Any) -> Task:
+    """A task from BIG-bench's JSON format ("Beyond the Imitation Game", Srivastava et al. 2022).
+
+    Examples with ``target_scores`` become multiple choice (the highest-scoring choice is the
+    target); examples with ``target`` (a string or a list of accepted strings) become generation.
+    The prompt follows BIG-bench's defaults: ``task_prefix`` + ``example_input_prefix``
+    ("\\nQ: ") + input + (choices joined by ``choice_prefix`` "\\n  choice: " when
+    ``append_choices_to_input``) + ``example_output_prefix`` ("\\nA: ").
+    """
+    path = Path(path)
+    where = str(path)
+    try:
+        spec = json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as exc:
+        raise InputError(f"{where}: not valid JSON ({exc.msg}, line {exc.lineno})") from None
+    if not isinstance(spec, dict) or not isinstance(spec.get("examples"), list):
+        raise InputError(f"{where}: key 'examples' missing or not a list (BIG-bench JSON task)")
+    unknown = sorted(set(spec) - _BIGBENCH_KEYS)
+    if unknown:
+        raise InputError(f"{where}: unknown BIG-bench key {unknown[0]!r}")
+    input_prefix = spec.get("example_input_prefix", "\nQ: ")
+    output_prefix = spec.get("example_output_prefix", "\nA: ")
+    choice_prefix = spec.get("choice_prefix", "\n  choice: ")
+    append = spec.get("append_choices_to_input", True)
+    records = []
+    kinds = set()
+    for i, example in enumerate(spec["examples"]):
+        if not isinstance(example, dict) or "input" not in example:
+            raise InputError(f"{where}: examples[{i}] has no 'input'")
+        if "target_scores" in example:
+            kinds.add("multiple_choice")
+            scores = example["target_scores"]
+            if not isinstance(scores, dict) or not scores:
+                raise InputError(f"{where}: examples[{i}].target_scores must be a non-empty object")
+            choices = list(scores)
+            best = max(range(len(choices)), key=lambda j: (float(scores[choices[j]]), -j))
+            records.append({"input": example["input"], "choices": choices, "target": best})
+        elif "target" in example:
+            kinds.add("generate")
+            target = example["target"]
+            records.append({"input": example["input"], "target": target})
+        else:
+            raise InputError(f"{where}: examples[{i}] has neither 'target_scores' nor 'target'")
+        if "comment" in example:
+            records[-1]["comment"] = example["comment"]
+    if len(kinds) > 1:
+        raise InputError(f"{where}: mixes 'target_scores' and 'target' examples")
+    request_type = kinds.pop()
+    question = _literal(input_prefix) + "{{ input }}"
+    if request_type == "multiple_choice" and append:
+        question += "{% for c in choices %}" + _literal(choice_prefix) + "{{ c }}{% endfor %}"
+    question += _literal(output_prefix.rstrip(" "))
+    options: dict[str, Any] = {
+        "description": _literal(spec.get("task_prefix", "")),
+        "fewshot_delimiter": spec.get("few_shot_example_separator", "\n"),
+        "target_delimiter": " " if output_prefix.endswith(" ") else "",
+        "stop": (spec["stop_string"],) if spec.get("stop_string") else ("\n",),
+        "filters": [f"regex:{spec['output_regex']}"] if spec.get("output_regex") else ["strip"],
+        "metadata": {k: spec[k] for k in ("keywords", "metrics", "preferred_score") if k in spec},
+    }
+    if request_type == "multiple_choice":
+        options["filters"] = []
+    options.update(task_options)
+    name = options.pop("name", None) or spec.get("name") or path.stem
+    return task_from_records(
+        records,
+        name=name,
+        where=where,
+        request_type=request_type,
+        template=question,
+        target="target",
+        choices="choices" if request_type == "multiple_choice" else None,
+        **options,
+    )
+
+
+def _literal(text: str) -> str:
+    """``text`` as a Jinja2 literal (BIG-bench prefixes may contain braces)."""
+    return "{% raw %}" + text + "{% endraw %}" if text else ""

@@ -1,0 +1,357 @@
+"""Task files: assay's YAML schema (read and write) and the simple subset of lm-eval task YAML."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from assay.errors import InputError
+
+from ._docs import Doc, make_docs
+from ._loaders import load_hf_records, plain, read_records
+from ._task import Task
+
+# key -> Task attribute for the scalar/simple keys of our schema
+_SIMPLE_KEYS = (
+    "name", "version", "request_type", "default_template", "target", "choices", "framing",
+    "description", "num_fewshot", "fewshot_split", "target_delimiter", "fewshot_delimiter",
+    "filters", "chat", "chat_template", "system_prompt", "metadata",
+)  # fmt: skip
+SCHEMA_KEYS = frozenset(
+    {*_SIMPLE_KEYS, "templates", "generation", "docs", "fewshot_docs", "data", "template"}
+)
+_GENERATION_KEYS = frozenset({"max_new_tokens", "stop", "temperature"})
+_DATA_KEYS = frozenset(
+    {"path", "fewshot_path", "hf", "name", "split", "fewshot_split", "data_files", "id_field",
+     "difficulty_field", "cluster_field", "offline"}
+)  # fmt: skip
+
+LM_EVAL_KEYS = frozenset(
+    {"task", "dataset_path", "dataset_name", "dataset_kwargs", "test_split", "validation_split",
+     "training_split", "fewshot_split", "doc_to_text", "doc_to_target", "doc_to_choice",
+     "num_fewshot", "output_type", "generation_kwargs", "target_delimiter", "fewshot_delimiter",
+     "description", "metadata", "filter_list", "metric_list", "tag", "group", "task_alias",
+     "should_decontaminate", "doc_to_decontamination_query", "fewshot_config", "repeats"}
+)  # fmt: skip
+_OUTPUT_TYPES = {
+    "multiple_choice": "multiple_choice",
+    "generate_until": "generate",
+    "loglikelihood_rolling": "loglikelihood_rolling",
+}
+
+
+def _doc_record(doc: Doc) -> dict[str, Any]:
+    record: dict[str, Any] = {"doc_id": doc.doc_id}
+    if doc.difficulty is not None:
+        record["difficulty"] = doc.difficulty
+    if doc.cluster_id is not None:
+        record["cluster_id"] = doc.cluster_id
+    record.update(plain(doc.fields))
+    return record
+
+
+def task_to_dict(task: Task, *, include_docs: bool = True) -> dict[str, Any]:
+    """The task in assay's YAML schema (documents inline), so ``task_from_dict`` rebuilds it."""
+    templates: dict[str, Any] = {}
+    for tid, text in task.templates.items():
+        framing = task.template_framing.get(tid)
+        templates[tid] = {"text": text, "framing": framing} if framing else text
+    out: dict[str, Any] = {
+        "name": task.name,
+        "version": task.version,
+        "request_type": task.request_type,
+        "templates": templates,
+        "default_template": task.default_template,
+        "target": task.target,
+        "choices": task.choices,
+        "framing": task.framing,
+        "description": task.description,
+        "num_fewshot": task.num_fewshot,
+        "fewshot_split": task.fewshot_split,
+        "target_delimiter": task.target_delimiter,
+        "fewshot_delimiter": task.fewshot_delimiter,
+        "generation": {
+            "max_new_tokens": task.max_new_tokens,
+            "stop": list(task.stop),
+            "temperature": task.temperature,
+        },
+        "filters": list(task.filters),
+        "chat": task.chat,
+        "chat_template": task.chat_template,
+        "system_prompt": task.system_prompt,
+        "metadata": plain(task.metadata),
+    }
+    if include_docs:
+        out["docs"] = [_doc_record(d) for d in task.docs]
+        if task.fewshot_docs is not None:
+            out["fewshot_docs"] = [_doc_record(d) for d in task.fewshot_docs]
+    out["source"] = task.source
+    return out
+
+
+def save_task(task: Task, path: str | Path) -> Path:
+    """Write the task (with its documents) as a YAML file in assay's schema."""
+    path = Path(path)
+    spec = task_to_dict(task)
+    spec.pop("source", None)
+    text = yaml.dump(spec, Dumper=_Dumper, sort_keys=False, allow_unicode=True)
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def _check_keys(spec: dict[str, Any], allowed: frozenset[str], where: str, what: str) -> None:
+    for key in spec:
+        if key not in allowed:
+            raise InputError(f"{where}: unknown {what}key {key!r}")
+
+
+def _records_from_data(data: dict[str, Any], base: Path | None, where: str, split_key: str):
+    _check_keys(data, _DATA_KEYS, where, "data ")
+    offline = bool(data.get("offline", False))
+    if "path" in data:
+        key = "fewshot_path" if split_key == "fewshot_split" and "fewshot_path" in data else "path"
+        path = Path(data[key])
+        if base is not None and not path.is_absolute() and (base / path).exists():
+            path = base / path
+        if path.is_dir():
+            return load_hf_records(str(path), split=data.get(split_key) or "test", offline=True)
+        if key == "path" and split_key == "fewshot_split":
+            raise InputError(
+                f"{where}: data.fewshot_split needs a dataset folder or 'hf'; "
+                "for a file use data.fewshot_path"
+            )
+        return read_records(path)
+    if "hf" in data:
+        split = data.get(split_key)
+        if split is None:
+            return None
+        files = data.get("data_files")
+        if isinstance(files, str) and base is not None and (base / files).exists():
+            files = str(base / files)
+        return load_hf_records(
+            data["hf"], data.get("name"), split, data_files=files, offline=offline
+        )
+    raise InputError(f"{where}: key 'data' needs 'path' or 'hf'")
+
+
+def task_from_dict(spec: dict[str, Any], *, where: str, base: Path | None = None) -> Task:
+    """Build a task from assay's YAML schema; a bad key names ``where`` and the key."""
+    if not isinstance(spec, dict):
+        raise InputError(f"{where}: a task file must be a mapping")
+    spec = dict(spec)
+    spec.pop("source", None)
+    _check_keys(spec, SCHEMA_KEYS, where, "")
+    for key in ("name", "request_type"):
+        if key not in spec:
+            raise InputError(f"{where}: missing key {key!r}")
+    templates_spec = spec.pop("templates", None) or spec.pop("template", None)
+    if templates_spec is None:
+        raise InputError(f"{where}: missing key 'templates'")
+    if isinstance(templates_spec, str):
+        templates_spec = {"default": templates_spec}
+    if not isinstance(templates_spec, dict):
+        raise InputError(f"{where}: key 'templates' must map template ids to templates")
+    templates, template_framing = {}, {}
+    for tid, value in templates_spec.items():
+        if isinstance(value, dict):
+            _check_keys(value, frozenset({"text", "framing"}), where, f"templates.{tid} ")
+            if "text" not in value:
+                raise InputError(f"{where}: templates.{tid} needs key 'text'")
+            templates[str(tid)] = value["text"]
+            if value.get("framing"):
+                template_framing[str(tid)] = value["framing"]
+        elif isinstance(value, str):
+            templates[str(tid)] = value
+        else:
+            raise InputError(f"{where}: templates.{tid} must be a string or a mapping")
+    generation = spec.pop("generation", None) or {}
+    if not isinstance(generation, dict):
+        raise InputError(f"{where}: key 'generation' must be a mapping")
+    _check_keys(generation, _GENERATION_KEYS, where, "generation ")
+    kwargs: dict[str, Any] = {k: spec[k] for k in _SIMPLE_KEYS if spec.get(k) is not None}
+    if "stop" in generation:
+        stop = generation["stop"]
+        kwargs["stop"] = (stop,) if isinstance(stop, str) else tuple(stop)
+    for key in ("max_new_tokens", "temperature"):
+        if key in generation:
+            kwargs[key] = generation[key]
+    if "version" in kwargs:
+        kwargs["version"] = str(kwargs["version"])
+    data = spec.get("data")
+    if data is not None and not isinstance(data, dict):
+        raise InputError(f"{where}: key 'data' must be a mapping")
+    if "docs" in spec:
+        if not isinstance(spec["docs"], list) or not all(isinstance(d, dict) for d in spec["docs"]):
+            raise InputError(f"{where}: key 'docs' must be a list of mappings")
+        records = spec["docs"]
+    elif data is not None:
+        records = _records_from_data(data, base, where, "split")
+    else:
+        raise InputError(f"{where}: needs 'docs' (inline) or 'data' (a file or dataset)")
+    defaults = {
+        "id_field": "doc_id",
+        "difficulty_field": "difficulty",
+        "cluster_field": "cluster_id",
+    }
+    id_opts = {key: (data or {}).get(key, default) for key, default in defaults.items()}
+    try:
+        kwargs["docs"] = make_docs(records or [], **id_opts)
+    except InputError as exc:
+        raise InputError(f"{where}: {exc}") from None
+    if "fewshot_docs" in spec:
+        kwargs["fewshot_docs"] = make_docs(spec["fewshot_docs"], prefix="fewshot-")
+    elif data is not None and (data.get("fewshot_split") or data.get("fewshot_path")):
+        shots = _records_from_data(data, base, where, "fewshot_split")
+        kwargs["fewshot_docs"] = make_docs(shots or [], prefix="fewshot-", **id_opts)
+        kwargs["fewshot_split"] = data.get("fewshot_split") or data.get("fewshot_path")
+    try:
+        return Task(templates=templates, template_framing=template_framing, source=where, **kwargs)
+    except TypeError as exc:
+        raise InputError(f"{where}: {exc}") from None
+    except InputError as exc:
+        raise InputError(f"{where}: {exc}") from None
+
+
+# ---------------------------------------------------------------- lm-eval subset
+
+
+class _FunctionTag(str):
+    """Marks a ``!function`` value, which this subset cannot run."""
+
+
+_BaseLoader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml when available
+_Dumper = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
+
+
+class _LmEvalLoader(_BaseLoader):  # type: ignore[misc, valid-type]
+    pass
+
+
+def _function_tag(loader: Any, node: yaml.Node) -> _FunctionTag:
+    return _FunctionTag(loader.construct_scalar(node))  # type: ignore[arg-type]
+
+
+_LmEvalLoader.add_constructor("!function", _function_tag)
+
+
+def is_lm_eval_spec(spec: dict[str, Any]) -> bool:
+    return any(k in spec for k in ("task", "dataset_path", "doc_to_text", "output_type"))
+
+
+def task_from_lm_eval(
+    spec: dict[str, Any], *, where: str, base: Path | None = None, offline: bool = False
+) -> Task:
+    """Build a task from the simple subset of lm-eval's task YAML (see docs/tasks.md)."""
+    for key, value in spec.items():
+        if key not in LM_EVAL_KEYS:
+            raise InputError(f"{where}: lm-eval key {key!r} is not in the supported subset")
+        if isinstance(value, _FunctionTag):
+            raise InputError(f"{where}: key {key!r} uses !function, which assay cannot run")
+    if "include" in spec:
+        raise InputError(f"{where}: key 'include' is not supported; inline the included file")
+    output_type = spec.get("output_type", "generate_until")
+    if output_type not in _OUTPUT_TYPES:
+        raise InputError(
+            f"{where}: output_type {output_type!r} not supported (use {', '.join(_OUTPUT_TYPES)})"
+        )
+    if "dataset_path" not in spec:
+        raise InputError(f"{where}: missing key 'dataset_path'")
+    kwargs_spec = spec.get("dataset_kwargs") or {}
+    data_files = kwargs_spec.get("data_files")
+    if base is not None and data_files is not None:
+        data_files = _rebase(data_files, base)
+
+    def split(name: str | None) -> list[dict[str, Any]] | None:
+        if name is None:
+            return None
+        return load_hf_records(
+            spec["dataset_path"], spec.get("dataset_name"), name, data_files=data_files,
+            offline=offline,
+        )  # fmt: skip
+
+    eval_split = spec.get("test_split") or spec.get("validation_split")
+    if eval_split is None:
+        raise InputError(f"{where}: needs 'test_split' or 'validation_split'")
+    records = split(eval_split)
+    shot_split = spec.get("fewshot_split") or spec.get("training_split")
+    if shot_split is None and spec.get("test_split") and spec.get("validation_split"):
+        shot_split = spec["validation_split"]
+    shots = split(shot_split) if shot_split and int(spec.get("num_fewshot") or 0) > 0 else None
+    gen = spec.get("generation_kwargs") or {}
+    request_type = _OUTPUT_TYPES[output_type]
+    options: dict[str, Any] = {
+        "name": spec.get("task") or (Path(where).stem if where else "lm_eval_task"),
+        "version": str((spec.get("metadata") or {}).get("version", "1")),
+        "request_type": request_type,
+        "docs": make_docs(records or [], id_field=None, difficulty_field=None, cluster_field=None),
+        "templates": {"default": spec.get("doc_to_text", "")},
+        "target": spec.get("doc_to_target", "target"),
+        "choices": spec.get("doc_to_choice"),
+        "description": spec.get("description", ""),
+        "num_fewshot": int(spec.get("num_fewshot") or 0),
+        "target_delimiter": spec.get("target_delimiter", " "),
+        "fewshot_delimiter": spec.get("fewshot_delimiter", "\n\n"),
+        "source": where,
+        "metadata": {"lm_eval": True},
+    }
+    if shots is not None:
+        options["fewshot_docs"] = make_docs(
+            shots, id_field=None, difficulty_field=None, cluster_field=None, prefix=f"{shot_split}-"
+        )
+        options["fewshot_split"] = shot_split
+    if request_type == "generate":
+        until = gen.get("until", [options["fewshot_delimiter"]])
+        options["stop"] = (until,) if isinstance(until, str) else tuple(until)
+        options["max_new_tokens"] = int(gen.get("max_gen_toks", 256))
+        if gen.get("do_sample") or gen.get("temperature"):
+            options["temperature"] = float(gen.get("temperature", 1.0))
+        options["filters"] = _lm_eval_filters(spec.get("filter_list"), where)
+    return Task(**options)
+
+
+def _rebase(data_files: Any, base: Path) -> Any:
+    if isinstance(data_files, str):
+        candidate = base / data_files
+        return str(candidate) if candidate.exists() else data_files
+    if isinstance(data_files, list):
+        return [_rebase(f, base) for f in data_files]
+    if isinstance(data_files, dict):
+        return {k: _rebase(v, base) for k, v in data_files.items()}
+    return data_files
+
+
+def _lm_eval_filters(filter_list: Any, where: str) -> list[Any]:
+    if not filter_list:
+        return []
+    first = filter_list[0] if isinstance(filter_list, list) else None
+    if not isinstance(first, dict) or not isinstance(first.get("filter"), list):
+        raise InputError(f"{where}: key 'filter_list' must be a list of {{name, filter: [...]}}")
+    return list(first["filter"])
+
+
+def load_task_file(path: str | Path, **options: Any) -> Task:
+    """A task from a ``.yaml``/``.yml`` file (assay's schema or lm-eval's subset)."""
+    path = Path(path)
+    where = str(path)
+    if not path.exists():
+        raise InputError(f"{where}: no such file")
+    try:
+        spec = yaml.load(path.read_text(encoding="utf-8"), Loader=_LmEvalLoader)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = f", line {mark.line + 1}" if mark is not None else ""
+        raise InputError(f"{where}: not valid YAML{line}") from None
+    if not isinstance(spec, dict):
+        raise InputError(f"{where}: a task file must be a mapping")
+    offline = bool(options.pop("offline", False))
+    if is_lm_eval_spec(spec):
+        task = task_from_lm_eval(spec, where=where, base=path.parent, offline=offline)
+    else:
+        task = task_from_dict(spec, where=where, base=path.parent)
+    for key, value in options.items():
+        if not hasattr(task, key):
+            raise InputError(f"{where}: unknown task option {key!r}")
+        setattr(task, key, value)
+    return task

@@ -1,0 +1,464 @@
+"""The Task model: documents, templates, few-shot policy, request building and scoring."""
+
+from __future__ import annotations
+
+import string
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from assay.errors import InputError
+from assay.requests import GenerateRequest, LoglikelihoodRequest, RollingRequest
+from assay.store import stable_hash
+
+from ._docs import Doc, choice_orders, sampling_seed, spread_order
+from ._filters import make_filter
+from ._instance import Instance, Result, ScoredSample
+from ._metrics import (
+    exact_match,
+    multiple_choice_metrics,
+    normalize_answer,
+    rolling_metrics,
+    token_f1,
+)
+from ._render import render, render_chat, resolve_choices, resolve_target, resolve_text
+
+REQUEST_TYPES = ("multiple_choice", "generate", "loglikelihood_rolling")
+FRAMINGS = ("cloze", "lettered")
+LETTERS = string.ascii_uppercase
+
+
+@dataclass
+class Task:
+    """A task: what to ask a model and how to score the answer (see docs/tasks.md).
+
+    ``templates`` maps template ids to Jinja2 templates of the question text; inside them the
+    document's fields are variables, plus ``choices`` (in the shown order), ``letters`` and
+    ``choice_list`` ("A. first\\nB. second"). ``target`` and ``choices`` follow lm-eval's
+    ``doc_to_target``/``doc_to_choice``: a field name, a Jinja2 template or a literal.
+    ``framing`` (per template via ``template_framing``) is ``cloze`` (score each choice's text)
+    or ``lettered`` (score " A", " B", ...). Few-shot examples come from ``fewshot_docs`` (a named
+    split) or else from the other documents, never the document itself.
+    """
+
+    name: str
+    request_type: str
+    docs: list[Doc]
+    templates: dict[str, str]
+    version: str = "1"
+    default_template: str | None = None
+    target: Any = "target"
+    choices: Any = None
+    framing: str = "cloze"
+    template_framing: dict[str, str] = field(default_factory=dict)
+    description: str = ""
+    num_fewshot: int = 0
+    fewshot_docs: list[Doc] | None = None
+    fewshot_split: str | None = None
+    target_delimiter: str = " "
+    fewshot_delimiter: str = "\n\n"
+    max_new_tokens: int = 32
+    stop: tuple[str, ...] = ("\n\n",)
+    temperature: float = 0.0
+    filters: list[Any] = field(default_factory=list)
+    chat: bool = False
+    chat_template: str | None = None
+    system_prompt: str | None = None
+    source: str = "python"
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        where = f"task {self.name!r}"
+        if self.request_type not in REQUEST_TYPES:
+            raise InputError(
+                f"{where}: request_type {self.request_type!r} is not one of {REQUEST_TYPES}"
+            )
+        if not self.templates:
+            raise InputError(f"{where}: needs at least one template")
+        if self.default_template is None:
+            self.default_template = next(iter(self.templates))
+        if self.default_template not in self.templates:
+            raise InputError(
+                f"{where}: default_template {self.default_template!r} not in templates"
+            )
+        for tid in [self.framing, *self.template_framing.values()]:
+            if tid not in FRAMINGS:
+                raise InputError(f"{where}: framing {tid!r} is not one of {FRAMINGS}")
+        if self.request_type == "multiple_choice" and self.choices is None:
+            raise InputError(f"{where}: a multiple_choice task needs `choices`")
+        self.stop = (self.stop,) if isinstance(self.stop, str) else tuple(self.stop)
+        checks = (
+            ("num_fewshot", isinstance(self.num_fewshot, int) and self.num_fewshot >= 0),
+            ("max_new_tokens", isinstance(self.max_new_tokens, int) and self.max_new_tokens > 0),
+            (
+                "temperature",
+                isinstance(self.temperature, int | float) and self.temperature >= 0,
+            ),
+            ("stop", all(isinstance(s, str) for s in self.stop)),
+            ("chat", isinstance(self.chat, bool)),
+        )
+        for key, ok in checks:
+            if not ok:
+                raise InputError(f"{where}: bad value for {key!r}: {getattr(self, key)!r}")
+        ids = [d.doc_id for d in self.docs]
+        if len(set(ids)) != len(ids):
+            dup = pd.Series(ids)[pd.Series(ids).duplicated()].iloc[0]
+            raise InputError(f"{where}: duplicate doc_id {dup!r}")
+        make_filter(self.filters)  # validate early
+
+    # ------------------------------------------------------------------ identity
+    def fingerprint(self) -> str:
+        """Hash of everything that changes prompts or scoring (docs, templates, few-shot...)."""
+        from ._schema import task_to_dict
+
+        spec = task_to_dict(self)
+        for key in ("name", "version", "source", "metadata"):
+            spec.pop(key, None)
+        return stable_hash(spec)
+
+    def to_dict(self, *, include_docs: bool = True) -> dict[str, Any]:
+        """The task in assay's YAML schema (see :func:`assay.tasks.save_task`)."""
+        from ._schema import task_to_dict
+
+        return task_to_dict(self, include_docs=include_docs)
+
+    @property
+    def difficulty_levels(self) -> list[float]:
+        return sorted({d.difficulty for d in self.docs if d.difficulty is not None})
+
+    def ordered_docs(self, limit: int | None = None) -> list[Doc]:
+        """Docs in the deterministic order that spreads difficulty levels; first ``limit``."""
+        order = spread_order([d.difficulty for d in self.docs])
+        if limit is not None:
+            order = order[: max(limit, 0)]
+        return [self.docs[i] for i in order]
+
+    def framing_of(self, template_id: str) -> str:
+        return self.template_framing.get(template_id, self.framing)
+
+    # ------------------------------------------------------------------ rendering
+    def _choices_and_target(self, doc: Doc, where: str) -> tuple[list[str] | None, Any]:
+        choices = None
+        if self.choices is not None:
+            choices = resolve_choices(self.choices, doc.fields, where=where)
+        target = resolve_target(
+            self.target, doc.fields, has_choices=choices is not None, where=where
+        )
+        return choices, target
+
+    def _target_index(self, choices: list[str], target: Any, where: str) -> int:
+        if isinstance(target, list):
+            target = target[0] if target else None
+        if isinstance(target, bool) or target is None:
+            raise InputError(f"{where}: target {target!r} is not a choice index or text")
+        if isinstance(target, int | np.integer):
+            if not 0 <= int(target) < len(choices):
+                raise InputError(f"{where}: target index {target} outside {len(choices)} choices")
+            return int(target)
+        text = str(target)
+        if text not in choices and text.isdigit() and int(text) < len(choices):
+            return int(text)  # an index read as text (CSV)
+        if text not in choices:
+            raise InputError(f"{where}: target {text!r} is not one of the choices {choices}")
+        return choices.index(text)
+
+    def _variables(self, doc: Doc, shown: list[str] | None) -> dict[str, Any]:
+        variables = dict(doc.fields)
+        if shown is not None:
+            letters = list(LETTERS[: len(shown)])
+            variables.update(
+                choices=shown,
+                letters=letters,
+                choice_list="\n".join(f"{a}. {c}" for a, c in zip(letters, shown, strict=True)),
+            )
+        return variables
+
+    def _question(self, doc: Doc, template_id: str, shown: list[str] | None) -> str:
+        where = f"task {self.name!r}, template {template_id!r}, doc_id {doc.doc_id!r}"
+        text = resolve_text(self.templates[template_id], self._variables(doc, shown), where=where)
+        return str(text)
+
+    def _answer_text(self, doc: Doc, template_id: str) -> str:
+        """The gold answer as it appears after the target delimiter in a few-shot example."""
+        where = f"task {self.name!r}, doc_id {doc.doc_id!r}"
+        choices, target = self._choices_and_target(doc, where)
+        if choices is not None:
+            index = self._target_index(choices, target, where)
+            if (
+                self.request_type == "multiple_choice"
+                and self.framing_of(template_id) == "lettered"
+            ):
+                return LETTERS[index]
+            return choices[index]
+        return str(target[0] if isinstance(target, list) else target)
+
+    def _fewshot_prefix(
+        self,
+        doc: Doc,
+        k: int,
+        seed: int,
+        template_id: str,
+        pool_hashes: list[str],
+        shot_cache: dict[int, str],
+    ) -> tuple[str, list[str]]:
+        pool = self.fewshot_docs if self.fewshot_docs is not None else self.docs
+        description = ""
+        if self.description:
+            where = f"task {self.name!r}, description, doc_id {doc.doc_id!r}"
+            description = render(self.description, doc.fields, where=where)
+        if k <= 0 or not pool:
+            return description, []
+        own_hash = doc.doc_hash
+        rng = np.random.default_rng([seed, int(own_hash[:12], 16)])
+        draw = rng.choice(len(pool), size=min(k + 8, len(pool)), replace=False)
+        chosen = [
+            int(i) for i in draw if pool[i].doc_id != doc.doc_id and pool_hashes[i] != own_hash
+        ][:k]
+        if len(chosen) < k:  # many copies of this doc: filter the whole pool
+            keep = [
+                int(i)
+                for i in rng.permutation(len(pool))
+                if pool[i].doc_id != doc.doc_id and pool_hashes[i] != own_hash
+            ]
+            chosen = keep[:k]
+        if len(chosen) < k:
+            raise InputError(
+                f"task {self.name!r}: num_fewshot={k} but only {len(chosen)} other documents"
+            )
+        for i in chosen:
+            if i not in shot_cache:
+                shot_cache[i] = (
+                    self._question(pool[i], template_id, self._shot_choices(pool[i]))
+                    + self.target_delimiter
+                    + self._answer_text(pool[i], template_id)
+                )
+        shots = [shot_cache[i] for i in chosen]
+        prefix = description + self.fewshot_delimiter.join(shots) + self.fewshot_delimiter
+        return prefix, [pool[i].doc_id for i in chosen]
+
+    def _shot_choices(self, doc: Doc) -> list[str] | None:
+        if self.choices is None:
+            return None
+        return resolve_choices(
+            self.choices, doc.fields, where=f"task {self.name!r}, doc_id {doc.doc_id!r}"
+        )
+
+    def instances(
+        self,
+        *,
+        limit: int | None = None,
+        num_fewshot: int | None = None,
+        seed: int = 0,
+        repeats: int = 1,
+        permute_choices: int = 0,
+        template_id: str | None = None,
+    ) -> list[Instance]:
+        """Render the prompts and build the requests (see ``assay.tasks._instance``).
+
+        ``repeat = ordering * repeats + sample``; ``limit`` takes the first docs of
+        :meth:`ordered_docs`. Same arguments, same instances.
+        """
+        tid = template_id or self.default_template
+        if tid not in self.templates:
+            raise InputError(
+                f"task {self.name!r}: unknown template {tid!r} (have: {', '.join(self.templates)})"
+            )
+        k = self.num_fewshot if num_fewshot is None else num_fewshot
+        if self.request_type == "loglikelihood_rolling":
+            k = 0
+        if repeats < 1:
+            raise InputError("repeats must be at least 1")
+        pool = self.fewshot_docs if self.fewshot_docs is not None else self.docs
+        pool_hashes = [d.doc_hash for d in pool] if k > 0 else []
+        shot_cache: dict[int, str] = {}  # pool index -> rendered example
+        out: list[Instance] = []
+        for doc in self.ordered_docs(limit):
+            fewshot = self._fewshot_prefix(doc, k, seed, tid, pool_hashes, shot_cache)
+            out.extend(self._doc_instances(doc, tid, fewshot, seed, repeats, permute_choices))
+        return out
+
+    def _doc_instances(
+        self,
+        doc: Doc,
+        tid: str,
+        fewshot: tuple[str, list[str]],
+        seed: int,
+        repeats: int,
+        permute_choices: int,
+    ) -> list[Instance]:
+        where = f"task {self.name!r}, template {tid!r}, doc_id {doc.doc_id!r}"
+        doc_hash = doc.doc_hash
+        choices, target = self._choices_and_target(doc, where)
+        prefix, shot_ids = fewshot
+        base_meta: dict[str, Any] = {"fewshot_doc_ids": shot_ids, "chat": self.chat}
+        target_index = None
+        if self.request_type == "multiple_choice":
+            assert choices is not None
+            target_index = self._target_index(choices, target, where)
+            tempting = doc.fields.get("tempting")
+            if tempting is not None and str(tempting) in choices:
+                base_meta["tempting_index"] = choices.index(str(tempting))
+            orders = choice_orders(len(choices), permute_choices, seed, doc_hash)
+        else:
+            if doc.fields.get("tempting") is not None:
+                base_meta["tempting"] = str(doc.fields["tempting"])
+            orders = [None]  # type: ignore[list-item]
+        out = []
+        for ordering, order in enumerate(orders):
+            shown = [choices[i] for i in order] if order is not None and choices else choices
+            user_message = prefix + self._question(doc, tid, shown)
+            meta = dict(base_meta, ordering=ordering)
+            if self.chat:
+                meta["user_message"] = user_message
+            requests, inst_target = self._requests(user_message, shown, target, doc, meta, tid)
+            if order is not None:
+                meta["target_position"] = order.index(target_index)
+                inst_target = choices[target_index]  # the right choice's text
+            for sample in range(repeats):
+                repeat = ordering * repeats + sample
+                reqs = requests
+                if self.request_type == "generate" and self.temperature > 0:
+                    reqs = [
+                        GenerateRequest(
+                            context=r.context,
+                            stop=r.stop,
+                            max_new_tokens=r.max_new_tokens,
+                            temperature=r.temperature,
+                            seed=sampling_seed(seed, repeat),
+                            chat=r.chat,
+                        )
+                        for r in requests
+                    ]
+                prompt = reqs[0].context if hasattr(reqs[0], "context") else reqs[0].text
+                out.append(
+                    Instance(
+                        task=self.name,
+                        doc_id=doc.doc_id,
+                        repeat=repeat,
+                        template_id=tid,
+                        prompt=prompt,
+                        requests=list(reqs),
+                        target=inst_target,
+                        choices=choices,
+                        choice_order=order,
+                        target_index=target_index,
+                        difficulty=doc.difficulty,
+                        cluster_id=doc.cluster_id,
+                        doc_hash=doc_hash,
+                        prompt_hash=stable_hash([repr(r) for r in reqs]),
+                        metadata=dict(meta, sample=sample),
+                    )
+                )
+        return out
+
+    def _requests(
+        self,
+        user_message: str,
+        shown: list[str] | None,
+        target: Any,
+        doc: Doc,
+        meta: dict[str, Any],
+        tid: str,
+    ) -> tuple[list[Any], str | None]:
+        if self.request_type == "multiple_choice":
+            assert shown is not None
+            lettered = self.framing_of(tid) == "lettered"
+            continuations = list(LETTERS[: len(shown)]) if lettered else shown
+            context, delimiter = user_message, self.target_delimiter
+            if self.chat:
+                context = render_chat(
+                    user_message, chat_template=self.chat_template, system=self.system_prompt
+                )
+                delimiter = ""
+            meta.update(continuations=continuations, framing="lettered" if lettered else "cloze")
+            requests = [LoglikelihoodRequest(context, delimiter + c) for c in continuations]
+            return requests, None
+        if self.request_type == "generate":
+            if isinstance(target, list):
+                targets = [str(t) for t in target]
+            elif isinstance(target, int) and shown is not None:
+                targets = [shown[target]]
+            else:
+                targets = [str(target)]
+            meta["targets"] = targets
+            request = GenerateRequest(
+                context=user_message,
+                stop=self.stop,
+                max_new_tokens=self.max_new_tokens,
+                temperature=self.temperature,
+                seed=0,
+                chat=self.chat,
+            )
+            return [request], targets[0]
+        return [RollingRequest(user_message)], None
+
+    # ------------------------------------------------------------------ scoring
+    def score(self, instance: Instance, results: list[Result]) -> ScoredSample:
+        """Metrics of one instance from the answers to ``instance.requests`` (in order)."""
+        if len(results) != len(instance.requests):
+            raise ValueError(
+                f"{instance.doc_id}: {len(results)} results for {len(instance.requests)} requests"
+            )
+        if self.request_type == "multiple_choice":
+            return self._score_mc(instance, results)
+        if self.request_type == "generate":
+            return self._score_generate(instance, results)
+        result = results[0]
+        text = instance.requests[0].text
+        return ScoredSample(
+            metrics=rolling_metrics(result.logprob, text, getattr(result, "tokens", None)),
+            input_tokens=getattr(result, "tokens", None),
+            output_tokens=0,
+        )
+
+    def _score_mc(self, instance: Instance, results: list[Result]) -> ScoredSample:
+        logprobs = [float(r.logprob) for r in results]
+        continuations = instance.metadata["continuations"]
+        correct = instance.metadata["target_position"]
+        tokens = [getattr(r, "continuation_tokens", None) for r in results]
+        metrics = multiple_choice_metrics(logprobs, continuations, correct, tokens)
+        chosen = int(np.argmax(logprobs))
+        order = instance.choice_order or list(range(len(logprobs)))
+        tempting = instance.metadata.get("tempting_index")
+        if tempting is not None:  # a distractor: how often and how much it pulls
+            position = order.index(tempting)
+            metrics["chose_tempting"] = float(chosen == position)
+            metrics["p_tempting"] = float(
+                np.exp(logprobs[position] - np.logaddexp.reduce(logprobs))
+            )
+        choices = instance.choices or continuations
+        context_tokens = max((getattr(r, "context_tokens", 0) or 0) for r in results)
+        return ScoredSample(
+            metrics=metrics,
+            prediction=choices[order[chosen]],
+            choice_logprobs=logprobs,
+            chosen_position=chosen,
+            input_tokens=context_tokens + sum(t or 0 for t in tokens),
+            output_tokens=0,
+            extra={"target_position": correct},
+        )
+
+    def _score_generate(self, instance: Instance, results: list[Result]) -> ScoredSample:
+        result = results[0]
+        prediction = make_filter(self.filters)(result.text)
+        targets = instance.metadata.get("targets") or [instance.target or ""]
+        names = {f if isinstance(f, str) else "" for f in self.filters}
+        if "normalize" in names:
+            targets = [normalize_answer(t) for t in targets]
+        elif "lower" in names:
+            targets = [t.lower() for t in targets]
+        metrics = {
+            "exact_match": exact_match(prediction, targets),
+            "f1": token_f1(prediction, targets),
+        }
+        if "tempting" in instance.metadata:
+            metrics["chose_tempting"] = exact_match(prediction, [instance.metadata["tempting"]])
+        return ScoredSample(
+            metrics=metrics,
+            prediction=prediction,
+            input_tokens=result.input_tokens,
+            output_tokens=result.output_tokens,
+            extra={"raw": result.text},
+        )

@@ -1,0 +1,223 @@
+"""The openai backend against a real HTTP server on 127.0.0.1 that serves the bundled model,
+with injected 429 / 500 / slow responses."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import subprocess
+import sys
+import threading
+import time
+import zlib
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import numpy as np
+import pytest
+import torch
+
+from assay.models import load_model
+from assay.models._openai import NoLogprobsError, backoff_delay, retry_after_seconds
+from assay.requests import GenerateRequest, LoglikelihoodRequest
+from assay.runner import evaluate
+from assay.store import open_store
+
+from .conftest import AdditionTask
+
+
+def make_server(backend, *, faults: bool, logprobs: bool = True, warm=()):
+    """An OpenAI-style /v1/completions server over the hf backend's model.
+
+    With ``faults``, the first attempt at every prompt fails: 429 (Retry-After: 0), 500 or a
+    reply slower than the client's timeout, chosen by the prompt's CRC.
+    """
+    lock = threading.Lock()
+    seen: dict[str, int] = {}
+    stats = {"ok": 0, "429": 0, "500": 0, "slow": 0}
+    tok = backend.tokenizer
+
+    cache: dict[str, dict] = {}
+
+    def echo(prompt: str) -> dict:
+        if prompt in cache:
+            return cache[prompt]
+        enc = tok(prompt, return_offsets_mapping=True, add_special_tokens=False)
+        ids, offsets = enc["input_ids"], enc["offset_mapping"]
+        with lock, torch.inference_mode():
+            logits = backend.model(torch.tensor([ids])).logits[0].double()
+        lp = torch.log_softmax(logits, -1)
+        values = [None] + [float(lp[i - 1, ids[i]]) for i in range(1, len(ids))]
+        best = lp.argmax(-1).tolist()
+        top = [None] + [
+            {tok.decode([best[i - 1]]): float(lp[i - 1, best[i - 1]])} for i in range(1, len(ids))
+        ]
+        tokens = [tok.decode([i]) for i in ids] + [tok.decode([best[-1]])]
+        cache[prompt] = {
+            "tokens": tokens,
+            "token_logprobs": values + [float(lp[-1, best[-1]])],
+            "text_offset": [s for s, _ in offsets] + [len(prompt)],
+            "top_logprobs": top + [None],
+        }
+        return cache[prompt]
+
+    class Handler(BaseHTTPRequestHandler):
+        def log_message(self, *args):
+            pass
+
+        def reply(self, code: int, body: dict, headers: dict | None = None):
+            data = json.dumps(body).encode()
+            self.send_response(code)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            for k, v in (headers or {}).items():
+                self.send_header(k, v)
+            self.end_headers()
+            with contextlib.suppress(BrokenPipeError):  # the client timed out first, as intended
+                self.wfile.write(data)
+
+        def do_POST(self):
+            body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+            prompt = body.get("prompt", "")
+            with lock:
+                seen[prompt] = seen.get(prompt, 0) + 1
+                first = seen[prompt] == 1
+            if faults and first:
+                kind = zlib.crc32(prompt.encode()) % 3
+                if kind == 0:
+                    stats["429"] += 1
+                    return self.reply(
+                        429, {"error": {"message": "slow down"}}, {"Retry-After": "0"}
+                    )
+                if kind == 1:
+                    stats["500"] += 1
+                    return self.reply(500, {"error": {"message": "boom"}})
+                stats["slow"] += 1
+                time.sleep(1.0)  # longer than the client's 0.5 s timeout
+            if body.get("echo"):
+                if not logprobs:
+                    return self.reply(400, {"error": {"message": "echo is not supported"}})
+                result = {"text": prompt, "logprobs": echo(prompt)}
+            else:
+                req = GenerateRequest(
+                    prompt, stop=tuple(body.get("stop") or ()), max_new_tokens=body["max_tokens"]
+                )
+                with lock:
+                    (gen,) = backend.generate([req])
+                result = {"text": gen.text}
+                body["usage"] = {
+                    "prompt_tokens": gen.input_tokens,
+                    "completion_tokens": gen.output_tokens,
+                }
+            stats["ok"] += 1
+            self.reply(200, {"choices": [result], "usage": body.get("usage", {})})
+
+    for prompt in warm:  # answers computed up front keep the timing faults deterministic
+        echo(prompt)
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    return server, stats
+
+
+@pytest.fixture
+def server(backend):
+    prompts = [q.context + q.continuation for i in AdditionTask(6).instances() for q in i.requests]
+    srv, stats = make_server(backend, faults=True, warm=prompts)
+    yield f"http://127.0.0.1:{srv.server_address[1]}/v1", stats
+    srv.shutdown()
+    srv.server_close()
+
+
+def test_retry_after_and_backoff():
+    assert retry_after_seconds("2.5") == 2.5
+    assert retry_after_seconds(None) is None
+    assert retry_after_seconds("Wed, 21 Oct 2015 07:28:00 GMT") == 0.0  # in the past
+    rng = __import__("random").Random(0)
+    delays = [backoff_delay(k, 0.5, 8.0, rng) for k in range(8) for _ in range(200)]
+    caps = np.repeat([min(8.0, 0.5 * 2**k) for k in range(8)], 200)
+    assert (np.array(delays) <= caps).all() and np.mean(np.array(delays) / caps) == pytest.approx(
+        0.5, abs=0.05
+    )
+
+
+def test_openai_backend_survives_faults_and_matches_hf(backend, server, tmp_path):
+    url, stats = server
+    remote = load_model(f"openai:smol@{url},concurrency=4,timeout=0.5,backoff=0.01,name=smol-api")
+    task = AdditionTask(6)
+    store = open_store(tmp_path / "api.duckdb")
+    result = evaluate(remote, [task], store=store, progress=False)
+    assert result.new_samples == 6
+    assert stats["429"] and stats["500"] and stats["slow"]  # every fault kind was hit
+    assert remote.counters["retries"] >= stats["429"] + stats["500"] + stats["slow"]
+    samples = store.samples(model="smol-api")
+    assert len(samples) == 6 and samples["doc_id"].is_unique  # every sample exactly once
+    local = [
+        r.logprob
+        for r in backend.loglikelihood([q for inst in task.instances() for q in inst.requests])
+    ]
+    remote_lp = np.concatenate(samples.sort_values("doc_id")["choice_logprobs"].to_list())
+    order = np.argsort([inst.doc_id for inst in task.instances()], kind="stable")
+    expected = np.array(local).reshape(6, 4)[order].ravel()
+    np.testing.assert_allclose(remote_lp, expected, atol=1e-3)
+    (gen,) = remote.generate(
+        [GenerateRequest("The capital of France is", stop=(".",), max_new_tokens=5)]
+    )
+    assert gen.text.strip().startswith("Paris") and gen.output_tokens > 0
+
+
+def test_server_without_logprobs_gives_one_line_error(backend, tmp_path):
+    srv, _ = make_server(backend, faults=False, logprobs=False)
+    url = f"http://127.0.0.1:{srv.server_address[1]}/v1"
+    try:
+        remote = load_model(f"openai:smol@{url}")
+        with pytest.raises(NoLogprobsError, match="cannot score log-likelihoods"):
+            remote.loglikelihood([LoglikelihoodRequest("2 + 2 =", " 4")])
+        proc = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "assay",
+                "eval",
+                "--model",
+                f"openai:smol@{url}",
+                "--task",
+                "arith_mc",
+                "--limit",
+                "2",
+                "--no-progress",
+                "--store",
+                str(tmp_path / "x.duckdb"),
+            ],
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+    finally:
+        srv.shutdown()
+        srv.server_close()
+    assert proc.returncode == 1
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and "cannot score log-likelihoods" in lines[0], proc.stderr
+
+
+def test_unknown_model_cli_error(tmp_path):
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "assay",
+            "eval",
+            "--model",
+            "gpt-17",
+            "--task",
+            "arith_mc",
+            "--store",
+            str(tmp_path / "x.duckdb"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.returncode == 1
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and "unknown model 'gpt-17'" in lines[0], proc.stderr

@@ -1,0 +1,109 @@
+"""The stats commands on a store the test writes: JSON shapes, numbers, one-line errors."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from assay.cli import app
+from assay.errors import InputError
+from assay.stats import compare
+from assay.store import ModelInfo, SampleRecord, open_store
+
+runner = CliRunner()
+
+
+@pytest.fixture(scope="module")
+def store_path(tmp_path_factory):
+    path = tmp_path_factory.mktemp("stats") / "s.duckdb"
+    store = open_store(path)
+    rng = np.random.default_rng(50)
+    records = []
+    for k, (model, p) in enumerate({"small": 0.4, "mid": 0.6, "big": 0.8}.items()):
+        for task in ("add", "sub"):
+            for i in range(120):
+                for r in range(2):
+                    order = [int(o) for o in rng.permutation(4)]
+                    right = bool(rng.random() < p)
+                    chosen = order.index(0) if right else int(rng.integers(4))
+                    records.append(
+                        SampleRecord(
+                            run_id=f"{model}-{task}", model=model, task=task, doc_id=f"d{i:03d}",
+                            repeat=r, metrics={"acc": float(order[chosen] == 0)}, target="0",
+                            choice_order=order, chosen_position=chosen,
+                            choice_logprobs=[-1.0] * 4, template_id="t0",
+                        )
+                    )  # fmt: skip
+        store.upsert_models([ModelInfo(model=model, step=1000 * (k + 1))])
+    store.write_samples(records)
+    return str(path)
+
+
+def _json(args):
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    return json.loads(result.output)
+
+
+def test_compare_json_matches_api(store_path):
+    out = _json(["compare", "--store", store_path, "--json"])
+    assert set(out["scores"][0]) == {
+        "model",
+        "task",
+        "metric",
+        "n",
+        "mean",
+        "stderr",
+        "ci_low",
+        "ci_high",
+    }
+    assert len(out["scores"]) == 6 and len(out["pairs"]) == 6
+    api = compare(open_store(store_path).scores())
+    first = api.pairs.iloc[0]
+    assert out["pairs"][0]["p_adjusted"] == pytest.approx(first["p_adjusted"])
+    assert out["pairs"][0]["diff"] == pytest.approx(first["diff"])
+    sub = _json(
+        ["compare", "--store", store_path, "--models", "small,big", "--task", "add", "--json"]
+    )
+    assert len(sub["pairs"]) == 1 and sub["pairs"][0]["model_a"] == "small"
+    table = runner.invoke(app, ["compare", "--store", store_path, "--task", "add"])
+    assert table.exit_code == 0 and "pairs" in table.output and "groups" in table.output
+
+
+def test_other_commands_json(store_path):
+    fl = _json(["flips", "--store", store_path, "--old", "small", "--new", "big", "--json"])
+    assert [r["task"] for r in fl["table"]] == ["add", "sub", "(all)"]
+    bias = _json(["bias", "--store", store_path, "--model", "mid", "--task", "add", "--json"])
+    assert bias["n"] == 240 and len(bias["table"]) == 4 and 0 <= bias["pvalue"] <= 1
+    items = _json(["items", "--store", store_path, "--task", "add", "--json"])
+    assert len(items["items"]) == 120 and items["metric"] == "acc"
+    irt = _json(["items", "--store", store_path, "--task", "add", "--irt", "--anchors", "4", "--json"])  # fmt: skip
+    assert len(irt["anchors"]) == 4 and sum(a["weight"] for a in irt["anchors"]) == pytest.approx(1)
+    assert {"irt_a", "irt_b"} <= set(irt["items"][0])
+    var = _json(["variance", "--store", store_path, "--model", "big", "--json"])
+    assert {r["factor"] for r in var["table"]} == {"repeat"}
+    mono = _json(["variance", "--store", store_path, "--checkpoints", "small,mid,big", "--task", "add", "--json"])  # fmt: skip
+    assert mono["tau"] == 1.0 and [r["step"] for r in mono["table"]] == [1000, 2000, 3000]
+    pw = _json(["power", "--delta", "0.05", "--json"])
+    assert pw["n"] == pytest.approx(1569.78, abs=0.01)  # (1.96 + 0.8416)^2 * 0.5 / 0.05^2
+    est = _json(
+        ["power", "--store", store_path, "--models", "small,big", "--task", "add", "--json"]
+    )
+    assert est["n"] == 120 and est["k_a"] == 2 and "estimated_from" in est
+
+
+def test_unknown_names_are_input_errors(store_path):
+    result = runner.invoke(app, ["compare", "--store", store_path, "--models", "small,huge"])
+    assert isinstance(result.exception, InputError)
+    assert "available: big, mid, small" in str(result.exception)
+    proc = subprocess.run(
+        [sys.executable, "-m", "assay", "flips", "--store", store_path, "--old", "x", "--new", "big"],
+        capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    assert proc.returncode == 1
+    assert proc.stderr.strip().count("\n") == 0 and "unknown model 'x'" in proc.stderr

@@ -1,0 +1,124 @@
+"""``compare``: the tables' columns and numbers, repeats, clusters, groups and errors."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from assay.errors import InputError
+from assay.stats import compact_letters, compare, holm, mean_ci, paired_test
+
+SCORE_COLUMNS = ["model", "task", "metric", "n", "mean", "stderr", "ci_low", "ci_high"]
+PAIR_COLUMNS = ["model_a", "model_b", "task", "metric", "n", "diff", "stderr", "ci_low",
+                "ci_high", "p_value", "p_adjusted"]  # fmt: skip
+
+
+def test_tables_match_the_estimators(make_scores):
+    scores = make_scores({"a": 0.8, "b": 0.75, "c": 0.5}, tasks=("t1", "t2"), n=150)
+    res = compare(scores)
+    assert list(res.scores.columns) == SCORE_COLUMNS
+    assert list(res.pairs.columns) == PAIR_COLUMNS
+    assert len(res.scores) == 6 and len(res.pairs) == 6
+    t1 = scores[scores["task"] == "t1"]
+    a = t1[t1["model"] == "a"].sort_values("doc_id")["value"].to_numpy()
+    c = t1[t1["model"] == "c"].sort_values("doc_id")["value"].to_numpy()
+    row = res.scores[(res.scores["model"] == "a") & (res.scores["task"] == "t1")].iloc[0]
+    est = mean_ci(a)
+    assert (row["n"], row["mean"], row["stderr"]) == (
+        150,
+        pytest.approx(est.mean),
+        pytest.approx(est.stderr),
+    )
+    pair = res.pairs[(res.pairs["model_a"] == "a") & (res.pairs["model_b"] == "c") & (res.pairs["task"] == "t1")].iloc[0]  # fmt: skip
+    ref = paired_test(a, c)
+    assert pair["diff"] == pytest.approx(ref.diff) and pair["p_value"] == pytest.approx(ref.pvalue)
+    assert pair["ci_low"] == pytest.approx(ref.ci_low)
+    np.testing.assert_allclose(res.pairs["p_adjusted"], holm(res.pairs["p_value"]))
+    out = res.to_dict()
+    assert set(out) == {"scores", "pairs", "groups"}
+    assert set(out["pairs"][0]) == set(PAIR_COLUMNS)
+    assert res.details.loc[0, "method"] == "mcnemar"
+
+
+def test_groups_separate_clear_gaps(make_scores):
+    scores = make_scores({"best": 0.85, "bad": 0.4}, n=400, seed=1)
+    close = scores[scores["model"] == "best"].assign(model="close")
+    close.loc[close.index[:3], "value"] = 1 - close["value"].iloc[:3]  # three flipped answers
+    scores = pd.concat([scores, close], ignore_index=True)
+    groups = compare(scores).groups.set_index("model")
+    assert groups.loc["best", "group"] == groups.loc["close", "group"] == "a"
+    assert groups.loc["bad", "group"] == "b"
+    assert groups["tied_with_best"].to_dict() == {"best": True, "close": True, "bad": False}
+
+
+def test_compact_letters_by_hand():
+    sig = np.zeros((3, 3), dtype=bool)
+    sig[0, 2] = sig[2, 0] = True  # only the extremes differ
+    assert compact_letters([0.9, 0.8, 0.5], sig) == ["a", "ab", "b"]
+    sig_all = ~np.eye(3, dtype=bool)
+    assert compact_letters([0.2, 0.9, 0.5], sig_all) == ["c", "a", "b"]
+
+
+def test_repeats_and_partial_overlap(make_scores):
+    scores = make_scores({"a": 0.7, "b": 0.6}, n=100, repeats=3, seed=2)
+    scores = scores[~((scores["model"] == "b") & (scores["doc_id"] >= "d0090"))]
+    res = compare(scores)
+    a = scores[scores["model"] == "a"].groupby("doc_id")["value"].mean()
+    b = scores[scores["model"] == "b"].groupby("doc_id")["value"].mean()
+    row = res.scores.set_index("model").loc["a"]
+    assert row["n"] == 100 and row["mean"] == pytest.approx(a.mean())
+    assert res.scores.set_index("model").loc["b", "n"] == 90
+    pair = res.pairs.iloc[0]
+    assert pair["n"] == 90
+    assert pair["diff"] == pytest.approx((a.loc[b.index] - b).mean())
+    assert res.details.loc[0, "method"] == "t"
+
+
+def test_clustered_scores(make_scores):
+    scores = make_scores({"a": 0.7, "b": 0.5}, n=120, cluster_size=6, seed=3)
+    res = compare(scores)
+    a = scores[scores["model"] == "a"]
+    est = mean_ci(a["value"].to_numpy(), clusters=a["cluster_id"].to_numpy())
+    assert res.scores.set_index("model").loc["a", "stderr"] == pytest.approx(est.stderr)
+    assert res.details.loc[0, "method"] == "t"  # McNemar assumes independent questions
+    assert res.details.loc[0, "df"] == 19
+
+
+def test_primary_metric_choice_and_errors(make_scores):
+    scores = make_scores({"a": 0.7, "b": 0.5}, n=50)
+    extra = scores.assign(metric="acc_norm", value=1 - scores["value"])
+    res = compare(pd.concat([extra, scores]))
+    assert set(res.scores["metric"]) == {"acc"}
+    em = compare(scores.assign(metric="exact_match"))
+    assert set(em.scores["metric"]) == {"exact_match"}
+    norm = compare(pd.concat([extra, scores]), metric="acc_norm")
+    assert norm.scores.set_index("model").loc["a", "mean"] == pytest.approx(
+        1 - res.scores.set_index("model").loc["a", "mean"]
+    )
+    with pytest.raises(InputError, match="unknown model 'zz'; available: a, b"):
+        compare(scores, models=["a", "zz"])
+    with pytest.raises(InputError, match="unknown task"):
+        compare(scores, tasks=["nope"])
+    with pytest.raises(InputError, match="unknown metric"):
+        compare(scores, metric="bleu")
+
+
+def test_overall_rows(make_scores):
+    scores = make_scores({"a": 0.7, "b": 0.5}, tasks=("t1", "t2"), n=80)
+    res = compare(scores, overall=True, correction="bh")
+    overall = res.scores[res.scores["task"] == "(all)"].set_index("model")
+    per = res.scores[res.scores["task"] != "(all)"]
+    a = per[per["model"] == "a"]
+    assert overall.loc["a", "mean"] == pytest.approx(a["mean"].mean())
+    assert overall.loc["a", "stderr"] == pytest.approx(np.sqrt(np.sum(a["stderr"] ** 2)) / 2)
+    assert res.correction == "bh"
+
+
+def test_permutation_option_agrees_with_t(make_scores):
+    scores = make_scores({"a": 0.62, "b": 0.55}, n=600, seed=5)
+    t = compare(scores, test="t").details.iloc[0]
+    perm = compare(scores, test="permutation").details.iloc[0]
+    assert perm["method"] == "permutation"
+    assert perm["p_value"] == pytest.approx(t["p_value"], abs=0.01)
+    assert perm["diff"] == pytest.approx(t["diff"])

@@ -1,0 +1,133 @@
+"""Paired comparisons and multiple-testing corrections: known answers and null behaviour."""
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+import pytest
+from scipy import stats as sps
+
+from assay.stats import adjust_pvalues, benjamini_hochberg, clustered_se, holm, paired_test
+
+SIMS = 2_000
+
+
+def test_paired_t_matches_scipy_and_hand():
+    a = np.array([0.9, 0.4, 0.7, 0.8, 0.3, 0.6, 0.5])
+    b = np.array([0.7, 0.5, 0.6, 0.6, 0.2, 0.6, 0.2])
+    res = paired_test(a, b, method="t")
+    d = a - b
+    se = d.std(ddof=1) / np.sqrt(7)
+    assert res.diff == pytest.approx(d.mean())
+    assert res.stderr == pytest.approx(se)
+    assert res.ci_low == pytest.approx(d.mean() - sps.t.ppf(0.975, 6) * se)
+    ref = sps.ttest_rel(a, b)
+    assert res.statistic == pytest.approx(ref.statistic)
+    assert res.pvalue == pytest.approx(ref.pvalue)
+    assert res.correlation == pytest.approx(np.corrcoef(a, b)[0, 1])
+    assert res.method == "t" and res.n == 7
+
+
+def test_exact_mcnemar_by_hand():
+    # a right & b wrong on 7 questions, b right & a wrong on 2, concordant on 11
+    a = np.array([1] * 7 + [0] * 2 + [1] * 6 + [0] * 5, dtype=float)
+    b = np.array([0] * 7 + [1] * 2 + [1] * 6 + [0] * 5, dtype=float)
+    res = paired_test(a, b)
+    assert res.method == "mcnemar"
+    assert (res.a_only_right, res.b_only_right) == (7, 2)
+    # two-sided exact binomial, 9 discordant pairs, p = 0.5: 2 * P(X <= 2)
+    from math import comb
+
+    p = 2 * sum(comb(9, k) for k in range(3)) / 2**9
+    assert res.pvalue == pytest.approx(p)
+    assert res.diff == pytest.approx(5 / 20)
+
+
+def test_permutation_pvalue_matches_full_enumeration():
+    d = np.array([0.5, 0.3, -0.1, 0.4, 0.2, 0.6, -0.2, 0.35])
+    a, b = d, np.zeros_like(d)
+    signs = np.array(list(itertools.product([-1, 1], repeat=d.size)))
+    exact = np.mean(np.abs(signs @ d) >= abs(d.sum()) - 1e-12)
+    res = paired_test(a, b, method="permutation", n_permutations=40_000, seed=1)
+    assert res.pvalue == pytest.approx(exact, abs=0.006)
+
+
+def test_clustered_paired_se_and_drops_missing():
+    a = np.array([1.0, 0.0, 1.0, 1.0, np.nan, 1.0])
+    b = np.array([0.0, 0.0, 1.0, 0.0, 1.0, 1.0])
+    clusters = np.array(["x", "x", "y", "y", "y", "z"])
+    res = paired_test(a, b, clusters=clusters)
+    keep = ~np.isnan(a)
+    d = (a - b)[keep]
+    assert res.n == 5 and res.method == "t" and res.n_clusters == 3 and res.df == 2
+    assert res.stderr == pytest.approx(clustered_se(d, clusters[keep]))
+
+
+def test_repeats_are_averaged_per_question():
+    a = np.array([[1.0, 0.0], [1.0, 1.0], [0.0, 0.0], [1.0, np.nan]])
+    b = np.array([0.0, 1.0, 0.0, 0.0])
+    res = paired_test(a, b)
+    d = np.array([0.5, 0.0, 0.0, 1.0])
+    assert res.method == "t"
+    assert res.diff == pytest.approx(d.mean())
+    assert res.stderr == pytest.approx(d.std(ddof=1) / 2)
+
+
+def test_holm_and_bh_by_hand():
+    p = np.array([0.01, 0.04, 0.03, 0.005])
+    # Holm: sorted 0.005, 0.01, 0.03, 0.04 times 4, 3, 2, 1 -> 0.02, 0.03, 0.06, 0.04 -> cummax
+    np.testing.assert_allclose(holm(p), [0.03, 0.06, 0.06, 0.02])
+    # BH: sorted p * 4 / rank -> 0.02, 0.02, 0.04, 0.04 -> reverse cummin
+    np.testing.assert_allclose(benjamini_hochberg(p), [0.02, 0.04, 0.04, 0.02])
+    with_nan = holm([0.01, np.nan, 0.02])
+    assert np.isnan(with_nan[1])
+    np.testing.assert_allclose(with_nan[[0, 2]], [0.02, 0.02])
+    np.testing.assert_allclose(adjust_pvalues(p, "none"), p)
+    with pytest.raises(ValueError):
+        adjust_pvalues(p, "bonferonni")
+
+
+def _null_pairs(rng, n):
+    """Two equally good models: same per-question difficulty, independent answers."""
+    p_doc = rng.beta(2.0, 2.0, size=(SIMS, n))
+    a = (rng.random((SIMS, n)) < p_doc).astype(float)
+    b = (rng.random((SIMS, n)) < p_doc).astype(float)
+    return a, b
+
+
+@pytest.mark.parametrize("method", ["t", "mcnemar"])
+def test_null_rejection_rate(method):
+    rng = np.random.default_rng(20)
+    a, b = _null_pairs(rng, 300)
+    rejections = np.mean(
+        [paired_test(x, y, method=method).pvalue < 0.05 for x, y in zip(a, b, strict=True)]
+    )
+    assert 0.035 <= rejections <= 0.065, rejections
+
+
+def test_null_rejection_rate_clustered():
+    rng = np.random.default_rng(21)
+    g, size = 60, 5
+    clusters = np.repeat(np.arange(g), size)
+    p_cluster = np.repeat(rng.beta(2.0, 2.0, size=(SIMS, g)), size, axis=1)
+    a = (rng.random((SIMS, g * size)) < p_cluster).astype(float)
+    b = (rng.random((SIMS, g * size)) < p_cluster).astype(float)
+    pvals = np.array(
+        [paired_test(x, y, clusters=clusters).pvalue for x, y in zip(a, b, strict=True)]
+    )
+    assert 0.035 <= np.mean(pvals < 0.05) <= 0.065
+
+
+def test_paired_coverage():
+    rng = np.random.default_rng(22)
+    n = 300
+    p_doc = rng.beta(3.0, 2.0, size=(SIMS, n))  # E[p] = 0.6
+    a = (rng.random((SIMS, n)) < p_doc).astype(float)
+    b = (rng.random((SIMS, n)) < 0.9 * p_doc).astype(float)  # E = 0.54: true diff 0.06
+    res = [paired_test(x, y) for x, y in zip(a, b, strict=True)]
+    cov = np.mean([(r.ci_low <= 0.06 <= r.ci_high) for r in res])
+    assert 0.935 <= cov <= 0.965, cov
+    # pairing shrinks the SE compared with two independent samples
+    unpaired = np.sqrt(a.var(axis=1, ddof=1) / n + b.var(axis=1, ddof=1) / n)
+    assert np.mean([r.stderr for r in res]) < np.mean(unpaired)
