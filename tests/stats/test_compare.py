@@ -122,3 +122,19 @@ def test_permutation_option_agrees_with_t(make_scores):
     assert perm["method"] == "permutation"
     assert perm["p_value"] == pytest.approx(t["p_value"], abs=0.01)
     assert perm["diff"] == pytest.approx(t["diff"])
+
+
+def test_rare_successes_get_a_wilson_interval_inside_0_1():
+    from assay.stats import compare, wilson_ci
+
+    values = np.zeros(50)
+    values[:1] = 1.0
+    scores = pd.DataFrame(
+        {"model": "m", "task": "t", "metric": "acc", "doc_id": [str(i) for i in range(50)],
+         "repeat": 0, "run_id": "r", "template_id": None, "cluster_id": None,
+         "difficulty": None, "value": values}
+    )  # fmt: skip
+    row = compare(scores).scores.iloc[0]
+    assert row["mean"] == 0.02
+    assert (row["ci_low"], row["ci_high"]) == pytest.approx(wilson_ci(1, 50))
+    assert row["ci_low"] > 0.0

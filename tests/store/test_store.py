@@ -213,7 +213,7 @@ def test_schema_version_and_migration_guard(tmp_path):
 
 def test_battles_are_idempotent_and_keep_identical_votes(tmp_path):
     store = open_store(tmp_path / "s.duckdb")
-    votes = [{"model_a": "x", "model_b": "y", "winner": "model_a"}] * 3 + [
+    votes = [{"model_a": "x", "model_b": "y", "winner": "model_a", "judge": None}] * 3 + [
         {"model_a": "x", "model_b": "y", "winner": "tie (bothbad)"}
     ]
     store.add_battles(votes)

@@ -44,7 +44,7 @@ class CostFit:
     def describe(self) -> str:
         def term(v, s, unit):
             if np.isnan(v):
-                return f"n/a {unit}"
+                return f"(not identifiable){unit}"
             err = f" ± {s * 1e3:.3g}" if np.isfinite(s) else ""
             return f"{v * 1e3:.3g}{err} ms{unit}"
 

@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats as sps
 
-from ._estimators import mean_ci
+from ._estimators import mean_ci, wilson_ci
 from ._paired import adjust_pvalues, paired_test
 from ._results import plain
 from ._tidy import doc_matrix, require_columns, select, task_metrics
@@ -129,7 +129,8 @@ def compare(
 
     ``scores`` is ``Store.scores()`` (long rows). Per task the metric is ``metric`` or the
     primary one (``acc``, else ``exact_match``, else the first). Repeats are averaged per doc
-    (:func:`mean_ci`), cluster ids give clustered SEs, pairs use :func:`paired_test` with
+    (:func:`mean_ci`), cluster ids give clustered SEs; 0/1 scores with fewer than 10 successes
+    or failures get Wilson's interval instead of the CLT one (which would leave [0, 1]); pairs use :func:`paired_test` with
     ``test`` ("auto": exact McNemar for binary single-repeat unclustered scores, else paired t)
     and p-values are adjusted over all pairs of all tasks by ``correction`` ("holm", "bh",
     "none"). With ``overall`` the scores get extra rows task="(all)": macro means over tasks.
@@ -152,9 +153,13 @@ def compare(
             est = mean_ci(
                 col[have], clusters=None if clusters is None else clusters[have], alpha=alpha
             )
+            ci_low, ci_high = est.ci_low, est.ci_high
+            if clusters is None and _few_binary_successes(col[have]):
+                # the CLT interval leaves [0, 1] near 0% or 100%: use Wilson's score interval
+                ci_low, ci_high = wilson_ci(np.sum(col[have]), have.sum(), alpha=alpha)
             score_rows.append(
                 {"model": name, "task": task, "metric": met, "n": est.n, "mean": est.mean,
-                 "stderr": est.stderr, "ci_low": est.ci_low, "ci_high": est.ci_high}
+                 "stderr": est.stderr, "ci_low": ci_low, "ci_high": ci_high}
             )  # fmt: skip
         for i, j in combinations(range(len(names)), 2):
             shared = ~np.isnan(matrix[:, i]) & ~np.isnan(matrix[:, j])
@@ -211,3 +216,11 @@ def _groups(scores: pd.DataFrame, pairs: pd.DataFrame, alpha: float) -> pd.DataF
             )  # fmt: skip
     cols = ["task", "metric", "model", "mean", "group", "tied_with_best"]
     return pd.DataFrame(out, columns=cols)
+
+
+def _few_binary_successes(values: np.ndarray, minimum: int = 10) -> bool:
+    """True for 0/1 scores with fewer than ``minimum`` successes or failures (n·p̂ < 10 rule)."""
+    if values.size == 0 or not np.all((values == 0) | (values == 1)):
+        return False
+    k = values.sum()
+    return bool(min(k, values.size - k) < minimum)
