@@ -167,3 +167,33 @@ def test_variance_panel_with_repeats(tmp_path):
     for key, row in zip(lb["row_keys"], lb["rows"], strict=True):
         assert row[2]["value"] == pytest.approx(hand[key], abs=1e-12)
         assert row[5]["value"] == 30  # n counts documents, not repeats
+
+
+def test_single_model_accuracy_is_set_against_chance():
+    import numpy as np
+    import pandas as pd
+
+    from assay.report._leaderboard import chance_levels, compare_scores, task_sentence
+
+    def frame(task, values):
+        return pd.DataFrame(
+            {"model": "solo", "task": task, "metric": "acc", "run_id": "r",
+             "doc_id": [str(i) for i in range(len(values))], "repeat": 0,
+             "template_id": None, "cluster_id": None, "difficulty": None,
+             "value": values}
+        )  # fmt: skip
+
+    good = np.r_[np.ones(30), np.zeros(10)]  # 0.75 with 4 choices: far above 0.25
+    coin = np.r_[np.ones(11), np.zeros(29)]  # 0.275: indistinguishable from 0.25
+    comp = compare_scores(pd.concat([frame("good", good), frame("coin", coin)]))
+    samples = pd.DataFrame(
+        {"task": ["good", "good", "coin"], "choice_logprobs": [[0.0] * 4, [0.0] * 4, [0.0] * 4]}
+    )
+    chance = chance_levels(samples)
+    assert chance == {"good": 0.25, "coin": 0.25}
+    se = good.std(ddof=1) / np.sqrt(40)
+    assert f"{0.5:.3f} above chance (0.250" in task_sentence(comp, "good", chance=0.25)
+    assert "better than guessing" in task_sentence(comp, "good", chance=0.25)
+    assert se > 0
+    assert "not distinguishable from guessing" in task_sentence(comp, "coin", chance=0.25)
+    assert "chance" not in task_sentence(comp, "good")

@@ -16,6 +16,7 @@ from ._drilldown import drilldown_data
 from ._leaderboard import (
     Comparison,
     breakdown_panel,
+    chance_levels,
     compare_scores,
     leaderboard_panel,
     pairs_panel,
@@ -96,7 +97,8 @@ def build_report(
     else:
         comp = compare_scores(scores, alpha=alpha)
         by_size = scores.groupby("task")["doc_id"].nunique().sort_values(ascending=False)
-        summary = [task_sentence(comp, str(t)) for t in by_size.index]
+        chance = chance_levels(samples)
+        summary = [task_sentence(comp, str(t), chance=chance.get(str(t))) for t in by_size.index]
     panels = [
         leaderboard_panel(comp),
         pairs_panel(comp),

@@ -121,8 +121,12 @@ def _ci(low: float, high: float) -> str:
     return f"95% CI {fmt(low)} to {fmt(high)}"
 
 
-def task_sentence(comp: Comparison, task: str) -> str:
-    """Which model is better on a task, by how much, and how sure we are (one sentence)."""
+def task_sentence(comp: Comparison, task: str, *, chance: float | None = None) -> str:
+    """Which model is better on a task, by how much, and how sure we are (one sentence).
+
+    With a single model, an accuracy is set against ``chance`` (guessing among the choices)
+    by a two-sided z-test of mean − chance with the estimate's standard error.
+    """
     metric = comp.headline[task]
     ranked = _ranked(comp, task)
     if ranked.empty:
@@ -130,7 +134,10 @@ def task_sentence(comp: Comparison, task: str) -> str:
     top = ranked.iloc[0]
     est = f"{fmt(top['mean'])} ({_ci(top['ci_low'], top['ci_high'])}, n = {int(top['n'])})"
     if len(ranked) == 1:
-        return f"On {task} ({metric}) only {top['model']} has results: {est}."
+        head = f"On {task} ({metric}) only {top['model']} has results: {est}"
+        if chance is None or not metric.startswith("acc"):
+            return head + "."
+        return head + _against_chance(float(top["mean"]), float(top["stderr"]), chance, comp.alpha)
     second = ranked.iloc[1]
     pair = _pair(comp, task, str(top["model"]), str(second["model"]))
     word = "below" if lower_is_better(metric) else "above"
@@ -304,3 +311,31 @@ def breakdown_panel(comp: Comparison) -> Panel:
             caption=f"{task}: {metric} with 95% intervals",
         )
     return panel
+
+
+def _against_chance(mean: float, stderr: float, chance: float, alpha: float) -> str:
+    gap = mean - chance
+    if not np.isfinite(stderr) or stderr <= 0:
+        return f", {fmt(abs(gap))} {'above' if gap >= 0 else 'below'} chance ({fmt(chance)})."
+    p = float(2 * sps.norm.sf(abs(gap) / stderr))
+    p_text = fmt_p(p) if fmt_p(p).startswith("<") else f"= {fmt_p(p)}"
+    if p >= alpha:
+        verdict = "not distinguishable from guessing"
+    elif gap > 0:
+        verdict = "better than guessing"
+    else:
+        verdict = "worse than guessing: the model is drawn to wrong answers"
+    direction = "above" if gap >= 0 else "below"
+    return f", {fmt(abs(gap))} {direction} chance ({fmt(chance)}, p {p_text}): {verdict}."
+
+
+def chance_levels(samples: pd.DataFrame) -> dict[str, float]:
+    """Per task, the accuracy of guessing uniformly: mean of 1 / number of choices."""
+    if samples.empty or "choice_logprobs" not in samples:
+        return {}
+    sizes = samples["choice_logprobs"].map(
+        lambda c: len(c) if isinstance(c, list | tuple | np.ndarray) and len(c) else np.nan
+    )
+    frame = pd.DataFrame({"task": samples["task"], "inv": 1.0 / sizes}).dropna()
+    frame = frame[np.isfinite(frame["inv"])]
+    return frame.groupby("task")["inv"].mean().to_dict()

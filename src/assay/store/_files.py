@@ -9,7 +9,7 @@ file can be imported on its own.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -87,8 +87,8 @@ def _files_in(path: Path) -> list[Path]:
     return [path]
 
 
-def _read_jsonl(path: Path) -> pd.DataFrame:
-    rows = []
+def iter_jsonl(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
+    """(line number, object) for each non-blank line; one-line InputError on a bad line."""
     with path.open(encoding="utf-8") as handle:
         for lineno, line in enumerate(handle, start=1):
             if not line.strip():
@@ -99,7 +99,11 @@ def _read_jsonl(path: Path) -> pd.DataFrame:
                 raise InputError(f"{path}: line {lineno}: not valid JSON ({exc.msg})") from None
             if not isinstance(row, dict):
                 raise InputError(f"{path}: line {lineno}: not a JSON object")
-            rows.append(row)
+            yield lineno, row
+
+
+def _read_jsonl(path: Path) -> pd.DataFrame:
+    rows = [row for _, row in iter_jsonl(path)]
     df = pd.DataFrame(rows)
     df.attrs["first_line"] = 1
     return df

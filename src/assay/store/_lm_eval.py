@@ -18,6 +18,7 @@ from typing import Any
 
 from assay.errors import InputError
 
+from ._files import iter_jsonl
 from ._records import ModelInfo, RunInfo, SampleRecord, make_run_id
 from ._store import Store
 
@@ -101,72 +102,63 @@ def _sample_rows(
     path: Path, run_id: str, model: str, task: str, output_type: str | None
 ) -> list[SampleRecord]:
     by_doc: dict[str, SampleRecord] = {}
-    with path.open(encoding="utf-8") as handle:
-        for lineno, line in enumerate(handle, start=1):
-            if not line.strip():
-                continue
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise InputError(f"{path}: line {lineno}: not valid JSON ({exc.msg})") from None
-            if not isinstance(row, dict):
-                raise _fail(path, f"line {lineno}", "(record)", "not a JSON object")
-            for field in ("doc_id", "filtered_resps"):
-                if field not in row:
-                    raise _fail(path, f"line {lineno}", field, "missing")
-            names = row.get("metrics")
-            if not isinstance(names, list):
-                raise _fail(path, f"line {lineno}", "metrics", "missing or not a list")
-            filt = str(row.get("filter", "none"))
-            metrics: dict[str, float] = {}
-            other: dict[str, Any] = {}
-            for name in names:
-                if name not in row:
-                    raise _fail(path, f"line {lineno}", str(name), "metric named but missing")
-                value = row[name]
-                key = name if filt == "none" else f"{name},{filt}"
-                number = _number(value) if not isinstance(value, str) else None
-                if number is None or math.isnan(number):
-                    other[key] = value
-                else:
-                    metrics[key] = number
-            resps = row["filtered_resps"]
-            if not isinstance(resps, list):
-                raise _fail(path, f"line {lineno}", "filtered_resps", "not a list")
-            logprobs = _choice_logprobs(resps) if output_type != "generate_until" else None
-            if logprobs is not None and output_type in (None, "multiple_choice"):
-                prediction = str(max(range(len(logprobs)), key=logprobs.__getitem__))
-            elif resps and output_type != "loglikelihood_rolling":
-                first = resps[0]
-                prediction = first if isinstance(first, str) else json.dumps(first)
+    for lineno, row in iter_jsonl(path):
+        for field in ("doc_id", "filtered_resps"):
+            if field not in row:
+                raise _fail(path, f"line {lineno}", field, "missing")
+        names = row.get("metrics")
+        if not isinstance(names, list):
+            raise _fail(path, f"line {lineno}", "metrics", "missing or not a list")
+        filt = str(row.get("filter", "none"))
+        metrics: dict[str, float] = {}
+        other: dict[str, Any] = {}
+        for name in names:
+            if name not in row:
+                raise _fail(path, f"line {lineno}", str(name), "metric named but missing")
+            value = row[name]
+            key = name if filt == "none" else f"{name},{filt}"
+            number = _number(value) if not isinstance(value, str) else None
+            if number is None or math.isnan(number):
+                other[key] = value
             else:
-                prediction = None
-            args = row.get("arguments") or {}
-            first_args = args.get("gen_args_0", {}) if isinstance(args, dict) else {}
-            prompt = first_args.get("arg_0") if isinstance(first_args, dict) else None
-            doc_id = str(row["doc_id"])
-            record = by_doc.get(doc_id)
-            if record is None:
-                by_doc[doc_id] = SampleRecord(
-                    run_id=run_id,
-                    model=model,
-                    task=task,
-                    doc_id=doc_id,
-                    repeat=0,
-                    metrics=metrics,
-                    prompt=prompt if isinstance(prompt, str) else None,
-                    prompt_hash=row.get("prompt_hash"),
-                    doc_hash=row.get("doc_hash"),
-                    target=None if row.get("target") is None else str(row["target"]),
-                    prediction=prediction,
-                    choice_logprobs=logprobs if output_type != "loglikelihood_rolling" else None,
-                    extra={"filters": {filt: other}} if other else None,
-                )
-            else:
-                record.metrics.update(metrics)
-                if other:
-                    record.extra = record.extra or {"filters": {}}
-                    record.extra["filters"][filt] = other
+                metrics[key] = number
+        resps = row["filtered_resps"]
+        if not isinstance(resps, list):
+            raise _fail(path, f"line {lineno}", "filtered_resps", "not a list")
+        logprobs = _choice_logprobs(resps) if output_type != "generate_until" else None
+        if logprobs is not None and output_type in (None, "multiple_choice"):
+            prediction = str(max(range(len(logprobs)), key=logprobs.__getitem__))
+        elif resps and output_type != "loglikelihood_rolling":
+            first = resps[0]
+            prediction = first if isinstance(first, str) else json.dumps(first)
+        else:
+            prediction = None
+        args = row.get("arguments") or {}
+        first_args = args.get("gen_args_0", {}) if isinstance(args, dict) else {}
+        prompt = first_args.get("arg_0") if isinstance(first_args, dict) else None
+        doc_id = str(row["doc_id"])
+        record = by_doc.get(doc_id)
+        if record is None:
+            by_doc[doc_id] = SampleRecord(
+                run_id=run_id,
+                model=model,
+                task=task,
+                doc_id=doc_id,
+                repeat=0,
+                metrics=metrics,
+                prompt=prompt if isinstance(prompt, str) else None,
+                prompt_hash=row.get("prompt_hash"),
+                doc_hash=row.get("doc_hash"),
+                target=None if row.get("target") is None else str(row["target"]),
+                prediction=prediction,
+                choice_logprobs=logprobs if output_type != "loglikelihood_rolling" else None,
+                extra={"filters": {filt: other}} if other else None,
+            )
+        else:
+            record.metrics.update(metrics)
+            if other:
+                record.extra = record.extra or {"filters": {}}
+                record.extra["filters"][filt] = other
     return list(by_doc.values())
 
 
