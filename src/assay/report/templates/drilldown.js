@@ -20,6 +20,7 @@
     var t = data[task.value]; selA.innerHTML = ""; selB.innerHTML = "";
     t.models.forEach(function (m) { option(selA, m); option(selB, m); });
     if (t.models.length > 1) selB.selectedIndex = 1;
+    else only.checked = false;  // one model: show its answers, there is nothing to disagree with
   }
   function answerBox(doc, model, metric) {
     var box = el("div", "answer"), ans = doc.answers[model];
