@@ -9,6 +9,8 @@ import numpy as np
 import pandas as pd
 from scipy import stats as sps
 
+from assay import stats
+
 from ._panel import (
     PREFERRED_METRICS,
     Panel,
@@ -16,12 +18,9 @@ from ._panel import (
     fmt,
     fmt_p,
     lower_is_better,
-    optional_part,
     records,
 )
 from ._plots import interval_plot
-
-SCORE_COLUMNS = ["model", "task", "metric", "n", "mean", "stderr", "ci_low", "ci_high"]
 
 
 @dataclass
@@ -46,40 +45,17 @@ def headline_metrics(scores: pd.DataFrame) -> dict[str, str]:
     return out
 
 
-def plain_scores(scores: pd.DataFrame, alpha: float = 0.05) -> pd.DataFrame:
-    """CLT estimates when ``assay.stats`` is missing: repeats averaged per document, then
-    mean ± z·s/√n over documents (no clustering, no pairing)."""
-    per_doc = scores.groupby(["model", "task", "metric", "doc_id"], sort=False)["value"].mean()
-    g = per_doc.groupby(level=["model", "task", "metric"])
-    out = pd.DataFrame({"n": g.size(), "mean": g.mean(), "sd": g.std(ddof=1)}).reset_index()
-    out["stderr"] = out["sd"].fillna(0.0) / np.sqrt(out["n"])
-    z = sps.norm.ppf(1 - alpha / 2)
-    out["ci_low"] = out["mean"] - z * out["stderr"]
-    out["ci_high"] = out["mean"] + z * out["stderr"]
-    return out[SCORE_COLUMNS]
-
-
 def compare_scores(scores: pd.DataFrame, *, alpha: float = 0.05) -> Comparison:
-    """Run ``assay.stats.compare`` on each task's headline metric (or the CLT fallback)."""
+    """Run ``assay.stats.compare`` on each task's headline metric."""
     headline = headline_metrics(scores)
     keep = scores["metric"].to_numpy() == scores["task"].map(headline).to_numpy()
     chosen = scores[keep]
-    stats = optional_part("stats")
-    if stats is not None and hasattr(stats, "compare"):
-        result = stats.compare(chosen, alpha=alpha, correction="holm")
-        return Comparison(
-            scores=pd.DataFrame(result.scores),
-            pairs=pd.DataFrame(result.pairs),
-            groups=pd.DataFrame(getattr(result, "groups", None)),
-            method="assay.stats.compare (paired tests, Holm-corrected)",
-            alpha=alpha,
-            headline=headline,
-        )
+    result = stats.compare(chosen, alpha=alpha, correction="holm")
     return Comparison(
-        scores=plain_scores(chosen, alpha),
-        pairs=pd.DataFrame(),
-        groups=pd.DataFrame(),
-        method="plain CLT intervals (assay.stats is not available: no paired tests)",
+        scores=pd.DataFrame(result.scores),
+        pairs=pd.DataFrame(result.pairs),
+        groups=pd.DataFrame(result.groups),
+        method="assay.stats.compare (paired tests, Holm-corrected)",
         alpha=alpha,
         headline=headline,
     )

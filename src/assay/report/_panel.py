@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import importlib
 import math
 from dataclasses import asdict, dataclass, field
-from types import ModuleType
 from typing import Any
 
 import numpy as np
@@ -21,14 +19,6 @@ def lower_is_better(metric: str) -> bool:
     """True for perplexity-, loss- and latency-like metrics."""
     name = metric.lower()
     return name.startswith(LOWER_IS_BETTER) or "latency" in name or name.endswith("_loss")
-
-
-def optional_part(name: str) -> ModuleType | None:
-    """``assay.<name>`` if it imports, else None (the panel then says it is not available)."""
-    try:
-        return importlib.import_module(f"assay.{name}")
-    except Exception:  # a part that is missing or broken must not break the whole report
-        return None
 
 
 def fmt(value: Any, digits: int = 3) -> str:

@@ -6,7 +6,9 @@ from typing import Any
 
 import pandas as pd
 
-from ._panel import Panel, cell, fmt, fmt_p, optional_part, records, result_dict
+from assay import rank, stats
+
+from ._panel import Panel, cell, fmt, fmt_p, records, result_dict
 from ._plots import interval_plot
 
 VARIANCE_COLUMNS = [
@@ -64,10 +66,6 @@ def variance_panel(scores: pd.DataFrame, headline: dict[str, str]) -> Panel:
             "templates or shuffled choice orders (`assay eval --help`) to see the variance panel."
         )
         return panel
-    stats = optional_part("stats")
-    if stats is None or not hasattr(stats, "variance_decomposition"):
-        panel.note = "assay.stats.variance_decomposition is not available."
-        return panel
     try:
         for task in varied.index:
             result = stats.variance_decomposition(s[s["task"] == task])
@@ -96,10 +94,6 @@ def position_bias_panel(samples: pd.DataFrame, headline: dict[str, str]) -> Pane
         or samples["chosen_position"].notna().sum() == 0
     ):
         panel.note = "No multiple-choice samples with recorded positions."
-        return panel
-    stats = optional_part("stats")
-    if stats is None or not hasattr(stats, "position_bias"):
-        panel.note = "assay.stats.position_bias is not available."
         return panel
     rows = []
     try:
@@ -167,10 +161,6 @@ def flips_panel(scores: pd.DataFrame, models: pd.DataFrame, headline: dict[str, 
             "No model in the store names a parent with scores. Set a `parent` column with "
             "`assay models set-meta FILE` to compare versions."
         )
-        return panel
-    stats = optional_part("stats")
-    if stats is None or not hasattr(stats, "flips"):
-        panel.note = "assay.stats.flips is not available."
         return panel
     rows = []
     try:
@@ -244,9 +234,8 @@ def battle_counts(battles: pd.DataFrame) -> pd.DataFrame:
 
 
 def arena_ratings(battles: pd.DataFrame, *, bootstrap: int = 100, seed: int = 0) -> Any:
-    """``assay.rank.fit_battles`` (Bradley–Terry, bootstrap intervals) or None if unavailable."""
-    rank = optional_part("rank")
-    if rank is None or not hasattr(rank, "fit_battles") or battles.empty:
+    """``assay.rank.fit_battles`` (Bradley–Terry, bootstrap intervals); None without battles."""
+    if battles.empty:
         return None
     return rank.fit_battles(battles, method="bt", bootstrap=bootstrap, seed=seed)
 
@@ -296,8 +285,6 @@ def arena_panel(battles: pd.DataFrame, *, bootstrap: int = 100, seed: int = 0) -
             )
         )  # fmt: skip
         panel.data["ratings"] = records(ratings.table)
-    elif panel.note is None:
-        panel.note = "assay.rank is not available: showing raw win counts only."
     counts = battle_counts(battles)
     rows = [
         [

@@ -7,7 +7,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ._panel import Panel, cell, fmt, lower_is_better, optional_part, result_dict
+from assay import forecast
+
+from ._panel import Panel, cell, fmt, lower_is_better, result_dict
 from ._plots import scaling_plot
 
 LEVEL = 0.95
@@ -19,7 +21,7 @@ HOW_TO = (
 )
 
 
-def size_table(store: Any, forecast: Any, task: str, metric: str) -> pd.DataFrame:
+def size_table(store: Any, task: str, metric: str) -> pd.DataFrame:
     """``assay.forecast.table_from_store``: one row per model with sizes and its mean score."""
     table = forecast.table_from_store(store, task=task, metric=metric)
     return table[table[[c for c in ("params", "flops") if c in table]].notna().any(axis=1)]
@@ -57,16 +59,12 @@ def scaling_panel(
     if sized < 3:
         panel.note = HOW_TO
         return panel
-    forecast = optional_part("forecast")
-    if forecast is None or not hasattr(forecast, "fit_law"):
-        panel.note = "assay.forecast is not available. " + HOW_TO
-        return panel
     for task, metric in headline.items():
-        table = size_table(store, forecast, task, metric)
+        table = size_table(store, task, metric)
         if len(table) < 3 or _pick_x(table) is None:
             continue
         try:
-            _task_scaling(panel, forecast, task, metric, table, bootstrap, seed)
+            _task_scaling(panel, task, metric, table, bootstrap, seed)
         except Exception as exc:  # an optional panel never breaks the report
             panel.text(f"{task}: could not fit a scaling law ({type(exc).__name__}: {exc}).")
     if not panel.items:
@@ -82,7 +80,6 @@ def _smooth(values: np.ndarray, width: int = 7) -> np.ndarray:
 
 def _task_scaling(
     panel: Panel,
-    forecast: Any,
     task: str,
     metric: str,
     table: pd.DataFrame,
