@@ -80,7 +80,7 @@ def test_reads_arena_jsonl_csv_and_json(tmp_path):
     assert read_battles(tmp_path / "b.json")["winner"].tolist() == df["winner"].tolist()
 
 
-def test_count_tables_expand_to_battles(tmp_path):
+def test_count_tables_are_weights_not_repeated_rows(tmp_path):
     pd.DataFrame(
         {
             "model_a": ["x", "x"],
@@ -91,9 +91,11 @@ def test_count_tables_expand_to_battles(tmp_path):
         }
     ).to_csv(tmp_path / "wide.csv", index=False)
     wide = read_battles(tmp_path / "wide.csv")
-    assert len(wide) == 3 + 1 + 2 + 0 + 2 + 1
-    assert ((wide["model_b"] == "y") & (wide["winner"] == "model_a")).sum() == 3
-    assert ((wide["model_b"] == "z") & (wide["winner"] == "tie")).sum() == 1
+    assert len(wide) == 5  # one row per non-zero cell, not one per battle
+    assert wide["count"].sum() == 3 + 1 + 2 + 0 + 2 + 1
+    cell = wide[(wide["model_b"] == "y") & (wide["winner"] == "model_a")]
+    assert cell["count"].tolist() == [3]
+    assert wide.loc[(wide["model_b"] == "z") & (wide["winner"] == "tie"), "count"].tolist() == [1]
     write_jsonl(
         tmp_path / "long.jsonl",
         [
@@ -103,11 +105,26 @@ def test_count_tables_expand_to_battles(tmp_path):
         ],
     )
     long = read_battles(tmp_path / "long.jsonl")
-    assert long["winner"].value_counts().to_dict() == {"model_a": 3, "tie": 2, "model_b": 1}
-    # the same counts give the same ratings
+    assert dict(zip(long["winner"], long["count"], strict=True)) == {
+        "model_a": 3,
+        "tie": 2,
+        "model_b": 1,
+    }
+    # the same counts give the same ratings, weighted or as repeated rows
     a = fit_battles(long, bootstrap=0).rating
     b = fit_battles(wide[wide["model_b"] == "y"], bootstrap=0).rating
     pd.testing.assert_series_equal(a, b)
+    repeated = long.loc[long.index.repeat(long["count"])].drop(columns="count")
+    pd.testing.assert_series_equal(a, fit_battles(repeated, bootstrap=0).rating)
+    # stored as one row per battle, with the ids the repeated rows would get
+    store = open_store(tmp_path / "s.duckdb")
+    assert import_battles(store, tmp_path / "long.jsonl") == 6
+    stored = store.battles()
+    assert stored["winner"].value_counts().to_dict() == {"model_a": 3, "tie": 2, "model_b": 1}
+    expected = battle_ids(repeated.assign(source="long.jsonl"))
+    assert sorted(stored["battle_id"]) == sorted(expected)
+    assert import_battles(store, tmp_path / "long.jsonl") == 6  # again: a no-op
+    assert len(store.battles()) == 6
 
 
 @pytest.mark.parametrize(

@@ -4,6 +4,7 @@ and casts a vote. Screenshots go to $ASSAY_SCREENSHOTS or the test's tmp folder.
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import socket
 import threading
@@ -117,18 +118,19 @@ def test_vote_in_browser(browser, live_server, shots):
     url, path = live_server
     before = len(Store(path).battles())
     page = browser.new_page(viewport={"width": 1200, "height": 900})
+    console = []  # CSP violations show up as console errors
+    page.on("console", lambda m: console.append(m.text))
     page.goto(url + "/arena")
-    page.wait_for_function("document.getElementById('answer-a').textContent.length > 0")
+    # expect(), not wait_for_function(): the app's CSP forbids eval in the page
+    expect = sync_api.expect
+    expect(page.locator("#answer-a")).not_to_have_text("")
     assert page.locator("#name-a").inner_text() == ""  # anonymous before the vote
     page.wait_for_selector("#arena-counts")
     page.screenshot(path=shots / "arena-before.png", full_page=True)
     page.click("#vote-a")
     page.wait_for_selector("#reveal:not([hidden])")
     revealed = page.locator("#name-a").inner_text().removeprefix("— ")
-    page.wait_for_function(
-        f"document.getElementById('battle-total') && "
-        f"document.getElementById('battle-total').textContent.startsWith('{before + 1} ')"
-    )
+    expect(page.locator("#battle-total")).to_have_text(re.compile(rf"^{before + 1} "))
     battles = Store(path).battles()
     assert len(battles) == before + 1
     last = battles[battles["judge"] == "human"].iloc[-1]
@@ -137,6 +139,11 @@ def test_vote_in_browser(browser, live_server, shots):
     page.goto(url + "/")
     assert page.locator("#leaderboard-arith tbody tr").count() == 5
     assert f"{before + 1:,} votes" in page.locator("header").inner_text()
+    page.select_option("#dd-task", "arith")  # the drill-down script ran under the CSP
+    assert page.locator("#dd-list .dd-doc").count() > 0
+    page.goto(url + "/docs")
+    assert "POST /api/battles" in page.locator("main").inner_text()
     page.goto(url + "/api/samples?model=nobody")
     assert "unknown model" in page.content()
+    assert not [m for m in console if "Content Security Policy" in m], console
     page.close()

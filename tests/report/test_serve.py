@@ -18,6 +18,8 @@ from assay.store import Store
 
 from .conftest import MODELS, make_store
 
+LOCAL = "http://127.0.0.1"  # the app answers loopback Host headers only (not "testserver")
+
 
 @pytest.fixture()
 def vote_store(plain_store_path, tmp_path):
@@ -27,7 +29,7 @@ def vote_store(plain_store_path, tmp_path):
 
 
 def test_vote_stores_a_human_battle_and_reveals_names(vote_store):
-    client = TestClient(create_app(vote_store, token="s3cret", seed=1))
+    client = TestClient(create_app(vote_store, token="s3cret", seed=1), base_url=LOCAL)
     before = len(Store(vote_store).battles())
     pair = client.get("/api/arena/pair", params={"task": "facts"}).json()
     assert set(pair) == {"pair_id", "task", "doc_id", "prompt", "answer_a", "answer_b"}
@@ -58,7 +60,7 @@ def test_vote_stores_a_human_battle_and_reveals_names(vote_store):
 
 
 def test_errors_are_clear(vote_store, tmp_path):
-    client = TestClient(create_app(vote_store))
+    client = TestClient(create_app(vote_store), base_url=LOCAL)
     r = client.get("/api/samples", params={"model": "gpt-17"})
     assert r.status_code == 404 and "unknown model 'gpt-17'" in r.json()["detail"]
     r = client.post("/api/arena/vote", json={"pair_id": "abcdefgh", "winner": "A"})
@@ -71,7 +73,7 @@ def test_errors_are_clear(vote_store, tmp_path):
         "/api/battles", json={"model_a": "tiny-10m", "model_b": "xl-30b", "winner": "tie"}
     )
     assert r.status_code == 200  # no token configured: writes are open
-    missing = TestClient(create_app(tmp_path / "missing.duckdb"))
+    missing = TestClient(create_app(tmp_path / "missing.duckdb"), base_url=LOCAL)
     page = missing.get("/")
     assert page.status_code == 404 and "no store at" in page.text and "Traceback" not in page.text
     assert "<html" in page.text
@@ -81,7 +83,7 @@ def test_errors_are_clear(vote_store, tmp_path):
 
 def test_leaderboard_api_matches_compare(vote_store):
     stats = pytest.importorskip("assay.stats")
-    client = TestClient(create_app(vote_store))
+    client = TestClient(create_app(vote_store), base_url=LOCAL)
     got = client.get("/api/leaderboard", params={"task": "arith"}).json()["scores"]
     expected = stats.compare(Store(vote_store).scores(task="arith", metric="acc")).scores
     exp = {r["model"]: r for r in expected.to_dict(orient="records")}
@@ -98,7 +100,7 @@ def _fuzz_schema():
     folder = Path(tempfile.mkdtemp(prefix="assay-fuzz-"))
     atexit.register(shutil.rmtree, folder, ignore_errors=True)
     make_store(folder / "fuzz.duckdb", sizes=False, battles=40, n_docs=15)
-    app = create_app(folder / "fuzz.duckdb", token="fuzz-token")
+    app = create_app(folder / "fuzz.duckdb", token="fuzz-token", allowed_hosts=["testserver"])
     return schemathesis.openapi.from_asgi("/openapi.json", app)
 
 

@@ -92,7 +92,7 @@ def make_server(backend, *, faults: bool, logprobs: bool = True, warm=()):
                     stats["500"] += 1
                     return self.reply(500, {"error": {"message": "boom"}})
                 stats["slow"] += 1
-                time.sleep(1.0)  # longer than the client's 0.5 s timeout
+                time.sleep(3.0)  # longer than the client's 2 s timeout
             if body.get("echo"):
                 if not logprobs:
                     return self.reply(400, {"error": {"message": "echo is not supported"}})
@@ -142,7 +142,9 @@ def test_retry_after_and_backoff():
 
 def test_openai_backend_survives_faults_and_matches_hf(backend, server, tmp_path):
     url, stats = server
-    remote = load_model(f"openai:smol@{url},concurrency=4,timeout=0.5,backoff=0.01,name=smol-api")
+    remote = load_model(
+        f"openai:smol@{url},concurrency=4,timeout=2,backoff=0.01,backoff_cap=0.05,name=smol-api"
+    )
     task = AdditionTask(6)
     store = open_store(tmp_path / "api.duckdb")
     result = evaluate(remote, [task], store=store, progress=False)

@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
+import os
 import sys
+import tempfile
+import traceback
+from datetime import datetime
+from pathlib import Path
+from typing import Annotated
 
 import typer
 
@@ -15,7 +21,7 @@ from . import report as _report
 from . import stats as _stats
 from . import store as _store
 from . import tasks as _tasks
-from ._common import err_console
+from ._common import one_line, print_error
 
 __all__ = ["app", "main"]
 
@@ -33,14 +39,76 @@ app = typer.Typer(
     add_completion=False,
 )
 
+_DEBUG_ENV = "ASSAY_DEBUG"
+_state = {"debug": False}
+
+
+@app.callback()
+def _options(
+    debug: Annotated[
+        bool,
+        typer.Option(
+            "--debug",
+            help="Show the full Python traceback when assay crashes (or set ASSAY_DEBUG=1).",
+        ),
+    ] = False,
+) -> None:
+    _state["debug"] = debug
+
+
 for _part in (_store, _tasks, _eval, _stats, _rank, _forecast, _report):
     _part.register(app)
 
 
+def _debug() -> bool:
+    env = os.environ.get(_DEBUG_ENV, "").strip().lower()
+    return _state["debug"] or env in ("1", "true", "yes", "on")
+
+
+def _write_trace(exc: BaseException) -> Path:
+    """The full traceback in ``<tmp>/assay-crash-<timestamp>-<pid>.log``."""
+    stamp = datetime.now().strftime("%Y%m%d-%H%M%S-%f")
+    path = Path(tempfile.gettempdir()) / f"assay-crash-{stamp}-{os.getpid()}.log"
+    text = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
+    # private (the command line may hold a token) and never over an existing file
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as out:
+        out.write(f"assay {' '.join(sys.argv[1:])}\n\n{text}")
+    return path
+
+
+def _crash(exc: Exception) -> None:
+    """One line for an unexpected exception; the traceback goes to a file."""
+    what = f"{type(exc).__name__}: {one_line(str(exc))}".rstrip(": ")
+    try:
+        where = f"full trace written to {_write_trace(exc)}"
+    except OSError as write_error:
+        where = f"the trace could not be written: {one_line(str(write_error))}"
+    print_error(f"{what} ({where}; rerun with --debug to see it)")
+
+
 def main() -> None:
-    """Console entry point: user errors become one line on stderr and exit code 1."""
+    """Console entry point: one line on stderr for every error, never a traceback.
+
+    User errors (:class:`AssayError`) exit 1; a crash exits 1 with its traceback written to a
+    file (shown instead with ``--debug`` or ``ASSAY_DEBUG=1``); Ctrl-C exits 130. Usage errors
+    keep click's exit code 2.
+    """
+    _state["debug"] = False
     try:
         app()
     except AssayError as exc:
-        err_console.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+        print_error(str(exc))
+        sys.exit(1)
+    except SystemExit as exc:
+        if exc.code == 130:  # typer turns KeyboardInterrupt into Exit(130)
+            print_error("interrupted")
+        raise
+    except KeyboardInterrupt:
+        print_error("interrupted")
+        sys.exit(130)
+    except Exception as exc:
+        if _debug():
+            raise
+        _crash(exc)
         sys.exit(1)

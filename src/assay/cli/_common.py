@@ -1,17 +1,22 @@
-"""Shared CLI pieces: the --store and --json options, table/JSON output, one-line errors."""
+"""Shared CLI pieces: the --store and --json options, table/JSON output, one-line errors,
+option range checks and output-path checks."""
 
 from __future__ import annotations
 
 import json
 import math
-from collections.abc import Iterable, Mapping, Sequence
+import os
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
+from rich.text import Text
 
+from assay.errors import InputError
 from assay.store import Store, default_store_path
 
 console = Console()
@@ -37,10 +42,110 @@ def get_store(path: Path | None, *, must_exist: bool = False) -> Store:
     return Store(resolved)
 
 
+def one_line(text: str) -> str:
+    """``text`` with its lines joined by spaces (messages must stay on one terminal line)."""
+    return " ".join(part.strip() for part in str(text).splitlines() if part.strip())
+
+
+def print_error(message: str) -> None:
+    """``error: <message>`` as one line on stderr; the message is text, never rich markup."""
+    err_console.print(
+        f"[bold red]error:[/] {escape(one_line(message))}", highlight=False, soft_wrap=True
+    )
+
+
 def fail(message: str, code: int = 1) -> None:
     """Print one line to stderr and exit."""
-    err_console.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
+    print_error(message)
     raise typer.Exit(code)
+
+
+def bounded(
+    low: float | None = None,
+    high: float | None = None,
+    *,
+    low_open: bool = False,
+    high_open: bool = False,
+) -> Callable[..., Any]:
+    """A typer option callback: the value must be finite and in the range, else InputError
+    (one line, exit 1, raised while parsing, so before any work). None passes."""
+
+    def check(param: typer.CallbackParam, value: Any) -> Any:
+        if value is None:
+            return value
+        name = param.opts[0] if param.opts else str(param.name)
+        for v in value if isinstance(value, list | tuple) else [value]:
+            _check_range(name, v, low, high, low_open, high_open)
+        return value
+
+    return check
+
+
+def _check_range(name, value, low, high, low_open, high_open) -> None:
+    if isinstance(value, float) and not math.isfinite(value):
+        raise InputError(f"{name} {value}: must be a finite number")
+    below = low is not None and (value <= low if low_open else value < low)
+    above = high is not None and (value >= high if high_open else value > high)
+    if not (below or above):
+        return
+    if low is not None and high is not None:
+        lo, hi = "(" if low_open else "[", ")" if high_open else "]"
+        raise InputError(f"{name} {value}: must be in {lo}{low:g}, {high:g}{hi}")
+    if low is not None:
+        raise InputError(f"{name} {value}: must be {'>' if low_open else '>='} {low:g}")
+    raise InputError(f"{name} {value}: must be {'<' if high_open else '<='} {high:g}")
+
+
+def check_output(path: Path | None, option: str) -> None:
+    """Fail early (before any long work) when ``path`` cannot be written as a file: its folder
+    is missing or not writable, or it names a folder. Nothing is created."""
+    if path is None:
+        return
+    path = Path(path)
+    if path.is_dir():
+        raise InputError(f"{option} {path}: is a folder; give a file name")
+    parent = path.parent if str(path.parent) else Path(".")
+    if not parent.is_dir():
+        raise InputError(f"{option} {path}: folder {parent} does not exist")
+    if path.exists() and not os.access(path, os.W_OK):
+        raise InputError(f"{option} {path}: file is not writable")
+    if not path.exists() and not os.access(parent, os.W_OK | os.X_OK):
+        raise InputError(f"{option} {path}: folder {parent} is not writable")
+
+
+def output_file(suffixes: Sequence[str] | None = None) -> Callable[..., Any]:
+    """A typer option callback: :func:`check_output` (and the file suffix, when ``suffixes``
+    are given) while the options are parsed, so a bad path fails before any work."""
+
+    def check(param: typer.CallbackParam, value: Path | None) -> Path | None:
+        if value is None:
+            return value
+        name = param.opts[0] if param.opts else str(param.name)
+        if suffixes and Path(value).suffix.lower() not in suffixes:
+            listed = (
+                ", ".join(suffixes[:-1]) + " or " + suffixes[-1]
+                if len(suffixes) > 1
+                else suffixes[0]
+            )
+            raise InputError(f"{name} {value}: the file must end in {listed}")
+        check_output(value, name)
+        return value
+
+    return check
+
+
+def positive_floats(values: Sequence[str] | None, option: str) -> list[float]:
+    """Finite numbers > 0 from a repeated option; a bad one is a one-line error naming it."""
+    out = []
+    for v in values or []:
+        try:
+            x = float(v)
+        except ValueError:
+            raise InputError(f"{option} {v!r}: not a number") from None
+        if not math.isfinite(x) or x <= 0:
+            raise InputError(f"{option} {v!r}: must be a finite number > 0")
+        out.append(x)
+    return out
 
 
 def _clean(value: Any) -> Any:
@@ -91,9 +196,10 @@ def print_table(
         rows = rows.to_dict(orient="records")
     rows = [dict(r) for r in rows]
     cols = list(columns) if columns else (list(rows[0]) if rows else [])
-    table = Table(title=title, show_lines=False)
+    # cells, headers and title are text: a model name like "[bold]" must print as written
+    table = Table(title=Text(title) if title is not None else None, show_lines=False)
     for c in cols:
-        table.add_column(str(c), overflow="fold")
+        table.add_column(Text(str(c)), overflow="fold")
     for r in rows:
-        table.add_row(*(_fmt(_clean(r.get(c)), digits) for c in cols))
+        table.add_row(*(Text(_fmt(_clean(r.get(c)), digits)) for c in cols))
     console.print(table)

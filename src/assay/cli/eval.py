@@ -6,9 +6,10 @@ from typing import Annotated
 
 import typer
 
-from ._common import JsonOption, StoreOption, console, get_store, print_json, print_table
+from ._common import JsonOption, StoreOption, bounded, console, print_json, print_table
 
 DEFAULT_MODEL = "smollm2-135m"
+MAX_REPEATS = 1000  # assay.runner._evaluate.MAX_REPEATS (not imported: the CLI loads lazily)
 DEFAULT_SUITE_LIMIT = 50
 """Per-task limit when neither --task nor --limit is given: 8 tasks x 50 = 400 samples, about a
 minutes for the bundled model on 2 CPU cores."""
@@ -37,26 +38,35 @@ def eval_command(
         typer.Option(
             "--limit",
             "-n",
-            min=1,
+            callback=bounded(1),
             help="At most N documents per task "
             f"(default: all; {DEFAULT_SUITE_LIMIT} for the default suite).",
             show_default=False,
         ),
     ] = None,
     num_fewshot: Annotated[
-        int | None, typer.Option("--num-fewshot", "-k", min=0, help="Few-shot examples per prompt.")
+        int | None,
+        typer.Option(
+            "--num-fewshot", "-k", callback=bounded(0), help="Few-shot examples per prompt."
+        ),
     ] = None,
     seed: Annotated[
-        int, typer.Option("--seed", help="Seed for few-shot, orderings, sampling.")
+        int,
+        typer.Option("--seed", callback=bounded(0), help="Seed for few-shot, orderings, sampling."),
     ] = 0,
     batch_size: Annotated[
         str, typer.Option("--batch-size", "-b", help="'auto' or continuations per forward pass.")
     ] = "auto",
-    repeats: Annotated[int, typer.Option("--repeats", min=1, help="Samples per document.")] = 1,
+    repeats: Annotated[
+        int,
+        typer.Option("--repeats", callback=bounded(1, MAX_REPEATS), help="Samples per document."),
+    ] = 1,
     permute_choices: Annotated[
         int,
         typer.Option(
-            "--permute-choices", min=0, help="Extra random orderings of each question's choices."
+            "--permute-choices",
+            callback=bounded(0, MAX_REPEATS),
+            help="Extra random orderings of each question's choices.",
         ),
     ] = 0,
     store: StoreOption = None,
@@ -73,9 +83,11 @@ def eval_command(
     """
     from assay.errors import InputError
     from assay.runner import evaluate
+    from assay.store import default_store_path
     from assay.tasks import BUILTIN_SUITE
 
-    if batch_size != "auto" and not (batch_size.isdigit() and int(batch_size) > 0):
+    size = batch_size.strip()
+    if size != "auto" and not (size.isascii() and size.isdigit() and int(size) > 0):
         raise InputError(f"--batch-size must be 'auto' or a positive integer, got {batch_size!r}")
     tasks = list(task) if task else list(BUILTIN_SUITE)
     if not task and limit is None:
@@ -83,11 +95,11 @@ def eval_command(
     result = evaluate(
         model,
         tasks,
-        store=get_store(store),
+        store=store or default_store_path(),  # a new store is created by the first write
         limit=limit,
         num_fewshot=num_fewshot,
         seed=seed,
-        batch_size=batch_size if batch_size == "auto" else int(batch_size),
+        batch_size=size if size == "auto" else int(size),
         repeats=repeats,
         permute_choices=permute_choices,
         progress=not no_progress and not json_out,

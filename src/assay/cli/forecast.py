@@ -13,7 +13,17 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 from assay.errors import InputError
 
-from ._common import JsonOption, StoreOption, console, get_store, print_json, print_table
+from ._common import (
+    JsonOption,
+    StoreOption,
+    bounded,
+    console,
+    get_store,
+    output_file,
+    positive_floats,
+    print_json,
+    print_table,
+)
 
 forecast_app = typer.Typer(
     help=(
@@ -32,17 +42,34 @@ XOpt = Annotated[
     str | None, typer.Option("--x", help="x column for the power law [default: params].")
 ]
 YOpt = Annotated[str, typer.Option("--y", help="Column to fit (loss-like, > 0).")]
-BootOpt = Annotated[int, typer.Option("--bootstrap", help="Bootstrap resamples for intervals.")]
-SeedOpt = Annotated[int, typer.Option("--seed", help="Random seed.")]
-PlotOpt = Annotated[Path | None, typer.Option("--plot", help="Write a PNG/SVG plot here.")]
-LevelOpt = Annotated[float, typer.Option("--level", help="Prediction interval level.")]
+_OPEN01 = bounded(0, 1, low_open=True, high_open=True)
+BootOpt = Annotated[
+    int,
+    typer.Option(
+        "--bootstrap", help="Bootstrap resamples for intervals.", callback=bounded(0, 100_000)
+    ),
+]
+SeedOpt = Annotated[int, typer.Option("--seed", help="Random seed (>= 0).", callback=bounded(0))]
+PlotOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--plot",
+        help="Write a PNG/SVG/PDF plot here.",
+        callback=output_file((".png", ".svg", ".pdf")),
+    ),
+]
+LevelOpt = Annotated[
+    float, typer.Option("--level", help="Prediction interval level, in (0, 1).", callback=_OPEN01)
+]
 TaskOpt = Annotated[str | None, typer.Option("--task", help="Store task (DATA=store).")]
 MetricOpt = Annotated[str | None, typer.Option("--metric", help="Store metric (DATA=store).")]
 ColOpt = Annotated[str | None, typer.Option(help="Name of this column in the file.")]
 OnOpt = Annotated[str, typer.Option("--on", help="Column the holdout cut applies to.")]
 CutOpt = Annotated[
     float | None,
-    typer.Option("--holdout-above", help="Hold out rows above this value of --on."),
+    typer.Option(
+        "--holdout-above", help="Hold out rows above this value of --on.", callback=bounded()
+    ),
 ]
 
 
@@ -171,13 +198,6 @@ def fit_cmd(
     print_table(_params_rows(fit), title=f"{law} law: n={fit.n}, rmse={fit.rmse:.4g}")
 
 
-def _floats(values: list[str] | None) -> list[float]:
-    try:
-        return [float(v) for v in values or []]
-    except ValueError as exc:
-        raise InputError(f"not a number: {exc}") from None
-
-
 @forecast_app.command("predict")
 def predict_cmd(
     data: DataArg,
@@ -213,6 +233,19 @@ def predict_cmd(
     """Predict with intervals from a fitted law, with the law's backtested error."""
     from assay.forecast import compute_optimal, plot_forecast
 
+    # every value to predict at is checked before the (slow) fit
+    if law == "power":
+        xs = positive_floats(at_x or at_params, "--at-x" if at_x else "--at-params")
+        if not xs:
+            raise InputError("give values to predict at with --at-x")
+    else:
+        n = positive_floats(at_params, "--at-params")
+        d = positive_floats(at_tokens, "--at-tokens")
+        c = positive_floats(at_flops, "--at-flops")
+        if len(n) != len(d):
+            raise InputError("--at-params and --at-tokens must be given the same number of times")
+        if not n and not c:
+            raise InputError("give --at-params with --at-tokens, or --at-flops")
     cols = _columns(params=params_col, tokens=tokens_col, flops=flops_col, loss=loss_col)
     df = _load(data, store, task, metric, cols)
     x, y = _resolve(x, cols), _resolve(y, cols)
@@ -220,17 +253,9 @@ def predict_cmd(
     out: dict[str, Any] = {"fit": fit.to_dict()}
     tables = []
     if law == "power":
-        xs = _floats(at_x or at_params)
-        if not xs:
-            raise InputError("give values to predict at with --at-x")
         pred = fit.predict(np.array(xs), level=level)
         tables.append(("prediction", pred))
     else:
-        n, d, c = _floats(at_params), _floats(at_tokens), _floats(at_flops)
-        if len(n) != len(d):
-            raise InputError("--at-params and --at-tokens must be given the same number of times")
-        if not n and not c:
-            raise InputError("give --at-params with --at-tokens, or --at-flops")
         if n:
             pred = fit.predict({fit.inputs[0]: n, fit.inputs[1]: d}, level=level)
             tables.append(("prediction", pred))
@@ -318,8 +343,12 @@ def downstream_cmd(
     y: Annotated[str, typer.Option("--y", help="Score column.")] = "score",
     loss: Annotated[str, typer.Option("--loss", help="Loss column (stage 1).")] = "loss",
     target: Annotated[str, typer.Option("--target", help="accuracy | logit | logp.")] = "accuracy",
-    floor: Annotated[float, typer.Option("--floor", help="Chance level.")] = 0.0,
-    ceiling: Annotated[float, typer.Option("--ceiling", help="Score ceiling.")] = 1.0,
+    floor: Annotated[
+        float, typer.Option("--floor", help="Chance level.", callback=bounded())
+    ] = 0.0,
+    ceiling: Annotated[
+        float, typer.Option("--ceiling", help="Score ceiling.", callback=bounded())
+    ] = 1.0,
     holdout_above: CutOpt = None,
     level: LevelOpt = 0.9,
     bootstrap: BootOpt = 200,
@@ -333,7 +362,15 @@ def downstream_cmd(
     """Two-stage forecast x -> loss -> score (sigmoid with floor and ceiling), backtested."""
     from assay.forecast import fit_downstream, forecast_errors, plot_forecast
 
+    at_values = positive_floats(at, "--at")
+    if not floor < ceiling:
+        raise InputError(f"--floor {floor:g} must be below --ceiling {ceiling:g}")
     df = _load(data, store, task, metric, {})
+    for col in (x, y, loss):
+        if col not in df.columns:
+            raise InputError(
+                f"{data}: no column {col!r} (columns: {', '.join(map(str, df.columns))})"
+            )
     opts = dict(x=x, y=y, loss=loss, target=target, floor=floor, ceiling=ceiling, seed=seed)
     fit = fit_downstream(df, bootstrap=bootstrap, **opts)
     key = pd.to_numeric(df[x], errors="coerce")
@@ -354,7 +391,7 @@ def downstream_cmd(
             "n_fit": len(small),
             "n_heldout": len(large),
         }
-    xs = _floats(at) or [float(key.max()) * 10]
+    xs = at_values or [float(key.max()) * 10]
     pred = fit.predict(np.array(xs), level=level)
     if plot is not None:
         from types import SimpleNamespace
@@ -392,8 +429,12 @@ def density_cmd(
     reference_family: Annotated[
         str, typer.Option("--reference-family", help="Family whose law defines effective size.")
     ],
-    floor: Annotated[float, typer.Option("--floor", help="Chance level.")] = 0.0,
-    level: Annotated[float, typer.Option("--level", help="Confidence level.")] = 0.95,
+    floor: Annotated[
+        float, typer.Option("--floor", help="Chance level.", callback=bounded())
+    ] = 0.0,
+    level: Annotated[
+        float, typer.Option("--level", help="Confidence level, in (0, 1).", callback=_OPEN01)
+    ] = 0.95,
     plot: PlotOpt = None,
     store: StoreOption = None,
     task: TaskOpt = None,
@@ -441,7 +482,9 @@ def trend_cmd(
     lower_is_better: Annotated[
         bool, typer.Option("--lower-is-better", help="y is a loss.")
     ] = False,
-    alpha: Annotated[float, typer.Option("--alpha", help="Significance level.")] = 0.05,
+    alpha: Annotated[
+        float, typer.Option("--alpha", help="Significance level, in (0, 1).", callback=_OPEN01)
+    ] = 0.05,
     store: StoreOption = None,
     task: TaskOpt = None,
     metric: MetricOpt = None,
@@ -455,6 +498,8 @@ def trend_cmd(
         if col not in df.columns:
             raise InputError(f"{data}: no column {col!r}")
     se = df["score_se"] if "score_se" in df and y == "score" else None
+    if se is not None and not (np.isfinite(se.to_numpy(float)) & (se.to_numpy(float) > 0)).all():
+        se = None  # weights only when every point has a standard error
     res = detect_inverse_scaling(
         df[x], df[y], se=se, higher_is_better=not lower_is_better, alpha=alpha
     )

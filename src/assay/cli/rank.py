@@ -5,13 +5,14 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated
 
+import numpy as np
 import typer
+from rich.markup import escape
 
 from assay.errors import InputError
 from assay.rank import (
     Ratings,
     fit_battles,
-    import_battles,
     rank_samples,
     read_battles,
     read_outputs,
@@ -20,17 +21,32 @@ from assay.rank import (
     subsample_curve,
 )
 
-from ._common import JsonOption, StoreOption, console, get_store, print_json, print_table
+from ._common import (
+    JsonOption,
+    StoreOption,
+    bounded,
+    console,
+    get_store,
+    print_json,
+    print_table,
+)
 
 rank_app = typer.Typer(
     help="Leaderboards with confidence intervals and honest ranks.", no_args_is_help=True
 )
 arena_app = typer.Typer(help="Judge tournaments between models' outputs.", no_args_is_help=True)
 
-SeedOption = Annotated[int, typer.Option(help="Seed of the bootstrap (and bracket).")]
-BootstrapOption = Annotated[
-    int, typer.Option(help="Bootstrap rounds for the intervals (0: Wald intervals for bt).")
+SeedOption = Annotated[
+    int, typer.Option(help="Seed of the bootstrap (and bracket).", callback=bounded(0))
 ]
+BootstrapOption = Annotated[
+    int,
+    typer.Option(
+        help="Bootstrap rounds for the intervals (0: Wald intervals for bt).",
+        callback=bounded(0, 100_000),
+    ),
+]
+METHODS = ("bt", "davidson", "elo")
 
 
 def _parse_anchor(text: str | None) -> tuple[str, float] | None:
@@ -38,9 +54,12 @@ def _parse_anchor(text: str | None) -> tuple[str, float] | None:
         return None
     model, sep, value = text.rpartition("=")
     try:
-        return (model, float(value)) if sep and model else _bad_anchor(text)
+        rating = float(value)
     except ValueError:
         return _bad_anchor(text)
+    if not sep or not model.strip() or not np.isfinite(rating):
+        return _bad_anchor(text)
+    return model.strip(), rating
 
 
 def _bad_anchor(text: str) -> None:
@@ -55,8 +74,8 @@ def _show(ratings: Ratings, json_out: bool, title: str) -> None:
     level = f"{ratings.confidence_level:.0%}"
     print_table(ratings.table, title=f"{title} ({level} intervals)", digits=digits)
     rounds = ratings.bootstrap.shape[0]
-    extra = ", ".join(
-        f"{k}={v}" for k, v in ratings.info.items() if isinstance(v, int | float | str)
+    extra = escape(
+        ", ".join(f"{k}={v}" for k, v in ratings.info.items() if isinstance(v, int | float | str))
     )
     console.print(
         f"method {ratings.method}, scale {ratings.scale}, "
@@ -79,17 +98,25 @@ def battles_cmd(
     anchor: Annotated[
         str | None, typer.Option(help="MODEL=RATING to pin one model (default: mean 1000).")
     ] = None,
-    k: Annotated[float, typer.Option("--k", help="K factor of online Elo (method elo).")] = 4.0,
+    k: Annotated[
+        float,
+        typer.Option(
+            "--k", help="K factor of online Elo (method elo).", callback=bounded(0, low_open=True)
+        ),
+    ] = 4.0,
     seed: SeedOption = 0,
     store: StoreOption = None,
     json_out: JsonOption = False,
 ) -> None:
-    """Rate models from pairwise battles: Bradley–Terry (Elo scale) with bootstrap intervals."""
+    """Rate models from pairwise battles: Bradley–Terry (Elo scale) with bootstrap intervals.
+
+    A FILE is read, validated and fitted first; its battles go into the store only when all
+    of that succeeded (a bad file leaves the store untouched)."""
+    if method not in METHODS:
+        raise InputError(f"--method {method!r}: use one of {', '.join(METHODS)}")
     anchor_pair = _parse_anchor(anchor)
     if file is not None:
         battles = read_battles(file)
-        with console.status(f"importing {len(battles)} battles into the store"):
-            store_battles(get_store(store), battles, source=file.name)
     else:
         battles = get_store(store, must_exist=True).battles()
         if battles.empty:
@@ -98,6 +125,10 @@ def battles_cmd(
         ratings = fit_battles(
             battles, method=method, anchor=anchor_pair, bootstrap=bootstrap, seed=seed, k=k
         )
+    if file is not None:
+        n = ratings.info.get("n_battles")
+        with console.status(f"importing {n} battles into the store"):
+            store_battles(get_store(store), battles, source=file.name)
     _show(ratings, json_out, f"ratings from {ratings.info.get('n_battles')} battles")
 
 
@@ -111,7 +142,10 @@ def samples_cmd(
         typer.Option(help="Metric to rank by (default: acc, exact_match, ... per task)."),
     ] = None,
     bootstrap: Annotated[
-        int, typer.Option(help="Bootstrap rounds over samples (0: no intervals).")
+        int,
+        typer.Option(
+            help="Bootstrap rounds over samples (0: no intervals).", callback=bounded(0, 100_000)
+        ),
     ] = 100,
     seed: SeedOption = 0,
     store: StoreOption = None,
@@ -131,7 +165,9 @@ def stability_cmd(
     fractions: Annotated[
         str, typer.Option(help="Comma-separated fractions of the data to keep.")
     ] = "0.5,0.25,0.1,0.05",
-    repeats: Annotated[int, typer.Option(help="Subsamples per fraction.")] = 5,
+    repeats: Annotated[
+        int, typer.Option(help="Subsamples per fraction.", callback=bounded(1, 10_000))
+    ] = 5,
     seed: SeedOption = 0,
     store: StoreOption = None,
     json_out: JsonOption = False,
@@ -143,6 +179,8 @@ def stability_cmd(
         fracs = [float(f) for f in fractions.split(",") if f.strip()]
     except ValueError:
         raise InputError(f"--fractions {fractions!r}: use numbers like 0.5,0.1") from None
+    if not fracs or not all(0 < f <= 1 for f in fracs):
+        raise InputError(f"--fractions {fractions!r}: each must be in (0, 1], e.g. 0.5,0.1")
     s = get_store(store, must_exist=True)
     data = s.battles() if source == "battles" else s.scores()
     if data.empty:
@@ -179,6 +217,8 @@ def tournament_cmd(
     from assay.models import load_model
     from assay.rank import ModelJudge
 
+    if mode not in ("loglikelihood", "generate"):
+        raise InputError(f"--mode {mode!r}: use loglikelihood or generate")
     table = read_outputs(outputs)
     backend = load_model(judge)
     try:
@@ -216,7 +256,8 @@ def import_battles_cmd(
     json_out: JsonOption = False,
 ) -> None:
     """Import pairwise battles (Chatbot Arena export or counts) into the store; idempotent."""
-    count = import_battles(get_store(store), file, source=source)
+    battles = read_battles(file)  # validated before the store is opened (or created)
+    count = store_battles(get_store(store), battles, source=source or file.name)
     if json_out:
         print_json({"battles": count, "source": str(file)})
     else:

@@ -9,26 +9,55 @@ import typer
 
 from assay.store import default_store_path
 
-from ._common import JsonOption, StoreOption, console, fail, print_json
+from ._common import (
+    JsonOption,
+    StoreOption,
+    bounded,
+    console,
+    fail,
+    output_file,
+    print_json,
+)
+
+MAX_BOOTSTRAP = 100_000
 
 
 def report(
     store: StoreOption = None,
-    output: Annotated[Path, typer.Option("--output", "-o", help="HTML file to write.")] = Path(
-        "report.html"
-    ),
+    output: Annotated[
+        Path,
+        typer.Option("--output", "-o", callback=output_file(), help="HTML file to write."),
+    ] = Path("report.html"),
     task: Annotated[
         list[str] | None, typer.Option("--task", "-t", help="Only these tasks (repeatable).")
     ] = None,
-    alpha: Annotated[float, typer.Option(help="Significance level for groups and colours.")] = 0.05,
-    bootstrap: Annotated[int, typer.Option(help="Bootstrap rounds for arena ratings.")] = 100,
+    alpha: Annotated[
+        float,
+        typer.Option(
+            callback=bounded(0, 1, low_open=True, high_open=True),
+            help="Significance level for groups and colours.",
+        ),
+    ] = 0.05,
+    bootstrap: Annotated[
+        int,
+        typer.Option(
+            callback=bounded(0, MAX_BOOTSTRAP), help="Bootstrap rounds for arena ratings."
+        ),
+    ] = 100,
     scaling_bootstrap: Annotated[
-        int, typer.Option(help="Bootstrap refits for the scaling forecast band.")
+        int,
+        typer.Option(
+            callback=bounded(0, MAX_BOOTSTRAP),
+            help="Bootstrap refits for the scaling forecast band.",
+        ),
     ] = 30,
     max_docs: Annotated[
-        int, typer.Option(help="Documents per task embedded for the side-by-side view.")
+        int,
+        typer.Option(
+            callback=bounded(0), help="Documents per task embedded for the side-by-side view."
+        ),
     ] = 300,
-    seed: Annotated[int, typer.Option(help="Seed for every bootstrap.")] = 0,
+    seed: Annotated[int, typer.Option(callback=bounded(0), help="Seed for every bootstrap.")] = 0,
     json_out: JsonOption = False,
 ) -> None:
     """Write one self-contained HTML report (leaderboard, pairwise tests, plots, arena,
@@ -40,8 +69,6 @@ def report(
     path = store or default_store_path()
     if not Path(path).exists():
         fail(f"no store at {path} (run `assay eval` or `assay import` first, or pass --store)")
-    if not 0 < alpha < 1:
-        fail(f"--alpha must be between 0 and 1, got {alpha}")
     with Progress(
         SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(),
         console=console, transient=True, disable=json_out,
@@ -61,7 +88,7 @@ def report(
         print_json({"path": str(written), **data.to_dict()})
         return
     for sentence in data.summary[:3]:
-        console.print(sentence, highlight=False)
+        console.print(sentence, highlight=False, markup=False)
     typer.echo(str(written))
 
 
@@ -70,27 +97,77 @@ def serve(
     host: Annotated[
         str, typer.Option(help="Interface to bind (keep 127.0.0.1 unless you mean it).")
     ] = "127.0.0.1",
-    port: Annotated[int, typer.Option(help="Port.", min=1, max=65535)] = 8765,
+    port: Annotated[int, typer.Option(callback=bounded(1, 65535), help="Port.")] = 8765,
     token: Annotated[
         str | None,
-        typer.Option(envvar="ASSAY_TOKEN", help="Require this token for votes and other writes."),
+        typer.Option(
+            envvar="ASSAY_TOKEN",
+            help="Require this token for votes and other writes (one is generated when "
+            "--host is not loopback).",
+        ),
     ] = None,
-    seed: Annotated[int, typer.Option(help="Seed for arena draws and bootstraps.")] = 0,
+    allowed_host: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--allowed-host",
+            help="Also answer requests for this host name (repeatable; e.g. the machine's "
+            "name when binding 0.0.0.0). Other Host headers get 400.",
+        ),
+    ] = None,
+    write_rate: Annotated[
+        float,
+        typer.Option(
+            callback=bounded(0, low_open=True), help="Writes per minute allowed per client."
+        ),
+    ] = 60.0,
+    write_burst: Annotated[
+        int, typer.Option(callback=bounded(1), help="Writes a client may make at once.")
+    ] = 30,
+    seed: Annotated[
+        int, typer.Option(callback=bounded(0), help="Seed for arena draws and bootstraps.")
+    ] = 0,
 ) -> None:
     """Serve the report live, a JSON API (/docs) and an arena voting page (/arena)."""
     try:
-        from assay.serve import run
+        from assay.serve import create_app, run
+        from assay.serve._guard import RateLimit, host_name, is_loopback
     except ImportError as exc:
         fail(f"`assay serve` needs the serve extra: pip install 'assay[serve]' ({exc})")
     path = Path(store or default_store_path())
     if not path.exists():
         fail(f"no store at {path} (run `assay eval` or `assay import` first, or pass --store)")
-    if host not in ("127.0.0.1", "localhost", "::1") and not token:
-        console.print(
-            f"[yellow]warning:[/] binding {host} without --token: anyone who can reach it can vote"
-        )
-    console.print(f"serving {path} on http://{host}:{port}/ (arena: /arena, API docs: /docs)")
-    run(path, host=host, port=port, token=token, seed=seed)
+    if token is not None and not token.strip():
+        fail("--token is empty")
+    app = create_app(
+        path,
+        token=token,
+        seed=seed,
+        host=host,
+        port=port,
+        allowed_hosts=allowed_host or (),
+        rate=RateLimit(per_minute=write_rate, burst=write_burst),
+    )
+    url = f"http://{host_name(host)}:{port}/"
+    console.print(
+        f"serving {path} on {url} (arena: /arena, API docs: /docs)",
+        highlight=False,
+        markup=False,
+        soft_wrap=True,
+    )
+    if not is_loopback(host):
+        secret = app.state.assay.token
+        lines = [
+            f"write token (generated): {secret}; voters open {url}arena?token={secret}"
+            if not token
+            else f"writes need the --token value; voters open {url}arena?token=TOKEN",
+            "requests must name 127.0.0.1, localhost"
+            + ("" if host_name(host) in ("0.0.0.0", "[::]") else f", {host_name(host)}")
+            + "".join(f", {h}" for h in allowed_host or [])
+            + " in their Host header (add names with --allowed-host)",
+        ]
+        for line in lines:
+            console.print(line, highlight=False, markup=False, soft_wrap=True)
+    run(app, host=host, port=port)
 
 
 def register(app: typer.Typer) -> None:

@@ -8,7 +8,15 @@ import typer
 
 from assay.errors import InputError
 
-from ._common import JsonOption, StoreOption, console, get_store, print_json, print_table
+from ._common import (
+    JsonOption,
+    StoreOption,
+    bounded,
+    console,
+    get_store,
+    print_json,
+    print_table,
+)
 
 TaskOption = Annotated[str | None, typer.Option("--task", help="Task name (default: all).")]
 MetricOption = Annotated[
@@ -16,8 +24,13 @@ MetricOption = Annotated[
     typer.Option("--metric", help="Metric (default per task: acc, else exact_match, else first)."),
 ]
 AlphaOption = Annotated[
-    float, typer.Option("--alpha", help="Significance level.", min=1e-6, max=0.5)
+    float,
+    typer.Option(
+        "--alpha", help="Significance level, in (0, 0.5].", callback=bounded(0, 0.5, low_open=True)
+    ),
 ]
+SeedOption = Annotated[int, typer.Option("--seed", help="Random seed (>= 0).", callback=bounded(0))]
+VarianceOpt = bounded(0)
 
 
 def _split(text: str | None) -> list[str] | None:
@@ -62,19 +75,16 @@ def compare_cmd(
     """
     from assay.stats import compare
 
-    try:
-        result = compare(
-            _scores(store),
-            metric=metric,
-            models=_split(models),
-            tasks=_split(task),
-            alpha=alpha,
-            correction=correction,
-            test=test,
-            overall=overall,
-        )
-    except ValueError as exc:
-        raise InputError(str(exc)) from None
+    result = compare(
+        _scores(store),
+        metric=metric,
+        models=_split(models),
+        tasks=_split(task),
+        alpha=alpha,
+        correction=correction,
+        test=test,
+        overall=overall,
+    )
     if json_out:
         print_json(result.to_dict())
         return
@@ -89,26 +99,49 @@ def compare_cmd(
 
 def power_cmd(
     delta: Annotated[
-        float | None, typer.Option("--delta", help="Difference to detect (e.g. 0.02).")
+        float | None,
+        typer.Option(
+            "--delta",
+            help="Difference to detect (e.g. 0.02; its sign does not matter).",
+            callback=bounded(),
+        ),
     ] = None,
-    n: Annotated[float | None, typer.Option("--n", help="Number of questions.")] = None,
+    n: Annotated[
+        float | None, typer.Option("--n", help="Number of questions (>= 2).", callback=bounded(2))
+    ] = None,
     alpha: AlphaOption = 0.05,
-    target_power: Annotated[float, typer.Option("--power", help="Target power 1 - beta.")] = 0.8,
+    target_power: Annotated[
+        float,
+        typer.Option(
+            "--power",
+            help="Target power 1 - beta, in (0, 1).",
+            callback=bounded(0, 1, low_open=True, high_open=True),
+        ),
+    ] = 0.8,
     omega2: Annotated[
         float | None,
         typer.Option(
             "--omega2",
             help="Variance of the per-question true difference (default 0.5, the worst case "
             "for binary scores; or estimated from --store/--models/--task).",
+            callback=VarianceOpt,
         ),
     ] = None,
-    sigma2_a: Annotated[float, typer.Option("--sigma2-a", help="Within-question var., A.")] = 0.0,
-    sigma2_b: Annotated[float, typer.Option("--sigma2-b", help="Within-question var., B.")] = 0.0,
+    sigma2_a: Annotated[
+        float,
+        typer.Option("--sigma2-a", help="Within-question var., A.", callback=VarianceOpt),
+    ] = 0.0,
+    sigma2_b: Annotated[
+        float,
+        typer.Option("--sigma2-b", help="Within-question var., B.", callback=VarianceOpt),
+    ] = 0.0,
     k_a: Annotated[
-        int | None, typer.Option("--k-a", help="Repeats per question for A [default: 1].", min=1)
+        int | None,
+        typer.Option("--k-a", help="Repeats per question for A [default: 1].", callback=bounded(1)),
     ] = None,
     k_b: Annotated[
-        int | None, typer.Option("--k-b", help="Repeats per question for B [default: 1].", min=1)
+        int | None,
+        typer.Option("--k-b", help="Repeats per question for B [default: 1].", callback=bounded(1)),
     ] = None,
     models: Annotated[
         str | None,
@@ -241,10 +274,12 @@ def items_cmd(
     anchors: Annotated[
         int | None,
         typer.Option(
-            "--anchors", help="Pick K tinyBenchmarks anchor items (with their error).", min=1
+            "--anchors",
+            help="Pick K tinyBenchmarks anchor items (with their error).",
+            callback=bounded(1),
         ),
     ] = None,
-    seed: Annotated[int, typer.Option("--seed", help="Seed for the anchors.")] = 0,
+    seed: SeedOption = 0,
     json_out: JsonOption = False,
 ) -> None:
     """Item analysis: per-question difficulty, discrimination and broken-item flags.
@@ -302,7 +337,7 @@ def variance_cmd(
             "(steps from the models table, else the order given).",
         ),
     ] = None,
-    seed: Annotated[int, typer.Option("--seed", help="Bootstrap seed.")] = 0,
+    seed: SeedOption = 0,
     json_out: JsonOption = False,
 ) -> None:
     """Variance across templates, runs and repeats against the sampling variance.

@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 from rich.panel import Panel
 
-from assay.cli._common import JsonOption, console, print_json, print_table
+from assay.cli._common import JsonOption, bounded, console, print_json, print_table
 from assay.tasks import list_tasks, load_task
 
 
@@ -132,17 +132,32 @@ def register(app: typer.Typer) -> None:
                 ".jsonl/.csv/.parquet data."
             ),
         ],
-        n: Annotated[int, typer.Option("-n", "--n", help="How many documents to show.")] = 3,
+        n: Annotated[
+            int,
+            typer.Option(
+                "-n", "--n", help="How many documents to show (>= 0).", callback=bounded(0)
+            ),
+        ] = 3,
         template: Annotated[
             str | None, typer.Option("--template", help="Template id (default: the task's).")
         ] = None,
         num_fewshot: Annotated[
             int | None,
-            typer.Option("--num-fewshot", help="Few-shot examples (default: the task's)."),
+            typer.Option(
+                "--num-fewshot",
+                help="Few-shot examples, >= 0 (default: the task's).",
+                callback=bounded(0),
+            ),
         ] = None,
-        seed: Annotated[int, typer.Option("--seed", help="Few-shot/permutation seed.")] = 0,
+        seed: Annotated[
+            int,
+            typer.Option("--seed", help="Few-shot/permutation seed (>= 0).", callback=bounded(0)),
+        ] = 0,
         permute_choices: Annotated[
-            int, typer.Option("--permute-choices", help="Show N seeded choice orderings.")
+            int,
+            typer.Option(
+                "--permute-choices", help="Show N seeded choice orderings.", callback=bounded(0)
+            ),
         ] = 0,
         as_json: JsonOption = False,
     ) -> None:

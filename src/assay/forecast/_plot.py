@@ -14,6 +14,14 @@ import pandas as pd  # noqa: E402
 
 from assay.errors import InputError  # noqa: E402
 
+
+def plain_text(text: object) -> str:
+    """A data string as a literal label (``$`` escaped: no mathtext); see assay.report."""
+    from assay.report._plots import plain_text as escape
+
+    return escape(text)
+
+
 __all__ = ["plot_forecast"]
 
 
@@ -29,7 +37,7 @@ def _law_curve(ax, fit, data: pd.DataFrame, xcol: str, heldout: pd.DataFrame | N
     grid = np.geomspace(allx.min() / 1.5, allx.max() * 3, 80)
     if len(fit.inputs) == 1:
         band = fit.predict(grid, level=level)
-        label = f"{fit.law} fit"
+        label = plain_text(f"{fit.law} fit")
     else:  # L(N, D) laws: the compute-optimal frontier L(N_opt(C), D_opt(C))
         from ._optimal import compute_optimal
 
@@ -40,7 +48,7 @@ def _law_curve(ax, fit, data: pd.DataFrame, xcol: str, heldout: pd.DataFrame | N
             ),
             level=level,
         )
-        label = f"{fit.law}: compute-optimal frontier"
+        label = plain_text(f"{fit.law}: compute-optimal frontier")
     ax.plot(grid, band["prediction"], color="C0", label=label)
     ax.fill_between(
         grid, band["low"], band["high"], color="C0", alpha=0.2, label=f"{level:.0%} interval"
@@ -62,6 +70,11 @@ def plot_forecast(
     path = Path(path)
     if path.suffix.lower() not in (".png", ".svg", ".pdf"):
         raise InputError(f"{path}: plot file must end in .png, .svg or .pdf")
+    with plt.rc_context({"text.usetex": False}):  # labels come from data: never TeX
+        return _draw(fit, data, heldout, path, backtest, level, title)
+
+
+def _draw(fit, data, heldout, path: Path, backtest, level: float, title: str | None) -> Path:
     from ._density import DensityResult
     from ._downstream import DownstreamFit
     from ._laws import LawFit
@@ -83,7 +96,7 @@ def plot_forecast(
                 heldout[xcol], heldout[fit.y], s=40, marker="x", color="C3", label="held out"
             )
         _law_curve(ax, fit, data if data is not None else heldout, xcol, heldout, level)
-        ax.set(xscale="log", xlabel=xcol, ylabel=fit.y)
+        ax.set(xscale="log", xlabel=plain_text(xcol), ylabel=plain_text(fit.y))
     elif isinstance(fit, DownstreamFit):
         frames = [f for f in (data, heldout) if f is not None]
         allx = pd.concat([f[fit.x] for f in frames])
@@ -101,7 +114,7 @@ def plot_forecast(
         ax.fill_between(
             grid, pred["low"], pred["high"], color="C0", alpha=0.2, label=f"{level:.0%} interval"
         )
-        ax.set(xscale="log", xlabel=fit.x, ylabel=fit.y)
+        ax.set(xscale="log", xlabel=plain_text(fit.x), ylabel=plain_text(fit.y))
     elif isinstance(fit, DensityResult):
         t = fit.table[fit.table["in_range"]]
         dates = pd.to_datetime(t[fit.date_column])
@@ -118,12 +131,13 @@ def plot_forecast(
         raise InputError(f"cannot plot a {type(fit).__name__}")
     if backtest is not None:
         ax.set_title(
-            title
-            or f"backtest: MAE {backtest.mae:.3g}, MAPE {backtest.mape:.1f}%, "
+            plain_text(title)
+            if title
+            else f"backtest: MAE {backtest.mae:.3g}, MAPE {backtest.mape:.1f}%, "
             f"{backtest.level:.0%} coverage {backtest.coverage:.0%} (n={backtest.n_heldout})"
         )
     elif title:
-        ax.set_title(title)
+        ax.set_title(plain_text(title))
     elif not ax.get_title():
         ax.set_title("no backtest: error unknown")
     ax.legend(fontsize=8)

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+import pandas as pd
 from scipy import stats
 from scipy.special import ndtri
 
@@ -56,6 +57,17 @@ class TrendResult:
         return dict(self.__dict__, pvalue=self.pvalue)
 
 
+def _numbers(values: Any, name: str) -> np.ndarray:
+    """Finite floats, or a one-line error naming the first value that is not one."""
+    raw = pd.Series(np.asarray(values, dtype=object).ravel())
+    num = pd.to_numeric(raw, errors="coerce").to_numpy(dtype=float)
+    bad = ~np.isfinite(num)
+    if bad.any():
+        first = raw[bad].iloc[0]
+        raise InputError(f"trend test: {name} value {first!r} is not a finite number")
+    return num
+
+
 def detect_inverse_scaling(
     x: Any,
     y: Any,
@@ -72,9 +84,17 @@ def detect_inverse_scaling(
     worse). The two tests share ``alpha`` (Bonferroni: each at alpha/2), so a flat trend is
     flagged as inverse, U or inverted U at most ``alpha`` of the time. Optional ``se`` weights
     points by 1/se^2."""
-    x, y = np.asarray(x, float), np.asarray(y, float)
+    if not 0 < alpha < 1:
+        raise InputError(f"alpha {alpha}: must be between 0 and 1")
+    x, y = _numbers(x, "x"), _numbers(y, "y")
+    if len(x) != len(y):
+        raise InputError(f"trend test: x has {len(x)} values and y {len(y)}")
     if len(x) < 4 or np.any(x <= 0):
         raise InputError("trend test needs at least 4 points with positive x")
+    if se is not None:
+        se = _numbers(se, "se")
+        if np.any(se <= 0):
+            raise InputError("trend test: every standard error (se) must be > 0")
     sign = 1.0 if higher_is_better else -1.0
     s = sign * y  # higher = better from here on
     lx = np.log(x)

@@ -4,24 +4,27 @@ Log-likelihoods use ``/v1/completions`` with ``echo=true, logprobs=1, max_tokens
 ``context + continuation``: the server returns the prompt's tokens with their log-probs and
 character offsets, and the continuation is the tokens starting at or after ``len(context)``.
 Generation uses ``/v1/chat/completions`` (chat requests) or ``/v1/completions``. Requests run
-concurrently on a thread pool; 429, 5xx, timeouts and connection errors are retried with
-exponential backoff and full jitter, honouring ``Retry-After``.
+concurrently on a thread pool; 429, 5xx, timeouts, connection errors and 2xx replies with a
+malformed body are retried per request with exponential backoff and full jitter, honouring
+``Retry-After``. A server that was never reached fails after a few quick attempts, and one that
+has never returned prompt log-probs is reported as such (:class:`NoLogprobsError`).
 """
 
 from __future__ import annotations
 
 import email.utils
+import math
 import os
 import random
 import threading
 import time
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
-from typing import Any
+from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
+from typing import Any, TypeVar
 
 import httpx
 
-from assay.errors import AssayError
+from assay.errors import AssayError, InputError
 from assay.requests import (
     GenerateRequest,
     GenerateResult,
@@ -32,12 +35,34 @@ from assay.requests import (
 )
 
 from ._base import ModelBackend
+from ._openai_reply import (
+    BadReply,
+    EchoLogprobs,
+    completion_text,
+    decode_json,
+    echo_logprobs,
+    usage_tokens,
+)
+
+T = TypeVar("T")
 
 RETRY_STATUS = frozenset({408, 409, 425, 429, 500, 502, 503, 504})
+CONNECT_ATTEMPTS = 3
+"""Attempts at a server not reached yet before a connection error is final (nothing listening
+is not worth minutes of retries); once it has answered, connection errors get full retries."""
+CAPABILITY_ATTEMPTS = 3
+"""Well-formed replies without prompt log-probs, from a server that has never sent any, before
+concluding that it cannot send them."""
+RETRY_AFTER_CAP = 60.0
+"""Longest ``Retry-After`` honoured, in seconds."""
 
 
 class NoLogprobsError(AssayError):
     """The server cannot return prompt log-likelihoods."""
+
+
+class _Aborted(AssayError):
+    """Another request of the same batch failed for good; stop retrying this one."""
 
 
 def retry_after_seconds(value: str | None) -> float | None:
@@ -45,23 +70,47 @@ def retry_after_seconds(value: str | None) -> float | None:
     if not value:
         return None
     try:
-        return max(0.0, float(value))
+        seconds = float(value)
     except ValueError:
         pass
+    else:
+        return max(0.0, seconds) if math.isfinite(seconds) else None
     try:
         when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, IndexError):
         return None
     return max(0.0, when.timestamp() - time.time())
 
 
 def backoff_delay(attempt: int, base: float, cap: float, rng: random.Random) -> float:
     """Full-jitter exponential backoff: uniform(0, min(cap, base * 2**attempt))."""
-    return rng.uniform(0, min(cap, base * 2**attempt))
+    return rng.uniform(0, min(cap, base * 2.0 ** min(attempt, 60)))
+
+
+def _int_option(name: str, value: Any, low: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < low:
+        raise InputError(f"openai option {name}={value!r}: must be an integer >= {low}")
+    return value
+
+
+def _float_option(name: str, value: Any, *, positive: bool) -> float:
+    ok = isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+    if not ok or value < 0 or (positive and value == 0):
+        kind = "a positive" if positive else "a non-negative"
+        raise InputError(f"openai option {name}={value!r}: must be {kind} finite number")
+    return float(value)
+
+
+def _reason(exc: BaseException) -> str:
+    return " ".join(str(exc).split())[:160] or type(exc).__name__
 
 
 class OpenAIBackend(ModelBackend):
-    """A model served behind an OpenAI-compatible HTTP API at ``base_url`` (ending in ``/v1``)."""
+    """A model served behind an OpenAI-compatible HTTP API at ``base_url`` (ending in ``/v1``).
+
+    ``backoff`` and ``backoff_cap`` are the base and the cap (seconds) of the retry backoff;
+    invalid options raise :class:`InputError` before any request is sent.
+    """
 
     def __init__(
         self,
@@ -72,6 +121,7 @@ class OpenAIBackend(ModelBackend):
         timeout: float = 60.0,
         max_retries: int = 8,
         backoff: float = 0.5,
+        backoff_cap: float = 30.0,
         chat: bool | None = None,
         name: str | None = None,
         spec: str | None = None,
@@ -82,24 +132,42 @@ class OpenAIBackend(ModelBackend):
     ):
         self.model = model
         self.base_url = base_url.rstrip("/")
+        try:
+            parsed = httpx.URL(self.base_url)
+        except (httpx.InvalidURL, TypeError) as exc:
+            raise InputError(f"openai URL {base_url!r}: {_reason(exc)}") from None
+        port_ok = parsed.port is None or 0 < parsed.port < 65536
+        if parsed.scheme not in ("http", "https") or not parsed.host or not port_ok:
+            raise InputError(f"openai URL {base_url!r}: expected http(s)://host[:port]/v1")
+        if name is not None and (not isinstance(name, str) or not name.strip()):
+            raise InputError(f"openai option name={name!r}: must be a non-empty name")
+        if chat is not None and not isinstance(chat, bool):
+            raise InputError(f"openai option chat={chat!r}: must be true or false")
+        if not isinstance(api_key_env, str):
+            raise InputError(f"openai option api_key_env={api_key_env!r}: must be a variable name")
         self.name = name or model
         self.spec = spec or f"openai:{model}@{base_url}"
         self.runtime = f"openai:{self.base_url}"
-        self.concurrency = int(concurrency)
-        self.max_retries = int(max_retries)
-        self.backoff = float(backoff)
+        self.concurrency = _int_option("concurrency", concurrency, 1)
+        self.max_retries = _int_option("max_retries", max_retries, 0)
+        self.timeout = _float_option("timeout", timeout, positive=True)
+        self.backoff = _float_option("backoff", backoff, positive=False)
+        self.backoff_cap = _float_option("backoff_cap", backoff_cap, positive=False)
+        self.tokens_per_char = _float_option("tokens_per_char", tokens_per_char, positive=True)
         self.chat = chat
-        self.tokens_per_char = tokens_per_char
         self.info = {"family": None, "params": None, "spec": self.spec}
         self._sleep = sleep
         self._rng = random.Random(seed)
         self._lock = threading.Lock()
+        self._reached = False  # some request got an HTTP reply
+        self._logprobs_seen = False  # some reply carried echoed prompt log-probs
+        self._abort: BaseException | None = None  # the failure that ends the current batch
         headers = {}
         key = os.environ.get(api_key_env)
         if key:
             headers["Authorization"] = f"Bearer {key}"
         self.client = httpx.Client(
-            timeout=httpx.Timeout(timeout),
+            timeout=httpx.Timeout(self.timeout),
             headers=headers,
             limits=httpx.Limits(max_connections=self.concurrency),
         )
@@ -109,39 +177,71 @@ class OpenAIBackend(ModelBackend):
         self.client.close()
 
     # -- HTTP ------------------------------------------------------------------------------
-    def _post(self, path: str, payload: dict[str, Any]) -> dict[str, Any]:
-        """POST with retries on 429/5xx/timeouts; other errors raise one-line AssayErrors."""
+    def _post(self, path: str, payload: dict[str, Any], parse: Callable[[Any], T]) -> T:
+        """POST and ``parse`` the JSON body, retrying 429/5xx, timeouts, connection errors and
+        malformed 2xx bodies (:class:`BadReply` from ``parse``); other errors and spent retries
+        raise one-line AssayErrors."""
         url = f"{self.base_url}{path}"
-        last = ""
+        counts: dict[str, int] = {}
+        last, capability, attempt = "", 0, 0
         for attempt in range(self.max_retries + 1):
-            wait = None
+            if self._abort is not None:
+                raise _Aborted("another request failed")
+            wait_s = None
             try:
                 response = self.client.post(url, json=payload)
-            except (httpx.TimeoutException, httpx.TransportError) as exc:
-                last = f"{type(exc).__name__}"
+            except httpx.ConnectError as exc:
+                kind, last = "connection errors", f"cannot connect: {_reason(exc)}"
+                if not self._reached and attempt + 1 >= CONNECT_ATTEMPTS:
+                    raise AssayError(
+                        f"{url}: cannot connect ({_reason(exc)}) after {attempt + 1} attempts; "
+                        "is the server running at that address?"
+                    ) from None
+            except httpx.TimeoutException:
+                kind, last = "timeouts", f"no reply within {self.timeout:g} s"
+            except httpx.TransportError as exc:
+                kind, last = "transport errors", f"{type(exc).__name__}: {_reason(exc)}"
+            except httpx.DecodingError as exc:  # e.g. a body that is not the gzip it claims
+                kind, last = "malformed replies", f"malformed reply: {_reason(exc)}"
             else:
-                if response.status_code < 400:
-                    with self._lock:
-                        self.counters["requests"] += 1
-                    return response.json()
-                if response.status_code not in RETRY_STATUS:
+                self._reached = True
+                status = response.status_code
+                if 200 <= status < 300:
+                    try:
+                        result = parse(decode_json(response.content))
+                    except BadReply as bad:
+                        kind, last = "malformed replies", f"malformed reply: {bad.why}"
+                        if bad.capability and not self._logprobs_seen:
+                            capability += 1
+                        if capability >= CAPABILITY_ATTEMPTS:
+                            raise NoLogprobsError(self._no_logprobs(bad.why)) from None
+                    else:
+                        with self._lock:
+                            self.counters["requests"] += 1
+                        return result
+                elif status in RETRY_STATUS:
+                    kind, last = f"HTTP {status}", f"HTTP {status}"
+                    wait_s = retry_after_seconds(response.headers.get("retry-after"))
+                else:
                     raise self._http_error(path, response)
-                last = f"HTTP {response.status_code}"
-                wait = retry_after_seconds(response.headers.get("retry-after"))
+            counts[kind] = counts.get(kind, 0) + 1
             if attempt == self.max_retries:
                 break
             with self._lock:
                 self.counters["retries"] += 1
-                delay = backoff_delay(attempt, self.backoff, 30.0, self._rng)
-            self._sleep(max(delay, wait or 0.0))
-        raise AssayError(f"{url}: giving up after {self.max_retries + 1} attempts ({last})")
+                delay = backoff_delay(attempt, self.backoff, self.backoff_cap, self._rng)
+            self._sleep(max(delay, min(wait_s or 0.0, RETRY_AFTER_CAP)))
+        summary = ", ".join(f"{n} {k}" for k, n in counts.items())
+        tries = f"{attempt + 1} attempt{'s' if attempt else ''}"
+        raise AssayError(f"{url}: giving up after {tries} ({summary}; last: {last})")
 
     def _http_error(self, path: str, response: httpx.Response) -> AssayError:
         try:
-            message = response.json().get("error", {})
+            message = decode_json(response.content)
+            message = message.get("error", message) if isinstance(message, dict) else message
             message = message.get("message", message) if isinstance(message, dict) else message
-        except ValueError:
-            message = response.text[:200]
+        except BadReply:
+            message = response.content[:200].decode("utf-8", "replace")
         text = " ".join(str(message).split())[:300]
         if path == "/completions" and response.status_code in (400, 404, 422, 501):
             low = text.lower()
@@ -156,19 +256,49 @@ class OpenAIBackend(ModelBackend):
             "logprobs — use a generation task or another backend"
         )
 
+    def _guarded(self, fn: Callable[[Any], T], item: Any) -> T:
+        try:
+            return fn(item)
+        except _Aborted:
+            raise
+        except Exception as exc:
+            with self._lock:
+                if self._abort is None:
+                    self._abort = exc
+            raise
+
     def _map(self, fn: Callable[[Any], Any], items: Sequence[Any]) -> list[Any]:
+        """``fn`` over the distinct items, concurrently; the first failure stops the rest."""
         unique = list(dict.fromkeys(items))
+        self._abort = None
         if len(unique) <= 1 or self.concurrency <= 1:
             answers = [fn(x) for x in unique]
         else:
             with ThreadPoolExecutor(max_workers=min(self.concurrency, len(unique))) as pool:
-                answers = list(pool.map(fn, unique))
+                futures = [pool.submit(self._guarded, fn, x) for x in unique]
+                try:
+                    wait(futures, return_when=FIRST_EXCEPTION)
+                except BaseException as exc:  # Ctrl-C: workers stop at their next attempt
+                    self._abort = self._abort or exc
+                    raise
+                finally:
+                    if self._abort is not None:
+                        for future in futures:
+                            future.cancel()
+            if self._abort is not None:
+                raise self._abort
+            answers = [f.result() for f in futures]
         table = dict(zip(unique, answers, strict=True))
         return [table[x] for x in items]
 
     # -- log-likelihoods -------------------------------------------------------------------
-    def _echo_logprobs(self, prompt: str) -> tuple[list[str], list[float | None], list[int], list]:
-        data = self._post(
+    def _echo_logprobs(self, prompt: str) -> EchoLogprobs:
+        def parse(data: Any) -> EchoLogprobs:
+            echo = echo_logprobs(data, len(prompt))
+            self._logprobs_seen = True
+            return echo
+
+        return self._post(
             "/completions",
             {
                 "model": self.model,
@@ -178,25 +308,17 @@ class OpenAIBackend(ModelBackend):
                 "echo": True,
                 "logprobs": 1,
             },
+            parse,
         )
-        try:
-            lp = data["choices"][0]["logprobs"]
-            tokens, values, offsets = lp["tokens"], lp["token_logprobs"], lp["text_offset"]
-            top = lp.get("top_logprobs") or [None] * len(tokens)
-        except (KeyError, IndexError, TypeError):
-            raise NoLogprobsError(
-                self._no_logprobs("no echoed prompt logprobs in the reply")
-            ) from None
-        if not tokens or len(tokens) != len(values):
-            raise NoLogprobsError(self._no_logprobs("no echoed prompt logprobs in the reply"))
-        return tokens, values, offsets, top
 
     def _score(self, req: LoglikelihoodRequest) -> LoglikelihoodResult:
         prompt = req.context + req.continuation
-        tokens, values, offsets, top = self._echo_logprobs(prompt)
+        echo = self._echo_logprobs(prompt)
         start, end = len(req.context), len(prompt)
         total, greedy, n_cont, n_ctx = 0.0, True, 0, 0
-        for tok, value, off, alts in zip(tokens, values, offsets, top, strict=False):
+        for tok, value, off, alts in zip(
+            echo.tokens, echo.values, echo.offsets, echo.top, strict=True
+        ):
             if off >= end:
                 break  # the generated token
             if off + len(tok) <= start:  # ends inside the context
@@ -211,14 +333,18 @@ class OpenAIBackend(ModelBackend):
             if alts:
                 best = max(alts.items(), key=lambda kv: kv[1])[0]
                 greedy = greedy and best == tok
+        if n_cont == 0 and req.continuation:
+            raise NoLogprobsError(
+                self._no_logprobs("the echoed tokens do not cover the continuation")
+            )
         return LoglikelihoodResult(total, greedy, n_ctx, n_cont)
 
     def loglikelihood(self, requests: Sequence[LoglikelihoodRequest]) -> list[LoglikelihoodResult]:
         return self._map(self._score, list(requests))
 
     def _rolling(self, req: RollingRequest) -> RollingResult:
-        tokens, values, _offsets, _ = self._echo_logprobs(req.text)
-        known = [v for v in values[: len(tokens) - 1] if v is not None]
+        echo = self._echo_logprobs(req.text)
+        known = [v for v in echo.values[: len(echo.tokens) - 1] if v is not None]
         return RollingResult(float(sum(known)), len(known))
 
     def loglikelihood_rolling(self, requests: Sequence[RollingRequest]) -> list[RollingResult]:
@@ -234,23 +360,20 @@ class OpenAIBackend(ModelBackend):
         }
         if req.stop:
             common["stop"] = list(req.stop)[:4]
-        use_chat = req.chat if self.chat is None else self.chat
+        use_chat = bool(req.chat if self.chat is None else self.chat)
+
+        def parse(data: Any) -> tuple[str, tuple[int | None, int | None]]:
+            return completion_text(data, use_chat), usage_tokens(data)
+
         if use_chat:
-            data = self._post(
-                "/chat/completions",
-                {**common, "messages": [{"role": "user", "content": req.context}]},
-            )
-            text = data["choices"][0]["message"].get("content") or ""
+            messages = [{"role": "user", "content": req.context}]
+            text, usage = self._post("/chat/completions", {**common, "messages": messages}, parse)
         else:
-            data = self._post("/completions", {**common, "prompt": req.context})
-            text = data["choices"][0].get("text") or ""
+            text, usage = self._post("/completions", {**common, "prompt": req.context}, parse)
         cut = min((text.index(s) for s in req.stop if s and s in text), default=None)
         text = text if cut is None else text[:cut]
-        usage = data.get("usage") or {}
         return GenerateResult(
-            text,
-            int(usage.get("prompt_tokens") or self.tokens(req.context)),
-            int(usage.get("completion_tokens") or self.tokens(text)),
+            text, usage[0] or self.tokens(req.context), usage[1] or self.tokens(text)
         )
 
     def generate(self, requests: Sequence[GenerateRequest]) -> list[GenerateResult]:

@@ -8,8 +8,8 @@ Syntax::
                                           threads
     hf:/path/to/model.gguf                a GGUF file directly
     openai:MODEL@URL[,key=value...]       OpenAI-compatible server (URL ends in /v1); keys:
-                                          concurrency, timeout, max_retries, chat, name,
-                                          api_key_env
+                                          concurrency, timeout, max_retries, backoff,
+                                          backoff_cap, chat, name, api_key_env
     llamacpp:PATH.gguf[,key=value...]     llama-cpp-python (optional extra); keys: n_ctx, name
 """
 
@@ -35,6 +35,10 @@ class ModelSpec:
     kind: str
     target: str
     options: dict[str, Any] = field(default_factory=dict)
+
+
+TEXT_KEYS = frozenset({"name", "family", "api_key_env", "gguf_file", "dtype"})
+"""Options kept as written (``name=1e3`` is the name "1e3", not the number 1000.0)."""
 
 
 def _value(text: str) -> Any:
@@ -72,7 +76,8 @@ def parse_spec(spec: str) -> ModelSpec:
         key, eq, val = pair.partition("=")
         if not eq or not key.strip():
             raise InputError(f"bad option {pair!r} in model spec {spec!r} (expected key=value)")
-        options[key.strip()] = _value(val.strip())
+        key = key.strip()
+        options[key] = val.strip() if key in TEXT_KEYS else _value(val.strip())
     if not target:
         raise InputError(f"model spec {spec!r} names no model ({_HINT})")
     if kind == "alias":
@@ -141,6 +146,7 @@ OPENAI_OPTIONS = (
     "api_key_env",
     "tokens_per_char",
     "backoff",
+    "backoff_cap",
 )
 LLAMACPP_OPTIONS = ("n_ctx", "name", "n_threads", "batch_size")
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -14,8 +15,10 @@ from scipy.sparse.csgraph import connected_components
 from assay.errors import InputError
 
 __all__ = [
+    "MAX_BATTLES",
     "PairCounts",
     "aggregate_battles",
+    "battle_weights",
     "battle_ids",
     "import_battles",
     "read_battles",
@@ -32,24 +35,59 @@ _COUNT_COLUMNS = {
     "ties_bothbad": "tie_bothbad",
 }
 BATTLE_FIELDS = ["model_a", "model_b", "winner", "prompt_id", "judge", "time"]
+#: Most battles one file (or one count table) may hold: the store keeps one row per battle.
+MAX_BATTLES = 10_000_000
+#: Battles expanded from a count table per write to the store (bounds the memory used).
+_STORE_CHUNK = 500_000
+
+
+def _read_jsonl(path: Path) -> pd.DataFrame:
+    """JSON lines with exact line numbers in errors (blank lines skipped)."""
+    try:
+        text = path.read_bytes().decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise InputError(f"{path}: not UTF-8 text (bad byte at offset {exc.start})") from None
+    records, lines = [], []
+    for number, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+        except (json.JSONDecodeError, RecursionError) as exc:
+            msg = exc.msg if isinstance(exc, json.JSONDecodeError) else "nested too deeply"
+            raise InputError(f"{path}: line {number}: not valid JSON ({msg})") from None
+        if not isinstance(record, dict):
+            raise InputError(f"{path}: line {number}: expected a JSON object, got {record!r:.40}")
+        records.append(record)
+        lines.append(number)
+    return pd.DataFrame.from_records(records, index=pd.Index(lines, dtype=np.int64))
 
 
 def _load(path: Path) -> tuple[pd.DataFrame, int]:
-    """The file as a DataFrame, and the offset from row index to the file's line number."""
+    """The file as a DataFrame, and the offset from its index to the line/record number."""
     suffix = path.suffix.lower()
+    if path.is_dir():
+        raise InputError(f"{path}: is a folder, not a battle file")
     try:
         if suffix in (".jsonl", ".ndjson"):
-            return pd.read_json(path, lines=True, dtype=False), 1
+            return _read_jsonl(path), 0
         if suffix == ".json":
-            data = json.loads(path.read_text())
+            data = json.loads(path.read_bytes().decode("utf-8"))
             if isinstance(data, dict):  # {"battles": [...]}
                 data = next((v for v in data.values() if isinstance(v, list)), [])
-            return pd.DataFrame(data), 1
+            if not isinstance(data, list) or not all(isinstance(r, dict) for r in data):
+                raise InputError(f"{path}: expected a JSON list of battle objects")
+            return pd.DataFrame.from_records(data), 1
         if suffix in (".csv", ".tsv"):
-            return pd.read_csv(path, sep="\t" if suffix == ".tsv" else ",", dtype=str), 2
+            sep = "\t" if suffix == ".tsv" else ","
+            return pd.read_csv(path, sep=sep, dtype=str, encoding="utf-8"), 2
         if suffix == ".parquet":
             return pd.read_parquet(path), 1
-    except (ValueError, json.JSONDecodeError, pd.errors.ParserError) as exc:
+    except UnicodeDecodeError as exc:
+        raise InputError(f"{path}: not UTF-8 text (bad byte at offset {exc.start})") from None
+    except pd.errors.EmptyDataError:
+        raise InputError(f"{path}: no battles (the file is empty)") from None
+    except (ValueError, TypeError, OverflowError, RecursionError, OSError) as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise InputError(f"{path}: cannot parse ({first})") from None
     raise InputError(
@@ -64,8 +102,18 @@ def _where(path: Path, df: pd.DataFrame, bad: np.ndarray, offset: int) -> str:
     return f"{path}: {unit} {int(df.index[row]) + offset}"
 
 
-def _expand_counts(path: Path, df: pd.DataFrame, offset: int) -> pd.DataFrame:
-    """Count tables (wide wins_a/wins_b/ties or long winner + count) to one row per battle."""
+def _first(col: pd.Series, bad: np.ndarray) -> str:
+    """The first bad value, as the file wrote it (a plain Python repr, cut at 60 chars)."""
+    value = col.to_numpy()[bad][0]
+    if isinstance(value, np.generic):
+        value = value.item()
+    return f"{value!r:.60}"
+
+
+def _counts_of(path: Path, df: pd.DataFrame, offset: int) -> pd.DataFrame:
+    """Count tables (wide wins_a/wins_b/ties or long winner + count) to one row per
+    (row, outcome) with a validated int64 ``count``; zero counts are dropped. No row is
+    repeated: the counts stay weights."""
     wide = [c for c in _COUNT_COLUMNS if c in df.columns]
     if wide:
         long = df.melt(
@@ -76,26 +124,66 @@ def _expand_counts(path: Path, df: pd.DataFrame, offset: int) -> pd.DataFrame:
             ignore_index=False,
         )
         long["winner"] = long.pop("_col").map(_COUNT_COLUMNS)
-        df = long
-    raw = pd.to_numeric(df["count"], errors="coerce")
-    bad = raw.isna() | (raw < 0) | (raw != np.floor(raw))
+        # battles in file order: every outcome of a row together
+        df = long.iloc[np.argsort(long.index.to_numpy(), kind="stable")]
+    col = df["count"]
+    is_bool = col.map(lambda v: isinstance(v, bool | np.bool_)).to_numpy(dtype=bool)
+    raw = pd.to_numeric(col.where(~is_bool), errors="coerce").to_numpy(dtype=float)
+    with np.errstate(invalid="ignore"):
+        bad = ~np.isfinite(raw) | (raw < 0) | (raw != np.floor(raw))
     if bad.any():
+        where = _where(path, df, bad, offset)
+        if col.isna().to_numpy()[bad][0]:
+            raise InputError(f"{where}: field 'count' is empty (give every row a count)")
         raise InputError(
-            f"{_where(path, df, bad.to_numpy(), offset)}: field 'count' must be a whole number "
-            f">= 0, got {df['count'].to_numpy()[bad.to_numpy()][0]!r}"
+            f"{where}: field 'count' must be a whole number >= 0, got {_first(col, bad)}"
         )
-    reps = raw.to_numpy(dtype=np.int64)
-    return df.drop(columns=["count"]).iloc[np.repeat(np.arange(len(df)), reps)]
+    running = np.cumsum(np.minimum(raw, MAX_BATTLES + 1))
+    over = running > MAX_BATTLES
+    if over.any():
+        raise InputError(
+            f"{_where(path, df, over, offset)}: the counts add up to more than "
+            f"{MAX_BATTLES:,} battles (field 'count' is {_first(col, over)}); split the file"
+        )
+    df = df.assign(count=raw.astype(np.int64))
+    return df[df["count"].to_numpy() > 0]
+
+
+def _names(path: Path, df: pd.DataFrame, name: str, offset: int) -> np.ndarray:
+    """A model-name column as stripped strings; anything else (empty, a number) is an error."""
+    col = df[name]
+    if isinstance(col.dtype, pd.CategoricalDtype):
+        col = col.astype(object)
+    missing = col.isna().to_numpy()
+    if missing.any():
+        raise InputError(f"{_where(path, df, missing, offset)}: field {name!r} is empty")
+    if pd.api.types.infer_dtype(col, skipna=False) != "string":
+        bad = (~col.map(lambda v: isinstance(v, str))).to_numpy(dtype=bool)
+        if bad.any():
+            raise InputError(
+                f"{_where(path, df, bad, offset)}: field {name!r} must be text, "
+                f"got {_first(col, bad)}"
+            )
+    text = col.astype(str).str.strip()
+    bad = (text == "").to_numpy()
+    if bad.any():
+        raise InputError(f"{_where(path, df, bad, offset)}: field {name!r} is empty")
+    return text.to_numpy(dtype=object)
 
 
 def read_battles(path: str | Path) -> pd.DataFrame:
     """Read battles from JSONL/JSON/CSV/Parquet and validate them.
 
-    Rows need ``model_a``, ``model_b`` and ``winner`` in {model_a, model_b, tie, tie (bothbad),
-    tie_bothbad}; optional ``judge``, ``prompt_id`` (or Chatbot Arena's ``question_id``) and
-    ``time`` (or ``tstamp``, Unix seconds). Count tables are accepted too: either a ``count``
-    column beside ``winner``, or columns ``wins_a``, ``wins_b``, ``ties`` (, ``ties_bothbad``).
-    Returns one row per battle with columns model_a, model_b, winner, prompt_id, judge, time.
+    Rows need ``model_a``, ``model_b`` (text; surrounding spaces are removed) and ``winner``
+    in {model_a, model_b, tie, tie (bothbad), tie_bothbad}; optional ``judge``, ``prompt_id``
+    (or Chatbot Arena's ``question_id``) and ``time`` (or ``tstamp``, Unix seconds). Count
+    tables are accepted too: either a ``count`` column beside ``winner``, or columns
+    ``wins_a``, ``wins_b``, ``ties`` (, ``ties_bothbad``); counts are whole numbers adding up
+    to at most :data:`MAX_BATTLES`.
+
+    Returns columns model_a, model_b, winner, prompt_id, judge, time: one row per battle, or
+    for a count table one row per (row, outcome) with an int64 ``count`` column (the rows are
+    not repeated; :func:`aggregate_battles` and :func:`store_battles` honour the counts).
     Errors are one line naming the file, the line and the field.
     """
     path = Path(path)
@@ -104,51 +192,60 @@ def read_battles(path: str | Path) -> pd.DataFrame:
     df, offset = _load(path)
     if df.empty:
         raise InputError(f"{path}: no battles")
-    df = df.reset_index(drop=True)
+    if offset:  # CSV / JSON / Parquet: a 0-based position; JSONL keeps its line numbers
+        df = df.reset_index(drop=True)
     for name in ("model_a", "model_b"):
         if name not in df.columns:
             raise InputError(
                 f"{path}: missing field {name!r} (columns: {', '.join(map(str, df.columns))})"
             )
-    if "count" in df.columns or any(c in df.columns for c in _COUNT_COLUMNS):
+    counted = "count" in df.columns or any(c in df.columns for c in _COUNT_COLUMNS)
+    if counted:
         if "count" in df.columns and "winner" not in df.columns:
             raise InputError(f"{path}: a 'count' column needs a 'winner' column beside it")
-        df = _expand_counts(path, df, offset)
+        df = _counts_of(path, df, offset)
+        if df.empty:
+            raise InputError(f"{path}: no battles (every count is 0)")
     if "winner" not in df.columns:
         raise InputError(f"{path}: missing field 'winner' (or count columns wins_a, wins_b, ties)")
-    for name in ("model_a", "model_b"):
-        col = df[name]
-        bad = (col.isna() | (col.astype(str).str.strip() == "")).to_numpy()
-        if bad.any():
-            raise InputError(f"{_where(path, df, bad, offset)}: field {name!r} is empty")
-    winner = df["winner"].astype(str).str.strip().replace(_WINNER_ALIASES)
-    bad = (~winner.isin(WINNERS)).to_numpy()
+    model_a = _names(path, df, "model_a", offset)
+    model_b = _names(path, df, "model_b", offset)
+    raw_winner = df["winner"]
+    winner = raw_winner.astype(str).str.strip().replace(_WINNER_ALIASES)
+    bad = (~winner.isin(WINNERS) | raw_winner.isna()).to_numpy()
     if bad.any():
+        what = (
+            "is empty" if raw_winner.isna().to_numpy()[bad][0] else f"is {_first(raw_winner, bad)}"
+        )
         raise InputError(
-            f"{_where(path, df, bad, offset)}: field 'winner' is {df['winner'].to_numpy()[bad][0]!r}; "
+            f"{_where(path, df, bad, offset)}: field 'winner' {what}; "
             "use model_a, model_b, tie or tie (bothbad)"
         )
-    same = (df["model_a"].astype(str) == df["model_b"].astype(str)).to_numpy()
+    same = model_a == model_b
     if same.any():
         raise InputError(
-            f"{_where(path, df, same, offset)}: model_a and model_b are the same model"
+            f"{_where(path, df, same, offset)}: model_a and model_b are the same model "
+            f"({model_a[same][0]!r})"
         )
-    out = pd.DataFrame(
-        {
-            "model_a": df["model_a"].astype(str).to_numpy(),
-            "model_b": df["model_b"].astype(str).to_numpy(),
-            "winner": winner.to_numpy(),
-        }
-    )
+    out = pd.DataFrame({"model_a": model_a, "model_b": model_b, "winner": winner.to_numpy()})
     prompt = next((c for c in ("prompt_id", "question_id") if c in df.columns), None)
-    out["prompt_id"] = _text_or_none(df[prompt]) if prompt else None
-    out["judge"] = _text_or_none(df["judge"]) if "judge" in df.columns else None
+    out["prompt_id"] = _text_or_none(path, df, prompt, offset) if prompt else None
+    out["judge"] = _text_or_none(path, df, "judge", offset) if "judge" in df.columns else None
     out["time"] = _parse_time(path, df, offset)
+    if counted:
+        out["count"] = df["count"].to_numpy(dtype=np.int64)
     return out
 
 
-def _text_or_none(col: pd.Series) -> np.ndarray:
+def _text_or_none(path: Path, df: pd.DataFrame, name: str, offset: int) -> np.ndarray:
     """Strings, with None (not pd.NA) where missing: the store hashes rows with astype(str)."""
+    col = df[name]
+    if col.dtype == object:
+        bad = col.map(lambda v: isinstance(v, list | dict | bool)).to_numpy(dtype=bool)
+        if bad.any():
+            raise InputError(
+                f"{_where(path, df, bad, offset)}: field {name!r} must be text, got {_first(col, bad)}"
+            )
     return col.astype(str).where(col.notna(), None).to_numpy(dtype=object)
 
 
@@ -165,21 +262,72 @@ def _parse_time(path: Path, df: pd.DataFrame, offset: int) -> pd.Series | None:
     bad = (parsed.isna() & raw.notna()).to_numpy()
     if bad.any():
         raise InputError(
-            f"{_where(path, df, bad, offset)}: field {col!r} is not a time: {raw.to_numpy()[bad][0]!r}"
+            f"{_where(path, df, bad, offset)}: field {col!r} is not a time: {_first(raw, bad)}"
         )
     return parsed.to_numpy()
 
 
+def battle_weights(battles: pd.DataFrame) -> np.ndarray:
+    """Battles per row: the ``count`` column of a count table (validated), else ones."""
+    if "count" not in battles.columns:
+        return np.ones(len(battles), dtype=np.int64)
+    raw = pd.to_numeric(battles["count"], errors="coerce").to_numpy(dtype=float)
+    with np.errstate(invalid="ignore"):
+        bad = ~np.isfinite(raw) | (raw < 0) | (raw != np.floor(raw))
+    if bad.any():
+        value = battles["count"].to_numpy()[bad][0]
+        raise InputError(f"battles: count {value!r} is not a whole number >= 0")
+    if raw.sum() > MAX_BATTLES:
+        raise InputError(f"battles: the counts add up to more than {MAX_BATTLES:,} battles")
+    return raw.astype(np.int64)
+
+
+def _combine(hashes: list[np.ndarray]) -> np.ndarray:
+    """Row hashes from column hashes, exactly as pandas' ``hash_pandas_object`` combines a
+    DataFrame's columns (CPython's tuple hash), so ids match those of expanded rows."""
+    mult = np.uint64(1000003)
+    out = np.zeros_like(hashes[0]) + np.uint64(0x345678)
+    with np.errstate(over="ignore"):
+        for i, a in enumerate(hashes):
+            inverse = len(hashes) - i
+            out ^= a
+            out *= mult
+            mult += np.uint64(82520 + inverse + inverse)
+        out += np.uint64(97531)
+    return out
+
+
+def _id_parts(battles: pd.DataFrame) -> tuple[list[np.ndarray], np.ndarray, np.ndarray]:
+    """Per row: the field hashes, its battle count and the occurrence number of its first
+    battle among identical rows (earlier rows' counts)."""
+    fields = [c for c in (*BATTLE_FIELDS, "source") if c in battles.columns]
+    keyed = battles[fields].astype(object).where(battles[fields].notna(), "\x00").astype(str)
+    hashes = [pd.util.hash_pandas_object(keyed[c], index=False).to_numpy() for c in fields]
+    counts = battle_weights(battles)
+    group = keyed.groupby(fields, sort=False, dropna=False).ngroup().to_numpy()
+    first = pd.Series(counts).groupby(group).cumsum().to_numpy() - counts
+    return hashes, counts, first
+
+
+def _ids_at(hashes, counts, first, start: int, stop: int) -> tuple[np.ndarray, np.ndarray]:
+    """Row index and id of battles ``start:stop`` of the expansion (count-table rows repeated
+    ``count`` times, in order) without building the expansion."""
+    ends = np.cumsum(counts)
+    pos = np.arange(start, stop, dtype=np.int64)
+    row = np.searchsorted(ends, pos, side="right")
+    occurrence = first[row] + pos - (ends[row] - counts[row])
+    occ_hash = pd.util.hash_pandas_object(pd.Series(occurrence), index=False).to_numpy()
+    hashed = _combine([h[row] for h in hashes] + [occ_hash])
+    return row, np.char.mod("b%016x", hashed)
+
+
 def battle_ids(battles: pd.DataFrame) -> np.ndarray:
     """Stable ids: a 64-bit hash of (model_a, model_b, winner, prompt_id, judge, time, source)
-    and the row's occurrence number among identical rows, so re-importing is a no-op while two
-    identical votes in one file both count. Vectorised (pandas' seeded row hash)."""
-    fields = [c for c in (*BATTLE_FIELDS, "source") if c in battles.columns]
-    keyed = battles[fields].astype(object).where(battles[fields].notna(), "\x00")
-    keyed = keyed.astype(str)
-    keyed["_occurrence"] = keyed.groupby(fields, sort=False, dropna=False).cumcount()
-    hashed = pd.util.hash_pandas_object(keyed, index=False).to_numpy()
-    return np.char.mod("b%016x", hashed)
+    and the battle's occurrence number among identical battles, so re-importing is a no-op
+    while two identical votes in one file both count. For a count table, one id per battle
+    (``count`` ids per row, as if the rows were repeated). Vectorised."""
+    hashes, counts, first = _id_parts(battles)
+    return _ids_at(hashes, counts, first, 0, int(counts.sum()))[1]
 
 
 def import_battles(store, path: str | Path, *, source: str | None = None) -> int:
@@ -187,13 +335,30 @@ def import_battles(store, path: str | Path, *, source: str | None = None) -> int
     return store_battles(store, read_battles(path), source=source or Path(path).name)
 
 
+def _expanded(battles: pd.DataFrame) -> Iterator[pd.DataFrame]:
+    """The battles one row each with its ``battle_id``, in chunks of bounded size."""
+    hashes, counts, first = _id_parts(battles)
+    total = int(counts.sum())
+    plain = battles.drop(columns=["count"], errors="ignore")
+    for start in range(0, total, _STORE_CHUNK):
+        row, ids = _ids_at(hashes, counts, first, start, min(total, start + _STORE_CHUNK))
+        yield plain.iloc[row].assign(battle_id=ids)
+
+
 def store_battles(store, battles: pd.DataFrame, *, source: str | None = None) -> int:
-    """Add validated battles to ``store`` with :func:`battle_ids`; returns rows written."""
+    """Add validated battles to ``store`` with :func:`battle_ids` (count tables as one row per
+    battle, written in bounded chunks inside one transaction); returns rows written."""
     battles = battles.copy()
     if source is not None:
         battles["source"] = source
-    battles["battle_id"] = battle_ids(battles)
-    return store.add_battles(battles)
+    if "count" not in battles.columns:
+        battles["battle_id"] = battle_ids(battles)
+        return store.add_battles(battles)
+    written = 0
+    with store.transaction() as con:
+        for chunk in _expanded(battles):
+            written += store.add_battles(chunk, con=con)
+    return written
 
 
 @dataclass
@@ -236,13 +401,34 @@ class PairCounts:
         )
 
 
+def model_codes(battles: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, pd.Index]:
+    """Indices of model_a and model_b into the sorted, stripped model names."""
+    codes, names = [], []
+    for name in ("model_a", "model_b"):
+        c, u = pd.factorize(battles[name])
+        if (c < 0).any():
+            raise InputError(f"battles: row {int(np.argmax(c < 0))} has no {name}")
+        stripped = pd.Index(u).astype(str).str.strip()
+        if (stripped == "").any():
+            raise InputError(f"battles: an empty model name in {name}")
+        codes.append(c)
+        names.append(stripped)
+    uniques = names[0].union(names[1]).unique().sort_values()
+    a = uniques.get_indexer(names[0])[codes[0]]
+    b = uniques.get_indexer(names[1])[codes[1]]
+    return a, b, uniques
+
+
 def aggregate_battles(battles: pd.DataFrame) -> PairCounts:
-    """Count wins and ties per unordered pair (vectorised: factorize + bincount)."""
+    """Count wins and ties per unordered pair (vectorised: factorize + bincount), weighting
+    each row by its ``count`` when there is one. Names are compared without surrounding
+    spaces."""
     for name in ("model_a", "model_b", "winner"):
         if name not in battles.columns:
             raise InputError(f"battles: missing column {name!r}")
     if battles.empty:
         raise InputError("battles: no battles to rank")
+    weights = battle_weights(battles)
     # factorize each column (fast on categoricals too), then map the few uniques
     w_codes, w_uniques = pd.factorize(battles["winner"])
     w_names = pd.Index(w_uniques).astype(str).str.strip()
@@ -253,18 +439,10 @@ def aggregate_battles(battles: pd.DataFrame) -> PairCounts:
         bad = "missing" if (w_codes < 0).any() else w_names[np.isnan(w_outcome.astype(float))][0]
         raise InputError(f"battles: winner {bad!r} is not one of {', '.join(WINNERS)}")
     outcome = w_outcome.astype(np.int64)[w_codes]
-    a_codes, a_uniques = pd.factorize(battles["model_a"])
-    b_codes, b_uniques = pd.factorize(battles["model_b"])
-    if (a_codes < 0).any() or (b_codes < 0).any():
-        raise InputError("battles: a model name is missing")
-    a_names = pd.Index(a_uniques).astype(str)
-    b_names = pd.Index(b_uniques).astype(str)
-    uniques = a_names.union(b_names).sort_values()
+    a, b, uniques = model_codes(battles)
     k = len(uniques)
     if k < 2:
         raise InputError("battles: need at least two models")
-    a = uniques.get_indexer(a_names)[a_codes]
-    b = uniques.get_indexer(b_names)[b_codes]
     if (a == b).any():
         raise InputError(f"battles: row {int(np.argmax(a == b))} has model_a == model_b")
     swap = a > b
@@ -272,8 +450,10 @@ def aggregate_battles(battles: pd.DataFrame) -> PairCounts:
     # swapping sides turns a win of a into a win of b; ties stay ties
     out = np.where(swap & (outcome < 2), 1 - outcome, outcome)
     cell = (lo * k + hi) * 3 + out
-    counts = np.bincount(cell, minlength=k * k * 3).reshape(k * k, 3)
+    counts = np.bincount(cell, weights=weights, minlength=k * k * 3).reshape(k * k, 3)
     pair = np.flatnonzero(counts.sum(axis=1))
+    if pair.size == 0:
+        raise InputError("battles: no battles to rank (every count is 0)")
     return PairCounts(
         models=[str(m) for m in uniques],
         pair_i=pair // k,

@@ -13,7 +13,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from ._battles import aggregate_battles
+from ._battles import aggregate_battles, battle_weights, model_codes
 
 __all__ = ["online_elo"]
 
@@ -66,10 +66,15 @@ def elo_waves(
 
 
 def _codes(battles: pd.DataFrame, models: list[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Model indices into ``models`` and scores of a, one entry per battle (rows of a count
+    table repeated ``count`` times, as integer codes only)."""
+    a, b, names = model_codes(battles)
     index = pd.Index(models)
-    a = index.get_indexer(battles["model_a"].astype(str))
-    b = index.get_indexer(battles["model_b"].astype(str))
-    score = battles["winner"].astype(str).map(_SCORE).to_numpy(dtype=float)
+    a, b = index.get_indexer(names)[a], index.get_indexer(names)[b]
+    score = battles["winner"].astype(str).str.strip().map(_SCORE).to_numpy(dtype=float)
+    if "count" in battles.columns:
+        reps = battle_weights(battles)
+        a, b, score = np.repeat(a, reps), np.repeat(b, reps), np.repeat(score, reps)
     return a, b, score
 
 

@@ -12,6 +12,7 @@ from scipy.stats import kendalltau
 
 from assay.errors import InputError
 
+from ._battles import battle_weights
 from ._pairwise import fit_battles
 from ._ratings import Ratings
 from ._samples import rank_samples
@@ -75,15 +76,21 @@ def subsample_curve(
     each kept fraction, ``repeats`` seeded subsamples are ranked (no bootstrap) and compared to
     the full ranking. Returns fraction_kept, tau_mean, tau_min, tau_max, tau_sd, repeats.
     """
+    if repeats < 1:
+        raise InputError(f"repeats {repeats}: must be >= 1")
+    if not len(fractions):
+        raise InputError("fractions: give at least one fraction in (0, 1]")
     rng = np.random.default_rng(seed)
     battles = "model_a" in data.columns
+    weighted = battles and "count" in data.columns
     if battles:
         method = method or "bt"
 
         def rank(df):
             return fit_battles(df, method=method, bootstrap=0)
 
-        units = np.arange(len(data))
+        counts = battle_weights(data) if weighted else None
+        n_units = int(counts.sum()) if weighted else len(data)
     else:
         method = method or "pl"
 
@@ -92,18 +99,24 @@ def subsample_curve(
 
         key = data["task"].astype(str) + "\x1f" + data["doc_id"].astype(str)
         unit_of_row, uniq = pd.factorize(key)
-        units = np.arange(len(uniq))
+        n_units = len(uniq)
+    for fraction in fractions:
+        if not 0 < fraction <= 1:
+            raise InputError(f"fraction {fraction}: must be in (0, 1]")
     full = rank(data)
     rows = []
     for fraction in fractions:  # a handful of fractions × repeats
-        if not 0 < fraction <= 1:
-            raise InputError(f"fraction {fraction}: must be in (0, 1]")
         taus = []
         for _ in range(repeats):
-            keep = rng.choice(units, size=max(1, int(round(fraction * len(units)))), replace=False)
-            mask = np.zeros(len(units), dtype=bool)
-            mask[keep] = True
-            sub = data[mask] if battles else data[mask[unit_of_row]]
+            size = max(1, int(round(fraction * n_units)))
+            if weighted:  # keep `size` of the battles: a draw without replacement over counts
+                kept = rng.multivariate_hypergeometric(counts, size)
+                sub = data.assign(count=kept)[kept > 0]
+            else:
+                keep = rng.choice(n_units, size=size, replace=False)
+                mask = np.zeros(n_units, dtype=bool)
+                mask[keep] = True
+                sub = data[mask] if battles else data[mask[unit_of_row]]
             try:
                 taus.append(kendall_tau(rank(sub), full).statistic)
             except InputError:

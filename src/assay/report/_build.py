@@ -83,6 +83,13 @@ def build_report(
     band; ``max_docs`` caps the documents per task embedded for the drill-down (disagreements
     first).
     """
+    for name, value in (
+        ("max_docs", max_docs), ("bootstrap", bootstrap), ("scaling_bootstrap", scaling_bootstrap)
+    ):  # fmt: skip
+        if int(value) != value or value < 0:
+            raise InputError(f"{name} must be a whole number >= 0, got {value!r}")
+    if not 0 < alpha < 1:
+        raise InputError(f"alpha must be between 0 and 1, got {alpha!r}")
     st = _open(store)
     scores = st.scores(task=tasks)
     samples = st.samples(task=tasks)

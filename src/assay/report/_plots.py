@@ -13,7 +13,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
-__all__ = ["interval_plot", "scaling_plot", "svg_string"]
+__all__ = ["interval_plot", "plain_text", "scaling_plot", "svg_string"]
 
 _STYLE = {
     "svg.fonttype": "none",  # keep text as text: smaller files, selectable labels
@@ -23,10 +23,18 @@ _STYLE = {
     "axes.spines.right": False,
     "axes.grid": True,
     "grid.alpha": 0.3,
+    "text.usetex": False,  # labels come from data: never TeX
 }
 ACCENT = "#2563eb"
 MUTED = "#94a3b8"
 HELD_OUT = "#dc2626"
+_SVG_STYLE = re.compile(r"<style[^>]*>.*?</style>", re.S)
+
+
+def plain_text(text: object) -> str:
+    """``text`` as a literal matplotlib label: every ``$`` escaped, so a name like ``$x$``
+    is shown as typed instead of being parsed as mathtext (which can raise on bad input)."""
+    return str(text).replace("$", r"\$")
 
 
 def svg_string(fig: plt.Figure) -> str:
@@ -36,6 +44,9 @@ def svg_string(fig: plt.Figure) -> str:
     plt.close(fig)
     text = buf.getvalue()
     text = text[text.index("<svg") :]
+    # matplotlib's <style> rule is global once inlined in HTML (and needs a CSP nonce):
+    # style.css carries it, scoped to figures.
+    text = _SVG_STYLE.sub("", text, count=1)
     # Let CSS size the plot: drop width/height, keep the viewBox.
     return re.sub(r'<svg([^>]*?) width="[^"]*" height="[^"]*"', r"<svg\1", text, count=1)
 
@@ -66,13 +77,13 @@ def interval_plot(
             ax.errorbar(
                 est[m], y[m], xerr=err[:, m], fmt="o", color=color, ecolor=color, capsize=3, ms=5
             )
-        ax.set_yticks(y, labels)
-        ax.set_xlabel(xlabel)
+        ax.set_yticks(y, [plain_text(label) for label in labels])
+        ax.set_xlabel(plain_text(xlabel))
         ax.grid(axis="y", visible=False)
         ax.set_ylim(-0.7, n - 0.3)
         if title:
-            ax.set_title(title, loc="left", fontsize=10)
-    return svg_string(fig)
+            ax.set_title(plain_text(title), loc="left", fontsize=10)
+        return svg_string(fig)  # inside the style: svg.fonttype applies when saving
 
 
 def scaling_plot(
@@ -112,13 +123,13 @@ def scaling_plot(
             )
         for row in points.itertuples(index=False):
             ax.annotate(
-                str(row.label), (row.x, row.y), textcoords="offset points", xytext=(4, 4),
+                plain_text(row.label), (row.x, row.y), textcoords="offset points", xytext=(4, 4),
                 fontsize=7, color="#475569",
             )  # fmt: skip
         ax.set_xscale("log")
-        ax.set_xlabel(xlabel)
-        ax.set_ylabel(ylabel)
+        ax.set_xlabel(plain_text(xlabel))
+        ax.set_ylabel(plain_text(ylabel))
         ax.legend(frameon=False, fontsize=8, loc="best")
         if title:
-            ax.set_title(title, loc="left", fontsize=10)
-    return svg_string(fig)
+            ax.set_title(plain_text(title), loc="left", fontsize=10)
+        return svg_string(fig)  # inside the style: svg.fonttype applies when saving

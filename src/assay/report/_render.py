@@ -9,13 +9,24 @@ from pathlib import Path
 from typing import Any
 
 import jinja2
+import jinja2.sandbox
 from markupsafe import Markup, escape
+
+from assay.errors import InputError
 
 from ._build import ReportData, build_report
 from ._panel import jsonable
 
 _ALLOWED_TAGS = re.compile(r"&lt;(/?small|br)&gt;")
 _CODE = re.compile(r"`([^`]+)`")
+# Characters that could end a <script> element, open an HTML comment or break a JS string.
+_SCRIPT_ESCAPES = {
+    ord("<"): "\\u003c",
+    ord(">"): "\\u003e",
+    ord("&"): "\\u0026",
+    0x2028: "\\u2028",
+    0x2029: "\\u2029",
+}
 
 
 def _safe_cell(text: Any) -> Markup:
@@ -41,8 +52,9 @@ def _groupby_runs(items: list[dict[str, Any]]) -> list[tuple[str, list[dict[str,
 
 @cache
 def environment() -> jinja2.Environment:
-    """The Jinja2 environment over the package's templates (also used by ``assay serve``)."""
-    env = jinja2.Environment(
+    """The sandboxed Jinja2 environment over the package's templates (also used by
+    ``assay serve``); HTML is autoescaped."""
+    env = jinja2.sandbox.ImmutableSandboxedEnvironment(
         loader=jinja2.PackageLoader("assay.report", "templates"),
         autoescape=jinja2.select_autoescape(["html", "j2"], default_for_string=True),
         trim_blocks=True,
@@ -51,22 +63,28 @@ def environment() -> jinja2.Environment:
     env.filters["safe_cell"] = _safe_cell
     env.filters["code_spans"] = _code_spans
     env.filters["groupby_runs"] = _groupby_runs
+    env.filters["script_json"] = embed_json
     from assay import __version__
 
     env.globals["version"] = __version__
     return env
 
 
-def embed_json(value: Any) -> str:
-    """JSON safe to put inside <script type="application/json">."""
-    text = json.dumps(jsonable(value), ensure_ascii=False, separators=(",", ":"))
-    return text.replace("</", "<\\/").replace("<!--", "<\\!--")
+def embed_json(value: Any) -> Markup:
+    """``value`` as JSON safe inside any HTML ``<script>`` element: ``<``, ``>``, ``&``, U+2028
+    and U+2029 become ``\\uXXXX`` escapes, so no string can close the element, open a comment
+    or end a JS string; ``JSON.parse`` / ``json.loads`` give back the original text."""
+    text = json.dumps(jsonable(value), ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+    return Markup(text.translate(_SCRIPT_ESCAPES))
 
 
-def render_report(report: ReportData, *, live: bool = False, max_docs: int = 300) -> str:
+def render_report(
+    report: ReportData, *, live: bool = False, max_docs: int = 300, nonce: str = ""
+) -> str:
     """The report as one HTML string: inline CSS, inline SVG plots, inline JS, no network.
 
-    ``live`` adds the navigation of ``assay serve``.
+    ``live`` adds the navigation of ``assay serve``; ``nonce`` marks the inline script and
+    style for a Content-Security-Policy.
     """
     return (
         environment()
@@ -77,6 +95,7 @@ def render_report(report: ReportData, *, live: bool = False, max_docs: int = 300
             live=live,
             page="report",
             max_docs=max_docs,
+            csp_nonce=nonce,
         )
     )
 
@@ -103,6 +122,10 @@ def write_report(
         scaling_bootstrap=scaling_bootstrap,
     )
     path = Path(output)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(render_report(data, max_docs=max_docs), encoding="utf-8")
+    html = render_report(data, max_docs=max_docs)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(html, encoding="utf-8")
+    except OSError as exc:
+        raise InputError(f"{path}: cannot write the report ({exc.strerror or exc})") from None
     return path.resolve(), data

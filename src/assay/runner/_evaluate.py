@@ -12,8 +12,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from assay.errors import InputError
 from assay.models import ModelBackend
-from assay.store import ModelInfo, RunInfo, Store, make_run_id, open_store
+from assay.store import ModelInfo, RunInfo, Store, default_store_path, make_run_id, open_store
 from assay.tasks._instance import Instance
 
 from ._cost import CostFit, fit_cost
@@ -82,12 +83,20 @@ def _chunks(instances: list[Instance], size: int) -> list[list[Instance]]:
     return [order[k : k + size] for k in range(0, len(order), size)]
 
 
+SUMMARY_COLUMNS = ["model", "task", "metric", "mean", "stderr", "n", "n_samples"]
+
+
+def summarize_empty() -> pd.DataFrame:
+    """The summary table with no rows."""
+    return pd.DataFrame(columns=SUMMARY_COLUMNS)
+
+
 def summarize(store: Store, keys: pd.DataFrame) -> pd.DataFrame:
     """Mean, stderr and n per (task, metric) over the stored samples named by ``keys``
     (columns run_id, doc_id, repeat). Repeats of a document are averaged first."""
-    cols = ["model", "task", "metric", "mean", "stderr", "n", "n_samples"]
+    cols = SUMMARY_COLUMNS
     if keys.empty:
-        return pd.DataFrame(columns=cols)
+        return summarize_empty()
     run_ids = sorted(keys["run_id"].unique())
     rows = store.sql(
         'SELECT s.model, s.task, m.run_id, m.doc_id, m."repeat", m.metric, m.value '
@@ -97,7 +106,7 @@ def summarize(store: Store, keys: pd.DataFrame) -> pd.DataFrame:
     )
     rows = rows.merge(keys, on=["run_id", "doc_id", "repeat"], how="inner")
     if rows.empty:
-        return pd.DataFrame(columns=cols)
+        return summarize_empty()
     per_doc = rows.groupby(["model", "task", "metric", "doc_id"], as_index=False).agg(
         value=("value", "mean"), k=("value", "size")
     )
@@ -132,6 +141,58 @@ def stored_cost_fit(store: Store, run_ids: Sequence[str], runtime: str) -> CostF
     return fit_cost(batches, runtime=runtime)
 
 
+MAX_REPEATS = 1000
+"""Upper bound of ``repeats`` and of ``permute_choices`` (instances are built in memory)."""
+
+
+def _count(name: str, value: Any, low: int, *, optional: bool = False, high: int | None = None):
+    """``value`` as an int in [low, high] (None passes when ``optional``), else InputError."""
+    if value is None and optional:
+        return None
+    ok = isinstance(value, int | np.integer) and not isinstance(value, bool)
+    if not ok or value < low or (high is not None and value > high):
+        bound = f">= {low}" if high is None else f"in [{low}, {high}]"
+        raise InputError(f"{name} must be an integer {bound}, got {value!r}")
+    return int(value)
+
+
+def check_options(
+    *,
+    limit: Any = None,
+    num_fewshot: Any = None,
+    seed: Any = 0,
+    batch_size: Any = "auto",
+    repeats: Any = 1,
+    permute_choices: Any = 0,
+) -> None:
+    """Reject invalid :func:`evaluate` options with one-line InputErrors (before any work)."""
+    _count("limit", limit, 1, optional=True)
+    _count("num_fewshot", num_fewshot, 0, optional=True)
+    _count("seed", seed, 0)
+    if batch_size != "auto":
+        if isinstance(batch_size, str) and batch_size.isascii() and batch_size.isdigit():
+            batch_size = int(batch_size)
+        _count("batch_size ('auto' or an integer)", batch_size, 1)
+    _count("repeats", repeats, 1, high=MAX_REPEATS)
+    _count("permute_choices", permute_choices, 0, high=MAX_REPEATS)
+
+
+def _store_or_path(store: Store | str | os.PathLike[str] | None) -> tuple[Store | None, Path]:
+    """An existing store opened (checked) now; a new one is only created by the first write, so
+    a run that fails before its first results leaves no file, model or run behind."""
+    if isinstance(store, Store):
+        return store, store.path
+    path = Path(store) if store is not None else default_store_path()
+    if path.exists():
+        return open_store(path), path
+    folder = path.parent
+    while not folder.exists() and folder != folder.parent:
+        folder = folder.parent
+    if not folder.is_dir() or not os.access(folder, os.W_OK | os.X_OK):
+        raise InputError(f"store {path}: cannot create it ({folder} is not a writable folder)")
+    return None, path
+
+
 def evaluate(
     model: ModelBackend | str,
     tasks: Any,
@@ -147,47 +208,53 @@ def evaluate(
 ) -> EvalResult:
     """Evaluate ``model`` (backend or spec) on ``tasks`` (names, Task objects or a mix).
 
-    Every chunk of scored samples is written to ``store`` in one transaction; a run's id hashes
-    (model, task, version, fingerprint, template, few-shot, seed, repeats, orderings), so calling
-    again with the same settings skips the stored ``(doc_id, repeat)`` keys and computes only
-    what is missing. Returns the summary table and the inference cost fit.
+    Every chunk of scored samples is written to ``store`` in one transaction, together with the
+    model and run rows the first time (nothing is written before the first results, and a new
+    store file is only created then). A run's id hashes (model, task, version, fingerprint,
+    template, few-shot, seed, repeats, orderings), so calling again with the same settings skips
+    the stored ``(doc_id, repeat)`` keys and computes only what is missing. Invalid options raise
+    :class:`InputError` before the model or the store is touched. Returns the summary table and
+    the inference cost fit.
     """
     started = time.perf_counter()
-    if batch_size != "auto":
-        batch_size = int(batch_size)
-        if batch_size < 1:
-            from assay.errors import InputError
-
-            raise InputError(f"--batch-size must be 'auto' or a positive integer, got {batch_size}")
-    backend = get_backend(
-        model, **({} if isinstance(model, ModelBackend) else {"batch_size": batch_size})
+    check_options(
+        limit=limit,
+        num_fewshot=num_fewshot,
+        seed=seed,
+        batch_size=batch_size,
+        repeats=repeats,
+        permute_choices=permute_choices,
     )
-    if isinstance(model, ModelBackend) and batch_size != "auto" and hasattr(backend, "batch_size"):
-        backend.batch_size = batch_size
-    store = store if isinstance(store, Store) else open_store(store)
+    batch_size = batch_size if batch_size == "auto" else int(batch_size)  # "16" works too
     task_objs = _resolve_tasks(tasks)
-    info = getattr(backend, "info", {}) or {}
-    store.upsert_models(
-        [
-            ModelInfo(
-                model=backend.name,
-                family=info.get("family"),
-                params=info.get("params"),
-                spec=backend.spec,
-            )
-        ]
-    )
-    chunk = DEFAULT_CHUNK if batch_size == "auto" else max(8, batch_size)
-
-    plans: list[_Plan] = []
-    for task in task_objs:
-        instances = task.instances(
+    task_instances = [
+        task.instances(
             limit=limit,
             num_fewshot=num_fewshot,
             seed=seed,
             repeats=repeats,
             permute_choices=permute_choices,
         )
+        for task in task_objs
+    ]
+    backend = get_backend(
+        model, **({} if isinstance(model, ModelBackend) else {"batch_size": batch_size})
+    )
+    if isinstance(model, ModelBackend) and batch_size != "auto" and hasattr(backend, "batch_size"):
+        backend.batch_size = batch_size
+    db, store_path = _store_or_path(store)
+    info = getattr(backend, "info", {}) or {}
+    model_row = ModelInfo(
+        model=backend.name,
+        family=info.get("family"),
+        params=info.get("params"),
+        spec=backend.spec,
+    )
+    chunk = DEFAULT_CHUNK if batch_size == "auto" else max(8, batch_size)
+
+    plans: list[_Plan] = []
+    stored: set[str] = set()  # run ids with samples in the store
+    for task, instances in zip(task_objs, task_instances, strict=True):
         by_template: dict[str, list[Instance]] = {}
         for inst in instances:
             by_template.setdefault(inst.template_id, []).append(inst)
@@ -218,12 +285,14 @@ def evaluate(
                 fewshot_seed=seed,
                 settings=settings,
             )
-            store.upsert_run(run)
-            done = store.completed_keys(run.run_id)
+            done = db.completed_keys(run.run_id) if db is not None else set()
+            if done:
+                stored.add(run.run_id)
             todo = [i for i in insts if (str(i.doc_id), int(i.repeat)) not in done]
             plans.append(_Plan(task, run, insts, todo))
 
     new = 0
+    model_written = False
     with make_progress(enabled=progress) as bar:
         bar_id = bar.add_task(backend.name, total=sum(len(p.todo) for p in plans))
         for plan in plans:
@@ -232,7 +301,15 @@ def evaluate(
                 records = score_instances(
                     backend, part, plan.task, run_id=plan.run.run_id, model_name=backend.name
                 )
-                store.write_samples(records)
+                db = db if db is not None else open_store(store_path)
+                with db.transaction() as con:  # the model and run rows arrive with the samples
+                    if not model_written:
+                        db.upsert_models([model_row], con=con)
+                    if plan.run.run_id not in stored:
+                        db.upsert_run(plan.run, con=con)
+                    db.write_samples(records, con=con)
+                model_written = True
+                stored.add(plan.run.run_id)
                 new += len(records)
                 bar.advance(bar_id, len(records))
 
@@ -240,13 +317,22 @@ def evaluate(
         [(p.run.run_id, str(i.doc_id), int(i.repeat)) for p in plans for i in p.instances],
         columns=["run_id", "doc_id", "repeat"],
     )
-    table = summarize(store, keys)
-    cost = stored_cost_fit(store, [p.run.run_id for p in plans], backend.runtime)
+    done_plans = [p for p in plans if p.run.run_id in stored]
+    run_ids = [p.run.run_id for p in done_plans]
+    table = summarize(db, keys) if db is not None and run_ids else summarize_empty()
+    cost = stored_cost_fit(db, run_ids, backend.runtime) if db is not None else None
     run_map: dict[str, list[str]] = {}
-    for plan in plans:
-        plan.run.extra = {"cost_fit": cost.to_dict() if cost else None, "runtime": backend.runtime}
-        store.upsert_run(plan.run)
-        store.finish_run(plan.run.run_id)
+    if db is not None and done_plans:
+        with db.transaction() as con:
+            db.upsert_models([model_row], con=con)
+            for plan in done_plans:
+                plan.run.extra = {
+                    "cost_fit": cost.to_dict() if cost else None,
+                    "runtime": backend.runtime,
+                }
+                db.upsert_run(plan.run, con=con)
+                db.finish_run(plan.run.run_id, con=con)
+    for plan in done_plans:
         run_map.setdefault(plan.task.name, []).append(plan.run.run_id)
     return EvalResult(
         model=backend.name,

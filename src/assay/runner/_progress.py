@@ -38,7 +38,8 @@ class _Silent:
 
 @contextmanager
 def make_progress(enabled: bool = True):
-    """A started rich Progress (or a silent stand-in when ``enabled`` is false)."""
+    """A started rich Progress (or a silent stand-in when ``enabled`` is false). When the body
+    fails, the bar is erased so the error is the only thing left on the terminal."""
     if not enabled:
         yield _Silent()
         return
@@ -54,4 +55,9 @@ def make_progress(enabled: bool = True):
         transient=False,
     )
     with progress:
-        yield progress
+        try:
+            yield progress
+        except Exception:
+            progress.live.transient = True  # a terminal: erase the bar
+            progress.console.quiet = not progress.console.is_interactive  # a file: no blank line
+            raise

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import secrets
 from typing import Annotated, Any, Literal
 
@@ -64,6 +65,20 @@ def require_token(
         raise HTTPException(401, "this server needs a token for writes: send X-Assay-Token")
 
 
+def limit_writes(request: Request) -> None:
+    """Write endpoints: a token bucket per client address (429 with Retry-After when empty)."""
+    client = request.client.host if request.client else "unknown"
+    wait = request.app.state.assay.rate.take(client)
+    if wait > 0:
+        seconds = max(1, math.ceil(wait))
+        raise HTTPException(
+            429,
+            f"too many writes from this client: try again in {seconds} s",
+            headers={"Retry-After": str(seconds)},
+        )
+
+
+WRITE_GUARDS = [Depends(limit_writes), Depends(require_token)]
 router = APIRouter(prefix="/api", tags=["api"])
 AppDep = Annotated[AppState, Depends(state)]
 
@@ -125,7 +140,7 @@ def battles(app: AppDep, limit: Limit = 100, offset: Offset = 0) -> dict[str, An
     return {"total": len(rows), "rows": records(rows.iloc[offset : offset + limit])}
 
 
-@router.post("/battles", summary="Store a pairwise judgment", dependencies=[Depends(require_token)])
+@router.post("/battles", summary="Store a pairwise judgment", dependencies=WRITE_GUARDS)
 def add_battle(app: AppDep, battle: BattleIn) -> dict[str, Any]:
     store = app.store()
     app.check_model(store, battle.model_a)
@@ -163,7 +178,7 @@ def arena_pair(app: AppDep, task: TaskQuery = None) -> dict[str, Any]:
 @router.post(
     "/arena/vote",
     summary="Vote on a drawn pair; stores a battle and reveals the models",
-    dependencies=[Depends(require_token)],
+    dependencies=WRITE_GUARDS,
 )
 def arena_vote(app: AppDep, vote: Vote) -> dict[str, Any]:
     return app.vote(vote.pair_id, vote.winner)

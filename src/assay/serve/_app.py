@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import secrets
+from collections.abc import Iterable
 from functools import cache
 from pathlib import Path
+from typing import Any
 
 import jinja2
 from fastapi import FastAPI, Request
@@ -15,7 +18,18 @@ from assay.report import environment as report_environment
 from assay.report import render_report
 
 from ._api import router
+from ._docs import api_operations
+from ._guard import MAX_BODY, NONCE_KEY, Guard, HostPolicy, RateLimit, is_loopback
 from ._state import AppState, NotFound, StoreMissing
+
+
+class _App(FastAPI):
+    """FastAPI with :class:`Guard` outermost: Host check, body limit and headers apply to
+    every response, errors included."""
+
+    def build_middleware_stack(self) -> Any:
+        hosts, max_body = self.state.guard
+        return Guard(super().build_middleware_stack(), hosts, max_body)
 
 
 @cache
@@ -32,13 +46,31 @@ def _wants_html(request: Request) -> bool:
     return not request.url.path.startswith("/api") and request.url.path != "/openapi.json"
 
 
+def _nonce(request: Request) -> str:
+    """This response's CSP nonce (set by :class:`Guard`)."""
+    return str(request.scope.get(NONCE_KEY, ""))
+
+
+def _page_token(request: Request, state: AppState) -> str | None:
+    """The write token for the arena page: only when the server is exposed beyond loopback
+    (a token is then required) and the page goes to a loopback client (its operator)."""
+    client = request.client.host if request.client else ""
+    return state.token if state.exposed and is_loopback(client) else None
+
+
+def _page(request: Request, template: str, **context: Any) -> str:
+    """A page of this app, rendered in the sandbox with this response's nonce."""
+    page = template.split(".", 1)[0]
+    return (
+        environment()
+        .get_template(template)
+        .render(live=True, page=page, csp_nonce=_nonce(request), **context)
+    )
+
+
 def _error(request: Request, status: int, message: str) -> Response:
     if _wants_html(request):
-        html = (
-            environment()
-            .get_template("error.html.j2")
-            .render(status=status, message=message, live=True, page="error")
-        )
+        html = _page(request, "error.html.j2", status=status, message=message)
         return HTMLResponse(html, status_code=status)
     return JSONResponse({"detail": message}, status_code=status)
 
@@ -49,16 +81,37 @@ def create_app(
     token: str | None = None,
     seed: int = 0,
     report_bootstrap: int = 20,
+    host: str = "127.0.0.1",
+    port: int | None = None,
+    allowed_hosts: Iterable[str] = (),
+    rate: RateLimit | None = None,
+    max_body: int = MAX_BODY,
 ) -> FastAPI:
-    """The app serving ``store``. ``token`` (if given) guards every write endpoint;
-    ``seed`` drives the arena's pair draws and the bootstrap intervals."""
-    app = FastAPI(
+    """The app serving ``store``, as bound to ``host``:``port`` (any port when None).
+
+    Only requests whose Host header names a loopback address, ``host`` or one of
+    ``allowed_hosts`` are answered (400 otherwise: no DNS rebinding). ``token`` guards every
+    write; one is generated when ``host`` is not loopback (read it from
+    ``app.state.assay.token``). Writes are limited by ``rate`` per client and bodies to
+    ``max_body`` bytes (413). ``seed`` drives the arena's draws and the bootstraps."""
+    exposed = not is_loopback(host)
+    if exposed and not token:
+        token = secrets.token_urlsafe(24)
+    app = _App(
         title="assay",
         summary="Live leaderboard, pairwise tests, answers and arena voting from an assay store.",
         version="1",
+        docs_url=None,
+        redoc_url=None,
     )
+    app.state.guard = (HostPolicy.build(host, port, allowed_hosts), max_body)
     app.state.assay = AppState(
-        Path(store), token=token or None, seed=seed, report_bootstrap=report_bootstrap
+        Path(store),
+        token=token or None,
+        seed=seed,
+        report_bootstrap=report_bootstrap,
+        rate=rate or RateLimit(),
+        exposed=exposed,
     )
     app.include_router(router)
 
@@ -85,23 +138,25 @@ def create_app(
     @app.get("/", response_class=HTMLResponse, include_in_schema=False)
     def report_page(request: Request) -> HTMLResponse:
         data = request.app.state.assay.report()
-        return HTMLResponse(render_report(data, live=True))
+        return HTMLResponse(render_report(data, live=True, nonce=_nonce(request)))
 
     @app.get("/arena", response_class=HTMLResponse, include_in_schema=False)
     def arena_page(request: Request) -> HTMLResponse:
         state: AppState = request.app.state.assay
         state.store()  # a clear page when the store is missing
-        html = (
-            environment()
-            .get_template("arena.html.j2")
-            .render(
-                live=True,
-                page="arena",
-                needs_token=bool(state.token),
-                store_path=str(state.store_path),
-            )
+        html = _page(
+            request,
+            "arena.html.j2",
+            needs_token=bool(state.token),
+            config={"token": _page_token(request, state)},
+            store_path=str(state.store_path),
         )
         return HTMLResponse(html)
+
+    @app.get("/docs", response_class=HTMLResponse, include_in_schema=False)
+    def docs_page(request: Request) -> HTMLResponse:
+        ops = api_operations(request.app.openapi())
+        return HTMLResponse(_page(request, "docs.html.j2", operations=ops))
 
     @app.get("/healthz", include_in_schema=False)
     def healthz() -> dict[str, str]:
@@ -119,14 +174,22 @@ def jsonable_errors(exc: RequestValidationError) -> list[dict[str, object]]:
 
 
 def run(
-    store: str | Path,
+    store: str | Path | FastAPI,
     *,
     host: str = "127.0.0.1",
     port: int = 8765,
     token: str | None = None,
     seed: int = 0,
+    allowed_hosts: Iterable[str] = (),
 ) -> None:
-    """Serve the app with uvicorn (blocking)."""
+    """Serve the app (or the app over ``store``) with uvicorn (blocking)."""
     import uvicorn
 
-    uvicorn.run(create_app(store, token=token, seed=seed), host=host, port=port, log_level="info")
+    app = (
+        store
+        if isinstance(store, FastAPI)
+        else create_app(
+            store, token=token, seed=seed, host=host, port=port, allowed_hosts=allowed_hosts
+        )
+    )
+    uvicorn.run(app, host=host, port=port, log_level="info")

@@ -17,6 +17,8 @@ from assay.report import ReportData, build_report
 from assay.report._panels import arena_panel
 from assay.store import Store
 
+from ._guard import RateLimit
+
 MAX_PENDING = 10_000
 
 
@@ -62,12 +64,15 @@ class Pair:
 
 @dataclass
 class AppState:
-    """Everything a request needs; one per app."""
+    """Everything a request needs; one per app. ``exposed``: it listens beyond loopback
+    (writes then always need ``token``, which pages served to loopback clients carry)."""
 
     store_path: Path
     token: str | None = None
     seed: int = 0
     report_bootstrap: int = 20
+    rate: RateLimit = field(default_factory=RateLimit)
+    exposed: bool = False
     _rng: np.random.Generator = field(init=False)
     _pending: OrderedDict[str, Pair] = field(default_factory=OrderedDict, init=False)
     _report: tuple[Any, ReportData] | None = field(default=None, init=False)

@@ -11,8 +11,10 @@ import numpy as np
 import pandas as pd
 from scipy import stats as sps
 
+from assay.errors import InputError
+
 from ._estimators import mean_ci, wilson_ci
-from ._paired import adjust_pvalues, paired_test
+from ._paired import _CORRECTIONS, _METHODS, adjust_pvalues, paired_test
 from ._results import plain
 from ._tidy import doc_matrix, require_columns, select, task_metrics
 
@@ -137,7 +139,11 @@ def compare(
     """
     require_columns(scores, ["model", "task", "doc_id", "metric", "value"])
     if not 0 < alpha < 1:
-        raise ValueError("alpha must be in (0, 1)")
+        raise InputError(f"alpha {alpha}: must be in (0, 1)")
+    if str(correction).lower() not in _CORRECTIONS:
+        raise InputError(f"correction {correction!r}: use holm, bh or none")
+    if test not in _METHODS:
+        raise InputError(f"test {test!r}: use one of {', '.join(_METHODS)}")
     df = select(select(scores, "model", models), "task", tasks)
     df = df[df["value"].notna()]
     score_rows: list[dict[str, Any]] = []

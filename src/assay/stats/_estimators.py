@@ -12,6 +12,8 @@ import numpy as np
 import pandas as pd
 from scipy import stats as sps
 
+from assay.errors import InputError
+
 from ._results import ResultMixin
 
 __all__ = [
@@ -238,7 +240,11 @@ def bootstrap_ci(
     resampled (and left out in the jackknife). ``x``/``y`` may be (n, K) with repeats.
     """
     if method not in ("percentile", "bca"):
-        raise ValueError(f"method must be 'percentile' or 'bca', not {method!r}")
+        raise InputError(f"method must be 'percentile' or 'bca', not {method!r}")
+    if not n_resamples >= 2:
+        raise InputError(f"n_resamples {n_resamples}: must be at least 2")
+    if not 0 < alpha < 1:
+        raise InputError(f"alpha {alpha}: must be in (0, 1)")
     d = doc_means(x)[0]
     if y is not None:
         d = d - doc_means(y)[0]
@@ -246,7 +252,7 @@ def bootstrap_ci(
     d = d[keep]
     n = d.size
     if n < 2:
-        raise ValueError("bootstrap needs at least 2 values")
+        raise InputError("bootstrap needs at least 2 values")
     rng = np.random.default_rng(seed)
     codes = None
     if clusters is not None:

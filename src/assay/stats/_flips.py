@@ -71,6 +71,10 @@ def flips(
     A question counts as right when its score averaged over repeats is above 0.5.
     """
     require_columns(scores, ["model", "task", "doc_id", "metric", "value"])
+    if old == new:
+        raise InputError(f"old and new are the same model ({old!r}): compare two versions")
+    if not 0 < alpha < 1:
+        raise InputError(f"alpha {alpha}: must be in (0, 1)")
     df = select(select(scores, "model", [old, new]), "task", task)
     df = select(df, "metric", metric)
     table, flipped = [], []

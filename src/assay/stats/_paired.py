@@ -7,12 +7,15 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import stats as sps
 
+from assay.errors import InputError
+
 from ._estimators import _codes, clustered_se, doc_means
 from ._results import ResultMixin
 
 __all__ = ["PairedResult", "adjust_pvalues", "benjamini_hochberg", "holm", "paired_test"]
 
 _METHODS = ("auto", "t", "mcnemar", "permutation")
+_CORRECTIONS = ("holm", "bh", "fdr", "benjamini-hochberg", "none")
 
 
 @dataclass
@@ -82,7 +85,7 @@ def paired_test(
     the paired t otherwise. ``correlation`` is Pearson's r between the two models' scores.
     """
     if method not in _METHODS:
-        raise ValueError(f"method must be one of {', '.join(_METHODS)}, not {method!r}")
+        raise InputError(f"method must be one of {', '.join(_METHODS)}, not {method!r}")
     a_mean, ka, _ = doc_means(a)
     b_mean, kb, _ = doc_means(b)
     keep = ~np.isnan(a_mean) & ~np.isnan(b_mean)
@@ -90,7 +93,7 @@ def paired_test(
     d = x - y
     n = int(d.size)
     if n < 2:
-        raise ValueError(f"paired comparison needs at least 2 shared questions, got {n}")
+        raise InputError(f"paired comparison needs at least 2 shared questions, got {n}")
     diff = float(d.mean())
     n_clusters = None
     codes = None
@@ -111,7 +114,7 @@ def paired_test(
     b_only = int(np.sum((x == 0) & (y == 1))) if binary else None
     if method == "mcnemar":
         if not binary:
-            raise ValueError("McNemar's test needs binary scores with one repeat per question")
+            raise InputError("McNemar's test needs binary scores with one repeat per question")
         discordant = a_only + b_only
         statistic = float(a_only)
         pvalue = 1.0 if discordant == 0 else sps.binomtest(a_only, discordant, 0.5).pvalue
@@ -190,4 +193,4 @@ def adjust_pvalues(pvalues, correction: str = "holm") -> np.ndarray:
         return benjamini_hochberg(pvalues)
     if key == "none":
         return np.asarray(pvalues, dtype=float)
-    raise ValueError(f"correction must be 'holm', 'bh' or 'none', not {correction!r}")
+    raise InputError(f"correction must be 'holm', 'bh' or 'none', not {correction!r}")

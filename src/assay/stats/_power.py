@@ -150,6 +150,19 @@ def estimate_components(
     return VarianceComponents(omega2, s2a, s2b, k_a, k_b, int(d.size), float(d.mean()))
 
 
+def _check_design(delta, n, alpha, target_power, comps) -> None:
+    """One-line errors for impossible designs (before any arithmetic)."""
+    for name, value in {"delta": delta, "n": n, **comps}.items():
+        if value is not None and not np.isfinite(value):
+            raise InputError(f"{name} {value}: must be a finite number")
+    for name, value in {"alpha": alpha, "power": target_power}.items():
+        if not 0 < value < 1:
+            raise InputError(f"{name} {value}: must be between 0 and 1")
+    for name in ("omega2", "sigma2_a", "sigma2_b"):
+        if comps[name] < 0:
+            raise InputError(f"{name} {comps[name]}: a variance must be >= 0")
+
+
 def power_analysis(
     *,
     delta: float | None = None,
@@ -165,6 +178,7 @@ def power_analysis(
     """Fill in the missing one of (δ, n): with both, the power; with n, the minimum detectable
     effect at ``target_power``; with δ, the questions needed for ``target_power``."""
     comps = {"omega2": omega2, "sigma2_a": sigma2_a, "sigma2_b": sigma2_b, "k_a": k_a, "k_b": k_b}
+    _check_design(delta, n, alpha, target_power, comps)
     if delta is None and n is None:
         raise InputError("give the effect size (delta), the number of questions (n), or both")
     if delta is not None and delta == 0:

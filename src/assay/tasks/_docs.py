@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -40,6 +41,8 @@ def make_docs(
     """Docs from plain records; ``doc_id`` defaults to the row number (as a string)."""
     docs = []
     for i, record in enumerate(records):
+        if not isinstance(record, dict):
+            raise InputError(f"row {i}: expected a mapping of fields, got {record!r:.60}")
         fields = dict(record)
         raw_id = fields.pop(id_field, None) if id_field else None
         difficulty = fields.pop(difficulty_field, None) if difficulty_field else None
@@ -60,9 +63,12 @@ def _difficulty(value: Any, doc_id: str, field_name: str | None) -> float | None
     if value is None or value == "":
         return None
     try:
-        return float(value)
+        number = float(value)
     except (TypeError, ValueError):
         raise InputError(f"doc_id {doc_id!r}: {field_name} {value!r} is not a number") from None
+    if not math.isfinite(number):
+        raise InputError(f"doc_id {doc_id!r}: {field_name} {value!r} is not a finite number")
+    return number
 
 
 def spread_order(difficulty: list[float | None]) -> np.ndarray:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import ast
 import contextlib
+import csv
+import io
 import json
 import math
 from collections.abc import Iterator
@@ -43,6 +45,36 @@ def _listish(value: Any) -> Any:
     return value
 
 
+def read_text(path: Path) -> str:
+    """The UTF-8 text of ``path``; unreadable or not UTF-8 is one InputError naming it."""
+    try:
+        return path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise InputError(f"{path}: not valid UTF-8 (byte {exc.start})") from None
+    except OSError as exc:
+        raise InputError(f"{path}: cannot read ({exc.strerror or type(exc).__name__})") from None
+
+
+def _check_csv_shape(text: str, path: Path) -> None:
+    """Every CSV row has as many fields as the header, and the header names are unique
+    (pandas would pad a short row with empty cells and rename a repeated column)."""
+    reader = csv.reader(io.StringIO(text))
+    header = next(reader, None)
+    if not header:
+        return
+    seen = [h for i, h in enumerate(header) if h in header[:i]]
+    if seen:
+        raise InputError(f"{path}: column {seen[0]!r} appears twice in the header")
+    try:
+        for row in reader:
+            if row and len(row) != len(header):
+                raise InputError(
+                    f"{path}:{reader.line_num}: {len(row)} fields, the header has {len(header)}"
+                )
+    except csv.Error as exc:
+        raise InputError(f"{path}:{reader.line_num}: bad CSV ({exc})") from None
+
+
 def read_records(path: str | Path) -> list[dict[str, Any]]:
     """Rows of a local .jsonl, .json (a list, or ``{"data"|"examples": [...]}``), .csv or
     .parquet file; a malformed file names the file (and the line for JSONL).
@@ -53,10 +85,12 @@ def read_records(path: str | Path) -> list[dict[str, Any]]:
     path = Path(path)
     if not path.exists():
         raise InputError(f"{path}: no such file")
+    if path.is_dir():
+        raise InputError(f"{path}: is a folder, not a data file")
     suffix = path.suffix.lower()
     if suffix == ".jsonl":
         rows = []
-        for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+        for number, line in enumerate(read_text(path).splitlines(), 1):
             if not line.strip():
                 continue
             try:
@@ -69,7 +103,7 @@ def read_records(path: str | Path) -> list[dict[str, Any]]:
         return rows
     if suffix == ".json":
         try:
-            data = json.loads(path.read_text(encoding="utf-8"))
+            data = json.loads(read_text(path))
         except json.JSONDecodeError as exc:
             raise InputError(f"{path}: not valid JSON ({exc.msg}, line {exc.lineno})") from None
         if isinstance(data, dict):
@@ -80,12 +114,17 @@ def read_records(path: str | Path) -> list[dict[str, Any]]:
     if suffix in (".csv", ".parquet"):
         import pandas as pd
 
+        text = read_text(path) if suffix == ".csv" else ""
+        if suffix == ".csv":
+            _check_csv_shape(text, path)
         try:
             frame = (
-                pd.read_csv(path, dtype=str, keep_default_na=False)
+                pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False)
                 if suffix == ".csv"
                 else pd.read_parquet(path)
             )
+        except pd.errors.EmptyDataError:
+            raise InputError(f"{path}: empty (no header, no rows)") from None
         except Exception as exc:  # pandas/pyarrow raise many types for bad files
             raise InputError(f"{path}: cannot read ({type(exc).__name__}: {exc})") from None
         rows = [plain(r) for r in frame.to_dict(orient="records")]
@@ -137,7 +176,12 @@ def load_hf_records(
     if local.is_dir() and any(
         (local / f).exists() for f in ("dataset_dict.json", "dataset_info.json", "state.json")
     ):
-        loaded = datasets.load_from_disk(str(local))
+        try:
+            loaded = datasets.load_from_disk(str(local))
+        except Exception as exc:  # datasets raises many types for a broken/empty folder
+            raise InputError(
+                f"{what}: cannot load the folder {local} ({type(exc).__name__}: {_first_line(exc)})"
+            ) from None
         if isinstance(loaded, datasets.DatasetDict):
             if split not in loaded:
                 raise InputError(
@@ -154,16 +198,20 @@ def load_hf_records(
         cache = datasets.config.HF_DATASETS_CACHE
         raise InputError(
             f"{what}: not in the local datasets cache ({cache}) and the Hugging Face hub is "
-            f"unreachable ({type(exc).__name__}: {str(exc).splitlines()[0][:200]}); "
+            f"unreachable ({type(exc).__name__}: {_first_line(exc, 200)}); "
             "download it where there is network, or pass a local file or a save_to_disk folder"
         ) from None
     except ValueError as exc:  # e.g. unknown split
-        raise InputError(f"{what}: {str(exc).splitlines()[0][:300]}") from None
+        raise InputError(f"{what}: {_first_line(exc)}") from None
     except Exception as exc:  # datasets raises its own hierarchy (DatasetNotFoundError, ...)
-        raise InputError(
-            f"{what}: {type(exc).__name__}: {str(exc).splitlines()[0][:300]}"
-        ) from None
+        raise InputError(f"{what}: {type(exc).__name__}: {_first_line(exc)}") from None
     return [plain(r) for r in loaded]
+
+
+def _first_line(exc: BaseException, limit: int = 300) -> str:
+    """The first line of an exception's message (possibly empty), at most ``limit`` chars."""
+    lines = str(exc).strip().splitlines()
+    return lines[0][:limit] if lines else ""
 
 
 def _first_present(columns: list[str], preferred: tuple[str, ...]) -> str | None:
@@ -252,6 +300,10 @@ _BIGBENCH_KEYS = {
     "append_choices_to_input", "few_shot_example_separator", "output_regex", "stop_string",
     "max_input_length_per_query", "max_queries", "comment",
 }  # fmt: skip
+_BIGBENCH_TEXT_KEYS = (
+    "name", "task_prefix", "example_input_prefix", "example_output_prefix", "choice_prefix",
+    "few_shot_example_separator", "output_regex", "stop_string",
+)  # fmt: skip
 
 
 def bigbench_task(path: str | Path, **task_options: Any) -> Task:
@@ -266,7 +318,7 @@ def bigbench_task(path: str | Path, **task_options: Any) -> Task:
     path = Path(path)
     where = str(path)
     try:
-        spec = json.loads(path.read_text(encoding="utf-8"))
+        spec = json.loads(read_text(path))
     except json.JSONDecodeError as exc:
         raise InputError(f"{where}: not valid JSON ({exc.msg}, line {exc.lineno})") from None
     if not isinstance(spec, dict) or not isinstance(spec.get("examples"), list):
@@ -274,31 +326,20 @@ def bigbench_task(path: str | Path, **task_options: Any) -> Task:
     unknown = sorted(set(spec) - _BIGBENCH_KEYS)
     if unknown:
         raise InputError(f"{where}: unknown BIG-bench key {unknown[0]!r}")
+    for key in _BIGBENCH_TEXT_KEYS:
+        if key in spec and not isinstance(spec[key], str):
+            raise InputError(f"{where}: {key} must be a string, got {spec[key]!r:.80}")
+    if not isinstance(spec.get("append_choices_to_input", True), bool):
+        raise InputError(f"{where}: append_choices_to_input must be true or false")
+    if not spec["examples"]:
+        raise InputError(f"{where}: 'examples' is empty (a task needs at least one example)")
     input_prefix = spec.get("example_input_prefix", "\nQ: ")
     output_prefix = spec.get("example_output_prefix", "\nA: ")
     choice_prefix = spec.get("choice_prefix", "\n  choice: ")
     append = spec.get("append_choices_to_input", True)
-    records = []
-    kinds = set()
-    for i, example in enumerate(spec["examples"]):
-        if not isinstance(example, dict) or "input" not in example:
-            raise InputError(f"{where}: examples[{i}] has no 'input'")
-        if "target_scores" in example:
-            kinds.add("multiple_choice")
-            scores = example["target_scores"]
-            if not isinstance(scores, dict) or not scores:
-                raise InputError(f"{where}: examples[{i}].target_scores must be a non-empty object")
-            choices = list(scores)
-            best = max(range(len(choices)), key=lambda j: (float(scores[choices[j]]), -j))
-            records.append({"input": example["input"], "choices": choices, "target": best})
-        elif "target" in example:
-            kinds.add("generate")
-            target = example["target"]
-            records.append({"input": example["input"], "target": target})
-        else:
-            raise InputError(f"{where}: examples[{i}] has neither 'target_scores' nor 'target'")
-        if "comment" in example:
-            records[-1]["comment"] = example["comment"]
+    records = [_bigbench_record(example, f"{where}: examples[{i}]")
+               for i, example in enumerate(spec["examples"])]  # fmt: skip
+    kinds = {"multiple_choice" if "choices" in r else "generate" for r in records}
     if len(kinds) > 1:
         raise InputError(f"{where}: mixes 'target_scores' and 'target' examples")
     request_type = kinds.pop()
@@ -330,6 +371,52 @@ def bigbench_task(path: str | Path, **task_options: Any) -> Task:
     )
 
 
+def _bigbench_record(example: Any, where: str) -> dict[str, Any]:
+    """One BIG-bench example as a record; its text stays data (a template variable)."""
+    if not isinstance(example, dict) or "input" not in example:
+        raise InputError(f"{where} has no 'input'")
+    if not isinstance(example["input"], str):
+        raise InputError(f"{where}.input must be a string, got {example['input']!r:.80}")
+    if "target_scores" in example:
+        scores = example["target_scores"]
+        if not isinstance(scores, dict) or not scores:
+            raise InputError(f"{where}.target_scores must be a non-empty object")
+        for choice, score in scores.items():
+            if isinstance(score, bool) or not isinstance(score, int | float):
+                raise InputError(
+                    f"{where}.target_scores[{choice!r:.60}] = {score!r:.60} is not a number"
+                )
+            if not math.isfinite(score):
+                raise InputError(f"{where}.target_scores[{choice!r:.60}] = {score} is not finite")
+        choices = list(scores)
+        best = max(range(len(choices)), key=lambda j: (scores[choices[j]], -j))
+        record: dict[str, Any] = {"input": example["input"], "choices": choices, "target": best}
+    elif "target" in example:
+        target = example["target"]
+        texts = target if isinstance(target, list) else [target]
+        if not texts or not all(_is_text(t) for t in texts):
+            raise InputError(
+                f"{where}.target must be a string or a non-empty list of strings, "
+                f"got {target!r:.80}"
+            )
+        record = {"input": example["input"], "target": target}
+    else:
+        raise InputError(f"{where} has neither 'target_scores' nor 'target'")
+    if "comment" in example:
+        record["comment"] = example["comment"]
+    return record
+
+
+def _is_text(value: Any) -> bool:
+    """A string (or a number, which BIG-bench files sometimes use as an answer)."""
+    return isinstance(value, str | int | float) and not isinstance(value, bool)
+
+
 def _literal(text: str) -> str:
-    """``text`` as a Jinja2 literal (BIG-bench prefixes may contain braces)."""
-    return "{% raw %}" + text + "{% endraw %}" if text else ""
+    """``text`` as Jinja2 source that renders to exactly ``text`` (BIG-bench prefixes are text:
+    braces stay braces). A ``raw`` block, split where the text itself says ``endraw`` so the
+    text can never close the block early and become template code."""
+    if not text:
+        return ""
+    return "endraw".join(f"{{% raw %}}{part}{{% endraw %}}" if part else ""
+                         for part in text.split("endraw"))  # fmt: skip

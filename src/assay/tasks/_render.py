@@ -4,26 +4,79 @@ A spec (``doc_to_text``/``doc_to_target``/``doc_to_choice`` in lm-eval's words) 
 lm-eval 0.4 does: an ``int`` or a ``list`` is returned as is; a string naming a document field
 returns that field; any other string is rendered as a Jinja2 template (``StrictUndefined``, so a
 missing field is an error) and, for choices, parsed with :func:`ast.literal_eval`.
+
+Every template (task templates, descriptions, chat templates) renders in Jinja2's
+``ImmutableSandboxedEnvironment``: no access to private attributes, no mutation of the
+document, bounded ``*``/``**``; a template that tries to escape, or fails in any other way, is
+one :class:`InputError` naming ``where``. Document fields are variables, never templates.
 """
 
 from __future__ import annotations
 
 import ast
+import operator
 import re
 from collections.abc import Mapping
 from typing import Any
 
 import jinja2
+from jinja2.exceptions import SecurityError
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from assay.errors import InputError
+
+MAX_TEMPLATE_RESULT = 10_000_000
+"""Longest sequence (and most digits of a power) a template may build with ``*``/``**``."""
+
+
+class TaskSandbox(ImmutableSandboxedEnvironment):
+    """The sandbox plus bounds on ``*`` and ``**``, so ``{{ 'x' * 10**12 }}`` or
+    ``{{ 9**9**9 }}`` is an error instead of exhausting memory or time."""
+
+    intercepted_binops = frozenset({"*", "**"})
+
+    def call_binop(self, context: Any, op: str, left: Any, right: Any) -> Any:
+        if op == "**":
+            if _is_int(left) and _is_int(right) and right * _bits(left) > 4 * MAX_TEMPLATE_RESULT:
+                raise SecurityError(f"{left} ** {right} is too large to compute in a template")
+            return operator.pow(left, right)
+        for seq, count in ((left, right), (right, left)):
+            sized = isinstance(seq, str | list | tuple) and _is_int(count)
+            if sized and len(seq) * count > MAX_TEMPLATE_RESULT:
+                raise SecurityError("a template built a sequence that is too long")
+        return operator.mul(left, right)
+
+
+def _bits(value: int) -> int:
+    """Bits of ``abs(value)``, 0 for -1, 0 and 1 (whose powers stay small)."""
+    return 0 if abs(value) <= 1 else abs(value).bit_length()
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
 
 
 def _regex_replace(string: str, pattern: str, repl: str, count: int = 0) -> str:
     return re.sub(pattern, repl, string, count=count)
 
 
-_ENV = jinja2.Environment(
+def _one_line(text: str, limit: int = 300) -> str:
+    text = " ".join(str(text).split())
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def template_error(where: str, exc: BaseException) -> InputError:
+    """One line naming ``where`` for an exception raised while compiling/rendering."""
+    if isinstance(exc, jinja2.TemplateSyntaxError):
+        return InputError(
+            f"{where}: bad Jinja2 template ({_one_line(exc.message or '')}, line {exc.lineno})"
+        )
+    if isinstance(exc, SecurityError):
+        return InputError(f"{where}: template blocked by the sandbox ({_one_line(str(exc))})")
+    return InputError(f"{where}: template failed ({type(exc).__name__}: {_one_line(str(exc))})")
+
+
+_ENV = TaskSandbox(
     loader=jinja2.BaseLoader(), undefined=jinja2.StrictUndefined, keep_trailing_newline=True
 )
 _ENV.filters["regex_replace"] = _regex_replace
@@ -31,27 +84,28 @@ _CACHE: dict[str, jinja2.Template] = {}
 
 
 def compile_template(source: str, *, where: str) -> jinja2.Template:
-    """Compile (and cache) a Jinja2 template; a syntax error names ``where``."""
+    """Compile (and cache) a sandboxed Jinja2 template; a syntax error names ``where``."""
     template = _CACHE.get(source)
     if template is None:
         try:
             template = _ENV.from_string(source)
         except jinja2.TemplateSyntaxError as exc:
-            message = f"{where}: bad Jinja2 template ({exc.message}, line {exc.lineno})"
-            raise InputError(message) from None
+            raise template_error(where, exc) from None
         _CACHE[source] = template
     return template
 
 
 def render(source: str, variables: Mapping[str, Any], *, where: str) -> str:
-    """Render ``source`` with ``variables``; errors name ``where`` (task, template, doc_id)."""
+    """Render ``source`` with ``variables`` in the sandbox; any failure (an undefined variable,
+    a blocked attribute, a filter error, a division by zero) is one InputError naming
+    ``where`` (task, template, doc_id)."""
     template = compile_template(source, where=where)
     try:
         return template.render(**variables)
-    except jinja2.TemplateError as exc:
-        raise InputError(f"{where}: {type(exc).__name__}: {exc}") from None
-    except (TypeError, ValueError, KeyError, IndexError, AttributeError) as exc:
-        raise InputError(f"{where}: {type(exc).__name__}: {exc}") from None
+    except jinja2.UndefinedError as exc:
+        raise InputError(f"{where}: UndefinedError: {_one_line(str(exc))}") from None
+    except Exception as exc:  # a template is user code: anything it raises is a user error
+        raise template_error(where, exc) from None
 
 
 def resolve_text(spec: Any, doc: Mapping[str, Any], *, where: str) -> Any:
@@ -111,7 +165,7 @@ CHATML_TEMPLATE = (
 )
 """ChatML, the format of SmolLM2-Instruct and many others; used when no template is given."""
 
-_CHAT_ENV = ImmutableSandboxedEnvironment(
+_CHAT_ENV = TaskSandbox(
     trim_blocks=True, lstrip_blocks=True, extensions=["jinja2.ext.loopcontrols"]
 )  # as transformers renders chat templates
 
@@ -130,12 +184,14 @@ def render_chat(
     system: str | None = None,
     bos_token: str = "",
     eos_token: str = "",
+    where: str = "chat template",
 ) -> str:
     """Render one user turn plus the assistant prefix with a Hugging Face chat template.
 
     ``chat_template`` is a tokenizer's ``chat_template`` string (Jinja2, rendered like
     ``tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)``);
-    ``None`` uses :data:`CHATML_TEMPLATE`.
+    ``None`` uses :data:`CHATML_TEMPLATE`. It renders in the sandbox; a failure is one
+    InputError naming ``where``.
     """
     messages = ([{"role": "system", "content": system}] if system else []) + [
         {"role": "user", "content": user_message}
@@ -148,5 +204,5 @@ def render_chat(
             bos_token=bos_token,
             eos_token=eos_token,
         )
-    except jinja2.TemplateError as exc:
-        raise InputError(f"chat template failed: {exc}") from None
+    except Exception as exc:  # a chat template is user code too
+        raise template_error(where, exc) from None

@@ -10,7 +10,7 @@ import yaml
 from assay.errors import InputError
 
 from ._docs import Doc, make_docs
-from ._loaders import load_hf_records, plain, read_records
+from ._loaders import load_hf_records, plain, read_records, read_text
 from ._task import Task
 
 # key -> Task attribute for the scalar/simple keys of our schema
@@ -200,12 +200,19 @@ def task_from_dict(spec: dict[str, Any], *, where: str, base: Path | None = None
         kwargs["docs"] = make_docs(records or [], **id_opts)
     except InputError as exc:
         raise InputError(f"{where}: {exc}") from None
-    if "fewshot_docs" in spec:
-        kwargs["fewshot_docs"] = make_docs(spec["fewshot_docs"], prefix="fewshot-")
-    elif data is not None and (data.get("fewshot_split") or data.get("fewshot_path")):
-        shots = _records_from_data(data, base, where, "fewshot_split")
-        kwargs["fewshot_docs"] = make_docs(shots or [], prefix="fewshot-", **id_opts)
-        kwargs["fewshot_split"] = data.get("fewshot_split") or data.get("fewshot_path")
+    try:
+        if "fewshot_docs" in spec:
+            shots = spec["fewshot_docs"]
+            if not isinstance(shots, list) or not all(isinstance(d, dict) for d in shots):
+                raise InputError("key 'fewshot_docs' must be a list of mappings")
+            kwargs["fewshot_docs"] = make_docs(shots, prefix="fewshot-")
+        elif data is not None and (data.get("fewshot_split") or data.get("fewshot_path")):
+            shots = _records_from_data(data, base, where, "fewshot_split")
+            kwargs["fewshot_docs"] = make_docs(shots or [], prefix="fewshot-", **id_opts)
+            kwargs["fewshot_split"] = data.get("fewshot_split") or data.get("fewshot_path")
+    except InputError as exc:
+        message = str(exc)
+        raise InputError(message if message.startswith(where) else f"{where}: {message}") from None
     try:
         return Task(templates=templates, template_framing=template_framing, source=where, **kwargs)
     except TypeError as exc:
@@ -243,7 +250,21 @@ def is_lm_eval_spec(spec: dict[str, Any]) -> bool:
 def task_from_lm_eval(
     spec: dict[str, Any], *, where: str, base: Path | None = None, offline: bool = False
 ) -> Task:
-    """Build a task from the simple subset of lm-eval's task YAML (see docs/tasks.md)."""
+    """Build a task from the simple subset of lm-eval's task YAML (see docs/tasks.md); any
+    problem is one InputError naming ``where``."""
+    try:
+        return _task_from_lm_eval(spec, where=where, base=base, offline=offline)
+    except InputError as exc:
+        message = str(exc)
+        raise InputError(message if message.startswith(where) else f"{where}: {message}") from None
+    except (TypeError, ValueError, AttributeError) as exc:  # a value of the wrong type
+        detail = " ".join(str(exc).split())[:200]
+        raise InputError(f"{where}: bad value in the lm-eval task ({detail})") from None
+
+
+def _task_from_lm_eval(
+    spec: dict[str, Any], *, where: str, base: Path | None, offline: bool
+) -> Task:
     for key, value in spec.items():
         if key not in LM_EVAL_KEYS:
             raise InputError(f"{where}: lm-eval key {key!r} is not in the supported subset")
@@ -258,6 +279,9 @@ def task_from_lm_eval(
         )
     if "dataset_path" not in spec:
         raise InputError(f"{where}: missing key 'dataset_path'")
+    for key in ("dataset_kwargs", "generation_kwargs", "metadata"):
+        if not isinstance(spec.get(key) or {}, dict):
+            raise InputError(f"{where}: key {key!r} must be a mapping")
     kwargs_spec = spec.get("dataset_kwargs") or {}
     data_files = kwargs_spec.get("data_files")
     if base is not None and data_files is not None:
@@ -338,7 +362,7 @@ def load_task_file(path: str | Path, **options: Any) -> Task:
     if not path.exists():
         raise InputError(f"{where}: no such file")
     try:
-        spec = yaml.load(path.read_text(encoding="utf-8"), Loader=_LmEvalLoader)
+        spec = yaml.load(read_text(path), Loader=_LmEvalLoader)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = f", line {mark.line + 1}" if mark is not None else ""

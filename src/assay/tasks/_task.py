@@ -98,6 +98,13 @@ class Task:
             ),
             ("stop", all(isinstance(s, str) for s in self.stop)),
             ("chat", isinstance(self.chat, bool)),
+            ("name", isinstance(self.name, str) and self.name.strip() != ""),
+            ("description", isinstance(self.description, str)),
+            ("target_delimiter", isinstance(self.target_delimiter, str)),
+            ("fewshot_delimiter", isinstance(self.fewshot_delimiter, str)),
+            ("chat_template", self.chat_template is None or isinstance(self.chat_template, str)),
+            ("system_prompt", self.system_prompt is None or isinstance(self.system_prompt, str)),
+            ("templates", all(isinstance(t, str | int | list) for t in self.templates.values())),
         )
         for key, ok in checks:
             if not ok:
@@ -107,6 +114,8 @@ class Task:
             dup = pd.Series(ids)[pd.Series(ids).duplicated()].iloc[0]
             raise InputError(f"{where}: duplicate doc_id {dup!r}")
         make_filter(self.filters)  # validate early
+        if not self.docs:
+            raise InputError(f"{where}: has no documents")
 
     # ------------------------------------------------------------------ identity
     def fingerprint(self) -> str:
@@ -134,6 +143,13 @@ class Task:
         if limit is not None:
             order = order[: max(limit, 0)]
         return [self.docs[i] for i in order]
+
+    def where(self, detail: str = "") -> str:
+        """Names this task (and its file) in error messages: ``FILE: task 'x', DETAIL``."""
+        label = f"task {self.name!r}" + (f", {detail}" if detail else "")
+        if self.source in ("python", "builtin", ""):
+            return label
+        return f"{self.source}: {label}"
 
     def framing_of(self, template_id: str) -> str:
         return self.template_framing.get(template_id, self.framing)
@@ -176,13 +192,13 @@ class Task:
         return variables
 
     def _question(self, doc: Doc, template_id: str, shown: list[str] | None) -> str:
-        where = f"task {self.name!r}, template {template_id!r}, doc_id {doc.doc_id!r}"
+        where = self.where(f"template {template_id!r}, doc_id {doc.doc_id!r}")
         text = resolve_text(self.templates[template_id], self._variables(doc, shown), where=where)
         return str(text)
 
     def _answer_text(self, doc: Doc, template_id: str) -> str:
         """The gold answer as it appears after the target delimiter in a few-shot example."""
-        where = f"task {self.name!r}, doc_id {doc.doc_id!r}"
+        where = self.where(f"doc_id {doc.doc_id!r}")
         choices, target = self._choices_and_target(doc, where)
         if choices is not None:
             index = self._target_index(choices, target, where)
@@ -206,7 +222,7 @@ class Task:
         pool = self.fewshot_docs if self.fewshot_docs is not None else self.docs
         description = ""
         if self.description:
-            where = f"task {self.name!r}, description, doc_id {doc.doc_id!r}"
+            where = self.where(f"description, doc_id {doc.doc_id!r}")
             description = render(self.description, doc.fields, where=where)
         if k <= 0 or not pool:
             return description, []
@@ -225,7 +241,7 @@ class Task:
             chosen = keep[:k]
         if len(chosen) < k:
             raise InputError(
-                f"task {self.name!r}: num_fewshot={k} but only {len(chosen)} other documents"
+                f"{self.where()}: num_fewshot={k} but only {len(chosen)} other documents"
             )
         for i in chosen:
             if i not in shot_cache:
@@ -241,9 +257,8 @@ class Task:
     def _shot_choices(self, doc: Doc) -> list[str] | None:
         if self.choices is None:
             return None
-        return resolve_choices(
-            self.choices, doc.fields, where=f"task {self.name!r}, doc_id {doc.doc_id!r}"
-        )
+        where = self.where(f"doc_id {doc.doc_id!r}")
+        return resolve_choices(self.choices, doc.fields, where=where)
 
     def instances(
         self,
@@ -263,13 +278,16 @@ class Task:
         tid = template_id or self.default_template
         if tid not in self.templates:
             raise InputError(
-                f"task {self.name!r}: unknown template {tid!r} (have: {', '.join(self.templates)})"
+                f"{self.where()}: unknown template {tid!r} (have: {', '.join(self.templates)})"
             )
         k = self.num_fewshot if num_fewshot is None else num_fewshot
+        _check_count("limit", limit, 0)
+        _check_count("num_fewshot", k, 0)
+        _check_count("seed", seed, 0)
+        _check_count("repeats", repeats, 1)
+        _check_count("permute_choices", permute_choices, 0)
         if self.request_type == "loglikelihood_rolling":
             k = 0
-        if repeats < 1:
-            raise InputError("repeats must be at least 1")
         pool = self.fewshot_docs if self.fewshot_docs is not None else self.docs
         pool_hashes = [d.doc_hash for d in pool] if k > 0 else []
         shot_cache: dict[int, str] = {}  # pool index -> rendered example
@@ -288,7 +306,7 @@ class Task:
         repeats: int,
         permute_choices: int,
     ) -> list[Instance]:
-        where = f"task {self.name!r}, template {tid!r}, doc_id {doc.doc_id!r}"
+        where = self.where(f"template {tid!r}, doc_id {doc.doc_id!r}")
         doc_hash = doc.doc_hash
         choices, target = self._choices_and_target(doc, where)
         prefix, shot_ids = fewshot
@@ -302,6 +320,8 @@ class Task:
                 base_meta["tempting_index"] = choices.index(str(tempting))
             orders = choice_orders(len(choices), permute_choices, seed, doc_hash)
         else:
+            if self.request_type == "generate" and isinstance(target, list) and not target:
+                raise InputError(f"{where}: the target is an empty list")
             if doc.fields.get("tempting") is not None:
                 base_meta["tempting"] = str(doc.fields["tempting"])
             orders = [None]  # type: ignore[list-item]
@@ -369,7 +389,10 @@ class Task:
             context, delimiter = user_message, self.target_delimiter
             if self.chat:
                 context = render_chat(
-                    user_message, chat_template=self.chat_template, system=self.system_prompt
+                    user_message,
+                    chat_template=self.chat_template,
+                    system=self.system_prompt,
+                    where=self.where("chat_template"),
                 )
                 delimiter = ""
             meta.update(continuations=continuations, framing="lettered" if lettered else "cloze")
@@ -462,3 +485,11 @@ class Task:
             output_tokens=result.output_tokens,
             extra={"raw": result.text},
         )
+
+
+def _check_count(name: str, value: Any, low: int) -> None:
+    """``value`` (None allowed) must be a whole number >= ``low``."""
+    if value is None:
+        return
+    if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < low:
+        raise InputError(f"{name} must be a whole number >= {low}, got {value!r}")
