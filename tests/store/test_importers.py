@@ -149,7 +149,7 @@ def test_import_samples_with_a_column_mapping(tmp_path):
         ("model,doc_id,metric.acc\na,1,1\n", "required field 'task' is missing"),
         (
             "model,task,doc_id,repeat,metric.acc\na,t,1,1.5,1\n",
-            "line 2, field 'repeat': not a number",
+            "line 2, field 'repeat': not a whole number",
         ),
         ("model,task,doc_id,choice_logprobs,metric.acc\na,t,1,[x],1\n", "field 'choice_logprobs'"),
     ],

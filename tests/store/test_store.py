@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from assay.errors import InputError
 from assay.store import (
     SCHEMA_VERSION,
     SampleRecord,
@@ -207,7 +208,7 @@ def test_schema_version_and_migration_guard(tmp_path):
     assert con.execute("SELECT value FROM meta").fetchone()[0] == str(SCHEMA_VERSION)
     con.execute("UPDATE meta SET value = '999'")
     con.close()
-    with pytest.raises(RuntimeError, match="newer than this assay"):
+    with pytest.raises(InputError, match="newer than this assay"):
         open_store(path)
 
 

@@ -49,11 +49,12 @@ def query(
     store: StoreOption = None,
     json_out: JsonOption = False,
 ) -> None:
-    """Run SQL against the store (it is a plain DuckDB file: any DuckDB client works too)."""
+    """Run read-only SQL against the store (it is a plain DuckDB file: any DuckDB client can
+    also write to it)."""
     import duckdb
 
     try:
-        df = get_store(store, must_exist=True).sql(sql)
+        df = get_store(store, must_exist=True).sql(sql, read_only=True)
     except duckdb.Error as exc:
         raise InputError(str(exc).strip().splitlines()[0]) from None
     if json_out:
@@ -127,11 +128,22 @@ def import_samples_cmd(
 def export_cmd(
     directory: Annotated[Path, typer.Argument(help="Output folder.")],
     fmt: Annotated[str, typer.Option("--format", "-f", help="parquet, csv or jsonl.")] = "parquet",
+    overwrite: Annotated[
+        bool,
+        typer.Option(
+            "--overwrite",
+            help="Export into a folder that is not empty: replace the files an earlier export "
+            "wrote there, keep every other file.",
+        ),
+    ] = False,
     store: StoreOption = None,
     json_out: JsonOption = False,
 ) -> None:
-    """Write all samples with their metrics, partitioned model=<m>/task=<t>/."""
-    count = export_samples(get_store(store, must_exist=True), directory, fmt=fmt)
+    """Write all samples with their metrics, partitioned model=<m>/task=<t>/ (a new or empty
+    folder, or --overwrite)."""
+    count = export_samples(
+        get_store(store, must_exist=True), directory, fmt=fmt, overwrite=overwrite
+    )
     if json_out:
         print_json({"directory": str(directory), "format": fmt, "samples": count})
     else:

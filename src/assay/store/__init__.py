@@ -1,10 +1,12 @@
 """The result store: per-sample records, runs, models and battles in one DuckDB file."""
 
-from ._files import export_samples, import_samples, read_model_meta, read_table, set_model_meta
+from ._export import export_samples
+from ._files import import_samples, read_model_meta, set_model_meta
 from ._lm_eval import ImportSummary, import_lm_eval, read_lm_eval
 from ._records import Battle, ModelInfo, RunInfo, SampleRecord, make_run_id, stable_hash
 from ._schema import SCHEMA_VERSION
 from ._store import Store, default_store_path, open_store
+from ._tables import read_table
 
 __all__ = [
     "SCHEMA_VERSION",

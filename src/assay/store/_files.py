@@ -1,210 +1,241 @@
-"""Per-sample files in and out of the store (Parquet, CSV, JSONL) and model metadata tables.
+"""Per-sample files into the store (Parquet, CSV, JSONL, e.g. an ``assay export``) and model
+metadata tables.
 
-Exported samples are one row per sample with its metrics as ``metric.<name>`` columns,
-partitioned Hive-style as ``model=<m>/task=<t>/data_0.<ext>`` (Spark, Ray, Polars and DuckDB
-read the folder directly); the partition columns are also kept inside each file, so a single
-file can be imported on its own.
+Every file is read and checked in full before one transaction writes anything: a bad row is one
+:class:`InputError` naming the file, line and field, and the store is left unchanged.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Mapping
+import math
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-import duckdb
 import numpy as np
 import pandas as pd
 
 from assay.errors import InputError
 
 from ._records import ModelInfo, RunInfo, make_run_id
-from ._schema import SAMPLE_COLUMNS
 from ._store import Store
+from ._tables import EXTENSIONS, INT32_MAX, files_in, numbers, present, read_table, texts, where
 
-FORMATS = {"parquet": "parquet", "csv": "csv", "jsonl": "json"}
-_EXTENSIONS = {
-    ".parquet": "parquet",
-    ".pq": "parquet",
-    ".csv": "csv",
-    ".jsonl": "jsonl",
-    ".json": "jsonl",
-}
 _LIST_COLUMNS = ("choice_logprobs", "choice_order")
 _INT_COLUMNS = ("repeat", "chosen_position", "input_tokens", "output_tokens")
-_FLOAT_COLUMNS = ("latency_s", "difficulty")
+_FLOAT_COLUMNS: dict[str, float | None] = {"latency_s": 0.0, "difficulty": None}
+_TEXT_COLUMNS = (
+    "template_id",
+    "prompt",
+    "prompt_hash",
+    "doc_hash",
+    "target",
+    "prediction",
+    "cluster_id",
+)
 METRIC_PREFIX = "metric."
 
 
-def _sql_string(text: str) -> str:
-    return "'" + text.replace("'", "''") + "'"
-
-
-def export_samples(store: Store, directory: str | Path, *, fmt: str = "parquet") -> int:
-    """Write every sample with its metrics to ``directory``, partitioned by model and task."""
-    if fmt not in FORMATS:
-        raise InputError(f"unknown export format {fmt!r}: use one of {', '.join(FORMATS)}")
-    out = Path(directory)
-    out.mkdir(parents=True, exist_ok=True)
-    with store.connect() as con:
-        names = [
-            r[0]
-            for r in con.execute("SELECT DISTINCT metric FROM sample_metrics ORDER BY 1").fetchall()
-        ]
-        pivots = "".join(
-            f", max(value) FILTER (WHERE metric = {_sql_string(n)})"
-            f' AS "{METRIC_PREFIX}{n.replace(chr(34), "")}"'
-            for n in names
-        )
-        cols = ", ".join(f's."{c}"' for c in SAMPLE_COLUMNS)
-        metric_cols = "".join(f', w."{METRIC_PREFIX}{n.replace(chr(34), "")}"' for n in names)
-        query = (
-            f'WITH w AS (SELECT run_id, doc_id, "repeat"{pivots} FROM sample_metrics GROUP BY ALL) '
-            f"SELECT {cols}{metric_cols} FROM samples s LEFT JOIN w "
-            'USING (run_id, doc_id, "repeat") ORDER BY s.model, s.task, s.run_id, s.doc_id, s."repeat"'
-        )
-        count = con.execute("SELECT count(*) FROM samples").fetchall()[0][0]
-        if count == 0:
-            return 0
-        options = f"FORMAT {FORMATS[fmt]}, PARTITION_BY (model, task), WRITE_PARTITION_COLUMNS true, OVERWRITE true"
-        if fmt == "csv":
-            options += ", HEADER true"
-        con.execute(f"COPY ({query}) TO {_sql_string(str(out))} ({options})")
-    return int(count)
-
-
-def _files_in(path: Path) -> list[Path]:
-    if path.is_dir():
-        files = sorted(p for p in path.rglob("*") if p.suffix.lower() in _EXTENSIONS)
-        if not files:
-            raise InputError(f"{path}: no .parquet, .csv or .jsonl files inside")
-        return files
-    if not path.exists():
-        raise InputError(f"{path}: no such file or directory")
-    if path.suffix.lower() not in _EXTENSIONS:
-        raise InputError(f"{path}: unknown file type (use .parquet, .csv or .jsonl)")
-    return [path]
-
-
-def iter_jsonl(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
-    """(line number, object) for each non-blank line; one-line InputError on a bad line."""
-    with path.open(encoding="utf-8") as handle:
-        for lineno, line in enumerate(handle, start=1):
-            if not line.strip():
-                continue
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise InputError(f"{path}: line {lineno}: not valid JSON ({exc.msg})") from None
-            if not isinstance(row, dict):
-                raise InputError(f"{path}: line {lineno}: not a JSON object")
-            yield lineno, row
-
-
-def _read_jsonl(path: Path) -> pd.DataFrame:
-    rows = [row for _, row in iter_jsonl(path)]
-    df = pd.DataFrame(rows)
-    df.attrs["first_line"] = 1
-    return df
-
-
-def read_table(path: str | Path) -> pd.DataFrame:
-    """Read one CSV / JSONL / Parquet file into a DataFrame (``attrs['unit']`` names rows)."""
-    path = Path(path)
-    kind = _EXTENSIONS.get(path.suffix.lower())
-    try:
-        if kind == "jsonl":
-            df = _read_jsonl(path)
-            df.attrs["unit"] = "line"
-            return df
-        if kind == "csv":
-            df = duckdb.read_csv(str(path), all_varchar=True, header=True).df()
-            df.attrs["unit"] = "line"
-            df.attrs["first_line"] = 2
-            return df
-        df = pd.read_parquet(path)
-        df.attrs["unit"] = "record"
-        df.attrs["first_line"] = 1
-        return df
-    except InputError:
-        raise
-    except (duckdb.Error, OSError, ValueError) as exc:
-        first = str(exc).strip().splitlines()[0]
-        raise InputError(f"{path}: cannot be read as {kind}: {first}") from None
-
-
-def _where(df: pd.DataFrame, path: Path, bad: np.ndarray) -> str:
-    row = int(np.flatnonzero(bad)[0])
-    return f"{path}: {df.attrs.get('unit', 'record')} {row + df.attrs.get('first_line', 1)}"
-
-
 def _parse_list(value: Any) -> list | None:
-    if value is None or (isinstance(value, float) and np.isnan(value)):
+    if value is None or value is pd.NA or (isinstance(value, float) and np.isnan(value)):
         return None
     if isinstance(value, str):
         text = value.strip()
         if not text:
             return None
-        return json.loads(text)
+        return json.loads(text, parse_constant=str)
+    if isinstance(value, dict | bool | int | float):
+        raise TypeError("not a list")
     return list(value)
+
+
+def _list_item(value: Any, integer: bool) -> float | int:
+    if isinstance(value, bool) or not isinstance(value, int | float | np.integer | np.floating):
+        raise TypeError("not a number")
+    number = float(value)
+    if integer:
+        if not (number.is_integer() and 0 <= number <= INT32_MAX):
+            raise ValueError("not a whole number in range")
+        return int(number)
+    if math.isnan(number) or number == math.inf:
+        raise ValueError("not finite")
+    return number
+
+
+def _lists(df: pd.DataFrame, path: Path, field: str) -> list[list | None]:
+    """A list column (JSON text in CSV/JSONL cells, arrays in Parquet) checked item by item."""
+    integer = field == "choice_order"
+    kind = "whole numbers >= 0" if integer else "numbers (not NaN or +inf)"
+    parsed = []
+    for i, value in enumerate(df[field].tolist()):
+        try:
+            item = _parse_list(value)
+            if item is not None:
+                item = [_list_item(x, integer) for x in item]
+        except (ValueError, TypeError, RecursionError):
+            raise InputError(
+                f"{where(df, path, i)}, field '{field}': not a list of {kind}"
+            ) from None
+        parsed.append(item)
+    return parsed
 
 
 def _coerce(df: pd.DataFrame, path: Path) -> pd.DataFrame:
     """Validate and convert a mapped samples frame; raise naming the first bad row and field."""
+    if df.empty:
+        raise InputError(f"{path}: no rows")
     for field in ("model", "task", "doc_id"):
         if field not in df:
             raise InputError(
                 f"{path}: required field '{field}' is missing (map it with --map {field}=COLUMN)"
             )
-        missing = df[field].isna().to_numpy() | (df[field].astype(str).str.strip() == "").to_numpy()
+        df[field] = texts(df, path, field, strip=True)
+        missing = df[field].isna().to_numpy()
         if missing.any():
-            raise InputError(f"{_where(df, path, missing)}, field '{field}': empty")
-        df[field] = df[field].astype(str)
-    for field in (*_INT_COLUMNS, *_FLOAT_COLUMNS):
+            raise InputError(f"{where(df, path, missing)}, field '{field}': empty")
+    if "run_id" in df:
+        df["run_id"] = texts(df, path, "run_id", strip=True)
+    for field in _TEXT_COLUMNS:
         if field in df:
-            raw = df[field]
-            values = pd.to_numeric(raw, errors="coerce")
-            bad = (values.isna() & raw.notna() & (raw.astype(str).str.strip() != "")).to_numpy()
-            if field in _INT_COLUMNS:
-                bad = bad | (values.notna() & (values % 1 != 0)).to_numpy()
-            if bad.any():
-                raise InputError(f"{_where(df, path, bad)}, field '{field}': not a number")
-            df[field] = values.astype("Int64") if field in _INT_COLUMNS else values.astype(float)
+            df[field] = texts(df, path, field)
+    for field in _INT_COLUMNS:
+        if field in df:
+            values = numbers(df, path, field, integer=True, low=0, high=INT32_MAX)
+            df[field] = values.astype("Int64")
+    for field, low in _FLOAT_COLUMNS.items():
+        if field in df:
+            df[field] = numbers(df, path, field, low=low)
+    if "created_at" in df:
+        raw = df["created_at"]
+        stamps = pd.to_datetime(raw, errors="coerce", utc=True, format="mixed")
+        bad = present(raw) & stamps.isna().to_numpy()
+        if bad.any():
+            raise InputError(f"{where(df, path, bad)}, field 'created_at': not a date and time")
+        df["created_at"] = stamps.dt.tz_localize(None)
     for field in _LIST_COLUMNS:
         if field in df:
-            parsed = []
-            for i, value in enumerate(df[field].tolist()):
-                try:
-                    item = _parse_list(value)
-                    if item is not None:
-                        item = [float(x) if field == "choice_logprobs" else int(x) for x in item]
-                except (ValueError, TypeError):
-                    bad = np.zeros(len(df), dtype=bool)
-                    bad[i] = True
-                    raise InputError(
-                        f"{_where(df, path, bad)}, field '{field}': not a list of numbers"
-                    ) from None
-                parsed.append(item)
-            df[field] = parsed
+            df[field] = _lists(df, path, field)
     metric_cols = [c for c in df.columns if c.startswith(METRIC_PREFIX)]
-    for col in metric_cols:
-        raw = df[col]
-        values = pd.to_numeric(raw, errors="coerce")
-        bad = (values.isna() & raw.notna() & (raw.astype(str).str.strip() != "")).to_numpy()
-        if bad.any():
-            raise InputError(f"{_where(df, path, bad)}, field '{col}': not a number")
-        df[col] = values.astype(float)
     if not metric_cols:
         raise InputError(
             f"{path}: no metric columns (name them metric.<name> or pass --metric COLUMN)"
         )
+    if METRIC_PREFIX in metric_cols:
+        raise InputError(f"{path}: column '{METRIC_PREFIX}' has no metric name after the dot")
+    values = np.column_stack([numbers(df, path, c).to_numpy() for c in metric_cols])
     names = [c[len(METRIC_PREFIX) :] for c in metric_cols]
-    values = df[metric_cols].to_numpy(dtype=float)
+    gaps = np.isnan(values).any(axis=1)
     df["metrics"] = [
-        {n: v for n, v in zip(names, row, strict=True) if not np.isnan(v)} for row in values
+        {n: v for n, v in zip(names, row, strict=True) if v == v}  # v != v: an empty cell
+        if gap
+        else dict(zip(names, row, strict=True))
+        for row, gap in zip(values.tolist(), gaps.tolist(), strict=True)
     ]
     return df.drop(columns=metric_cols)
+
+
+def _places(rows: pd.DataFrame) -> list[str]:
+    """``<file>: line N`` for each row, from ``_at`` or from ``_file`` and ``_row``."""
+    if "_at" in rows:
+        return rows["_at"].tolist()
+    return [
+        f"{f}: {'record' if EXTENSIONS.get(Path(f).suffix.lower()) == 'parquet' else 'line'} {n}"
+        for f, n in zip(rows["_file"], rows["_row"], strict=True)
+    ]
+
+
+def _read_samples(
+    file: Path, mapping: Mapping[str, str] | None, metrics: list[str] | None, source: str
+) -> pd.DataFrame:
+    """One file's rows, mapped, checked and with run ids; ``_file`` and ``_row`` say where."""
+    df = read_table(file)
+    attrs = dict(df.attrs)
+    if mapping:
+        absent = [col for col in mapping.values() if col not in df.columns]
+        if absent:
+            raise InputError(
+                f"{file}: column '{absent[0]}' named in the mapping is not in the file"
+            )
+        df = df.rename(columns={col: field for field, col in mapping.items()})
+    for name in metrics or []:
+        if name not in df.columns:
+            raise InputError(f"{file}: metric column '{name}' is not in the file")
+        df = df.rename(columns={name: METRIC_PREFIX + name})
+    if df.columns.duplicated().any():
+        twice = df.columns[df.columns.duplicated()][0]
+        raise InputError(f"{file}: two columns map to field '{twice}'")
+    df.attrs.update(attrs)
+    df = _coerce(df, file)
+    df.attrs.update(attrs)
+    if "run_id" not in df or df["run_id"].isna().any():
+        ids = {
+            (m, t): make_run_id(m, t, settings={"source": source})
+            for m, t in df[["model", "task"]].drop_duplicates().itertuples(index=False)
+        }
+        generated = pd.Series(
+            [ids[(m, t)] for m, t in zip(df["model"], df["task"], strict=True)], index=df.index
+        )
+        df["run_id"] = df["run_id"].fillna(generated) if "run_id" in df else generated
+    df["repeat"] = df["repeat"].fillna(0).astype(int) if "repeat" in df else 0
+    rows = df.attrs.get("rows")
+    df["_row"] = rows if rows is not None else np.arange(1, len(df) + 1)
+    df["_file"] = str(file)
+    df.attrs.clear()  # the row numbers are in _row now (and arrays upset pd.concat)
+    return df
+
+
+def _check_keys(data: pd.DataFrame) -> None:
+    """No sample twice in one import, and one (model, task) per run id."""
+    dup = data.duplicated(["run_id", "doc_id", "repeat"], keep=False).to_numpy()
+    if dup.any():
+        rows = data[dup]
+        first = rows.iloc[0]
+        same = rows[
+            (rows["run_id"] == first["run_id"])
+            & (rows["doc_id"] == first["doc_id"])
+            & (rows["repeat"] == first["repeat"])
+        ]
+        places = _places(same.iloc[:2])
+        raise InputError(
+            f"{places[1]}: sample (model {first['model']!r}, task {first['task']!r}, "
+            f"doc_id {first['doc_id']!r}, repeat {first['repeat']}) appears twice "
+            f"(also at {places[0]})"
+        )
+    pairs = data.drop_duplicates(["run_id", "model", "task"])
+    split = pairs.duplicated("run_id", keep=False).to_numpy()
+    if split.any():
+        row = pairs[split].iloc[-1]
+        raise InputError(
+            f"{_places(pairs[split].iloc[-1:])[0]}, field 'run_id': run {row['run_id']!r} is used for more than one "
+            "(model, task)"
+        )
+
+
+def check_runs(store: Store, data: pd.DataFrame, source: str) -> None:
+    """Refuse run ids that already exist in the store unless this import source made them for
+    the same (model, task): an import never modifies rows it did not create."""
+    runs = data.drop_duplicates("run_id")
+    ids = runs["run_id"].tolist()
+    existing = store.sql(
+        "SELECT run_id, model, task, source FROM runs WHERE run_id IN (SELECT unnest(?)) "
+        "UNION ALL SELECT DISTINCT run_id, model, task, NULL FROM samples "
+        "WHERE run_id IN (SELECT unnest(?)) AND run_id NOT IN (SELECT run_id FROM runs)",
+        [ids, ids],
+    )
+    if existing.empty:
+        return
+    ours = runs.assign(_at=_places(runs)).set_index("run_id")
+    for row in existing.itertuples(index=False):
+        mine = ours.loc[row.run_id]
+        if row.source == source and (row.model, row.task) == (mine["model"], mine["task"]):
+            continue
+        made = f"by {row.source!r}" if row.source is not None else "outside an import"
+        raise InputError(
+            f"{mine['_at']}, field 'run_id': run {row.run_id!r} already exists in the store "
+            f"(created {made} for {row.model!r} × {row.task!r}); an import never changes "
+            "runs it did not create"
+        )
 
 
 def import_samples(
@@ -222,36 +253,12 @@ def import_samples(
     Rows without ``run_id`` get one from (model, task, source). All files are validated before
     one transaction writes them; importing the same files twice changes nothing.
     """
-    frames = []
-    for file in _files_in(Path(path)):
-        df = read_table(file)
-        if mapping:
-            absent = [col for col in mapping.values() if col not in df.columns]
-            if absent:
-                raise InputError(
-                    f"{file}: column '{absent[0]}' named in the mapping is not in the file"
-                )
-            df = df.rename(columns={col: field for field, col in mapping.items()})
-        for name in metrics or []:
-            if name not in df.columns:
-                raise InputError(f"{file}: metric column '{name}' is not in the file")
-            df = df.rename(columns={name: METRIC_PREFIX + name})
-        df = _coerce(df, file)
-        if "run_id" not in df or df["run_id"].isna().any():
-            ids = {
-                (m, t): make_run_id(m, t, settings={"source": source})
-                for m, t in df[["model", "task"]].drop_duplicates().itertuples(index=False)
-            }
-            generated = [ids[(m, t)] for m, t in zip(df["model"], df["task"], strict=True)]
-            df["run_id"] = (
-                df["run_id"].fillna(pd.Series(generated)) if "run_id" in df else generated
-            )
-        if "repeat" not in df:
-            df["repeat"] = 0
-        df["repeat"] = df["repeat"].fillna(0).astype(int)
-        frames.append(df)
+    frames = [_read_samples(f, mapping, metrics, source) for f in files_in(Path(path))]
     data = pd.concat(frames, ignore_index=True)
+    _check_keys(data)
+    check_runs(store, data, source)
     runs = data[["run_id", "model", "task"]].drop_duplicates("run_id")
+    data = data.drop(columns=["_file", "_row"])
     with store.transaction() as con:
         store.upsert_models([{"model": m} for m in runs["model"].unique()], con=con)
         for run in runs.itertuples(index=False):
@@ -284,39 +291,60 @@ _META_ALIASES = {
     "checkpoint_step": "step",
     "parent_model": "parent",
 }
-_META_NUMERIC = ("params", "tokens", "flops", "step")
+_META_NUMERIC: dict[str, dict[str, Any]] = {
+    "params": {"low": 0.0, "low_open": True},
+    "tokens": {"low": 0.0},
+    "flops": {"low": 0.0},
+    "step": {"integer": True, "low": 0, "high": 1e18},
+}
 
 
 def read_model_meta(path: str | Path) -> list[ModelInfo]:
-    """Read a model metadata table (model, params, tokens, flops, family, date, step, parent)."""
+    """Read a model metadata table (model, params, tokens, flops, family, date, step, parent).
+
+    params must be > 0; tokens and flops >= 0; step a whole number >= 0; each model once.
+    """
     path = Path(path)
-    _files_in(path)
+    files_in(path)
     df = read_table(path)
+    attrs = dict(df.attrs)
     df = df.rename(
         columns={c: _META_ALIASES.get(c.strip().lower(), c.strip().lower()) for c in df.columns}
     )
+    if df.columns.duplicated().any():
+        twice = df.columns[df.columns.duplicated()][0]
+        raise InputError(f"{path}: two columns mean '{twice}'")
+    df.attrs.update(attrs)
     if "model" not in df:
         raise InputError(f"{path}: required column 'model' is missing")
-    missing = df["model"].isna().to_numpy() | (df["model"].astype(str).str.strip() == "").to_numpy()
+    if df.empty:
+        raise InputError(f"{path}: no rows")
+    df["model"] = texts(df, path, "model", strip=True)
+    missing = df["model"].isna().to_numpy()
     if missing.any():
-        raise InputError(f"{_where(df, path, missing)}, field 'model': empty")
-    for field in _META_NUMERIC:
+        raise InputError(f"{where(df, path, missing)}, field 'model': empty")
+    twice = df["model"].duplicated().to_numpy()
+    if twice.any():
+        name = df["model"].iloc[int(np.flatnonzero(twice)[0])]
+        raise InputError(f"{where(df, path, twice)}, field 'model': {name!r} appears twice")
+    for field, rule in _META_NUMERIC.items():
         if field in df:
-            raw = df[field]
-            values = pd.to_numeric(raw, errors="coerce")
-            bad = (values.isna() & raw.notna() & (raw.astype(str).str.strip() != "")).to_numpy()
-            if bad.any():
-                raise InputError(f"{_where(df, path, bad)}, field '{field}': not a number")
-            df[field] = values
+            df[field] = numbers(df, path, field, **rule)
+    for field in ("family", "parent", "spec"):
+        if field in df:
+            df[field] = texts(df, path, field, strip=True)
     if "release_date" in df:
         raw = df["release_date"]
-        dates = pd.to_datetime(raw, errors="coerce")
-        bad = (dates.isna() & raw.notna() & (raw.astype(str).str.strip() != "")).to_numpy()
+        dates = pd.to_datetime(raw, errors="coerce", format="mixed")
+        bad = present(raw) & dates.isna().to_numpy()
         if bad.any():
-            raise InputError(f"{_where(df, path, bad)}, field 'release_date': not a date")
+            raise InputError(f"{where(df, path, bad)}, field 'release_date': not a date")
         df["release_date"] = dates.dt.strftime("%Y-%m-%d").where(dates.notna(), None)
     known = set(ModelInfo.__dataclass_fields__) - {"extra"}
     extra_cols = [c for c in df.columns if c not in known]
+    for col in extra_cols:
+        if df[col].dtype == object:
+            df[col] = texts(df, path, col)
     out = []
     for row in df.to_dict(orient="records"):
         fields = {k: (None if _isnull(v) else v) for k, v in row.items() if k in known}

@@ -16,11 +16,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
+
 from assay.errors import InputError
 
-from ._files import iter_jsonl
+from ._files import check_runs
 from ._records import ModelInfo, RunInfo, SampleRecord, make_run_id
 from ._store import Store
+from ._tables import decode_text, iter_jsonl
 
 
 @dataclass
@@ -65,11 +68,20 @@ def _number(value: Any) -> float | None:
 
 def _read_results(path: Path) -> dict[str, Any]:
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise InputError(f"{path}: cannot be read ({exc.strerror or exc})") from None
+    try:
+        data = json.loads(decode_text(path, raw))
     except json.JSONDecodeError as exc:
         raise InputError(f"{path}: line {exc.lineno}: not valid JSON ({exc.msg})") from None
+    except RecursionError:
+        raise InputError(f"{path}: JSON nested too deeply") from None
     if not isinstance(data, dict) or "results" not in data:
         raise _fail(path, "top level", "results", "missing: not an lm-eval results file")
+    for key in ("results", "config", "configs", "n-shot", "versions"):
+        if data.get(key) is not None and not isinstance(data[key], dict):
+            raise _fail(path, "top level", key, "not a JSON object")
     return data
 
 
@@ -102,13 +114,17 @@ def _sample_rows(
     path: Path, run_id: str, model: str, task: str, output_type: str | None
 ) -> list[SampleRecord]:
     by_doc: dict[str, SampleRecord] = {}
+    seen: dict[tuple[str, str], int] = {}
     for lineno, row in iter_jsonl(path):
         for field in ("doc_id", "filtered_resps"):
             if field not in row:
                 raise _fail(path, f"line {lineno}", field, "missing")
         names = row.get("metrics")
-        if not isinstance(names, list):
-            raise _fail(path, f"line {lineno}", "metrics", "missing or not a list")
+        if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
+            raise _fail(path, f"line {lineno}", "metrics", "missing or not a list of names")
+        for field in ("prompt_hash", "doc_hash"):
+            if isinstance(row.get(field), dict | list):
+                raise _fail(path, f"line {lineno}", field, "not text")
         filt = str(row.get("filter", "none"))
         metrics: dict[str, float] = {}
         other: dict[str, Any] = {}
@@ -118,7 +134,9 @@ def _sample_rows(
             value = row[name]
             key = name if filt == "none" else f"{name},{filt}"
             number = _number(value) if not isinstance(value, str) else None
-            if number is None or math.isnan(number):
+            if number is not None and not math.isfinite(number):
+                raise _fail(path, f"line {lineno}", str(name), "not a finite number")
+            if number is None:
                 other[key] = value
             else:
                 metrics[key] = number
@@ -136,7 +154,17 @@ def _sample_rows(
         args = row.get("arguments") or {}
         first_args = args.get("gen_args_0", {}) if isinstance(args, dict) else {}
         prompt = first_args.get("arg_0") if isinstance(first_args, dict) else None
+        if isinstance(row["doc_id"], dict | list | bool) or row["doc_id"] is None:
+            raise _fail(path, f"line {lineno}", "doc_id", "not a number or text")
         doc_id = str(row["doc_id"])
+        if (doc_id, filt) in seen:
+            raise _fail(
+                path,
+                f"line {lineno}",
+                "doc_id",
+                f"{doc_id!r} with filter {filt!r} appears twice (also on line {seen[doc_id, filt]})",
+            )
+        seen[doc_id, filt] = lineno
         record = by_doc.get(doc_id)
         if record is None:
             by_doc[doc_id] = SampleRecord(
@@ -186,7 +214,13 @@ def read_lm_eval(path: str | Path, *, model: str | None = None):
         for sample_path in sorted(results_path.parent.glob(f"samples_*_{date}.jsonl")):
             task = _task_of(sample_path)
             task_config = configs.get(task) or {}
+            if not isinstance(task_config, dict):
+                raise _fail(results_path, f"configs.{task}", "configs", "not a JSON object")
             n_shot = (results.get("n-shot") or {}).get(task, task_config.get("num_fewshot"))
+            if n_shot is not None and (
+                isinstance(n_shot, bool) or not isinstance(n_shot, int) or n_shot < 0
+            ):
+                raise _fail(results_path, f"n-shot.{task}", "n-shot", "not a whole number >= 0")
             version = (results.get("versions") or {}).get(task)
             settings = {"source": "lm-eval", "model_args": model_args, "date": date}
             run_id = make_run_id(
@@ -227,6 +261,18 @@ def import_lm_eval(store: Store, path: str | Path, *, model: str | None = None) 
     models, runs, samples = read_lm_eval(path, model=model)
     if not samples:
         raise InputError(f"{path}: no samples_<task>_<date>.jsonl next to the results file")
+    check_runs(
+        store,
+        pd.DataFrame(
+            {
+                "run_id": [r.run_id for r in runs],
+                "model": [r.model for r in runs],
+                "task": [r.task for r in runs],
+                "_at": [str((r.extra or {}).get("file", path)) for r in runs],
+            }
+        ),
+        "lm-eval",
+    )
     with store.transaction() as con:
         store.upsert_models(models, con=con)
         for run in runs:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import duckdb
 
+from assay.errors import InputError
+
 SCHEMA_VERSION = 1
 
 SAMPLE_COLUMNS: dict[str, str] = {
@@ -104,25 +106,59 @@ _V1 = [
 MIGRATIONS: dict[int, list[str]] = {}
 
 
-def ensure_schema(con: duckdb.DuckDBPyConnection) -> int:
-    """Create the tables of a new store or migrate an old one; returns the schema version."""
-    has_meta = con.execute(
-        "SELECT count(*) FROM information_schema.tables WHERE table_name = 'meta'"
-    ).fetchall()[0][0]
-    if not has_meta:
+def _tables(con: duckdb.DuckDBPyConnection) -> set[str]:
+    rows = con.execute(
+        "SELECT table_name FROM information_schema.tables "
+        "WHERE table_catalog = current_database() AND table_schema = 'main'"
+    ).fetchall()
+    return {r[0] for r in rows}
+
+
+def read_schema_version(con: duckdb.DuckDBPyConnection, name: str) -> int | None:
+    """The store's schema version; None for an empty database (a new store). A database that
+    is not an assay store, has no or a bad version row, or is newer than this assay is an
+    :class:`InputError` naming ``name``; nothing is written."""
+    tables = _tables(con)
+    if "meta" not in tables:
+        if tables:
+            raise InputError(
+                f"{name}: a DuckDB database but not an assay store (it has no 'meta' table)"
+            )
+        return None
+    rows = con.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchall()
+    if not rows:
+        raise InputError(f"{name}: not a usable assay store: table meta has no schema_version row")
+    try:
+        version = int(str(rows[0][0]).strip())
+    except ValueError:
+        raise InputError(
+            f"{name}: not a usable assay store: schema_version {str(rows[0][0])[:40]!r} "
+            "is not a number"
+        ) from None
+    if version > SCHEMA_VERSION:
+        raise InputError(
+            f"{name}: store schema version {version} is newer than this assay "
+            f"({SCHEMA_VERSION}): upgrade assay"
+        )
+    if version < 1 or any(v not in MIGRATIONS for v in range(version, SCHEMA_VERSION)):
+        raise InputError(f"{name}: unknown store schema version {version}")
+    return version
+
+
+def ensure_schema(con: duckdb.DuckDBPyConnection, name: str = "store") -> int:
+    """Create the tables of a new store or migrate an old one; returns the schema version.
+
+    Only an empty database gets tables: any other file that is not an assay store of a known
+    version is refused (see :func:`read_schema_version`) before anything is written.
+    """
+    version = read_schema_version(con, name)
+    if version is None:
         con.execute("BEGIN TRANSACTION")
         for ddl in _V1:
             con.execute(ddl)
         con.execute("INSERT INTO meta VALUES ('schema_version', ?)", [str(SCHEMA_VERSION)])
         con.execute("COMMIT")
         return SCHEMA_VERSION
-    version = int(
-        con.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchall()[0][0]
-    )
-    if version > SCHEMA_VERSION:
-        raise RuntimeError(
-            f"store schema version {version} is newer than this assay ({SCHEMA_VERSION}): upgrade assay"
-        )
     while version < SCHEMA_VERSION:
         con.execute("BEGIN TRANSACTION")
         for ddl in MIGRATIONS[version]:

@@ -20,6 +20,9 @@ import duckdb
 import numpy as np
 import pandas as pd
 
+from assay.errors import InputError
+
+from ._integrity import damaged
 from ._records import Battle, ModelInfo, RunInfo, SampleRecord, stable_hash
 from ._schema import (
     BATTLE_COLUMNS,
@@ -29,6 +32,7 @@ from ._schema import (
     SAMPLE_COLUMNS,
     SCHEMA_VERSION,
     ensure_schema,
+    read_schema_version,
 )
 
 DEFAULT_STORE = "assay.duckdb"
@@ -41,12 +45,57 @@ def default_store_path() -> Path:
 
 
 def _is_lock_error(exc: Exception) -> bool:
+    """DuckDB's file-lock conflict: another process has the file open for writing."""
     text = str(exc).lower()
-    return "lock" in text or "conflicting" in text or "already open" in text
+    return "could not set lock on file" in text or "conflicting lock is held" in text
+
+
+# Errors that mean the file itself is damaged, whatever the query was.
+_FILE_FAULTS = ("corrupt database file", "could not read enough bytes")
+_HEADER_BYTES = 3 * 4096  # DuckDB's main header and its two database headers
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
+def _describe(exc: BaseException) -> str:
+    """What a DuckDB error says about the file, short (its own message repeats the path)."""
+    text = _first_line(exc)
+    low = text.lower()
+    if "could not read enough bytes" in low:
+        return "truncated: the file ends inside its data"
+    if "not a valid duckdb database file" in low:
+        return "not a DuckDB file, so not an assay store"
+    if "corrupt database file" in low:
+        return "the store file is damaged: " + text[low.index("corrupt database file") + 22 :]
+    return f"cannot open the store: {text}"
+
+
+def check_store_file(path: Path) -> None:
+    """Refuse, without opening it in DuckDB, a path that cannot be an assay store: a folder, an
+    empty file, a file that is not DuckDB's, or one shorter than DuckDB's headers."""
+    if path.is_dir():
+        raise InputError(f"{path}: is a folder, not a store file")
+    if not path.exists():
+        return
+    try:
+        size = path.stat().st_size
+        with path.open("rb") as handle:
+            head = handle.read(12)
+    except OSError as exc:
+        raise InputError(f"{path}: cannot read the store file ({exc.strerror or exc})") from None
+    if size == 0:
+        raise InputError(f"{path}: empty file, not an assay store")
+    if head[8:12] != b"DUCK":
+        raise InputError(f"{path}: not a DuckDB file, so not an assay store")
+    if size < _HEADER_BYTES:
+        raise InputError(f"{path}: truncated DuckDB file ({size} bytes), not a usable store")
 
 
 def _json_or_none(value: Any) -> str | None:
-    if value is None or (isinstance(value, float) and np.isnan(value)):
+    if value is None or value is pd.NA or (isinstance(value, float) and np.isnan(value)):
         return None
     if isinstance(value, str):
         return value
@@ -95,13 +144,30 @@ class Store:
     def __init__(self, path: str | os.PathLike[str] | None = None, *, read_only: bool = False):
         self.path = Path(path) if path is not None else default_store_path()
         self.read_only = read_only
+        self._checked = False
         if read_only:
             if not self.path.exists():
-                raise FileNotFoundError(f"no store at {self.path}")
-        else:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
+                raise InputError(f"no store at {self.path}")
             with self.connect() as con:
-                self.schema_version = ensure_schema(con)
+                version = read_schema_version(con, str(self.path))
+            if version is None:
+                raise InputError(f"{self.path}: an empty DuckDB database, not an assay store")
+            if version < SCHEMA_VERSION:
+                raise InputError(
+                    f"{self.path}: store schema version {version} needs upgrading: "
+                    "open it once without read_only"
+                )
+            self.schema_version = version
+        else:
+            check_store_file(self.path)
+            try:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise InputError(
+                    f"{self.path}: cannot create the store's folder ({exc.strerror or exc})"
+                ) from None
+            with self.connect() as con:
+                self.schema_version = ensure_schema(con, str(self.path))
 
     def __repr__(self) -> str:
         return f"Store({str(self.path)!r})"
@@ -109,8 +175,13 @@ class Store:
     # -- connections -----------------------------------------------------------------------
     @contextmanager
     def connect(self, read_only: bool | None = None) -> Iterator[duckdb.DuckDBPyConnection]:
-        """A connection to the file, retrying for up to a minute while another process holds it."""
+        """A connection to the file, retrying for up to a minute while another process holds it.
+
+        A file that cannot be opened, or turns out damaged while in use, is an
+        :class:`InputError` naming it (DuckDB never gets to write into a file that is not one).
+        """
         ro = self.read_only if read_only is None else read_only
+        check_store_file(self.path)
         deadline = time.monotonic() + _LOCK_WAIT_S
         delay = 0.01
         while True:
@@ -118,12 +189,27 @@ class Store:
                 con = duckdb.connect(str(self.path), read_only=ro)
                 break
             except duckdb.Error as exc:
-                if not _is_lock_error(exc) or time.monotonic() > deadline:
-                    raise
+                if not _is_lock_error(exc):
+                    raise InputError(f"{self.path}: {_describe(exc)}") from None
+                if time.monotonic() > deadline:
+                    raise InputError(
+                        f"{self.path}: still locked by another process after "
+                        f"{_LOCK_WAIT_S:.0f} s: {_first_line(exc)}"
+                    ) from None
                 time.sleep(delay)
                 delay = min(delay * 2, 0.5)
+        if not self._checked:  # once per Store, while our connection keeps writers out
+            problem = damaged(self.path)
+            if problem:
+                con.close()
+                raise InputError(f"{self.path}: the store file is damaged: {problem}")
+            self._checked = True
         try:
             yield con
+        except duckdb.Error as exc:
+            if any(fault in str(exc).lower() for fault in _FILE_FAULTS):
+                raise InputError(f"{self.path}: {_describe(exc)}") from None
+            raise
         finally:
             con.close()
 
@@ -139,9 +225,12 @@ class Store:
                 raise
             con.execute("COMMIT")
 
-    def sql(self, query: str, params: Sequence[Any] | None = None) -> pd.DataFrame:
-        """Run any SQL against the store and return a DataFrame."""
-        with self.connect() as con:
+    def sql(
+        self, query: str, params: Sequence[Any] | None = None, *, read_only: bool | None = None
+    ) -> pd.DataFrame:
+        """Run any SQL against the store and return a DataFrame (``read_only=True``: a
+        connection that cannot write, for SQL typed by a user)."""
+        with self.connect(read_only) as con:
             return con.execute(query, params or []).df()
 
     # -- writes ----------------------------------------------------------------------------

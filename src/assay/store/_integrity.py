@@ -1,0 +1,106 @@
+"""Checking a DuckDB file's block checksums, so a damaged store is refused when it is opened.
+
+DuckDB checks a block's checksum only when it reads the block, and some blocks (index storage)
+are read only on a later write: a damaged file could open, answer ``assay store info``, then
+fail half-way through an eval. :func:`damaged` reads the file once and compares every block's
+stored checksum with DuckDB's (``Checksum`` in duckdb/common/checksum.cpp: 5381 XOR, over the
+block's 64-bit words, of word * 0xbf58476d1ce4e5b9). A file whose layout it does not recognise
+is not judged (None): DuckDB's own checks still apply.
+"""
+
+from __future__ import annotations
+
+import os
+import struct
+from pathlib import Path
+
+import numpy as np
+
+_HEADER_PAGE = 4096  # the main header, then two database headers, each one page
+_FIRST_BLOCK = 3 * _HEADER_PAGE
+_MULTIPLIER = np.uint64(0xBF58476D1CE4E5B9)
+_MAX_BYTES = 2 * 1024**3  # larger files are left to DuckDB's own checks (reading takes seconds)
+_CHUNK_BLOCKS = 16
+_verified: set[tuple[str, int, int, int]] = set()
+
+
+def _checksums(words: np.ndarray) -> np.ndarray:
+    """DuckDB's checksum of each row of 64-bit words."""
+    with np.errstate(over="ignore"):
+        return np.bitwise_xor.reduce(words * _MULTIPLIER, axis=-1) ^ np.uint64(5381)
+
+
+def _database_header(head: bytes) -> tuple[int, int] | None:
+    """(block count, block size) from the newer valid database header; None if unrecognised."""
+    best = None
+    for start in (_HEADER_PAGE, 2 * _HEADER_PAGE):
+        page = head[start : start + _HEADER_PAGE]
+        if len(page) < _HEADER_PAGE:
+            return None
+        stored, iteration, _, _, count, size = struct.unpack_from("<6Q", page)
+        words = np.frombuffer(page, dtype="<u8")[1:]
+        if int(_checksums(words)) != stored:
+            continue
+        if best is None or iteration > best[0]:
+            best = (iteration, count, size)
+    if best is None:
+        return None
+    _, count, size = best
+    if size < 16 * 1024 or size > 256 * 1024**2 or size & (size - 1):
+        return None  # an older layout without the block size
+    return count, size
+
+
+def damaged(path: Path) -> str | None:
+    """What is wrong with the DuckDB file at ``path`` (a bad block, or it is cut short), or None.
+
+    Call it while holding a DuckDB connection to the file, so no other process is writing it.
+    A file already found sound (same size, time and inode) is not read again.
+    """
+    try:
+        stat = path.stat()
+    except OSError:
+        return None
+    key = (str(path.resolve()), stat.st_size, stat.st_mtime_ns, stat.st_ino)
+    if key in _verified or stat.st_size > _MAX_BYTES:
+        return None
+    with path.open("rb") as handle:
+        layout = _database_header(handle.read(_FIRST_BLOCK))
+    if layout is None:
+        return None
+    count, size = layout
+    # DuckDB trims free blocks off the end without lowering the header's count: check the
+    # blocks the file holds; one cut short is damage (DuckDB writes whole blocks)
+    whole, part = divmod(stat.st_size - _FIRST_BLOCK, size)
+    if part and whole < count:
+        return f"truncated: it ends {part} bytes into block {whole}"
+    count = min(count, whole)
+    if count:
+        data = np.memmap(path, dtype="<u8", mode="r", offset=_FIRST_BLOCK, shape=(count, size // 8))
+        try:
+            for start in range(0, count, _CHUNK_BLOCKS):
+                chunk = np.asarray(data[start : start + _CHUNK_BLOCKS])
+                bad = np.flatnonzero(_checksums(chunk[:, 1:]) != chunk[:, 0])
+                if bad.size:
+                    block = start + int(bad[0])
+                    where = _FIRST_BLOCK + block * size
+                    if _changed(path, stat):
+                        return None  # written meanwhile (a thread of this process): no verdict
+                    return f"block {block} (bytes {where}-{where + size}) fails its checksum"
+        finally:
+            del data
+    if not _changed(path, stat):
+        _verified.add(key)
+    return None
+
+
+def _changed(path: Path, before: os.stat_result) -> bool:
+    try:
+        now = path.stat()
+    except OSError:
+        return True
+    return (now.st_size, now.st_mtime_ns, now.st_ino) != (
+        before.st_size,
+        before.st_mtime_ns,
+        before.st_ino,
+    )

@@ -1,0 +1,321 @@
+"""Reading CSV / JSONL / Parquet tables strictly, and checking their fields row by row.
+
+Every problem is one :class:`InputError` naming the file and the line (CSV, JSONL) or record
+(Parquet) and field: invalid UTF-8, a ragged CSV line, a field of the wrong type, a number that
+is not finite or out of range. Values keep their file types (CSV cells are text); numbers are
+converted by :func:`numbers`, names by :func:`texts`.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from assay.errors import InputError
+
+EXTENSIONS = {
+    ".parquet": "parquet",
+    ".pq": "parquet",
+    ".csv": "csv",
+    ".jsonl": "jsonl",
+    ".json": "jsonl",
+}
+INT32_MAX = 2**31 - 1
+_NON_FINITE = {"nan", "+nan", "-nan", "inf", "+inf", "-inf", "infinity", "+infinity", "-infinity"}
+_DELIMITERS = (",", ";", "\t", "|")
+
+csv.field_size_limit(INT32_MAX)  # prompts can be long; the default limit is 128 KiB
+
+
+def files_in(path: Path) -> list[Path]:
+    """The table files at ``path`` (a file, or a folder searched recursively)."""
+    if path.is_dir():
+        files = sorted(
+            p
+            for p in path.rglob("*")
+            if p.suffix.lower() in EXTENSIONS
+            and p.is_file()
+            and not any(part.startswith(".") for part in p.relative_to(path).parts)
+        )
+        if not files:
+            raise InputError(f"{path}: no .parquet, .csv or .jsonl files inside")
+        return files
+    if not path.exists():
+        raise InputError(f"{path}: no such file or directory")
+    if path.suffix.lower() not in EXTENSIONS:
+        raise InputError(f"{path}: unknown file type (use .parquet, .csv or .jsonl)")
+    return [path]
+
+
+def decode_text(path: Path, data: bytes, lineno: int | None = None) -> str:
+    """``data`` as UTF-8 text; invalid bytes are an error naming the line."""
+    try:
+        return data.decode("utf-8-sig" if lineno in (None, 1) else "utf-8")
+    except UnicodeDecodeError as exc:
+        line = lineno if lineno is not None else data.count(b"\n", 0, exc.start) + 1
+        byte = data[exc.start]
+        raise InputError(f"{path}: line {line}: not valid UTF-8 (byte 0x{byte:02x})") from None
+
+
+def iter_jsonl(path: Path, *, constants: bool = True) -> Iterator[tuple[int, dict[str, Any]]]:
+    """(line number, object) for each non-blank line; one-line InputError on a bad line.
+
+    With ``constants=False`` the non-standard JSON constants NaN / Infinity / -Infinity are read
+    as the strings "NaN" / "Infinity" / "-Infinity", so number checks reject them by name.
+    """
+    hook = None if constants else str
+    try:
+        handle = path.open("rb")
+    except OSError as exc:
+        raise InputError(f"{path}: cannot be read ({exc.strerror})") from None
+    with handle:
+        for lineno, raw in enumerate(handle, start=1):
+            line = decode_text(path, raw, lineno)
+            if not line.strip():
+                continue
+            try:
+                row = json.loads(line, parse_constant=hook)
+            except json.JSONDecodeError as exc:
+                raise InputError(f"{path}: line {lineno}: not valid JSON ({exc.msg})") from None
+            except RecursionError:
+                raise InputError(f"{path}: line {lineno}: JSON nested too deeply") from None
+            if not isinstance(row, dict):
+                raise InputError(f"{path}: line {lineno}: not a JSON object")
+            yield lineno, row
+
+
+def _delimiter(first_line: str) -> str:
+    counts = {d: first_line.count(d) for d in _DELIMITERS}
+    best = max(_DELIMITERS, key=lambda d: (counts[d], d == ","))
+    return best if counts[best] else ","
+
+
+def _read_csv(path: Path) -> tuple[pd.DataFrame, list[int]]:
+    text = decode_text(path, path.read_bytes())
+    if not text.strip():
+        raise InputError(f"{path}: empty file (no header line)")
+    first = next(line for line in text.splitlines() if line.strip())
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=_delimiter(first), strict=True)
+    header: list[str] | None = None
+    rows: list[list[str]] = []
+    lines: list[int] = []
+    end = 0
+    try:
+        for record in reader:
+            start, end = end + 1, reader.line_num
+            if not record or (len(record) == 1 and not record[0].strip()):
+                continue
+            if header is None:
+                header = [c.strip() or f"column{i}" for i, c in enumerate(record)]
+                seen = {c for c in header if header.count(c) > 1}
+                if seen:
+                    raise InputError(f"{path}: line {start}: column '{min(seen)}' appears twice")
+                continue
+            if len(record) != len(header):
+                raise InputError(
+                    f"{path}: line {start}: {len(record)} fields, but the header has {len(header)}"
+                )
+            rows.append(record)
+            lines.append(start)
+    except csv.Error as exc:
+        raise InputError(f"{path}: line {reader.line_num}: not valid CSV ({exc})") from None
+    df = pd.DataFrame(rows, columns=header, dtype=object)
+    df = df.where(df != "", None).astype("string")  # vectorised string checks downstream
+    return df, lines
+
+
+def _read_parquet(path: Path) -> pd.DataFrame:
+    import pyarrow as pa
+    import pyarrow.compute as pc
+    import pyarrow.parquet as pq
+
+    try:
+        table = pq.read_table(path)
+    except (pa.ArrowException, OSError, ValueError) as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise InputError(f"{path}: cannot be read as parquet: {first}") from None
+    df = table.to_pandas()
+    for name, column in zip(table.column_names, table.columns, strict=True):
+        if pa.types.is_floating(column.type):
+            nan = pc.fill_null(pc.is_nan(column), False).to_numpy(zero_copy_only=False)
+            if nan.any():  # a stored NaN is a value, not a missing cell: let checks name it
+                df[name] = df[name].astype(object).where(~nan, "NaN")
+    return df
+
+
+def read_table(path: str | Path) -> pd.DataFrame:
+    """Read one CSV / JSONL / Parquet file into a DataFrame.
+
+    ``attrs['unit']`` ("line" or "record") and ``attrs['rows']`` (each row's line number, an
+    array: pandas copies attrs on every operation) let errors name the row; see :func:`where`.
+    """
+    path = Path(path)
+    if path.is_dir():
+        raise InputError(f"{path}: is a folder; give a file")
+    if not path.exists():
+        raise InputError(f"{path}: no such file")
+    kind = EXTENSIONS.get(path.suffix.lower())
+    try:
+        if kind == "jsonl":
+            found = list(iter_jsonl(path, constants=False))
+            df = pd.DataFrame([row for _, row in found], dtype=object)
+            unit, rows = "line", np.array([n for n, _ in found], dtype=np.int64)
+        elif kind == "csv":
+            df, lines = _read_csv(path)
+            unit, rows = "line", np.array(lines, dtype=np.int64)
+        else:
+            df = _read_parquet(path)
+            unit, rows = "record", None  # record n is row n - 1
+    except OSError as exc:
+        raise InputError(f"{path}: cannot be read ({exc.strerror or exc})") from None
+    df.columns = [str(c) for c in df.columns]
+    df.attrs["unit"] = unit
+    df.attrs["rows"] = rows
+    return df
+
+
+def where(df: pd.DataFrame, path: Path, bad: np.ndarray | int) -> str:
+    """``<path>: line N`` (or ``record N``) for the first row flagged in ``bad``."""
+    row = int(bad) if isinstance(bad, int | np.integer) else int(np.flatnonzero(bad)[0])
+    numbers_ = df.attrs.get("rows")
+    number = numbers_[row] if numbers_ is not None and row < len(numbers_) else row + 1
+    return f"{path}: {df.attrs.get('unit', 'record')} {number}"
+
+
+def _show(value: Any) -> str:
+    text = str(value)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+def _is_text(raw: pd.Series) -> bool:
+    """Every non-null cell is a string (CSV cells always are): the vectorised paths apply."""
+    if pd.api.types.is_string_dtype(raw.dtype) and raw.dtype != object:
+        return True
+    return raw.dtype == object and pd.api.types.infer_dtype(raw, skipna=True) in (
+        "string",
+        "empty",
+    )
+
+
+def _is_number(raw: pd.Series) -> bool:
+    return pd.api.types.is_numeric_dtype(raw.dtype) and not pd.api.types.is_bool_dtype(raw.dtype)
+
+
+def present(raw: pd.Series) -> np.ndarray:
+    """Cells that hold something (not null, not blank text)."""
+    if _is_number(raw):
+        return raw.notna().to_numpy()
+    if _is_text(raw):
+        return (raw.notna() & (raw.str.strip() != "")).to_numpy(dtype=bool, na_value=False)
+    text = raw.map(lambda v: v.strip() if isinstance(v, str) else "x")
+    return (raw.notna() & (text != "")).to_numpy()
+
+
+def numbers(
+    df: pd.DataFrame,
+    path: Path,
+    field: str,
+    *,
+    integer: bool = False,
+    low: float | None = None,
+    high: float | None = None,
+    low_open: bool = False,
+) -> pd.Series:
+    """Column ``field`` as floats (NaN where empty); anything else is an error naming the row:
+    not a number, not finite, not a whole number (``integer``), or outside [low, high]."""
+    raw = df[field]
+    has = present(raw)
+    none = np.zeros(len(raw), dtype=bool)
+    if _is_number(raw):
+        values = raw.astype(float)
+        words, lists = none, none
+    elif _is_text(raw):
+        stripped = raw.str.strip()
+        values = pd.to_numeric(stripped, errors="coerce")
+        words = stripped.str.lower().isin(_NON_FINITE).to_numpy(dtype=bool, na_value=False)
+        lists = none
+    else:
+        values = pd.to_numeric(
+            raw.map(lambda v: v.strip() if isinstance(v, str) else v), errors="coerce"
+        ).astype(float)
+        words = raw.map(lambda v: isinstance(v, str) and v.strip().lower() in _NON_FINITE).to_numpy(
+            dtype=bool
+        )
+        lists = raw.map(lambda v: isinstance(v, list | dict | tuple | np.ndarray)).to_numpy(
+            dtype=bool
+        )
+    arr = values.to_numpy(dtype=float, na_value=np.nan)
+    nonfinite = has & (np.isinf(arr) | (np.isnan(arr) & words))
+    if nonfinite.any():
+        raise InputError(f"{where(df, path, nonfinite)}, field '{field}': not a finite number")
+    bad = has & (np.isnan(arr) | lists)
+    if bad.any():
+        value = raw.iloc[int(np.flatnonzero(bad)[0])]
+        raise InputError(
+            f"{where(df, path, bad)}, field '{field}': not a number ({_show(value)!r})"
+        )
+    values = pd.Series(arr, index=raw.index)
+    ok = ~np.isnan(arr)
+    if integer:
+        fraction = ok & (np.mod(arr, 1, where=ok, out=np.zeros_like(arr)) != 0)
+        if fraction.any():
+            i = int(np.flatnonzero(fraction)[0])
+            raise InputError(
+                f"{where(df, path, fraction)}, field '{field}': not a whole number "
+                f"({_show(raw.iloc[i])})"
+            )
+    out = np.zeros(len(arr), dtype=bool)
+    if low is not None:
+        out |= ok & ((arr <= low) if low_open else (arr < low))
+    if high is not None:
+        out |= ok & (arr > high)
+    if out.any():
+        i = int(np.flatnonzero(out)[0])
+        if low is not None and high is not None:
+            rule = f"between {low:g} and {high:g}"
+        elif low is not None:
+            rule = f"{'>' if low_open else '>='} {low:g}"
+        else:
+            rule = f"<= {high:g}"
+        raise InputError(
+            f"{where(df, path, out)}, field '{field}': {_show(raw.iloc[i])} is out of range "
+            f"(must be {rule})"
+        )
+    return values
+
+
+def _as_text(value: Any) -> str | None | bool:
+    """A cell as text, None when empty, False when it is not a scalar."""
+    if value is None or value is pd.NA or (isinstance(value, float) and math.isnan(value)):
+        return None
+    if isinstance(value, str):
+        return value
+    if isinstance(value, bool | np.bool_):
+        return str(bool(value)).lower()
+    if isinstance(value, int | float | np.integer | np.floating):
+        return str(value)
+    return False
+
+
+def texts(df: pd.DataFrame, path: Path, field: str, *, strip: bool = False) -> pd.Series:
+    """Column ``field`` as text (None where empty); a list or object is an error naming the row."""
+    raw = df[field]
+    if _is_text(raw):
+        converted = raw.str.strip() if strip else raw
+        keep = raw.notna() & (converted != "") if strip else raw.notna()
+        return converted.astype(object).where(keep.to_numpy(dtype=bool, na_value=False), None)
+    converted = raw.map(_as_text)
+    bad = converted.map(lambda v: v is False).to_numpy(dtype=bool)
+    if bad.any():
+        raise InputError(f"{where(df, path, bad)}, field '{field}': not text")
+    if strip:
+        converted = converted.map(lambda v: v.strip() or None if isinstance(v, str) else v)
+    return converted.astype(object)
