@@ -5,7 +5,9 @@ are read only on a later write: a damaged file could open, answer ``assay store 
 fail half-way through an eval. :func:`damaged` reads the file once and compares every block's
 stored checksum with DuckDB's (``Checksum`` in duckdb/common/checksum.cpp: 5381 XOR, over the
 block's 64-bit words, of word * 0xbf58476d1ce4e5b9). A file whose layout it does not recognise
-is not judged (None): DuckDB's own checks still apply.
+(headers or first block not matching that checksum, as a future DuckDB format might) is not
+judged (None), and neither is an all-zero block: DuckDB's own checks still apply, so a valid
+store is never refused for a format this module does not know.
 """
 
 from __future__ import annotations
@@ -80,7 +82,10 @@ def damaged(path: Path) -> str | None:
         try:
             for start in range(0, count, _CHUNK_BLOCKS):
                 chunk = np.asarray(data[start : start + _CHUNK_BLOCKS])
-                bad = np.flatnonzero(_checksums(chunk[:, 1:]) != chunk[:, 0])
+                # an all-zero block was never written (a hole): no verdict on it
+                bad = np.flatnonzero((_checksums(chunk[:, 1:]) != chunk[:, 0]) & chunk.any(axis=1))
+                if start == 0 and bad.size and bad[0] == 0:
+                    return None  # the first block does not check out: a layout we do not know
                 if bad.size:
                     block = start + int(bad[0])
                     where = _FIRST_BLOCK + block * size
