@@ -1,6 +1,6 @@
 """User-facing errors: the CLI prints their message as one line and exits non-zero."""
 
-__all__ = ["AssayError", "InputError"]
+__all__ = ["AssayError", "InputError", "StoreMissing"]
 
 
 class AssayError(Exception):
@@ -9,3 +9,7 @@ class AssayError(Exception):
 
 class InputError(AssayError, ValueError):
     """Bad input: a malformed file, an unknown name, an invalid option."""
+
+
+class StoreMissing(InputError):
+    """No store file where one was expected (the web app answers 404)."""

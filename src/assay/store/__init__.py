@@ -3,13 +3,14 @@
 from ._export import export_samples
 from ._files import import_samples, read_model_meta, set_model_meta
 from ._lm_eval import ImportSummary, import_lm_eval, read_lm_eval
-from ._records import Battle, ModelInfo, RunInfo, SampleRecord, make_run_id, stable_hash
+from ._records import WINNERS, Battle, ModelInfo, RunInfo, SampleRecord, make_run_id, stable_hash
 from ._schema import SCHEMA_VERSION
-from ._store import Store, default_store_path, open_store
+from ._store import Store, default_store_path, existing_store, open_store
 from ._tables import read_table
 
 __all__ = [
     "SCHEMA_VERSION",
+    "WINNERS",
     "Battle",
     "ImportSummary",
     "ModelInfo",
@@ -17,6 +18,7 @@ __all__ = [
     "SampleRecord",
     "Store",
     "default_store_path",
+    "existing_store",
     "export_samples",
     "import_lm_eval",
     "import_samples",

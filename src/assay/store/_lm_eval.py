@@ -18,12 +18,12 @@ from typing import Any
 
 import pandas as pd
 
+from assay.core import decode_text, iter_jsonl
 from assay.errors import InputError
 
 from ._files import check_runs
 from ._records import ModelInfo, RunInfo, SampleRecord, make_run_id
 from ._store import Store
-from ._tables import decode_text, iter_jsonl
 
 
 @dataclass

@@ -2,18 +2,22 @@
 
 from __future__ import annotations
 
-import hashlib
-import json
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from assay.core import stable_hash
+
+__all__ = [
+    "WINNERS",
+    "Battle",
+    "ModelInfo",
+    "RunInfo",
+    "SampleRecord",
+    "make_run_id",
+    "stable_hash",
+]
+
 WINNERS = ("model_a", "model_b", "tie", "tie_bothbad")
-
-
-def stable_hash(value: Any, length: int = 16) -> str:
-    """SHA-256 of the canonical JSON of ``value`` (sorted keys), as ``length`` hex chars."""
-    text = json.dumps(value, sort_keys=True, separators=(",", ":"), default=str)
-    return hashlib.sha256(text.encode()).hexdigest()[:length]
 
 
 def make_run_id(

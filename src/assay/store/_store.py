@@ -20,7 +20,7 @@ import duckdb
 import numpy as np
 import pandas as pd
 
-from assay.errors import InputError
+from assay.errors import InputError, StoreMissing
 
 from ._integrity import damaged
 from ._records import Battle, ModelInfo, RunInfo, SampleRecord, stable_hash
@@ -147,7 +147,7 @@ class Store:
         self._checked = False
         if read_only:
             if not self.path.exists():
-                raise InputError(f"no store at {self.path}")
+                raise StoreMissing(f"no store at {self.path}")
             with self.connect() as con:
                 version = read_schema_version(con, str(self.path))
             if version is None:
@@ -469,3 +469,18 @@ class Store:
 def open_store(path: str | os.PathLike[str] | None = None, *, read_only: bool = False) -> Store:
     """Open (creating if needed) the store at ``path``, ``$ASSAY_STORE`` or ``./assay.duckdb``."""
     return Store(path, read_only=read_only)
+
+
+def existing_store(
+    path: str | os.PathLike[str] | None = None, *, read_only: bool = False, hint: str = ""
+) -> Store:
+    """The store at ``path`` (default as :func:`open_store`) that must already exist: a missing
+    file is one :class:`~assay.errors.StoreMissing` line, and nothing is created.
+
+    ``hint`` adds a way out to the message (the CLI: ``", or pass --store"``)."""
+    resolved = Path(path) if path is not None else default_store_path()
+    if not resolved.exists():
+        raise StoreMissing(
+            f"no store at {resolved} (run `assay eval` or `assay import` first{hint})"
+        )
+    return Store(resolved, read_only=read_only)

@@ -8,17 +8,14 @@ converted by :func:`numbers`, names by :func:`texts`.
 
 from __future__ import annotations
 
-import csv
-import io
-import json
 import math
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from assay.core import iter_jsonl, read_csv_rows
 from assay.errors import InputError
 
 EXTENSIONS = {
@@ -30,9 +27,6 @@ EXTENSIONS = {
 }
 INT32_MAX = 2**31 - 1
 _NON_FINITE = {"nan", "+nan", "-nan", "inf", "+inf", "-inf", "infinity", "+infinity", "-infinity"}
-_DELIMITERS = (",", ";", "\t", "|")
-
-csv.field_size_limit(INT32_MAX)  # prompts can be long; the default limit is 128 KiB
 
 
 def files_in(path: Path) -> list[Path]:
@@ -55,78 +49,8 @@ def files_in(path: Path) -> list[Path]:
     return [path]
 
 
-def decode_text(path: Path, data: bytes, lineno: int | None = None) -> str:
-    """``data`` as UTF-8 text; invalid bytes are an error naming the line."""
-    try:
-        return data.decode("utf-8-sig" if lineno in (None, 1) else "utf-8")
-    except UnicodeDecodeError as exc:
-        line = lineno if lineno is not None else data.count(b"\n", 0, exc.start) + 1
-        byte = data[exc.start]
-        raise InputError(f"{path}: line {line}: not valid UTF-8 (byte 0x{byte:02x})") from None
-
-
-def iter_jsonl(path: Path, *, constants: bool = True) -> Iterator[tuple[int, dict[str, Any]]]:
-    """(line number, object) for each non-blank line; one-line InputError on a bad line.
-
-    With ``constants=False`` the non-standard JSON constants NaN / Infinity / -Infinity are read
-    as the strings "NaN" / "Infinity" / "-Infinity", so number checks reject them by name.
-    """
-    hook = None if constants else str
-    try:
-        handle = path.open("rb")
-    except OSError as exc:
-        raise InputError(f"{path}: cannot be read ({exc.strerror})") from None
-    with handle:
-        for lineno, raw in enumerate(handle, start=1):
-            line = decode_text(path, raw, lineno)
-            if not line.strip():
-                continue
-            try:
-                row = json.loads(line, parse_constant=hook)
-            except json.JSONDecodeError as exc:
-                raise InputError(f"{path}: line {lineno}: not valid JSON ({exc.msg})") from None
-            except RecursionError:
-                raise InputError(f"{path}: line {lineno}: JSON nested too deeply") from None
-            if not isinstance(row, dict):
-                raise InputError(f"{path}: line {lineno}: not a JSON object")
-            yield lineno, row
-
-
-def _delimiter(first_line: str) -> str:
-    counts = {d: first_line.count(d) for d in _DELIMITERS}
-    best = max(_DELIMITERS, key=lambda d: (counts[d], d == ","))
-    return best if counts[best] else ","
-
-
 def _read_csv(path: Path) -> tuple[pd.DataFrame, list[int]]:
-    text = decode_text(path, path.read_bytes())
-    if not text.strip():
-        raise InputError(f"{path}: empty file (no header line)")
-    first = next(line for line in text.splitlines() if line.strip())
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=_delimiter(first), strict=True)
-    header: list[str] | None = None
-    rows: list[list[str]] = []
-    lines: list[int] = []
-    end = 0
-    try:
-        for record in reader:
-            start, end = end + 1, reader.line_num
-            if not record or (len(record) == 1 and not record[0].strip()):
-                continue
-            if header is None:
-                header = [c.strip() or f"column{i}" for i, c in enumerate(record)]
-                seen = {c for c in header if header.count(c) > 1}
-                if seen:
-                    raise InputError(f"{path}: line {start}: column '{min(seen)}' appears twice")
-                continue
-            if len(record) != len(header):
-                raise InputError(
-                    f"{path}: line {start}: {len(record)} fields, but the header has {len(header)}"
-                )
-            rows.append(record)
-            lines.append(start)
-    except csv.Error as exc:
-        raise InputError(f"{path}: line {reader.line_num}: not valid CSV ({exc})") from None
+    header, rows, lines = read_csv_rows(path)
     df = pd.DataFrame(rows, columns=header, dtype=object)
     df = df.where(df != "", None).astype("string")  # vectorised string checks downstream
     return df, lines
