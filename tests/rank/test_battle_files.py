@@ -152,7 +152,7 @@ def test_count_tables_are_weights_not_repeated_rows(tmp_path):
             '{"model_a": "x", "model_b": "y", "winner": "tie", "time": "yesterday-ish"}\n',
             r"line 1: field 'time' is not a time",
         ),
-        ("b.jsonl", '{"model_a": "x", "model_b": \n', r"b\.jsonl: cannot parse"),
+        ("b.jsonl", '{"model_a": "x", "model_b": \n', r"b\.jsonl: line 1: not valid JSON"),
         ("b.txt", "whatever", r"unknown battle file type"),
     ],
 )

@@ -62,7 +62,7 @@ BAD_JSONL = [
     ("self-spaces", [battle(a="a", b=" a ")], r"line 1: model_a and model_b are the same model"),
     ("judge-object", [battle(judge={"x": 1})], r"line 1: field 'judge' must be text"),
     ("time-inf", [battle(time=1e300)], r"line 1: field 'time' is not a time"),
-    ("not-object", [battle(), "[1, 2]"], r"line 2: expected a JSON object"),
+    ("not-object", [battle(), "[1, 2]"], r"line 2: not a JSON object"),
     ("bad-json", [battle(), "", '{"model_a": '], r"line 3: not valid JSON"),
     ("only-zero", [battle(count=0)], r"no battles \(every count is 0\)"),
 ]
@@ -86,7 +86,7 @@ def test_other_malformed_files(tmp_path):
     (tmp_path / "w.csv").write_text("model_a,model_b,wins_a,wins_b\nx,y,3,1e12\n")
     (tmp_path / "e.csv").write_text("")
     cases = {
-        "u.jsonl": r"not UTF-8 text",
+        "u.jsonl": r"line 1: not valid UTF-8",
         "n.json": r"expected a JSON list",
         "d.jsonl": r"is a folder",
         "w.csv": r"line 2: the counts add up to more than",

@@ -8,11 +8,13 @@ checks (:func:`require_columns`). It imports nothing from the other parts of ass
 from ._columns import require_columns
 from ._hashing import stable_hash
 from ._json import to_jsonable
+from ._labels import plot_label
 from ._readers import decode_text, iter_jsonl, read_csv_rows, read_text
 
 __all__ = [
     "decode_text",
     "iter_jsonl",
+    "plot_label",
     "read_csv_rows",
     "read_text",
     "require_columns",

@@ -10,7 +10,7 @@ import pandas as pd
 
 from assay.errors import InputError
 
-__all__ = ["CANONICAL", "load_table", "require_columns", "table_from_store"]
+__all__ = ["CANONICAL", "load_table", "table_from_store"]
 
 CANONICAL = ("model", "params", "tokens", "flops", "loss", "score", "family", "date")
 
@@ -110,12 +110,3 @@ def table_from_store(
     out = complete_columns(out, source=str(store.path))
     out.attrs["source"] = f"store {store.path}"
     return out
-
-
-def require_columns(data: pd.DataFrame, columns, what: str = "") -> None:
-    """Raise a one-line InputError naming the source file and the first missing column."""
-    source = data.attrs.get("source", "the data")
-    for col in columns:
-        if col is not None and col not in data.columns:
-            listing = ", ".join(map(str, data.columns))
-            raise InputError(f"{source}: no column {col!r}{what} (columns: {listing})")

@@ -12,15 +12,8 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
+from assay.core import plot_label as plain_text  # noqa: E402
 from assay.errors import InputError  # noqa: E402
-
-
-def plain_text(text: object) -> str:
-    """A data string as a literal label (``$`` escaped: no mathtext); see assay.report."""
-    from assay.report._plots import plain_text as escape
-
-    return escape(text)
-
 
 __all__ = ["plot_forecast"]
 

@@ -12,7 +12,9 @@ import pandas as pd
 import scipy.sparse as sp
 from scipy.sparse.csgraph import connected_components
 
+from assay.core import iter_jsonl, read_csv_rows, read_text
 from assay.errors import InputError
+from assay.store import WINNERS
 
 __all__ = [
     "MAX_BATTLES",
@@ -25,7 +27,6 @@ __all__ = [
     "store_battles",
 ]
 
-WINNERS = ("model_a", "model_b", "tie", "tie_bothbad")
 _WINNER_ALIASES = {"tie (bothbad)": "tie_bothbad", "tie(bothbad)": "tie_bothbad"}
 # wide count tables: column -> winner
 _COUNT_COLUMNS = {
@@ -42,25 +43,17 @@ _STORE_CHUNK = 500_000
 
 
 def _read_jsonl(path: Path) -> pd.DataFrame:
-    """JSON lines with exact line numbers in errors (blank lines skipped)."""
-    try:
-        text = path.read_bytes().decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise InputError(f"{path}: not UTF-8 text (bad byte at offset {exc.start})") from None
-    records, lines = [], []
-    for number, line in enumerate(text.splitlines(), start=1):
-        if not line.strip():
-            continue
-        try:
-            record = json.loads(line)
-        except (json.JSONDecodeError, RecursionError) as exc:
-            msg = exc.msg if isinstance(exc, json.JSONDecodeError) else "nested too deeply"
-            raise InputError(f"{path}: line {number}: not valid JSON ({msg})") from None
-        if not isinstance(record, dict):
-            raise InputError(f"{path}: line {number}: expected a JSON object, got {record!r:.40}")
-        records.append(record)
-        lines.append(number)
-    return pd.DataFrame.from_records(records, index=pd.Index(lines, dtype=np.int64))
+    """JSON lines, indexed by line number (blank lines skipped)."""
+    found = list(iter_jsonl(path))
+    index = pd.Index([n for n, _ in found], dtype=np.int64)
+    return pd.DataFrame.from_records([row for _, row in found], index=index)
+
+
+def _read_csv(path: Path, delimiter: str) -> pd.DataFrame:
+    """A strict CSV/TSV table of text cells (empty cells missing), indexed by line number."""
+    header, rows, lines = read_csv_rows(path, delimiter=delimiter)
+    df = pd.DataFrame(rows, columns=header, index=pd.Index(lines, dtype=np.int64), dtype=object)
+    return df.where(df != "", None)
 
 
 def _load(path: Path) -> tuple[pd.DataFrame, int]:
@@ -68,26 +61,25 @@ def _load(path: Path) -> tuple[pd.DataFrame, int]:
     suffix = path.suffix.lower()
     if path.is_dir():
         raise InputError(f"{path}: is a folder, not a battle file")
+    if path.stat().st_size == 0:
+        raise InputError(f"{path}: no battles (the file is empty)")
     try:
         if suffix in (".jsonl", ".ndjson"):
             return _read_jsonl(path), 0
+        if suffix in (".csv", ".tsv"):
+            return _read_csv(path, "\t" if suffix == ".tsv" else ","), 0
         if suffix == ".json":
-            data = json.loads(path.read_bytes().decode("utf-8"))
+            data = json.loads(read_text(path))
             if isinstance(data, dict):  # {"battles": [...]}
                 data = next((v for v in data.values() if isinstance(v, list)), [])
             if not isinstance(data, list) or not all(isinstance(r, dict) for r in data):
                 raise InputError(f"{path}: expected a JSON list of battle objects")
             return pd.DataFrame.from_records(data), 1
-        if suffix in (".csv", ".tsv"):
-            sep = "\t" if suffix == ".tsv" else ","
-            return pd.read_csv(path, sep=sep, dtype=str, encoding="utf-8"), 2
         if suffix == ".parquet":
             return pd.read_parquet(path), 1
-    except UnicodeDecodeError as exc:
-        raise InputError(f"{path}: not UTF-8 text (bad byte at offset {exc.start})") from None
-    except pd.errors.EmptyDataError:
-        raise InputError(f"{path}: no battles (the file is empty)") from None
     except (ValueError, TypeError, OverflowError, RecursionError, OSError) as exc:
+        if isinstance(exc, InputError):
+            raise
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise InputError(f"{path}: cannot parse ({first})") from None
     raise InputError(

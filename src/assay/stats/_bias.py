@@ -10,11 +10,12 @@ import pandas as pd
 import pyarrow as pa
 from scipy import stats as sps
 
+from assay.core import require_columns
 from assay.errors import InputError
 
 from ._estimators import mean_ci, wilson_ci
 from ._results import ResultMixin
-from ._tidy import require_columns, select
+from ._tidy import select
 
 __all__ = ["PositionBias", "position_bias"]
 
@@ -89,7 +90,7 @@ def position_bias(
     chi-square statistic Σ (O_p − E_p)² / E_p has (positions − 1) degrees of freedom.
     """
     col = f"metric.{metric}"
-    require_columns(samples, ["model", "task", "doc_id", "chosen_position", col], "samples")
+    require_columns(samples, ["model", "task", "doc_id", "chosen_position", col], name="samples")
     df = select(select(samples, "model", model), "task", task)
     if df["model"].nunique() > 1 or df["task"].nunique() > 1:
         raise InputError(

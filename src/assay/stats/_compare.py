@@ -11,12 +11,12 @@ import numpy as np
 import pandas as pd
 from scipy import stats as sps
 
+from assay.core import require_columns, to_jsonable
 from assay.errors import InputError
 
 from ._estimators import mean_ci, wilson_ci
 from ._paired import _CORRECTIONS, _METHODS, adjust_pvalues, paired_test
-from ._results import plain
-from ._tidy import doc_matrix, require_columns, select, task_metrics
+from ._tidy import doc_matrix, select, task_metrics
 
 __all__ = ["Comparison", "compact_letters", "compare"]
 
@@ -59,9 +59,9 @@ class Comparison:
 
     def to_dict(self) -> dict[str, Any]:
         return {
-            "scores": plain(self.scores[SCORE_COLUMNS]),
-            "pairs": plain(self.pairs[PAIR_COLUMNS]),
-            "groups": plain(self.groups),
+            "scores": to_jsonable(self.scores[SCORE_COLUMNS]),
+            "pairs": to_jsonable(self.pairs[PAIR_COLUMNS]),
+            "groups": to_jsonable(self.groups),
         }
 
 

@@ -8,11 +8,12 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from assay.core import require_columns
 from assay.errors import InputError
 
 from ._estimators import wilson_ci
 from ._results import ResultMixin
-from ._tidy import doc_matrix, require_columns, select
+from ._tidy import doc_matrix, select
 
 __all__ = ["FlipResult", "flips"]
 

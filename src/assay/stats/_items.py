@@ -10,10 +10,11 @@ import pandas as pd
 from scipy import optimize
 from scipy.special import expit
 
+from assay.core import require_columns
 from assay.errors import InputError
 
 from ._results import ResultMixin
-from ._tidy import doc_matrix, require_columns, select, task_metrics
+from ._tidy import doc_matrix, select, task_metrics
 
 __all__ = [
     "IRT2PL",

@@ -12,12 +12,6 @@ from assay.errors import InputError
 PRIMARY_METRICS = ("acc", "exact_match")
 
 
-def require_columns(df: pd.DataFrame, columns: Sequence[str], what: str = "scores") -> None:
-    missing = [c for c in columns if c not in df.columns]
-    if missing:
-        raise InputError(f"{what} frame lacks column(s) {', '.join(missing)}")
-
-
 def _names(values) -> str:
     return ", ".join(sorted(map(str, pd.unique(pd.Series(values).dropna())))) or "(none)"
 

@@ -11,11 +11,12 @@ import numpy as np
 import pandas as pd
 from scipy import stats as sps
 
+from assay.core import require_columns
 from assay.errors import InputError
 
 from ._estimators import mean_ci, resample_counts
 from ._results import ResultMixin
-from ._tidy import doc_matrix, require_columns, select, task_metrics
+from ._tidy import doc_matrix, select, task_metrics
 
 __all__ = [
     "MonotonicityResult",
