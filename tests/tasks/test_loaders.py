@@ -27,7 +27,7 @@ def _check_rows_task(task, name):
     assert [i.doc_id for i in inst] == ["0", "2", "1"]  # difficulty levels interleaved
     assert inst[0].prompt == "Question: 2 + 2 =\nAnswer:"
     assert [r.continuation for r in inst[0].requests] == [" 3", " 4", " 5"]
-    assert [i.metadata["target_position"] for i in inst] == [1, 1, 0]
+    assert [i.payload.target_position for i in inst] == [1, 1, 0]
 
 
 def test_jsonl_csv_parquet(tmp_path):
@@ -60,7 +60,7 @@ def test_data_file_column_options(tmp_path):
 def test_bad_data_files_name_the_file_and_line(tmp_path):
     bad = tmp_path / "bad.jsonl"
     bad.write_text('{"question": "a", "answer": "b"}\n{not json\n')
-    with pytest.raises(InputError, match=r"bad.jsonl:2: not valid JSON"):
+    with pytest.raises(InputError, match=r"bad.jsonl: line 2: not valid JSON"):
         load_task(str(bad))
     with pytest.raises(InputError, match="unknown task 'no_such_task'"):
         load_task("no_such_task")
@@ -111,7 +111,7 @@ def test_bigbench_multiple_choice(tmp_path):
         == "Add the numbers {carefully}.\n\nQ: 1 + 1\n  choice: 1\n  choice: 2\n  choice: 3\nA:"
     )
     assert [r.continuation for r in inst[0].requests] == [" 1", " 2", " 3"]
-    assert inst[0].metadata["target_position"] == 1 and inst[1].metadata["target_position"] == 0
+    assert inst[0].payload.target_position == 1 and inst[1].payload.target_position == 0
     shot = task.instances(num_fewshot=1)[1].prompt
     assert (
         shot
@@ -135,7 +135,7 @@ def test_bigbench_generative_and_errors(tmp_path):
     task = load_task(str(path))
     inst = task.instances()[0]
     assert task.name == "gen" and inst.prompt == "Question: Capital of France?\nAnswer:"
-    assert inst.metadata["targets"] == ["Paris", "paris"] and inst.requests[0].stop == ("\n",)
+    assert list(inst.payload.targets) == ["Paris", "paris"] and inst.requests[0].stop == ("\n",)
     from assay.requests import GenerateResult
 
     assert task.score(inst, [GenerateResult(" paris", 5, 2)]).metrics["exact_match"] == 1.0
@@ -175,7 +175,7 @@ def test_lm_eval_yaml_multiple_choice(tmp_path):
     inst = task.instances()
     assert inst[0].prompt == "Q: 1 + 1 =\nA: 2\n\nQ: 2 + 2 =\nA:"
     assert [r.continuation for r in inst[2].requests] == [" 40", " 42", " 44"]
-    assert [i.metadata["target_position"] for i in inst] == [1, 0, 1]
+    assert [i.payload.target_position for i in inst] == [1, 0, 1]
     assert [i.doc_id for i in inst] == ["0", "1", "2"]  # lm-eval's doc ids: row numbers
 
 

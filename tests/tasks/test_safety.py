@@ -169,7 +169,9 @@ def test_bigbench_fields_are_text_not_templates(tmp_path):
     assert [r.continuation for r in inst.requests] == [" {{ 6*7 }}", " " + _touch(pwned)]
     gen = _bigbench(tmp_path / "gen.json", [{"input": _touch(pwned), "target": "{{ 1/0 }}"}])
     inst = load_task(str(gen)).instances()[0]
-    assert inst.prompt == f"\nQ: {_touch(pwned)}\nA:" and inst.metadata["targets"] == ["{{ 1/0 }}"]
+    assert inst.prompt == f"\nQ: {_touch(pwned)}\nA:" and list(inst.payload.targets) == [
+        "{{ 1/0 }}"
+    ]
     assert not pwned.exists()
 
 
@@ -190,7 +192,7 @@ def test_data_file_fields_are_text_not_templates(tmp_path, suffix):
     task = load_task(str(path), num_fewshot=1)
     by_id = {i.doc_id: i for i in task.instances()}
     assert by_id["0"].prompt.endswith("Question: {{ 7*7 }}\nAnswer:")
-    assert by_id["0"].metadata["targets"] == [_touch(pwned)]
+    assert list(by_id["0"].payload.targets) == [_touch(pwned)]
     assert "Question: {% if %}\nAnswer: x" in by_id["0"].prompt  # the few-shot example
     assert by_id["1"].prompt.startswith("Question: {{ 7*7 }}\nAnswer: " + _touch(pwned))
     assert not pwned.exists()
@@ -298,7 +300,7 @@ def test_bigbench_bad_files(tmp_path, body, expected):
         ("empty.json", "[]", "no rows"),
         ("empty.csv", "", "empty"),
         ("header.csv", "question,answer\n", "no rows"),
-        ("ragged.csv", "question,answer\nq1,a1\nq2\n", r"ragged.csv:3: 1 fields"),
+        ("ragged.csv", "question,answer\nq1,a1\nq2\n", r"ragged.csv: line 3: 1 fields"),
         ("dupcol.csv", "question,question\nq1,a1\n", "appears twice"),
         ("latin1.jsonl", b'{"question": "caf\xe9"}\n', "not valid UTF-8"),
         ("latin1.csv", b"question,answer\ncaf\xe9,x\n", "not valid UTF-8"),

@@ -9,7 +9,9 @@ import pytest
 
 from assay.errors import InputError
 from assay.requests import GenerateResult, LoglikelihoodResult, RollingResult
-from assay.tasks import Task, load_task, make_docs, multiple_choice_metrics, render_chat
+from assay.tasks import Task, load_task, make_docs
+from assay.tasks._metrics import multiple_choice_metrics
+from assay.tasks._render import render_chat
 
 
 def capitals_task(**kw) -> Task:
@@ -103,7 +105,7 @@ def test_permutation_bookkeeping_maps_back_to_the_right_choice():
     for inst in insts:
         shown = [r.continuation[1:] for r in inst.requests]
         assert shown == [inst.choices[j] for j in inst.choice_order]
-        pos = inst.metadata["target_position"]
+        pos = inst.payload.target_position
         assert (
             shown[pos]
             == inst.choices[inst.target_index]
@@ -125,7 +127,7 @@ def test_permutation_bookkeeping_maps_back_to_the_right_choice():
     for group in by_doc.values():
         assert sorted(i.repeat for i in group) == [0, 1, 2]
         # cyclic shifts: the correct choice sits at three different positions
-        assert len({i.metadata["target_position"] for i in group}) == 3
+        assert len({i.payload.target_position for i in group}) == 3
     # permute_choices=0 keeps the original order
     assert all(i.choice_order == [0, 1, 2] for i in task.instances())
 
@@ -177,7 +179,7 @@ def test_acc_norm_matches_lm_eval_definition():
         choices = [inst.choices[j] for j in inst.choice_order]  # lm-eval's doc_to_choice
         expected = float(
             np.argmax(lls / np.array([float(len(c)) for c in choices]))
-            == inst.metadata["target_position"]
+            == inst.payload.target_position
         )
         assert task.score(inst, ll(list(lls))).metrics["acc_norm"] == expected
 
@@ -322,7 +324,7 @@ def test_lettered_framing_under_permutation():
     task = capitals_task()
     for inst in task.instances(template_id="abc", permute_choices=3, seed=9):
         shown = [inst.choices[j] for j in inst.choice_order]
-        pos = inst.metadata["target_position"]
+        pos = inst.payload.target_position
         assert f"{'ABC'[pos]}. {inst.choices[inst.target_index]}" in inst.prompt
         assert "\n".join(f"{a}. {c}" for a, c in zip("ABC", shown, strict=True)) in inst.prompt
         lls = [-0.1 if i == pos else -3.0 for i in range(3)]
@@ -330,7 +332,7 @@ def test_lettered_framing_under_permutation():
 
 
 def test_filters():
-    from assay.tasks import make_filter
+    from assay.tasks._filters import make_filter
 
     letter = make_filter(["choice_letter"])
     assert letter(" I pick (B) because") == "B"

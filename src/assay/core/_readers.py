@@ -109,5 +109,6 @@ def read_csv_rows(
             lines.append(start)
     except csv.Error as exc:
         raise InputError(f"{path}: line {reader.line_num}: not valid CSV ({exc})") from None
-    assert header is not None
+    if header is None:  # only blank records, such as one empty quoted cell
+        raise InputError(f"{path}: empty file (no header line)")
     return header, rows, lines

@@ -151,37 +151,36 @@ def paired_test(
     )
 
 
-def holm(pvalues) -> np.ndarray:
-    """Holm step-down adjusted p-values: p̃₍ᵢ₎ = max_{j≤i} min(1, (m − j + 1) p₍ⱼ₎). NaN stays."""
+def _step_adjusted(pvalues, step) -> np.ndarray:
+    """``step(sorted_p, m)`` applied to the non-NaN p-values in ascending order, put back in
+    the original order; NaN stays NaN."""
     p = np.asarray(pvalues, dtype=float)
     out = np.full(p.shape, np.nan)
     ok = ~np.isnan(p)
     m = int(ok.sum())
-    if m == 0:
-        return out
-    order = np.argsort(p[ok], kind="stable")
-    adj = np.minimum(1.0, np.maximum.accumulate((m - np.arange(m)) * p[ok][order]))
-    vals = np.empty(m)
-    vals[order] = adj
-    out[ok] = vals
+    if m:
+        order = np.argsort(p[ok], kind="stable")
+        vals = np.empty(m)
+        vals[order] = step(p[ok][order], m)
+        out[ok] = vals
     return out
+
+
+def holm(pvalues) -> np.ndarray:
+    """Holm step-down adjusted p-values: p̃₍ᵢ₎ = max_{j≤i} min(1, (m − j + 1) p₍ⱼ₎). NaN stays."""
+    return _step_adjusted(
+        pvalues, lambda p, m: np.minimum(1.0, np.maximum.accumulate((m - np.arange(m)) * p))
+    )
 
 
 def benjamini_hochberg(pvalues) -> np.ndarray:
     """Benjamini–Hochberg adjusted p-values: p̃₍ᵢ₎ = min_{j≥i} min(1, m p₍ⱼ₎ / j). NaN stays."""
-    p = np.asarray(pvalues, dtype=float)
-    out = np.full(p.shape, np.nan)
-    ok = ~np.isnan(p)
-    m = int(ok.sum())
-    if m == 0:
-        return out
-    order = np.argsort(p[ok], kind="stable")
-    scaled = m * p[ok][order] / np.arange(1, m + 1)
-    adj = np.minimum(1.0, np.minimum.accumulate(scaled[::-1])[::-1])
-    vals = np.empty(m)
-    vals[order] = adj
-    out[ok] = vals
-    return out
+    return _step_adjusted(
+        pvalues,
+        lambda p, m: np.minimum(
+            1.0, np.minimum.accumulate((m * p / np.arange(1, m + 1))[::-1])[::-1]
+        ),
+    )
 
 
 def adjust_pvalues(pvalues, correction: str = "holm") -> np.ndarray:

@@ -9,8 +9,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from assay.core import stable_hash
 from assay.errors import InputError
-from assay.store import stable_hash
 
 
 @dataclass

@@ -6,6 +6,9 @@ Contract between ``assay.tasks`` and ``assay.runner``:
 * The runner answers ``instance.requests`` with a model backend (``assay.models``), in order.
 * ``Task.score(instance, results) -> ScoredSample`` turns the answers into metrics.
 * The runner adds run id, model name, latency and writes a ``SampleRecord`` to the store.
+
+What scoring needs beyond the common fields travels in a typed, per-request-type payload
+(:class:`ChoicePayload`, :class:`GeneratePayload`, :class:`RollingPayload`).
 """
 
 from __future__ import annotations
@@ -23,6 +26,38 @@ from assay.requests import (
 Result = LoglikelihoodResult | RollingResult | GenerateResult
 
 
+@dataclass(frozen=True)
+class ChoicePayload:
+    """A multiple-choice question as asked.
+
+    ``continuations[i]`` is the scored text of the choice shown at position ``i`` without the
+    target delimiter (the choice's text, or its letter when ``framing`` is ``"lettered"``);
+    ``target_position`` the position of the right choice; ``tempting_index`` the original index
+    of a distractor choice (from the document's ``tempting`` field), if any.
+    """
+
+    continuations: tuple[str, ...]
+    target_position: int
+    framing: str = "cloze"
+    tempting_index: int | None = None
+
+
+@dataclass(frozen=True)
+class GeneratePayload:
+    """A generation question: the accepted answers, and a tempting wrong one, if any."""
+
+    targets: tuple[str, ...]
+    tempting: str | None = None
+
+
+@dataclass(frozen=True)
+class RollingPayload:
+    """A text scored as a whole (perplexity): nothing beyond the request itself."""
+
+
+Payload = ChoicePayload | GeneratePayload | RollingPayload
+
+
 @dataclass
 class Instance:
     """One question as asked: a document under one template, repeat and choice ordering.
@@ -30,6 +65,8 @@ class Instance:
     ``repeat`` is unique per doc within a run: it numbers sampling repeats and choice
     orderings together (``repeat = ordering * repeats + sample``). ``choice_order[i]`` is the
     index in the document's original choices of the choice shown at position ``i``.
+    ``payload`` is what scoring needs for the task's request type; ``metadata`` is provenance
+    (``fewshot_doc_ids``, ``ordering``, ``sample``, ``chat``, ``user_message``).
     """
 
     task: str
@@ -47,6 +84,7 @@ class Instance:
     doc_hash: str | None = None
     prompt_hash: str | None = None
     metadata: dict[str, Any] = field(default_factory=dict)
+    payload: Payload | None = None
 
 
 @dataclass

@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import ast
 import contextlib
-import csv
-import io
 import json
 import math
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from assay.core import iter_jsonl, read_csv_rows, read_text, to_jsonable
 from assay.errors import InputError
 
 from ._docs import make_docs
@@ -22,19 +21,6 @@ _TEXT_FIELDS = ("question", "input", "prompt", "query", "text", "sentence", "con
 _TARGET_FIELDS = ("target", "answer", "label", "gold", "output")
 
 
-def plain(value: Any) -> Any:
-    """numpy/pyarrow values as plain Python (for templates, hashing and YAML)."""
-    if hasattr(value, "tolist") and not isinstance(value, str | bytes):
-        return plain(value.tolist())
-    if isinstance(value, dict):
-        return {str(k): plain(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [plain(v) for v in value]
-    if isinstance(value, float) and math.isnan(value):
-        return None
-    return value
-
-
 def _listish(value: Any) -> Any:
     """CSV cells holding a list literal ('["a", "b"]') become lists."""
     if isinstance(value, str) and value.startswith("[") and value.endswith("]"):
@@ -43,36 +29,6 @@ def _listish(value: Any) -> Any:
         with contextlib.suppress(ValueError, SyntaxError):
             return ast.literal_eval(value)
     return value
-
-
-def read_text(path: Path) -> str:
-    """The UTF-8 text of ``path``; unreadable or not UTF-8 is one InputError naming it."""
-    try:
-        return path.read_text(encoding="utf-8")
-    except UnicodeDecodeError as exc:
-        raise InputError(f"{path}: not valid UTF-8 (byte {exc.start})") from None
-    except OSError as exc:
-        raise InputError(f"{path}: cannot read ({exc.strerror or type(exc).__name__})") from None
-
-
-def _check_csv_shape(text: str, path: Path) -> None:
-    """Every CSV row has as many fields as the header, and the header names are unique
-    (pandas would pad a short row with empty cells and rename a repeated column)."""
-    reader = csv.reader(io.StringIO(text))
-    header = next(reader, None)
-    if not header:
-        return
-    seen = [h for i, h in enumerate(header) if h in header[:i]]
-    if seen:
-        raise InputError(f"{path}: column {seen[0]!r} appears twice in the header")
-    try:
-        for row in reader:
-            if row and len(row) != len(header):
-                raise InputError(
-                    f"{path}:{reader.line_num}: {len(row)} fields, the header has {len(header)}"
-                )
-    except csv.Error as exc:
-        raise InputError(f"{path}:{reader.line_num}: bad CSV ({exc})") from None
 
 
 def read_records(path: str | Path) -> list[dict[str, Any]]:
@@ -89,48 +45,28 @@ def read_records(path: str | Path) -> list[dict[str, Any]]:
         raise InputError(f"{path}: is a folder, not a data file")
     suffix = path.suffix.lower()
     if suffix == ".jsonl":
-        rows = []
-        for number, line in enumerate(read_text(path).splitlines(), 1):
-            if not line.strip():
-                continue
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise InputError(f"{path}:{number}: not valid JSON ({exc.msg})") from None
-            if not isinstance(row, dict):
-                raise InputError(f"{path}:{number}: each line must be a JSON object")
-            rows.append(row)
-        return rows
+        return [row for _, row in iter_jsonl(path)]
     if suffix == ".json":
         try:
             data = json.loads(read_text(path))
         except json.JSONDecodeError as exc:
-            raise InputError(f"{path}: not valid JSON ({exc.msg}, line {exc.lineno})") from None
+            raise InputError(f"{path}: line {exc.lineno}: not valid JSON ({exc.msg})") from None
         if isinstance(data, dict):
             data = data.get("data", data.get("examples"))
         if not isinstance(data, list) or not all(isinstance(r, dict) for r in data):
             raise InputError(f"{path}: expected a list of objects (or a 'data' key holding one)")
         return data
-    if suffix in (".csv", ".parquet"):
+    if suffix == ".csv":
+        header, cells, _ = read_csv_rows(path, delimiter=",")
+        return [{k: _listish(v) for k, v in zip(header, row, strict=True)} for row in cells]
+    if suffix == ".parquet":
         import pandas as pd
 
-        text = read_text(path) if suffix == ".csv" else ""
-        if suffix == ".csv":
-            _check_csv_shape(text, path)
         try:
-            frame = (
-                pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False)
-                if suffix == ".csv"
-                else pd.read_parquet(path)
-            )
-        except pd.errors.EmptyDataError:
-            raise InputError(f"{path}: empty (no header, no rows)") from None
-        except Exception as exc:  # pandas/pyarrow raise many types for bad files
+            frame = pd.read_parquet(path)
+        except Exception as exc:  # pyarrow raises many types for bad files
             raise InputError(f"{path}: cannot read ({type(exc).__name__}: {exc})") from None
-        rows = [plain(r) for r in frame.to_dict(orient="records")]
-        if suffix == ".csv":
-            rows = [{k: _listish(v) for k, v in r.items()} for r in rows]
-        return rows
+        return to_jsonable(frame)
     raise InputError(f"{path}: unknown data file type {suffix!r} (use {', '.join(DATA_SUFFIXES)})")
 
 
@@ -188,7 +124,7 @@ def load_hf_records(
                     f"{what}: no split {split!r} in the folder {local} (has: {', '.join(loaded)})"
                 )
             loaded = loaded[split]
-        return [plain(r) for r in loaded]
+        return [to_jsonable(r) for r in loaded]
     if isinstance(data_files, str | Path):
         data_files = str(data_files)
     try:
@@ -205,7 +141,7 @@ def load_hf_records(
         raise InputError(f"{what}: {_first_line(exc)}") from None
     except Exception as exc:  # datasets raises its own hierarchy (DatasetNotFoundError, ...)
         raise InputError(f"{what}: {type(exc).__name__}: {_first_line(exc)}") from None
-    return [plain(r) for r in loaded]
+    return [to_jsonable(r) for r in loaded]
 
 
 def _first_line(exc: BaseException, limit: int = 300) -> str:
@@ -320,7 +256,7 @@ def bigbench_task(path: str | Path, **task_options: Any) -> Task:
     try:
         spec = json.loads(read_text(path))
     except json.JSONDecodeError as exc:
-        raise InputError(f"{where}: not valid JSON ({exc.msg}, line {exc.lineno})") from None
+        raise InputError(f"{where}: line {exc.lineno}: not valid JSON ({exc.msg})") from None
     if not isinstance(spec, dict) or not isinstance(spec.get("examples"), list):
         raise InputError(f"{where}: key 'examples' missing or not a list (BIG-bench JSON task)")
     unknown = sorted(set(spec) - _BIGBENCH_KEYS)

@@ -14,6 +14,9 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
+from assay.core import require_columns
+from assay.errors import InputError
+
 __all__ = [
     "aggregate_rolling",
     "exact_match",
@@ -50,9 +53,11 @@ def multiple_choice_metrics(
     """
     ll = np.asarray(logprobs, dtype=float)
     if ll.ndim != 1 or ll.size == 0:
-        raise ValueError("logprobs must be a non-empty 1-d sequence")
+        raise InputError("logprobs must be a non-empty 1-d sequence")
     if len(continuations) != ll.size:
-        raise ValueError("one continuation per log-likelihood")
+        raise InputError(
+            f"one continuation per log-likelihood ({len(continuations)} for {ll.size})"
+        )
     chars = np.array([max(len(c), 1) for c in continuations], dtype=float)
     nbytes = np.array([max(len(c.encode("utf-8")), 1) for c in continuations], dtype=float)
     shifted = ll - ll.max()
@@ -153,9 +158,7 @@ def aggregate_rolling(df: pd.DataFrame, by: Sequence[str] | None = None) -> pd.D
     """
     keys = list(by) if by is not None else [c for c in ("model", "task") if c in df.columns]
     wide = _wide_rolling(df, keys)
-    missing = {"logprob", "words", "bytes"} - set(wide.columns)
-    if missing:
-        raise ValueError(f"aggregate_rolling needs columns {sorted(missing)}")
+    require_columns(wide, ("logprob", "words", "bytes"), "aggregate_rolling's input")
     groups = wide.groupby(keys, sort=True) if keys else [((), wide)]
     rows = []
     for key, g in groups:

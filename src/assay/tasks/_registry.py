@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import dataclasses
+import json
 from pathlib import Path
 from typing import Any
 
+from assay.core import read_text
 from assay.errors import InputError
 
 from ._builtin import BUILTIN_TASKS
@@ -69,11 +72,9 @@ def load_task(name_or_path: str | Path, **options: Any) -> Task:
 
 
 def _is_bigbench(path: Path) -> bool:
-    import json
-
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError):
+        data = json.loads(read_text(path))
+    except (json.JSONDecodeError, InputError):
         return True  # let the BIG-bench loader report the error with the file name
     return isinstance(data, dict) and "examples" in data
 
@@ -94,8 +95,6 @@ def _hf_task(key: str, options: dict[str, Any]) -> Task:
 
 
 def _with_options(task: Task, options: dict[str, Any]) -> Task:
-    import dataclasses
-
     fields = {f.name for f in dataclasses.fields(task)}
     unknown = sorted(set(options) - fields)
     if unknown:

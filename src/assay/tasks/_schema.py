@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 from typing import Any
 
 import yaml
 
+from assay.core import read_text
 from assay.errors import InputError
 
-from ._docs import Doc, make_docs
-from ._loaders import load_hf_records, plain, read_records, read_text
-from ._task import Task
+from ._docs import make_docs
+from ._loaders import load_hf_records, read_records
+from ._task import Task, task_to_dict
 
 # key -> Task attribute for the scalar/simple keys of our schema
 _SIMPLE_KEYS = (
@@ -40,55 +42,6 @@ _OUTPUT_TYPES = {
     "generate_until": "generate",
     "loglikelihood_rolling": "loglikelihood_rolling",
 }
-
-
-def _doc_record(doc: Doc) -> dict[str, Any]:
-    record: dict[str, Any] = {"doc_id": doc.doc_id}
-    if doc.difficulty is not None:
-        record["difficulty"] = doc.difficulty
-    if doc.cluster_id is not None:
-        record["cluster_id"] = doc.cluster_id
-    record.update(plain(doc.fields))
-    return record
-
-
-def task_to_dict(task: Task, *, include_docs: bool = True) -> dict[str, Any]:
-    """The task in assay's YAML schema (documents inline), so ``task_from_dict`` rebuilds it."""
-    templates: dict[str, Any] = {}
-    for tid, text in task.templates.items():
-        framing = task.template_framing.get(tid)
-        templates[tid] = {"text": text, "framing": framing} if framing else text
-    out: dict[str, Any] = {
-        "name": task.name,
-        "version": task.version,
-        "request_type": task.request_type,
-        "templates": templates,
-        "default_template": task.default_template,
-        "target": task.target,
-        "choices": task.choices,
-        "framing": task.framing,
-        "description": task.description,
-        "num_fewshot": task.num_fewshot,
-        "fewshot_split": task.fewshot_split,
-        "target_delimiter": task.target_delimiter,
-        "fewshot_delimiter": task.fewshot_delimiter,
-        "generation": {
-            "max_new_tokens": task.max_new_tokens,
-            "stop": list(task.stop),
-            "temperature": task.temperature,
-        },
-        "filters": list(task.filters),
-        "chat": task.chat,
-        "chat_template": task.chat_template,
-        "system_prompt": task.system_prompt,
-        "metadata": plain(task.metadata),
-    }
-    if include_docs:
-        out["docs"] = [_doc_record(d) for d in task.docs]
-        if task.fewshot_docs is not None:
-            out["fewshot_docs"] = [_doc_record(d) for d in task.fewshot_docs]
-    out["source"] = task.source
-    return out
 
 
 def save_task(task: Task, path: str | Path) -> Path:
@@ -374,8 +327,13 @@ def load_task_file(path: str | Path, **options: Any) -> Task:
         task = task_from_lm_eval(spec, where=where, base=path.parent, offline=offline)
     else:
         task = task_from_dict(spec, where=where, base=path.parent)
-    for key, value in options.items():
-        if not hasattr(task, key):
+    names = {f.name for f in dataclasses.fields(task)}
+    for key in options:
+        if key not in names:
             raise InputError(f"{where}: unknown task option {key!r}")
-        setattr(task, key, value)
-    return task
+    if not options:
+        return task
+    try:
+        return dataclasses.replace(task, **options)
+    except InputError as exc:
+        raise InputError(f"{where}: {exc}") from None

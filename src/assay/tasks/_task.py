@@ -1,33 +1,25 @@
-"""The Task model: documents, templates, few-shot policy, request building and scoring."""
+"""The Task model: documents, templates, few-shot policy; requests and scoring are delegated to
+the strategy of its request type (``_kinds``). Also the task as a plain dict (``task_to_dict``),
+which the YAML schema writes and the fingerprint hashes."""
 
 from __future__ import annotations
 
-import string
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from assay.core import stable_hash, to_jsonable
 from assay.errors import InputError
-from assay.requests import GenerateRequest, LoglikelihoodRequest, RollingRequest
-from assay.store import stable_hash
 
-from ._docs import Doc, choice_orders, sampling_seed, spread_order
+from ._docs import Doc, spread_order
 from ._filters import make_filter
 from ._instance import Instance, Result, ScoredSample
-from ._metrics import (
-    exact_match,
-    multiple_choice_metrics,
-    normalize_answer,
-    rolling_metrics,
-    token_f1,
-)
-from ._render import render, render_chat, resolve_choices, resolve_target, resolve_text
+from ._kinds import KINDS, LETTERS, REQUEST_TYPES, RequestKind, choice_index
+from ._render import render, resolve_choices, resolve_target, resolve_text
 
-REQUEST_TYPES = ("multiple_choice", "generate", "loglikelihood_rolling")
 FRAMINGS = ("cloze", "lettered")
-LETTERS = string.ascii_uppercase
 
 
 @dataclass
@@ -86,8 +78,7 @@ class Task:
         for tid in [self.framing, *self.template_framing.values()]:
             if tid not in FRAMINGS:
                 raise InputError(f"{where}: framing {tid!r} is not one of {FRAMINGS}")
-        if self.request_type == "multiple_choice" and self.choices is None:
-            raise InputError(f"{where}: a multiple_choice task needs `choices`")
+        self.kind.check(self, where)
         self.stop = (self.stop,) if isinstance(self.stop, str) else tuple(self.stop)
         checks = (
             ("num_fewshot", isinstance(self.num_fewshot, int) and self.num_fewshot >= 0),
@@ -118,10 +109,13 @@ class Task:
             raise InputError(f"{where}: has no documents")
 
     # ------------------------------------------------------------------ identity
+    @property
+    def kind(self) -> RequestKind:
+        """The strategy of this task's request type (looked up, so it follows ``request_type``)."""
+        return KINDS[self.request_type]
+
     def fingerprint(self) -> str:
         """Hash of everything that changes prompts or scoring (docs, templates, few-shot...)."""
-        from ._schema import task_to_dict
-
         spec = task_to_dict(self)
         for key in ("name", "version", "source", "metadata"):
             spec.pop(key, None)
@@ -129,8 +123,6 @@ class Task:
 
     def to_dict(self, *, include_docs: bool = True) -> dict[str, Any]:
         """The task in assay's YAML schema (see :func:`assay.tasks.save_task`)."""
-        from ._schema import task_to_dict
-
         return task_to_dict(self, include_docs=include_docs)
 
     @property
@@ -164,22 +156,6 @@ class Task:
         )
         return choices, target
 
-    def _target_index(self, choices: list[str], target: Any, where: str) -> int:
-        if isinstance(target, list):
-            target = target[0] if target else None
-        if isinstance(target, bool) or target is None:
-            raise InputError(f"{where}: target {target!r} is not a choice index or text")
-        if isinstance(target, int | np.integer):
-            if not 0 <= int(target) < len(choices):
-                raise InputError(f"{where}: target index {target} outside {len(choices)} choices")
-            return int(target)
-        text = str(target)
-        if text not in choices and text.isdigit() and int(text) < len(choices):
-            return int(text)  # an index read as text (CSV)
-        if text not in choices:
-            raise InputError(f"{where}: target {text!r} is not one of the choices {choices}")
-        return choices.index(text)
-
     def _variables(self, doc: Doc, shown: list[str] | None) -> dict[str, Any]:
         variables = dict(doc.fields)
         if shown is not None:
@@ -201,13 +177,8 @@ class Task:
         where = self.where(f"doc_id {doc.doc_id!r}")
         choices, target = self._choices_and_target(doc, where)
         if choices is not None:
-            index = self._target_index(choices, target, where)
-            if (
-                self.request_type == "multiple_choice"
-                and self.framing_of(template_id) == "lettered"
-            ):
-                return LETTERS[index]
-            return choices[index]
+            index = choice_index(choices, target, where)
+            return self.kind.shot_answer(self, template_id, choices, index)
         return str(target[0] if isinstance(target, list) else target)
 
     def _fewshot_prefix(
@@ -270,7 +241,7 @@ class Task:
         permute_choices: int = 0,
         template_id: str | None = None,
     ) -> list[Instance]:
-        """Render the prompts and build the requests (see ``assay.tasks._instance``).
+        """Render the prompts and build the requests (see :class:`assay.tasks.Instance`).
 
         ``repeat = ordering * repeats + sample``; ``limit`` takes the first docs of
         :meth:`ordered_docs`. Same arguments, same instances.
@@ -286,7 +257,7 @@ class Task:
         _check_count("seed", seed, 0)
         _check_count("repeats", repeats, 1)
         _check_count("permute_choices", permute_choices, 0)
-        if self.request_type == "loglikelihood_rolling":
+        if not self.kind.fewshot:
             k = 0
         pool = self.fewshot_docs if self.fewshot_docs is not None else self.docs
         pool_hashes = [d.doc_hash for d in pool] if k > 0 else []
@@ -310,47 +281,23 @@ class Task:
         doc_hash = doc.doc_hash
         choices, target = self._choices_and_target(doc, where)
         prefix, shot_ids = fewshot
-        base_meta: dict[str, Any] = {"fewshot_doc_ids": shot_ids, "chat": self.chat}
-        target_index = None
-        if self.request_type == "multiple_choice":
-            assert choices is not None
-            target_index = self._target_index(choices, target, where)
-            tempting = doc.fields.get("tempting")
-            if tempting is not None and str(tempting) in choices:
-                base_meta["tempting_index"] = choices.index(str(tempting))
-            orders = choice_orders(len(choices), permute_choices, seed, doc_hash)
-        else:
-            if self.request_type == "generate" and isinstance(target, list) and not target:
-                raise InputError(f"{where}: the target is an empty list")
-            if doc.fields.get("tempting") is not None:
-                base_meta["tempting"] = str(doc.fields["tempting"])
-            orders = [None]  # type: ignore[list-item]
+
+        def ask(shown: list[str] | None) -> str:
+            return prefix + self._question(doc, tid, shown)
+
+        variants = self.kind.variants(
+            self, doc, tid, choices, target, ask,
+            seed=seed, permute_choices=permute_choices, where=where,
+        )  # fmt: skip
         out = []
-        for ordering, order in enumerate(orders):
-            shown = [choices[i] for i in order] if order is not None and choices else choices
-            user_message = prefix + self._question(doc, tid, shown)
-            meta = dict(base_meta, ordering=ordering)
+        for ordering, variant in enumerate(variants):
+            meta: dict[str, Any] = {"fewshot_doc_ids": shot_ids, "chat": self.chat}
+            meta["ordering"] = ordering
             if self.chat:
-                meta["user_message"] = user_message
-            requests, inst_target = self._requests(user_message, shown, target, doc, meta, tid)
-            if order is not None:
-                meta["target_position"] = order.index(target_index)
-                inst_target = choices[target_index]  # the right choice's text
+                meta["user_message"] = variant.user_message
             for sample in range(repeats):
                 repeat = ordering * repeats + sample
-                reqs = requests
-                if self.request_type == "generate" and self.temperature > 0:
-                    reqs = [
-                        GenerateRequest(
-                            context=r.context,
-                            stop=r.stop,
-                            max_new_tokens=r.max_new_tokens,
-                            temperature=r.temperature,
-                            seed=sampling_seed(seed, repeat),
-                            chat=r.chat,
-                        )
-                        for r in requests
-                    ]
+                reqs = self.kind.sample_requests(self, variant.requests, seed=seed, repeat=repeat)
                 prompt = reqs[0].context if hasattr(reqs[0], "context") else reqs[0].text
                 out.append(
                     Instance(
@@ -360,62 +307,19 @@ class Task:
                         template_id=tid,
                         prompt=prompt,
                         requests=list(reqs),
-                        target=inst_target,
+                        target=variant.target,
                         choices=choices,
-                        choice_order=order,
-                        target_index=target_index,
+                        choice_order=variant.order,
+                        target_index=variant.target_index,
                         difficulty=doc.difficulty,
                         cluster_id=doc.cluster_id,
                         doc_hash=doc_hash,
                         prompt_hash=stable_hash([repr(r) for r in reqs]),
                         metadata=dict(meta, sample=sample),
+                        payload=variant.payload,
                     )
                 )
         return out
-
-    def _requests(
-        self,
-        user_message: str,
-        shown: list[str] | None,
-        target: Any,
-        doc: Doc,
-        meta: dict[str, Any],
-        tid: str,
-    ) -> tuple[list[Any], str | None]:
-        if self.request_type == "multiple_choice":
-            assert shown is not None
-            lettered = self.framing_of(tid) == "lettered"
-            continuations = list(LETTERS[: len(shown)]) if lettered else shown
-            context, delimiter = user_message, self.target_delimiter
-            if self.chat:
-                context = render_chat(
-                    user_message,
-                    chat_template=self.chat_template,
-                    system=self.system_prompt,
-                    where=self.where("chat_template"),
-                )
-                delimiter = ""
-            meta.update(continuations=continuations, framing="lettered" if lettered else "cloze")
-            requests = [LoglikelihoodRequest(context, delimiter + c) for c in continuations]
-            return requests, None
-        if self.request_type == "generate":
-            if isinstance(target, list):
-                targets = [str(t) for t in target]
-            elif isinstance(target, int) and shown is not None:
-                targets = [shown[target]]
-            else:
-                targets = [str(target)]
-            meta["targets"] = targets
-            request = GenerateRequest(
-                context=user_message,
-                stop=self.stop,
-                max_new_tokens=self.max_new_tokens,
-                temperature=self.temperature,
-                seed=0,
-                chat=self.chat,
-            )
-            return [request], targets[0]
-        return [RollingRequest(user_message)], None
 
     # ------------------------------------------------------------------ scoring
     def score(self, instance: Instance, results: list[Result]) -> ScoredSample:
@@ -424,67 +328,7 @@ class Task:
             raise ValueError(
                 f"{instance.doc_id}: {len(results)} results for {len(instance.requests)} requests"
             )
-        if self.request_type == "multiple_choice":
-            return self._score_mc(instance, results)
-        if self.request_type == "generate":
-            return self._score_generate(instance, results)
-        result = results[0]
-        text = instance.requests[0].text
-        return ScoredSample(
-            metrics=rolling_metrics(result.logprob, text, getattr(result, "tokens", None)),
-            input_tokens=getattr(result, "tokens", None),
-            output_tokens=0,
-        )
-
-    def _score_mc(self, instance: Instance, results: list[Result]) -> ScoredSample:
-        logprobs = [float(r.logprob) for r in results]
-        continuations = instance.metadata["continuations"]
-        correct = instance.metadata["target_position"]
-        tokens = [getattr(r, "continuation_tokens", None) for r in results]
-        metrics = multiple_choice_metrics(logprobs, continuations, correct, tokens)
-        chosen = int(np.argmax(logprobs))
-        order = instance.choice_order or list(range(len(logprobs)))
-        tempting = instance.metadata.get("tempting_index")
-        if tempting is not None:  # a distractor: how often and how much it pulls
-            position = order.index(tempting)
-            metrics["chose_tempting"] = float(chosen == position)
-            metrics["p_tempting"] = float(
-                np.exp(logprobs[position] - np.logaddexp.reduce(logprobs))
-            )
-        choices = instance.choices or continuations
-        context_tokens = max((getattr(r, "context_tokens", 0) or 0) for r in results)
-        return ScoredSample(
-            metrics=metrics,
-            prediction=choices[order[chosen]],
-            choice_logprobs=logprobs,
-            chosen_position=chosen,
-            input_tokens=context_tokens + sum(t or 0 for t in tokens),
-            output_tokens=0,
-            extra={"target_position": correct},
-        )
-
-    def _score_generate(self, instance: Instance, results: list[Result]) -> ScoredSample:
-        result = results[0]
-        prediction = make_filter(self.filters)(result.text)
-        targets = instance.metadata.get("targets") or [instance.target or ""]
-        names = {f if isinstance(f, str) else "" for f in self.filters}
-        if "normalize" in names:
-            targets = [normalize_answer(t) for t in targets]
-        elif "lower" in names:
-            targets = [t.lower() for t in targets]
-        metrics = {
-            "exact_match": exact_match(prediction, targets),
-            "f1": token_f1(prediction, targets),
-        }
-        if "tempting" in instance.metadata:
-            metrics["chose_tempting"] = exact_match(prediction, [instance.metadata["tempting"]])
-        return ScoredSample(
-            metrics=metrics,
-            prediction=prediction,
-            input_tokens=result.input_tokens,
-            output_tokens=result.output_tokens,
-            extra={"raw": result.text},
-        )
+        return self.kind.score(self, instance, results)
 
 
 def _check_count(name: str, value: Any, low: int) -> None:
@@ -493,3 +337,52 @@ def _check_count(name: str, value: Any, low: int) -> None:
         return
     if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < low:
         raise InputError(f"{name} must be a whole number >= {low}, got {value!r}")
+
+
+def _doc_record(doc: Doc) -> dict[str, Any]:
+    record: dict[str, Any] = {"doc_id": doc.doc_id}
+    if doc.difficulty is not None:
+        record["difficulty"] = doc.difficulty
+    if doc.cluster_id is not None:
+        record["cluster_id"] = doc.cluster_id
+    record.update(to_jsonable(doc.fields))
+    return record
+
+
+def task_to_dict(task: Task, *, include_docs: bool = True) -> dict[str, Any]:
+    """The task in assay's YAML schema (documents inline), so ``task_from_dict`` rebuilds it."""
+    templates: dict[str, Any] = {}
+    for tid, text in task.templates.items():
+        framing = task.template_framing.get(tid)
+        templates[tid] = {"text": text, "framing": framing} if framing else text
+    out: dict[str, Any] = {
+        "name": task.name,
+        "version": task.version,
+        "request_type": task.request_type,
+        "templates": templates,
+        "default_template": task.default_template,
+        "target": task.target,
+        "choices": task.choices,
+        "framing": task.framing,
+        "description": task.description,
+        "num_fewshot": task.num_fewshot,
+        "fewshot_split": task.fewshot_split,
+        "target_delimiter": task.target_delimiter,
+        "fewshot_delimiter": task.fewshot_delimiter,
+        "generation": {
+            "max_new_tokens": task.max_new_tokens,
+            "stop": list(task.stop),
+            "temperature": task.temperature,
+        },
+        "filters": list(task.filters),
+        "chat": task.chat,
+        "chat_template": task.chat_template,
+        "system_prompt": task.system_prompt,
+        "metadata": to_jsonable(task.metadata),
+    }
+    if include_docs:
+        out["docs"] = [_doc_record(d) for d in task.docs]
+        if task.fewshot_docs is not None:
+            out["fewshot_docs"] = [_doc_record(d) for d in task.fewshot_docs]
+    out["source"] = task.source
+    return out

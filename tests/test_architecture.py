@@ -1,0 +1,153 @@
+"""The package's shape (docs/design.md): parts depend downwards only, no import cycle, no part
+imports another part's private module, every part declares ``__all__``, no file past 500 lines.
+
+The import graph is read from the source (every ``import`` statement, also inside functions),
+so a lazy import that closes a cycle counts too.
+"""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+SRC = Path(__file__).resolve().parents[1] / "src"
+
+#: part -> the parts it may import (besides itself). Bottom first.
+ALLOWED: dict[str, set[str]] = {
+    "errors": set(),
+    "requests": set(),
+    "core": {"errors"},
+    "tasks": {"core", "errors", "requests"},
+    "models": {"core", "errors", "requests"},
+    "store": {"core", "errors"},
+    "runner": {"core", "errors", "requests", "tasks", "models", "store"},
+    "stats": {"core", "errors", "store"},
+    "rank": {"core", "errors", "requests", "store", "stats"},
+    "forecast": {"core", "errors", "store", "stats"},
+    "report": {"core", "errors", "store", "stats", "rank", "forecast", "tasks"},
+    "serve": {"core", "errors", "store", "stats", "rank", "forecast", "report"},
+}
+
+
+def _modules() -> dict[str, Path]:
+    out = {}
+    for path in (SRC / "assay").rglob("*.py"):
+        parts = list(path.relative_to(SRC).with_suffix("").parts)
+        if parts[-1] == "__init__":
+            parts = parts[:-1]
+        out[".".join(parts)] = path
+    return out
+
+
+MODULES = _modules()
+
+
+def _imported(module: str, path: Path) -> set[str]:
+    """The assay modules ``module`` imports (a name imported from a package that is itself a
+    module counts as that module)."""
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    package = module.split(".") if path.name == "__init__.py" else module.split(".")[:-1]
+    found: set[str] = set()
+    for node in ast.walk(tree):
+        names: list[str] = []
+        if isinstance(node, ast.Import):
+            names = [a.name for a in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:
+                up = package[: len(package) - (node.level - 1)]
+                base = ".".join([*up, *([node.module] if node.module else [])])
+            names = [f"{base}.{a.name}" for a in node.names]
+            if not all(n in MODULES for n in names):  # names from base itself, not submodules
+                names.append(base)
+        for name in names:
+            if not name.startswith("assay"):
+                continue
+            while name not in MODULES and "." in name:
+                name = name.rsplit(".", 1)[0]
+            if name in MODULES and name != module:
+                found.add(name)
+    return found
+
+
+GRAPH = {module: _imported(module, path) for module, path in MODULES.items()}
+
+
+def _part(module: str) -> str:
+    return module.split(".")[1] if "." in module else ""
+
+
+def test_parts_depend_downwards_only():
+    wrong = sorted(
+        f"{a} -> {b}"
+        for a, targets in GRAPH.items()
+        for b in targets
+        if _part(a) in ALLOWED and _part(b) != _part(a) and _part(b) not in ALLOWED[_part(a)]
+    )
+    assert wrong == []
+
+
+def test_no_part_imports_another_parts_private_module():
+    wrong = sorted(
+        f"{a} -> {b}"
+        for a, targets in GRAPH.items()
+        for b in targets
+        if _part(a) != _part(b) and any(p.startswith("_") for p in b.split(".")[2:])
+    )
+    assert wrong == []
+
+
+def test_no_import_cycle():
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    cycles: list[list[str]] = []
+
+    def visit(v: str) -> None:  # Tarjan's strongly connected components
+        index[v] = low[v] = len(index)
+        stack.append(v)
+        for w in GRAPH[v]:
+            if w not in index:
+                visit(w)
+                low[v] = min(low[v], low[w])
+            elif w in stack:
+                low[v] = min(low[v], index[w])
+        if low[v] == index[v]:
+            component = []
+            while True:
+                w = stack.pop()
+                component.append(w)
+                if w == v:
+                    break
+            if len(component) > 1:
+                cycles.append(sorted(component))
+
+    for module in sorted(GRAPH):
+        if module not in index:
+            visit(module)
+    assert cycles == []
+
+
+@pytest.mark.parametrize("part", sorted(ALLOWED))
+def test_each_part_declares_its_public_names(part):
+    path = SRC / "assay" / part
+    path = path / "__init__.py" if path.is_dir() else path.with_suffix(".py")
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    declared = [
+        node
+        for node in tree.body
+        if isinstance(node, ast.Assign)
+        and any(getattr(t, "id", "") == "__all__" for t in node.targets)
+    ]
+    assert declared, f"{path} has no __all__"
+
+
+def test_no_file_holds_two_responsibilities():
+    long = {
+        str(path.relative_to(SRC)): n
+        for path in MODULES.values()
+        if (n := len(path.read_text(encoding="utf-8").splitlines())) > 500
+    }
+    assert long == {}
