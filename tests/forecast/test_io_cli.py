@@ -9,7 +9,7 @@ from typer.testing import CliRunner
 
 from assay.cli import app
 from assay.errors import InputError
-from assay.forecast import load_table, table_from_store
+from assay.forecast import backtest_downstream, load_table, table_from_store
 from assay.store import SampleRecord, make_run_id, open_store
 
 runner = CliRunner()
@@ -191,7 +191,7 @@ def test_cli_trend_reads_the_store(tmp_path):
     assert out["shape"] == "inverse" and out["n"] == 6 and out["slope"] < 0
 
 
-def test_cli_downstream_json(tmp_path):
+def _downstream_csv(tmp_path):
     rng = np.random.default_rng(1)
     c = np.geomspace(1e18, 1e23, 15)
     loss = 1.8 + 3 * (c / 1e18) ** -0.15
@@ -200,6 +200,11 @@ def test_cli_downstream_json(tmp_path):
     pd.DataFrame(
         {"flops": c, "loss": loss * np.exp(rng.normal(0, 0.002, 15)), "score": acc}
     ).to_csv(path, index=False)
+    return path
+
+
+def test_cli_downstream_json(tmp_path):
+    path = _downstream_csv(tmp_path)
     res = runner.invoke(
         app,
         [
@@ -223,3 +228,32 @@ def test_cli_downstream_json(tmp_path):
     row = out["prediction"][0]
     assert row["low"] <= row["prediction"] <= row["high"]
     assert (tmp_path / "d.png").stat().st_size > 1000
+
+
+def test_downstream_backtest_is_the_library_one(tmp_path):
+    """`forecast downstream` backtests with forecast.backtest_downstream: the errors below are
+    what the command printed when it computed them itself."""
+    path = _downstream_csv(tmp_path)
+    bt = backtest_downstream(pd.read_csv(path), floor=0.25, bootstrap=30)
+    assert (bt.law, bt.on) == ("downstream", "flops")
+    assert (bt.n_fit, bt.n_heldout, bt.coverage) == (11, 4, 1.0)
+    assert bt.cut == pytest.approx(6.105511351377857e21)
+    assert bt.mae == pytest.approx(9.532388348487686e-05)
+    assert bt.mape == pytest.approx(0.00959474021692934)
+    assert list(bt.table.columns[-4:]) == ["actual", "prediction", "low", "high"]
+    cut = backtest_downstream(
+        pd.read_csv(path), floor=0.25, bootstrap=20, holdout_above=1e22, target="logit"
+    )
+    assert (cut.cut, cut.n_fit, cut.n_heldout) == (1e22, 12, 3)
+    assert cut.mae == pytest.approx(2.6236842957660933e-05)
+    assert cut.mape == pytest.approx(0.0026344699624988657)
+    res = runner.invoke(
+        app, ["forecast", "downstream", str(path), "--floor", "0.25", "--bootstrap", "30", "--json"]
+    )
+    assert res.exit_code == 0, res.output
+    shown = json.loads(res.output)["backtest"]
+    assert shown == json.loads(
+        json.dumps({k: v for k, v in bt.to_dict().items() if k not in ("fit", "heldout")})
+    )
+    with pytest.raises(InputError, match="no rows with flops above"):
+        backtest_downstream(pd.read_csv(path), holdout_above=1e30)

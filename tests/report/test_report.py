@@ -111,7 +111,7 @@ def test_optional_panels(report_data, store_path):
     assert "repeats" in report_data.panel("variance").note  # one answer per doc here
     scaling = report_data.panel("scaling")
     assert any(i["kind"] == "svg" for i in scaling.items), scaling.note
-    assert "arith" in scaling.data and "backtest" in scaling.data["arith"]
+    assert "arith" in scaling.results and scaling.results["arith"].backtest is not None
     forecast = next(s for s in report_data.summary if s.startswith("Forecast"))
     assert "95% band" in forecast and "MAE" in forecast
 
@@ -159,8 +159,8 @@ def test_variance_panel_with_repeats(tmp_path):
     data = build_report(store)
     panel = data.panel("variance")
     assert panel.available, panel.note
-    table = panel.data["arith"]["table"]
-    assert {r["model"] for r in table} == set(MODELS)
+    table = panel.results["arith"].table
+    assert set(table["model"]) == set(MODELS)
     # leaderboard means average repeats within a document first: equal to the plain mean here
     lb = _table(data.panel("leaderboard"), "leaderboard-arith")
     hand = store.scores(task="arith").groupby("model")["value"].mean()
@@ -185,15 +185,19 @@ def test_single_model_accuracy_is_set_against_chance():
 
     good = np.r_[np.ones(30), np.zeros(10)]  # 0.75 with 4 choices: far above 0.25
     coin = np.r_[np.ones(11), np.zeros(29)]  # 0.275: indistinguishable from 0.25
-    comp = compare_scores(pd.concat([frame("good", good), frame("coin", coin)]))
+    comp, headline = compare_scores(pd.concat([frame("good", good), frame("coin", coin)]))
     samples = pd.DataFrame(
         {"task": ["good", "good", "coin"], "choice_logprobs": [[0.0] * 4, [0.0] * 4, [0.0] * 4]}
     )
     chance = chance_levels(samples)
     assert chance == {"good": 0.25, "coin": 0.25}
     se = good.std(ddof=1) / np.sqrt(40)
-    assert f"{0.5:.3f} above chance (0.250" in task_sentence(comp, "good", chance=0.25)
-    assert "better than guessing" in task_sentence(comp, "good", chance=0.25)
+    assert f"{0.5:.3f} above chance (0.250" in task_sentence(
+        comp, "good", headline["good"], chance=0.25
+    )
+    assert "better than guessing" in task_sentence(comp, "good", headline["good"], chance=0.25)
     assert se > 0
-    assert "not distinguishable from guessing" in task_sentence(comp, "coin", chance=0.25)
-    assert "chance" not in task_sentence(comp, "good")
+    assert "not distinguishable from guessing" in task_sentence(
+        comp, "coin", headline["coin"], chance=0.25
+    )
+    assert "chance" not in task_sentence(comp, "good", headline["good"])

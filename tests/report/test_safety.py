@@ -18,8 +18,7 @@ from fastapi.testclient import TestClient
 
 from assay.report import build_report, render_report
 from assay.report._plots import plain_text
-from assay.serve import create_app
-from assay.serve._guard import RateLimit
+from assay.serve import RateLimit, create_app
 from assay.store import Store, make_run_id
 
 LOCAL = "http://127.0.0.1:8765"

@@ -81,6 +81,25 @@ def test_errors_are_clear(vote_store, tmp_path):
     assert not (tmp_path / "missing.duckdb").exists()  # serving never creates a store
 
 
+def test_posted_battle_names_are_stripped(vote_store):
+    client = TestClient(create_app(vote_store), base_url=LOCAL)
+    r = client.post(
+        "/api/battles", json={"model_a": " tiny-10m ", "model_b": "xl-30b\t", "winner": "tie"}
+    )
+    assert r.status_code == 200 and (r.json()["model_a"], r.json()["model_b"]) == (
+        "tiny-10m",
+        "xl-30b",
+    )
+    stored = Store(vote_store).battles().set_index("battle_id").loc[r.json()["battle_id"]]
+    assert (stored["model_a"], stored["model_b"]) == ("tiny-10m", "xl-30b")
+    r = client.post("/api/battles", json={"model_a": "  ", "model_b": "xl-30b", "winner": "tie"})
+    assert r.status_code == 422 and r.json()["detail"] == "model_a is empty"
+    r = client.post(
+        "/api/battles", json={"model_a": "xl-30b ", "model_b": "xl-30b", "winner": "tie"}
+    )
+    assert r.status_code == 422 and "must differ" in r.json()["detail"]
+
+
 def test_leaderboard_api_matches_compare(vote_store):
     stats = pytest.importorskip("assay.stats")
     client = TestClient(create_app(vote_store), base_url=LOCAL)

@@ -11,9 +11,10 @@ import sys
 
 import pandas as pd
 import pytest
+from fake_backend import FakeBackend
 
 from assay.errors import AssayError, InputError
-from assay.models import ModelBackend, load_model
+from assay.models import load_model
 from assay.models._openai import (
     CAPABILITY_ATTEMPTS,
     CONNECT_ATTEMPTS,
@@ -143,17 +144,6 @@ def test_refused_connection_fails_fast_and_writes_nothing(tmp_path):
     assert Store(existing).models()["model"].tolist() == ["keep"] and Store(existing).runs().empty
 
 
-class _Untouchable(ModelBackend):
-    """A backend that fails the test if the runner asks it anything."""
-
-    name, spec, info = "untouchable", "untouchable", {}
-
-    def loglikelihood(self, requests):
-        raise AssertionError("the model was called")
-
-    loglikelihood_rolling = generate = loglikelihood
-
-
 @pytest.mark.parametrize(
     ("option", "value"),
     [
@@ -170,7 +160,8 @@ class _Untouchable(ModelBackend):
 def test_invalid_eval_options_touch_nothing(tmp_path, option, value):
     path = tmp_path / "s.duckdb"
     with pytest.raises(InputError, match=option):
-        evaluate(_Untouchable(), "arith_mc", store=path, progress=False, **{option: value})
+        untouchable = FakeBackend(fail_after=0)  # raises if the runner asks it anything
+        evaluate(untouchable, "arith_mc", store=path, progress=False, **{option: value})
     assert not path.exists()
 
 

@@ -11,6 +11,8 @@ from assay.requests import GenerateRequest, LoglikelihoodRequest, RollingRequest
 
 from .conftest import addition_records
 
+pytestmark = pytest.mark.real_model
+
 
 def plain_logprobs(backend, ids: list[int]) -> np.ndarray:
     """log p(ids[i] | ids[:i]) for i >= 1 from one ordinary causal forward pass."""

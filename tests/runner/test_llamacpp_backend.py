@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+pytestmark = pytest.mark.real_model
 pytest.importorskip("llama_cpp")
 
 from assay.models import load_model  # noqa: E402

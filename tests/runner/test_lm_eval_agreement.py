@@ -7,6 +7,7 @@ import json
 import numpy as np
 import pytest
 
+pytestmark = pytest.mark.real_model
 pytest.importorskip("lm_eval")
 pytest.importorskip("accelerate")  # lm-eval's HFLM imports it
 

@@ -140,6 +140,7 @@ def test_retry_after_and_backoff():
     )
 
 
+@pytest.mark.real_model
 def test_openai_backend_survives_faults_and_matches_hf(backend, server, tmp_path):
     url, stats = server
     remote = load_model(
@@ -167,6 +168,7 @@ def test_openai_backend_survives_faults_and_matches_hf(backend, server, tmp_path
     assert gen.text.strip().startswith("Paris") and gen.output_tokens > 0
 
 
+@pytest.mark.real_model
 def test_server_without_logprobs_gives_one_line_error(backend, tmp_path):
     srv, _ = make_server(backend, faults=False, logprobs=False)
     url = f"http://127.0.0.1:{srv.server_address[1]}/v1"

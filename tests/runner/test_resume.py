@@ -27,6 +27,7 @@ def _count(path) -> int:
         con.close()
 
 
+@pytest.mark.real_model
 @needs_model
 def test_sigkill_then_resume(tmp_path):
     store = tmp_path / "kill.duckdb"

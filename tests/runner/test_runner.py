@@ -63,6 +63,7 @@ def test_spec_parsing_and_unknown_models():
         load_model("openai:m@http://127.0.0.1:9/v1,colour=red")
 
 
+@pytest.mark.real_model
 def test_score_instances_is_pure_and_complete(backend):
     task = AdditionTask(4)
     records = score_instances(backend, task.instances(), task, run_id="r1")
@@ -77,6 +78,7 @@ def test_score_instances_is_pure_and_complete(backend):
         assert r.output_tokens == 0 and r.latency_s > 0 and r.extra["batch"]
 
 
+@pytest.mark.real_model
 def test_evaluate_writes_through_resumes_and_summarises(backend, tmp_path):
     store = open_store(tmp_path / "s.duckdb")
     task = AdditionTask(10)

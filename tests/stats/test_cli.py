@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 
 from assay.cli import app
 from assay.errors import InputError
-from assay.stats import compare
+from assay.stats import compare, item_report, power_from_scores
 from assay.store import ModelInfo, SampleRecord, open_store
 
 runner = CliRunner()
@@ -107,3 +107,39 @@ def test_unknown_names_are_input_errors(store_path):
     )  # fmt: skip
     assert proc.returncode == 1
     assert proc.stderr.strip().count("\n") == 0 and "unknown model 'x'" in proc.stderr
+
+
+def test_the_library_gives_the_numbers_the_cli_printed(store_path):
+    """`power --models` and `items --irt --anchors` are stats.power_from_scores and
+    stats.item_report: the numbers below are what the commands printed before the move."""
+    scores = open_store(store_path).scores()
+    pw = power_from_scores(scores, "small", "big", task="add")
+    assert pw.n == 120 and (pw.k_a, pw.k_b) == (2, 2) and pw.omega2 == 0.0
+    assert pw.delta == pytest.approx(0.11257295591934059)
+    assert pw.power == pytest.approx(0.8000009605622266)
+    assert pw.variance_per_question == pytest.approx(0.19375)
+    assert pw.estimated_from.sigma2_a == pytest.approx(0.25833333333333336)
+    assert pw.estimated_from.sigma2_b == pytest.approx(0.12916666666666668)
+    assert pw.estimated_from.diff == pytest.approx(-0.32916666666666666)
+    sized = power_from_scores(scores, "small", "big", task="add", delta=0.05)
+    assert sized.n == pytest.approx(608.2881794120543)
+    cli = ["power", "--store", store_path, "--models", "small,big", "--task", "add", "--json"]
+    assert _json(cli) == json.loads(json.dumps(pw.to_dict()))
+    assert "estimated_from" not in _json(["power", "--delta", "0.05", "--json"])
+
+    rep = item_report(scores, task="add", irt=True, anchors=4)
+    anchors = rep.to_dict()["anchors"]
+    assert [a["doc_id"] for a in anchors] == ["d002", "d019", "d005", "d029"]
+    assert [a["weight"] for a in anchors] == pytest.approx([0.45, 0.15, 0.23333333, 0.16666667])
+    first = rep.table.iloc[0]
+    assert first["doc_id"] == "d000" and first["discrimination"] == pytest.approx(0.940129359310246)
+    assert (first["irt_a"], first["irt_b"]) == pytest.approx(
+        (1.0531825254063487, 0.6078460615250696)
+    )
+    cli = ["items", "--store", store_path, "--task", "add", "--irt", "--anchors", "4", "--json"]
+    assert _json(cli) == json.loads(json.dumps(rep.to_dict()))
+    sub = item_report(scores, task="sub", models=["small", "mid", "big"], irt=True)
+    assert len(sub.flagged) == 35 and sub.anchors is None
+    assert sub.flagged.iloc[0]["doc_id"] == "d008"
+    assert sub.flagged.iloc[0]["irt_a"] == pytest.approx(1.1912754006685273)
+    assert len(sub.to_dict(flagged_only=True)["items"]) == 35

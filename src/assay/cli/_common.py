@@ -1,5 +1,5 @@
-"""Shared CLI pieces: the --store and --json options, table/JSON output, one-line errors,
-option range checks and output-path checks."""
+"""Shared CLI pieces: opening the store, table/JSON output, one-line errors, option range
+checks and output-path checks (the shared options are in :mod:`assay.cli._options`)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import math
 import os
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Any, NoReturn
 
 import typer
 from rich.console import Console
@@ -16,30 +16,23 @@ from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
-from assay.errors import InputError
-from assay.store import Store, default_store_path
+from assay.core import to_jsonable
+from assay.errors import InputError, StoreMissing
+from assay.store import Store, default_store_path, existing_store
 
 console = Console()
 err_console = Console(stderr=True)
 
-StoreOption = Annotated[
-    Path | None,
-    typer.Option(
-        "--store",
-        envvar="ASSAY_STORE",
-        help="DuckDB store file (default: ./assay.duckdb, or $ASSAY_STORE).",
-        show_default=False,
-    ),
-]
-JsonOption = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")]
-
 
 def get_store(path: Path | None, *, must_exist: bool = False) -> Store:
-    """Open the store named by --store / $ASSAY_STORE / ./assay.duckdb."""
-    resolved = path or default_store_path()
-    if must_exist and not Path(resolved).exists():
-        fail(f"no store at {resolved} (run `assay eval` or `assay import` first, or pass --store)")
-    return Store(resolved)
+    """Open the store named by --store / $ASSAY_STORE / ./assay.duckdb; with ``must_exist``
+    a missing store is the one-line failure of :func:`assay.store.existing_store`."""
+    if not must_exist:
+        return Store(path or default_store_path())
+    try:
+        return existing_store(path, hint=", or pass --store")
+    except StoreMissing as exc:
+        fail(str(exc))
 
 
 def one_line(text: str) -> str:
@@ -54,7 +47,7 @@ def print_error(message: str) -> None:
     )
 
 
-def fail(message: str, code: int = 1) -> None:
+def fail(message: str, code: int = 1) -> NoReturn:
     """Print one line to stderr and exit."""
     print_error(message)
     raise typer.Exit(code)
@@ -148,28 +141,9 @@ def positive_floats(values: Sequence[str] | None, option: str) -> list[float]:
     return out
 
 
-def _clean(value: Any) -> Any:
-    if isinstance(value, float) and (math.isnan(value) or math.isinf(value)):
-        return None
-    if hasattr(value, "item") and not isinstance(value, str | bytes):
-        try:
-            return _clean(value.item())
-        except (ValueError, AttributeError):
-            pass
-    if isinstance(value, Mapping):
-        return {str(k): _clean(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_clean(v) for v in value]
-    if hasattr(value, "tolist"):
-        return _clean(value.tolist())
-    if hasattr(value, "isoformat"):
-        return value.isoformat()
-    return value
-
-
 def print_json(data: Any) -> None:
     """JSON to stdout with NaN as null and numpy/pandas values converted."""
-    typer.echo(json.dumps(_clean(data), indent=2, default=str))
+    typer.echo(json.dumps(to_jsonable(data), indent=2, default=str))
 
 
 def _fmt(value: Any, digits: int) -> str:
@@ -201,5 +175,5 @@ def print_table(
     for c in cols:
         table.add_column(Text(str(c)), overflow="fold")
     for r in rows:
-        table.add_row(*(Text(_fmt(_clean(r.get(c)), digits)) for c in cols))
+        table.add_row(*(Text(_fmt(to_jsonable(r.get(c)), digits)) for c in cols))
     console.print(table)

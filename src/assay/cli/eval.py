@@ -6,7 +6,8 @@ from typing import Annotated
 
 import typer
 
-from ._common import JsonOption, StoreOption, bounded, console, print_json, print_table
+from ._common import bounded, console, print_json, print_table
+from ._options import JsonOption, StoreOption
 
 DEFAULT_MODEL = "smollm2-135m"
 MAX_REPEATS = 1000  # assay.runner._evaluate.MAX_REPEATS (not imported: the CLI loads lazily)
@@ -81,14 +82,10 @@ def eval_command(
     Prints score, standard error and n per task and metric, and the inference cost fit
     runtime = a + b·prompt_tokens + c·output_tokens.
     """
-    from assay.errors import InputError
     from assay.runner import evaluate
     from assay.store import default_store_path
     from assay.tasks import BUILTIN_SUITE
 
-    size = batch_size.strip()
-    if size != "auto" and not (size.isascii() and size.isdigit() and int(size) > 0):
-        raise InputError(f"--batch-size must be 'auto' or a positive integer, got {batch_size!r}")
     tasks = list(task) if task else list(BUILTIN_SUITE)
     if not task and limit is None:
         limit = DEFAULT_SUITE_LIMIT
@@ -99,7 +96,7 @@ def eval_command(
         limit=limit,
         num_fewshot=num_fewshot,
         seed=seed,
-        batch_size=size if size == "auto" else int(size),
+        batch_size=batch_size,
         repeats=repeats,
         permute_choices=permute_choices,
         progress=not no_progress and not json_out,

@@ -21,31 +21,14 @@ from assay.rank import (
     subsample_curve,
 )
 
-from ._common import (
-    JsonOption,
-    StoreOption,
-    bounded,
-    console,
-    get_store,
-    print_json,
-    print_table,
-)
+from ._common import bounded, console, get_store, print_json, print_table
+from ._options import BootstrapOption, JsonOption, MetricOption, SeedOption, StoreOption
 
 rank_app = typer.Typer(
     help="Leaderboards with confidence intervals and honest ranks.", no_args_is_help=True
 )
 arena_app = typer.Typer(help="Judge tournaments between models' outputs.", no_args_is_help=True)
 
-SeedOption = Annotated[
-    int, typer.Option(help="Seed of the bootstrap (and bracket).", callback=bounded(0))
-]
-BootstrapOption = Annotated[
-    int,
-    typer.Option(
-        help="Bootstrap rounds for the intervals (0: Wald intervals for bt).",
-        callback=bounded(0, 100_000),
-    ),
-]
 METHODS = ("bt", "davidson", "elo")
 
 
@@ -111,7 +94,8 @@ def battles_cmd(
     """Rate models from pairwise battles: Bradley–Terry (Elo scale) with bootstrap intervals.
 
     A FILE is read, validated and fitted first; its battles go into the store only when all
-    of that succeeded (a bad file leaves the store untouched)."""
+    of that succeeded (a bad file leaves the store untouched). With --bootstrap 0 the bt
+    intervals are Wald intervals."""
     if method not in METHODS:
         raise InputError(f"--method {method!r}: use one of {', '.join(METHODS)}")
     anchor_pair = _parse_anchor(anchor)
@@ -137,21 +121,14 @@ def samples_cmd(
     method: Annotated[
         str, typer.Option(help="pl (Plackett–Luce), winrate (HELM mean win rate) or mean.")
     ] = "pl",
-    metric: Annotated[
-        str | None,
-        typer.Option(help="Metric to rank by (default: acc, exact_match, ... per task)."),
-    ] = None,
-    bootstrap: Annotated[
-        int,
-        typer.Option(
-            help="Bootstrap rounds over samples (0: no intervals).", callback=bounded(0, 100_000)
-        ),
-    ] = 100,
+    metric: MetricOption = None,
+    bootstrap: BootstrapOption = 100,
     seed: SeedOption = 0,
     store: StoreOption = None,
     json_out: JsonOption = False,
 ) -> None:
-    """Rank models from per-sample results, each model on its own subset (ONEBench / HELM)."""
+    """Rank models from per-sample results, each model on its own subset (ONEBench / HELM);
+    bootstrap rounds resample the samples (--bootstrap 0: no intervals)."""
     scores = get_store(store, must_exist=True).scores()
     with console.status(f"ranking by {method} with {bootstrap} bootstrap rounds"):
         ratings = rank_samples(scores, method=method, metric=metric, bootstrap=bootstrap, seed=seed)

@@ -7,19 +7,8 @@ from typing import Annotated
 
 import typer
 
-from assay.store import default_store_path
-
-from ._common import (
-    JsonOption,
-    StoreOption,
-    bounded,
-    console,
-    fail,
-    output_file,
-    print_json,
-)
-
-MAX_BOOTSTRAP = 100_000
+from ._common import bounded, console, fail, get_store, output_file, print_json
+from ._options import MAX_BOOTSTRAP, JsonOption, StoreOption
 
 
 def report(
@@ -66,16 +55,14 @@ def report(
 
     from assay.report import write_report
 
-    path = store or default_store_path()
-    if not Path(path).exists():
-        fail(f"no store at {path} (run `assay eval` or `assay import` first, or pass --store)")
+    st = get_store(store, must_exist=True)
     with Progress(
         SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(),
         console=console, transient=True, disable=json_out,
     ) as progress:  # fmt: skip
-        progress.add_task(f"building the report from {path}", total=None)
+        progress.add_task(f"building the report from {st.path}", total=None)
         written, data = write_report(
-            path,
+            st,
             output,
             tasks=task or None,
             alpha=alpha,
@@ -129,13 +116,10 @@ def serve(
 ) -> None:
     """Serve the report live, a JSON API (/docs) and an arena voting page (/arena)."""
     try:
-        from assay.serve import create_app, run
-        from assay.serve._guard import RateLimit, host_name, is_loopback
+        from assay.serve import RateLimit, create_app, host_name, is_loopback, run
     except ImportError as exc:
         fail(f"`assay serve` needs the serve extra: pip install 'assay[serve]' ({exc})")
-    path = Path(store or default_store_path())
-    if not path.exists():
-        fail(f"no store at {path} (run `assay eval` or `assay import` first, or pass --store)")
+    path = get_store(store, must_exist=True).path
     if token is not None and not token.strip():
         fail("--token is empty")
     app = create_app(

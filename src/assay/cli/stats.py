@@ -8,28 +8,17 @@ import typer
 
 from assay.errors import InputError
 
-from ._common import (
+from ._common import bounded, console, get_store, print_json, print_table
+from ._options import (
+    AlphaOption,
     JsonOption,
+    MetricOption,
+    ModelsOption,
+    SeedOption,
     StoreOption,
-    bounded,
-    console,
-    get_store,
-    print_json,
-    print_table,
+    TaskOption,
 )
 
-TaskOption = Annotated[str | None, typer.Option("--task", help="Task name (default: all).")]
-MetricOption = Annotated[
-    str | None,
-    typer.Option("--metric", help="Metric (default per task: acc, else exact_match, else first)."),
-]
-AlphaOption = Annotated[
-    float,
-    typer.Option(
-        "--alpha", help="Significance level, in (0, 0.5].", callback=bounded(0, 0.5, low_open=True)
-    ),
-]
-SeedOption = Annotated[int, typer.Option("--seed", help="Random seed (>= 0).", callback=bounded(0))]
 VarianceOpt = bounded(0)
 
 
@@ -50,9 +39,7 @@ def _scores(store):
 def compare_cmd(
     store: StoreOption = None,
     task: TaskOption = None,
-    models: Annotated[
-        str | None, typer.Option("--models", help="Comma-separated models (default: all).")
-    ] = None,
+    models: ModelsOption = None,
     metric: MetricOption = None,
     alpha: AlphaOption = 0.05,
     correction: Annotated[
@@ -157,42 +144,46 @@ def power_cmd(
     Give --n for the minimum detectable effect, --delta for the questions needed, both for the
     power: n = (z_a/2 + z_b)^2 (omega2 + sigma2_a/K_a + sigma2_b/K_b) / delta^2.
     """
-    from assay.stats import estimate_components, power_analysis
-    from assay.stats._tidy import primary_metric
+    from assay.stats import power_analysis, power_from_scores
 
-    extra = {}
     if models is not None:
         pair = _split(models) or []
         if len(pair) != 2 or task is None:
             raise InputError("--models needs two names 'a,b' and --task")
-        df = _scores(store)
-        met = metric or primary_metric(df.loc[df["task"] == task, "metric"].unique())
-        comps = estimate_components(df, pair[0], pair[1], task=task, metric=met)
-        extra = {"estimated_from": comps.to_dict()}
-        omega2 = comps.omega2 if omega2 is None else omega2
-        sigma2_a, sigma2_b = comps.sigma2_a, comps.sigma2_b
-        k_a = k_a or max(1, round(comps.k_a))
-        k_b = k_b or max(1, round(comps.k_b))
-        if n is None and delta is None:
-            n = comps.n
-    result = power_analysis(
-        delta=delta,
-        n=n,
-        alpha=alpha,
-        target_power=target_power,
-        omega2=0.5 if omega2 is None else omega2,
-        sigma2_a=sigma2_a,
-        sigma2_b=sigma2_b,
-        k_a=k_a or 1,
-        k_b=k_b or 1,
-    )
-    out = {**result.to_dict(), **extra}
+        result = power_from_scores(
+            _scores(store),
+            pair[0],
+            pair[1],
+            task=task,
+            metric=metric,
+            delta=delta,
+            n=n,
+            alpha=alpha,
+            target_power=target_power,
+            omega2=omega2,
+            k_a=k_a,
+            k_b=k_b,
+        )
+    else:
+        result = power_analysis(
+            delta=delta,
+            n=n,
+            alpha=alpha,
+            target_power=target_power,
+            omega2=0.5 if omega2 is None else omega2,
+            sigma2_a=sigma2_a,
+            sigma2_b=sigma2_b,
+            k_a=k_a or 1,
+            k_b=k_b or 1,
+        )
+    out = result.to_dict()
     if json_out:
         print_json(out)
         return
-    print_table([result.to_dict()], title="power analysis", digits=4)
-    if extra:
-        print_table([extra["estimated_from"]], title="variance components from the store")
+    estimated = out.pop("estimated_from", None)
+    print_table([out], title="power analysis", digits=4)
+    if estimated is not None:
+        print_table([estimated], title="variance components from the store")
 
 
 def flips_cmd(
@@ -266,7 +257,7 @@ def items_cmd(
     store: StoreOption = None,
     task: TaskOption = None,
     metric: MetricOption = None,
-    models: Annotated[str | None, typer.Option("--models", help="Comma-separated.")] = None,
+    models: ModelsOption = None,
     flagged: Annotated[bool, typer.Option("--flagged", help="Only broken-looking items.")] = False,
     irt: Annotated[
         bool, typer.Option("--irt", help="Add 2PL IRT discrimination (a) and difficulty (b).")
@@ -288,37 +279,25 @@ def items_cmd(
     correlation across models. Needs at least 3 models. --irt adds a 2PL fit; --anchors K
     picks K representative items and reports the anchor estimators' error on held-out models.
     """
-    from assay.stats import anchor_points, fit_irt_2pl, item_analysis, response_matrix
+    from assay.stats import item_report
 
-    scores = _scores(store)
-    names = _split(models)
-    result = item_analysis(scores, task=task, metric=metric, models=names)
-    table = result.table
-    out: dict = {"task": result.task, "metric": result.metric}
-    if irt or anchors:
-        resp = response_matrix(scores, task=result.task, metric=result.metric, models=names)
-        if irt:
-            fit = fit_irt_2pl(resp)
-            table = table.assign(
-                irt_a=fit.discrimination.reindex(table["doc_id"]).to_numpy(),
-                irt_b=fit.difficulty.reindex(table["doc_id"]).to_numpy(),
-            )
-        if anchors:
-            picked = anchor_points(resp, anchors, seed=seed)
-            out["anchors"] = [
-                {"doc_id": d, "weight": float(w)}
-                for d, w in zip(picked.doc_ids, picked.weights, strict=True)
-            ]
-            out["anchor_validation"] = picked.validation.to_dict(orient="records")
-    if flagged:
-        table = table[table["flags"] != ""]
-    out["items"] = table.to_dict(orient="records")
+    result = item_report(
+        _scores(store),
+        task=task,
+        metric=metric,
+        models=_split(models),
+        irt=irt,
+        anchors=anchors,
+        seed=seed,
+    )
+    out = result.to_dict(flagged_only=flagged)
     if json_out:
         print_json(out)
         return
+    table = result.flagged if flagged else result.table
     print_table(table, title=f"items of {result.task} ({result.metric})")
     console.print(f"{len(result.flagged)} of {len(result.table)} items flagged")
-    if anchors:
+    if result.anchors is not None:
         print_table(out["anchors"], title=f"{len(out['anchors'])} anchor items")
         if out["anchor_validation"]:
             print_table(out["anchor_validation"], title="anchor estimators on held-out models")

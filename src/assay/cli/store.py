@@ -15,7 +15,8 @@ from assay.store import (
     set_model_meta,
 )
 
-from ._common import JsonOption, StoreOption, console, get_store, print_json, print_table
+from ._common import console, get_store, print_json, print_table
+from ._options import JsonOption, StoreOption
 
 store_app = typer.Typer(help="Inspect and query the result store.", no_args_is_help=True)
 import_app = typer.Typer(

@@ -7,7 +7,8 @@ from typing import Annotated
 import typer
 from rich.panel import Panel
 
-from assay.cli._common import JsonOption, bounded, console, print_json, print_table
+from assay.cli._common import bounded, console, print_json, print_table
+from assay.cli._options import JsonOption
 from assay.tasks import list_tasks, load_task
 
 
@@ -60,12 +61,12 @@ def _show(
         if task.request_type == "multiple_choice":
             conts = [r.continuation for r in inst.requests]
             row["continuations"] = conts
-            row["target_position"] = inst.metadata["target_position"]
-            row["target"] = conts[inst.metadata["target_position"]]
+            row["target_position"] = inst.payload.target_position
+            row["target"] = conts[inst.payload.target_position]
         elif task.request_type == "generate":
             req = inst.requests[0]
             row.update(
-                targets=inst.metadata["targets"],
+                targets=list(inst.payload.targets),
                 stop=list(req.stop),
                 max_new_tokens=req.max_new_tokens,
             )

@@ -1,7 +1,7 @@
 """Forecasting: scaling-law fits, downstream prediction, emergence, density, trend checks and
 backtests — every forecast with an interval and a backtested error."""
 
-from ._backtest import Backtest, backtest, forecast_errors
+from ._backtest import Backtest, backtest, backtest_downstream, forecast_errors
 from ._density import DensityResult, capacity_density
 from ._downstream import DownstreamFit, fit_downstream
 from ._emergence import CodForecast, PassUntilFit, cod_forecast, pass_until
@@ -29,6 +29,7 @@ __all__ = [
     "TrendResult",
     "accuracy_on_the_line",
     "backtest",
+    "backtest_downstream",
     "capacity_density",
     "cod_forecast",
     "compute_optimal",

@@ -13,9 +13,9 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from assay.core import require_columns
 from assay.errors import InputError
 
-from ._io import require_columns
 from ._sigmoid import Sigmoid, fit_sigmoid
 
 __all__ = ["DensityResult", "capacity_density"]

@@ -9,9 +9,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from assay.core import require_columns
 from assay.errors import InputError
 
-from ._io import require_columns
 from ._laws import LawFit, fit_law
 from ._sigmoid import TARGETS, Sigmoid, fit_sigmoid, to_target
 

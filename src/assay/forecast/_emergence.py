@@ -18,9 +18,9 @@ import numpy as np
 import pandas as pd
 from scipy.cluster.vq import kmeans2
 
+from assay.core import require_columns
 from assay.errors import InputError
 
-from ._io import require_columns
 from ._sigmoid import Sigmoid, fit_sigmoid
 
 __all__ = ["CodForecast", "PassUntilFit", "cod_forecast", "pass_until"]

@@ -19,9 +19,9 @@ import numpy as np
 import pandas as pd
 from threadpoolctl import threadpool_limits
 
+from assay.core import require_columns
 from assay.errors import InputError
 
-from ._io import require_columns
 from ._kaplan import kaplan_bounds, kaplan_log_predict, kaplan_objective, kaplan_starts
 from ._lse import lse_bounds, lse_objective, lse_objective32, lse_predict, multistart, polish
 

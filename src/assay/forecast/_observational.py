@@ -12,9 +12,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from assay.core import require_columns
 from assay.errors import InputError
 
-from ._io import require_columns
 from ._sigmoid import Sigmoid, fit_sigmoid
 
 __all__ = ["ObservationalFit", "impute_low_rank", "observational_scaling"]

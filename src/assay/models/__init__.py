@@ -1,10 +1,11 @@
 """Model backends behind one interface: transformers (``hf``), OpenAI-compatible servers
 (``openai``) and llama-cpp-python (``llamacpp``); ``load_model(spec)`` builds one from a spec."""
 
-from ._base import ModelBackend
+from ._base import BackendInfo, ModelBackend
 from ._spec import ModelSpec, load_model, parse_spec
 
 __all__ = [
+    "BackendInfo",
     "HFBackend",
     "LlamaCppBackend",
     "ModelBackend",

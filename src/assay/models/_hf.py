@@ -6,16 +6,9 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from assay.requests import (
-    GenerateRequest,
-    GenerateResult,
-    LoglikelihoodRequest,
-    LoglikelihoodResult,
-    RollingRequest,
-    RollingResult,
-)
+from assay import requests as rq
 
-from ._base import ModelBackend
+from ._base import BackendInfo, ModelBackend
 from ._hf_load import load_hf
 from ._hf_pack import PackedGroup, score_groups
 
@@ -86,7 +79,6 @@ class HFBackend(ModelBackend):
         self.name = name or default_name
         self.spec = spec or f"hf:{source}" + (f",gguf_file={gguf_file}" if gguf_file else "")
         dtype_name = str(next(model.parameters()).dtype).removeprefix("torch.")
-        self.runtime = f"hf:{self.device.type}:{dtype_name}"
         self.batch_size = batch_size
         config = model.config
         limit = getattr(config, "max_position_embeddings", None) or 2048
@@ -95,12 +87,13 @@ class HFBackend(ModelBackend):
         self.prefix_id = (
             tokenizer.eos_token_id if tokenizer.eos_token_id is not None else tokenizer.bos_token_id
         )
-        self.info = {
-            "family": family or getattr(config, "model_type", None),
-            "params": float(sum(p.numel() for p in model.parameters())),
-            "spec": self.spec,
-            "dtype": dtype_name,
-        }
+        self.info = BackendInfo(
+            kind="hf",
+            runtime=f"hf:{self.device.type}:{dtype_name}",
+            family=family or getattr(config, "model_type", None),
+            params=float(sum(p.numel() for p in model.parameters())),
+            dtype=dtype_name,
+        )
         self.counters = {"forward_passes": 0, "tokens": 0, "padded_tokens": 0}
         self._encode_cache: dict[str, list[int]] = {}
 
@@ -166,7 +159,9 @@ class HFBackend(ModelBackend):
             out.update(zip(batch, results, strict=True))
         return out
 
-    def loglikelihood(self, requests: Sequence[LoglikelihoodRequest]) -> list[LoglikelihoodResult]:
+    def loglikelihood(
+        self, requests: Sequence[rq.LoglikelihoodRequest]
+    ) -> list[rq.LoglikelihoodResult]:
         pairs = [self.encode_pair(r.context, r.continuation) for r in requests]
         by_context: dict[tuple[int, ...], dict[tuple[int, ...], None]] = {}
         for ctx, cont in pairs:
@@ -186,10 +181,12 @@ class HFBackend(ModelBackend):
         out = []
         for ctx, cont in pairs:
             logprob, greedy = lookup.get((tuple(ctx), tuple(cont)), (0.0, True))
-            out.append(LoglikelihoodResult(logprob, greedy, len(ctx), len(cont)))
+            out.append(rq.LoglikelihoodResult(logprob, greedy, len(ctx), len(cont)))
         return out
 
-    def loglikelihood_rolling(self, requests: Sequence[RollingRequest]) -> list[RollingResult]:
+    def loglikelihood_rolling(
+        self, requests: Sequence[rq.RollingRequest]
+    ) -> list[rq.RollingResult]:
         windows = []
         for r in requests:
             ids = self.tokenizer.encode(r.text, add_special_tokens=False)
@@ -202,14 +199,14 @@ class HFBackend(ModelBackend):
             )
         scored = self.score_token_groups([g for ws in windows for g in ws])
         return [
-            RollingResult(
+            rq.RollingResult(
                 sum(scored[g][0][0] for g in ws), sum(len(g.continuations[0]) for g in ws)
             )
             for ws in windows
         ]
 
     # -- generation ------------------------------------------------------------------------
-    def _prompt_ids(self, req: GenerateRequest) -> list[int]:
+    def _prompt_ids(self, req: rq.GenerateRequest) -> list[int]:
         if req.chat:
             text = self.tokenizer.apply_chat_template(
                 [{"role": "user", "content": req.context}],
@@ -221,7 +218,7 @@ class HFBackend(ModelBackend):
             ids = self._encode(req.context)
         return ids[-max(1, self.max_length - req.max_new_tokens) :]
 
-    def _generate_batch(self, reqs: list[GenerateRequest]) -> list[GenerateResult]:
+    def _generate_batch(self, reqs: list[rq.GenerateRequest]) -> list[rq.GenerateResult]:
         import torch
 
         prompts = [self._prompt_ids(r) for r in reqs]
@@ -260,15 +257,15 @@ class HFBackend(ModelBackend):
             if cut is not None:
                 text = text[:cut]
                 new = self.tokenizer.encode(text, add_special_tokens=False)
-            results.append(GenerateResult(text, len(prompts[i]), len(new)))
+            results.append(rq.GenerateResult(text, len(prompts[i]), len(new)))
         return results
 
-    def generate(self, requests: Sequence[GenerateRequest]) -> list[GenerateResult]:
+    def generate(self, requests: Sequence[rq.GenerateRequest]) -> list[rq.GenerateResult]:
         unique = list(dict.fromkeys(requests))
-        answers: dict[GenerateRequest, GenerateResult] = {}
+        answers: dict[rq.GenerateRequest, rq.GenerateResult] = {}
         size = self.batch_size if isinstance(self.batch_size, int) else 16
         greedy = [r for r in unique if r.temperature <= 0]
-        keyed: dict[tuple, list[GenerateRequest]] = {}
+        keyed: dict[tuple, list[rq.GenerateRequest]] = {}
         for r in sorted(greedy, key=lambda r: -len(r.context)):
             keyed.setdefault((r.max_new_tokens, r.chat), []).append(r)
         batches = [g[i : i + size] for g in keyed.values() for i in range(0, len(g), size)]

@@ -13,17 +13,10 @@ from pathlib import Path
 
 import numpy as np
 
+from assay import requests as rq
 from assay.errors import InputError
-from assay.requests import (
-    GenerateRequest,
-    GenerateResult,
-    LoglikelihoodRequest,
-    LoglikelihoodResult,
-    RollingRequest,
-    RollingResult,
-)
 
-from ._base import ModelBackend
+from ._base import BackendInfo, ModelBackend
 
 
 def _log_softmax(x: np.ndarray) -> np.ndarray:
@@ -63,13 +56,12 @@ class LlamaCppBackend(ModelBackend):
         )
         self.name = name or Path(path).stem
         self.spec = spec or f"llamacpp:{path}"
-        self.runtime = "llamacpp:cpu"
         self.n_ctx = n_ctx
-        self.info = {
-            "family": None,
-            "params": float(self.llm.n_params()) if hasattr(self.llm, "n_params") else None,
-            "spec": self.spec,
-        }
+        self.info = BackendInfo(
+            kind="llamacpp",
+            runtime="llamacpp:cpu",
+            params=float(self.llm.n_params()) if hasattr(self.llm, "n_params") else None,
+        )
 
     def _encode(self, text: str, bos: bool = False) -> list[int]:
         return self.llm.tokenize(text.encode(), add_bos=bos, special=False)
@@ -84,7 +76,9 @@ class LlamaCppBackend(ModelBackend):
         logits = np.asarray(self.llm.scores[: len(ids) - 1], dtype=np.float64)
         return _log_softmax(logits), np.asarray(ids[1:])
 
-    def loglikelihood(self, requests: Sequence[LoglikelihoodRequest]) -> list[LoglikelihoodResult]:
+    def loglikelihood(
+        self, requests: Sequence[rq.LoglikelihoodRequest]
+    ) -> list[rq.LoglikelihoodResult]:
         out = []
         for r in requests:
             ctx = self._encode(r.context, bos=True)
@@ -93,20 +87,22 @@ class LlamaCppBackend(ModelBackend):
             rows = np.arange(len(ctx) - 1, len(whole) - 1)
             picked = lp[rows, targets[rows]]
             greedy = bool((lp[rows].argmax(axis=1) == targets[rows]).all())
-            out.append(LoglikelihoodResult(float(picked.sum()), greedy, len(ctx), len(rows)))
+            out.append(rq.LoglikelihoodResult(float(picked.sum()), greedy, len(ctx), len(rows)))
         return out
 
-    def loglikelihood_rolling(self, requests: Sequence[RollingRequest]) -> list[RollingResult]:
+    def loglikelihood_rolling(
+        self, requests: Sequence[rq.RollingRequest]
+    ) -> list[rq.RollingResult]:
         out = []
         for r in requests:
             ids = self._encode(r.text, bos=True)[: self.n_ctx]
             lp, targets = self._token_logprobs(ids)
             out.append(
-                RollingResult(float(lp[np.arange(len(targets)), targets].sum()), len(targets))
+                rq.RollingResult(float(lp[np.arange(len(targets)), targets].sum()), len(targets))
             )
         return out
 
-    def generate(self, requests: Sequence[GenerateRequest]) -> list[GenerateResult]:
+    def generate(self, requests: Sequence[rq.GenerateRequest]) -> list[rq.GenerateResult]:
         out = []
         for r in requests:
             if r.chat:
@@ -129,7 +125,7 @@ class LlamaCppBackend(ModelBackend):
                 text = reply["choices"][0]["text"]
             usage = reply.get("usage", {})
             out.append(
-                GenerateResult(
+                rq.GenerateResult(
                     text, int(usage.get("prompt_tokens", 0)), int(usage.get("completion_tokens", 0))
                 )
             )

@@ -24,17 +24,10 @@ from typing import Any, TypeVar
 
 import httpx
 
+from assay import requests as rq
 from assay.errors import AssayError, InputError
-from assay.requests import (
-    GenerateRequest,
-    GenerateResult,
-    LoglikelihoodRequest,
-    LoglikelihoodResult,
-    RollingRequest,
-    RollingResult,
-)
 
-from ._base import ModelBackend
+from ._base import BackendInfo, ModelBackend
 from ._openai_reply import (
     BadReply,
     EchoLogprobs,
@@ -147,7 +140,6 @@ class OpenAIBackend(ModelBackend):
             raise InputError(f"openai option api_key_env={api_key_env!r}: must be a variable name")
         self.name = name or model
         self.spec = spec or f"openai:{model}@{base_url}"
-        self.runtime = f"openai:{self.base_url}"
         self.concurrency = _int_option("concurrency", concurrency, 1)
         self.max_retries = _int_option("max_retries", max_retries, 0)
         self.timeout = _float_option("timeout", timeout, positive=True)
@@ -155,7 +147,7 @@ class OpenAIBackend(ModelBackend):
         self.backoff_cap = _float_option("backoff_cap", backoff_cap, positive=False)
         self.tokens_per_char = _float_option("tokens_per_char", tokens_per_char, positive=True)
         self.chat = chat
-        self.info = {"family": None, "params": None, "spec": self.spec}
+        self.info = BackendInfo(kind="openai", runtime=f"openai:{self.base_url}")
         self._sleep = sleep
         self._rng = random.Random(seed)
         self._lock = threading.Lock()
@@ -311,7 +303,7 @@ class OpenAIBackend(ModelBackend):
             parse,
         )
 
-    def _score(self, req: LoglikelihoodRequest) -> LoglikelihoodResult:
+    def _score(self, req: rq.LoglikelihoodRequest) -> rq.LoglikelihoodResult:
         prompt = req.context + req.continuation
         echo = self._echo_logprobs(prompt)
         start, end = len(req.context), len(prompt)
@@ -337,21 +329,25 @@ class OpenAIBackend(ModelBackend):
             raise NoLogprobsError(
                 self._no_logprobs("the echoed tokens do not cover the continuation")
             )
-        return LoglikelihoodResult(total, greedy, n_ctx, n_cont)
+        return rq.LoglikelihoodResult(total, greedy, n_ctx, n_cont)
 
-    def loglikelihood(self, requests: Sequence[LoglikelihoodRequest]) -> list[LoglikelihoodResult]:
+    def loglikelihood(
+        self, requests: Sequence[rq.LoglikelihoodRequest]
+    ) -> list[rq.LoglikelihoodResult]:
         return self._map(self._score, list(requests))
 
-    def _rolling(self, req: RollingRequest) -> RollingResult:
+    def _rolling(self, req: rq.RollingRequest) -> rq.RollingResult:
         echo = self._echo_logprobs(req.text)
         known = [v for v in echo.values[: len(echo.tokens) - 1] if v is not None]
-        return RollingResult(float(sum(known)), len(known))
+        return rq.RollingResult(float(sum(known)), len(known))
 
-    def loglikelihood_rolling(self, requests: Sequence[RollingRequest]) -> list[RollingResult]:
+    def loglikelihood_rolling(
+        self, requests: Sequence[rq.RollingRequest]
+    ) -> list[rq.RollingResult]:
         return self._map(self._rolling, list(requests))
 
     # -- generation ------------------------------------------------------------------------
-    def _generate(self, req: GenerateRequest) -> GenerateResult:
+    def _generate(self, req: rq.GenerateRequest) -> rq.GenerateResult:
         common = {
             "model": self.model,
             "max_tokens": req.max_new_tokens,
@@ -372,11 +368,11 @@ class OpenAIBackend(ModelBackend):
             text, usage = self._post("/completions", {**common, "prompt": req.context}, parse)
         cut = min((text.index(s) for s in req.stop if s and s in text), default=None)
         text = text if cut is None else text[:cut]
-        return GenerateResult(
+        return rq.GenerateResult(
             text, usage[0] or self.tokens(req.context), usage[1] or self.tokens(text)
         )
 
-    def generate(self, requests: Sequence[GenerateRequest]) -> list[GenerateResult]:
+    def generate(self, requests: Sequence[rq.GenerateRequest]) -> list[rq.GenerateResult]:
         return self._map(self._generate, list(requests))
 
     def tokens(self, text: str) -> int:

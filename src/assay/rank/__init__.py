@@ -5,6 +5,7 @@ mean win rate and plain means over per-sample results where each model saw its o
 (ONEBench), judge tournaments (Varco Arena), and ranking stability (Kendall τ, subsampling).
 """
 
+from ._arena import arena_ratings, battle_counts
 from ._battles import (
     PairCounts,
     aggregate_battles,
@@ -29,6 +30,8 @@ __all__ = [
     "Ratings",
     "TournamentResult",
     "aggregate_battles",
+    "arena_ratings",
+    "battle_counts",
     "battle_ids",
     "fit_battles",
     "fit_counts",

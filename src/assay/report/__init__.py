@@ -3,14 +3,16 @@ matrix, per-task plots, variance / bias / flip panels, arena ratings, scaling fo
 side-by-side drill-down of answers."""
 
 from ._build import ReportData, build_report
-from ._leaderboard import Comparison, compare_scores, headline_metrics
+from ._leaderboard import COMPARE_METHOD, compare_scores, headline_metrics
 from ._panel import Panel
 from ._render import environment, render_report, write_report
+from ._scaling import ScalingForecast
 
 __all__ = [
-    "Comparison",
+    "COMPARE_METHOD",
     "Panel",
     "ReportData",
+    "ScalingForecast",
     "build_report",
     "compare_scores",
     "environment",

@@ -3,18 +3,19 @@
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
+from assay import stats
+from assay.core import to_jsonable
 from assay.errors import InputError
-from assay.store import Store
+from assay.store import Store, existing_store
 
 from ._drilldown import drilldown_data
 from ._leaderboard import (
-    Comparison,
     breakdown_panel,
     chance_levels,
     compare_scores,
@@ -22,49 +23,50 @@ from ._leaderboard import (
     pairs_panel,
     task_sentence,
 )
-from ._panel import Panel, jsonable
-from ._panels import arena_panel, flips_panel, position_bias_panel, variance_panel
+from ._panel import Panel, lower_is_better
+from ._panels import arena_panel, arena_sentence, flips_panel, position_bias_panel, variance_panel
 from ._scaling import scaling_panel
 
 
 @dataclass
 class ReportData:
-    """Everything the report shows. ``panels`` are in display order; ``summary`` holds the
-    first sentences (which model is better, by how much, how sure); ``drilldown`` the answers
-    per task for the side-by-side view."""
+    """Everything the report shows. ``panels`` by key, in display order; ``summary`` holds
+    the first sentences (which model is better, by how much, how sure); ``drilldown`` the
+    answers per task for the side-by-side view (at most ``max_docs`` documents per task);
+    ``comparison`` the ``assay.stats.compare`` result the leaderboard shows, on each task's
+    ``headline`` metric."""
 
     store_path: str
     generated_at: str
     summary: list[str]
-    panels: list[Panel]
+    panels: dict[str, Panel]
     drilldown: dict[str, Any]
     counts: dict[str, int]
     headline: dict[str, str] = field(default_factory=dict)
-    comparison: Comparison | None = None
+    comparison: stats.Comparison | None = None
+    max_docs: int = 300
 
     def panel(self, key: str) -> Panel:
-        return next(p for p in self.panels if p.key == key)
+        return self.panels[key]
+
+    def with_arena(
+        self, battles: pd.DataFrame, *, bootstrap: int = 100, seed: int = 0
+    ) -> ReportData:
+        """A copy with the arena panel and the vote count recomputed from ``battles``."""
+        panels = {**self.panels, "arena": arena_panel(battles, bootstrap=bootstrap, seed=seed)}
+        return replace(self, panels=panels, counts={**self.counts, "battles": len(battles)})
 
     def to_dict(self) -> dict[str, Any]:
-        return jsonable(
+        return to_jsonable(
             {
                 "store": self.store_path,
                 "generated_at": self.generated_at,
                 "summary": self.summary,
                 "headline_metrics": self.headline,
                 "counts": self.counts,
-                "panels": [p.to_dict() for p in self.panels],
+                "panels": [p.to_dict() for p in self.panels.values()],
             }
         )
-
-
-def _open(store: Store | str | Path) -> Store:
-    if isinstance(store, Store):
-        return store
-    path = Path(store)
-    if not path.exists():
-        raise InputError(f"no store at {path} (run `assay eval` or `assay import` first)")
-    return Store(path)
 
 
 def build_report(
@@ -90,97 +92,68 @@ def build_report(
             raise InputError(f"{name} must be a whole number >= 0, got {value!r}")
     if not 0 < alpha < 1:
         raise InputError(f"alpha must be between 0 and 1, got {alpha!r}")
-    st = _open(store)
+    st = store if isinstance(store, Store) else existing_store(store)
     scores = st.scores(task=tasks)
     samples = st.samples(task=tasks)
     models = st.models()
     battles = st.battles()
+    comp, headline = compare_scores(scores, alpha=alpha)
     if scores.empty:
-        comp = Comparison(pd.DataFrame(), pd.DataFrame(), pd.DataFrame(), "none", alpha, {})
         summary = [
             "The store has no scored samples yet: run `assay eval` or `assay import`, then "
             "`assay report` again."
         ]
     else:
-        comp = compare_scores(scores, alpha=alpha)
         by_size = scores.groupby("task")["doc_id"].nunique().sort_values(ascending=False)
         chance = chance_levels(samples)
-        summary = [task_sentence(comp, str(t), chance=chance.get(str(t))) for t in by_size.index]
-    panels = [
-        leaderboard_panel(comp),
-        pairs_panel(comp),
-        breakdown_panel(comp),
+        summary = [
+            task_sentence(comp, str(t), headline[str(t)], chance=chance.get(str(t)))
+            for t in by_size.index
+        ]
+    shown = [
+        leaderboard_panel(comp, headline),
+        pairs_panel(comp, headline),
+        breakdown_panel(comp, headline),
         arena_panel(battles, bootstrap=bootstrap, seed=seed),
     ]
     if not scores.empty:
-        panels += [
-            scaling_panel(st, models, comp.headline, bootstrap=scaling_bootstrap, seed=seed),
-            variance_panel(scores, comp.headline),
-            position_bias_panel(samples, comp.headline),
-            flips_panel(scores, models, comp.headline),
+        shown += [
+            scaling_panel(st, models, headline, bootstrap=scaling_bootstrap, seed=seed),
+            variance_panel(scores, headline),
+            position_bias_panel(samples, headline),
+            flips_panel(scores, models, headline),
         ]
-        summary = [summary[0], *_scaling_sentences(panels[4]), *summary[1:]]
+    panels = {p.key: p for p in shown}
+    if "scaling" in panels:
+        forecasts = [f.sentence(task) for task, f in panels["scaling"].results.items()]
+        summary = [summary[0], *forecasts[:1], *summary[1:]]
     if not battles.empty and scores.empty:
-        summary = [_arena_sentence(panels[3])]
+        summary = [arena_sentence(panels["arena"].results.get("ratings"))]
     return ReportData(
         store_path=str(st.path),
         generated_at=dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
         summary=summary,
         panels=panels,
         drilldown=drilldown_data(
-            samples, comp.headline, max_docs=max_docs, model_order=_model_order(comp)
+            samples, headline, max_docs=max_docs, model_order=_model_order(comp)
         ),
         counts={
             "models": int(scores["model"].nunique()) if len(scores) else 0,
-            "tasks": len(comp.headline),
+            "tasks": len(headline),
             "samples": len(samples),
             "battles": len(battles),
         },
-        headline=comp.headline,
+        headline=headline,
         comparison=comp,
+        max_docs=max_docs,
     )
 
 
-def _arena_sentence(panel: Panel) -> str:
-    ratings = panel.data.get("ratings")
-    if not ratings:
-        return "The store holds arena votes but no benchmark scores."
-    top = max(ratings, key=lambda r: r["rating"])
-    return (
-        f"From {sum(r['n'] for r in ratings) // 2:,} arena votes, {top['model']} rates highest: "
-        f"{top['rating']:.0f} (95% CI {top['ci_low']:.0f} to {top['ci_high']:.0f})."
-    )
-
-
-def _model_order(comp: Comparison) -> list[str]:
+def _model_order(comp: stats.Comparison) -> list[str]:
     """Models by their mean rank over tasks (best first): the drill-down's default pair."""
     if comp.scores.empty:
         return []
     s = comp.scores
-    lower = s["metric"].map(lambda m: m.lower().startswith(("perplexity", "loss", "bits")))
-    signed = s["mean"].where(~lower, -s["mean"])
+    signed = s["mean"].where(~s["metric"].map(lower_is_better).astype(bool), -s["mean"])
     rank = signed.groupby([s["task"], s["metric"]]).rank(ascending=False)
     return list(rank.groupby(s["model"]).mean().sort_values(kind="stable").index.astype(str))
-
-
-def _scaling_sentences(panel: Panel) -> list[str]:
-    """What a bigger model would score, with the band and the backtested error."""
-    out = []
-    for task, d in panel.data.items():
-        f = d.get("forecast")
-        if not f:
-            continue
-        what = "FLOPs of training compute" if f["x"] == "flops" else "parameters"
-        text = (
-            f"Forecast: a model trained with {f['at']:.2g} {what} should score {f['prediction']:.3f} "
-            f"{f['metric']} on {task} (95% band {f['low']:.3f} to {f['high']:.3f})"
-        )
-        b = d.get("backtest")
-        if b:
-            held = "largest model" if b["n_heldout"] == 1 else f"{b['n_heldout']} largest models"
-            text += (
-                f"; the same fit on the smaller models predicted the {held} within "
-                f"{b['mae']:.3f} on average (backtest MAE)"
-            )
-        out.append(text + ".")
-    return out[:1]

@@ -7,7 +7,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ._panel import jsonable
+from assay.core import to_jsonable
 
 MAX_TEXT = 1500
 
@@ -69,7 +69,7 @@ def drilldown_data(
         out[str(task)] = {
             "metric": metric,
             "models": models,
-            "docs": jsonable(docs),
+            "docs": to_jsonable(docs),
             "total_docs": int(len(pred)),
             "disputed_docs": int(disputed.sum()),
         }

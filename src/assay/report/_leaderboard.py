@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -11,28 +10,11 @@ from scipy import stats as sps
 
 from assay import stats
 
-from ._panel import (
-    PREFERRED_METRICS,
-    Panel,
-    cell,
-    fmt,
-    fmt_p,
-    lower_is_better,
-    records,
-)
+from ._panel import PREFERRED_METRICS, Panel, cell, fmt, fmt_p, lower_is_better, new_panel
 from ._plots import interval_plot
 
-
-@dataclass
-class Comparison:
-    """What the report needs from ``assay.stats.compare``: scores, pairs, groups."""
-
-    scores: pd.DataFrame
-    pairs: pd.DataFrame
-    groups: pd.DataFrame
-    method: str
-    alpha: float = 0.05
-    headline: dict[str, str] = field(default_factory=dict)  # task -> metric
+#: How the report compares models (shown in the leaderboard and by ``assay serve``).
+COMPARE_METHOD = "assay.stats.compare (paired tests, Holm-corrected)"
 
 
 def headline_metrics(scores: pd.DataFrame) -> dict[str, str]:
@@ -45,33 +27,29 @@ def headline_metrics(scores: pd.DataFrame) -> dict[str, str]:
     return out
 
 
-def compare_scores(scores: pd.DataFrame, *, alpha: float = 0.05) -> Comparison:
-    """Run ``assay.stats.compare`` on each task's headline metric."""
+def compare_scores(
+    scores: pd.DataFrame, *, alpha: float = 0.05
+) -> tuple[stats.Comparison, dict[str, str]]:
+    """``assay.stats.compare`` (Holm-corrected) on each task's headline metric: the comparison
+    and the headline metric per task (:func:`headline_metrics`). No scores, no rows."""
+    if scores.empty:
+        empty = pd.DataFrame()
+        return stats.Comparison(empty, empty, empty, alpha=alpha), {}
     headline = headline_metrics(scores)
     keep = scores["metric"].to_numpy() == scores["task"].map(headline).to_numpy()
-    chosen = scores[keep]
-    result = stats.compare(chosen, alpha=alpha, correction="holm")
-    return Comparison(
-        scores=pd.DataFrame(result.scores),
-        pairs=pd.DataFrame(result.pairs),
-        groups=pd.DataFrame(result.groups),
-        method="assay.stats.compare (paired tests, Holm-corrected)",
-        alpha=alpha,
-        headline=headline,
-    )
+    return stats.compare(scores[keep], alpha=alpha, correction="holm"), headline
 
 
-def _ranked(comp: Comparison, task: str) -> pd.DataFrame:
-    metric = comp.headline[task]
+def _ranked(comp: stats.Comparison, task: str, metric: str) -> pd.DataFrame:
     rows = comp.scores[(comp.scores["task"] == task) & (comp.scores["metric"] == metric)]
     return rows.sort_values("mean", ascending=lower_is_better(metric), kind="stable")
 
 
-def _pair(comp: Comparison, task: str, a: str, b: str) -> dict[str, Any] | None:
+def _pair(comp: stats.Comparison, task: str, metric: str, a: str, b: str) -> dict[str, Any] | None:
     """The pair row for a vs b with the difference oriented as a − b."""
     if comp.pairs.empty:
         return None
-    p = comp.pairs[(comp.pairs["task"] == task) & (comp.pairs["metric"] == comp.headline[task])]
+    p = comp.pairs[(comp.pairs["task"] == task) & (comp.pairs["metric"] == metric)]
     hit = p[(p["model_a"] == a) & (p["model_b"] == b)]
     sign = 1.0
     if hit.empty:
@@ -84,10 +62,10 @@ def _pair(comp: Comparison, task: str, a: str, b: str) -> dict[str, Any] | None:
     return row
 
 
-def _groups(comp: Comparison, task: str) -> dict[str, str]:
+def _groups(comp: stats.Comparison, task: str, metric: str) -> dict[str, str]:
     if comp.groups.empty or "group" not in comp.groups:
         return {}
-    g = comp.groups[(comp.groups["task"] == task) & (comp.groups["metric"] == comp.headline[task])]
+    g = comp.groups[(comp.groups["task"] == task) & (comp.groups["metric"] == metric)]
     return g.astype({"group": str}).groupby("model")["group"].agg("".join).to_dict()
 
 
@@ -97,14 +75,16 @@ def _ci(low: float, high: float) -> str:
     return f"95% CI {fmt(low)} to {fmt(high)}"
 
 
-def task_sentence(comp: Comparison, task: str, *, chance: float | None = None) -> str:
-    """Which model is better on a task, by how much, and how sure we are (one sentence).
+def task_sentence(
+    comp: stats.Comparison, task: str, metric: str, *, chance: float | None = None
+) -> str:
+    """Which model is better on ``task`` (ranked on ``metric``), by how much, and how sure we
+    are (one sentence).
 
     With a single model, an accuracy is set against ``chance`` (guessing among the choices)
     by a two-sided z-test of mean − chance with the estimate's standard error.
     """
-    metric = comp.headline[task]
-    ranked = _ranked(comp, task)
+    ranked = _ranked(comp, task, metric)
     if ranked.empty:
         return f"No scores on {task}."
     top = ranked.iloc[0]
@@ -115,7 +95,7 @@ def task_sentence(comp: Comparison, task: str, *, chance: float | None = None) -
             return head + "."
         return head + _against_chance(float(top["mean"]), float(top["stderr"]), chance, comp.alpha)
     second = ranked.iloc[1]
-    pair = _pair(comp, task, str(top["model"]), str(second["model"]))
+    pair = _pair(comp, task, metric, str(top["model"]), str(second["model"]))
     word = "below" if lower_is_better(metric) else "above"
     if pair is None:
         gap = abs(top["mean"] - second["mean"])
@@ -146,21 +126,15 @@ def task_sentence(comp: Comparison, task: str, *, chance: float | None = None) -
     )
 
 
-def leaderboard_panel(comp: Comparison) -> Panel:
-    panel = Panel(
-        "leaderboard",
-        "Leaderboard",
-        intro=(
-            "Each task is ranked on its headline metric. Intervals are 95%; models that share a "
-            "group letter are not significantly different from each other "
-            f"(α = {comp.alpha}, Holm-corrected). Method: {comp.method}."
-        ),
+def leaderboard_panel(comp: stats.Comparison, headline: dict[str, str]) -> Panel:
+    panel = new_panel(
+        "leaderboard", alpha=comp.alpha, method=COMPARE_METHOD if headline else "none"
     )
-    for task in comp.headline:
-        ranked = _ranked(comp, task)
+    for task, metric in headline.items():
+        ranked = _ranked(comp, task, metric)
         if ranked.empty:
             continue
-        groups = _groups(comp, task)
+        groups = _groups(comp, task, metric)
         rows, keys = [], []
         for rank, r in enumerate(ranked.itertuples(index=False), start=1):
             rows.append(
@@ -176,28 +150,20 @@ def leaderboard_panel(comp: Comparison) -> Panel:
             )
             keys.append(str(r.model))
         panel.table(
-            ["#", "model", comp.headline[task], "95% CI", "std. error", "n", "group"],
+            ["#", "model", metric, "95% CI", "std. error", "n", "group"],
             rows,
-            caption=f"{task} — {comp.headline[task]}",
+            caption=f"{task} — {metric}",
             table_id=f"leaderboard-{task}",
             row_keys=keys,
         )
-    panel.data = {"scores": records(comp.scores), "groups": records(comp.groups)}
+    panel.results = {"scores": comp.scores, "groups": comp.groups}
     if not panel.items:
         panel.note = "The store has no scored samples yet: run `assay eval` or `assay import`."
     return panel
 
 
-def pairs_panel(comp: Comparison) -> Panel:
-    panel = Panel(
-        "pairs",
-        "Pairwise differences",
-        intro=(
-            "Row model minus column model on the documents both answered, with the "
-            "Holm-adjusted p-value. Coloured cells are significant at α = "
-            f"{comp.alpha}: green where the row model is better, red where it is worse."
-        ),
-    )
+def pairs_panel(comp: stats.Comparison, headline: dict[str, str]) -> Panel:
+    panel = new_panel("pairs", alpha=comp.alpha)
     if comp.pairs.empty:
         panel.note = (
             "Paired tests need assay.stats and at least two models on the same task."
@@ -205,8 +171,8 @@ def pairs_panel(comp: Comparison) -> Panel:
             else "No scores yet."
         )
         return panel
-    for task, metric in comp.headline.items():
-        models = list(_ranked(comp, task)["model"].astype(str))
+    for task, metric in headline.items():
+        models = list(_ranked(comp, task, metric)["model"].astype(str))
         if len(models) < 2:
             continue
         lower = lower_is_better(metric)
@@ -214,7 +180,7 @@ def pairs_panel(comp: Comparison) -> Panel:
         for a in models:
             row = [cell(a, cls="model")]
             for b in models:
-                pair = None if a == b else _pair(comp, task, a, b)
+                pair = None if a == b else _pair(comp, task, metric, a, b)
                 if pair is None:
                     row.append(cell("·", cls="diag"))
                     continue
@@ -233,21 +199,17 @@ def pairs_panel(comp: Comparison) -> Panel:
                 )
             rows.append(row)
         panel.table(["", *models], rows, caption=f"{task} — {metric}", table_id=f"pairs-{task}")
-    panel.data = {"pairs": records(comp.pairs)}
+    panel.results = {"pairs": comp.pairs}
     return panel
 
 
-def breakdown_panel(comp: Comparison) -> Panel:
-    panel = Panel(
-        "tasks",
-        "Per-task breakdown",
-        intro="Every model on every task (headline metric, 95% interval); blue marks the leader.",
-    )
+def breakdown_panel(comp: stats.Comparison, headline: dict[str, str]) -> Panel:
+    panel = new_panel("tasks")
     if comp.scores.empty:
         panel.note = "No scores yet."
         return panel
     models = sorted(comp.scores["model"].astype(str).unique())
-    if len(comp.headline) > 1:
+    if len(headline) > 1:
         wide = comp.scores.pivot_table(index="model", columns="task", values="mean").reindex(models)
         lo = comp.scores.pivot_table(index="model", columns="task", values="ci_low")
         hi = comp.scores.pivot_table(index="model", columns="task", values="ci_high")
@@ -266,12 +228,12 @@ def breakdown_panel(comp: Comparison) -> Panel:
             for m in models
         ]
         panel.table(
-            ["model", *[f"{t} ({comp.headline[t]})" for t in wide.columns]],
+            ["model", *[f"{t} ({headline[t]})" for t in wide.columns]],
             rows,
             table_id="breakdown",
         )
-    for task, metric in comp.headline.items():
-        ranked = _ranked(comp, task)
+    for task, metric in headline.items():
+        ranked = _ranked(comp, task, metric)
         if ranked.empty:
             continue
         panel.svg(

@@ -1,13 +1,16 @@
-"""The building blocks of a report: panels holding tables, plots and text, and number formats."""
+"""The building blocks of a report: panels holding tables, plots, text and the typed results
+they show, and number formats."""
 
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 import pandas as pd
+
+from assay.core import to_jsonable
 
 # Metrics where smaller is better (DESIGN.md: conventions).
 LOWER_IS_BETTER = ("perplexity", "word_perplexity", "byte_perplexity", "bits_per_byte", "loss")
@@ -65,9 +68,61 @@ def cell(text: str, value: Any = None, cls: str = "", title: str = "") -> dict[s
     return {"text": text, "value": raw, "cls": cls, "title": title}
 
 
+#: Every panel by key, in display order: its title and intro (``{fields}`` filled in by
+#: :func:`new_panel`).
+PANELS: dict[str, tuple[str, str]] = {
+    "leaderboard": (
+        "Leaderboard",
+        "Each task is ranked on its headline metric. Intervals are 95%; models that share a "
+        "group letter are not significantly different from each other "
+        "(α = {alpha}, Holm-corrected). Method: {method}.",
+    ),
+    "pairs": (
+        "Pairwise differences",
+        "Row model minus column model on the documents both answered, with the "
+        "Holm-adjusted p-value. Coloured cells are significant at α = "
+        "{alpha}: green where the row model is better, red where it is worse.",
+    ),
+    "tasks": (
+        "Per-task breakdown",
+        "Every model on every task (headline metric, 95% interval); blue marks the leader.",
+    ),
+    "arena": (
+        "Arena ratings",
+        "Bradley–Terry ratings on the Elo scale from pairwise votes, with bootstrap 95% "
+        "intervals ({bootstrap} rounds, seed {seed}) and the range of ranks each model could "
+        "hold.",
+    ),
+    "scaling": (
+        "Scaling and forecast",
+        "Score against training compute (or parameters) with the fitted law and its 95% "
+        "band; the largest models are held out, predicted from the smaller ones, and the "
+        "backtested error says how far to trust the forecast.",
+    ),
+    "variance": (
+        "Variance",
+        "How much of the spread comes from seeds, templates and choice orderings, against "
+        "the sampling variance of the documents.",
+    ),
+    "bias": (
+        "Position bias",
+        "Share of answers at each shown position against a uniform spread (chi-square "
+        "test), and the accuracy averaged over each question's orderings (ordering-corrected).",
+    ),
+    "flips": (
+        "Version flips",
+        "For each model with a parent (an older version): negative flips (parent right, "
+        "new model wrong) as a rate of all documents (NFR) and of the new model's errors (NFI), "
+        "and positive flips (PFR), with Wilson 95% intervals (MUSCLE).",
+    ),
+}
+
+
 @dataclass
 class Panel:
-    """One section of the report. ``items`` are dicts with ``kind`` table | svg | text | kv.
+    """One section of the report. ``items`` are dicts with ``kind`` table | svg | text | kv;
+    ``results`` the typed results shown (``assay.stats`` / ``rank`` / ``forecast`` objects or
+    DataFrames), by name (a task, a model pair, ...).
 
     A panel without data keeps a ``note`` that says why and how to get it.
     """
@@ -77,7 +132,7 @@ class Panel:
     intro: str = ""
     note: str | None = None
     items: list[dict[str, Any]] = field(default_factory=list)
-    data: dict[str, Any] = field(default_factory=dict)
+    results: dict[str, Any] = field(default_factory=dict)
 
     @property
     def available(self) -> bool:
@@ -113,50 +168,32 @@ class Panel:
     def kv(self, pairs: dict[str, str], caption: str = "") -> None:
         self.items.append({"kind": "kv", "pairs": pairs, "caption": caption})
 
+    def fail(self, exc: Exception) -> Panel:
+        """This panel with its content replaced by a note naming ``exc``."""
+        self.items.clear()
+        self.note = f"Could not compute this panel: {type(exc).__name__}: {exc}"
+        return self
+
     def to_dict(self) -> dict[str, Any]:
+        """Key, title, availability, note and ``data``: each result's ``to_dict()`` (tables
+        as records), JSON-ready."""
         return {
             "key": self.key,
             "title": self.title,
             "available": self.available,
             "note": self.note,
-            "data": jsonable(self.data),
+            "data": to_jsonable({k: _plain(v) for k, v in self.results.items()}),
         }
 
 
-def records(df: pd.DataFrame | None) -> list[dict[str, Any]]:
-    """DataFrame rows as JSON-ready dicts (NaN → None)."""
-    if df is None or len(df) == 0:
-        return []
-    return jsonable(df.to_dict(orient="records"))
+def new_panel(key: str, **fields: Any) -> Panel:
+    """The empty panel ``key`` of :data:`PANELS`, its intro filled with ``fields``."""
+    title, intro = PANELS[key]
+    return Panel(key, title, intro=intro.format(**fields))
 
 
-def jsonable(value: Any) -> Any:
-    """Convert numpy/pandas scalars, NaN and dataclasses into plain JSON values."""
-    if hasattr(value, "__dataclass_fields__") and not isinstance(value, type):
-        return jsonable(asdict(value))
-    if isinstance(value, dict):
-        return {str(k): jsonable(v) for k, v in value.items()}
-    if isinstance(value, list | tuple | set):
-        return [jsonable(v) for v in value]
-    if isinstance(value, pd.DataFrame):
-        return records(value)
-    if isinstance(value, np.ndarray | pd.Series):
-        return jsonable(value.tolist())
-    if isinstance(value, np.generic):
-        return jsonable(value.item())
-    if isinstance(value, float) and (math.isnan(value) or math.isinf(value)):
-        return None
-    if isinstance(value, pd.Timestamp):
-        return None if pd.isna(value) else value.isoformat()
-    if value is pd.NaT:
-        return None
-    if hasattr(value, "isoformat"):
-        return value.isoformat()
-    return value
-
-
-def result_dict(result: Any) -> dict[str, Any]:
-    """A result object's ``to_dict()`` (or its dataclass fields) as JSON-ready values."""
-    if hasattr(result, "to_dict"):
-        return jsonable(result.to_dict())
-    return jsonable(result)
+def _plain(result: Any) -> Any:
+    """A result object as its ``to_dict()``; tables and plain values as they are."""
+    if isinstance(result, pd.DataFrame | pd.Series) or not hasattr(result, "to_dict"):
+        return result
+    return result.to_dict()

@@ -7,8 +7,9 @@ from typing import Any
 import pandas as pd
 
 from assay import rank, stats
+from assay.errors import AssayError
 
-from ._panel import Panel, cell, fmt, fmt_p, records, result_dict
+from ._panel import Panel, cell, fmt, fmt_p, new_panel
 from ._plots import interval_plot
 
 VARIANCE_COLUMNS = [
@@ -31,27 +32,8 @@ def _frame_table(panel: Panel, df: pd.DataFrame, caption: str = "", limit: int =
     panel.table([str(c) for c in df.columns], rows, caption=caption)
 
 
-def _scalars(result: dict[str, Any]) -> dict[str, str]:
-    return {
-        k: fmt_p(v) if "pvalue" in k or "p_value" in k else fmt(v)
-        for k, v in result.items()
-        if isinstance(v, int | float | str) and not isinstance(v, bool)
-    }
-
-
-def _failed(panel: Panel, exc: Exception) -> Panel:
-    panel.items.clear()
-    panel.note = f"Could not compute this panel: {type(exc).__name__}: {exc}"
-    return panel
-
-
 def variance_panel(scores: pd.DataFrame, headline: dict[str, str]) -> Panel:
-    panel = Panel(
-        "variance",
-        "Variance",
-        intro="How much of the spread comes from seeds, templates and choice orderings, against "
-        "the sampling variance of the documents.",
-    )
+    panel = new_panel("variance")
     keep = scores["metric"].to_numpy() == scores["task"].map(headline).to_numpy()
     s = scores[keep]
     varied = s.groupby(["task", "model"]).agg(
@@ -69,25 +51,17 @@ def variance_panel(scores: pd.DataFrame, headline: dict[str, str]) -> Panel:
     try:
         for task in varied.index:
             result = stats.variance_decomposition(s[s["task"] == task])
-            table = getattr(result, "table", None)
-            if isinstance(table, pd.DataFrame):
-                keep = [c for c in VARIANCE_COLUMNS if c in table] or list(table.columns)
-                _frame_table(panel, table[keep], caption=f"{task} — {headline[task]}")
-            else:
-                panel.kv(_scalars(result_dict(result)), caption=str(task))
-            panel.data[str(task)] = result_dict(result)
-    except Exception as exc:  # an optional panel never breaks the report
-        return _failed(panel, exc)
+            table = result.table
+            keep = [c for c in VARIANCE_COLUMNS if c in table] or list(table.columns)
+            _frame_table(panel, table[keep], caption=f"{task} — {headline[task]}")
+            panel.results[str(task)] = result
+    except AssayError as exc:  # data an optional panel cannot use never breaks the report
+        return panel.fail(exc)
     return panel
 
 
 def position_bias_panel(samples: pd.DataFrame, headline: dict[str, str]) -> Panel:
-    panel = Panel(
-        "bias",
-        "Position bias",
-        intro="Share of answers at each shown position against a uniform spread (chi-square "
-        "test), and the accuracy averaged over each question's orderings (ordering-corrected).",
-    )
+    panel = new_panel("bias")
     if (
         samples.empty
         or "chosen_position" not in samples
@@ -120,9 +94,9 @@ def position_bias_panel(samples: pd.DataFrame, headline: dict[str, str]) -> Pane
                     ),
                 ]
             )
-            panel.data[f"{model}/{task}"] = result_dict(r)
-    except Exception as exc:
-        return _failed(panel, exc)
+            panel.results[f"{model}/{task}"] = r
+    except AssayError as exc:
+        return panel.fail(exc)
     if rows:
         panel.table(
             [
@@ -143,13 +117,7 @@ def position_bias_panel(samples: pd.DataFrame, headline: dict[str, str]) -> Pane
 
 
 def flips_panel(scores: pd.DataFrame, models: pd.DataFrame, headline: dict[str, str]) -> Panel:
-    panel = Panel(
-        "flips",
-        "Version flips",
-        intro="For each model with a parent (an older version): negative flips (parent right, "
-        "new model wrong) as a rate of all documents (NFR) and of the new model's errors (NFI), "
-        "and positive flips (PFR), with Wilson 95% intervals (MUSCLE).",
-    )
+    panel = new_panel("flips")
     present = set(scores["model"].astype(str))
     if models.empty or "parent" not in models:
         pairs = pd.DataFrame(columns=["model", "parent"])
@@ -188,9 +156,9 @@ def flips_panel(scores: pd.DataFrame, models: pd.DataFrame, headline: dict[str, 
                         ),
                     ]
                 )
-                panel.data[f"{old}->{new}/{task}"] = result_dict(result)
-    except Exception as exc:
-        return _failed(panel, exc)
+                panel.results[f"{old}->{new}/{task}"] = result
+    except AssayError as exc:
+        return panel.fail(exc)
     if rows:
         panel.table(
             ["old → new", "task", "n", "accuracy", "negative flips", "NFR [95% CI]",
@@ -208,46 +176,10 @@ def _rate(row: Any, name: str) -> str:
     return f"{fmt(row[name])} [{fmt(row[name + '_low'])}, {fmt(row[name + '_high'])}]"
 
 
-def battle_counts(battles: pd.DataFrame) -> pd.DataFrame:
-    """Per model: battles, wins, ties, losses (ties include both-bad)."""
-    a = pd.DataFrame(
-        {
-            "model": battles["model_a"],
-            "win": battles["winner"] == "model_a",
-            "loss": battles["winner"] == "model_b",
-        }
-    )
-    b = pd.DataFrame(
-        {
-            "model": battles["model_b"],
-            "win": battles["winner"] == "model_b",
-            "loss": battles["winner"] == "model_a",
-        }
-    )
-    both = pd.concat([a, b], ignore_index=True)
-    out = both.groupby("model").agg(
-        battles=("win", "size"), wins=("win", "sum"), losses=("loss", "sum")
-    )
-    out["ties"] = out["battles"] - out["wins"] - out["losses"]
-    out["win_rate"] = (out["wins"] + 0.5 * out["ties"]) / out["battles"]
-    return out.reset_index().sort_values("win_rate", ascending=False, kind="stable")
-
-
-def arena_ratings(battles: pd.DataFrame, *, bootstrap: int = 100, seed: int = 0) -> Any:
-    """``assay.rank.fit_battles`` (Bradley–Terry, bootstrap intervals); None without battles."""
-    if battles.empty:
-        return None
-    return rank.fit_battles(battles, method="bt", bootstrap=bootstrap, seed=seed)
-
-
 def arena_panel(battles: pd.DataFrame, *, bootstrap: int = 100, seed: int = 0) -> Panel:
-    panel = Panel(
-        "arena",
-        "Arena ratings",
-        intro="Bradley–Terry ratings on the Elo scale from pairwise votes, with bootstrap 95% "
-        f"intervals ({bootstrap} rounds, seed {seed}) and the range of ranks each model could "
-        "hold.",
-    )
+    """Ratings (``results["ratings"]``: a :class:`assay.rank.Ratings`) and win/tie/loss counts
+    (``results["counts"]``) of the stored battles."""
+    panel = new_panel("arena", bootstrap=bootstrap, seed=seed)
     if battles.empty:
         panel.note = (
             "No battles in the store. Vote in `assay serve` (the Arena page) or import votes "
@@ -255,8 +187,8 @@ def arena_panel(battles: pd.DataFrame, *, bootstrap: int = 100, seed: int = 0) -
         )
         return panel
     try:
-        ratings = arena_ratings(battles, bootstrap=bootstrap, seed=seed)
-    except Exception as exc:
+        ratings = rank.arena_ratings(battles, bootstrap=bootstrap, seed=seed)
+    except AssayError as exc:
         ratings = None
         panel.note = f"Could not fit ratings: {type(exc).__name__}: {exc}"
     if ratings is not None:
@@ -284,8 +216,8 @@ def arena_panel(battles: pd.DataFrame, *, bootstrap: int = 100, seed: int = 0) -
                 highlight=[i == 0 for i in range(len(t))],
             )
         )  # fmt: skip
-        panel.data["ratings"] = records(ratings.table)
-    counts = battle_counts(battles)
+        panel.results["ratings"] = ratings
+    counts = rank.battle_counts(battles)
     rows = [
         [
             cell(str(r.model), cls="model"),
@@ -303,5 +235,17 @@ def arena_panel(battles: pd.DataFrame, *, bootstrap: int = 100, seed: int = 0) -
         caption=f"{len(battles):,} votes",
         table_id="arena-counts",
     )
-    panel.data["counts"] = records(counts)
+    panel.results["counts"] = counts
     return panel
+
+
+def arena_sentence(ratings: rank.Ratings | None) -> str:
+    """The summary of a store with votes but no scores: the highest-rated model."""
+    if ratings is None:
+        return "The store holds arena votes but no benchmark scores."
+    t = ratings.table
+    top = t.loc[t["rating"].idxmax()]
+    return (
+        f"From {int(t['n'].sum()) // 2:,} arena votes, {top['model']} rates highest: "
+        f"{top['rating']:.0f} (95% CI {top['ci_low']:.0f} to {top['ci_high']:.0f})."
+    )

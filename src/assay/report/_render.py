@@ -12,10 +12,10 @@ import jinja2
 import jinja2.sandbox
 from markupsafe import Markup, escape
 
+from assay.core import to_jsonable
 from assay.errors import InputError
 
 from ._build import ReportData, build_report
-from ._panel import jsonable
 
 _ALLOWED_TAGS = re.compile(r"&lt;(/?small|br)&gt;")
 _CODE = re.compile(r"`([^`]+)`")
@@ -74,17 +74,20 @@ def embed_json(value: Any) -> Markup:
     """``value`` as JSON safe inside any HTML ``<script>`` element: ``<``, ``>``, ``&``, U+2028
     and U+2029 become ``\\uXXXX`` escapes, so no string can close the element, open a comment
     or end a JS string; ``JSON.parse`` / ``json.loads`` give back the original text."""
-    text = json.dumps(jsonable(value), ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+    text = json.dumps(
+        to_jsonable(value), ensure_ascii=False, separators=(",", ":"), allow_nan=False
+    )
     return Markup(text.translate(_SCRIPT_ESCAPES))
 
 
 def render_report(
-    report: ReportData, *, live: bool = False, max_docs: int = 300, nonce: str = ""
+    report: ReportData, *, live: bool = False, max_docs: int | None = None, nonce: str = ""
 ) -> str:
     """The report as one HTML string: inline CSS, inline SVG plots, inline JS, no network.
 
     ``live`` adds the navigation of ``assay serve``; ``nonce`` marks the inline script and
-    style for a Content-Security-Policy.
+    style for a Content-Security-Policy; ``max_docs`` (the cap the drill-down names) defaults
+    to the report's.
     """
     return (
         environment()
@@ -94,35 +97,20 @@ def render_report(
             drilldown_json=embed_json(report.drilldown),
             live=live,
             page="report",
-            max_docs=max_docs,
+            max_docs=report.max_docs if max_docs is None else max_docs,
             csp_nonce=nonce,
         )
     )
 
 
 def write_report(
-    store: Any,
-    output: str | Path = "report.html",
-    *,
-    tasks: list[str] | None = None,
-    alpha: float = 0.05,
-    bootstrap: int = 100,
-    seed: int = 0,
-    max_docs: int = 300,
-    scaling_bootstrap: int = 30,
+    store: Any, output: str | Path = "report.html", **options: Any
 ) -> tuple[Path, ReportData]:
-    """Build the report from ``store`` (a Store or a path) and write it; returns (path, data)."""
-    data = build_report(
-        store,
-        tasks=tasks,
-        alpha=alpha,
-        bootstrap=bootstrap,
-        seed=seed,
-        max_docs=max_docs,
-        scaling_bootstrap=scaling_bootstrap,
-    )
+    """Build the report from ``store`` (a Store or a path) with :func:`build_report`'s keyword
+    ``options`` and write it; returns (path, data)."""
+    data = build_report(store, **options)
     path = Path(output)
-    html = render_report(data, max_docs=max_docs)
+    html = render_report(data)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(html, encoding="utf-8")

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from assay import forecast
+from assay.errors import AssayError
 
-from ._panel import Panel, cell, fmt, lower_is_better, result_dict
+from ._panel import Panel, cell, fmt, lower_is_better, new_panel
 from ._plots import scaling_plot
 
 LEVEL = 0.95
@@ -19,6 +21,55 @@ HOW_TO = (
     "family) and the report will fit a law, draw the forecast band and backtest it on the "
     "largest models."
 )
+
+
+@dataclass
+class ScalingForecast:
+    """One task's scaling fit: the law (``fit``, on the error rate 1 − score, or on the metric
+    when lower is better), the score it forecasts at ``x`` = ``at`` (the end of the drawn grid)
+    with its 95% band, and the backtest on the largest models (None with too few models)."""
+
+    metric: str
+    x: str
+    fit: forecast.LawFit
+    at: float
+    prediction: float
+    low: float
+    high: float
+    backtest: forecast.Backtest | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "fit": self.fit.to_dict(),
+            "forecast": {
+                "x": self.x,
+                "at": self.at,
+                "prediction": self.prediction,
+                "low": self.low,
+                "high": self.high,
+                "metric": self.metric,
+            },
+        }
+        if self.backtest is not None:
+            out["backtest"] = self.backtest.to_dict()
+        return out
+
+    def sentence(self, task: str) -> str:
+        """What a bigger model would score, with the band and the backtested error."""
+        what = "FLOPs of training compute" if self.x == "flops" else "parameters"
+        text = (
+            f"Forecast: a model trained with {self.at:.2g} {what} should score "
+            f"{self.prediction:.3f} {self.metric} on {task} (95% band {self.low:.3f} to "
+            f"{self.high:.3f})"
+        )
+        b = self.backtest
+        if b is not None:
+            held = "largest model" if b.n_heldout == 1 else f"{b.n_heldout} largest models"
+            text += (
+                f"; the same fit on the smaller models predicted the {held} within "
+                f"{b.mae:.3f} on average (backtest MAE)"
+            )
+        return text + "."
 
 
 def size_table(store: Any, task: str, metric: str) -> pd.DataFrame:
@@ -34,11 +85,6 @@ def _pick_x(table: pd.DataFrame) -> str | None:
     return None
 
 
-def _get(obj: Any, key: str) -> np.ndarray:
-    value = obj[key] if isinstance(obj, dict | pd.DataFrame) else getattr(obj, key)
-    return np.asarray(value, dtype=float)
-
-
 def scaling_panel(
     store: Any,
     models: pd.DataFrame,
@@ -47,14 +93,9 @@ def scaling_panel(
     bootstrap: int = 30,
     seed: int = 0,
 ) -> Panel:
-    """One scaling plot per task with ≥3 sized models; ``bootstrap`` refits give the band."""
-    panel = Panel(
-        "scaling",
-        "Scaling and forecast",
-        intro="Score against training compute (or parameters) with the fitted law and its 95% "
-        "band; the largest models are held out, predicted from the smaller ones, and the "
-        "backtested error says how far to trust the forecast.",
-    )
+    """One scaling plot per task with ≥3 sized models; ``bootstrap`` refits give the band.
+    ``results`` holds a :class:`ScalingForecast` per task with a fit."""
+    panel = new_panel("scaling")
     sized = models[["params", "flops"]].notna().any(axis=1).sum() if len(models) else 0
     if sized < 3:
         panel.note = HOW_TO
@@ -65,7 +106,7 @@ def scaling_panel(
             continue
         try:
             _task_scaling(panel, task, metric, table, bootstrap, seed)
-        except Exception as exc:  # an optional panel never breaks the report
+        except AssayError as exc:  # data an optional panel cannot use never breaks it
             panel.text(f"{task}: could not fit a scaling law ({type(exc).__name__}: {exc}).")
     if not panel.items:
         panel.note = HOW_TO
@@ -108,34 +149,34 @@ def _task_scaling(
         fit = forecast.fit_law(data, "power", x=x, y="y", bootstrap=bootstrap, seed=seed)
         grid = np.geomspace(data[x].min() / 1.5, data[x].max() * 10, 60)
         pred = fit.predict(grid, level=LEVEL)
-        lo, hi = to_score(_smooth(_get(pred, "low"))), to_score(_smooth(_get(pred, "high")))
+        lo, hi = (
+            to_score(_smooth(pred["low"].to_numpy())),
+            to_score(_smooth(pred["high"].to_numpy())),
+        )
         if higher:  # scores live in [0, 1]
             lo, hi = np.clip(lo, 0.0, 1.0), np.clip(hi, 0.0, 1.0)
         curve = pd.DataFrame(
             {
                 "x": grid,
-                "prediction": to_score(_get(pred, "prediction")),
+                "prediction": to_score(pred["prediction"].to_numpy()),
                 "low": np.minimum(lo, hi),
                 "high": np.maximum(lo, hi),
             }
         )
-        params = result_dict(fit)
-        kv.update({k: fmt(v) for k, v in params.get("params", {}).items()})
+        kv.update({k: fmt(v) for k, v in fit.params.items()})
         at = curve.iloc[-1]
         kv[f"forecast at {x} = {grid[-1]:.2g}"] = (
             f"{fmt(at['prediction'])} (95% band {fmt(at['low'])} to {fmt(at['high'])})"
         )
-        panel.data[task] = {
-            "fit": params,
-            "forecast": {
-                "x": x,
-                "at": float(grid[-1]),
-                "prediction": float(at["prediction"]),
-                "low": float(at["low"]),
-                "high": float(at["high"]),
-                "metric": metric,
-            },
-        }
+        panel.results[task] = ScalingForecast(
+            metric=metric,
+            x=x,
+            fit=fit,
+            at=float(grid[-1]),
+            prediction=float(at["prediction"]),
+            low=float(at["low"]),
+            high=float(at["high"]),
+        )
     else:
         kv["fit"] = "needs at least 4 models with sizes (3 parameters + 1); showing the data"
     if n_hold and len(data) - n_hold >= 4:
@@ -146,7 +187,7 @@ def _task_scaling(
         kv[f"backtest: fit on {x} ≤ {cut:.2g}, predict {back.n_heldout} larger"] = (
             f"MAE {fmt(back.mae)}, MAPE {back.mape:.1f}%, 95% interval coverage {back.coverage:.0%}"
         )
-        panel.data.setdefault(task, {})["backtest"] = result_dict(back)
+        panel.results[task].backtest = back
     else:
         kv["backtest"] = "needs at least 5 models with sizes (4 to fit, 1 to hold out)"
         cut = float("inf")

@@ -13,9 +13,9 @@ import numpy as np
 import pandas as pd
 
 from assay.errors import InputError
-from assay.models import ModelBackend
+from assay.models import BackendInfo, ModelBackend
 from assay.store import ModelInfo, RunInfo, Store, default_store_path, make_run_id, open_store
-from assay.tasks._instance import Instance
+from assay.tasks import Instance
 
 from ._cost import CostFit, fit_cost
 from ._progress import make_progress
@@ -164,17 +164,45 @@ def check_options(
     batch_size: Any = "auto",
     repeats: Any = 1,
     permute_choices: Any = 0,
-) -> None:
-    """Reject invalid :func:`evaluate` options with one-line InputErrors (before any work)."""
+) -> int | str:
+    """Reject invalid :func:`evaluate` options with one-line InputErrors (before any work).
+
+    Returns ``batch_size`` as ``"auto"`` or an int (text like ``"16"`` is accepted: the one
+    check of the command line's ``--batch-size``)."""
     _count("limit", limit, 1, optional=True)
     _count("num_fewshot", num_fewshot, 0, optional=True)
     _count("seed", seed, 0)
-    if batch_size != "auto":
-        if isinstance(batch_size, str) and batch_size.isascii() and batch_size.isdigit():
-            batch_size = int(batch_size)
-        _count("batch_size ('auto' or an integer)", batch_size, 1)
+    size = _batch_size(batch_size)
     _count("repeats", repeats, 1, high=MAX_REPEATS)
     _count("permute_choices", permute_choices, 0, high=MAX_REPEATS)
+    return size
+
+
+def _batch_size(value: Any) -> int | str:
+    if isinstance(value, str):
+        value = value.strip()
+        if value == "auto":
+            return value
+        if value.isascii() and value.isdigit():
+            value = int(value)
+    return _count("batch_size ('auto' or an integer)", value, 1)
+
+
+def run_settings(
+    fingerprint: str, info: BackendInfo, *, repeats: int, permute_choices: int
+) -> dict[str, Any]:
+    """The settings hashed into a run id besides model, task and few-shot: the task's
+    fingerprint, repeats, choice orderings, the backend kind and its dtype (other numerics,
+    another run). Changing these values orphans every stored run: resumes stop matching."""
+    settings: dict[str, Any] = {
+        "fingerprint": fingerprint,
+        "repeats": repeats,
+        "permute_choices": permute_choices,
+        "backend": info.kind,
+    }
+    if info.dtype:
+        settings["dtype"] = info.dtype
+    return settings
 
 
 def _store_or_path(store: Store | str | os.PathLike[str] | None) -> tuple[Store | None, Path]:
@@ -217,7 +245,7 @@ def evaluate(
     the inference cost fit.
     """
     started = time.perf_counter()
-    check_options(
+    batch_size = check_options(
         limit=limit,
         num_fewshot=num_fewshot,
         seed=seed,
@@ -225,7 +253,6 @@ def evaluate(
         repeats=repeats,
         permute_choices=permute_choices,
     )
-    batch_size = batch_size if batch_size == "auto" else int(batch_size)  # "16" works too
     task_objs = _resolve_tasks(tasks)
     task_instances = [
         task.instances(
@@ -243,12 +270,9 @@ def evaluate(
     if isinstance(model, ModelBackend) and batch_size != "auto" and hasattr(backend, "batch_size"):
         backend.batch_size = batch_size
     db, store_path = _store_or_path(store)
-    info = getattr(backend, "info", {}) or {}
+    info = backend.info
     model_row = ModelInfo(
-        model=backend.name,
-        family=info.get("family"),
-        params=info.get("params"),
-        spec=backend.spec,
+        model=backend.name, family=info.family, params=info.params, spec=backend.spec
     )
     chunk = DEFAULT_CHUNK if batch_size == "auto" else max(8, batch_size)
 
@@ -258,14 +282,9 @@ def evaluate(
         by_template: dict[str, list[Instance]] = {}
         for inst in instances:
             by_template.setdefault(inst.template_id, []).append(inst)
-        settings = {
-            "fingerprint": task.fingerprint(),
-            "repeats": repeats,
-            "permute_choices": permute_choices,
-            "backend": backend.runtime.split(":")[0],
-        }
-        if info.get("dtype"):  # different numerics: a different run
-            settings["dtype"] = info["dtype"]
+        settings = run_settings(
+            task.fingerprint(), info, repeats=repeats, permute_choices=permute_choices
+        )
         for template_id, insts in by_template.items():
             run = RunInfo(
                 run_id=make_run_id(
@@ -320,7 +339,7 @@ def evaluate(
     done_plans = [p for p in plans if p.run.run_id in stored]
     run_ids = [p.run.run_id for p in done_plans]
     table = summarize(db, keys) if db is not None and run_ids else summarize_empty()
-    cost = stored_cost_fit(db, run_ids, backend.runtime) if db is not None else None
+    cost = stored_cost_fit(db, run_ids, info.runtime) if db is not None else None
     run_map: dict[str, list[str]] = {}
     if db is not None and done_plans:
         with db.transaction() as con:
@@ -328,7 +347,7 @@ def evaluate(
             for plan in done_plans:
                 plan.run.extra = {
                     "cost_fit": cost.to_dict() if cost else None,
-                    "runtime": backend.runtime,
+                    "runtime": info.runtime,
                 }
                 db.upsert_run(plan.run, con=con)
                 db.finish_run(plan.run.run_id, con=con)

@@ -15,7 +15,7 @@ from assay.requests import (
     RollingRequest,
 )
 from assay.store import SampleRecord
-from assay.tasks._instance import Instance, Result, ScoredSample
+from assay.tasks import Instance, Result, ScoredSample
 
 _BACKENDS: dict[str, ModelBackend] = {}
 

@@ -10,14 +10,15 @@ import pandas as pd
 from fastapi import APIRouter, Depends, Header, HTTPException, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
 
-from assay.report import compare_scores
-from assay.report._panel import jsonable, records
-from assay.report._panels import arena_ratings, battle_counts
+from assay import rank
+from assay.core import to_jsonable
+from assay.report import COMPARE_METHOD, compare_scores
+from assay.store import WINNERS
 
 from ._state import AppState
 
 Name = Annotated[str, Field(min_length=1, max_length=200)]
-Winner = Literal["model_a", "model_b", "tie", "tie_bothbad"]
+Winner = Literal[WINNERS]  # type: ignore[valid-type]
 TaskQuery = Annotated[str | None, Query(min_length=1, max_length=200, description="Task name.")]
 ModelQuery = Annotated[str | None, Query(min_length=1, max_length=200, description="Model name.")]
 MetricQuery = Annotated[
@@ -94,7 +95,7 @@ def _scores(app: AppState, task: str | None, metric: str | None) -> pd.DataFrame
 
 @router.get("/info", summary="What is in the store")
 def info(app: AppDep) -> dict[str, Any]:
-    return jsonable(app.store().info())
+    return to_jsonable(app.store().info())
 
 
 @router.get("/leaderboard", summary="Scores with 95% intervals and significance groups")
@@ -102,12 +103,12 @@ def leaderboard(app: AppDep, task: TaskQuery = None, metric: MetricQuery = None)
     scores = _scores(app, task, metric)
     if scores.empty:
         return {"scores": [], "groups": [], "method": None, "headline_metrics": {}}
-    comp = compare_scores(scores)
+    comp, headline = compare_scores(scores)
     return {
-        "scores": records(comp.scores),
-        "groups": records(comp.groups),
-        "method": comp.method,
-        "headline_metrics": comp.headline,
+        "scores": to_jsonable(comp.scores),
+        "groups": to_jsonable(comp.groups),
+        "method": COMPARE_METHOD,
+        "headline_metrics": headline,
     }
 
 
@@ -116,7 +117,7 @@ def pairs(app: AppDep, task: TaskQuery = None, metric: MetricQuery = None) -> di
     scores = _scores(app, task, metric)
     if scores.empty:
         return {"pairs": []}
-    return {"pairs": records(compare_scores(scores).pairs)}
+    return {"pairs": to_jsonable(compare_scores(scores)[0].pairs)}
 
 
 @router.get("/samples", summary="Per-sample answers and metrics")
@@ -131,17 +132,23 @@ def samples(
     app.check_model(store, model)
     app.check_task(store, task)
     rows = store.samples(model=model, task=task)
-    return {"total": len(rows), "rows": records(rows.iloc[offset : offset + limit])}
+    return {"total": len(rows), "rows": to_jsonable(rows.iloc[offset : offset + limit])}
 
 
 @router.get("/battles", summary="Stored pairwise votes")
 def battles(app: AppDep, limit: Limit = 100, offset: Offset = 0) -> dict[str, Any]:
     rows = app.store().battles()
-    return {"total": len(rows), "rows": records(rows.iloc[offset : offset + limit])}
+    return {"total": len(rows), "rows": to_jsonable(rows.iloc[offset : offset + limit])}
 
 
 @router.post("/battles", summary="Store a pairwise judgment", dependencies=WRITE_GUARDS)
 def add_battle(app: AppDep, battle: BattleIn) -> dict[str, Any]:
+    # names are compared and stored without surrounding spaces, as the importers store them
+    names = {"model_a": battle.model_a.strip(), "model_b": battle.model_b.strip()}
+    for field, name in names.items():
+        if not name:
+            raise HTTPException(422, f"{field} is empty")
+    battle = battle.model_copy(update=names)
     store = app.store()
     app.check_model(store, battle.model_a)
     app.check_model(store, battle.model_b)
@@ -154,7 +161,7 @@ def add_battle(app: AppDep, battle: BattleIn) -> dict[str, Any]:
 
 @router.get("/models", summary="Models and their metadata")
 def models(app: AppDep) -> dict[str, Any]:
-    return {"models": records(app.store().models())}
+    return {"models": to_jsonable(app.store().models())}
 
 
 @router.get("/ratings", summary="Arena ratings (Bradley–Terry, bootstrap 95% intervals)")
@@ -162,10 +169,10 @@ def ratings(app: AppDep) -> dict[str, Any]:
     b = app.store().battles()
     if b.empty:
         return {"ratings": [], "counts": [], "battles": 0}
-    fitted = arena_ratings(b, bootstrap=100, seed=app.seed)
+    fitted = rank.arena_ratings(b, bootstrap=100, seed=app.seed)
     return {
-        "ratings": records(fitted.table) if fitted is not None else [],
-        "counts": records(battle_counts(b)),
+        "ratings": to_jsonable(fitted.table) if fitted is not None else [],
+        "counts": to_jsonable(rank.battle_counts(b)),
         "battles": len(b),
     }
 

@@ -13,14 +13,14 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 
-from assay.errors import AssayError
+from assay.errors import AssayError, StoreMissing
 from assay.report import environment as report_environment
 from assay.report import render_report
 
 from ._api import router
 from ._docs import api_operations
 from ._guard import MAX_BODY, NONCE_KEY, Guard, HostPolicy, RateLimit, is_loopback
-from ._state import AppState, NotFound, StoreMissing
+from ._state import AppState, NotFound
 
 
 class _App(FastAPI):

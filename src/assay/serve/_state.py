@@ -5,7 +5,7 @@ from __future__ import annotations
 import secrets
 import threading
 from collections import OrderedDict
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -14,27 +14,17 @@ import pandas as pd
 
 from assay.errors import AssayError
 from assay.report import ReportData, build_report
-from assay.report._panels import arena_panel
-from assay.store import Store
+from assay.store import Store, existing_store
 
 from ._guard import RateLimit
 
 MAX_PENDING = 10_000
-
-
-class StoreMissing(AssayError):
-    """The configured store file does not exist."""
+#: The way out a missing store's message names (after "run `assay eval` or `assay import` first").
+STORE_HINT = ", or start `assay serve --store PATH`"
 
 
 class NotFound(AssayError):
     """An unknown model, task or arena pair."""
-
-
-def refresh_arena(data: ReportData, battles: pd.DataFrame, *, seed: int) -> ReportData:
-    """A copy of ``data`` with the arena panel and the vote count recomputed."""
-    panel = arena_panel(battles, seed=seed)
-    panels = [panel if p.key == "arena" else p for p in data.panels]
-    return replace(data, panels=panels, counts={**data.counts, "battles": len(battles)})
 
 
 @dataclass
@@ -83,12 +73,8 @@ class AppState:
 
     # -- store ---------------------------------------------------------------------------
     def store(self) -> Store:
-        if not self.store_path.exists():
-            raise StoreMissing(
-                f"no store at {self.store_path}: run `assay eval` or `assay import` first, "
-                "or start `assay serve --store PATH`"
-            )
-        return Store(self.store_path)
+        """The store (:class:`assay.errors.StoreMissing` when its file is gone)."""
+        return existing_store(self.store_path, hint=STORE_HINT)
 
     @staticmethod
     def _signature(store: Store) -> tuple[tuple[Any, ...], int]:
@@ -112,7 +98,7 @@ class AppState:
             if cached is None or cached[0] != scores_sig:
                 data = build_report(store, scaling_bootstrap=self.report_bootstrap, seed=self.seed)
             elif cached[1].counts["battles"] != n_battles:
-                data = refresh_arena(cached[1], store.battles(), seed=self.seed)
+                data = cached[1].with_arena(store.battles(), seed=self.seed)
             else:
                 return cached[1]
             self._report = (scores_sig, data)

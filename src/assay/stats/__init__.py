@@ -2,7 +2,15 @@
 items and small anchor subsets. Inputs are the store's tidy frames (``Store.scores()``,
 ``Store.samples()``) or plain arrays; results are dataclasses with ``.to_dict()``."""
 
-from ._anchors import AnchorEstimate, AnchorPoints, anchor_points, estimate_from_anchors, kmeans
+from ._anchors import (
+    AnchorEstimate,
+    AnchorPoints,
+    ItemReport,
+    anchor_points,
+    estimate_from_anchors,
+    item_report,
+    kmeans,
+)
 from ._bias import PositionBias, position_bias
 from ._compare import Comparison, compact_letters, compare
 from ._estimators import (
@@ -31,6 +39,7 @@ from ._power import (
     minimum_detectable_effect,
     power,
     power_analysis,
+    power_from_scores,
     sample_size,
 )
 from ._variance import (
@@ -50,6 +59,7 @@ __all__ = [
     "Comparison",
     "FlipResult",
     "ItemAnalysis",
+    "ItemReport",
     "MeanEstimate",
     "MonotonicityResult",
     "PairedResult",
@@ -72,6 +82,7 @@ __all__ = [
     "flips",
     "holm",
     "item_analysis",
+    "item_report",
     "kendall_tau_b",
     "kmeans",
     "mean_ci",
@@ -81,6 +92,7 @@ __all__ = [
     "position_bias",
     "power",
     "power_analysis",
+    "power_from_scores",
     "response_matrix",
     "sample_size",
     "two_way_anova",

@@ -4,17 +4,27 @@ clustering, then estimate a new model's full-benchmark score from its answers on
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
 from scipy.special import expit
 
+from assay.core import to_jsonable
 from assay.errors import InputError
 
-from ._items import IRT2PL, estimate_ability, fit_irt_2pl
+from ._items import IRT2PL, estimate_ability, fit_irt_2pl, item_analysis, response_matrix
 from ._results import ResultMixin
 
-__all__ = ["AnchorEstimate", "AnchorPoints", "anchor_points", "estimate_from_anchors", "kmeans"]
+__all__ = [
+    "AnchorEstimate",
+    "AnchorPoints",
+    "ItemReport",
+    "anchor_points",
+    "estimate_from_anchors",
+    "item_report",
+    "kmeans",
+]
 
 
 def _sq_distances(points: np.ndarray, centres: np.ndarray) -> np.ndarray:
@@ -186,3 +196,61 @@ def estimate_from_anchors(
     est = _estimates(anchors, frame[anchors.doc_ids].to_numpy(dtype=float))
     est.insert(0, "model", list(frame.index))
     return AnchorEstimate(est)
+
+
+@dataclass
+class ItemReport(ResultMixin):
+    """One task's items: the :func:`~assay.stats.item_analysis` table (with ``irt_a``, the 2PL
+    discrimination, and ``irt_b``, its difficulty, when IRT was fitted) and the picked
+    ``anchors``, if any."""
+
+    task: str
+    metric: str
+    table: pd.DataFrame
+    anchors: AnchorPoints | None = None
+
+    @property
+    def flagged(self) -> pd.DataFrame:
+        """The rows flagged as broken-looking."""
+        return self.table[self.table["flags"] != ""]
+
+    def to_dict(self, *, flagged_only: bool = False) -> dict[str, Any]:
+        """task, metric, anchors (doc_id, weight) and anchor_validation when picked, and the
+        items (only the flagged ones with ``flagged_only``)."""
+        out: dict[str, Any] = {"task": self.task, "metric": self.metric}
+        if self.anchors is not None:
+            out["anchors"] = [
+                {"doc_id": d, "weight": float(w)}
+                for d, w in zip(self.anchors.doc_ids, self.anchors.weights, strict=True)
+            ]
+            out["anchor_validation"] = to_jsonable(self.anchors.validation)
+        out["items"] = to_jsonable(self.flagged if flagged_only else self.table)
+        return out
+
+
+def item_report(
+    scores: pd.DataFrame,
+    *,
+    task: str | None = None,
+    metric: str | None = None,
+    models: list[str] | None = None,
+    irt: bool = False,
+    anchors: int | None = None,
+    seed: int = 0,
+) -> ItemReport:
+    """:func:`~assay.stats.item_analysis` of one task's questions, with ``irt`` a 2PL fit of
+    the same (models × items) responses merged in as ``irt_a``/``irt_b`` columns, and with
+    ``anchors`` k tinyBenchmarks anchor items picked by :func:`anchor_points` (``seed``)."""
+    result = item_analysis(scores, task=task, metric=metric, models=models)
+    table, picked = result.table, None
+    if irt or anchors:
+        resp = response_matrix(scores, task=result.task, metric=result.metric, models=models)
+        if irt:
+            fit = fit_irt_2pl(resp)
+            table = table.assign(
+                irt_a=fit.discrimination.reindex(table["doc_id"]).to_numpy(),
+                irt_b=fit.difficulty.reindex(table["doc_id"]).to_numpy(),
+            )
+        if anchors:
+            picked = anchor_points(resp, anchors, seed=seed)
+    return ItemReport(result.task, result.metric, table, picked)

@@ -9,6 +9,7 @@ detects δ with power 1 − β when n = (z_{α/2} + z_β)² (ω² + σ_A²/K_A +
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -18,7 +19,7 @@ from assay.errors import InputError
 
 from ._estimators import doc_means
 from ._results import ResultMixin
-from ._tidy import repeat_matrix, select
+from ._tidy import primary_metric, repeat_matrix, select
 
 __all__ = [
     "PowerResult",
@@ -27,6 +28,7 @@ __all__ = [
     "minimum_detectable_effect",
     "power",
     "power_analysis",
+    "power_from_scores",
     "sample_size",
 ]
 
@@ -46,7 +48,9 @@ class VarianceComponents(ResultMixin):
 
 @dataclass
 class PowerResult(ResultMixin):
-    """Power, minimum detectable effect and sample size for one design."""
+    """Power, minimum detectable effect and sample size for one design; ``estimated_from``
+    holds the variance components when they were estimated from scores
+    (:func:`power_from_scores`)."""
 
     n: float
     delta: float
@@ -58,6 +62,13 @@ class PowerResult(ResultMixin):
     sigma2_b: float
     k_a: int
     k_b: int
+    estimated_from: VarianceComponents | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        out = super().to_dict()
+        if self.estimated_from is None:
+            del out["estimated_from"]
+        return out
 
 
 def _per_question_variance(omega2, sigma2_a, sigma2_b, k_a, k_b) -> float:
@@ -192,3 +203,44 @@ def power_analysis(
     pw = power(delta, n, alpha=alpha, **comps)
     v = _per_question_variance(omega2, sigma2_a, sigma2_b, k_a, k_b)
     return PowerResult(float(n), float(abs(delta)), pw, alpha, v, **comps)
+
+
+def power_from_scores(
+    scores: pd.DataFrame,
+    model_a: str,
+    model_b: str,
+    *,
+    task: str,
+    metric: str | None = None,
+    delta: float | None = None,
+    n: float | None = None,
+    alpha: float = 0.05,
+    target_power: float = 0.8,
+    omega2: float | None = None,
+    k_a: int | None = None,
+    k_b: int | None = None,
+) -> PowerResult:
+    """:func:`power_analysis` of a design like two models' stored comparison on one task.
+
+    σ_A², σ_B² come from :func:`estimate_components` on ``scores`` (``metric`` defaults to the
+    task's primary metric: acc, else exact_match, else the first); so do ω², K_A, K_B (the
+    mean repeats, rounded) unless given, and n (the shared questions) when neither ``delta`` nor
+    ``n`` is. The estimate is kept in ``estimated_from``.
+    """
+    met = metric or primary_metric(select(scores, "task", task)["metric"].unique())
+    comps = estimate_components(scores, model_a, model_b, task=task, metric=met)
+    if n is None and delta is None:
+        n = comps.n
+    result = power_analysis(
+        delta=delta,
+        n=n,
+        alpha=alpha,
+        target_power=target_power,
+        omega2=comps.omega2 if omega2 is None else omega2,
+        sigma2_a=comps.sigma2_a,
+        sigma2_b=comps.sigma2_b,
+        k_a=max(1, round(comps.k_a)) if k_a is None else k_a,
+        k_b=max(1, round(comps.k_b)) if k_b is None else k_b,
+    )
+    result.estimated_from = comps
+    return result

@@ -1,0 +1,205 @@
+"""What the forecast commands share: their options, the input table (a file or the store) and
+the law to fit, read once by the option groups of :func:`assay.cli._options.with_options`."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+
+import pandas as pd
+import typer
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+from assay.errors import InputError
+
+from ._common import bounded, console, get_store, output_file
+from ._options import BootstrapOption, SeedOption, StoreOption
+
+if TYPE_CHECKING:
+    from assay.forecast import Backtest, LawFit
+
+OPEN01 = bounded(0, 1, low_open=True, high_open=True)
+
+DataArg = Annotated[
+    str, typer.Argument(help="CSV/Parquet table of training runs, or `store` for the store.")
+]
+StoreTaskOption = Annotated[
+    str | None, typer.Option("--task", help="Task of the store's scores (DATA=store).")
+]
+StoreMetricOption = Annotated[
+    str | None,
+    typer.Option(
+        "--metric", help="Metric of the store's scores (DATA=store; needed with several)."
+    ),
+]
+LawOption = Annotated[str, typer.Option("--law", help="chinchilla | power | kaplan.")]
+XOption = Annotated[
+    str | None, typer.Option("--x", help="x column for the power law [default: params].")
+]
+YOption = Annotated[str, typer.Option("--y", help="Column to fit (loss-like, > 0).")]
+PlotOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--plot",
+        help="Write a PNG/SVG/PDF plot here.",
+        callback=output_file((".png", ".svg", ".pdf")),
+    ),
+]
+LevelOption = Annotated[
+    float, typer.Option("--level", help="Prediction interval level, in (0, 1).", callback=OPEN01)
+]
+ColOption = Annotated[str | None, typer.Option(help="Name of this column in the file.")]
+OnOption = Annotated[str, typer.Option("--on", help="Column the holdout cut applies to.")]
+CutOption = Annotated[
+    float | None,
+    typer.Option(
+        "--holdout-above", help="Hold out rows above this value of --on.", callback=bounded()
+    ),
+]
+FloorOption = Annotated[float, typer.Option("--floor", help="Chance level.", callback=bounded())]
+
+
+@dataclass
+class Table:
+    """DATA: a CSV/Parquet file, or ``store`` for the store's models and mean scores."""
+
+    data: str
+    store: Path | None = None
+    task: str | None = None
+    metric: str | None = None
+
+    def load(self, columns: dict[str, str] | None = None) -> pd.DataFrame:
+        """The table; ``columns`` maps canonical names to a file's own column names."""
+        from assay.forecast import load_table, table_from_store
+
+        if self.data == "store":
+            store = get_store(self.store, must_exist=True)
+            return table_from_store(store, task=self.task, metric=self.metric)
+        return load_table(self.data, **(columns or {}))
+
+    def require(self, df: pd.DataFrame, *columns: str) -> None:
+        """A one-line error naming the first of ``columns`` the table lacks."""
+        for col in columns:
+            if col not in df.columns:
+                listed = ", ".join(map(str, df.columns))
+                raise InputError(f"{self.data}: no column {col!r} (columns: {listed})")
+
+
+def table_input(
+    data: DataArg,
+    store: StoreOption = None,
+    task: StoreTaskOption = None,
+    metric: StoreMetricOption = None,
+) -> Table:
+    """The options of :class:`Table` (an option group for ``with_options``)."""
+    return Table(data, store, task, metric)
+
+
+@dataclass
+class LawInput:
+    """What every law command reads: the :class:`Table` with its file's column names, the law,
+    the columns it fits and the bootstrap."""
+
+    table: Table
+    law: str
+    x: str | None
+    y: str
+    bootstrap: int
+    seed: int
+    columns: dict[str, str] = field(default_factory=dict)
+
+    def column(self, name: str | None) -> str | None:
+        """The canonical name of a column given by its name in the file."""
+        for canonical, original in self.columns.items():
+            if name is not None and name == original:
+                return canonical
+        return name
+
+    def load(self) -> pd.DataFrame:
+        return self.table.load(self.columns)
+
+    def fit(self, df: pd.DataFrame, *, show: bool) -> LawFit:
+        """The law fitted to ``df`` (with ``bootstrap`` draws), a progress bar when ``show``."""
+        from assay.forecast import fit_law
+
+        starts = "4,500 starts" if self.law == "chinchilla" else "multi-start"
+        label = f"fitting {self.law} ({starts})"
+        x, y = self.column(self.x), self.column(self.y)
+        with progress(show, label) as report:
+            fit = fit_law(df, self.law, x=x, y=y, bootstrap=0, seed=self.seed, progress=report)
+        if self.bootstrap > 0:
+            with progress(show, f"bootstrap ({self.bootstrap} refits)"):
+                fit.ensure_draws(self.bootstrap)
+        return fit
+
+    def backtest(
+        self, df: pd.DataFrame, *, on: str, holdout_above: float | None, level: float
+    ) -> Backtest:
+        """:func:`assay.forecast.backtest` of this law on ``df``, cut on ``on``."""
+        from assay.forecast import backtest
+
+        return backtest(
+            df,
+            law=self.law,
+            holdout_above=holdout_above,
+            on=self.column(on),
+            level=level,
+            bootstrap=self.bootstrap,
+            seed=self.seed,
+            x=self.column(self.x),
+            y=self.column(self.y),
+        )
+
+
+def law_input(
+    data: DataArg,
+    law: LawOption = "chinchilla",
+    x: XOption = None,
+    y: YOption = "loss",
+    bootstrap: BootstrapOption = 100,
+    seed: SeedOption = 0,
+    store: StoreOption = None,
+    task: StoreTaskOption = None,
+    metric: StoreMetricOption = None,
+    params_col: ColOption = None,
+    tokens_col: ColOption = None,
+    flops_col: ColOption = None,
+    loss_col: ColOption = None,
+) -> LawInput:
+    """The options of :class:`LawInput` (an option group for ``with_options``)."""
+    named = dict(params=params_col, tokens=tokens_col, flops=flops_col, loss=loss_col)
+    columns = {k: v for k, v in named.items() if v is not None}
+    return LawInput(Table(data, store, task, metric), law, x, y, bootstrap, seed, columns)
+
+
+@contextmanager
+def progress(enabled: bool, label: str) -> Iterator[Callable[[float], None] | None]:
+    """A transient progress bar taking fractions done (None when not ``enabled``)."""
+    if not enabled:
+        yield None
+        return
+    with Progress(
+        TextColumn(label),
+        BarColumn(),
+        TextColumn("{task.percentage:>3.0f}%"),
+        TimeElapsedColumn(),
+        console=console,
+        transient=True,
+    ) as bar:
+        task = bar.add_task(label, total=1.0)
+        yield lambda frac: bar.update(task, completed=frac)
+
+
+def backtest_line(bt: Backtest | None) -> str:
+    """The one line every forecast prints about its backtested error."""
+    return bt.summary() if bt is not None else "backtest: not enough rows to hold out"
+
+
+def backtest_json(bt: Backtest | None) -> dict[str, Any] | None:
+    """A backtest for a forecast's JSON: its errors, without the fit and the held-out rows."""
+    if bt is None:
+        return None
+    return {k: v for k, v in bt.to_dict().items() if k not in ("heldout", "fit")}

@@ -1,0 +1,91 @@
+"""The options several commands share, each defined once, and :func:`with_options`, which
+adds a group of options to commands and hands the command one object built from them."""
+
+from __future__ import annotations
+
+import functools
+import inspect
+from collections.abc import Callable
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from ._common import bounded
+
+MAX_BOOTSTRAP = 100_000
+"""Upper bound of every ``--bootstrap`` (the resamples are held in memory)."""
+
+StoreOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--store",
+        envvar="ASSAY_STORE",
+        help="DuckDB store file (default: ./assay.duckdb, or $ASSAY_STORE).",
+        show_default=False,
+    ),
+]
+JsonOption = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")]
+SeedOption = Annotated[int, typer.Option("--seed", help="Random seed (>= 0).", callback=bounded(0))]
+BootstrapOption = Annotated[
+    int,
+    typer.Option(
+        "--bootstrap",
+        help=f"Bootstrap rounds for the intervals (0 to {MAX_BOOTSTRAP}).",
+        callback=bounded(0, MAX_BOOTSTRAP),
+    ),
+]
+TaskOption = Annotated[str | None, typer.Option("--task", help="Task name (default: all).")]
+MetricOption = Annotated[
+    str | None,
+    typer.Option(
+        "--metric", help="Metric (default per task: acc, else exact_match, else the first)."
+    ),
+]
+ModelsOption = Annotated[
+    str | None, typer.Option("--models", help="Comma-separated models (default: all).")
+]
+AlphaOption = Annotated[
+    float,
+    typer.Option(
+        "--alpha", help="Significance level, in (0, 0.5].", callback=bounded(0, 0.5, low_open=True)
+    ),
+]
+
+
+def with_options(**groups: Callable[..., Any]) -> Callable[[Callable[..., Any]], Callable]:
+    """A decorator: for each ``name=build``, the parameters of ``build`` (typer-annotated
+    options and arguments) take the place of the command's parameter ``name``, and the command
+    receives ``build(**their values)`` there.
+
+    So a group of options that several commands share is written once, as ``build``'s
+    signature, and read once, by ``build``. The options keep the command's order (a group's
+    options where its parameter stands), arguments (no default) first."""
+
+    def decorate(command: Callable[..., Any]) -> Callable[..., Any]:
+        shared = {
+            name: list(inspect.signature(build, eval_str=True).parameters.values())
+            for name, build in groups.items()
+        }
+        own = inspect.signature(command, eval_str=True).parameters
+        params: list[inspect.Parameter] = []
+        for p in own.values():
+            params += shared.get(p.name, [p])
+        names = [p.name for p in params]
+        if set(groups) - set(own) or len(set(names)) != len(names):
+            raise TypeError(f"{command.__name__}: shared options clash with its parameters")
+        params.sort(key=lambda p: p.default is not inspect.Parameter.empty)  # arguments first
+
+        @functools.wraps(command)
+        def run(**values: Any) -> Any:
+            for name, build in groups.items():
+                values[name] = build(**{p.name: values.pop(p.name) for p in shared[name]})
+            return command(**values)
+
+        run.__signature__ = inspect.Signature(  # type: ignore[attr-defined]
+            [p.replace(kind=inspect.Parameter.KEYWORD_ONLY) for p in params]
+        )
+        run.__annotations__ = {p.name: p.annotation for p in params}
+        return run
+
+    return decorate

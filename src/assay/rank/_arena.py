@@ -1,0 +1,54 @@
+"""Arena summaries of stored battles: Bradley–Terry ratings and win/tie/loss counts per model."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from ._battles import battle_weights, model_codes
+from ._pairwise import fit_battles
+from ._ratings import Ratings
+
+__all__ = ["arena_ratings", "battle_counts"]
+
+COUNT_COLUMNS = ["model", "battles", "wins", "losses", "ties", "win_rate"]
+
+
+def arena_ratings(battles: pd.DataFrame, *, bootstrap: int = 100, seed: int = 0) -> Ratings | None:
+    """:func:`fit_battles` (Bradley–Terry, bootstrap intervals); None without battles."""
+    if battles.empty:
+        return None
+    return fit_battles(battles, method="bt", bootstrap=bootstrap, seed=seed)
+
+
+def battle_counts(battles: pd.DataFrame) -> pd.DataFrame:
+    """Per model: battles, wins, losses, ties (both-bad included) and the win rate with ties
+    counted half, best first. Names and winners are compared without surrounding spaces, as
+    the importers store them; a ``count`` column weights its rows."""
+    a, b, models = model_codes(battles)
+    codes, uniques = pd.factorize(battles["winner"])
+    winner = pd.Index(uniques).astype(str).str.strip()
+    # code -1 (a missing winner) picks the appended False: neither side won
+    won_a = np.append(winner == "model_a", False)[codes]
+    won_b = np.append(winner == "model_b", False)[codes]
+    weight = battle_weights(battles)
+    k = len(models)
+
+    def per_model(as_a: np.ndarray, as_b: np.ndarray) -> np.ndarray:
+        return (np.bincount(a, weight * as_a, k) + np.bincount(b, weight * as_b, k)).astype(
+            np.int64
+        )
+
+    both = np.ones(len(battles), dtype=bool)
+    out = pd.DataFrame(
+        {
+            "model": [str(m) for m in models],
+            "battles": per_model(both, both),
+            "wins": per_model(won_a, won_b),
+            "losses": per_model(won_b, won_a),
+        }
+    )
+    out["ties"] = out["battles"] - out["wins"] - out["losses"]
+    out["win_rate"] = (out["wins"] + 0.5 * out["ties"]) / out["battles"]
+    out = out.sort_values("win_rate", ascending=False, kind="stable")
+    return out.reset_index(drop=True)[COUNT_COLUMNS]
