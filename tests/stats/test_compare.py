@@ -7,7 +7,9 @@ import pandas as pd
 import pytest
 
 from assay.errors import InputError
-from assay.stats import compact_letters, compare, holm, mean_ci, paired_test
+from assay.stats import compare, mean_ci, paired_test
+from assay.stats._compare import compact_letters
+from assay.stats._paired import holm
 
 SCORE_COLUMNS = ["model", "task", "metric", "n", "mean", "stderr", "ci_low", "ci_high"]
 PAIR_COLUMNS = ["model_a", "model_b", "task", "metric", "n", "diff", "stderr", "ci_low",

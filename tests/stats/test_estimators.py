@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 from scipy import stats as sps
 
-from assay.stats import bootstrap_ci, clustered_se, doc_means, mean_ci, wilson_ci
+from assay.stats import bootstrap_ci, clustered_se, mean_ci, wilson_ci
+from assay.stats._estimators import doc_means
 
 SIMS = 2_000
 

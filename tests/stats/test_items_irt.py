@@ -8,14 +8,9 @@ import pytest
 from scipy.special import expit
 
 from assay.errors import InputError
-from assay.stats import (
-    anchor_points,
-    estimate_ability,
-    estimate_from_anchors,
-    fit_irt_2pl,
-    item_analysis,
-    kmeans,
-)
+from assay.stats import anchor_points, estimate_from_anchors, fit_irt_2pl, item_analysis
+from assay.stats._anchors import kmeans
+from assay.stats._items import estimate_ability
 
 
 def _long(matrix: np.ndarray, task: str = "t") -> pd.DataFrame:

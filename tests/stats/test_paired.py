@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 from scipy import stats as sps
 
-from assay.stats import adjust_pvalues, benjamini_hochberg, clustered_se, holm, paired_test
+from assay.stats import adjust_pvalues, clustered_se, paired_test
+from assay.stats._paired import benjamini_hochberg, holm
 
 SIMS = 2_000
 

@@ -10,15 +10,14 @@ from scipy import stats as sps
 from assay.errors import InputError
 from assay.stats import (
     estimate_components,
-    kendall_tau_b,
     minimum_detectable_effect,
     monotonicity,
     power,
     power_analysis,
     sample_size,
-    two_way_anova,
     variance_decomposition,
 )
+from assay.stats._variance import kendall_tau_b, two_way_anova
 
 Z = sps.norm.ppf(0.975) + sps.norm.ppf(0.8)
 

@@ -9,16 +9,14 @@ from ._anchors import (
     anchor_points,
     estimate_from_anchors,
     item_report,
-    kmeans,
 )
 from ._bias import PositionBias, position_bias
-from ._compare import Comparison, compact_letters, compare
+from ._compare import Comparison, compare
 from ._estimators import (
     BootstrapResult,
     MeanEstimate,
     bootstrap_ci,
     clustered_se,
-    doc_means,
     mean_ci,
     wilson_ci,
 )
@@ -26,12 +24,11 @@ from ._flips import FlipResult, flips
 from ._items import (
     IRT2PL,
     ItemAnalysis,
-    estimate_ability,
     fit_irt_2pl,
     item_analysis,
     response_matrix,
 )
-from ._paired import PairedResult, adjust_pvalues, benjamini_hochberg, holm, paired_test
+from ._paired import PairedResult, adjust_pvalues, paired_test
 from ._power import (
     PowerResult,
     VarianceComponents,
@@ -45,9 +42,7 @@ from ._power import (
 from ._variance import (
     MonotonicityResult,
     VarianceResult,
-    kendall_tau_b,
     monotonicity,
-    two_way_anova,
     variance_decomposition,
 )
 
@@ -69,22 +64,15 @@ __all__ = [
     "VarianceResult",
     "adjust_pvalues",
     "anchor_points",
-    "benjamini_hochberg",
     "bootstrap_ci",
     "clustered_se",
-    "compact_letters",
     "compare",
-    "doc_means",
-    "estimate_ability",
     "estimate_components",
     "estimate_from_anchors",
     "fit_irt_2pl",
     "flips",
-    "holm",
     "item_analysis",
     "item_report",
-    "kendall_tau_b",
-    "kmeans",
     "mean_ci",
     "minimum_detectable_effect",
     "monotonicity",
@@ -95,7 +83,6 @@ __all__ = [
     "power_from_scores",
     "response_matrix",
     "sample_size",
-    "two_way_anova",
     "variance_decomposition",
     "wilson_ci",
 ]
