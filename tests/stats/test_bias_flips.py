@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -12,14 +14,16 @@ from assay.stats import flips, position_bias, wilson_ci
 
 
 def _samples() -> pd.DataFrame:
-    """20 four-choice answers; the right answer is original choice 0 (target "0")."""
+    """20 four-choice answers; the right answer is original choice 0 (its text "zero"), stored
+    as the runner stores it: ``extra.target_position`` = its shown position."""
     chosen = [0] * 10 + [1] * 5 + [2] * 3 + [3] * 2
     orders = [[0, 1, 2, 3], [1, 0, 2, 3], [2, 3, 0, 1], [3, 2, 1, 0]] * 5
     rows = []
     for i, (c, order) in enumerate(zip(chosen, orders, strict=True)):
         rows.append(
             {"model": "m", "task": "t", "doc_id": f"d{i % 10}", "repeat": i // 10,
-             "chosen_position": c, "choice_order": order, "target": "0",
+             "chosen_position": c, "choice_order": order, "target": "zero",
+             "extra": json.dumps({"batch": "b", "target_position": order.index(0)}),
              "choice_logprobs": [-1.0] * 4, "metric.acc": float(order[c] == 0)}
         )  # fmt: skip
     return pd.DataFrame(rows)

@@ -5,15 +5,17 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+from scipy import stats as sps
 
 from assay.errors import InputError
 from assay.stats import compare, mean_ci, paired_test
 from assay.stats._compare import compact_letters
 from assay.stats._paired import holm
 
-SCORE_COLUMNS = ["model", "task", "metric", "n", "mean", "stderr", "ci_low", "ci_high"]
+SCORE_COLUMNS = ["model", "task", "metric", "n", "mean", "stderr", "ci_low", "ci_high",
+                 "method"]  # fmt: skip
 PAIR_COLUMNS = ["model_a", "model_b", "task", "metric", "n", "diff", "stderr", "ci_low",
-                "ci_high", "p_value", "p_adjusted"]  # fmt: skip
+                "ci_high", "p_value", "p_adjusted", "method"]  # fmt: skip
 
 
 def test_tables_match_the_estimators(make_scores):
@@ -117,6 +119,44 @@ def test_overall_rows(make_scores):
     assert res.correction == "bh"
 
 
+@pytest.mark.parametrize("alpha", [0.01, 0.1, 0.32])
+def test_overall_rows_follow_alpha(make_scores, alpha):
+    """The "(all)" rows used a 95% interval whatever alpha said."""
+    scores = make_scores({"a": 0.7, "b": 0.5}, tasks=("t1", "t2"), n=80)
+    row = compare(scores, overall=True, alpha=alpha).scores.set_index("task").loc["(all)"].iloc[0]
+    z = sps.norm.ppf(1 - alpha / 2)
+    assert row["ci_high"] - row["mean"] == pytest.approx(z * row["stderr"])
+    assert row["mean"] - row["ci_low"] == pytest.approx(z * row["stderr"])
+    assert row["method"] == "normal"
+
+
+def test_method_is_reported_per_row(make_scores):
+    plain = compare(make_scores({"a": 0.7, "b": 0.5}, n=100))
+    assert set(plain.scores["method"]) == {"wilson"}
+    assert set(plain.pairs["method"]) == {"mcnemar"}
+    assert plain.to_dict()["scores"][0]["method"] == "wilson"
+    est = mean_ci(np.r_[np.ones(70), np.zeros(30)])
+    row = plain.scores.iloc[0]
+    assert (est.method, est.df) == ("wilson", np.inf)
+    clustered = compare(make_scores({"a": 0.7, "b": 0.5}, n=120, cluster_size=6, seed=3))
+    assert set(clustered.scores["method"]) == {"wilson-clustered"}
+    assert set(clustered.pairs["method"]) == {"t"}
+    repeats = compare(make_scores({"a": 0.7, "b": 0.5}, n=100, repeats=3))
+    assert set(repeats.scores["method"]) == {"clt"}
+    assert 0 <= row["ci_low"] < row["mean"] < row["ci_high"] <= 1
+
+
+def test_pair_interval_and_test_agree(make_scores):
+    """CI excludes 0 exactly when p < alpha, for every test and alpha."""
+    for seed in range(12):
+        scores = make_scores({"a": 0.62, "b": 0.55, "c": 0.6}, n=150, seed=seed)
+        for test in ("auto", "t", "mcnemar-exact", "permutation"):
+            for alpha in (0.05, 0.2):
+                pairs = compare(scores, test=test, alpha=alpha, correction="none").pairs
+                excludes = (pairs["ci_low"] > 0) | (pairs["ci_high"] < 0)
+                assert (excludes == (pairs["p_value"] < alpha)).all(), (seed, test, alpha)
+
+
 def test_permutation_option_agrees_with_t(make_scores):
     scores = make_scores({"a": 0.62, "b": 0.55}, n=600, seed=5)
     t = compare(scores, test="t").details.iloc[0]
@@ -140,3 +180,24 @@ def test_rare_successes_get_a_wilson_interval_inside_0_1():
     assert row["mean"] == 0.02
     assert (row["ci_low"], row["ci_high"]) == pytest.approx(wilson_ci(1, 50))
     assert row["ci_low"] > 0.0
+
+
+def test_lower_is_better_metrics_give_the_best_model_letter_a():
+    """On a perplexity-like metric the model with the lowest mean is the best ("a")."""
+    rng = np.random.default_rng(0)
+    n = 200
+    rows = [
+        pd.DataFrame(
+            {
+                "model": m,
+                "task": "corpus",
+                "doc_id": [f"d{i}" for i in range(n)],
+                "metric": "bits_per_byte",
+                "value": rng.normal(mu, 0.1, n),
+            }
+        )  # fmt: skip
+        for m, mu in (("good", 1.0), ("bad", 2.0))
+    ]
+    groups = compare(pd.concat(rows, ignore_index=True)).groups.set_index("model")
+    assert groups.loc["good", "group"] == "a" and groups.loc["good", "tied_with_best"]
+    assert groups.loc["bad", "group"] == "b" and not groups.loc["bad", "tied_with_best"]

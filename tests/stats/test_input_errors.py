@@ -30,7 +30,10 @@ def test_compare_checks_its_options_first(make_scores):
     scores = make_scores({"a": 0.6, "b": 0.7})
     for kwargs, message in [
         ({"correction": "bonferoni"}, r"correction 'bonferoni': use holm, bh or none"),
-        ({"test": "magic"}, r"test 'magic': use one of auto, t, mcnemar, permutation"),
+        (
+            {"test": "magic"},
+            r"test 'magic': use one of auto, t, mcnemar, mcnemar-exact, permutation",
+        ),
         ({"alpha": 2.0}, r"alpha 2.0: must be in \(0, 1\)"),
     ]:
         with pytest.raises(InputError, match=message):

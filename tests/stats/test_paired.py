@@ -34,8 +34,8 @@ def test_exact_mcnemar_by_hand():
     # a right & b wrong on 7 questions, b right & a wrong on 2, concordant on 11
     a = np.array([1] * 7 + [0] * 2 + [1] * 6 + [0] * 5, dtype=float)
     b = np.array([0] * 7 + [1] * 2 + [1] * 6 + [0] * 5, dtype=float)
-    res = paired_test(a, b)
-    assert res.method == "mcnemar"
+    res = paired_test(a, b, method="mcnemar-exact")
+    assert res.method == "mcnemar-exact"
     assert (res.a_only_right, res.b_only_right) == (7, 2)
     # two-sided exact binomial, 9 discordant pairs, p = 0.5: 2 * P(X <= 2)
     from math import comb
@@ -132,3 +132,54 @@ def test_paired_coverage():
     # pairing shrinks the SE compared with two independent samples
     unpaired = np.sqrt(a.var(axis=1, ddof=1) / n + b.var(axis=1, ddof=1) / n)
     assert np.mean([r.stderr for r in res]) < np.mean(unpaired)
+
+
+def _tango_by_hand(b, c, n, delta):
+    """Tango (1998) eq. 3: restricted MLE of p21 from 2n p² + (−b − c + (2n − b + c)δ) p
+    − c δ (1 − δ) = 0, statistic (b − c − nδ) / √(n (2 p21 + δ (1 − δ)))."""
+    qa, qb, qc = 2 * n, -b - c + (2 * n - b + c) * delta, -c * delta * (1 - delta)
+    p21 = (-qb + np.sqrt(qb**2 - 4 * qa * qc)) / (2 * qa)
+    return (b - c - n * delta) / np.sqrt(n * (2 * p21 + delta * (1 - delta)))
+
+
+def test_mcnemar_score_interval_by_hand():
+    a = np.array([1] * 7 + [0] * 2 + [1] * 6 + [0] * 5, dtype=float)
+    b = np.array([0] * 7 + [1] * 2 + [1] * 6 + [0] * 5, dtype=float)
+    res = paired_test(a, b)
+    assert res.method == "mcnemar" and res.statistic == pytest.approx(5 / 3)
+    assert res.pvalue == pytest.approx(sps.chi2.sf(25 / 9, 1))  # McNemar, no continuity corr.
+    z = sps.norm.ppf(0.975)
+    assert _tango_by_hand(7, 2, 20, res.ci_low) == pytest.approx(z)
+    assert _tango_by_hand(7, 2, 20, res.ci_high) == pytest.approx(-z)
+    assert res.ci_low < 0 < res.ci_high  # p = 0.096 > 0.05
+    exact = paired_test(a, b, method="mcnemar-exact")  # Clopper-Pearson on 7 of 9, mapped
+    pi_lo, pi_hi = sps.beta.ppf(0.025, 7, 3), sps.beta.ppf(0.975, 8, 2)
+    assert exact.ci_low == pytest.approx(9 / 20 * (2 * pi_lo - 1))
+    assert exact.ci_high == pytest.approx(9 / 20 * (2 * pi_hi - 1))
+
+
+@pytest.mark.parametrize("method", ["auto", "t", "mcnemar-exact", "permutation"])
+def test_interval_excludes_zero_iff_p_below_alpha(method):
+    rng = np.random.default_rng(30)
+    agree = 0
+    for i in range(40):
+        n = int(rng.integers(20, 200))
+        p = rng.beta(2.0, 2.0, size=n)
+        a = (rng.random(n) < p).astype(float)
+        b = (rng.random(n) < p * rng.uniform(0.7, 1.0)).astype(float)
+        clusters = np.repeat(np.arange(n), 1) // 4 if method in ("t", "permutation") else None
+        for alpha in (0.05, 0.2):
+            kw = {"n_permutations": 2_000} if method == "permutation" else {}
+            r = paired_test(a, b, clusters=clusters, method=method, alpha=alpha, seed=i, **kw)
+            excludes = r.ci_low > 0 or r.ci_high < 0
+            assert excludes == (r.pvalue < alpha), (i, alpha, r)
+            agree += excludes
+    assert agree > 5  # both outcomes occur
+
+
+def test_continuous_t_interval_and_test_agree():
+    rng = np.random.default_rng(31)
+    for i in range(30):
+        a, b = rng.normal(0, 1, 60), rng.normal(0.2, 1, 60)
+        r = paired_test(a, b)
+        assert r.method == "t" and (r.ci_low > 0 or r.ci_high < 0) == (r.pvalue < 0.05), i

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated
 
 import typer
 
+from assay.core import register_runs, with_corpus_metrics
 from assay.errors import InputError
 
 from ._common import bounded, console, get_store, print_json, print_table
@@ -30,13 +32,37 @@ def _split(text: str | None) -> list[str] | None:
 
 
 def _scores(store):
-    df = get_store(store, must_exist=True).scores()
+    st = get_store(store, must_exist=True)
+    register_runs(st.runs())  # the metrics task files declared (direction, bounds)
+    df = st.scores()
     if df.empty:
         raise InputError(f"the store at {store or 'default path'} has no scored samples")
     return df
 
 
+def _path_scores(paths: list[Path], store) -> object:
+    """Scores of lm-eval folders / inspect logs read into a temporary store."""
+    from assay.store import scratch_store
+
+    if store is not None:
+        raise InputError("give PATHs or --store, not both")
+    with scratch_store(paths) as scratch:
+        register_runs(scratch.runs())
+        df = scratch.scores()
+    if df.empty:
+        raise InputError(f"no scored samples in {', '.join(map(str, paths))}")
+    return df
+
+
 def compare_cmd(
+    paths: Annotated[
+        list[Path] | None,
+        typer.Argument(
+            help="lm-eval output folders or inspect logs to compare without importing them "
+            "(default: the runs in the store).",
+            show_default=False,
+        ),
+    ] = None,
     store: StoreOption = None,
     task: TaskOption = None,
     models: ModelsOption = None,
@@ -47,7 +73,11 @@ def compare_cmd(
     ] = "holm",
     test: Annotated[
         str,
-        typer.Option("--test", help="auto (McNemar for binary, else t), t, mcnemar, permutation."),
+        typer.Option(
+            "--test",
+            help="auto (McNemar score test with Tango's interval for binary, else t), t, mcnemar, "
+            "mcnemar-exact (binomial, Clopper-Pearson), permutation.",
+        ),
     ] = "auto",
     overall: Annotated[
         bool, typer.Option("--overall", help="Add macro means over tasks (task '(all)').")
@@ -59,11 +89,14 @@ def compare_cmd(
     Pairs use the questions both models answered: paired SE, interval, p-value (exact McNemar
     for binary scores, else paired t; clustered when cluster ids exist) and p-values adjusted
     over all pairs. Groups: models sharing a letter are not significantly different.
+    A rolling (perplexity) task is compared on its corpus word_perplexity (lower is better;
+    also bits_per_byte, byte_perplexity with --metric), delta-method intervals over documents.
     """
     from assay.stats import compare
 
+    scores = _path_scores(paths, store) if paths else _scores(store)
     result = compare(
-        _scores(store),
+        with_corpus_metrics(scores),  # rolling tasks: corpus perplexities
         metric=metric,
         models=_split(models),
         tasks=_split(task),

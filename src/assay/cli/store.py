@@ -9,7 +9,9 @@ import typer
 
 from assay.errors import InputError
 from assay.store import (
+    export_lm_eval,
     export_samples,
+    import_inspect,
     import_lm_eval,
     import_samples,
     set_model_meta,
@@ -72,6 +74,11 @@ def _report_import(summary: dict, json_out: bool) -> None:
         f"imported {summary['samples']} samples in {summary['runs']} runs "
         f"({', '.join(summary['models'])} × {', '.join(summary['tasks'])}) from {summary['source']}"
     )
+    if summary.get("errored"):
+        console.print(
+            f"{summary['errored']} samples errored in the source and were not imported "
+            "(not counted as wrong)"
+        )
 
 
 @import_app.command("lm-eval")
@@ -85,6 +92,20 @@ def import_lm_eval_cmd(
 ) -> None:
     """Import lm-evaluation-harness 0.4 results_*.json and samples_*.jsonl (run with --log_samples)."""
     summary = import_lm_eval(get_store(store), path, model=model)
+    _report_import(summary.to_dict(), json_out)
+
+
+@import_app.command("inspect")
+def import_inspect_cmd(
+    path: Annotated[Path, typer.Argument(help="An inspect_ai .eval or .json log, or a folder.")],
+    model: Annotated[
+        str | None, typer.Option(help="Model name to store (default: the log's eval.model).")
+    ] = None,
+    store: StoreOption = None,
+    json_out: JsonOption = False,
+) -> None:
+    """Import inspect_ai logs: one run per log, epochs as repeats, every scorer as a metric."""
+    summary = import_inspect(get_store(store), path, model=model)
     _report_import(summary.to_dict(), json_out)
 
 
@@ -128,7 +149,9 @@ def import_samples_cmd(
 
 def export_cmd(
     directory: Annotated[Path, typer.Argument(help="Output folder.")],
-    fmt: Annotated[str, typer.Option("--format", "-f", help="parquet, csv or jsonl.")] = "parquet",
+    fmt: Annotated[
+        str, typer.Option("--format", "-f", help="parquet, csv, jsonl or lm-eval.")
+    ] = "parquet",
     overwrite: Annotated[
         bool,
         typer.Option(
@@ -141,10 +164,14 @@ def export_cmd(
     json_out: JsonOption = False,
 ) -> None:
     """Write all samples with their metrics, partitioned model=<m>/task=<t>/ (a new or empty
-    folder, or --overwrite)."""
-    count = export_samples(
-        get_store(store, must_exist=True), directory, fmt=fmt, overwrite=overwrite
-    )
+    folder, or --overwrite). lm-eval: results_<date>.json and samples_<task>_<date>.jsonl."""
+    if fmt not in ("parquet", "csv", "jsonl", "lm-eval"):
+        raise InputError(f"unknown export format {fmt!r}: use one of parquet, csv, jsonl, lm-eval")
+    opened = get_store(store, must_exist=True)
+    if fmt == "lm-eval":
+        count = export_lm_eval(opened, directory, overwrite=overwrite)
+    else:
+        count = export_samples(opened, directory, fmt=fmt, overwrite=overwrite)
     if json_out:
         print_json({"directory": str(directory), "format": fmt, "samples": count})
     else:

@@ -2,22 +2,49 @@
 
 Hashing (:func:`stable_hash`), JSON-ready values (:func:`to_jsonable`), strict text readers
 (:func:`read_text`, :func:`decode_text`, :func:`iter_jsonl`, :func:`read_csv_rows`) and column
-checks (:func:`require_columns`). It imports nothing from the other parts of assay.
+checks (:func:`require_columns`), and the metric registry (:func:`metric_info`,
+:func:`headline_metric`, :func:`with_corpus_metrics`). It imports nothing from the other parts of assay.
 """
 
 from ._columns import require_columns
 from ._hashing import stable_hash
 from ._json import to_jsonable
 from ._labels import plot_label
+from ._metrics import (
+    BUILTIN_METRICS,
+    CORPUS_METRICS,
+    MetricInfo,
+    clear_declared_metrics,
+    headline_metric,
+    lower_is_better,
+    metric_info,
+    metric_spec,
+    parse_metric_spec,
+    register_metrics,
+    register_runs,
+    with_corpus_metrics,
+)
 from ._readers import decode_text, iter_jsonl, read_csv_rows, read_text
 
 __all__ = [
+    "BUILTIN_METRICS",
+    "CORPUS_METRICS",
+    "MetricInfo",
+    "clear_declared_metrics",
     "decode_text",
+    "headline_metric",
     "iter_jsonl",
+    "lower_is_better",
+    "metric_info",
+    "metric_spec",
+    "parse_metric_spec",
     "plot_label",
     "read_csv_rows",
     "read_text",
+    "register_metrics",
+    "register_runs",
     "require_columns",
     "stable_hash",
     "to_jsonable",
+    "with_corpus_metrics",
 ]

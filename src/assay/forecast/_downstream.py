@@ -23,7 +23,9 @@ class DownstreamFit:
     """Stage 1: ``loss_fit`` (power law of loss in x); stage 2: ``link`` from loss to score.
 
     For ``target="accuracy"`` the link is a sigmoid in -loss with floor (chance) and ceiling;
-    for ``logit`` and ``logp`` it is a straight line in loss on the transformed score."""
+    for ``logit`` and ``logp`` it is a straight line in loss on the transformed score.
+    ``bounds`` is the range the score can take (:func:`score_bounds`); predictions and their
+    intervals stay inside it."""
 
     x: str
     y: str
@@ -37,6 +39,7 @@ class DownstreamFit:
     link_draws: list = field(repr=False, default_factory=list)
     seed: int = 0
     residuals: np.ndarray = field(repr=False, default_factory=lambda: np.zeros(1))
+    bounds: tuple[float, float] = (-np.inf, np.inf)
 
     def _score_from_loss(self, loss: np.ndarray, link) -> np.ndarray:
         if isinstance(link, Sigmoid):
@@ -50,7 +53,8 @@ class DownstreamFit:
     def predict(self, x_values: Any, level: float = 0.9) -> pd.DataFrame:
         """Predicted loss and score at ``x_values`` with ``level`` intervals: the percentile
         interval over paired bootstrap draws of both stages plus a resampled stage-2 residual
-        (so the interval covers the scatter of single models, not only the mean curve)."""
+        (so the interval covers the scatter of single models, not only the mean curve).
+        Draws are clipped to ``bounds``, so an accuracy interval never leaves [0, 1]."""
         xs = np.atleast_1d(np.asarray(x_values, float))
         loss_pred = self.loss_fit.predict(xs, level=level)
         draws = self.loss_fit.ensure_draws()
@@ -65,7 +69,9 @@ class DownstreamFit:
             ]
         )  # loop over bootstrap draws
         rng = np.random.default_rng(self.seed + 3)
-        score_sims = score_sims + rng.choice(self.residuals, size=score_sims.shape)
+        score_sims = np.clip(
+            score_sims + rng.choice(self.residuals, size=score_sims.shape), *self.bounds
+        )
         q = [(1 - level) / 2, (1 + level) / 2]
         out = pd.DataFrame({self.x: xs})
         out["loss"] = loss_pred["prediction"].to_numpy()
@@ -73,7 +79,9 @@ class DownstreamFit:
             loss_pred["low"].to_numpy(),
             loss_pred["high"].to_numpy(),
         )
-        out["prediction"] = self._score_from_loss(out["loss"].to_numpy(), self.link)
+        out["prediction"] = np.clip(
+            self._score_from_loss(out["loss"].to_numpy(), self.link), *self.bounds
+        )
         out["low"], out["high"] = np.quantile(score_sims, q, axis=0)
         return out
 
@@ -92,6 +100,15 @@ class DownstreamFit:
             "n": self.n,
             "rmse": self.rmse,
         }
+
+
+def score_bounds(target: str, floor: float, ceiling: float | None) -> tuple[float, float]:
+    """The range of the score: log p(correct) ≤ 0; an accuracy (``accuracy``/``logit``) lies in
+    [0, 1], widened to ``floor`` / ``ceiling`` when those lie outside it (percent scores with
+    ``ceiling=100``). The floor is the chance level, not a bound: a model can score below it."""
+    if target == "logp":
+        return (-np.inf, 0.0)
+    return (min(0.0, floor), max(1.0, 1.0 if ceiling is None else ceiling))
 
 
 def _fit_link(loss, score, target, floor, ceiling):
@@ -142,6 +159,7 @@ def fit_downstream(
     fit = DownstreamFit(
         x, y, target, loss_fit, link, floor, ceil, len(frame), 0.0, link_draws, seed
     )
+    fit.bounds = score_bounds(target, floor, ceiling)
     if isinstance(link, Sigmoid):
         ceil = link.ceiling
         fit.ceiling = ceil

@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 
 from assay.errors import InputError
+from assay.stats import clustered_se
 
 __all__ = ["CANONICAL", "load_table", "table_from_store"]
 
@@ -81,13 +82,41 @@ def complete_columns(df: pd.DataFrame, *, source: str = "table") -> pd.DataFrame
     return df
 
 
+def _per_model(scores: pd.DataFrame) -> pd.DataFrame:
+    """Per model: the mean over documents of each document's mean (repeats, choice orderings
+    and runs of one ``doc_id`` are one piece of evidence) and its standard error over
+    documents, cluster-robust (CR1) when the store has ``cluster_id`` (a document without
+    one is its own cluster; with one document per cluster this is s/√n, ddof 1)."""
+    scores = scores[scores["value"].notna()]
+    docs = scores.groupby(["model", "doc_id"], sort=True).agg(
+        value=("value", "mean"), samples=("value", "size")
+    )
+    if "cluster_id" in scores:
+        first = scores.groupby(["model", "doc_id"], sort=True)["cluster_id"].first()
+        docs["cluster"] = first.reindex(docs.index)
+    else:
+        docs["cluster"] = np.nan
+    docs = docs.reset_index()
+    docs["cluster"] = docs["cluster"].astype(object).where(docs["cluster"].notna(), None)
+    rows = []
+    for model, group in docs.groupby("model", sort=True):
+        clusters = group["cluster"].where(
+            group["cluster"].notna(), "doc:" + group["doc_id"].astype(str)
+        )
+        x = group["value"].to_numpy(dtype=float)
+        se = clustered_se(x, clusters.to_numpy()) if x.size > 1 else float("nan")
+        rows.append((model, float(x.mean()), se, x.size, int(group["samples"].sum())))
+    return pd.DataFrame(rows, columns=["model", "score", "score_se", "n", "n_samples"])
+
+
 def table_from_store(
     store: Any, task: str | None = None, metric: str | None = None
 ) -> pd.DataFrame:
     """One row per model: the store's model metadata joined with the per-model mean score.
 
-    Columns: model, family, params, tokens, flops, step, date, score, score_se, n (samples
-    behind the mean), task, metric. With several tasks/metrics, pass ``task`` and ``metric``.
+    Columns: model, family, params, tokens, flops, step, date, score, score_se, n (documents
+    behind the mean), n_samples, task, metric. With several tasks/metrics, pass ``task`` and
+    ``metric``. See :func:`_per_model` for how repeats and orderings enter the mean and its SE.
     """
     models = store.models()
     scores = store.scores(task=task, metric=metric)
@@ -99,9 +128,7 @@ def table_from_store(
         raise InputError(
             f"several task/metric pairs in the store ({listing}): pass task and metric"
         )
-    per = scores.groupby("model")["value"].agg(["mean", "std", "count"]).reset_index()
-    per["score_se"] = per["std"] / np.sqrt(per["count"])
-    per = per.rename(columns={"mean": "score", "count": "n"}).drop(columns="std")
+    per = _per_model(scores)
     per["task"], per["metric"] = pairs.iloc[0]["task"], pairs.iloc[0]["metric"]
     meta = models.rename(columns={"release_date": "date"}).drop(
         columns=[c for c in ("spec", "extra", "parent") if c in models.columns]

@@ -240,6 +240,24 @@ def _columns_for(law: str, x: str | None, n_col: str, d_col: str) -> tuple[str, 
     return (n_col, d_col)
 
 
+def _check_spread(law: str, inputs: tuple[str, ...], x: np.ndarray) -> None:
+    """A law needs spread in its inputs: every input at ≥ 2 distinct values, and at least as
+    many distinct input points as the law has parameters (else the fit is not identified)."""
+    for j, col in enumerate(inputs):
+        distinct = np.unique(x[:, j])
+        if distinct.size < 2:
+            raise InputError(
+                f"{law} law not fitted: all {len(x)} rows have {col} = {distinct[0]:.3g} "
+                f"(no spread in {col}; a scaling law needs models of different sizes)"
+            )
+    p, points = len(PARAM_NAMES[law]), len(np.unique(x, axis=0))
+    if points < p:
+        raise InputError(
+            f"{law} law not fitted: {p} parameters but only {points} distinct "
+            f"{'/'.join(inputs)} values (need at least {p} different sizes)"
+        )
+
+
 def fit_law(
     data: pd.DataFrame,
     law: str = "chinchilla",
@@ -260,7 +278,8 @@ def fit_law(
     ``"chinchilla"`` fits L(N, D) = E + A/N^alpha + B/D^beta on ``n_col``, ``d_col`` as Epoch
     did (log space, Huber delta=1e-3 summed, 4,500-start grid); ``"kaplan"`` fits
     L = [(N_c/N)^(alpha_N/alpha_D) + D_c/D]^alpha_D. ``bootstrap`` resamples points that many
-    times for percentile intervals (``ci`` at ``ci_level``).
+    times for percentile intervals (``ci`` at ``ci_level``). Inputs without spread (one
+    distinct value, or fewer distinct points than parameters) raise :class:`InputError`.
     """
     if law not in LAWS:
         raise InputError(f"unknown law {law!r}; choose one of {', '.join(LAWS)}")
@@ -273,6 +292,7 @@ def fit_law(
             f"{law} law needs at least {len(PARAM_NAMES[law]) + 1} rows with positive "
             f"{', '.join([*inputs, y])}; got {int(ok.sum())}"
         )
+    _check_spread(law, inputs, values[ok, :-1])
     log_x, log_y = np.log(values[ok, :-1]), np.log(values[ok, -1])
     x_scale = float(np.exp(log_x[:, 0].mean())) if law == "power" else 1.0
     problem = _Problem(law, log_x, log_y, delta, x_scale)

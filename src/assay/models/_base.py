@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from assay import requests as rq
+from assay.errors import InputError
 
 
 @dataclass(frozen=True)
@@ -24,6 +25,36 @@ class BackendInfo:
     family: str | None = None
     params: float | None = None
     dtype: str | None = None
+
+
+def prefix_token(bos: int | None, eos: int | None) -> int:
+    """The token a text is conditioned on when it has no context (assay's rolling convention,
+    lm-eval's ``prefix_token_id``): the tokenizer's BOS, else its end-of-text token."""
+    if bos is not None and bos >= 0:
+        return int(bos)
+    if eos is not None and eos >= 0:
+        return int(eos)
+    raise InputError("the tokenizer has neither a BOS nor an end-of-text token to condition on")
+
+
+def rolling_windows(
+    tokens: list[int], prefix: int, max_len: int
+) -> list[tuple[list[int], list[int]]]:
+    """Disjoint (context, predicted) windows covering ``tokens``: lm-eval's rolling scheme with
+    one token of context. Every token is predicted exactly once, the first from ``prefix`` (so
+    a window's context plus its predictions is at most ``max_len`` + 1 tokens, of which at
+    most ``max_len`` are fed: the last prediction is not an input)."""
+    out: list[tuple[list[int], list[int]]] = []
+    first = min(max_len, len(tokens))
+    out.append(([prefix], tokens[:first]))
+    done = first
+    while done < len(tokens):
+        n = min(len(tokens) - done, max_len)
+        end = done + n
+        window = tokens[max(0, end - max_len - 1) : end - 1]
+        out.append((window[: len(window) - (n - 1)], tokens[end - n : end]))
+        done = end
+    return out
 
 
 class ModelBackend(ABC):
@@ -54,7 +85,11 @@ class ModelBackend(ABC):
     def loglikelihood_rolling(
         self, requests: Sequence[rq.RollingRequest]
     ) -> list[rq.RollingResult]:
-        """log p(text) of whole texts (perplexity), in windows of the model's context length."""
+        """log p(text) of whole texts (perplexity), in windows of the model's context length.
+
+        The convention every backend follows (lm-eval's): the text is conditioned on the
+        :func:`prefix_token` (BOS, else end-of-text) and every one of its tokens is scored;
+        ``RollingResult.tokens`` counts them. A backend that cannot do this raises."""
 
     @abstractmethod
     def generate(self, requests: Sequence[rq.GenerateRequest]) -> list[rq.GenerateResult]:

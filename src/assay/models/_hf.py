@@ -8,30 +8,12 @@ from typing import Any
 
 from assay import requests as rq
 
-from ._base import BackendInfo, ModelBackend
+from ._base import BackendInfo, ModelBackend, prefix_token, rolling_windows
 from ._hf_load import load_hf
 from ._hf_pack import PackedGroup, score_groups
 
 DEFAULT_TOKEN_BUDGET = 2048
 """``batch_size="auto"``: padded tokens per forward pass (measured best on 2 CPU cores)."""
-
-
-def rolling_windows(
-    tokens: list[int], prefix: int, max_len: int
-) -> list[tuple[list[int], list[int]]]:
-    """Disjoint (context, predicted) windows covering ``tokens`` (lm-eval's rolling scheme with
-    one token of context: every token is predicted exactly once, the first from ``prefix``)."""
-    out: list[tuple[list[int], list[int]]] = []
-    first = min(max_len, len(tokens))
-    out.append(([prefix], tokens[:first]))
-    done = first
-    while done < len(tokens):
-        n = min(len(tokens) - done, max_len)
-        end = done + n
-        window = tokens[max(0, end - max_len - 1) : end - 1]
-        out.append((window[: len(window) - (n - 1)], tokens[end - n : end]))
-        done = end
-    return out
 
 
 class HFBackend(ModelBackend):
@@ -84,9 +66,7 @@ class HFBackend(ModelBackend):
         limit = getattr(config, "max_position_embeddings", None) or 2048
         self.max_length = int(max_length or min(limit, 2048))
         self.pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
-        self.prefix_id = (
-            tokenizer.eos_token_id if tokenizer.eos_token_id is not None else tokenizer.bos_token_id
-        )
+        self.prefix_id = prefix_token(tokenizer.bos_token_id, tokenizer.eos_token_id)
         self.info = BackendInfo(
             kind="hf",
             runtime=f"hf:{self.device.type}:{dtype_name}",

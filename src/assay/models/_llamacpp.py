@@ -16,7 +16,7 @@ import numpy as np
 from assay import requests as rq
 from assay.errors import InputError
 
-from ._base import BackendInfo, ModelBackend
+from ._base import BackendInfo, ModelBackend, prefix_token, rolling_windows
 
 
 def _log_softmax(x: np.ndarray) -> np.ndarray:
@@ -93,13 +93,21 @@ class LlamaCppBackend(ModelBackend):
     def loglikelihood_rolling(
         self, requests: Sequence[rq.RollingRequest]
     ) -> list[rq.RollingResult]:
+        """Each text conditioned on BOS (else end-of-text), every token scored, in windows of
+        ``n_ctx`` tokens (assay's rolling convention, :func:`rolling_windows`)."""
+        prefix = prefix_token(self.llm.token_bos(), self.llm.token_eos())
         out = []
         for r in requests:
-            ids = self._encode(r.text, bos=True)[: self.n_ctx]
-            lp, targets = self._token_logprobs(ids)
-            out.append(
-                rq.RollingResult(float(lp[np.arange(len(targets)), targets].sum()), len(targets))
-            )
+            ids = self._encode(r.text)
+            total, count = 0.0, 0
+            for ctx, pred in rolling_windows(ids, prefix, self.n_ctx - 1):
+                if not pred:
+                    continue
+                lp, targets = self._token_logprobs([*ctx, *pred])
+                rows = np.arange(len(ctx) - 1, len(ctx) + len(pred) - 1)
+                total += float(lp[rows, targets[rows]].sum())
+                count += len(pred)
+            out.append(rq.RollingResult(total, count))
         return out
 
     def generate(self, requests: Sequence[rq.GenerateRequest]) -> list[rq.GenerateResult]:

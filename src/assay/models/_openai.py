@@ -122,6 +122,7 @@ class OpenAIBackend(ModelBackend):
         tokens_per_char: float = 0.25,
         sleep: Callable[[float], None] = time.sleep,
         seed: int = 0,
+        prefix: str = "",
     ):
         self.model = model
         self.base_url = base_url.rstrip("/")
@@ -147,6 +148,9 @@ class OpenAIBackend(ModelBackend):
         self.backoff_cap = _float_option("backoff_cap", backoff_cap, positive=False)
         self.tokens_per_char = _float_option("tokens_per_char", tokens_per_char, positive=True)
         self.chat = chat
+        if not isinstance(prefix, str):
+            raise InputError(f"openai option prefix={prefix!r}: must be text (e.g. <|endoftext|>)")
+        self.prefix = prefix
         self.info = BackendInfo(kind="openai", runtime=f"openai:{self.base_url}")
         self._sleep = sleep
         self._rng = random.Random(seed)
@@ -337,9 +341,30 @@ class OpenAIBackend(ModelBackend):
         return self._map(self._score, list(requests))
 
     def _rolling(self, req: rq.RollingRequest) -> rq.RollingResult:
-        echo = self._echo_logprobs(req.text)
-        known = [v for v in echo.values[: len(echo.tokens) - 1] if v is not None]
-        return rq.RollingResult(float(sum(known)), len(known))
+        """Every token of the text scored, conditioned on what precedes it: the ``prefix``
+        option (the model's BOS or end-of-text text, which the server must read as that
+        token) or a BOS the server adds itself. Without either the first token has no
+        log-prob, and the backend says so instead of dropping it."""
+        prompt = self.prefix + req.text
+        echo = self._echo_logprobs(prompt)
+        start, end = len(self.prefix), len(prompt)
+        total, count = 0.0, 0
+        for tok, value, off in zip(echo.tokens, echo.values, echo.offsets, strict=True):
+            if off >= end:
+                break  # the generated token
+            if start and off + len(tok) <= start:
+                continue  # the prefix
+            if value is None and count == 0 and (not tok or not prompt.startswith(tok, off)):
+                continue  # a BOS the server put before the text
+            if value is None:
+                raise NoLogprobsError(
+                    f"server {self.base_url} gives no log-prob for the first token of a text "
+                    "(no BOS before it): pass prefix=<the model's BOS or end-of-text token, "
+                    "e.g. prefix=<|endoftext|>> so every token is scored, as lm-eval does"
+                )
+            total += float(value)
+            count += 1
+        return rq.RollingResult(total, count)
 
     def loglikelihood_rolling(
         self, requests: Sequence[rq.RollingRequest]

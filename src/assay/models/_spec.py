@@ -9,7 +9,8 @@ Syntax::
     hf:/path/to/model.gguf                a GGUF file directly
     openai:MODEL@URL[,key=value...]       OpenAI-compatible server (URL ends in /v1); keys:
                                           concurrency, timeout, max_retries, backoff,
-                                          backoff_cap, chat, name, api_key_env
+                                          backoff_cap, chat, name, api_key_env, prefix
+                                          (BOS text a perplexity text is conditioned on)
     llamacpp:PATH.gguf[,key=value...]     llama-cpp-python (optional extra); keys: n_ctx, name
 """
 
@@ -37,7 +38,7 @@ class ModelSpec:
     options: dict[str, Any] = field(default_factory=dict)
 
 
-TEXT_KEYS = frozenset({"name", "family", "api_key_env", "gguf_file", "dtype"})
+TEXT_KEYS = frozenset({"name", "family", "api_key_env", "gguf_file", "dtype", "prefix"})
 """Options kept as written (``name=1e3`` is the name "1e3", not the number 1000.0)."""
 
 
@@ -138,6 +139,7 @@ HF_OPTIONS = (
     "threads",
 )
 OPENAI_OPTIONS = (
+    "prefix",
     "concurrency",
     "timeout",
     "max_retries",

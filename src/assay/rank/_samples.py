@@ -9,6 +9,9 @@ repeats, missing when the model never saw it.
   the broken rankings is consistent for PL (Azari Soufiani et al., 2013); its maximiser is
   the fixed point of iterative Luce spectral ranking (Maystre & Grossglauser, 2015), found here
   by Newton's method. Ratings on the Elo scale (400 per factor of 10, mean 1000).
+* ``irt``: a Rasch model P(right) = σ(θ_i − b_s) with every sample's difficulty fitted jointly
+  (``_rasch.fit_rasch``): a sample only one model saw still counts, where rank breaking drops
+  it; for scores in [0, 1].
 * ``winrate``: HELM's mean win rate: per task, the share of other models this model beats on
   the task mean (ties half, missing cells skipped); averaged over the model's tasks.
 * ``mean``: the plain mean score over the model's tasks (macro), with its coverage.
@@ -22,22 +25,18 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from assay.core import headline_metric, metric_info
 from assay.errors import InputError
 
 from ._battles import PairCounts
 from ._fit import fit_pairs
 from ._pairwise import ELO_PER_LOGIT, _win_matrix
+from ._rasch import fit_rasch
 from ._ratings import Ratings, build_ratings
 
 __all__ = ["SampleMatrix", "rank_samples", "sample_matrix"]
 
-METHODS = ("pl", "winrate", "mean")
-#: preferred metric per task when none is named (first present wins)
-PREFERRED_METRICS = ("acc", "exact_match", "acc_norm", "pass@1", "f1", "accuracy", "score")
-#: metrics where lower is better: negated before ranking
-LOWER_IS_BETTER = frozenset(
-    {"perplexity", "word_perplexity", "byte_perplexity", "bits_per_byte", "latency", "loss"}
-)
+METHODS = ("pl", "irt", "winrate", "mean")
 
 
 class SampleMatrix:
@@ -71,13 +70,11 @@ def sample_matrix(scores: pd.DataFrame, metric: str | None = None) -> SampleMatr
         chosen = dict.fromkeys(df["task"].unique(), metric)
     else:
         per_task = df.groupby("task")["metric"].unique()
-        chosen = {
-            task: next((m for m in PREFERRED_METRICS if m in set(ms)), sorted(ms)[0])
-            for task, ms in per_task.items()
-        }
+        chosen = {task: headline_metric(ms) for task, ms in per_task.items()}
         df = df[df["metric"].to_numpy() == df["task"].map(chosen).to_numpy()]
     value = df["value"].astype(float).to_numpy()
-    value = np.where(df["metric"].isin(LOWER_IS_BETTER).to_numpy(), -value, value)
+    sign = df["metric"].map(lambda m: metric_info(m).sign).to_numpy(dtype=float)
+    value = value * sign  # lower-is-better metrics negated (assay.core's registry)
     cells = (
         df.assign(value=value)
         .groupby(["model", "task", "doc_id"], sort=True, observed=True)["value"]
@@ -214,6 +211,26 @@ def _pl(mat: SampleMatrix, weights: np.ndarray, l2: float) -> tuple[np.ndarray, 
     return theta, boot
 
 
+def _irt(mat: SampleMatrix, weights: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Point and bootstrap abilities of the Rasch model (scores must lie in [0, 1])."""
+    x = mat.values[mat.present]
+    if x.min() < 0 or x.max() > 1:
+        raise InputError("method irt needs scores in [0, 1] (accuracy-like); use --method pl")
+    pi, pj = _shared_pairs(mat)
+    PairCounts(mat.models, pi, pj, np.ones((len(pi), 3))).require_connected("scores")
+    theta = fit_rasch(mat.values)[0][0]
+    boot = fit_rasch(mat.values, weights)[0] if len(weights) else np.empty((0, len(theta)))
+    return theta, boot
+
+
+def _shared_pairs(mat: SampleMatrix) -> tuple[np.ndarray, np.ndarray]:
+    """Pairs of models that share at least one sample."""
+    p = mat.present.astype(np.float32)
+    iu, ju = np.triu_indices(len(mat.models), 1)
+    shared = (p @ p.T)[iu, ju] > 0
+    return iu[shared], ju[shared]
+
+
 def rank_samples(
     scores: pd.DataFrame,
     *,
@@ -226,11 +243,13 @@ def rank_samples(
 ) -> Ratings:
     """Rank models from per-sample results (the store's tidy ``Store.scores()`` frame).
 
-    ``method``: ``pl`` (Plackett–Luce by rank breaking, Elo scale), ``winrate`` (HELM mean win
+    ``method``: ``pl`` (Plackett–Luce by rank breaking, Elo scale), ``irt`` (Rasch abilities
+    with item difficulties fitted jointly, Elo scale; scores in [0, 1]; on sparse matrices
+    closer to the truth than ``pl``, see benchmarks/sparse_ranking.py), ``winrate`` (HELM mean win
     rate in [0, 1]) or ``mean`` (macro mean score; ``details`` has the coverage: the share of
-    all samples the model has). Without ``metric`` each task uses its first of
-    :data:`PREFERRED_METRICS` (else its alphabetically first metric); lower-is-better metrics
-    (perplexity, latency, ...) are negated. ``n`` is the number of samples a model has.
+    all samples the model has). Without ``metric`` each task uses its headline metric
+    (``assay.core.headline_metric``); lower-is-better metrics (perplexity, latency, ...) are
+    negated. ``n`` is the number of samples a model has.
     """
     if method not in METHODS:
         raise InputError(f"method {method!r}: use one of {', '.join(METHODS)}")
@@ -241,8 +260,8 @@ def rank_samples(
     weights = _column_weights(mat.tasks, bootstrap, rng) if bootstrap else np.empty((0, 0))
     n = mat.present.sum(axis=1)
     alpha = 1 - confidence
-    if method == "pl":
-        theta, boot_theta = _pl(mat, weights, l2)
+    if method in ("pl", "irt"):
+        theta, boot_theta = _pl(mat, weights, l2) if method == "pl" else _irt(mat, weights)
         rating = ELO_PER_LOGIT * theta + 1000.0
         boot = ELO_PER_LOGIT * boot_theta + 1000.0
         win = _win_matrix(theta, None)

@@ -68,11 +68,15 @@ def subsample_curve(
     method: str | None = None,
     metric: str | None = None,
     seed: int = 0,
+    thin: str = "cells",
 ) -> pd.DataFrame:
     """τ against the full-data ranking when only a fraction of the measurements is kept.
 
     ``data`` is either battles (model_a, model_b, winner: battles are dropped) or the tidy
-    per-sample scores (model, task, doc_id, metric, value: whole samples are dropped). For
+    per-sample scores (model, task, doc_id, metric, value). Per-sample scores are thinned per
+    model with ``thin="cells"`` (each model keeps its own random ``fraction`` of its samples,
+    as when every model is run on a different subset) or with ``thin="samples"`` by dropping
+    whole samples for every model at once. For
     each kept fraction, ``repeats`` seeded subsamples are ranked (no bootstrap) and compared to
     the full ranking. Returns fraction_kept, tau_mean, tau_min, tau_max, tau_sd, repeats.
     """
@@ -97,9 +101,16 @@ def subsample_curve(
         def rank(df):
             return rank_samples(df, method=method, metric=metric, bootstrap=0)
 
+        if thin not in ("cells", "samples"):
+            raise InputError(f"thin {thin!r}: use 'cells' or 'samples'")
         key = data["task"].astype(str) + "\x1f" + data["doc_id"].astype(str)
+        if thin == "cells":
+            key = data["model"].astype(str) + "\x1f" + key
         unit_of_row, uniq = pd.factorize(key)
         n_units = len(uniq)
+        unit_model = np.zeros(n_units, dtype=int)
+        unit_model[unit_of_row] = pd.factorize(data["model"].astype(str))[0]
+        per_model = np.bincount(unit_model)
     for fraction in fractions:
         if not 0 < fraction <= 1:
             raise InputError(f"fraction {fraction}: must be in (0, 1]")
@@ -112,6 +123,13 @@ def subsample_curve(
             if weighted:  # keep `size` of the battles: a draw without replacement over counts
                 kept = rng.multivariate_hypergeometric(counts, size)
                 sub = data.assign(count=kept)[kept > 0]
+            elif not battles and thin == "cells":  # each model keeps its own random share
+                order = np.lexsort((rng.random(n_units), unit_model))
+                place = np.empty(n_units, dtype=int)
+                starts = np.r_[0, np.cumsum(per_model)[:-1]]
+                place[order] = np.arange(n_units) - starts[unit_model[order]]
+                quota = np.maximum(1, np.round(fraction * per_model)).astype(int)
+                sub = data[(place < quota[unit_model])[unit_of_row]]
             else:
                 keep = rng.choice(n_units, size=size, replace=False)
                 mask = np.zeros(n_units, dtype=bool)

@@ -10,7 +10,7 @@ from typing import Any
 import pandas as pd
 
 from assay import stats
-from assay.core import to_jsonable
+from assay.core import lower_is_better, register_runs, to_jsonable, with_corpus_metrics
 from assay.errors import InputError
 from assay.store import Store, existing_store
 
@@ -23,7 +23,7 @@ from ._leaderboard import (
     pairs_panel,
     task_sentence,
 )
-from ._panel import Panel, lower_is_better
+from ._panel import Panel
 from ._panels import arena_panel, arena_sentence, flips_panel, position_bias_panel, variance_panel
 from ._scaling import scaling_panel
 
@@ -93,7 +93,8 @@ def build_report(
     if not 0 < alpha < 1:
         raise InputError(f"alpha must be between 0 and 1, got {alpha!r}")
     st = store if isinstance(store, Store) else existing_store(store)
-    scores = st.scores(task=tasks)
+    register_runs(st.runs())  # the metrics task files declared (direction, bounds)
+    scores = with_corpus_metrics(st.scores(task=tasks))
     samples = st.samples(task=tasks)
     models = st.models()
     battles = st.battles()

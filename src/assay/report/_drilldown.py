@@ -7,7 +7,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from assay.core import to_jsonable
+from assay.core import CORPUS_METRICS, to_jsonable
 
 MAX_TEXT = 1500
 
@@ -18,6 +18,19 @@ def _clip(series: pd.Series) -> pd.Series:
     return text.where(~long, text.str.slice(0, MAX_TEXT) + " …")
 
 
+def _doc_score(rows: pd.DataFrame, metric: str) -> pd.Series:
+    """Each row's ``metric``; a corpus perplexity as the document's own (from its log-likelihood
+    and its words or bytes)."""
+    col = f"metric.{metric}"
+    if col in rows:
+        return rows[col]
+    denom = f"metric.{CORPUS_METRICS.get(metric, '')}"
+    if metric in CORPUS_METRICS and {"metric.logprob", denom} <= set(rows.columns):
+        rate = -rows["metric.logprob"] / rows[denom]
+        return rate / np.log(2) if metric == "bits_per_byte" else np.exp(rate)
+    return pd.Series(np.nan, index=rows.index)
+
+
 def drilldown_data(
     samples: pd.DataFrame,
     headline: dict[str, str],
@@ -26,7 +39,7 @@ def drilldown_data(
     model_order: list[str] | None = None,
 ) -> dict[str, Any]:
     """Per task: models, and up to ``max_docs`` documents with each model's first answer and
-    its headline score. Documents where the models disagree are kept first when capping."""
+    its headline score (a corpus perplexity shows the document's own). Documents where the models disagree are kept first when capping."""
     out: dict[str, Any] = {}
     if samples.empty:
         return out
@@ -37,8 +50,7 @@ def drilldown_data(
         rows = first[first["task"] == task]
         if rows.empty:
             continue
-        col = f"metric.{metric}"
-        score = rows[col] if col in rows else pd.Series(np.nan, index=rows.index)
+        score = _doc_score(rows, metric)
         rows = rows.assign(_score=score, _pred=_clip(rows["prediction"]))
         pred = rows.pivot(index="doc_id", columns="model", values="_pred")
         val = rows.pivot(index="doc_id", columns="model", values="_score")

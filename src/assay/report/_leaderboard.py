@@ -9,8 +9,9 @@ import pandas as pd
 from scipy import stats as sps
 
 from assay import stats
+from assay.core import headline_metric, lower_is_better, with_corpus_metrics
 
-from ._panel import PREFERRED_METRICS, Panel, cell, fmt, fmt_p, lower_is_better, new_panel
+from ._panel import Panel, cell, fmt, fmt_p, new_panel
 from ._plots import interval_plot
 
 #: How the report compares models (shown in the leaderboard and by ``assay serve``).
@@ -18,23 +19,22 @@ COMPARE_METHOD = "assay.stats.compare (paired tests, Holm-corrected)"
 
 
 def headline_metrics(scores: pd.DataFrame) -> dict[str, str]:
-    """The metric each task is ranked on: the first of PREFERRED_METRICS present, else the
-    alphabetically first metric."""
-    out: dict[str, str] = {}
-    for task, metrics in scores.groupby("task", sort=True)["metric"].unique().items():
-        names = sorted(map(str, metrics))
-        out[str(task)] = next((m for m in PREFERRED_METRICS if m in names), names[0])
-    return out
+    """The metric each task is ranked on: ``assay.core.headline_metric`` of its metrics (a
+    rolling task's corpus ``word_perplexity`` once :func:`compare_scores` added it)."""
+    per_task = scores.groupby("task", sort=True)["metric"].unique()
+    return {str(task): headline_metric(metrics) for task, metrics in per_task.items()}
 
 
 def compare_scores(
     scores: pd.DataFrame, *, alpha: float = 0.05
 ) -> tuple[stats.Comparison, dict[str, str]]:
     """``assay.stats.compare`` (Holm-corrected) on each task's headline metric: the comparison
-    and the headline metric per task (:func:`headline_metrics`). No scores, no rows."""
+    and the headline metric per task (:func:`headline_metrics`); rolling tasks get their corpus
+    perplexities first (``assay.core.with_corpus_metrics``). No scores, no rows."""
     if scores.empty:
         empty = pd.DataFrame()
         return stats.Comparison(empty, empty, empty, alpha=alpha), {}
+    scores = with_corpus_metrics(scores)
     headline = headline_metrics(scores)
     keep = scores["metric"].to_numpy() == scores["task"].map(headline).to_numpy()
     return stats.compare(scores[keep], alpha=alpha, correction="holm"), headline
@@ -152,7 +152,8 @@ def leaderboard_panel(comp: stats.Comparison, headline: dict[str, str]) -> Panel
         panel.table(
             ["#", "model", metric, "95% CI", "std. error", "n", "group"],
             rows,
-            caption=f"{task} — {metric}",
+            caption=f"{task} — {metric}"
+            + (" (lower is better)" if lower_is_better(metric) else ""),
             table_id=f"leaderboard-{task}",
             row_keys=keys,
         )

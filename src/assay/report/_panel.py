@@ -12,17 +12,6 @@ import pandas as pd
 
 from assay.core import to_jsonable
 
-# Metrics where smaller is better (DESIGN.md: conventions).
-LOWER_IS_BETTER = ("perplexity", "word_perplexity", "byte_perplexity", "bits_per_byte", "loss")
-# Preferred headline metric per task, in order.
-PREFERRED_METRICS = ("acc", "exact_match", "acc_norm", "f1", "pass@1", "score")
-
-
-def lower_is_better(metric: str) -> bool:
-    """True for perplexity-, loss- and latency-like metrics."""
-    name = metric.lower()
-    return name.startswith(LOWER_IS_BETTER) or "latency" in name or name.endswith("_loss")
-
 
 def fmt(value: Any, digits: int = 3) -> str:
     """A number for a table cell: fixed decimals, scientific when tiny or huge, '' for NaN."""

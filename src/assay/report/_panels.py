@@ -78,6 +78,9 @@ def position_bias_panel(samples: pd.DataFrame, headline: dict[str, str]) -> Pane
                 continue
             r = stats.position_bias(group, metric=metric)
             shares = " · ".join(f"{100 * v:.0f}%" for v in r.table["share"])
+            by_gold = " · ".join(  # accuracy when the right answer sat at each position
+                "–" if pd.isna(v) else fmt(v) for v in r.table["accuracy"]
+            )
             sig = r.pvalue < 0.05
             rows.append(
                 [
@@ -85,6 +88,7 @@ def position_bias_panel(samples: pd.DataFrame, headline: dict[str, str]) -> Pane
                     cell(str(model), cls="model"),
                     cell(fmt(r.n), r.n, "num"),
                     cell(shares, cls="num"),
+                    cell(by_gold, cls="num"),
                     cell(f"{r.chi2:.2f} ({r.df})", r.chi2, "num"),
                     cell(fmt_p(r.pvalue), r.pvalue, "num " + ("worse" if sig else "")),
                     cell(
@@ -104,6 +108,7 @@ def position_bias_panel(samples: pd.DataFrame, headline: dict[str, str]) -> Pane
                 "model",
                 "n",
                 "chosen share by position",
+                "acc by right-answer position",
                 "χ² (df)",
                 "p",
                 "corrected acc ± SE",

@@ -9,9 +9,10 @@ import numpy as np
 import pandas as pd
 
 from assay import forecast
-from assay.errors import AssayError
+from assay.core import CORPUS_METRICS, lower_is_better
+from assay.errors import AssayError, InputError
 
-from ._panel import Panel, cell, fmt, lower_is_better, new_panel
+from ._panel import Panel, cell, fmt, new_panel
 from ._plots import scaling_plot
 
 LEVEL = 0.95
@@ -79,10 +80,11 @@ def size_table(store: Any, task: str, metric: str) -> pd.DataFrame:
 
 
 def _pick_x(table: pd.DataFrame) -> str | None:
-    for col in ("flops", "params"):
-        if col in table and (table[col] > 0).sum() >= 3:
-            return col
-    return None
+    """flops, else params: the first with ≥ 3 sized models, preferring one whose sizes differ
+    (≥ 3 distinct values, as the 3-parameter law needs)."""
+    usable = [c for c in ("flops", "params") if c in table and (table[c] > 0).sum() >= 3]
+    spread = [c for c in usable if table.loc[table[c] > 0, c].nunique() >= 3]
+    return (spread or usable or [None])[0]
 
 
 def scaling_panel(
@@ -101,6 +103,8 @@ def scaling_panel(
         panel.note = HOW_TO
         return panel
     for task, metric in headline.items():
+        if metric in CORPUS_METRICS:
+            continue  # corpus perplexities are not stored per sample: no size table yet
         table = size_table(store, task, metric)
         if len(table) < 3 or _pick_x(table) is None:
             continue
@@ -145,8 +149,15 @@ def _task_scaling(
     n_hold = 0 if len(data) < 5 else (1 if len(data) < 8 else 2)
     cut = float(data[x].iloc[-n_hold - 1]) if n_hold else float("inf")
     curve, back = None, None
+    fit = None
     if len(data) >= 4:
-        fit = forecast.fit_law(data, "power", x=x, y="y", bootstrap=bootstrap, seed=seed)
+        try:  # models all of one size: say so and fit nothing
+            fit = forecast.fit_law(data, "power", x=x, y="y", bootstrap=bootstrap, seed=seed)
+        except InputError as exc:
+            kv["fit"] = str(exc)
+            kv["backtest"] = "not run: no law was fitted"
+            n_hold, cut = 0, float("inf")
+    if fit is not None:
         grid = np.geomspace(data[x].min() / 1.5, data[x].max() * 10, 60)
         pred = fit.predict(grid, level=LEVEL)
         lo, hi = (
@@ -177,18 +188,23 @@ def _task_scaling(
             low=float(at["low"]),
             high=float(at["high"]),
         )
-    else:
+    elif "fit" not in kv:
         kv["fit"] = "needs at least 4 models with sizes (3 parameters + 1); showing the data"
     if n_hold and len(data) - n_hold >= 4:
-        back = forecast.backtest(
-            data, law="power", holdout_above=cut, on=x, x=x, y="y", level=LEVEL,
-            bootstrap=bootstrap, seed=seed,
-        )  # fmt: skip
+        try:  # the smaller models may lack the spread the full set has
+            back = forecast.backtest(
+                data, law="power", holdout_above=cut, on=x, x=x, y="y", level=LEVEL,
+                bootstrap=bootstrap, seed=seed,
+            )  # fmt: skip
+        except InputError as exc:
+            kv["backtest"] = f"not run: {exc}"
+            cut = float("inf")
+    if back is not None:
         kv[f"backtest: fit on {x} ≤ {cut:.2g}, predict {back.n_heldout} larger"] = (
             f"MAE {fmt(back.mae)}, MAPE {back.mape:.1f}%, 95% interval coverage {back.coverage:.0%}"
         )
         panel.results[task].backtest = back
-    else:
+    elif "backtest" not in kv:
         kv["backtest"] = "needs at least 5 models with sizes (4 to fit, 1 to hold out)"
         cut = float("inf")
     points = pd.DataFrame(

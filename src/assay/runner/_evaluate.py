@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from assay.core import metric_spec
 from assay.errors import InputError
 from assay.models import BackendInfo, ModelBackend
 from assay.store import ModelInfo, RunInfo, Store, default_store_path, make_run_id, open_store
@@ -205,6 +206,15 @@ def run_settings(
     return settings
 
 
+def _declared(task: TaskLike) -> dict[str, Any] | None:
+    """The task file's metric declarations, stored on the run row outside the hashed run id
+    (the analysis reads them back with ``assay.core.register_runs``)."""
+    declared = getattr(task, "metrics", None)
+    if not declared:
+        return None
+    return {"metrics": {name: metric_spec(info) for name, info in declared.items()}}
+
+
 def _store_or_path(store: Store | str | os.PathLike[str] | None) -> tuple[Store | None, Path]:
     """An existing store opened (checked) now; a new one is only created by the first write, so
     a run that fails before its first results leaves no file, model or run behind."""
@@ -303,6 +313,7 @@ def evaluate(
                 num_fewshot=num_fewshot,
                 fewshot_seed=seed,
                 settings=settings,
+                extra=_declared(task),
             )
             done = db.completed_keys(run.run_id) if db is not None else set()
             if done:
@@ -346,6 +357,7 @@ def evaluate(
             db.upsert_models([model_row], con=con)
             for plan in done_plans:
                 plan.run.extra = {
+                    **(_declared(plan.task) or {}),
                     "cost_fit": cost.to_dict() if cost else None,
                     "runtime": info.runtime,
                 }

@@ -69,7 +69,9 @@ class AnchorPoints(ResultMixin):
     """k anchor questions, their weights (cluster share) and the fitted IRT model.
 
     ``validation`` holds each estimator's error on held-out training models (mae, rmse, bias,
-    n): how far a k-question estimate falls from the full-benchmark score.
+    n): how far a k-question estimate falls from the full-benchmark score, with a
+    ``random_<k>`` row for the mean of k random items (the baseline). ``recommended`` is the
+    estimator to report (``pirt``).
     """
 
     doc_ids: list[str]
@@ -78,6 +80,7 @@ class AnchorPoints(ResultMixin):
     irt: IRT2PL
     embedding: str
     validation: pd.DataFrame
+    recommended: str = "pirt"
 
 
 @dataclass
@@ -119,24 +122,78 @@ def _estimates(anchors: AnchorPoints, y: np.ndarray) -> pd.DataFrame:
     )  # fmt: skip
 
 
+EMBEDDINGS = ("information", "irt", "correctness")
+
+
+def _pick(
+    y: np.ndarray, irt: IRT2PL, k: int, embedding: str, seed: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(anchor item positions, their weights, each item's cluster) for a training (models ×
+    items) matrix."""
+    n = y.shape[1]
+    a, b = irt.discrimination.to_numpy(), irt.difficulty.to_numpy()
+    if embedding == "information":  # k equal-count strata of difficulty, most informative item
+        p = irt.probabilities(irt.ability.to_numpy())
+        info = (a**2 * p * (1 - p)).mean(axis=0)  # Fisher information at the training θ
+        stratum = np.empty(n, dtype=int)
+        stratum[np.argsort(b, kind="stable")] = np.arange(n) * k // n
+        order = np.lexsort((-info, stratum))  # by stratum, most informative first
+        first = np.r_[True, stratum[order][1:] != stratum[order][:-1]]
+        return order[first], np.bincount(stratum, minlength=k) / n, stratum
+    pts = np.column_stack([a, b]) if embedding == "irt" else np.nan_to_num(y.T, nan=0.5)
+    sd = pts.std(axis=0)
+    pts = (pts - pts.mean(axis=0)) / np.where(sd > 0, sd, 1)
+    labels, centres = kmeans(pts, k, seed=seed)
+    dist = _sq_distances(pts, centres)
+    dist = np.where(labels[:, None] == np.arange(k)[None, :], dist, np.inf)
+    used = np.bincount(labels, minlength=k) > 0
+    weights = (np.bincount(labels, minlength=k)[used] / n).astype(float)
+    return dist.argmin(axis=0)[used], weights, labels
+
+
+def _validation(anchors: AnchorPoints, y: np.ndarray, picks: np.ndarray, seed: int) -> pd.DataFrame:
+    """Each estimator's error on held-out models (rows of y), beside the mean of k random
+    items (200 seeded draws, the baseline a subset must beat)."""
+    k, n = len(picks), y.shape[1]
+    est = _estimates(anchors, y[:, picks])
+    truth = np.nanmean(y, axis=1)
+    rng = np.random.default_rng(seed + 1)
+    draws = np.argsort(rng.random((200, n)), axis=1)[:, :k]  # (200, k) without replacement
+    errs = {name: est[name].to_numpy() - truth for name in ("anchor", "irt", "pirt")}
+    rand = np.nanmean(y[:, draws], axis=2) - truth[:, None]  # (models, draws)
+    rows = [
+        {"estimator": name, "mae": np.mean(np.abs(e)), "rmse": np.sqrt(np.mean(e**2)),
+         "bias": np.mean(e), "n": len(y)}
+        for name, e in errs.items()
+    ]  # fmt: skip
+    rows.append({"estimator": f"random_{k}", "mae": np.mean(np.abs(rand)),
+                 "rmse": np.sqrt(np.mean(rand**2)), "bias": np.mean(rand), "n": len(y)})  # fmt: skip
+    return pd.DataFrame(rows)
+
+
 def anchor_points(
     responses: pd.DataFrame,
     k: int,
     *,
-    embedding: str = "irt",
+    embedding: str = "information",
     holdout: float = 0.2,
     seed: int = 0,
 ) -> AnchorPoints:
     """Pick k anchors from a (models × items) 0/1 matrix of known models.
 
-    The IRT model and clusters come from a random (1 − ``holdout``) of the models; items are
-    clustered by k-means on their IRT parameters (a_j, b_j), standardised, or, with
-    ``embedding="correctness"``, on their columns of answers; the anchor of a cluster is the
-    item nearest its centre, weighted by the cluster's share of items. The held-out models
-    measure each estimator's error (``validation``).
+    The IRT model and the anchors come from a random (1 − ``holdout``) of the models. By
+    default (``embedding="information"``) the items are cut into k equal-count strata of IRT
+    difficulty b_j and each stratum's anchor is its most informative item (largest mean Fisher
+    information a_j² p(1 − p) over the training models), weighted by the stratum's share; the
+    2PL fit then uses a tighter discrimination prior (a ~ N(1, 0.5²)) so that picking the
+    largest a does not pick noise. ``embedding="irt"`` clusters items by k-means on (a_j, b_j),
+    standardised, and ``"correctness"`` on their columns of answers (tinyBenchmarks), keeping
+    the item nearest each centre. The held-out models measure each estimator's error beside
+    the mean of k random items (``validation``); ``recommended`` names the estimator to use
+    (p-IRT).
     """
-    if embedding not in ("irt", "correctness"):
-        raise InputError("embedding must be 'irt' or 'correctness'")
+    if embedding not in EMBEDDINGS:
+        raise InputError(f"embedding must be one of {', '.join(map(repr, EMBEDDINGS))}")
     y = responses.astype(float)
     m, n = y.shape
     if not 1 <= k < n:
@@ -145,19 +202,8 @@ def anchor_points(
     n_hold = int(round(holdout * m)) if m >= 10 else 0
     order = rng.permutation(m)
     held, train = order[:n_hold], order[n_hold:]
-    irt = fit_irt_2pl(y.iloc[train])
-    if embedding == "irt":
-        pts = np.column_stack([irt.discrimination.to_numpy(), irt.difficulty.to_numpy()])
-    else:
-        pts = np.nan_to_num(y.iloc[train].to_numpy().T, nan=0.5)
-    sd = pts.std(axis=0)
-    pts = (pts - pts.mean(axis=0)) / np.where(sd > 0, sd, 1)
-    labels, centres = kmeans(pts, k, seed=seed)
-    dist = _sq_distances(pts, centres)
-    dist = np.where(labels[:, None] == np.arange(k)[None, :], dist, np.inf)
-    used = np.bincount(labels, minlength=k) > 0
-    picks = dist.argmin(axis=0)[used]
-    weights = (np.bincount(labels, minlength=k)[used] / n).astype(float)
+    irt = fit_irt_2pl(y.iloc[train], prior_sd_a=0.5 if embedding == "information" else 1.0)
+    picks, weights, labels = _pick(y.iloc[train].to_numpy(), irt, k, embedding, seed)
     docs = [str(c) for c in y.columns]
     anchors = AnchorPoints(
         doc_ids=[docs[j] for j in picks],
@@ -168,15 +214,7 @@ def anchor_points(
         validation=pd.DataFrame(),
     )
     if n_hold:
-        yh = y.iloc[held].to_numpy()
-        est = _estimates(anchors, yh[:, picks])
-        truth = np.nanmean(yh, axis=1)
-        rows = []
-        for name in ("anchor", "irt", "pirt"):
-            err = est[name].to_numpy() - truth
-            rows.append({"estimator": name, "mae": np.mean(np.abs(err)),
-                         "rmse": np.sqrt(np.mean(err**2)), "bias": np.mean(err), "n": n_hold})  # fmt: skip
-        anchors.validation = pd.DataFrame(rows)
+        anchors.validation = _validation(anchors, y.iloc[held].to_numpy(), picks, seed)
     return anchors
 
 
@@ -224,6 +262,7 @@ class ItemReport(ResultMixin):
                 for d, w in zip(self.anchors.doc_ids, self.anchors.weights, strict=True)
             ]
             out["anchor_validation"] = to_jsonable(self.anchors.validation)
+            out["anchor_estimator"] = self.anchors.recommended
         out["items"] = to_jsonable(self.flagged if flagged_only else self.table)
         return out
 

@@ -3,6 +3,8 @@ Large Language Models", Dominguez-Olmedo et al. 2024)."""
 
 from __future__ import annotations
 
+import json
+import re
 from dataclasses import dataclass
 
 import numpy as np
@@ -56,20 +58,48 @@ def _lists_to_matrix(lists: pd.Series) -> np.ndarray:
     return out
 
 
-def _gold_positions(df: pd.DataFrame, orders: np.ndarray, correct: np.ndarray) -> np.ndarray:
-    """Shown position of the right answer: ``gold_position`` column, else the integer
-    ``target`` looked up in ``choice_order``, else the chosen position when it was right."""
-    if "gold_position" in df:
-        return pd.to_numeric(df["gold_position"], errors="coerce").to_numpy(dtype=float)
+def _extra_field(extra: pd.Series, key: str) -> np.ndarray:
+    """An integer field of the ``extra`` column (JSON text as stored, or dicts) as floats."""
+    text = extra.astype(object).where(extra.notna(), None)
+    if text.map(lambda v: isinstance(v, dict)).any():
+        text = text.map(lambda v: json.dumps(v) if isinstance(v, dict) else v)
+    found = text.astype("string").str.extract(rf'"{re.escape(key)}"\s*:\s*(-?\d+)')[0]
+    return pd.to_numeric(found, errors="coerce").to_numpy(dtype=float)
+
+
+def _gold_positions(
+    df: pd.DataFrame, chosen: np.ndarray, correct: np.ndarray, n_choices: np.ndarray
+) -> np.ndarray:
+    """Shown position of the right answer, from what the store recorded.
+
+    In order: a ``gold_position`` or ``target_position`` column, else ``extra.target_position``
+    (the runner stores it per sample); else, for rows without ``choice_order`` (imported
+    results, where ``target`` may be the gold index), an integer ``target`` in [0, k) when it
+    agrees with every scored row (chosen == target exactly when right); else the chosen
+    position when it was right. ``target`` of assay's own runs is the answer *text*, never
+    an index, so it is not read as one.
+    """
     gold = np.full(len(df), np.nan)
+    for name in ("gold_position", "target_position"):
+        if name in df:
+            gold = np.where(
+                np.isnan(gold), pd.to_numeric(df[name], errors="coerce").to_numpy(float), gold
+            )
+    if "extra" in df:
+        gold = np.where(np.isnan(gold), _extra_field(df["extra"], "target_position"), gold)
     if "target" in df:
         target = pd.to_numeric(df["target"], errors="coerce").to_numpy(dtype=float)
-        has_order = ~np.isnan(orders).all(axis=1)
-        hit = orders == target[:, None]
-        found = hit.any(axis=1)
-        gold = np.where(has_order & found, np.argmax(hit, axis=1), np.nan)
-        gold = np.where(~has_order, target, gold)
-    chosen = pd.to_numeric(df["chosen_position"], errors="coerce").to_numpy(dtype=float)
+        unordered = (
+            df["choice_order"].isna().to_numpy() if "choice_order" in df else np.ones(len(df), bool)
+        )
+        usable = (
+            unordered & np.isnan(gold) & (target == np.round(target))
+            & (target >= 0) & (target < n_choices)
+        )  # fmt: skip
+        right, wrong = correct == 1, correct == 0
+        agrees = np.all(~usable | ~(right | wrong) | ((chosen == target) == right))
+        if usable.any() and agrees:
+            gold = np.where(usable, target, gold)
     return np.where(np.isnan(gold) & (correct == 1), chosen, gold)
 
 
@@ -132,7 +162,7 @@ def position_bias(
     chi2 = float(np.sum((observed[used] - expected[used]) ** 2 / expected[used]))
     dof = int(used.sum() - 1)
     pvalue = float(sps.chi2.sf(chi2, dof)) if dof > 0 else float("nan")
-    gold = _gold_positions(df, orders, correct)
+    gold = _gold_positions(df, chosen, correct, n_choices)
     has_gold = ~np.isnan(gold)
     gold_i = gold[has_gold].astype(int)
     gold_n = np.bincount(gold_i, minlength=positions)[:positions].astype(float)

@@ -11,16 +11,26 @@ import numpy as np
 import pandas as pd
 from scipy import stats as sps
 
-from assay.core import require_columns, to_jsonable
+from assay.core import metric_info, require_columns, to_jsonable
 from assay.errors import InputError
 
-from ._estimators import mean_ci, wilson_ci
+from ._estimators import mean_ci
 from ._paired import _CORRECTIONS, _METHODS, adjust_pvalues, paired_test
 from ._tidy import doc_matrix, select, task_metrics
 
 __all__ = ["Comparison", "compact_letters", "compare"]
 
-SCORE_COLUMNS = ["model", "task", "metric", "n", "mean", "stderr", "ci_low", "ci_high"]
+SCORE_COLUMNS = [
+    "model",
+    "task",
+    "metric",
+    "n",
+    "mean",
+    "stderr",
+    "ci_low",
+    "ci_high",
+    "method",
+]
 PAIR_COLUMNS = [
     "model_a",
     "model_b",
@@ -33,6 +43,7 @@ PAIR_COLUMNS = [
     "ci_high",
     "p_value",
     "p_adjusted",
+    "method",
 ]
 OVERALL = "(all)"
 
@@ -41,9 +52,11 @@ OVERALL = "(all)"
 class Comparison:
     """Result of :func:`compare`.
 
-    ``scores``: model, task, metric, n, mean, stderr, ci_low, ci_high.
+    ``scores``: model, task, metric, n, mean, stderr, ci_low, ci_high, method (the interval:
+    "wilson", "wilson-clustered", "clt", "clustered", "+repeats", "normal" for "(all)").
     ``pairs``: model_a, model_b, task, metric, n, diff, stderr, ci_low, ci_high, p_value,
-    p_adjusted (diff = mean_a − mean_b on the docs both answered; p adjusted over all pairs).
+    p_adjusted, method (diff = mean_a − mean_b on the docs both answered; p adjusted over all
+    pairs; the test and its interval come from the same procedure, ``method``).
     ``groups``: task, metric, model, mean, group, tied_with_best — compact letter display:
     two models sharing a letter are not significantly different (adjusted p ≥ α); the models
     carrying letter "a" (``tied_with_best``) are indistinguishable from the best.
@@ -92,14 +105,15 @@ def compact_letters(means: Sequence[float], significant: np.ndarray) -> list[str
     return letters
 
 
-def _overall_scores(scores: pd.DataFrame) -> pd.DataFrame:
-    """Macro mean over tasks per model (tasks with that model): SE = √(Σ SE_t²) / T."""
+def _overall_scores(scores: pd.DataFrame, alpha: float) -> pd.DataFrame:
+    """Macro mean over tasks per model (tasks with that model): SE = √(Σ SE_t²) / T, with a
+    normal (1 − α) interval."""
     rows = []
+    z = sps.norm.ppf(1 - alpha / 2)
     for model, sub in scores.groupby("model", sort=False):
         t = len(sub)
         se = float(np.sqrt(np.sum(sub["stderr"].to_numpy() ** 2)) / t)
         mean = float(sub["mean"].mean())
-        z = sps.norm.ppf(0.975)
         rows.append(
             {
                 "model": model,
@@ -110,6 +124,7 @@ def _overall_scores(scores: pd.DataFrame) -> pd.DataFrame:
                 "stderr": se,
                 "ci_low": mean - z * se,
                 "ci_high": mean + z * se,
+                "method": "normal",
             }
         )
     return pd.DataFrame(rows, columns=SCORE_COLUMNS)
@@ -131,11 +146,12 @@ def compare(
 
     ``scores`` is ``Store.scores()`` (long rows). Per task the metric is ``metric`` or the
     primary one (``acc``, else ``exact_match``, else the first). Repeats are averaged per doc
-    (:func:`mean_ci`), cluster ids give clustered SEs; 0/1 scores with fewer than 10 successes
-    or failures get Wilson's interval instead of the CLT one (which would leave [0, 1]); pairs use :func:`paired_test` with
-    ``test`` ("auto": exact McNemar for binary single-repeat unclustered scores, else paired t)
-    and p-values are adjusted over all pairs of all tasks by ``correction`` ("holm", "bh",
-    "none"). With ``overall`` the scores get extra rows task="(all)": macro means over tasks.
+    (:func:`mean_ci`, whose interval is chosen by the data: Wilson for 0/1 scores, Wilson on
+    the design-effect n with clusters, t otherwise); pairs use :func:`paired_test` with
+    ``test`` ("auto": McNemar's test with Tango's score interval for binary single-repeat
+    unclustered scores, else paired t) and p-values are adjusted over all pairs of all tasks by
+    ``correction`` ("holm", "bh", "none"). With ``overall`` the scores get extra rows
+    task="(all)": macro means over tasks, with (1 − ``alpha``) intervals.
     """
     require_columns(scores, ["model", "task", "doc_id", "metric", "value"])
     if not 0 < alpha < 1:
@@ -159,13 +175,10 @@ def compare(
             est = mean_ci(
                 col[have], clusters=None if clusters is None else clusters[have], alpha=alpha
             )
-            ci_low, ci_high = est.ci_low, est.ci_high
-            if clusters is None and _few_binary_successes(col[have]):
-                # the CLT interval leaves [0, 1] near 0% or 100%: use Wilson's score interval
-                ci_low, ci_high = wilson_ci(np.sum(col[have]), have.sum(), alpha=alpha)
             score_rows.append(
                 {"model": name, "task": task, "metric": met, "n": est.n, "mean": est.mean,
-                 "stderr": est.stderr, "ci_low": ci_low, "ci_high": ci_high}
+                 "stderr": est.stderr, "ci_low": est.ci_low, "ci_high": est.ci_high,
+                 "method": est.method}
             )  # fmt: skip
         for i, j in combinations(range(len(names)), 2):
             shared = ~np.isnan(matrix[:, i]) & ~np.isnan(matrix[:, j])
@@ -191,7 +204,7 @@ def compare(
     score_df = pd.DataFrame(score_rows, columns=SCORE_COLUMNS)
     details = pd.DataFrame(pair_rows)
     if details.empty:
-        details = pd.DataFrame(columns=[*PAIR_COLUMNS, "method"])
+        details = pd.DataFrame(columns=PAIR_COLUMNS)
     for col in PAIR_COLUMNS:
         if col not in details:
             details[col] = np.nan
@@ -199,7 +212,7 @@ def compare(
     pairs = details[PAIR_COLUMNS].reset_index(drop=True)
     groups = _groups(score_df, pairs, alpha)
     if overall and score_df["task"].nunique() > 1:
-        score_df = pd.concat([score_df, _overall_scores(score_df)], ignore_index=True)
+        score_df = pd.concat([score_df, _overall_scores(score_df, alpha)], ignore_index=True)
     return Comparison(score_df, pairs, groups, alpha, correction, details.reset_index(drop=True))
 
 
@@ -214,7 +227,7 @@ def _groups(scores: pd.DataFrame, pairs: pd.DataFrame, alpha: float) -> pd.DataF
         for a, b, p in zip(tp["model_a"], tp["model_b"], tp["p_adjusted"], strict=True):
             if p < alpha:
                 sig[index[a], index[b]] = sig[index[b], index[a]] = True
-        letters = compact_letters(list(means), sig)
+        letters = compact_letters(list(means * metric_info(met).sign), sig)  # best gets "a"
         for name, mean, letter in zip(names, means, letters, strict=True):
             out.append(
                 {"task": task, "metric": met, "model": name, "mean": mean, "group": letter,
@@ -222,11 +235,3 @@ def _groups(scores: pd.DataFrame, pairs: pd.DataFrame, alpha: float) -> pd.DataF
             )  # fmt: skip
     cols = ["task", "metric", "model", "mean", "group", "tied_with_best"]
     return pd.DataFrame(out, columns=cols)
-
-
-def _few_binary_successes(values: np.ndarray, minimum: int = 10) -> bool:
-    """True for 0/1 scores with fewer than ``minimum`` successes or failures (n·p̂ < 10 rule)."""
-    if values.size == 0 or not np.all((values == 0) | (values == 1)):
-        return False
-    k = values.sum()
-    return bool(min(k, values.size - k) < minimum)

@@ -1,7 +1,9 @@
-"""Means with honest error bars: CLT, clustered, repeats, bootstrap (percentile/BCa), Wilson.
+"""Means with honest error bars: Wilson (and its design-effect version for clusters) for 0/1
+scores, t (plain or clustered) otherwise, repeats, bootstrap (percentile/BCa).
 
 References: E. Miller, "Adding Error Bars to Evals" (2024); B. Efron, "Better bootstrap
-confidence intervals" (1987); E. B. Wilson (1927).
+confidence intervals" (1987); E. B. Wilson (1927); L. Kish, "Survey Sampling" (1965, design
+effect); Korn & Graubard (1998, effective sample size for proportions from clustered samples).
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ __all__ = [
     "BootstrapResult",
     "MeanEstimate",
     "bootstrap_ci",
+    "cluster_wilson_ci",
     "clustered_se",
     "doc_means",
     "mean_ci",
@@ -115,17 +118,59 @@ def clustered_se(x: np.ndarray, clusters, *, small_sample: bool = True) -> float
     return float(np.sqrt(var))
 
 
+def _wilson(p, n, z) -> tuple[np.ndarray, np.ndarray]:
+    """Wilson bounds for proportion ``p`` out of (possibly effective, non-integer) ``n``."""
+    with np.errstate(invalid="ignore", divide="ignore"):
+        denom = 1 + z**2 / n
+        centre = (p + z**2 / (2 * n)) / denom
+        half = z * np.sqrt(np.maximum(p * (1 - p), 0) / n + z**2 / (4 * n**2)) / denom
+    return np.clip(centre - half, 0, 1), np.clip(centre + half, 0, 1)
+
+
+def cluster_wilson_ci(p, n, var_cl, deff_max, *, alpha: float = 0.05):
+    """Wilson interval on the effective sample size n_eff = n / deff (vectorised).
+
+    deff = var_cl / (p̂(1 − p̂)/(n − 1)) is the design effect: the clustered variance of the mean
+    (CR1, :func:`clustered_se` squared) over the simple-random-sampling one. It is clipped to
+    [1, deff_max] with deff_max = Σ n_c² / n (every question of a cluster alike; 5 for clusters
+    of 5), and taken as deff_max when p̂ is 0 or 1 (no spread to estimate it from).
+    Returns (low, high, n_eff).
+    """
+    p, n, var_cl = (np.asarray(v, dtype=float) for v in (p, n, var_cl))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        deff = var_cl / (p * (1 - p) / (n - 1))
+    deff = np.where(np.isfinite(deff), np.clip(deff, 1.0, deff_max), deff_max)
+    n_eff = n / deff
+    low, high = _wilson(p, n_eff, sps.norm.ppf(1 - alpha / 2))
+    return np.where(p == 0, 0.0, low), np.where(p == 1, 1.0, high), n_eff
+
+
+def _is_binary(x: np.ndarray) -> bool:
+    return bool(x.size) and bool(np.all((x == 0) | (x == 1)))
+
+
 def mean_ci(
-    values, *, clusters=None, alpha: float = 0.05, small_sample: bool = True
+    values,
+    *,
+    clusters=None,
+    alpha: float = 0.05,
+    small_sample: bool = True,
+    method: str = "auto",
 ) -> MeanEstimate:
-    """Mean, standard error and (1 − α) t-interval of per-question scores.
+    """Mean, standard error and (1 − α) interval of per-question scores.
 
     ``values`` is (n,) or (n, K) for K repeats per question (NaN for a missing repeat). Repeats
     are averaged per question; the SE uses the spread of those averages, which estimates
     Var(s̄) = (Var(x) + E[σ²]/K) / n and so already carries the within-question term; the two
     terms are reported separately. With ``clusters`` (one id per question) the SE is clustered
-    (:func:`clustered_se`) and the interval uses G − 1 degrees of freedom, else n − 1.
+    (:func:`clustered_se`). ``method="auto"`` picks the interval by the data: 0/1 scores with
+    one repeat get Wilson's score interval ("wilson"), or with clusters Wilson on the
+    design-effect-adjusted n (:func:`cluster_wilson_ci`, "wilson-clustered"); other scores a
+    t-interval on n − 1 ("clt") or G − 1 ("clustered") degrees of freedom. ``method="t"``
+    forces the t-interval.
     """
+    if method not in ("auto", "t"):
+        raise InputError(f"method {method!r}: use auto or t")
     xbar, k, s2 = doc_means(values)
     keep = ~np.isnan(xbar)
     xbar, k, s2 = xbar[keep], k[keep], s2[keep]
@@ -142,22 +187,34 @@ def mean_ci(
         clusters = np.asarray(clusters, dtype=object)[keep]
         se = clustered_se(xbar, clusters, small_sample=small_sample)
         n_clusters = _codes(clusters)[1]
-        df = max(n_clusters - 1, 1)
-        method = "clustered"
+        df: float = max(n_clusters - 1, 1)
+        kind = "clustered"
     else:
         se = float(np.sqrt(var_x / n)) if n > 1 else float("nan")
         df = max(n - 1, 1)
-        method = "clt"
-    if has_rep:
-        method += "+repeats"
+        kind = "clt"
     q = sps.t.ppf(1 - alpha / 2, df)
+    ci_low, ci_high = mean - q * se, mean + q * se
+    if method == "auto" and not has_rep and _is_binary(xbar):
+        df = float("inf")
+        if n_clusters is None:
+            kind = "wilson"
+            ci_low, ci_high = wilson_ci(xbar.sum(), n, alpha=alpha)
+        else:
+            kind = "wilson-clustered"
+            sizes = np.bincount(_codes(clusters)[0])
+            ci_low, ci_high, _ = cluster_wilson_ci(
+                mean, n, se**2, float(np.sum(sizes**2) / n), alpha=alpha
+            )
+    if has_rep:
+        kind += "+repeats"
     return MeanEstimate(
         mean=mean,
         stderr=se,
-        ci_low=float(mean - q * se),
-        ci_high=float(mean + q * se),
+        ci_low=float(ci_low),
+        ci_high=float(ci_high),
         n=n,
-        method=method,
+        method=kind,
         df=float(df),
         n_clusters=n_clusters,
         var_between=max(var_x - var_within, 0.0) if n > 1 else float("nan"),
@@ -173,14 +230,10 @@ def wilson_ci(successes, n, *, alpha: float = 0.05) -> tuple[np.ndarray, np.ndar
     """
     k = np.asarray(successes, dtype=float)
     n = np.asarray(n, dtype=float)
-    z = sps.norm.ppf(1 - alpha / 2)
     with np.errstate(invalid="ignore", divide="ignore"):
-        p = k / n
-        denom = 1 + z**2 / n
-        centre = (p + z**2 / (2 * n)) / denom
-        half = z * np.sqrt(p * (1 - p) / n + z**2 / (4 * n**2)) / denom
-    low = np.where(k == 0, 0.0, np.clip(centre - half, 0, 1))
-    high = np.where(k == n, 1.0, np.clip(centre + half, 0, 1))
+        low, high = _wilson(k / n, n, sps.norm.ppf(1 - alpha / 2))
+    low = np.where(k == 0, 0.0, low)
+    high = np.where(k == n, 1.0, high)
     if low.ndim == 0:
         return float(low), float(high)
     return low, high
@@ -190,6 +243,33 @@ def resample_counts(rng: np.random.Generator, n: int, size: int) -> np.ndarray:
     """(size, n) counts of how often each of n items is drawn in each bootstrap resample."""
     idx = rng.integers(0, n, size=(size, n)) + (np.arange(size) * n)[:, None]
     return np.bincount(idx.ravel(), minlength=size * n).reshape(size, n)
+
+
+_BINNED_FROM = 20_000  # index resampling below this many values, binned sums from here on
+_BINS = 256
+
+
+def _binned_means(x: np.ndarray, n_resamples: int, rng: np.random.Generator) -> np.ndarray:
+    """Resampled means of many distinct values, cost B·(bins) instead of B·n.
+
+    The sorted values are cut into equal-count bins; a resample draws multinomial counts c_b
+    per bin, and the sum of c_b draws from bin b (mean μ_b, variance σ_b²) is taken as
+    c_b μ_b + √(c_b σ_b²)·N(0, 1): exact in mean and variance, and normal to within Monte
+    Carlo error since each bin holds n/bins ≥ 78 values and the bins are narrow.
+    """
+    n = x.size
+    bins = np.array_split(np.sort(x), _BINS)
+    size = np.array([b.size for b in bins], dtype=float)
+    mu = np.array([b.mean() for b in bins])
+    var = np.array([b.var() for b in bins])
+    out = np.empty(n_resamples)
+    chunk = max(1, 2_000_000 // _BINS)
+    for start in range(0, n_resamples, chunk):
+        b = min(chunk, n_resamples - start)
+        c = rng.multinomial(n, size / n, size=b).astype(float)
+        noise = np.sqrt(c @ var) * rng.standard_normal(b)
+        out[start : start + b] = (c @ mu + noise) / n
+    return out
 
 
 def _bootstrap_means(
@@ -214,6 +294,8 @@ def _bootstrap_means(
         freq = np.bincount(inverse, minlength=values.size) / n
         counts = rng.multinomial(n, freq, size=n_resamples)
         return counts @ values / n
+    if n >= _BINNED_FROM:
+        return _binned_means(values[inverse], n_resamples, rng)
     out = np.empty(n_resamples)
     chunk = max(1, 4_000_000 // n)
     for start in range(0, n_resamples, chunk):

@@ -46,9 +46,9 @@ def response_matrix(
 
 @dataclass
 class ItemAnalysis(ResultMixin):
-    """One row per question: n_models, difficulty (share of models right), discrimination
-    (corrected point-biserial: correlation across models of the item score with the model's
-    total over the other items), flags ("nobody_right", "everybody_right",
+    """One row per question: n_models (that answered it), difficulty (share of them right),
+    discrimination (corrected point-biserial: correlation across those models of the item score
+    with the model's mean over the other items it answered), flags ("nobody_right", "everybody_right",
     "negative_discrimination")."""
 
     task: str
@@ -60,16 +60,30 @@ class ItemAnalysis(ResultMixin):
         return self.table[self.table["flags"] != ""]
 
 
-def item_statistics(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Difficulty p_j = mean_i x_ij and corrected point-biserial r_j = corr_i(x_ij, R_ij),
-    R_ij = Σ_{k≠j} x_ik, for a complete (models × items) matrix; r is NaN for constant items."""
-    p = x.mean(axis=0)
-    rest = x.sum(axis=1, keepdims=True) - x
-    xc = x - p
-    rc = rest - rest.mean(axis=0)
+def item_statistics(x: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per item over the models that answered it (NaN = not answered): n_j, difficulty
+    p_j = mean x_ij and corrected point-biserial r_j = corr_i(x_ij, R_ij), with R_ij the model's
+    mean score over the *other* items it answered, (S_i − x_ij) / (N_i − 1).
+
+    On a complete matrix R_ij is the rest total Σ_{k≠j} x_ik over (items − 1), so r_j is the
+    usual corrected point-biserial; r is NaN for constant items and with < 3 models."""
+    x = np.asarray(x, dtype=float)
+    seen = ~np.isnan(x)
+    x0 = np.where(seen, x, 0.0)
+    total, answered = x0.sum(axis=1, keepdims=True), seen.sum(axis=1, keepdims=True)
     with np.errstate(invalid="ignore", divide="ignore"):
+        rest = (total - x0) / (answered - 1)
+    use = seen & np.isfinite(rest)  # a model that answered only this item has no rest score
+    rest = np.where(use, rest, 0.0)
+    n = seen.sum(axis=0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        p = x0.sum(axis=0) / n
+        k = use.sum(axis=0)
+        mx = np.sum(use * x0, axis=0) / k
+        mr = np.sum(use * rest, axis=0) / k
+        xc, rc = use * (x0 - mx), use * (rest - mr)
         r = np.sum(xc * rc, axis=0) / np.sqrt(np.sum(xc**2, axis=0) * np.sum(rc**2, axis=0))
-    return p, r
+    return n, p, np.where(k >= 3, r, np.nan)
 
 
 def item_analysis(
@@ -78,20 +92,24 @@ def item_analysis(
     task: str | None = None,
     metric: str | None = None,
     models: list[str] | None = None,
+    min_models: int = 3,
 ) -> ItemAnalysis:
     """Difficulty, discrimination and broken-item flags of one task's questions across models
-    (questions every model answered; needs at least 3 models)."""
+    (needs at least 3 models). Each item uses the models that answered it (as IRT does), so a
+    sparse matrix keeps every item answered by at least ``min_models`` models."""
     resp = response_matrix(scores, task=task, metric=metric, models=models)
-    complete = resp.loc[:, resp.notna().all(axis=0)]
     if resp.shape[0] < 3:
         raise InputError(f"item analysis needs at least 3 models, got {resp.shape[0]}")
-    x = complete.to_numpy(dtype=float)
-    p, r = item_statistics(x)
+    n, p, r = item_statistics(resp.to_numpy(dtype=float))
+    keep = n >= min_models
+    if not keep.any():
+        raise InputError(f"no item was answered by at least {min_models} models")
+    n, p, r = n[keep], p[keep], r[keep]
     flags = np.select(
         [p == 0, p == 1, r < 0], ["nobody_right", "everybody_right", "negative_discrimination"], ""
     )
     table = pd.DataFrame(
-        {"doc_id": complete.columns, "n_models": x.shape[0], "difficulty": p,
+        {"doc_id": resp.columns[keep], "n_models": n, "difficulty": p,
          "discrimination": r, "flags": flags}
     )  # fmt: skip
     t, met = task_metrics(select(select(scores, "model", models), "task", task), metric)[0]

@@ -12,9 +12,16 @@ from assay.errors import InputError
 from ._estimators import _codes, clustered_se, doc_means
 from ._results import ResultMixin
 
-__all__ = ["PairedResult", "adjust_pvalues", "benjamini_hochberg", "holm", "paired_test"]
+__all__ = [
+    "PairedResult",
+    "adjust_pvalues",
+    "benjamini_hochberg",
+    "holm",
+    "mcnemar_score",
+    "paired_test",
+]
 
-_METHODS = ("auto", "t", "mcnemar", "permutation")
+_METHODS = ("auto", "t", "mcnemar", "mcnemar-exact", "permutation")
 _CORRECTIONS = ("holm", "bh", "fdr", "benjamini-hochberg", "none")
 
 
@@ -22,8 +29,9 @@ _CORRECTIONS = ("holm", "bh", "fdr", "benjamini-hochberg", "none")
 class PairedResult(ResultMixin):
     """Mean difference mean_a − mean_b on the questions both models answered.
 
-    ``method`` names the test behind ``pvalue``: "t" (paired t; clustered Wald-t with G − 1
-    degrees of freedom when clustered), "mcnemar" (exact, binomial on the discordant pairs) or
+    ``method`` names the procedure behind ``pvalue`` and the interval: "t" (paired t; clustered
+    Wald-t with G − 1 degrees of freedom when clustered), "mcnemar" (McNemar's score test with
+    Tango's interval), "mcnemar-exact" (binomial on the discordant pairs, Clopper–Pearson) or
     "permutation" (sign flips of the per-question — or per-cluster — differences).
     """
 
@@ -53,17 +61,90 @@ def _is_binary(x: np.ndarray) -> bool:
     return bool(np.all((x == 0) | (x == 1)))
 
 
-def _permutation_pvalue(d: np.ndarray, n_permutations: int, seed: int) -> float:
-    """Two-sided sign-flip p-value (1 + #{|Σ ε·d| ≥ |Σ d|}) / (P + 1)."""
+def _tango_stat(b, c, n, delta):
+    """Tango's (1998) score statistic for δ = p(a right, b wrong) − p(a wrong, b right), with
+    the restricted MLE of the discordant cell; at δ = 0 it is McNemar's (b − c)/√(b + c)."""
+    qa = 2 * n
+    qb = -b - c + (2 * n - b + c) * delta
+    qc = -c * delta * (1 - delta)
+    p21 = (-qb + np.sqrt(np.maximum(qb * qb - 4 * qa * qc, 0))) / (2 * qa)
+    var = n * (2 * p21 + delta * (1 - delta))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(var > 0, (b - c - n * delta) / np.sqrt(np.maximum(var, 1e-300)), 0.0)
+
+
+def mcnemar_score(b, c, n, *, alpha: float = 0.05):
+    """McNemar's test and Tango's score interval for a paired difference of proportions
+    (vectorised over arrays of discordant counts b, c out of n pairs).
+
+    The interval is {δ : |T(δ)| ≤ z} for Tango's score statistic T, found by bisection; as
+    T(0) is McNemar's statistic, the interval excludes 0 exactly when p < α.
+    Returns (low, high, statistic, p_value).
+    """
+    b, c, n = (np.asarray(v, dtype=float) for v in (b, c, n))
+    z = sps.norm.ppf(1 - alpha / 2)
+    est = (b - c) / n
+    # both bounds at once: row 0 the lower (T = z, towards −1), row 1 the upper (T = −z)
+    bb, cc, nn = (np.broadcast_to(v, est.shape) for v in (b, c, n))
+    inside = np.stack([est, est])
+    outside = np.stack([np.full_like(est, -1.0), np.full_like(est, 1.0)])
+    sign = np.array([1.0, -1.0]).reshape((2,) + (1,) * est.ndim)
+    for _ in range(52):  # T(δ) is monotone: bisect between the estimate and ±1
+        mid = (inside + outside) / 2
+        ok = sign * _tango_stat(bb, cc, nn, mid) <= z
+        inside, outside = np.where(ok, mid, inside), np.where(ok, outside, mid)
+    stat = _tango_stat(b, c, n, 0.0)
+    pvalue = np.where(b + c > 0, 2 * sps.norm.sf(np.abs(stat)), 1.0)
+    return inside[0], inside[1], stat, pvalue
+
+
+def _exact_mcnemar(b: int, c: int, n: int, alpha: float) -> tuple[float, float, float]:
+    """Exact McNemar p-value and the interval that inverts it: Clopper–Pearson for
+    π = b/(b + c) given the discordant count D, mapped to δ = (D/n)(2π − 1)."""
+    d = b + c
+    if d == 0:
+        return 0.0, 0.0, 1.0
+    lo = sps.beta.ppf(alpha / 2, b, c + 1) if b > 0 else 0.0
+    hi = sps.beta.ppf(1 - alpha / 2, b + 1, c) if c > 0 else 1.0
+    pvalue = float(sps.binomtest(b, d, 0.5).pvalue)
+    return d / n * (2 * lo - 1), d / n * (2 * hi - 1), pvalue
+
+
+def _permutation(
+    units: np.ndarray, sizes: np.ndarray, n_permutations: int, seed: int, alpha: float
+) -> tuple[float, float, float]:
+    """Sign-flip p-value (1 + #{|Σ ε·d| ≥ |Σ d|}) / (P + 1) over per-question (or per-cluster)
+    sums ``units``, and the interval that inverts it: the δ whose shifted sums Σ ε(d − δ·size)
+    are not rejected, found by bisection over the same sign draws (CI ∌ 0 ⇔ p < α)."""
     rng = np.random.default_rng(seed)
-    observed = abs(d.sum()) * (1 - 1e-12)
-    hits = 0
-    chunk = max(1, 4_000_000 // d.size)
+    u, v = np.empty(n_permutations), np.empty(n_permutations)
+    chunk = max(1, 4_000_000 // units.size)
     for start in range(0, n_permutations, chunk):
         b = min(chunk, n_permutations - start)
-        signs = rng.integers(0, 2, size=(b, d.size), dtype=np.int8) * 2 - 1
-        hits += int(np.sum(np.abs(signs @ d) >= observed))
-    return (1 + hits) / (n_permutations + 1)
+        signs = (rng.integers(0, 2, size=(b, units.size), dtype=np.int8) * 2 - 1).astype(float)
+        u[start : start + b], v[start : start + b] = signs @ units, signs @ sizes
+    total, n = float(units.sum()), float(sizes.sum())
+
+    def pvalue(delta: float) -> float:
+        observed = abs(total - delta * n) * (1 - 1e-12)
+        return (1 + int(np.sum(np.abs(u - delta * v) >= observed))) / (n_permutations + 1)
+
+    est = total / n
+    spread = max(float(np.abs(units / sizes - est).max()), 1e-12)
+    bounds = []
+    for edge in (est - 4 * spread, est + 4 * spread):
+        inside, outside = est, edge
+        for _ in range(50):
+            mid = (inside + outside) / 2
+            inside, outside = (mid, outside) if pvalue(mid) >= alpha else (inside, mid)
+        bounds.append(inside)
+    lo, hi, p0 = bounds[0], bounds[1], pvalue(0.0)
+    # discrete d makes p(δ) ragged near 0: settle δ = 0 by the test itself
+    if p0 >= alpha:
+        lo, hi = min(lo, 0.0), max(hi, 0.0)
+    elif lo <= 0.0 <= hi:
+        lo, hi = (max(lo, 1e-300), hi) if est > 0 else (lo, min(hi, -1e-300))
+    return lo, hi, p0
 
 
 def paired_test(
@@ -76,13 +157,17 @@ def paired_test(
     n_permutations: int = 10_000,
     seed: int = 0,
 ) -> PairedResult:
-    """Compare two models question by question.
+    """Compare two models question by question; the p-value and the interval come from the
+    same procedure, so the interval excludes 0 exactly when p < α.
 
     ``a`` and ``b`` are aligned per-question scores, (n,) or (n, K) with repeats (NaN allowed);
     questions either model lacks are dropped. d_i = ā_i − b̄_i, diff = mean(d),
-    SE = sd(d)/√n (clustered on ``clusters`` when given), CI = diff ± t_{df, 1−α/2}·SE.
-    ``method="auto"`` picks exact McNemar for single-repeat binary scores without clusters and
-    the paired t otherwise. ``correlation`` is Pearson's r between the two models' scores.
+    SE = sd(d)/√n (clustered on ``clusters`` when given). ``method``: "t" (CI = diff ±
+    t_{df, 1−α/2}·SE, df = n − 1 or G − 1), "mcnemar" (McNemar's test and Tango's score
+    interval, :func:`mcnemar_score`), "mcnemar-exact" (exact binomial test, conservative) or
+    "permutation" (sign flips, interval by inverting them). "auto" picks "mcnemar" for
+    single-repeat binary scores without clusters and "t" otherwise. ``correlation`` is
+    Pearson's r between the two models' scores.
     """
     if method not in _METHODS:
         raise InputError(f"method must be one of {', '.join(_METHODS)}, not {method!r}")
@@ -105,24 +190,29 @@ def paired_test(
     else:
         se = float(d.std(ddof=1) / np.sqrt(n))
         df = n - 1
-    q = sps.t.ppf(1 - alpha / 2, df)
     single = bool(np.all(ka[keep] == 1) and np.all(kb[keep] == 1))
     binary = single and _is_binary(x) and _is_binary(y)
     if method == "auto":
         method = "mcnemar" if binary and clusters is None else "t"
     a_only = int(np.sum((x == 1) & (y == 0))) if binary else None
     b_only = int(np.sum((x == 0) & (y == 1))) if binary else None
-    if method == "mcnemar":
-        if not binary:
+    if method in ("mcnemar", "mcnemar-exact"):
+        if not binary or a_only is None or b_only is None:
             raise InputError("McNemar's test needs binary scores with one repeat per question")
-        discordant = a_only + b_only
-        statistic = float(a_only)
-        pvalue = 1.0 if discordant == 0 else sps.binomtest(a_only, discordant, 0.5).pvalue
+        if method == "mcnemar":
+            lo, hi, stat, p = mcnemar_score(a_only, b_only, n, alpha=alpha)
+            ci_low, ci_high, statistic, pvalue = float(lo), float(hi), float(stat), float(p)
+        else:
+            ci_low, ci_high, pvalue = _exact_mcnemar(a_only, b_only, n, alpha)
+            statistic = float(a_only)
     elif method == "permutation":
         units = d if codes is None else np.bincount(codes, weights=d)
+        sizes = np.ones(n) if codes is None else np.bincount(codes).astype(float)
         statistic = diff
-        pvalue = _permutation_pvalue(units, n_permutations, seed)
+        ci_low, ci_high, pvalue = _permutation(units, sizes, n_permutations, seed, alpha)
     else:
+        q = sps.t.ppf(1 - alpha / 2, df)
+        ci_low, ci_high = diff - q * se, diff + q * se
         if se > 0:
             statistic = diff / se
             pvalue = float(2 * sps.t.sf(abs(statistic), df))
@@ -137,8 +227,8 @@ def paired_test(
         mean_b=float(y.mean()),
         diff=diff,
         stderr=se,
-        ci_low=float(diff - q * se),
-        ci_high=float(diff + q * se),
+        ci_low=float(ci_low),
+        ci_high=float(ci_high),
         statistic=float(statistic),
         pvalue=float(pvalue),
         method=method,

@@ -7,9 +7,8 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
+from assay.core import headline_metric
 from assay.errors import InputError
-
-PRIMARY_METRICS = ("acc", "exact_match")
 
 
 def _names(values) -> str:
@@ -31,14 +30,9 @@ def select(df: pd.DataFrame, column: str, names: str | Sequence[str] | None) -> 
 
 
 def primary_metric(metrics: Sequence[str]) -> str:
-    """``acc`` if present, else ``exact_match``, else the first metric name (sorted)."""
-    names = sorted(set(map(str, metrics)))
-    for m in PRIMARY_METRICS:
-        if m in names:
-            return m
-    if not names:
-        raise InputError("no metrics in the scores")
-    return names[0]
+    """The headline of ``metrics`` by the metric registry (``assay.core.headline_metric``:
+    corpus perplexity, then ``acc``, ``exact_match``, ...; counts last)."""
+    return headline_metric(metrics)
 
 
 def task_metrics(scores: pd.DataFrame, metric: str | None) -> list[tuple[str, str]]:

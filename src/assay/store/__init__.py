@@ -2,9 +2,12 @@
 
 from ._export import export_samples
 from ._files import import_samples, read_model_meta, set_model_meta
+from ._inspect import import_inspect, read_inspect
 from ._lm_eval import ImportSummary, import_lm_eval, read_lm_eval
+from ._lm_eval_export import export_lm_eval
 from ._records import WINNERS, Battle, ModelInfo, RunInfo, SampleRecord, make_run_id, stable_hash
 from ._schema import SCHEMA_VERSION
+from ._sources import import_path, scratch_store
 from ._store import Store, default_store_path, existing_store, open_store
 from ._tables import read_table
 
@@ -19,14 +22,19 @@ __all__ = [
     "Store",
     "default_store_path",
     "existing_store",
+    "export_lm_eval",
     "export_samples",
+    "import_inspect",
     "import_lm_eval",
+    "import_path",
     "import_samples",
     "make_run_id",
     "open_store",
+    "read_inspect",
     "read_lm_eval",
     "read_model_meta",
     "read_table",
+    "scratch_store",
     "set_model_meta",
     "stable_hash",
 ]

@@ -22,6 +22,7 @@ from assay.core import decode_text, iter_jsonl
 from assay.errors import InputError
 
 from ._files import check_runs
+from ._lm_eval_export import read_carried
 from ._records import ModelInfo, RunInfo, SampleRecord, make_run_id
 from ._store import Store
 
@@ -35,6 +36,7 @@ class ImportSummary:
     samples: int
     models: list[str]
     tasks: list[str]
+    errored: int = 0  # samples that errored in the source and were left out (inspect)
 
     def to_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
@@ -85,17 +87,38 @@ def _read_results(path: Path) -> dict[str, Any]:
     return data
 
 
-def _model_name(results: dict[str, Any]) -> str:
+def _short(value: str) -> str:
+    """A local checkpoint path names the model by its folder (``/ckpt/smollm-135m/`` ->
+    ``smollm-135m``); a hub id (``org/name``) is kept as it is."""
+    text = value.strip().rstrip("/\\")
+    local = text.startswith(("/", "./", "../", "~", "\\")) or text.count("/") > 1 or "\\" in text
+    local = local or (len(text) > 1 and text[1] == ":")  # C:\\...
+    return text.replace("\\", "/").rsplit("/", 1)[-1] if local else text
+
+
+def _model_name(results: dict[str, Any], folder: str = "") -> str:
+    """The model's name: assay's own (an ``assay export``), else lm-eval's ``model_name`` or the
+    ``pretrained``/``model``/``path``/``engine`` model argument with a local path shortened to
+    its last folder (:func:`_short`), else the results folder's name (``org__name`` ->
+    ``org/name``)."""
+    own = results.get("assay")
+    if isinstance(own, dict) and isinstance(own.get("model"), str) and own["model"]:
+        return own["model"]
     name = results.get("model_name")
+    if not name:
+        args = (results.get("config") or {}).get("model_args") or ""
+        if isinstance(args, dict):
+            name = args.get("pretrained") or args.get("model")
+        else:
+            for part in str(args).split(","):
+                key, _, value = part.partition("=")
+                if key.strip() in ("pretrained", "model", "path", "engine") and value.strip():
+                    name = value.strip()
+                    break
     if name:
-        return str(name)
-    args = (results.get("config") or {}).get("model_args") or ""
-    if isinstance(args, dict):
-        return str(args.get("pretrained") or args.get("model") or "unknown")
-    for part in str(args).split(","):
-        key, _, value = part.partition("=")
-        if key.strip() in ("pretrained", "model", "path", "engine"):
-            return value.strip()
+        return _short(str(name))
+    if folder:
+        return _short(folder.replace("__", "/"))
     return str((results.get("config") or {}).get("model") or "unknown")
 
 
@@ -113,8 +136,8 @@ def _choice_logprobs(resps: list[Any]) -> list[float] | None:
 def _sample_rows(
     path: Path, run_id: str, model: str, task: str, output_type: str | None
 ) -> list[SampleRecord]:
-    by_doc: dict[str, SampleRecord] = {}
-    seen: dict[tuple[str, str], int] = {}
+    by_doc: dict[tuple[str, int], SampleRecord] = {}
+    seen: dict[tuple[str, int, str], int] = {}
     for lineno, row in iter_jsonl(path):
         for field in ("doc_id", "filtered_resps"):
             if field not in row:
@@ -157,22 +180,29 @@ def _sample_rows(
         if isinstance(row["doc_id"], dict | list | bool) or row["doc_id"] is None:
             raise _fail(path, f"line {lineno}", "doc_id", "not a number or text")
         doc_id = str(row["doc_id"])
-        if (doc_id, filt) in seen:
+        carried = read_carried(f"{path}: line {lineno}", row.get("assay"))  # assay's export
+        repeat = carried.pop("repeat", 0)
+        if (doc_id, repeat, filt) in seen:
+            again = seen[doc_id, repeat, filt]
+            twice = f"{doc_id!r}" + (f" repeat {repeat}" if repeat else "")
             raise _fail(
                 path,
                 f"line {lineno}",
                 "doc_id",
-                f"{doc_id!r} with filter {filt!r} appears twice (also on line {seen[doc_id, filt]})",
+                f"{twice} with filter {filt!r} appears twice (also on line {again})",
             )
-        seen[doc_id, filt] = lineno
-        record = by_doc.get(doc_id)
+        seen[doc_id, repeat, filt] = lineno
+        record = by_doc.get((doc_id, repeat))
         if record is None:
-            by_doc[doc_id] = SampleRecord(
+            prediction = carried.pop("prediction", prediction)
+            if other:
+                carried["extra"] = {**carried.get("extra", {}), "filters": {filt: other}}
+            by_doc[doc_id, repeat] = SampleRecord(
                 run_id=run_id,
                 model=model,
                 task=task,
                 doc_id=doc_id,
-                repeat=0,
+                repeat=repeat,
                 metrics=metrics,
                 prompt=prompt if isinstance(prompt, str) else None,
                 prompt_hash=row.get("prompt_hash"),
@@ -180,13 +210,13 @@ def _sample_rows(
                 target=None if row.get("target") is None else str(row["target"]),
                 prediction=prediction,
                 choice_logprobs=logprobs if output_type != "loglikelihood_rolling" else None,
-                extra={"filters": {filt: other}} if other else None,
+                **carried,
             )
         else:
             record.metrics.update(metrics)
             if other:
-                record.extra = record.extra or {"filters": {}}
-                record.extra["filters"][filt] = other
+                record.extra = record.extra or {}
+                record.extra.setdefault("filters", {})[filt] = other
     return list(by_doc.values())
 
 
@@ -203,7 +233,7 @@ def read_lm_eval(path: str | Path, *, model: str | None = None):
     samples: list[SampleRecord] = []
     for results_path in result_files:
         results = _read_results(results_path)
-        name = model or _model_name(results)
+        name = model or _model_name(results, results_path.parent.name)
         config = results.get("config") or {}
         model_args = config.get("model_args")
         models[name] = ModelInfo(

@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from assay.core import stable_hash, to_jsonable
+from assay.core import MetricInfo, metric_spec, parse_metric_spec, stable_hash, to_jsonable
 from assay.errors import InputError
 
 from ._docs import Doc, spread_order
@@ -60,9 +60,16 @@ class Task:
     system_prompt: str | None = None
     source: str = "python"
     metadata: dict[str, Any] = field(default_factory=dict)
+    metrics: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         where = f"task {self.name!r}"
+        if not isinstance(self.metrics, dict):
+            raise InputError(f"{where}: 'metrics' must map metric names to their declarations")
+        self.metrics = {
+            str(k): v if isinstance(v, MetricInfo) else parse_metric_spec(k, v, "metrics")
+            for k, v in self.metrics.items()
+        }
         if self.request_type not in REQUEST_TYPES:
             raise InputError(
                 f"{where}: request_type {self.request_type!r} is not one of {REQUEST_TYPES}"
@@ -115,9 +122,10 @@ class Task:
         return KINDS[self.request_type]
 
     def fingerprint(self) -> str:
-        """Hash of everything that changes prompts or scoring (docs, templates, few-shot...)."""
+        """Hash of everything that changes prompts or scoring (docs, templates, few-shot...);
+        not the metric declarations (which way is better changes no answer)."""
         spec = task_to_dict(self)
-        for key in ("name", "version", "source", "metadata"):
+        for key in ("name", "version", "source", "metadata", "metrics"):
             spec.pop(key, None)
         return stable_hash(spec)
 
@@ -380,6 +388,8 @@ def task_to_dict(task: Task, *, include_docs: bool = True) -> dict[str, Any]:
         "system_prompt": task.system_prompt,
         "metadata": to_jsonable(task.metadata),
     }
+    if task.metrics:
+        out["metrics"] = {name: metric_spec(info) for name, info in task.metrics.items()}
     if include_docs:
         out["docs"] = [_doc_record(d) for d in task.docs]
         if task.fewshot_docs is not None:

@@ -1,0 +1,258 @@
+"""The metric registry: for each metric name, which way is better, its bounds, its chance level
+and its priority as a task's headline; and corpus perplexities as per-document scores.
+
+Every part asks :func:`metric_info` / :func:`headline_metric` instead of keeping its own list.
+A task file declares its own metrics (``metrics: {name: {higher_is_better: false, ...}}``);
+the runner stores the declarations on the run row (outside the run id's hash) and the analysis
+registers them from the store with :func:`register_runs`. Unknown metrics are higher-is-better,
+unbounded, priority 0.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from assay.errors import InputError
+
+
+@dataclass(frozen=True)
+class MetricInfo:
+    """One metric. ``bounds`` is the closed range of its values (None: unbounded); ``chance``
+    the score of guessing where it is fixed (None: unknown or data-dependent); ``priority``
+    ranks headline candidates (highest wins; below 0 only when nothing else is there)."""
+
+    name: str
+    higher_is_better: bool = True
+    bounds: tuple[float, float] | None = None
+    chance: float | None = None
+    priority: int = 0
+    description: str = ""
+
+    @property
+    def lower_is_better(self) -> bool:
+        return not self.higher_is_better
+
+    @property
+    def sign(self) -> float:
+        """+1 when higher is better, −1 when lower is: ``sign * value`` is higher-is-better."""
+        return 1.0 if self.higher_is_better else -1.0
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def _m(name: str, priority: int, higher: bool = True, bounds=None, chance=None, text=""):
+    return MetricInfo(name, higher, bounds, chance, priority, text)
+
+
+_UNIT = (0.0, 1.0)
+#: The built-in metrics (what assay's tasks, importers and arenas produce).
+BUILTIN_METRICS: dict[str, MetricInfo] = {
+    m.name: m
+    for m in (
+        _m("word_perplexity", 120, False, None, None, "corpus exp(−Σ logprob / Σ words)"),
+        _m("bits_per_byte", 115, False, None, None, "corpus −Σ logprob / (Σ bytes · ln 2)"),
+        _m("byte_perplexity", 110, False, None, None, "corpus exp(−Σ logprob / Σ bytes)"),
+        _m("acc", 100, True, _UNIT, None, "argmax log-likelihood is the right choice"),
+        _m("exact_match", 95, True, _UNIT, None, "answer equals a target"),
+        _m("acc_norm", 90, True, _UNIT, None, "acc with log-likelihood per character"),
+        _m("pass@1", 85, True, _UNIT, 0.0, "first sample passes the tests"),
+        _m("f1", 80, True, _UNIT, None, "SQuAD token F1"),
+        _m("accuracy", 75, True, _UNIT, None, "imported accuracy"),
+        _m("score", 70, True, None, None, "imported score"),
+        _m("acc_bytes", 60, True, _UNIT, None, "acc with log-likelihood per byte"),
+        _m("acc_tokens", 55, True, _UNIT, None, "acc with log-likelihood per token"),
+        _m("p_correct", 50, True, _UNIT, None, "probability of the right choice"),
+        _m("brier", 40, False, (0.0, 2.0), None, "Brier score over the choices"),
+        _m("logprob_correct", 30, True, (-math.inf, 0.0), None, "log p(right choice)"),
+        _m("perplexity", 25, False, None, None, "perplexity"),
+        _m("loss", 20, False, None, None, "loss"),
+        _m("chose_tempting", 10, False, _UNIT, None, "picked the tempting wrong answer"),
+        _m("p_tempting", 10, False, _UNIT, None, "probability of the tempting answer"),
+        _m("logprob", 5, True, (-math.inf, 0.0), None, "document log-likelihood (nats)"),
+        _m("latency", 1, False, (0.0, math.inf), None, "seconds per request"),
+        _m("bytes", -1, True, (0.0, math.inf), None, "count: UTF-8 bytes of the document"),
+        _m("words", -1, True, (0.0, math.inf), None, "count: words of the document"),
+        _m("tokens", -1, True, (0.0, math.inf), None, "count: tokens of the document"),
+    )
+}
+
+#: Corpus metrics: name -> (per-document denominator, transform of r = −Σ logprob / Σ denom).
+CORPUS_METRICS: dict[str, str] = {
+    "word_perplexity": "words",
+    "byte_perplexity": "bytes",
+    "bits_per_byte": "bytes",
+}
+
+_DECLARED: dict[str, MetricInfo] = {}
+
+
+def _lower_by_name(name: str) -> bool:
+    low = name.lower()
+    return "perplexity" in low or "latency" in low or low.endswith(("_loss", "loss"))
+
+
+def metric_info(name: str) -> MetricInfo:
+    """What assay knows of ``name``: a declared metric, else a built-in one, else the default
+    (higher-is-better, unbounded, priority 0; perplexity-, loss- and latency-like names are
+    lower-is-better)."""
+    name = str(name)
+    if name in _DECLARED:
+        return _DECLARED[name]
+    if name in BUILTIN_METRICS:
+        return BUILTIN_METRICS[name]
+    return MetricInfo(name, higher_is_better=not _lower_by_name(name))
+
+
+def lower_is_better(name: str) -> bool:
+    """True when smaller values of ``name`` are better."""
+    return metric_info(name).lower_is_better
+
+
+def headline_metric(names: Iterable[str]) -> str:
+    """The headline among ``names``: highest priority, ties by name."""
+    unique = sorted(set(map(str, names)))
+    if not unique:
+        raise InputError("no metrics in the scores")
+    return min(unique, key=lambda n: (-metric_info(n).priority, n))
+
+
+def parse_metric_spec(name: str, spec: Any, where: str = "metrics") -> MetricInfo:
+    """A task file's declaration of one metric: ``{higher_is_better, bounded, chance,
+    priority, description}`` (all optional); a one-line error names what is wrong."""
+    if spec is None:
+        spec = {}
+    if not isinstance(spec, Mapping):
+        raise InputError(f"{where}.{name}: expected a mapping, got {type(spec).__name__}")
+    unknown = set(spec) - {"higher_is_better", "bounded", "chance", "priority", "description"}
+    if unknown:
+        raise InputError(f"{where}.{name}: unknown key(s) {', '.join(sorted(unknown))}")
+    higher = spec.get("higher_is_better", True)
+    if not isinstance(higher, bool):
+        raise InputError(f"{where}.{name}.higher_is_better: expected true or false")
+    bounds = spec.get("bounded")
+    if bounds is not None:
+        ok = isinstance(bounds, Sequence) and not isinstance(bounds, str) and len(bounds) == 2
+        try:
+            low, high = (float(b) for b in bounds) if ok else (math.nan, math.nan)
+        except (TypeError, ValueError):
+            low, high = math.nan, math.nan
+        if not low < high:
+            raise InputError(f"{where}.{name}.bounded: expected [low, high] with low < high")
+        bounds = (low, high)
+    chance = spec.get("chance")
+    if chance is not None and (isinstance(chance, bool) or not isinstance(chance, int | float)):
+        raise InputError(f"{where}.{name}.chance: expected a number")
+    priority = spec.get("priority", 0)
+    if isinstance(priority, bool) or not isinstance(priority, int):
+        raise InputError(f"{where}.{name}.priority: expected an integer")
+    return MetricInfo(
+        str(name),
+        higher,
+        bounds,
+        None if chance is None else float(chance),
+        priority,
+        str(spec.get("description", "")),
+    )
+
+
+def register_metrics(declared: Mapping[str, MetricInfo | Mapping[str, Any]]) -> None:
+    """Add (or replace) metric declarations, e.g. a task file's ``metrics:``."""
+    for name, spec in declared.items():
+        info = spec if isinstance(spec, MetricInfo) else parse_metric_spec(name, spec)
+        _DECLARED[str(name)] = info
+
+
+def clear_declared_metrics() -> None:
+    """Forget every declaration (tests)."""
+    _DECLARED.clear()
+
+
+def register_runs(runs: pd.DataFrame) -> dict[str, MetricInfo]:
+    """Register the declarations the runner stored on run rows (``extra.metrics``); returns
+    them. Rows without declarations, or with unreadable ``extra``, are skipped."""
+    found: dict[str, MetricInfo] = {}
+    if "extra" not in runs.columns:
+        return found
+    for extra in runs["extra"].dropna():
+        try:
+            data = json.loads(extra) if isinstance(extra, str) else extra
+        except ValueError:
+            continue
+        decls = data.get("metrics") if isinstance(data, Mapping) else None
+        if isinstance(decls, Mapping):
+            for name, spec in decls.items():
+                try:
+                    found[str(name)] = parse_metric_spec(name, spec)
+                except InputError:
+                    continue
+    register_metrics(found)
+    return found
+
+
+def metric_spec(info: MetricInfo) -> dict[str, Any]:
+    """``info`` as a task file would declare it (what the runner stores on a run)."""
+    out: dict[str, Any] = {"higher_is_better": info.higher_is_better, "priority": info.priority}
+    if info.bounds is not None:
+        out["bounded"] = list(info.bounds)
+    if info.chance is not None:
+        out["chance"] = info.chance
+    if info.description:
+        out["description"] = info.description
+    return out
+
+
+def with_corpus_metrics(scores: pd.DataFrame) -> pd.DataFrame:
+    """``scores`` plus the corpus metrics of every rolling task (one with ``logprob``,
+    ``words`` and ``bytes``) as per-document rows whose mean is the corpus value.
+
+    For a model on a task with per-document log-likelihood l_i (averaged over repeats and runs)
+    and denominator d_i (words or bytes), r = −Σ l / Σ d. Each document gets the pseudo-value
+    v_i = g(r) + g'(r) · (−l_i − r·d_i) / mean(d) — the linearisation of g(r) — so mean(v) =
+    g(r) exactly (``word_perplexity`` = exp(r) with d = words, ``byte_perplexity`` = exp(r)
+    and ``bits_per_byte`` = r / ln 2 with d = bytes), and the standard error of mean(v) is the
+    delta-method one; paired differences of v are the delta-method paired differences. Tasks
+    that already carry a corpus metric keep theirs.
+    """
+    need = {"model", "task", "doc_id", "metric", "value"}
+    if scores.empty or not need <= set(scores.columns):
+        return scores
+    pieces = scores[scores["metric"].isin(["logprob", "words", "bytes"])]
+    present = scores.loc[scores["metric"].isin(list(CORPUS_METRICS)), "task"].unique()
+    pieces = pieces[~pieces["task"].isin(present)]
+    if pieces.empty:
+        return scores
+    keys = ["model", "task", "doc_id"]
+    wide = pieces.pivot_table(index=keys, columns="metric", values="value", aggfunc="mean")
+    if not {"logprob", "words", "bytes"} <= set(wide.columns):
+        return scores
+    wide = wide.dropna(subset=["logprob", "words", "bytes"]).reset_index()
+    group = wide.groupby(["model", "task"], sort=False)
+    nll = -wide["logprob"].to_numpy(float)
+    frames = []
+    for name, denom_col in CORPUS_METRICS.items():
+        denom = wide[denom_col].to_numpy(float)
+        sums = pd.DataFrame({"nll": nll, "d": denom, **{k: wide[k] for k in ("model", "task")}})
+        tot = sums.groupby(["model", "task"], sort=False).transform("sum")
+        mean_d = tot["d"].to_numpy() / group["doc_id"].transform("size").to_numpy()
+        with np.errstate(divide="ignore", invalid="ignore"):
+            r = tot["nll"].to_numpy() / tot["d"].to_numpy()
+            lin = (nll - r * denom) / mean_d
+        value = (r + lin) / math.log(2) if name == "bits_per_byte" else np.exp(r) * (1.0 + lin)
+        frames.append(wide[keys].assign(metric=name, value=value))
+    rows = pd.concat(frames, ignore_index=True)
+    for col in ("cluster_id", "difficulty"):
+        if col in scores.columns:
+            first = pieces.groupby(["task", "doc_id"], sort=False)[col].first()
+            rows[col] = first.reindex(pd.MultiIndex.from_frame(rows[["task", "doc_id"]])).values
+    if "repeat" in scores.columns:
+        rows["repeat"] = 0
+    rows = rows.reindex(columns=list(scores.columns))
+    return pd.concat([scores, rows], ignore_index=True)

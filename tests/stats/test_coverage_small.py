@@ -1,0 +1,88 @@
+"""Small fixed-seed versions of benchmarks/stats_coverage.py: the default intervals cover."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from scipy import stats as sps
+
+from assay.stats import mean_ci, paired_test, wilson_ci
+from assay.stats._estimators import cluster_wilson_ci
+from assay.stats._paired import mcnemar_score
+
+S = 300  # data sets per cell; binomial sd of a 95% coverage is 1.3 points, bounds are loose
+
+
+def _cov(lo, hi, truth) -> float:
+    return float(np.mean((lo <= truth) & (truth <= hi)))
+
+
+@pytest.mark.parametrize("n, p", [(100, 0.05), (500, 0.5), (2000, 0.95)])
+def test_wilson_covers_where_the_t_interval_did_not(n, p):
+    rng = np.random.default_rng(1)
+    k = rng.binomial(n, p, size=S).astype(float)
+    lo, hi = wilson_ci(k, np.full(S, n))
+    assert 0.91 <= _cov(lo, hi, p) <= 0.99
+    grid = np.arange(n + 1)  # exact coverage from the binomial pmf, no simulation
+    glo, ghi = wilson_ci(grid, np.full(n + 1, n))
+    exact = sps.binom.pmf(grid, n, p)[(glo <= p) & (p <= ghi)].sum()
+    assert 0.94 <= exact <= 0.967
+    x = (np.arange(n) < k[0]).astype(float)
+    est = mean_ci(x)
+    assert est.method == "wilson" and (est.ci_low, est.ci_high) == pytest.approx((lo[0], hi[0]))
+
+
+def _clustered(rng, g, p, size=5, icc=0.2):
+    kappa = (1 - icc) / icc
+    pc = rng.beta(kappa * p, kappa * (1 - p), size=(S, g))
+    return pc, rng.binomial(size, pc).astype(float)
+
+
+@pytest.mark.parametrize("g, p", [(20, 0.05), (100, 0.5), (20, 0.95)])
+def test_cluster_wilson_covers(g, p):
+    rng = np.random.default_rng(2)
+    _, sums = _clustered(rng, g, p)
+    n = 5 * g
+    mean = sums.sum(axis=1) / n
+    var = ((sums - 5 * mean[:, None]) ** 2).sum(axis=1) / n**2 * g / (g - 1)
+    lo, hi, n_eff = cluster_wilson_ci(mean, n, var, 5.0)
+    assert 0.91 <= _cov(lo, hi, p) <= 0.99
+    assert np.all((n_eff >= g) & (n_eff <= n))
+    q = sps.t.ppf(0.975, g - 1)  # the clustered t interval it replaces under-covers in the tails
+    t_cov = _cov(mean - q * np.sqrt(var), mean + q * np.sqrt(var), p)
+    if p != 0.5:
+        assert t_cov < 0.88
+    x = (np.arange(5)[None, :] < sums[0][:, None]).astype(float).ravel()
+    est = mean_ci(x, clusters=np.repeat(np.arange(g), 5))
+    assert est.method == "wilson-clustered"
+    assert (est.ci_low, est.ci_high) == pytest.approx((lo[0], hi[0]))
+
+
+def test_cluster_wilson_by_hand():
+    # 4 clusters of 2: sums 2, 0, 1, 1 -> p = 1/2, CR1 var = (1 + 1 + 0 + 0)/64 * 4/3
+    x = np.array([1.0, 1.0, 0.0, 0.0, 1.0, 0.0, 0.0, 1.0])
+    clusters = np.repeat([0, 1, 2, 3], 2)
+    var_cl = 2 / 64 * 4 / 3
+    deff = var_cl / (0.25 / 7)  # 7/6
+    n_eff = 8 / deff
+    z = sps.norm.ppf(0.975)
+    centre = (0.5 + z**2 / (2 * n_eff)) / (1 + z**2 / n_eff)
+    half = z / (1 + z**2 / n_eff) * np.sqrt(0.25 / n_eff + z**2 / (4 * n_eff**2))
+    est = mean_ci(x, clusters=clusters)
+    assert (est.ci_low, est.ci_high) == pytest.approx((centre - half, centre + half))
+    # no spread (all wrong): each cluster counts as one question, n_eff = 4
+    zero = mean_ci(np.zeros(8), clusters=clusters)
+    assert (zero.ci_low, zero.ci_high) == pytest.approx((0.0, z**2 / (4 + z**2)))
+
+
+@pytest.mark.parametrize("n, p", [(100, 0.05), (500, 0.5)])
+def test_paired_score_interval_covers_and_keeps_its_size(n, p):
+    rng = np.random.default_rng(3)
+    pi = rng.beta(4 * p, 4 * (1 - p), size=(S, n))
+    a, b = rng.random((S, n)) < pi, rng.random((S, n)) < pi  # equally good models
+    n12, n21 = (a & ~b).sum(axis=1), (~a & b).sum(axis=1)
+    lo, hi, _, pval = mcnemar_score(n12, n21, np.full(S, n))
+    assert 0.025 <= np.mean(pval < 0.05) <= 0.08
+    assert np.array_equal((lo > 0) | (hi < 0), pval < 0.05)
+    ref = paired_test(a[0].astype(float), b[0].astype(float))
+    assert ref.method == "mcnemar" and ref.pvalue == pytest.approx(pval[0])

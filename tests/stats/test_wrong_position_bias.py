@@ -1,0 +1,79 @@
+"""Position bias on built-in tasks, whose stored ``target`` is the answer *text*: the gold
+position comes from what the runner stored (``extra.target_position``), never from the text."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from fake_backend import FakeBackend, answer_key
+
+from assay.runner import evaluate
+from assay.stats import position_bias
+from assay.store import open_store
+from assay.tasks import load_task
+
+
+def _store_samples(tmp_path, name: str, limit: int) -> tuple[pd.DataFrame, list]:
+    task = load_task(name)
+    instances = task.instances(limit=limit, permute_choices=2)
+    fake = FakeBackend(answers=answer_key(instances), skill=0.5)
+    path = tmp_path / f"{name}.duckdb"
+    evaluate(fake, task, store=path, limit=limit, permute_choices=2, progress=False)
+    return open_store(path).samples(), instances
+
+
+@pytest.mark.parametrize(("name", "limit"), [("arith_mc", 40), ("logic_tf", 30)])
+def test_gold_positions_and_accuracy_by_position_are_the_stored_ones(tmp_path, name, limit):
+    samples, instances = _store_samples(tmp_path, name, limit)
+    right = samples["metric.acc"] == 1
+    assert (samples["target"] == samples["prediction"])[right].all()  # the target is the text
+    res = position_bias(samples)
+    truth = pd.DataFrame(
+        {
+            "doc_id": [str(i.doc_id) for i in instances],
+            "repeat": [int(i.repeat) for i in instances],
+            "gold": [i.payload.target_position for i in instances],
+        }
+    ).merge(samples[["doc_id", "repeat", "metric.acc"]], on=["doc_id", "repeat"])
+    assert len(truth) == len(samples) == 2 * limit
+    k = len(res.table)
+    gold_n = np.bincount(truth["gold"], minlength=k)
+    right = np.bincount(truth["gold"], weights=truth["metric.acc"], minlength=k)
+    table = res.table.set_index("position")
+    assert list(table["gold"]) == list(gold_n)
+    assert table["accuracy"].to_numpy() == pytest.approx(right / gold_n)
+    # every position had wrong answers too: accuracy by position is not the 1.0 of
+    # "gold = chosen when right" (the fallback when the target could not be placed)
+    assert (table["accuracy"] < 1).all()
+
+
+def test_numeric_answer_text_is_not_read_as_an_index(tmp_path):
+    """arith_mc answers are numbers ("16", "104"): with no stored position they must not
+    become positions; a right answer still places its gold at the chosen position."""
+    samples, _ = _store_samples(tmp_path, "arith_mc", 20)
+    res = position_bias(samples.drop(columns="extra"))
+    right = samples["metric.acc"] == 1
+    assert res.table["gold"].sum() == right.sum()
+    assert res.table["accuracy"].dropna().eq(1).all()
+
+
+def test_imported_integer_targets_without_orders_are_indices():
+    """lm-eval imports: no choice_order, ``target`` is the gold index, chosen = argmax."""
+    gold = np.array([0, 1, 2, 3] * 5)
+    chosen = np.array([0, 1, 2, 3, 0] * 4)
+    samples = pd.DataFrame(
+        {
+            "model": "m",
+            "task": "t",
+            "doc_id": [f"d{i}" for i in range(20)],
+            "chosen_position": chosen,
+            "target": gold.astype(str),
+            "metric.acc": (gold == chosen).astype(float),
+        }
+    )
+    table = position_bias(samples).table
+    assert list(table["gold"]) == [5, 5, 5, 5]
+    assert table["accuracy"].to_numpy() == pytest.approx(
+        [(gold[gold == p] == chosen[gold == p]).mean() for p in range(4)]
+    )
