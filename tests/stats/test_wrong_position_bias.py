@@ -3,6 +3,8 @@ position comes from what the runner stored (``extra.target_position``), never fr
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -46,6 +48,8 @@ def test_gold_positions_and_accuracy_by_position_are_the_stored_ones(tmp_path, n
     # every position had wrong answers too: accuracy by position is not the 1.0 of
     # "gold = chosen when right" (the fallback when the target could not be placed)
     assert (table["accuracy"] < 1).all()
+    as_dicts = samples.assign(extra=samples["extra"].map(json.loads))  # a frame built by hand
+    pd.testing.assert_frame_equal(position_bias(as_dicts).table, res.table)
 
 
 def test_numeric_answer_text_is_not_read_as_an_index(tmp_path):

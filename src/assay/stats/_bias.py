@@ -3,7 +3,6 @@ Large Language Models", Dominguez-Olmedo et al. 2024)."""
 
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import dataclass
 
@@ -60,10 +59,11 @@ def _lists_to_matrix(lists: pd.Series) -> np.ndarray:
 
 def _extra_field(extra: pd.Series, key: str) -> np.ndarray:
     """An integer field of the ``extra`` column (JSON text as stored, or dicts) as floats."""
-    text = extra.astype(object).where(extra.notna(), None)
-    if text.map(lambda v: isinstance(v, dict)).any():
-        text = text.map(lambda v: json.dumps(v) if isinstance(v, dict) else v)
-    found = text.astype("string").str.extract(rf'"{re.escape(key)}"\s*:\s*(-?\d+)')[0]
+    if pd.api.types.infer_dtype(extra, skipna=True) in ("string", "empty"):
+        pattern = rf'"{re.escape(key)}"\s*:\s*(-?\d+)'
+        found = extra.astype("string").str.extract(pattern)[0]
+    else:  # dicts (a frame built by hand)
+        found = extra.astype(object).str.get(key)
     return pd.to_numeric(found, errors="coerce").to_numpy(dtype=float)
 
 

@@ -83,6 +83,7 @@ def item_statistics(x: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         mr = np.sum(use * rest, axis=0) / k
         xc, rc = use * (x0 - mx), use * (rest - mr)
         r = np.sum(xc * rc, axis=0) / np.sqrt(np.sum(xc**2, axis=0) * np.sum(rc**2, axis=0))
+    r = np.where(np.abs(r) < 1e-12, 0.0, r)  # rounding of an exact 0 must not flag an item
     return n, p, np.where(k >= 3, r, np.nan)
 
 
