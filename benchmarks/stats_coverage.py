@@ -7,7 +7,10 @@ share that Beta draw, with true difference 0 (the null) or 0.2 * min(p, 1 - p). 
 ``--datasets`` simulated data sets (default 2,000), vectorised across data sets through the
 same functions ``mean_ci`` / ``paired_test`` call (checked on a few data sets per cell). The
 "before" columns are the intervals assay used until issue 13: mean_ci's t / clustered t, and
-compare()'s rule (Wilson only below 10 successes or failures, else t); pairs: the paired t. Target: 95 +- 1.5 % coverage, 5 +- 1 % rejection.
+compare()'s rule (Wilson only below 10 successes or failures, else t); pairs: the paired t
+(clustered pairs: the clustered t, still the default; * marks the opt-in cluster-adjusted McNemar
+test, shown for comparison).
+Target: 95 +- 1.5 % coverage, 5 +- 1 % rejection.
 
     python benchmarks/stats_coverage.py [--datasets 2000] [--seed 0]
 """
@@ -21,7 +24,7 @@ from scipy import stats as sps
 
 from assay.stats import mean_ci, paired_test, wilson_ci
 from assay.stats._estimators import cluster_wilson_ci
-from assay.stats._paired import mcnemar_score
+from assay.stats._paired import mcnemar_clustered, mcnemar_score
 
 NS, PS, SIZE, ICC, ALPHA = (100, 500, 2000), (0.05, 0.5, 0.95), 5, 0.2, 0.05
 KAPPA = (1 - ICC) / ICC  # Beta(κp, κ(1 − p)) has intra-class correlation 1/(κ + 1)
@@ -47,6 +50,11 @@ def _cluster_var(sums: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarray]:
     mean = sums.sum(axis=1) / n
     var = ((sums - size * mean[:, None]) ** 2).sum(axis=1) / n**2 * g / (g - 1)
     return mean, var
+
+
+def _expand(cluster_sums: np.ndarray) -> np.ndarray:
+    """Per-question 0/1 scores (clusters of SIZE) with the given number right per cluster."""
+    return (np.arange(SIZE)[None, :] < cluster_sums[:, None]).astype(float).ravel()
 
 
 def _shifted(p_true: np.ndarray, p: float, delta: float) -> np.ndarray:
@@ -118,21 +126,35 @@ def paired(rng, s: int) -> tuple[list[tuple], list[tuple]]:
                     t_p = 2 * sps.t.sf(np.abs(dm / np.where(se > 0, se, np.inf)), n - 1)
                     for name, pv in (("mcnemar", pval), ("mcnemar-exact", exact), ("t", t_p)):
                         null_rows.append((name, n, p, "-", float(np.mean(pv < ALPHA))))
+        g = n // SIZE
+        ids = np.repeat(np.arange(g), SIZE)
         for p in PS:
-            g = n // SIZE
             for delta in (0.0, 0.2 * min(p, 1 - p)):
                 pc = rng.beta(KAPPA * p, KAPPA * (1 - p), size=(s, g))
                 qc = _shifted(pc, p, delta)
                 truth = p - float(qc.mean())
-                sums = (rng.binomial(SIZE, pc) - rng.binomial(SIZE, qc)).astype(float)
+                a_sums, b_sums = rng.binomial(SIZE, pc), rng.binomial(SIZE, qc)
+                sums = (a_sums - b_sums).astype(float)
                 mean, var = _cluster_var(sums, SIZE)
                 se = np.sqrt(var)
-                lo, hi = _t_ci(mean, se, g - 1)
-                row = ("paired", "t (clustered)", n, p, g, delta, _cov(lo, hi, truth))
+                t_lo, t_hi = _t_ci(mean, se, g - 1)
+                s_ = sums.sum(axis=1)
+                lo, hi, _, pval, _ = mcnemar_clustered(
+                    s_, float(n), (sums**2).sum(axis=1), float(g * SIZE**2), SIZE * s_
+                )
+                pair = tuple(_expand(x[0]) for x in (a_sums, b_sums))
+                ref = paired_test(*pair, clusters=ids)  # the default: the clustered t
+                assert ref.method == "t" and np.isclose(ref.ci_high, t_hi[0])
+                opt = paired_test(*pair, clusters=ids, method="mcnemar-clustered")
+                assert np.isclose(opt.ci_high, hi[0]) and np.isclose(opt.pvalue, pval[0])
+                t_cov = _cov(t_lo, t_hi, truth)
+                cov_rows.append(("paired", "t (clustered)", n, p, g, delta, t_cov, t_cov, None))
+                row = ("paired", "mcnemar-clustered*", n, p, g, delta, _cov(lo, hi, truth))
                 cov_rows.append((*row, None, None))
                 if delta == 0:
-                    pv = 2 * sps.t.sf(np.abs(mean / np.where(se > 0, se, np.inf)), g - 1)
-                    null_rows.append(("t (clustered)", n, p, g, float(np.mean(pv < ALPHA))))
+                    t_p = 2 * sps.t.sf(np.abs(mean / np.where(se > 0, se, np.inf)), g - 1)
+                    for name, pv in (("mcnemar-clustered", pval), ("t (clustered)", t_p)):
+                        null_rows.append((name, n, p, g, float(np.mean(pv < ALPHA))))
     return cov_rows, null_rows
 
 
@@ -144,12 +166,12 @@ def main() -> None:
     rng = np.random.default_rng(args.seed)
     s = args.datasets
     print(f"coverage of the default 95% interval, {s:,} data sets per cell (target 95 +- 1.5)")
-    print(f"{'what':<7} {'method':<17} {'n':>5} {'p':>5} {'clusters':>8} {'diff':>6}"
+    print(f"{'what':<7} {'method':<19} {'n':>5} {'p':>5} {'clusters':>8} {'diff':>6}"
           f" {'coverage':>9}  target        before: {'t':>5} {'compare':>7}")  # fmt: skip
     cov_rows, null_rows = paired(rng, s)
     for what, method, n, p, g, delta, cov, t_old, cmp_old in [*means(rng, s), *cov_rows]:
         old = ["" if c is None else f"{100 * c:.1f}" for c in (t_old, cmp_old)]
-        print(f"{what:<7} {method:<17} {n:>5} {p:>5} {g!s:>8} {delta:>6.3f} {100 * cov:>8.1f}%"
+        print(f"{what:<7} {method:<19} {n:>5} {p:>5} {g!s:>8} {delta:>6.3f} {100 * cov:>8.1f}%"
               f"  95+-1.5 {_ok(cov):<4}         {old[0]:>5} {old[1]:>7}")  # fmt: skip
     print("exact Wilson coverage (binomial pmf, no simulation):")
     for n in NS:
@@ -161,10 +183,10 @@ def main() -> None:
             + "  ".join(f"p={p}: {100 * c:.2f}%" for p, c in zip(PS, pmf, strict=True))
         )
     print(f"\nrejection rate of paired tests under the null at alpha {ALPHA} (target 5 +- 1)")
-    print(f"{'test':<17} {'n':>5} {'p':>5} {'clusters':>8} {'rejected':>9}  target")
+    print(f"{'test':<19} {'n':>5} {'p':>5} {'clusters':>8} {'rejected':>9}  target")
     for name, n, p, g, rate in null_rows:
         flag = "ok" if abs(rate - 0.05) <= 0.01 else ("conservative" if rate < 0.04 else "MISS")
-        print(f"{name:<17} {n:>5} {p:>5} {g!s:>8} {100 * rate:>8.1f}%  5+-1 {flag}")
+        print(f"{name:<19} {n:>5} {p:>5} {g!s:>8} {100 * rate:>8.1f}%  5+-1 {flag}")
 
 
 if __name__ == "__main__":

@@ -8,7 +8,7 @@ from scipy import stats as sps
 
 from assay.stats import mean_ci, paired_test, wilson_ci
 from assay.stats._estimators import cluster_wilson_ci
-from assay.stats._paired import mcnemar_score
+from assay.stats._paired import mcnemar_clustered, mcnemar_score
 
 S = 300  # data sets per cell; binomial sd of a 95% coverage is 1.3 points, bounds are loose
 
@@ -86,3 +86,28 @@ def test_paired_score_interval_covers_and_keeps_its_size(n, p):
     assert np.array_equal((lo > 0) | (hi < 0), pval < 0.05)
     ref = paired_test(a[0].astype(float), b[0].astype(float))
     assert ref.method == "mcnemar" and ref.pvalue == pytest.approx(pval[0])
+
+
+@pytest.mark.parametrize("g, p", [(20, 0.5), (100, 0.5), (100, 0.05)])
+def test_clustered_mcnemar_keeps_its_size(g, p):
+    rng = np.random.default_rng(4)
+    pc, a_sums = _clustered(rng, g, p)
+    b_sums = rng.binomial(5, pc).astype(float)  # equally good models, clusters of 5
+    d = a_sums - b_sums
+    s = d.sum(axis=1)
+    lo, hi, _, pval, unbounded = mcnemar_clustered(s, 5.0 * g, (d**2).sum(axis=1), 25.0 * g, 5 * s)
+    assert 0.02 <= np.mean(pval < 0.05) <= 0.085
+    assert np.array_equal((lo > 0) | (hi < 0), pval < 0.05) and not unbounded.any()
+    assert 0.91 <= _cov(lo, hi, 0.0) <= 0.98
+
+    def expand(sums):
+        return (np.arange(5)[None, :] < sums[:, None]).astype(float).ravel()
+
+    ref = paired_test(
+        expand(a_sums[0]),
+        expand(b_sums[0]),
+        clusters=np.repeat(np.arange(g), 5),
+        method="mcnemar-clustered",
+    )
+    assert ref.method == "mcnemar-clustered" and ref.pvalue == pytest.approx(pval[0])
+    assert (ref.ci_low, ref.ci_high) == pytest.approx((lo[0], hi[0]))

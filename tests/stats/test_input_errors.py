@@ -32,7 +32,8 @@ def test_compare_checks_its_options_first(make_scores):
         ({"correction": "bonferoni"}, r"correction 'bonferoni': use holm, bh or none"),
         (
             {"test": "magic"},
-            r"test 'magic': use one of auto, t, mcnemar, mcnemar-exact, permutation",
+            r"test 'magic': use one of auto, t, mcnemar, mcnemar-clustered, mcnemar-exact, "
+            r"permutation",
         ),
         ({"alpha": 2.0}, r"alpha 2.0: must be in \(0, 1\)"),
     ]:

@@ -58,11 +58,17 @@ def test_clustered_paired_se_and_drops_missing():
     a = np.array([1.0, 0.0, 1.0, 1.0, np.nan, 1.0])
     b = np.array([0.0, 0.0, 1.0, 0.0, 1.0, 1.0])
     clusters = np.array(["x", "x", "y", "y", "y", "z"])
-    res = paired_test(a, b, clusters=clusters)
+    res = paired_test(a, b, clusters=clusters, method="t")
     keep = ~np.isnan(a)
     d = (a - b)[keep]
     assert res.n == 5 and res.method == "t" and res.n_clusters == 3 and res.df == 2
     assert res.stderr == pytest.approx(clustered_se(d, clusters[keep]))
+    # binary with clusters: "auto" is the clustered t; the cluster-adjusted McNemar test (opt-in)
+    # finds 3 clusters too few
+    assert paired_test(a, b, clusters=clusters).method == "t"
+    opt = paired_test(a, b, clusters=clusters, method="mcnemar-clustered")
+    assert opt.method.startswith("mcnemar-clustered (too few clusters")
+    assert opt.stderr == pytest.approx(res.stderr) and (opt.ci_low, opt.ci_high) == (-1, 1)
 
 
 def test_repeats_are_averaged_per_question():
@@ -183,3 +189,72 @@ def test_continuous_t_interval_and_test_agree():
         a, b = rng.normal(0, 1, 60), rng.normal(0.2, 1, 60)
         r = paired_test(a, b)
         assert r.method == "t" and (r.ci_low > 0 or r.ci_high < 0) == (r.pvalue < 0.05), i
+
+
+def _clustered_example():
+    """5 clusters of sizes 2, 3, 2, 3, 2 with discordance d_k = 1, 2, −1, 2, 0."""
+    a = np.array([1, 1, 1, 0, 1, 0, 1, 1, 1, 1, 0, 0], dtype=float)
+    b = np.array([0, 1, 0, 0, 0, 1, 1, 1, 0, 0, 0, 0], dtype=float)
+    return a, b, np.repeat(np.arange(5), [2, 3, 2, 3, 2])
+
+
+def test_clustered_mcnemar_by_hand():
+    a, b, clusters = _clustered_example()
+    dk, nk = np.array([1.0, 2.0, -1.0, 2.0, 0.0]), np.array([2.0, 3.0, 2.0, 3.0, 2.0])
+    res = paired_test(a, b, clusters=clusters, method="mcnemar-clustered")
+    assert res.method == "mcnemar-clustered" and res.n_clusters == 5
+    # Durkalski: X² = (Σ d_k)² / Σ d_k² = 16 / 10
+    assert res.statistic == pytest.approx(4 / np.sqrt(10))
+    assert res.pvalue == pytest.approx(sps.chi2.sf(1.6, 1))
+    assert res.diff == pytest.approx(4 / 12)
+    z2 = sps.norm.ppf(0.975) ** 2
+
+    def score(delta):  # (S − ΔN)² − z² Σ (d_k − Δ n_k)²: zero at both ends of the interval
+        return (4 - 12 * delta) ** 2 - z2 * np.sum((dk - delta * nk) ** 2)
+
+    assert score(res.ci_low) == pytest.approx(0, abs=1e-9)
+    assert score(res.ci_high) == pytest.approx(0, abs=1e-9)
+    # the quadratic by hand: A = 144 − 30 z², B = 48 − 12 z², C = 16 − 10 z²
+    qa, qb, qc = 144 - 30 * z2, 48 - 12 * z2, 16 - 10 * z2
+    root = np.sqrt(qb**2 - qa * qc)
+    assert (res.ci_low, res.ci_high) == pytest.approx(((qb - root) / qa, (qb + root) / qa))
+    assert res.ci_low < 0 < res.ci_high  # p = 0.21
+    t = paired_test(a, b, clusters=clusters, method="t")
+    assert t.method == "t" and t.diff == res.diff
+    # one question per cluster: the statistic is McNemar's
+    plain = paired_test(a, b, method="mcnemar-clustered")
+    assert plain.statistic == pytest.approx(paired_test(a, b, method="mcnemar").statistic)
+
+
+def test_clustered_mcnemar_degenerate_cases():
+    clusters = np.repeat(np.arange(6), 4)
+    same = paired_test(np.ones(24), np.ones(24), clusters=clusters, method="mcnemar-clustered")
+    assert same.method == "mcnemar-clustered" and same.pvalue == 1.0
+    assert same.ci_low < 0 < same.ci_high and same.ci_low == pytest.approx(-same.ci_high)
+    a, b, _ = _clustered_example()
+    few = paired_test(a, b, clusters=np.repeat([0, 1], [5, 7]), method="mcnemar-clustered")
+    assert "too few clusters" in few.method
+    assert -1 <= few.ci_low <= 0 <= few.ci_high <= 1
+    with pytest.raises(ValueError, match="binary"):
+        paired_test(a * 0.5, b, clusters=_clustered_example()[2], method="mcnemar-clustered")
+
+
+def test_clustered_mcnemar_interval_and_test_agree():
+    rng = np.random.default_rng(32)
+    agree = unbounded = 0
+    for i in range(40):
+        g, size = int(rng.integers(2, 40)), int(rng.integers(1, 8))
+        sizes = rng.integers(1, size + 1, size=g)
+        clusters = np.repeat(np.arange(g), sizes)
+        p = np.repeat(rng.beta(1.0, 1.0, size=g), sizes)
+        a = (rng.random(clusters.size) < p).astype(float)
+        b = (rng.random(clusters.size) < p * rng.uniform(0.5, 1.0)).astype(float)
+        for alpha in (0.05, 0.2):
+            r = paired_test(a, b, clusters=clusters, alpha=alpha, method="mcnemar-clustered")
+            assert r.method.startswith("mcnemar-clustered")
+            excludes = r.ci_low > 0 or r.ci_high < 0
+            assert excludes == (r.pvalue < alpha), (i, alpha, r)
+            assert -1 <= r.ci_low <= r.diff <= r.ci_high <= 1
+            agree += excludes
+            unbounded += "too few" in r.method
+    assert agree > 5 and unbounded > 0  # both outcomes occur, and the unbounded case

@@ -120,7 +120,11 @@ def battles_cmd(
 @rank_app.command("samples")
 def samples_cmd(
     method: Annotated[
-        str, typer.Option(help="pl (Plackett–Luce), winrate (HELM mean win rate) or mean.")
+        str,
+        typer.Option(
+            help="pl (Plackett–Luce), irt (Rasch: abilities and item difficulties jointly; best "
+            "on sparse 0-1 scores), winrate (HELM mean win rate) or mean."
+        ),
     ] = "pl",
     metric: MetricOption = None,
     bootstrap: BootstrapOption = 100,

@@ -41,7 +41,7 @@ def _scores(store):
 
 
 def _path_scores(paths: list[Path], store) -> object:
-    """Scores of lm-eval folders / inspect logs read into a temporary store."""
+    """Scores of lm-eval folders / lighteval outputs / inspect logs read into a temporary store."""
     from assay.store import scratch_store
 
     if store is not None:
@@ -58,7 +58,8 @@ def compare_cmd(
     paths: Annotated[
         list[Path] | None,
         typer.Argument(
-            help="lm-eval output folders or inspect logs to compare without importing them "
+            help="lm-eval output folders, lighteval outputs or inspect logs to compare without "
+            "importing them "
             "(default: the runs in the store).",
             show_default=False,
         ),
@@ -75,8 +76,10 @@ def compare_cmd(
         str,
         typer.Option(
             "--test",
-            help="auto (McNemar score test with Tango's interval for binary, else t), t, mcnemar, "
-            "mcnemar-exact (binomial, Clopper-Pearson), permutation.",
+            help="auto (binary: McNemar score test with Tango's interval, or with cluster ids "
+            "the cluster-adjusted McNemar test (Durkalski) with its inverted interval; else t), "
+            "t, mcnemar, mcnemar-clustered, mcnemar-exact (binomial, Clopper-Pearson), "
+            "permutation.",
         ),
     ] = "auto",
     overall: Annotated[

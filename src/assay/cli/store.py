@@ -12,6 +12,7 @@ from assay.store import (
     export_lm_eval,
     export_samples,
     import_inspect,
+    import_lighteval,
     import_lm_eval,
     import_samples,
     set_model_meta,
@@ -109,6 +110,24 @@ def import_inspect_cmd(
     _report_import(summary.to_dict(), json_out)
 
 
+@import_app.command("lighteval")
+def import_lighteval_cmd(
+    path: Annotated[
+        Path,
+        typer.Argument(help="lighteval --output-dir, a details_*.parquet or a results_*.json."),
+    ],
+    model: Annotated[
+        str | None,
+        typer.Option(help="Model name to store (default: the results JSON's model_name)."),
+    ] = None,
+    store: StoreOption = None,
+    json_out: JsonOption = False,
+) -> None:
+    """Import lighteval per-sample details (run with --save-details) and its results JSON."""
+    summary = import_lighteval(get_store(store), path, model=model)
+    _report_import(summary.to_dict(), json_out)
+
+
 def _parse_mapping(items: list[str]) -> dict[str, str]:
     mapping = {}
     for item in items:
@@ -137,12 +156,21 @@ def import_samples_cmd(
         ),
     ] = None,
     source: Annotated[str, typer.Option(help="Label for the runs this creates.")] = "import",
+    model: Annotated[
+        str | None,
+        typer.Option(help="Model name of every row (over a model column or --map model=COL)."),
+    ] = None,
     store: StoreOption = None,
     json_out: JsonOption = False,
 ) -> None:
     """Import per-sample rows from any harness (also reads back `assay export`)."""
     summary = import_samples(
-        get_store(store), path, mapping=_parse_mapping(map_ or []), metrics=metric, source=source
+        get_store(store),
+        path,
+        mapping=_parse_mapping(map_ or []),
+        metrics=metric,
+        source=source,
+        model=model,
     )
     _report_import(summary, json_out)
 

@@ -3,6 +3,7 @@
 from ._export import export_samples
 from ._files import import_samples, read_model_meta, set_model_meta
 from ._inspect import import_inspect, read_inspect
+from ._lighteval import import_lighteval, read_lighteval
 from ._lm_eval import ImportSummary, import_lm_eval, read_lm_eval
 from ._lm_eval_export import export_lm_eval
 from ._records import WINNERS, Battle, ModelInfo, RunInfo, SampleRecord, make_run_id, stable_hash
@@ -25,12 +26,14 @@ __all__ = [
     "export_lm_eval",
     "export_samples",
     "import_inspect",
+    "import_lighteval",
     "import_lm_eval",
     "import_path",
     "import_samples",
     "make_run_id",
     "open_store",
     "read_inspect",
+    "read_lighteval",
     "read_lm_eval",
     "read_model_meta",
     "read_table",

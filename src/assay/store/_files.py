@@ -146,7 +146,11 @@ def _places(rows: pd.DataFrame) -> list[str]:
 
 
 def _read_samples(
-    file: Path, mapping: Mapping[str, str] | None, metrics: list[str] | None, source: str
+    file: Path,
+    mapping: Mapping[str, str] | None,
+    metrics: list[str] | None,
+    source: str,
+    model: str | None = None,
 ) -> pd.DataFrame:
     """One file's rows, mapped, checked and with run ids; ``_file`` and ``_row`` say where."""
     df = read_table(file)
@@ -165,9 +169,25 @@ def _read_samples(
     if df.columns.duplicated().any():
         twice = df.columns[df.columns.duplicated()][0]
         raise InputError(f"{file}: two columns map to field '{twice}'")
+    if model is not None:
+        df["model"] = model
     df.attrs.update(attrs)
     df = _coerce(df, file)
     df.attrs.update(attrs)
+    if model is not None and "run_id" in df and df["run_id"].notna().any():
+        # a renamed model's runs are new runs: derive their ids from the original ones
+        pairs = df[["run_id", "task"]].dropna().drop_duplicates()
+        ids = np.array(
+            [
+                make_run_id(model, t, settings={"source": source, "run_id": r})
+                for r, t in pairs.itertuples(index=False)
+            ]
+            + [None],
+            dtype=object,
+        )
+        keys = [df["run_id"].to_numpy(object), df["task"].to_numpy(object)]
+        at = pd.MultiIndex.from_frame(pairs).get_indexer(pd.MultiIndex.from_arrays(keys))
+        df["run_id"] = ids[at]  # -1 (no run id in the row): the None at the end
     if "run_id" not in df or df["run_id"].isna().any():
         ids = {
             (m, t): make_run_id(m, t, settings={"source": source})
@@ -245,15 +265,20 @@ def import_samples(
     mapping: Mapping[str, str] | None = None,
     metrics: list[str] | None = None,
     source: str = "import",
+    model: str | None = None,
 ) -> dict[str, Any]:
     """Import per-sample rows from CSV / JSONL / Parquet files (a file or a folder of them).
 
     ``mapping`` maps assay fields to the file's columns (``{"doc_id": "id"}``); ``metrics``
-    names plain columns to read as metrics (columns called ``metric.<name>`` always are).
+    names plain columns to read as metrics (columns called ``metric.<name>`` always are);
+    ``model`` sets the model of every row (over a model column or ``--map model=COL``).
     Rows without ``run_id`` get one from (model, task, source). All files are validated before
     one transaction writes them; importing the same files twice changes nothing.
     """
-    frames = [_read_samples(f, mapping, metrics, source) for f in files_in(Path(path))]
+    if model is not None and not model.strip():
+        raise InputError("--model: empty model name")
+    model = None if model is None else model.strip()
+    frames = [_read_samples(f, mapping, metrics, source, model) for f in files_in(Path(path))]
     data = pd.concat(frames, ignore_index=True)
     _check_keys(data)
     check_runs(store, data, source)

@@ -10,20 +10,34 @@ from pathlib import Path
 from assay.errors import InputError
 
 from ._inspect import import_inspect, read_inspect
+from ._lighteval import import_lighteval, read_lighteval
 from ._lm_eval import ImportSummary, import_lm_eval, read_lm_eval
 from ._store import Store, open_store
 
 
+def _lighteval_results(path: Path) -> bool:
+    """A results_*.json written by lighteval (it has ``config_general``)."""
+    try:
+        return '"config_general"' in path.read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return False
+
+
 def source_kind(path: Path) -> str:
-    """``lm-eval`` (a results_*.json or a folder holding one) or ``inspect`` (.eval/.json logs)."""
+    """``lighteval`` (details_*.parquet, a lighteval results JSON or a folder holding details),
+    ``lm-eval`` (a results_*.json or a folder holding one) or ``inspect`` (.eval/.json logs)."""
     if not path.exists():
         raise InputError(f"{path}: no such file or directory")
     if path.is_file():
+        if path.name.startswith("details_") and path.suffix == ".parquet":
+            return "lighteval"
         if path.name.startswith("results_") and path.suffix == ".json":
-            return "lm-eval"
+            return "lighteval" if _lighteval_results(path) else "lm-eval"
         if path.suffix.lower() in (".eval", ".json"):
             return "inspect"
-        raise InputError(f"{path}: not an lm-eval results file or an inspect log")
+        raise InputError(f"{path}: not an lm-eval or lighteval results file or an inspect log")
+    if next(path.rglob("details_*.parquet"), None) is not None:
+        return "lighteval"
     if next(path.rglob("results_*.json"), None) is not None:
         return "lm-eval"
     return "inspect"
@@ -32,13 +46,18 @@ def source_kind(path: Path) -> str:
 def _models(path: Path, kind: str) -> set[str]:
     if kind == "lm-eval":
         return {m.model for m in read_lm_eval(path)[0]}
+    if kind == "lighteval":
+        return {m.model for m in read_lighteval(path)[0]}
     return {m.model for m in read_inspect(path)[0]}
 
 
 def import_path(store: Store, path: Path, *, model: str | None = None) -> ImportSummary:
-    """Import an lm-eval output folder or inspect logs, whichever ``path`` is."""
-    if source_kind(path) == "lm-eval":
+    """Import an lm-eval output folder, lighteval details or inspect logs, whichever ``path`` is."""
+    kind = source_kind(path)
+    if kind == "lm-eval":
         return import_lm_eval(store, path, model=model)
+    if kind == "lighteval":
+        return import_lighteval(store, path, model=model)
     return import_inspect(store, path, model=model)
 
 
