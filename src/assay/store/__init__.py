@@ -2,9 +2,10 @@
 
 from ._export import export_samples
 from ._files import import_samples, read_model_meta, set_model_meta
+from ._import_runs import ImportSummary
 from ._inspect import import_inspect, read_inspect
 from ._lighteval import import_lighteval, read_lighteval
-from ._lm_eval import ImportSummary, import_lm_eval, read_lm_eval
+from ._lm_eval import import_lm_eval, read_lm_eval
 from ._lm_eval_export import export_lm_eval
 from ._records import WINNERS, Battle, ModelInfo, RunInfo, SampleRecord, make_run_id, stable_hash
 from ._schema import SCHEMA_VERSION

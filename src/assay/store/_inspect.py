@@ -23,13 +23,10 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import pandas as pd
-
 from assay.core import decode_text
 from assay.errors import InputError
 
-from ._files import check_runs
-from ._lm_eval import ImportSummary
+from ._import_runs import ImportSummary, write_runs
 from ._records import ModelInfo, RunInfo, SampleRecord, make_run_id
 from ._store import Store
 
@@ -389,28 +386,4 @@ def import_inspect(store: Store, path: str | Path, *, model: str | None = None) 
             f"{path}: no finished samples in the inspect logs"
             + (f" ({errored} errored)" if errored else "")
         )
-    check_runs(
-        store,
-        pd.DataFrame(
-            {
-                "run_id": [r.run_id for r in runs],
-                "model": [r.model for r in runs],
-                "task": [r.task for r in runs],
-                "_at": [str(r.extra["file"]) for r in runs],
-            }
-        ),
-        "inspect",
-    )
-    with store.transaction() as con:
-        store.upsert_models(models, con=con)
-        for run in runs:
-            store.upsert_run(run, con=con)
-        store.write_samples(samples, con=con)
-    return ImportSummary(
-        source=str(path),
-        runs=len(runs),
-        samples=len(samples),
-        models=sorted({m.model for m in models}),
-        tasks=sorted({r.task for r in runs}),
-        errored=errored,
-    )
+    return write_runs(store, path, "inspect", models, runs, samples, errored=errored)

@@ -12,34 +12,16 @@ from __future__ import annotations
 
 import json
 import math
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-
-import pandas as pd
 
 from assay.core import decode_text, iter_jsonl
 from assay.errors import InputError
 
-from ._files import check_runs
+from ._import_runs import ImportSummary, write_runs
 from ._lm_eval_export import read_carried
 from ._records import ModelInfo, RunInfo, SampleRecord, make_run_id
 from ._store import Store
-
-
-@dataclass
-class ImportSummary:
-    """What an import wrote: counts per table, and the (model, task) pairs touched."""
-
-    source: str
-    runs: int
-    samples: int
-    models: list[str]
-    tasks: list[str]
-    errored: int = 0  # samples that errored in the source and were left out (inspect)
-
-    def to_dict(self) -> dict[str, Any]:
-        return dict(self.__dict__)
 
 
 def _date_of(path: Path) -> str:
@@ -291,27 +273,4 @@ def import_lm_eval(store: Store, path: str | Path, *, model: str | None = None) 
     models, runs, samples = read_lm_eval(path, model=model)
     if not samples:
         raise InputError(f"{path}: no samples_<task>_<date>.jsonl next to the results file")
-    check_runs(
-        store,
-        pd.DataFrame(
-            {
-                "run_id": [r.run_id for r in runs],
-                "model": [r.model for r in runs],
-                "task": [r.task for r in runs],
-                "_at": [str((r.extra or {}).get("file", path)) for r in runs],
-            }
-        ),
-        "lm-eval",
-    )
-    with store.transaction() as con:
-        store.upsert_models(models, con=con)
-        for run in runs:
-            store.upsert_run(run, con=con)
-        store.write_samples(samples, con=con)
-    return ImportSummary(
-        source=str(path),
-        runs=len(runs),
-        samples=len(samples),
-        models=sorted({m.model for m in models}),
-        tasks=sorted({r.task for r in runs}),
-    )
+    return write_runs(store, path, "lm-eval", models, runs, samples)

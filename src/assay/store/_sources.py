@@ -9,9 +9,10 @@ from pathlib import Path
 
 from assay.errors import InputError
 
+from ._import_runs import ImportSummary
 from ._inspect import import_inspect, read_inspect
 from ._lighteval import import_lighteval, read_lighteval
-from ._lm_eval import ImportSummary, import_lm_eval, read_lm_eval
+from ._lm_eval import import_lm_eval, read_lm_eval
 from ._store import Store, open_store
 
 
