@@ -108,6 +108,12 @@ def test_rolling_logprobs_are_the_fakes_exactly(tmp_path):
         assert got["stderr"] == pytest.approx(stderr, rel=1e-12)
         assert got["n"] == 10
     assert fake.calls == {"loglikelihood_rolling": 1} and fake.total == 10
+    # the headline of a rolling task: corpus perplexity, not a per-document count
+    ppl = row(result, "sequence_rolling", "word_perplexity")
+    assert ppl["mean"] == pytest.approx(np.exp(-logprob.sum() / expected["words"].sum()))
+    bpb = row(result, "sequence_rolling", "bits_per_byte")
+    assert bpb["mean"] == pytest.approx(-logprob.sum() / expected["bytes"].sum() / np.log(2))
+    assert ppl["n"] == 10
 
 
 def _sampled_task():

@@ -201,3 +201,23 @@ def test_lower_is_better_metrics_give_the_best_model_letter_a():
     groups = compare(pd.concat(rows, ignore_index=True)).groups.set_index("model")
     assert groups.loc["good", "group"] == "a" and groups.loc["good", "tied_with_best"]
     assert groups.loc["bad", "group"] == "b" and not groups.loc["bad", "tied_with_best"]
+
+
+def test_perplexity_intervals_are_formed_on_the_log_scale():
+    """A skewed perplexity with few documents: the symmetric interval would go below 0; the
+    log-scale one is mean·exp(±q·SE/mean), positive, with the same quantile."""
+    rng = np.random.default_rng(3)
+    values = np.exp(rng.normal(4.0, 1.5, 20))
+    scores = pd.DataFrame(
+        {"model": "m", "task": "corpus", "doc_id": [f"d{i}" for i in range(20)],
+         "metric": "word_perplexity", "value": values}
+    )  # fmt: skip
+    row = compare(scores).scores.iloc[0]
+    est = mean_ci(values)
+    assert est.ci_low < 0  # what the symmetric interval would claim
+    q = (est.ci_high - est.mean) / est.stderr
+    spread = np.exp(q * est.stderr / est.mean)
+    assert (row["ci_low"], row["ci_high"]) == pytest.approx((est.mean / spread, est.mean * spread))
+    assert row["ci_low"] > 0 and row["method"] == f"{est.method}+log"
+    same = compare(scores.assign(metric="bits_per_byte")).scores.iloc[0]
+    assert (same["ci_low"], same["ci_high"]) == pytest.approx((est.ci_low, est.ci_high))

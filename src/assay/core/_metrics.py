@@ -26,7 +26,9 @@ from assay.errors import InputError
 class MetricInfo:
     """One metric. ``bounds`` is the closed range of its values (None: unbounded); ``chance``
     the score of guessing where it is fixed (None: unknown or data-dependent); ``priority``
-    ranks headline candidates (highest wins; below 0 only when nothing else is there)."""
+    ranks headline candidates (highest wins; below 0 only when nothing else is there);
+    ``log_scale``: a positive ratio-like value (perplexity) whose interval is formed on the log
+    scale, mean · exp(±q · SE / mean), so it stays positive and is skewed as the metric is."""
 
     name: str
     higher_is_better: bool = True
@@ -34,6 +36,7 @@ class MetricInfo:
     chance: float | None = None
     priority: int = 0
     description: str = ""
+    log_scale: bool = False
 
     @property
     def lower_is_better(self) -> bool:
@@ -49,7 +52,8 @@ class MetricInfo:
 
 
 def _m(name: str, priority: int, higher: bool = True, bounds=None, chance=None, text=""):
-    return MetricInfo(name, higher, bounds, chance, priority, text)
+    log_scale = name.endswith("perplexity")
+    return MetricInfo(name, higher, bounds, chance, priority, text, log_scale)
 
 
 _UNIT = (0.0, 1.0)

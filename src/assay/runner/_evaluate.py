@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from assay.core import metric_spec
+from assay.core import metric_spec, with_corpus_metrics
 from assay.errors import InputError
 from assay.models import BackendInfo, ModelBackend
 from assay.store import ModelInfo, RunInfo, Store, default_store_path, make_run_id, open_store
@@ -108,6 +108,7 @@ def summarize(store: Store, keys: pd.DataFrame) -> pd.DataFrame:
     rows = rows.merge(keys, on=["run_id", "doc_id", "repeat"], how="inner")
     if rows.empty:
         return summarize_empty()
+    rows = with_corpus_metrics(rows)  # rolling tasks: corpus perplexity and bits per byte
     per_doc = rows.groupby(["model", "task", "metric", "doc_id"], as_index=False).agg(
         value=("value", "mean"), k=("value", "size")
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from itertools import combinations
@@ -175,10 +176,10 @@ def compare(
             est = mean_ci(
                 col[have], clusters=None if clusters is None else clusters[have], alpha=alpha
             )
+            low, high, method = _scale_interval(est, metric_info(met))
             score_rows.append(
                 {"model": name, "task": task, "metric": met, "n": est.n, "mean": est.mean,
-                 "stderr": est.stderr, "ci_low": est.ci_low, "ci_high": est.ci_high,
-                 "method": est.method}
+                 "stderr": est.stderr, "ci_low": low, "ci_high": high, "method": method}
             )  # fmt: skip
         for i, j in combinations(range(len(names)), 2):
             shared = ~np.isnan(matrix[:, i]) & ~np.isnan(matrix[:, j])
@@ -214,6 +215,17 @@ def compare(
     if overall and score_df["task"].nunique() > 1:
         score_df = pd.concat([score_df, _overall_scores(score_df, alpha)], ignore_index=True)
     return Comparison(score_df, pairs, groups, alpha, correction, details.reset_index(drop=True))
+
+
+def _scale_interval(est, info) -> tuple[float, float, str]:
+    """The interval of ``est`` on the metric's scale: for a log-scale metric (perplexity) the
+    delta method on log(mean), SE(log m) = SE/m, so mean · exp(±q · SE / mean) — positive and
+    right-skewed — with the same quantile q as the symmetric interval."""
+    if not info.log_scale or not (est.mean > 0 and est.stderr > 0):
+        return est.ci_low, est.ci_high, est.method
+    q = (est.ci_high - est.mean) / est.stderr
+    spread = math.exp(q * est.stderr / est.mean)
+    return est.mean / spread, est.mean * spread, f"{est.method}+log"
 
 
 def _groups(scores: pd.DataFrame, pairs: pd.DataFrame, alpha: float) -> pd.DataFrame:
