@@ -3,6 +3,7 @@ every command that uses it, and the command gets the one object built from them.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Annotated
 
@@ -67,3 +68,30 @@ def test_every_law_command_has_the_shared_options(command):
                    "--metric", "--params-col", "--tokens-col", "--flops-col", "--loss-col",
                    "--json"):  # fmt: skip
         assert option in text, (command, option)
+
+
+TASKS_COMMANDS = [["compare"], ["flips"], ["variance"], ["report"], ["eval"]]
+ONE_TASK_COMMANDS = [["bias"], ["items"], ["power"]] + [
+    ["forecast", c] for c in ("fit", "predict", "backtest", "downstream", "density", "trend")
+]
+
+
+@pytest.mark.parametrize("command", TASKS_COMMANDS + ONE_TASK_COMMANDS, ids=" ".join)
+def test_every_command_with_tasks_takes_short_t(command):
+    result = runner.invoke(app, [*command, "--help"], env={"COLUMNS": "200"})
+    assert result.exit_code == 0, result.output
+    assert re.search(r"--task\s+-t\s", result.output), command
+
+
+@pytest.mark.parametrize("command", TASKS_COMMANDS[:-1] + ONE_TASK_COMMANDS, ids=" ".join)
+def test_the_task_option_is_the_shared_one(command):
+    """One definition: several tasks split on commas, one-task commands check the count."""
+    from assay.cli._options import one_name, split_names
+
+    click_command = typer.main.get_command(app)
+    for name in command:
+        click_command = click_command.commands[name]
+    (option,) = [p for p in click_command.params if "--task" in p.opts]
+    assert option.multiple and "-t" in option.opts
+    want = one_name if command in ONE_TASK_COMMANDS else split_names
+    assert option.callback.__wrapped__ is want, command

@@ -11,7 +11,7 @@ from cli_helpers import run_main
 from fake_backend import FakeBackend, FakeCrash, answer_key
 
 import assay.runner
-from assay.runner import evaluate
+from assay.runner import CostFit, EvalResult, evaluate
 from assay.store import open_store
 from assay.tasks import load_task
 
@@ -152,3 +152,53 @@ def test_cli_eval_limit_json_and_resume(fake_cli, tmp_path):
     assert code == 0, err
     assert "0 new samples, 12 already stored" in out and fake_cli.total == 0
     assert "arith_mc" in out and "exact_match" in out
+
+
+def _fit(r2: float, batches: int) -> CostFit:
+    nan = float("nan")
+    return CostFit("fake:cpu", 0.01, 1e-4, nan, nan, nan, nan, r2, batches, 8 * batches, 1.0)
+
+
+@pytest.mark.parametrize(
+    ("new_batches", "r2", "shown"),
+    [
+        (5, 0.9, "R² 0.900, 5 batches"),
+        (3, 0.0, "R² 0.000, 5 batches"),  # the fit counts every stored batch
+        (2, 0.9, "cost fit: not enough batches (2 timed"),
+        (5, -63.08, "cost fit: timings too noisy"),
+        (5, float("nan"), "cost fit: timings too noisy"),
+        (0, 0.9, None),  # a resumed run that computed nothing prints no fit
+    ],
+)
+def test_cost_line_only_when_meaningful(new_batches, r2, shown):
+    from assay.cli.eval import cost_line
+
+    result = EvalResult("m", pd.DataFrame(), _fit(r2, 5), new_batches=new_batches)
+    line = cost_line(result)
+    assert line == shown if shown is None else shown in line
+    assert cost_line(EvalResult("m", pd.DataFrame(), None, new_batches=5)) is None
+
+
+def test_cli_eval_resumed_run_prints_no_cost_fit_but_json_keeps_it(fake_cli, tmp_path):
+    path = tmp_path / "s.duckdb"
+    argv = ["eval", "-m", "fake", "-t", "arith_mc", "--store", path, "-n", "6"]
+    code, out, err = run_main([*argv, "--no-progress"])
+    assert code == 0, err
+    assert "not enough batches (1 timed" in out and "R²" not in out
+    code, out, err = run_main([*argv, "--no-progress"])
+    assert code == 0, err
+    assert "0 new samples" in out and "cost fit" not in out and "R²" not in out
+    code, out, err = run_main([*argv, "--json"])
+    data = json.loads(out)
+    assert data["new_batches"] == 0 and data["cost_fit"]["n_batches"] == 1
+
+
+def test_cli_eval_takes_comma_separated_tasks(fake_cli, tmp_path):
+    path = tmp_path / "s.duckdb"
+    code, out, err = run_main(
+        ["eval", "-m", "fake", "-t", "arith_mc, arith_gen", "-t", "arith_mc", "--store", path,
+         "-n", "3", "--json"]
+    )  # fmt: skip
+    assert code == 0, err
+    assert json.loads(out)["new_samples"] == 6  # two tasks, the repeated name once
+    assert sorted(open_store(path).samples()["task"].unique()) == ["arith_gen", "arith_mc"]

@@ -8,7 +8,6 @@ import json
 import subprocess
 import sys
 import threading
-import time
 import zlib
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -29,9 +28,11 @@ def make_server(backend, *, faults: bool, logprobs: bool = True, warm=()):
     """An OpenAI-style /v1/completions server over the hf backend's model.
 
     With ``faults``, the first attempt at every prompt fails: 429 (Retry-After: 0), 500 or a
-    reply slower than the client's timeout, chosen by the prompt's CRC.
+    reply held back until the server shuts down (the client's timeout always fires first, however
+    loaded the machine), chosen by the prompt's CRC.
     """
     lock = threading.Lock()
+    hold = threading.Event()  # set at shutdown: releases the held-back replies
     seen: dict[str, int] = {}
     stats = {"ok": 0, "429": 0, "500": 0, "slow": 0}
     tok = backend.tokenizer
@@ -72,7 +73,8 @@ def make_server(backend, *, faults: bool, logprobs: bool = True, warm=()):
             for k, v in (headers or {}).items():
                 self.send_header(k, v)
             self.end_headers()
-            with contextlib.suppress(BrokenPipeError):  # the client timed out first, as intended
+            # the client timed out first, as intended
+            with contextlib.suppress(BrokenPipeError, ConnectionResetError):
                 self.wfile.write(data)
 
         def do_POST(self):
@@ -92,7 +94,7 @@ def make_server(backend, *, faults: bool, logprobs: bool = True, warm=()):
                     stats["500"] += 1
                     return self.reply(500, {"error": {"message": "boom"}})
                 stats["slow"] += 1
-                time.sleep(3.0)  # longer than the client's 2 s timeout
+                hold.wait(SLOW_REPLY_CAP)  # until shutdown: longer than any client timeout
             if body.get("echo"):
                 if not logprobs:
                     return self.reply(400, {"error": {"message": "echo is not supported"}})
@@ -116,7 +118,21 @@ def make_server(backend, *, faults: bool, logprobs: bool = True, warm=()):
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
+    server.hold = hold
     return server, stats
+
+
+SLOW_REPLY_CAP = 120.0
+"""Seconds a held-back reply waits at most (the test shuts its server down long before)."""
+CLIENT_TIMEOUT = 5
+"""The client's timeout: generous for the real replies (answers are precomputed), and the
+held-back ones never come before it."""
+
+
+def stop(server) -> None:
+    server.hold.set()
+    server.shutdown()
+    server.server_close()
 
 
 @pytest.fixture
@@ -124,8 +140,7 @@ def server(backend):
     prompts = [q.context + q.continuation for i in AdditionTask(6).instances() for q in i.requests]
     srv, stats = make_server(backend, faults=True, warm=prompts)
     yield f"http://127.0.0.1:{srv.server_address[1]}/v1", stats
-    srv.shutdown()
-    srv.server_close()
+    stop(srv)
 
 
 def test_retry_after_and_backoff():
@@ -144,7 +159,8 @@ def test_retry_after_and_backoff():
 def test_openai_backend_survives_faults_and_matches_hf(backend, server, tmp_path):
     url, stats = server
     remote = load_model(
-        f"openai:smol@{url},concurrency=4,timeout=2,backoff=0.01,backoff_cap=0.05,name=smol-api"
+        f"openai:smol@{url},concurrency=4,timeout={CLIENT_TIMEOUT},"
+        "backoff=0.01,backoff_cap=0.05,name=smol-api"
     )
     task = AdditionTask(6)
     store = open_store(tmp_path / "api.duckdb")
@@ -162,9 +178,10 @@ def test_openai_backend_survives_faults_and_matches_hf(backend, server, tmp_path
     order = np.argsort([inst.doc_id for inst in task.instances()], kind="stable")
     expected = np.array(local).reshape(6, 4)[order].ravel()
     np.testing.assert_allclose(remote_lp, expected, atol=1e-3)
-    (gen,) = remote.generate(
-        [GenerateRequest("The capital of France is", stop=(".",), max_new_tokens=5)]
-    )
+    prompt = "The capital of France is"
+    assert zlib.crc32(prompt.encode()) % 3 != 2  # its first attempt fails fast, never held back
+    patient = load_model(f"openai:smol@{url},timeout=120")  # generation is real work
+    (gen,) = patient.generate([GenerateRequest(prompt, stop=(".",), max_new_tokens=5)])
     assert gen.text.strip().startswith("Paris") and gen.output_tokens > 0
 
 
@@ -197,8 +214,7 @@ def test_server_without_logprobs_gives_one_line_error(backend, tmp_path):
             timeout=120,
         )
     finally:
-        srv.shutdown()
-        srv.server_close()
+        stop(srv)
     assert proc.returncode == 1
     lines = proc.stderr.strip().splitlines()
     assert len(lines) == 1 and "cannot score log-likelihoods" in lines[0], proc.stderr

@@ -43,6 +43,14 @@ _DEBUG_ENV = "ASSAY_DEBUG"
 _state = {"debug": False}
 
 
+def _print_version(value: bool) -> None:
+    if value:
+        from assay import __version__
+
+        typer.echo(f"assay {__version__}")
+        raise typer.Exit()
+
+
 @app.callback()
 def _options(
     debug: Annotated[
@@ -50,6 +58,15 @@ def _options(
         typer.Option(
             "--debug",
             help="Show the full Python traceback when assay crashes (or set ASSAY_DEBUG=1).",
+        ),
+    ] = False,
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version",
+            help="Print assay's version and exit.",
+            callback=_print_version,
+            is_eager=True,
         ),
     ] = False,
 ) -> None:

@@ -16,7 +16,7 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from assay.errors import InputError
 
 from ._common import bounded, console, get_store, output_file
-from ._options import BootstrapOption, SeedOption, StoreOption
+from ._options import BootstrapOption, SeedOption, StoreOption, one_name, only
 
 if TYPE_CHECKING:
     from assay.forecast import Backtest, LawFit
@@ -27,7 +27,15 @@ DataArg = Annotated[
     str, typer.Argument(help="CSV/Parquet table of training runs, or `store` for the store.")
 ]
 StoreTaskOption = Annotated[
-    str | None, typer.Option("--task", help="Task of the store's scores (DATA=store).")
+    list[str] | None,
+    typer.Option(
+        "--task",
+        "-t",
+        help="Task of the store's scores (DATA=store; one).",
+        metavar="TASK",
+        callback=one_name,
+        show_default=False,
+    ),
 ]
 StoreMetricOption = Annotated[
     str | None,
@@ -95,7 +103,7 @@ def table_input(
     metric: StoreMetricOption = None,
 ) -> Table:
     """The options of :class:`Table` (an option group for ``with_options``)."""
-    return Table(data, store, task, metric)
+    return Table(data, store, only(task), metric)
 
 
 @dataclass
@@ -172,7 +180,7 @@ def law_input(
     """The options of :class:`LawInput` (an option group for ``with_options``)."""
     named = dict(params=params_col, tokens=tokens_col, flops=flops_col, loss=loss_col)
     columns = {k: v for k, v in named.items() if v is not None}
-    return LawInput(Table(data, store, task, metric), law, x, y, bootstrap, seed, columns)
+    return LawInput(Table(data, store, only(task), metric), law, x, y, bootstrap, seed, columns)
 
 
 @contextmanager

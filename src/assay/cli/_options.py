@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import functools
 import inspect
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+
+from assay.errors import InputError
 
 from ._common import bounded
 
@@ -35,7 +37,53 @@ BootstrapOption = Annotated[
         callback=bounded(0, MAX_BOOTSTRAP),
     ),
 ]
-TaskOption = Annotated[str | None, typer.Option("--task", help="Task name (default: all).")]
+
+
+def split_names(param: typer.CallbackParam, value: Sequence[str] | None) -> list[str] | None:
+    """A typer callback for a repeatable option: ``-t a,b -t c`` is ``[a, b, c]`` (each name
+    stripped, empty ones dropped, the first of a repeated name kept); none is None."""
+    names = [n.strip() for v in value or [] for n in str(v).split(",")]
+    return list(dict.fromkeys(n for n in names if n)) or None
+
+
+def one_name(param: typer.CallbackParam, value: Sequence[str] | None) -> list[str] | None:
+    """:func:`split_names` for an option that takes one value: several are a one-line error."""
+    names = split_names(param, value)
+    if names and len(names) > 1:
+        opt = max(param.opts, key=len) if param.opts else str(param.name)
+        raise InputError(f"{opt} takes one task here, not {len(names)}: {', '.join(names)}")
+    return names
+
+
+def only(names: Sequence[str] | None) -> str | None:
+    """The one value of an option checked by :func:`one_name` (None when not given)."""
+    return names[0] if names else None
+
+
+TasksOption = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--task",
+        "-t",
+        help="Task name(s): repeat -t or separate with commas (default: all).",
+        metavar="TASK[,TASK...]",
+        callback=split_names,
+        show_default=False,
+    ),
+]
+"""``-t/--task`` for commands that take several tasks (a list of names, or None for all)."""
+TaskOption = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--task",
+        "-t",
+        help="Task name (one).",
+        metavar="TASK",
+        callback=one_name,
+        show_default=False,
+    ),
+]
+"""``-t/--task`` for commands that take one task: read it with :func:`only`."""
 MetricOption = Annotated[
     str | None,
     typer.Option(

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from ._common import bounded, console, print_json, print_table
-from ._options import JsonOption, StoreOption
+from ._options import JsonOption, StoreOption, split_names
+
+if TYPE_CHECKING:
+    from assay.runner import EvalResult
 
 DEFAULT_MODEL = "smollm2-135m"
 MAX_REPEATS = 1000  # assay.runner._evaluate.MAX_REPEATS (not imported: the CLI loads lazily)
@@ -31,7 +34,10 @@ def eval_command(
         typer.Option(
             "--task",
             "-t",
-            help="Task name or task file; repeat for several (default: the built-in suite).",
+            help="Task names or task files, comma-separated or repeated (default: the built-in "
+            "suite).",
+            callback=split_names,
+            metavar="TASK[,TASK...]",
         ),
     ] = None,
     limit: Annotated[
@@ -113,8 +119,28 @@ def eval_command(
         f"{result.new_samples} new samples, {result.resumed_samples} already stored; "
         f"{result.seconds:.1f} s"
     )
-    if result.cost is not None:
-        console.print(result.cost.describe(), highlight=False)
+    line = cost_line(result)
+    if line:
+        console.print(line, highlight=False)
+
+
+MIN_FIT_BATCHES = 3
+"""Timed batches this call must compute before ``assay eval`` prints the cost fit."""
+
+
+def cost_line(result: EvalResult) -> str | None:
+    """The cost-fit line when it means something: this call timed >= MIN_FIT_BATCHES batches
+    and the fit explains some of their variance (R² >= 0); a short note when it computed too
+    little for one; nothing on a run that computed nothing (``--json`` always has the fit)."""
+    cost = result.cost
+    if cost is None or result.new_batches == 0:
+        return None
+    r2 = cost.r_squared
+    if result.new_batches < MIN_FIT_BATCHES:
+        return f"cost fit: not enough batches ({result.new_batches} timed; --json has the fit)"
+    if r2 == r2 and r2 >= 0:  # r2 == r2: not NaN
+        return cost.describe()
+    return f"cost fit: timings too noisy for a fit ({result.new_batches} batches; --json has it)"
 
 
 def register(app: typer.Typer) -> None:

@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from ._common import bounded, console, fail, get_store, output_file, print_json
-from ._options import MAX_BOOTSTRAP, JsonOption, StoreOption
+from ._options import MAX_BOOTSTRAP, JsonOption, StoreOption, TasksOption
 
 
 def report(
@@ -17,9 +17,7 @@ def report(
         Path,
         typer.Option("--output", "-o", callback=output_file(), help="HTML file to write."),
     ] = Path("report.html"),
-    task: Annotated[
-        list[str] | None, typer.Option("--task", "-t", help="Only these tasks (repeatable).")
-    ] = None,
+    task: TasksOption = None,
     alpha: Annotated[
         float,
         typer.Option(

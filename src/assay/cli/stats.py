@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, NoReturn
 
 import typer
 
@@ -19,6 +19,8 @@ from ._options import (
     SeedOption,
     StoreOption,
     TaskOption,
+    TasksOption,
+    only,
 )
 
 VarianceOpt = bounded(0)
@@ -38,6 +40,21 @@ def _scores(store):
     if df.empty:
         raise InputError(f"the store at {store or 'default path'} has no scored samples")
     return df
+
+
+def _unknown_model_or_task(st, model: str | None, task: str | None) -> NoReturn:
+    """The one-line error for a model/task with no samples, naming those the store has (the
+    models, then that model's tasks), as the other commands do."""
+    pairs = st.sql("SELECT DISTINCT model, task FROM samples ORDER BY model, task")
+    if pairs.empty:
+        raise InputError(f"the store at {st.path} has no samples")
+    for column, name in (("model", model), ("task", task)):
+        if name is not None and name not in set(pairs[column]):
+            available = ", ".join(dict.fromkeys(map(str, pairs[column])))
+            raise InputError(f"unknown {column} {name!r}; available: {available}")
+        if name is not None:
+            pairs = pairs[pairs[column] == name]
+    raise InputError("no samples for that model/task in the store")
 
 
 def _path_scores(paths: list[Path], store) -> object:
@@ -65,7 +82,7 @@ def compare_cmd(
         ),
     ] = None,
     store: StoreOption = None,
-    task: TaskOption = None,
+    task: TasksOption = None,
     models: ModelsOption = None,
     metric: MetricOption = None,
     alpha: AlphaOption = 0.05,
@@ -102,7 +119,7 @@ def compare_cmd(
         with_corpus_metrics(scores),  # rolling tasks: corpus perplexities
         metric=metric,
         models=_split(models),
-        tasks=_split(task),
+        tasks=task,
         alpha=alpha,
         correction=correction,
         test=test,
@@ -190,7 +207,7 @@ def power_cmd(
             _scores(store),
             pair[0],
             pair[1],
-            task=task,
+            task=only(task),
             metric=metric,
             delta=delta,
             n=n,
@@ -226,7 +243,7 @@ def flips_cmd(
     old: Annotated[str, typer.Option("--old", help="Old model version.")],
     new: Annotated[str, typer.Option("--new", help="New model version.")],
     store: StoreOption = None,
-    task: TaskOption = None,
+    task: TasksOption = None,
     metric: Annotated[str, typer.Option("--metric", help="Binary metric.")] = "acc",
     alpha: AlphaOption = 0.05,
     show_ids: Annotated[
@@ -241,7 +258,7 @@ def flips_cmd(
     """
     from assay.stats import flips
 
-    result = flips(_scores(store), old, new, task=_split(task), metric=metric, alpha=alpha)
+    result = flips(_scores(store), old, new, task=task, metric=metric, alpha=alpha)
     if json_out:
         print_json(result.to_dict())
         return
@@ -271,10 +288,11 @@ def bias_cmd(
     """
     from assay.stats import position_bias
 
-    samples = get_store(store, must_exist=True).samples(model=model, task=task)
+    st = get_store(store, must_exist=True)
+    samples = st.samples(model=model, task=only(task))
     if samples.empty:
-        raise InputError("no samples for that model/task in the store")
-    result = position_bias(samples, model=model, task=task, metric=metric, alpha=alpha)
+        _unknown_model_or_task(st, model, only(task))
+    result = position_bias(samples, model=model, task=only(task), metric=metric, alpha=alpha)
     if json_out:
         print_json(result.to_dict())
         return
@@ -319,7 +337,7 @@ def items_cmd(
 
     result = item_report(
         _scores(store),
-        task=task,
+        task=only(task),
         metric=metric,
         models=_split(models),
         irt=irt,
@@ -342,7 +360,7 @@ def items_cmd(
 def variance_cmd(
     store: StoreOption = None,
     model: Annotated[str | None, typer.Option("--model", help="Model (default: all).")] = None,
-    task: TaskOption = None,
+    task: TasksOption = None,
     metric: MetricOption = None,
     checkpoints: Annotated[
         str | None,
@@ -365,11 +383,13 @@ def variance_cmd(
     st = get_store(store, must_exist=True)
     df = _scores(store)
     if checkpoints:
+        if task and len(task) > 1:
+            raise InputError(f"--checkpoints takes one task, not {len(task)}: {', '.join(task)}")
         names = _split(checkpoints) or []
         meta = st.models().set_index("model")
         steps = meta["step"].reindex(names) if "step" in meta else None
         use = steps.to_numpy(dtype=float) if steps is not None and steps.notna().all() else None
-        res = monotonicity(df, names, steps=use, task=task, metric=metric, seed=seed)
+        res = monotonicity(df, names, steps=use, task=only(task), metric=metric, seed=seed)
         if json_out:
             print_json(res.to_dict())
             return
@@ -379,7 +399,7 @@ def variance_cmd(
             f"p = {res.pvalue:.3g}  (n = {res.n} docs, {res.n_resamples} resamples)"
         )
         return
-    result = variance_decomposition(df, model=model, task=_split(task), metric=metric)
+    result = variance_decomposition(df, model=model, task=task, metric=metric)
     if json_out:
         print_json(result.to_dict())
         return

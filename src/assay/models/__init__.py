@@ -2,6 +2,7 @@
 (``openai``) and llama-cpp-python (``llamacpp``); ``load_model(spec)`` builds one from a spec."""
 
 from ._base import BackendInfo, ModelBackend
+from ._describe import describe_spec
 from ._spec import ModelSpec, load_model, parse_spec
 
 __all__ = [
@@ -11,6 +12,7 @@ __all__ = [
     "ModelBackend",
     "ModelSpec",
     "OpenAIBackend",
+    "describe_spec",
     "load_model",
     "parse_spec",
 ]

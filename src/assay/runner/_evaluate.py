@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +14,7 @@ import pandas as pd
 
 from assay.core import metric_spec, with_corpus_metrics
 from assay.errors import InputError
-from assay.models import BackendInfo, ModelBackend
+from assay.models import BackendInfo, ModelBackend, describe_spec
 from assay.store import ModelInfo, RunInfo, Store, default_store_path, make_run_id, open_store
 from assay.tasks import Instance
 
@@ -32,7 +32,8 @@ class EvalResult:
 
     ``table`` has one row per (task, metric): mean over documents (repeats averaged within a
     document first), its standard error ``stderr = sd(doc means) / sqrt(n)``, ``n`` documents
-    and ``n_samples`` stored samples behind it.
+    and ``n_samples`` stored samples behind it. ``new_batches`` counts the timed batches this
+    call computed (the cost fit refits from every stored batch of its runs).
     """
 
     model: str
@@ -42,6 +43,7 @@ class EvalResult:
     new_samples: int = 0
     resumed_samples: int = 0
     seconds: float = 0.0
+    new_batches: int = 0
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -51,6 +53,7 @@ class EvalResult:
             "run_ids": self.run_ids,
             "new_samples": self.new_samples,
             "resumed_samples": self.resumed_samples,
+            "new_batches": self.new_batches,
             "seconds": self.seconds,
         }
 
@@ -143,6 +146,19 @@ def stored_cost_fit(store: Store, run_ids: Sequence[str], runtime: str) -> CostF
     return fit_cost(batches, runtime=runtime)
 
 
+def _stored_runtime(store: Store, run_ids: Sequence[str]) -> str | None:
+    """The one runtime recorded with the samples of ``run_ids``, if there is exactly one."""
+    if not run_ids:
+        return None
+    df = store.sql(
+        "SELECT DISTINCT json_extract_string(extra, '$.runtime') AS runtime FROM samples "
+        f"WHERE run_id IN ({', '.join('?' * len(run_ids))})",
+        list(run_ids),
+    )
+    found = df["runtime"].dropna().unique()
+    return str(found[0]) if len(found) == 1 else None
+
+
 MAX_REPEATS = 1000
 """Upper bound of ``repeats`` and of ``permute_choices`` (instances are built in memory)."""
 
@@ -232,6 +248,65 @@ def _store_or_path(store: Store | str | os.PathLike[str] | None) -> tuple[Store 
     return None, path
 
 
+def _backend(model: ModelBackend | str, batch_size: int | str) -> ModelBackend:
+    backend = get_backend(
+        model, **({} if isinstance(model, ModelBackend) else {"batch_size": batch_size})
+    )
+    if isinstance(model, ModelBackend) and batch_size != "auto" and hasattr(backend, "batch_size"):
+        backend.batch_size = batch_size
+    return backend
+
+
+def _plan_runs(
+    db: Store | None,
+    name: str,
+    info: BackendInfo,
+    task_objs: list[TaskLike],
+    task_instances: list[list[Instance]],
+    num_fewshot: int | None,
+    seed: int,
+    repeats: int,
+    permute_choices: int,
+) -> tuple[list[_Plan], set[str]]:
+    """One plan per (task, template) with the instances not yet stored, and the run ids that
+    already have samples in ``db``."""
+    plans: list[_Plan] = []
+    stored: set[str] = set()  # run ids with samples in the store
+    for task, instances in zip(task_objs, task_instances, strict=True):
+        by_template: dict[str, list[Instance]] = {}
+        for inst in instances:
+            by_template.setdefault(inst.template_id, []).append(inst)
+        settings = run_settings(
+            task.fingerprint(), info, repeats=repeats, permute_choices=permute_choices
+        )
+        for template_id, insts in by_template.items():
+            run = RunInfo(
+                run_id=make_run_id(
+                    name,
+                    task.name,
+                    task_version=str(task.version),
+                    template_id=template_id,
+                    num_fewshot=num_fewshot,
+                    fewshot_seed=seed,
+                    settings=settings,
+                ),
+                model=name,
+                task=task.name,
+                task_version=str(task.version),
+                template_id=template_id,
+                num_fewshot=num_fewshot,
+                fewshot_seed=seed,
+                settings=settings,
+                extra=_declared(task),
+            )
+            done = db.completed_keys(run.run_id) if db is not None else set()
+            if done:
+                stored.add(run.run_id)
+            todo = [i for i in insts if (str(i.doc_id), int(i.repeat)) not in done]
+            plans.append(_Plan(task, run, insts, todo))
+    return plans, stored
+
+
 def evaluate(
     model: ModelBackend | str,
     tasks: Any,
@@ -252,8 +327,9 @@ def evaluate(
     store file is only created then). A run's id hashes (model, task, version, fingerprint,
     template, few-shot, seed, repeats, orderings), so calling again with the same settings skips
     the stored ``(doc_id, repeat)`` keys and computes only what is missing. Invalid options raise
-    :class:`InputError` before the model or the store is touched. Returns the summary table and
-    the inference cost fit.
+    :class:`InputError` before the model or the store is touched. A spec's weights load only
+    when some instance is left to compute (:func:`assay.models.describe_spec` gives the run ids
+    without them). Returns the summary table and the inference cost fit.
     """
     started = time.perf_counter()
     batch_size = check_options(
@@ -275,62 +351,38 @@ def evaluate(
         )
         for task in task_objs
     ]
-    backend = get_backend(
-        model, **({} if isinstance(model, ModelBackend) else {"batch_size": batch_size})
-    )
-    if isinstance(model, ModelBackend) and batch_size != "auto" and hasattr(backend, "batch_size"):
-        backend.batch_size = batch_size
     db, store_path = _store_or_path(store)
-    info = backend.info
-    model_row = ModelInfo(
-        model=backend.name, family=info.family, params=info.params, spec=backend.spec
-    )
     chunk = DEFAULT_CHUNK if batch_size == "auto" else max(8, batch_size)
+    runs = (task_objs, task_instances, num_fewshot, seed, repeats, permute_choices)
+    backend: ModelBackend | None = None
+    described = None if isinstance(model, ModelBackend) else describe_spec(model)
+    if described is None:
+        backend = _backend(model, batch_size)
+        name, info = backend.name, backend.info
+    else:
+        name, info = described  # the run ids without loading weights
+    plans, stored = _plan_runs(db, name, info, *runs)
+    if backend is None and any(p.todo for p in plans):
+        backend = _backend(model, batch_size)  # only now: something is left to compute
+        if (backend.name, backend.info.kind, backend.info.dtype) != (name, info.kind, info.dtype):
+            plans, stored = _plan_runs(db, backend.name, backend.info, *runs)
+        name, info = backend.name, backend.info
+    if backend is None and db is not None:  # the device the stored samples ran on
+        info = replace(info, runtime=_stored_runtime(db, sorted(stored)) or info.runtime)
+    model_row = None
+    if backend is not None:
+        model_row = ModelInfo(model=name, family=info.family, params=info.params, spec=backend.spec)
 
-    plans: list[_Plan] = []
-    stored: set[str] = set()  # run ids with samples in the store
-    for task, instances in zip(task_objs, task_instances, strict=True):
-        by_template: dict[str, list[Instance]] = {}
-        for inst in instances:
-            by_template.setdefault(inst.template_id, []).append(inst)
-        settings = run_settings(
-            task.fingerprint(), info, repeats=repeats, permute_choices=permute_choices
-        )
-        for template_id, insts in by_template.items():
-            run = RunInfo(
-                run_id=make_run_id(
-                    backend.name,
-                    task.name,
-                    task_version=str(task.version),
-                    template_id=template_id,
-                    num_fewshot=num_fewshot,
-                    fewshot_seed=seed,
-                    settings=settings,
-                ),
-                model=backend.name,
-                task=task.name,
-                task_version=str(task.version),
-                template_id=template_id,
-                num_fewshot=num_fewshot,
-                fewshot_seed=seed,
-                settings=settings,
-                extra=_declared(task),
-            )
-            done = db.completed_keys(run.run_id) if db is not None else set()
-            if done:
-                stored.add(run.run_id)
-            todo = [i for i in insts if (str(i.doc_id), int(i.repeat)) not in done]
-            plans.append(_Plan(task, run, insts, todo))
-
-    new = 0
+    new = batches = 0
     model_written = False
     with make_progress(enabled=progress) as bar:
-        bar_id = bar.add_task(backend.name, total=sum(len(p.todo) for p in plans))
+        bar_id = bar.add_task(name, total=sum(len(p.todo) for p in plans))
         for plan in plans:
-            bar.update(bar_id, description=f"{backend.name} · {plan.task.name}")
+            bar.update(bar_id, description=f"{name} · {plan.task.name}")
             for part in _chunks(plan.todo, chunk):
+                assert backend is not None and model_row is not None  # loaded when todo
                 records = score_instances(
-                    backend, part, plan.task, run_id=plan.run.run_id, model_name=backend.name
+                    backend, part, plan.task, run_id=plan.run.run_id, model_name=name
                 )
                 db = db if db is not None else open_store(store_path)
                 with db.transaction() as con:  # the model and run rows arrive with the samples
@@ -342,6 +394,7 @@ def evaluate(
                 model_written = True
                 stored.add(plan.run.run_id)
                 new += len(records)
+                batches += 1
                 bar.advance(bar_id, len(records))
 
     keys = pd.DataFrame(
@@ -355,7 +408,8 @@ def evaluate(
     run_map: dict[str, list[str]] = {}
     if db is not None and done_plans:
         with db.transaction() as con:
-            db.upsert_models([model_row], con=con)
+            if model_row is not None:  # else nothing was loaded: the stored row stays
+                db.upsert_models([model_row], con=con)
             for plan in done_plans:
                 plan.run.extra = {
                     **(_declared(plan.task) or {}),
@@ -367,11 +421,12 @@ def evaluate(
     for plan in done_plans:
         run_map.setdefault(plan.task.name, []).append(plan.run.run_id)
     return EvalResult(
-        model=backend.name,
+        model=name,
         table=table,
         cost=cost,
         run_ids=run_map,
         new_samples=new,
         resumed_samples=len(keys) - new,
+        new_batches=batches,
         seconds=time.perf_counter() - started,
     )
