@@ -9,7 +9,6 @@ import numpy as np
 import typer
 from rich.markup import escape
 
-from assay.core import register_runs, with_corpus_metrics
 from assay.errors import InputError
 from assay.rank import (
     Ratings,
@@ -135,8 +134,7 @@ def samples_cmd(
     """Rank models from per-sample results, each model on its own subset (ONEBench / HELM);
     bootstrap rounds resample the samples (--bootstrap 0: no intervals)."""
     st = get_store(store, must_exist=True)
-    register_runs(st.runs())  # the metrics task files declared (direction, bounds)
-    scores = with_corpus_metrics(st.scores())  # rolling tasks: corpus perplexities
+    scores = st.analysis_scores()
     with console.status(f"ranking by {method} with {bootstrap} bootstrap rounds"):
         ratings = rank_samples(scores, method=method, metric=metric, bootstrap=bootstrap, seed=seed)
     _show(ratings, json_out, f"ratings from {ratings.info['n_samples']} samples")

@@ -7,7 +7,6 @@ from typing import Annotated, NoReturn
 
 import typer
 
-from assay.core import register_runs, with_corpus_metrics
 from assay.errors import InputError
 
 from ._common import bounded, console, get_store, print_json, print_table
@@ -34,9 +33,7 @@ def _split(text: str | None) -> list[str] | None:
 
 
 def _scores(store):
-    st = get_store(store, must_exist=True)
-    register_runs(st.runs())  # the metrics task files declared (direction, bounds)
-    df = st.scores()
+    df = get_store(store, must_exist=True).analysis_scores()
     if df.empty:
         raise InputError(f"the store at {store or 'default path'} has no scored samples")
     return df
@@ -64,8 +61,7 @@ def _path_scores(paths: list[Path], store) -> object:
     if store is not None:
         raise InputError("give PATHs or --store, not both")
     with scratch_store(paths) as scratch:
-        register_runs(scratch.runs())
-        df = scratch.scores()
+        df = scratch.analysis_scores()
     if df.empty:
         raise InputError(f"no scored samples in {', '.join(map(str, paths))}")
     return df
@@ -116,7 +112,7 @@ def compare_cmd(
 
     scores = _path_scores(paths, store) if paths else _scores(store)
     result = compare(
-        with_corpus_metrics(scores),  # rolling tasks: corpus perplexities
+        scores,
         metric=metric,
         models=_split(models),
         tasks=task,

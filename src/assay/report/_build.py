@@ -10,7 +10,7 @@ from typing import Any
 import pandas as pd
 
 from assay import stats
-from assay.core import lower_is_better, register_runs, to_jsonable, with_corpus_metrics
+from assay.core import lower_is_better, to_jsonable
 from assay.errors import InputError
 from assay.store import Store, existing_store
 
@@ -93,8 +93,7 @@ def build_report(
     if not 0 < alpha < 1:
         raise InputError(f"alpha must be between 0 and 1, got {alpha!r}")
     st = store if isinstance(store, Store) else existing_store(store)
-    register_runs(st.runs())  # the metrics task files declared (direction, bounds)
-    scores = with_corpus_metrics(st.scores(task=tasks))
+    scores = st.analysis_scores(task=tasks)
     samples = st.samples(task=tasks)
     models = st.models()
     battles = st.battles()

@@ -20,6 +20,7 @@ import duckdb
 import numpy as np
 import pandas as pd
 
+from assay.core import register_runs, with_corpus_metrics
 from assay.errors import InputError, StoreMissing
 
 from ._integrity import damaged
@@ -422,6 +423,13 @@ class Store:
         return self.sql(
             f'SELECT * FROM scores{where} ORDER BY model, task, metric, doc_id, "repeat"', params
         )
+
+    def analysis_scores(self, **filters: str | Sequence[str] | None) -> pd.DataFrame:
+        """:meth:`scores` as every analysis should read them: the metric declarations the task
+        files stored on their runs registered first (direction, bounds), and the corpus metrics
+        of rolling tasks added (:func:`assay.core.with_corpus_metrics`)."""
+        register_runs(self.runs())
+        return with_corpus_metrics(self.scores(**filters))
 
     def models(self) -> pd.DataFrame:
         return self.sql("SELECT * FROM models ORDER BY model")
