@@ -1,34 +1,34 @@
-"""Fit Chinchilla's law to Epoch's 245 points, backtest it, and forecast a 1e24-FLOP model.
+"""Fit Chinchilla's law, backtest it on the larger runs, and forecast a 1e24-FLOP model.
 
-    python examples/forecast_chinchilla.py [--data DIR] [--out DIR]
+    python examples/forecast_chinchilla.py [--data FILE] [--out DIR]
 
-DIR defaults to $ASSAY_DATA or ../shared/data next to the repo; plots go to --out (default .).
+FILE defaults to examples/data/runs.csv (40 runs drawn from the published law by
+examples/make_example_data.py); give Epoch AI's Chinchilla replication points
+(chinchilla_points.csv, columns "Model Size", "Training FLOP", "loss") to refit the real data.
+Plots go to --out (default .).
 """
 
 from __future__ import annotations
 
 import argparse
-import os
 from pathlib import Path
 
 import pandas as pd
 
 from assay.forecast import backtest, compute_optimal, fit_law, load_table, plot_forecast
 
-DEFAULT_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+DEFAULT_DATA = Path(__file__).resolve().parent / "data" / "runs.csv"
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument(
-        "--data", type=Path, default=Path(os.environ.get("ASSAY_DATA", DEFAULT_DATA))
-    )
+    parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
     parser.add_argument("--out", type=Path, default=Path("."))
     args = parser.parse_args()
 
-    runs = load_table(
-        args.data / "chinchilla_points.csv", params="Model Size", flops="Training FLOP"
-    )
+    epoch = "Model Size" in pd.read_csv(args.data, nrows=1).columns
+    names = {"params": "Model Size", "flops": "Training FLOP"} if epoch else {}
+    runs = load_table(args.data, **names)
     fit = fit_law(runs, "chinchilla", bootstrap=200, seed=0)
     print("fit:", fit.to_dict())
 

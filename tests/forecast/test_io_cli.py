@@ -88,7 +88,7 @@ def test_cli_fit_json_and_plot(tmp_path):
     )
     assert res.exit_code == 0, res.output
     data = json.loads(res.output)
-    assert set(data) == {"law", "params", "ci", "n", "rmse"}
+    assert set(data) == {"law", "params", "ci", "n", "rmse", "dropped"}  # issue 14: dropped rows
     assert data["n"] == 12 and set(data["ci"]) == {"E", "A", "alpha"}
     lo, hi = data["ci"]["alpha"]
     assert lo <= data["params"]["alpha"] <= hi

@@ -30,7 +30,7 @@ def test_chinchilla_recovers_known_parameters_within_2_percent(chinchilla_fit):
     for name, value in truth.items():
         assert fit.params[name] == pytest.approx(value, rel=0.02), name
     assert fit.n == 80
-    assert set(fit.to_dict()) == {"law", "params", "ci", "n", "rmse"}
+    assert set(fit.to_dict()) == {"law", "params", "ci", "n", "rmse", "dropped"}  # issue 14
 
 
 def test_grid_finds_global_optimum_where_single_start_is_stuck(chinchilla_fit):

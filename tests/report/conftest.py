@@ -121,3 +121,67 @@ def report_file(report_data, tmp_path_factory):
     path = tmp_path_factory.mktemp("report") / "report.html"
     path.write_text(render_report(report_data, max_docs=50), encoding="utf-8")
     return path
+
+
+VARIANTS = {  # name: (accuracy on "arith_mc", on "dates_mc"), parent, quantization
+    "smollm2-135m": ((0.46, 0.30), None, None),
+    "smollm2-135m-int8": ((0.38, 0.29), "smollm2-135m", "int8"),
+}
+
+
+def make_variant_store(path, *, n_docs: int = 150, orderings: int = 2, seed: int = 11) -> Store:
+    """The default job's shape: a model and its int8 quantization (parent recorded), two
+    4-choice tasks, each question asked under ``orderings`` choice orderings (``repeat``),
+    with run settings as the runner writes them."""
+    rng = np.random.default_rng(seed)
+    store = Store(path)
+    records = []
+    for t, task in enumerate(["arith_mc", "dates_mc"]):
+        gold = rng.integers(0, 4, n_docs)
+        easy = rng.normal(0, 1, n_docs)
+        first_right = rng.random((orderings, n_docs))  # shared draws: the variant agrees often
+        for name, (accs, _, quant) in VARIANTS.items():
+            acc = accs[t]
+            p = 1 / (1 + np.exp(-(np.log(acc / (1 - acc)) + 0.9 * easy)))
+            settings = {"repeats": 1, "permute_choices": orderings, "backend": "hf",
+                        "dtype": "float32", **({"quantization": quant} if quant else {})}  # fmt: skip
+            run_id = make_run_id(name, task, num_fewshot=0, fewshot_seed=0, settings=settings)
+            store.upsert_run(
+                {"run_id": run_id, "model": name, "task": task, "template_id": "default",
+                 "num_fewshot": 0, "fewshot_seed": 0, "settings": settings, "source": "assay"}
+            )  # fmt: skip
+            for order in range(orderings):
+                shift = (np.arange(4) + order) % 4  # cyclic shifts of the choices
+                right = (first_right[order] + 0.15 * rng.normal(size=n_docs)) < p
+                wrong = (gold + rng.integers(1, 4, n_docs)) % 4
+                chosen = np.where(right, gold, wrong)
+                for i in range(n_docs):
+                    logits = rng.normal(0, 1, 4)
+                    logits[chosen[i]] += 3
+                    records.append(
+                        {
+                            "run_id": run_id, "model": name, "task": task, "repeat": order,
+                            "doc_id": f"{task}-{i:03d}", "template_id": "default",
+                            "prompt": f"{task} question {i}: pick the right answer",
+                            "target": CHOICES[gold[i]], "prediction": CHOICES[chosen[i]],
+                            "choice_logprobs": list(np.log(np.exp(logits) / np.exp(logits).sum())),
+                            "choice_order": list(map(int, shift)),
+                            "chosen_position": int((chosen[i] - order) % 4),
+                            "metrics": {"acc": float(right[i]), "acc_norm": float(right[i])},
+                        }
+                    )  # fmt: skip
+    store.write_samples(records)
+    store.upsert_models(
+        [
+            {"model": m, "params": 1.35e8, "parent": parent, "family": "smollm2"}
+            for m, (_, parent, _) in VARIANTS.items()
+        ]  # fmt: skip
+    )
+    return store
+
+
+@pytest.fixture(scope="session")
+def variant_store_path(tmp_path_factory):
+    path = tmp_path_factory.mktemp("variants") / "assay.duckdb"
+    make_variant_store(path)
+    return path

@@ -67,6 +67,10 @@ def live_server(plain_store_path, tmp_path_factory):
 
     path = tmp_path_factory.mktemp("live") / "live.duckdb"
     shutil.copy(plain_store_path, path)
+    # one vote between two models nobody else met: a second arena group, rated on its own
+    Store(path).add_battles(
+        [{"battle_id": "new-pair", "model_a": "new-a", "model_b": "new-b", "winner": "model_a"}]
+    )
     port = _free_port()
     server = uvicorn.Server(
         uvicorn.Config(create_app(path, seed=3), host="127.0.0.1", port=port, log_level="warning")
@@ -104,10 +108,13 @@ def test_report_in_browser(browser, report_file, store_path, shots):
     page.select_option("#dd-task", "arith")
     page.select_option("#dd-a", "xl-30b")
     page.select_option("#dd-b", "large-10b")
-    disagree = page.locator("#dd-list .dd-doc").count()
+    disagree = int(page.locator("#dd-count").inner_text().split()[0])
+    assert page.locator("#dd-list .dd-doc").count() == min(disagree, 12)  # one page at a time
     page.uncheck("#dd-disagree")
-    everything = page.locator("#dd-list .dd-doc").count()
-    assert 0 < disagree < everything == 50
+    assert page.locator("#dd-count").inner_text().startswith("50 of 50 embedded documents")
+    assert 0 < disagree < 50
+    page.click("#dd-more")
+    assert page.locator("#dd-list .dd-doc").count() == 24
     page.check("#dd-disagree")
     page.locator("#drilldown").screenshot(path=shots / "drilldown.png")
     assert all(u.startswith("file://") for u in requests), requests  # nothing from the network
@@ -127,6 +134,11 @@ def test_vote_in_browser(browser, live_server, shots):
     assert page.locator("#name-a").inner_text() == ""  # anonymous before the vote
     page.wait_for_selector("#arena-counts")
     page.screenshot(path=shots / "arena-before.png", full_page=True)
+    # the new pair did not wipe the leaderboard: two groups, each rated, and the page says so
+    assert "2 groups" in page.locator("#arena-groups-note").inner_text()
+    assert page.locator("#arena-ratings tbody tr").count() == 5
+    assert page.locator("#arena-ratings-2 tbody tr").count() == 2
+    assert page.locator("#arena-ratings caption").inner_text().startswith("group 1: 5 models")
     page.click("#vote-a")
     page.wait_for_selector("#reveal:not([hidden])")
     revealed = page.locator("#name-a").inner_text().removeprefix("— ")
@@ -146,4 +158,66 @@ def test_vote_in_browser(browser, live_server, shots):
     page.goto(url + "/api/samples?model=nobody")
     assert "unknown model" in page.content()
     assert not [m for m in console if "Content Security Policy" in m], console
+    page.close()
+
+
+@pytest.fixture(scope="module")
+def variant_report_file(variant_store_path, tmp_path_factory):
+    from assay.report import build_report, render_report
+
+    path = tmp_path_factory.mktemp("variants-report") / "report.html"
+    data = build_report(variant_store_path, scaling_bootstrap=0, bootstrap=10)
+    path.write_text(render_report(data), encoding="utf-8")
+    return path
+
+
+def test_default_job_report_reads_at_a_glance(browser, variant_report_file, shots):
+    """A model against its int8 quantization, two orderings: what a person sees."""
+    page = browser.new_page(viewport={"width": 1200, "height": 900})
+    page.goto(variant_report_file.as_uri())
+    page.screenshot(path=shots / "default-job-report.png", full_page=True)
+    page.locator("#summary").screenshot(path=shots / "default-job-findings.png")
+    # findings first: the significant difference leads, the rest folded
+    findings = page.locator("#findings > li")
+    assert findings.count() == 6
+    first = findings.nth(0).inner_text()
+    assert "smollm2-135m scores" in first and "higher than smollm2-135m-int8" in first
+    assert "95% CI of the difference" in first and "a real difference" in first
+    assert any("answers flipped from right to wrong" in t for t in findings.all_inner_texts())
+    more = page.locator("#more-findings")
+    assert more.locator("summary").inner_text() == f"{more.locator('li').count()} more findings"
+    assert more.locator("li").count() >= 10
+    assert not more.locator("li").first.is_visible()
+    more.locator("summary").click()
+    assert more.locator("li").first.is_visible()
+    # every panel shown has content, none is a placeholder; the empty ones are one box
+    panels = page.locator("section.panel:not(#more)")
+    titles = [panels.nth(i).locator("h2").inner_text() for i in range(panels.count())]
+    assert titles == [
+        "Leaderboard", "Pairwise differences", "Version flips", "Variance", "Per-task breakdown",
+        "Position bias", "Calibration", "Reliability over variants", "What was run",
+        "Answers side by side",
+    ]  # fmt: skip
+    for i in range(panels.count()):
+        panel = panels.nth(i)
+        assert panel.locator(".note").count() == 0, titles[i]
+        assert panel.locator("table, figure, .dd-doc").count() > 0, titles[i]
+        assert panel.locator("td, svg, .dd-doc pre").first.inner_text() != "", titles[i]
+    box = page.locator("#more").inner_text()
+    assert "Arena ratings" in box and "assay serve" in box and "Scaling and forecast" in box
+    # scores beside chance, and the group column only where letters distinguish the models
+    lb = page.locator("#leaderboard-arith_mc")
+    heads = lb.locator("th").all_inner_texts()
+    assert heads[-2:] == ["chance", "group"] and "95% CI" in heads
+    assert lb.locator("td.chance").all_inner_texts() == ["0.250", "0.250"]
+    assert "group" not in page.locator("#leaderboard-dates_mc th").all_inner_texts()
+    assert page.locator("#tasks figure svg", has_text="chance 0.25").count() == 2  # both tasks
+    # what was run: the quantized variant's settings
+    run = page.locator("#about-runs tr", has_text="smollm2-135m-int8").first.inner_text()
+    assert "float32 / int8" in run
+    # the side-by-side view compares the two variants, disagreements first
+    assert page.locator("#dd-a").input_value() != page.locator("#dd-b").input_value()
+    assert page.locator("#dd-list .dd-doc").count() > 0
+    height = page.evaluate("document.documentElement.scrollHeight")
+    assert height < 12_000, height  # issue 15: the 1-model report was 12,000 px of mostly empty
     page.close()

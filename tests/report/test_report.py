@@ -173,7 +173,8 @@ def test_single_model_accuracy_is_set_against_chance():
     import numpy as np
     import pandas as pd
 
-    from assay.report._leaderboard import chance_levels, compare_scores, task_sentence
+    from assay.report._leaderboard import compare_scores, task_sentence
+    from assay.stats import chance_levels
 
     def frame(task, values):
         return pd.DataFrame(

@@ -26,7 +26,5 @@ def test_report_scaling_panel_says_so_and_fits_nothing(tmp_path):
     )
     panel = scaling_panel(store, store.models(), {"t": "acc"}, bootstrap=5)
     assert "t" not in panel.results  # no law, no forecast
-    kv = next(item for item in panel.items if item["kind"] == "kv")
-    text = str(kv)
-    assert "not fitted" in text and "no spread in params" in text
-    assert "forecast at" not in text
+    assert not panel.items  # nothing drawn: the panel goes to the "what else" box, saying why
+    assert "no spread in params" in panel.note and "5 models have params = 1" in panel.note

@@ -61,6 +61,11 @@ def fault_plan(prompt: str, seed: int, rate: float, kinds=FAULTS, limit: int = 5
     return out
 
 
+class _Server(ThreadingHTTPServer):
+    request_queue_size = 128  # 32+ clients connecting at once are not refused
+    daemon_threads = True
+
+
 class FaultServer:
     """See the module docstring; ``url`` is the ``/v1`` base URL."""
 
@@ -82,12 +87,14 @@ class FaultServer:
         self.max_requests, self.idle = max_requests, idle
         self.requests = 0
         self.good = 0
+        self.in_flight = 0
+        self.peak_in_flight = 0  # most requests being handled at once
         self.stats: dict[str, int] = {}
         self._seen: dict[str, int] = {}
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._last = time.monotonic()
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
+        self.httpd = _Server(("127.0.0.1", 0), self._handler())
         self.httpd.timeout = 0.2  # how often the loop checks whether to stop
         self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/v1"
         self._thread = threading.Thread(target=self._serve, daemon=True)
@@ -147,10 +154,23 @@ class FaultServer:
                     self.wfile.write(data)
 
             def do_POST(self) -> None:
+                with server._lock:
+                    server.in_flight += 1
+                    server.peak_in_flight = max(server.peak_in_flight, server.in_flight)
+                try:
+                    self.answer()
+                finally:
+                    with server._lock:
+                        server.in_flight -= 1
+
+            def answer(self) -> None:
                 body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
                 prompt = str(body.get("prompt", ""))
                 kind, broken = server._next(prompt)
-                good = {"choices": [{"text": prompt, "logprobs": fake_echo(prompt)}]}
+                echo = fake_echo(prompt)
+                n = len(echo["tokens"])
+                usage = {"prompt_tokens": n - 1, "completion_tokens": 1, "total_tokens": n}
+                good = {"choices": [{"text": prompt, "logprobs": echo}], "usage": usage}
                 if not (body.get("echo") and body.get("logprobs")) or not server.logprobs:
                     good = {"choices": [{"text": " 42", "logprobs": None}]}
                 if broken:

@@ -122,6 +122,7 @@ def fake_cli(monkeypatch):
         return real(fake if model == "fake" else model, *args, **kwargs)
 
     monkeypatch.setattr(assay.runner, "evaluate", evaluate_with_fake)
+    monkeypatch.setattr(assay.runner._job, "evaluate", evaluate_with_fake)  # the CLI's jobs
     return fake
 
 

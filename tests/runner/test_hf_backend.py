@@ -97,3 +97,43 @@ def test_greedy_generation_batched_matches_single_and_stops(backend):
     assert all("\n" not in r.text for r in both) and "." not in both[1].text
     assert both[1].text.strip().startswith("Paris")
     assert 0 < both[1].output_tokens <= 6 and both[1].input_tokens == 5
+
+
+def plain_greedy(backend, req: GenerateRequest) -> str:
+    """transformers' own greedy generate on one unpadded prompt, cut at the stops like lm-eval."""
+    ids = backend.tokenizer.encode(req.context)
+    with torch.inference_mode():
+        out = backend.model.generate(
+            torch.tensor([ids]),
+            max_new_tokens=req.max_new_tokens,
+            do_sample=False,
+            pad_token_id=backend.pad_id,
+        )
+    new = out[0, len(ids) :].tolist()
+    ends = [i for i, t in enumerate(new) if t in backend.eos_ids]
+    text = backend.tokenizer.decode(new[: ends[0]] if ends else new, skip_special_tokens=True)
+    for stop in req.stop:
+        text = text.split(stop)[0]
+    return text
+
+
+def test_batched_kv_decoding_equals_plain_greedy(backend):
+    """Rows of different lengths that stop at different steps (early exit) in one batch give
+    exactly transformers' unbatched greedy text; finished rows stop costing forward passes."""
+    stops = ("\n\n", "Question:")
+    reqs = [
+        GenerateRequest(
+            "Question: What is 12 plus 30?\nAnswer: 42\n\nQuestion: What is 7 plus 5?\nAnswer:",
+            stops,
+            16,
+        ),
+        GenerateRequest("The capital of France is", (".",), 16),
+        GenerateRequest("def add(a, b):", stops, 16),
+        GenerateRequest("Once upon a time", stops, 16),
+    ]
+    before = backend.counters["forward_passes"]
+    got = backend.generate(reqs)
+    passes = backend.counters["forward_passes"] - before
+    assert [g.text for g in got] == [plain_greedy(backend, r) for r in reqs]
+    assert got[1].text.strip().startswith("Paris") and got[1].output_tokens < 16
+    assert passes == 16  # one prefill + 15 steps: the budget of the longest row, shared

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import socket
 import subprocess
 import sys
 import threading
@@ -15,13 +16,21 @@ import numpy as np
 import pytest
 import torch
 
+from assay.errors import AssayError, InputError
 from assay.models import load_model
-from assay.models._openai import NoLogprobsError, backoff_delay, retry_after_seconds
+from assay.models._openai import (
+    NoLogprobsError,
+    OpenAIBackend,
+    backoff_delay,
+    retry_after_seconds,
+)
+from assay.models._openai_budget import RateBudget
 from assay.requests import GenerateRequest, LoglikelihoodRequest
 from assay.runner import evaluate
 from assay.store import open_store
 
 from .conftest import AdditionTask
+from .fault_server import FaultServer, fake_echo
 
 
 def make_server(backend, *, faults: bool, logprobs: bool = True, warm=()):
@@ -241,3 +250,126 @@ def test_unknown_model_cli_error(tmp_path):
     assert proc.returncode == 1
     lines = proc.stderr.strip().splitlines()
     assert len(lines) == 1 and "unknown model 'gpt-17'" in lines[0], proc.stderr
+
+
+# -- high concurrency, rate budgets, unreachable servers (loopback fake server, no model) ----
+
+
+class FakeClock:
+    """A clock that moves only when someone sleeps on it."""
+
+    def __init__(self):
+        self.now = 0.0
+        self.sleeps: list[float] = []
+        self._lock = threading.Lock()
+
+    def __call__(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        with self._lock:
+            self.sleeps.append(seconds)
+            self.now += seconds
+
+
+def _requests(n: int) -> list[LoglikelihoodRequest]:
+    return [
+        LoglikelihoodRequest(f"Question {i}: what is {i} plus {i}?", f" {2 * i}") for i in range(n)
+    ]
+
+
+def test_budget_requests_per_minute_on_a_fake_clock():
+    clock = FakeClock()
+    budget = RateBudget(rpm=60, clock=clock, sleep=clock.sleep)  # 1 request/s, burst 6
+    starts = []
+    for _ in range(30):
+        budget.acquire(1)
+        starts.append(clock.now)
+    starts = np.array(starts)
+    assert starts[:6].tolist() == [0.0] * 6  # the burst
+    np.testing.assert_allclose(np.diff(starts[5:]), 1.0)  # then one a second
+    assert starts[-1] == pytest.approx(24.0)
+    started_by = np.arange(1, 31)
+    assert (started_by <= 6 + starts * 1.0 + 1e-9).all()  # capacity + rate * t, everywhere
+
+
+def test_budget_tokens_per_minute_corrected_from_usage():
+    clock = FakeClock()
+    budget = RateBudget(tpm=6000, clock=clock, sleep=clock.sleep)  # 100 tokens/s, burst 600
+    for _ in range(50):
+        budget.acquire(20)  # estimated 20 tokens...
+        budget.settle(20, 80)  # ...the reply says 80
+    # 50 * 80 = 4000 tokens at 100/s after a 600-token burst: the correction makes it 34 s
+    assert clock.now == pytest.approx((4000 - 600 - 80) / 100, abs=0.8)
+    clock2 = FakeClock()
+    loose = RateBudget(tpm=6000, clock=clock2, sleep=clock2.sleep)
+    for _ in range(50):
+        loose.acquire(20)  # never corrected: 1000 tokens, barely past the burst
+    assert clock2.now == pytest.approx((1000 - 600) / 100, abs=0.3)
+    with pytest.raises(InputError, match="rpm"):
+        OpenAIBackend("m", "http://127.0.0.1:1/v1", rpm=0)
+
+
+def test_rpm_budget_paces_a_concurrent_backend():
+    clock = FakeClock()
+    with FaultServer() as server:
+        remote = OpenAIBackend(
+            "fake", server.url, concurrency=8, rpm=120, clock=clock, sleep=clock.sleep
+        )
+        results = remote.loglikelihood(_requests(40))
+    assert len(results) == 40 and server.requests == 40
+    # 2 requests/s with a burst of 12: the 40th starts at (40 - 12) / 2 s on the budget's clock
+    assert clock.now == pytest.approx(14.0, abs=1e-6)
+    assert remote.budget.waited == pytest.approx(14.0, abs=1e-6)
+
+
+def test_tpm_budget_counts_the_replies_usage():
+    clock = FakeClock()
+    with FaultServer() as server:
+        remote = OpenAIBackend(
+            "fake", server.url, concurrency=1, tpm=600, clock=clock, sleep=clock.sleep
+        )
+        requests = _requests(30)
+        remote.loglikelihood(requests)
+    used = sum(len(fake_echo(r.context + r.continuation)["tokens"]) for r in requests)
+    # 10 tokens/s, burst 60: the budget's clock ends between these bounds of what was used
+    biggest = max(len(fake_echo(r.context + r.continuation)["tokens"]) for r in requests)
+    assert (used - 60 - 2 * biggest) / 10 <= clock.now <= used / 10
+
+
+def test_concurrency_32_gives_identical_results_in_a_bounded_window():
+    requests = _requests(300)
+    requests += requests[:20]  # duplicates are sent once
+    with FaultServer(rate=0.3, seed=4, kinds=("429", "500", "truncated"), max_requests=5000) as s1:
+        serial = OpenAIBackend("fake", s1.url, concurrency=1, backoff=0, max_retries=20)
+        one = serial.loglikelihood(requests)
+    with FaultServer(rate=0.3, seed=4, kinds=("429", "500", "truncated"), max_requests=5000) as s2:
+        wide = OpenAIBackend("fake", s2.url, concurrency=32, backoff=0, max_retries=20)
+        many = wide.loglikelihood(requests)
+    assert many == one  # record for record, whatever order the replies came in
+    assert s2.requests == s1.requests  # the faults depend on prompt and attempt, not timing
+    assert s2.stats == s1.stats and s2.stats["ok"] == 300
+    assert wide.counters["window_peak"] <= 64  # never more than 2 * concurrency submitted
+    assert s2.peak_in_flight <= 32
+
+
+def _closed_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def test_unreachable_server_fails_fast_with_one_line():
+    clock = FakeClock()
+    url = f"http://127.0.0.1:{_closed_port()}/v1"
+    remote = OpenAIBackend("fake", url, concurrency=1, sleep=clock.sleep)  # default backoff
+    with pytest.raises(AssayError) as info:
+        remote.loglikelihood(_requests(5))
+    message = str(info.value)
+    assert "\n" not in message and "cannot connect" in message and "after 3 attempts" in message
+    assert remote.counters["retries"] == 2  # three attempts in all, not max_retries=8
+    assert len(clock.sleeps) == 2 and max(clock.sleeps) <= 0.5  # quick retries only
+    wide = OpenAIBackend("fake", url, concurrency=16, sleep=clock.sleep)
+    with pytest.raises(AssayError, match="after 3 attempts"):
+        wide.loglikelihood(_requests(100))
+    assert wide.counters["retries"] <= 2 * 16  # the first failure stops the others

@@ -16,8 +16,11 @@ from assay.errors import AssayError
 
 from . import eval as _eval
 from . import forecast as _forecast
+from . import helm as _helm
+from . import judge as _judge
 from . import rank as _rank
 from . import report as _report
+from . import robust as _robust
 from . import stats as _stats
 from . import store as _store
 from . import tasks as _tasks
@@ -38,6 +41,24 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     add_completion=False,
 )
+
+
+def _hide_flag_types() -> None:
+    """``--help`` shows each option's value type (``<int>``, ``<path>``) but nothing for a flag,
+    which takes no value (typer would print ``<bool>``)."""
+    option = typer.core.TyperOption
+    if getattr(option.display_type_rich, "_assay", False):
+        return
+    shown = option.display_type_rich
+
+    def display_type_rich(self, ctx):
+        return None if self.is_flag else shown(self, ctx)
+
+    display_type_rich._assay = True  # type: ignore[attr-defined]
+    option.display_type_rich = display_type_rich
+
+
+_hide_flag_types()
 
 _DEBUG_ENV = "ASSAY_DEBUG"
 _state = {"debug": False}
@@ -73,7 +94,7 @@ def _options(
     _state["debug"] = debug
 
 
-for _part in (_store, _tasks, _eval, _stats, _rank, _forecast, _report):
+for _part in (_store, _tasks, _eval, _stats, _rank, _judge, _forecast, _report, _robust, _helm):
     _part.register(app)
 
 

@@ -15,7 +15,7 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 from assay.errors import InputError
 
-from ._common import bounded, console, get_store, output_file
+from ._common import bounded, console, err_console, get_store, output_file
 from ._options import BootstrapOption, SeedOption, StoreOption, one_name, only
 
 if TYPE_CHECKING:
@@ -68,6 +68,15 @@ CutOption = Annotated[
     ),
 ]
 FloorOption = Annotated[float, typer.Option("--floor", help="Chance level.", callback=bounded())]
+ScoreFloorOption = Annotated[
+    float | None,
+    typer.Option(
+        "--floor",
+        help="Chance level of a bounded higher-is-better --y (accuracy): backtests that score.",
+        callback=bounded(),
+    ),
+]
+BOUNDED_NAMES = ("score", "accuracy", "acc", "acc_norm")
 
 
 @dataclass
@@ -141,6 +150,7 @@ class LawInput:
         if self.bootstrap > 0:
             with progress(show, f"bootstrap ({self.bootstrap} refits)"):
                 fit.ensure_draws(self.bootstrap)
+        warn_dropped(fit.dropped)
         return fit
 
     def backtest(
@@ -201,9 +211,25 @@ def progress(enabled: bool, label: str) -> Iterator[Callable[[float], None] | No
         yield lambda frac: bar.update(task, completed=frac)
 
 
+def warn_dropped(dropped: dict[str, int]) -> None:
+    """One warning line on stderr naming the rows a fit left out and why (none: silent)."""
+    if dropped:
+        why = ", ".join(f"{n} {reason}" for reason, n in dropped.items())
+        err_console.print(
+            f"warning: dropped {sum(dropped.values())} rows ({why})", markup=False, highlight=False
+        )
+
+
 def backtest_line(bt: Backtest | None) -> str:
     """The one line every forecast prints about its backtested error."""
-    return bt.summary() if bt is not None else "backtest: not enough rows to hold out"
+    if bt is None:
+        return "backtest: not enough rows to hold out"
+    line = bt.summary()
+    if bt.baselines:
+        line += "; naive baselines MAE: " + ", ".join(
+            f"{k} {v:.3g}" for k, v in bt.baselines.items()
+        )
+    return line
 
 
 def backtest_json(bt: Backtest | None) -> dict[str, Any] | None:

@@ -6,6 +6,8 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from assay.errors import InputError
+
 from ._common import bounded, console, print_json, print_table
 from ._options import JsonOption, StoreOption, split_names
 
@@ -21,14 +23,17 @@ minutes for the bundled model on 2 CPU cores."""
 
 def eval_command(
     model: Annotated[
-        str,
+        str | None,
         typer.Option(
             "--model",
             "-m",
-            help="Model spec: smollm2-135m, hf:PATH_OR_ID(,gguf_file=F,dtype=D,device=X), "
-            "openai:MODEL@http://host:port/v1(,concurrency=N), llamacpp:PATH.gguf.",
+            help="Model spec: smollm2-135m(,quantize=int8), "
+            "hf:PATH_OR_ID(,gguf_file=F,dtype=D,device=X,parent=P), "
+            "openai:MODEL@http://host:port/v1(,concurrency=N), llamacpp:PATH.gguf "
+            "(default: the default job's variants of smollm2-135m).",
+            show_default=False,
         ),
-    ] = DEFAULT_MODEL,
+    ] = None,
     task: Annotated[
         list[str] | None,
         typer.Option(
@@ -46,8 +51,8 @@ def eval_command(
             "--limit",
             "-n",
             callback=bounded(1),
-            help="At most N documents per task "
-            f"(default: all; {DEFAULT_SUITE_LIMIT} for the default suite).",
+            help="At most N documents per task (default: all; "
+            f"{DEFAULT_SUITE_LIMIT} for the built-in suite, 30 in the default job).",
             show_default=False,
         ),
     ] = None,
@@ -69,59 +74,183 @@ def eval_command(
         typer.Option("--repeats", callback=bounded(1, MAX_REPEATS), help="Samples per document."),
     ] = 1,
     permute_choices: Annotated[
-        int,
+        int | None,
         typer.Option(
             "--permute-choices",
             callback=bounded(0, MAX_REPEATS),
-            help="Extra random orderings of each question's choices.",
+            help="Extra random orderings of each question's choices "
+            "(default: 0; 1 in the default job).",
+            show_default=False,
         ),
-    ] = 0,
+    ] = None,
+    perturb: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--perturb",
+            help="Also run each task under these input perturbations (typos, casing, "
+            "whitespace, contractions, distractor, labels), stored as TASK+NAME.",
+            callback=split_names,
+            metavar="NAME[,NAME...]",
+        ),
+    ] = None,
     store: StoreOption = None,
     json_out: JsonOption = False,
     no_progress: Annotated[
         bool, typer.Option("--no-progress", help="Hide the progress bar.")
     ] = False,
+    verbose: Annotated[
+        bool, typer.Option("--verbose", "-v", help="Also print every metric's mean ± stderr.")
+    ] = False,
+    grid: Annotated[
+        str | None,
+        typer.Option(
+            "--grid",
+            help="Run a YAML grid (models x tasks x num_fewshot x seeds x orderings) as one "
+            "resumable job; checked whole before anything runs.",
+            metavar="FILE",
+        ),
+    ] = None,
+    use_ray: Annotated[
+        bool, typer.Option("--ray", help="Score on Ray workers (a local Ray unless --ray-address).")
+    ] = False,
+    ray_address: Annotated[
+        str | None,
+        typer.Option("--ray-address", help="Join this Ray cluster (HOST:PORT; implies --ray)."),
+    ] = None,
+    workers: Annotated[
+        int | None,
+        typer.Option(
+            "--workers", callback=bounded(1), help="Ray workers (default: one per GPU, else 1)."
+        ),
+    ] = None,
 ) -> None:
     """Evaluate a model on tasks; resumes where a previous identical run stopped.
 
-    With no arguments: the bundled SmolLM2-135M on the built-in suite (a few hundred samples).
-    Prints score, standard error and n per task and metric, and the inference cost fit
+    With no model, task or few-shot option: the default job, real variants of the bundled
+    SmolLM2-135M on the built-in suite (full precision, int8 weights, three-shot; two choice
+    orderings each), so the comparison, flips, variance and bias analyses all have content.
+    With -m it evaluates exactly that model. Prints per task the headline metric with its 95%
+    interval, n and chance level, the variants' paired differences, and the inference cost fit
     runtime = a + b·prompt_tokens + c·output_tokens.
     """
-    from assay.runner import evaluate
+    from assay.runner import DEFAULT_JOB_LIMIT, DEFAULT_JOB_ORDERINGS, DEFAULT_VARIANTS, Variant
     from assay.store import default_store_path
     from assay.tasks import BUILTIN_SUITE
 
+    executor = "ray" if use_ray or ray_address else "local"
+    if workers is not None and executor == "local":
+        raise InputError("--workers needs --ray")
+    if grid is not None:
+        if model is not None or task or num_fewshot is not None or limit is not None:
+            raise InputError("--grid sets models, tasks, few-shot and limit: drop -m/-t/-k/-n")
+        run_grid_command(
+            grid,
+            store=store or default_store_path(),
+            executor=executor,
+            workers=workers,
+            ray_address=ray_address,
+            progress=not no_progress and not json_out,
+            json_out=json_out,
+        )
+        return
+    default_job = model is None and not task and num_fewshot is None
+    if default_job:
+        variants = list(DEFAULT_VARIANTS)
+        limit = DEFAULT_JOB_LIMIT if limit is None else limit
+        permute_choices = DEFAULT_JOB_ORDERINGS if permute_choices is None else permute_choices
+    else:
+        variants = [Variant(model or DEFAULT_MODEL, num_fewshot)]
+    permute_choices = permute_choices or 0
     tasks = list(task) if task else list(BUILTIN_SUITE)
     if not task and limit is None:
         limit = DEFAULT_SUITE_LIMIT
-    result = evaluate(
-        model,
+    if perturb:
+        from assay.tasks import with_perturbations
+
+        tasks = with_perturbations(tasks, perturb, seed)  # type: ignore[assignment]
+    run_job(
+        variants,
         tasks,
         store=store or default_store_path(),  # a new store is created by the first write
         limit=limit,
-        num_fewshot=num_fewshot,
         seed=seed,
         batch_size=batch_size,
         repeats=repeats,
         permute_choices=permute_choices,
         progress=not no_progress and not json_out,
+        json_out=json_out,
+        verbose=verbose,
+        executor=executor,
+        workers=workers,
+        ray_address=ray_address,
     )
+
+
+def ray_or_nothing(options: dict):
+    """A Ray session for the body when ``options`` ask for the Ray executor."""
+    from contextlib import nullcontext
+
+    from assay.runner import ray_session
+
+    if options.get("executor") != "ray":
+        return nullcontext()
+    return ray_session(options.get("ray_address"))
+
+
+def run_grid_command(path: str, *, store, json_out: bool, **options) -> None:
+    """Validate and run a grid file; print one row per (cell, task, metric)."""
+    from assay.runner import grid_table, load_grid, run_grid
+
+    grid = load_grid(path)
+    results = run_grid(grid, store=store, **options)
+    table = grid_table(results)
     if json_out:
-        print_json(result.to_dict())
+        print_json(
+            {
+                "cells": [{**vars(c), **r.to_dict()} for c, r in results],
+                "table": table.to_dict(orient="records"),
+            }
+        )
         return
-    print_table(
-        result.table,
-        title=f"{result.model}: mean ± stderr over n documents",
-        columns=["task", "metric", "mean", "stderr", "n", "n_samples"],
-    )
-    console.print(
-        f"{result.new_samples} new samples, {result.resumed_samples} already stored; "
-        f"{result.seconds:.1f} s"
-    )
-    line = cost_line(result)
-    if line:
-        console.print(line, highlight=False)
+    print_table(table, title=f"grid {path}: mean ± stderr over n documents")
+    new = sum(r.new_samples for _, r in results)
+    old = sum(r.resumed_samples for _, r in results)
+    console.print(f"{len(results)} cells: {new} new samples, {old} already stored", highlight=False)
+
+
+def run_job(variants, tasks, *, store, json_out: bool, verbose: bool, **options) -> None:
+    """Evaluate the variants and print what they show (the JSON of every result with --json)."""
+    import pandas as pd
+
+    from assay.runner import evaluate_variants
+    from assay.store import open_store
+
+    from ._eval_summary import eval_summary, print_eval_summary
+
+    with ray_or_nothing(options):  # one Ray session for every variant
+        results = evaluate_variants(variants, tasks, store=store, **options)
+    summary = eval_summary(open_store(store), results)
+    if json_out:
+        out = [r.to_dict() for r in results]
+        print_json(
+            {
+                **(out[0] if len(out) == 1 else {"variants": out}),
+                "headline": summary["scores"].to_dict(orient="records"),
+                "differences": summary["pairs"].to_dict(orient="records"),
+                "level": summary["level"],
+            }
+        )
+        return
+    tables = [r.table.assign(model=r.model) for r in results]
+    print_eval_summary(summary, verbose_table=pd.concat(tables) if verbose else None)
+    for r in results:
+        line = cost_line(r)
+        console.print(
+            f"{r.model}: {r.new_samples} new samples, {r.resumed_samples} already stored; "
+            f"{r.seconds:.1f} s" + (f"; {line}" if line else ""),
+            highlight=False,
+            soft_wrap=True,
+        )
 
 
 MIN_FIT_BATCHES = 3

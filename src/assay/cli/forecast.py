@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from typing import Annotated, Any
 
 import numpy as np
@@ -12,6 +13,7 @@ from assay.errors import InputError
 
 from ._common import bounded, console, positive_floats, print_json, print_table
 from ._forecast_inputs import (
+    BOUNDED_NAMES,
     OPEN01,
     ColOption,
     CutOption,
@@ -20,12 +22,14 @@ from ._forecast_inputs import (
     LevelOption,
     OnOption,
     PlotOption,
+    ScoreFloorOption,
     Table,
     backtest_json,
     backtest_line,
     law_input,
     progress,
     table_input,
+    warn_dropped,
 )
 from ._options import BootstrapOption, JsonOption, SeedOption, with_options
 
@@ -122,8 +126,21 @@ def predict_cmd(
             raise InputError("--at-params and --at-tokens must be given the same number of times")
         if not n and not c:
             raise InputError("give --at-params with --at-tokens, or --at-flops")
+    from assay.forecast import calibrate_law
+
     df = inp.load()
     fit = inp.fit(df, show=not as_json)
+    on = on if inp.column(on) in df.columns else (inp.x or "params")
+    try:  # the interval calibrated by rolling-origin backtests inside the data
+        with progress(not as_json, "calibrating the interval (rolling origins)"):
+            calibrate_law(fit, df, on=inp.column(on))
+        how = fit.calibration.to_dict(level)
+        interval_line = (
+            f"interval: calibrated {level:.0%} ({how['method']}, {how['n_errors']} rolling-origin "
+            f"errors from {how['n_origins']} origins; widens with log({on}) beyond the data)"
+        )
+    except InputError as exc:
+        interval_line = f"interval: bootstrap (not calibrated: {exc})"
     tables = []
     if inp.law == "power":
         tables.append(("prediction", fit.predict(np.array(xs), level=level)))
@@ -133,7 +150,6 @@ def predict_cmd(
             tables.append(("prediction", pred))
         if c:
             tables.append(("compute_optimal", compute_optimal(fit, c, level=level).table))
-    on = on if inp.column(on) in df.columns else (inp.x or "params")
     try:  # every forecast states its backtested error: fit below the cut, score above it
         bt = inp.backtest(df, on=on, holdout_above=holdout_above, level=level)
     except InputError:
@@ -141,6 +157,7 @@ def predict_cmd(
     out: dict[str, Any] = {"fit": fit.to_dict()}
     out.update({name: t.to_dict(orient="records") for name, t in tables})
     out["backtest"] = backtest_json(bt)
+    out["interval"] = interval_line
     if plot is not None:
         below = df if bt is None else df[pd.to_numeric(df[bt.on]) <= bt.cut]
         plot_forecast(fit, below, heldout=None if bt is None else bt.table, backtest=bt, path=plot)
@@ -151,6 +168,7 @@ def predict_cmd(
         if name == "compute_optimal":
             table = _long_optimal(table)
         print_table(table, title=f"{inp.law} {name} ({level:.0%} intervals)")
+    console.print(interval_line)
     console.print(backtest_line(bt))
 
 
@@ -161,15 +179,39 @@ def backtest_cmd(
     holdout_above: CutOption = None,
     on: OnOption = "flops",
     level: LevelOption = 0.9,
+    floor: ScoreFloorOption = None,
+    ceiling: Annotated[
+        float, typer.Option("--ceiling", help="Score ceiling (bounded --y).", callback=bounded())
+    ] = 1.0,
+    method: Annotated[
+        str,
+        typer.Option("--method", help="Bounded --y: power-error | log-linear | flat | select."),
+    ] = "power-error",
     plot: PlotOption = None,
     as_json: JsonOption = False,
 ) -> None:
-    """Fit on rows with --on <= --holdout-above, report MAE, MAPE, coverage above it."""
-    from assay.forecast import plot_forecast
+    """Fit on rows with --on <= --holdout-above, report MAE, MAPE, coverage above it.
+
+    A bounded higher-is-better --y (given --floor, or named score/accuracy) is forecast by
+    assay.forecast.fit_score and printed beside the naive baselines' MAE."""
+    from assay.forecast import backtest_score, plot_forecast
 
     df = inp.load()
+    if floor is not None or inp.y in BOUNDED_NAMES:
+        y, x = inp.column(inp.y), inp.column(on)
+        inp.table.require(df, x, y)
+        bt = backtest_score(df, x=x, y=y, holdout_above=holdout_above, level=level,
+                            floor=floor or 0.0, ceiling=ceiling, method=method)  # fmt: skip
+        warn_dropped(bt.fit.dropped)
+        if as_json:
+            print_json(bt.to_dict())
+            return
+        print_table(bt.table[[x, "actual", "prediction", "low", "high"]], title="held-out rows")
+        console.print(backtest_line(bt))
+        return
     with progress(not as_json, f"backtesting {inp.law}"):
         bt = inp.backtest(df, on=on, holdout_above=holdout_above, level=level)
+    warn_dropped(bt.fit.dropped)
     if plot is not None:
         below = df[pd.to_numeric(df[bt.on]) <= bt.cut]
         plot_forecast(bt.fit, below, heldout=bt.table, backtest=bt, path=plot)
@@ -203,7 +245,12 @@ def downstream_cmd(
     as_json: JsonOption = False,
 ) -> None:
     """Two-stage forecast x -> loss -> score (sigmoid with floor and ceiling), backtested."""
-    from assay.forecast import backtest_downstream, fit_downstream, plot_forecast
+    from assay.forecast import (
+        backtest_downstream,
+        calibrate_downstream,
+        fit_downstream,
+        plot_forecast,
+    )
 
     at_values = positive_floats(at, "--at")
     if not floor < ceiling:
@@ -212,6 +259,10 @@ def downstream_cmd(
     source.require(df, x, y, loss)
     opts = dict(x=x, y=y, loss=loss, target=target, floor=floor, ceiling=ceiling, seed=seed)
     fit = fit_downstream(df, bootstrap=bootstrap, **opts)
+    # the interval calibrated by rolling-origin backtests inside the data; with too few rows
+    # for a rolling origin it stays the bootstrap one (the JSON's "interval" is then null)
+    with contextlib.suppress(InputError):
+        calibrate_downstream(fit, df, loss=loss)
     try:
         bt = backtest_downstream(
             df, holdout_above=holdout_above, level=level, bootstrap=bootstrap, **opts
@@ -314,4 +365,7 @@ def trend_cmd(
 
 def register(app: typer.Typer) -> None:
     """Add this part's commands to the main app."""
+    from ._forecast_more import add_commands
+
+    add_commands(forecast_app)
     app.add_typer(forecast_app, name="forecast")

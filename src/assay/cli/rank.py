@@ -13,7 +13,7 @@ from assay.errors import InputError
 from assay.rank import (
     Ratings,
     fit_battles,
-    rank_samples,
+    rank_sample_groups,
     read_battles,
     read_outputs,
     run_tournament,
@@ -136,8 +136,31 @@ def samples_cmd(
     st = get_store(store, must_exist=True)
     scores = st.analysis_scores()
     with console.status(f"ranking by {method} with {bootstrap} bootstrap rounds"):
-        ratings = rank_samples(scores, method=method, metric=metric, bootstrap=bootstrap, seed=seed)
-    _show(ratings, json_out, f"ratings from {ratings.info['n_samples']} samples")
+        groups, alone = rank_sample_groups(
+            scores, method=method, metric=metric, bootstrap=bootstrap, seed=seed
+        )
+    if not groups:
+        raise InputError("scores: no two models share a sample; nothing to rank")
+    if json_out:
+        # the largest group's ratings at the top level, as with one group; every group beside
+        print_json(
+            {**groups[0].to_dict(), "groups": [g.to_dict() for g in groups], "unranked": alone}
+        )
+        return
+    if len(groups) > 1 or alone:
+        console.print(
+            f"The models form {len(groups)} group(s) that share no samples with each other: "
+            "each group is ranked separately, on its own scale."
+            + (
+                f" Not ranked (no shared sample with any model): {escape(', '.join(alone))}."
+                if alone
+                else ""
+            ),
+            highlight=False,
+        )
+    for k, ratings in enumerate(groups, start=1):
+        label = f"group {k}: " if len(groups) > 1 else ""
+        _show(ratings, False, f"{label}ratings from {ratings.info['n_samples']} samples")
 
 
 @rank_app.command("stability")

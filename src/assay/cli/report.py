@@ -45,14 +45,37 @@ def report(
         ),
     ] = 300,
     seed: Annotated[int, typer.Option(callback=bounded(0), help="Seed for every bootstrap.")] = 0,
+    method: Annotated[
+        str, typer.Option(help="Arena ratings: bt, davidson or elo (as `assay rank battles`).")
+    ] = "bt",
+    anchor: Annotated[
+        str | None,
+        typer.Option(help="MODEL=RATING to pin one arena model (default: mean 1000 per group)."),
+    ] = None,
+    level: Annotated[
+        float | None,
+        typer.Option(
+            callback=bounded(0, 1, low_open=True, high_open=True),
+            help="Confidence level of every interval, e.g. 0.99 (sets --alpha to 1 - level).",
+        ),
+    ] = None,
     json_out: JsonOption = False,
 ) -> None:
-    """Write one self-contained HTML report (leaderboard, pairwise tests, plots, arena,
-    scaling forecast, answers side by side) and print its path."""
+    """Write one self-contained HTML report (findings, leaderboard, pairwise tests, flips,
+    variance, plots, arena, scaling forecast, what was run, answers side by side) and print
+    its path. Intervals are (1 - alpha), 95% by default."""
     from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
+    from assay.errors import InputError
     from assay.report import write_report
 
+    from .rank import METHODS, _parse_anchor
+
+    if method not in METHODS:
+        raise InputError(f"--method {method!r}: use one of {', '.join(METHODS)}")
+    anchor_pair = _parse_anchor(anchor)
+    if level is not None:
+        alpha = 1 - level
     st = get_store(store, must_exist=True)
     with Progress(
         SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(),
@@ -68,11 +91,13 @@ def report(
             seed=seed,
             max_docs=max_docs,
             scaling_bootstrap=scaling_bootstrap,
+            method=method,
+            anchor=anchor_pair,
         )
     if json_out:
         print_json({"path": str(written), **data.to_dict()})
         return
-    for sentence in data.summary[:3]:
+    for sentence in [f.text for f in data.findings[:3]] or data.summary[:3]:
         console.print(sentence, highlight=False, markup=False)
     typer.echo(str(written))
 

@@ -32,8 +32,13 @@ def _split(text: str | None) -> list[str] | None:
     return names or None
 
 
-def _scores(store):
-    df = get_store(store, must_exist=True).analysis_scores()
+def _scores(store, *, model=None, task=None):
+    """The store's scores, read in SQL for the models and tasks asked only (all when None)."""
+    st = get_store(store, must_exist=True)
+    df = st.analysis_scores(model=model or None, task=task or None)
+    wanted = [(c, [v] if isinstance(v, str) else v) for c, v in (("model", model), ("task", task))]
+    if any(v and not set(v) <= set(df[c]) for c, v in wanted):
+        df = st.analysis_scores()  # a name the store lacks: the analysis says what it has
     if df.empty:
         raise InputError(f"the store at {store or 'default path'} has no scored samples")
     return df
@@ -110,7 +115,9 @@ def compare_cmd(
     """
     from assay.stats import compare
 
-    scores = _path_scores(paths, store) if paths else _scores(store)
+    scores = (
+        _path_scores(paths, store) if paths else _scores(store, model=_split(models), task=task)
+    )
     result = compare(
         scores,
         metric=metric,
@@ -254,7 +261,9 @@ def flips_cmd(
     """
     from assay.stats import flips
 
-    result = flips(_scores(store), old, new, task=task, metric=metric, alpha=alpha)
+    result = flips(
+        _scores(store, model=[old, new], task=task), old, new, task=task, metric=metric, alpha=alpha
+    )
     if json_out:
         print_json(result.to_dict())
         return

@@ -7,6 +7,7 @@ checks (:func:`require_columns`), and the metric registry (:func:`metric_info`,
 """
 
 from ._columns import require_columns
+from ._cost import CostFit, fit_cost
 from ._hashing import stable_hash
 from ._json import to_jsonable
 from ._labels import plot_label
@@ -29,9 +30,11 @@ from ._readers import decode_text, iter_jsonl, read_csv_rows, read_text
 __all__ = [
     "BUILTIN_METRICS",
     "CORPUS_METRICS",
+    "CostFit",
     "MetricInfo",
     "clear_declared_metrics",
     "decode_text",
+    "fit_cost",
     "headline_metric",
     "iter_jsonl",
     "lower_is_better",

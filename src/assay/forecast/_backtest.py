@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -11,10 +12,14 @@ import pandas as pd
 from assay.core import require_columns
 from assay.errors import InputError
 
-from ._downstream import DownstreamFit, fit_downstream
-from ._laws import LawFit, fit_law
+from ._bounded import fit_score
+from ._calibrate import interval_score
+from ._downstream import calibrate_downstream, fit_downstream
+from ._laws import calibrate_law, fit_law
 
-__all__ = ["Backtest", "backtest", "backtest_downstream", "forecast_errors"]
+WIS_LEVELS = (0.5, 0.8, 0.9, 0.95)
+
+__all__ = ["Backtest", "backtest", "backtest_downstream", "backtest_score", "forecast_errors"]
 
 
 @dataclass
@@ -24,7 +29,9 @@ class Backtest:
 
     ``mae`` and ``mape`` (percent) compare predictions with actual values of the held-out rows
     (``table``: those rows with ``actual``, ``prediction``, ``low``, ``high``); ``coverage`` is
-    the share of held-out actual values inside their ``level`` interval."""
+    the share of held-out actual values inside their ``level`` interval, ``width`` its mean
+    width and ``wis`` the mean weighted interval score over the 50/80/90/95% intervals and the
+    median (lower is better). ``calibration`` states how the interval was made."""
 
     law: str
     on: str
@@ -36,13 +43,19 @@ class Backtest:
     n_fit: int
     n_heldout: int
     table: pd.DataFrame
-    fit: LawFit | DownstreamFit
+    fit: Any
+    width: float = float("nan")
+    wis: float = float("nan")
+    calibration: dict[str, Any] | None = None
+    baselines: dict[str, float] | None = None
 
     def summary(self) -> str:
+        how = (self.calibration or {}).get("method", "bootstrap")
         return (
             f"backtest ({self.law}, fit on {self.on} <= {self.cut:.3g}, n={self.n_fit}; "
             f"{self.n_heldout} held out): MAE {self.mae:.3g}, MAPE {self.mape:.2f}%, "
-            f"{self.level:.0%} interval coverage {self.coverage:.0%}"
+            f"{self.level:.0%} interval ({how}) coverage {self.coverage:.0%}, "
+            f"mean width {self.width:.3g}"
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -56,6 +69,10 @@ class Backtest:
             "level": self.level,
             "n_fit": self.n_fit,
             "n_heldout": self.n_heldout,
+            "width": self.width,
+            "wis": self.wis,
+            "interval": self.calibration,
+            "baselines_mae": self.baselines,
             "fit": self.fit.to_dict(),
             "heldout": self.table.to_dict(orient="records"),
         }
@@ -66,7 +83,9 @@ def forecast_errors(actual, prediction, low, high) -> tuple[float, float, float]
     actual, prediction = np.asarray(actual, float), np.asarray(prediction, float)
     err = np.abs(prediction - actual)
     inside = (np.asarray(low) <= actual) & (actual <= np.asarray(high))
-    return float(err.mean()), float(100 * np.mean(err / np.abs(actual))), float(inside.mean())
+    with np.errstate(divide="ignore"):
+        mape = float(100 * np.mean(err / np.abs(actual)))
+    return float(err.mean()), mape, float(inside.mean())
 
 
 def _split(
@@ -88,18 +107,25 @@ def _scored(
     on: str,
     cut: float,
     level: float,
-    fit: LawFit | DownstreamFit,
+    fit: Any,
     above: pd.DataFrame,
-    pred: pd.DataFrame,
+    predict: Callable[[float], pd.DataFrame],
+    calibration: dict[str, Any] | None = None,
 ) -> Backtest:
-    """The held-out rows ``above`` with their predictions ``pred``, and the errors."""
+    """The held-out rows ``above`` with ``predict(level)``'s predictions, and the errors."""
     table = above.reset_index(drop=True)
     table["actual"] = pd.to_numeric(table[fit.y], errors="coerce")
+    pred = predict(level)
     table[["prediction", "low", "high"]] = pred[["prediction", "low", "high"]].to_numpy()
     mae, mape, coverage = forecast_errors(
         table["actual"], table["prediction"], table["low"], table["high"]
     )
-    return Backtest(law, on, cut, mae, mape, coverage, level, fit.n, len(table), table, fit)
+    bounds = {lv: (table["low"], table["high"]) if lv == level else
+              tuple(predict(lv)[["low", "high"]].to_numpy().T) for lv in WIS_LEVELS}  # fmt: skip
+    wis = interval_score(table["actual"], table["prediction"], bounds)
+    width = float(np.mean(table["high"] - table["low"]))
+    return Backtest(law, on, cut, mae, mape, coverage, level, fit.n, len(table), table, fit,
+                    width, float(np.mean(wis)), calibration)  # fmt: skip
 
 
 def backtest(
@@ -112,16 +138,29 @@ def backtest(
     level: float = 0.9,
     bootstrap: int = 100,
     seed: int = 0,
+    calibrate: bool = True,
     **fit_options: Any,
 ) -> Backtest:
     """Fit ``law`` on rows with ``data[on] <= holdout_above`` only, predict the rows above.
 
     Without ``holdout_above`` the cut is the ``quantile`` of ``data[on]``. The held-out rows
-    never reach the fit: it receives a copy of the rows below the cut."""
+    never reach the fit: it receives a copy of the rows below the cut. With ``calibrate`` the
+    interval is calibrated by rolling-origin backtests inside the rows below the cut
+    (:func:`calibrate_law`); else it is the bootstrap interval."""
     cut, below, above = _split(data, on, holdout_above, quantile)
-    fit = fit_law(below, law, bootstrap=bootstrap, seed=seed, **fit_options)
-    pred = fit.predict(above, level=level)
-    return _scored(law, on, cut, level, fit, above, pred)
+    fit = fit_law(below, law, bootstrap=0 if calibrate else bootstrap, seed=seed, **fit_options)
+    calibration = None
+    if calibrate:
+        try:
+            calibrate_law(fit, below, on=on)
+            calibration = fit.calibration.to_dict(level)
+        except InputError as exc:  # too few rows below the cut for a rolling origin
+            fit.ensure_draws(bootstrap)
+            calibration = {"calibration": "bootstrap × resampled residuals (not calibrated)",
+                           "method": "bootstrap", "level": level, "reason": str(exc)}  # fmt: skip
+    return _scored(
+        law, on, cut, level, fit, above, lambda lv: fit.predict(above, level=lv), calibration
+    )
 
 
 def backtest_downstream(
@@ -133,6 +172,7 @@ def backtest_downstream(
     level: float = 0.9,
     bootstrap: int = 200,
     seed: int = 0,
+    calibrate: bool = True,
     **downstream_options: Any,
 ) -> Backtest:
     """:func:`fit_downstream` on rows with ``data[x] <= holdout_above`` only (default: the
@@ -142,5 +182,44 @@ def backtest_downstream(
     The result's ``law`` is ``"downstream"`` and its ``fit`` the :class:`DownstreamFit`."""
     cut, below, above = _split(data, x, holdout_above, quantile)
     fit = fit_downstream(below, x=x, bootstrap=bootstrap, seed=seed, **downstream_options)
-    pred = fit.predict(pd.to_numeric(above[x], errors="coerce").to_numpy(float), level=level)
-    return _scored("downstream", x, cut, level, fit, above, pred)
+    calibration = None
+    if calibrate:
+        try:
+            calibrate_downstream(fit, below, loss=downstream_options.get("loss", "loss"))
+            calibration = fit.calibration.to_dict(level)
+        except InputError as exc:  # too few rows below the cut for a rolling origin
+            calibration = {"calibration": "bootstrap of both stages (not calibrated)",
+                           "method": "bootstrap", "level": level, "reason": str(exc)}  # fmt: skip
+    xs = pd.to_numeric(above[x], errors="coerce").to_numpy(float)
+    return _scored("downstream", x, cut, level, fit, above,
+                   lambda lv: fit.predict(xs, level=lv), calibration)  # fmt: skip
+
+
+def backtest_score(
+    data: pd.DataFrame,
+    *,
+    x: str = "params",
+    y: str = "score",
+    holdout_above: float | None = None,
+    quantile: float = 0.75,
+    level: float = 0.9,
+    **score_options: Any,
+) -> Backtest:
+    """:func:`fit_score` (a bounded, higher-is-better score) on rows with ``x`` <= the cut, scored
+    on the rows above, beside the two naive baselines' MAE (``baselines``: the largest fitted
+    size's score, ``flat``; a line in log x, ``log-linear``)."""
+    cut, below, above = _split(data, x, holdout_above, quantile)
+    vals = above[[x, y]].apply(pd.to_numeric, errors="coerce").to_numpy(float)
+    above = above[np.isfinite(vals).all(axis=1) & (vals[:, 0] > 0)]
+    if above.empty:
+        raise InputError(f"no rows with a finite {y} and {x} above {cut:g} to hold out")
+    fit = fit_score(below, x=x, y=y, **score_options)
+    xs = pd.to_numeric(above[x], errors="coerce").to_numpy(float)
+    bt = _scored(f"score:{fit.method}", x, cut, level, fit, above,
+                 lambda lv: fit.predict(xs, level=lv), fit.calibration.to_dict(level))  # fmt: skip
+    actual = bt.table["actual"].to_numpy(float)
+    bt.baselines = {}
+    for name in ("flat", "log-linear"):
+        base = fit_score(below, x=x, y=y, **{**score_options, "method": name, "margin": -np.inf})
+        bt.baselines[name] = float(np.mean(np.abs(base.predict(xs)["prediction"] - actual)))
+    return bt

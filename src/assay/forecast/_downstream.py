@@ -12,10 +12,11 @@ import pandas as pd
 from assay.core import require_columns
 from assay.errors import InputError
 
+from ._calibrate import Calibration, calibrate_residuals, rolling_origin
 from ._laws import LawFit, fit_law
 from ._sigmoid import TARGETS, Sigmoid, fit_sigmoid, to_target
 
-__all__ = ["DownstreamFit", "fit_downstream"]
+__all__ = ["DownstreamFit", "calibrate_downstream", "fit_downstream"]
 
 
 @dataclass
@@ -38,8 +39,16 @@ class DownstreamFit:
     rmse: float
     link_draws: list = field(repr=False, default_factory=list)
     seed: int = 0
+    link_is_free_ceiling: bool = False
     residuals: np.ndarray = field(repr=False, default_factory=lambda: np.zeros(1))
     bounds: tuple[float, float] = (-np.inf, np.inf)
+    calibration: Calibration | None = field(repr=False, default=None)
+
+    def point(self, x_values: Any) -> np.ndarray:
+        """The two-stage point forecast (no interval), clipped to ``bounds``."""
+        xs = np.atleast_1d(np.asarray(x_values, float))
+        loss = self.loss_fit.curve(xs)
+        return np.clip(self._score_from_loss(loss, self.link), *self.bounds)
 
     def _score_from_loss(self, loss: np.ndarray, link) -> np.ndarray:
         if isinstance(link, Sigmoid):
@@ -83,6 +92,9 @@ class DownstreamFit:
             self._score_from_loss(out["loss"].to_numpy(), self.link), *self.bounds
         )
         out["low"], out["high"] = np.quantile(score_sims, q, axis=0)
+        if self.calibration is not None:  # rolling-origin calibrated, widening with distance
+            low, high = self.calibration.interval(out["prediction"], xs, level)
+            out["low"], out["high"] = np.clip(low, *self.bounds), np.clip(high, *self.bounds)
         return out
 
     def to_dict(self) -> dict[str, Any]:
@@ -99,6 +111,7 @@ class DownstreamFit:
             "link": link,
             "n": self.n,
             "rmse": self.rmse,
+            "interval": None if self.calibration is None else self.calibration.to_dict(),
         }
 
 
@@ -160,10 +173,32 @@ def fit_downstream(
         x, y, target, loss_fit, link, floor, ceil, len(frame), 0.0, link_draws, seed
     )
     fit.bounds = score_bounds(target, floor, ceiling)
+    fit.link_is_free_ceiling = ceiling is None
     if isinstance(link, Sigmoid):
         ceil = link.ceiling
         fit.ceiling = ceil
     fitted = fit._score_from_loss(loss_fit.curve(frame[[x]].to_numpy()), link)
     fit.rmse = float(np.sqrt(np.mean((fitted - sv) ** 2)))
     fit.residuals = sv - fitted
+    return fit
+
+
+def calibrate_downstream(fit: DownstreamFit, data: pd.DataFrame, *, loss: str = "loss",
+                         max_origins: int = 6) -> DownstreamFit:  # fmt: skip
+    """Attach a rolling-origin :class:`Calibration` (score residuals of two-stage refits on the
+    rows up to each origin, scaled by the distance in log x) to ``fit`` and return it."""
+    frame = data[[fit.x, fit.y, loss]].apply(pd.to_numeric, errors="coerce").dropna()
+    frame = frame[(frame[fit.x] > 0) & (frame[loss] > 0)].reset_index(drop=True)
+    xs = frame[fit.x].to_numpy(float)
+    ceiling = None if fit.link_is_free_ceiling else fit.ceiling
+
+    def residuals_for(fit_mask: np.ndarray, test_mask: np.ndarray) -> np.ndarray:
+        sub = fit_downstream(frame[fit_mask], x=fit.x, y=fit.y, loss=loss, target=fit.target,
+                             floor=fit.floor, ceiling=ceiling, bootstrap=0)  # fmt: skip
+        return frame[fit.y].to_numpy(float)[test_mask] - sub.point(xs[test_mask])
+
+    res, dist, origin = rolling_origin(xs, residuals_for, min_fit=max(5, int(0.4 * len(xs))),
+                                       max_origins=max_origins)  # fmt: skip
+    fit.calibration = calibrate_residuals(res, dist, on=fit.x, space="score",
+                                          x_max=float(xs.max()), origin=origin)  # fmt: skip
     return fit

@@ -22,10 +22,11 @@ from threadpoolctl import threadpool_limits
 from assay.core import require_columns
 from assay.errors import InputError
 
+from ._calibrate import Calibration, calibrate_residuals, rolling_origin
 from ._kaplan import kaplan_bounds, kaplan_log_predict, kaplan_objective, kaplan_starts
 from ._lse import lse_bounds, lse_objective, lse_objective32, lse_predict, multistart, polish
 
-__all__ = ["LAWS", "LawFit", "fit_law"]
+__all__ = ["LAWS", "LawFit", "calibrate_law", "fit_law"]
 
 LAWS = ("chinchilla", "power", "kaplan")
 PARAM_NAMES = {
@@ -131,6 +132,8 @@ class LawFit:
     _candidates: np.ndarray | None = field(default=None, repr=False)
     _candidate_objectives: np.ndarray | None = field(default=None, repr=False)
     _theta: np.ndarray | None = field(default=None, repr=False)
+    calibration: Calibration | None = field(default=None, repr=False)
+    dropped: dict[str, int] = field(default_factory=dict)
 
     @property
     def param_vector(self) -> np.ndarray:
@@ -170,9 +173,16 @@ class LawFit:
     def predict(self, data_or_x: Any, level: float = 0.9) -> pd.DataFrame:
         """Predictions with a ``level`` prediction interval: inputs, prediction, low, high.
 
-        The interval is the percentile interval of (bootstrap-draw curve) × exp(resampled
-        log-space residual), so it covers both parameter uncertainty and point scatter."""
+        With a :attr:`calibration` (:func:`calibrate_law`) the interval is the calibrated one,
+        ŷ·exp(±q·s(d)), widening with the distance d beyond the fitted data. Without, it is the
+        percentile interval of (bootstrap-draw curve) × exp(resampled log-space residual)."""
         log_x, frame = self._log_inputs(data_or_x)
+        if self.calibration is not None:
+            out = frame.copy()
+            out["prediction"] = self.curve(data_or_x)
+            on = self._on_values(data_or_x, frame)
+            out["low"], out["high"] = self.calibration.interval(out["prediction"], on, level)
+            return out
         draws = self.ensure_draws()
         rng = np.random.default_rng(self.seed + 1)
         log_pred = _log_predict(self.law, draws, log_x)  # (B, m)
@@ -184,14 +194,31 @@ class LawFit:
         out["high"] = np.quantile(sims, (1 + level) / 2, axis=0)
         return out
 
+    def _on_values(self, data_or_x: Any, frame: pd.DataFrame) -> np.ndarray:
+        """The calibration's cut column at the prediction inputs (flops = 6·N·D if absent)."""
+        on = self.calibration.on
+        if isinstance(data_or_x, pd.DataFrame) and on in data_or_x.columns:
+            return pd.to_numeric(data_or_x[on], errors="coerce").to_numpy(float)
+        if on in frame.columns:
+            return frame[on].to_numpy(float)
+        if on == "flops" and len(self.inputs) == 2:
+            return (
+                6.0 * frame[self.inputs[0]].to_numpy(float) * frame[self.inputs[1]].to_numpy(float)
+            )
+        return frame[self.inputs[0]].to_numpy(float)
+
     def to_dict(self) -> dict[str, Any]:
-        return {
+        out = {
             "law": self.law,
             "params": dict(self.params),
             "ci": {k: [float(v[0]), float(v[1])] for k, v in self.ci.items()},
             "n": int(self.n),
             "rmse": float(self.rmse),
+            "dropped": {"rows": int(sum(self.dropped.values())), "reasons": dict(self.dropped)},
         }
+        if self.calibration is not None:
+            out["interval"] = self.calibration.to_dict()
+        return out
 
 
 def _percentile_ci(law: str, draws: np.ndarray, level: float) -> dict[str, tuple[float, float]]:
@@ -287,12 +314,18 @@ def fit_law(
     require_columns(data, [*inputs, y])
     values = data[[*inputs, y]].apply(pd.to_numeric, errors="coerce").to_numpy(dtype=float)
     ok = np.all(np.isfinite(values), axis=1) & np.all(values > 0, axis=1)
+    dropped = _dropped_rows(values)
     if ok.sum() < len(PARAM_NAMES[law]) + 1:
         raise InputError(
             f"{law} law needs at least {len(PARAM_NAMES[law]) + 1} rows with positive "
             f"{', '.join([*inputs, y])}; got {int(ok.sum())}"
         )
     _check_spread(law, inputs, values[ok, :-1])
+    if np.unique(values[ok, -1]).size < 2:
+        raise InputError(
+            f"{law} law not fitted: all {int(ok.sum())} rows have {y} = {values[ok, -1][0]:.4g} "
+            f"(no spread in {y}: nothing to fit)"
+        )
     log_x, log_y = np.log(values[ok, :-1]), np.log(values[ok, -1])
     x_scale = float(np.exp(log_x[:, 0].mean())) if law == "power" else 1.0
     problem = _Problem(law, log_x, log_y, delta, x_scale)
@@ -320,7 +353,57 @@ def fit_law(
         _candidates=result.candidates,
         _candidate_objectives=result.candidate_objectives,
         _theta=result.theta,
+        dropped=dropped,
     )
     if bootstrap > 0:
         fit.ensure_draws(bootstrap)
+    return fit
+
+
+def _dropped_rows(values: np.ndarray) -> dict[str, int]:
+    """How many rows a fit leaves out, by reason (first failing reason per row)."""
+    nan = np.any(np.isnan(values), axis=1)
+    inf = ~nan & np.any(np.isinf(values), axis=1)
+    nonpos = ~nan & ~inf & np.any(values <= 0, axis=1)
+    counts = {
+        "missing or NaN": int(nan.sum()),
+        "infinite": int(inf.sum()),
+        "zero or negative": int(nonpos.sum()),
+    }
+    return {k: v for k, v in counts.items() if v}
+
+
+def calibrate_law(
+    fit: LawFit,
+    data: pd.DataFrame,
+    *,
+    on: str,
+    max_origins: int = 6,
+    min_share: float = 0.4,
+) -> LawFit:
+    """Attach a rolling-origin :class:`Calibration` to ``fit`` (and return it): the same law
+    refitted on the rows of ``data`` with ``on`` ≤ each origin cut (at least ``min_share`` of
+    the rows and one more than the law's parameters), its log residuals on the rows above, scaled
+    by the distance log(on / max fitted on). ``data`` must be the fit's own data."""
+    require_columns(data, [on, *fit.inputs, fit.y], " to calibrate on")
+    cols = list(dict.fromkeys([on, *fit.inputs, fit.y]))
+    frame = data[cols].apply(pd.to_numeric, errors="coerce")
+    ok = np.all(np.isfinite(frame.to_numpy(float)), axis=1) & np.all(frame.to_numpy(float) > 0, 1)
+    frame = frame[ok].reset_index(drop=True)
+    on_values = frame[on].to_numpy(float)
+    x = fit.inputs[0] if fit.law == "power" else None
+
+    def residuals_for(fit_mask: np.ndarray, test_mask: np.ndarray) -> np.ndarray:
+        sub = fit_law(frame[fit_mask], fit.law, x=x, y=fit.y, n_col=fit.inputs[0],
+                      d_col=fit.inputs[-1], seed=fit.seed)  # fmt: skip
+        test = frame[test_mask]
+        return np.log(test[fit.y].to_numpy(float)) - np.log(sub.curve(test))
+
+    min_fit = max(len(PARAM_NAMES[fit.law]) + 1, int(np.ceil(min_share * len(frame))))
+    res, dist, origin = rolling_origin(
+        on_values, residuals_for, min_fit=min_fit, max_origins=max_origins
+    )
+    fit.calibration = calibrate_residuals(
+        res, dist, on=on, space="log", x_max=float(on_values.max()), origin=origin
+    )
     return fit

@@ -15,6 +15,7 @@ import pandas as pd
 from assay.core import require_columns
 from assay.errors import InputError
 
+from ._calibrate import Calibration, calibrate_residuals, rolling_origin
 from ._sigmoid import Sigmoid, fit_sigmoid
 
 __all__ = ["ObservationalFit", "impute_low_rank", "observational_scaling"]
@@ -58,6 +59,8 @@ class ObservationalFit:
     _mean: np.ndarray = field(repr=False, default=None)
     _std: np.ndarray = field(repr=False, default=None)
     link_draws: list = field(repr=False, default_factory=list)
+    calibration: Calibration | None = field(repr=False, default=None)
+    bounds: tuple[float, float] = (0.0, 1.0)
 
     def _capability(self, pcs: np.ndarray) -> np.ndarray:
         return pcs @ self.link_weights
@@ -78,7 +81,10 @@ class ObservationalFit:
         cap = self._capability(pcs)
         out = pd.DataFrame({"family": family, "flops": np.exp(lc), "capability": cap})
         out["prediction"] = self.link(cap)
-        if self.link_draws:
+        if self.calibration is not None:
+            low, high = self.calibration.interval(out["prediction"], np.exp(lc), level)
+            out["low"], out["high"] = np.clip(low, *self.bounds), np.clip(high, *self.bounds)
+        elif self.link_draws:
             sims = np.stack([d(pcs @ w) for w, d in self.link_draws])
             out["low"], out["high"] = np.quantile(sims, [(1 - level) / 2, (1 + level) / 2], axis=0)
         return out
@@ -93,6 +99,7 @@ class ObservationalFit:
             "link": self.link.__dict__,
             "n": self.n,
             "rmse": self.rmse,
+            "interval": None if self.calibration is None else self.calibration.to_dict(),
         }
 
 
@@ -110,9 +117,15 @@ def observational_scaling(
     fit_mask: np.ndarray | None = None,
     bootstrap: int = 100,
     seed: int = 0,
+    level: float = 0.9,
 ) -> ObservationalFit:
     """Fit an observational scaling law. ``fit_mask`` (bool per row) restricts which models'
-    target scores enter the sigmoid fit (for backtests: the small ones)."""
+    target scores enter the sigmoid fit (for backtests: the small ones).
+
+    Intervals (``scores`` low/high at ``level``, and ``predict``) are calibrated by
+    rolling-origin backtests over compute inside the fitted models: the link refitted on the
+    models up to each origin, its errors on the larger ones, scaled by the distance in log
+    compute (:mod:`._calibrate`)."""
     require_columns(data, [*benchmarks, target, compute, family])
     mat = data[benchmarks].apply(pd.to_numeric, errors="coerce").to_numpy(float)
     keep = np.isfinite(mat).sum(axis=1) >= max(2, len(benchmarks) // 2)
@@ -164,6 +177,12 @@ def observational_scaling(
     for j in range(k):
         scores[f"PC{j + 1}"] = pcs[:, j]
     scores["target"], scores["fitted"], scores["used_in_fit"] = y, fitted, use
+    calibration = _calibrate(pcs, y, use, np.exp(log_c), floor, ceiling)
+    bounds = (min(0.0, floor), max(1.0, 1.0 if ceiling is None else ceiling))
+    if calibration is not None:
+        finite_c = np.where(np.isfinite(log_c), np.exp(log_c), calibration.x_max)
+        low, high = calibration.interval(fitted, finite_c, level)
+        scores["low"], scores["high"] = np.clip(low, *bounds), np.clip(high, *bounds)
     rmse = float(np.sqrt(np.nanmean((fitted[use] - y[use]) ** 2)))
     loadings = pd.DataFrame(comps.T, index=benchmarks, columns=[f"PC{j + 1}" for j in range(k)])
     return ObservationalFit(
@@ -180,7 +199,28 @@ def observational_scaling(
         mean,
         std,
         draws,
+        calibration,
+        bounds,
     )
+
+
+def _calibrate(pcs, y, use, compute, floor, ceiling) -> Calibration | None:
+    """Rolling-origin calibration over compute among the fitted models (None: too few)."""
+    rows = np.flatnonzero(use & np.isfinite(compute) & (compute > 0))
+    if len(rows) < 8:
+        return None
+
+    def residuals_for(fit_mask: np.ndarray, test_mask: np.ndarray) -> np.ndarray:
+        train, test = rows[fit_mask], rows[test_mask]
+        w, link = _fit_link(pcs[train], y[train], floor, ceiling)
+        return y[test] - link(pcs[test] @ w)
+
+    res, dist, origin = rolling_origin(compute[rows], residuals_for,
+                                       min_fit=max(pcs.shape[1] + 3, len(rows) // 2))  # fmt: skip
+    if res.size == 0:
+        return None
+    return calibrate_residuals(res, dist, on="compute", space="score",
+                               x_max=float(compute[rows].max()), origin=origin)  # fmt: skip
 
 
 def _fit_link(pcs: np.ndarray, y: np.ndarray, floor: float, ceiling: float | None):

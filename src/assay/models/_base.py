@@ -16,8 +16,10 @@ class BackendInfo:
 
     ``kind`` is the backend family (``hf``, ``openai``, ``llamacpp``): part of every run id, so
     runs of different numerics never mix. ``runtime`` names the runtime of the inference-cost
-    fit (e.g. ``hf:cpu:float32``, ``openai:http://host/v1``). ``family``, ``params`` and
-    ``dtype`` go to the store's models table (a ``dtype`` is also part of the run id).
+    fit (e.g. ``hf:cpu:float32``, ``openai:http://host/v1``). ``family``, ``params``,
+    ``dtype`` and ``parent`` (the model this one was derived from: its quantization source or
+    previous checkpoint, which version flips compare against) go to the store's models table;
+    ``dtype`` and ``quantization`` (e.g. ``int8``) are also part of the run id.
     """
 
     kind: str
@@ -25,6 +27,8 @@ class BackendInfo:
     family: str | None = None
     params: float | None = None
     dtype: str | None = None
+    quantization: str | None = None
+    parent: str | None = None
 
 
 def prefix_token(bos: int | None, eos: int | None) -> int:

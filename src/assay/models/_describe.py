@@ -6,6 +6,7 @@ import sys
 from pathlib import Path
 
 from ._base import BackendInfo
+from ._quantize import check_quantization, variant_names
 from ._spec import HF_OPTIONS, LLAMACPP_OPTIONS, OPENAI_OPTIONS, _known, parse_spec
 
 _DTYPES = {
@@ -53,11 +54,13 @@ def describe_spec(spec: str) -> tuple[str, BackendInfo] | None:
             kind="llamacpp", runtime="llamacpp:cpu"
         )
     _known(opts, HF_OPTIONS, spec)
+    quantize = check_quantization(opts.get("quantize"))
     if parsed.kind == "alias":
-        name, gguf = name or "smollm2-135m", "model.gguf"
+        base, gguf = "smollm2-135m", "model.gguf"
     else:
         gguf = opts.get("gguf_file") or (parsed.target if parsed.target.endswith(".gguf") else None)
-        name = name or (Path(gguf).stem if gguf else parsed.target.rstrip("/"))
+        base = Path(gguf).stem if gguf else parsed.target.rstrip("/")
+    name, parent = variant_names(base, quantize, name, opts.get("parent"))
     dtype = opts.get("dtype")
     if dtype in (None, "auto"):
         if not gguf:
@@ -67,4 +70,6 @@ def describe_spec(spec: str) -> tuple[str, BackendInfo] | None:
     if dtype is None:
         return None  # load_model raises the error
     runtime = f"hf:{_device_type(opts.get('device'))}:{dtype}"
-    return name, BackendInfo(kind="hf", runtime=runtime, dtype=dtype)
+    return name, BackendInfo(
+        kind="hf", runtime=runtime, dtype=dtype, quantization=quantize, parent=parent
+    )

@@ -9,17 +9,21 @@ from typing import Any
 from assay import requests as rq
 
 from ._base import BackendInfo, ModelBackend, prefix_token, rolling_windows
-from ._hf_load import load_hf
+from ._hf_generate import StopStrings, cut_at_stop, greedy_decode
+from ._hf_load import choose_threads, load_hf
 from ._hf_pack import PackedGroup, score_groups
+from ._quantize import check_quantization, quantize_int8, quantized_params, variant_names
 
 DEFAULT_TOKEN_BUDGET = 2048
 """``batch_size="auto"``: padded tokens per forward pass (measured best on 2 CPU cores)."""
+GENERATE_BATCH = 32
+"""``batch_size="auto"``: prompts decoded together (finished rows leave the batch early)."""
 
 
 class HFBackend(ModelBackend):
     """A transformers causal LM (CPU or GPU), from a hub id, a local folder or a GGUF file.
 
-    ``threads`` sets torch's CPU threads (on a busy machine one thread can beat two).
+    ``threads`` sets torch's CPU threads (default: :func:`choose_threads`).
     ``batch_size`` is the number of continuations per forward pass (``"auto"``: as many as fit
     in :data:`DEFAULT_TOKEN_BUDGET` padded tokens). Tokenisation follows lm-eval's HFLM (the
     context's trailing whitespace moves to the continuation; the continuation's tokens are
@@ -40,13 +44,12 @@ class HFBackend(ModelBackend):
         family: str | None = None,
         trust_remote_code: bool = False,
         threads: int | None = None,
+        quantize: str | None = None,
+        default_name: str | None = None,
         model: Any = None,
         tokenizer: Any = None,
     ):
-        if threads:
-            import torch
-
-            torch.set_num_threads(int(threads))
+        self.threads = choose_threads(threads)
         if model is None:
             tokenizer, model = load_hf(
                 source,
@@ -55,10 +58,13 @@ class HFBackend(ModelBackend):
                 device=device,
                 trust_remote_code=trust_remote_code,
             )
+        quantize = check_quantization(quantize)
+        if quantize:
+            quantize_int8(model)
         self.model, self.tokenizer = model, tokenizer
         self.device = next(model.parameters()).device
-        default_name = Path(gguf_file).stem if gguf_file else source.rstrip("/")
-        self.name = name or default_name
+        base = default_name or (Path(gguf_file).stem if gguf_file else source.rstrip("/"))
+        self.name, parent = variant_names(base, quantize, name, None)
         self.spec = spec or f"hf:{source}" + (f",gguf_file={gguf_file}" if gguf_file else "")
         dtype_name = str(next(model.parameters()).dtype).removeprefix("torch.")
         self.batch_size = batch_size
@@ -67,12 +73,17 @@ class HFBackend(ModelBackend):
         self.max_length = int(max_length or min(limit, 2048))
         self.pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
         self.prefix_id = prefix_token(tokenizer.bos_token_id, tokenizer.eos_token_id)
+        eos = getattr(getattr(model, "generation_config", None), "eos_token_id", None)
+        eos = eos if isinstance(eos, list) else [eos]
+        self.eos_ids = frozenset(t for t in [tokenizer.eos_token_id, *eos] if t is not None)
         self.info = BackendInfo(
             kind="hf",
             runtime=f"hf:{self.device.type}:{dtype_name}",
             family=family or getattr(config, "model_type", None),
-            params=float(sum(p.numel() for p in model.parameters())),
+            params=quantized_params(model),
             dtype=dtype_name,
+            quantization=quantize,
+            parent=parent,
         )
         self.counters = {"forward_passes": 0, "tokens": 0, "padded_tokens": 0}
         self._encode_cache: dict[str, list[int]] = {}
@@ -198,58 +209,68 @@ class HFBackend(ModelBackend):
             ids = self._encode(req.context)
         return ids[-max(1, self.max_length - req.max_new_tokens) :]
 
-    def _generate_batch(self, reqs: list[rq.GenerateRequest]) -> list[rq.GenerateResult]:
+    def _finish(self, req: rq.GenerateRequest, prompt: list[int], new: list[int]):
+        """The result of one request from its generated ids: text cut at the first stop."""
+        text, cut = cut_at_stop(self.tokenizer.decode(new, skip_special_tokens=True), req.stop)
+        if cut:
+            new = self.tokenizer.encode(text, add_special_tokens=False)
+        return rq.GenerateResult(text, len(prompt), len(new))
+
+    def _greedy_batch(self, reqs: list[rq.GenerateRequest], prompts: list[list[int]]):
+        """Greedy requests sharing ``max_new_tokens``: one KV-cached decode with early exit."""
+        new, steps = greedy_decode(
+            self.model,
+            prompts,
+            max_new_tokens=reqs[0].max_new_tokens,
+            pad_id=self.pad_id,
+            eos_ids=self.eos_ids,
+            stopper=StopStrings(self.tokenizer, [r.stop for r in reqs]),
+        )
+        self.counters["forward_passes"] += 1 + steps
+        return [self._finish(r, p, n) for r, p, n in zip(reqs, prompts, new, strict=True)]
+
+    def _sample_one(self, req: rq.GenerateRequest) -> rq.GenerateResult:
+        """A seeded sampled continuation (one request at a time, so the seed fixes it)."""
         import torch
 
-        prompts = [self._prompt_ids(r) for r in reqs]
-        width = max(len(p) for p in prompts)
-        ids = torch.full((len(reqs), width), self.pad_id, dtype=torch.long)
-        attn = torch.zeros((len(reqs), width), dtype=torch.long)
-        for i, p in enumerate(prompts):  # left padding
-            ids[i, width - len(p) :] = torch.tensor(p)
-            attn[i, width - len(p) :] = 1
-        first = reqs[0]
-        stops = sorted({s for r in reqs for s in r.stop if s})
+        prompt = self._prompt_ids(req)
+        torch.manual_seed(req.seed)
         kwargs: dict[str, Any] = {
-            "max_new_tokens": first.max_new_tokens,
+            "max_new_tokens": req.max_new_tokens,
             "pad_token_id": self.pad_id,
+            "do_sample": True,
+            "temperature": req.temperature,
+            "top_k": 0,
+            "top_p": 1.0,
         }
-        if first.temperature > 0:
-            torch.manual_seed(first.seed)
-            kwargs.update(do_sample=True, temperature=first.temperature, top_k=0, top_p=1.0)
-        else:
-            kwargs.update(do_sample=False, temperature=None, top_k=None, top_p=None)
+        stops = [s for s in req.stop if s]
         if stops:
             kwargs.update(stop_strings=stops, tokenizer=self.tokenizer)
         with torch.inference_mode():
             out = self.model.generate(
-                input_ids=ids.to(self.device), attention_mask=attn.to(self.device), **kwargs
+                input_ids=torch.tensor([prompt], device=self.device), **kwargs
             )
         self.counters["forward_passes"] += 1
-        results = []
-        for i, r in enumerate(reqs):
-            new = out[i, width:].tolist()
-            if self.tokenizer.eos_token_id in new:
-                new = new[: new.index(self.tokenizer.eos_token_id)]
-            new = [t for t in new if t != self.pad_id]
-            text = self.tokenizer.decode(new, skip_special_tokens=True)
-            cut = min((text.index(s) for s in r.stop if s and s in text), default=None)
-            if cut is not None:
-                text = text[:cut]
-                new = self.tokenizer.encode(text, add_special_tokens=False)
-            results.append(rq.GenerateResult(text, len(prompts[i]), len(new)))
-        return results
+        new = out[0, len(prompt) :].tolist()
+        ends = [i for i, t in enumerate(new) if t in self.eos_ids]
+        return self._finish(req, prompt, new[: ends[0]] if ends else new)
 
     def generate(self, requests: Sequence[rq.GenerateRequest]) -> list[rq.GenerateResult]:
+        """Greedy requests in batches sorted by prompt length (longest first, so each batch
+        pads little), keyed by (max_new_tokens, chat); sampled requests one at a time."""
         unique = list(dict.fromkeys(requests))
         answers: dict[rq.GenerateRequest, rq.GenerateResult] = {}
-        size = self.batch_size if isinstance(self.batch_size, int) else 16
-        greedy = [r for r in unique if r.temperature <= 0]
-        keyed: dict[tuple, list[rq.GenerateRequest]] = {}
-        for r in sorted(greedy, key=lambda r: -len(r.context)):
-            keyed.setdefault((r.max_new_tokens, r.chat), []).append(r)
-        batches = [g[i : i + size] for g in keyed.values() for i in range(0, len(g), size)]
-        batches += [[r] for r in unique if r.temperature > 0]  # seeded: one at a time
-        for batch in batches:
-            answers.update(zip(batch, self._generate_batch(batch), strict=True))
+        size = self.batch_size if isinstance(self.batch_size, int) else GENERATE_BATCH
+        keyed: dict[tuple, list[tuple[rq.GenerateRequest, list[int]]]] = {}
+        for r in unique:
+            if r.temperature <= 0:
+                keyed.setdefault((r.max_new_tokens, r.chat), []).append((r, self._prompt_ids(r)))
+        for group in keyed.values():
+            group.sort(key=lambda rp: -len(rp[1]))
+            for i in range(0, len(group), size):
+                reqs, prompts = (list(x) for x in zip(*group[i : i + size], strict=True))
+                answers.update(zip(reqs, self._greedy_batch(reqs, prompts), strict=True))
+        for r in unique:
+            if r.temperature > 0:
+                answers[r] = self._sample_one(r)
         return [answers[r] for r in requests]

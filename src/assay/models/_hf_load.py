@@ -36,6 +36,46 @@ def smollm2_path() -> Path:
     return path
 
 
+def physical_cores() -> int:
+    """Physical cores this process may run on (SMT siblings counted once)."""
+    cpus = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else []
+    cores = set()
+    for cpu in cpus:
+        topology = Path(f"/sys/devices/system/cpu/cpu{cpu}/topology")
+        try:
+            package = (topology / "physical_package_id").read_text().strip()
+            cores.add((package, (topology / "core_id").read_text().strip()))
+        except OSError:
+            cores.add(("cpu", str(cpu)))
+    return max(1, len(cores) or os.cpu_count() or 1)
+
+
+def choose_threads(requested: int | None = None) -> int:
+    """Torch CPU threads for a run, and set them.
+
+    ``requested`` (the spec's ``threads=``) wins; else ``$OMP_NUM_THREADS``; else the physical
+    cores that are free now (cores minus the 1-minute load average, rounded; at least one),
+    never more than the caller already set with ``torch.set_num_threads`` (a test suite pins
+    one). Matmuls gain nothing from SMT siblings, and torch's spinning thread barriers make a
+    count above the free cores slower than fewer threads (``benchmarks/threads_choice.py``
+    times each count side by side under the current load).
+    """
+    import torch
+
+    env = os.environ.get("OMP_NUM_THREADS", "").strip()
+    if requested:
+        threads = int(requested)
+    elif env.isdigit() and int(env) > 0:
+        threads = int(env)
+    else:
+        cores = physical_cores()
+        free = round(cores - os.getloadavg()[0]) if hasattr(os, "getloadavg") else cores
+        threads = max(1, min(cores, free, torch.get_num_threads()))
+    if threads != torch.get_num_threads():
+        torch.set_num_threads(threads)
+    return threads
+
+
 def file_digest(path: Path) -> str:
     """SHA-256 (first 16 hex chars) of a file's bytes, plus its size."""
     with open(path, "rb") as fh:
@@ -59,6 +99,42 @@ def _torch_dtype(dtype: str | None):
         }[dtype]
     except KeyError:
         raise InputError(f"unknown dtype {dtype!r} (use float32, float16 or bfloat16)") from None
+
+
+HUB_PROBE_TIMEOUT = 5.0
+"""Seconds to wait for the hub's first answer before saying it cannot be reached."""
+
+
+def _hub_cached(repo_id: str) -> bool:
+    """True when the hub cache already holds ``repo_id``'s config (a load needs no network)."""
+    try:
+        from huggingface_hub import try_to_load_from_cache
+    except ImportError:
+        return False
+    found = try_to_load_from_cache(repo_id, "config.json")
+    return isinstance(found, str)
+
+
+def require_hub(repo_id: str) -> None:
+    """Fail in seconds, with one line, when a hub id is neither cached nor reachable (the hub
+    client would otherwise retry for a minute or more). Offline mode (``HF_HUB_OFFLINE=1``)
+    needs the cache."""
+    if _hub_cached(repo_id):
+        return
+    endpoint = os.environ.get("HF_ENDPOINT", "https://huggingface.co").rstrip("/")
+    if os.environ.get("HF_HUB_OFFLINE", "").lower() in ("1", "true", "yes"):
+        raise InputError(
+            f"hf model {repo_id!r} is not in the local cache and HF_HUB_OFFLINE is set"
+        )
+    import httpx
+
+    try:
+        httpx.head(f"{endpoint}/api/models/{repo_id}", timeout=HUB_PROBE_TIMEOUT)
+    except httpx.HTTPError as exc:
+        raise InputError(
+            f"hf model {repo_id!r} is not in the local cache and {endpoint} cannot be reached "
+            f"({type(exc).__name__}); use a local folder or a GGUF file"
+        ) from None
 
 
 def _from_pretrained(source: str, gguf_file: str | None, dtype, trust_remote_code: bool):
@@ -115,6 +191,8 @@ def load_hf(
     is cached as safetensors under :func:`cache_root`, keyed by the GGUF file's hash and size,
     so later loads take well under a second.
     """
+    if not gguf_file and not Path(source).exists() and source.count("/") <= 1:
+        require_hub(source)  # before importing torch: an unreachable hub fails in seconds
     import torch
 
     torch_dtype = _torch_dtype(dtype)

@@ -7,7 +7,7 @@ mask: context tokens attend causally; a trie node attends to the whole context a
 ancestors; its position id is ``len(context) + depth``. Every continuation token therefore sees
 exactly the inputs it would see in its own ``context + continuation`` sequence, but each
 distinct prefix is computed once — the unique-prefix lower bound (up to padding). ``lm_head``
-runs only at the positions that predict a continuation token.
+and its log-normaliser run once per distinct position that predicts a continuation token.
 """
 
 from __future__ import annotations
@@ -17,6 +17,9 @@ from dataclasses import dataclass
 from functools import cached_property
 
 import numpy as np
+
+ROW_ALIGN = 16
+"""Padded width multiple: CPU GEMMs round rows of a partial 16-row block differently."""
 
 
 @dataclass(frozen=True)
@@ -72,6 +75,21 @@ def _block_mask(allowed: np.ndarray, length: int) -> np.ndarray:
     return mask
 
 
+def _aligned_rows(where: np.ndarray, inverse: np.ndarray, length: int, batch: int):
+    """Each group's distinct predicting positions padded (repeating its last) to a multiple of
+    ROW_ALIGN, so lm_head's GEMM rounds a group's rows the same whatever shares its batch;
+    returns the padded positions and ``inverse`` remapped into them."""
+    group = where // length
+    counts = np.bincount(group, minlength=batch)
+    padded = -(-counts // ROW_ALIGN) * ROW_ALIGN
+    old_start = np.cumsum(counts) - counts
+    new_start = np.cumsum(padded) - padded
+    moved = np.arange(len(where)) - old_start[group] + new_start[group]
+    out = np.repeat(where[np.maximum(old_start + counts - 1, 0)], padded)
+    out[moved] = where
+    return out, moved[inverse]
+
+
 def score_groups(
     model, groups: Sequence[PackedGroup], pad_id: int
 ) -> list[list[tuple[float, bool]]]:
@@ -82,7 +100,9 @@ def score_groups(
     import torch
 
     layouts = [_layout(g) for g in groups]
-    length = max(len(t) for t, *_ in layouts)
+    # Width rounded up to ROW_ALIGN: every group's rows start on a GEMM row block, so its
+    # numbers do not depend on the batch it shares (measured: exact on CPU float32).
+    length = -(-max(len(t) for t, *_ in layouts) // ROW_ALIGN) * ROW_ALIGN
     batch = len(groups)
     ids = np.full((batch, length), pad_id, np.int64)
     pos = np.zeros((batch, length), np.int64)
@@ -118,12 +138,18 @@ def score_groups(
             position_ids=torch.from_numpy(pos).to(device),
             use_cache=False,
         ).last_hidden_state
-        picked = hidden[torch.from_numpy(rows_t).to(device), torch.from_numpy(cols_t).to(device)]
+        # lm_head and log_softmax once per distinct predicting position: choices that share
+        # a prefix (all of them share the context's last position) share these rows
+        where, inverse = np.unique(rows_t * length + cols_t, return_inverse=True)
+        where, inverse = _aligned_rows(where, inverse.reshape(-1), length, batch)
+        picked = hidden.reshape(batch * length, -1)[torch.from_numpy(where).to(device)]
         logits = model.get_output_embeddings()(picked).float()
-        logprobs = torch.log_softmax(logits, dim=-1)
+        logprobs = torch.log_softmax(logits, dim=-1)  # not logits - logsumexp: ~1e-5 off
+        best = logits.argmax(dim=-1)
+        inverse_t = torch.from_numpy(inverse.reshape(-1)).to(device)
         target_t = torch.from_numpy(target).to(device)
-        token_lp = logprobs.gather(1, target_t[:, None])[:, 0].double().cpu().numpy()
-        greedy = (logits.argmax(dim=-1) == target_t).cpu().numpy()
+        token_lp = logprobs[inverse_t, target_t].double().cpu().numpy()
+        greedy = (best[inverse_t] == target_t).cpu().numpy()
     n_conts = len(owners)
     sums = np.bincount(owner, weights=token_lp, minlength=n_conts)
     all_greedy = np.bincount(owner, weights=~greedy, minlength=n_conts) == 0

@@ -4,10 +4,13 @@ Log-likelihoods use ``/v1/completions`` with ``echo=true, logprobs=1, max_tokens
 ``context + continuation``: the server returns the prompt's tokens with their log-probs and
 character offsets, and the continuation is the tokens starting at or after ``len(context)``.
 Generation uses ``/v1/chat/completions`` (chat requests) or ``/v1/completions``. Requests run
-concurrently on a thread pool; 429, 5xx, timeouts, connection errors and 2xx replies with a
+concurrently on a thread pool, at most ``concurrency`` in flight and twice that many queued (a
+sliding window, so memory does not grow with the batch), within the ``rpm``/``tpm`` budgets
+(:mod:`._openai_budget`); 429, 5xx, timeouts, connection errors and 2xx replies with a
 malformed body are retried per request with exponential backoff and full jitter, honouring
-``Retry-After``. A server that was never reached fails after a few quick attempts, and one that
-has never returned prompt log-probs is reported as such (:class:`NoLogprobsError`).
+``Retry-After``. A server that was never reached (connection refused, unknown host, no answer
+to connect) fails after a few quick attempts with one line, and one that has never returned
+prompt log-probs is reported as such (:class:`NoLogprobsError`).
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ import random
 import threading
 import time
 from collections.abc import Callable, Sequence
-from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from typing import Any, TypeVar
 
 import httpx
@@ -28,6 +31,7 @@ from assay import requests as rq
 from assay.errors import AssayError, InputError
 
 from ._base import BackendInfo, ModelBackend
+from ._openai_budget import RateBudget
 from ._openai_reply import (
     BadReply,
     EchoLogprobs,
@@ -35,6 +39,7 @@ from ._openai_reply import (
     decode_json,
     echo_logprobs,
     usage_tokens,
+    usage_total,
 )
 
 T = TypeVar("T")
@@ -43,6 +48,12 @@ RETRY_STATUS = frozenset({408, 409, 425, 429, 500, 502, 503, 504})
 CONNECT_ATTEMPTS = 3
 """Attempts at a server not reached yet before a connection error is final (nothing listening
 is not worth minutes of retries); once it has answered, connection errors get full retries."""
+CONNECT_BACKOFF_CAP = 0.5
+"""Longest wait, in seconds, between those first connection attempts."""
+CONNECT_TIMEOUT = 10.0
+"""Longest wait for a TCP connection (at most ``timeout``)."""
+WINDOW_FACTOR = 2
+"""Requests queued per worker thread: the window is ``WINDOW_FACTOR * concurrency``."""
 CAPABILITY_ATTEMPTS = 3
 """Well-formed replies without prompt log-probs, from a server that has never sent any, before
 concluding that it cannot send them."""
@@ -102,7 +113,9 @@ class OpenAIBackend(ModelBackend):
     """A model served behind an OpenAI-compatible HTTP API at ``base_url`` (ending in ``/v1``).
 
     ``backoff`` and ``backoff_cap`` are the base and the cap (seconds) of the retry backoff;
-    invalid options raise :class:`InputError` before any request is sent.
+    ``rpm`` and ``tpm`` are requests- and tokens-per-minute budgets (tokens estimated as
+    ``tokens_per_char`` per character plus ``max_tokens``, corrected from the reply's
+    ``usage``); invalid options raise :class:`InputError` before any request is sent.
     """
 
     def __init__(
@@ -123,6 +136,9 @@ class OpenAIBackend(ModelBackend):
         sleep: Callable[[float], None] = time.sleep,
         seed: int = 0,
         prefix: str = "",
+        rpm: float | None = None,
+        tpm: float | None = None,
+        clock: Callable[[], float] = time.monotonic,
     ):
         self.model = model
         self.base_url = base_url.rstrip("/")
@@ -153,6 +169,12 @@ class OpenAIBackend(ModelBackend):
         self.prefix = prefix
         self.info = BackendInfo(kind="openai", runtime=f"openai:{self.base_url}")
         self._sleep = sleep
+        self.budget = RateBudget(
+            None if rpm is None else _float_option("rpm", rpm, positive=True),
+            None if tpm is None else _float_option("tpm", tpm, positive=True),
+            clock=clock,
+            sleep=sleep,
+        )
         self._rng = random.Random(seed)
         self._lock = threading.Lock()
         self._reached = False  # some request got an HTTP reply
@@ -163,32 +185,37 @@ class OpenAIBackend(ModelBackend):
         if key:
             headers["Authorization"] = f"Bearer {key}"
         self.client = httpx.Client(
-            timeout=httpx.Timeout(self.timeout),
+            timeout=httpx.Timeout(self.timeout, connect=min(self.timeout, CONNECT_TIMEOUT)),
             headers=headers,
             limits=httpx.Limits(max_connections=self.concurrency),
         )
-        self.counters = {"requests": 0, "retries": 0}
+        self.counters = {"requests": 0, "retries": 0, "window_peak": 0}
 
     def close(self) -> None:
         self.client.close()
 
     # -- HTTP ------------------------------------------------------------------------------
-    def _post(self, path: str, payload: dict[str, Any], parse: Callable[[Any], T]) -> T:
+    def _post(
+        self, path: str, payload: dict[str, Any], parse: Callable[[Any], T], cost: float = 1.0
+    ) -> T:
         """POST and ``parse`` the JSON body, retrying 429/5xx, timeouts, connection errors and
         malformed 2xx bodies (:class:`BadReply` from ``parse``); other errors and spent retries
-        raise one-line AssayErrors."""
+        raise one-line AssayErrors. Every attempt takes one request and ``cost`` tokens
+        (estimated) from the budget; a good reply's ``usage`` corrects the token charge."""
         url = f"{self.base_url}{path}"
         counts: dict[str, int] = {}
         last, capability, attempt = "", 0, 0
         for attempt in range(self.max_retries + 1):
             if self._abort is not None:
                 raise _Aborted("another request failed")
-            wait_s = None
+            wait_s, unreached = None, False
+            self.budget.acquire(cost)
             try:
                 response = self.client.post(url, json=payload)
-            except httpx.ConnectError as exc:
+            except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
                 kind, last = "connection errors", f"cannot connect: {_reason(exc)}"
-                if not self._reached and attempt + 1 >= CONNECT_ATTEMPTS:
+                unreached = not self._reached
+                if unreached and attempt + 1 >= CONNECT_ATTEMPTS:
                     raise AssayError(
                         f"{url}: cannot connect ({_reason(exc)}) after {attempt + 1} attempts; "
                         "is the server running at that address?"
@@ -204,7 +231,8 @@ class OpenAIBackend(ModelBackend):
                 status = response.status_code
                 if 200 <= status < 300:
                     try:
-                        result = parse(decode_json(response.content))
+                        data = decode_json(response.content)
+                        result = parse(data)
                     except BadReply as bad:
                         kind, last = "malformed replies", f"malformed reply: {bad.why}"
                         if bad.capability and not self._logprobs_seen:
@@ -212,6 +240,7 @@ class OpenAIBackend(ModelBackend):
                         if capability >= CAPABILITY_ATTEMPTS:
                             raise NoLogprobsError(self._no_logprobs(bad.why)) from None
                     else:
+                        self.budget.settle(cost, usage_total(data))
                         with self._lock:
                             self.counters["requests"] += 1
                         return result
@@ -225,7 +254,8 @@ class OpenAIBackend(ModelBackend):
                 break
             with self._lock:
                 self.counters["retries"] += 1
-                delay = backoff_delay(attempt, self.backoff, self.backoff_cap, self._rng)
+                cap = min(self.backoff_cap, CONNECT_BACKOFF_CAP) if unreached else self.backoff_cap
+                delay = backoff_delay(attempt, self.backoff, cap, self._rng)
             self._sleep(max(delay, min(wait_s or 0.0, RETRY_AFTER_CAP)))
         summary = ", ".join(f"{n} {k}" for k, n in counts.items())
         tries = f"{attempt + 1} attempt{'s' if attempt else ''}"
@@ -264,28 +294,51 @@ class OpenAIBackend(ModelBackend):
             raise
 
     def _map(self, fn: Callable[[Any], Any], items: Sequence[Any]) -> list[Any]:
-        """``fn`` over the distinct items, concurrently; the first failure stops the rest."""
+        """``fn`` over the distinct items, concurrently, in a sliding window of
+        ``WINDOW_FACTOR * concurrency`` submitted calls; the first failure stops the rest.
+        Results are matched to items by position, so they do not depend on completion order."""
         unique = list(dict.fromkeys(items))
         self._abort = None
         if len(unique) <= 1 or self.concurrency <= 1:
             answers = [fn(x) for x in unique]
         else:
-            with ThreadPoolExecutor(max_workers=min(self.concurrency, len(unique))) as pool:
-                futures = [pool.submit(self._guarded, fn, x) for x in unique]
-                try:
-                    wait(futures, return_when=FIRST_EXCEPTION)
-                except BaseException as exc:  # Ctrl-C: workers stop at their next attempt
-                    self._abort = self._abort or exc
-                    raise
-                finally:
-                    if self._abort is not None:
-                        for future in futures:
-                            future.cancel()
-            if self._abort is not None:
-                raise self._abort
-            answers = [f.result() for f in futures]
+            answers = self._windowed(fn, unique)
         table = dict(zip(unique, answers, strict=True))
         return [table[x] for x in items]
+
+    def _windowed(self, fn: Callable[[Any], Any], unique: list[Any]) -> list[Any]:
+        answers: list[Any] = [None] * len(unique)
+        window = WINDOW_FACTOR * self.concurrency
+        pending: dict[Future, int] = {}
+        following = iter(enumerate(unique))
+        with ThreadPoolExecutor(max_workers=min(self.concurrency, len(unique))) as pool:
+            try:
+                while True:
+                    while len(pending) < window and self._abort is None:
+                        nxt = next(following, None)
+                        if nxt is None:
+                            break
+                        pending[pool.submit(self._guarded, fn, nxt[1])] = nxt[0]
+                    if not pending:
+                        break
+                    self.counters["window_peak"] = max(self.counters["window_peak"], len(pending))
+                    done, _ = wait(pending, return_when=FIRST_COMPLETED)
+                    for future in done:
+                        position = pending.pop(future)
+                        if future.exception() is None:
+                            answers[position] = future.result()
+                    if self._abort is not None:
+                        break
+            except BaseException as exc:  # Ctrl-C: workers stop at their next attempt
+                self._abort = self._abort or exc
+                raise
+            finally:
+                if self._abort is not None:
+                    for future in pending:
+                        future.cancel()
+        if self._abort is not None:
+            raise self._abort
+        return answers
 
     # -- log-likelihoods -------------------------------------------------------------------
     def _echo_logprobs(self, prompt: str) -> EchoLogprobs:
@@ -305,6 +358,7 @@ class OpenAIBackend(ModelBackend):
                 "logprobs": 1,
             },
             parse,
+            cost=self.tokens(prompt) + 1,
         )
 
     def _score(self, req: rq.LoglikelihoodRequest) -> rq.LoglikelihoodResult:
@@ -386,11 +440,13 @@ class OpenAIBackend(ModelBackend):
         def parse(data: Any) -> tuple[str, tuple[int | None, int | None]]:
             return completion_text(data, use_chat), usage_tokens(data)
 
+        cost = self.tokens(req.context) + req.max_new_tokens
         if use_chat:
             messages = [{"role": "user", "content": req.context}]
-            text, usage = self._post("/chat/completions", {**common, "messages": messages}, parse)
+            body = {**common, "messages": messages}
+            text, usage = self._post("/chat/completions", body, parse, cost)
         else:
-            text, usage = self._post("/completions", {**common, "prompt": req.context}, parse)
+            text, usage = self._post("/completions", {**common, "prompt": req.context}, parse, cost)
         cut = min((text.index(s) for s in req.stop if s and s in text), default=None)
         text = text if cut is None else text[:cut]
         return rq.GenerateResult(

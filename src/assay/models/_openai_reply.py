@@ -158,3 +158,14 @@ def usage_tokens(data: dict[str, Any]) -> tuple[int | None, int | None]:
         return value if _integer(value) and 0 < value < 2**31 else None
 
     return count("prompt_tokens"), count("completion_tokens")
+
+
+def usage_total(data: Any) -> int | None:
+    """Tokens a reply was billed: ``usage.total_tokens``, else prompt + completion tokens."""
+    if not isinstance(data, dict) or not isinstance(data.get("usage"), dict):
+        return None
+    total = data["usage"].get("total_tokens")
+    if _integer(total) and 0 < total < 2**31:
+        return total
+    prompt, completion = usage_tokens(data)
+    return None if prompt is None and completion is None else (prompt or 0) + (completion or 0)

@@ -5,18 +5,23 @@ Syntax::
     smollm2-135m                          alias: the bundled SmolLM2-135M-Instruct (Q4_1 GGUF)
     hf:PATH_OR_HUB_ID[,key=value...]      transformers; keys: gguf_file, dtype, device,
                                           batch_size, max_length, name, trust_remote_code,
-                                          threads
+                                          threads, quantize (int8: weight-only, named NAME-int8
+                                          with the full-precision model as its parent)
     hf:/path/to/model.gguf                a GGUF file directly
     openai:MODEL@URL[,key=value...]       OpenAI-compatible server (URL ends in /v1); keys:
                                           concurrency, timeout, max_retries, backoff,
                                           backoff_cap, chat, name, api_key_env, prefix
-                                          (BOS text a perplexity text is conditioned on)
+                                          (BOS text a perplexity text is conditioned on),
+                                          rpm, tpm (requests / tokens per minute budgets)
     llamacpp:PATH.gguf[,key=value...]     llama-cpp-python (optional extra); keys: n_ctx, name
+
+Every kind also takes ``parent=MODEL``: the model this one derives from (a previous checkpoint,
+the unquantized original), recorded in the store so ``assay flips`` and the report compare them.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -38,7 +43,9 @@ class ModelSpec:
     options: dict[str, Any] = field(default_factory=dict)
 
 
-TEXT_KEYS = frozenset({"name", "family", "api_key_env", "gguf_file", "dtype", "prefix"})
+TEXT_KEYS = frozenset(
+    {"name", "family", "api_key_env", "gguf_file", "dtype", "prefix", "quantize", "parent"}
+)
 """Options kept as written (``name=1e3`` is the name "1e3", not the number 1000.0)."""
 
 
@@ -93,15 +100,26 @@ def load_model(spec: str | ModelBackend, **options: Any) -> ModelBackend:
         return spec
     parsed = parse_spec(spec)
     opts = {**parsed.options, **{k: v for k, v in options.items() if v is not None}}
+    parent = opts.pop("parent", None)
+    backend = _load(parsed, spec, opts)
+    if parent:
+        backend.info = replace(backend.info, parent=str(parent))
+    return backend
+
+
+def _load(parsed: ModelSpec, spec: str, opts: dict[str, Any]) -> ModelBackend:
     if parsed.kind == "alias":
         from ._hf import HFBackend
         from ._hf_load import smollm2_path
 
         path = smollm2_path()
-        opts.setdefault("name", "smollm2-135m")
         opts.setdefault("family", "smollm2")
         return HFBackend(
-            str(path.parent), gguf_file=path.name, spec=spec, **_known(opts, HF_OPTIONS, spec)
+            str(path.parent),
+            gguf_file=path.name,
+            spec=spec,
+            default_name="smollm2-135m",
+            **_known(opts, HF_OPTIONS, spec),
         )
     if parsed.kind == "hf":
         from ._hf import HFBackend
@@ -137,6 +155,8 @@ HF_OPTIONS = (
     "family",
     "trust_remote_code",
     "threads",
+    "quantize",
+    "parent",
 )
 OPENAI_OPTIONS = (
     "prefix",
@@ -149,8 +169,11 @@ OPENAI_OPTIONS = (
     "tokens_per_char",
     "backoff",
     "backoff_cap",
+    "parent",
+    "rpm",
+    "tpm",
 )
-LLAMACPP_OPTIONS = ("n_ctx", "name", "n_threads", "batch_size")
+LLAMACPP_OPTIONS = ("n_ctx", "name", "n_threads", "batch_size", "parent")
 
 
 def _known(opts: dict[str, Any], allowed: tuple[str, ...], spec: str) -> dict[str, Any]:

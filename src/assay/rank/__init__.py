@@ -5,7 +5,7 @@ mean win rate and plain means over per-sample results where each model saw its o
 (ONEBench), judge tournaments (Varco Arena), and ranking stability (Kendall τ, subsampling).
 """
 
-from ._arena import arena_ratings, battle_counts
+from ._arena import arena_groups, arena_ratings, battle_counts
 from ._battles import (
     PairCounts,
     aggregate_battles,
@@ -15,35 +15,78 @@ from ._battles import (
     store_battles,
 )
 from ._elo import online_elo
+from ._judge import (
+    ModelRater,
+    Rater,
+    judge_name,
+    judge_pairs,
+    judged_battles,
+    judged_from_battles,
+    rate_outputs,
+    rating_battles,
+    store_judged,
+)
+from ._judge_agreement import Kappa, SelfPreference, cohen_kappa, judge_agreement, self_preference
+from ._judge_stats import (
+    LengthControlled,
+    PositionConsistency,
+    RatingSummary,
+    lc_win_rate,
+    mean_ratings,
+    position_consistency,
+)
 from ._pairwise import ELO_PER_LOGIT, fit_battles, fit_counts
 from ._ratings import Ratings, rank_distribution, rank_intervals
-from ._samples import rank_samples
+from ._samples import rank_sample_groups, rank_samples, sample_groups
 from ._stability import KendallTau, kendall_tau, subsample_curve
 from ._tournament import Judge, ModelJudge, TournamentResult, read_outputs, run_tournament
 
 __all__ = [
     "ELO_PER_LOGIT",
     "Judge",
+    "Kappa",
     "KendallTau",
+    "LengthControlled",
     "ModelJudge",
+    "ModelRater",
     "PairCounts",
+    "PositionConsistency",
+    "Rater",
+    "RatingSummary",
     "Ratings",
+    "SelfPreference",
     "TournamentResult",
     "aggregate_battles",
+    "arena_groups",
     "arena_ratings",
     "battle_counts",
     "battle_ids",
+    "cohen_kappa",
     "fit_battles",
     "fit_counts",
     "import_battles",
+    "judge_agreement",
+    "judge_name",
+    "judge_pairs",
+    "judged_battles",
+    "judged_from_battles",
     "kendall_tau",
+    "lc_win_rate",
     "online_elo",
+    "mean_ratings",
+    "position_consistency",
     "rank_distribution",
     "rank_intervals",
+    "rank_sample_groups",
     "rank_samples",
+    "rate_outputs",
+    "rating_battles",
     "read_battles",
     "read_outputs",
     "run_tournament",
+    "sample_groups",
+    "self_preference",
     "store_battles",
+    "store_judged",
     "subsample_curve",
 ]

@@ -1,15 +1,19 @@
-"""Arena summaries of stored battles: Bradley–Terry ratings and win/tie/loss counts per model."""
+"""Arena summaries of stored battles: Bradley–Terry ratings and win/tie/loss counts per model,
+rated per connected group of the comparison graph (models never compared, directly or through
+others, have no common scale)."""
 
 from __future__ import annotations
 
 import numpy as np
 import pandas as pd
 
-from ._battles import battle_weights, model_codes
+from assay.errors import InputError
+
+from ._battles import aggregate_battles, battle_weights, model_codes
 from ._pairwise import fit_battles
 from ._ratings import Ratings
 
-__all__ = ["arena_ratings", "battle_counts"]
+__all__ = ["arena_groups", "arena_ratings", "battle_counts"]
 
 COUNT_COLUMNS = ["model", "battles", "wins", "losses", "ties", "win_rate"]
 
@@ -19,6 +23,41 @@ def arena_ratings(battles: pd.DataFrame, *, bootstrap: int = 100, seed: int = 0)
     if battles.empty:
         return None
     return fit_battles(battles, method="bt", bootstrap=bootstrap, seed=seed)
+
+
+def arena_groups(
+    battles: pd.DataFrame,
+    *,
+    method: str = "bt",
+    anchor: tuple[str, float] | None = None,
+    bootstrap: int = 100,
+    seed: int = 0,
+    confidence: float = 0.95,
+) -> list[Ratings]:
+    """Ratings of each connected group of models (the connected components of the graph whose
+    edges are the compared pairs), largest group first (ties by first model name); each is
+    :func:`fit_battles` on that group's battles alone, so a vote between two new models adds a
+    second group and leaves the first group's ratings exactly as they were. ``anchor`` pins its
+    model's group; the other groups keep mean 1000. No battles, no groups."""
+    if battles.empty:
+        return []
+    groups = aggregate_battles(battles).components()
+    if anchor is not None and not any(anchor[0] in g for g in groups):
+        raise InputError(f"--anchor: model {anchor[0]!r} is not among the rated models")
+    groups = sorted(groups, key=lambda g: (-len(g), sorted(g)[0]))
+    a, _, names = model_codes(battles)
+    side_a = np.asarray(names)[a]
+    out = []
+    for group in groups:
+        rows = np.isin(side_a, group)  # both sides of a battle lie in one group
+        pin = anchor if anchor is not None and anchor[0] in group else None
+        out.append(
+            fit_battles(
+                battles[rows], method=method, anchor=pin, bootstrap=bootstrap, seed=seed,
+                confidence=confidence,
+            )
+        )  # fmt: skip
+    return out
 
 
 def battle_counts(battles: pd.DataFrame) -> pd.DataFrame:

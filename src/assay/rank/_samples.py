@@ -22,6 +22,8 @@ with a single column (task-level scores, e.g. a leaderboard table) are resampled
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pandas as pd
 
@@ -255,6 +257,9 @@ def rank_samples(
         raise InputError(f"method {method!r}: use one of {', '.join(METHODS)}")
     if bootstrap < 0:
         raise InputError(f"bootstrap {bootstrap}: must be >= 0")
+    skipped: list[str] = []
+    if method == "irt" and metric is None:
+        scores, skipped = _unit_interval_tasks(scores)
     mat = sample_matrix(scores, metric)
     rng = np.random.default_rng(seed)
     weights = _column_weights(mat.tasks, bootstrap, rng) if bootstrap else np.empty((0, 0))
@@ -302,5 +307,50 @@ def rank_samples(
             "n_samples": int(mat.values.shape[1]),
             "n_tasks": int(len(np.unique(mat.tasks))),
             "metrics": {str(k): str(v) for k, v in mat.metrics.items()},
+            **({"skipped_tasks": ", ".join(skipped)} if skipped else {}),
         },
     )
+
+
+def _unit_interval_tasks(scores: pd.DataFrame) -> tuple[pd.DataFrame, list[str]]:
+    """The scores of the tasks whose headline metric is a success score in [0, 1] (what the
+    Rasch model needs), and the tasks left out (perplexities, unbounded scores). With none
+    left, the scores as they are (:func:`rank_samples` then names the problem)."""
+    values = scores.dropna(subset=["value"])
+    per_task = values.groupby("task")["metric"].unique()
+    head = {task: headline_metric(ms) for task, ms in per_task.items()}
+    rows = values[values["metric"].to_numpy() == values["task"].map(head).to_numpy()]
+    span = rows.groupby("task")["value"].agg(["min", "max"])
+    fits = (span["min"] >= 0) & (span["max"] <= 1)
+    keep = [t for t in span.index[fits] if not metric_info(head[t]).lower_is_better]
+    skipped = sorted(set(head) - set(keep))
+    if not keep or not skipped:
+        return scores, []
+    return scores[scores["task"].isin(keep)], skipped
+
+
+def sample_groups(scores: pd.DataFrame, metric: str | None = None) -> list[list[str]]:
+    """Connected groups of models: two models are linked when they share a sample (the same
+    task, document and repeat), and groups are the connected components of those links,
+    largest first (ties by first name). Models in different groups share no scale."""
+    mat = sample_matrix(scores, metric)
+    pi, pj = _shared_pairs(mat)
+    groups = PairCounts(mat.models, pi, pj, np.ones((len(pi), 3))).components()
+    return sorted((sorted(g) for g in groups), key=lambda g: (-len(g), g[0]))
+
+
+def rank_sample_groups(
+    scores: pd.DataFrame, *, metric: str | None = None, **options: Any
+) -> tuple[list[Ratings], list[str]]:
+    """:func:`rank_samples` on each connected group of models (:func:`sample_groups`) with at
+    least two models, on that group's samples alone; and the models that share no sample with
+    any other (nothing to rank them against). One group gives exactly :func:`rank_samples`."""
+    groups = sample_groups(scores, metric)
+    model = scores["model"].astype(str).to_numpy()
+    rated = [
+        rank_samples(scores[np.isin(model, g)], metric=metric, **options)
+        for g in groups
+        if len(g) > 1
+    ]
+    alone = sorted(g[0] for g in groups if len(g) == 1)
+    return rated, alone

@@ -38,7 +38,7 @@ def drilldown_data(
     max_docs: int = 300,
     model_order: list[str] | None = None,
 ) -> dict[str, Any]:
-    """Per task: models, and up to ``max_docs`` documents with each model's first answer and
+    """Per task with two models or more: models, and up to ``max_docs`` documents with each model's first answer and
     its headline score (a corpus perplexity shows the document's own). Documents where the models disagree are kept first when capping."""
     out: dict[str, Any] = {}
     if samples.empty:
@@ -48,7 +48,7 @@ def drilldown_data(
     )
     for task, metric in headline.items():
         rows = first[first["task"] == task]
-        if rows.empty:
+        if rows["model"].nunique() < 2:  # side by side needs two models
             continue
         score = _doc_score(rows, metric)
         rows = rows.assign(_score=score, _pred=_clip(rows["prediction"]))

@@ -9,9 +9,10 @@ import pandas as pd
 from scipy import stats as sps
 
 from assay import stats
-from assay.core import headline_metric, lower_is_better, with_corpus_metrics
+from assay.core import headline_metric, lower_is_better, metric_info, with_corpus_metrics
 
-from ._panel import Panel, cell, fmt, fmt_p, new_panel
+from ._findings import chance_findings, pair_findings
+from ._panel import Panel, cell, fmt, fmt_p, level_text, new_panel
 from ._plots import interval_plot
 
 #: How the report compares models (shown in the leaderboard and by ``assay serve``).
@@ -69,10 +70,15 @@ def _groups(comp: stats.Comparison, task: str, metric: str) -> dict[str, str]:
     return g.astype({"group": str}).groupby("model")["group"].agg("".join).to_dict()
 
 
-def _ci(low: float, high: float) -> str:
+def _ci(low: float, high: float, level: str = "95%") -> str:
     if pd.isna(low) or pd.isna(high):
         return "too few documents for an interval"
-    return f"95% CI {fmt(low)} to {fmt(high)}"
+    return f"{level} CI {fmt(low)} to {fmt(high)}"
+
+
+def distinguishing(groups: dict[str, str]) -> bool:
+    """Whether compact letters say anything: some two models carry different letters."""
+    return len(set(groups.values())) > 1
 
 
 def task_sentence(
@@ -88,7 +94,8 @@ def task_sentence(
     if ranked.empty:
         return f"No scores on {task}."
     top = ranked.iloc[0]
-    est = f"{fmt(top['mean'])} ({_ci(top['ci_low'], top['ci_high'])}, n = {int(top['n'])})"
+    level = level_text(comp.alpha)
+    est = f"{fmt(top['mean'])} ({_ci(top['ci_low'], top['ci_high'], level)}, n = {int(top['n'])})"
     if len(ranked) == 1:
         head = f"On {task} ({metric}) only {top['model']} has results: {est}"
         if chance is None or not metric.startswith("acc"):
@@ -120,37 +127,48 @@ def task_sentence(
     p_text = fmt_p(p) if fmt_p(p).startswith("<") else f"= {fmt_p(p)}"
     return (
         f"On {task} ({metric}), {top['model']} leads with {est}, {fmt(abs(pair['diff']))} "
-        f"{word} {second['model']} (95% CI of the difference {fmt(pair['ci_low'])} to "
+        f"{word} {second['model']} ({level} CI of the difference {fmt(pair['ci_low'])} to "
         f"{fmt(pair['ci_high'])}, Holm-adjusted p {p_text} over all pairs, "
         f"n = {int(pair['n'])} paired documents): {verdict}."
     )
 
 
-def leaderboard_panel(comp: stats.Comparison, headline: dict[str, str]) -> Panel:
+def leaderboard_panel(
+    comp: stats.Comparison, headline: dict[str, str], chance: dict[str, float] | None = None
+) -> Panel:
+    """One table per task: rank, model, score, interval, SE, n, chance and (when letters
+    distinguish models) the compact-letter group; findings: each score against chance."""
+    level = level_text(comp.alpha)
+    chance = chance or {}
     panel = new_panel(
-        "leaderboard", alpha=comp.alpha, method=COMPARE_METHOD if headline else "none"
-    )
+        "leaderboard", level=level, alpha=comp.alpha,
+        method=COMPARE_METHOD if headline else "none",
+    )  # fmt: skip
     for task, metric in headline.items():
         ranked = _ranked(comp, task, metric)
         if ranked.empty:
             continue
         groups = _groups(comp, task, metric)
+        show_groups = distinguishing(groups)
+        guess = chance.get(task)
         rows, keys = [], []
         for rank, r in enumerate(ranked.itertuples(index=False), start=1):
-            rows.append(
-                [
-                    cell(str(rank)),
-                    cell(str(r.model), cls="model"),
-                    cell(fmt(r.mean), r.mean, "num strong"),
-                    cell(f"{fmt(r.ci_low)} – {fmt(r.ci_high)}", cls="num"),
-                    cell(fmt(r.stderr), r.stderr, "num"),
-                    cell(fmt(int(r.n)), int(r.n), "num"),
-                    cell(groups.get(str(r.model), "—"), cls="group"),
-                ]
-            )
+            row = [
+                cell(str(rank)),
+                cell(str(r.model), cls="model"),
+                cell(fmt(r.mean), r.mean, "num strong"),
+                cell(f"{fmt(r.ci_low)} – {fmt(r.ci_high)}", cls="num"),
+                cell(fmt(r.stderr), r.stderr, "num"),
+                cell(fmt(int(r.n)), int(r.n), "num"),
+                cell(fmt(guess) if guess is not None else "—", guess, "num chance"),
+            ]
+            if show_groups:
+                row.append(cell(groups.get(str(r.model), "—"), cls="group"))
+            rows.append(row)
             keys.append(str(r.model))
         panel.table(
-            ["#", "model", metric, "95% CI", "std. error", "n", "group"],
+            ["#", "model", metric, f"{level} CI", "std. error", "n", "chance"]
+            + (["group"] if show_groups else []),
             rows,
             caption=f"{task} — {metric}"
             + (" (lower is better)" if lower_is_better(metric) else ""),
@@ -158,6 +176,7 @@ def leaderboard_panel(comp: stats.Comparison, headline: dict[str, str]) -> Panel
             row_keys=keys,
         )
     panel.results = {"scores": comp.scores, "groups": comp.groups}
+    panel.findings = chance_findings(comp, headline, chance, level)
     if not panel.items:
         panel.note = "The store has no scored samples yet: run `assay eval` or `assay import`."
     return panel
@@ -167,7 +186,8 @@ def pairs_panel(comp: stats.Comparison, headline: dict[str, str]) -> Panel:
     panel = new_panel("pairs", alpha=comp.alpha)
     if comp.pairs.empty:
         panel.note = (
-            "Paired tests need assay.stats and at least two models on the same task."
+            "Paired differences need two models on the same task: evaluate a second one, "
+            "e.g. `assay eval -m MODEL`."
             if len(comp.scores)
             else "No scores yet."
         )
@@ -201,11 +221,18 @@ def pairs_panel(comp: stats.Comparison, headline: dict[str, str]) -> Panel:
             rows.append(row)
         panel.table(["", *models], rows, caption=f"{task} — {metric}", table_id=f"pairs-{task}")
     panel.results = {"pairs": comp.pairs}
+    panel.findings = pair_findings(comp, headline, level_text(comp.alpha))
     return panel
 
 
-def breakdown_panel(comp: stats.Comparison, headline: dict[str, str]) -> Panel:
-    panel = new_panel("tasks")
+def breakdown_panel(
+    comp: stats.Comparison, headline: dict[str, str], chance: dict[str, float] | None = None
+) -> Panel:
+    """A models × tasks table (with several tasks) and one interval plot per task on the
+    metric's natural range (``metric_info(m).bounds``) with its chance line."""
+    level = level_text(comp.alpha)
+    chance = chance or {}
+    panel = new_panel("tasks", level=level)
     if comp.scores.empty:
         panel.note = "No scores yet."
         return panel
@@ -243,11 +270,14 @@ def breakdown_panel(comp: stats.Comparison, headline: dict[str, str]) -> Panel:
                 ranked["mean"],
                 ranked["ci_low"],
                 ranked["ci_high"],
-                xlabel=f"{metric} (95% CI)",
+                xlabel=f"{metric} ({level} CI)",
                 highlight=[i == 0 for i in range(len(ranked))],
                 title=task,
+                bounds=metric_info(metric).bounds,
+                chance=chance.get(task),
             ),
-            caption=f"{task}: {metric} with 95% intervals",
+            caption=f"{task}: {metric} with {level} intervals"
+            + (f"; chance {fmt(chance[task])} dashed" if task in chance else ""),
         )
     return panel
 
@@ -266,15 +296,3 @@ def _against_chance(mean: float, stderr: float, chance: float, alpha: float) -> 
         verdict = "worse than guessing: the model is drawn to wrong answers"
     direction = "above" if gap >= 0 else "below"
     return f", {fmt(abs(gap))} {direction} chance ({fmt(chance)}, p {p_text}): {verdict}."
-
-
-def chance_levels(samples: pd.DataFrame) -> dict[str, float]:
-    """Per task, the accuracy of guessing uniformly: mean of 1 / number of choices."""
-    if samples.empty or "choice_logprobs" not in samples:
-        return {}
-    sizes = samples["choice_logprobs"].map(
-        lambda c: len(c) if isinstance(c, list | tuple | np.ndarray) and len(c) else np.nan
-    )
-    frame = pd.DataFrame({"task": samples["task"], "inv": 1.0 / sizes}).dropna()
-    frame = frame[np.isfinite(frame["inv"])]
-    return frame.groupby("task")["inv"].mean().to_dict()

@@ -62,9 +62,10 @@ def cell(text: str, value: Any = None, cls: str = "", title: str = "") -> dict[s
 PANELS: dict[str, tuple[str, str]] = {
     "leaderboard": (
         "Leaderboard",
-        "Each task is ranked on its headline metric. Intervals are 95%; models that share a "
-        "group letter are not significantly different from each other "
-        "(α = {alpha}, Holm-corrected). Method: {method}.",
+        "Each task is ranked on its headline metric, beside the score of guessing (chance). "
+        "Intervals are {level}; where the group column appears, models that share a letter "
+        "are not significantly different from each other (α = {alpha}, Holm-corrected). "
+        "Method: {method}.",
     ),
     "pairs": (
         "Pairwise differences",
@@ -74,13 +75,15 @@ PANELS: dict[str, tuple[str, str]] = {
     ),
     "tasks": (
         "Per-task breakdown",
-        "Every model on every task (headline metric, 95% interval); blue marks the leader.",
+        "Every model on every task (headline metric, {level} interval) on the metric's own "
+        "range, with the chance level as a dashed line; blue marks the leader.",
     ),
     "arena": (
         "Arena ratings",
-        "Bradley–Terry ratings on the Elo scale from pairwise votes, with bootstrap 95% "
+        "{method} ratings on the Elo scale from pairwise votes, with bootstrap {level} "
         "intervals ({bootstrap} rounds, seed {seed}) and the range of ranks each model could "
-        "hold.",
+        "hold; {scale}. Models never compared with each other, directly or through others, "
+        "have no common scale: each connected group is rated separately.",
     ),
     "scaling": (
         "Scaling and forecast",
@@ -91,7 +94,14 @@ PANELS: dict[str, tuple[str, str]] = {
     "variance": (
         "Variance",
         "How much of the spread comes from seeds, templates and choice orderings, against "
-        "the sampling variance of the documents.",
+        "the sampling variance of the documents: ratio = variance of the level scores / "
+        "sampling variance of one score; above 1, re-running with another level moves the "
+        "score more than drawing other documents would.",
+    ),
+    "about": (
+        "What was run",
+        "The tasks, what each metric measures, the models and each run's settings as the "
+        "store records them.",
     ),
     "bias": (
         "Position bias",
@@ -102,9 +112,38 @@ PANELS: dict[str, tuple[str, str]] = {
         "Version flips",
         "For each model with a parent (an older version): negative flips (parent right, "
         "new model wrong) as a rate of all documents (NFR) and of the new model's errors (NFI), "
-        "and positive flips (PFR), with Wilson 95% intervals (MUSCLE).",
+        "and positive flips (PFR), with Wilson {level} intervals (MUSCLE).",
     ),
 }
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One sentence of the findings, with numbers and its interval or level. ``surprise``
+    ranks them: −log10 of the test's p-value (0 for what is expected, such as a model
+    above chance); ``kind`` names the analysis (pair, flips, variance, bias, chance, arena)."""
+
+    text: str
+    surprise: float
+    kind: str
+    p_value: float | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"text": self.text, "surprise": self.surprise, "kind": self.kind,
+                "p_value": self.p_value}  # fmt: skip
+
+
+def surprise(p_value: float | None) -> float:
+    """−log10 p, capped at 300 (p = 0 from a huge z); 0 without a p-value."""
+    if p_value is None or not math.isfinite(float(p_value)):
+        return 0.0
+    return float(min(300.0, -math.log10(max(float(p_value), 1e-300))))
+
+
+def level_text(alpha: float) -> str:
+    """The confidence level of (1 − alpha) intervals: '95%', '99%', '99.9%'."""
+    level = 100 * (1 - alpha)
+    return f"{level:.0f}%" if abs(level - round(level)) < 1e-9 else f"{level:.3g}%"
 
 
 @dataclass
@@ -113,7 +152,9 @@ class Panel:
     ``results`` the typed results shown (``assay.stats`` / ``rank`` / ``forecast`` objects or
     DataFrames), by name (a task, a model pair, ...).
 
-    A panel without data keeps a ``note`` that says why and how to get it.
+    A panel without data keeps a ``note`` that says why and the command that fills it (the
+    report gathers such panels into one "what else assay can show you" box); ``findings`` are
+    its sentences for the findings list at the top of the report.
     """
 
     key: str
@@ -122,6 +163,7 @@ class Panel:
     note: str | None = None
     items: list[dict[str, Any]] = field(default_factory=list)
     results: dict[str, Any] = field(default_factory=dict)
+    findings: list[Finding] = field(default_factory=list)
 
     @property
     def available(self) -> bool:
@@ -160,6 +202,7 @@ class Panel:
     def fail(self, exc: Exception) -> Panel:
         """This panel with its content replaced by a note naming ``exc``."""
         self.items.clear()
+        self.findings.clear()
         self.note = f"Could not compute this panel: {type(exc).__name__}: {exc}"
         return self
 
@@ -171,14 +214,16 @@ class Panel:
             "title": self.title,
             "available": self.available,
             "note": self.note,
+            "findings": [f.to_dict() for f in self.findings],
             "data": to_jsonable({k: _plain(v) for k, v in self.results.items()}),
         }
 
 
-def new_panel(key: str, **fields: Any) -> Panel:
-    """The empty panel ``key`` of :data:`PANELS`, its intro filled with ``fields``."""
+def new_panel(key: str, *, level: str = "95%", **fields: Any) -> Panel:
+    """The empty panel ``key`` of :data:`PANELS`, its intro filled with ``level`` and
+    ``fields``."""
     title, intro = PANELS[key]
-    return Panel(key, title, intro=intro.format(**fields))
+    return Panel(key, title, intro=intro.format(level=level, **fields))
 
 
 def _plain(result: Any) -> Any:

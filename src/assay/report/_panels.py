@@ -9,7 +9,8 @@ import pandas as pd
 from assay import rank, stats
 from assay.errors import AssayError
 
-from ._panel import Panel, cell, fmt, fmt_p, new_panel
+from ._findings import arena_findings, bias_finding, flip_finding, variance_findings
+from ._panel import Panel, cell, fmt, fmt_p, level_text, new_panel
 from ._plots import interval_plot
 
 VARIANCE_COLUMNS = [
@@ -55,6 +56,7 @@ def variance_panel(scores: pd.DataFrame, headline: dict[str, str]) -> Panel:
             keep = [c for c in VARIANCE_COLUMNS if c in table] or list(table.columns)
             _frame_table(panel, table[keep], caption=f"{task} — {headline[task]}")
             panel.results[str(task)] = result
+            panel.findings += variance_findings(table)
     except AssayError as exc:  # data an optional panel cannot use never breaks the report
         return panel.fail(exc)
     return panel
@@ -99,6 +101,7 @@ def position_bias_panel(samples: pd.DataFrame, headline: dict[str, str]) -> Pane
                 ]
             )
             panel.results[f"{model}/{task}"] = r
+            panel.findings.append(bias_finding(r, str(model), str(task)))
     except AssayError as exc:
         return panel.fail(exc)
     if rows:
@@ -121,8 +124,13 @@ def position_bias_panel(samples: pd.DataFrame, headline: dict[str, str]) -> Pane
     return panel
 
 
-def flips_panel(scores: pd.DataFrame, models: pd.DataFrame, headline: dict[str, str]) -> Panel:
-    panel = new_panel("flips")
+def flips_panel(
+    scores: pd.DataFrame, models: pd.DataFrame, headline: dict[str, str], *, alpha: float = 0.05
+) -> Panel:
+    """Per model with a parent in the store, per shared task: flips with Wilson (1 − alpha)
+    intervals (``assay.stats.flips``)."""
+    level = level_text(alpha)
+    panel = new_panel("flips", level=level)
     present = set(scores["model"].astype(str))
     if models.empty or "parent" not in models:
         pairs = pd.DataFrame(columns=["model", "parent"])
@@ -142,8 +150,11 @@ def flips_panel(scores: pd.DataFrame, models: pd.DataFrame, headline: dict[str, 
             for task in sorted(set(both.loc[both["model"] == new, "task"])):
                 if not (both.loc[both["model"] == old, "task"] == task).any():
                     continue
-                result = stats.flips(scores, old, new, task=task, metric=headline[task])
+                result = stats.flips(
+                    scores, old, new, task=task, metric=headline[task], alpha=alpha
+                )
                 r = result.table[result.table["task"] == task].iloc[0]
+                panel.findings.append(flip_finding(r, str(old), str(new), str(task), level))
                 docs = [str(d) for d in result.flipped_doc_ids]
                 rows.append(
                     [
@@ -166,8 +177,8 @@ def flips_panel(scores: pd.DataFrame, models: pd.DataFrame, headline: dict[str, 
         return panel.fail(exc)
     if rows:
         panel.table(
-            ["old → new", "task", "n", "accuracy", "negative flips", "NFR [95% CI]",
-             "PFR [95% CI]", "NFI [95% CI]", "negatively flipped documents"],
+            ["old → new", "task", "n", "accuracy", "negative flips", f"NFR [{level} CI]",
+             f"PFR [{level} CI]", f"NFI [{level} CI]", "negatively flipped documents"],
             rows,
             table_id="flips",
         )  # fmt: skip
@@ -181,10 +192,27 @@ def _rate(row: Any, name: str) -> str:
     return f"{fmt(row[name])} [{fmt(row[name + '_low'])}, {fmt(row[name + '_high'])}]"
 
 
-def arena_panel(battles: pd.DataFrame, *, bootstrap: int = 100, seed: int = 0) -> Panel:
-    """Ratings (``results["ratings"]``: a :class:`assay.rank.Ratings`) and win/tie/loss counts
-    (``results["counts"]``) of the stored battles."""
-    panel = new_panel("arena", bootstrap=bootstrap, seed=seed)
+METHOD_NAMES = {"bt": "Bradley–Terry", "davidson": "Davidson (ties)", "elo": "Online Elo"}
+
+
+def arena_panel(
+    battles: pd.DataFrame,
+    *,
+    bootstrap: int = 100,
+    seed: int = 0,
+    method: str = "bt",
+    anchor: tuple[str, float] | None = None,
+    alpha: float = 0.05,
+) -> Panel:
+    """Ratings per connected group of models (``results["groups"]``: a list of
+    :class:`assay.rank.Ratings`, largest first; ``results["ratings"]`` the largest) and
+    win/tie/loss counts (``results["counts"]``) of the stored battles."""
+    level = level_text(alpha)
+    scale = f"{anchor[0]} pinned at {anchor[1]:g}" if anchor else "each group has mean 1000"
+    panel = new_panel(
+        "arena", level=level, bootstrap=bootstrap, seed=seed,
+        method=METHOD_NAMES.get(method, method), scale=scale,
+    )  # fmt: skip
     if battles.empty:
         panel.note = (
             "No battles in the store. Vote in `assay serve` (the Arena page) or import votes "
@@ -192,36 +220,25 @@ def arena_panel(battles: pd.DataFrame, *, bootstrap: int = 100, seed: int = 0) -
         )
         return panel
     try:
-        ratings = rank.arena_ratings(battles, bootstrap=bootstrap, seed=seed)
-    except AssayError as exc:
-        ratings = None
-        panel.note = f"Could not fit ratings: {type(exc).__name__}: {exc}"
-    if ratings is not None:
-        t = ratings.table.sort_values("rating", ascending=False, kind="stable")
-        rows = [
-            [
-                cell(f"{int(r.rank)}" + (f" ({int(r.rank_low)}–{int(r.rank_high)})")),
-                cell(str(r.model), cls="model"),
-                cell(f"{r.rating:.0f}", r.rating, "num strong"),
-                cell(f"{r.ci_low:.0f} – {r.ci_high:.0f}", cls="num"),
-                cell(fmt(int(r.n)), int(r.n), "num"),
-            ]
-            for r in t.itertuples(index=False)
-        ]
-        panel.table(
-            ["rank (range)", "model", "rating", "95% CI", "battles"],
-            rows,
-            table_id="arena-ratings",
-            row_keys=list(t["model"].astype(str)),
-        )
-        panel.svg(
-            interval_plot(
-                list(t["model"].astype(str)), t["rating"], t["ci_low"], t["ci_high"],
-                xlabel="Bradley–Terry rating (Elo scale, 95% CI)",
-                highlight=[i == 0 for i in range(len(t))],
-            )
+        groups = rank.arena_groups(
+            battles, method=method, anchor=anchor, bootstrap=bootstrap, seed=seed,
+            confidence=1 - alpha,
         )  # fmt: skip
-        panel.results["ratings"] = ratings
+    except AssayError as exc:
+        groups = []
+        panel.note = f"Could not fit ratings: {type(exc).__name__}: {exc}"
+    if len(groups) > 1:
+        panel.text(
+            f"The votes form {len(groups)} groups of models never compared with each other, "
+            "directly or through others; each group is rated separately, on its own scale "
+            "(ratings of different groups cannot be compared)."
+        )
+    for number, ratings in enumerate(groups, start=1):
+        _ratings_table(panel, ratings, level, number if len(groups) > 1 else 0)
+    if groups:
+        panel.results["ratings"] = groups[0]
+        panel.results["groups"] = groups
+        panel.findings = arena_findings(groups, level)
     counts = rank.battle_counts(battles)
     rows = [
         [
@@ -244,6 +261,40 @@ def arena_panel(battles: pd.DataFrame, *, bootstrap: int = 100, seed: int = 0) -
     return panel
 
 
+def _ratings_table(panel: Panel, ratings: rank.Ratings, level: str, number: int) -> None:
+    """One group's ratings table (id ``arena-ratings``, then ``arena-ratings-2``, ...) and
+    its interval plot."""
+    t = ratings.table
+    rows = [
+        [
+            cell(f"{int(r.rank)}" + (f" ({int(r.rank_low)}–{int(r.rank_high)})")),
+            cell(str(r.model), cls="model"),
+            cell(f"{r.rating:.0f}", r.rating, "num strong"),
+            cell(f"{r.ci_low:.0f} – {r.ci_high:.0f}", cls="num"),
+            cell(fmt(int(r.n)), int(r.n), "num"),
+        ]
+        for r in t.itertuples(index=False)
+    ]
+    votes = int(ratings.info.get("n_battles", 0))
+    caption = f"group {number}: " if number else ""
+    panel.table(
+        ["rank (range)", "model", "rating", f"{level} CI", "battles"],
+        rows,
+        caption=f"{caption}{len(t)} models, {votes:,} vote{'s' if votes != 1 else ''}",
+        table_id="arena-ratings" + (f"-{number}" if number > 1 else ""),
+        row_keys=list(t["model"].astype(str)),
+    )
+    panel.svg(
+        interval_plot(
+            list(t["model"].astype(str)), t["rating"], t["ci_low"], t["ci_high"],
+            xlabel=f"{METHOD_NAMES.get(ratings.method, ratings.method)} rating "
+            f"(Elo scale, {level} CI)",
+            highlight=[i == 0 for i in range(len(t))],
+            title=f"group {number}" if number else None,
+        )
+    )  # fmt: skip
+
+
 def arena_sentence(ratings: rank.Ratings | None) -> str:
     """The summary of a store with votes but no scores: the highest-rated model."""
     if ratings is None:
@@ -252,5 +303,6 @@ def arena_sentence(ratings: rank.Ratings | None) -> str:
     top = t.loc[t["rating"].idxmax()]
     return (
         f"From {int(t['n'].sum()) // 2:,} arena votes, {top['model']} rates highest: "
-        f"{top['rating']:.0f} (95% CI {top['ci_low']:.0f} to {top['ci_high']:.0f})."
+        f"{top['rating']:.0f} ({ratings.confidence_level:.0%} CI {top['ci_low']:.0f} to "
+        f"{top['ci_high']:.0f})."
     )

@@ -60,8 +60,13 @@ def interval_plot(
     xlabel: str,
     highlight: Sequence[bool] | None = None,
     title: str | None = None,
+    bounds: tuple[float, float] | None = None,
+    chance: float | None = None,
 ) -> str:
-    """Horizontal dot-and-whisker plot: one row per label, estimate with its interval."""
+    """Horizontal dot-and-whisker plot: one row per label, estimate with its interval.
+
+    ``bounds`` fixes the x axis to the metric's range (finite ends only, so plots of one
+    metric share their axis); ``chance`` draws the score of guessing as a dashed line."""
     est = np.asarray(estimate, dtype=float)
     lo = np.asarray(low, dtype=float)
     hi = np.asarray(high, dtype=float)
@@ -81,6 +86,16 @@ def interval_plot(
         ax.set_xlabel(plain_text(xlabel))
         ax.grid(axis="y", visible=False)
         ax.set_ylim(-0.7, n - 0.3)
+        if bounds is not None:
+            low_end, high_end = (float(v) for v in bounds)
+            pad = 0.02 * (high_end - low_end) if np.isfinite(high_end - low_end) else 0.0
+            ax.set_xlim(
+                low_end - pad if np.isfinite(low_end) else None,
+                high_end + pad if np.isfinite(high_end) else None,
+            )
+        if chance is not None and np.isfinite(chance):
+            ax.axvline(chance, color=HELD_OUT, ls="--", lw=1, label=f"chance {chance:.3g}")
+            ax.legend(frameon=False, fontsize=8, loc="lower right")
         if title:
             ax.set_title(plain_text(title), loc="left", fontsize=10)
         return svg_string(fig)  # inside the style: svg.fonttype applies when saving

@@ -1,4 +1,9 @@
-"""Scaling panel: score against model size with the fitted law, forecast band and backtest."""
+"""Scaling panel: score against model size with the fitted law, forecast band and backtest.
+
+The band is the calibrated interval of :func:`assay.forecast.calibrate_law` (rolling-origin
+backtests inside the models, widening with the distance beyond the largest one) when the models
+allow a rolling origin, else the bootstrap band; the panel states which, its level and the
+backtested error next to the forecast."""
 
 from __future__ import annotations
 
@@ -38,6 +43,8 @@ class ScalingForecast:
     low: float
     high: float
     backtest: forecast.Backtest | None = None
+    interval: str = "bootstrap"
+    level: float = LEVEL
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -49,8 +56,12 @@ class ScalingForecast:
                 "low": self.low,
                 "high": self.high,
                 "metric": self.metric,
+                "level": self.level,
+                "interval": self.interval,
             },
         }
+        if self.fit.calibration is not None:
+            out["forecast"]["calibration"] = self.fit.calibration.to_dict(self.level)
         if self.backtest is not None:
             out["backtest"] = self.backtest.to_dict()
         return out
@@ -60,8 +71,8 @@ class ScalingForecast:
         what = "FLOPs of training compute" if self.x == "flops" else "parameters"
         text = (
             f"Forecast: a model trained with {self.at:.2g} {what} should score "
-            f"{self.prediction:.3f} {self.metric} on {task} (95% band {self.low:.3f} to "
-            f"{self.high:.3f})"
+            f"{self.prediction:.3f} {self.metric} on {task} ({self.interval} "
+            f"{self.level:.0%} band {self.low:.3f} to {self.high:.3f})"
         )
         b = self.backtest
         if b is not None:
@@ -94,6 +105,7 @@ def scaling_panel(
     *,
     bootstrap: int = 30,
     seed: int = 0,
+    level: float = LEVEL,
 ) -> Panel:
     """One scaling plot per task with ≥3 sized models; ``bootstrap`` refits give the band.
     ``results`` holds a :class:`ScalingForecast` per task with a fit."""
@@ -102,18 +114,33 @@ def scaling_panel(
     if sized < 3:
         panel.note = HOW_TO
         return panel
+    flat: list[str] = []
+    flat_kv: dict[str, str] = {}
     for task, metric in headline.items():
         if metric in CORPUS_METRICS:
             continue  # corpus perplexities are not stored per sample: no size table yet
         table = size_table(store, task, metric)
         if len(table) < 3 or _pick_x(table) is None:
             continue
+        x = _pick_x(table)
+        sizes = table.loc[table[x] > 0, x]
+        if sizes.nunique() < 2:  # checkpoints or variants of one size: nothing to draw
+            flat.append(task)
+            flat_kv = {
+                "fit": f"not fitted: no spread in {x} (all {len(sizes)} models have "
+                f"{x} = {fmt(float(sizes.iloc[0]))})"
+            }
+            continue
         try:
-            _task_scaling(panel, task, metric, table, bootstrap, seed)
+            _task_scaling(panel, task, metric, table, bootstrap, seed, level)
         except AssayError as exc:  # data an optional panel cannot use never breaks it
             panel.text(f"{task}: could not fit a scaling law ({type(exc).__name__}: {exc}).")
+    if flat and panel.items:
+        panel.kv({**flat_kv, "tasks": ", ".join(flat)}, caption="models of one size")
     if not panel.items:
-        panel.note = HOW_TO
+        panel.note = HOW_TO + (
+            f" (Here {flat_kv['fit'].removeprefix('not fitted: ')}.)" if flat else ""
+        )
     return panel
 
 
@@ -130,6 +157,7 @@ def _task_scaling(
     table: pd.DataFrame,
     bootstrap: int,
     seed: int,
+    level: float = LEVEL,
 ) -> None:
     """Fit y = E + A·x^(−α) to the error rate (1 − score; perplexity-like metrics as they are),
     backtest it on the largest model(s) and draw data, fit, band and forecast."""
@@ -157,9 +185,21 @@ def _task_scaling(
             kv["fit"] = str(exc)
             kv["backtest"] = "not run: no law was fitted"
             n_hold, cut = 0, float("inf")
+    interval = "bootstrap"
     if fit is not None:
+        try:  # a calibrated band needs a rolling origin inside the models
+            forecast.calibrate_law(fit, data, on=x)
+            interval = "calibrated"
+            cal = fit.calibration.to_dict(level)
+            kv["band"] = (
+                f"calibrated {level:.0%} interval: {cal['method']} on {cal['n_errors']} "
+                f"rolling-origin errors from {cal['n_origins']} origins, widening with "
+                f"log({x}) beyond the largest model"
+            )
+        except InputError as exc:
+            kv["band"] += f" (not calibrated: {exc})"
         grid = np.geomspace(data[x].min() / 1.5, data[x].max() * 10, 60)
-        pred = fit.predict(grid, level=LEVEL)
+        pred = fit.predict(grid, level=level)
         lo, hi = (
             to_score(_smooth(pred["low"].to_numpy())),
             to_score(_smooth(pred["high"].to_numpy())),
@@ -177,7 +217,8 @@ def _task_scaling(
         kv.update({k: fmt(v) for k, v in fit.params.items()})
         at = curve.iloc[-1]
         kv[f"forecast at {x} = {grid[-1]:.2g}"] = (
-            f"{fmt(at['prediction'])} (95% band {fmt(at['low'])} to {fmt(at['high'])})"
+            f"{fmt(at['prediction'])} ({interval} {level:.0%} band {fmt(at['low'])} to "
+            f"{fmt(at['high'])})"
         )
         panel.results[task] = ScalingForecast(
             metric=metric,
@@ -187,13 +228,15 @@ def _task_scaling(
             prediction=float(at["prediction"]),
             low=float(at["low"]),
             high=float(at["high"]),
+            interval=interval,
+            level=level,
         )
     elif "fit" not in kv:
         kv["fit"] = "needs at least 4 models with sizes (3 parameters + 1); showing the data"
     if n_hold and len(data) - n_hold >= 4:
         try:  # the smaller models may lack the spread the full set has
             back = forecast.backtest(
-                data, law="power", holdout_above=cut, on=x, x=x, y="y", level=LEVEL,
+                data, law="power", holdout_above=cut, on=x, x=x, y="y", level=level,
                 bootstrap=bootstrap, seed=seed,
             )  # fmt: skip
         except InputError as exc:
@@ -201,7 +244,9 @@ def _task_scaling(
             cut = float("inf")
     if back is not None:
         kv[f"backtest: fit on {x} ≤ {cut:.2g}, predict {back.n_heldout} larger"] = (
-            f"MAE {fmt(back.mae)}, MAPE {back.mape:.1f}%, 95% interval coverage {back.coverage:.0%}"
+            f"MAE {fmt(back.mae)}, MAPE {back.mape:.1f}%, {level:.0%} interval "
+            f"({(back.calibration or {}).get('method', 'bootstrap')}) coverage "
+            f"{back.coverage:.0%}, mean width {fmt(back.width)}"
         )
         panel.results[task].backtest = back
     elif "backtest" not in kv:
@@ -233,7 +278,7 @@ def _task_scaling(
             for r in bt.to_dict(orient="records")
         ]
         panel.table(
-            ["held-out model", x, f"actual {metric}", "predicted", "95% interval"],
+            ["held-out model", x, f"actual {metric}", "predicted", f"{level:.0%} interval"],
             rows,
             caption=f"{task}: backtest on the largest models",
         )

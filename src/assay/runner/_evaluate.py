@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Sequence
+from contextlib import ExitStack, nullcontext
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -20,7 +21,9 @@ from assay.tasks import Instance
 
 from ._cost import CostFit, fit_cost
 from ._progress import make_progress
-from ._score import TaskLike, get_backend, score_instances
+from ._ray import RayPool, check_executor, ray_session, scored_shards
+from ._ray import load_backend as _backend
+from ._score import TaskLike
 
 DEFAULT_CHUNK = 32
 """Instances per store write (and per timing row) when ``batch_size="auto"``."""
@@ -66,6 +69,13 @@ class _Plan:
     run: RunInfo
     instances: list[Instance]
     todo: list[Instance]
+
+
+def progress_view(progress: bool | Any):
+    """A new bar (``progress`` a bool) or the caller's started Progress, left running."""
+    if isinstance(progress, bool):
+        return make_progress(enabled=progress)
+    return nullcontext(progress)
 
 
 def _resolve_tasks(tasks: Any) -> list[TaskLike]:
@@ -220,6 +230,8 @@ def run_settings(
     }
     if info.dtype:
         settings["dtype"] = info.dtype
+    if info.quantization:
+        settings["quantization"] = info.quantization
     return settings
 
 
@@ -246,15 +258,6 @@ def _store_or_path(store: Store | str | os.PathLike[str] | None) -> tuple[Store 
     if not folder.is_dir() or not os.access(folder, os.W_OK | os.X_OK):
         raise InputError(f"store {path}: cannot create it ({folder} is not a writable folder)")
     return None, path
-
-
-def _backend(model: ModelBackend | str, batch_size: int | str) -> ModelBackend:
-    backend = get_backend(
-        model, **({} if isinstance(model, ModelBackend) else {"batch_size": batch_size})
-    )
-    if isinstance(model, ModelBackend) and batch_size != "auto" and hasattr(backend, "batch_size"):
-        backend.batch_size = batch_size
-    return backend
 
 
 def _plan_runs(
@@ -318,7 +321,10 @@ def evaluate(
     batch_size: int | str = "auto",
     repeats: int = 1,
     permute_choices: int = 0,
-    progress: bool = True,
+    progress: bool | Any = True,
+    executor: str = "local",
+    workers: int | None = None,
+    ray_address: str | None = None,
 ) -> EvalResult:
     """Evaluate ``model`` (backend or spec) on ``tasks`` (names, Task objects or a mix).
 
@@ -330,8 +336,14 @@ def evaluate(
     :class:`InputError` before the model or the store is touched. A spec's weights load only
     when some instance is left to compute (:func:`assay.models.describe_spec` gives the run ids
     without them). Returns the summary table and the inference cost fit.
+
+    ``executor="ray"`` scores the same chunks on ``workers`` Ray actors (one backend each; a
+    local Ray when ``ray_address`` is None) while this process alone writes the store, one
+    transaction per finished chunk: the records equal a single-process run's. ``progress``
+    may be a started rich Progress to add this call's bar to (one view for a grid).
     """
     started = time.perf_counter()
+    executor, workers = check_executor(executor, workers, ray_address)
     batch_size = check_options(
         limit=limit,
         num_fewshot=num_fewshot,
@@ -362,28 +374,49 @@ def evaluate(
     else:
         name, info = described  # the run ids without loading weights
     plans, stored = _plan_runs(db, name, info, *runs)
-    if backend is None and any(p.todo for p in plans):
+    stack = ExitStack()
+    pool = None
+    spec = backend.spec if backend is not None else None
+    if executor == "ray" and any(p.todo for p in plans):
+        stack.enter_context(ray_session(ray_address))
+        try:
+            pool = RayPool(backend if backend is not None else model, batch_size, workers)
+        except BaseException:
+            stack.close()
+            raise
+        stack.callback(pool.close)
+        loaded_info, spec = pool.info, pool.spec
+        loaded = (pool.name, loaded_info.kind, loaded_info.dtype, loaded_info.quantization)
+        if loaded != (name, info.kind, info.dtype, info.quantization):
+            plans, stored = _plan_runs(db, pool.name, loaded_info, *runs)
+        name, info = pool.name, loaded_info
+    elif backend is None and any(p.todo for p in plans):
         backend = _backend(model, batch_size)  # only now: something is left to compute
-        if (backend.name, backend.info.kind, backend.info.dtype) != (name, info.kind, info.dtype):
+        loaded = (backend.name, backend.info.kind, backend.info.dtype, backend.info.quantization)
+        if loaded != (name, info.kind, info.dtype, info.quantization):
             plans, stored = _plan_runs(db, backend.name, backend.info, *runs)
-        name, info = backend.name, backend.info
-    if backend is None and db is not None:  # the device the stored samples ran on
+        name, info, spec = backend.name, backend.info, backend.spec
+    if spec is None and db is not None:  # the device the stored samples ran on
         info = replace(info, runtime=_stored_runtime(db, sorted(stored)) or info.runtime)
     model_row = None
-    if backend is not None:
-        model_row = ModelInfo(model=name, family=info.family, params=info.params, spec=backend.spec)
+    if spec is not None:
+        model_row = ModelInfo(
+            model=name,
+            family=info.family,
+            params=info.params,
+            parent=info.parent,
+            spec=spec,
+        )
 
     new = batches = 0
     model_written = False
-    with make_progress(enabled=progress) as bar:
+    shards = [(p, part) for p in plans for part in _chunks(p.todo, chunk)]
+    with stack, progress_view(progress) as bar:
         bar_id = bar.add_task(name, total=sum(len(p.todo) for p in plans))
-        for plan in plans:
+        for plan, records in scored_shards(shards, backend, pool, name):
             bar.update(bar_id, description=f"{name} · {plan.task.name}")
-            for part in _chunks(plan.todo, chunk):
-                assert backend is not None and model_row is not None  # loaded when todo
-                records = score_instances(
-                    backend, part, plan.task, run_id=plan.run.run_id, model_name=name
-                )
+            if records:
+                assert model_row is not None  # loaded when todo
                 db = db if db is not None else open_store(store_path)
                 with db.transaction() as con:  # the model and run rows arrive with the samples
                     if not model_written:

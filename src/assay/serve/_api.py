@@ -166,12 +166,24 @@ def models(app: AppDep) -> dict[str, Any]:
 
 @router.get("/ratings", summary="Arena ratings (Bradley–Terry, bootstrap 95% intervals)")
 def ratings(app: AppDep) -> dict[str, Any]:
+    """Ratings of each connected group of models (models never compared, directly or through
+    others, share no scale: each group is rated on its own, largest first); ``ratings`` is
+    the largest group's table."""
     b = app.store().battles()
     if b.empty:
-        return {"ratings": [], "counts": [], "battles": 0}
-    fitted = rank.arena_ratings(b, bootstrap=100, seed=app.seed)
+        return {"ratings": [], "groups": [], "counts": [], "battles": 0}
+    groups = rank.arena_groups(b, bootstrap=100, seed=app.seed)
     return {
-        "ratings": to_jsonable(fitted.table) if fitted is not None else [],
+        "ratings": to_jsonable(groups[0].table) if groups else [],
+        "groups": [
+            {
+                "models": sorted(g.models),
+                "battles": int(g.info.get("n_battles", 0)),
+                "ratings": to_jsonable(g.table),
+            }
+            for g in groups
+        ],  # fmt: skip
+        "confidence_level": 0.95,
         "counts": to_jsonable(rank.battle_counts(b)),
         "battles": len(b),
     }

@@ -11,7 +11,19 @@ from ._anchors import (
     item_report,
 )
 from ._bias import PositionBias, position_bias
+from ._breakdown import BreakdownResult, breakdown, document_groups, read_groups
+from ._calibration import (
+    CalibrationComparison,
+    CalibrationResult,
+    calibration,
+    calibration_points,
+    calibration_scores,
+    compare_calibration,
+)
+from ._chance import chance_levels, headline_chance
+from ._checkpoints import OrderStability, checkpoint_scores, order_stability
 from ._compare import Comparison, compare
+from ._efficiency import EfficiencyResult, check_prices, efficiency, read_prices
 from ._estimators import (
     BootstrapResult,
     MeanEstimate,
@@ -20,6 +32,7 @@ from ._estimators import (
     mean_ci,
     wilson_ci,
 )
+from ._fairness import Fairness, fairness
 from ._flips import FlipResult, flips
 from ._items import (
     IRT2PL,
@@ -39,6 +52,8 @@ from ._power import (
     power_from_scores,
     sample_size,
 )
+from ._reliability import ReliabilityResult, reliability
+from ._robustness import Robustness, robustness
 from ._variance import (
     MonotonicityResult,
     VarianceResult,
@@ -51,37 +66,62 @@ __all__ = [
     "AnchorEstimate",
     "AnchorPoints",
     "BootstrapResult",
+    "BreakdownResult",
+    "CalibrationComparison",
+    "CalibrationResult",
     "Comparison",
+    "EfficiencyResult",
+    "Fairness",
     "FlipResult",
     "ItemAnalysis",
     "ItemReport",
     "MeanEstimate",
     "MonotonicityResult",
+    "OrderStability",
     "PairedResult",
     "PositionBias",
     "PowerResult",
+    "ReliabilityResult",
+    "Robustness",
     "VarianceComponents",
     "VarianceResult",
     "adjust_pvalues",
     "anchor_points",
     "bootstrap_ci",
+    "breakdown",
+    "calibration",
+    "chance_levels",
+    "calibration_points",
+    "calibration_scores",
+    "check_prices",
+    "checkpoint_scores",
     "clustered_se",
     "compare",
+    "compare_calibration",
+    "document_groups",
+    "efficiency",
     "estimate_components",
     "estimate_from_anchors",
+    "fairness",
     "fit_irt_2pl",
+    "headline_chance",
     "flips",
     "item_analysis",
     "item_report",
     "mean_ci",
     "minimum_detectable_effect",
     "monotonicity",
+    "order_stability",
     "paired_test",
     "position_bias",
     "power",
     "power_analysis",
     "power_from_scores",
+    "read_groups",
+    "read_prices",
+    "reliability",
     "response_matrix",
+    "robustness",
     "sample_size",
     "variance_decomposition",
     "wilson_ci",

@@ -1,5 +1,6 @@
 """The result store: per-sample records, runs, models and battles in one DuckDB file."""
 
+from ._aggregates import metric_summary
 from ._export import export_samples
 from ._files import import_samples, read_model_meta, set_model_meta
 from ._import_runs import ImportSummary
@@ -32,6 +33,7 @@ __all__ = [
     "import_path",
     "import_samples",
     "make_run_id",
+    "metric_summary",
     "open_store",
     "read_inspect",
     "read_lighteval",

@@ -267,11 +267,17 @@ class Store:
 
         def write(c: duckdb.DuckDBPyConnection) -> None:
             with _registered(c, samples, SAMPLE_COLUMNS) as new:
-                c.execute(f"INSERT OR REPLACE INTO samples {new}")
-                c.execute(
-                    'DELETE FROM sample_metrics WHERE (run_id, doc_id, "repeat") IN '
-                    f'(SELECT run_id, doc_id, "repeat" FROM ({new}))'
-                )
+                runs = f"SELECT DISTINCT run_id FROM ({new})"
+                stored = c.execute(  # none: plain inserts (a fresh import skips the DELETE)
+                    f"SELECT (SELECT count(*) FROM samples WHERE run_id IN ({runs})) + "
+                    f"(SELECT count(*) FROM sample_metrics WHERE run_id IN ({runs}))"
+                ).fetchall()[0][0]
+                c.execute(f"INSERT {'OR REPLACE ' if stored else ''}INTO samples {new}")
+                if stored:
+                    c.execute(
+                        'DELETE FROM sample_metrics WHERE (run_id, doc_id, "repeat") IN '
+                        f'(SELECT run_id, doc_id, "repeat" FROM ({new}))'
+                    )
             if len(metrics):
                 with _registered(c, metrics, METRIC_COLUMNS) as new:
                     c.execute(f"INSERT INTO sample_metrics {new}")
@@ -294,9 +300,9 @@ class Store:
         out["value"] = pd.to_numeric(pd.Series(values, dtype=object), errors="coerce").astype(float)
         return out
 
-    def upsert_run(self, run: RunInfo | dict[str, Any], *, con=None) -> None:
-        """Insert a run row, or update its settings, source and extra if it exists."""
-        df = _as_rows([run])
+    def upsert_run(self, run: RunInfo | dict[str, Any] | list, *, con=None) -> None:
+        """Insert a run row (or a list of them), or update its settings, source and extra."""
+        df = _as_rows(run if isinstance(run, list) else [run])
         df["created_at"] = pd.Timestamp.now(tz="UTC").tz_localize(None)
         rows = _conform(df, RUN_COLUMNS)
 

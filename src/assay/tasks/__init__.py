@@ -22,12 +22,16 @@ from ._instance import (
 )
 from ._loaders import task_from_records
 from ._metrics import aggregate_rolling
+from ._perturb import PERTURBATIONS, perturb_text, perturbed, with_perturbations
+from ._probes import FAIRNESS_AXES, fairness_probes
 from ._registry import list_tasks, load_task, register_task
 from ._schema import save_task
 from ._task import Task
 
 __all__ = [
     "BUILTIN_SUITE",
+    "FAIRNESS_AXES",
+    "PERTURBATIONS",
     "ChoicePayload",
     "Doc",
     "GeneratePayload",
@@ -38,10 +42,14 @@ __all__ = [
     "ScoredSample",
     "Task",
     "aggregate_rolling",
+    "fairness_probes",
     "list_tasks",
     "load_task",
     "make_docs",
+    "perturb_text",
+    "perturbed",
     "register_task",
     "save_task",
     "task_from_records",
+    "with_perturbations",
 ]

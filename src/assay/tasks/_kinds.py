@@ -100,6 +100,11 @@ def choice_index(choices: list[str], target: Any, where: str) -> int:
     return choices.index(text)
 
 
+def labels_of(task: TaskSettings) -> tuple[str, ...] | str:
+    """The choice labels of a lettered task: its ``choice_labels``, else A, B, C..."""
+    return getattr(task, "choice_labels", None) or LETTERS
+
+
 def _payload(instance: Instance, kind: type[_P]) -> _P:
     if not isinstance(instance.payload, kind):
         raise InputError(
@@ -166,7 +171,7 @@ class MultipleChoice(RequestKind):
         self, task: TaskSettings, template_id: str, choices: list[str], index: int
     ) -> str:
         if task.framing_of(template_id) == "lettered":
-            return LETTERS[index]
+            return labels_of(task)[index]
         return choices[index]
 
     def variants(
@@ -192,7 +197,7 @@ class MultipleChoice(RequestKind):
             shown = [choices[i] for i in order] if choices else choices
             user_message = ask(shown)
             lettered = task.framing_of(template_id) == "lettered"
-            continuations = list(LETTERS[: len(shown)]) if lettered else shown
+            continuations = list(labels_of(task)[: len(shown)]) if lettered else shown
             context, delimiter = user_message, task.target_delimiter
             if task.chat:
                 context = render_chat(

@@ -19,7 +19,7 @@ from ._task import Task, task_to_dict
 _SIMPLE_KEYS = (
     "name", "version", "request_type", "default_template", "target", "choices", "framing",
     "description", "num_fewshot", "fewshot_split", "target_delimiter", "fewshot_delimiter",
-    "filters", "chat", "chat_template", "system_prompt", "metadata", "metrics",
+    "filters", "chat", "chat_template", "system_prompt", "metadata", "metrics", "choice_labels",
 )  # fmt: skip
 SCHEMA_KEYS = frozenset(
     {*_SIMPLE_KEYS, "templates", "generation", "docs", "fewshot_docs", "data", "template"}

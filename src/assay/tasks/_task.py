@@ -13,13 +13,18 @@ import pandas as pd
 from assay.core import MetricInfo, metric_spec, parse_metric_spec, stable_hash, to_jsonable
 from assay.errors import InputError
 
+from ._blank import BlankPPL
 from ._docs import Doc, spread_order
 from ._filters import make_filter
 from ._instance import Instance, Result, ScoredSample
-from ._kinds import KINDS, LETTERS, REQUEST_TYPES, RequestKind, choice_index
+from ._kinds import KINDS as _KINDS
+from ._kinds import LETTERS, RequestKind, choice_index
 from ._render import render, resolve_choices, resolve_target, resolve_text
 
 FRAMINGS = ("cloze", "lettered")
+KINDS: dict[str, RequestKind] = {**_KINDS, BlankPPL.request_type: BlankPPL()}
+"""Every request type's strategy: those of ``_kinds`` and blank-ppl (``_blank``)."""
+REQUEST_TYPES = tuple(KINDS)
 
 
 @dataclass
@@ -61,6 +66,8 @@ class Task:
     source: str = "python"
     metadata: dict[str, Any] = field(default_factory=dict)
     metrics: dict[str, Any] = field(default_factory=dict)
+    choice_labels: tuple[str, ...] | None = None
+    """Labels shown and scored instead of A, B, C... (a robustness perturbation sets them)."""
 
     def __post_init__(self) -> None:
         where = f"task {self.name!r}"
@@ -167,7 +174,7 @@ class Task:
     def _variables(self, doc: Doc, shown: list[str] | None) -> dict[str, Any]:
         variables = dict(doc.fields)
         if shown is not None:
-            letters = list(LETTERS[: len(shown)])
+            letters = list((self.choice_labels or LETTERS)[: len(shown)])
             variables.update(
                 choices=shown,
                 letters=letters,
@@ -388,6 +395,8 @@ def task_to_dict(task: Task, *, include_docs: bool = True) -> dict[str, Any]:
         "system_prompt": task.system_prompt,
         "metadata": to_jsonable(task.metadata),
     }
+    if task.choice_labels:  # only when set: unperturbed fingerprints stay what they were
+        out["choice_labels"] = list(task.choice_labels)
     if task.metrics:
         out["metrics"] = {name: metric_spec(info) for name, info in task.metrics.items()}
     if include_docs:

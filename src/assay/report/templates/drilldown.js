@@ -4,7 +4,7 @@
   var $ = function (id) { return document.getElementById(id); };
   var task = $("dd-task"), selA = $("dd-a"), selB = $("dd-b");
   var only = $("dd-disagree"), search = $("dd-search"), list = $("dd-list"), count = $("dd-count");
-  var SHOW = 100;
+  var PAGE = 12, shown = PAGE;  // cards on screen; "show more" adds a page
 
   function option(sel, value) {
     var o = document.createElement("option"); o.value = value; o.textContent = value; sel.appendChild(o);
@@ -48,7 +48,7 @@
     list.innerHTML = "";
     count.textContent = docs.length + " of " + t.docs.length + " embedded documents (" +
       t.total_docs + " in the store, " + t.disputed_docs + " with any disagreement)";
-    docs.slice(0, SHOW).forEach(function (d) {
+    docs.slice(0, shown).forEach(function (d) {
       var card = el("div", "dd-doc");
       card.setAttribute("data-doc", d.id);
       var head = el("div", "head");
@@ -61,10 +61,16 @@
       row.appendChild(answerBox(d, a, t.metric)); row.appendChild(answerBox(d, b, t.metric));
       card.appendChild(row); list.appendChild(card);
     });
-    if (docs.length > SHOW) list.appendChild(el("p", "muted", "Showing the first " + SHOW + "; narrow with the filter."));
+    if (docs.length > shown) {
+      var more = el("button", "", "show " + Math.min(PAGE, docs.length - shown) + " more (" + shown + " of " + docs.length + " shown)");
+      more.id = "dd-more";
+      more.addEventListener("click", function () { shown += PAGE; render(); });
+      list.appendChild(more);
+    }
   }
-  task.addEventListener("change", function () { fillModels(); render(); });
-  [selA, selB, only].forEach(function (s) { s.addEventListener("change", render); });
-  search.addEventListener("input", render);
+  function fresh() { shown = PAGE; render(); }
+  task.addEventListener("change", function () { fillModels(); fresh(); });
+  [selA, selB, only].forEach(function (s) { s.addEventListener("change", fresh); });
+  search.addEventListener("input", fresh);
   fillModels(); render();
 })();

@@ -1,0 +1,171 @@
+"""CLI commands for observational scaling, COD, PassUntil and accuracy-on-the-line: thin
+wrappers over the assay.forecast functions of the same names (the analysis lives there)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import numpy as np
+import pandas as pd
+import typer
+
+from assay.errors import InputError
+
+from ._common import console, print_json, print_table
+from ._forecast_inputs import ColOption, FloorOption, LevelOption, Table, table_input
+from ._options import BootstrapOption, JsonOption, SeedOption, with_options
+
+Names = Annotated[
+    str, typer.Option("--benchmarks", help="Comma-separated benchmark columns for the PCA.")
+]
+
+
+def _names(text: str) -> list[str]:
+    names = [n.strip() for n in text.split(",") if n.strip()]
+    if len(names) < 2:
+        raise InputError("--benchmarks needs at least 2 comma-separated columns")
+    return names
+
+
+def observational_cmd(
+    source: Table,
+    benchmarks: Names,
+    target: Annotated[str, typer.Option("--target", help="Benchmark column to forecast.")],
+    compute: Annotated[str, typer.Option("--compute", help="Compute column.")] = "flops",
+    family_col: Annotated[str, typer.Option("--family-col", help="Family column.")] = "family",
+    model_col: Annotated[str, typer.Option("--model-col", help="Model column.")] = "model",
+    components: Annotated[
+        int, typer.Option("--components", help="Principal components.", min=1)
+    ] = 3,
+    floor: FloorOption = 0.0,
+    holdout_above: Annotated[
+        float | None,
+        typer.Option("--holdout-above", help="Fit the target on models with compute <= this."),
+    ] = None,
+    level: LevelOption = 0.9,
+    as_json: JsonOption = False,
+) -> None:
+    """Observational scaling (Ruan et al.): PCA capabilities -> target, calibrated intervals."""
+    from assay.forecast import forecast_errors, observational_scaling
+
+    df = source.load()
+    source.require(df, compute, family_col, target, *_names(benchmarks))
+    mask = None
+    if holdout_above is not None:
+        mask = (pd.to_numeric(df[compute], errors="coerce") <= holdout_above).to_numpy()
+    fit = observational_scaling(
+        df, _names(benchmarks), target, compute=compute, family=family_col, model=model_col,
+        n_components=components, floor=floor, fit_mask=mask, bootstrap=0, level=level,
+    )  # fmt: skip
+    scores = fit.scores
+    out = {"fit": fit.to_dict(), "level": level, "models": scores.to_dict(orient="records")}
+    held = scores[~scores["used_in_fit"] & np.isfinite(scores["target"])]
+    if mask is not None and len(held) and "low" in held:
+        mae, _, cov = forecast_errors(held["target"], held["fitted"], held["low"], held["high"])
+        out["backtest"] = {"mae": mae, "coverage": cov, "level": level, "n_heldout": len(held),
+                           "width": float((held["high"] - held["low"]).mean())}  # fmt: skip
+    if as_json:
+        print_json(out)
+        return
+    shown = [c for c in ("model", "family", "target", "fitted", "low", "high") if c in scores]
+    print_table(scores[shown], title=f"observational scaling of {target} (n={fit.n})")
+    if "backtest" in out:
+        b = out["backtest"]
+        console.print(
+            f"held-out models: MAE {b['mae']:.3g}, {level:.0%} coverage {b['coverage']:.0%}"
+        )
+
+
+def cod_cmd(
+    source: Table,
+    target_x: Annotated[float, typer.Option("--at", help="x (compute) to forecast at.")],
+    x: Annotated[str, typer.Option("--x", help="Compute-like column.")] = "flops",
+    item: ColOption = "item",
+    score: ColOption = "score",
+    chance: FloorOption = 0.0,
+    bootstrap: BootstrapOption = 100,
+    seed: SeedOption = 0,
+    level: LevelOption = 0.9,
+    as_json: JsonOption = False,
+) -> None:
+    """COD (Xu et al.): cluster items, keep the predictable clusters, map to the benchmark."""
+    from assay.forecast import cod_forecast
+
+    df = source.load()
+    source.require(df, x, "model", item, score)
+    res = cod_forecast(df, target_x, x=x, item=item, score=score, chance=chance,
+                       bootstrap=bootstrap, seed=seed, level=level)  # fmt: skip
+    if as_json:
+        print_json(res.to_dict())
+        return
+    print_table(res.clusters, title=f"COD clusters ({res.n_items} items, {res.n_models} models)")
+    console.print(f"forecast at {x} = {target_x:.3g}: {res.prediction:.3f} "
+                  f"({level:.0%} interval {res.low:.3f} to {res.high:.3f})")  # fmt: skip
+
+
+def passuntil_cmd(
+    source: Table,
+    at: Annotated[list[float] | None, typer.Option("--at", help="Sizes to predict at.")] = None,
+    params: ColOption = "params",
+    item: ColOption = "item",
+    successes: ColOption = "successes",
+    trials: ColOption = "trials",
+    bootstrap: BootstrapOption = 1000,
+    seed: SeedOption = 0,
+    level: LevelOption = 0.9,
+    as_json: JsonOption = False,
+) -> None:
+    """PassUntil (Hu et al.): log(-log pass rate) linear in log N, from repeated sampling."""
+    from assay.forecast import pass_until
+
+    df = source.load()
+    source.require(df, params, item, successes, trials)
+    fit = pass_until(df, params=params, item=item, successes=successes, trials=trials,
+                     bootstrap=bootstrap, seed=seed, level=level)  # fmt: skip
+    if any(not (np.isfinite(v) and v > 0) for v in at or []):
+        raise InputError("--at values must be positive numbers")
+    pred = fit.predict(np.array(at), level=level) if at else None
+    if as_json:
+        out = fit.to_dict()
+        out["prediction"] = None if pred is None else pred.to_dict(orient="records")
+        print_json(out)
+        return
+    print_table(fit.table, title=f"PassUntil: slope {fit.slope:.3g}, intercept {fit.intercept:.3g}")
+    if pred is not None:
+        print_table(pred, title=f"predicted pass rate ({level:.0%} intervals)")
+
+
+def on_the_line_cmd(
+    source: Table,
+    id_col: Annotated[str, typer.Option("--id", help="In-distribution accuracy column.")],
+    ood_col: Annotated[str, typer.Option("--ood", help="Out-of-distribution accuracy column.")],
+    as_json: JsonOption = False,
+) -> None:
+    """Accuracy on the line (Miller et al.): probit(OOD) linear in probit(ID), curvature test."""
+    from assay.forecast import accuracy_on_the_line
+
+    df = source.load()
+    source.require(df, id_col, ood_col)
+    vals = df[[id_col, ood_col]].apply(pd.to_numeric, errors="coerce").dropna()
+    bad = vals[(vals < 0).any(axis=1) | (vals > 1).any(axis=1)]
+    if len(bad):
+        raise InputError(f"{len(bad)} rows have accuracies outside [0, 1]")
+    res = accuracy_on_the_line(vals[id_col], vals[ood_col])
+    if as_json:
+        print_json(res.to_dict())
+        return
+    print_table([res.to_dict()], title=f"{ood_col} against {id_col} (probit scale)")
+
+
+def add_commands(app: typer.Typer) -> None:
+    """Register these commands on the ``forecast`` app."""
+    for name, fn in (
+        ("observational", observational_cmd),
+        ("cod", cod_cmd),
+        ("passuntil", passuntil_cmd),
+        ("on-the-line", on_the_line_cmd),
+    ):
+        app.command(name)(with_options(source=table_input)(fn))
+
+
+__all__ = ["add_commands"]

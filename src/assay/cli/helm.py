@@ -1,0 +1,247 @@
+"""`assay calibration`, `efficiency`, `breakdown`, `reliability`: HELM's other columns, thin
+wrappers over assay.stats."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from assay.errors import InputError
+
+from ._common import bounded, console, get_store, print_json, print_table
+from ._options import (
+    AlphaOption,
+    JsonOption,
+    MetricOption,
+    ModelsOption,
+    SeedOption,
+    StoreOption,
+    TaskOption,
+    TasksOption,
+    only,
+)
+
+
+def _split(text: str | None) -> list[str] | None:
+    names = [t.strip() for t in (text or "").split(",") if t.strip()]
+    return names or None
+
+
+def _samples(store, model: str | None = None, task: str | None = None):
+    st = get_store(store, must_exist=True)
+    df = st.samples(model=model, task=task)
+    if df.empty:
+        raise InputError(f"no samples in the store at {st.path} for that model/task")
+    return st, df
+
+
+def calibration_cmd(
+    store: StoreOption = None,
+    model: Annotated[str | None, typer.Option("--model", help="Model (default: all).")] = None,
+    task: TaskOption = None,
+    metric: Annotated[str, typer.Option("--metric", help="0/1 correctness metric.")] = "acc",
+    bins: Annotated[
+        int, typer.Option("--bins", help="Equal-mass bins (>= 1).", callback=bounded(1, 1000))
+    ] = 15,
+    bootstrap: Annotated[
+        int,
+        typer.Option(
+            "--bootstrap",
+            help="Resamples of documents for the intervals (0 to 100000).",
+            callback=bounded(0, 100_000),
+        ),
+    ] = 1000,
+    compare: Annotated[
+        str | None,
+        typer.Option("--compare", help="Two models 'a,b': paired bootstrap of a - b (needs -t)."),
+    ] = None,
+    alpha: AlphaOption = 0.05,
+    seed: SeedOption = 0,
+    json_out: JsonOption = False,
+) -> None:
+    """Calibration of multiple-choice answers from the stored choice log-likelihoods.
+
+    Confidence = softmax over the choices at the chosen one. ECE (equal-mass bins), MCE,
+    debiased L2 error (Kumar et al. 2019), Brier = reliability - resolution + uncertainty
+    (+ within-bin), AURC and selective accuracy; bootstrap intervals over documents.
+    """
+    from assay.stats import calibration, compare_calibration
+
+    _, df = _samples(store, None if compare else model, only(task))
+    if compare:
+        pair = _split(compare) or []
+        if len(pair) != 2:
+            raise InputError("--compare takes two models 'a,b'")
+        res = compare_calibration(df, pair[0], pair[1], task=only(task), metric=metric,
+                                  n_bins=bins, n_resamples=max(bootstrap, 2), alpha=alpha,
+                                  seed=seed)  # fmt: skip
+        if json_out:
+            print_json(res.to_dict())
+            return
+        print_table(res.table, title=f"{pair[0]} - {pair[1]} on {res.task} ({res.n_docs} docs)")
+        return
+    res = calibration(df, model=model, metric=metric, n_bins=bins, n_resamples=bootstrap,
+                      alpha=alpha, seed=seed)  # fmt: skip
+    if json_out:
+        print_json(res.to_dict())
+        return
+    print_table(
+        res.table, title=f"calibration ({bins} equal-mass bins; intervals in the JSON)",
+        columns=["model", "task", "n", "accuracy", "confidence", "ece", "ece_low", "ece_high",
+                 "mce", "ce2_debiased", "brier", "reliability", "resolution", "aurc"],
+    )  # fmt: skip
+
+
+def efficiency_cmd(
+    store: StoreOption = None,
+    model: Annotated[str | None, typer.Option("--model", help="Model (default: all).")] = None,
+    task: TasksOption = None,
+    prices: Annotated[
+        Path | None,
+        typer.Option(
+            "--prices",
+            help="Price table (CSV or JSON): model, input_per_1m, output_per_1m.",
+            exists=False,
+        ),
+    ] = None,
+    alpha: AlphaOption = 0.05,
+    json_out: JsonOption = False,
+) -> None:
+    """Throughput, latency p50/p95/p99, tokens and cost per sample and task; the runtime fit
+    runtime = a + b*prompt + c*output per model (Narayanan et al. 2023)."""
+    from assay.stats import efficiency, read_prices
+
+    table = read_prices(prices) if prices is not None else None  # bad prices: before the store
+    _, df = _samples(store, model, task)
+    res = efficiency(df, prices=table, alpha=alpha)
+    if json_out:
+        print_json(res.to_dict())
+        return
+    cols = ["model", "task", "n", "prompt_tokens", "output_tokens", "tokens_per_s",
+            "latency_p50", "latency_p95", "latency_p99"]  # fmt: skip
+    if res.priced:
+        cols += ["cost_per_sample", "cost_total"]
+    print_table(
+        res.table, title="efficiency (latency in seconds; intervals in the JSON)", columns=cols
+    )
+    for name, fit in zip(res.fit_models, res.fits, strict=True):
+        console.print(f"{name}: {fit.describe()}", highlight=False, markup=False)
+
+
+def breakdown_cmd(
+    by: Annotated[
+        str,
+        typer.Option(
+            "--by",
+            help="difficulty, a score column (template_id, cluster_id), a "
+            "field of the samples' extra JSON, or a column of --groups.",
+        ),
+    ] = "difficulty",
+    store: StoreOption = None,
+    task: TasksOption = None,
+    models: ModelsOption = None,
+    metric: MetricOption = None,
+    groups: Annotated[
+        Path | None,
+        typer.Option("--groups", help="CSV/Parquet with doc_id (and task) and the --by column."),
+    ] = None,
+    bins: Annotated[
+        int,
+        typer.Option(
+            "--bins", help="Bins for a continuous field (>= 2).", callback=bounded(2, 100)
+        ),
+    ] = 5,
+    pair: Annotated[
+        str | None, typer.Option("--pair", help="Two models 'a,b': paired difference per group.")
+    ] = None,
+    alpha: AlphaOption = 0.05,
+    correction: Annotated[
+        str, typer.Option("--correction", help="holm, bh (Benjamini-Hochberg) or none.")
+    ] = "holm",
+    seed: SeedOption = 0,
+    json_out: JsonOption = False,
+) -> None:
+    """Scores per difficulty level or document group, with intervals, a permutation test that
+    the groups differ (adjusted over tasks and models) and the best-worst gap."""
+    from assay.stats import breakdown, document_groups, read_groups
+
+    mapping = read_groups(groups, by) if groups is not None else None
+    st = get_store(store, must_exist=True)
+    scores = st.analysis_scores()
+    if scores.empty:
+        raise InputError(f"the store at {st.path} has no scored samples")
+    if mapping is None and by not in scores:
+        mapping = document_groups(st.samples(task=task, with_metrics=False), by)
+    two = _split(pair)
+    if two is not None and len(two) != 2:
+        raise InputError("--pair takes two models 'a,b'")
+    res = breakdown(scores, by, groups=mapping, n_bins=bins, metric=metric, models=_split(models),
+                    tasks=task, pair=None if two is None else (two[0], two[1]), alpha=alpha,
+                    correction=correction, seed=seed)  # fmt: skip
+    if json_out:
+        print_json(res.to_dict())
+        return
+    print_table(res.groups, title=f"scores by {by}",
+                columns=["task", "model", "group", "n", "mean", "ci_low", "ci_high"])  # fmt: skip
+    print_table(res.tests, title=f"do the groups differ? (p adjusted: {correction})",
+                columns=["task", "model", "levels", "pvalue", "p_adjusted", "best_group",
+                         "worst_group", "gap", "gap_low", "gap_high"])  # fmt: skip
+    if res.pairs is not None and len(res.pairs):
+        print_table(res.pairs, title=f"{two[0]} - {two[1]} per group",
+                    columns=["task", "group", "n", "diff", "ci_low", "ci_high", "pvalue",
+                             "p_adjusted"])  # fmt: skip
+
+
+def reliability_cmd(
+    store: StoreOption = None,
+    task: TasksOption = None,
+    models: ModelsOption = None,
+    metric: MetricOption = None,
+    by: Annotated[
+        str,
+        typer.Option("--by", help="doc (variants of a document) or cluster (docs of a template)."),
+    ] = "doc",
+    threshold: Annotated[
+        float, typer.Option("--threshold", help="A variant is right when its score >= this.")
+    ] = 1.0,
+    min_variants: Annotated[
+        int,
+        typer.Option(
+            "--min-variants",
+            help="Questions with fewer variants are left out.",
+            callback=bounded(1),
+        ),
+    ] = 2,
+    alpha: AlphaOption = 0.05,
+    json_out: JsonOption = False,
+) -> None:
+    """Right on every variant (DIA's confidence index), near miss, reliability score
+    (+1 right, -2 wrong, 0 skipped) next to the mean, and model pairs on the all-right share."""
+    from assay.stats import reliability
+
+    st = get_store(store, must_exist=True)
+    scores = st.analysis_scores()
+    if scores.empty:
+        raise InputError(f"the store at {st.path} has no scored samples")
+    res = reliability(scores, by=by, metric=metric, threshold=threshold, models=_split(models),
+                      tasks=task, min_variants=min_variants, alpha=alpha)  # fmt: skip
+    if json_out:
+        print_json(res.to_dict())
+        return
+    print_table(res.table, title=f"reliability over variants (by {by})",
+                columns=["task", "model", "questions", "variants", "mean", "all_right",
+                         "all_right_low", "all_right_high", "near_miss", "rs_mean"])  # fmt: skip
+    if len(res.pairs):
+        print_table(res.pairs, title="all-right share, model pairs",
+                    columns=["task", "model_a", "model_b", "n", "diff", "ci_low", "ci_high",
+                             "p_adjusted"])  # fmt: skip
+
+
+def register(app: typer.Typer) -> None:
+    """Add this part's commands to the main app."""
+    app.command("calibration")(calibration_cmd)
+    app.command("efficiency")(efficiency_cmd)
+    app.command("breakdown")(breakdown_cmd)
+    app.command("reliability")(reliability_cmd)

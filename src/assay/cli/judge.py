@@ -1,0 +1,351 @@
+"""`assay judge`: LLM judges for generated answers and the checks of their biases."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+
+import pandas as pd
+import typer
+from rich.markup import escape
+
+from assay.errors import InputError
+from assay.rank import (
+    ModelJudge,
+    ModelRater,
+    fit_battles,
+    judge_agreement,
+    judge_pairs,
+    judged_from_battles,
+    lc_win_rate,
+    mean_ratings,
+    position_consistency,
+    rate_outputs,
+    rating_battles,
+    read_battles,
+    read_outputs,
+    self_preference,
+    store_judged,
+)
+from assay.store import read_table
+
+from ._common import bounded, console, get_store, print_json, print_table
+from ._options import BootstrapOption, JsonOption, SeedOption, StoreOption
+
+judge_app = typer.Typer(
+    help="LLM judges for generated answers: pairwise and pointwise verdicts stored as battles, "
+    "position swap, length-controlled win rate, self-preference and agreement with humans.",
+    no_args_is_help=True,
+)
+
+OutputsArgument = Annotated[
+    Path, typer.Argument(help="JSONL/CSV/Parquet with prompt_id, prompt, model, output.")
+]
+JudgeSpecOption = Annotated[
+    str, typer.Option("--judge", help="Judge model spec for assay.models.load_model.")
+]
+JudgeNameOption = Annotated[
+    str, typer.Option("--judge", help="Name of the judge whose stored battles to analyse.")
+]
+ModeOption = Annotated[
+    str,
+    typer.Option(help="loglikelihood (compare token probabilities) or generate (read the text)."),
+]
+HumanOption = Annotated[
+    str | None,
+    typer.Option(
+        "--human",
+        help="Judge label of the reference votes (default: battles without a judge, or 'human').",
+    ),
+]
+
+
+def _mode(mode: str) -> str:
+    if mode not in ("loglikelihood", "generate"):
+        raise InputError(f"--mode {mode!r}: use loglikelihood or generate")
+    return mode
+
+
+def _progress(json_out: bool):
+    from rich.progress import Progress
+
+    return Progress(console=console, transient=True, disable=json_out)
+
+
+def _ratings_of(judged: pd.DataFrame, bootstrap: int, seed: int) -> dict[str, Any] | None:
+    try:
+        return fit_battles(judged, method="bt", bootstrap=bootstrap, seed=seed).to_dict()
+    except InputError:  # e.g. models never compared with each other
+        return None
+
+
+def _show_position(result, title: str) -> None:
+    low, high = result.first_ci
+    a_low, a_high = result.agreement_ci
+    console.print(
+        escape(
+            f"{title}: {result.n_pairs} pairs judged in both orders; the verdicts agree in "
+            f"{result.agreement:.1%} [{a_low:.1%}, {a_high:.1%}]; the answer shown first wins "
+            f"{result.first_rate:.1%} [{low:.1%}, {high:.1%}] of decisive verdicts (0.5 = no "
+            f"position bias, p = {result.pvalue:.3g}); both verdicts chose the same position in "
+            f"{result.same_position:.1%}."
+        )
+    )
+
+
+@judge_app.command("pairwise")
+def pairwise_cmd(
+    outputs: OutputsArgument,
+    judge: JudgeSpecOption,
+    mode: ModeOption = "loglikelihood",
+    baseline: Annotated[
+        str | None,
+        typer.Option(help="Judge every model against this one only (AlpacaEval style)."),
+    ] = None,
+    max_pairs: Annotated[
+        int | None,
+        typer.Option(help="At most this many pairs per prompt (seeded).", callback=bounded(1)),
+    ] = None,
+    swap: Annotated[
+        bool, typer.Option("--swap/--no-swap", help="Judge each pair in both answer orders.")
+    ] = True,
+    bootstrap: BootstrapOption = 200,
+    seed: SeedOption = 0,
+    store: StoreOption = None,
+    json_out: JsonOption = False,
+) -> None:
+    """Judge every pair of answers to each prompt with a model (both orders), store the
+    verdicts as battles with judge=<model>, and print the position-swap check, Bradley–Terry
+    ratings and, with --baseline, the length-controlled win rates."""
+    from assay.models import load_model
+
+    table = read_outputs(outputs)
+    backend = load_model(judge)
+    try:
+        with _progress(json_out) as bar:
+            task = bar.add_task("judging", total=None)
+            judged = judge_pairs(
+                table,
+                ModelJudge(backend, mode=_mode(mode)),
+                baseline=baseline,
+                max_pairs=max_pairs,
+                swap=swap,
+                seed=seed,
+                progress=lambda done, total: bar.update(task, completed=done, total=total),
+            )
+    finally:
+        backend.close()
+    name = str(judged["judge"].iloc[0])
+    stored = store_judged(get_store(store), judged, source=outputs.name)
+    position = position_consistency(judged, bootstrap=bootstrap, seed=seed) if swap else None
+    lc = lc_win_rate(judged, baseline, bootstrap=bootstrap, seed=seed) if baseline else None
+    ratings = _ratings_of(judged, bootstrap, seed)
+    if json_out:
+        print_json(
+            {
+                "judge": name,
+                "pairs": len(judged),
+                "stored": stored,
+                "position": position.to_dict() if position else None,
+                "lc_win_rate": lc.to_dict() if lc else None,
+                "ratings": ratings,
+            }
+        )
+        return
+    console.print(escape(f"judge {name}: {len(judged)} pairs judged, {stored} battles stored"))
+    if position is not None:
+        _show_position(position, "position swap")
+    if lc is not None:
+        print_table(lc.table, title=f"win rate against {baseline} (raw and length-controlled)")
+    if ratings is not None:
+        print_table(ratings["ratings"], title="Bradley–Terry ratings from the verdicts", digits=1)
+
+
+@judge_app.command("pointwise")
+def pointwise_cmd(
+    outputs: OutputsArgument,
+    judge: JudgeSpecOption,
+    mode: ModeOption = "loglikelihood",
+    bootstrap: BootstrapOption = 200,
+    seed: SeedOption = 0,
+    store: StoreOption = None,
+    json_out: JsonOption = False,
+) -> None:
+    """Rate every answer from 1 to 9 with a model (G-Eval probability-weighted score), print
+    the mean rating per model with intervals over prompts, and store the ratings as battles
+    (higher rating wins) with judge=<model>."""
+    from assay.models import load_model
+
+    table = read_outputs(outputs)
+    backend = load_model(judge)
+    try:
+        with _progress(json_out) as bar:
+            task = bar.add_task("rating", total=None)
+            rated = rate_outputs(
+                table,
+                ModelRater(backend, mode=_mode(mode)),
+                progress=lambda done, total: bar.update(task, completed=done, total=total),
+            )
+    finally:
+        backend.close()
+    summary = mean_ratings(rated, bootstrap=bootstrap, seed=seed)
+    battles = rating_battles(rated)
+    stored = store_judged(get_store(store), battles, source=outputs.name) if len(battles) else 0
+    if json_out:
+        print_json({**summary.to_dict(), "stored": stored})
+        return
+    print_table(summary.table, title=f"mean rating by {summary.judge} (1-9, 95% intervals)")
+    console.print(f"{stored} battles stored (per prompt, the higher rating wins)")
+
+
+def _judged(store: Path | None, judge: str) -> pd.DataFrame:
+    battles = get_store(store, must_exist=True).battles()
+    return judged_from_battles(battles, judge)
+
+
+@judge_app.command("position")
+def position_cmd(
+    judge: JudgeNameOption,
+    bootstrap: BootstrapOption = 200,
+    seed: SeedOption = 0,
+    store: StoreOption = None,
+    json_out: JsonOption = False,
+) -> None:
+    """Position-swap check of a judge's stored battles: how often its two verdicts (one per
+    answer order) agree, and how often the answer shown first wins."""
+    result = position_consistency(_judged(store, judge), bootstrap=bootstrap, seed=seed)
+    if json_out:
+        print_json({"judge": judge, **result.to_dict()})
+    else:
+        _show_position(result, f"judge {judge}")
+
+
+def _read_judged(file: Path) -> pd.DataFrame:
+    df = read_table(file)
+    for name in ("len_a", "len_b"):
+        if name in df.columns:
+            df[name] = pd.to_numeric(df[name], errors="coerce")
+    battles = read_battles(file)
+    for name in ("len_a", "len_b"):
+        if name not in df.columns:
+            raise InputError(f"{file}: missing field {name!r} (answer lengths)")
+        battles[name] = df[name].to_numpy()
+    return battles
+
+
+@judge_app.command("lc-winrate")
+def lc_winrate_cmd(
+    file: Annotated[
+        Path | None,
+        typer.Argument(
+            help="Judged pairs (model_a, model_b, winner, len_a, len_b, prompt_id); "
+            "omit to use the store's battles of --judge."
+        ),
+    ] = None,
+    baseline: Annotated[str, typer.Option(help="The model every other is compared with.")] = "",
+    judge: Annotated[str | None, typer.Option(help="Judge name (store battles).")] = None,
+    length_scale: Annotated[
+        float | None,
+        typer.Option(
+            help="s in tanh(Δlength / s) (default: sd of Δ).", callback=bounded(0, low_open=True)
+        ),
+    ] = None,
+    bootstrap: BootstrapOption = 200,
+    seed: SeedOption = 0,
+    store: StoreOption = None,
+    json_out: JsonOption = False,
+) -> None:
+    """Length-controlled win rate against --baseline (AlpacaEval-LC): a logistic GLM of the
+    outcome on tanh(length difference / s), read at zero difference."""
+    if not baseline:
+        raise InputError("--baseline is required: the model every other is compared with")
+    if file is not None:
+        judged = _read_judged(file)
+    elif judge is None:
+        raise InputError("pass a FILE of judged pairs or --judge NAME for the store's battles")
+    else:
+        judged = _judged(store, judge)
+    result = lc_win_rate(
+        judged, baseline, length_scale=length_scale, bootstrap=bootstrap, seed=seed
+    )
+    if json_out:
+        print_json(result.to_dict())
+        return
+    print_table(result.table, title=f"win rate against {baseline} (raw and length-controlled)")
+    console.print(f"length scale s = {result.length_scale:.1f} characters")
+
+
+@judge_app.command("agreement")
+def agreement_cmd(
+    judge: JudgeNameOption,
+    votes: Annotated[
+        Path | None,
+        typer.Option(help="Human votes (a battle file); default: the store's human battles."),
+    ] = None,
+    human: HumanOption = None,
+    bootstrap: BootstrapOption = 200,
+    seed: SeedOption = 0,
+    store: StoreOption = None,
+    json_out: JsonOption = False,
+) -> None:
+    """Cohen's κ between a judge's stored verdicts and human votes on the same prompt and
+    model pair, with a bootstrap interval over prompts."""
+    battles = get_store(store, must_exist=True).battles()
+    if votes is not None:
+        extra = read_battles(votes)
+        extra["judge"] = extra["judge"].where(extra["judge"].notna(), None)
+        battles = pd.concat([battles[battles["judge"] == judge], extra], ignore_index=True)
+    result = judge_agreement(battles, judge, human=human, bootstrap=bootstrap, seed=seed)
+    if json_out:
+        print_json(result.to_dict())
+        return
+    low, high = result.ci
+    console.print(
+        escape(
+            f"judge {judge} vs {result.info['human']}: κ = {result.kappa:.3f} [{low:.3f}, "
+            f"{high:.3f}] (se {result.se:.3f}) on {result.n} matched votes over "
+            f"{result.info['n_prompts']} prompts; raw agreement {result.agreement:.1%}, "
+            f"chance {result.expected:.1%}"
+        )
+    )
+    print_table(result.table.reset_index(names="judge \\ human"), title="judge (rows) vs human")
+
+
+@judge_app.command("self-preference")
+def self_preference_cmd(
+    judge: JudgeNameOption,
+    family: Annotated[
+        str | None, typer.Option(help="The judge's family (default: from the models table).")
+    ] = None,
+    human: HumanOption = None,
+    bootstrap: BootstrapOption = 200,
+    seed: SeedOption = 0,
+    store: StoreOption = None,
+    json_out: JsonOption = False,
+) -> None:
+    """Does the judge favour its own model family? Its own-family win rate against the same
+    model pairs' win rate in the human votes."""
+    st = get_store(store, must_exist=True)
+    models = st.models()
+    families = models.set_index("model")["family"] if len(models) else pd.Series(dtype=object)
+    result = self_preference(
+        st.battles(), judge, families, family=family, human=human, bootstrap=bootstrap, seed=seed
+    )
+    if json_out:
+        print_json(result.to_dict())
+        return
+    low, high = result.own_ci
+    e_low, e_high = result.excess_ci
+    console.print(
+        escape(
+            f"judge {judge} (family {result.family}): its family wins {result.own_win_rate:.1%} "
+            f"[{low:.1%}, {high:.1%}] of {result.n} battles against other families; on the same "
+            f"pairs the reference votes give {result.reference_win_rate:.1%}; excess "
+            f"{result.excess:+.1%} [{e_low:+.1%}, {e_high:+.1%}]"
+        )
+    )
+
+
+def register(app: typer.Typer) -> None:
+    """Add this part's commands to the main app."""
+    app.add_typer(judge_app, name="judge")

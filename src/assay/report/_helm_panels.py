@@ -1,0 +1,291 @@
+"""Panels for HELM's other columns: calibration (with a reliability diagram), efficiency (with
+the runtime fit), disaggregation by difficulty, and reliability over variants (DIA).
+
+Each builder takes the store's frames and the headline metric per task and returns a
+:class:`Panel`; a panel whose data are missing keeps a ``note`` saying how to get them, and
+data it cannot use never break the report (``panel.fail``)."""
+
+from __future__ import annotations
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+
+from assay import stats  # noqa: E402
+from assay.core import plot_label  # noqa: E402
+from assay.errors import AssayError  # noqa: E402
+
+from ._panel import Finding, Panel, cell, fmt, fmt_p, surprise  # noqa: E402
+from ._plots import _STYLE, ACCENT, interval_plot, svg_string  # noqa: E402
+
+__all__ = ["breakdown_panel", "calibration_panel", "efficiency_panel", "reliability_panel"]
+
+_COLORS = (ACCENT, "#dc2626", "#16a34a", "#9333ea", "#ea580c", "#0891b2", "#4b5563")
+
+PANELS: dict[str, tuple[str, str]] = {
+    "calibration": (
+        "Calibration",
+        "Confidence is the softmax of the choices' log-likelihoods at the chosen answer. ECE "
+        "over {bins} equal-mass bins with a bootstrap 95% interval over documents, the debiased "
+        "L2 error (Kumar et al. 2019), MCE, the Brier score with its Murphy decomposition "
+        "(reliability − resolution + uncertainty) and the area under the risk–coverage curve "
+        "(lower is better for all).",
+    ),
+    "efficiency": (
+        "Efficiency",
+        "Throughput, latency percentiles (with order-statistic 95% intervals), tokens and cost "
+        "per sample; the runtime model runtime = a + b·prompt + c·output fitted on the batch "
+        "timings (Narayanan et al. 2023).",
+    ),
+    "breakdown": (
+        "Scores by difficulty",
+        "Each task's headline metric per difficulty level with 95% intervals; the test asks "
+        "whether the levels differ (permutation test, Holm-adjusted over tasks and models).",
+    ),
+    "reliability": (
+        "Reliability over variants",
+        "Share of questions right in every variant (templates, choice orderings, samples) — "
+        "the confidence index of the Dynamic Intelligence Assessment — next to the mean, with "
+        "Wilson 95% intervals, and the reliability score (+1 right, −2 wrong per variant).",
+    ),
+}
+
+
+def _panel(key: str, **fields: object) -> Panel:
+    title, intro = PANELS[key]
+    return Panel(key, title, intro=intro.format(**fields))
+
+
+def _num(value: object, digits: int = 3) -> dict:
+    return cell(fmt(value, digits), value, "num")
+
+
+def _ci(est: float, low: float, high: float, digits: int = 3) -> dict:
+    text = fmt(est, digits)
+    if np.isfinite(low) and np.isfinite(high):
+        text += f" [{fmt(low, digits)}, {fmt(high, digits)}]"
+    return cell(text, est, "num")
+
+
+def reliability_diagram(bins: pd.DataFrame, title: str) -> str:
+    """Accuracy against mean confidence per bin, one line per model, the diagonal for perfect
+    calibration and Wilson bars on each bin's accuracy."""
+    with plt.rc_context(_STYLE):
+        fig, ax = plt.subplots(figsize=(4.6, 4.2))
+        ax.plot([0, 1], [0, 1], color="#94a3b8", ls="--", lw=1, label="calibrated")
+        for i, (model, g) in enumerate(bins.groupby("model", sort=True)):
+            color = _COLORS[i % len(_COLORS)]
+            err = np.vstack(
+                [(g["accuracy"] - g["acc_low"]).clip(0), (g["acc_high"] - g["accuracy"]).clip(0)]
+            )
+            ax.errorbar(g["confidence"], g["accuracy"], yerr=np.nan_to_num(err), fmt="o-",
+                        color=color, ms=4, lw=1.2, capsize=2, label=plot_label(model))  # fmt: skip
+        ax.set_xlim(0, 1.02)
+        ax.set_ylim(-0.02, 1.02)
+        ax.set_xlabel("confidence (mean per bin)")
+        ax.set_ylabel("accuracy")
+        ax.legend(frameon=False, fontsize=8, loc="upper left")
+        ax.set_title(plot_label(title), loc="left", fontsize=10)
+        return svg_string(fig)
+
+
+def calibration_panel(
+    samples: pd.DataFrame,
+    headline: dict[str, str],
+    *,
+    n_bins: int = 15,
+    n_resamples: int = 1000,
+    seed: int = 0,
+) -> Panel:
+    """Calibration of every multiple-choice (task, model) whose samples carry choice
+    log-likelihoods and the task's ``acc``; one reliability diagram per task."""
+    panel = _panel("calibration", bins=n_bins)
+    if samples.empty or "choice_logprobs" not in samples or "metric.acc" not in samples:
+        panel.note = "No multiple-choice samples with choice log-likelihoods and acc."
+        return panel
+    mc = samples[samples["choice_logprobs"].notna() & samples["metric.acc"].notna()]
+    mc = mc[mc["task"].isin(list(headline))]
+    if mc.empty:
+        panel.note = "No multiple-choice samples with choice log-likelihoods and acc."
+        return panel
+    try:
+        res = stats.calibration(mc, n_bins=n_bins, n_resamples=n_resamples, seed=seed)
+    except AssayError as exc:
+        return panel.fail(exc)
+    rows = [
+        [cell(str(r.task)), cell(str(r.model), cls="model"), _num(r.n), _num(r.accuracy),
+         _num(r.confidence), _ci(r.ece, r.get("ece_low", np.nan), r.get("ece_high", np.nan)),
+         _num(r.ce2_debiased), _num(r.mce), _num(r.brier),
+         cell(f"{fmt(r.reliability)} / {fmt(r.resolution)} / {fmt(r.uncertainty)}", r.reliability, "num"),
+         _ci(r.aurc, r.get("aurc_low", np.nan), r.get("aurc_high", np.nan))]
+        for _, r in res.table.iterrows()
+    ]  # fmt: skip
+    panel.table(
+        ["task", "model", "n", "accuracy", "confidence", "ECE [95%]", "CE₂ debiased", "MCE",
+         "Brier", "rel / res / unc", "AURC [95%]"],
+        rows, caption="lower is better for ECE, CE₂, MCE, Brier and AURC",
+    )  # fmt: skip
+    for _, r in res.table.iterrows():
+        side = "over" if r.confidence > r.accuracy else "under"
+        interval = f" [{fmt(r['ece_low'])}, {fmt(r['ece_high'])}]" if "ece_low" in r else ""
+        panel.findings.append(
+            Finding(
+                f"{r.model} on {r.task}: ECE {fmt(r.ece)}{interval}, {side}confident "
+                f"(mean confidence {fmt(r.confidence)}, accuracy {fmt(r.accuracy)}).",
+                0.0,
+                "calibration",
+            )  # fmt: skip
+        )
+    for task, bins in res.bins.groupby("task", sort=True):
+        panel.svg(reliability_diagram(bins, f"{task}: reliability diagram"), caption=str(task))
+    panel.results["calibration"] = res
+    return panel
+
+
+def efficiency_panel(
+    samples: pd.DataFrame, headline: dict[str, str], *, prices: pd.DataFrame | None = None
+) -> Panel:
+    """Tokens, throughput, latency percentiles and (with a price table) cost per (task,
+    model), and the fitted runtime model of each model."""
+    panel = _panel("efficiency")
+    if samples.empty or "latency_s" not in samples or samples["latency_s"].notna().sum() == 0:
+        panel.note = "No timed samples (imported runs carry no latencies; run `assay eval`)."
+        return panel
+    try:
+        res = stats.efficiency(samples[samples["task"].isin(list(headline))], prices=prices)
+    except AssayError as exc:
+        return panel.fail(exc)
+    columns = ["task", "model", "n", "prompt tok.", "output tok.", "output tok/s",
+               "latency p50 [95%]", "p95", "p99"]  # fmt: skip
+    if res.priced:
+        columns += ["cost / sample", "cost total"]
+    rows = []
+    for _, r in res.table.iterrows():
+        row = [cell(str(r.task)), cell(str(r.model), cls="model"), _num(r.n),
+               _num(r.prompt_tokens, 1), _num(r.output_tokens, 1), _num(r.tokens_per_s, 1),
+               _ci(r.latency_p50, r.latency_p50_low, r.latency_p50_high, 4),
+               _num(r.latency_p95, 4), _num(r.latency_p99, 4)]  # fmt: skip
+        if res.priced:
+            row += [_num(r.cost_per_sample, 6), _num(r.cost_total, 4)]
+        rows.append(row)
+    panel.table(columns, rows, caption="latency in seconds per sample (batch time shared)")
+    if res.fits:
+        panel.kv({m: f.describe() for m, f in zip(res.fit_models, res.fits, strict=True)},
+                 caption="runtime model per model")  # fmt: skip
+    panel.results["efficiency"] = res
+    return panel
+
+
+def breakdown_panel(scores: pd.DataFrame, headline: dict[str, str], *, seed: int = 0) -> Panel:
+    """Headline metric per difficulty level of every task that records difficulty: an
+    interval plot per task and the test that the levels differ."""
+    panel = _panel("breakdown")
+    if scores.empty or "difficulty" not in scores or scores["difficulty"].notna().sum() == 0:
+        panel.note = "No document has a difficulty (the built-in generated tasks record one)."
+        return panel
+    keep = scores["metric"].to_numpy() == scores["task"].map(headline).to_numpy()
+    s = scores[keep & scores["difficulty"].notna().to_numpy()]
+    try:
+        res = stats.breakdown(s, "difficulty", seed=seed)
+    except AssayError as exc:
+        return panel.fail(exc)
+    for task, g in res.groups.groupby("task", sort=False):
+        labels = [f"{m} · {grp}" for m, grp in zip(g["model"], g["group"], strict=True)]
+        panel.svg(
+            interval_plot(
+                labels,
+                g["mean"],
+                g["ci_low"],
+                g["ci_high"],
+                xlabel=f"{headline.get(str(task), '')} (95% interval)",
+                title=f"{task} by difficulty",
+            ),  # fmt: skip
+            caption=str(task),
+        )
+    rows = [
+        [cell(str(r.task)), cell(str(r.model), cls="model"), _num(r.levels),
+         cell(str(r.best_group)), cell(str(r.worst_group)), _ci(r.gap, r.gap_low, r.gap_high),
+         cell(fmt_p(r.p_adjusted), r.p_adjusted, "num " + ("worse" if r.p_adjusted < 0.05 else ""))]
+        for _, r in res.tests.iterrows()
+    ]  # fmt: skip
+    if rows:
+        panel.table(["task", "model", "levels", "best", "worst", "gap [95%]", "p (Holm)"], rows,
+                    caption="is the gap between difficulty levels real?")  # fmt: skip
+    for _, r in res.tests[res.tests["p_adjusted"] < 0.05].iterrows():
+        best = res.groups[(res.groups["task"] == r.task) & (res.groups["model"] == r.model)]
+        means = best.set_index("group")["mean"]
+        panel.findings.append(
+            Finding(
+                f"{r.model} on {r.task}: {fmt(means[r.best_group])} at difficulty "
+                f"{r.best_group} against {fmt(means[r.worst_group])} at {r.worst_group} "
+                f"(gap {fmt(r.gap)} [{fmt(r.gap_low)}, {fmt(r.gap_high)}], Holm p "
+                f"{fmt_p(r.p_adjusted)}).",
+                surprise(r.p_adjusted),
+                "breakdown",
+                float(r.p_adjusted),
+            )  # fmt: skip
+        )
+    panel.results["breakdown"] = res
+    return panel
+
+
+def reliability_panel(scores: pd.DataFrame, headline: dict[str, str]) -> Panel:
+    """DIA's all-variants-right share next to the mean, for every (task, model) whose
+    documents were asked in two or more variants."""
+    panel = _panel("reliability")
+    keep = scores["metric"].to_numpy() == scores["task"].map(headline).to_numpy()
+    s = scores[keep]
+    variants = s.groupby(["model", "task", "doc_id"]).size() if len(s) else pd.Series(dtype=int)
+    if variants.empty or variants.max() < 2:
+        panel.note = (
+            "Every document was asked once. Run with --repeats, --permute-choices or several "
+            "templates to see how often a model is right on every variant."
+        )
+        return panel
+    try:
+        res = stats.reliability(s)
+    except AssayError as exc:
+        return panel.fail(exc)
+    rows = [
+        [cell(str(r.task)), cell(str(r.model), cls="model"), _num(r.questions), _num(r.variants, 1),
+         _ci(r["mean"], r.mean_low, r.mean_high), _ci(r.all_right, r.all_right_low, r.all_right_high),
+         _num(r.near_miss), _ci(r.rs_mean, r.rs_low, r.rs_high)]
+        for _, r in res.table.iterrows()
+    ]  # fmt: skip
+    panel.table(["task", "model", "questions", "variants", "mean [95%]", "all right [95%]",
+                 "near miss", "RS / question [95%]"], rows,
+                caption=f"a variant is right when its score ≥ {res.threshold:g}")  # fmt: skip
+    panel.svg(
+        interval_plot(
+            [f"{r.model} · {r.task}" for _, r in res.table.iterrows()],
+            res.table["all_right"], res.table["all_right_low"], res.table["all_right_high"],
+            xlabel="share of questions right in every variant (95% interval)",
+        ),
+        caption="all variants right",
+    )  # fmt: skip
+    for _, r in res.table.iterrows():
+        panel.findings.append(
+            Finding(
+                f"{r.model} on {r.task}: right on every variant of {r.all_right:.0%} of "
+                f"questions [{r.all_right_low:.0%}, {r.all_right_high:.0%}] against a "
+                f"mean of {fmt(r['mean'])}.",
+                0.0,
+                "reliability",
+            )  # fmt: skip
+        )
+    for _, r in res.pairs[res.pairs["p_adjusted"] < 0.05].iterrows():
+        panel.findings.append(
+            Finding(
+                f"On {r.task}, {r.model_a} is right on every variant of "
+                f"{fmt(r['diff'])} more questions than {r.model_b} "
+                f"[{fmt(r.ci_low)}, {fmt(r.ci_high)}], Holm p {fmt_p(r.p_adjusted)}.",
+                surprise(r.p_adjusted),
+                "reliability",
+                float(r.p_adjusted),
+            )  # fmt: skip
+        )
+    panel.results["reliability"] = res
+    return panel

@@ -1,0 +1,121 @@
+"""Optional panels for robustness (perturbed inputs), fairness (counterfactual probes, LLMBI)
+and the stability of the model order across checkpoints. Each builder returns a
+:class:`Panel` that is empty, with a note saying how to get the data, when the store has none."""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from assay import stats
+from assay.core import plot_label
+from assay.errors import AssayError
+
+from ._panel import Panel, cell, fmt, fmt_p
+from ._plots import interval_plot
+
+__all__ = ["fairness_panel", "order_stability_panel", "robustness_panel"]
+
+ROBUSTNESS = (
+    "Robustness",
+    "Each perturbation's paired difference to the clean score over the same documents (95%), "
+    "and the worst case over perturbations per document (HELM).",
+)
+FAIRNESS = (
+    "Fairness",
+    "Counterfactual probes asked once per group with only the demographic term swapped: each "
+    "group minus the others (paired over probes), the gap per axis with a repeated-measures F "
+    "test, and the LLM Bias Index. Position and label bias of the answers are in the Position "
+    "bias panel.",
+)
+STABILITY = (
+    "Order stability across checkpoints",
+    "Kendall τ between the order of model families at successive checkpoints (1 = same order).",
+)
+
+
+def _num(value) -> dict:
+    return cell(fmt(value), value, "num")
+
+
+def _table(panel: Panel, df: pd.DataFrame, columns: list[str], caption: str) -> None:
+    rows = []
+    for record in df[columns].to_dict(orient="records"):
+        row = []
+        for c in columns:
+            v = record[c]
+            if c == "pvalue":
+                row.append(cell(fmt_p(v), v, "num"))
+            elif isinstance(v, int | float) and not isinstance(v, bool):
+                row.append(_num(v))
+            else:
+                row.append(cell(str(v)))
+        rows.append(row)
+    panel.table(columns, rows, caption=caption)
+
+
+def robustness_panel(scores: pd.DataFrame, metric: str | None = None) -> Panel:
+    panel = Panel("robustness", *ROBUSTNESS)
+    if not scores["task"].astype(str).str.contains("+", regex=False).any():
+        panel.note = "No perturbed runs. Run `assay eval --perturb typos,casing -t TASK`."
+        return panel
+    try:
+        result = stats.robustness(scores, metric=metric)
+    except AssayError as exc:
+        return panel.fail(exc)
+    table = result.table
+    labels = [plot_label(f"{m} · {t} · {p}") for m, t, p in
+              zip(table["model"], table["task"], table["perturbation"], strict=True)]  # fmt: skip
+    panel.svg(
+        interval_plot(labels, table["diff"], table["ci_low"], table["ci_high"],
+                      xlabel="perturbed − clean", highlight=list(table["ci_high"] < 0)),
+        caption="highlighted: the interval lies below zero (a significant loss)",
+    )  # fmt: skip
+    _table(panel, table, ["model", "task", "metric", "perturbation", "n", "clean", "perturbed",
+                          "diff", "ci_low", "ci_high", "pvalue"], "perturbed − clean")  # fmt: skip
+    if not result.worst.empty:
+        _table(panel, result.worst, ["model", "task", "metric", "n", "clean", "worst", "ci_low",
+                                     "ci_high", "drop"], "worst case over perturbations")  # fmt: skip
+    panel.results["robustness"] = result
+    return panel
+
+
+def fairness_panel(scores: pd.DataFrame, metric: str = "p_correct") -> Panel:
+    panel = Panel("fairness", *FAIRNESS)
+    probes = scores["doc_id"].astype(str).str.count("/") == 2
+    if not probes.any():
+        panel.note = "No fairness probes. Run `assay fairness-probes probes.yaml` and evaluate it."
+        return panel
+    try:
+        result = stats.fairness(scores[probes.to_numpy()], metric=metric)
+    except AssayError as exc:
+        return panel.fail(exc)
+    _table(panel, result.index, ["model", "llmbi", "bias", "diversity_penalty", "sentiment"],
+           "LLMBI = Σ w·gap(qa) + γ(1 − D) + λ·Σ w·gap(sentiment); "
+           f"γ = {result.diversity_weight}, λ = {result.sentiment_weight}")  # fmt: skip
+    _table(panel, result.axes, ["model", "axis", "kind", "groups", "n", "gap", "f_statistic",
+                                "pvalue"], f"{metric}: gap between groups")  # fmt: skip
+    _table(panel, result.groups, ["model", "axis", "kind", "group", "n", "mean", "diff", "ci_low",
+                                  "ci_high", "pvalue"], "group minus the other groups")  # fmt: skip
+    panel.results["fairness"] = result
+    return panel
+
+
+def order_stability_panel(
+    scores: pd.DataFrame, models: pd.DataFrame, *, task: str, metric: str
+) -> Panel:
+    panel = Panel("order_stability", *STABILITY)
+    try:
+        result = stats.order_stability(
+            stats.checkpoint_scores(scores, models, task=task, metric=metric)
+        )
+    except AssayError as exc:
+        panel.note = f"No checkpoint order for {task} / {metric}: {exc}"
+        return panel
+    if result.pairs.empty:
+        panel.note = "No two successive checkpoints share two model families."
+        return panel
+    panel.kv({"mean τ": fmt(result.mean_tau), "task": task, "metric": metric})
+    _table(panel, result.pairs, ["checkpoint", "next", "tau", "pvalue", "n_models"],
+           "Kendall τ-b between successive checkpoints")  # fmt: skip
+    panel.results["order_stability"] = result
+    return panel
