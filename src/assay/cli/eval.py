@@ -52,7 +52,7 @@ def eval_command(
             "-n",
             callback=bounded(1),
             help="At most N documents per task (default: all; "
-            f"{DEFAULT_SUITE_LIMIT} for the built-in suite, 30 in the default job).",
+            f"{DEFAULT_SUITE_LIMIT} for the built-in suite, 20 in the default job).",
             show_default=False,
         ),
     ] = None,

@@ -37,11 +37,12 @@ DEFAULT_VARIANTS: tuple[Variant, ...] = (
 )
 """The default job's variants (``assay eval`` with no model, task or few-shot option). The
 zero-shot ones keep the tasks' own few-shot setting (None), so they are the very runs of
-``assay eval -m smollm2-135m --limit 30 --permute-choices 1`` (same run ids: either resumes the
+``assay eval -m smollm2-135m --limit 20 --permute-choices 1`` (same run ids: either resumes the
 other)."""
 
-DEFAULT_JOB_LIMIT = 30
-"""Documents per task in the default job: 8 tasks x 30 documents x 2 orderings x 3 variants."""
+DEFAULT_JOB_LIMIT = 20
+"""Documents per task in the default job: 8 tasks x 20 documents x 2 orderings x 3 variants
+(960 scored samples; the time is measured by benchmarks/default_job.py)."""
 
 DEFAULT_JOB_ORDERINGS = 1
 """Extra choice orderings per question in the default job (two orderings in all)."""
