@@ -26,14 +26,13 @@ import re
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
-import jinja2
-import jinja2.meta
 import numpy as np
 
 from assay.core import stable_hash
 from assay.errors import InputError
 
 from ._docs import Doc
+from ._render import template_variables
 from ._task import Task
 
 __all__ = ["PERTURBATIONS", "perturb_text", "perturbed", "with_perturbations"]
@@ -174,11 +173,7 @@ def _template_fields(spec: Any, field_names: set[str]) -> set[str]:
         return set()
     if spec in field_names:
         return {spec}
-    try:
-        parsed = jinja2.Environment().parse(spec)
-    except jinja2.TemplateSyntaxError:
-        return set()
-    return set(jinja2.meta.find_undeclared_variables(parsed)) & field_names
+    return template_variables(spec) & field_names
 
 
 def input_fields(task: Task, doc: Doc) -> list[str]:

@@ -206,3 +206,14 @@ def render_chat(
         )
     except Exception as exc:  # a chat template is user code too
         raise template_error(where, exc) from None
+
+
+def template_variables(source: str) -> set[str]:
+    """The variables a template reads (parsed by the task sandbox, never rendered); a template
+    that does not parse reads none."""
+    import jinja2.meta
+
+    try:
+        return set(jinja2.meta.find_undeclared_variables(_ENV.parse(source)))
+    except jinja2.TemplateSyntaxError:
+        return set()
