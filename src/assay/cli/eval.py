@@ -78,8 +78,8 @@ def eval_command(
         typer.Option(
             "--permute-choices",
             callback=bounded(0, MAX_REPEATS),
-            help="Extra random orderings of each question's choices "
-            "(default: 0; 1 in the default job).",
+            help="Seeded orderings of each question's choices "
+            "(default: 0, the original order; 2 in the default job).",
             show_default=False,
         ),
     ] = None,

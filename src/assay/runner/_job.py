@@ -37,15 +37,17 @@ DEFAULT_VARIANTS: tuple[Variant, ...] = (
 )
 """The default job's variants (``assay eval`` with no model, task or few-shot option). The
 zero-shot ones keep the tasks' own few-shot setting (None), so they are the very runs of
-``assay eval -m smollm2-135m --limit 20 --permute-choices 1`` (same run ids: either resumes the
+``assay eval -m smollm2-135m --limit 20 --permute-choices 2`` (same run ids: either resumes the
 other)."""
 
 DEFAULT_JOB_LIMIT = 20
-"""Documents per task in the default job: 8 tasks x 20 documents x 2 orderings x 3 variants
-(960 scored samples; the time is measured by benchmarks/default_job.py)."""
+"""Documents per task in the default job: 3 variants x (7 multiple-choice tasks x 20 documents x
+2 orderings + 1 generative task x 20 documents) = 900 scored samples; the time is measured by
+benchmarks/default_job.py."""
 
-DEFAULT_JOB_ORDERINGS = 1
-"""Extra choice orderings per question in the default job (two orderings in all)."""
+DEFAULT_JOB_ORDERINGS = 2
+"""Choice orderings per multiple-choice question in the default job (``permute_choices``: two
+seeded orderings, so the variance and reliability analyses have content)."""
 
 
 def evaluate_variants(
