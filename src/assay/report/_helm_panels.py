@@ -171,7 +171,11 @@ def efficiency_panel(
         if res.priced:
             row += [_num(r.cost_per_sample, 6), _num(r.cost_total, 4)]
         rows.append(row)
-    panel.table(columns, rows, caption="latency in seconds per sample (batch time shared)")
+    panel.table(
+        columns,
+        rows,
+        caption="latency in seconds per sample: its share of its batch's time, by tokens processed",
+    )
     if res.fits:
         panel.kv({m: f.describe() for m, f in zip(res.fit_models, res.fits, strict=True)},
                  caption="runtime model per model")  # fmt: skip

@@ -76,6 +76,15 @@ def _token_counts(requests: list, results: list[Result]) -> tuple[int, int]:
     return prompt + sum(contexts.values()), output
 
 
+def _time_shares(seconds: float, tokens: list[int]) -> list[float]:
+    """``seconds`` split over instances in proportion to ``tokens`` (equally when none has
+    any): each instance's share of its batch's wall time."""
+    total = sum(tokens)
+    if total <= 0:
+        return [seconds / max(1, len(tokens))] * len(tokens)
+    return [seconds * t / total for t in tokens]
+
+
 def score_instances(
     model: ModelBackend | str,
     instances: Sequence[Instance],
@@ -87,8 +96,10 @@ def score_instances(
     """Answer and score ``instances`` with ``model`` (a backend or a spec string).
 
     Pure apart from the model call: no store access, so a worker can run it on any shard.
-    ``latency_s`` is the batch's wall time shared equally among its instances; ``extra``
-    carries the batch id and seconds, from which :func:`assay.runner.fit_cost` is fitted.
+    ``latency_s`` is each instance's own share of the batch's wall time, in proportion to the
+    tokens it made the model process (prompt tokens, a shared context once, plus output
+    tokens): a per-sample figure that sums to the batch's time. ``extra`` carries the batch id
+    and seconds, from which :func:`assay.runner.fit_cost` is fitted.
     """
     backend = get_backend(model)
     start = time.perf_counter()
@@ -96,10 +107,14 @@ def score_instances(
     scored = [task.score(inst, res) for inst, res in zip(instances, answers, strict=True)]
     seconds = time.perf_counter() - start
     batch = uuid.uuid4().hex[:12]
-    share = seconds / max(1, len(instances))
+    counts = [
+        _token_counts(inst.requests, res) for inst, res in zip(instances, answers, strict=True)
+    ]
+    shares = _time_shares(seconds, [p + o for p, o in counts])
     records = []
-    for inst, res, s in zip(instances, answers, scored, strict=True):
-        prompt_tokens, output_tokens = _token_counts(inst.requests, res)
+    for inst, s, (prompt_tokens, output_tokens), share in zip(
+        instances, scored, counts, shares, strict=True
+    ):
         extra = {
             **(s.extra or {}),
             "batch": batch,
