@@ -257,8 +257,7 @@ def _task_scaling(
     )
     panel.svg(
         scaling_plot(points, curve, xlabel=xlabel, ylabel=metric, title=task),
-        caption=f"{task}: {metric} against {xlabel}. Red diamonds were held out of the "
-        "backtest fit; the dashed line is the forecast beyond the largest model.",
+        caption=_plot_caption(task, metric, xlabel, points, curve),
     )
     panel.kv(kv, caption=f"{task}: fit and backtest")
     if back is not None:
@@ -282,3 +281,22 @@ def _task_scaling(
             rows,
             caption=f"{task}: backtest on the largest models",
         )
+
+
+def _plot_caption(
+    task: str, metric: str, xlabel: str, points: pd.DataFrame, curve: pd.DataFrame | None
+) -> str:
+    """What the scaling plot draws, and only that: the held-out markers and the forecast
+    line are named only when the plot has them."""
+    parts = [f"{task}: {metric} against {xlabel}."]
+    held = int(points["held_out"].sum())
+    if held:
+        parts.append(
+            f"Red diamonds: the {held} largest model{'s' if held > 1 else ''}, held out of "
+            "the backtest fit."
+        )
+    if curve is not None and len(curve):
+        fitted_max = points.loc[~points["held_out"], "x"].max()
+        if (curve["x"] > fitted_max).any():
+            parts.append("The dashed line is the forecast beyond the largest fitted model.")
+    return " ".join(parts)
