@@ -200,9 +200,10 @@ def _task_scaling(
             kv["band"] += f" (not calibrated: {exc})"
         grid = np.geomspace(data[x].min() / 1.5, data[x].max() * 10, 60)
         pred = fit.predict(grid, level=level)
-        lo, hi = (
-            to_score(_smooth(pred["low"].to_numpy())),
-            to_score(_smooth(pred["high"].to_numpy())),
+        center = pred["prediction"].to_numpy()
+        lo, hi = (  # smooth the band's offsets, not its ends: it stays around the forecast
+            to_score(center + _smooth(pred["low"].to_numpy() - center)),
+            to_score(center + _smooth(pred["high"].to_numpy() - center)),
         )
         if higher:  # scores live in [0, 1]
             lo, hi = np.clip(lo, 0.0, 1.0), np.clip(hi, 0.0, 1.0)
