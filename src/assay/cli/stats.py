@@ -133,7 +133,7 @@ def compare_cmd(
         return
     print_table(result.scores, title="scores")
     if len(result.pairs):
-        print_table(result.pairs, title=f"pairs (p {result.family.statement})")
+        print_table(result.pairs, title=f"pairs: p {result.family.statement}")
         print_table(
             result.groups,
             title="groups (models sharing a letter are not significantly different)",
