@@ -3,73 +3,71 @@ for a job of several variants their paired differences to the first one."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-import numpy as np
 import pandas as pd
 
 from ._common import console, print_table
 
 if TYPE_CHECKING:
     from assay.runner import EvalResult
+    from assay.stats import VariantDifferences
     from assay.store import Store
 
 
-def eval_summary(store: Store, results: list[EvalResult], *, alpha: float = 0.05) -> dict[str, Any]:
-    """``scores``: per model and task the headline metric's mean, (1 − α) interval, n and the
-    chance level; ``pairs``: each later variant against the first on every task (paired
-    difference, interval, Holm-adjusted p over the pairs shown, answers that flipped)."""
+@dataclass
+class EvalSummary:
+    """What :func:`print_eval_summary` shows: ``differences`` (``stats.variant_differences``
+    of the job's models and tasks: per-model headline scores and each variant against the
+    first, adjusted over ``differences.family``) and each task's chance level."""
+
+    differences: VariantDifferences
+    chance: dict[str, float]
+
+    @property
+    def level(self) -> float:
+        return 1 - self.differences.alpha
+
+    def to_dict(self) -> dict[str, Any]:
+        scores = self.differences.scores
+        return {
+            "headline": scores.assign(chance=scores["task"].map(self.chance)).to_dict(
+                orient="records"
+            )
+            if len(scores)
+            else [],
+            **self.differences.to_dict(),
+            "level": self.level,
+        }
+
+
+def eval_summary(store: Store, results: list[EvalResult], *, alpha: float = 0.05) -> EvalSummary:
+    """The job's models on the job's tasks as the store holds them, compared by
+    ``stats.variant_differences`` (the first model is the reference): the same numbers, and
+    the same family of tests, as ``assay compare -m MODELS -t TASKS`` and the report."""
     from assay import stats
 
-    run_ids = sorted({r for res in results for ids in res.run_ids.values() for r in ids})
-    scores = store.analysis_scores()
-    scores = scores[scores["run_id"].isin(run_ids)]
-    if scores.empty:
-        return {"scores": pd.DataFrame(), "pairs": pd.DataFrame(), "level": 1 - alpha}
     models = list(dict.fromkeys(r.model for r in results))
-    comp = stats.compare(scores, models=models, alpha=alpha)
-    samples = store.samples()
-    samples = samples[samples["run_id"].isin(run_ids)]
-    headline = dict(zip(comp.scores["task"], comp.scores["metric"], strict=True))
-    chance = stats.headline_chance(headline, samples)
-    table = comp.scores.assign(chance=comp.scores["task"].map(chance))
-    pairs = comp.details if not comp.details.empty else comp.pairs
-    if len(models) > 1:
-        pairs = pairs[pairs["model_a"].eq(models[0]) | pairs["model_b"].eq(models[0])].copy()
-        flip = pairs["model_a"].eq(models[0]).to_numpy()  # orient as variant − first
-        swapped = {"model_a": "model_b", "model_b": "model_a", "ci_low": "ci_high",
-                   "ci_high": "ci_low", "a_only_right": "b_only_right",
-                   "b_only_right": "a_only_right"}  # fmt: skip
-        sign = {"diff", "ci_low", "ci_high"}
-        pairs = pairs.assign(
-            **{
-                col: np.where(
-                    flip,
-                    -pairs[other].to_numpy() if col in sign else pairs[other].to_numpy(),
-                    pairs[col].to_numpy(),
-                )
-                for col, other in {**swapped, "diff": "diff"}.items()
-                if col in pairs and other in pairs
-            }
-        )
-        pairs["p_adjusted"] = stats.adjust_pvalues(pairs["p_value"].to_numpy(dtype=float))
-    else:
-        pairs = pairs.iloc[0:0]
-    return {"scores": table, "pairs": pairs.reset_index(drop=True), "level": 1 - alpha}
+    tasks = sorted({task for r in results for task in r.run_ids})
+    scores = store.analysis_scores(model=models, task=tasks)
+    differences = stats.variant_differences(
+        scores, models=models if len(scores) else None, alpha=alpha
+    )
+    samples = store.samples(model=models, task=tasks)
+    return EvalSummary(differences, stats.headline_chance(differences.headline, samples))
 
 
-def _interval(row: Any) -> str:
-    return f"[{row.ci_low:.3f}, {row.ci_high:.3f}]"
-
-
-def print_eval_summary(summary: dict[str, Any], *, verbose_table: pd.DataFrame | None) -> None:
-    """The compact table (headline metric per task), the variants' differences, and with
-    ``verbose_table`` every metric's mean ± stderr as well."""
-    level = f"{summary['level']:.0%}"
-    table: pd.DataFrame = summary["scores"]
+def print_eval_summary(summary: EvalSummary, *, verbose_table: pd.DataFrame | None) -> None:
+    """The compact table (headline metric per task), the variants' differences with the family
+    their p-values are adjusted over, and with ``verbose_table`` every metric's mean ± stderr."""
+    diffs = summary.differences
+    level = f"{summary.level:.0%}"
+    table = diffs.scores
     if not table.empty:
         cells = table.assign(
-            cell=[f"{r.mean:.3f} [{r.ci_low:.2f}, {r.ci_high:.2f}]" for r in table.itertuples()]
+            cell=[f"{r.mean:.3f} [{r.ci_low:.2f}, {r.ci_high:.2f}]" for r in table.itertuples()],
+            chance=table["task"].map(summary.chance),
         )
         wide = cells.pivot_table(
             index=["task", "metric"], columns="model", values="cell", aggfunc="first", sort=False
@@ -85,22 +83,23 @@ def print_eval_summary(summary: dict[str, Any], *, verbose_table: pd.DataFrame |
             shown.fillna(""),
             title=f"headline metric per task: score [{level} interval] over n documents",
         )
-    pairs: pd.DataFrame = summary["pairs"]
+    pairs = diffs.table
     if not pairs.empty:
         shown = pd.DataFrame(
             {
-                "variant": pairs["model_a"],
-                "vs": pairs["model_b"],
+                "variant": pairs["variant"],
+                "vs": pairs["reference"],
                 "task": pairs["task"],
-                "diff": pairs["diff"].map(lambda v: "" if pd.isna(v) else f"{v + 0.0:+.3f}"),
+                "diff": pairs["diff"].map(lambda v: "" if pd.isna(v) else f"{v:+.3f}"),
                 f"{level} interval": [
-                    "" if pd.isna(r.ci_low) else _interval(r) for r in pairs.itertuples()
+                    "" if pd.isna(r.ci_low) else f"[{r.ci_low:.3f}, {r.ci_high:.3f}]"
+                    for r in pairs.itertuples()
                 ],
-                "p (Holm)": pairs["p_adjusted"].map(lambda v: "" if pd.isna(v) else f"{v:.3g}"),
+                "p (adjusted)": pairs["p_adjusted"].map(lambda v: "" if pd.isna(v) else f"{v:.3g}"),
                 "flips +/-": [
                     ""
-                    if pd.isna(getattr(r, "a_only_right", float("nan")))
-                    else f"{int(r.a_only_right)}/{int(r.b_only_right)}"
+                    if pd.isna(r.variant_only_right)
+                    else f"{int(r.variant_only_right)}/{int(r.reference_only_right)}"
                     for r in pairs.itertuples()
                 ],
             }
@@ -109,6 +108,11 @@ def print_eval_summary(summary: dict[str, Any], *, verbose_table: pd.DataFrame |
             shown,
             title="each variant against the first: paired difference, "
             "answers it alone got right / alone got wrong",
+        )
+        console.print(
+            f"p {diffs.family.statement}, as in `assay compare` and the report",
+            highlight=False,
+            markup=False,
         )
     if verbose_table is not None:
         print_table(

@@ -235,9 +235,7 @@ def run_job(variants, tasks, *, store, json_out: bool, verbose: bool, **options)
         print_json(
             {
                 **(out[0] if len(out) == 1 else {"variants": out}),
-                "headline": summary["scores"].to_dict(orient="records"),
-                "differences": summary["pairs"].to_dict(orient="records"),
-                "level": summary["level"],
+                **summary.to_dict(),
             }
         )
         return

@@ -129,11 +129,11 @@ def compare_cmd(
         overall=overall,
     )
     if json_out:
-        print_json(result.to_dict())
+        print_json({**result.to_dict(), "family": result.family.to_dict()})
         return
     print_table(result.scores, title="scores")
     if len(result.pairs):
-        print_table(result.pairs, title=f"pairs (p adjusted: {correction})")
+        print_table(result.pairs, title=f"pairs: p {result.family.statement}")
         print_table(
             result.groups,
             title="groups (models sharing a letter are not significantly different)",

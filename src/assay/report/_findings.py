@@ -38,7 +38,8 @@ def ranked(findings: Iterable[Finding]) -> list[Finding]:
 
 
 def pair_findings(comp: stats.Comparison, headline: dict[str, str], level: str) -> list[Finding]:
-    """Every paired difference on a task's headline metric, the better model named first."""
+    """Every paired difference on a task's headline metric, the better model named first, with
+    its p-value adjusted over ``comp.family`` (stated in the sentence)."""
     if comp.pairs.empty:
         return []
     p = comp.pairs[comp.pairs["metric"].to_numpy() == comp.pairs["task"].map(headline).to_numpy()]
@@ -50,6 +51,7 @@ def pair_findings(comp: stats.Comparison, headline: dict[str, str], level: str) 
     low = np.where(flip, -p["ci_high"], p["ci_low"])
     high = np.where(flip, -p["ci_low"], p["ci_high"])
     p_adj = p["p_adjusted"].to_numpy(dtype=float)
+    family = comp.family  # what p_adjusted is adjusted over, as `assay compare` says
     out = []
     for i, (task, metric, n) in enumerate(zip(p["task"], p["metric"], p["n"], strict=True)):
         word = "lower" if lower_is_better(metric) else "higher"
@@ -69,7 +71,8 @@ def pair_findings(comp: stats.Comparison, headline: dict[str, str], level: str) 
         text = (
             f"On {task} ({metric}), {best[i]} scores {fmt(abs(diff[i]))} {word} than "
             f"{other[i]} ({level} CI of the difference {fmt(low[i])} to {fmt(high[i])}, "
-            f"n = {int(n)} paired documents, Holm-adjusted p {_p_text(p_adj[i])}): {verdict} "
+            f"n = {int(n)} paired documents, {family.adjusted} p {_p_text(p_adj[i])} "
+            f"{family.over}): {verdict} "
             f"at α = {comp.alpha:g}."
         )
         out.append(Finding(text, surprise(p_adj[i]), "pair", float(p_adj[i])))

@@ -128,7 +128,7 @@ def task_sentence(
     return (
         f"On {task} ({metric}), {top['model']} leads with {est}, {fmt(abs(pair['diff']))} "
         f"{word} {second['model']} ({level} CI of the difference {fmt(pair['ci_low'])} to "
-        f"{fmt(pair['ci_high'])}, Holm-adjusted p {p_text} over all pairs, "
+        f"{fmt(pair['ci_high'])}, {comp.family.adjusted} p {p_text} {comp.family.over}, "
         f"n = {int(pair['n'])} paired documents): {verdict}."
     )
 
@@ -219,8 +219,13 @@ def pairs_panel(comp: stats.Comparison, headline: dict[str, str]) -> Panel:
                     )
                 )
             rows.append(row)
-        panel.table(["", *models], rows, caption=f"{task} — {metric}", table_id=f"pairs-{task}")
-    panel.results = {"pairs": comp.pairs}
+        panel.table(
+            ["", *models],
+            rows,
+            caption=f"{task} — {metric}; p {comp.family.statement}",
+            table_id=f"pairs-{task}",
+        )
+    panel.results = {"pairs": comp.pairs, "family": comp.family}
     panel.findings = pair_findings(comp, headline, level_text(comp.alpha))
     return panel
 

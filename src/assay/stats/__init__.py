@@ -1,6 +1,7 @@
-"""Statistics for evaluations: error bars, paired comparisons, power, variance, bias, flips,
-items and small anchor subsets. Inputs are the store's tidy frames (``Store.scores()``,
-``Store.samples()``) or plain arrays; results are dataclasses with ``.to_dict()``."""
+"""Statistics for evaluations: error bars, paired comparisons, a job's variants against the
+first, power, variance, bias, flips, items and small anchor subsets. Inputs are the store's
+tidy frames (``Store.scores()``, ``Store.samples()``) or plain arrays; results are dataclasses
+with ``.to_dict()``."""
 
 from ._anchors import (
     AnchorEstimate,
@@ -22,7 +23,7 @@ from ._calibration import (
 )
 from ._chance import chance_levels, headline_chance
 from ._checkpoints import OrderStability, checkpoint_scores, order_stability
-from ._compare import Comparison, compare
+from ._compare import AdjustmentFamily, Comparison, compare
 from ._efficiency import EfficiencyResult, check_prices, efficiency, read_prices
 from ._estimators import (
     BootstrapResult,
@@ -60,9 +61,11 @@ from ._variance import (
     monotonicity,
     variance_decomposition,
 )
+from ._variants import VariantDifferences, variant_differences
 
 __all__ = [
     "IRT2PL",
+    "AdjustmentFamily",
     "AnchorEstimate",
     "AnchorPoints",
     "BootstrapResult",
@@ -85,6 +88,7 @@ __all__ = [
     "Robustness",
     "VarianceComponents",
     "VarianceResult",
+    "VariantDifferences",
     "adjust_pvalues",
     "anchor_points",
     "bootstrap_ci",
@@ -124,5 +128,6 @@ __all__ = [
     "robustness",
     "sample_size",
     "variance_decomposition",
+    "variant_differences",
     "wilson_ci",
 ]

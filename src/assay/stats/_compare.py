@@ -19,7 +19,7 @@ from ._estimators import mean_ci
 from ._paired import _CORRECTIONS, _METHODS, adjust_pvalues, paired_test
 from ._tidy import doc_matrix, select, task_metrics
 
-__all__ = ["Comparison", "compact_letters", "compare"]
+__all__ = ["AdjustmentFamily", "Comparison", "compact_letters", "compare"]
 
 SCORE_COLUMNS = [
     "model",
@@ -48,6 +48,53 @@ PAIR_COLUMNS = [
 ]
 OVERALL = "(all)"
 
+#: How each correction is named in sentences.
+CORRECTION_NAMES = {"holm": "Holm", "bh": "Benjamini–Hochberg", "none": "no correction"}
+
+
+@dataclass(frozen=True)
+class AdjustmentFamily:
+    """The family of tests a multiple-testing correction adjusts over: ``size`` tests (the
+    pairs with a p-value), ``correction`` (holm, bh, none), over every pair of ``models``
+    models on each of ``tasks`` tasks — :func:`compare`'s family, the one ``assay compare``,
+    ``assay eval`` and the report state."""
+
+    size: int
+    correction: str
+    models: int
+    tasks: int
+
+    @property
+    def adjusted(self) -> str:
+        """How the p-values are adjusted: "Holm-adjusted", "Benjamini–Hochberg-adjusted" or
+        "unadjusted"."""
+        if self.correction == "none":
+            return "unadjusted"
+        return f"{CORRECTION_NAMES[self.correction]}-adjusted"
+
+    @property
+    def over(self) -> str:
+        """E.g. "over 6 comparisons"."""
+        return f"over {self.size} comparison{'s' * (self.size != 1)}"
+
+    @property
+    def statement(self) -> str:
+        """E.g. "Holm-adjusted over 6 comparisons (every pair of 4 models on each of 1 task)"."""
+        scope = (
+            f"every pair of {self.models} models on each of {self.tasks} "
+            f"task{'s' * (self.tasks != 1)}"
+        )
+        return f"{self.adjusted} {self.over} ({scope})"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "size": self.size,
+            "correction": self.correction,
+            "models": self.models,
+            "tasks": self.tasks,
+            "statement": self.statement,
+        }
+
 
 @dataclass
 class Comparison:
@@ -70,6 +117,16 @@ class Comparison:
     alpha: float = 0.05
     correction: str = "holm"
     details: pd.DataFrame = field(default_factory=pd.DataFrame)
+
+    @property
+    def family(self) -> AdjustmentFamily:
+        """What ``p_adjusted`` is adjusted over: the pairs with a p-value, all tasks at once."""
+        key = _correction_key(self.correction)
+        if "p_value" not in self.pairs:
+            return AdjustmentFamily(0, key, 0, 0)
+        tested = self.pairs[self.pairs["p_value"].notna()]
+        names = set(tested["model_a"]) | set(tested["model_b"])
+        return AdjustmentFamily(len(tested), key, len(names), tested["task"].nunique())
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -215,6 +272,11 @@ def compare(
     if overall and score_df["task"].nunique() > 1:
         score_df = pd.concat([score_df, _overall_scores(score_df, alpha)], ignore_index=True)
     return Comparison(score_df, pairs, groups, alpha, correction, details.reset_index(drop=True))
+
+
+def _correction_key(correction: str) -> str:
+    key = str(correction).lower()
+    return "bh" if key in ("bh", "fdr", "benjamini-hochberg") else key
 
 
 def _scale_interval(est, info) -> tuple[float, float, str]:
