@@ -22,16 +22,17 @@ def eval_summary(store: Store, results: list[EvalResult], *, alpha: float = 0.05
     from assay import stats
 
     run_ids = sorted({r for res in results for ids in res.run_ids.values() for r in ids})
-    scores = store.analysis_scores()
+    evidence = store.evidence()
+    scores = evidence.scores
     scores = scores[scores["run_id"].isin(run_ids)]
     if scores.empty:
         return {"scores": pd.DataFrame(), "pairs": pd.DataFrame(), "level": 1 - alpha}
     models = list(dict.fromkeys(r.model for r in results))
-    comp = stats.compare(scores, models=models, alpha=alpha)
+    comp = stats.compare(scores, models=models, alpha=alpha, metrics=evidence.metrics)
     samples = store.samples()
     samples = samples[samples["run_id"].isin(run_ids)]
     headline = dict(zip(comp.scores["task"], comp.scores["metric"], strict=True))
-    chance = stats.headline_chance(headline, samples)
+    chance = stats.headline_chance(headline, samples, evidence.metrics)
     table = comp.scores.assign(chance=comp.scores["task"].map(chance))
     pairs = comp.details if not comp.details.empty else comp.pairs
     if len(models) > 1:
