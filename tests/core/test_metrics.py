@@ -11,11 +11,11 @@ import pytest
 
 from assay.core import (
     BUILTIN_METRICS,
+    declared_metrics,
     headline_metric,
     lower_is_better,
     metric_info,
     parse_metric_spec,
-    declared_metrics,
     resolve_metrics,
     with_corpus_metrics,
 )
