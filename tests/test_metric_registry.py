@@ -15,7 +15,7 @@ from cli_helpers import run_main
 from fake_backend import FakeBackend
 
 from assay import stats
-from assay.core import clear_declared_metrics, headline_metric, lower_is_better
+from assay.core import headline_metric, lower_is_better
 from assay.rank import rank_samples
 from assay.report import build_report, headline_metrics
 from assay.runner import evaluate
@@ -23,13 +23,6 @@ from assay.store import open_store
 from assay.tasks import aggregate_rolling, load_task
 
 pytestmark = pytest.mark.filterwarnings("ignore")
-
-
-@pytest.fixture(autouse=True)
-def _clean():
-    clear_declared_metrics()
-    yield
-    clear_declared_metrics()
 
 
 class Scaled(FakeBackend):
@@ -155,7 +148,7 @@ def test_task_file_metric_declaration_reaches_the_report(tmp_path):
     evaluate(FakeBackend("dull", generation="nothing"), [task], store=store, progress=False)
     extra = json.loads(store.runs()["extra"].dropna().iloc[0])
     assert extra["metrics"]["f1"]["higher_is_better"] is False
-    clear_declared_metrics()  # the analysis reads the declaration back from the store
+    assert not lower_is_better("f1")  # nothing process-wide: the report reads the store
     report = build_report(store, bootstrap=0, scaling_bootstrap=0)
     assert report.headline == {"shout": "f1"}
     assert report.panel("leaderboard").items[0]["row_keys"] == ["dull", "sharp"]

@@ -11,23 +11,15 @@ import pytest
 
 from assay.core import (
     BUILTIN_METRICS,
-    clear_declared_metrics,
+    declared_metrics,
     headline_metric,
     lower_is_better,
     metric_info,
     parse_metric_spec,
-    register_metrics,
-    register_runs,
+    resolve_metrics,
     with_corpus_metrics,
 )
 from assay.errors import InputError
-
-
-@pytest.fixture(autouse=True)
-def _clean():
-    clear_declared_metrics()
-    yield
-    clear_declared_metrics()
 
 
 def test_directions_of_the_builtin_metrics():
@@ -69,18 +61,24 @@ def test_declarations_parse_validate_and_override():
     ):
         with pytest.raises(InputError, match=what):
             parse_metric_spec("err", bad)
-    register_metrics({"err": {"higher_is_better": False, "priority": 500}})
-    assert lower_is_better("err") and headline_metric(["acc", "err"]) == "err"
+    declared = {"err": parse_metric_spec("err", {"higher_is_better": False, "priority": 500})}
+    assert lower_is_better("err", declared) and headline_metric(["acc", "err"], declared) == "err"
+    assert not lower_is_better("err") and headline_metric(["acc", "err"]) == "acc"  # no state
+    flipped = {"exact_match": parse_metric_spec("exact_match", {"higher_is_better": False})}
+    resolved = resolve_metrics(["acc", "exact_match"], flipped)
+    assert resolved["exact_match"].lower_is_better and resolved["acc"] == metric_info("acc")
+    assert not metric_info("exact_match").lower_is_better  # the built-in one is untouched
 
 
-def test_register_runs_reads_run_extra():
+def test_declared_metrics_reads_run_extra():
     runs = pd.DataFrame(
         {"run_id": ["a", "b", "c"],
          "extra": [json.dumps({"metrics": {"err": {"higher_is_better": False}}}), None, "{bad"]}
     )  # fmt: skip
-    found = register_runs(runs)
-    assert list(found) == ["err"] and lower_is_better("err")
-    assert register_runs(pd.DataFrame({"run_id": []})) == {}
+    found = declared_metrics(runs)
+    assert list(found) == ["err"] and lower_is_better("err", found)
+    assert not lower_is_better("err")  # reading declarations registers nothing
+    assert declared_metrics(pd.DataFrame({"run_id": []})) == {}
 
 
 def _rolling_scores(docs: dict[str, tuple[float, float, float]], model: str = "m"):

@@ -50,12 +50,14 @@ def eval_summary(store: Store, results: list[EvalResult], *, alpha: float = 0.05
 
     models = list(dict.fromkeys(r.model for r in results))
     tasks = sorted({task for r in results for task in r.run_ids})
-    scores = store.analysis_scores(model=models, task=tasks)
+    evidence = store.evidence(model=models, task=tasks)
+    scores = evidence.scores
     differences = stats.variant_differences(
-        scores, models=models if len(scores) else None, alpha=alpha
+        scores, models=models if len(scores) else None, alpha=alpha, metrics=evidence.metrics
     )
     samples = store.samples(model=models, task=tasks)
-    return EvalSummary(differences, stats.headline_chance(differences.headline, samples))
+    chance = stats.headline_chance(differences.headline, samples, evidence.metrics)
+    return EvalSummary(differences, chance)
 
 
 def print_eval_summary(summary: EvalSummary, *, verbose_table: pd.DataFrame | None) -> None:

@@ -169,7 +169,8 @@ def breakdown_cmd(
 
     mapping = read_groups(groups, by) if groups is not None else None
     st = get_store(store, must_exist=True)
-    scores = st.analysis_scores()
+    evidence = st.evidence()
+    scores = evidence.scores
     if scores.empty:
         raise InputError(f"the store at {st.path} has no scored samples")
     if mapping is None and by not in scores:
@@ -177,8 +178,8 @@ def breakdown_cmd(
     two = _split(pair)
     if two is not None and len(two) != 2:
         raise InputError("--pair takes two models 'a,b'")
-    res = breakdown(scores, by, groups=mapping, n_bins=bins, metric=metric, models=_split(models),
-                    tasks=task, pair=None if two is None else (two[0], two[1]), alpha=alpha,
+    res = breakdown(scores, by, groups=mapping, n_bins=bins, metric=metric,
+                    metrics=evidence.metrics, models=_split(models), tasks=task, pair=None if two is None else (two[0], two[1]), alpha=alpha,
                     correction=correction, seed=seed)  # fmt: skip
     if json_out:
         print_json(res.to_dict())
@@ -222,11 +223,12 @@ def reliability_cmd(
     from assay.stats import reliability
 
     st = get_store(store, must_exist=True)
-    scores = st.analysis_scores()
+    evidence = st.evidence()
+    scores = evidence.scores
     if scores.empty:
         raise InputError(f"the store at {st.path} has no scored samples")
-    res = reliability(scores, by=by, metric=metric, threshold=threshold, models=_split(models),
-                      tasks=task, min_variants=min_variants, alpha=alpha)  # fmt: skip
+    res = reliability(scores, by=by, metric=metric, metrics=evidence.metrics, threshold=threshold,
+                      models=_split(models), tasks=task, min_variants=min_variants, alpha=alpha)  # fmt: skip
     if json_out:
         print_json(res.to_dict())
         return

@@ -134,10 +134,15 @@ def samples_cmd(
     """Rank models from per-sample results, each model on its own subset (ONEBench / HELM);
     bootstrap rounds resample the samples (--bootstrap 0: no intervals)."""
     st = get_store(store, must_exist=True)
-    scores = st.analysis_scores()
+    ev = st.evidence()
     with console.status(f"ranking by {method} with {bootstrap} bootstrap rounds"):
         groups, alone = rank_sample_groups(
-            scores, method=method, metric=metric, bootstrap=bootstrap, seed=seed
+            ev.scores,
+            method=method,
+            metric=metric,
+            metrics=ev.metrics,
+            bootstrap=bootstrap,
+            seed=seed,
         )
     if not groups:
         raise InputError("scores: no two models share a sample; nothing to rank")
@@ -187,11 +192,19 @@ def stability_cmd(
     if not fracs or not all(0 < f <= 1 for f in fracs):
         raise InputError(f"--fractions {fractions!r}: each must be in (0, 1], e.g. 0.5,0.1")
     s = get_store(store, must_exist=True)
-    data = s.battles() if source == "battles" else s.scores()
+    ev = s.evidence() if source == "samples" else None
+    data = s.battles() if ev is None else ev.scores
     if data.empty:
         raise InputError(f"the store has no {source}")
     with console.status("ranking subsamples"):
-        curve = subsample_curve(data, fractions=fracs, repeats=repeats, method=method, seed=seed)
+        curve = subsample_curve(
+            data,
+            fractions=fracs,
+            repeats=repeats,
+            method=method,
+            seed=seed,
+            metrics=None if ev is None else ev.metrics,
+        )
     if json_out:
         print_json({"curve": curve.to_dict(orient="records")})
     else:

@@ -29,11 +29,12 @@ def _models(text: str | None) -> list[str] | None:
     return [m.strip() for m in text.split(",") if m.strip()] or None if text else None
 
 
-def _scores(store: Path | None):
-    df = get_store(store, must_exist=True).analysis_scores()
-    if df.empty:
+def _evidence(store: Path | None):
+    """The store's evidence (``Store.evidence``); no scored samples is an error."""
+    ev = get_store(store, must_exist=True).evidence()
+    if ev.scores.empty:
         raise InputError(f"the store at {store or 'default path'} has no scored samples")
-    return df
+    return ev
 
 
 def robustness_cmd(
@@ -48,8 +49,9 @@ def robustness_cmd(
     the clean score, and the worst case over perturbations per document (HELM)."""
     from assay.stats import robustness
 
-    result = robustness(_scores(store), metric=metric, models=_models(models), tasks=task,
-                        alpha=alpha)  # fmt: skip
+    ev = _evidence(store)
+    result = robustness(ev.scores, metric=metric, metrics=ev.metrics, models=_models(models),
+                        tasks=task, alpha=alpha)  # fmt: skip
     if json_out:
         print_json(result.to_dict())
         return
@@ -104,7 +106,7 @@ def fairness_cmd(
     from assay.stats import fairness
 
     result = fairness(
-        _scores(store), metric=metric, task=only(task), models=_models(models),
+        _evidence(store).scores, metric=metric, task=only(task), models=_models(models),
         weights=_weights(weights), diversity_weight=diversity_weight,
         sentiment_weight=sentiment_weight, alpha=alpha,
     )  # fmt: skip
@@ -154,7 +156,8 @@ def order_stability_cmd(
     if name is None:
         raise InputError("give the task with --task")
     db = get_store(store, must_exist=True)
-    table = checkpoint_scores(_scores(store), db.models(), task=name, metric=metric)
+    ev = _evidence(store)
+    table = checkpoint_scores(ev.scores, db.models(), task=name, metric=metric, metrics=ev.metrics)
     result = order_stability(table)
     if json_out:
         print_json(result.to_dict())

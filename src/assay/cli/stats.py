@@ -32,16 +32,17 @@ def _split(text: str | None) -> list[str] | None:
     return names or None
 
 
-def _scores(store, *, model=None, task=None):
-    """The store's scores, read in SQL for the models and tasks asked only (all when None)."""
+def _evidence(store, *, model=None, task=None):
+    """The store's evidence (``Store.evidence``: scores with corpus metrics and the store's
+    metric definitions), read in SQL for the models and tasks asked only (all when None)."""
     st = get_store(store, must_exist=True)
-    df = st.analysis_scores(model=model or None, task=task or None)
+    ev = st.evidence(model=model or None, task=task or None)
     wanted = [(c, [v] if isinstance(v, str) else v) for c, v in (("model", model), ("task", task))]
-    if any(v and not set(v) <= set(df[c]) for c, v in wanted):
-        df = st.analysis_scores()  # a name the store lacks: the analysis says what it has
-    if df.empty:
+    if any(v and not set(v) <= set(ev.scores[c]) for c, v in wanted):
+        ev = st.evidence()  # a name the store lacks: the analysis says what it has
+    if ev.scores.empty:
         raise InputError(f"the store at {store or 'default path'} has no scored samples")
-    return df
+    return ev
 
 
 def _unknown_model_or_task(st, model: str | None, task: str | None) -> NoReturn:
@@ -59,17 +60,18 @@ def _unknown_model_or_task(st, model: str | None, task: str | None) -> NoReturn:
     raise InputError("no samples for that model/task in the store")
 
 
-def _path_scores(paths: list[Path], store) -> object:
-    """Scores of lm-eval folders / lighteval outputs / inspect logs read into a temporary store."""
+def _path_evidence(paths: list[Path], store):
+    """Evidence of lm-eval folders / lighteval outputs / inspect logs read into a temporary
+    store."""
     from assay.store import scratch_store
 
     if store is not None:
         raise InputError("give PATHs or --store, not both")
     with scratch_store(paths) as scratch:
-        df = scratch.analysis_scores()
-    if df.empty:
+        ev = scratch.evidence()
+    if ev.scores.empty:
         raise InputError(f"no scored samples in {', '.join(map(str, paths))}")
-    return df
+    return ev
 
 
 def compare_cmd(
@@ -115,12 +117,13 @@ def compare_cmd(
     """
     from assay.stats import compare
 
-    scores = (
-        _path_scores(paths, store) if paths else _scores(store, model=_split(models), task=task)
+    ev = (
+        _path_evidence(paths, store) if paths else _evidence(store, model=_split(models), task=task)
     )
     result = compare(
-        scores,
+        ev.scores,
         metric=metric,
+        metrics=ev.metrics,
         models=_split(models),
         tasks=task,
         alpha=alpha,
@@ -206,12 +209,14 @@ def power_cmd(
         pair = _split(models) or []
         if len(pair) != 2 or task is None:
             raise InputError("--models needs two names 'a,b' and --task")
+        ev = _evidence(store)
         result = power_from_scores(
-            _scores(store),
+            ev.scores,
             pair[0],
             pair[1],
             task=only(task),
             metric=metric,
+            metrics=ev.metrics,
             delta=delta,
             n=n,
             alpha=alpha,
@@ -262,7 +267,12 @@ def flips_cmd(
     from assay.stats import flips
 
     result = flips(
-        _scores(store, model=[old, new], task=task), old, new, task=task, metric=metric, alpha=alpha
+        _evidence(store, model=[old, new], task=task).scores,
+        old,
+        new,
+        task=task,
+        metric=metric,
+        alpha=alpha,
     )
     if json_out:
         print_json(result.to_dict())
@@ -340,10 +350,12 @@ def items_cmd(
     """
     from assay.stats import item_report
 
+    ev = _evidence(store)
     result = item_report(
-        _scores(store),
+        ev.scores,
         task=only(task),
         metric=metric,
+        metrics=ev.metrics,
         models=_split(models),
         irt=irt,
         anchors=anchors,
@@ -386,7 +398,8 @@ def variance_cmd(
     from assay.stats import monotonicity, variance_decomposition
 
     st = get_store(store, must_exist=True)
-    df = _scores(store)
+    ev = _evidence(store)
+    df = ev.scores
     if checkpoints:
         if task and len(task) > 1:
             raise InputError(f"--checkpoints takes one task, not {len(task)}: {', '.join(task)}")
@@ -394,7 +407,9 @@ def variance_cmd(
         meta = st.models().set_index("model")
         steps = meta["step"].reindex(names) if "step" in meta else None
         use = steps.to_numpy(dtype=float) if steps is not None and steps.notna().all() else None
-        res = monotonicity(df, names, steps=use, task=only(task), metric=metric, seed=seed)
+        res = monotonicity(
+            df, names, steps=use, task=only(task), metric=metric, metrics=ev.metrics, seed=seed
+        )
         if json_out:
             print_json(res.to_dict())
             return
@@ -404,7 +419,7 @@ def variance_cmd(
             f"p = {res.pvalue:.3g}  (n = {res.n} docs, {res.n_resamples} resamples)"
         )
         return
-    result = variance_decomposition(df, model=model, task=task, metric=metric)
+    result = variance_decomposition(df, model=model, task=task, metric=metric, metrics=ev.metrics)
     if json_out:
         print_json(result.to_dict())
         return

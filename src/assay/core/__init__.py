@@ -3,7 +3,8 @@
 Hashing (:func:`stable_hash`), JSON-ready values (:func:`to_jsonable`), strict text readers
 (:func:`read_text`, :func:`decode_text`, :func:`iter_jsonl`, :func:`read_csv_rows`) and column
 checks (:func:`require_columns`), and the metric registry (:func:`metric_info`,
-:func:`headline_metric`, :func:`with_corpus_metrics`). It imports nothing from the other parts of assay.
+:func:`headline_metric`, :func:`resolve_metrics`, :func:`with_corpus_metrics`; pure: a
+store's declarations are passed in, never kept). It imports nothing from the other parts of assay.
 """
 
 from ._columns import require_columns
@@ -15,14 +16,14 @@ from ._metrics import (
     BUILTIN_METRICS,
     CORPUS_METRICS,
     MetricInfo,
-    clear_declared_metrics,
+    MetricMap,
+    declared_metrics,
     headline_metric,
     lower_is_better,
     metric_info,
     metric_spec,
     parse_metric_spec,
-    register_metrics,
-    register_runs,
+    resolve_metrics,
     with_corpus_metrics,
 )
 from ._readers import decode_text, iter_jsonl, read_csv_rows, read_text
@@ -32,7 +33,8 @@ __all__ = [
     "CORPUS_METRICS",
     "CostFit",
     "MetricInfo",
-    "clear_declared_metrics",
+    "MetricMap",
+    "declared_metrics",
     "decode_text",
     "fit_cost",
     "headline_metric",
@@ -44,8 +46,7 @@ __all__ = [
     "plot_label",
     "read_csv_rows",
     "read_text",
-    "register_metrics",
-    "register_runs",
+    "resolve_metrics",
     "require_columns",
     "stable_hash",
     "to_jsonable",

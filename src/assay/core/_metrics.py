@@ -3,9 +3,11 @@ and its priority as a task's headline; and corpus perplexities as per-document s
 
 Every part asks :func:`metric_info` / :func:`headline_metric` instead of keeping its own list.
 A task file declares its own metrics (``metrics: {name: {higher_is_better: false, ...}}``);
-the runner stores the declarations on the run row (outside the run id's hash) and the analysis
-registers them from the store with :func:`register_runs`. Unknown metrics are higher-is-better,
-unbounded, priority 0.
+the runner stores the declarations on the run row (outside the run id's hash) and a store's
+evidence (``Store.evidence()``) reads them back with :func:`declared_metrics` into its metric
+map, which every analysis is handed (``metrics=``). Resolution is a pure function of that map
+and the built-in registry: there is no process-wide state. Unknown metrics are
+higher-is-better, unbounded, priority 0.
 """
 
 from __future__ import annotations
@@ -95,7 +97,8 @@ CORPUS_METRICS: dict[str, str] = {
     "bits_per_byte": "bytes",
 }
 
-_DECLARED: dict[str, MetricInfo] = {}
+#: A metric map: name -> definition (a store's declarations, or its resolved metrics).
+MetricMap = Mapping[str, MetricInfo]
 
 
 def _lower_by_name(name: str) -> bool:
@@ -103,29 +106,39 @@ def _lower_by_name(name: str) -> bool:
     return "perplexity" in low or "latency" in low or low.endswith(("_loss", "loss"))
 
 
-def metric_info(name: str) -> MetricInfo:
-    """What assay knows of ``name``: a declared metric, else a built-in one, else the default
-    (higher-is-better, unbounded, priority 0; perplexity-, loss- and latency-like names are
-    lower-is-better)."""
+def metric_info(name: str, metrics: MetricMap | None = None) -> MetricInfo:
+    """What assay knows of ``name``: its entry in ``metrics`` (a store's metric map), else a
+    built-in one, else the default (higher-is-better, unbounded, priority 0; perplexity-, loss-
+    and latency-like names are lower-is-better)."""
     name = str(name)
-    if name in _DECLARED:
-        return _DECLARED[name]
+    if metrics and name in metrics:
+        return metrics[name]
     if name in BUILTIN_METRICS:
         return BUILTIN_METRICS[name]
     return MetricInfo(name, higher_is_better=not _lower_by_name(name))
 
 
-def lower_is_better(name: str) -> bool:
-    """True when smaller values of ``name`` are better."""
-    return metric_info(name).lower_is_better
+def lower_is_better(name: str, metrics: MetricMap | None = None) -> bool:
+    """True when smaller values of ``name`` are better (by ``metrics``, else built in)."""
+    return metric_info(name, metrics).lower_is_better
 
 
-def headline_metric(names: Iterable[str]) -> str:
-    """The headline among ``names``: highest priority, ties by name."""
+def headline_metric(names: Iterable[str], metrics: MetricMap | None = None) -> str:
+    """The headline among ``names``: highest priority (by ``metrics``, else built in), ties by
+    name."""
     unique = sorted(set(map(str, names)))
     if not unique:
         raise InputError("no metrics in the scores")
-    return min(unique, key=lambda n: (-metric_info(n).priority, n))
+    return min(unique, key=lambda n: (-metric_info(n, metrics).priority, n))
+
+
+def resolve_metrics(
+    names: Iterable[str], declared: MetricMap | None = None
+) -> dict[str, MetricInfo]:
+    """The definition of each of ``names`` and of each declared metric: declared, else built
+    in, else the default (:func:`metric_info`)."""
+    every = set(map(str, names)) | set(declared or {})
+    return {name: metric_info(name, declared) for name in sorted(every)}
 
 
 def parse_metric_spec(name: str, spec: Any, where: str = "metrics") -> MetricInfo:
@@ -167,21 +180,9 @@ def parse_metric_spec(name: str, spec: Any, where: str = "metrics") -> MetricInf
     )
 
 
-def register_metrics(declared: Mapping[str, MetricInfo | Mapping[str, Any]]) -> None:
-    """Add (or replace) metric declarations, e.g. a task file's ``metrics:``."""
-    for name, spec in declared.items():
-        info = spec if isinstance(spec, MetricInfo) else parse_metric_spec(name, spec)
-        _DECLARED[str(name)] = info
-
-
-def clear_declared_metrics() -> None:
-    """Forget every declaration (tests)."""
-    _DECLARED.clear()
-
-
-def register_runs(runs: pd.DataFrame) -> dict[str, MetricInfo]:
-    """Register the declarations the runner stored on run rows (``extra.metrics``); returns
-    them. Rows without declarations, or with unreadable ``extra``, are skipped."""
+def declared_metrics(runs: pd.DataFrame) -> dict[str, MetricInfo]:
+    """The metric declarations the runner stored on run rows (``extra.metrics``), later rows
+    winning. Rows without declarations, or with unreadable ``extra``, are skipped."""
     found: dict[str, MetricInfo] = {}
     if "extra" not in runs.columns:
         return found
@@ -197,7 +198,6 @@ def register_runs(runs: pd.DataFrame) -> dict[str, MetricInfo]:
                     found[str(name)] = parse_metric_spec(name, spec)
                 except InputError:
                     continue
-    register_metrics(found)
     return found
 
 

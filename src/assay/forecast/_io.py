@@ -119,7 +119,7 @@ def table_from_store(
     ``metric``. See :func:`_per_model` for how repeats and orderings enter the mean and its SE.
     """
     models = store.models()
-    scores = store.scores(task=task, metric=metric)
+    scores = store.evidence(task=task, metric=metric).scores
     if scores.empty:
         raise InputError(f"no scores in {store.path} for task={task!r} metric={metric!r}")
     pairs = scores[["task", "metric"]].drop_duplicates()

@@ -27,7 +27,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from assay.core import headline_metric, metric_info
+from assay.core import MetricMap, headline_metric, metric_info
 from assay.errors import InputError
 
 from ._battles import PairCounts
@@ -55,7 +55,9 @@ class SampleMatrix:
         return ~np.isnan(self.values)
 
 
-def sample_matrix(scores: pd.DataFrame, metric: str | None = None) -> SampleMatrix:
+def sample_matrix(
+    scores: pd.DataFrame, metric: str | None = None, metrics: MetricMap | None = None
+) -> SampleMatrix:
     """Pivot the store's tidy scores (model, task, doc_id, metric, value) to models × samples."""
     need = ("model", "task", "doc_id", "metric", "value")
     missing = [c for c in need if c not in scores.columns]
@@ -72,10 +74,10 @@ def sample_matrix(scores: pd.DataFrame, metric: str | None = None) -> SampleMatr
         chosen = dict.fromkeys(df["task"].unique(), metric)
     else:
         per_task = df.groupby("task")["metric"].unique()
-        chosen = {task: headline_metric(ms) for task, ms in per_task.items()}
+        chosen = {task: headline_metric(ms, metrics) for task, ms in per_task.items()}
         df = df[df["metric"].to_numpy() == df["task"].map(chosen).to_numpy()]
     value = df["value"].astype(float).to_numpy()
-    sign = df["metric"].map(lambda m: metric_info(m).sign).to_numpy(dtype=float)
+    sign = df["metric"].map(lambda m: metric_info(m, metrics).sign).to_numpy(dtype=float)
     value = value * sign  # lower-is-better metrics negated (assay.core's registry)
     cells = (
         df.assign(value=value)
@@ -238,12 +240,13 @@ def rank_samples(
     *,
     method: str = "pl",
     metric: str | None = None,
+    metrics: MetricMap | None = None,
     bootstrap: int = 100,
     seed: int = 0,
     confidence: float = 0.95,
     l2: float = 1e-4,
 ) -> Ratings:
-    """Rank models from per-sample results (the store's tidy ``Store.scores()`` frame).
+    """Rank models from per-sample results (the store's tidy ``Store.evidence().scores`` frame).
 
     ``method``: ``pl`` (Plackett–Luce by rank breaking, Elo scale), ``irt`` (Rasch abilities
     with item difficulties fitted jointly, Elo scale; scores in [0, 1]; on sparse matrices
@@ -251,7 +254,7 @@ def rank_samples(
     rate in [0, 1]) or ``mean`` (macro mean score; ``details`` has the coverage: the share of
     all samples the model has). Without ``metric`` each task uses its headline metric
     (``assay.core.headline_metric``); lower-is-better metrics (perplexity, latency, ...) are
-    negated. ``n`` is the number of samples a model has.
+    negated. ``metrics``: the store's metric definitions (``Store.evidence().metrics``). ``n`` is the number of samples a model has.
     """
     if method not in METHODS:
         raise InputError(f"method {method!r}: use one of {', '.join(METHODS)}")
@@ -259,8 +262,8 @@ def rank_samples(
         raise InputError(f"bootstrap {bootstrap}: must be >= 0")
     skipped: list[str] = []
     if method == "irt" and metric is None:
-        scores, skipped = _unit_interval_tasks(scores)
-    mat = sample_matrix(scores, metric)
+        scores, skipped = _unit_interval_tasks(scores, metrics)
+    mat = sample_matrix(scores, metric, metrics)
     rng = np.random.default_rng(seed)
     weights = _column_weights(mat.tasks, bootstrap, rng) if bootstrap else np.empty((0, 0))
     n = mat.present.sum(axis=1)
@@ -312,43 +315,51 @@ def rank_samples(
     )
 
 
-def _unit_interval_tasks(scores: pd.DataFrame) -> tuple[pd.DataFrame, list[str]]:
+def _unit_interval_tasks(
+    scores: pd.DataFrame, metrics: MetricMap | None = None
+) -> tuple[pd.DataFrame, list[str]]:
     """The scores of the tasks whose headline metric is a success score in [0, 1] (what the
     Rasch model needs), and the tasks left out (perplexities, unbounded scores). With none
     left, the scores as they are (:func:`rank_samples` then names the problem)."""
     values = scores.dropna(subset=["value"])
     per_task = values.groupby("task")["metric"].unique()
-    head = {task: headline_metric(ms) for task, ms in per_task.items()}
+    head = {task: headline_metric(ms, metrics) for task, ms in per_task.items()}
     rows = values[values["metric"].to_numpy() == values["task"].map(head).to_numpy()]
     span = rows.groupby("task")["value"].agg(["min", "max"])
     fits = (span["min"] >= 0) & (span["max"] <= 1)
-    keep = [t for t in span.index[fits] if not metric_info(head[t]).lower_is_better]
+    keep = [t for t in span.index[fits] if not metric_info(head[t], metrics).lower_is_better]
     skipped = sorted(set(head) - set(keep))
     if not keep or not skipped:
         return scores, []
     return scores[scores["task"].isin(keep)], skipped
 
 
-def sample_groups(scores: pd.DataFrame, metric: str | None = None) -> list[list[str]]:
+def sample_groups(
+    scores: pd.DataFrame, metric: str | None = None, metrics: MetricMap | None = None
+) -> list[list[str]]:
     """Connected groups of models: two models are linked when they share a sample (the same
     task, document and repeat), and groups are the connected components of those links,
     largest first (ties by first name). Models in different groups share no scale."""
-    mat = sample_matrix(scores, metric)
+    mat = sample_matrix(scores, metric, metrics)
     pi, pj = _shared_pairs(mat)
     groups = PairCounts(mat.models, pi, pj, np.ones((len(pi), 3))).components()
     return sorted((sorted(g) for g in groups), key=lambda g: (-len(g), g[0]))
 
 
 def rank_sample_groups(
-    scores: pd.DataFrame, *, metric: str | None = None, **options: Any
+    scores: pd.DataFrame,
+    *,
+    metric: str | None = None,
+    metrics: MetricMap | None = None,
+    **options: Any,
 ) -> tuple[list[Ratings], list[str]]:
     """:func:`rank_samples` on each connected group of models (:func:`sample_groups`) with at
     least two models, on that group's samples alone; and the models that share no sample with
     any other (nothing to rank them against). One group gives exactly :func:`rank_samples`."""
-    groups = sample_groups(scores, metric)
+    groups = sample_groups(scores, metric, metrics)
     model = scores["model"].astype(str).to_numpy()
     rated = [
-        rank_samples(scores[np.isin(model, g)], metric=metric, **options)
+        rank_samples(scores[np.isin(model, g)], metric=metric, metrics=metrics, **options)
         for g in groups
         if len(g) > 1
     ]

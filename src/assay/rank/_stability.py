@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 from scipy.stats import kendalltau
 
+from assay.core import MetricMap
 from assay.errors import InputError
 
 from ._battles import battle_weights
@@ -67,6 +68,7 @@ def subsample_curve(
     repeats: int = 5,
     method: str | None = None,
     metric: str | None = None,
+    metrics: MetricMap | None = None,
     seed: int = 0,
     thin: str = "cells",
 ) -> pd.DataFrame:
@@ -78,7 +80,7 @@ def subsample_curve(
     as when every model is run on a different subset) or with ``thin="samples"`` by dropping
     whole samples for every model at once. For
     each kept fraction, ``repeats`` seeded subsamples are ranked (no bootstrap) and compared to
-    the full ranking. Returns fraction_kept, tau_mean, tau_min, tau_max, tau_sd, repeats.
+    the full ranking (``metrics``: the store's metric definitions). Returns fraction_kept, tau_mean, tau_min, tau_max, tau_sd, repeats.
     """
     if repeats < 1:
         raise InputError(f"repeats {repeats}: must be >= 1")
@@ -99,7 +101,7 @@ def subsample_curve(
         method = method or "pl"
 
         def rank(df):
-            return rank_samples(df, method=method, metric=metric, bootstrap=0)
+            return rank_samples(df, method=method, metric=metric, metrics=metrics, bootstrap=0)
 
         if thin not in ("cells", "samples"):
             raise InputError(f"thin {thin!r}: use 'cells' or 'samples'")

@@ -10,7 +10,7 @@ from typing import Any
 
 import pandas as pd
 
-from assay.core import lower_is_better, metric_info
+from assay.core import MetricMap, metric_info
 
 from ._panel import Panel, cell, fmt, new_panel
 
@@ -42,8 +42,8 @@ def _json(value: Any) -> dict[str, Any]:
     return out if isinstance(out, dict) else {}
 
 
-def _range(name: str) -> str:
-    bounds = metric_info(name).bounds
+def _range(name: str, metrics: MetricMap | None) -> str:
+    bounds = metric_info(name, metrics).bounds
     return "unbounded" if bounds is None else f"{fmt(bounds[0], 2)} to {fmt(bounds[1], 2)}"
 
 
@@ -53,10 +53,12 @@ def about_panel(
     models: pd.DataFrame,
     headline: dict[str, str],
     chance: dict[str, float],
+    metrics: MetricMap | None = None,
 ) -> Panel:
     """Tables: tasks (description, documents scored of the task's size, headline, chance),
     metrics (direction, range, definition), models (parent, size, spec) and runs (template,
-    n-shot, seed, repeats, choice orderings, backend, dtype / quantization, documents)."""
+    n-shot, seed, repeats, choice orderings, backend, dtype / quantization, documents);
+    ``metrics``: the store's metric definitions."""
     panel = new_panel("about")
     if scores.empty:
         panel.note = "Nothing was run yet: `assay eval` evaluates the bundled model."
@@ -78,17 +80,17 @@ def about_panel(
         )  # fmt: skip
     panel.table(["task", "what it asks", "documents", "headline metric", "chance"], rows,
                 table_id="about-tasks")  # fmt: skip
-    metrics = sorted(set(scores["metric"].astype(str)))
+    names = sorted(set(scores["metric"].astype(str)))
     panel.table(
         ["metric", "better", "range", "definition"],
         [
             [
                 cell(m),
-                cell("lower" if lower_is_better(m) else "higher"),
-                cell(_range(m)),
-                cell(metric_info(m).description or "—"),
+                cell("lower" if metric_info(m, metrics).lower_is_better else "higher"),
+                cell(_range(m, metrics)),
+                cell(metric_info(m, metrics).description or "—"),
             ]
-            for m in metrics
+            for m in names
         ],  # fmt: skip
         table_id="about-metrics",
     )

@@ -18,7 +18,7 @@ from typing import Any
 import pandas as pd
 
 from assay import stats
-from assay.core import lower_is_better, to_jsonable
+from assay.core import MetricMap, to_jsonable
 from assay.errors import InputError
 from assay.store import Store, existing_store
 
@@ -46,7 +46,8 @@ TOP_FINDINGS = 6
 @dataclass
 class ReportContext:
     """What every panel builder reads: the store's frames (read once), the comparison on
-    each task's headline metric, each task's chance level, and the report's options
+    each task's headline metric, each task's chance level, the store's metric definitions
+    (``metrics``, from ``Store.evidence()``), and the report's options
     (``alpha``: intervals are 1 − alpha; arena ``method`` and ``anchor`` as ``assay rank
     battles`` takes them)."""
 
@@ -59,6 +60,7 @@ class ReportContext:
     comparison: stats.Comparison
     headline: dict[str, str]
     chance: dict[str, float]
+    metrics: MetricMap = field(default_factory=dict)
     alpha: float = 0.05
     bootstrap: int = 100
     seed: int = 0
@@ -99,13 +101,15 @@ PANEL_BUILDERS: list[Callable[[ReportContext], Panel | None]] = [
     _scores_needed(lambda c: variance_panel(c.scores, c.headline), "variance"),
     lambda c: breakdown_panel(c.comparison, c.headline, c.chance),
     _scores_needed(lambda c: position_bias_panel(c.samples, c.headline), "bias"),
-    _scores_needed(lambda c: robustness_panel(c.scores), "robustness"),
+    _scores_needed(lambda c: robustness_panel(c.scores, metrics=c.metrics), "robustness"),
     _scores_needed(
         lambda c: helm.calibration_panel(c.samples, c.headline, n_resamples=200, seed=c.seed),
         "calibration",
     ),
     _scores_needed(lambda c: helm.breakdown_panel(c.scores, c.headline, seed=c.seed), "breakdown"),
-    _scores_needed(lambda c: helm.reliability_panel(c.scores, c.headline), "reliability"),
+    _scores_needed(
+        lambda c: helm.reliability_panel(c.scores, c.headline, c.metrics), "reliability"
+    ),
     _scores_needed(lambda c: helm.efficiency_panel(c.samples, c.headline), "efficiency"),
     _scores_needed(lambda c: fairness_panel(c.scores), "fairness"),
     _arena,
@@ -118,11 +122,13 @@ PANEL_BUILDERS: list[Callable[[ReportContext], Panel | None]] = [
             bootstrap=c.scaling_bootstrap,
             seed=c.seed,
             level=1 - c.alpha,
+            metrics=c.metrics,
         ),
         "scaling",
     ),
     _scores_needed(
-        lambda c: about_panel(c.scores, c.runs, c.models, c.headline, c.chance), "about"
+        lambda c: about_panel(c.scores, c.runs, c.models, c.headline, c.chance, c.metrics),
+        "about",
     ),
 ]
 
@@ -232,13 +238,14 @@ def build_report(
     """
     _checked(max_docs, bootstrap, scaling_bootstrap, alpha, method)
     st = store if isinstance(store, Store) else existing_store(store)
-    scores = st.analysis_scores(task=tasks)
+    evidence = st.evidence(task=tasks)
+    scores, metrics = evidence.scores, evidence.metrics
     samples = st.samples(task=tasks)
-    comp, headline = compare_scores(scores, alpha=alpha)
+    comp, headline = compare_scores(scores, alpha=alpha, metrics=metrics)
     ctx = ReportContext(
         store=st, scores=scores, samples=samples, models=st.models(), runs=st.runs(),
-        battles=st.battles(), comparison=comp, headline=headline,
-        chance=stats.headline_chance(headline, samples), alpha=alpha, bootstrap=bootstrap, seed=seed,
+        battles=st.battles(), comparison=comp, headline=headline, metrics=metrics,
+        chance=stats.headline_chance(headline, samples, metrics), alpha=alpha, bootstrap=bootstrap, seed=seed,
         scaling_bootstrap=scaling_bootstrap, method=method, anchor=anchor,
     )  # fmt: skip
     panels: dict[str, Panel] = {}
@@ -314,6 +321,7 @@ def _model_order(comp: stats.Comparison) -> list[str]:
     if comp.scores.empty:
         return []
     s = comp.scores
-    signed = s["mean"].where(~s["metric"].map(lower_is_better).astype(bool), -s["mean"])
+    lower = s["metric"].map(lambda m: comp.metric(m).lower_is_better).astype(bool)
+    signed = s["mean"].where(~lower, -s["mean"])
     rank = signed.groupby([s["task"], s["metric"]]).rank(ascending=False)
     return list(rank.groupby(s["model"]).mean().sort_values(kind="stable").index.astype(str))

@@ -17,7 +17,6 @@ import pandas as pd
 from scipy import stats as sps
 
 from assay import rank, stats
-from assay.core import lower_is_better
 
 from ._panel import Finding, fmt, fmt_p, surprise
 
@@ -43,7 +42,8 @@ def pair_findings(comp: stats.Comparison, headline: dict[str, str], level: str) 
     if comp.pairs.empty:
         return []
     p = comp.pairs[comp.pairs["metric"].to_numpy() == comp.pairs["task"].map(headline).to_numpy()]
-    sign = np.where(p["metric"].map(lower_is_better).astype(bool), -1.0, 1.0)
+    lower = p["metric"].map(lambda m: comp.metric(m).lower_is_better).astype(bool)
+    sign = np.where(lower, -1.0, 1.0)
     flip = sign * p["diff"].to_numpy() < 0  # orient: the better model first
     best = np.where(flip, p["model_b"], p["model_a"])
     other = np.where(flip, p["model_a"], p["model_b"])
@@ -54,7 +54,7 @@ def pair_findings(comp: stats.Comparison, headline: dict[str, str], level: str) 
     family = comp.family  # what p_adjusted is adjusted over, as `assay compare` says
     out = []
     for i, (task, metric, n) in enumerate(zip(p["task"], p["metric"], p["n"], strict=True)):
-        word = "lower" if lower_is_better(metric) else "higher"
+        word = "lower" if comp.metric(metric).lower_is_better else "higher"
         if not np.isfinite(p_adj[i]) or not np.isfinite(low[i]):
             text = (
                 f"On {task} ({metric}), {best[i]} scores {fmt(abs(diff[i]))} {word} than "

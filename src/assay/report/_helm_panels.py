@@ -15,7 +15,7 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from assay import stats  # noqa: E402
-from assay.core import plot_label  # noqa: E402
+from assay.core import MetricMap, plot_label  # noqa: E402
 from assay.errors import AssayError  # noqa: E402
 
 from ._panel import Finding, Panel, cell, fmt, fmt_p, surprise  # noqa: E402
@@ -236,7 +236,9 @@ def breakdown_panel(scores: pd.DataFrame, headline: dict[str, str], *, seed: int
     return panel
 
 
-def reliability_panel(scores: pd.DataFrame, headline: dict[str, str]) -> Panel:
+def reliability_panel(
+    scores: pd.DataFrame, headline: dict[str, str], metrics: MetricMap | None = None
+) -> Panel:
     """DIA's all-variants-right share next to the mean, for every (task, model) whose
     documents were asked in two or more variants."""
     panel = _panel("reliability")
@@ -250,7 +252,7 @@ def reliability_panel(scores: pd.DataFrame, headline: dict[str, str]) -> Panel:
         )
         return panel
     try:
-        res = stats.reliability(s)
+        res = stats.reliability(s, metrics=metrics)
     except AssayError as exc:
         return panel.fail(exc)
     rows = [

@@ -9,7 +9,7 @@ import pandas as pd
 from scipy import stats as sps
 
 from assay import stats
-from assay.core import headline_metric, lower_is_better, metric_info, with_corpus_metrics
+from assay.core import MetricMap, headline_metric, with_corpus_metrics
 
 from ._findings import chance_findings, pair_findings
 from ._panel import Panel, cell, fmt, fmt_p, level_text, new_panel
@@ -19,31 +19,34 @@ from ._plots import interval_plot
 COMPARE_METHOD = "assay.stats.compare (paired tests, Holm-corrected)"
 
 
-def headline_metrics(scores: pd.DataFrame) -> dict[str, str]:
-    """The metric each task is ranked on: ``assay.core.headline_metric`` of its metrics (a
-    rolling task's corpus ``word_perplexity`` once :func:`compare_scores` added it)."""
+def headline_metrics(scores: pd.DataFrame, metrics: MetricMap | None = None) -> dict[str, str]:
+    """The metric each task is ranked on: ``assay.core.headline_metric`` of its metrics by the
+    store's definitions ``metrics`` (a rolling task's corpus ``word_perplexity`` once
+    :func:`compare_scores` added it)."""
     per_task = scores.groupby("task", sort=True)["metric"].unique()
-    return {str(task): headline_metric(metrics) for task, metrics in per_task.items()}
+    return {str(task): headline_metric(names, metrics) for task, names in per_task.items()}
 
 
 def compare_scores(
-    scores: pd.DataFrame, *, alpha: float = 0.05
+    scores: pd.DataFrame, *, alpha: float = 0.05, metrics: MetricMap | None = None
 ) -> tuple[stats.Comparison, dict[str, str]]:
     """``assay.stats.compare`` (Holm-corrected) on each task's headline metric: the comparison
     and the headline metric per task (:func:`headline_metrics`); rolling tasks get their corpus
-    perplexities first (``assay.core.with_corpus_metrics``). No scores, no rows."""
+    perplexities first (``assay.core.with_corpus_metrics``). ``metrics``: the store's metric
+    definitions (``Store.evidence().metrics``). No scores, no rows."""
     if scores.empty:
         empty = pd.DataFrame()
         return stats.Comparison(empty, empty, empty, alpha=alpha), {}
     scores = with_corpus_metrics(scores)
-    headline = headline_metrics(scores)
+    headline = headline_metrics(scores, metrics)
     keep = scores["metric"].to_numpy() == scores["task"].map(headline).to_numpy()
-    return stats.compare(scores[keep], alpha=alpha, correction="holm"), headline
+    comp = stats.compare(scores[keep], alpha=alpha, correction="holm", metrics=metrics)
+    return comp, headline
 
 
 def _ranked(comp: stats.Comparison, task: str, metric: str) -> pd.DataFrame:
     rows = comp.scores[(comp.scores["task"] == task) & (comp.scores["metric"] == metric)]
-    return rows.sort_values("mean", ascending=lower_is_better(metric), kind="stable")
+    return rows.sort_values("mean", ascending=comp.metric(metric).lower_is_better, kind="stable")
 
 
 def _pair(comp: stats.Comparison, task: str, metric: str, a: str, b: str) -> dict[str, Any] | None:
@@ -103,7 +106,7 @@ def task_sentence(
         return head + _against_chance(float(top["mean"]), float(top["stderr"]), chance, comp.alpha)
     second = ranked.iloc[1]
     pair = _pair(comp, task, metric, str(top["model"]), str(second["model"]))
-    word = "below" if lower_is_better(metric) else "above"
+    word = "below" if comp.metric(metric).lower_is_better else "above"
     if pair is None:
         gap = abs(top["mean"] - second["mean"])
         return (
@@ -171,7 +174,7 @@ def leaderboard_panel(
             + (["group"] if show_groups else []),
             rows,
             caption=f"{task} — {metric}"
-            + (" (lower is better)" if lower_is_better(metric) else ""),
+            + (" (lower is better)" if comp.metric(metric).lower_is_better else ""),
             table_id=f"leaderboard-{task}",
             row_keys=keys,
         )
@@ -196,7 +199,7 @@ def pairs_panel(comp: stats.Comparison, headline: dict[str, str]) -> Panel:
         models = list(_ranked(comp, task, metric)["model"].astype(str))
         if len(models) < 2:
             continue
-        lower = lower_is_better(metric)
+        lower = comp.metric(metric).lower_is_better
         rows = []
         for a in models:
             row = [cell(a, cls="model")]
@@ -234,7 +237,7 @@ def breakdown_panel(
     comp: stats.Comparison, headline: dict[str, str], chance: dict[str, float] | None = None
 ) -> Panel:
     """A models × tasks table (with several tasks) and one interval plot per task on the
-    metric's natural range (``metric_info(m).bounds``) with its chance line."""
+    metric's natural range (``comp.metric(m).bounds``) with its chance line."""
     level = level_text(comp.alpha)
     chance = chance or {}
     panel = new_panel("tasks", level=level)
@@ -278,7 +281,7 @@ def breakdown_panel(
                 xlabel=f"{metric} ({level} CI)",
                 highlight=[i == 0 for i in range(len(ranked))],
                 title=task,
-                bounds=metric_info(metric).bounds,
+                bounds=comp.metric(metric).bounds,
                 chance=chance.get(task),
             ),
             caption=f"{task}: {metric} with {level} intervals"

@@ -7,7 +7,7 @@ from __future__ import annotations
 import pandas as pd
 
 from assay import stats
-from assay.core import plot_label
+from assay.core import MetricMap, plot_label
 from assay.errors import AssayError
 
 from ._panel import Panel, cell, fmt, fmt_p
@@ -53,13 +53,15 @@ def _table(panel: Panel, df: pd.DataFrame, columns: list[str], caption: str) -> 
     panel.table(columns, rows, caption=caption)
 
 
-def robustness_panel(scores: pd.DataFrame, metric: str | None = None) -> Panel:
+def robustness_panel(
+    scores: pd.DataFrame, metric: str | None = None, metrics: MetricMap | None = None
+) -> Panel:
     panel = Panel("robustness", *ROBUSTNESS)
     if not scores["task"].astype(str).str.contains("+", regex=False).any():
         panel.note = "No perturbed runs. Run `assay eval --perturb typos,casing -t TASK`."
         return panel
     try:
-        result = stats.robustness(scores, metric=metric)
+        result = stats.robustness(scores, metric=metric, metrics=metrics)
     except AssayError as exc:
         return panel.fail(exc)
     table = result.table
@@ -101,12 +103,17 @@ def fairness_panel(scores: pd.DataFrame, metric: str = "p_correct") -> Panel:
 
 
 def order_stability_panel(
-    scores: pd.DataFrame, models: pd.DataFrame, *, task: str, metric: str
+    scores: pd.DataFrame,
+    models: pd.DataFrame,
+    *,
+    task: str,
+    metric: str,
+    metrics: MetricMap | None = None,
 ) -> Panel:
     panel = Panel("order_stability", *STABILITY)
     try:
         result = stats.order_stability(
-            stats.checkpoint_scores(scores, models, task=task, metric=metric)
+            stats.checkpoint_scores(scores, models, task=task, metric=metric, metrics=metrics)
         )
     except AssayError as exc:
         panel.note = f"No checkpoint order for {task} / {metric}: {exc}"

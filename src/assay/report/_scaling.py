@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from assay import forecast
-from assay.core import CORPUS_METRICS, lower_is_better
+from assay.core import CORPUS_METRICS, MetricMap, lower_is_better
 from assay.errors import AssayError, InputError
 
 from ._panel import Panel, cell, fmt, new_panel
@@ -106,9 +106,11 @@ def scaling_panel(
     bootstrap: int = 30,
     seed: int = 0,
     level: float = LEVEL,
+    metrics: MetricMap | None = None,
 ) -> Panel:
     """One scaling plot per task with ≥3 sized models; ``bootstrap`` refits give the band.
-    ``results`` holds a :class:`ScalingForecast` per task with a fit."""
+    ``results`` holds a :class:`ScalingForecast` per task with a fit; ``metrics``: the store's
+    metric definitions."""
     panel = new_panel("scaling")
     sized = models[["params", "flops"]].notna().any(axis=1).sum() if len(models) else 0
     if sized < 3:
@@ -132,7 +134,7 @@ def scaling_panel(
             }
             continue
         try:
-            _task_scaling(panel, task, metric, table, bootstrap, seed, level)
+            _task_scaling(panel, task, metric, table, bootstrap, seed, level, metrics)
         except AssayError as exc:  # data an optional panel cannot use never breaks it
             panel.text(f"{task}: could not fit a scaling law ({type(exc).__name__}: {exc}).")
     if flat and panel.items:
@@ -158,12 +160,13 @@ def _task_scaling(
     bootstrap: int,
     seed: int,
     level: float = LEVEL,
+    metrics: MetricMap | None = None,
 ) -> None:
     """Fit y = E + A·x^(−α) to the error rate (1 − score; perplexity-like metrics as they are),
     backtest it on the largest model(s) and draw data, fit, band and forecast."""
     x = _pick_x(table)
     data = table[table[x] > 0].sort_values(x).reset_index(drop=True)
-    higher = not lower_is_better(metric)
+    higher = not lower_is_better(metric, metrics)
     data["y"] = (1.0 - data["score"]) if higher else data["score"]
     to_score = (lambda v: 1.0 - v) if higher else (lambda v: v)
     xlabel = "training compute (FLOPs)" if x == "flops" else "parameters"

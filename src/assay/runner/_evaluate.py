@@ -237,7 +237,7 @@ def run_settings(
 
 def _declared(task: TaskLike) -> dict[str, Any] | None:
     """The task file's metric declarations, stored on the run row outside the hashed run id
-    (the analysis reads them back with ``assay.core.register_runs``)."""
+    (``Store.evidence()`` reads them back with ``assay.core.declared_metrics``)."""
     declared = getattr(task, "metrics", None)
     if not declared:
         return None

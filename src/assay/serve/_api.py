@@ -6,14 +6,13 @@ import math
 import secrets
 from typing import Annotated, Any, Literal
 
-import pandas as pd
 from fastapi import APIRouter, Depends, Header, HTTPException, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
 
 from assay import rank
 from assay.core import to_jsonable
 from assay.report import COMPARE_METHOD, compare_scores
-from assay.store import WINNERS
+from assay.store import WINNERS, Evidence
 
 from ._state import AppState
 
@@ -84,13 +83,14 @@ router = APIRouter(prefix="/api", tags=["api"])
 AppDep = Annotated[AppState, Depends(state)]
 
 
-def _scores(app: AppState, task: str | None, metric: str | None) -> pd.DataFrame:
+def _evidence(app: AppState, task: str | None, metric: str | None) -> Evidence:
+    """The store's evidence (scores with corpus metrics, its metric definitions)."""
     store = app.store()
     app.check_task(store, task)
-    scores = store.scores(task=task, metric=metric)
-    if metric is not None and scores.empty:
+    evidence = store.evidence(task=task, metric=metric)
+    if metric is not None and evidence.scores.empty:
         raise HTTPException(404, f"no scores with metric {metric!r}")
-    return scores
+    return evidence
 
 
 @router.get("/info", summary="What is in the store")
@@ -100,10 +100,10 @@ def info(app: AppDep) -> dict[str, Any]:
 
 @router.get("/leaderboard", summary="Scores with 95% intervals and significance groups")
 def leaderboard(app: AppDep, task: TaskQuery = None, metric: MetricQuery = None) -> dict[str, Any]:
-    scores = _scores(app, task, metric)
-    if scores.empty:
+    evidence = _evidence(app, task, metric)
+    if evidence.scores.empty:
         return {"scores": [], "groups": [], "method": None, "headline_metrics": {}}
-    comp, headline = compare_scores(scores)
+    comp, headline = compare_scores(evidence.scores, metrics=evidence.metrics)
     return {
         "scores": to_jsonable(comp.scores),
         "groups": to_jsonable(comp.groups),
@@ -114,10 +114,11 @@ def leaderboard(app: AppDep, task: TaskQuery = None, metric: MetricQuery = None)
 
 @router.get("/pairs", summary="Paired differences with corrected p-values")
 def pairs(app: AppDep, task: TaskQuery = None, metric: MetricQuery = None) -> dict[str, Any]:
-    scores = _scores(app, task, metric)
-    if scores.empty:
+    evidence = _evidence(app, task, metric)
+    if evidence.scores.empty:
         return {"pairs": []}
-    return {"pairs": to_jsonable(compare_scores(scores)[0].pairs)}
+    comp = compare_scores(evidence.scores, metrics=evidence.metrics)[0]
+    return {"pairs": to_jsonable(comp.pairs)}
 
 
 @router.get("/samples", summary="Per-sample answers and metrics")

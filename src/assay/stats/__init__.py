@@ -1,6 +1,8 @@
 """Statistics for evaluations: error bars, paired comparisons, a job's variants against the
 first, power, variance, bias, flips, items and small anchor subsets. Inputs are the store's
-tidy frames (``Store.scores()``, ``Store.samples()``) or plain arrays; results are dataclasses
+tidy frames (``Store.evidence().scores``, ``Store.samples()``) or plain arrays, with the store's
+metric definitions as ``metrics=`` (``Store.evidence().metrics``; without them, the built-in
+registry); results are dataclasses
 with ``.to_dict()``."""
 
 from ._anchors import (

@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 from scipy.special import expit
 
-from assay.core import to_jsonable
+from assay.core import MetricMap, to_jsonable
 from assay.errors import InputError
 
 from ._items import IRT2PL, estimate_ability, fit_irt_2pl, item_analysis, response_matrix
@@ -272,6 +272,7 @@ def item_report(
     *,
     task: str | None = None,
     metric: str | None = None,
+    metrics: MetricMap | None = None,
     models: list[str] | None = None,
     irt: bool = False,
     anchors: int | None = None,
@@ -280,7 +281,7 @@ def item_report(
     """:func:`~assay.stats.item_analysis` of one task's questions, with ``irt`` a 2PL fit of
     the same (models × items) responses merged in as ``irt_a``/``irt_b`` columns, and with
     ``anchors`` k tinyBenchmarks anchor items picked by :func:`anchor_points` (``seed``)."""
-    result = item_analysis(scores, task=task, metric=metric, models=models)
+    result = item_analysis(scores, task=task, metric=metric, metrics=metrics, models=models)
     table, picked = result.table, None
     if irt or anchors:
         resp = response_matrix(scores, task=result.task, metric=result.metric, models=models)

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from assay.core import require_columns
+from assay.core import MetricMap, require_columns
 from assay.errors import InputError
 
 from ._efficiency import extra_field
@@ -163,6 +163,7 @@ def breakdown(
     groups: pd.DataFrame | None = None,
     n_bins: int = 5,
     metric: str | None = None,
+    metrics: MetricMap | None = None,
     models: list[str] | None = None,
     tasks: list[str] | None = None,
     pair: tuple[str, str] | None = None,
@@ -184,7 +185,7 @@ def breakdown(
     df = _attach(df, by, groups)
     rng = np.random.default_rng(seed)
     group_rows, test_rows, pair_rows = [], [], []
-    for task, met in task_metrics(df, metric):
+    for task, met in task_metrics(df, metric, metrics):
         rows = df[(df["task"] == task) & (df["metric"] == met)]
         level = _levels(rows.drop_duplicates("doc_id").set_index("doc_id")["group"], n_bins)
         matrix, docs, clusters, names = doc_matrix(rows)

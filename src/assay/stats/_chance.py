@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from assay.core import metric_info
+from assay.core import MetricMap, metric_info
 
 __all__ = ["chance_levels", "headline_chance"]
 
@@ -23,14 +23,16 @@ def chance_levels(samples: pd.DataFrame) -> dict[str, float]:
     return {str(k): float(v) for k, v in frame.groupby("task")["inv"].mean().items()}
 
 
-def headline_chance(headline: dict[str, str], samples: pd.DataFrame) -> dict[str, float]:
+def headline_chance(
+    headline: dict[str, str], samples: pd.DataFrame, metrics: MetricMap | None = None
+) -> dict[str, float]:
     """Per task, its headline metric's score of guessing: the registry's fixed chance
-    (``metric_info(m).chance``), else for an accuracy (``acc*``) of a multiple-choice task
+    (``metric_info(m, metrics).chance``, ``metrics`` the store's definitions), else for an accuracy (``acc*``) of a multiple-choice task
     :func:`chance_levels`. Tasks with neither are left out."""
     by_choices = chance_levels(samples)
     out = {}
     for task, metric in headline.items():
-        fixed = metric_info(metric).chance
+        fixed = metric_info(metric, metrics).chance
         if fixed is not None:
             out[task] = float(fixed)
         elif metric.startswith("acc") and task in by_choices:

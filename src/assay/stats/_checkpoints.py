@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 from scipy.stats import kendalltau
 
-from assay.core import lower_is_better, require_columns
+from assay.core import MetricMap, lower_is_better, require_columns
 from assay.errors import InputError
 
 from ._results import ResultMixin
@@ -60,11 +60,16 @@ def order_stability(table: pd.DataFrame, *, value: str = "value") -> OrderStabil
 
 
 def checkpoint_scores(
-    scores: pd.DataFrame, models: pd.DataFrame, *, task: str, metric: str
+    scores: pd.DataFrame,
+    models: pd.DataFrame,
+    *,
+    task: str,
+    metric: str,
+    metrics: MetricMap | None = None,
 ) -> pd.DataFrame:
     """(model = family, checkpoint = k-th step of the family, value) from the store's tidy
     scores and its models table (``family``, ``step``): each checkpoint's mean of ``metric`` on
-    ``task``, sign-flipped when lower is better. Families are aligned by checkpoint order, so
+    ``task``, sign-flipped when lower is better (by ``metrics``, the store's definitions). Families are aligned by checkpoint order, so
     families saved at different steps still pair up."""
     require_columns(models, ["model", "family", "step"], name="models table")
     sub = scores[(scores["task"] == task) & (scores["metric"] == metric)]
@@ -80,7 +85,7 @@ def checkpoint_scores(
             "model": info["family"].astype(str),
             "checkpoint": info.groupby("family")["step"].rank(method="first").astype(int),
             "value": means.reindex(info.index).to_numpy()
-            * (-1.0 if lower_is_better(metric) else 1.0),
+            * (-1.0 if lower_is_better(metric, metrics) else 1.0),
         }
     )
     return out.reset_index(drop=True)

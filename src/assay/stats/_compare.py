@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats as sps
 
-from assay.core import metric_info, require_columns, to_jsonable
+from assay.core import MetricInfo, MetricMap, metric_info, require_columns, to_jsonable
 from assay.errors import InputError
 
 from ._estimators import mean_ci
@@ -109,6 +109,7 @@ class Comparison:
     two models sharing a letter are not significantly different (adjusted p ≥ α); the models
     carrying letter "a" (``tied_with_best``) are indistinguishable from the best.
     ``details``: the pairs with the test used, its statistic, df, correlation and counts.
+    ``metrics``: the definition of each compared metric (direction, bounds) it was read with.
     """
 
     scores: pd.DataFrame
@@ -117,6 +118,11 @@ class Comparison:
     alpha: float = 0.05
     correction: str = "holm"
     details: pd.DataFrame = field(default_factory=pd.DataFrame)
+    metrics: dict[str, MetricInfo] = field(default_factory=dict)
+
+    def metric(self, name: str) -> MetricInfo:
+        """The definition ``name`` was compared with (built in when it was not compared)."""
+        return metric_info(name, self.metrics)
 
     @property
     def family(self) -> AdjustmentFamily:
@@ -192,6 +198,7 @@ def compare(
     scores: pd.DataFrame,
     *,
     metric: str | None = None,
+    metrics: MetricMap | None = None,
     models: list[str] | None = None,
     tasks: list[str] | None = None,
     alpha: float = 0.05,
@@ -202,14 +209,16 @@ def compare(
 ) -> Comparison:
     """Scores with intervals per (model, task, metric) and every pair of models compared.
 
-    ``scores`` is ``Store.scores()`` (long rows). Per task the metric is ``metric`` or the
+    ``scores`` is ``Store.evidence().scores`` (long rows). Per task the metric is ``metric`` or the
     primary one (``acc``, else ``exact_match``, else the first). Repeats are averaged per doc
     (:func:`mean_ci`, whose interval is chosen by the data: Wilson for 0/1 scores, Wilson on
     the design-effect n with clusters, t otherwise); pairs use :func:`paired_test` with
     ``test`` ("auto": McNemar's test with Tango's score interval for binary single-repeat
     unclustered scores, else paired t) and p-values are adjusted over all pairs of all tasks by
     ``correction`` ("holm", "bh", "none"). With ``overall`` the scores get extra rows
-    task="(all)": macro means over tasks, with (1 − ``alpha``) intervals.
+    task="(all)": macro means over tasks, with (1 − ``alpha``) intervals. ``metrics`` are the
+    store's metric definitions (``Store.evidence().metrics``): they pick each task's headline
+    and say which way is better (the groups' best); without them, the built-in registry.
     """
     require_columns(scores, ["model", "task", "doc_id", "metric", "value"])
     if not 0 < alpha < 1:
@@ -222,7 +231,7 @@ def compare(
     df = df[df["value"].notna()]
     score_rows: list[dict[str, Any]] = []
     pair_rows: list[dict[str, Any]] = []
-    for task, met in task_metrics(df, metric):
+    for task, met in task_metrics(df, metric, metrics):
         rows = df[(df["task"] == task) & (df["metric"] == met)]
         order = models or sorted(rows["model"].unique())
         order = [m for m in order if m in set(rows["model"])]
@@ -233,7 +242,7 @@ def compare(
             est = mean_ci(
                 col[have], clusters=None if clusters is None else clusters[have], alpha=alpha
             )
-            low, high, method = _scale_interval(est, metric_info(met))
+            low, high, method = _scale_interval(est, metric_info(met, metrics))
             score_rows.append(
                 {"model": name, "task": task, "metric": met, "n": est.n, "mean": est.mean,
                  "stderr": est.stderr, "ci_low": low, "ci_high": high, "method": method}
@@ -268,10 +277,12 @@ def compare(
             details[col] = np.nan
     details["p_adjusted"] = adjust_pvalues(details["p_value"].to_numpy(dtype=float), correction)
     pairs = details[PAIR_COLUMNS].reset_index(drop=True)
-    groups = _groups(score_df, pairs, alpha)
+    used = {str(m): metric_info(m, metrics) for m in score_df["metric"].unique()}
+    groups = _groups(score_df, pairs, alpha, used)
     if overall and score_df["task"].nunique() > 1:
         score_df = pd.concat([score_df, _overall_scores(score_df, alpha)], ignore_index=True)
-    return Comparison(score_df, pairs, groups, alpha, correction, details.reset_index(drop=True))
+    details = details.reset_index(drop=True)
+    return Comparison(score_df, pairs, groups, alpha, correction, details, used)
 
 
 def _correction_key(correction: str) -> str:
@@ -290,7 +301,9 @@ def _scale_interval(est, info) -> tuple[float, float, str]:
     return est.mean / spread, est.mean * spread, f"{est.method}+log"
 
 
-def _groups(scores: pd.DataFrame, pairs: pd.DataFrame, alpha: float) -> pd.DataFrame:
+def _groups(
+    scores: pd.DataFrame, pairs: pd.DataFrame, alpha: float, metrics: MetricMap
+) -> pd.DataFrame:
     out = []
     for (task, met), sub in scores.groupby(["task", "metric"], sort=False):
         names = list(sub["model"])
@@ -301,7 +314,9 @@ def _groups(scores: pd.DataFrame, pairs: pd.DataFrame, alpha: float) -> pd.DataF
         for a, b, p in zip(tp["model_a"], tp["model_b"], tp["p_adjusted"], strict=True):
             if p < alpha:
                 sig[index[a], index[b]] = sig[index[b], index[a]] = True
-        letters = compact_letters(list(means * metric_info(met).sign), sig)  # best gets "a"
+        letters = compact_letters(
+            list(means * metric_info(met, metrics).sign), sig
+        )  # best gets "a"
         for name, mean, letter in zip(names, means, letters, strict=True):
             out.append(
                 {"task": task, "metric": met, "model": name, "mean": mean, "group": letter,

@@ -10,7 +10,7 @@ import pandas as pd
 from scipy import optimize
 from scipy.special import expit
 
-from assay.core import require_columns
+from assay.core import MetricMap, require_columns
 from assay.errors import InputError
 
 from ._results import ResultMixin
@@ -31,12 +31,13 @@ def response_matrix(
     *,
     task: str | None = None,
     metric: str | None = None,
+    metrics: MetricMap | None = None,
     models: list[str] | None = None,
 ) -> pd.DataFrame:
     """Models × docs matrix of per-question scores (repeats averaged) for one task."""
     require_columns(scores, ["model", "task", "doc_id", "metric", "value"])
     df = select(select(scores, "model", models), "task", task)
-    pairs = task_metrics(df, metric)
+    pairs = task_metrics(df, metric, metrics)
     if len(pairs) != 1:
         raise InputError(f"pick one task: {', '.join(t for t, _ in pairs)}")
     t, met = pairs[0]
@@ -92,13 +93,14 @@ def item_analysis(
     *,
     task: str | None = None,
     metric: str | None = None,
+    metrics: MetricMap | None = None,
     models: list[str] | None = None,
     min_models: int = 3,
 ) -> ItemAnalysis:
     """Difficulty, discrimination and broken-item flags of one task's questions across models
     (needs at least 3 models). Each item uses the models that answered it (as IRT does), so a
     sparse matrix keeps every item answered by at least ``min_models`` models."""
-    resp = response_matrix(scores, task=task, metric=metric, models=models)
+    resp = response_matrix(scores, task=task, metric=metric, metrics=metrics, models=models)
     if resp.shape[0] < 3:
         raise InputError(f"item analysis needs at least 3 models, got {resp.shape[0]}")
     n, p, r = item_statistics(resp.to_numpy(dtype=float))
@@ -113,7 +115,7 @@ def item_analysis(
         {"doc_id": resp.columns[keep], "n_models": n, "difficulty": p,
          "discrimination": r, "flags": flags}
     )  # fmt: skip
-    t, met = task_metrics(select(select(scores, "model", models), "task", task), metric)[0]
+    t, met = task_metrics(select(select(scores, "model", models), "task", task), metric, metrics)[0]
     return ItemAnalysis(t, met, table)
 
 

@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats as sps
 
+from assay.core import MetricMap
 from assay.errors import InputError
 
 from ._estimators import doc_means
@@ -212,6 +213,7 @@ def power_from_scores(
     *,
     task: str,
     metric: str | None = None,
+    metrics: MetricMap | None = None,
     delta: float | None = None,
     n: float | None = None,
     alpha: float = 0.05,
@@ -227,7 +229,7 @@ def power_from_scores(
     mean repeats, rounded) unless given, and n (the shared questions) when neither ``delta`` nor
     ``n`` is. The estimate is kept in ``estimated_from``.
     """
-    met = metric or primary_metric(select(scores, "task", task)["metric"].unique())
+    met = metric or primary_metric(select(scores, "task", task)["metric"].unique(), metrics)
     comps = estimate_components(scores, model_a, model_b, task=task, metric=met)
     if n is None and delta is None:
         n = comps.n

@@ -27,7 +27,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from assay.core import lower_is_better
+from assay.core import MetricMap, lower_is_better
 from assay.errors import InputError
 
 from ._estimators import mean_ci, wilson_ci
@@ -58,6 +58,7 @@ def reliability(
     *,
     by: str = "doc",
     metric: str | None = None,
+    metrics: MetricMap | None = None,
     threshold: float = 1.0,
     models: list[str] | None = None,
     tasks: list[str] | None = None,
@@ -79,8 +80,8 @@ def reliability(
     if by == "cluster" and ("cluster_id" not in df or df["cluster_id"].isna().all()):
         raise InputError("no cluster_id in these scores: group variants by doc instead")
     rows, pair_rows = [], []
-    for task, met in task_metrics(df, metric):
-        if lower_is_better(met):
+    for task, met in task_metrics(df, metric, metrics):
+        if lower_is_better(met, metrics):
             if metric is not None:
                 raise InputError(
                     f"metric {met!r} is lower-is-better: reliability needs a success score"

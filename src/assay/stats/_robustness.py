@@ -22,7 +22,7 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from assay.core import lower_is_better, require_columns
+from assay.core import MetricMap, lower_is_better, require_columns
 from assay.errors import InputError
 
 from ._estimators import mean_ci
@@ -68,6 +68,7 @@ def robustness(
     scores: pd.DataFrame,
     *,
     metric: str | None = None,
+    metrics: MetricMap | None = None,
     models: str | Sequence[str] | None = None,
     tasks: str | Sequence[str] | None = None,
     alpha: float = 0.05,
@@ -100,7 +101,7 @@ def robustness(
     for (model, task), sub in df[df["base"].isin(usable)].groupby(["model", "base"], sort=True):
         if metric is not None and metric not in set(sub["metric"]):
             raise InputError(f"task {task!r} has no metric {metric!r}")
-        name = metric or primary_metric(sub["metric"].unique())
+        name = metric or primary_metric(sub["metric"].unique(), metrics)
         wide = _doc_wide(sub[sub["metric"] == name])
         if "" not in wide or wide.shape[1] < 2:
             continue
@@ -120,9 +121,9 @@ def robustness(
         if len(full) < 2:
             continue
         values = full.to_numpy(float)
-        worst = values.max(axis=1) if lower_is_better(name) else values.min(axis=1)
+        worst = values.max(axis=1) if lower_is_better(name, metrics) else values.min(axis=1)
         estimate = mean_ci(worst, alpha=alpha)
-        sign = -1.0 if lower_is_better(name) else 1.0
+        sign = -1.0 if lower_is_better(name, metrics) else 1.0
         drop = paired_test(sign * full[""].to_numpy(float), sign * worst, method="t", alpha=alpha)
         worst_rows.append(
             {

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
-from assay.core import headline_metric
+from assay.core import MetricMap, headline_metric
 from assay.errors import InputError
 
 
@@ -29,19 +29,23 @@ def select(df: pd.DataFrame, column: str, names: str | Sequence[str] | None) -> 
     return df[df[column].astype(str).isin(wanted)]
 
 
-def primary_metric(metrics: Sequence[str]) -> str:
-    """The headline of ``metrics`` by the metric registry (``assay.core.headline_metric``:
-    corpus perplexity, then ``acc``, ``exact_match``, ...; counts last)."""
-    return headline_metric(metrics)
+def primary_metric(names: Sequence[str], metrics: MetricMap | None = None) -> str:
+    """The headline of ``names`` by the metric registry (``assay.core.headline_metric``:
+    corpus perplexity, then ``acc``, ``exact_match``, ...; counts last) and ``metrics``, the
+    store's definitions (``Store.evidence().metrics``)."""
+    return headline_metric(names, metrics)
 
 
-def task_metrics(scores: pd.DataFrame, metric: str | None) -> list[tuple[str, str]]:
-    """(task, metric) pairs to analyse: the given metric, or each task's primary metric."""
+def task_metrics(
+    scores: pd.DataFrame, metric: str | None, metrics: MetricMap | None = None
+) -> list[tuple[str, str]]:
+    """(task, metric) pairs to analyse: the given metric, or each task's primary metric (by
+    the store's definitions ``metrics``)."""
     pairs = []
     for task, sub in scores.groupby("task", sort=True):
         names = sub["metric"].unique()
         if metric is None:
-            pairs.append((str(task), primary_metric(names)))
+            pairs.append((str(task), primary_metric(names, metrics)))
         elif metric in set(names):
             pairs.append((str(task), metric))
     if metric is not None and not pairs:

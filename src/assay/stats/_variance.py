@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats as sps
 
-from assay.core import require_columns
+from assay.core import MetricMap, require_columns
 from assay.errors import InputError
 
 from ._estimators import mean_ci, resample_counts
@@ -91,6 +91,7 @@ def variance_decomposition(
     model: str | Sequence[str] | None = None,
     task: str | Sequence[str] | None = None,
     metric: str | None = None,
+    metrics: MetricMap | None = None,
     factors: Sequence[str] = FACTORS,
 ) -> VarianceResult:
     """Decompose each model's score spread across ``factors`` against the sampling variance.
@@ -103,7 +104,7 @@ def variance_decomposition(
     df = select(select(scores, "model", model), "task", task)
     df = df[df["value"].notna()]
     out = []
-    for t, met in task_metrics(df, metric):
+    for t, met in task_metrics(df, metric, metrics):
         sub = df[(df["task"] == t) & (df["metric"] == met)]
         for m, rows in sub.groupby("model", sort=True):
             for factor in factors:
@@ -155,6 +156,7 @@ def monotonicity(
     steps: Sequence[float] | None = None,
     task: str | None = None,
     metric: str | None = None,
+    metrics: MetricMap | None = None,
     n_resamples: int = 2_000,
     alpha: float = 0.05,
     seed: int = 0,
@@ -169,7 +171,7 @@ def monotonicity(
     if steps_arr.size != len(checkpoints):
         raise InputError("steps must have one value per checkpoint")
     df = select(select(scores, "model", list(checkpoints)), "task", task)
-    pairs = task_metrics(df, metric)
+    pairs = task_metrics(df, metric, metrics)
     if len(pairs) != 1:
         raise InputError(f"pick one task: {', '.join(t for t, _ in pairs)}")
     t, met = pairs[0]

@@ -139,10 +139,11 @@ def variant_differences(
     correction: str = "holm",
     test: str = "auto",
     seed: int = 0,
+    metrics: Any = None,
 ) -> VariantDifferences:
     """Each variant's paired difference to ``reference`` on every task.
 
-    ``scores`` is ``Store.analysis_scores()``; the arguments are :func:`compare`'s, which does
+    ``scores`` is ``Store.evidence().scores`` and ``metrics`` its ``.metrics``; the arguments are :func:`compare`'s, which does
     every test: the differences are its pairs that involve ``reference`` (default: the first
     of ``models``, else the first model by name), with its intervals and its p-values
     adjusted over its family (every pair of models on every task, stated in
@@ -161,5 +162,6 @@ def variant_differences(
         correction=correction,
         test=test,
         seed=seed,
+        metrics=metrics,
     )
     return VariantDifferences.from_comparison(comp, reference)

@@ -1,6 +1,7 @@
 """The result store: per-sample records, runs, models and battles in one DuckDB file."""
 
 from ._aggregates import metric_summary
+from ._evidence import Evidence
 from ._export import export_samples
 from ._files import import_samples, read_model_meta, set_model_meta
 from ._import_runs import ImportSummary
@@ -18,6 +19,7 @@ __all__ = [
     "SCHEMA_VERSION",
     "WINNERS",
     "Battle",
+    "Evidence",
     "ImportSummary",
     "ModelInfo",
     "RunInfo",

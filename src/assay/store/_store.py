@@ -20,9 +20,9 @@ import duckdb
 import numpy as np
 import pandas as pd
 
-from assay.core import register_runs, with_corpus_metrics
 from assay.errors import InputError, StoreMissing
 
+from ._evidence import Evidence, read_evidence
 from ._integrity import damaged
 from ._records import Battle, ModelInfo, RunInfo, SampleRecord, stable_hash
 from ._schema import (
@@ -430,12 +430,12 @@ class Store:
             f'SELECT * FROM scores{where} ORDER BY model, task, metric, doc_id, "repeat"', params
         )
 
+    def evidence(self, **filters: str | Sequence[str] | None) -> Evidence:
+        """The one read every analysis starts from: scores, metric definitions, provenance."""
+        return read_evidence(self, **filters)
+
     def analysis_scores(self, **filters: str | Sequence[str] | None) -> pd.DataFrame:
-        """:meth:`scores` as every analysis should read them: the metric declarations the task
-        files stored on their runs registered first (direction, bounds), and the corpus metrics
-        of rolling tasks added (:func:`assay.core.with_corpus_metrics`)."""
-        register_runs(self.runs())
-        return with_corpus_metrics(self.scores(**filters))
+        return self.evidence(**filters).scores  # the scores of the one read, evidence()
 
     def models(self) -> pd.DataFrame:
         return self.sql("SELECT * FROM models ORDER BY model")
