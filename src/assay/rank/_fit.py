@@ -23,6 +23,9 @@ from scipy.special import log_expit
 
 __all__ = ["PairFit", "fit_pairs", "incidence"]
 
+#: Hessian entries held at once when fitting bootstrap replicates (blocks of replicates).
+_HESSIAN_FLOATS = 4_000_000
+
 
 def incidence(
     pair_i: np.ndarray, pair_j: np.ndarray, k: int
@@ -179,9 +182,8 @@ def fit_pairs(
 ) -> PairFit:
     """Fit BT (or Davidson) to counts of shape (P, 3) or (B, P, 3); see the module docstring.
 
-    With ``start`` (a fit of the full data), replicates begin there and first iterate with
-    its fixed inverse Hessian; any replicate that has not converged in 12 such steps finishes
-    with exact Newton steps.
+    With ``start`` (a fit of the full data), replicates begin there and take exact Newton
+    steps (quadratic convergence: a few steps), in blocks of replicates.
     """
     counts = np.asarray(counts, dtype=float)
     if counts.ndim == 2:
@@ -195,7 +197,13 @@ def fit_pairs(
         x[:, :k] = start.theta[0]
         if davidson:
             x[:, k] = start.eta[0]
-        x, done, iterations = _descend(problem, x, start.inverse_hessian, tol, 12)
+        # exact Newton from the warm start, in blocks of replicates (the Hessians stay small)
+        block = max(1, _HESSIAN_FLOATS // problem.dim**2)
+        for first in range(0, b, block):
+            rows = np.arange(first, min(b, first + block))
+            sub = problem.subset(rows) if len(rows) < b else problem
+            x[rows], done[rows], its = _descend(sub, x[rows], None, tol, max_iter)
+            iterations = max(iterations, its)
     if not done.all():
         rest = np.flatnonzero(~done)
         sub = problem.subset(rest) if len(rest) < b else problem

@@ -180,7 +180,7 @@ def ratings(app: AppDep) -> dict[str, Any]:
     b = app.store().battles()
     if b.empty:
         return {"ratings": [], "groups": [], "counts": [], "battles": 0}
-    groups = rank.arena_groups(b, bootstrap=100, seed=app.seed)
+    groups = rank.arena_groups(b, seed=app.seed)
     return {
         "ratings": to_jsonable(groups[0].table) if groups else [],
         "groups": [

@@ -1,9 +1,10 @@
 """Battle ids and the battle writer: one id per vote, whoever writes it.
 
-A vote is identified by its content: ``model_a``, ``model_b``, ``winner``, ``prompt_id`` and
-``judge`` (names without surrounding spaces, ``tie (bothbad)`` as ``tie_bothbad``), plus its
-occurrence number among identical votes. Where it came from (``source``), when it was cast
-(``time``) and ``extra`` are kept with the row but are not part of the id, so the same vote
+A vote is identified by its content: ``model_a``, ``model_b``, ``winner``, ``prompt_id``,
+``judge`` and ``extra`` (what a judge recorded with its verdict: its verdicts, ratings, the
+kind of judgment; names without surrounding spaces, ``tie (bothbad)`` as ``tie_bothbad``), plus
+its occurrence number among identical votes. Where it came from (``source``) and when it was
+cast (``time``) are kept with the row but are not part of the id, so the same vote
 imported from a file (``assay rank``), posted to ``POST /api/battles`` or given to
 :meth:`Store.add_battles` is one row. Identical votes in one batch are different votes
 (occurrences 0, 1, ...), so a file of repeated votes counts them all and importing it again is
@@ -13,6 +14,7 @@ a freshly drawn pair is always a new vote and takes the next free occurrence.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 
 import duckdb
@@ -22,7 +24,7 @@ import pandas as pd
 __all__ = ["ID_FIELDS", "battle_chunks", "battle_id", "battle_ids"]
 
 #: The fields that identify a vote (besides its occurrence among identical votes).
-ID_FIELDS = ("model_a", "model_b", "winner", "prompt_id", "judge")
+ID_FIELDS = ("model_a", "model_b", "winner", "prompt_id", "judge", "extra")
 #: meta key recording that the store's assay-written battle ids are content ids.
 MIGRATION_KEY = "battle_ids"
 MIGRATION_VALUE = "content-v1"
@@ -48,12 +50,21 @@ def _keyed(battles: pd.DataFrame) -> pd.DataFrame:
             continue
         col = battles[name].astype(object)
         text = col.where(col.notna(), _MISSING).astype(str)
-        if name in ("model_a", "model_b"):
+        if name == "extra":  # as the store writes it: JSON text
+            col = col.map(lambda v: v if isinstance(v, str) or v is None else _json(v))
+            text = col.where(col.notna(), _MISSING).astype(str)
+        elif name in ("model_a", "model_b"):
             text = text.str.strip()
         elif name == "winner":
             text = text.str.strip().replace(_WINNER_ALIASES)
         out[name] = text
     return out
+
+
+def _json(value) -> str | None:
+    if isinstance(value, float) and np.isnan(value):
+        return None
+    return json.dumps(value, sort_keys=True, default=str)
 
 
 def _combine(hashes: list[np.ndarray]) -> np.ndarray:
@@ -102,10 +113,10 @@ def _ids_at(hashes, counts, first, start: int, stop: int) -> tuple[np.ndarray, n
 
 def battle_ids(battles: pd.DataFrame) -> np.ndarray:
     """The id of every vote of ``battles`` (columns model_a, model_b, winner, optional
-    prompt_id, judge and ``count``): a 64-bit hash of the identifying fields and the vote's
+    prompt_id, judge, extra and ``count``): a 64-bit hash of the identifying fields and the vote's
     occurrence number among identical votes of the frame. For a count table, ``count`` ids per
-    row, as if the rows were repeated. Vectorised; ``source``, ``time`` and ``extra`` do not
-    enter the id (see the module docstring)."""
+    row, as if the rows were repeated. Vectorised; ``source`` and ``time`` do not enter the
+    id (see the module docstring)."""
     hashes, counts, first = _parts(battles)
     return _ids_at(hashes, counts, first, 0, int(counts.sum()))[1]
 
@@ -116,13 +127,14 @@ def battle_id(
     winner: str,
     prompt_id: str | None = None,
     judge: str | None = None,
+    extra: str | dict | None = None,
     *,
     occurrence: int = 0,
 ) -> str:
     """The id of one vote (its ``occurrence``-th copy): :func:`battle_ids` of a one-row frame."""
     row = pd.DataFrame(
         [{"model_a": model_a, "model_b": model_b, "winner": winner, "prompt_id": prompt_id,
-          "judge": judge}]
+          "judge": judge, "extra": extra}]
     )  # fmt: skip
     return str(_ids(_hashes(_keyed(row)), np.array([occurrence]))[0])
 
@@ -157,7 +169,7 @@ def normalised(df: pd.DataFrame) -> pd.DataFrame:
     return df
 
 
-#: Upsert: a vote already stored keeps its time, source and extra (missing ones filled in).
+#: Upsert: a vote already stored keeps its time and source (missing ones filled in).
 UPSERT = (
     "INSERT INTO battles {rows} ON CONFLICT (battle_id) DO UPDATE SET "
     "prompt_id = excluded.prompt_id, model_a = excluded.model_a, model_b = excluded.model_b, "
