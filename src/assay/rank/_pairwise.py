@@ -34,7 +34,7 @@ ARENA_BOOTSTRAP = 1000
 #: Bootstrap rounds of online Elo by default (each round replays every battle in order).
 ELO_BOOTSTRAP = 100
 #: resample by drawing battles while there are at most this many per (pair, outcome) cell
-_DIRECT_PER_CELL = 150
+_DIRECT_PER_CELL = 7
 _DRAWS_PER_BLOCK = 4_000_000
 
 
