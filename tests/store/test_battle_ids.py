@@ -110,3 +110,13 @@ def test_old_duplicates_are_merged_once_on_open(tmp_path):
     # importing the file again (now with content ids) adds nothing
     store.add_battles([{**VOTE, "winner": "model_b"}] * 2)
     pd.testing.assert_frame_equal(store.battles(), before)
+
+
+def test_ratings_api_says_which_interval_and_too_few_votes(tmp_path):
+    store = _store(tmp_path / "s.duckdb")
+    client = TestClient(create_app(store.path), base_url=LOCAL)
+    assert client.post("/api/battles", json=VOTE).status_code == 200
+    body = client.get("/api/ratings").json()
+    assert (body["interval"], body["bootstrap_rounds"]) == ("bootstrap percentile", 1000)
+    assert "too few votes" in body["groups"][0]["note"]
+    assert body["ratings"][0]["ci_low"] is None  # unbounded: null in JSON

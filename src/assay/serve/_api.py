@@ -188,10 +188,13 @@ def ratings(app: AppDep) -> dict[str, Any]:
                 "models": sorted(g.models),
                 "battles": int(g.info.get("n_battles", 0)),
                 "ratings": to_jsonable(g.table),
+                "note": g.info.get("note"),  # too few votes: which intervals are unbounded
             }
             for g in groups
         ],  # fmt: skip
         "confidence_level": 0.95,
+        "interval": groups[0].info.get("interval") if groups else None,
+        "bootstrap_rounds": int(groups[0].bootstrap.shape[0]) if groups else 0,
         "counts": to_jsonable(rank.battle_counts(b)),
         "battles": len(b),
     }
