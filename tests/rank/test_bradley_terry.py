@@ -233,7 +233,7 @@ def test_bad_input_gives_one_line_errors():
         fit_battles(split)
 
 
-def test_undefeated_model_gets_a_finite_rating():
+def test_undefeated_model_gets_a_finite_rating_and_an_unbounded_interval():
     battles = pd.DataFrame(
         {
             "model_a": ["a"] * 10 + ["b"] * 10,
@@ -242,5 +242,11 @@ def test_undefeated_model_gets_a_finite_rating():
         }
     )
     r = fit_battles(battles, bootstrap=20, seed=0)
-    assert np.isfinite(r.table[["rating", "ci_low", "ci_high"]].to_numpy()).all()
+    assert np.isfinite(r.table["rating"]).all()
     assert r.table["model"].iloc[0] == "a"
+    # a never lost: the data put no upper bound on it (issue 28.5), and say so; b and c
+    # scored against each other and keep finite intervals
+    table = r.table.set_index("model")
+    assert np.isinf(table.loc["a", ["ci_low", "ci_high"]]).all()
+    assert np.isfinite(table.loc[["b", "c"], ["ci_low", "ci_high"]].to_numpy()).all()
+    assert r.info["unidentified"] == ["a"] and "too few votes" in r.info["note"]

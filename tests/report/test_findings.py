@@ -14,6 +14,7 @@ from typer.testing import CliRunner
 from assay import rank, stats
 from assay.cli import app
 from assay.report import build_report, render_report
+from assay.report._panels import arena_panel
 from assay.store import Store
 
 from .conftest import make_store
@@ -195,3 +196,12 @@ def test_serve_ratings_per_group(tmp_path):
     }  # fmt: skip
     page = client.get("/").text
     assert re.search(r"The votes form 2 groups", page)
+
+
+def test_one_vote_arena_says_too_few_votes_not_a_p_value():
+    battles = pd.DataFrame({"model_a": ["a"], "model_b": ["b"], "winner": ["model_a"]})
+    panel = arena_panel(battles, bootstrap=50)
+    (finding,) = panel.findings
+    assert "too few votes to rate a, b" in finding.text and finding.p_value is None
+    assert any(i["kind"] == "text" and "Too few votes" in i["text"] for i in panel.items)
+    assert any(i["kind"] == "svg" for i in panel.items)  # the plot draws unbounded whiskers

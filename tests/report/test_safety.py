@@ -275,20 +275,25 @@ def test_rate_limit_with_a_fake_clock(app_store):
     clock = FakeClock()
     app = create_app(app_store, rate=RateLimit(per_minute=30, burst=3, clock=clock))
     client = TestClient(app, base_url=LOCAL)
-    battle = {"model_a": "tiny-10m", "model_b": "xl-30b", "winner": "model_a"}
+    votes = iter(range(100))  # a vote on a new prompt each time (a repeated vote is a 409)
+
+    def battle_json():
+        return {"model_a": "tiny-10m", "model_b": "xl-30b", "winner": "model_a",
+                "prompt_id": f"p{next(votes)}"}  # fmt: skip
+
     before = len(Store(app_store).battles())
-    codes = [client.post("/api/battles", json=battle).status_code for _ in range(5)]
+    codes = [client.post("/api/battles", json=battle_json()).status_code for _ in range(5)]
     assert codes == [200, 200, 200, 429, 429]
-    limited = client.post("/api/battles", json=battle)
+    limited = client.post("/api/battles", json=battle_json())
     assert limited.status_code == 429 and limited.headers["retry-after"] == "2"
     assert len(Store(app_store).battles()) == before + 3
     clock.now += 2.0  # 30 per minute: one write back every 2 s
-    assert client.post("/api/battles", json=battle).status_code == 200
-    assert client.post("/api/battles", json=battle).status_code == 429
+    assert client.post("/api/battles", json=battle_json()).status_code == 200
+    assert client.post("/api/battles", json=battle_json()).status_code == 429
     other = TestClient(app, base_url=LOCAL, client=("192.0.2.9", 4000))  # its own bucket
-    assert other.post("/api/battles", json=battle).status_code == 200
+    assert other.post("/api/battles", json=battle_json()).status_code == 200
     clock.now += 3600  # refills to the burst, not beyond
-    assert [client.post("/api/battles", json=battle).status_code for _ in range(4)] == [
+    assert [client.post("/api/battles", json=battle_json()).status_code for _ in range(4)] == [
         200, 200, 200, 429,
     ]  # fmt: skip
 

@@ -11,6 +11,8 @@ from rich.markup import escape
 
 from assay.errors import InputError
 from assay.rank import (
+    ARENA_BOOTSTRAP,
+    ELO_BOOTSTRAP,
     Ratings,
     fit_battles,
     rank_sample_groups,
@@ -77,7 +79,7 @@ def battles_cmd(
         ),
     ] = None,
     method: Annotated[str, typer.Option(help="bt, davidson or elo (online, K=4).")] = "bt",
-    bootstrap: BootstrapOption = 100,
+    bootstrap: BootstrapOption = None,  # type: ignore[assignment]  # 1,000 (elo: 100)
     anchor: Annotated[
         str | None, typer.Option(help="MODEL=RATING to pin one model (default: mean 1000).")
     ] = None,
@@ -94,8 +96,8 @@ def battles_cmd(
     """Rate models from pairwise battles: Bradley–Terry (Elo scale) with bootstrap intervals.
 
     A FILE is read, validated and fitted first; its battles go into the store only when all
-    of that succeeded (a bad file leaves the store untouched). With --bootstrap 0 the bt
-    intervals are Wald intervals."""
+    of that succeeded (a bad file leaves the store untouched). Intervals: 1,000 bootstrap
+    rounds by default (elo: 100); with --bootstrap 0 the bt intervals are Wald intervals."""
     if method not in METHODS:
         raise InputError(f"--method {method!r}: use one of {', '.join(METHODS)}")
     anchor_pair = _parse_anchor(anchor)
@@ -105,6 +107,8 @@ def battles_cmd(
         battles = get_store(store, must_exist=True).battles()
         if battles.empty:
             raise InputError("the store has no battles: pass a FILE or run `assay import battles`")
+    if bootstrap is None:
+        bootstrap = ELO_BOOTSTRAP if method == "elo" else ARENA_BOOTSTRAP
     with console.status(f"fitting {method} with {bootstrap} bootstrap rounds"):
         ratings = fit_battles(
             battles, method=method, anchor=anchor_pair, bootstrap=bootstrap, seed=seed, k=k

@@ -35,13 +35,15 @@ from ._judge_stats import (
     mean_ratings,
     position_consistency,
 )
-from ._pairwise import ELO_PER_LOGIT, fit_battles, fit_counts
+from ._pairwise import ARENA_BOOTSTRAP, ELO_BOOTSTRAP, ELO_PER_LOGIT, fit_battles, fit_counts
 from ._ratings import Ratings, rank_distribution, rank_intervals
 from ._samples import rank_sample_groups, rank_samples, sample_groups
 from ._stability import KendallTau, kendall_tau, subsample_curve
 from ._tournament import Judge, ModelJudge, TournamentResult, read_outputs, run_tournament
 
 __all__ = [
+    "ARENA_BOOTSTRAP",
+    "ELO_BOOTSTRAP",
     "ELO_PER_LOGIT",
     "Judge",
     "Kappa",

@@ -10,7 +10,7 @@ import pandas as pd
 from assay.errors import InputError
 
 from ._battles import aggregate_battles, battle_weights, model_codes
-from ._pairwise import fit_battles
+from ._pairwise import ARENA_BOOTSTRAP, fit_battles
 from ._ratings import Ratings
 
 __all__ = ["arena_groups", "arena_ratings", "battle_counts"]
@@ -18,7 +18,9 @@ __all__ = ["arena_groups", "arena_ratings", "battle_counts"]
 COUNT_COLUMNS = ["model", "battles", "wins", "losses", "ties", "win_rate"]
 
 
-def arena_ratings(battles: pd.DataFrame, *, bootstrap: int = 100, seed: int = 0) -> Ratings | None:
+def arena_ratings(
+    battles: pd.DataFrame, *, bootstrap: int = ARENA_BOOTSTRAP, seed: int = 0
+) -> Ratings | None:
     """:func:`fit_battles` (Bradley–Terry, bootstrap intervals); None without battles."""
     if battles.empty:
         return None
@@ -30,7 +32,7 @@ def arena_groups(
     *,
     method: str = "bt",
     anchor: tuple[str, float] | None = None,
-    bootstrap: int = 100,
+    bootstrap: int | None = None,
     seed: int = 0,
     confidence: float = 0.95,
 ) -> list[Ratings]:

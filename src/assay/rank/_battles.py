@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -14,7 +13,7 @@ from scipy.sparse.csgraph import connected_components
 
 from assay.core import iter_jsonl, read_csv_rows, read_text
 from assay.errors import InputError
-from assay.store import WINNERS
+from assay.store import WINNERS, battle_chunks, battle_ids
 
 __all__ = [
     "MAX_BATTLES",
@@ -35,7 +34,6 @@ _COUNT_COLUMNS = {
     "ties": "tie",
     "ties_bothbad": "tie_bothbad",
 }
-BATTLE_FIELDS = ["model_a", "model_b", "winner", "prompt_id", "judge", "time"]
 #: Most battles one file (or one count table) may hold: the store keeps one row per battle.
 MAX_BATTLES = 10_000_000
 #: Battles expanded from a count table per write to the store (bounds the memory used).
@@ -274,72 +272,15 @@ def battle_weights(battles: pd.DataFrame) -> np.ndarray:
     return raw.astype(np.int64)
 
 
-def _combine(hashes: list[np.ndarray]) -> np.ndarray:
-    """Row hashes from column hashes, exactly as pandas' ``hash_pandas_object`` combines a
-    DataFrame's columns (CPython's tuple hash), so ids match those of expanded rows."""
-    mult = np.uint64(1000003)
-    out = np.zeros_like(hashes[0]) + np.uint64(0x345678)
-    with np.errstate(over="ignore"):
-        for i, a in enumerate(hashes):
-            inverse = len(hashes) - i
-            out ^= a
-            out *= mult
-            mult += np.uint64(82520 + inverse + inverse)
-        out += np.uint64(97531)
-    return out
-
-
-def _id_parts(battles: pd.DataFrame) -> tuple[list[np.ndarray], np.ndarray, np.ndarray]:
-    """Per row: the field hashes, its battle count and the occurrence number of its first
-    battle among identical rows (earlier rows' counts)."""
-    fields = [c for c in (*BATTLE_FIELDS, "source") if c in battles.columns]
-    keyed = battles[fields].astype(object).where(battles[fields].notna(), "\x00").astype(str)
-    hashes = [pd.util.hash_pandas_object(keyed[c], index=False).to_numpy() for c in fields]
-    counts = battle_weights(battles)
-    group = keyed.groupby(fields, sort=False, dropna=False).ngroup().to_numpy()
-    first = pd.Series(counts).groupby(group).cumsum().to_numpy() - counts
-    return hashes, counts, first
-
-
-def _ids_at(hashes, counts, first, start: int, stop: int) -> tuple[np.ndarray, np.ndarray]:
-    """Row index and id of battles ``start:stop`` of the expansion (count-table rows repeated
-    ``count`` times, in order) without building the expansion."""
-    ends = np.cumsum(counts)
-    pos = np.arange(start, stop, dtype=np.int64)
-    row = np.searchsorted(ends, pos, side="right")
-    occurrence = first[row] + pos - (ends[row] - counts[row])
-    occ_hash = pd.util.hash_pandas_object(pd.Series(occurrence), index=False).to_numpy()
-    hashed = _combine([h[row] for h in hashes] + [occ_hash])
-    return row, np.char.mod("b%016x", hashed)
-
-
-def battle_ids(battles: pd.DataFrame) -> np.ndarray:
-    """Stable ids: a 64-bit hash of (model_a, model_b, winner, prompt_id, judge, time, source)
-    and the battle's occurrence number among identical battles, so re-importing is a no-op
-    while two identical votes in one file both count. For a count table, one id per battle
-    (``count`` ids per row, as if the rows were repeated). Vectorised."""
-    hashes, counts, first = _id_parts(battles)
-    return _ids_at(hashes, counts, first, 0, int(counts.sum()))[1]
-
-
 def import_battles(store, path: str | Path, *, source: str | None = None) -> int:
     """Read a battle file and add it to ``store`` (re-importing the same file is a no-op)."""
     return store_battles(store, read_battles(path), source=source or Path(path).name)
 
 
-def _expanded(battles: pd.DataFrame) -> Iterator[pd.DataFrame]:
-    """The battles one row each with its ``battle_id``, in chunks of bounded size."""
-    hashes, counts, first = _id_parts(battles)
-    total = int(counts.sum())
-    plain = battles.drop(columns=["count"], errors="ignore")
-    for start in range(0, total, _STORE_CHUNK):
-        row, ids = _ids_at(hashes, counts, first, start, min(total, start + _STORE_CHUNK))
-        yield plain.iloc[row].assign(battle_id=ids)
-
-
 def store_battles(store, battles: pd.DataFrame, *, source: str | None = None) -> int:
-    """Add validated battles to ``store`` with :func:`battle_ids` (count tables as one row per
-    battle, written in bounded chunks inside one transaction); returns rows written."""
+    """Add validated battles to ``store`` with their content ids (:func:`assay.store.battle_ids`;
+    count tables as one row per battle, written in bounded chunks inside one transaction);
+    returns rows written. ``source`` is kept with the rows but is not part of the ids."""
     battles = battles.copy()
     if source is not None:
         battles["source"] = source
@@ -348,7 +289,7 @@ def store_battles(store, battles: pd.DataFrame, *, source: str | None = None) ->
         return store.add_battles(battles)
     written = 0
     with store.transaction() as con:
-        for chunk in _expanded(battles):
+        for chunk in battle_chunks(battles, _STORE_CHUNK):
             written += store.add_battles(chunk, con=con)
     return written
 

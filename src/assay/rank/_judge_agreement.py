@@ -15,6 +15,7 @@ from assay.errors import InputError
 
 from ._judge_stats import (
     OUTCOME,
+    at_least_exact,
     cluster_sums,
     cluster_weights,
     interval,
@@ -307,7 +308,7 @@ def self_preference(
         family=str(family),
         n=int(len(mine)),
         own_win_rate=float(own[0]),
-        own_ci=interval(own[1:], alpha),
+        own_ci=at_least_exact(interval(own[1:], alpha), float(y.sum()), len(y), alpha),
         reference_win_rate=ref_rate,
         excess=float(excess[0]),
         excess_ci=interval(excess[1:], alpha),

@@ -3,7 +3,8 @@ mean pointwise rating (agreement with humans and self-preference: :mod:`._judge_
 
 Every interval is a percentile bootstrap over prompts (all of a prompt's battles move
 together), drawn as multinomial weights on per-prompt sufficient statistics, so the replicates
-are one matrix product.
+are one matrix product. An interval of a proportion is never narrower than its exact
+(Clopper–Pearson) interval: few outcomes that all agree give a wide interval, not [0, 0].
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from scipy.special import expit
-from scipy.stats import norm
+from scipy.stats import beta, binomtest, norm
 
 from assay.errors import InputError
 
@@ -59,6 +60,27 @@ def interval(values: np.ndarray, alpha: float) -> tuple[float, float]:
         return float("nan"), float("nan")
     low, high = np.quantile(finite, [alpha / 2, 1 - alpha / 2])
     return float(low), float(high)
+
+
+def exact_interval(successes: float, n: float, alpha: float) -> tuple[float, float]:
+    """Clopper–Pearson interval of a proportion: never narrower than the data allow (3 of 3
+    gives [0.29, 1], not [1, 1]). ``successes`` may count ties as halves."""
+    if not n > 0:
+        return float("nan"), float("nan")
+    low = 0.0 if successes <= 0 else float(beta.ppf(alpha / 2, successes, n - successes + 1))
+    high = 1.0 if successes >= n else float(beta.ppf(1 - alpha / 2, successes + 1, n - successes))
+    return low, high
+
+
+def at_least_exact(
+    ci: tuple[float, float], successes: float, n: float, alpha: float
+) -> tuple[float, float]:
+    """The bootstrap interval of a proportion widened to contain its Clopper–Pearson
+    interval: a percentile bootstrap of few outcomes that all agree has zero width."""
+    low, high = exact_interval(successes, n, alpha)
+    if not np.isfinite(ci[0]) or not np.isfinite(ci[1]):
+        return low, high
+    return min(ci[0], low), max(ci[1], high)
 
 
 def prompt_codes(df: pd.DataFrame) -> tuple[np.ndarray, int]:
@@ -137,19 +159,20 @@ def position_consistency(
     resid = np.bincount(codes, first - r * decisive, minlength=n)
     total = decisive.sum()
     se = np.sqrt(n / max(n - 1, 1) * (resid**2).sum()) / total if total else np.nan
-    pvalue = (
-        float(2 * norm.sf(abs(r - 0.5) / se))
-        if se and np.isfinite(se)
-        else float(r == 0.5)
-        if np.isfinite(r)
-        else float("nan")
-    )
+    if se and np.isfinite(se):
+        pvalue = float(2 * norm.sf(abs(r - 0.5) / se))
+    elif total:  # every prompt's verdicts agree: no spread to estimate; the exact binomial test
+        pvalue = float(binomtest(int(first.sum()), int(total), 0.5).pvalue)
+    else:
+        pvalue = float("nan")
     return PositionConsistency(
         n_pairs=int(len(both)),
         agreement=float(agreement[0]),
-        agreement_ci=interval(agreement[1:], alpha),
+        agreement_ci=at_least_exact(
+            interval(agreement[1:], alpha), float(agree.sum()), len(agree), alpha
+        ),
         first_rate=float(r),
-        first_ci=interval(first_rate[1:], alpha),
+        first_ci=at_least_exact(interval(first_rate[1:], alpha), first.sum(), total, alpha),
         pvalue=pvalue,
         same_position=float(same.mean()),
         tie_rate=float(((ab == "tie").sum() + (ba == "tie").sum()) / (2 * len(both))),
@@ -273,7 +296,11 @@ def lc_win_rate(
     mean_delta = np.bincount(group, delta, minlength=len(models)) / counts
     table = []
     for m, name in enumerate(models):
-        raw_ci, lc_ci = interval(raw[1:, m], alpha), interval(lc[1:, m], alpha)
+        wins = float(y[group == m].sum())
+        raw_ci = at_least_exact(interval(raw[1:, m], alpha), wins, counts[m], alpha)
+        lc_ci = interval(lc[1:, m], alpha)
+        if np.ptp(y[group == m]) == 0:  # outcomes that all agree: nothing to resample
+            lc_ci = at_least_exact(lc_ci, wins, counts[m], alpha)
         table.append(
             {
                 "model": str(name),

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import scipy.sparse as sp
+from scipy.sparse.csgraph import connected_components
 from scipy.special import expit
 from scipy.stats import norm
 
@@ -14,21 +16,52 @@ from ._elo import _codes, bootstrap_elo, elo_waves
 from ._fit import fit_pairs
 from ._ratings import Ratings, build_ratings
 
-__all__ = ["ELO_PER_LOGIT", "fit_battles", "fit_counts", "resample_counts"]
+__all__ = [
+    "ARENA_BOOTSTRAP",
+    "ELO_BOOTSTRAP",
+    "ELO_PER_LOGIT",
+    "fit_battles",
+    "fit_counts",
+    "resample_counts",
+]
 
 #: Elo points per unit of log-strength: 400 points per factor of 10 in the odds.
 ELO_PER_LOGIT = 400.0 / np.log(10.0)
 METHODS = ("bt", "davidson", "elo")
+#: Bootstrap rounds of arena intervals by default (percentile intervals; 100 rounds covered
+#: 93 % for 95 %, see benchmarks/arena_coverage.py).
+ARENA_BOOTSTRAP = 1000
+#: Bootstrap rounds of online Elo by default (each round replays every battle in order).
+ELO_BOOTSTRAP = 100
+#: resample by drawing battles while there are at most this many per (pair, outcome) cell
+_DIRECT_PER_CELL = 7
+_DRAWS_PER_BLOCK = 4_000_000
 
 
 def resample_counts(counts: np.ndarray, rounds: int, rng: np.random.Generator) -> np.ndarray:
     """Bootstrap replicates of a (P, 3) count table: a multinomial draw of all battles over
-    the cells with the observed proportions (resampling battles). Drawn exactly in two
-    stages: battles per pair ~ Multinomial(N, n_p / N), then outcomes within each pair by
-    conditional binomials (vectorised). Shape (B, P, 3)."""
+    the cells with the observed proportions (resampling battles). Shape (B, P, 3).
+
+    Drawn exactly either way: with few battles per pair, by drawing the battles themselves
+    (uniform indices into the list of battles, counted per cell; blocks of replicates), else in
+    two stages: battles per pair ~ Multinomial(N, n_p / N), then outcomes within each pair by
+    conditional binomials (vectorised). Binomial draws cost far more than uniform ones."""
     counts = np.asarray(counts, dtype=float)
     per_pair = counts.sum(axis=1)
     total = int(round(per_pair.sum()))
+    if total <= _DIRECT_PER_CELL * counts.size:
+        cells = counts.size
+        battle_cell = np.repeat(np.arange(cells), counts.ravel().astype(np.int64))
+        out = np.empty((rounds, cells))
+        block = max(1, _DRAWS_PER_BLOCK // max(total, 1))
+        for first in range(0, rounds, block):
+            size = min(block, rounds - first)
+            drawn = battle_cell[rng.integers(0, total, size=(size, total))]
+            drawn += np.arange(size)[:, None] * cells
+            out[first : first + size] = np.bincount(drawn.ravel(), minlength=size * cells).reshape(
+                size, cells
+            )
+        return out.reshape(rounds, *counts.shape)
     n = rng.multinomial(total, per_pair / per_pair.sum(), size=rounds)  # (B, P)
     with np.errstate(invalid="ignore", divide="ignore"):
         p_i = np.nan_to_num(counts[:, 0] / per_pair)
@@ -83,12 +116,60 @@ def _intervals(point, boot, confidence, cov=None, anchor_index=None):
     return point - z * se, point + z * se
 
 
+def unidentified(pairs: PairCounts) -> np.ndarray:
+    """Models whose rating the battles do not pin down: those outside the largest group of
+    models that all scored (won or tied) against each other, directly or through others.
+    The Bradley–Terry likelihood has a finite maximum only on such a group (Zermelo 1929;
+    Ford 1957): a model that never lost to the rest could be rated arbitrarily high, one that
+    never won arbitrarily low. With one vote between two models, both are unidentified."""
+    k = len(pairs.models)
+    c = pairs.counts
+    scored_i, scored_j = c[:, 0] + c[:, 2] > 0, c[:, 1] + c[:, 2] > 0
+    rows = np.concatenate([pairs.pair_i[scored_i], pairs.pair_j[scored_j]])
+    cols = np.concatenate([pairs.pair_j[scored_i], pairs.pair_i[scored_j]])
+    graph = sp.coo_matrix((np.ones(len(rows)), (rows, cols)), shape=(k, k))
+    _, label = connected_components(graph, directed=True, connection="strong")
+    sizes = np.bincount(label)
+    core = int(np.argmax(sizes))
+    return np.ones(k, dtype=bool) if sizes[core] < 2 else label != core
+
+
+def _honest(lo, hi, loose: np.ndarray, fallback=None, keep=None):
+    """Intervals that do not claim more than the data hold: unbounded for unidentified
+    models; where the bootstrap replicates all agree (a zero-width interval from a few
+    votes), the Wald interval (``fallback``), or unbounded without one. ``keep``: the anchor."""
+    lo, hi = np.array(lo, dtype=float), np.array(hi, dtype=float)
+    flat = ~(hi - lo > 1e-6)
+    if keep is not None:
+        flat[keep] = False
+    if fallback is not None:
+        lo, hi = np.where(flat, fallback[0], lo), np.where(flat, fallback[1], hi)
+        flat &= ~(fallback[1] - fallback[0] > 1e-6)
+    wide = loose | flat
+    if keep is not None:
+        wide[keep] = False
+    return np.where(wide, -np.inf, lo), np.where(wide, np.inf, hi)
+
+
+def _too_few(models: list[str], loose: np.ndarray, info: dict) -> None:
+    """Say in words which models the votes do not rate."""
+    if loose.any():
+        names = [m for m, x in zip(models, loose, strict=True) if x]
+        shown = ", ".join(names[:8]) + (" ..." if len(names) > 8 else "")
+        info["unidentified"] = names
+        info["note"] = (
+            f"too few votes to rate {shown}: a model that never lost (or never won) against "
+            "the others, directly or through others, or whose few votes all agree, has an "
+            "unbounded interval"
+        )
+
+
 def fit_counts(
     pairs: PairCounts,
     *,
     method: str = "bt",
     anchor: tuple[str, float] | None = None,
-    bootstrap: int = 100,
+    bootstrap: int = ARENA_BOOTSTRAP,
     seed: int = 0,
     confidence: float = 0.95,
     l2: float = 1e-6,
@@ -111,15 +192,28 @@ def fit_counts(
         boot = _to_scale(boot_fit.theta, models, anchor)
     rating = _to_scale(theta, models, anchor)
     anchor_index = models.index(anchor[0]) if anchor else None
-    lo, hi = _intervals(rating, boot, confidence, fit.covariance, anchor_index)
+    loose = unidentified(pairs)
+    none = np.empty((0, len(models)))
+    lo, hi = _honest(
+        *_intervals(rating, boot, confidence, fit.covariance, anchor_index),
+        loose,
+        _intervals(rating, none, confidence, fit.covariance, anchor_index),
+        anchor_index,
+    )
     # ranks do not depend on the anchor: take them from the mean-centred intervals
     free = boot - boot.mean(axis=1, keepdims=True) if len(boot) else boot
-    bounds = _intervals(rating - rating.mean(), free, confidence, fit.covariance, None)
+    centred = rating - rating.mean()
+    bounds = _honest(
+        *_intervals(centred, free, confidence, fit.covariance, None),
+        loose,
+        _intervals(centred, none, confidence, fit.covariance, None),
+    )
     info = {
         "n_battles": pairs.n_battles,
         "n_pairs": len(pairs.pair_i),
         "interval": "bootstrap percentile" if bootstrap >= 2 else "Wald (inverse Hessian)",
     }
+    _too_few(models, loose | ~np.isfinite(hi - lo), info)
     if davidson:
         info["tie_parameter"] = float(np.exp(fit.eta[0]))
     return build_ratings(
@@ -143,7 +237,7 @@ def fit_battles(
     *,
     method: str = "bt",
     anchor: tuple[str, float] | None = None,
-    bootstrap: int = 100,
+    bootstrap: int | None = None,
     seed: int = 0,
     confidence: float = 0.95,
     k: float = 4.0,
@@ -156,8 +250,12 @@ def fit_battles(
     first leaderboard; order dependent). Ratings are 400 points per factor of 10 in the odds,
     mean 1000 or ``anchor=(model, rating)``. Intervals: percentile bootstrap over ``bootstrap``
     multinomial resamples of the counts (for ``elo``: resampled, reshuffled battles), seeded;
-    with ``bootstrap=0``, Wald intervals from the Hessian (bt/davidson only).
+    by default :data:`ARENA_BOOTSTRAP` (1,000) rounds, :data:`ELO_BOOTSTRAP` (100) for elo;
+    with ``bootstrap=0``, Wald intervals from the Hessian (bt/davidson only). ``info`` says
+    which interval was used and ``to_dict()`` the rounds.
     """
+    if bootstrap is None:
+        bootstrap = ELO_BOOTSTRAP if method == "elo" else ARENA_BOOTSTRAP
     if method not in METHODS:
         raise InputError(f"method {method!r}: use one of {', '.join(METHODS)}")
     if not 0 < confidence < 1:
@@ -185,7 +283,10 @@ def fit_battles(
         boot = bootstrap_elo(a, b, score, len(models), bootstrap, np.random.default_rng(seed), k=k)
         if anchor is not None:
             boot = _to_scale(boot / ELO_PER_LOGIT, models, anchor)
-    lo, hi = _intervals(elo, boot, confidence)
+    loose = unidentified(pairs)
+    lo, hi = _honest(*_intervals(elo, boot, confidence), loose)
+    info = {"n_battles": pairs.n_battles, "k": k, "interval": "bootstrap percentile"}
+    _too_few(models, loose | ~np.isfinite(hi - lo), info)
     return build_ratings(
         models,
         elo,
@@ -197,5 +298,5 @@ def fit_battles(
         scale="elo",
         confidence_level=confidence,
         bootstrap=boot,
-        info={"n_battles": pairs.n_battles, "k": k, "interval": "bootstrap percentile"},
+        info=info,
     )

@@ -186,6 +186,11 @@ def arena_findings(groups: list[rank.Ratings], level: str) -> list[Finding]:
         top, second = t.iloc[0], t.iloc[1]
         models = g.models
         boot = g.bootstrap
+        bounds = [top["ci_low"], top["ci_high"], second["ci_low"], second["ci_high"]]
+        if g.info.get("note") and not np.isfinite(bounds).all():  # too few votes: no order
+            text = f"In the arena ({votes:,} votes), {g.info['note']}."
+            out.append(Finding(text[:1].upper() + text[1:], 0.0, "arena"))
+            continue
         if boot.shape[0] >= 2:
             reversed_share = np.mean(
                 boot[:, models.index(second["model"])] >= boot[:, models.index(top["model"])]

@@ -235,6 +235,8 @@ def arena_panel(
         )
     for number, ratings in enumerate(groups, start=1):
         _ratings_table(panel, ratings, level, number if len(groups) > 1 else 0)
+        if ratings.info.get("note"):  # too few votes: which intervals are unbounded, in words
+            panel.text(f"{str(ratings.info['note'])[:1].upper()}{str(ratings.info['note'])[1:]}.")
     if groups:
         panel.results["ratings"] = groups[0]
         panel.results["groups"] = groups

@@ -70,6 +70,12 @@ def interval_plot(
     est = np.asarray(estimate, dtype=float)
     lo = np.asarray(low, dtype=float)
     hi = np.asarray(high, dtype=float)
+    finite = np.concatenate([v[np.isfinite(v)] for v in (est, lo, hi)])
+    if finite.size and not (np.isfinite(lo).all() and np.isfinite(hi).all()):
+        # an unbounded interval (too few votes) runs to past the plotted data
+        reach = max(float(np.ptp(finite)), 1.0)
+        lo = np.where(np.isneginf(lo), finite.min() - reach, lo)
+        hi = np.where(np.isposinf(hi), finite.max() + reach, hi)
     n = len(labels)
     colors = np.where(np.asarray(highlight if highlight is not None else [True] * n), ACCENT, MUTED)
     with plt.rc_context(_STYLE):

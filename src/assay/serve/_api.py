@@ -142,7 +142,12 @@ def battles(app: AppDep, limit: Limit = 100, offset: Offset = 0) -> dict[str, An
     return {"total": len(rows), "rows": to_jsonable(rows.iloc[offset : offset + limit])}
 
 
-@router.post("/battles", summary="Store a pairwise judgment", dependencies=WRITE_GUARDS)
+@router.post(
+    "/battles",
+    summary="Store a pairwise judgment (409 when the same vote is stored already)",
+    dependencies=WRITE_GUARDS,
+    responses={409: {"description": "the same vote is stored already"}},
+)
 def add_battle(app: AppDep, battle: BattleIn) -> dict[str, Any]:
     # names are compared and stored without surrounding spaces, as the importers store them
     names = {"model_a": battle.model_a.strip(), "model_b": battle.model_b.strip()}
@@ -155,8 +160,11 @@ def add_battle(app: AppDep, battle: BattleIn) -> dict[str, Any]:
     app.check_model(store, battle.model_b)
     if battle.model_a == battle.model_b:
         raise HTTPException(422, "model_a and model_b must differ")
-    battle_id = secrets.token_hex(8)
-    store.add_battles([{**battle.model_dump(), "battle_id": battle_id, "source": "api"}])
+    # one vote, one row: the id is the vote's content (assay.store.battle_id), as for a file
+    # import; posting a vote already stored changes nothing and answers 409
+    battle_id, stored = store.add_vote({**battle.model_dump(), "source": "api"})
+    if not stored:
+        raise HTTPException(409, f"this vote is stored already (battle {battle_id})")
     return {"battle_id": battle_id, **battle.model_dump()}
 
 
@@ -173,7 +181,7 @@ def ratings(app: AppDep) -> dict[str, Any]:
     b = app.store().battles()
     if b.empty:
         return {"ratings": [], "groups": [], "counts": [], "battles": 0}
-    groups = rank.arena_groups(b, bootstrap=100, seed=app.seed)
+    groups = rank.arena_groups(b, seed=app.seed)
     return {
         "ratings": to_jsonable(groups[0].table) if groups else [],
         "groups": [
@@ -181,10 +189,13 @@ def ratings(app: AppDep) -> dict[str, Any]:
                 "models": sorted(g.models),
                 "battles": int(g.info.get("n_battles", 0)),
                 "ratings": to_jsonable(g.table),
+                "note": g.info.get("note"),  # too few votes: which intervals are unbounded
             }
             for g in groups
         ],  # fmt: skip
         "confidence_level": 0.95,
+        "interval": groups[0].info.get("interval") if groups else None,
+        "bootstrap_rounds": int(groups[0].bootstrap.shape[0]) if groups else 0,
         "counts": to_jsonable(rank.battle_counts(b)),
         "battles": len(b),
     }

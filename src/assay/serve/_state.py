@@ -173,20 +173,19 @@ class AppState:
             pair = self._pending.pop(pair_id, None)
         if pair is None:
             raise NotFound(f"unknown or already voted pair {pair_id!r}: draw a new pair")
-        battle_id = secrets.token_hex(8)
-        self.store().add_battles(
-            [
-                {
-                    "battle_id": battle_id,
-                    "prompt_id": f"{pair.task}/{pair.doc_id}",
-                    "model_a": pair.model_a,
-                    "model_b": pair.model_b,
-                    "winner": winner,
-                    "judge": "human",
-                    "time": pd.Timestamp.now(tz="UTC").tz_localize(None),
-                    "source": "assay serve",
-                }
-            ]
+        # a drawn pair is voted on once, so this is a new vote even when an identical one is
+        # stored: the next occurrence of its content id (assay.store.battle_id)
+        battle_id, _ = self.store().add_vote(
+            {
+                "prompt_id": f"{pair.task}/{pair.doc_id}",
+                "model_a": pair.model_a,
+                "model_b": pair.model_b,
+                "winner": winner,
+                "judge": "human",
+                "time": pd.Timestamp.now(tz="UTC").tz_localize(None),
+                "source": "assay serve",
+            },
+            again=True,
         )
         return {
             "battle_id": battle_id,

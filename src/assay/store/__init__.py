@@ -1,6 +1,7 @@
 """The result store: per-sample records, runs, models and battles in one DuckDB file."""
 
 from ._aggregates import metric_summary
+from ._battles import battle_chunks, battle_id, battle_ids
 from ._evidence import Evidence
 from ._export import export_samples
 from ._files import import_samples, read_model_meta, set_model_meta
@@ -25,6 +26,9 @@ __all__ = [
     "RunInfo",
     "SampleRecord",
     "Store",
+    "battle_chunks",
+    "battle_id",
+    "battle_ids",
     "default_store_path",
     "existing_store",
     "export_lm_eval",

@@ -22,9 +22,10 @@ import pandas as pd
 
 from assay.errors import InputError, StoreMissing
 
+from ._battles import UPSERT, migrate_battle_ids, next_vote_id, normalised
 from ._evidence import Evidence, read_evidence
 from ._integrity import damaged
-from ._records import Battle, ModelInfo, RunInfo, SampleRecord, stable_hash
+from ._records import Battle, ModelInfo, RunInfo, SampleRecord
 from ._schema import (
     BATTLE_COLUMNS,
     METRIC_COLUMNS,
@@ -169,6 +170,7 @@ class Store:
                 ) from None
             with self.connect() as con:
                 self.schema_version = ensure_schema(con, str(self.path))
+                migrate_battle_ids(con, self._insert_battles)
 
     def __repr__(self) -> str:
         return f"Store({str(self.path)!r})"
@@ -346,32 +348,30 @@ class Store:
     def add_battles(
         self, battles: Iterable[Battle | dict[str, Any]] | pd.DataFrame, *, con=None
     ) -> int:
-        """Store battles. Without a ``battle_id``, one is derived from the row's fields and its
-        occurrence number among identical rows of this call, so re-importing a file is a no-op
-        while two identical votes in one file both count."""
+        """Store battles; a row without a ``battle_id`` gets its content id
+        (:func:`assay.store.battle_ids`: identical votes of one call are occurrences 0, 1, ...,
+        so re-adding them is a no-op). A vote stored already keeps its time and source."""
         df = _as_rows(battles)
         if df.empty:
             return 0
-        df["winner"] = df["winner"].replace({"tie (bothbad)": "tie_bothbad"})
-        if "battle_id" not in df:
-            df["battle_id"] = None
-        missing = df["battle_id"].isna()
-        if missing.any():
-            fields = [c for c in BATTLE_COLUMNS if c not in ("battle_id", "extra") and c in df]
-            keyed = df.loc[missing, fields].astype(str)
-            occurrence = keyed.groupby(fields, sort=False, dropna=False).cumcount()
-            df.loc[missing, "battle_id"] = [
-                stable_hash([*row, int(k)])
-                for row, k in zip(keyed.itertuples(index=False), occurrence, strict=True)
-            ]
-        rows = _conform(df.drop_duplicates("battle_id", keep="last"), BATTLE_COLUMNS)
-
-        def write(c: duckdb.DuckDBPyConnection) -> None:
-            with _registered(c, rows, BATTLE_COLUMNS) as new:
-                c.execute(f"INSERT OR REPLACE INTO battles {new}")
-
-        self._in_transaction(con, write)
+        rows = normalised(df).drop_duplicates("battle_id", keep="last")
+        self._in_transaction(con, lambda c: self._insert_battles(c, rows))
         return len(rows)
+
+    def add_vote(self, vote: dict[str, Any], *, again: bool = False) -> tuple[str, bool]:
+        """Store one vote under its content id, in one transaction; returns (id, stored).
+        ``again=False``: a vote stored already is not stored twice (stored False);
+        ``again=True``: a new vote, the next occurrence of identical ones."""
+        with self.transaction() as con:
+            vid, new = next_vote_id(con, vote, again=again)
+            if new:
+                self._insert_battles(con, normalised(pd.DataFrame([{**vote, "battle_id": vid}])))
+        return vid, new
+
+    @staticmethod
+    def _insert_battles(con: duckdb.DuckDBPyConnection, rows: pd.DataFrame) -> None:
+        with _registered(con, _conform(rows, BATTLE_COLUMNS), BATTLE_COLUMNS) as new:
+            con.execute(UPSERT.format(rows=new))
 
     # -- reads -----------------------------------------------------------------------------
     @staticmethod

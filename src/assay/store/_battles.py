@@ -1,0 +1,246 @@
+"""Battle ids and the battle writer: one id per vote, whoever writes it.
+
+A vote is identified by its content: ``model_a``, ``model_b``, ``winner``, ``prompt_id``,
+``judge`` and ``extra`` (what a judge recorded with its verdict: its verdicts, ratings, the
+kind of judgment; names without surrounding spaces, ``tie (bothbad)`` as ``tie_bothbad``), plus
+its occurrence number among identical votes. Where it came from (``source``) and when it was
+cast (``time``) are kept with the row but are not part of the id, so the same vote
+imported from a file (``assay rank``), posted to ``POST /api/battles`` or given to
+:meth:`Store.add_battles` is one row. Identical votes in one batch are different votes
+(occurrences 0, 1, ...), so a file of repeated votes counts them all and importing it again is
+a no-op. ``POST /api/battles`` writes occurrence 0 (a repeat is refused: 409); an arena vote on
+a freshly drawn pair is always a new vote and takes the next free occurrence.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+
+import duckdb
+import numpy as np
+import pandas as pd
+
+__all__ = ["ID_FIELDS", "battle_chunks", "battle_id", "battle_ids"]
+
+#: The fields that identify a vote (besides its occurrence among identical votes).
+ID_FIELDS = ("model_a", "model_b", "winner", "prompt_id", "judge", "extra")
+#: meta key recording that the store's assay-written battle ids are content ids.
+MIGRATION_KEY = "battle_ids"
+MIGRATION_VALUE = "content-v1"
+#: ids assay wrote: ``b`` + 16 hex (file imports, and now every writer) or 16 hex (older
+#: ``Store.add_battles`` and ``assay serve`` ids); anything else was given by a caller.
+ASSAY_ID = r"^b?[0-9a-f]{16}$"
+_MISSING = "\u2400"  # ␀ (a NUL byte would not survive Arrow-backed strings)
+_WINNER_ALIASES = {"tie (bothbad)": "tie_bothbad", "tie(bothbad)": "tie_bothbad"}
+
+
+def _weights(battles: pd.DataFrame) -> np.ndarray:
+    if "count" not in battles.columns:
+        return np.ones(len(battles), dtype=np.int64)
+    return pd.to_numeric(battles["count"]).to_numpy(dtype=np.int64)
+
+
+def _keyed(battles: pd.DataFrame) -> pd.DataFrame:
+    """The identifying fields as text (missing: ␀), normalised as the importers store them."""
+    out = pd.DataFrame(index=battles.index)
+    for name in ID_FIELDS:
+        if name not in battles.columns:
+            out[name] = _MISSING
+            continue
+        col = battles[name].astype(object)
+        text = col.where(col.notna(), _MISSING).astype(str)
+        if name == "extra":  # as the store writes it: JSON text
+            col = col.map(lambda v: v if isinstance(v, str) or v is None else _json(v))
+            text = col.where(col.notna(), _MISSING).astype(str)
+        elif name in ("model_a", "model_b"):
+            text = text.str.strip()
+        elif name == "winner":
+            text = text.str.strip().replace(_WINNER_ALIASES)
+        out[name] = text
+    return out
+
+
+def _json(value) -> str | None:
+    if isinstance(value, float) and np.isnan(value):
+        return None
+    return json.dumps(value, sort_keys=True, default=str)
+
+
+def _combine(hashes: list[np.ndarray]) -> np.ndarray:
+    """Row hashes from column hashes, as pandas' ``hash_pandas_object`` combines a DataFrame's
+    columns (CPython's tuple hash)."""
+    mult = np.uint64(1000003)
+    out = np.zeros_like(hashes[0]) + np.uint64(0x345678)
+    with np.errstate(over="ignore"):
+        for i, a in enumerate(hashes):
+            inverse = len(hashes) - i
+            out ^= a
+            out *= mult
+            mult += np.uint64(82520 + inverse + inverse)
+        out += np.uint64(97531)
+    return out
+
+
+def _hashes(keyed: pd.DataFrame) -> list[np.ndarray]:
+    return [pd.util.hash_pandas_object(keyed[c], index=False).to_numpy() for c in ID_FIELDS]
+
+
+def _ids(hashes: list[np.ndarray], occurrence: np.ndarray) -> np.ndarray:
+    occ = pd.util.hash_pandas_object(pd.Series(occurrence, dtype=np.int64), index=False)
+    return np.char.mod("b%016x", _combine([*hashes, occ.to_numpy()])).astype(object)
+
+
+def _parts(battles: pd.DataFrame) -> tuple[list[np.ndarray], np.ndarray, np.ndarray]:
+    """Per row: the field hashes, its battle count and the occurrence number of its first
+    battle among identical rows (earlier rows' counts)."""
+    keyed = _keyed(battles)
+    counts = _weights(battles)
+    group = keyed.groupby(list(ID_FIELDS), sort=False, dropna=False).ngroup().to_numpy()
+    first = pd.Series(counts).groupby(group).cumsum().to_numpy() - counts
+    return _hashes(keyed), counts, first
+
+
+def _ids_at(hashes, counts, first, start: int, stop: int) -> tuple[np.ndarray, np.ndarray]:
+    """Row index and id of battles ``start:stop`` of the expansion (count-table rows repeated
+    ``count`` times, in order) without building the expansion."""
+    ends = np.cumsum(counts)
+    pos = np.arange(start, stop, dtype=np.int64)
+    row = np.searchsorted(ends, pos, side="right")
+    occurrence = first[row] + pos - (ends[row] - counts[row])
+    return row, _ids([h[row] for h in hashes], occurrence)
+
+
+def battle_ids(battles: pd.DataFrame) -> np.ndarray:
+    """The id of every vote of ``battles`` (columns model_a, model_b, winner, optional
+    prompt_id, judge, extra and ``count``): a 64-bit hash of the identifying fields and the vote's
+    occurrence number among identical votes of the frame. For a count table, ``count`` ids per
+    row, as if the rows were repeated. Vectorised; ``source`` and ``time`` do not enter the
+    id (see the module docstring)."""
+    hashes, counts, first = _parts(battles)
+    return _ids_at(hashes, counts, first, 0, int(counts.sum()))[1]
+
+
+def battle_id(
+    model_a: str,
+    model_b: str,
+    winner: str,
+    prompt_id: str | None = None,
+    judge: str | None = None,
+    extra: str | dict | None = None,
+    *,
+    occurrence: int = 0,
+) -> str:
+    """The id of one vote (its ``occurrence``-th copy): :func:`battle_ids` of a one-row frame."""
+    row = pd.DataFrame(
+        [{"model_a": model_a, "model_b": model_b, "winner": winner, "prompt_id": prompt_id,
+          "judge": judge, "extra": extra}]
+    )  # fmt: skip
+    return str(_ids(_hashes(_keyed(row)), np.array([occurrence]))[0])
+
+
+def battle_chunks(battles: pd.DataFrame, size: int) -> Iterator[pd.DataFrame]:
+    """The votes one row each with its ``battle_id`` (count-table rows expanded), ``size``
+    rows at a time."""
+    hashes, counts, first = _parts(battles)
+    total = int(counts.sum())
+    plain = battles.drop(columns=["count"], errors="ignore")
+    for start in range(0, total, size):
+        row, ids = _ids_at(hashes, counts, first, start, min(total, start + size))
+        yield plain.iloc[row].assign(battle_id=ids)
+
+
+def normalised(df: pd.DataFrame) -> pd.DataFrame:
+    """Rows as stored: names without surrounding spaces, winner aliases resolved, and a
+    ``battle_id`` from :func:`battle_ids` (of the rows without one) where none was given."""
+    df = df.copy()
+    for name in ("model_a", "model_b"):
+        df[name] = df[name].map(lambda v: v.strip() if isinstance(v, str) else v)
+    df["winner"] = df["winner"].map(
+        lambda v: _WINNER_ALIASES.get(v.strip(), v.strip()) if isinstance(v, str) else v
+    )
+    if "battle_id" not in df:
+        df["battle_id"] = None
+    missing = df["battle_id"].isna().to_numpy()
+    if missing.any():
+        df.loc[missing, "battle_id"] = battle_ids(
+            df.loc[missing].drop(columns="count", errors="ignore")
+        )
+    return df
+
+
+#: Upsert: a vote already stored keeps its time and source (missing ones filled in).
+UPSERT = (
+    "INSERT INTO battles {rows} ON CONFLICT (battle_id) DO UPDATE SET "
+    "prompt_id = excluded.prompt_id, model_a = excluded.model_a, model_b = excluded.model_b, "
+    "winner = excluded.winner, judge = excluded.judge, "
+    '"time" = coalesce(battles."time", excluded."time"), '
+    "source = coalesce(battles.source, excluded.source), "
+    "extra = coalesce(battles.extra, excluded.extra)"
+)
+
+
+def next_vote_id(con: duckdb.DuckDBPyConnection, vote: dict, *, again: bool) -> tuple[str, bool]:
+    """The id for ``vote`` and whether it is new: occurrence 0 (``again=False``; not new when
+    stored already), or the first occurrence not yet stored (``again=True``)."""
+    fields = {k: vote.get(k) for k in ID_FIELDS}
+    occurrence = 0
+    while True:
+        vid = battle_id(**fields, occurrence=occurrence)
+        taken = con.execute("SELECT 1 FROM battles WHERE battle_id = ?", [vid]).fetchall()
+        if not taken:
+            return vid, True
+        if not again:
+            return vid, False
+        occurrence += 1
+
+
+def merged_battles(rows: pd.DataFrame) -> pd.DataFrame:
+    """Assay-written battle rows with content ids, duplicates merged.
+
+    Within one ``source`` identical votes are different votes (the old ids counted them); the
+    same vote from different sources is one vote. So a vote stored n_s times by source s is
+    kept max_s n_s times; each copy keeps the row of the source with most copies (then the
+    first source by name), with the earliest ``time`` of the copies it stands for."""
+    if rows.empty:
+        return rows
+    keyed = _keyed(rows)
+    content = keyed.groupby(list(ID_FIELDS), sort=False, dropna=False).ngroup().to_numpy()
+    source = rows["source"].astype(object).where(rows["source"].notna(), _MISSING).astype(str)
+    work = rows.assign(_content=content, _source=source.to_numpy())
+    work = work.sort_values(["time", "battle_id"], na_position="last", kind="stable")
+    by_source = work.groupby(["_content", "_source"], sort=False)
+    work["_k"] = by_source.cumcount().to_numpy()
+    work["_n"] = by_source["_k"].transform("size").to_numpy()
+    earliest = work.groupby(["_content", "_k"])["time"].transform("min")
+    work["time"] = earliest
+    work = work.sort_values(
+        ["_content", "_k", "_n", "_source"], ascending=[True, True, False, True]
+    )
+    kept = work.drop_duplicates(["_content", "_k"], keep="first")
+    ids = _ids(_hashes(_keyed(kept)), kept["_k"].to_numpy())
+    return kept.drop(columns=["_content", "_source", "_k", "_n"]).assign(battle_id=ids)
+
+
+def migrate_battle_ids(con: duckdb.DuckDBPyConnection, insert) -> int:
+    """Give the battles assay wrote under its older id schemes (which hashed the source and
+    time, or drew random ids) their content ids and merge the duplicates that left
+    (:func:`merged_battles`), in one transaction; rows whose id a caller chose are left alone.
+    Runs once per store (a ``meta`` row records it); returns the rows removed."""
+    done = con.execute("SELECT value FROM meta WHERE key = ?", [MIGRATION_KEY]).fetchall()
+    if done and done[0][0] == MIGRATION_VALUE:
+        return 0
+    con.execute("BEGIN TRANSACTION")
+    try:
+        where = "WHERE regexp_full_match(battle_id, ?)"
+        old = con.execute(f"SELECT * FROM battles {where}", [ASSAY_ID]).df()
+        new = merged_battles(old)
+        if set(new["battle_id"]) != set(old["battle_id"]):
+            con.execute(f"DELETE FROM battles {where}", [ASSAY_ID])
+            insert(con, new)
+        con.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", [MIGRATION_KEY, MIGRATION_VALUE])
+        con.execute("COMMIT")
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
+    return len(old) - len(new)
