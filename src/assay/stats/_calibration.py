@@ -36,6 +36,7 @@ from assay.core import require_columns
 from assay.errors import InputError
 
 from ._bias import _lists_to_matrix
+from ._consistency import consistency_inference, diagram_bins
 from ._estimators import _codes, resample_counts, wilson_ci
 from ._results import ResultMixin
 from ._tidy import select
@@ -245,6 +246,16 @@ def _intervals(est: dict, boot: dict, alpha: float) -> dict[str, float]:
     return out
 
 
+def _inference(prep: _Prepared, est: dict, n_resamples: int, alpha: float, seed: int) -> dict:
+    """Bootstrap bounds of every measure, then the ECE and CE₂ bounds, the debiased ECE and
+    the calibration p-values from outcome resampling (:func:`consistency_inference`)."""
+    out = _intervals(est, prep.boot(np.random.default_rng(seed), n_resamples), alpha)
+    rng = np.random.default_rng([seed, 1])
+    out.update(consistency_inference(prep.c, prep.y, prep.starts, n_resamples=n_resamples,
+                                     alpha=alpha, rng=rng))  # fmt: skip
+    return out
+
+
 def _check(n_bins: int, n_resamples: int, alpha: float) -> None:
     if not isinstance(n_bins, int | np.integer) or n_bins < 1:
         raise InputError(f"n_bins {n_bins!r}: must be a whole number >= 1")
@@ -273,8 +284,7 @@ def calibration_scores(
     prep = _Prepared(pts, n_bins)
     est = {k: float(v[0]) for k, v in prep.measures(np.ones((1, c.size))).items()}
     if n_resamples:
-        boot = prep.boot(np.random.default_rng(seed), n_resamples)
-        est.update(_intervals(est, boot, alpha))
+        est.update(_inference(prep, est, n_resamples, alpha, seed))
     return est
 
 
@@ -304,16 +314,17 @@ def calibration(
         est = {k: float(v[0]) for k, v in prep.measures(np.ones((1, prep.c.size))).items()}
         row = {"model": m, "task": t, "n": int(prep.c.size), "n_units": prep.n_units, **est}
         if n_resamples:
-            boot = prep.boot(np.random.default_rng(seed), n_resamples)
-            row.update(_intervals(est, boot, alpha))
+            row.update(_inference(prep, est, n_resamples, alpha, seed))
         rows.append(row)
-        cnt = np.bincount(prep.bin, minlength=prep.n_bins).astype(float)
-        right = np.bincount(prep.bin, weights=prep.y, minlength=prep.n_bins)
-        conf = np.bincount(prep.bin, weights=prep.c, minlength=prep.n_bins) / cnt
+        n_diagram = diagram_bins(prep.c.size, n_bins)
+        in_bin = np.arange(prep.c.size) * n_diagram // prep.c.size
+        cnt = np.bincount(in_bin, minlength=n_diagram).astype(float)
+        right = np.bincount(in_bin, weights=prep.y, minlength=n_diagram)
+        conf = np.bincount(in_bin, weights=prep.c, minlength=n_diagram) / cnt
         lo, hi = wilson_ci(right, cnt, alpha=alpha)
         bins.append(
             pd.DataFrame(
-                {"model": m, "task": t, "bin": np.arange(prep.n_bins), "n": cnt.astype(int),
+                {"model": m, "task": t, "bin": np.arange(n_diagram), "n": cnt.astype(int),
                  "confidence": conf, "accuracy": right / cnt, "gap": right / cnt - conf,
                  "acc_low": lo, "acc_high": hi}
             )
