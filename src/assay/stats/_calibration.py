@@ -18,10 +18,13 @@ lm-eval runs, which carry the log-likelihoods, are calibrated the same way as as
   confidence, risk(k) = errors among the k most confident / k; AURC = (1/n) Σ_k risk(k) and
   E-AURC = AURC − AURC* (AURC* of the oracle order, errors last).
 
-Intervals: bootstrap over documents (over clusters when ``cluster_id`` exists) with the bins
-of the full sample — basic intervals for ECE and MCE (bias-corrected, :func:`_intervals`),
-percentile for the rest; paired differences between two models use the same resampled
-documents for both (percentile interval of the difference, p = 2·min(P*(d ≤ 0), P*(d ≥ 0))).
+Inference on ECE and CE₂ (:mod:`._consistency`): p-values of a test of calibration by
+consistency resampling (Bröcker & Smith 2007), a debiased ECE and bias-corrected parametric
+bootstrap intervals that cover the population's binned error (0 for a calibrated model).
+The other measures: bootstrap over documents (over clusters when ``cluster_id`` exists) with
+the bins of the full sample — basic interval for the MCE (:func:`_intervals`), percentile for
+the rest; paired differences between two models use the same resampled documents for both
+(percentile interval of the difference, p = 2·min(P*(d ≤ 0), P*(d ≥ 0))).
 """
 
 from __future__ import annotations
@@ -61,9 +64,12 @@ class CalibrationResult(ResultMixin):
 
     ``table``: one row per (model, task) with n, accuracy, confidence (mean p̂), ece, mce,
     ce2 (plug-in L2), ce2_debiased, brier, reliability, resolution, uncertainty, within_bin,
-    aurc, e_aurc, and ``<measure>_low`` / ``<measure>_high`` bootstrap bounds.
+    aurc, e_aurc, and with resamples ``<measure>_low`` / ``<measure>_high`` bounds, the
+    debiased ``ece_debiased``, ``ece_pvalue`` / ``ce2_debiased_pvalue`` (test of calibration)
+    and ``interval_note`` ("too few answers ..." when the ECE / CE₂ bounds are [0, 1]).
     ``bins``: (model, task, bin, n, confidence, accuracy, gap, acc_low, acc_high) — the
-    reliability diagram. ``risk_coverage``: (model, task, coverage, selective_accuracy, risk).
+    reliability diagram, in equal-mass bins of at least 10 answers (at most ``n_bins``).
+    ``risk_coverage``: (model, task, coverage, selective_accuracy, risk).
     """
 
     table: pd.DataFrame
@@ -236,7 +242,7 @@ def _intervals(est: dict, boot: dict, alpha: float) -> dict[str, float]:
     """``<measure>_low`` / ``_high``: percentile bootstrap, except the ECE and MCE, whose
     plug-ins are biased upwards by the bins' noise (so are their resamples, about as much):
     the basic interval [2θ̂ − q_{1−α/2}, 2θ̂ − q_{α/2}], clipped at 0, corrects that bias to
-    first order (benchmarks/helm_calibration.py: 95% coverage 0.30 → 0.82 at n = 200)."""
+    first order. The ECE and CE₂ bounds are then replaced by :func:`consistency_inference`'s."""
     out = {}
     for k in MEASURES:
         lo, hi = (float(v) for v in np.quantile(boot[k], [alpha / 2, 1 - alpha / 2]))

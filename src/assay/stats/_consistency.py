@@ -6,13 +6,15 @@ only the outcomes are redrawn, y* ~ Bernoulli(q), all R resamples at once as an 
 * **test of calibration** (consistency resampling, Bröcker & Smith 2007): q = p̂, the model's
   own confidences. The statistic — ECE, or the unclipped debiased CE₂² — is recomputed on each
   resample and p = (1 + #{T* ≥ T}) / (1 + R), a valid Monte Carlo p-value;
-* **intervals** (a bias-corrected parametric bootstrap): q = p̂ + ĝ_b, a world whose bin gaps ĝ
-  are the observed gaps d_b = ȳ_b − p̄_b shrunk towards a line in p̄_b (James–Stein on the
-  residuals, so the world is as miscalibrated as the data say, not as noisy as the raw gaps).
-  Its population value θ_w is known exactly, so the estimator's bias and spread are read off
-  the resamples: estimate T − (mean T* − θ_w), interval [T − (q_{1−α/2} − θ_w),
-  T − (q_{α/2} − θ_w)] (the basic interval with the world's truth), clipped at 0. When the
-  test does not reject at α the lower bound is 0: the data are consistent with calibration.
+* **debiased ECE**: the plug-in less its bias Σ_b w_b (E|ĝ_b + e_b| − |ĝ_b|), e_b ~ N(0, s_b²)
+  the bins' noise, at gaps ĝ: the observed gaps d_b = ȳ_b − p̄_b shrunk towards a line in p̄_b
+  (positive-part James–Stein on the residuals, so the gaps are as large as the data say,
+  not as noisy as the raw ones);
+* **intervals** (a bias-corrected parametric bootstrap): q = p̂ + ĝ_b, a world whose
+  population value θ_w is known exactly; the whole estimator is recomputed on each resample
+  and the bounds are θ̂ − (q_{1−α/2} − θ_w), θ̂ − (q_{α/2} − θ_w) (the basic interval with the
+  world's truth; studentized for CE₂²), clipped at 0. When the test does not reject at α the
+  lower bound is 0: the data are consistent with calibration.
 
 The target is the binned calibration error of the population conditional on the confidences:
 ECE = Σ_b (n_b/n)|E[y − p̂ | bin b]| and CE₂ = √(Σ_b (n_b/n) E[y − p̂ | bin b]²) over the
@@ -69,7 +71,8 @@ def _abs_mean(g: np.ndarray, s: np.ndarray) -> np.ndarray:
 
 
 def _estimates(sy: np.ndarray, cnt: np.ndarray, pbar: np.ndarray, hat: np.ndarray):
-    """Plug-in ECE, debiased ECE and the unclipped debiased CE₂², vectorised over rows.
+    """Plug-in ECE, debiased ECE, the unclipped debiased CE₂² and its standard error
+    √(Σ w_b² (4 max(d_b² − s_b², 0) s_b² + 2 s_b⁴)), vectorised over rows.
 
     The debiased ECE subtracts the plug-in's bias at the shrunk gaps ĝ, Σ_b w_b (E|ĝ_b + e_b|
     − |ĝ_b|) with e_b ~ N(0, s_b²), the bins' noise — the bias of |·| is largest at a gap of
@@ -80,7 +83,8 @@ def _estimates(sy: np.ndarray, cnt: np.ndarray, pbar: np.ndarray, hat: np.ndarra
     ece = np.sum(w * np.abs(d), axis=-1)
     g = _shrunk(d, noise, hat)
     bias = np.sum(w * (_abs_mean(g, np.sqrt(noise)) - np.abs(g)), axis=-1)
-    return ece, ece - bias, np.sum(w * (d**2 - noise), axis=-1)
+    se_u = np.sqrt(np.sum(w**2 * (4 * np.clip(d**2 - noise, 0, None) * noise + 2 * noise**2), -1))
+    return ece, ece - bias, np.sum(w * (d**2 - noise), axis=-1), se_u
 
 
 def _hat(pbar: np.ndarray) -> np.ndarray:
@@ -120,15 +124,15 @@ def consistency_inference(
     pbar = np.add.reduceat(c, starts) / cnt
     hat = _hat(pbar)
     sy = np.add.reduceat(y, starts)
-    ece, ece_db, u = (float(v) for v in _estimates(sy, cnt, pbar, hat))
+    ece, ece_db, u, se_u = (float(v) for v in _estimates(sy, cnt, pbar, hat))
     gaps = _shrunk(*_bin_terms(sy, cnt, pbar), hat)
     world = np.clip(c + np.repeat(gaps, cnt.astype(int)), 0.0, 1.0)
     true_gap = np.add.reduceat(world, starts) / cnt - pbar
     w = cnt / cnt.sum()
     theta = {"ece": float(np.sum(w * np.abs(true_gap))), "ce2": float(np.sum(w * true_gap**2))}
     null_sums, world_sums = _resampled(rng, [c, world], starts, n_resamples)
-    null_ece, _, null_u = _estimates(null_sums, cnt, pbar, hat)
-    _, boot_ece, boot_u = _estimates(world_sums, cnt, pbar, hat)
+    null_ece, _, null_u, _ = _estimates(null_sums, cnt, pbar, hat)
+    _, boot_ece, boot_u, boot_se = _estimates(world_sums, cnt, pbar, hat)
     tol = 1e-12
     p_ece = (1 + np.sum(null_ece >= ece - tol)) / (1 + n_resamples)
     p_u = (1 + np.sum(null_u >= u - tol)) / (1 + n_resamples)
@@ -138,17 +142,22 @@ def consistency_inference(
         "ce2_debiased_pvalue": float(p_u),
         "interval_note": "",
     }
-    for name, est, boot, key, pvalue in (
-        ("ece", ece_db, boot_ece, "ece", p_ece),
-        ("ce2_debiased", u, boot_u, "ce2", p_u),
+    # ECE: basic interval with the world's truth; CE₂²: studentized (its spread grows with
+    # the gaps, so the resamples' t = (U* − θ_w)/se* is the steadier pivot)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        t_u = np.where(boot_se > 0, (boot_u - theta["ce2"]) / boot_se, 0.0)
+    for name, est, pivot, scale, boot, pvalue in (
+        ("ece", ece_db, boot_ece - theta["ece"], 1.0, boot_ece, p_ece),
+        ("ce2_debiased", u, t_u, se_u, boot_u, p_u),
     ):
-        q_lo, q_hi = np.quantile(boot, [alpha / 2, 1 - alpha / 2])
-        low, high = est - (q_hi - theta[key]), est - (q_lo - theta[key])
-        # a basic interval falls below 0 when the estimate is far below its expectation:
-        # keep a sliver of the resamples' spread above the lower bound, never a point at 0
-        high = max(high, max(low, 0.0) + _FLOOR * (q_hi - q_lo))
+        q_lo, q_hi = np.quantile(pivot, [alpha / 2, 1 - alpha / 2])
+        low, high = est - q_hi * scale, est - q_lo * scale
+        # the interval falls below 0 when the estimate is far below its expectation: keep a
+        # sliver of the resamples' spread above the lower bound, never a point at 0
+        spread = float(np.subtract(*np.quantile(boot, [1 - alpha / 2, alpha / 2])))
+        high = max(high, max(low, 0.0) + _FLOOR * spread)
         low = 0.0 if pvalue > alpha else max(low, 0.0)
-        if key == "ce2":
+        if name == "ce2_debiased":
             low, high = np.sqrt(low), np.sqrt(high)
         out[f"{name}_low"], out[f"{name}_high"] = float(low), float(min(high, 1.0))
     if cnt.min() < MIN_PER_BIN:
