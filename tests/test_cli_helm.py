@@ -50,7 +50,16 @@ def test_calibration_json_matches_library(store_path):
     lib = stats.calibration(open_store(store_path).samples(), n_resamples=200)
     assert [r["ece"] for r in out["table"]] == pytest.approx(lib.table["ece"].tolist())
     assert {r["model"] for r in out["table"]} == {"good", "poor"}
-    assert out["table"][0]["n"] == 80 and len(out["bins"]) == 30
+    # reliability-diagram bins chosen by n: 80 answers → 8 bins of 10 per model
+    assert out["table"][0]["n"] == 80 and len(out["bins"]) == 2 * 8
+    for row in out["table"]:
+        assert 0 < row["ece_pvalue"] <= 1 and 0 < row["ce2_debiased_pvalue"] <= 1
+        assert (
+            row["ece_low"] < row["ece_high"] and row["ce2_debiased_low"] < row["ce2_debiased_high"]
+        )
+    assert [r["ece_pvalue"] for r in out["table"]] == pytest.approx(
+        lib.table["ece_pvalue"].tolist()
+    )
     cmp = _json(["calibration", "--store", store_path, "-t", "arith_mc", "--compare", "good,poor"])
     assert cmp["n_docs"] == 40 and [r["measure"] for r in cmp["table"]][0] == "ece"
 

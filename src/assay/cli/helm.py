@@ -65,7 +65,9 @@ def calibration_cmd(
 
     Confidence = softmax over the choices at the chosen one. ECE (equal-mass bins), MCE,
     debiased L2 error (Kumar et al. 2019), Brier = reliability - resolution + uncertainty
-    (+ within-bin), AURC and selective accuracy; bootstrap intervals over documents.
+    (+ within-bin), AURC and selective accuracy. ECE and CE2: bias-corrected intervals and
+    the p-value of a test of calibration (outcomes resampled at the model's own
+    confidences); the other measures: bootstrap intervals over documents.
     """
     from assay.stats import calibration, compare_calibration
 
@@ -88,9 +90,12 @@ def calibration_cmd(
         print_json(res.to_dict())
         return
     print_table(
-        res.table, title=f"calibration ({bins} equal-mass bins; intervals in the JSON)",
-        columns=["model", "task", "n", "accuracy", "confidence", "ece", "ece_low", "ece_high",
-                 "mce", "ce2_debiased", "brier", "reliability", "resolution", "aurc"],
+        res.table, title=f"calibration ({bins} equal-mass bins; {100 * (1 - alpha):g}% "
+        "intervals; p: test of perfect calibration)",
+        columns=["model", "task", "n", "accuracy", "confidence", "ece", "ece_debiased",
+                 "ece_low", "ece_high", "ece_pvalue", "ce2_debiased", "ce2_debiased_low",
+                 "ce2_debiased_high", "ce2_debiased_pvalue", "mce", "brier", "aurc",
+                 "interval_note"],
     )  # fmt: skip
 
 

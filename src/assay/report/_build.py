@@ -103,7 +103,9 @@ PANEL_BUILDERS: list[Callable[[ReportContext], Panel | None]] = [
     _scores_needed(lambda c: position_bias_panel(c.samples, c.headline), "bias"),
     _scores_needed(lambda c: robustness_panel(c.scores, metrics=c.metrics), "robustness"),
     _scores_needed(
-        lambda c: helm.calibration_panel(c.samples, c.headline, n_resamples=200, seed=c.seed),
+        lambda c: helm.calibration_panel(
+            c.samples, c.headline, n_resamples=200, alpha=c.alpha, seed=c.seed
+        ),
         "calibration",
     ),
     _scores_needed(lambda c: helm.breakdown_panel(c.scores, c.headline, seed=c.seed), "breakdown"),

@@ -18,7 +18,7 @@ from assay import stats  # noqa: E402
 from assay.core import MetricMap, plot_label  # noqa: E402
 from assay.errors import AssayError  # noqa: E402
 
-from ._panel import Finding, Panel, cell, fmt, fmt_p, surprise  # noqa: E402
+from ._panel import Finding, Panel, cell, fmt, fmt_p, level_text, surprise  # noqa: E402
 from ._plots import _STYLE, ACCENT, interval_plot, svg_string  # noqa: E402
 
 __all__ = ["breakdown_panel", "calibration_panel", "efficiency_panel", "reliability_panel"]
@@ -29,10 +29,12 @@ PANELS: dict[str, tuple[str, str]] = {
     "calibration": (
         "Calibration",
         "Confidence is the softmax of the choices' log-likelihoods at the chosen answer. ECE "
-        "over {bins} equal-mass bins with a bootstrap 95% interval over documents, the debiased "
-        "L2 error (Kumar et al. 2019), MCE, the Brier score with its Murphy decomposition "
-        "(reliability − resolution + uncertainty) and the area under the risk–coverage curve "
-        "(lower is better for all).",
+        "over {bins} equal-mass bins (debiased, with a bias-corrected {level} interval) and the "
+        "debiased L2 error CE₂ (Kumar et al. 2019), each with the p-value of a test of "
+        "calibration (outcomes resampled at the model's own confidences, Bröcker & Smith 2007); "
+        "MCE, the Brier score with its Murphy decomposition (reliability − resolution + "
+        "uncertainty) and the area under the risk–coverage curve (lower is better for all). "
+        "Reliability diagrams use at least 10 answers per bin.",
     ),
     "efficiency": (
         "Efficiency",
@@ -92,17 +94,27 @@ def reliability_diagram(bins: pd.DataFrame, title: str) -> str:
         return svg_string(fig)
 
 
+def _ci_or_note(est: float, r: pd.Series, key: str, note: str) -> dict:
+    """The estimate with its interval, or with the note why it has none ("too few ...")."""
+    if note:
+        return cell(f"{fmt(est)} (too few)", est, "num", title=note)
+    return _ci(est, r.get(f"{key}_low", np.nan), r.get(f"{key}_high", np.nan))
+
+
 def calibration_panel(
     samples: pd.DataFrame,
     headline: dict[str, str],
     *,
     n_bins: int = 15,
     n_resamples: int = 1000,
+    alpha: float = 0.05,
     seed: int = 0,
 ) -> Panel:
     """Calibration of every multiple-choice (task, model) whose samples carry choice
-    log-likelihoods and the task's ``acc``; one reliability diagram per task."""
-    panel = _panel("calibration", bins=n_bins)
+    log-likelihoods and the task's ``acc``; one reliability diagram per task. Intervals and
+    tests are at ``alpha`` (the report's level)."""
+    level = level_text(alpha)
+    panel = _panel("calibration", bins=n_bins, level=level)
     if samples.empty or "choice_logprobs" not in samples or "metric.acc" not in samples:
         panel.note = "No multiple-choice samples with choice log-likelihoods and acc."
         return panel
@@ -112,31 +124,46 @@ def calibration_panel(
         panel.note = "No multiple-choice samples with choice log-likelihoods and acc."
         return panel
     try:
-        res = stats.calibration(mc, n_bins=n_bins, n_resamples=n_resamples, seed=seed)
+        res = stats.calibration(mc, n_bins=n_bins, n_resamples=n_resamples, alpha=alpha, seed=seed)
     except AssayError as exc:
         return panel.fail(exc)
+    tab = res.table
+    if "interval_note" not in tab:  # no resamples: plain estimates
+        tab = tab.assign(interval_note="", ece_debiased=tab["ece"])
     rows = [
         [cell(str(r.task)), cell(str(r.model), cls="model"), _num(r.n), _num(r.accuracy),
-         _num(r.confidence), _ci(r.ece, r.get("ece_low", np.nan), r.get("ece_high", np.nan)),
-         _num(r.ce2_debiased), _num(r.mce), _num(r.brier),
+         _num(r.confidence), _ci_or_note(r.ece_debiased, r, "ece", r.interval_note),
+         cell(fmt_p(r.get("ece_pvalue")), r.get("ece_pvalue"), "num"),
+         _ci_or_note(r.ce2_debiased, r, "ce2_debiased", r.interval_note),
+         cell(fmt_p(r.get("ce2_debiased_pvalue")), r.get("ce2_debiased_pvalue"), "num"),
+         _num(r.mce), _num(r.brier),
          cell(f"{fmt(r.reliability)} / {fmt(r.resolution)} / {fmt(r.uncertainty)}", r.reliability, "num"),
          _ci(r.aurc, r.get("aurc_low", np.nan), r.get("aurc_high", np.nan))]
-        for _, r in res.table.iterrows()
+        for _, r in tab.iterrows()
     ]  # fmt: skip
     panel.table(
-        ["task", "model", "n", "accuracy", "confidence", "ECE [95%]", "CE₂ debiased", "MCE",
-         "Brier", "rel / res / unc", "AURC [95%]"],
-        rows, caption="lower is better for ECE, CE₂, MCE, Brier and AURC",
+        ["task", "model", "n", "accuracy", "confidence", f"ECE [{level}]", "p (calibrated)",
+         f"CE₂ [{level}]", "p (CE₂)", "MCE", "Brier", "rel / res / unc", f"AURC [{level}]"],
+        rows, caption="ECE and CE₂ debiased; p tests perfect calibration; lower is better for "
+        "ECE, CE₂, MCE, Brier and AURC",
     )  # fmt: skip
-    for _, r in res.table.iterrows():
+    for _, r in tab.iterrows():
         side = "over" if r.confidence > r.accuracy else "under"
-        interval = f" [{fmt(r['ece_low'])}, {fmt(r['ece_high'])}]" if "ece_low" in r else ""
+        if r.interval_note:
+            interval = " (too few answers for an interval)"
+        elif "ece_low" in r:
+            interval = f" [{fmt(r['ece_low'])}, {fmt(r['ece_high'])}]"
+        else:
+            interval = ""
+        pvalue = r.get("ece_pvalue", np.nan)
+        test = f", calibration test p = {fmt_p(pvalue)}" if np.isfinite(pvalue) else ""
         panel.findings.append(
             Finding(
-                f"{r.model} on {r.task}: ECE {fmt(r.ece)}{interval}, {side}confident "
+                f"{r.model} on {r.task}: ECE {fmt(r.ece_debiased)}{interval}{test}, {side}confident "
                 f"(mean confidence {fmt(r.confidence)}, accuracy {fmt(r.accuracy)}).",
                 0.0,
                 "calibration",
+                float(pvalue) if np.isfinite(pvalue) else None,
             )  # fmt: skip
         )
     for task, bins in res.bins.groupby("task", sort=True):
