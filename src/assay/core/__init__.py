@@ -2,7 +2,7 @@
 
 Hashing (:func:`stable_hash`), JSON-ready values (:func:`to_jsonable`), strict text readers
 (:func:`read_text`, :func:`decode_text`, :func:`iter_jsonl`, :func:`read_csv_rows`) and column
-checks (:func:`require_columns`), and the metric registry (:func:`metric_info`,
+checks (:func:`require_columns`), resource limits (:func:`limit`, :class:`ReadBudget`), and the metric registry (:func:`metric_info`,
 :func:`headline_metric`, :func:`with_corpus_metrics`). It imports nothing from the other parts of assay.
 """
 
@@ -11,6 +11,7 @@ from ._cost import CostFit, fit_cost
 from ._hashing import stable_hash
 from ._json import to_jsonable
 from ._labels import plot_label
+from ._limits import LIMITS, ReadBudget, limit, limit_message
 from ._metrics import (
     BUILTIN_METRICS,
     CORPUS_METRICS,
@@ -31,12 +32,16 @@ __all__ = [
     "BUILTIN_METRICS",
     "CORPUS_METRICS",
     "CostFit",
+    "LIMITS",
+    "ReadBudget",
     "MetricInfo",
     "clear_declared_metrics",
     "decode_text",
     "fit_cost",
     "headline_metric",
     "iter_jsonl",
+    "limit",
+    "limit_message",
     "lower_is_better",
     "metric_info",
     "metric_spec",
