@@ -61,14 +61,11 @@ def test_task_file_cannot_read_outside_its_folder(layout, kind):
     # given as a data root, the same folder is readable
     task = load_task(str(path), data_roots=[tmp / "elsewhere"])
     assert task.instances()[0].prompt == SECRET
-
-
-def test_task_own_data_folder_keeps_working(layout):
-    tmp, _, own = layout
-    path = _task(tmp / "task", {"path": "data/own.jsonl"})
-    assert load_task(str(path)).instances()[0].prompt == "2+2?"
-    path = _task(tmp / "task", {"path": str(own)})  # absolute, but inside its folder
-    assert load_task(str(path)).instances()[0].prompt == "2+2?"
+    # the task's own data/ keeps working, relative or absolute
+    own = folder / "data" / "own.jsonl"
+    for value in ("data/own.jsonl", str(own)):
+        path = _task(folder, {"path": value})
+        assert load_task(str(path)).instances()[0].prompt == "2+2?"
 
 
 def test_fewshot_path_and_data_files_are_checked_too(layout):
