@@ -103,7 +103,11 @@ def check_remote_code(spec: str | ModelBackend, allowed: bool) -> None:
     a copied spec alone never runs a model's code."""
     if allowed or isinstance(spec, ModelBackend):
         return
-    if parse_spec(spec).options.get("trust_remote_code"):
+    try:
+        options = parse_spec(spec).options
+    except InputError:
+        return  # a malformed spec: loading it raises its own error
+    if options.get("trust_remote_code"):
         raise InputError(
             f"model spec {spec!r} sets trust_remote_code, which runs Python code that comes with "
             f"the model: refused unless you pass {REMOTE_CODE_FLAG} (Python: "
