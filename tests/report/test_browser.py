@@ -88,8 +88,9 @@ def live_server(plain_store_path, tmp_path_factory):
 
 def test_report_in_browser(browser, report_file, store_path, shots):
     page = browser.new_page(viewport={"width": 1200, "height": 900})
-    requests = []
+    requests, console = [], []
     page.on("request", lambda r: requests.append(r.url))
+    page.on("console", lambda m: console.append(m.text))
     page.goto(report_file.as_uri())
     expected = stats.compare(Store(store_path).scores(metric="acc")).scores
     exp = expected[expected["task"] == "facts"].set_index("model")
@@ -118,6 +119,7 @@ def test_report_in_browser(browser, report_file, store_path, shots):
     page.check("#dd-disagree")
     page.locator("#drilldown").screenshot(path=shots / "drilldown.png")
     assert all(u.startswith("file://") for u in requests), requests  # nothing from the network
+    assert not [m for m in console if "Content Security Policy" in m], console  # its own CSP
     page.close()
 
 

@@ -28,6 +28,15 @@ StoreOption = Annotated[
     ),
 ]
 JsonOption = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")]
+DataRootOption = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--data-root",
+        help="A folder task files may also read data from (repeatable); by default a task file "
+        "reads only under its own folder.",
+        metavar="DIR",
+    ),
+]
 SeedOption = Annotated[int, typer.Option("--seed", help="Random seed (>= 0).", callback=bounded(0))]
 BootstrapOption = Annotated[
     int,

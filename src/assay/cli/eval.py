@@ -9,7 +9,7 @@ import typer
 from assay.errors import InputError
 
 from ._common import bounded, console, print_json, print_table
-from ._options import JsonOption, StoreOption, split_names
+from ._options import DataRootOption, JsonOption, StoreOption, split_names
 
 if TYPE_CHECKING:
     from assay.runner import EvalResult
@@ -123,6 +123,15 @@ def eval_command(
             "--workers", callback=bounded(1), help="Ray workers (default: one per GPU, else 1)."
         ),
     ] = None,
+    trust_remote_code: Annotated[
+        bool,
+        typer.Option(
+            "--trust-remote-code",
+            help="Allow model specs (here or in --grid) that set trust_remote_code=true: "
+            "transformers then runs Python code that comes with the model.",
+        ),
+    ] = False,
+    data_root: DataRootOption = None,
 ) -> None:
     """Evaluate a model on tasks; resumes where a previous identical run stopped.
 
@@ -138,6 +147,7 @@ def eval_command(
     from assay.tasks import BUILTIN_SUITE
 
     executor = "ray" if use_ray or ray_address else "local"
+    data_roots = tuple(data_root or ())
     if workers is not None and executor == "local":
         raise InputError("--workers needs --ray")
     if grid is not None:
@@ -151,6 +161,8 @@ def eval_command(
             ray_address=ray_address,
             progress=not no_progress and not json_out,
             json_out=json_out,
+            trust_remote_code=trust_remote_code,
+            data_roots=data_roots,
         )
         return
     default_job = model is None and not task and num_fewshot is None
@@ -165,8 +177,9 @@ def eval_command(
     if not task and limit is None:
         limit = DEFAULT_SUITE_LIMIT
     if perturb:
-        from assay.tasks import with_perturbations
+        from assay.tasks import load_task, with_perturbations
 
+        tasks = [load_task(t, data_roots=data_roots) for t in tasks]  # type: ignore[misc]
         tasks = with_perturbations(tasks, perturb, seed)  # type: ignore[assignment]
     run_job(
         variants,
@@ -183,6 +196,8 @@ def eval_command(
         executor=executor,
         workers=workers,
         ray_address=ray_address,
+        trust_remote_code=trust_remote_code,
+        data_roots=data_roots,
     )
 
 
@@ -197,11 +212,13 @@ def ray_or_nothing(options: dict):
     return ray_session(options.get("ray_address"))
 
 
-def run_grid_command(path: str, *, store, json_out: bool, **options) -> None:
+def run_grid_command(
+    path: str, *, store, json_out: bool, data_roots: tuple[str, ...] = (), **options
+) -> None:
     """Validate and run a grid file; print one row per (cell, task, metric)."""
     from assay.runner import grid_table, load_grid, run_grid
 
-    grid = load_grid(path)
+    grid = load_grid(path, data_roots=data_roots)
     results = run_grid(grid, store=store, **options)
     table = grid_table(results)
     if json_out:

@@ -8,7 +8,7 @@ import typer
 from rich.panel import Panel
 
 from assay.cli._common import bounded, console, print_json, print_table
-from assay.cli._options import JsonOption
+from assay.cli._options import DataRootOption, JsonOption
 from assay.tasks import list_tasks, load_task
 
 
@@ -31,6 +31,18 @@ def _list(as_json: bool) -> None:
         print_table(short, title="Tasks (built-in and registered)")
 
 
+SHOW_CHARS = 2000
+"""Characters of a prompt, target or choice the terminal view shows (``--json`` has all)."""
+
+
+def _clip(text: object) -> str:
+    """``text`` cut to :data:`SHOW_CHARS`, saying how much was left out."""
+    text = str(text)
+    if len(text) <= SHOW_CHARS:
+        return text
+    return f"{text[:SHOW_CHARS]}… [{len(text) - SHOW_CHARS:,} more characters; --json shows all]"
+
+
 def _show(
     name_or_file: str,
     n: int,
@@ -39,8 +51,9 @@ def _show(
     seed: int,
     permute_choices: int,
     as_json: bool,
+    data_roots: tuple[str, ...] = (),
 ) -> None:
-    task = load_task(name_or_file)
+    task = load_task(name_or_file, data_roots=data_roots)
     instances = task.instances(
         limit=n,
         num_fewshot=num_fewshot,
@@ -91,15 +104,15 @@ def _show(
         highlight=False,
     )
     for row in rows:
-        lines = [row["prompt"]]
+        lines = [_clip(row["prompt"])]
         if "continuations" in row:
             marks = [
-                f"  {'*' if i == row['target_position'] else ' '} {c!r}"
+                f"  {'*' if i == row['target_position'] else ' '} {_clip(repr(c))}"
                 for i, c in enumerate(row["continuations"])
             ]
             lines += ["", "[dim]continuations (* = target):[/]", *marks]
         elif row.get("target") is not None:
-            lines += ["", f"[dim]target:[/] {row['target']!r}"]
+            lines += ["", f"[dim]target:[/] {_clip(repr(row['target']))}"]
         title = f"doc_id {row['doc_id']} · repeat {row['repeat']} · template {row['template_id']}"
         if row["difficulty"] is not None:
             title += f" · difficulty {row['difficulty']:g}"
@@ -161,8 +174,12 @@ def register(app: typer.Typer) -> None:
             ),
         ] = 0,
         as_json: JsonOption = False,
+        data_root: DataRootOption = None,
     ) -> None:
         """Print a task's rendered prompts with their targets."""
-        _show(name_or_file, n, template, num_fewshot, seed, permute_choices, as_json)
+        _show(
+            name_or_file, n, template, num_fewshot, seed, permute_choices, as_json,
+            tuple(data_root or ()),
+        )  # fmt: skip
 
     app.add_typer(tasks_app, name="tasks")

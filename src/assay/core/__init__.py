@@ -2,9 +2,10 @@
 
 Hashing (:func:`stable_hash`), JSON-ready values (:func:`to_jsonable`), strict text readers
 (:func:`read_text`, :func:`decode_text`, :func:`iter_jsonl`, :func:`read_csv_rows`) and column
-checks (:func:`require_columns`), and the metric registry (:func:`metric_info`,
-:func:`headline_metric`, :func:`resolve_metrics`, :func:`with_corpus_metrics`; pure: a
-store's declarations are passed in, never kept). It imports nothing from the other parts of assay.
+checks (:func:`require_columns`), resource limits (:func:`limit`, :class:`ReadBudget`), and the
+metric registry (:func:`metric_info`, :func:`headline_metric`, :func:`resolve_metrics`,
+:func:`with_corpus_metrics`; pure: a store's declarations are passed in, never kept). It imports
+nothing from the other parts of assay.
 """
 
 from ._columns import require_columns
@@ -12,6 +13,7 @@ from ._cost import CostFit, fit_cost
 from ._hashing import stable_hash
 from ._json import to_jsonable
 from ._labels import plot_label
+from ._limits import LIMITS, ReadBudget, limit, limit_message
 from ._metrics import (
     BUILTIN_METRICS,
     CORPUS_METRICS,
@@ -32,6 +34,8 @@ __all__ = [
     "BUILTIN_METRICS",
     "CORPUS_METRICS",
     "CostFit",
+    "LIMITS",
+    "ReadBudget",
     "MetricInfo",
     "MetricMap",
     "declared_metrics",
@@ -39,6 +43,8 @@ __all__ = [
     "fit_cost",
     "headline_metric",
     "iter_jsonl",
+    "limit",
+    "limit_message",
     "lower_is_better",
     "metric_info",
     "metric_spec",

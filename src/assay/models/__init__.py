@@ -3,7 +3,7 @@
 
 from ._base import BackendInfo, ModelBackend
 from ._describe import describe_spec
-from ._spec import ModelSpec, load_model, parse_spec
+from ._spec import REMOTE_CODE_FLAG, ModelSpec, check_remote_code, load_model, parse_spec
 
 __all__ = [
     "BackendInfo",
@@ -12,6 +12,8 @@ __all__ = [
     "ModelBackend",
     "ModelSpec",
     "OpenAIBackend",
+    "REMOTE_CODE_FLAG",
+    "check_remote_code",
     "describe_spec",
     "load_model",
     "parse_spec",

@@ -93,6 +93,28 @@ def parse_spec(spec: str) -> ModelSpec:
     return ModelSpec(kind, target, options)
 
 
+REMOTE_CODE_FLAG = "--trust-remote-code"
+
+
+def check_remote_code(spec: str | ModelBackend, allowed: bool) -> None:
+    """Refuse a spec that sets ``trust_remote_code`` (transformers then runs Python code shipped
+    with the model) unless the user allowed it where they typed the command: ``allowed`` is
+    ``assay eval --trust-remote-code`` (``trust_remote_code=True`` in Python). A grid file or
+    a copied spec alone never runs a model's code."""
+    if allowed or isinstance(spec, ModelBackend):
+        return
+    try:
+        options = parse_spec(spec).options
+    except InputError:
+        return  # a malformed spec: loading it raises its own error
+    if options.get("trust_remote_code"):
+        raise InputError(
+            f"model spec {spec!r} sets trust_remote_code, which runs Python code that comes with "
+            f"the model: refused unless you pass {REMOTE_CODE_FLAG} (Python: "
+            "trust_remote_code=True)"
+        )
+
+
 def load_model(spec: str | ModelBackend, **options: Any) -> ModelBackend:
     """A :class:`ModelBackend` for ``spec`` (a backend passes through). Keyword options
     override the spec's ``key=value`` options. Unknown models raise :class:`InputError`."""

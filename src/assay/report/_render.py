@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import json
 import re
 from functools import cache
@@ -27,6 +29,37 @@ _SCRIPT_ESCAPES = {
     0x2028: "\\u2028",
     0x2029: "\\u2029",
 }
+
+
+_INLINE_SCRIPT = re.compile(
+    r"<script(?![^>]*\bsrc=)(?![^>]*application/json)[^>]*>(.*?)</script>", re.S
+)
+_INLINE_STYLE = re.compile(r"<style[^>]*>(.*?)</style>", re.S)
+_CHARSET = '<meta charset="utf-8">'
+
+
+def _sha256(text: str) -> str:
+    digest = hashlib.sha256(text.encode("utf-8")).digest()
+    return f"'sha256-{base64.b64encode(digest).decode()}'"
+
+
+def static_csp(html: str) -> str:
+    """The Content-Security-Policy of a stand-alone report page: its own inline scripts and
+    styles by SHA-256 hash (computed from this very page), plot ``style=`` attributes and
+    ``data:`` images; nothing else: no other script, no eval, no network, no plugin, no form."""
+    scripts = " ".join(dict.fromkeys(map(_sha256, _INLINE_SCRIPT.findall(html)))) or "'none'"
+    styles = " ".join(dict.fromkeys(map(_sha256, _INLINE_STYLE.findall(html)))) or "'none'"
+    return (
+        f"default-src 'none'; script-src {scripts}; style-src {styles}; "
+        "style-src-attr 'unsafe-inline'; img-src data:; base-uri 'none'; form-action 'none'"
+    )
+
+
+def with_static_csp(html: str) -> str:
+    """``html`` with a ``<meta http-equiv="Content-Security-Policy">`` right after its charset,
+    before any script or style."""
+    meta = f'<meta http-equiv="Content-Security-Policy" content="{static_csp(html)}">'
+    return html.replace(_CHARSET, f"{_CHARSET}\n{meta}", 1)
 
 
 def _safe_cell(text: Any) -> Markup:
@@ -86,10 +119,11 @@ def render_report(
     """The report as one HTML string: inline CSS, inline SVG plots, inline JS, no network.
 
     ``live`` adds the navigation of ``assay serve``; ``nonce`` marks the inline script and
-    style for a Content-Security-Policy; ``max_docs`` (the cap the drill-down names) defaults
-    to the report's.
+    style for the server's Content-Security-Policy header; without one the page carries its
+    own policy (:func:`static_csp`, hashes of its inline script and style) in a ``<meta>``.
+    ``max_docs`` (the cap the drill-down names) defaults to the report's.
     """
-    return (
+    html = (
         environment()
         .get_template("report.html.j2")
         .render(
@@ -101,6 +135,7 @@ def render_report(
             csp_nonce=nonce,
         )
     )
+    return html if nonce else with_static_csp(html)
 
 
 def write_report(

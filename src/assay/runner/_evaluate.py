@@ -15,7 +15,7 @@ import pandas as pd
 
 from assay.core import metric_spec, with_corpus_metrics
 from assay.errors import InputError
-from assay.models import BackendInfo, ModelBackend, describe_spec
+from assay.models import BackendInfo, ModelBackend, check_remote_code, describe_spec
 from assay.store import ModelInfo, RunInfo, Store, default_store_path, make_run_id, open_store
 from assay.tasks import Instance
 
@@ -78,7 +78,7 @@ def progress_view(progress: bool | Any):
     return nullcontext(progress)
 
 
-def _resolve_tasks(tasks: Any) -> list[TaskLike]:
+def _resolve_tasks(tasks: Any, data_roots: Sequence[str | Path] = ()) -> list[TaskLike]:
     if isinstance(tasks, str | os.PathLike) or hasattr(tasks, "score"):
         tasks = [tasks]
     out = []
@@ -86,7 +86,7 @@ def _resolve_tasks(tasks: Any) -> list[TaskLike]:
         if isinstance(t, str | os.PathLike):
             from assay.tasks import load_task
 
-            t = load_task(str(t))
+            t = load_task(str(t), data_roots=data_roots)
         out.append(t)
     return out
 
@@ -325,6 +325,8 @@ def evaluate(
     executor: str = "local",
     workers: int | None = None,
     ray_address: str | None = None,
+    trust_remote_code: bool = False,
+    data_roots: Sequence[str | Path] = (),
 ) -> EvalResult:
     """Evaluate ``model`` (backend or spec) on ``tasks`` (names, Task objects or a mix).
 
@@ -341,6 +343,10 @@ def evaluate(
     local Ray when ``ray_address`` is None) while this process alone writes the store, one
     transaction per finished chunk: the records equal a single-process run's. ``progress``
     may be a started rich Progress to add this call's bar to (one view for a grid).
+
+    A spec that sets ``trust_remote_code`` is refused unless ``trust_remote_code=True``
+    (``assay eval --trust-remote-code``); task files read data only under their own folder and
+    ``data_roots`` (docs/security.md).
     """
     started = time.perf_counter()
     executor, workers = check_executor(executor, workers, ray_address)
@@ -352,7 +358,8 @@ def evaluate(
         repeats=repeats,
         permute_choices=permute_choices,
     )
-    task_objs = _resolve_tasks(tasks)
+    check_remote_code(model, trust_remote_code)
+    task_objs = _resolve_tasks(tasks, data_roots)
     task_instances = [
         task.instances(
             limit=limit,

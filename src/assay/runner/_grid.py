@@ -30,7 +30,7 @@ import pandas as pd
 import yaml
 
 from assay.errors import InputError
-from assay.models import ModelBackend, describe_spec
+from assay.models import ModelBackend, check_remote_code, describe_spec
 from assay.store import Store
 
 from ._evaluate import EvalResult, check_options, evaluate
@@ -72,6 +72,9 @@ class Grid:
     limit: int | None = None
     repeats: int = 1
     batch_size: int | str = "auto"
+    data_roots: tuple[str, ...] = ()
+    """Folders besides each task file's own that its data may come from (``--data-root``; never
+    set by the grid file)."""
 
     def cells(self) -> list[GridCell]:
         """Every (model, few-shot, seed, orderings) combination, models outermost."""
@@ -103,7 +106,7 @@ class Grid:
         from assay.tasks import load_task
 
         for task in self.tasks:
-            load_task(task)  # unknown task: InputError
+            load_task(task, data_roots=self.data_roots)  # unknown task: InputError
         return self
 
 
@@ -117,8 +120,9 @@ def _values(raw: dict[str, Any], key: str, default: tuple) -> tuple:
     return value
 
 
-def grid_from_dict(raw: Any) -> Grid:
-    """A validated :class:`Grid` from the parsed YAML mapping."""
+def grid_from_dict(raw: Any, *, data_roots: Sequence[str | os.PathLike[str]] = ()) -> Grid:
+    """A validated :class:`Grid` from the parsed YAML mapping; its task files may read data
+    under their own folders and ``data_roots``."""
     if not isinstance(raw, dict):
         raise InputError("grid: the file must be a mapping with models: and tasks:")
     unknown = sorted(set(map(str, raw)) - set(GRID_KEYS))
@@ -140,11 +144,14 @@ def grid_from_dict(raw: Any) -> Grid:
         limit=raw.get("limit"),
         repeats=raw.get("repeats", 1),
         batch_size=raw.get("batch_size", "auto"),
+        data_roots=tuple(map(str, data_roots)),
     )
     return grid.validate()
 
 
-def load_grid(path: str | os.PathLike[str]) -> Grid:
+def load_grid(
+    path: str | os.PathLike[str], *, data_roots: Sequence[str | os.PathLike[str]] = ()
+) -> Grid:
     """Read and validate a grid YAML file (one-line InputError on any problem)."""
     try:
         text = Path(path).read_text(encoding="utf-8")
@@ -155,7 +162,7 @@ def load_grid(path: str | os.PathLike[str]) -> Grid:
     except yaml.YAMLError as exc:
         first = str(exc).strip().splitlines()[0]
         raise InputError(f"grid {path}: not valid YAML ({first})") from None
-    return grid_from_dict(raw)
+    return grid_from_dict(raw, data_roots=data_roots)
 
 
 def run_grid(
@@ -166,12 +173,16 @@ def run_grid(
     workers: int | None = None,
     ray_address: str | None = None,
     progress: bool = True,
+    trust_remote_code: bool = False,
 ) -> list[tuple[GridCell, EvalResult]]:
     """:func:`evaluate` every cell of ``grid`` (validated first) into ``store``, one progress
     view for the whole job; with ``executor="ray"`` one Ray session serves every cell, whose
     chunks spread over the ``workers`` actors. Each cell resumes on its own: rerunning a grid
-    computes only what is missing."""
+    computes only what is missing. A model spec that sets ``trust_remote_code`` is refused,
+    before anything runs, unless ``trust_remote_code=True`` (``--trust-remote-code``)."""
     grid.validate()
+    for model in grid.models:
+        check_remote_code(model, trust_remote_code)
     check_executor(executor, workers, ray_address)
     cells = grid.cells()
     results: list[tuple[GridCell, EvalResult]] = []
@@ -194,6 +205,8 @@ def run_grid(
                 progress=bar if progress else False,
                 executor=executor,
                 workers=workers,
+                trust_remote_code=trust_remote_code,
+                data_roots=grid.data_roots,
             )
             results.append((cell, result))
             bar.advance(overall, 1)

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from assay.errors import InputError
-from assay.models import describe_spec
+from assay.models import check_remote_code, describe_spec
 from assay.store import Store
 
 from ._evaluate import EvalResult, evaluate
@@ -64,6 +64,8 @@ def evaluate_variants(
     executor: str = "local",
     workers: int | None = None,
     ray_address: str | None = None,
+    trust_remote_code: bool = False,
+    data_roots: Sequence[str | os.PathLike[str]] = (),
 ) -> list[EvalResult]:
     """:func:`evaluate` each variant on ``tasks`` with the same settings, in order, into one
     store (each variant resumes on its own, so a killed job continues where it stopped).
@@ -71,6 +73,8 @@ def evaluate_variants(
     name, and two settings under one name would pool. Checked before anything runs."""
     if not variants:
         raise InputError("a job needs at least one model variant")
+    for variant in variants:
+        check_remote_code(variant.model, trust_remote_code)
     known = [d[0] for d in map(_described, variants) if d is not None]
     dupes = sorted({n for n in known if known.count(n) > 1})
     if dupes:
@@ -94,6 +98,8 @@ def evaluate_variants(
                 executor=executor,
                 workers=workers,
                 ray_address=ray_address,
+                trust_remote_code=trust_remote_code,
+                data_roots=data_roots,
             )
         )
     return results

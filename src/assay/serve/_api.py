@@ -14,6 +14,7 @@ from assay.core import to_jsonable
 from assay.report import COMPARE_METHOD, compare_scores
 from assay.store import WINNERS, Evidence
 
+from ._guard import same_origin
 from ._state import AppState
 
 Name = Annotated[str, Field(min_length=1, max_length=200)]
@@ -78,7 +79,34 @@ def limit_writes(request: Request) -> None:
         )
 
 
-WRITE_GUARDS = [Depends(limit_writes), Depends(require_token)]
+def check_origin(
+    request: Request, origin: Annotated[str | None, Header(max_length=500)] = None
+) -> None:
+    """Write endpoints: a browser request from a page of another site (its ``Origin`` is not
+    this app's) is refused with 403, so no web page can vote or post battles through a visitor's
+    browser. Requests without ``Origin`` (curl, scripts) pass on to the token and rate checks."""
+    if origin is not None and not same_origin(origin, request.headers.get("host")):
+        raise HTTPException(
+            403, "cross-origin write refused: this app takes writes from its own pages"
+        )
+
+
+def limit_draws(request: Request) -> None:
+    """``/api/arena/pair``: drawing pairs is rate-limited like votes (its own bucket per
+    client, the same rate), so a script cannot harvest the answers behind the arena."""
+    client = request.client.host if request.client else "unknown"
+    wait = request.app.state.assay.rate.take(f"{client} draws")
+    if wait > 0:
+        seconds = max(1, math.ceil(wait))
+        raise HTTPException(
+            429,
+            f"too many pair draws from this client: try again in {seconds} s",
+            headers={"Retry-After": str(seconds)},
+        )
+
+
+WRITE_GUARDS = [Depends(check_origin), Depends(limit_writes), Depends(require_token)]
+DRAW_GUARDS = [Depends(limit_draws)]
 router = APIRouter(prefix="/api", tags=["api"])
 AppDep = Annotated[AppState, Depends(state)]
 
@@ -201,7 +229,11 @@ def ratings(app: AppDep) -> dict[str, Any]:
     }
 
 
-@router.get("/arena/pair", summary="Draw two anonymous answers to one document")
+@router.get(
+    "/arena/pair",
+    summary="Draw two anonymous answers to one document",
+    dependencies=DRAW_GUARDS,
+)
 def arena_pair(app: AppDep, task: TaskQuery = None) -> dict[str, Any]:
     return app.draw_pair(task).public()
 

@@ -66,6 +66,20 @@ def split_host(header: str) -> tuple[str, int | None] | None:
     return host_name(name), None if port is None else int(port)
 
 
+def same_origin(origin: str, host: str | None) -> bool:
+    """True when a request's ``Origin`` header names the site its ``Host`` header addresses
+    (the page was served by this app): same host, same port (a missing port is the scheme's
+    default). ``null``, a malformed origin or a missing Host is foreign."""
+    scheme, sep, rest = origin.strip().lower().partition("://")
+    if not sep or scheme not in ("http", "https") or "/" in rest:
+        return False
+    default = 443 if scheme == "https" else 80
+    theirs, ours = split_host(rest), split_host(host or "")
+    if theirs is None or ours is None or theirs[0] != ours[0]:
+        return False
+    return (theirs[1] or default) == (ours[1] or default)
+
+
 @dataclass(frozen=True)
 class HostPolicy:
     """The Host header values the app answers: the loopback names, the bound host (unless a

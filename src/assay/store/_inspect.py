@@ -23,7 +23,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from assay.core import decode_text
+from assay.core import ReadBudget, decode_text
 from assay.errors import InputError
 
 from ._import_runs import ImportSummary, write_runs
@@ -66,7 +66,9 @@ def _json(path: Path, raw: bytes, member: str = "") -> Any:
         raise InputError(f"{where}: JSON nested too deeply") from None
 
 
-def _zstd_member(path: Path, zf: zipfile.ZipFile, info: zipfile.ZipInfo) -> bytes:
+def _zstd_member(
+    path: Path, zf: zipfile.ZipFile, info: zipfile.ZipInfo, budget: ReadBudget
+) -> bytes:
     """A zstd-compressed member on Python < 3.14, with the optional ``zstandard`` package."""
     try:
         import zstandard
@@ -88,18 +90,21 @@ def _zstd_member(path: Path, zf: zipfile.ZipFile, info: zipfile.ZipInfo) -> byte
         reader = zstandard.ZstdDecompressor().stream_reader(
             io.BytesIO(raw), read_across_frames=True
         )
-        return reader.read()
+        return budget.read(reader, info.compress_size, info.filename)
     except zstandard.ZstdError as exc:
         raise InputError(f"{path}: {info.filename}: damaged zstd data ({exc})") from None
 
 
-def _member(path: Path, zf: zipfile.ZipFile, name: str) -> Any:
+def _member(path: Path, zf: zipfile.ZipFile, name: str, budget: ReadBudget) -> Any:
+    """One member's JSON, read within ``budget`` (the bytes actually decompressed are counted,
+    never the sizes the zip headers state)."""
     info = zf.getinfo(name)
     try:
         if info.compress_type == _ZSTD and sys.version_info < (3, 14):
-            raw = _zstd_member(path, zf, info)
+            raw = _zstd_member(path, zf, info, budget)
         else:
-            raw = zf.read(name)
+            with zf.open(info) as stream:
+                raw = budget.read(stream, info.compress_size, name)
     except (zipfile.BadZipFile, NotImplementedError, OSError, EOFError) as exc:
         raise InputError(f"{path}: {name}: cannot be read from the archive ({exc})") from None
     return _json(path, raw, name)
@@ -113,6 +118,7 @@ def _read_eval(path: Path) -> dict[str, Any]:
         raise InputError(f"{path}: not a zip archive, so not an inspect .eval log") from None
     except OSError as exc:
         raise InputError(f"{path}: cannot be read ({exc.strerror or exc})") from None
+    budget = ReadBudget(str(path))
     with zf:
         names = set(zf.namelist())
         head = next((n for n in ("header.json", "_journal/start.json") if n in names), None)
@@ -121,13 +127,13 @@ def _read_eval(path: Path) -> dict[str, Any]:
                 f"{path}: a zip archive but not an inspect log (no header.json or "
                 "_journal/start.json inside)"
             )
-        log = _member(path, zf, head)
+        log = _member(path, zf, head, budget)
         if not isinstance(log, dict):
             raise InputError(f"{path}: {head}: not a JSON object, so not an inspect log")
         if head != "header.json":
             log.setdefault("status", "started")
         samples = sorted(n for n in names if n.startswith("samples/") and n.endswith(".json"))
-        log["samples"] = [_member(path, zf, n) for n in samples]
+        log["samples"] = [_member(path, zf, n, budget) for n in samples]
         log["_members"] = samples
     return log
 

@@ -9,8 +9,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from assay.core import stable_hash
+from assay.core import limit, limit_message, stable_hash
 from assay.errors import InputError
+
+from ._sandbox import weight
 
 
 @dataclass
@@ -38,11 +40,17 @@ def make_docs(
     cluster_field: str | None = "cluster_id",
     prefix: str = "",
 ) -> list[Doc]:
-    """Docs from plain records; ``doc_id`` defaults to the row number (as a string)."""
+    """Docs from plain records; ``doc_id`` defaults to the row number (as a string). A record
+    with more text than ``ASSAY_MAX_DOCUMENT_CHARS`` is an InputError naming it."""
     docs = []
+    cap = limit("DOCUMENT_CHARS")
     for i, record in enumerate(records):
         if not isinstance(record, dict):
             raise InputError(f"row {i}: expected a mapping of fields, got {record!r:.60}")
+        if weight(record, cap) > cap:
+            name = record.get(id_field) if id_field else None
+            what = f"doc_id {name!r}" if name not in (None, "") else f"row {i}"
+            raise InputError(limit_message(f"{what}: the document", "DOCUMENT_CHARS"))
         fields = dict(record)
         raw_id = fields.pop(id_field, None) if id_field else None
         difficulty = fields.pop(difficulty_field, None) if difficulty_field else None

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -33,7 +34,9 @@ def _builtin(name: str) -> Task:
     return _BUILT[name]
 
 
-def load_task(name_or_path: str | Path, **options: Any) -> Task:
+def load_task(
+    name_or_path: str | Path, *, data_roots: Sequence[str | Path] = (), **options: Any
+) -> Task:
     """A task by name or file.
 
     Resolution order: a registered name, a built-in name, ``hf:PATH[:NAME]`` (a Hugging Face
@@ -43,6 +46,8 @@ def load_task(name_or_path: str | Path, **options: Any) -> Task:
     folder. Data options: ``template``, ``target``, ``choices``, ``request_type``, ``name``,
     ``id_field``, ``difficulty_field``, ``cluster_field`` and any ``Task`` field (e.g.
     ``num_fewshot``). Options given for a named task override its attributes on a copy.
+
+    A task file reads data only under its own folder and ``data_roots`` (docs/security.md).
     """
     key = str(name_or_path)
     if key in _REGISTERED or key in BUILTIN_TASKS:
@@ -58,7 +63,7 @@ def load_task(name_or_path: str | Path, **options: Any) -> Task:
             f"unknown task {key!r}: not a built-in or registered task ({known}) and no such file"
         )
     if suffix in (".yaml", ".yml"):
-        return load_task_file(path, **options)
+        return load_task_file(path, data_roots=data_roots, **options)
     if path.is_dir():
         return _hf_task(f"hf:{path}", options)
     if suffix == ".json" and _is_bigbench(path):

@@ -6,54 +6,24 @@ returns that field; any other string is rendered as a Jinja2 template (``StrictU
 missing field is an error) and, for choices, parsed with :func:`ast.literal_eval`.
 
 Every template (task templates, descriptions, chat templates) renders in Jinja2's
-``ImmutableSandboxedEnvironment``: no access to private attributes, no mutation of the
-document, bounded ``*``/``**``; a template that tries to escape, or fails in any other way, is
+``ImmutableSandboxedEnvironment`` with the bounds of :mod:`._sandbox`: no access to private
+attributes, no mutation of the document, bounded sizes and loops; a template that tries to escape, or fails in any other way, is
 one :class:`InputError` naming ``where``. Document fields are variables, never templates.
 """
 
 from __future__ import annotations
 
 import ast
-import operator
 import re
 from collections.abc import Mapping
 from typing import Any
 
 import jinja2
 from jinja2.exceptions import SecurityError
-from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from assay.errors import InputError
 
-MAX_TEMPLATE_RESULT = 10_000_000
-"""Longest sequence (and most digits of a power) a template may build with ``*``/``**``."""
-
-
-class TaskSandbox(ImmutableSandboxedEnvironment):
-    """The sandbox plus bounds on ``*`` and ``**``, so ``{{ 'x' * 10**12 }}`` or
-    ``{{ 9**9**9 }}`` is an error instead of exhausting memory or time."""
-
-    intercepted_binops = frozenset({"*", "**"})
-
-    def call_binop(self, context: Any, op: str, left: Any, right: Any) -> Any:
-        if op == "**":
-            if _is_int(left) and _is_int(right) and right * _bits(left) > 4 * MAX_TEMPLATE_RESULT:
-                raise SecurityError(f"{left} ** {right} is too large to compute in a template")
-            return operator.pow(left, right)
-        for seq, count in ((left, right), (right, left)):
-            sized = isinstance(seq, str | list | tuple) and _is_int(count)
-            if sized and len(seq) * count > MAX_TEMPLATE_RESULT:
-                raise SecurityError("a template built a sequence that is too long")
-        return operator.mul(left, right)
-
-
-def _bits(value: int) -> int:
-    """Bits of ``abs(value)``, 0 for -1, 0 and 1 (whose powers stay small)."""
-    return 0 if abs(value) <= 1 else abs(value).bit_length()
-
-
-def _is_int(value: Any) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
+from ._sandbox import TaskSandbox, render_bounded
 
 
 def _regex_replace(string: str, pattern: str, repl: str, count: int = 0) -> str:
@@ -101,7 +71,7 @@ def render(source: str, variables: Mapping[str, Any], *, where: str) -> str:
     ``where`` (task, template, doc_id)."""
     template = compile_template(source, where=where)
     try:
-        return template.render(**variables)
+        return render_bounded(template, variables)
     except jinja2.UndefinedError as exc:
         raise InputError(f"{where}: UndefinedError: {_one_line(str(exc))}") from None
     except Exception as exc:  # a template is user code: anything it raises is a user error
@@ -198,12 +168,13 @@ def render_chat(
     ]
     try:
         template = _CHAT_ENV.from_string(chat_template or CHATML_TEMPLATE)
-        return template.render(
-            messages=messages,
-            add_generation_prompt=True,
-            bos_token=bos_token,
-            eos_token=eos_token,
-        )
+        variables = {
+            "messages": messages,
+            "add_generation_prompt": True,
+            "bos_token": bos_token,
+            "eos_token": eos_token,
+        }
+        return render_bounded(template, variables)
     except Exception as exc:  # a chat template is user code too
         raise template_error(where, exc) from None
 

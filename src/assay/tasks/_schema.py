@@ -13,6 +13,7 @@ from assay.errors import InputError
 
 from ._docs import make_docs
 from ._loaders import load_hf_records, read_records
+from ._paths import allowed_roots, check_data_path, check_local_source
 from ._task import Task, task_to_dict
 
 # key -> Task attribute for the scalar/simple keys of our schema
@@ -60,14 +61,14 @@ def _check_keys(spec: dict[str, Any], allowed: frozenset[str], where: str, what:
             raise InputError(f"{where}: unknown {what}key {key!r}")
 
 
-def _records_from_data(data: dict[str, Any], base: Path | None, where: str, split_key: str):
+def _records_from_data(
+    data: dict[str, Any], base: Path | None, where: str, split_key: str, roots: Any = None
+):
     _check_keys(data, _DATA_KEYS, where, "data ")
     offline = bool(data.get("offline", False))
     if "path" in data:
         key = "fewshot_path" if split_key == "fewshot_split" and "fewshot_path" in data else "path"
-        path = Path(data[key])
-        if base is not None and not path.is_absolute() and (base / path).exists():
-            path = base / path
+        path = check_data_path(data[key], base=base, roots=roots, where=where, key=f"data.{key}")
         if path.is_dir():
             return load_hf_records(str(path), split=data.get(split_key) or "test", offline=True)
         if key == "path" and split_key == "fewshot_split":
@@ -80,17 +81,20 @@ def _records_from_data(data: dict[str, Any], base: Path | None, where: str, spli
         split = data.get(split_key)
         if split is None:
             return None
-        files = data.get("data_files")
-        if isinstance(files, str) and base is not None and (base / files).exists():
-            files = str(base / files)
-        return load_hf_records(
-            data["hf"], data.get("name"), split, data_files=files, offline=offline
+        files = check_local_source(
+            data.get("data_files"), base=base, roots=roots, where=where, key="data.data_files"
         )
+        source = check_local_source(data["hf"], base=base, roots=roots, where=where, key="data.hf")
+        return load_hf_records(source, data.get("name"), split, data_files=files, offline=offline)
     raise InputError(f"{where}: key 'data' needs 'path' or 'hf'")
 
 
-def task_from_dict(spec: dict[str, Any], *, where: str, base: Path | None = None) -> Task:
-    """Build a task from assay's YAML schema; a bad key names ``where`` and the key."""
+def task_from_dict(
+    spec: dict[str, Any], *, where: str, base: Path | None = None, data_roots: Any = ()
+) -> Task:
+    """Build a task from assay's YAML schema; a bad key names ``where`` and the key. A task
+    file (``base``, its folder) reads data only under ``base`` and ``data_roots``."""
+    roots = allowed_roots(base, data_roots)
     if not isinstance(spec, dict):
         raise InputError(f"{where}: a task file must be a mapping")
     spec = dict(spec)
@@ -140,7 +144,7 @@ def task_from_dict(spec: dict[str, Any], *, where: str, base: Path | None = None
             raise InputError(f"{where}: key 'docs' must be a list of mappings")
         records = spec["docs"]
     elif data is not None:
-        records = _records_from_data(data, base, where, "split")
+        records = _records_from_data(data, base, where, "split", roots)
     else:
         raise InputError(f"{where}: needs 'docs' (inline) or 'data' (a file or dataset)")
     defaults = {
@@ -160,7 +164,7 @@ def task_from_dict(spec: dict[str, Any], *, where: str, base: Path | None = None
                 raise InputError("key 'fewshot_docs' must be a list of mappings")
             kwargs["fewshot_docs"] = make_docs(shots, prefix="fewshot-")
         elif data is not None and (data.get("fewshot_split") or data.get("fewshot_path")):
-            shots = _records_from_data(data, base, where, "fewshot_split")
+            shots = _records_from_data(data, base, where, "fewshot_split", roots)
             kwargs["fewshot_docs"] = make_docs(shots or [], prefix="fewshot-", **id_opts)
             kwargs["fewshot_split"] = data.get("fewshot_split") or data.get("fewshot_path")
     except InputError as exc:
@@ -201,12 +205,19 @@ def is_lm_eval_spec(spec: dict[str, Any]) -> bool:
 
 
 def task_from_lm_eval(
-    spec: dict[str, Any], *, where: str, base: Path | None = None, offline: bool = False
+    spec: dict[str, Any],
+    *,
+    where: str,
+    base: Path | None = None,
+    offline: bool = False,
+    data_roots: Any = (),
 ) -> Task:
     """Build a task from the simple subset of lm-eval's task YAML (see docs/tasks.md); any
     problem is one InputError naming ``where``."""
     try:
-        return _task_from_lm_eval(spec, where=where, base=base, offline=offline)
+        return _task_from_lm_eval(
+            spec, where=where, base=base, offline=offline, roots=allowed_roots(base, data_roots)
+        )
     except InputError as exc:
         message = str(exc)
         raise InputError(message if message.startswith(where) else f"{where}: {message}") from None
@@ -216,7 +227,7 @@ def task_from_lm_eval(
 
 
 def _task_from_lm_eval(
-    spec: dict[str, Any], *, where: str, base: Path | None, offline: bool
+    spec: dict[str, Any], *, where: str, base: Path | None, offline: bool, roots: Any
 ) -> Task:
     for key, value in spec.items():
         if key not in LM_EVAL_KEYS:
@@ -236,15 +247,19 @@ def _task_from_lm_eval(
         if not isinstance(spec.get(key) or {}, dict):
             raise InputError(f"{where}: key {key!r} must be a mapping")
     kwargs_spec = spec.get("dataset_kwargs") or {}
-    data_files = kwargs_spec.get("data_files")
-    if base is not None and data_files is not None:
-        data_files = _rebase(data_files, base)
+    data_files = check_local_source(
+        kwargs_spec.get("data_files"), base=base, roots=roots, where=where,
+        key="dataset_kwargs.data_files",
+    )  # fmt: skip
+    source = check_local_source(
+        spec["dataset_path"], base=None, roots=roots, where=where, key="dataset_path"
+    )
 
     def split(name: str | None) -> list[dict[str, Any]] | None:
         if name is None:
             return None
         return load_hf_records(
-            spec["dataset_path"], spec.get("dataset_name"), name, data_files=data_files,
+            source, spec.get("dataset_name"), name, data_files=data_files,
             offline=offline,
         )  # fmt: skip
 
@@ -288,17 +303,6 @@ def _task_from_lm_eval(
     return Task(**options)
 
 
-def _rebase(data_files: Any, base: Path) -> Any:
-    if isinstance(data_files, str):
-        candidate = base / data_files
-        return str(candidate) if candidate.exists() else data_files
-    if isinstance(data_files, list):
-        return [_rebase(f, base) for f in data_files]
-    if isinstance(data_files, dict):
-        return {k: _rebase(v, base) for k, v in data_files.items()}
-    return data_files
-
-
 def _lm_eval_filters(filter_list: Any, where: str) -> list[Any]:
     if not filter_list:
         return []
@@ -308,8 +312,9 @@ def _lm_eval_filters(filter_list: Any, where: str) -> list[Any]:
     return list(first["filter"])
 
 
-def load_task_file(path: str | Path, **options: Any) -> Task:
-    """A task from a ``.yaml``/``.yml`` file (assay's schema or lm-eval's subset)."""
+def load_task_file(path: str | Path, *, data_roots: Any = (), **options: Any) -> Task:
+    """A task from a ``.yaml``/``.yml`` file (assay's schema or lm-eval's subset); it reads
+    data only under its own folder and ``data_roots``."""
     path = Path(path)
     where = str(path)
     if not path.exists():
@@ -324,9 +329,11 @@ def load_task_file(path: str | Path, **options: Any) -> Task:
         raise InputError(f"{where}: a task file must be a mapping")
     offline = bool(options.pop("offline", False))
     if is_lm_eval_spec(spec):
-        task = task_from_lm_eval(spec, where=where, base=path.parent, offline=offline)
+        task = task_from_lm_eval(
+            spec, where=where, base=path.parent, offline=offline, data_roots=data_roots
+        )
     else:
-        task = task_from_dict(spec, where=where, base=path.parent)
+        task = task_from_dict(spec, where=where, base=path.parent, data_roots=data_roots)
     names = {f.name for f in dataclasses.fields(task)}
     for key in options:
         if key not in names:
