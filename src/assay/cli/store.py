@@ -80,6 +80,11 @@ def _report_import(summary: dict, json_out: bool) -> None:
             f"{summary['errored']} samples errored in the source and were not imported "
             "(not counted as wrong)"
         )
+    if summary.get("unscored"):
+        console.print(
+            f"{summary['unscored']} samples had no score in the source and were skipped "
+            "(what the store holds for them is kept)"
+        )
 
 
 @import_app.command("lm-eval")

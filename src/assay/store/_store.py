@@ -248,11 +248,14 @@ class Store:
         records: Iterable[SampleRecord | dict[str, Any]] | pd.DataFrame,
         *,
         con: duckdb.DuckDBPyConnection | None = None,
+        keep_metrics: bool = False,
     ) -> int:
         """Insert or replace samples keyed by (run_id, doc_id, repeat), with their metrics.
 
         ``metrics`` is a dict per record. Writing the same record twice leaves one copy; all
-        rows go in one transaction (pass ``con`` to join a larger transaction).
+        rows go in one transaction (pass ``con`` to join a larger transaction). A rewritten
+        sample's metrics replace its stored ones; with ``keep_metrics`` (imports) only the
+        metrics given are added or replaced, and a stored metric they lack stays.
         """
         df = _as_rows(records)
         if df.empty:
@@ -273,14 +276,15 @@ class Store:
                     f"(SELECT count(*) FROM sample_metrics WHERE run_id IN ({runs}))"
                 ).fetchall()[0][0]
                 c.execute(f"INSERT {'OR REPLACE ' if stored else ''}INTO samples {new}")
-                if stored:
+                if stored and not keep_metrics:
                     c.execute(
                         'DELETE FROM sample_metrics WHERE (run_id, doc_id, "repeat") IN '
                         f'(SELECT run_id, doc_id, "repeat" FROM ({new}))'
                     )
             if len(metrics):
+                replace = "OR REPLACE " if stored and keep_metrics else ""
                 with _registered(c, metrics, METRIC_COLUMNS) as new:
-                    c.execute(f"INSERT INTO sample_metrics {new}")
+                    c.execute(f"INSERT {replace}INTO sample_metrics {new}")
 
         self._in_transaction(con, write)
         return len(samples)
