@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.text import Text
 
 from assay.errors import InputError
 from assay.store import (
@@ -35,7 +36,9 @@ def info(store: StoreOption = None, json_out: JsonOption = False) -> None:
     if json_out:
         print_json(result)
         return
-    console.print(f"[bold]{result['path']}[/] (schema v{result['schema_version']})")
+    console.print(
+        Text.assemble((str(result["path"]), "bold"), f" (schema v{result['schema_version']})")
+    )
     print_table([result["counts"]], title="rows")
     if result["tasks"]:
         print_table(result["tasks"], title="samples by model and task")

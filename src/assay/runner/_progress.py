@@ -44,7 +44,7 @@ def make_progress(enabled: bool = True):
         yield _Silent()
         return
     progress = Progress(
-        TextColumn("[bold]{task.description}"),
+        TextColumn("{task.description}", style="bold", markup=False),  # names are text
         BarColumn(),
         MofNCompleteColumn(),
         SpeedColumn(),

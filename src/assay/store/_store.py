@@ -250,13 +250,9 @@ class Store:
         con: duckdb.DuckDBPyConnection | None = None,
         keep_metrics: bool = False,
     ) -> int:
-        """Insert or replace samples keyed by (run_id, doc_id, repeat), with their metrics.
-
-        ``metrics`` is a dict per record. Writing the same record twice leaves one copy; all
-        rows go in one transaction (pass ``con`` to join a larger transaction). A rewritten
-        sample's metrics replace its stored ones; with ``keep_metrics`` (imports) only the
-        metrics given are added or replaced, and a stored metric they lack stays.
-        """
+        """Insert or replace samples keyed by (run_id, doc_id, repeat), in one transaction (``con``
+        joins a larger one). ``metrics``, a dict per record, replace a sample's stored metrics
+        (``keep_metrics``: are merged into them, as imports do)."""
         df = _as_rows(records)
         if df.empty:
             return 0
@@ -282,9 +278,9 @@ class Store:
                         f'(SELECT run_id, doc_id, "repeat" FROM ({new}))'
                     )
             if len(metrics):
-                replace = "OR REPLACE " if stored and keep_metrics else ""
                 with _registered(c, metrics, METRIC_COLUMNS) as new:
-                    c.execute(f"INSERT {replace}INTO sample_metrics {new}")
+                    merge = "OR REPLACE " if stored and keep_metrics else ""
+                    c.execute(f"INSERT {merge}INTO sample_metrics {new}")
 
         self._in_transaction(con, write)
         return len(samples)
@@ -293,7 +289,7 @@ class Store:
     def _metric_rows(df: pd.DataFrame) -> pd.DataFrame:
         keys = df[["run_id", "doc_id", "repeat"]].reset_index(drop=True)
         if "metrics" not in df:
-            return pd.DataFrame(columns=["run_id", "doc_id", "repeat", "metric", "value"])
+            return pd.DataFrame(columns=list(METRIC_COLUMNS))
         dicts = df["metrics"].reset_index(drop=True)
         lengths = dicts.map(lambda d: len(d) if isinstance(d, dict) else 0).to_numpy()
         idx = np.repeat(np.arange(len(keys)), lengths)
