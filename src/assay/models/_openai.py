@@ -32,6 +32,7 @@ from assay.errors import AssayError, InputError
 
 from ._base import BackendInfo, ModelBackend
 from ._openai_budget import RateBudget
+from ._openai_deadline import DeadlineBackend, install
 from ._openai_reply import (
     BadReply,
     EchoLogprobs,
@@ -189,6 +190,8 @@ class OpenAIBackend(ModelBackend):
             headers=headers,
             limits=httpx.Limits(max_connections=self.concurrency),
         )
+        self._deadline = DeadlineBackend()  # ``timeout`` bounds a whole request, not one read
+        install(self.client, self._deadline)
         self.counters = {"requests": 0, "retries": 0, "window_peak": 0}
 
     def close(self) -> None:
@@ -211,7 +214,8 @@ class OpenAIBackend(ModelBackend):
             wait_s, unreached = None, False
             self.budget.acquire(cost)
             try:
-                response = self.client.post(url, json=payload)
+                with self._deadline.within(self.timeout):
+                    response = self.client.post(url, json=payload)
             except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
                 kind, last = "connection errors", f"cannot connect: {_reason(exc)}"
                 unreached = not self._reached
