@@ -247,7 +247,9 @@ def run_job(variants, tasks, *, store, json_out: bool, verbose: bool, **options)
         line = cost_line(r)
         console.print(
             f"{r.model}: {r.new_samples} new samples, {r.resumed_samples} already stored; "
-            f"{r.seconds:.1f} s" + (f"; {line}" if line else ""),
+            f"{r.seconds:.1f} s"
+            + (f"; {line}" if line else "")
+            + (f"; {r.errored} errored (no usable reply: not scored)" if r.errored else ""),
             highlight=False,
             soft_wrap=True,
         )

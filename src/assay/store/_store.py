@@ -448,11 +448,11 @@ class Store:
         return self.sql("SELECT * FROM battles ORDER BY time NULLS LAST, battle_id")
 
     def completed_keys(self, run_id: str) -> set[tuple[str, int]]:
-        """(doc_id, repeat) pairs already stored for a run: what a resumed run skips."""
+        """(doc_id, repeat) pairs stored for a run, not errored: what a resumed run skips."""
         with self.connect() as con:
-            rows = con.execute(
-                'SELECT doc_id, "repeat" FROM samples WHERE run_id = ?', [run_id]
-            ).fetchall()
+            ok = "json_extract_string(extra, '$.error') IS NULL"
+            sql = f'SELECT doc_id, "repeat" FROM samples WHERE run_id = ? AND {ok}'
+            rows = con.execute(sql, [run_id]).fetchall()
         return {(d, int(r)) for d, r in rows}
 
     def info(self) -> dict[str, Any]:
