@@ -153,6 +153,8 @@ def eval_command(
             json_out=json_out,
         )
         return
+    if model is not None and not model.strip():
+        raise InputError("-m/--model: empty model spec (leave the option out for the default)")
     default_job = model is None and not task and num_fewshot is None
     if default_job:
         variants = list(DEFAULT_VARIANTS)
