@@ -51,7 +51,7 @@ def make_progress(enabled: bool = True):
         TimeElapsedColumn(),
         TextColumn("eta"),
         TimeRemainingColumn(),
-        console=Console(stderr=True),
+        console=Console(stderr=True, markup=False, emoji=False),
         transient=False,
     )
     with progress:
