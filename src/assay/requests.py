@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 __all__ = [
+    "FailedResult",
     "GenerateRequest",
     "GenerateResult",
     "LoglikelihoodRequest",
@@ -70,6 +71,15 @@ class GenerateResult:
     input_tokens: int
     output_tokens: int
     extra: dict = field(default_factory=dict, compare=False, hash=False)
+
+
+@dataclass(frozen=True)
+class FailedResult:
+    """No usable answer: the backend's replies to this request stayed invalid after its retries
+    (e.g. a 200 with no text, a positive log-prob). The runner stores the sample as errored: no
+    prediction, no metric, counted in the summary, computed again on the next run."""
+
+    error: str
 
 
 Request = LoglikelihoodRequest | RollingRequest | GenerateRequest

@@ -12,6 +12,7 @@ import sys
 import pandas as pd
 import pytest
 from fake_backend import FakeBackend
+from fault_server import FAULTS, FaultServer, fault_plan
 
 from assay.errors import AssayError, InputError
 from assay.models import load_model
@@ -25,8 +26,6 @@ from assay.requests import LoglikelihoodRequest
 from assay.runner import evaluate
 from assay.store import Store
 from assay.tasks import load_task
-
-from .fault_server import FAULTS, FaultServer, fault_plan
 
 SEED, RATE, LIMIT = 0, 0.3, 12
 FAST = "backoff=0.01,backoff_cap=0.05"

@@ -15,6 +15,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import numpy as np
 import pytest
 import torch
+from fault_server import FaultServer, fake_echo
 
 from assay.errors import AssayError, InputError
 from assay.models import load_model
@@ -30,7 +31,6 @@ from assay.runner import evaluate
 from assay.store import open_store
 
 from .conftest import AdditionTask
-from .fault_server import FaultServer, fake_echo
 
 
 def make_server(backend, *, faults: bool, logprobs: bool = True, warm=()):

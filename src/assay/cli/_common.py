@@ -12,7 +12,6 @@ from typing import Any, NoReturn
 
 import typer
 from rich.console import Console
-from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
@@ -20,8 +19,10 @@ from assay.core import to_jsonable
 from assay.errors import InputError, StoreMissing
 from assay.store import Store, default_store_path, existing_store
 
-console = Console()
-err_console = Console(stderr=True)
+# Everything printed is text: a model, task, metric or file name (or an error message) holding
+# "[/bold]" or ":x:" prints as written, never as Rich markup or an emoji. Style with Text/style=.
+console = Console(markup=False, emoji=False)
+err_console = Console(stderr=True, markup=False, emoji=False)
 
 
 def get_store(path: Path | None, *, must_exist: bool = False) -> Store:
@@ -42,9 +43,8 @@ def one_line(text: str) -> str:
 
 def print_error(message: str) -> None:
     """``error: <message>`` as one line on stderr; the message is text, never rich markup."""
-    err_console.print(
-        f"[bold red]error:[/] {escape(one_line(message))}", highlight=False, soft_wrap=True
-    )
+    line = Text.assemble(("error:", "bold red"), " ", one_line(message))
+    err_console.print(line, highlight=False, soft_wrap=True)
 
 
 def fail(message: str, code: int = 1) -> NoReturn:

@@ -35,8 +35,11 @@ def observational_cmd(
     family_col: Annotated[str, typer.Option("--family-col", help="Family column.")] = "family",
     model_col: Annotated[str, typer.Option("--model-col", help="Model column.")] = "model",
     components: Annotated[
-        int, typer.Option("--components", help="Principal components.", min=1)
-    ] = 3,
+        int | None,
+        typer.Option(
+            "--components", help="Principal components (default: 3, at most the benchmarks)."
+        ),
+    ] = None,
     floor: FloorOption = 0.0,
     holdout_above: Annotated[
         float | None,

@@ -165,6 +165,8 @@ def eval_command(
             data_roots=data_roots,
         )
         return
+    if model is not None and not model.strip():
+        raise InputError("-m/--model: empty model spec (leave the option out for the default)")
     default_job = model is None and not task and num_fewshot is None
     if default_job:
         variants = list(DEFAULT_VARIANTS)
@@ -262,7 +264,9 @@ def run_job(variants, tasks, *, store, json_out: bool, verbose: bool, **options)
         line = cost_line(r)
         console.print(
             f"{r.model}: {r.new_samples} new samples, {r.resumed_samples} already stored; "
-            f"{r.seconds:.1f} s" + (f"; {line}" if line else ""),
+            f"{r.seconds:.1f} s"
+            + (f"; {line}" if line else "")
+            + (f"; {r.errored} errored (no usable reply: not scored)" if r.errored else ""),
             highlight=False,
             soft_wrap=True,
         )

@@ -7,7 +7,6 @@ from typing import Annotated, Any
 
 import pandas as pd
 import typer
-from rich.markup import escape
 
 from assay.errors import InputError
 from assay.rank import (
@@ -83,13 +82,11 @@ def _show_position(result, title: str) -> None:
     low, high = result.first_ci
     a_low, a_high = result.agreement_ci
     console.print(
-        escape(
-            f"{title}: {result.n_pairs} pairs judged in both orders; the verdicts agree in "
-            f"{result.agreement:.1%} [{a_low:.1%}, {a_high:.1%}]; the answer shown first wins "
-            f"{result.first_rate:.1%} [{low:.1%}, {high:.1%}] of decisive verdicts (0.5 = no "
-            f"position bias, p = {result.pvalue:.3g}); both verdicts chose the same position in "
-            f"{result.same_position:.1%}."
-        )
+        f"{title}: {result.n_pairs} pairs judged in both orders; the verdicts agree in "
+        f"{result.agreement:.1%} [{a_low:.1%}, {a_high:.1%}]; the answer shown first wins "
+        f"{result.first_rate:.1%} [{low:.1%}, {high:.1%}] of decisive verdicts (0.5 = no "
+        f"position bias, p = {result.pvalue:.3g}); both verdicts chose the same position in "
+        f"{result.same_position:.1%}."
     )
 
 
@@ -152,7 +149,7 @@ def pairwise_cmd(
             }
         )
         return
-    console.print(escape(f"judge {name}: {len(judged)} pairs judged, {stored} battles stored"))
+    console.print(f"judge {name}: {len(judged)} pairs judged, {stored} battles stored")
     if position is not None:
         _show_position(position, "position swap")
     if lc is not None:
@@ -301,12 +298,10 @@ def agreement_cmd(
         return
     low, high = result.ci
     console.print(
-        escape(
-            f"judge {judge} vs {result.info['human']}: κ = {result.kappa:.3f} [{low:.3f}, "
-            f"{high:.3f}] (se {result.se:.3f}) on {result.n} matched votes over "
-            f"{result.info['n_prompts']} prompts; raw agreement {result.agreement:.1%}, "
-            f"chance {result.expected:.1%}"
-        )
+        f"judge {judge} vs {result.info['human']}: κ = {result.kappa:.3f} [{low:.3f}, "
+        f"{high:.3f}] (se {result.se:.3f}) on {result.n} matched votes over "
+        f"{result.info['n_prompts']} prompts; raw agreement {result.agreement:.1%}, "
+        f"chance {result.expected:.1%}"
     )
     print_table(result.table.reset_index(names="judge \\ human"), title="judge (rows) vs human")
 
@@ -337,12 +332,10 @@ def self_preference_cmd(
     low, high = result.own_ci
     e_low, e_high = result.excess_ci
     console.print(
-        escape(
-            f"judge {judge} (family {result.family}): its family wins {result.own_win_rate:.1%} "
-            f"[{low:.1%}, {high:.1%}] of {result.n} battles against other families; on the same "
-            f"pairs the reference votes give {result.reference_win_rate:.1%}; excess "
-            f"{result.excess:+.1%} [{e_low:+.1%}, {e_high:+.1%}]"
-        )
+        f"judge {judge} (family {result.family}): its family wins {result.own_win_rate:.1%} "
+        f"[{low:.1%}, {high:.1%}] of {result.n} battles against other families; on the same "
+        f"pairs the reference votes give {result.reference_win_rate:.1%}; excess "
+        f"{result.excess:+.1%} [{e_low:+.1%}, {e_high:+.1%}]"
     )
 
 

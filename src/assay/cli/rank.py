@@ -7,7 +7,6 @@ from typing import Annotated
 
 import numpy as np
 import typer
-from rich.markup import escape
 
 from assay.errors import InputError
 from assay.rank import (
@@ -59,8 +58,8 @@ def _show(ratings: Ratings, json_out: bool, title: str) -> None:
     level = f"{ratings.confidence_level:.0%}"
     print_table(ratings.table, title=f"{title} ({level} intervals)", digits=digits)
     rounds = ratings.bootstrap.shape[0]
-    extra = escape(
-        ", ".join(f"{k}={v}" for k, v in ratings.info.items() if isinstance(v, int | float | str))
+    extra = ", ".join(
+        f"{k}={v}" for k, v in ratings.info.items() if isinstance(v, int | float | str)
     )
     console.print(
         f"method {ratings.method}, scale {ratings.scale}, "
@@ -161,7 +160,7 @@ def samples_cmd(
             f"The models form {len(groups)} group(s) that share no samples with each other: "
             "each group is ranked separately, on its own scale."
             + (
-                f" Not ranked (no shared sample with any model): {escape(', '.join(alone))}."
+                f" Not ranked (no shared sample with any model): {', '.join(alone)}."
                 if alone
                 else ""
             ),

@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.text import Text
 
 from assay.errors import InputError
 from assay.store import (
@@ -35,7 +36,9 @@ def info(store: StoreOption = None, json_out: JsonOption = False) -> None:
     if json_out:
         print_json(result)
         return
-    console.print(f"[bold]{result['path']}[/] (schema v{result['schema_version']})")
+    console.print(
+        Text.assemble((str(result["path"]), "bold"), f" (schema v{result['schema_version']})")
+    )
     print_table([result["counts"]], title="rows")
     if result["tasks"]:
         print_table(result["tasks"], title="samples by model and task")
@@ -79,6 +82,11 @@ def _report_import(summary: dict, json_out: bool) -> None:
         console.print(
             f"{summary['errored']} samples errored in the source and were not imported "
             "(not counted as wrong)"
+        )
+    if summary.get("unscored"):
+        console.print(
+            f"{summary['unscored']} samples had no score in the source and were skipped "
+            "(what the store holds for them is kept)"
         )
 
 

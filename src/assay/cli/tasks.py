@@ -6,6 +6,7 @@ from typing import Annotated
 
 import typer
 from rich.panel import Panel
+from rich.text import Text
 
 from assay.cli._common import bounded, console, print_json, print_table
 from assay.cli._options import DataRootOption, JsonOption
@@ -98,25 +99,28 @@ def _show(
             }
         )
         return
-    console.print(
-        f"[bold]{task.name}[/] v{task.version} · {task.request_type} · {len(task.docs)} docs · "
-        f"templates: {', '.join(task.templates)} · fingerprint {task.fingerprint()}",
+    console.print(  # names, prompts and targets are text, never markup or emoji codes
+        Text.assemble(
+            (task.name, "bold"),
+            f" v{task.version} · {task.request_type} · {len(task.docs)} docs · "
+            f"templates: {', '.join(task.templates)} · fingerprint {task.fingerprint()}",
+        ),
         highlight=False,
     )
     for row in rows:
-        lines = [_clip(row["prompt"])]
+        body = Text(_clip(row["prompt"]))
         if "continuations" in row:
             marks = [
                 f"  {'*' if i == row['target_position'] else ' '} {_clip(repr(c))}"
                 for i, c in enumerate(row["continuations"])
             ]
-            lines += ["", "[dim]continuations (* = target):[/]", *marks]
+            body.append("\n\ncontinuations (* = target):", "dim").append("\n" + "\n".join(marks))
         elif row.get("target") is not None:
-            lines += ["", f"[dim]target:[/] {_clip(repr(row['target']))}"]
+            body.append("\n\ntarget:", "dim").append(f" {_clip(repr(row['target']))}")
         title = f"doc_id {row['doc_id']} · repeat {row['repeat']} · template {row['template_id']}"
         if row["difficulty"] is not None:
             title += f" · difficulty {row['difficulty']:g}"
-        console.print(Panel("\n".join(lines), title=title, title_align="left"), highlight=False)
+        console.print(Panel(body, title=Text(title), title_align="left"), highlight=False)
 
 
 def register(app: typer.Typer) -> None:

@@ -178,6 +178,9 @@ def cod_forecast(
     model within ``tolerance``. Kept clusters are fitted on all models and averaged (weighted by
     size) at ``target_x``; the subset -> full mapping is a line fitted over the small models.
     The interval resamples items within clusters."""
+    ok = isinstance(target_x, int | float) and not isinstance(target_x, bool)
+    if not ok or not np.isfinite(target_x) or target_x <= 0:
+        raise InputError(f"target x {target_x!r}: must be a finite number > 0 (a compute-like x)")
     require_columns(data, [x, model, item, score])
     mat = data.pivot_table(index=item, columns=model, values=score, aggfunc="mean")
     xs = data.groupby(model)[x].first().reindex(mat.columns).to_numpy(float)

@@ -267,11 +267,22 @@ def _columns_for(law: str, x: str | None, n_col: str, d_col: str) -> tuple[str, 
     return (n_col, d_col)
 
 
+MAX_SPAN = 1e30
+"""Largest size (chinchilla, kaplan) and largest max/min ratio of a law's inputs: beyond them the
+fit's bounded parameters pin at their bounds and the intervals collapse to zero width."""
+
+
 def _check_spread(law: str, inputs: tuple[str, ...], x: np.ndarray) -> None:
     """A law needs spread in its inputs: every input at ≥ 2 distinct values, and at least as
     many distinct input points as the law has parameters (else the fit is not identified)."""
     for j, col in enumerate(inputs):
         distinct = np.unique(x[:, j])
+        low, high = distinct[0], distinct[-1]
+        if high / low > MAX_SPAN or (law != "power" and high > MAX_SPAN):
+            raise InputError(
+                f"{law} law not fitted: {col} from {low:.3g} to {high:.3g} is outside what its "
+                f"parameters can represent (values up to {MAX_SPAN:.0e}, a span up to that ratio)"
+            )
         if distinct.size < 2:
             raise InputError(
                 f"{law} law not fitted: all {len(x)} rows have {col} = {distinct[0]:.3g} "

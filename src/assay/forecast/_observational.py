@@ -111,7 +111,7 @@ def observational_scaling(
     compute: str = "flops",
     family: str = "family",
     model: str = "model",
-    n_components: int = 3,
+    n_components: int | None = None,
     floor: float = 0.0,
     ceiling: float | None = 1.0,
     fit_mask: np.ndarray | None = None,
@@ -126,6 +126,14 @@ def observational_scaling(
     rolling-origin backtests over compute inside the fitted models: the link refitted on the
     models up to each origin, its errors on the larger ones, scaled by the distance in log
     compute (:mod:`._calibrate`)."""
+    if n_components is None:  # 3, or every benchmark when there are fewer
+        n_components = min(3, len(benchmarks))
+    ok = isinstance(n_components, int | np.integer) and not isinstance(n_components, bool)
+    if not ok or not 1 <= n_components <= len(benchmarks):
+        raise InputError(
+            f"n_components {n_components!r}: must be a whole number from 1 to the number of "
+            f"benchmarks ({len(benchmarks)})"
+        )
     require_columns(data, [*benchmarks, target, compute, family])
     mat = data[benchmarks].apply(pd.to_numeric, errors="coerce").to_numpy(float)
     keep = np.isfinite(mat).sum(axis=1) >= max(2, len(benchmarks) // 2)

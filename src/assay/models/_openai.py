@@ -32,7 +32,9 @@ from assay.errors import AssayError, InputError
 
 from ._base import BackendInfo, ModelBackend
 from ._openai_budget import RateBudget
+from ._openai_deadline import DeadlineBackend, install
 from ._openai_reply import (
+    BadContent,
     BadReply,
     EchoLogprobs,
     completion_text,
@@ -63,6 +65,11 @@ RETRY_AFTER_CAP = 60.0
 
 class NoLogprobsError(AssayError):
     """The server cannot return prompt log-likelihoods."""
+
+
+class _NoAnswer(AssayError):
+    """Every reply to one request was well-formed but unusable (:class:`BadContent`): that
+    request is answered with a :class:`~assay.requests.FailedResult`, the batch goes on."""
 
 
 class _Aborted(AssayError):
@@ -107,6 +114,16 @@ def _float_option(name: str, value: Any, *, positive: bool) -> float:
 
 def _reason(exc: BaseException) -> str:
     return " ".join(str(exc).split())[:160] or type(exc).__name__
+
+
+def _or_failed(fn: Callable[[Any], T]) -> Callable[[Any], T | rq.FailedResult]:
+    def answer(item: Any) -> T | rq.FailedResult:
+        try:
+            return fn(item)
+        except _NoAnswer as exc:
+            return rq.FailedResult(str(exc))
+
+    return answer
 
 
 class OpenAIBackend(ModelBackend):
@@ -189,6 +206,8 @@ class OpenAIBackend(ModelBackend):
             headers=headers,
             limits=httpx.Limits(max_connections=self.concurrency),
         )
+        self._deadline = DeadlineBackend()  # ``timeout`` bounds a whole request, not one read
+        install(self.client, self._deadline)
         self.counters = {"requests": 0, "retries": 0, "window_peak": 0}
 
     def close(self) -> None:
@@ -211,7 +230,8 @@ class OpenAIBackend(ModelBackend):
             wait_s, unreached = None, False
             self.budget.acquire(cost)
             try:
-                response = self.client.post(url, json=payload)
+                with self._deadline.within(self.timeout):
+                    response = self.client.post(url, json=payload)
             except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
                 kind, last = "connection errors", f"cannot connect: {_reason(exc)}"
                 unreached = not self._reached
@@ -234,7 +254,12 @@ class OpenAIBackend(ModelBackend):
                         data = decode_json(response.content)
                         result = parse(data)
                     except BadReply as bad:
-                        kind, last = "malformed replies", f"malformed reply: {bad.why}"
+                        kind = (
+                            "unusable replies"
+                            if isinstance(bad, BadContent)
+                            else "malformed replies"
+                        )
+                        last = f"{kind[:-3]}y: {bad.why}"
                         if bad.capability and not self._logprobs_seen:
                             capability += 1
                         if capability >= CAPABILITY_ATTEMPTS:
@@ -259,7 +284,8 @@ class OpenAIBackend(ModelBackend):
             self._sleep(max(delay, min(wait_s or 0.0, RETRY_AFTER_CAP)))
         summary = ", ".join(f"{n} {k}" for k, n in counts.items())
         tries = f"{attempt + 1} attempt{'s' if attempt else ''}"
-        raise AssayError(f"{url}: giving up after {tries} ({summary}; last: {last})")
+        message = f"{url}: giving up after {tries} ({summary}; last: {last})"
+        raise (_NoAnswer if kind == "unusable replies" else AssayError)(message)
 
     def _http_error(self, path: str, response: httpx.Response) -> AssayError:
         try:
@@ -299,6 +325,7 @@ class OpenAIBackend(ModelBackend):
         Results are matched to items by position, so they do not depend on completion order."""
         unique = list(dict.fromkeys(items))
         self._abort = None
+        fn = _or_failed(fn)
         if len(unique) <= 1 or self.concurrency <= 1:
             answers = [fn(x) for x in unique]
         else:

@@ -23,6 +23,15 @@ class BadReply(Exception):
         self.capability = capability
 
 
+class BadContent(BadReply):
+    """A well-formed reply whose answer is unusable (no text, a log-prob that is not a finite
+    number <= 0): retried, then that one request fails and the rest of the batch goes on."""
+
+
+LOGPROB_SLACK = 1e-6
+"""Largest positive log-prob read as 0 (float rounding of a near-certain token)."""
+
+
 @dataclass(frozen=True)
 class EchoLogprobs:
     """The echoed prompt's tokens, their log-probs (None for the first), character offsets
@@ -106,8 +115,12 @@ def echo_logprobs(data: Any, prompt_chars: int) -> EchoLogprobs:
     top = [None] * n if top is None else _list(lp, "top_logprobs", n)
     if not all(isinstance(t, str) for t in tokens):
         raise BadReply("'logprobs.tokens' holds a non-string")
-    if not all(v is None or _number(v) for v in values):
-        raise BadReply("'logprobs.token_logprobs' holds a value that is not a finite number")
+    if not all(v is None or isinstance(v, int | float) and not isinstance(v, bool) for v in values):
+        raise BadReply("'logprobs.token_logprobs' holds a value that is not a number")
+    bad = [v for v in values if v is not None and not (_number(v) and v <= LOGPROB_SLACK)]
+    if bad:
+        raise BadContent(f"'logprobs.token_logprobs' holds {bad[0]!r} (not a finite number <= 0)")
+    values = [v if v is None else min(float(v), 0.0) for v in values]
     if not all(_integer(o) and o >= 0 for o in offsets) or any(
         b < a for a, b in zip(offsets, offsets[1:], strict=False)
     ):
@@ -117,6 +130,8 @@ def echo_logprobs(data: Any, prompt_chars: int) -> EchoLogprobs:
             isinstance(alts, dict) and all(_number(v) for v in alts.values())
         ):
             raise BadReply("'logprobs.top_logprobs' holds an entry that is not {token: logprob}")
+        if alts and max(alts.values()) > LOGPROB_SLACK:
+            raise BadContent(f"'logprobs.top_logprobs' holds {max(alts.values())!r} (> 0)")
     if offsets[0] >= prompt_chars > 0:
         raise BadReply(
             "the reply's tokens do not include the prompt (echo ignored)", capability=True
@@ -125,8 +140,8 @@ def echo_logprobs(data: Any, prompt_chars: int) -> EchoLogprobs:
 
 
 def _text(value: Any, where: str) -> str:
-    if value is None:
-        return ""
+    if value is None:  # null or missing: no answer at all (an empty answer is "")
+        raise BadContent(f"'{where}' is null or missing: no text")
     if not isinstance(value, str):
         raise BadReply(f"'{where}' is {_kind(value)}, not a string")
     try:

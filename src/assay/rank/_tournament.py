@@ -160,7 +160,12 @@ def _validate_outputs(df: pd.DataFrame, where: str = "outputs") -> pd.DataFrame:
     for name in ("prompt_id", "prompt", "model", "output"):
         if name not in df.columns:
             raise InputError(f"{where}: missing field {name!r}")
-    df = df[["prompt_id", "prompt", "model", "output"]].astype(str).reset_index(drop=True)
+    df = df[["prompt_id", "prompt", "model", "output"]].reset_index(drop=True)
+    missing = df.isna().to_numpy()
+    if missing.any():  # never the text "None" or "nan" judged as an answer
+        row, col = (int(v[0]) for v in np.nonzero(missing))
+        raise InputError(f"{where}: row {row + 1}: field {df.columns[col]!r} is null or missing")
+    df = df.astype(str)
     dup = df.duplicated(["prompt_id", "model"]).to_numpy()
     if dup.any():
         row = df.iloc[int(np.flatnonzero(dup)[0])]

@@ -47,6 +47,7 @@ class EvalResult:
     resumed_samples: int = 0
     seconds: float = 0.0
     new_batches: int = 0
+    errored: int = 0  # new samples stored as errored (no usable reply): no metric, rerun later
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -57,6 +58,7 @@ class EvalResult:
             "new_samples": self.new_samples,
             "resumed_samples": self.resumed_samples,
             "new_batches": self.new_batches,
+            "errored": self.errored,
             "seconds": self.seconds,
         }
 
@@ -415,7 +417,7 @@ def evaluate(
             spec=spec,
         )
 
-    new = batches = 0
+    new = batches = errored = 0
     model_written = False
     shards = [(p, part) for p in plans for part in _chunks(p.todo, chunk)]
     with stack, progress_view(progress) as bar:
@@ -434,6 +436,7 @@ def evaluate(
                 model_written = True
                 stored.add(plan.run.run_id)
                 new += len(records)
+                errored += sum(1 for r in records if r.extra and "error" in r.extra)
                 batches += 1
                 bar.advance(bar_id, len(records))
 
@@ -468,5 +471,6 @@ def evaluate(
         new_samples=new,
         resumed_samples=len(keys) - new,
         new_batches=batches,
+        errored=errored,
         seconds=time.perf_counter() - started,
     )

@@ -44,14 +44,14 @@ def make_progress(enabled: bool = True):
         yield _Silent()
         return
     progress = Progress(
-        TextColumn("[bold]{task.description}"),
+        TextColumn("{task.description}", style="bold", markup=False),  # names are text
         BarColumn(),
         MofNCompleteColumn(),
         SpeedColumn(),
         TimeElapsedColumn(),
         TextColumn("eta"),
         TimeRemainingColumn(),
-        console=Console(stderr=True),
+        console=Console(stderr=True, markup=False, emoji=False),
         transient=False,
     )
     with progress:

@@ -9,6 +9,7 @@ from typing import Any, Protocol
 
 from assay.models import ModelBackend, load_model
 from assay.requests import (
+    FailedResult,
     GenerateRequest,
     LoglikelihoodRequest,
     LoglikelihoodResult,
@@ -60,6 +61,13 @@ def answer_requests(backend: ModelBackend, instances: Sequence[Instance]) -> lis
     return answers  # type: ignore[return-value]
 
 
+def _errored(results: list[Result]) -> ScoredSample | None:
+    """An instance a backend could not answer: no prediction and no metric (analysis never sees
+    it), its error kept in ``extra``; None when every request was answered."""
+    failed = next((r for r in results if isinstance(r, FailedResult)), None)
+    return None if failed is None else ScoredSample(metrics={}, extra={"error": failed.error})
+
+
 def _token_counts(requests: list, results: list[Result]) -> tuple[int, int]:
     """(prompt tokens processed, output tokens): a context shared by choices counted once."""
     contexts: dict[str, int] = {}
@@ -104,13 +112,16 @@ def score_instances(
     backend = get_backend(model)
     start = time.perf_counter()
     answers = answer_requests(backend, instances)
-    scored = [task.score(inst, res) for inst, res in zip(instances, answers, strict=True)]
+    scored = [
+        _errored(res) or task.score(inst, res) for inst, res in zip(instances, answers, strict=True)
+    ]
     seconds = time.perf_counter() - start
     batch = uuid.uuid4().hex[:12]
     counts = [
-        _token_counts(inst.requests, res) for inst, res in zip(instances, answers, strict=True)
+        (None, None) if s.extra and "error" in s.extra else _token_counts(inst.requests, res)
+        for inst, res, s in zip(instances, answers, scored, strict=True)
     ]
-    shares = _time_shares(seconds, [p + o for p, o in counts])
+    shares = _time_shares(seconds, [(p or 0) + (o or 0) for p, o in counts])
     records = []
     for inst, s, (prompt_tokens, output_tokens), share in zip(
         instances, scored, counts, shares, strict=True

@@ -181,6 +181,8 @@ def breakdown(
         raise InputError(f"n_permutations {n_permutations!r}: must be a whole number >= 1")
     df = select(select(scores, "model", models), "task", tasks)
     if pair is not None:
+        if len(pair) != 2 or pair[0] == pair[1]:
+            raise InputError(f"pair {','.join(map(str, pair))}: give two different models a,b")
         df = select(df, "model", list(pair))
     df = _attach(df, by, groups)
     rng = np.random.default_rng(seed)

@@ -370,6 +370,8 @@ def compare_calibration(
     _check(n_bins, n_resamples, alpha)
     if n_resamples < 2:
         raise InputError("a paired comparison needs n_resamples >= 2")
+    if model_a == model_b:
+        raise InputError(f"compare {model_a},{model_b}: give two different models a,b")
     pts = calibration_points(select(samples, "task", task), metric=metric)
     tasks = pts["task"].unique()
     if len(tasks) != 1:

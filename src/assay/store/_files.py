@@ -294,7 +294,7 @@ def import_samples(
         ]
         if new_runs:  # one statement for all of them (one per run took 0.1 s each)
             store.upsert_run(new_runs, con=con)
-        written = store.write_samples(data, con=con)
+        written = store.write_samples(data, con=con, keep_metrics=True)
     return {
         "source": str(path),
         "samples": written,

@@ -1,5 +1,10 @@
 """The last step of every log importer (lm-eval, inspect_ai, lighteval): refuse runs another
-source made, then write models, runs and samples in one transaction."""
+source made, then write models, runs and samples in one transaction.
+
+An import adds or replaces only what the new files hold complete: a sample without any score is
+skipped (and counted), a run left without samples is not touched, and no stored row is removed
+because the new files lack it (a re-imported sample's metrics are merged into the stored ones).
+"""
 
 from __future__ import annotations
 
@@ -10,6 +15,8 @@ from typing import Any
 
 import pandas as pd
 
+from assay.errors import InputError
+
 from ._files import check_runs
 from ._records import ModelInfo, RunInfo, SampleRecord
 from ._store import Store
@@ -17,7 +24,8 @@ from ._store import Store
 
 @dataclass
 class ImportSummary:
-    """What an import wrote: counts per table, and the (model, task) pairs touched."""
+    """What an import wrote: counts per table, and the (model, task) pairs touched; ``errored``
+    and ``unscored`` count the samples it skipped (errored in the source, or without a score)."""
 
     source: str
     runs: int
@@ -25,6 +33,7 @@ class ImportSummary:
     models: list[str]
     tasks: list[str]
     errored: int = 0  # samples that errored in the source and were left out (inspect)
+    unscored: int = 0  # samples without any score in the source, left out (stored rows kept)
 
     def to_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
@@ -41,7 +50,17 @@ def write_runs(
     errored: int = 0,
 ) -> ImportSummary:
     """Write what an importer read (all of it validated already) in one transaction; a run id
-    that another source (or an eval) made is an error and nothing is written."""
+    that another source (or an eval) made is an error and nothing is written. Samples without a
+    score are skipped and counted; when no sample is left, nothing is written either."""
+    scored = [s for s in samples if s.metrics]
+    unscored = len(samples) - len(scored)
+    kept = {s.run_id for s in scored}
+    runs = [r for r in runs if r.run_id in kept]
+    if not scored:
+        skipped = [f"{n} {why}" for n, why in ((errored, "errored"), (unscored, "without a score"))]
+        why = ", ".join(k for k in skipped if not k.startswith("0 "))
+        raise InputError(f"{path}: no scored samples to import" + (f" ({why})" if why else ""))
+    models = [m for m in models if m.model in {r.model for r in runs}]
     owners = pd.DataFrame(
         {
             "run_id": [r.run_id for r in runs],
@@ -55,12 +74,13 @@ def write_runs(
         store.upsert_models(list(models), con=con)
         for run in runs:
             store.upsert_run(run, con=con)
-        store.write_samples(list(samples), con=con)
+        store.write_samples(scored, con=con, keep_metrics=True)
     return ImportSummary(
         source=str(path),
         runs=len(runs),
-        samples=len(samples),
+        samples=len(scored),
         models=sorted({m.model for m in models}),
         tasks=sorted({r.task for r in runs}),
         errored=errored,
+        unscored=unscored,
     )

@@ -8,7 +8,9 @@ Each log is one run per (model, task); each (sample id, epoch) one sample with `
 epoch − 1. Every scorer's value becomes a metric the way inspect's ``value_to_float`` maps it
 (``C`` 1, ``P`` 0.5, ``I`` and ``N`` 0, yes/true 1, no/false 0, numbers as they are); a dict
 value becomes one metric per key, ``<scorer>.<key>`` (a list: ``<scorer>.<i>``). A sample that
-errored has no scores: it is not imported (and so never counted as wrong), only counted.
+errored has no scores: it is not imported (and so never counted as wrong), only counted; so is
+a sample without a score (never scored, or no value that maps to a number), and re-importing
+such a log keeps what the store holds for it.
 """
 
 from __future__ import annotations
@@ -374,7 +376,7 @@ def read_inspect(path: str | Path, *, model: str | None = None):
                 )
             seen[key] = f"{file}: {label}"
             samples.append(record)
-            found += 1
+            found += bool(record.metrics)  # an unscored sample is skipped by write_runs
         run.extra["samples"] = found
     return list(models.values()), runs, samples, errored
 

@@ -250,12 +250,11 @@ class Store:
         records: Iterable[SampleRecord | dict[str, Any]] | pd.DataFrame,
         *,
         con: duckdb.DuckDBPyConnection | None = None,
+        keep_metrics: bool = False,
     ) -> int:
-        """Insert or replace samples keyed by (run_id, doc_id, repeat), with their metrics.
-
-        ``metrics`` is a dict per record. Writing the same record twice leaves one copy; all
-        rows go in one transaction (pass ``con`` to join a larger transaction).
-        """
+        """Insert or replace samples keyed by (run_id, doc_id, repeat), in one transaction (``con``
+        joins a larger one). ``metrics``, a dict per record, replace a sample's stored metrics
+        (``keep_metrics``: are merged into them, as imports do)."""
         df = _as_rows(records)
         if df.empty:
             return 0
@@ -275,14 +274,15 @@ class Store:
                     f"(SELECT count(*) FROM sample_metrics WHERE run_id IN ({runs}))"
                 ).fetchall()[0][0]
                 c.execute(f"INSERT {'OR REPLACE ' if stored else ''}INTO samples {new}")
-                if stored:
+                if stored and not keep_metrics:
                     c.execute(
                         'DELETE FROM sample_metrics WHERE (run_id, doc_id, "repeat") IN '
                         f'(SELECT run_id, doc_id, "repeat" FROM ({new}))'
                     )
             if len(metrics):
                 with _registered(c, metrics, METRIC_COLUMNS) as new:
-                    c.execute(f"INSERT INTO sample_metrics {new}")
+                    merge = "OR REPLACE " if stored and keep_metrics else ""
+                    c.execute(f"INSERT {merge}INTO sample_metrics {new}")
 
         self._in_transaction(con, write)
         return len(samples)
@@ -291,7 +291,7 @@ class Store:
     def _metric_rows(df: pd.DataFrame) -> pd.DataFrame:
         keys = df[["run_id", "doc_id", "repeat"]].reset_index(drop=True)
         if "metrics" not in df:
-            return pd.DataFrame(columns=["run_id", "doc_id", "repeat", "metric", "value"])
+            return pd.DataFrame(columns=list(METRIC_COLUMNS))
         dicts = df["metrics"].reset_index(drop=True)
         lengths = dicts.map(lambda d: len(d) if isinstance(d, dict) else 0).to_numpy()
         idx = np.repeat(np.arange(len(keys)), lengths)
@@ -448,11 +448,11 @@ class Store:
         return self.sql("SELECT * FROM battles ORDER BY time NULLS LAST, battle_id")
 
     def completed_keys(self, run_id: str) -> set[tuple[str, int]]:
-        """(doc_id, repeat) pairs already stored for a run: what a resumed run skips."""
+        """(doc_id, repeat) pairs stored for a run, not errored: what a resumed run skips."""
         with self.connect() as con:
-            rows = con.execute(
-                'SELECT doc_id, "repeat" FROM samples WHERE run_id = ?', [run_id]
-            ).fetchall()
+            ok = "json_extract_string(extra, '$.error') IS NULL"
+            sql = f'SELECT doc_id, "repeat" FROM samples WHERE run_id = ? AND {ok}'
+            rows = con.execute(sql, [run_id]).fetchall()
         return {(d, int(r)) for d, r in rows}
 
     def info(self) -> dict[str, Any]:

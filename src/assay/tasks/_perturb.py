@@ -205,6 +205,11 @@ def perturbed(task: Task, name: str, seed: int = 0) -> Task:
     metadata = dict(task.metadata, perturbation={"name": name, "seed": seed, "of": task.name})
     changes: dict[str, Any] = {"name": f"{task.name}+{name}", "metadata": metadata}
     if name == "labels":
+        if task.choices is None:
+            raise InputError(
+                f"perturbation 'labels' changes choice labels, and task {task.name!r} "
+                f"({task.request_type}) has no choices"
+            )
         changes["choice_labels"] = NUMBER_LABELS
     else:
         changes["docs"] = [_perturb_doc(task, d, name, seed) for d in task.docs]

@@ -1,4 +1,4 @@
-"""A loopback OpenAI-compatible ``/v1/completions`` server with a deterministic fake scorer and
+"""A loopback OpenAI-compatible ``/v1/completions`` (and ``/v1/chat/completions``) server with a deterministic fake scorer and
 seeded fault injection, for testing the openai backend without a model.
 
 The reply to ``echo=true, logprobs=1`` tokenises the prompt into words (leading whitespace
@@ -7,6 +7,9 @@ attached) and gives every token a log-prob that is a fixed function of the text 
 ``Random(f"{seed}|{n}|{prompt}")``: so which attempts fail depends only on the seed and the prompt,
 never on thread timing. The server answers at most ``max_requests`` requests and stops by itself
 after ``idle`` seconds without one (or on :meth:`close`).
+
+Kept here (tests/adversarial) for audits: ``FaultServer(rate=1.0, kinds=("drip",))`` is a server
+that never finishes a reply, ``kinds=("nulltext",)`` one that answers 200 with no text.
 """
 
 from __future__ import annotations
@@ -24,6 +27,13 @@ FAULTS = ("429", "500", "timeout", "truncated", "utf8", "nologprobs", "types", "
 """Fault kinds: HTTP 429 (Retry-After: 0), HTTP 500, a reply slower than the client's timeout,
 and 200 replies with truncated JSON, invalid UTF-8, JSON without ``logprobs``, JSON with
 wrong types and an HTML page."""
+
+CONTENT_FAULTS = ("nulltext", "notext", "posprob")
+"""Well-formed 200 replies whose content is unusable: ``text`` (chat: ``message.content``) null
+or missing, and a prompt token with log-prob +5.0."""
+
+DRIP = "drip"
+"""The reply (status line and all) sent one byte every ``drip`` seconds."""
 
 
 def fake_echo(prompt: str) -> dict:
@@ -76,12 +86,14 @@ class FaultServer:
         seed: int = 0,
         kinds: tuple[str, ...] = FAULTS,
         stall: float = 3.0,
+        drip: float = 1.0,
         logprobs: bool = True,
         good_limit: int | None = None,
         max_requests: int = 1000,
         idle: float = 120.0,
     ):
         self.rate, self.seed, self.kinds, self.stall = rate, seed, kinds, stall
+        self.drip = drip
         self.logprobs = logprobs  # False: every reply lacks logprobs (a server that cannot)
         self.good_limit = good_limit  # after this many good replies, only garbage
         self.max_requests, self.idle = max_requests, idle
@@ -153,6 +165,31 @@ class FaultServer:
                 with contextlib.suppress(OSError):  # the client gave up first, as intended
                     self.wfile.write(data)
 
+            def spoil(self, good: dict, kind: str, chat: bool) -> dict:
+                choice = good["choices"][0]
+                where = choice["message"] if chat else choice
+                if kind == "nulltext":
+                    where["content" if chat else "text"] = None
+                elif kind == "notext":
+                    where.pop("content" if chat else "text")
+                elif choice.get("logprobs"):  # posprob
+                    choice["logprobs"]["token_logprobs"][-2] = 5.0
+                return good
+
+            def drip(self, data: bytes) -> None:
+                head = (
+                    "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+                    f"Content-Length: {len(data)}\r\n\r\n"
+                ).encode()
+                for i in range(len(head) + len(data)):
+                    if server._stop.wait(server.drip):
+                        return
+                    try:
+                        self.wfile.write((head + data)[i : i + 1])
+                        self.wfile.flush()
+                    except OSError:  # the client gave up, as it should
+                        return
+
             def do_POST(self) -> None:
                 with server._lock:
                     server.in_flight += 1
@@ -165,7 +202,9 @@ class FaultServer:
 
             def answer(self) -> None:
                 body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-                prompt = str(body.get("prompt", ""))
+                chat = self.path.endswith("/chat/completions")
+                messages = body.get("messages") or [{}]
+                prompt = str(messages[-1].get("content", "") if chat else body.get("prompt", ""))
                 kind, broken = server._next(prompt)
                 echo = fake_echo(prompt)
                 n = len(echo["tokens"])
@@ -173,8 +212,14 @@ class FaultServer:
                 good = {"choices": [{"text": prompt, "logprobs": echo}], "usage": usage}
                 if not (body.get("echo") and body.get("logprobs")) or not server.logprobs:
                     good = {"choices": [{"text": " 42", "logprobs": None}]}
+                if chat:
+                    good = {"choices": [{"message": {"role": "assistant", "content": " 42"}}]}
                 if broken:
                     kind = "truncated"
+                if kind == DRIP:
+                    return self.drip(json.dumps(good).encode())
+                if kind in CONTENT_FAULTS:
+                    return self.send(200, json.dumps(self.spoil(good, kind, chat)).encode())
                 if kind == "429":
                     return self.send(429, b'{"error": "slow down"}', {"Retry-After": "0"})
                 if kind == "500":
