@@ -104,7 +104,8 @@ def test_writes_from_a_foreign_origin_are_refused(app_store, origin):
     mine = client.post("/api/arena/vote", json=vote, headers={"Origin": LOCAL})
     assert mine.status_code == 200
     assert client.post("/api/battles", json=BATTLE, headers={"Origin": LOCAL}).status_code == 200
-    assert client.post("/api/battles", json=BATTLE).status_code == 200
+    other = {**BATTLE, "prompt_id": "another prompt"}  # the same vote again would be a 409
+    assert client.post("/api/battles", json=other).status_code == 200
     assert len(Store(app_store).battles()) == before + 3
 
 
