@@ -68,13 +68,19 @@ def require_token(
 
 def limit_writes(request: Request) -> None:
     """Write endpoints: a token bucket per client address (429 with Retry-After when empty)."""
+    _take_token(request, "", "writes")
+
+
+def _take_token(request: Request, bucket: str, what: str) -> None:
+    """One token from this client's ``bucket`` (a suffix of its address), else 429 with
+    Retry-After: the one rate check behind every limited endpoint."""
     client = request.client.host if request.client else "unknown"
-    wait = request.app.state.assay.rate.take(client)
+    wait = request.app.state.assay.rate.take(f"{client}{bucket}")
     if wait > 0:
         seconds = max(1, math.ceil(wait))
         raise HTTPException(
             429,
-            f"too many writes from this client: try again in {seconds} s",
+            f"too many {what} from this client: try again in {seconds} s",
             headers={"Retry-After": str(seconds)},
         )
 
@@ -94,15 +100,7 @@ def check_origin(
 def limit_draws(request: Request) -> None:
     """``/api/arena/pair``: drawing pairs is rate-limited like votes (its own bucket per
     client, the same rate), so a script cannot harvest the answers behind the arena."""
-    client = request.client.host if request.client else "unknown"
-    wait = request.app.state.assay.rate.take(f"{client} draws")
-    if wait > 0:
-        seconds = max(1, math.ceil(wait))
-        raise HTTPException(
-            429,
-            f"too many pair draws from this client: try again in {seconds} s",
-            headers={"Retry-After": str(seconds)},
-        )
+    _take_token(request, " draws", "pair draws")
 
 
 WRITE_GUARDS = [Depends(check_origin), Depends(limit_writes), Depends(require_token)]
