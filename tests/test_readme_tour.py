@@ -9,6 +9,7 @@ import shutil
 import subprocess
 import sys
 import time
+import tomllib
 from pathlib import Path
 
 import httpx
@@ -26,10 +27,58 @@ def tour_lines() -> list[str]:
     return [line for line in block.group(1).splitlines() if line.strip()]
 
 
-def _env() -> dict[str, str]:
+MAIN_EXTRAS = ("hf", "serve")  # what README's main command installs: pip install -e ".[hf,serve]"
+
+_HIDE = """import sys
+_HIDDEN = set({names!r})
+class _Hide:
+    def __init__(self, inner):
+        self.inner = inner
+    def find_spec(self, name, path=None, target=None):
+        if name.split(".")[0] in _HIDDEN:
+            return None
+        return self.inner.find_spec(name, path, target)
+    def __getattr__(self, attr):
+        return getattr(self.inner, attr)
+sys.meta_path[:] = [_Hide(f) if getattr(f, "__name__", "") == "PathFinder" else f for f in sys.meta_path]
+"""
+
+
+def dev_only_packages() -> set[str]:
+    """Import names of the packages only the test command installs (dev extra), not the main one."""
+    with (ROOT / "pyproject.toml").open("rb") as fh:
+        project = tomllib.load(fh)["project"]
+    extras = project["optional-dependencies"]
+
+    def names(reqs: list[str]) -> set[str]:
+        return {re.split(r"[<>=!~\[ ;]", r, maxsplit=1)[0].lower().replace("-", "_") for r in reqs}
+
+    main = names(project["dependencies"]).union(*(names(extras[e]) for e in MAIN_EXTRAS))
+    return names(extras["dev"]) - main
+
+
+def _env(hide_dir: Path | None = None) -> dict[str, str]:
+    """The tour's environment; with ``hide_dir``, the dev-only packages are invisible to it, as in an
+    environment built by README's main command alone."""
     env = {k: v for k, v in os.environ.items() if k != "ASSAY_STORE"}
     env["COLUMNS"] = "160"
+    if hide_dir is not None:
+        hide_dir.mkdir(exist_ok=True)
+        (hide_dir / "sitecustomize.py").write_text(
+            _HIDE.format(names=sorted(dev_only_packages())), encoding="utf-8"
+        )
+        env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(hide_dir), env.get("PYTHONPATH")]))
     return env
+
+
+def test_hidden_packages_are_hidden(tmp_path):
+    hidden = dev_only_packages()
+    assert {"lm_eval", "datasets", "pytest"} <= hidden and "zstandard" not in hidden
+    code = "import importlib.util as u; print(u.find_spec('datasets') is None)"
+    done = subprocess.run(
+        [sys.executable, "-c", code], env=_env(tmp_path / "hide"), capture_output=True, text=True
+    )
+    assert done.stdout.strip() == "True", done.stderr
 
 
 def test_tour_lines_are_commands():
@@ -41,15 +90,21 @@ def test_tour_lines_are_commands():
 
 @pytest.mark.real_model
 def test_readme_tour_runs_as_written(tmp_path):
+    """Run with the test command's extra packages hidden: the tour needs only the main command."""
     shutil.copytree(ROOT / "examples", tmp_path / "examples")
+    env = _env(tmp_path / ".hide")
     for line in tour_lines():
         if line.startswith("assay serve"):
-            _serve(line, tmp_path)
+            _serve(line, tmp_path, env)
             continue
         done = subprocess.run(
-            ["bash", "-c", line], cwd=tmp_path, env=_env(), capture_output=True, text=True,
+            ["bash", "-c", line],
+            cwd=tmp_path,
+            env=env,
+            capture_output=True,
+            text=True,
             timeout=1800,
-        )  # fmt: skip
+        )
         assert done.returncode == 0, f"{line}\n{done.stdout[-2000:]}\n{done.stderr[-2000:]}"
     report = (tmp_path / "report.html").read_text(encoding="utf-8")
     for model in ("smollm2-135m-int8", "smollm2-135m-3shot", "tiny-a"):
@@ -58,12 +113,16 @@ def test_readme_tour_runs_as_written(tmp_path):
     assert any((tmp_path / "out").rglob("*.parquet"))
 
 
-def _serve(line: str, cwd: Path) -> None:
+def _serve(line: str, cwd: Path, env: dict[str, str]) -> None:
     """Start ``assay serve`` as written, wait until its page answers, then stop it."""
     proc = subprocess.Popen(
-        ["bash", "-c", f"exec {line.split('#')[0]}"], cwd=cwd, env=_env(),
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-    )  # fmt: skip
+        ["bash", "-c", f"exec {line.split('#')[0]}"],
+        cwd=cwd,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     try:
         deadline = time.monotonic() + 300  # generous: CI shares a busy machine
         status = None

@@ -9,6 +9,19 @@ import typer
 from assay.errors import InputError
 
 from ._common import bounded, console, print_json, print_table
+from ._lm_eval_flags import (
+    ChatTemplateOption,
+    DataDirOption,
+    DeviceOption,
+    GenKwargsOption,
+    LogSamplesOption,
+    MultiturnOption,
+    OutputPathOption,
+    lm_eval_names,
+    parse_gen_kwargs,
+    run_lm_eval_command,
+    with_device,
+)
 from ._options import DataRootOption, JsonOption, StoreOption, split_names
 
 if TYPE_CHECKING:
@@ -132,13 +145,22 @@ def eval_command(
         ),
     ] = False,
     data_root: DataRootOption = None,
+    data_dir: DataDirOption = None,
+    apply_chat_template: ChatTemplateOption = False,
+    fewshot_as_multiturn: MultiturnOption = False,
+    gen_kwargs: GenKwargsOption = None,
+    output_path: OutputPathOption = None,
+    log_samples: LogSamplesOption = False,
+    device: DeviceOption = None,
 ) -> None:
     """Evaluate a model on tasks; resumes where a previous identical run stopped.
 
     With no model, task or few-shot option: the default job, real variants of the bundled
     SmolLM2-135M on the built-in suite (full precision, int8 weights, three-shot; two choice
     orderings each), so the comparison, flips, variance and bias analyses all have content.
-    With -m it evaluates exactly that model. Prints per task the headline metric with its 95%
+    With -m it evaluates exactly that model. A task name assay does not know is looked up in
+    lm-evaluation-harness's registry (mmlu, arc_easy, hellaswag, gsm8k, ...; extra
+    assay[lm-eval]) and run with lm-eval's prompts and metrics (docs/tasks.md). Prints per task the headline metric with its 95%
     interval, n and chance level, the variants' paired differences, and the inference cost fit
     runtime = a + b·prompt_tokens + c·output_tokens.
     """
@@ -176,6 +198,39 @@ def eval_command(
         variants = [Variant(model or DEFAULT_MODEL, num_fewshot)]
     permute_choices = permute_choices or 0
     tasks = list(task) if task else list(BUILTIN_SUITE)
+    spec = with_device(model or DEFAULT_MODEL, device)
+    if device is not None:
+        variants = [Variant(spec, num_fewshot)]
+    lm_names = lm_eval_names(tasks) if task else []
+    if lm_names:
+        if perturb or grid or executor != "local" or repeats != 1 or permute_choices:
+            raise InputError(
+                f"lm-eval task {lm_names[0]!r}: --perturb, --ray, --repeats and "
+                "--permute-choices apply to assay's own tasks only"
+            )
+        from assay.runner import LmEvalOptions
+
+        run_lm_eval_command(
+            spec,
+            lm_names,
+            store=store or default_store_path(),
+            json_out=json_out,
+            trust_remote_code=trust_remote_code,
+            options=LmEvalOptions(
+                num_fewshot=num_fewshot,
+                limit=limit,
+                seed=seed,
+                apply_chat_template=apply_chat_template,
+                fewshot_as_multiturn=fewshot_as_multiturn,
+                gen_kwargs=parse_gen_kwargs(gen_kwargs),
+                data_dir=data_dir,
+                output_path=output_path,
+                log_samples=log_samples,
+            ),
+        )
+        tasks = [t for t in tasks if t not in lm_names]
+        if not tasks:
+            return
     if not task and limit is None:
         limit = DEFAULT_SUITE_LIMIT
     if perturb:

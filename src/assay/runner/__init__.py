@@ -10,10 +10,15 @@ from ._job import (
     Variant,
     evaluate_variants,
 )
+from ._lm_eval_tasks import LmEvalOptions, LmEvalOutcome, lm_eval_task_names, run_lm_eval_tasks
 from ._ray import ray_session
 from ._score import answer_requests, get_backend, score_instances
 
 __all__ = [
+    "LmEvalOptions",
+    "LmEvalOutcome",
+    "lm_eval_task_names",
+    "run_lm_eval_tasks",
     "DEFAULT_JOB_LIMIT",
     "DEFAULT_JOB_ORDERINGS",
     "DEFAULT_VARIANTS",

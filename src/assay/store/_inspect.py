@@ -77,7 +77,7 @@ def _zstd_member(
     except ImportError:
         raise InputError(
             f"{path}: compressed with zstd (inspect_ai's newer .eval logs): install the "
-            "zstandard package (pip install 'assay[inspect]'), use Python 3.14+, or convert the log "
+            "zstandard package (pip install zstandard; assay installs it), use Python 3.14+, or convert the log "
             "with `inspect log convert --to json`"
         ) from None
     with open(zf.filename or path, "rb") as handle:

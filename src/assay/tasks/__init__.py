@@ -24,7 +24,7 @@ from ._loaders import task_from_records
 from ._metrics import aggregate_rolling
 from ._perturb import PERTURBATIONS, perturb_text, perturbed, with_perturbations
 from ._probes import FAIRNESS_AXES, fairness_probes
-from ._registry import list_tasks, load_task, register_task
+from ._registry import is_assay_task, list_tasks, load_task, register_task
 from ._schema import save_task
 from ._task import Task
 
@@ -43,6 +43,7 @@ __all__ = [
     "Task",
     "aggregate_rolling",
     "fairness_probes",
+    "is_assay_task",
     "list_tasks",
     "load_task",
     "make_docs",

@@ -70,6 +70,27 @@ def read_records(path: str | Path) -> list[dict[str, Any]]:
     raise InputError(f"{path}: unknown data file type {suffix!r} (use {', '.join(DATA_SUFFIXES)})")
 
 
+def _packaged_local_rows(path: str, split: str, data_files: Any) -> list[dict[str, Any]] | None:
+    """Rows of ``load_dataset("json" | "parquet", data_files=...)`` read directly when the
+    split's files are local .jsonl/.json/.parquet files (no ``datasets`` package needed); None
+    where the ``datasets`` builder has to read them (CSV type inference, globs, remote files)."""
+    if path not in ("json", "parquet") or data_files is None:
+        return None
+    files = data_files.get(split) if isinstance(data_files, dict) else None
+    if files is None and isinstance(data_files, str | Path) and split == "train":
+        files = data_files
+    if files is None:
+        return None
+    files = [files] if isinstance(files, str | Path) else list(files)
+    suffixes = (".parquet",) if path == "parquet" else (".jsonl", ".json")
+    if not all(
+        isinstance(f, str | Path) and Path(f).suffix.lower() in suffixes and Path(f).is_file()
+        for f in files
+    ):
+        return None
+    return [row for f in files for row in read_records(f)]
+
+
 @contextlib.contextmanager
 def _hub_offline(offline: bool) -> Iterator[None]:
     if not offline:
@@ -100,6 +121,11 @@ def load_hf_records(
     or a local folder written by ``Dataset.save_to_disk``/``DatasetDict.save_to_disk``.
     ``offline=True`` never touches the network. Failures name what was looked for and where.
     """
+    local_rows = _packaged_local_rows(path, split, data_files)
+    if local_rows is not None:
+        if not local_rows:
+            raise InputError(f"dataset {path!r}, split {split!r}: no rows in {data_files}")
+        return local_rows
     try:
         import datasets
     except ImportError:

@@ -76,6 +76,17 @@ def load_task(
     )
 
 
+def is_assay_task(name: str) -> bool:
+    """Whether :func:`load_task` resolves ``name`` itself (registered, built-in, ``hf:`` or an
+    existing file); other names may be lm-eval's (``assay eval -t mmlu``)."""
+    return (
+        name in _REGISTERED
+        or name in BUILTIN_TASKS
+        or name.startswith("hf:")
+        or Path(name).exists()
+    )
+
+
 def _is_bigbench(path: Path) -> bool:
     try:
         data = json.loads(read_text(path))

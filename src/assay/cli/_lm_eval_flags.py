@@ -1,0 +1,159 @@
+"""`assay eval`'s lm-evaluation-harness flags, and the run of lm-eval tasks by name."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import typer
+
+from assay.errors import InputError
+
+from ._common import console, print_json, print_table
+
+DataDirOption = Annotated[
+    str | None,
+    typer.Option(
+        "--data-dir",
+        envvar="ASSAY_DATA_DIR",
+        help="lm-eval tasks: a local data mirror DIR/<dataset_path>/<dataset_name or default>/"
+        "<split>.parquet (or .jsonl); else the Hugging Face datasets cache.",
+        metavar="DIR",
+    ),
+]
+ChatTemplateOption = Annotated[
+    bool,
+    typer.Option(
+        "--apply-chat-template", help="lm-eval tasks: prompts through the model's chat template."
+    ),
+]
+MultiturnOption = Annotated[
+    bool,
+    typer.Option(
+        "--fewshot-as-multiturn",
+        help="lm-eval tasks: few-shot examples as chat turns (with --apply-chat-template).",
+    ),
+]
+GenKwargsOption = Annotated[
+    str | None,
+    typer.Option(
+        "--gen-kwargs",
+        help="lm-eval tasks: generation settings k=v,... (temperature, max_gen_toks, until, "
+        "do_sample, top_p).",
+        metavar="K=V[,K=V...]",
+    ),
+]
+OutputPathOption = Annotated[
+    str | None,
+    typer.Option(
+        "--output-path",
+        help="lm-eval tasks: also write lm-eval's results JSON (and with --log-samples its "
+        "samples JSONL) under this folder.",
+        metavar="DIR",
+    ),
+]
+LogSamplesOption = Annotated[
+    bool,
+    typer.Option("--log-samples", help="With --output-path: keep lm-eval's samples JSONL too."),
+]
+DeviceOption = Annotated[
+    str | None,
+    typer.Option(
+        "--device",
+        help="cpu, cuda, cuda:N or mps: the device of an hf: model (as its device= option).",
+    ),
+]
+
+
+def parse_gen_kwargs(text: str | None) -> dict[str, Any]:
+    """``k=v,...`` as lm-eval reads it: numbers and true/false typed, ``until`` a list."""
+    if not text:
+        return {}
+    out: dict[str, Any] = {}
+    for part in text.split(","):
+        key, sep, value = part.partition("=")
+        if not sep or not key.strip():
+            raise InputError(f"--gen-kwargs {text!r}: expected k=v,... (e.g. temperature=0)")
+        value = value.strip()
+        low = value.lower()
+        parsed: Any
+        if low in ("true", "false"):
+            parsed = low == "true"
+        else:
+            try:
+                parsed = int(value)
+            except ValueError:
+                try:
+                    parsed = float(value)
+                except ValueError:
+                    parsed = value
+        out[key.strip()] = [parsed] if key.strip() == "until" else parsed
+    return out
+
+
+def with_device(spec: str, device: str | None) -> str:
+    """``spec`` with ``device=`` added (an hf: model's option)."""
+    if device is None:
+        return spec
+    if device not in ("cpu", "mps") and not device.startswith("cuda"):
+        raise InputError(f"--device {device!r}: expected cpu, cuda, cuda:N or mps")
+    return f"{spec},device={device}"
+
+
+def lm_eval_names(tasks: list[str]) -> list[str]:
+    """The task names assay does not know itself (to be run through lm-eval's registry)."""
+    from assay.tasks import is_assay_task
+
+    return [t for t in tasks if not is_assay_task(t)]
+
+
+def run_lm_eval_command(
+    spec: str,
+    names: list[str],
+    *,
+    store: str,
+    json_out: bool,
+    trust_remote_code: bool,
+    options: Any,
+) -> None:
+    """Evaluate ``spec`` on lm-eval's tasks ``names``; print lm-eval's table and the stored n."""
+    from assay.models import check_remote_code, load_model
+    from assay.runner import lm_eval_task_names, run_lm_eval_tasks
+    from assay.store import open_store
+
+    lm_eval_task_names(names)  # one line for a name nobody knows, before a model loads
+    check_remote_code(spec, trust_remote_code)
+    backend = load_model(spec)
+    try:
+        outcome = run_lm_eval_tasks(backend, names, options, open_store(store))
+    finally:
+        backend.close()
+    rows = []
+    for task, values in outcome.results.items():
+        for key, value in values.items():
+            metric, _, filt = key.partition(",")
+            if "_stderr" in metric or not isinstance(value, int | float) or metric == "sample_len":
+                continue
+            stderr = values.get(f"{metric}_stderr,{filt}")
+            rows.append(
+                {
+                    "task": task,
+                    "group": "yes" if task in outcome.groups else "",
+                    "metric": metric if filt in ("", "none") else f"{metric},{filt}",
+                    "value": float(value),
+                    "stderr": float(stderr) if isinstance(stderr, int | float) else None,
+                }
+            )
+    summary = outcome.imported.to_dict()
+    if json_out:
+        print_json({"model": outcome.model, "lm_eval": rows, "imported": summary})
+        return
+    import pandas as pd
+
+    print_table(pd.DataFrame(rows), title=f"{outcome.model}: lm-eval's metrics (value ± stderr)")
+    console.print(
+        f"stored {summary['samples']} samples in {summary['runs']} runs of {outcome.model}; "
+        "`assay compare -t TASK` gives intervals and paired tests"
+        + (f"; lm-eval's files under {outcome.output_dir}" if outcome.output_dir else ""),
+        highlight=False,
+        soft_wrap=True,
+    )
