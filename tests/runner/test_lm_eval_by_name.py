@@ -170,7 +170,7 @@ def write_hellaswag(root, n: int = 6) -> None:
         pq.write_table(pa.Table.from_pylist(rows), folder / f"{split}.parquet")
 
 
-def write_gsm8k(root, n: int = 4) -> None:
+def write_gsm8k(root, n: int = 8) -> None:
     rows = [
         {
             "question": f"Tom has {i + 3} apples and buys {i + 1} more. How many?",
@@ -228,3 +228,44 @@ def test_parity_with_lm_evals_own_hf_model(backend, tmp_path):
                 continue
             their_lp = [float(r[0][0]) for r in sample["resps"]]
             np.testing.assert_allclose(json_list(row["choice_logprobs"]), their_lp, atol=1e-4)
+
+
+@pytest.mark.real_model
+def test_cli_through_an_openai_compatible_server(backend, tmp_path):
+    """`assay eval -m openai:...@URL -t arc_easy,gsm8k --data-dir DIR`, as a user of a vLLM or
+    SGLang server runs it: log-likelihoods from echoed prompt log-probs equal the local model's,
+    lm-eval's results JSON and samples land under --output-path, and `tasks --all` lists both."""
+    from cli_helpers import run_main
+
+    from .test_openai_backend import make_server, stop
+
+    data = tmp_path / "data"
+    test_rows = write_arc(data, n_test=4)
+    write_gsm8k(data)
+    srv, _ = make_server(backend, faults=False)
+    url = f"http://127.0.0.1:{srv.server_address[1]}/v1"
+    store = tmp_path / "s.duckdb"
+    try:
+        code, out, err = run_main(
+            ["eval", "-m", f"openai:smol@{url},timeout=120,name=smol-api", "-t", "arc_easy,gsm8k",
+             "-n", "3", "--data-dir", data, "--gen-kwargs", "max_gen_toks=8", "--store", store,
+             "--output-path", tmp_path / "out", "--log-samples"]
+        )  # fmt: skip
+    finally:
+        stop(srv)
+    assert code == 0, err
+    assert "arc_easy" in out and "exact_match" in out
+    assert any((tmp_path / "out" / "smol-api").glob("results_*.json"))
+    assert any((tmp_path / "out" / "smol-api").glob("samples_gsm8k_*.jsonl"))
+    rows = open_store(store).sql(
+        "SELECT doc_id, choice_logprobs FROM samples WHERE task = 'arc_easy' ORDER BY doc_id"
+    )
+    assert list(rows["doc_id"]) == ["0", "1", "2"]
+    for (_, row), doc in zip(rows.iterrows(), test_rows, strict=False):
+        context = f"Question: {doc['question']}\nAnswer:"
+        asks = [LoglikelihoodRequest(context, f" {c}") for c in doc["choices"]["text"]]
+        local = [r.logprob for r in backend.loglikelihood(asks)]
+        np.testing.assert_allclose(json_list(row["choice_logprobs"]), local, atol=1e-3)
+    code, out, _ = run_main(["tasks", "--all", "--json"])
+    names = {r["name"]: r["source"] for r in json.loads(out)}
+    assert names["arith_mc"] == "builtin" and names["mmlu"] == "lm-eval"

@@ -12,9 +12,33 @@ from assay.cli._common import bounded, console, print_json, print_table
 from assay.cli._options import DataRootOption, JsonOption
 from assay.tasks import list_tasks, load_task
 
+AllOption = Annotated[
+    bool,
+    typer.Option(
+        "--all", help="Also list every task, group and tag of lm-eval's registry (assay[lm-eval])."
+    ),
+]
 
-def _list(as_json: bool) -> None:
+
+def _list(as_json: bool, with_lm_eval: bool = False) -> None:
     rows = list_tasks()
+    if with_lm_eval:
+        from assay.runner import lm_eval_registry
+
+        own = {r["name"] for r in rows}
+        rows += [
+            {
+                "name": r["name"],
+                "type": r["kind"],
+                "size": None,
+                "difficulty_levels": None,
+                "difficulty_range": "",
+                "templates": "",
+                "source": "lm-eval",
+            }
+            for r in lm_eval_registry()
+            if r["name"] not in own
+        ]
     if as_json:
         print_json(rows)
     else:
@@ -29,7 +53,8 @@ def _list(as_json: bool) -> None:
             }
             for r in rows
         ]
-        print_table(short, title="Tasks (built-in and registered)")
+        title = "Tasks (built-in, registered" + (", lm-eval's registry)" if with_lm_eval else ")")
+        print_table(short, title=title)
 
 
 SHOW_CHARS = 2000
@@ -131,15 +156,17 @@ def register(app: typer.Typer) -> None:
     )
 
     @tasks_app.callback(invoke_without_command=True)
-    def tasks_main(ctx: typer.Context, as_json: JsonOption = False) -> None:
+    def tasks_main(
+        ctx: typer.Context, as_json: JsonOption = False, with_lm_eval: AllOption = False
+    ) -> None:
         """List built-in and registered tasks: name, type, size, difficulty levels."""
         if ctx.invoked_subcommand is None:
-            _list(as_json)
+            _list(as_json, with_lm_eval)
 
     @tasks_app.command("list")
-    def tasks_list(as_json: JsonOption = False) -> None:
+    def tasks_list(as_json: JsonOption = False, with_lm_eval: AllOption = False) -> None:
         """List built-in and registered tasks (same as `assay tasks`)."""
-        _list(as_json)
+        _list(as_json, with_lm_eval)
 
     @tasks_app.command("show")
     def tasks_show(

@@ -10,13 +10,20 @@ from ._job import (
     Variant,
     evaluate_variants,
 )
-from ._lm_eval_tasks import LmEvalOptions, LmEvalOutcome, lm_eval_task_names, run_lm_eval_tasks
+from ._lm_eval_tasks import (
+    LmEvalOptions,
+    LmEvalOutcome,
+    lm_eval_registry,
+    lm_eval_task_names,
+    run_lm_eval_tasks,
+)
 from ._ray import ray_session
 from ._score import answer_requests, get_backend, score_instances
 
 __all__ = [
     "LmEvalOptions",
     "LmEvalOutcome",
+    "lm_eval_registry",
     "lm_eval_task_names",
     "run_lm_eval_tasks",
     "DEFAULT_JOB_LIMIT",

@@ -28,6 +28,7 @@ from assay.errors import InputError
 __all__ = [
     "LmEvalOptions",
     "LmEvalOutcome",
+    "lm_eval_registry",
     "lm_eval_task_names",
     "local_datasets",
     "run_lm_eval_tasks",
@@ -62,6 +63,17 @@ def lm_eval_task_names(names: Sequence[str]) -> list[str]:
             "lm-eval's registry (`assay tasks --all` lists both)"
         )
     return list(names)
+
+
+def lm_eval_registry() -> list[dict[str, str]]:
+    """Every name lm-eval's registry knows: ``name`` and ``kind`` (task, group or tag)."""
+    lm_eval = _lm_eval()
+    index = lm_eval.tasks.TaskManager().task_index
+    kinds = {"TASK": "task", "PY_TASK": "task", "GROUP": "group", "TAG": "tag"}
+    return [
+        {"name": name, "kind": kinds.get(getattr(entry.kind, "name", ""), "task")}
+        for name, entry in sorted(index.items())
+    ]
 
 
 def _mirror_files(folder: Path) -> dict[str, str]:
