@@ -249,7 +249,8 @@ def test_cli_through_an_openai_compatible_server(backend, tmp_path):
         code, out, err = run_main(
             ["eval", "-m", f"openai:smol@{url},timeout=120,name=smol-api", "-t", "arc_easy,gsm8k",
              "-n", "3", "--data-dir", data, "--gen-kwargs", "max_gen_toks=8", "--store", store,
-             "--output-path", tmp_path / "out", "--log-samples"]
+             "--output-path", tmp_path / "out", "--log-samples"],
+            env={"COLUMNS": "200"},
         )  # fmt: skip
     finally:
         stop(srv)
@@ -266,6 +267,54 @@ def test_cli_through_an_openai_compatible_server(backend, tmp_path):
         asks = [LoglikelihoodRequest(context, f" {c}") for c in doc["choices"]["text"]]
         local = [r.logprob for r in backend.loglikelihood(asks)]
         np.testing.assert_allclose(json_list(row["choice_logprobs"]), local, atol=1e-3)
+    generated = open_store(store).sql("SELECT output_tokens FROM samples WHERE task = 'gsm8k'")
+    assert len(generated) == 3 and (generated["output_tokens"] > 0).all()
     code, out, _ = run_main(["tasks", "--all", "--json"])
     names = {r["name"]: r["source"] for r in json.loads(out)}
     assert names["arith_mc"] == "builtin" and names["mmlu"] == "lm-eval"
+
+
+def test_group_aggregate_with_an_interval_clustered_by_subtask(tmp_path):
+    """`mmlu` expands to its 57 subtasks; lm-eval's size-weighted group score equals the pooled
+    mean of the stored questions, and assay's interval treats the subtasks as clusters."""
+    from lm_eval.tasks import TaskManager
+
+    from assay.stats import mean_ci, pooled_mean
+
+    index = TaskManager().task_index
+    subjects = sorted(
+        name.removeprefix("mmlu_")
+        for name, entry in index.items()
+        if entry.yaml_path is not None
+        and entry.yaml_path.parent.name == "default"
+        and entry.yaml_path.parent.parent.name == "mmlu"
+        and name.startswith("mmlu_")
+        and str(getattr(entry.kind, "name", "")) == "TASK"
+    )
+    assert len(subjects) == 57
+    for k, subject in enumerate(subjects):
+        folder = tmp_path / "data" / "cais" / "mmlu" / subject
+        folder.mkdir(parents=True)
+        for split in ("dev", "test"):
+            rows = [
+                {"question": f"{subject} {split} {i}?", "subject": subject,
+                 "choices": [f"{k}", f"{k + i}", f"{k * 2 + i}", f"x{i}"], "answer": (k + i) % 4}
+                for i in range(1 + (k % 3))
+            ]  # fmt: skip
+            pq.write_table(pa.Table.from_pylist(rows), folder / f"{split}.parquet")
+    store = open_store(tmp_path / "s.duckdb")
+    options = LmEvalOptions(data_dir=str(tmp_path / "data"))
+    outcome = run_lm_eval_tasks(FakeBackend("fake-a"), ["mmlu"], options, store)
+    leaves = outcome.groups["mmlu"]
+    assert leaves == [f"mmlu_{s}" for s in subjects]
+    scores = store.evidence().scores
+    ours = pooled_mean(scores, leaves, "acc")
+    acc = scores[scores.metric == "acc"]
+    assert ours.n == len(acc) == sum(1 + (k % 3) for k in range(57))
+    assert ours.mean == pytest.approx(outcome.results["mmlu"]["acc,none"], abs=1e-12)
+    assert ours.n_clusters == 57
+    reference = mean_ci(
+        acc.sort_values(["task", "doc_id"])["value"].to_numpy(),
+        clusters=acc.sort_values(["task", "doc_id"])["task"],
+    )
+    assert (ours.ci_low, ours.ci_high) == pytest.approx((reference.ci_low, reference.ci_high))

@@ -118,6 +118,7 @@ def run_lm_eval_command(
     """Evaluate ``spec`` on lm-eval's tasks ``names``; print lm-eval's table and the stored n."""
     from assay.models import check_remote_code, load_model
     from assay.runner import lm_eval_task_names, run_lm_eval_tasks
+    from assay.stats import pooled_mean
     from assay.store import open_store
 
     lm_eval_task_names(names)  # one line for a name nobody knows, before a model loads
@@ -127,6 +128,7 @@ def run_lm_eval_command(
         outcome = run_lm_eval_tasks(backend, names, options, open_store(store))
     finally:
         backend.close()
+    scores = open_store(store).evidence(model=outcome.model).scores
     rows = []
     for task, values in outcome.results.items():
         for key, value in values.items():
@@ -134,13 +136,19 @@ def run_lm_eval_command(
             if "_stderr" in metric or not isinstance(value, int | float) or metric == "sample_len":
                 continue
             stderr = values.get(f"{metric}_stderr,{filt}")
+            name = metric if filt in ("", "none") else f"{metric},{filt}"
+            ours = pooled_mean(scores, outcome.groups.get(task, [task]), name)
             rows.append(
                 {
                     "task": task,
-                    "group": "yes" if task in outcome.groups else "",
-                    "metric": metric if filt in ("", "none") else f"{metric},{filt}",
+                    "subtasks": len(outcome.groups.get(task, [])),
+                    "metric": name,
                     "value": float(value),
                     "stderr": float(stderr) if isinstance(stderr, int | float) else None,
+                    "assay_mean": None if ours is None else ours.mean,
+                    "ci_low": None if ours is None else ours.ci_low,
+                    "ci_high": None if ours is None else ours.ci_high,
+                    "n": None if ours is None else ours.n,
                 }
             )
     summary = outcome.imported.to_dict()
@@ -149,7 +157,11 @@ def run_lm_eval_command(
         return
     import pandas as pd
 
-    print_table(pd.DataFrame(rows), title=f"{outcome.model}: lm-eval's metrics (value ± stderr)")
+    print_table(
+        pd.DataFrame(rows),
+        title=f"{outcome.model}: lm-eval's value ± stderr; assay's mean and 95% interval over the "
+        "stored questions (a group's clustered by subtask)",
+    )
     console.print(
         f"stored {summary['samples']} samples in {summary['runs']} runs of {outcome.model}; "
         "`assay compare -t TASK` gives intervals and paired tests"

@@ -158,11 +158,12 @@ class LmEvalOptions:
 
 @dataclass(frozen=True)
 class LmEvalOutcome:
-    """What lm-eval computed (its ``results`` per task and group) and what the store got."""
+    """What lm-eval computed (its ``results`` per task and group), each group's leaf tasks, and
+    what the store got."""
 
     model: str
     results: dict[str, dict[str, Any]]
-    groups: list[str]
+    groups: dict[str, list[str]]
     output_dir: str | None
     imported: Any
 
@@ -191,7 +192,12 @@ def _make_lm(backend: Any, seed: int):
         return results
 
     class _AssayLM(LM):
-        """lm-eval's model interface answered by an assay backend."""
+        """lm-eval's model interface answered by an assay backend; ``generated`` keeps each
+        generation's (input, output) token counts by its context and settings."""
+
+        def __init__(self) -> None:
+            super().__init__()
+            self.generated: dict[tuple[str, str], tuple[int, int]] = {}
 
         def loglikelihood(self, requests, disable_tqdm: bool = False):
             asks = [rq.LoglikelihoodRequest(*r.args) for r in requests]
@@ -204,7 +210,11 @@ def _make_lm(backend: Any, seed: int):
 
         def generate_until(self, requests, disable_tqdm: bool = False):
             asks = [_gen_request(r.args[0], r.args[1] or {}, seed) for r in requests]
-            return [r.text for r in _ok(backend.generate(asks), "generation")]
+            out = _ok(backend.generate(asks), "generation")
+            for r, got in zip(requests, out, strict=True):
+                key = (r.args[0], _settings_key(r.args[1]))
+                self.generated[key] = (int(got.input_tokens), int(got.output_tokens))
+            return [r.text for r in out]
 
         @property
         def tokenizer_name(self) -> str:
@@ -222,6 +232,34 @@ def _make_lm(backend: Any, seed: int):
             )
 
     return _AssayLM()
+
+
+def _group_leaves(direct: Mapping[str, Sequence[str]]) -> dict[str, list[str]]:
+    """Each group's leaf tasks (lm-eval nests groups: ``mmlu`` -> ``mmlu_stem`` -> tasks)."""
+
+    def leaves(name: str, seen: frozenset[str]) -> list[str]:
+        if not direct.get(name) or name in seen:
+            return [name]
+        return [leaf for sub in direct[name] for leaf in leaves(sub, seen | {name})]
+
+    return {g: sorted(set(leaves(g, frozenset()))) for g, subs in direct.items() if subs}
+
+
+def _settings_key(kwargs: Any) -> str:
+    return repr(sorted((kwargs or {}).items())) if isinstance(kwargs, dict) else repr(kwargs)
+
+
+def _carry_tokens(samples: list[dict[str, Any]], generated: dict) -> None:
+    """Each generation's token counts on its sample line (the ``assay`` object the importer
+    reads), so a stored generation has ``input_tokens`` and ``output_tokens``."""
+    for sample in samples:
+        args = sample.get("arguments") or []  # before saving: one args tuple per request
+        first = args[0] if isinstance(args, list) and args else ()
+        if len(first) != 2 or not isinstance(first[0], str):
+            continue
+        counts = generated.get((first[0], _settings_key(first[1])))
+        if counts is not None:
+            sample["assay"] = {"input_tokens": counts[0], "output_tokens": counts[1]}
 
 
 def _sanitized(name: str) -> str:
@@ -282,6 +320,7 @@ def run_lm_eval_tasks(
         tracker.general_config_tracker.model_name_sanitized = folder
         tracker.save_results_aggregated(results=results, samples=samples)
         for task in results["configs"]:
+            _carry_tokens(samples[task], lm.generated)
             tracker.save_results_samples(task_name=task, samples=samples[task])
         newest = max((Path(out) / folder).glob("results_*.json"))  # ISO dates sort by time
         imported = import_lm_eval(store, newest, model=backend.name)
@@ -292,7 +331,7 @@ def run_lm_eval_tasks(
     return LmEvalOutcome(
         model=backend.name,
         results=results["results"],
-        groups=sorted(results.get("groups") or {}),
+        groups=_group_leaves(results.get("group_subtasks") or {}),
         output_dir=options.output_path,
         imported=imported,
     )

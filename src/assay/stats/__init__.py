@@ -37,6 +37,7 @@ from ._estimators import (
 )
 from ._fairness import Fairness, fairness
 from ._flips import FlipResult, flips
+from ._groups import pooled_mean
 from ._items import (
     IRT2PL,
     ItemAnalysis,
@@ -115,6 +116,7 @@ __all__ = [
     "item_analysis",
     "item_report",
     "mean_ci",
+    "pooled_mean",
     "minimum_detectable_effect",
     "monotonicity",
     "order_stability",
