@@ -71,8 +71,18 @@ def test_a_grid_shares_one_load_across_its_cells(monkeypatch, tmp_path):
     assert calls == [SPEC]  # four cells, one load
 
 
-def test_backends_scope():
-    fake = FakeBackend("m")
+def test_backends_scope_closes_what_it_loaded(monkeypatch):
+    closed: list[str] = []
+
+    class Closing(FakeBackend):
+        def close(self) -> None:
+            closed.append(self.name)
+
+    monkeypatch.setattr(score, "load_model", lambda spec, **options: Closing(spec))
+    given = Closing("given")
     with Backends() as scope:
-        assert scope.get(fake) is fake and len(scope) == 0
+        assert scope.get(given) is given and len(scope) == 0
+        assert scope.get("a", batch_size=4) is scope.get("a", batch_size=4)
+        assert scope.get("a") is not scope.get("a", batch_size=4) and len(scope) == 2
+    assert closed == ["a", "a"] and len(scope) == 0  # the given backend stays open
     assert not hasattr(score, "_BACKENDS")

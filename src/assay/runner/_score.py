@@ -41,7 +41,7 @@ class Backends:
 
     :func:`assay.runner.run` opens one per call unless given one: a grid passes one to all its
     cells, so a model it evaluates under several settings loads once per job (the only sharing
-    across calls; there is no process-wide cache). Closing the scope drops its backends.
+    across calls; there is no process-wide cache). Closing the scope closes what it loaded.
     """
 
     def __init__(self) -> None:
@@ -60,7 +60,11 @@ class Backends:
         return len(self._loaded)
 
     def close(self) -> None:
-        self._loaded.clear()
+        """Close (``ModelBackend.close``: connections, memory) and drop what this scope loaded;
+        a backend it was given stays the caller's."""
+        loaded, self._loaded = list(self._loaded.values()), {}
+        for backend in loaded:
+            backend.close()
 
     def __enter__(self) -> Backends:
         return self
