@@ -15,7 +15,7 @@ if TYPE_CHECKING:
     from assay.runner import EvalResult, RunSpec
 
 DEFAULT_MODEL = "smollm2-135m"
-MAX_REPEATS = 1000  # assay.runner._evaluate.MAX_REPEATS (not imported: the CLI loads lazily)
+MAX_REPEATS = 1000  # assay.runner._spec.MAX_REPEATS (not imported: the CLI loads lazily)
 DEFAULT_SUITE_LIMIT = 50
 """Per-task limit when neither --task nor --limit is given: 8 tasks x 50 = 400 samples, about a
 minutes for the bundled model on 2 CPU cores."""
