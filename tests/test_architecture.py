@@ -31,10 +31,10 @@ ALLOWED: dict[str, set[str]] = {
 }
 
 
-def _modules() -> dict[str, Path]:
+def _modules(src: Path = SRC) -> dict[str, Path]:
     out = {}
-    for path in (SRC / "assay").rglob("*.py"):
-        parts = list(path.relative_to(SRC).with_suffix("").parts)
+    for path in (src / "assay").rglob("*.py"):
+        parts = list(path.relative_to(src).with_suffix("").parts)
         if parts[-1] == "__init__":
             parts = parts[:-1]
         out[".".join(parts)] = path
@@ -44,7 +44,7 @@ def _modules() -> dict[str, Path]:
 MODULES = _modules()
 
 
-def _imported(module: str, path: Path) -> set[str]:
+def _imported(module: str, path: Path, modules: dict[str, Path] = MODULES) -> set[str]:
     """The assay modules ``module`` imports (a name imported from a package that is itself a
     module counts as that module)."""
     tree = ast.parse(path.read_text(encoding="utf-8"))
@@ -60,14 +60,14 @@ def _imported(module: str, path: Path) -> set[str]:
                 up = package[: len(package) - (node.level - 1)]
                 base = ".".join([*up, *([node.module] if node.module else [])])
             names = [f"{base}.{a.name}" for a in node.names]
-            if not all(n in MODULES for n in names):  # names from base itself, not submodules
+            if not all(n in modules for n in names):  # names from base itself, not submodules
                 names.append(base)
         for name in names:
             if not name.startswith("assay"):
                 continue
-            while name not in MODULES and "." in name:
+            while name not in modules and "." in name:
                 name = name.rsplit(".", 1)[0]
-            if name in MODULES and name != module:
+            if name in modules and name != module:
                 found.add(name)
     return found
 
@@ -109,16 +109,18 @@ def test_no_part_imports_another_parts_private_module():
     assert wrong == []
 
 
-def test_no_import_cycle():
+def _cycles(graph: dict[str, set[str]]) -> list[list[str]]:
+    """The import cycles of ``graph``: its strongly connected components of two or more
+    modules (Tarjan), each sorted."""
     index: dict[str, int] = {}
     low: dict[str, int] = {}
     stack: list[str] = []
     cycles: list[list[str]] = []
 
-    def visit(v: str) -> None:  # Tarjan's strongly connected components
+    def visit(v: str) -> None:
         index[v] = low[v] = len(index)
         stack.append(v)
-        for w in GRAPH[v]:
+        for w in graph[v]:
             if w not in index:
                 visit(w)
                 low[v] = min(low[v], low[w])
@@ -134,10 +136,53 @@ def test_no_import_cycle():
             if len(component) > 1:
                 cycles.append(sorted(component))
 
-    for module in sorted(GRAPH):
+    for module in sorted(graph):
         if module not in index:
             visit(module)
-    assert cycles == []
+    return cycles
+
+
+def test_no_import_cycle():
+    assert _cycles(GRAPH) == []
+
+
+def _private(module: str) -> bool:
+    name = module.rsplit(".", 1)[-1]
+    return name.startswith("_") and not name.startswith("__")  # __main__ runs the package
+
+
+def test_private_modules_import_private_modules_not_their_package():
+    """Inside a part, ``_x`` imports ``._y``, never the part's ``__init__`` (which imports
+    every private module, so that import would close a cycle, lazily or not)."""
+    wrong = sorted(
+        f"{a} -> {b}"
+        for a, targets in GRAPH.items()
+        for b in targets
+        if _private(a) and b == a.rsplit(".", 1)[0]
+    )
+    assert wrong == []
+
+
+@pytest.mark.parametrize(
+    "lazy", ["from assay.tasks import Task", "from . import Task", "import assay.tasks"]
+)
+def test_an_intra_part_cycle_is_found(tmp_path, lazy):
+    """The checks above on a made-up part whose private module reaches back to the package
+    (inside a function, as a lazy import would): the cycle and the import are both caught."""
+    part = tmp_path / "assay" / "tasks"
+    part.mkdir(parents=True)
+    (tmp_path / "assay" / "__init__.py").write_text("")
+    (part / "__init__.py").write_text("from ._registry import load\nfrom ._task import Task\n")
+    (part / "_task.py").write_text("class Task: ...\n")
+    (part / "_registry.py").write_text(f"def load():\n    {lazy}\n")
+    modules = _modules(tmp_path)
+    graph = {m: _imported(m, p, modules) for m, p in modules.items()}
+    assert _cycles(graph) == [["assay.tasks", "assay.tasks._registry"]]
+    (part / "_registry.py").write_text("def load():\n    from ._task import Task\n")
+    graph["assay.tasks._registry"] = _imported(
+        "assay.tasks._registry", part / "_registry.py", modules
+    )
+    assert _cycles(graph) == []
 
 
 @pytest.mark.parametrize("part", sorted(ALLOWED))

@@ -30,7 +30,6 @@ def _counting_loader(monkeypatch, name: str, info: BackendInfo) -> list[str]:
         return FakeBackend(name, answers=key, skill=0.5, info=info)
 
     monkeypatch.setattr(score, "load_model", fake_load)
-    monkeypatch.setattr(score, "_BACKENDS", {})  # no backend cached from an earlier call
     return calls
 
 
@@ -50,7 +49,6 @@ def test_second_evaluate_loads_nothing(monkeypatch, tmp_path, spec, name, info):
     path = tmp_path / "s.duckdb"
     first = evaluate(spec, TASKS, store=path, limit=6, progress=False)
     assert calls == [spec] and first.new_samples == 12
-    monkeypatch.setattr(score, "_BACKENDS", {})  # a new process: nothing cached
     second = evaluate(spec, TASKS, store=path, limit=6, progress=False)
     assert calls == [spec]  # not loaded again
     assert (second.new_samples, second.resumed_samples) == (0, 12)
@@ -63,7 +61,6 @@ def test_missing_instances_load_the_model_once(monkeypatch, tmp_path):
     calls = _counting_loader(monkeypatch, "m", info)
     path = tmp_path / "s.duckdb"
     evaluate(f"openai:m@{URL}", TASKS, store=path, limit=4, progress=False)
-    monkeypatch.setattr(score, "_BACKENDS", {})
     more = evaluate(f"openai:m@{URL}", TASKS, store=path, limit=6, progress=False)
     assert len(calls) == 2 and (more.new_samples, more.resumed_samples) == (4, 8)
 
@@ -77,7 +74,6 @@ def test_a_backend_unlike_its_description_gets_its_own_run_ids(monkeypatch, tmp_
     first = evaluate("smollm2-135m", TASKS, store=path, limit=4, progress=False)
     direct = evaluate(score.load_model("smollm2-135m"), TASKS, store=tmp_path / "d.duckdb", limit=4)
     assert first.run_ids == direct.run_ids  # the loaded backend's ids, not the predicted ones
-    monkeypatch.setattr(score, "_BACKENDS", {})
     again = evaluate("smollm2-135m", TASKS, store=path, limit=4, progress=False)
     assert len(calls) == 3  # the predicted ids are not stored: it loads, then resumes
     assert (again.new_samples, again.resumed_samples) == (0, 8)
@@ -90,7 +86,6 @@ def test_resume_without_loading_keeps_the_stored_runtime(monkeypatch, tmp_path):
     calls = _counting_loader(monkeypatch, "smollm2-135m", info)
     path = tmp_path / "s.duckdb"
     first = evaluate("smollm2-135m", TASKS, store=path, limit=4, progress=False)
-    monkeypatch.setattr(score, "_BACKENDS", {})
     second = evaluate("smollm2-135m", TASKS, store=path, limit=4, progress=False)
     assert len(calls) == 1 and first.cost.runtime == second.cost.runtime == "hf:cuda:float32"
     extras = [json.loads(e) for e in open_store(path).runs()["extra"]]

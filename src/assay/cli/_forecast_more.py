@@ -13,7 +13,7 @@ from assay.errors import InputError
 
 from ._common import console, print_json, print_table
 from ._forecast_inputs import ColOption, FloorOption, LevelOption, Table, table_input
-from ._options import BootstrapOption, JsonOption, SeedOption, with_options
+from ._options import BootstrapOption, JsonOption, SeedOption, split_list, with_options
 
 Names = Annotated[
     str, typer.Option("--benchmarks", help="Comma-separated benchmark columns for the PCA.")
@@ -21,7 +21,7 @@ Names = Annotated[
 
 
 def _names(text: str) -> list[str]:
-    names = [n.strip() for n in text.split(",") if n.strip()]
+    names = split_list(text) or []
     if len(names) < 2:
         raise InputError("--benchmarks needs at least 2 comma-separated columns")
     return names

@@ -48,11 +48,22 @@ BootstrapOption = Annotated[
 ]
 
 
+def split_list(text: str | Sequence[str] | None, *, unique: bool = False) -> list[str] | None:
+    """The one splitter of comma lists: ``"a, b,,c"`` (or several such texts, a repeated
+    option's values) is ``[a, b, c]``, each item stripped and empty ones dropped; None when
+    nothing is left. ``unique`` keeps only the first of a repeated item."""
+    texts = [text] if isinstance(text, str) else list(text or [])
+    names = [n.strip() for v in texts for n in str(v).split(",")]
+    names = [n for n in names if n]
+    if unique:
+        names = list(dict.fromkeys(names))
+    return names or None
+
+
 def split_names(param: typer.CallbackParam, value: Sequence[str] | None) -> list[str] | None:
     """A typer callback for a repeatable option: ``-t a,b -t c`` is ``[a, b, c]`` (each name
     stripped, empty ones dropped, the first of a repeated name kept); none is None."""
-    names = [n.strip() for v in value or [] for n in str(v).split(",")]
-    return list(dict.fromkeys(n for n in names if n)) or None
+    return split_list(value, unique=True)
 
 
 def one_name(param: typer.CallbackParam, value: Sequence[str] | None) -> list[str] | None:

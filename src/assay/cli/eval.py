@@ -25,10 +25,10 @@ from ._lm_eval_flags import (
 from ._options import DataRootOption, JsonOption, StoreOption, split_names
 
 if TYPE_CHECKING:
-    from assay.runner import EvalResult
+    from assay.runner import EvalResult, RunSpec
 
 DEFAULT_MODEL = "smollm2-135m"
-MAX_REPEATS = 1000  # assay.runner._evaluate.MAX_REPEATS (not imported: the CLI loads lazily)
+MAX_REPEATS = 1000  # assay.runner._spec.MAX_REPEATS (not imported: the CLI loads lazily)
 DEFAULT_SUITE_LIMIT = 50
 """Per-task limit when neither --task nor --limit is given: 8 tasks x 50 = 400 samples, about a
 minutes for the bundled model on 2 CPU cores."""
@@ -164,7 +164,13 @@ def eval_command(
     interval, n and chance level, the variants' paired differences, and the inference cost fit
     runtime = a + b·prompt_tokens + c·output_tokens.
     """
-    from assay.runner import DEFAULT_JOB_LIMIT, DEFAULT_JOB_ORDERINGS, DEFAULT_VARIANTS, Variant
+    from assay.runner import (
+        DEFAULT_JOB_LIMIT,
+        DEFAULT_JOB_ORDERINGS,
+        DEFAULT_VARIANTS,
+        RunSpec,
+        Variant,
+    )
     from assay.store import default_store_path
     from assay.tasks import BUILTIN_SUITE
 
@@ -238,35 +244,38 @@ def eval_command(
 
         tasks = [load_task(t, data_roots=data_roots) for t in tasks]  # type: ignore[misc]
         tasks = with_perturbations(tasks, perturb, seed)  # type: ignore[assignment]
-    run_job(
-        variants,
-        tasks,
-        store=store or default_store_path(),  # a new store is created by the first write
+    spec = RunSpec(
+        tasks=tasks,
         limit=limit,
         seed=seed,
         batch_size=batch_size,
         repeats=repeats,
         permute_choices=permute_choices,
-        progress=not no_progress and not json_out,
-        json_out=json_out,
-        verbose=verbose,
         executor=executor,
         workers=workers,
         ray_address=ray_address,
         trust_remote_code=trust_remote_code,
         data_roots=data_roots,
     )
+    run_job(
+        variants,
+        spec,
+        store=store or default_store_path(),  # a new store is created by the first write
+        progress=not no_progress and not json_out,
+        json_out=json_out,
+        verbose=verbose,
+    )
 
 
-def ray_or_nothing(options: dict):
-    """A Ray session for the body when ``options`` ask for the Ray executor."""
+def ray_or_nothing(executor: str | None, ray_address: str | None = None):
+    """A Ray session for the body when the Ray executor is asked for."""
     from contextlib import nullcontext
 
     from assay.runner import ray_session
 
-    if options.get("executor") != "ray":
+    if executor != "ray":
         return nullcontext()
-    return ray_session(options.get("ray_address"))
+    return ray_session(ray_address)
 
 
 def run_grid_command(
@@ -292,17 +301,19 @@ def run_grid_command(
     console.print(f"{len(results)} cells: {new} new samples, {old} already stored", highlight=False)
 
 
-def run_job(variants, tasks, *, store, json_out: bool, verbose: bool, **options) -> None:
+def run_job(
+    variants, spec: RunSpec, *, store, progress: bool, json_out: bool, verbose: bool
+) -> None:
     """Evaluate the variants and print what they show (the JSON of every result with --json)."""
     import pandas as pd
 
-    from assay.runner import evaluate_variants
+    from assay.runner import run_variants
     from assay.store import open_store
 
     from ._eval_summary import eval_summary, print_eval_summary
 
-    with ray_or_nothing(options):  # one Ray session for every variant
-        results = evaluate_variants(variants, tasks, store=store, **options)
+    with ray_or_nothing(spec.executor, spec.ray_address):  # one Ray session for every variant
+        results = run_variants(variants, spec, store=store, progress=progress)
     summary = eval_summary(open_store(store), results)
     if json_out:
         out = [r.to_dict() for r in results]

@@ -21,12 +21,8 @@ from ._options import (
     TaskOption,
     TasksOption,
     only,
+    split_list,
 )
-
-
-def _split(text: str | None) -> list[str] | None:
-    names = [t.strip() for t in (text or "").split(",") if t.strip()]
-    return names or None
 
 
 def _samples(store, model: str | None = None, task: str | None = None):
@@ -73,7 +69,7 @@ def calibration_cmd(
 
     _, df = _samples(store, None if compare else model, only(task))
     if compare:
-        pair = _split(compare) or []
+        pair = split_list(compare) or []
         if len(pair) != 2:
             raise InputError("--compare takes two models 'a,b'")
         res = compare_calibration(df, pair[0], pair[1], task=only(task), metric=metric,
@@ -180,11 +176,11 @@ def breakdown_cmd(
         raise InputError(f"the store at {st.path} has no scored samples")
     if mapping is None and by not in scores:
         mapping = document_groups(st.samples(task=task, with_metrics=False), by)
-    two = _split(pair)
+    two = split_list(pair)
     if two is not None and len(two) != 2:
         raise InputError("--pair takes two models 'a,b'")
     res = breakdown(scores, by, groups=mapping, n_bins=bins, metric=metric,
-                    metrics=evidence.metrics, models=_split(models), tasks=task, pair=None if two is None else (two[0], two[1]), alpha=alpha,
+                    metrics=evidence.metrics, models=split_list(models), tasks=task, pair=None if two is None else (two[0], two[1]), alpha=alpha,
                     correction=correction, seed=seed)  # fmt: skip
     if json_out:
         print_json(res.to_dict())
@@ -233,7 +229,7 @@ def reliability_cmd(
     if scores.empty:
         raise InputError(f"the store at {st.path} has no scored samples")
     res = reliability(scores, by=by, metric=metric, metrics=evidence.metrics, threshold=threshold,
-                      models=_split(models), tasks=task, min_variants=min_variants, alpha=alpha)  # fmt: skip
+                      models=split_list(models), tasks=task, min_variants=min_variants, alpha=alpha)  # fmt: skip
     if json_out:
         print_json(res.to_dict())
         return

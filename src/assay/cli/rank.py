@@ -23,7 +23,14 @@ from assay.rank import (
 )
 
 from ._common import bounded, console, get_store, print_json, print_table
-from ._options import BootstrapOption, JsonOption, MetricOption, SeedOption, StoreOption
+from ._options import (
+    BootstrapOption,
+    JsonOption,
+    MetricOption,
+    SeedOption,
+    StoreOption,
+    split_list,
+)
 
 rank_app = typer.Typer(
     help="Leaderboards with confidence intervals and honest ranks.", no_args_is_help=True
@@ -189,7 +196,7 @@ def stability_cmd(
     if source not in ("battles", "samples"):
         raise InputError(f"--source {source!r}: use battles or samples")
     try:
-        fracs = [float(f) for f in fractions.split(",") if f.strip()]
+        fracs = [float(f) for f in split_list(fractions) or []]
     except ValueError:
         raise InputError(f"--fractions {fractions!r}: use numbers like 0.5,0.1") from None
     if not fracs or not all(0 < f <= 1 for f in fracs):

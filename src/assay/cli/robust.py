@@ -22,11 +22,8 @@ from ._options import (
     TaskOption,
     TasksOption,
     only,
+    split_list,
 )
-
-
-def _models(text: str | None) -> list[str] | None:
-    return [m.strip() for m in text.split(",") if m.strip()] or None if text else None
 
 
 def _evidence(store: Path | None):
@@ -50,7 +47,7 @@ def robustness_cmd(
     from assay.stats import robustness
 
     ev = _evidence(store)
-    result = robustness(ev.scores, metric=metric, metrics=ev.metrics, models=_models(models),
+    result = robustness(ev.scores, metric=metric, metrics=ev.metrics, models=split_list(models),
                         tasks=task, alpha=alpha)  # fmt: skip
     if json_out:
         print_json(result.to_dict())
@@ -106,7 +103,7 @@ def fairness_cmd(
     from assay.stats import fairness
 
     result = fairness(
-        _evidence(store).scores, metric=metric, task=only(task), models=_models(models),
+        _evidence(store).scores, metric=metric, task=only(task), models=split_list(models),
         weights=_weights(weights), diversity_weight=diversity_weight,
         sentiment_weight=sentiment_weight, alpha=alpha,
     )  # fmt: skip
@@ -137,7 +134,7 @@ def fairness_probes_cmd(
 
     if out.exists():
         raise InputError(f"{out} exists; choose a new file")
-    task = fairness_probes(_models(axes), variants=variants, seed=seed, name=name)
+    task = fairness_probes(split_list(axes), variants=variants, seed=seed, name=name)
     save_task(task, out)
     typer.echo(f"wrote {len(task.docs)} probes to {out}")
 

@@ -20,16 +20,10 @@ from ._options import (
     TaskOption,
     TasksOption,
     only,
+    split_list,
 )
 
 VarianceOpt = bounded(0)
-
-
-def _split(text: str | None) -> list[str] | None:
-    if text is None:
-        return None
-    names = [t.strip() for t in text.split(",") if t.strip()]
-    return names or None
 
 
 def _evidence(store, *, model=None, task=None):
@@ -118,13 +112,15 @@ def compare_cmd(
     from assay.stats import compare
 
     ev = (
-        _path_evidence(paths, store) if paths else _evidence(store, model=_split(models), task=task)
+        _path_evidence(paths, store)
+        if paths
+        else _evidence(store, model=split_list(models), task=task)
     )
     result = compare(
         ev.scores,
         metric=metric,
         metrics=ev.metrics,
-        models=_split(models),
+        models=split_list(models),
         tasks=task,
         alpha=alpha,
         correction=correction,
@@ -206,7 +202,7 @@ def power_cmd(
     from assay.stats import power_analysis, power_from_scores
 
     if models is not None:
-        pair = _split(models) or []
+        pair = split_list(models) or []
         if len(pair) != 2 or task is None:
             raise InputError("--models needs two names 'a,b' and --task")
         ev = _evidence(store)
@@ -356,7 +352,7 @@ def items_cmd(
         task=only(task),
         metric=metric,
         metrics=ev.metrics,
-        models=_split(models),
+        models=split_list(models),
         irt=irt,
         anchors=anchors,
         seed=seed,
@@ -403,7 +399,7 @@ def variance_cmd(
     if checkpoints:
         if task and len(task) > 1:
             raise InputError(f"--checkpoints takes one task, not {len(task)}: {', '.join(task)}")
-        names = _split(checkpoints) or []
+        names = split_list(checkpoints) or []
         meta = st.models().set_index("model")
         steps = meta["step"].reindex(names) if "step" in meta else None
         use = steps.to_numpy(dtype=float) if steps is not None and steps.notna().all() else None

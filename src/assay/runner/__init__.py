@@ -1,7 +1,11 @@
-"""Running models on tasks: scoring, write-through to the store, resume, inference cost."""
+"""Running models on tasks: scoring, write-through to the store, resume, inference cost.
+
+Every evaluation is a :class:`RunSpec` handed to :func:`run` (``evaluate`` is its keyword form;
+``assay eval``, variant jobs and grids build specs too). Loaded models live in a
+:class:`Backends` scope owned by one call (or, explicitly, one grid): no process-wide cache."""
 
 from ._cost import CostFit, fit_cost
-from ._evaluate import EvalResult, evaluate, stored_cost_fit, summarize
+from ._evaluate import EvalResult, evaluate, run
 from ._grid import Grid, GridCell, grid_from_dict, grid_table, load_grid, run_grid
 from ._job import (
     DEFAULT_JOB_LIMIT,
@@ -9,6 +13,7 @@ from ._job import (
     DEFAULT_VARIANTS,
     Variant,
     evaluate_variants,
+    run_variants,
 )
 from ._lm_eval_tasks import (
     LmEvalOptions,
@@ -18,7 +23,9 @@ from ._lm_eval_tasks import (
     run_lm_eval_tasks,
 )
 from ._ray import ray_session
-from ._score import answer_requests, get_backend, score_instances
+from ._score import Backends, answer_requests, get_backend, score_instances
+from ._spec import RunSpec
+from ._summary import stored_cost_fit, summarize
 
 __all__ = [
     "LmEvalOptions",
@@ -29,10 +36,12 @@ __all__ = [
     "DEFAULT_JOB_LIMIT",
     "DEFAULT_JOB_ORDERINGS",
     "DEFAULT_VARIANTS",
+    "Backends",
     "CostFit",
     "EvalResult",
     "Grid",
     "GridCell",
+    "RunSpec",
     "Variant",
     "answer_requests",
     "evaluate",
@@ -43,7 +52,9 @@ __all__ = [
     "grid_table",
     "load_grid",
     "ray_session",
+    "run",
     "run_grid",
+    "run_variants",
     "score_instances",
     "stored_cost_fit",
     "summarize",

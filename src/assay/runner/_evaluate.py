@@ -1,4 +1,12 @@
-"""``evaluate``: run a model on tasks, write through to the store per batch, resume, summarise."""
+"""``run``: one evaluation (a :class:`RunSpec`) written through to the store per batch, resumed
+and summarised; :func:`evaluate` is its keyword form.
+
+``run`` goes in steps: check the spec and render the instances (:func:`_prepare`), name the
+model without loading it when the spec tells and plan one run per (task, template) with what
+is not yet stored (:func:`_plan`), load the model or start Ray workers only when something is
+left (:func:`_attach`), score and write chunk by chunk (:func:`_score_and_write`), then
+summarise and close the runs (:func:`_finish`).
+"""
 
 from __future__ import annotations
 
@@ -10,20 +18,23 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pandas as pd
 
-from assay.core import metric_spec, with_corpus_metrics
+from assay.core import metric_spec
 from assay.errors import InputError
-from assay.models import BackendInfo, ModelBackend, check_remote_code, describe_spec
+from assay.models import BackendInfo, ModelBackend, describe_spec
 from assay.store import ModelInfo, RunInfo, Store, default_store_path, make_run_id, open_store
 from assay.tasks import Instance
 
-from ._cost import CostFit, fit_cost
+from ._cost import CostFit
 from ._progress import make_progress
-from ._ray import RayPool, check_executor, ray_session, scored_shards
+from ._ray import RayPool, ray_session, scored_shards
 from ._ray import load_backend as _backend
-from ._score import TaskLike
+from ._score import Backends, TaskLike
+from ._spec import MAX_REPEATS, RunSpec, check_options
+from ._summary import stored_cost_fit, stored_runtime, summarize, summarize_empty
+
+__all__ = ["MAX_REPEATS", "EvalResult", "check_options", "evaluate", "run", "run_settings"]
 
 DEFAULT_CHUNK = 32
 """Instances per store write (and per timing row) when ``batch_size="auto"``."""
@@ -73,6 +84,42 @@ class _Plan:
     todo: list[Instance]
 
 
+@dataclass
+class _Session:
+    """The state of one :func:`run`: the checked spec, its tasks and instances, the store
+    (opened, or still to create at ``store_path``), the model's name and info, the plans, the
+    run ids with stored samples, and what scores (a backend here or a Ray pool; neither when
+    nothing is left to compute)."""
+
+    spec: RunSpec
+    tasks: list[TaskLike]
+    instances: list[list[Instance]]
+    db: Store | None
+    store_path: Path
+    name: str = ""
+    info: BackendInfo | None = None
+    backend: ModelBackend | None = None
+    pool: RayPool | None = None
+    model_spec: str | None = None
+    plans: list[_Plan] = field(default_factory=list)
+    stored: set[str] = field(default_factory=set)
+
+    def plan(self, name: str, info: BackendInfo) -> None:
+        """Plan the runs under the model's name and info (again only when they changed: a
+        loaded model may tell another identity than its spec predicted)."""
+        if self.info is None or _identity(name, info) != _identity(self.name, self.info):
+            self.plans, self.stored = _plan_runs(self, name, info)
+        self.name, self.info = name, info
+
+    @property
+    def todo(self) -> bool:
+        return any(p.todo for p in self.plans)
+
+
+def _identity(name: str, info: BackendInfo) -> tuple:
+    return (name, info.kind, info.dtype, info.quantization)
+
+
 def progress_view(progress: bool | Any):
     """A new bar (``progress`` a bool) or the caller's started Progress, left running."""
     if isinstance(progress, bool):
@@ -80,9 +127,7 @@ def progress_view(progress: bool | Any):
     return nullcontext(progress)
 
 
-def _resolve_tasks(tasks: Any, data_roots: Sequence[str | Path] = ()) -> list[TaskLike]:
-    if isinstance(tasks, str | os.PathLike) or hasattr(tasks, "score"):
-        tasks = [tasks]
+def _resolve_tasks(tasks: Sequence[Any], data_roots: Sequence[str | Path] = ()) -> list[TaskLike]:
     out = []
     for t in tasks:
         if isinstance(t, str | os.PathLike):
@@ -97,125 +142,6 @@ def _chunks(instances: list[Instance], size: int) -> list[list[Instance]]:
     """Chunks of similar prompt length (less padding), in a deterministic order."""
     order = sorted(instances, key=lambda i: (-len(i.prompt), str(i.doc_id), i.repeat))
     return [order[k : k + size] for k in range(0, len(order), size)]
-
-
-SUMMARY_COLUMNS = ["model", "task", "metric", "mean", "stderr", "n", "n_samples"]
-
-
-def summarize_empty() -> pd.DataFrame:
-    """The summary table with no rows."""
-    return pd.DataFrame(columns=SUMMARY_COLUMNS)
-
-
-def summarize(store: Store, keys: pd.DataFrame) -> pd.DataFrame:
-    """Mean, stderr and n per (task, metric) over the stored samples named by ``keys``
-    (columns run_id, doc_id, repeat). Repeats of a document are averaged first."""
-    cols = SUMMARY_COLUMNS
-    if keys.empty:
-        return summarize_empty()
-    run_ids = sorted(keys["run_id"].unique())
-    rows = store.sql(
-        'SELECT s.model, s.task, m.run_id, m.doc_id, m."repeat", m.metric, m.value '
-        'FROM sample_metrics m JOIN samples s USING (run_id, doc_id, "repeat") '
-        f"WHERE m.run_id IN ({', '.join('?' * len(run_ids))})",
-        run_ids,
-    )
-    rows = rows.merge(keys, on=["run_id", "doc_id", "repeat"], how="inner")
-    if rows.empty:
-        return summarize_empty()
-    rows = with_corpus_metrics(rows)  # rolling tasks: corpus perplexity and bits per byte
-    per_doc = rows.groupby(["model", "task", "metric", "doc_id"], as_index=False).agg(
-        value=("value", "mean"), k=("value", "size")
-    )
-    grouped = per_doc.groupby(["model", "task", "metric"], as_index=False)
-    table = grouped.agg(
-        mean=("value", "mean"), sd=("value", "std"), n=("value", "size"), n_samples=("k", "sum")
-    )
-    table["stderr"] = table["sd"] / np.sqrt(table["n"])
-    return table[cols]
-
-
-def stored_cost_fit(store: Store, run_ids: Sequence[str], runtime: str) -> CostFit | None:
-    """Refit the cost model from the batch ids and timings stored with the samples."""
-    if not run_ids:
-        return None
-    df = store.sql(
-        "SELECT json_extract_string(extra, '$.batch') AS batch, "
-        "CAST(json_extract(extra, '$.batch_seconds') AS DOUBLE) AS seconds, "
-        "input_tokens, output_tokens FROM samples "
-        f"WHERE run_id IN ({', '.join('?' * len(run_ids))}) "
-        "AND json_extract_string(extra, '$.runtime') = ?",
-        [*run_ids, runtime],
-    )
-    if df.empty:
-        return None
-    batches = df.groupby("batch").agg(
-        n=("seconds", "size"),
-        prompt_tokens=("input_tokens", "sum"),
-        output_tokens=("output_tokens", "sum"),
-        seconds=("seconds", "first"),
-    )
-    return fit_cost(batches, runtime=runtime)
-
-
-def _stored_runtime(store: Store, run_ids: Sequence[str]) -> str | None:
-    """The one runtime recorded with the samples of ``run_ids``, if there is exactly one."""
-    if not run_ids:
-        return None
-    df = store.sql(
-        "SELECT DISTINCT json_extract_string(extra, '$.runtime') AS runtime FROM samples "
-        f"WHERE run_id IN ({', '.join('?' * len(run_ids))})",
-        list(run_ids),
-    )
-    found = df["runtime"].dropna().unique()
-    return str(found[0]) if len(found) == 1 else None
-
-
-MAX_REPEATS = 1000
-"""Upper bound of ``repeats`` and of ``permute_choices`` (instances are built in memory)."""
-
-
-def _count(name: str, value: Any, low: int, *, optional: bool = False, high: int | None = None):
-    """``value`` as an int in [low, high] (None passes when ``optional``), else InputError."""
-    if value is None and optional:
-        return None
-    ok = isinstance(value, int | np.integer) and not isinstance(value, bool)
-    if not ok or value < low or (high is not None and value > high):
-        bound = f">= {low}" if high is None else f"in [{low}, {high}]"
-        raise InputError(f"{name} must be an integer {bound}, got {value!r}")
-    return int(value)
-
-
-def check_options(
-    *,
-    limit: Any = None,
-    num_fewshot: Any = None,
-    seed: Any = 0,
-    batch_size: Any = "auto",
-    repeats: Any = 1,
-    permute_choices: Any = 0,
-) -> int | str:
-    """Reject invalid :func:`evaluate` options with one-line InputErrors (before any work).
-
-    Returns ``batch_size`` as ``"auto"`` or an int (text like ``"16"`` is accepted: the one
-    check of the command line's ``--batch-size``)."""
-    _count("limit", limit, 1, optional=True)
-    _count("num_fewshot", num_fewshot, 0, optional=True)
-    _count("seed", seed, 0)
-    size = _batch_size(batch_size)
-    _count("repeats", repeats, 1, high=MAX_REPEATS)
-    _count("permute_choices", permute_choices, 0, high=MAX_REPEATS)
-    return size
-
-
-def _batch_size(value: Any) -> int | str:
-    if isinstance(value, str):
-        value = value.strip()
-        if value == "auto":
-            return value
-        if value.isascii() and value.isdigit():
-            value = int(value)
-    return _count("batch_size ('auto' or an integer)", value, 1)
 
 
 def run_settings(
@@ -262,54 +188,47 @@ def _store_or_path(store: Store | str | os.PathLike[str] | None) -> tuple[Store 
     return None, path
 
 
-def _plan_runs(
-    db: Store | None,
-    name: str,
-    info: BackendInfo,
-    task_objs: list[TaskLike],
-    task_instances: list[list[Instance]],
-    num_fewshot: int | None,
-    seed: int,
-    repeats: int,
-    permute_choices: int,
-) -> tuple[list[_Plan], set[str]]:
+def _plan_runs(session: _Session, name: str, info: BackendInfo) -> tuple[list[_Plan], set[str]]:
     """One plan per (task, template) with the instances not yet stored, and the run ids that
-    already have samples in ``db``."""
+    already have samples in the store."""
+    spec, db = session.spec, session.db
     plans: list[_Plan] = []
     stored: set[str] = set()  # run ids with samples in the store
-    for task, instances in zip(task_objs, task_instances, strict=True):
+    for task, instances in zip(session.tasks, session.instances, strict=True):
         by_template: dict[str, list[Instance]] = {}
         for inst in instances:
             by_template.setdefault(inst.template_id, []).append(inst)
         settings = run_settings(
-            task.fingerprint(), info, repeats=repeats, permute_choices=permute_choices
+            task.fingerprint(), info, repeats=spec.repeats, permute_choices=spec.permute_choices
         )
         for template_id, insts in by_template.items():
-            run = RunInfo(
-                run_id=make_run_id(
-                    name,
-                    task.name,
-                    task_version=str(task.version),
-                    template_id=template_id,
-                    num_fewshot=num_fewshot,
-                    fewshot_seed=seed,
-                    settings=settings,
-                ),
-                model=name,
-                task=task.name,
-                task_version=str(task.version),
-                template_id=template_id,
-                num_fewshot=num_fewshot,
-                fewshot_seed=seed,
-                settings=settings,
-                extra=_declared(task),
-            )
-            done = db.completed_keys(run.run_id) if db is not None else set()
+            run_row = _run_row(spec, name, task, template_id, settings)
+            done = db.completed_keys(run_row.run_id) if db is not None else set()
             if done:
-                stored.add(run.run_id)
+                stored.add(run_row.run_id)
             todo = [i for i in insts if (str(i.doc_id), int(i.repeat)) not in done]
-            plans.append(_Plan(task, run, insts, todo))
+            plans.append(_Plan(task, run_row, insts, todo))
     return plans, stored
+
+
+def _run_row(
+    spec: RunSpec, name: str, task: TaskLike, template_id: str, settings: dict[str, Any]
+) -> RunInfo:
+    """The run row (its id hashes model, task, version, template, few-shot, seed, settings)."""
+    keys: dict[str, Any] = {
+        "task_version": str(task.version),
+        "template_id": template_id,
+        "num_fewshot": spec.num_fewshot,
+        "fewshot_seed": spec.seed,
+        "settings": settings,
+    }
+    return RunInfo(
+        run_id=make_run_id(name, task.name, **keys),
+        model=name,
+        task=task.name,
+        extra=_declared(task),
+        **keys,
+    )
 
 
 def evaluate(
@@ -330,7 +249,8 @@ def evaluate(
     trust_remote_code: bool = False,
     data_roots: Sequence[str | Path] = (),
 ) -> EvalResult:
-    """Evaluate ``model`` (backend or spec) on ``tasks`` (names, Task objects or a mix).
+    """Evaluate ``model`` (backend or spec) on ``tasks`` (names, Task objects or a mix): the
+    keyword form of ``run(RunSpec(model, tasks, ...), store=store, progress=progress)``.
 
     Every chunk of scored samples is written to ``store`` in one transaction, together with the
     model and run rows the first time (nothing is written before the first results, and a new
@@ -339,7 +259,8 @@ def evaluate(
     the stored ``(doc_id, repeat)`` keys and computes only what is missing. Invalid options raise
     :class:`InputError` before the model or the store is touched. A spec's weights load only
     when some instance is left to compute (:func:`assay.models.describe_spec` gives the run ids
-    without them). Returns the summary table and the inference cost fit.
+    without them), and are dropped when the call returns. Returns the summary table and the
+    inference cost fit.
 
     ``executor="ray"`` scores the same chunks on ``workers`` Ray actors (one backend each; a
     local Ray when ``ray_address`` is None) while this process alone writes the store, one
@@ -350,106 +271,172 @@ def evaluate(
     (``assay eval --trust-remote-code``); task files read data only under their own folder and
     ``data_roots`` (docs/security.md).
     """
-    started = time.perf_counter()
-    executor, workers = check_executor(executor, workers, ray_address)
-    batch_size = check_options(
+    spec = RunSpec(
+        model=model,
+        tasks=tasks,
         limit=limit,
         num_fewshot=num_fewshot,
         seed=seed,
         batch_size=batch_size,
         repeats=repeats,
         permute_choices=permute_choices,
+        executor=executor,
+        workers=workers,
+        ray_address=ray_address,
+        trust_remote_code=trust_remote_code,
+        data_roots=tuple(data_roots or ()),
     )
-    check_remote_code(model, trust_remote_code)
-    task_objs = _resolve_tasks(tasks, data_roots)
-    task_instances = [
+    return run(spec, store=store, progress=progress)
+
+
+def run(
+    spec: RunSpec,
+    *,
+    store: Store | str | Path | None = None,
+    progress: bool | Any = True,
+    backends: Backends | None = None,
+) -> EvalResult:
+    """Run one evaluation (see :func:`evaluate` for what is written, resumed and returned).
+
+    A spec string's model is loaded into ``backends``, a scope this call opens and closes
+    unless the caller passes one to share a loaded model across calls (:func:`run_grid` does,
+    one per grid). Checked whole before anything loads or is written."""
+    started = time.perf_counter()
+    session = _prepare(spec, store)
+    with ExitStack() as stack:
+        if backends is None:
+            backends = stack.enter_context(Backends())
+        _plan(session, backends)
+        if session.todo:
+            _attach(session, backends, stack)
+        _backfill_runtime(session)
+        new, batches, errored = _score_and_write(session, _model_row(session), progress)
+    return _finish(session, time.perf_counter() - started, new, batches, errored)
+
+
+def _prepare(spec: RunSpec, store: Store | str | Path | None) -> _Session:
+    """The checked spec, its tasks and instances and the store: every one-line InputError of
+    a bad option, task or store comes from here, before a model loads."""
+    spec = spec.checked()
+    tasks = _resolve_tasks(spec.tasks, spec.data_roots)
+    instances = [
         task.instances(
-            limit=limit,
-            num_fewshot=num_fewshot,
-            seed=seed,
-            repeats=repeats,
-            permute_choices=permute_choices,
+            limit=spec.limit,
+            num_fewshot=spec.num_fewshot,
+            seed=spec.seed,
+            repeats=spec.repeats,
+            permute_choices=spec.permute_choices,
         )
-        for task in task_objs
+        for task in tasks
     ]
     db, store_path = _store_or_path(store)
-    chunk = DEFAULT_CHUNK if batch_size == "auto" else max(8, batch_size)
-    runs = (task_objs, task_instances, num_fewshot, seed, repeats, permute_choices)
-    backend: ModelBackend | None = None
+    return _Session(spec, tasks, instances, db, store_path)
+
+
+def _plan(session: _Session, backends: Backends) -> None:
+    """Plans under the model's name: a spec that tells its identity is not loaded (a resume
+    with nothing left never loads); a given backend, or one only loading can describe, is."""
+    model = session.spec.model
     described = None if isinstance(model, ModelBackend) else describe_spec(model)
     if described is None:
-        backend = _backend(model, batch_size)
-        name, info = backend.name, backend.info
+        backend = _backend(model, session.spec.batch_size, backends)
+        session.backend, session.model_spec = backend, backend.spec
+        session.plan(backend.name, backend.info)
     else:
-        name, info = described  # the run ids without loading weights
-    plans, stored = _plan_runs(db, name, info, *runs)
-    stack = ExitStack()
-    pool = None
-    spec = backend.spec if backend is not None else None
-    if executor == "ray" and any(p.todo for p in plans):
-        stack.enter_context(ray_session(ray_address))
-        try:
-            pool = RayPool(backend if backend is not None else model, batch_size, workers)
-        except BaseException:
-            stack.close()
-            raise
-        stack.callback(pool.close)
-        loaded_info, spec = pool.info, pool.spec
-        loaded = (pool.name, loaded_info.kind, loaded_info.dtype, loaded_info.quantization)
-        if loaded != (name, info.kind, info.dtype, info.quantization):
-            plans, stored = _plan_runs(db, pool.name, loaded_info, *runs)
-        name, info = pool.name, loaded_info
-    elif backend is None and any(p.todo for p in plans):
-        backend = _backend(model, batch_size)  # only now: something is left to compute
-        loaded = (backend.name, backend.info.kind, backend.info.dtype, backend.info.quantization)
-        if loaded != (name, info.kind, info.dtype, info.quantization):
-            plans, stored = _plan_runs(db, backend.name, backend.info, *runs)
-        name, info, spec = backend.name, backend.info, backend.spec
-    if spec is None and db is not None:  # the device the stored samples ran on
-        info = replace(info, runtime=_stored_runtime(db, sorted(stored)) or info.runtime)
-    model_row = None
-    if spec is not None:
-        model_row = ModelInfo(
-            model=name,
-            family=info.family,
-            params=info.params,
-            parent=info.parent,
-            spec=spec,
-        )
+        session.plan(*described)  # the run ids without loading weights
 
+
+def _attach(session: _Session, backends: Backends, stack: ExitStack) -> None:
+    """What scores the instances left: a Ray pool (closed with ``stack``) or the backend,
+    loaded only now; the runs are planned again if the loaded model differs from its spec."""
+    spec = session.spec
+    if spec.executor == "ray":
+        stack.enter_context(ray_session(spec.ray_address))
+        model = session.backend if session.backend is not None else spec.model
+        assert model is not None  # checked
+        pool = RayPool(model, spec.batch_size, spec.workers)
+        stack.callback(pool.close)
+        session.pool, session.model_spec = pool, pool.spec
+        session.plan(pool.name, pool.info)
+    elif session.backend is None:
+        assert spec.model is not None  # checked
+        backend = _backend(spec.model, spec.batch_size, backends)
+        session.backend, session.model_spec = backend, backend.spec
+        session.plan(backend.name, backend.info)
+
+
+def _backfill_runtime(session: _Session) -> None:
+    """Nothing loaded: the device the stored samples ran on, not this machine's guess."""
+    if session.model_spec is None and session.db is not None and session.info is not None:
+        runtime = stored_runtime(session.db, sorted(session.stored))
+        session.info = replace(session.info, runtime=runtime or session.info.runtime)
+
+
+def _model_row(session: _Session) -> ModelInfo | None:
+    """The model row to write (None when nothing was loaded: the stored row stays)."""
+    info = session.info
+    if session.model_spec is None or info is None:
+        return None
+    return ModelInfo(
+        model=session.name,
+        family=info.family,
+        params=info.params,
+        parent=info.parent,
+        spec=session.model_spec,
+    )
+
+
+def _score_and_write(
+    session: _Session, model_row: ModelInfo | None, progress: bool | Any
+) -> tuple[int, int, int]:
+    """Score the chunks left and write each in one transaction, with the model and run rows
+    the first time; returns (new samples, batches, errored samples)."""
+    size = session.spec.batch_size
+    chunk = DEFAULT_CHUNK if size == "auto" else max(8, int(size))
+    plans, name = session.plans, session.name
+    shards = [(p, part) for p in plans for part in _chunks(p.todo, chunk)]
     new = batches = errored = 0
     model_written = False
-    shards = [(p, part) for p in plans for part in _chunks(p.todo, chunk)]
-    with stack, progress_view(progress) as bar:
+    with progress_view(progress) as bar:
         bar_id = bar.add_task(name, total=sum(len(p.todo) for p in plans))
-        for plan, records in scored_shards(shards, backend, pool, name):
+        for plan, records in scored_shards(shards, session.backend, session.pool, name):
             bar.update(bar_id, description=f"{name} · {plan.task.name}")
-            if records:
-                assert model_row is not None  # loaded when todo
-                db = db if db is not None else open_store(store_path)
-                with db.transaction() as con:  # the model and run rows arrive with the samples
-                    if not model_written:
-                        db.upsert_models([model_row], con=con)
-                    if plan.run.run_id not in stored:
-                        db.upsert_run(plan.run, con=con)
-                    db.write_samples(records, con=con)
-                model_written = True
-                stored.add(plan.run.run_id)
-                new += len(records)
-                errored += sum(1 for r in records if r.extra and "error" in r.extra)
-                batches += 1
-                bar.advance(bar_id, len(records))
+            if not records:
+                continue
+            assert model_row is not None  # loaded when todo
+            if session.db is None:
+                session.db = open_store(session.store_path)
+            db = session.db
+            with db.transaction() as con:  # the model and run rows arrive with the samples
+                if not model_written:
+                    db.upsert_models([model_row], con=con)
+                if plan.run.run_id not in session.stored:
+                    db.upsert_run(plan.run, con=con)
+                db.write_samples(records, con=con)
+            model_written = True
+            session.stored.add(plan.run.run_id)
+            new += len(records)
+            errored += sum(1 for r in records if r.extra and "error" in r.extra)
+            batches += 1
+            bar.advance(bar_id, len(records))
+    return new, batches, errored
 
+
+def _finish(session: _Session, seconds: float, new: int, batches: int, errored: int) -> EvalResult:
+    """The summary and cost fit over every instance of the finished runs, whose rows are
+    written once more with the fit and runtime and marked finished."""
+    db, plans, info = session.db, session.plans, session.info
+    assert info is not None  # planned
     keys = pd.DataFrame(
         [(p.run.run_id, str(i.doc_id), int(i.repeat)) for p in plans for i in p.instances],
         columns=["run_id", "doc_id", "repeat"],
     )
-    done_plans = [p for p in plans if p.run.run_id in stored]
+    done_plans = [p for p in plans if p.run.run_id in session.stored]
     run_ids = [p.run.run_id for p in done_plans]
     table = summarize(db, keys) if db is not None and run_ids else summarize_empty()
     cost = stored_cost_fit(db, run_ids, info.runtime) if db is not None else None
-    run_map: dict[str, list[str]] = {}
     if db is not None and done_plans:
+        model_row = _model_row(session)
         with db.transaction() as con:
             if model_row is not None:  # else nothing was loaded: the stored row stays
                 db.upsert_models([model_row], con=con)
@@ -461,10 +448,11 @@ def evaluate(
                 }
                 db.upsert_run(plan.run, con=con)
                 db.finish_run(plan.run.run_id, con=con)
+    run_map: dict[str, list[str]] = {}
     for plan in done_plans:
         run_map.setdefault(plan.task.name, []).append(plan.run.run_id)
     return EvalResult(
-        model=name,
+        model=session.name,
         table=table,
         cost=cost,
         run_ids=run_map,
@@ -472,5 +460,5 @@ def evaluate(
         resumed_samples=len(keys) - new,
         new_batches=batches,
         errored=errored,
-        seconds=time.perf_counter() - started,
+        seconds=seconds,
     )

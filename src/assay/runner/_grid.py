@@ -33,9 +33,11 @@ from assay.errors import InputError
 from assay.models import ModelBackend, check_remote_code, describe_spec
 from assay.store import Store
 
-from ._evaluate import EvalResult, check_options, evaluate
+from ._evaluate import EvalResult, run
 from ._progress import make_progress
 from ._ray import check_executor, ray_session
+from ._score import Backends
+from ._spec import RunSpec, check_options
 
 GRID_KEYS = (
     "models",
@@ -189,25 +191,25 @@ def run_grid(
     with ExitStack() as stack:
         if executor == "ray":
             stack.enter_context(ray_session(ray_address))
+        backends = stack.enter_context(Backends())  # a model shared by cells loads once
         bar = stack.enter_context(make_progress(enabled=progress))
         overall = bar.add_task("grid cells", total=len(cells))
         for cell in cells:
-            result = evaluate(
-                cell.model,
-                list(grid.tasks),
-                store=store,
+            spec = RunSpec(
+                model=cell.model,
+                tasks=grid.tasks,
                 limit=grid.limit,
                 num_fewshot=cell.num_fewshot,
                 seed=cell.seed,
                 batch_size=grid.batch_size,
                 repeats=grid.repeats,
                 permute_choices=cell.orderings,
-                progress=bar if progress else False,
                 executor=executor,
                 workers=workers,
                 trust_remote_code=trust_remote_code,
                 data_roots=grid.data_roots,
             )
+            result = run(spec, store=store, progress=bar if progress else False, backends=backends)
             results.append((cell, result))
             bar.advance(overall, 1)
     return results

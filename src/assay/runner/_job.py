@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from assay.errors import InputError
@@ -18,6 +18,7 @@ from assay.models import check_remote_code, describe_spec
 from assay.store import Store
 
 from ._evaluate import EvalResult, evaluate
+from ._spec import RunSpec
 
 
 @dataclass(frozen=True)
@@ -55,26 +56,30 @@ def evaluate_variants(
     tasks: Any,
     *,
     store: Store | str | os.PathLike[str] | None = None,
-    limit: int | None = None,
-    seed: int = 0,
-    batch_size: int | str = "auto",
-    repeats: int = 1,
-    permute_choices: int = 0,
     progress: bool = True,
-    executor: str = "local",
-    workers: int | None = None,
-    ray_address: str | None = None,
-    trust_remote_code: bool = False,
-    data_roots: Sequence[str | os.PathLike[str]] = (),
+    **settings: Any,
 ) -> list[EvalResult]:
-    """:func:`evaluate` each variant on ``tasks`` with the same settings, in order, into one
-    store (each variant resumes on its own, so a killed job continues where it stopped).
-    Variants need distinct store names (``name=`` in the spec): the store compares models by
-    name, and two settings under one name would pool. Checked before anything runs."""
+    """:func:`evaluate` each variant on ``tasks`` with the same ``settings`` (the keywords of
+    :class:`RunSpec`: limit, seed, batch_size, repeats, permute_choices, executor, ...): the
+    keyword form of :func:`run_variants`."""
+    return run_variants(variants, RunSpec(tasks=tasks, **settings), store=store, progress=progress)
+
+
+def run_variants(
+    variants: Sequence[Variant],
+    spec: RunSpec,
+    *,
+    store: Store | str | os.PathLike[str] | None = None,
+    progress: bool = True,
+) -> list[EvalResult]:
+    """Evaluate ``spec`` once per variant (its model and few-shot replace the spec's), in
+    order, into one store (each variant resumes on its own, so a killed job continues where it
+    stopped). Variants need distinct store names (``name=`` in the spec): the store compares
+    models by name, and two settings under one name would pool. Checked before anything runs."""
     if not variants:
         raise InputError("a job needs at least one model variant")
     for variant in variants:
-        check_remote_code(variant.model, trust_remote_code)
+        check_remote_code(variant.model, spec.trust_remote_code)
     known = [d[0] for d in map(_described, variants) if d is not None]
     dupes = sorted({n for n in known if known.count(n) > 1})
     if dupes:
@@ -83,24 +88,10 @@ def evaluate_variants(
         )
     results: list[EvalResult] = []
     for variant in variants:
+        one = replace(spec, model=variant.model, num_fewshot=variant.num_fewshot)
+        # through ``evaluate`` by name: a test (or a caller) may wrap it to swap the model
         results.append(
-            evaluate(
-                variant.model,
-                tasks,
-                store=store,
-                limit=limit,
-                num_fewshot=variant.num_fewshot,
-                seed=seed,
-                batch_size=batch_size,
-                repeats=repeats,
-                permute_choices=permute_choices,
-                progress=progress,
-                executor=executor,
-                workers=workers,
-                ray_address=ray_address,
-                trust_remote_code=trust_remote_code,
-                data_roots=data_roots,
-            )
+            evaluate(one.model, one.tasks, store=store, progress=progress, **one.settings())
         )
     return results
 

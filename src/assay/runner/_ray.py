@@ -22,7 +22,7 @@ from assay.models import BackendInfo, ModelBackend
 from assay.store import SampleRecord
 from assay.tasks import Instance
 
-from ._score import TaskLike, get_backend, score_instances
+from ._score import Backends, TaskLike, score_instances
 
 EXECUTORS = ("local", "ray")
 MAX_RESTARTS = 3
@@ -98,12 +98,13 @@ def _check_reachable(address: str) -> None:
         raise InputError(f"ray: cannot connect to {address}: {reason}") from None
 
 
-def load_backend(model: ModelBackend | str, batch_size: int | str) -> ModelBackend:
-    """The backend for a spec (loaded once per process) or a given backend, with
-    ``batch_size`` applied (a given backend keeps its own when ``"auto"``)."""
-    backend = get_backend(
-        model, **({} if isinstance(model, ModelBackend) else {"batch_size": batch_size})
-    )
+def load_backend(
+    model: ModelBackend | str, batch_size: int | str, backends: Backends | None = None
+) -> ModelBackend:
+    """The backend for a spec (loaded now, or once per ``backends`` scope) or a given backend,
+    with ``batch_size`` applied (a given backend keeps its own when ``"auto"``)."""
+    options = {} if isinstance(model, ModelBackend) else {"batch_size": batch_size}
+    backend = (backends if backends is not None else Backends()).get(model, **options)
     if isinstance(model, ModelBackend) and batch_size != "auto" and hasattr(backend, "batch_size"):
         backend.batch_size = batch_size
     return backend

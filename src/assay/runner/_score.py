@@ -18,8 +18,6 @@ from assay.requests import (
 from assay.store import SampleRecord
 from assay.tasks import Instance, Result, ScoredSample
 
-_BACKENDS: dict[str, ModelBackend] = {}
-
 
 class TaskLike(Protocol):
     """What the runner needs from a task (``assay.tasks.Task`` satisfies it)."""
@@ -31,13 +29,48 @@ class TaskLike(Protocol):
 
 
 def get_backend(model: ModelBackend | str, **options: Any) -> ModelBackend:
-    """A backend for ``model``; specs are loaded once per process and reused."""
+    """A backend for ``model``: a backend as is, a spec loaded now (every call loads it
+    again: keep the backend, or a :class:`Backends` scope, to reuse it)."""
     if isinstance(model, ModelBackend):
         return model
-    key = f"{model}|{sorted(options.items())}"
-    if key not in _BACKENDS:
-        _BACKENDS[key] = load_model(model, **options)
-    return _BACKENDS[key]
+    return load_model(model, **options)
+
+
+class Backends:
+    """The backends one run has loaded, by spec and options; nothing outlives the scope.
+
+    :func:`assay.runner.run` opens one per call unless given one: a grid passes one to all its
+    cells, so a model it evaluates under several settings loads once per job (the only sharing
+    across calls; there is no process-wide cache). Closing the scope closes what it loaded.
+    """
+
+    def __init__(self) -> None:
+        self._loaded: dict[str, ModelBackend] = {}
+
+    def get(self, model: ModelBackend | str, **options: Any) -> ModelBackend:
+        """``model`` as is when a backend; a spec loaded the first time this scope sees it."""
+        if isinstance(model, ModelBackend):
+            return model
+        key = f"{model}|{sorted(options.items())}"
+        if key not in self._loaded:
+            self._loaded[key] = load_model(model, **options)
+        return self._loaded[key]
+
+    def __len__(self) -> int:
+        return len(self._loaded)
+
+    def close(self) -> None:
+        """Close (``ModelBackend.close``: connections, memory) and drop what this scope loaded;
+        a backend it was given stays the caller's."""
+        loaded, self._loaded = list(self._loaded.values()), {}
+        for backend in loaded:
+            backend.close()
+
+    def __enter__(self) -> Backends:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
 
 def answer_requests(backend: ModelBackend, instances: Sequence[Instance]) -> list[list[Result]]:

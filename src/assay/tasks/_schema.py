@@ -16,21 +16,12 @@ from ._loaders import load_hf_records, read_records
 from ._paths import allowed_roots, check_data_path, check_local_source
 from ._task import Task, task_to_dict
 
-# key -> Task attribute for the scalar/simple keys of our schema
+# the keys of our schema that are Task attributes as they are
 _SIMPLE_KEYS = (
     "name", "version", "request_type", "default_template", "target", "choices", "framing",
     "description", "num_fewshot", "fewshot_split", "target_delimiter", "fewshot_delimiter",
     "filters", "chat", "chat_template", "system_prompt", "metadata", "metrics", "choice_labels",
 )  # fmt: skip
-SCHEMA_KEYS = frozenset(
-    {*_SIMPLE_KEYS, "templates", "generation", "docs", "fewshot_docs", "data", "template"}
-)
-_GENERATION_KEYS = frozenset({"max_new_tokens", "stop", "temperature"})
-_DATA_KEYS = frozenset(
-    {"path", "fewshot_path", "hf", "name", "split", "fewshot_split", "data_files", "id_field",
-     "difficulty_field", "cluster_field", "offline"}
-)  # fmt: skip
-
 LM_EVAL_KEYS = frozenset(
     {"task", "dataset_path", "dataset_name", "dataset_kwargs", "test_split", "validation_split",
      "training_split", "fewshot_split", "doc_to_text", "doc_to_target", "doc_to_choice",
@@ -55,16 +46,9 @@ def save_task(task: Task, path: str | Path) -> Path:
     return path
 
 
-def _check_keys(spec: dict[str, Any], allowed: frozenset[str], where: str, what: str) -> None:
-    for key in spec:
-        if key not in allowed:
-            raise InputError(f"{where}: unknown {what}key {key!r}")
-
-
 def _records_from_data(
     data: dict[str, Any], base: Path | None, where: str, split_key: str, roots: Any = None
 ):
-    _check_keys(data, _DATA_KEYS, where, "data ")
     offline = bool(data.get("offline", False))
     if "path" in data:
         key = "fewshot_path" if split_key == "fewshot_split" and "fewshot_path" in data else "path"
@@ -92,90 +76,66 @@ def _records_from_data(
 def task_from_dict(
     spec: dict[str, Any], *, where: str, base: Path | None = None, data_roots: Any = ()
 ) -> Task:
-    """Build a task from assay's YAML schema; a bad key names ``where`` and the key. A task
+    """Build a task from assay's YAML schema; its shape is checked by the pydantic models of
+    ``_taskfile`` (a bad key names ``where`` and the key), its values by :class:`Task`. A task
     file (``base``, its folder) reads data only under ``base`` and ``data_roots``."""
+    from ._taskfile import parse_task_file  # pydantic loads only when a task file is read
+
     roots = allowed_roots(base, data_roots)
     if not isinstance(spec, dict):
         raise InputError(f"{where}: a task file must be a mapping")
-    spec = dict(spec)
-    spec.pop("source", None)
-    _check_keys(spec, SCHEMA_KEYS, where, "")
-    for key in ("name", "request_type"):
-        if key not in spec:
-            raise InputError(f"{where}: missing key {key!r}")
-    templates_spec = spec.pop("templates", None) or spec.pop("template", None)
-    if templates_spec is None:
-        raise InputError(f"{where}: missing key 'templates'")
-    if isinstance(templates_spec, str):
-        templates_spec = {"default": templates_spec}
-    if not isinstance(templates_spec, dict):
-        raise InputError(f"{where}: key 'templates' must map template ids to templates")
-    templates, template_framing = {}, {}
-    for tid, value in templates_spec.items():
-        if isinstance(value, dict):
-            _check_keys(value, frozenset({"text", "framing"}), where, f"templates.{tid} ")
-            if "text" not in value:
-                raise InputError(f"{where}: templates.{tid} needs key 'text'")
-            templates[str(tid)] = value["text"]
-            if value.get("framing"):
-                template_framing[str(tid)] = value["framing"]
-        elif isinstance(value, str):
-            templates[str(tid)] = value
-        else:
-            raise InputError(f"{where}: templates.{tid} must be a string or a mapping")
-    generation = spec.pop("generation", None) or {}
-    if not isinstance(generation, dict):
-        raise InputError(f"{where}: key 'generation' must be a mapping")
-    _check_keys(generation, _GENERATION_KEYS, where, "generation ")
-    kwargs: dict[str, Any] = {k: spec[k] for k in _SIMPLE_KEYS if spec.get(k) is not None}
-    if "stop" in generation:
-        stop = generation["stop"]
-        kwargs["stop"] = (stop,) if isinstance(stop, str) else tuple(stop)
-    for key in ("max_new_tokens", "temperature"):
-        if key in generation:
-            kwargs[key] = generation[key]
+    spec = {k: v for k, v in spec.items() if k != "source"}
+    parsed = parse_task_file(spec, where)
+    templates, template_framing = parsed.template_texts()
+    kwargs: dict[str, Any] = {
+        k: getattr(parsed, k) for k in _SIMPLE_KEYS if getattr(parsed, k) is not None
+    }
     if "version" in kwargs:
         kwargs["version"] = str(kwargs["version"])
-    data = spec.get("data")
-    if data is not None and not isinstance(data, dict):
-        raise InputError(f"{where}: key 'data' must be a mapping")
-    if "docs" in spec:
-        if not isinstance(spec["docs"], list) or not all(isinstance(d, dict) for d in spec["docs"]):
-            raise InputError(f"{where}: key 'docs' must be a list of mappings")
-        records = spec["docs"]
-    elif data is not None:
-        records = _records_from_data(data, base, where, "split", roots)
-    else:
-        raise InputError(f"{where}: needs 'docs' (inline) or 'data' (a file or dataset)")
-    defaults = {
-        "id_field": "doc_id",
-        "difficulty_field": "difficulty",
-        "cluster_field": "cluster_id",
-    }
-    id_opts = {key: (data or {}).get(key, default) for key, default in defaults.items()}
+    data = parsed.data.given() if parsed.data is not None else None
     try:
-        kwargs["docs"] = make_docs(records or [], **id_opts)
-    except InputError as exc:
-        raise InputError(f"{where}: {exc}") from None
-    try:
-        if "fewshot_docs" in spec:
-            shots = spec["fewshot_docs"]
-            if not isinstance(shots, list) or not all(isinstance(d, dict) for d in shots):
-                raise InputError("key 'fewshot_docs' must be a list of mappings")
-            kwargs["fewshot_docs"] = make_docs(shots, prefix="fewshot-")
-        elif data is not None and (data.get("fewshot_split") or data.get("fewshot_path")):
-            shots = _records_from_data(data, base, where, "fewshot_split", roots)
-            kwargs["fewshot_docs"] = make_docs(shots or [], prefix="fewshot-", **id_opts)
-            kwargs["fewshot_split"] = data.get("fewshot_split") or data.get("fewshot_path")
-    except InputError as exc:
-        message = str(exc)
-        raise InputError(message if message.startswith(where) else f"{where}: {message}") from None
-    try:
+        kwargs.update(_generation(parsed.generation))
+        kwargs.update(_documents(parsed, data, base, where, roots))
         return Task(templates=templates, template_framing=template_framing, source=where, **kwargs)
     except TypeError as exc:
         raise InputError(f"{where}: {exc}") from None
     except InputError as exc:
-        raise InputError(f"{where}: {exc}") from None
+        message = str(exc)
+        raise InputError(message if message.startswith(where) else f"{where}: {message}") from None
+
+
+def _generation(generation: Any) -> dict[str, Any]:
+    """The Task keywords of the ``generation`` section (the keys it sets)."""
+    if generation is None:
+        return {}
+    out = {k: getattr(generation, k) for k in generation.model_fields_set}
+    if "stop" in out:
+        stop = out["stop"]
+        out["stop"] = (stop,) if isinstance(stop, str) else tuple(stop)
+    return out
+
+
+def _documents(
+    parsed: Any, data: dict[str, Any] | None, base: Path | None, where: str, roots: Any
+) -> dict[str, Any]:
+    """``docs`` and, when given, ``fewshot_docs`` and ``fewshot_split``: inline or from data."""
+    id_opts = {
+        "id_field": (data or {}).get("id_field", "doc_id"),
+        "difficulty_field": (data or {}).get("difficulty_field", "difficulty"),
+        "cluster_field": (data or {}).get("cluster_field", "cluster_id"),
+    }
+    if parsed.docs is not None:
+        records = parsed.docs
+    else:
+        records = _records_from_data(data or {}, base, where, "split", roots)
+    out: dict[str, Any] = {"docs": make_docs(records or [], **id_opts)}
+    if parsed.fewshot_docs is not None:
+        out["fewshot_docs"] = make_docs(parsed.fewshot_docs, prefix="fewshot-")
+    elif data is not None and (data.get("fewshot_split") or data.get("fewshot_path")):
+        shots = _records_from_data(data, base, where, "fewshot_split", roots)
+        out["fewshot_docs"] = make_docs(shots or [], prefix="fewshot-", **id_opts)
+        out["fewshot_split"] = data.get("fewshot_split") or data.get("fewshot_path")
+    return out
 
 
 # ---------------------------------------------------------------- lm-eval subset

@@ -1,0 +1,135 @@
+"""``RunSpec``: everything that says what one evaluation computes, checked before any work.
+
+The command line (``assay eval``), the Python API (:func:`assay.runner.evaluate`), variant jobs
+and grids all build a :class:`RunSpec` and hand it to :func:`assay.runner.run`. Where results go
+(the store) and how progress shows are arguments of ``run``, not of the spec.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import asdict, dataclass, fields, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from assay.errors import InputError
+from assay.models import ModelBackend, check_remote_code
+
+from ._ray import check_executor
+
+MAX_REPEATS = 1000
+"""Upper bound of ``repeats`` and of ``permute_choices`` (instances are built in memory)."""
+
+
+@dataclass(frozen=True)
+class RunSpec:
+    """One evaluation: a model (backend or spec string) on tasks (names, files or Task objects)
+    with its sampling settings and executor. :meth:`checked` validates every value with one-line
+    InputErrors before a model, task file or store is touched; ``dataclasses.replace`` derives a
+    variant (another model or few-shot setting) of the same job.
+
+    ``permute_choices`` is the number of extra seeded choice orderings; ``batch_size`` is
+    ``"auto"`` or continuations per forward pass (text like ``"16"`` is accepted, the command
+    line's ``--batch-size``); ``data_roots`` are the folders besides its own a task file may read
+    data from; ``trust_remote_code`` allows a spec that runs the model's own Python code.
+    """
+
+    model: ModelBackend | str | None = None
+    tasks: Any = ()
+    limit: int | None = None
+    num_fewshot: int | None = None
+    seed: int = 0
+    batch_size: int | str = "auto"
+    repeats: int = 1
+    permute_choices: int = 0
+    executor: str = "local"
+    workers: int | None = None
+    ray_address: str | None = None
+    trust_remote_code: bool = False
+    data_roots: tuple[str | os.PathLike[str], ...] = ()
+
+    def __post_init__(self) -> None:
+        tasks = self.tasks
+        if isinstance(tasks, str | os.PathLike) or hasattr(tasks, "score"):
+            tasks = (tasks,)
+        object.__setattr__(self, "tasks", tuple(tasks))
+        object.__setattr__(self, "data_roots", tuple(self.data_roots or ()))
+
+    def checked(self) -> RunSpec:
+        """This spec with ``batch_size`` normalised (``"auto"`` or an int); InputError (one
+        line) for any bad value, a missing model or a refused ``trust_remote_code``."""
+        if self.model is None:
+            raise InputError("a run needs a model")
+        check_executor(self.executor, self.workers, self.ray_address)
+        size = self.check_options()
+        check_remote_code(self.model, self.trust_remote_code)
+        return replace(self, batch_size=size)
+
+    def check_options(self) -> int | str:
+        """The sampling options checked; returns the normalised ``batch_size``."""
+        return check_options(
+            limit=self.limit,
+            num_fewshot=self.num_fewshot,
+            seed=self.seed,
+            batch_size=self.batch_size,
+            repeats=self.repeats,
+            permute_choices=self.permute_choices,
+        )
+
+    def settings(self) -> dict[str, Any]:
+        """The fields besides ``model`` and ``tasks`` as keywords of :func:`evaluate`."""
+        skip = {"model", "tasks"}
+        return {f.name: getattr(self, f.name) for f in fields(self) if f.name not in skip}
+
+    def to_dict(self) -> dict[str, Any]:
+        """The spec as plain values (a backend and Task objects by name)."""
+        out = asdict(replace(self, model=None, tasks=()))
+        out["model"] = self.model if isinstance(self.model, str | None) else self.model.name
+        out["tasks"] = [t if isinstance(t, str) else getattr(t, "name", str(t)) for t in self.tasks]
+        out["data_roots"] = [str(Path(p)) for p in self.data_roots]
+        return out
+
+
+def _count(name: str, value: Any, low: int, *, optional: bool = False, high: int | None = None):
+    """``value`` as an int in [low, high] (None passes when ``optional``), else InputError."""
+    if value is None and optional:
+        return None
+    ok = isinstance(value, int | np.integer) and not isinstance(value, bool)
+    if not ok or value < low or (high is not None and value > high):
+        bound = f">= {low}" if high is None else f"in [{low}, {high}]"
+        raise InputError(f"{name} must be an integer {bound}, got {value!r}")
+    return int(value)
+
+
+def check_options(
+    *,
+    limit: Any = None,
+    num_fewshot: Any = None,
+    seed: Any = 0,
+    batch_size: Any = "auto",
+    repeats: Any = 1,
+    permute_choices: Any = 0,
+) -> int | str:
+    """Reject invalid run options with one-line InputErrors (before any work).
+
+    Returns ``batch_size`` as ``"auto"`` or an int (text like ``"16"`` is accepted: the one
+    check of the command line's ``--batch-size``)."""
+    _count("limit", limit, 1, optional=True)
+    _count("num_fewshot", num_fewshot, 0, optional=True)
+    _count("seed", seed, 0)
+    size = _batch_size(batch_size)
+    _count("repeats", repeats, 1, high=MAX_REPEATS)
+    _count("permute_choices", permute_choices, 0, high=MAX_REPEATS)
+    return size
+
+
+def _batch_size(value: Any) -> int | str:
+    if isinstance(value, str):
+        value = value.strip()
+        if value == "auto":
+            return value
+        if value.isascii() and value.isdigit():
+            value = int(value)
+    return _count("batch_size ('auto' or an integer)", value, 1)
