@@ -29,7 +29,14 @@ from assay.rank import (
 from assay.store import read_table
 
 from ._common import bounded, console, get_store, print_json, print_table
-from ._options import BootstrapOption, JsonOption, SeedOption, StoreOption
+from ._options import (
+    BootstrapOption,
+    JsonOption,
+    SeedOption,
+    StoreOption,
+    confidence_option,
+    with_options,
+)
 
 judge_app = typer.Typer(
     help="LLM judges for generated answers: pairwise and pointwise verdicts stored as battles, "
@@ -201,16 +208,20 @@ def _judged(store: Path | None, judge: str) -> pd.DataFrame:
 
 
 @judge_app.command("position")
+@with_options(confidence=confidence_option)
 def position_cmd(
     judge: JudgeNameOption,
     bootstrap: BootstrapOption = 200,
+    confidence: float = 0.95,
     seed: SeedOption = 0,
     store: StoreOption = None,
     json_out: JsonOption = False,
 ) -> None:
     """Position-swap check of a judge's stored battles: how often its two verdicts (one per
     answer order) agree, and how often the answer shown first wins."""
-    result = position_consistency(_judged(store, judge), bootstrap=bootstrap, seed=seed)
+    result = position_consistency(
+        _judged(store, judge), bootstrap=bootstrap, seed=seed, alpha=1 - confidence
+    )
     if json_out:
         print_json({"judge": judge, **result.to_dict()})
     else:
@@ -273,6 +284,7 @@ def lc_winrate_cmd(
 
 
 @judge_app.command("agreement")
+@with_options(confidence=confidence_option)
 def agreement_cmd(
     judge: JudgeNameOption,
     votes: Annotated[
@@ -281,6 +293,7 @@ def agreement_cmd(
     ] = None,
     human: HumanOption = None,
     bootstrap: BootstrapOption = 200,
+    confidence: float = 0.95,
     seed: SeedOption = 0,
     store: StoreOption = None,
     json_out: JsonOption = False,
@@ -292,7 +305,9 @@ def agreement_cmd(
         extra = read_battles(votes)
         extra["judge"] = extra["judge"].where(extra["judge"].notna(), None)
         battles = pd.concat([battles[battles["judge"] == judge], extra], ignore_index=True)
-    result = judge_agreement(battles, judge, human=human, bootstrap=bootstrap, seed=seed)
+    result = judge_agreement(
+        battles, judge, human=human, bootstrap=bootstrap, seed=seed, alpha=1 - confidence
+    )
     if json_out:
         print_json(result.to_dict())
         return
@@ -307,6 +322,7 @@ def agreement_cmd(
 
 
 @judge_app.command("self-preference")
+@with_options(confidence=confidence_option)
 def self_preference_cmd(
     judge: JudgeNameOption,
     family: Annotated[
@@ -314,6 +330,7 @@ def self_preference_cmd(
     ] = None,
     human: HumanOption = None,
     bootstrap: BootstrapOption = 200,
+    confidence: float = 0.95,
     seed: SeedOption = 0,
     store: StoreOption = None,
     json_out: JsonOption = False,
@@ -324,7 +341,14 @@ def self_preference_cmd(
     models = st.models()
     families = models.set_index("model")["family"] if len(models) else pd.Series(dtype=object)
     result = self_preference(
-        st.battles(), judge, families, family=family, human=human, bootstrap=bootstrap, seed=seed
+        st.battles(),
+        judge,
+        families,
+        family=family,
+        human=human,
+        bootstrap=bootstrap,
+        seed=seed,
+        alpha=1 - confidence,
     )
     if json_out:
         print_json(result.to_dict())

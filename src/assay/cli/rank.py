@@ -23,7 +23,15 @@ from assay.rank import (
 )
 
 from ._common import bounded, console, get_store, print_json, print_table
-from ._options import BootstrapOption, JsonOption, MetricOption, SeedOption, StoreOption
+from ._options import (
+    BootstrapOption,
+    JsonOption,
+    MetricOption,
+    SeedOption,
+    StoreOption,
+    confidence_option,
+    with_options,
+)
 
 rank_app = typer.Typer(
     help="Leaderboards with confidence intervals and honest ranks.", no_args_is_help=True
@@ -69,6 +77,7 @@ def _show(ratings: Ratings, json_out: bool, title: str) -> None:
 
 
 @rank_app.command("battles")
+@with_options(confidence=confidence_option)
 def battles_cmd(
     file: Annotated[
         Path | None,
@@ -89,6 +98,7 @@ def battles_cmd(
         ),
     ] = 4.0,
     seed: SeedOption = 0,
+    confidence: float = 0.95,
     store: StoreOption = None,
     json_out: JsonOption = False,
 ) -> None:
@@ -110,7 +120,13 @@ def battles_cmd(
         bootstrap = ELO_BOOTSTRAP if method == "elo" else ARENA_BOOTSTRAP
     with console.status(f"fitting {method} with {bootstrap} bootstrap rounds"):
         ratings = fit_battles(
-            battles, method=method, anchor=anchor_pair, bootstrap=bootstrap, seed=seed, k=k
+            battles,
+            method=method,
+            anchor=anchor_pair,
+            bootstrap=bootstrap,
+            seed=seed,
+            k=k,
+            confidence=confidence,
         )
     if file is not None:
         n = ratings.info.get("n_battles")

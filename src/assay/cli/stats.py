@@ -19,7 +19,9 @@ from ._options import (
     StoreOption,
     TaskOption,
     TasksOption,
+    confidence_option,
     only,
+    with_options,
 )
 
 VarianceOpt = bounded(0)
@@ -74,6 +76,7 @@ def _path_evidence(paths: list[Path], store):
     return ev
 
 
+@with_options(confidence=confidence_option)
 def compare_cmd(
     paths: Annotated[
         list[Path] | None,
@@ -88,7 +91,7 @@ def compare_cmd(
     task: TasksOption = None,
     models: ModelsOption = None,
     metric: MetricOption = None,
-    alpha: AlphaOption = 0.05,
+    confidence: float = 0.95,
     correction: Annotated[
         str, typer.Option("--correction", help="holm, bh (Benjamini-Hochberg) or none.")
     ] = "holm",
@@ -126,7 +129,7 @@ def compare_cmd(
         metrics=ev.metrics,
         models=_split(models),
         tasks=task,
-        alpha=alpha,
+        alpha=1 - confidence,
         correction=correction,
         test=test,
         overall=overall,
@@ -247,13 +250,14 @@ def power_cmd(
         print_table([estimated], title="variance components from the store")
 
 
+@with_options(confidence=confidence_option)
 def flips_cmd(
     old: Annotated[str, typer.Option("--old", help="Old model version.")],
     new: Annotated[str, typer.Option("--new", help="New model version.")],
     store: StoreOption = None,
     task: TasksOption = None,
     metric: Annotated[str, typer.Option("--metric", help="Binary metric.")] = "acc",
-    alpha: AlphaOption = 0.05,
+    confidence: float = 0.95,
     show_ids: Annotated[
         bool, typer.Option("--ids", help="Also list the negatively flipped doc_ids.")
     ] = False,
@@ -272,7 +276,7 @@ def flips_cmd(
         new,
         task=task,
         metric=metric,
-        alpha=alpha,
+        alpha=1 - confidence,
     )
     if json_out:
         print_json(result.to_dict())
@@ -288,12 +292,13 @@ def flips_cmd(
         print_table(neg, title="negative flips")
 
 
+@with_options(confidence=confidence_option)
 def bias_cmd(
     model: Annotated[str | None, typer.Option("--model", help="Model name.")] = None,
     store: StoreOption = None,
     task: TaskOption = None,
     metric: Annotated[str, typer.Option("--metric", help="Correctness metric.")] = "acc",
-    alpha: AlphaOption = 0.05,
+    confidence: float = 0.95,
     json_out: JsonOption = False,
 ) -> None:
     """Position bias of a model's multiple-choice answers on one task.
@@ -307,7 +312,9 @@ def bias_cmd(
     samples = st.samples(model=model, task=only(task))
     if samples.empty:
         _unknown_model_or_task(st, model, only(task))
-    result = position_bias(samples, model=model, task=only(task), metric=metric, alpha=alpha)
+    result = position_bias(
+        samples, model=model, task=only(task), metric=metric, alpha=1 - confidence
+    )
     if json_out:
         print_json(result.to_dict())
         return
