@@ -13,8 +13,8 @@ from fake_backend import FakeBackend, answer_key
 from typer.testing import CliRunner
 
 from assay import open_store, stats
-from assay.core import Settings
 from assay.cli import app
+from assay.core import Settings
 from assay.errors import InputError
 from assay.report._helm_panels import (
     breakdown_panel,
