@@ -358,7 +358,7 @@ def trend_cmd(
     if se is not None and not (np.isfinite(se.to_numpy(float)) & (se.to_numpy(float) > 0)).all():
         se = None  # weights only when every point has a standard error
     res = detect_inverse_scaling(
-        df[x], df[y], se=se, higher_is_better=not lower_is_better, alpha=1 - confidence
+        df[x], df[y], se=se, higher_is_better=not lower_is_better, confidence=confidence
     )
     if as_json:
         print_json(res.to_dict())

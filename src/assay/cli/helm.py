@@ -80,7 +80,7 @@ def calibration_cmd(
         if len(pair) != 2:
             raise InputError("--compare takes two models 'a,b'")
         res = compare_calibration(df, pair[0], pair[1], task=only(task), metric=metric,
-                                  n_bins=bins, n_resamples=max(bootstrap, 2), alpha=1 - confidence,
+                                  n_bins=bins, n_resamples=max(bootstrap, 2), confidence=confidence,
                                   seed=seed)  # fmt: skip
         if json_out:
             print_json(res.to_dict())
@@ -88,7 +88,7 @@ def calibration_cmd(
         print_table(res.table, title=f"{pair[0]} - {pair[1]} on {res.task} ({res.n_docs} docs)")
         return
     res = calibration(df, model=model, metric=metric, n_bins=bins, n_resamples=bootstrap,
-                      alpha=1 - confidence, seed=seed)  # fmt: skip
+                      confidence=confidence, seed=seed)  # fmt: skip
     if json_out:
         print_json(res.to_dict())
         return
@@ -124,7 +124,7 @@ def efficiency_cmd(
 
     table = read_prices(prices) if prices is not None else None  # bad prices: before the store
     _, df = _samples(store, model, task)
-    res = efficiency(df, prices=table, alpha=1 - confidence)
+    res = efficiency(df, prices=table, confidence=confidence)
     if json_out:
         print_json(res.to_dict())
         return
@@ -189,7 +189,7 @@ def breakdown_cmd(
     if two is not None and len(two) != 2:
         raise InputError("--pair takes two models 'a,b'")
     res = breakdown(scores, by, groups=mapping, n_bins=bins, metric=metric,
-                    metrics=evidence.metrics, models=_split(models), tasks=task, pair=None if two is None else (two[0], two[1]), alpha=1 - confidence,
+                    metrics=evidence.metrics, models=_split(models), tasks=task, pair=None if two is None else (two[0], two[1]), confidence=confidence,
                     correction=correction, seed=seed)  # fmt: skip
     if json_out:
         print_json(res.to_dict())
@@ -239,7 +239,7 @@ def reliability_cmd(
     if scores.empty:
         raise InputError(f"the store at {st.path} has no scored samples")
     res = reliability(scores, by=by, metric=metric, metrics=evidence.metrics, threshold=threshold,
-                      models=_split(models), tasks=task, min_variants=min_variants, alpha=1 - confidence)  # fmt: skip
+                      models=_split(models), tasks=task, min_variants=min_variants, confidence=confidence)  # fmt: skip
     if json_out:
         print_json(res.to_dict())
         return

@@ -220,7 +220,7 @@ def position_cmd(
     """Position-swap check of a judge's stored battles: how often its two verdicts (one per
     answer order) agree, and how often the answer shown first wins."""
     result = position_consistency(
-        _judged(store, judge), bootstrap=bootstrap, seed=seed, alpha=1 - confidence
+        _judged(store, judge), bootstrap=bootstrap, seed=seed, confidence=confidence
     )
     if json_out:
         print_json({"judge": judge, **result.to_dict()})
@@ -306,7 +306,7 @@ def agreement_cmd(
         extra["judge"] = extra["judge"].where(extra["judge"].notna(), None)
         battles = pd.concat([battles[battles["judge"] == judge], extra], ignore_index=True)
     result = judge_agreement(
-        battles, judge, human=human, bootstrap=bootstrap, seed=seed, alpha=1 - confidence
+        battles, judge, human=human, bootstrap=bootstrap, seed=seed, confidence=confidence
     )
     if json_out:
         print_json(result.to_dict())
@@ -348,7 +348,7 @@ def self_preference_cmd(
         human=human,
         bootstrap=bootstrap,
         seed=seed,
-        alpha=1 - confidence,
+        confidence=confidence,
     )
     if json_out:
         print_json(result.to_dict())

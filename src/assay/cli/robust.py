@@ -53,7 +53,7 @@ def robustness_cmd(
 
     ev = _evidence(store)
     result = robustness(ev.scores, metric=metric, metrics=ev.metrics, models=_models(models),
-                        tasks=task, alpha=1 - confidence)  # fmt: skip
+                        tasks=task, confidence=confidence)  # fmt: skip
     if json_out:
         print_json(result.to_dict())
         return
@@ -111,7 +111,7 @@ def fairness_cmd(
     result = fairness(
         _evidence(store).scores, metric=metric, task=only(task), models=_models(models),
         weights=_weights(weights), diversity_weight=diversity_weight,
-        sentiment_weight=sentiment_weight, alpha=1 - confidence,
+        sentiment_weight=sentiment_weight, confidence=confidence,
     )  # fmt: skip
     if json_out:
         print_json(result.to_dict())

@@ -129,7 +129,7 @@ def compare_cmd(
         metrics=ev.metrics,
         models=_split(models),
         tasks=task,
-        alpha=1 - confidence,
+        confidence=confidence,
         correction=correction,
         test=test,
         overall=overall,
@@ -276,7 +276,7 @@ def flips_cmd(
         new,
         task=task,
         metric=metric,
-        alpha=1 - confidence,
+        confidence=confidence,
     )
     if json_out:
         print_json(result.to_dict())
@@ -313,7 +313,7 @@ def bias_cmd(
     if samples.empty:
         _unknown_model_or_task(st, model, only(task))
     result = position_bias(
-        samples, model=model, task=only(task), metric=metric, alpha=1 - confidence
+        samples, model=model, task=only(task), metric=metric, confidence=confidence
     )
     if json_out:
         print_json(result.to_dict())

@@ -33,6 +33,7 @@ from ._settings import (
     DEFAULT_CONFIDENCE,
     DEFAULT_RESAMPLES,
     Settings,
+    accepts_confidence,
     level_label,
     resolve_confidence,
 )
@@ -46,6 +47,7 @@ __all__ = [
     "LIMITS",
     "ReadBudget",
     "Settings",
+    "accepts_confidence",
     "MetricInfo",
     "MetricMap",
     "declared_metrics",

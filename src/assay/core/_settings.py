@@ -4,15 +4,22 @@ report, to every analysis it runs."""
 
 from __future__ import annotations
 
+import functools
+import inspect
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any, TypeVar
 
 from assay.errors import InputError
+
+F = TypeVar("F", bound=Callable[..., Any])
 
 __all__ = [
     "DEFAULT_CONFIDENCE",
     "DEFAULT_RESAMPLES",
     "Settings",
+    "accepts_confidence",
     "level_label",
     "resolve_confidence",
 ]
@@ -112,3 +119,44 @@ def resolve_confidence(
                 f"(confidence {first[2]:g} vs {other[2]:g}): give only --confidence"
             )
     return first[2]
+
+
+def accepts_confidence(param: str = "alpha") -> Callable[[F], F]:
+    """A decorator: the function also takes ``confidence=`` (a confidence level in (0, 1)) for
+    its own level parameter ``param`` — ``alpha`` (a significance level: 1 − confidence) or a
+    confidence level under another name (``level``, ``ci_level``: the same number). Giving both
+    with different values is a one-line :class:`~assay.errors.InputError`."""
+    as_alpha = param == "alpha"
+
+    def decorate(function: F) -> F:
+        signature = inspect.signature(function)
+        if param not in signature.parameters or "confidence" in signature.parameters:
+            raise TypeError(f"{function.__name__}: no {param!r} to map confidence to")
+
+        @functools.wraps(function)
+        def run(*args: Any, confidence: float | None = None, **kwargs: Any) -> Any:
+            if confidence is not None:
+                c = resolve_confidence(confidence)
+                value = 1 - c if as_alpha else c
+                given = kwargs.get(param)
+                if given is not None and not math.isclose(given, value, abs_tol=1e-12):
+                    raise InputError(
+                        f"confidence={confidence:g} and {param}={given:g} disagree: give one"
+                    )
+                kwargs[param] = value
+            return function(*args, **kwargs)
+
+        params = list(signature.parameters.values())
+        extra = inspect.Parameter(
+            "confidence", inspect.Parameter.KEYWORD_ONLY, default=None, annotation="float | None"
+        )
+        at = next(
+            (i for i, p in enumerate(params) if p.kind is inspect.Parameter.VAR_KEYWORD),
+            len(params),
+        )
+        run.__signature__ = signature.replace(  # type: ignore[attr-defined]
+            parameters=[*params[:at], extra, *params[at:]]
+        )
+        return run  # type: ignore[return-value]
+
+    return decorate

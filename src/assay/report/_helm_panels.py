@@ -95,7 +95,7 @@ def calibration_panel(
             mc,
             n_bins=n_bins,
             n_resamples=settings.resamples,
-            alpha=settings.alpha,
+            confidence=settings.confidence_level,
             seed=settings.seed,
         )
     except AssayError as exc:
@@ -161,7 +161,9 @@ def efficiency_panel(
         return panel
     try:
         res = stats.efficiency(
-            samples[samples["task"].isin(list(headline))], prices=prices, alpha=settings.alpha
+            samples[samples["task"].isin(list(headline))],
+            prices=prices,
+            confidence=settings.confidence_level,
         )
     except AssayError as exc:
         return panel.fail(exc)
@@ -205,7 +207,9 @@ def breakdown_panel(
     keep = scores["metric"].to_numpy() == scores["task"].map(headline).to_numpy()
     s = scores[keep & scores["difficulty"].notna().to_numpy()]
     try:
-        res = stats.breakdown(s, "difficulty", alpha=alpha, seed=settings.seed)
+        res = stats.breakdown(
+            s, "difficulty", confidence=settings.confidence_level, seed=settings.seed
+        )
     except AssayError as exc:
         return panel.fail(exc)
     for task, g in res.groups.groupby("task", sort=False):
@@ -269,7 +273,7 @@ def reliability_panel(
         )
         return panel
     try:
-        res = stats.reliability(s, metrics=metrics, alpha=alpha)
+        res = stats.reliability(s, metrics=metrics, confidence=settings.confidence_level)
     except AssayError as exc:
         return panel.fail(exc)
     rows = [

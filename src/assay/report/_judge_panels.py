@@ -53,7 +53,11 @@ def judge_panel(
     shown when its data exist, at the ``settings``' level, resamples and seed (as the `assay
     judge` commands compute them). Without judged battles the panel keeps a note."""
     settings = settings or Settings()
-    boot = {"bootstrap": settings.resamples, "seed": settings.seed, "alpha": settings.alpha}
+    boot = {
+        "bootstrap": settings.resamples,
+        "seed": settings.seed,
+        "confidence": settings.confidence_level,
+    }
     panel = new_panel("judges", settings)
     judges = _judges(battles)
     if not judges:

@@ -45,7 +45,9 @@ def compare_scores(
     scores = with_corpus_metrics(scores)
     headline = headline_metrics(scores, metrics)
     keep = scores["metric"].to_numpy() == scores["task"].map(headline).to_numpy()
-    comp = stats.compare(scores[keep], alpha=alpha, correction="holm", metrics=metrics)
+    comp = stats.compare(
+        scores[keep], confidence=settings.confidence_level, correction="holm", metrics=metrics
+    )
     return comp, headline
 
 

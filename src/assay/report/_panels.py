@@ -84,7 +84,7 @@ def position_bias_panel(
             metric = headline[str(task)]
             if f"metric.{metric}" not in group or group[f"metric.{metric}"].isna().all():
                 continue
-            r = stats.position_bias(group, metric=metric, alpha=settings.alpha)
+            r = stats.position_bias(group, metric=metric, confidence=settings.confidence_level)
             shares = " · ".join(f"{100 * v:.0f}%" for v in r.table["share"])
             by_gold = " · ".join(  # accuracy when the right answer sat at each position
                 "–" if pd.isna(v) else fmt(v) for v in r.table["accuracy"]
@@ -161,7 +161,12 @@ def flips_panel(
                 if not (both.loc[both["model"] == old, "task"] == task).any():
                     continue
                 result = stats.flips(
-                    scores, old, new, task=task, metric=headline[task], alpha=settings.alpha
+                    scores,
+                    old,
+                    new,
+                    task=task,
+                    metric=headline[task],
+                    confidence=settings.confidence_level,
                 )
                 r = result.table[result.table["task"] == task].iloc[0]
                 panel.findings.append(flip_finding(r, str(old), str(new), str(task), level))

@@ -48,7 +48,9 @@ def robustness_panel(
         panel.note = "No perturbed runs. Run `assay eval --perturb typos,casing -t TASK`."
         return panel
     try:
-        result = stats.robustness(scores, metric=metric, metrics=metrics, alpha=settings.alpha)
+        result = stats.robustness(
+            scores, metric=metric, metrics=metrics, confidence=settings.confidence_level
+        )
     except AssayError as exc:
         return panel.fail(exc)
     table = result.table
@@ -78,7 +80,9 @@ def fairness_panel(
         panel.note = "No fairness probes. Run `assay fairness-probes probes.yaml` and evaluate it."
         return panel
     try:
-        result = stats.fairness(scores[probes.to_numpy()], metric=metric, alpha=settings.alpha)
+        result = stats.fairness(
+            scores[probes.to_numpy()], metric=metric, confidence=settings.confidence_level
+        )
     except AssayError as exc:
         return panel.fail(exc)
     _table(panel, result.index, ["model", "llmbi", "bias", "diversity_penalty", "sentiment"],
