@@ -116,7 +116,8 @@ other command takes the level as ``--confidence`` (:func:`confidence_option`).""
 
 _OPEN01 = bounded(0, 1, low_open=True, high_open=True)
 _CONFIDENCE_HELP = (
-    "Confidence level of every interval, in (0, 1); tests are at significance 1 - it."
+    f"Confidence level of every interval, in (0, 1); tests are at significance 1 - it "
+    f"(default {DEFAULT_CONFIDENCE})."
 )
 ConfidenceOption = Annotated[
     float | None,
@@ -124,16 +125,17 @@ ConfidenceOption = Annotated[
         "--confidence",
         help=_CONFIDENCE_HELP,
         callback=_OPEN01,
-        show_default=str(DEFAULT_CONFIDENCE),
+        show_default=False,
     ),
 ]
 ForecastConfidenceOption = Annotated[
     float | None,
     typer.Option(
         "--confidence",
-        help="Confidence level of the prediction intervals, in (0, 1).",
+        help=f"Confidence level of the prediction intervals, in (0, 1) "
+        f"(default {FORECAST_CONFIDENCE}).",
         callback=_OPEN01,
-        show_default=str(FORECAST_CONFIDENCE),
+        show_default=False,
     ),
 ]
 AlphaAliasOption = Annotated[

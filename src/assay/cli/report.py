@@ -32,8 +32,8 @@ def report(
         typer.Option(
             callback=bounded(0, MAX_BOOTSTRAP),
             help="Resamples of every bootstrap (arena ratings, calibration, judges), as the "
-            "commands take them [default: 1000, as `assay rank battles`; arena with "
-            "--method elo: 100].",
+            "commands take them (default 1000, as `assay rank battles`; the arena with "
+            "--method elo: 100).",
             show_default=False,
         ),
     ] = None,
