@@ -121,6 +121,7 @@ def test_the_report_carries_one_level(report):
     data = report.to_dict()
     assert data["level"] == "99%" and data["confidence_level"] == pytest.approx(LEVEL)
     assert data["settings"]["resamples"] == RESAMPLES and data["settings"]["arena_bootstrap"] == 200
+    assert {p["level"] for p in data["panels"]} == {"99%"}
     keys = ["leaderboard", "tasks", "flips", "calibration", "breakdown", "reliability"]
     for key in [*keys, "efficiency", "robustness", "arena", "judges", "fairness"]:
         panel = report.panels[key]

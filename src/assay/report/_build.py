@@ -123,7 +123,9 @@ PANEL_BUILDERS: dict[str, PanelBuilder] = {
     "judges": lambda c: judge_panel(c.battles, c.models, c.settings),
     "scaling": _scores_needed(_scaling),
     "about": _scores_needed(
-        lambda c: about_panel(c.scores, c.runs, c.models, c.headline, c.chance, c.metrics)
+        lambda c: about_panel(
+            c.scores, c.runs, c.models, c.headline, c.chance, c.metrics, c.settings
+        )
     ),
 }
 

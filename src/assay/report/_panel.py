@@ -210,7 +210,8 @@ class Panel:
 
     A panel without data keeps a ``note`` that says why and the command that fills it (the
     report gathers such panels into one "what else assay can show you" box); ``findings`` are
-    its sentences for the findings list at the top of the report.
+    its sentences for the findings list at the top of the report; ``level`` the confidence
+    level of its intervals and tests ("95%", from the report's settings).
     """
 
     key: str
@@ -220,6 +221,7 @@ class Panel:
     items: list[dict[str, Any]] = field(default_factory=list)
     results: dict[str, Any] = field(default_factory=dict)
     findings: list[Finding] = field(default_factory=list)
+    level: str = ""
 
     @property
     def available(self) -> bool:
@@ -270,6 +272,7 @@ class Panel:
             "title": self.title,
             "available": self.available,
             "note": self.note,
+            "level": self.level,
             "findings": [f.to_dict() for f in self.findings],
             "data": to_jsonable({k: _plain(v) for k, v in self.results.items()}),
         }
@@ -287,7 +290,7 @@ def new_panel(key: str, settings: Settings | None = None, **fields: Any) -> Pane
         "seed": s.seed,
         **fields,
     }
-    return Panel(key, title, intro=intro.format(**values))
+    return Panel(key, title, intro=intro.format(**values), level=s.label)
 
 
 def _plain(result: Any) -> Any:
