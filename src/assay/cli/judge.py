@@ -8,6 +8,7 @@ from typing import Annotated, Any
 import pandas as pd
 import typer
 
+from assay.core import level_label
 from assay.errors import InputError
 from assay.rank import (
     ModelJudge,
@@ -78,9 +79,13 @@ def _progress(json_out: bool):
     return Progress(console=console, transient=True, disable=json_out)
 
 
-def _ratings_of(judged: pd.DataFrame, bootstrap: int, seed: int) -> dict[str, Any] | None:
+def _ratings_of(
+    judged: pd.DataFrame, bootstrap: int, seed: int, confidence: float = 0.95
+) -> dict[str, Any] | None:
     try:
-        return fit_battles(judged, method="bt", bootstrap=bootstrap, seed=seed).to_dict()
+        return fit_battles(
+            judged, method="bt", bootstrap=bootstrap, seed=seed, confidence=confidence
+        ).to_dict()
     except InputError:  # e.g. models never compared with each other
         return None
 
@@ -98,6 +103,7 @@ def _show_position(result, title: str) -> None:
 
 
 @judge_app.command("pairwise")
+@with_options(confidence=confidence_option)
 def pairwise_cmd(
     outputs: OutputsArgument,
     judge: JudgeSpecOption,
@@ -114,6 +120,7 @@ def pairwise_cmd(
         bool, typer.Option("--swap/--no-swap", help="Judge each pair in both answer orders.")
     ] = True,
     bootstrap: BootstrapOption = 200,
+    confidence: float = 0.95,
     seed: SeedOption = 0,
     store: StoreOption = None,
     json_out: JsonOption = False,
@@ -141,9 +148,17 @@ def pairwise_cmd(
         backend.close()
     name = str(judged["judge"].iloc[0])
     stored = store_judged(get_store(store), judged, source=outputs.name)
-    position = position_consistency(judged, bootstrap=bootstrap, seed=seed) if swap else None
-    lc = lc_win_rate(judged, baseline, bootstrap=bootstrap, seed=seed) if baseline else None
-    ratings = _ratings_of(judged, bootstrap, seed)
+    position = (
+        position_consistency(judged, bootstrap=bootstrap, seed=seed, confidence=confidence)
+        if swap
+        else None
+    )
+    lc = (
+        lc_win_rate(judged, baseline, bootstrap=bootstrap, seed=seed, confidence=confidence)
+        if baseline
+        else None
+    )
+    ratings = _ratings_of(judged, bootstrap, seed, confidence)
     if json_out:
         print_json(
             {
@@ -166,11 +181,13 @@ def pairwise_cmd(
 
 
 @judge_app.command("pointwise")
+@with_options(confidence=confidence_option)
 def pointwise_cmd(
     outputs: OutputsArgument,
     judge: JudgeSpecOption,
     mode: ModeOption = "loglikelihood",
     bootstrap: BootstrapOption = 200,
+    confidence: float = 0.95,
     seed: SeedOption = 0,
     store: StoreOption = None,
     json_out: JsonOption = False,
@@ -192,13 +209,16 @@ def pointwise_cmd(
             )
     finally:
         backend.close()
-    summary = mean_ratings(rated, bootstrap=bootstrap, seed=seed)
+    summary = mean_ratings(rated, bootstrap=bootstrap, seed=seed, confidence=confidence)
     battles = rating_battles(rated)
     stored = store_judged(get_store(store), battles, source=outputs.name) if len(battles) else 0
     if json_out:
         print_json({**summary.to_dict(), "stored": stored})
         return
-    print_table(summary.table, title=f"mean rating by {summary.judge} (1-9, 95% intervals)")
+    print_table(
+        summary.table,
+        title=f"mean rating by {summary.judge} (1-9, {level_label(confidence)} intervals)",
+    )
     console.print(f"{stored} battles stored (per prompt, the higher rating wins)")
 
 
@@ -242,6 +262,7 @@ def _read_judged(file: Path) -> pd.DataFrame:
 
 
 @judge_app.command("lc-winrate")
+@with_options(confidence=confidence_option)
 def lc_winrate_cmd(
     file: Annotated[
         Path | None,
@@ -259,6 +280,7 @@ def lc_winrate_cmd(
         ),
     ] = None,
     bootstrap: BootstrapOption = 200,
+    confidence: float = 0.95,
     seed: SeedOption = 0,
     store: StoreOption = None,
     json_out: JsonOption = False,
@@ -274,7 +296,12 @@ def lc_winrate_cmd(
     else:
         judged = _judged(store, judge)
     result = lc_win_rate(
-        judged, baseline, length_scale=length_scale, bootstrap=bootstrap, seed=seed
+        judged,
+        baseline,
+        length_scale=length_scale,
+        bootstrap=bootstrap,
+        seed=seed,
+        confidence=confidence,
     )
     if json_out:
         print_json(result.to_dict())
