@@ -150,7 +150,10 @@ def test_table_cells_are_text_not_markup(battles_file, tmp_path):
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["compare", "--alpha", "2"], "--alpha 2.0: must be in (0, 0.5]"),
+        (["compare", "--alpha", "2"], "--alpha 2.0: must be in (0, 1)"),
+        (["compare", "--confidence", "1"], "--confidence 1.0: must be in (0, 1)"),
+        (["compare", "--confidence", "0.9", "--alpha", "0.05"], "--alpha 0.05 disagree"),
+        (["report", "--alpha", "0.01", "--level", "0.95"], "--alpha 0.01 and --level 0.95"),
         (["power", "--n", "-5"], "--n -5.0: must be >= 2"),
         (["power", "--delta", "0.02", "--power", "1.5"], "--power 1.5: must be in (0, 1)"),
         (["power", "--delta", "0.02", "--omega2", "-1"], "--omega2 -1.0: must be >= 0"),

@@ -14,6 +14,7 @@ from typer.testing import CliRunner
 
 from assay import open_store, stats
 from assay.cli import app
+from assay.core import Settings
 from assay.errors import InputError
 from assay.report._helm_panels import (
     breakdown_panel,
@@ -110,7 +111,7 @@ def test_panels(store_path):
     samples, scores = st.samples(), st.analysis_scores()
     headline = {"arith_mc": "acc"}
     panels = [
-        calibration_panel(samples, headline, n_resamples=100),
+        calibration_panel(samples, headline, Settings(resamples=100)),
         efficiency_panel(samples, headline),
         breakdown_panel(scores, headline),
         reliability_panel(scores, headline),
@@ -130,7 +131,7 @@ def test_panels(store_path):
 def test_panel_findings(store_path):
     st = open_store(store_path)
     headline = {"arith_mc": "acc"}
-    calib = calibration_panel(st.samples(), headline, n_resamples=100)
+    calib = calibration_panel(st.samples(), headline, Settings(resamples=100))
     assert [f.kind for f in calib.findings] == ["calibration", "calibration"]
     rel = reliability_panel(st.analysis_scores(), headline)
     pair = [f for f in rel.findings if f.p_value is not None]

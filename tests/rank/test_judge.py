@@ -399,6 +399,7 @@ def test_cli_pairwise_pointwise_and_agreement(tmp_path, monkeypatch):
 
 
 def test_judge_panel_shows_each_check_when_its_data_exist(tmp_path):
+    from assay.core import Settings
     from assay.report._judge_panels import judge_panel
 
     outputs = make_outputs({"mine-1": 100, "other-1": 100, "other-2": 120}, n_prompts=60)
@@ -410,7 +411,7 @@ def test_judge_panel_shows_each_check_when_its_data_exist(tmp_path):
     store.upsert_models(
         [{"model": m, "family": m.split("-")[0]} for m in ("mine-1", "other-1", "other-2")]
     )
-    panel = judge_panel(store.battles(), store.models(), bootstrap=50, seed=0)
+    panel = judge_panel(store.battles(), store.models(), Settings(resamples=50, seed=0))
     assert panel.available and panel.items[0]["row_keys"] == ["mine-1"]
     row = panel.items[0]["rows"][0]
     position = position_consistency(judged_from_battles(store.battles(), "mine-1"), bootstrap=50)

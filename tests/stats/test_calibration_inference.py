@@ -99,9 +99,10 @@ def test_every_group_gets_pvalues_and_the_level_is_used():
 
 
 def test_report_panel_uses_the_level_it_is_given():
+    from assay.core import Settings
     from assay.report._helm_panels import calibration_panel
 
-    panel = calibration_panel(_rows(200), {"t": "acc"}, n_resamples=100, alpha=0.1)
+    panel = calibration_panel(_rows(200), {"t": "acc"}, Settings(0.9, resamples=100))
     assert panel.results["calibration"].confidence_level == pytest.approx(0.9)
     table = next(i for i in panel.items if i["kind"] == "table")
     assert "ECE [90%]" in table["columns"] and "p (calibrated)" in table["columns"]

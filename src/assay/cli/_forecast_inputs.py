@@ -56,9 +56,6 @@ PlotOption = Annotated[
         callback=output_file((".png", ".svg", ".pdf")),
     ),
 ]
-LevelOption = Annotated[
-    float, typer.Option("--level", help="Prediction interval level, in (0, 1).", callback=OPEN01)
-]
 ColOption = Annotated[str | None, typer.Option(help="Name of this column in the file.")]
 OnOption = Annotated[str, typer.Option("--on", help="Column the holdout cut applies to.")]
 CutOption = Annotated[

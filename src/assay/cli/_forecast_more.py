@@ -9,11 +9,19 @@ import numpy as np
 import pandas as pd
 import typer
 
+from assay.core import level_label
 from assay.errors import InputError
 
 from ._common import console, print_json, print_table
-from ._forecast_inputs import ColOption, FloorOption, LevelOption, Table, table_input
-from ._options import BootstrapOption, JsonOption, SeedOption, split_list, with_options
+from ._forecast_inputs import ColOption, FloorOption, Table, table_input
+from ._options import (
+    BootstrapOption,
+    JsonOption,
+    SeedOption,
+    forecast_confidence,
+    split_list,
+    with_options,
+)
 
 Names = Annotated[
     str, typer.Option("--benchmarks", help="Comma-separated benchmark columns for the PCA.")
@@ -45,7 +53,7 @@ def observational_cmd(
         float | None,
         typer.Option("--holdout-above", help="Fit the target on models with compute <= this."),
     ] = None,
-    level: LevelOption = 0.9,
+    level: float = 0.9,
     as_json: JsonOption = False,
 ) -> None:
     """Observational scaling (Ruan et al.): PCA capabilities -> target, calibrated intervals."""
@@ -75,7 +83,7 @@ def observational_cmd(
     if "backtest" in out:
         b = out["backtest"]
         console.print(
-            f"held-out models: MAE {b['mae']:.3g}, {level:.0%} coverage {b['coverage']:.0%}"
+            f"held-out models: MAE {b['mae']:.3g}, {level_label(level)} coverage {b['coverage']:.0%}"
         )
 
 
@@ -88,7 +96,7 @@ def cod_cmd(
     chance: FloorOption = 0.0,
     bootstrap: BootstrapOption = 100,
     seed: SeedOption = 0,
-    level: LevelOption = 0.9,
+    level: float = 0.9,
     as_json: JsonOption = False,
 ) -> None:
     """COD (Xu et al.): cluster items, keep the predictable clusters, map to the benchmark."""
@@ -103,7 +111,7 @@ def cod_cmd(
         return
     print_table(res.clusters, title=f"COD clusters ({res.n_items} items, {res.n_models} models)")
     console.print(f"forecast at {x} = {target_x:.3g}: {res.prediction:.3f} "
-                  f"({level:.0%} interval {res.low:.3f} to {res.high:.3f})")  # fmt: skip
+                  f"({level_label(level)} interval {res.low:.3f} to {res.high:.3f})")  # fmt: skip
 
 
 def passuntil_cmd(
@@ -115,7 +123,7 @@ def passuntil_cmd(
     trials: ColOption = "trials",
     bootstrap: BootstrapOption = 1000,
     seed: SeedOption = 0,
-    level: LevelOption = 0.9,
+    level: float = 0.9,
     as_json: JsonOption = False,
 ) -> None:
     """PassUntil (Hu et al.): log(-log pass rate) linear in log N, from repeated sampling."""
@@ -135,7 +143,7 @@ def passuntil_cmd(
         return
     print_table(fit.table, title=f"PassUntil: slope {fit.slope:.3g}, intercept {fit.intercept:.3g}")
     if pred is not None:
-        print_table(pred, title=f"predicted pass rate ({level:.0%} intervals)")
+        print_table(pred, title=f"predicted pass rate ({level_label(level)} intervals)")
 
 
 def on_the_line_cmd(
@@ -168,7 +176,8 @@ def add_commands(app: typer.Typer) -> None:
         ("passuntil", passuntil_cmd),
         ("on-the-line", on_the_line_cmd),
     ):
-        app.command(name)(with_options(source=table_input)(fn))
+        levels = {"level": forecast_confidence} if name != "on-the-line" else {}
+        app.command(name)(with_options(source=table_input, **levels)(fn))
 
 
 __all__ = ["add_commands"]

@@ -11,12 +11,15 @@ from typing import Annotated, Any
 
 import typer
 
+from assay.core import DEFAULT_CONFIDENCE, resolve_confidence
 from assay.errors import InputError
 
 from ._common import bounded
 
 MAX_BOOTSTRAP = 100_000
 """Upper bound of every ``--bootstrap`` (the resamples are held in memory)."""
+FORECAST_CONFIDENCE = 0.9
+"""The default ``--confidence`` of forecast prediction intervals (others: 0.95)."""
 
 StoreOption = Annotated[
     Path | None,
@@ -119,6 +122,81 @@ AlphaOption = Annotated[
         "--alpha", help="Significance level, in (0, 0.5].", callback=bounded(0, 0.5, low_open=True)
     ),
 ]
+"""``--alpha`` of ``assay power`` only: the significance level a planned test will use. Every
+other command takes the level as ``--confidence`` (:func:`confidence_option`)."""
+
+_OPEN01 = bounded(0, 1, low_open=True, high_open=True)
+_CONFIDENCE_HELP = (
+    f"Confidence level of every interval, in (0, 1); tests are at significance 1 - it "
+    f"(default {DEFAULT_CONFIDENCE})."
+)
+ConfidenceOption = Annotated[
+    float | None,
+    typer.Option(
+        "--confidence",
+        help=_CONFIDENCE_HELP,
+        callback=_OPEN01,
+        show_default=False,
+    ),
+]
+ForecastConfidenceOption = Annotated[
+    float | None,
+    typer.Option(
+        "--confidence",
+        help=f"Confidence level of the prediction intervals, in (0, 1) "
+        f"(default {FORECAST_CONFIDENCE}).",
+        callback=_OPEN01,
+        show_default=False,
+    ),
+]
+AlphaAliasOption = Annotated[
+    float | None,
+    typer.Option(
+        "--alpha",
+        help="Deprecated: use --confidence (--alpha A means --confidence 1 - A).",
+        callback=_OPEN01,
+        show_default=False,
+    ),
+]
+LevelAliasOption = Annotated[
+    float | None,
+    typer.Option(
+        "--level",
+        help="Deprecated: use --confidence (the same number).",
+        callback=_OPEN01,
+        show_default=False,
+    ),
+]
+
+
+def confidence_option(confidence: ConfidenceOption = None, alpha: AlphaAliasOption = None) -> float:
+    """An option group for :func:`with_options`: ``--confidence`` (default 0.95) with its
+    deprecated alias ``--alpha``; the command receives the confidence level (a float)."""
+    return resolve_confidence(confidence, alpha=("alpha", alpha))
+
+
+def forecast_confidence(
+    confidence: ForecastConfidenceOption = None, level: LevelAliasOption = None
+) -> float:
+    """``--confidence`` of the prediction intervals (default 0.9) with its deprecated alias
+    ``--level`` (an option group for :func:`with_options`)."""
+    return resolve_confidence(confidence, default=FORECAST_CONFIDENCE, level=("level", level))
+
+
+def level_confidence(confidence: ConfidenceOption = None, level: LevelAliasOption = None) -> float:
+    """``--confidence`` (default 0.95) with its deprecated alias ``--level`` (an option group
+    for :func:`with_options`)."""
+    return resolve_confidence(confidence, level=("level", level))
+
+
+def report_confidence(
+    confidence: ConfidenceOption = None,
+    alpha: AlphaAliasOption = None,
+    level: LevelAliasOption = None,
+) -> float:
+    """``--confidence`` with both old spellings, ``--alpha`` and ``--level``, as deprecated
+    aliases (``assay report`` took both)."""
+    return resolve_confidence(confidence, alpha=("alpha", alpha), level=("level", level))
 
 
 def with_options(**groups: Callable[..., Any]) -> Callable[[Callable[..., Any]], Callable]:

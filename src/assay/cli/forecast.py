@@ -9,17 +9,16 @@ import numpy as np
 import pandas as pd
 import typer
 
+from assay.core import level_label
 from assay.errors import InputError
 
 from ._common import bounded, console, positive_floats, print_json, print_table
 from ._forecast_inputs import (
     BOUNDED_NAMES,
-    OPEN01,
     ColOption,
     CutOption,
     FloorOption,
     LawInput,
-    LevelOption,
     OnOption,
     PlotOption,
     ScoreFloorOption,
@@ -31,7 +30,15 @@ from ._forecast_inputs import (
     table_input,
     warn_dropped,
 )
-from ._options import BootstrapOption, JsonOption, SeedOption, with_options
+from ._options import (
+    BootstrapOption,
+    JsonOption,
+    SeedOption,
+    confidence_option,
+    forecast_confidence,
+    level_confidence,
+    with_options,
+)
 
 forecast_app = typer.Typer(
     help=(
@@ -90,7 +97,7 @@ def fit_cmd(inp: LawInput, plot: PlotOption = None, as_json: JsonOption = False)
 
 
 @forecast_app.command("predict")
-@with_options(inp=law_input)
+@with_options(inp=law_input, level=forecast_confidence)
 def predict_cmd(
     inp: LawInput,
     at_params: Annotated[
@@ -106,7 +113,7 @@ def predict_cmd(
     at_x: Annotated[list[str] | None, typer.Option("--at-x", help="x values (power law).")] = None,
     on: OnOption = "flops",
     holdout_above: CutOption = None,
-    level: LevelOption = 0.9,
+    level: float = 0.9,
     plot: PlotOption = None,
     as_json: JsonOption = False,
 ) -> None:
@@ -136,7 +143,7 @@ def predict_cmd(
             calibrate_law(fit, df, on=inp.column(on))
         how = fit.calibration.to_dict(level)
         interval_line = (
-            f"interval: calibrated {level:.0%} ({how['method']}, {how['n_errors']} rolling-origin "
+            f"interval: calibrated {level_label(level)} ({how['method']}, {how['n_errors']} rolling-origin "
             f"errors from {how['n_origins']} origins; widens with log({on}) beyond the data)"
         )
     except InputError as exc:
@@ -167,18 +174,18 @@ def predict_cmd(
     for name, table in tables:
         if name == "compute_optimal":
             table = _long_optimal(table)
-        print_table(table, title=f"{inp.law} {name} ({level:.0%} intervals)")
+        print_table(table, title=f"{inp.law} {name} ({level_label(level)} intervals)")
     console.print(interval_line)
     console.print(backtest_line(bt))
 
 
 @forecast_app.command("backtest")
-@with_options(inp=law_input)
+@with_options(inp=law_input, level=forecast_confidence)
 def backtest_cmd(
     inp: LawInput,
     holdout_above: CutOption = None,
     on: OnOption = "flops",
-    level: LevelOption = 0.9,
+    level: float = 0.9,
     floor: ScoreFloorOption = None,
     ceiling: Annotated[
         float, typer.Option("--ceiling", help="Score ceiling (bounded --y).", callback=bounded())
@@ -225,7 +232,7 @@ def backtest_cmd(
 
 
 @forecast_app.command("downstream")
-@with_options(source=table_input)
+@with_options(source=table_input, level=forecast_confidence)
 def downstream_cmd(
     source: Table,
     at: Annotated[list[str] | None, typer.Option("--at", help="x values to forecast at.")] = None,
@@ -238,7 +245,7 @@ def downstream_cmd(
         float, typer.Option("--ceiling", help="Score ceiling.", callback=bounded())
     ] = 1.0,
     holdout_above: CutOption = None,
-    level: LevelOption = 0.9,
+    level: float = 0.9,
     bootstrap: BootstrapOption = 200,
     seed: SeedOption = 0,
     plot: PlotOption = None,
@@ -281,21 +288,19 @@ def downstream_cmd(
         out = {"fit": fit.to_dict(), "prediction": pred.to_dict(orient="records")}
         print_json({**out, "backtest": backtest_json(bt)})
         return
-    print_table(pred, title=f"downstream {y} ({target}, {level:.0%} intervals, n={fit.n})")
+    print_table(pred, title=f"downstream {y} ({target}, {level_label(level)} intervals, n={fit.n})")
     console.print(backtest_line(bt))
 
 
 @forecast_app.command("density")
-@with_options(source=table_input)
+@with_options(source=table_input, level=level_confidence)
 def density_cmd(
     source: Table,
     reference_family: Annotated[
         str, typer.Option("--reference-family", help="Family whose law defines effective size.")
     ],
     floor: FloorOption = 0.0,
-    level: Annotated[
-        float, typer.Option("--level", help="Confidence level, in (0, 1).", callback=OPEN01)
-    ] = 0.95,
+    level: float = 0.95,
     plot: PlotOption = None,
     params_col: ColOption = None,
     score_col: ColOption = None,
@@ -327,13 +332,13 @@ def density_cmd(
         table["date"] = table["date"].dt.strftime("%Y-%m-%d")
     print_table(table, title=f"capacity density vs {reference_family}")
     console.print(
-        f"density doubles every {res.doubling_months:.1f} months ({level:.0%} CI "
+        f"density doubles every {res.doubling_months:.1f} months ({level_label(level)} CI "
         f"{res.doubling_ci[0]:.1f}–{res.doubling_ci[1]:.1f}; n={res.n}, p={res.pvalue:.3g})"
     )
 
 
 @forecast_app.command("trend")
-@with_options(source=table_input)
+@with_options(source=table_input, confidence=confidence_option)
 def trend_cmd(
     source: Table,
     x: Annotated[str, typer.Option("--x", help="Scale column.")] = "params",
@@ -341,9 +346,7 @@ def trend_cmd(
     lower_is_better: Annotated[
         bool, typer.Option("--lower-is-better", help="y is a loss.")
     ] = False,
-    alpha: Annotated[
-        float, typer.Option("--alpha", help="Significance level, in (0, 1).", callback=OPEN01)
-    ] = 0.05,
+    confidence: float = 0.95,
     as_json: JsonOption = False,
 ) -> None:
     """Detect inverse or U-shaped scaling with t-tests on linear/quadratic fits in log x."""
@@ -355,7 +358,7 @@ def trend_cmd(
     if se is not None and not (np.isfinite(se.to_numpy(float)) & (se.to_numpy(float) > 0)).all():
         se = None  # weights only when every point has a standard error
     res = detect_inverse_scaling(
-        df[x], df[y], se=se, higher_is_better=not lower_is_better, alpha=alpha
+        df[x], df[y], se=se, higher_is_better=not lower_is_better, confidence=confidence
     )
     if as_json:
         print_json(res.to_dict())

@@ -8,11 +8,11 @@ from typing import Annotated
 
 import typer
 
+from assay.core import level_label
 from assay.errors import InputError
 
 from ._common import bounded, console, get_store, print_json, print_table
 from ._options import (
-    AlphaOption,
     JsonOption,
     MetricOption,
     ModelsOption,
@@ -20,8 +20,10 @@ from ._options import (
     StoreOption,
     TaskOption,
     TasksOption,
+    confidence_option,
     only,
     split_list,
+    with_options,
 )
 
 
@@ -33,6 +35,7 @@ def _samples(store, model: str | None = None, task: str | None = None):
     return st, df
 
 
+@with_options(confidence=confidence_option)
 def calibration_cmd(
     store: StoreOption = None,
     model: Annotated[str | None, typer.Option("--model", help="Model (default: all).")] = None,
@@ -53,7 +56,7 @@ def calibration_cmd(
         str | None,
         typer.Option("--compare", help="Two models 'a,b': paired bootstrap of a - b (needs -t)."),
     ] = None,
-    alpha: AlphaOption = 0.05,
+    confidence: float = 0.95,
     seed: SeedOption = 0,
     json_out: JsonOption = False,
 ) -> None:
@@ -73,7 +76,7 @@ def calibration_cmd(
         if len(pair) != 2:
             raise InputError("--compare takes two models 'a,b'")
         res = compare_calibration(df, pair[0], pair[1], task=only(task), metric=metric,
-                                  n_bins=bins, n_resamples=max(bootstrap, 2), alpha=alpha,
+                                  n_bins=bins, n_resamples=max(bootstrap, 2), confidence=confidence,
                                   seed=seed)  # fmt: skip
         if json_out:
             print_json(res.to_dict())
@@ -81,12 +84,12 @@ def calibration_cmd(
         print_table(res.table, title=f"{pair[0]} - {pair[1]} on {res.task} ({res.n_docs} docs)")
         return
     res = calibration(df, model=model, metric=metric, n_bins=bins, n_resamples=bootstrap,
-                      alpha=alpha, seed=seed)  # fmt: skip
+                      confidence=confidence, seed=seed)  # fmt: skip
     if json_out:
         print_json(res.to_dict())
         return
     print_table(
-        res.table, title=f"calibration ({bins} equal-mass bins; {100 * (1 - alpha):g}% "
+        res.table, title=f"calibration ({bins} equal-mass bins; {level_label(confidence)} "
         "intervals; p: test of perfect calibration)",
         columns=["model", "task", "n", "accuracy", "confidence", "ece", "ece_debiased",
                  "ece_low", "ece_high", "ece_pvalue", "ce2_debiased", "ce2_debiased_low",
@@ -95,6 +98,7 @@ def calibration_cmd(
     )  # fmt: skip
 
 
+@with_options(confidence=confidence_option)
 def efficiency_cmd(
     store: StoreOption = None,
     model: Annotated[str | None, typer.Option("--model", help="Model (default: all).")] = None,
@@ -107,7 +111,7 @@ def efficiency_cmd(
             exists=False,
         ),
     ] = None,
-    alpha: AlphaOption = 0.05,
+    confidence: float = 0.95,
     json_out: JsonOption = False,
 ) -> None:
     """Throughput, latency p50/p95/p99, tokens and cost per sample and task; the runtime fit
@@ -116,7 +120,7 @@ def efficiency_cmd(
 
     table = read_prices(prices) if prices is not None else None  # bad prices: before the store
     _, df = _samples(store, model, task)
-    res = efficiency(df, prices=table, alpha=alpha)
+    res = efficiency(df, prices=table, confidence=confidence)
     if json_out:
         print_json(res.to_dict())
         return
@@ -131,6 +135,7 @@ def efficiency_cmd(
         console.print(f"{name}: {fit.describe()}", highlight=False, markup=False)
 
 
+@with_options(confidence=confidence_option)
 def breakdown_cmd(
     by: Annotated[
         str,
@@ -157,7 +162,7 @@ def breakdown_cmd(
     pair: Annotated[
         str | None, typer.Option("--pair", help="Two models 'a,b': paired difference per group.")
     ] = None,
-    alpha: AlphaOption = 0.05,
+    confidence: float = 0.95,
     correction: Annotated[
         str, typer.Option("--correction", help="holm, bh (Benjamini-Hochberg) or none.")
     ] = "holm",
@@ -180,7 +185,7 @@ def breakdown_cmd(
     if two is not None and len(two) != 2:
         raise InputError("--pair takes two models 'a,b'")
     res = breakdown(scores, by, groups=mapping, n_bins=bins, metric=metric,
-                    metrics=evidence.metrics, models=split_list(models), tasks=task, pair=None if two is None else (two[0], two[1]), alpha=alpha,
+                    metrics=evidence.metrics, models=split_list(models), tasks=task, pair=None if two is None else (two[0], two[1]), confidence=confidence,
                     correction=correction, seed=seed)  # fmt: skip
     if json_out:
         print_json(res.to_dict())
@@ -196,6 +201,7 @@ def breakdown_cmd(
                              "p_adjusted"])  # fmt: skip
 
 
+@with_options(confidence=confidence_option)
 def reliability_cmd(
     store: StoreOption = None,
     task: TasksOption = None,
@@ -216,7 +222,7 @@ def reliability_cmd(
             callback=bounded(1),
         ),
     ] = 2,
-    alpha: AlphaOption = 0.05,
+    confidence: float = 0.95,
     json_out: JsonOption = False,
 ) -> None:
     """Right on every variant (DIA's confidence index), near miss, reliability score
@@ -229,7 +235,7 @@ def reliability_cmd(
     if scores.empty:
         raise InputError(f"the store at {st.path} has no scored samples")
     res = reliability(scores, by=by, metric=metric, metrics=evidence.metrics, threshold=threshold,
-                      models=split_list(models), tasks=task, min_variants=min_variants, alpha=alpha)  # fmt: skip
+                      models=split_list(models), tasks=task, min_variants=min_variants, confidence=confidence)  # fmt: skip
     if json_out:
         print_json(res.to_dict())
         return

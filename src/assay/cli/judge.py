@@ -8,6 +8,7 @@ from typing import Annotated, Any
 import pandas as pd
 import typer
 
+from assay.core import level_label
 from assay.errors import InputError
 from assay.rank import (
     ModelJudge,
@@ -29,7 +30,14 @@ from assay.rank import (
 from assay.store import read_table
 
 from ._common import bounded, console, get_store, print_json, print_table
-from ._options import BootstrapOption, JsonOption, SeedOption, StoreOption
+from ._options import (
+    BootstrapOption,
+    JsonOption,
+    SeedOption,
+    StoreOption,
+    confidence_option,
+    with_options,
+)
 
 judge_app = typer.Typer(
     help="LLM judges for generated answers: pairwise and pointwise verdicts stored as battles, "
@@ -71,9 +79,13 @@ def _progress(json_out: bool):
     return Progress(console=console, transient=True, disable=json_out)
 
 
-def _ratings_of(judged: pd.DataFrame, bootstrap: int, seed: int) -> dict[str, Any] | None:
+def _ratings_of(
+    judged: pd.DataFrame, bootstrap: int, seed: int, confidence: float = 0.95
+) -> dict[str, Any] | None:
     try:
-        return fit_battles(judged, method="bt", bootstrap=bootstrap, seed=seed).to_dict()
+        return fit_battles(
+            judged, method="bt", bootstrap=bootstrap, seed=seed, confidence=confidence
+        ).to_dict()
     except InputError:  # e.g. models never compared with each other
         return None
 
@@ -91,6 +103,7 @@ def _show_position(result, title: str) -> None:
 
 
 @judge_app.command("pairwise")
+@with_options(confidence=confidence_option)
 def pairwise_cmd(
     outputs: OutputsArgument,
     judge: JudgeSpecOption,
@@ -107,6 +120,7 @@ def pairwise_cmd(
         bool, typer.Option("--swap/--no-swap", help="Judge each pair in both answer orders.")
     ] = True,
     bootstrap: BootstrapOption = 200,
+    confidence: float = 0.95,
     seed: SeedOption = 0,
     store: StoreOption = None,
     json_out: JsonOption = False,
@@ -134,9 +148,17 @@ def pairwise_cmd(
         backend.close()
     name = str(judged["judge"].iloc[0])
     stored = store_judged(get_store(store), judged, source=outputs.name)
-    position = position_consistency(judged, bootstrap=bootstrap, seed=seed) if swap else None
-    lc = lc_win_rate(judged, baseline, bootstrap=bootstrap, seed=seed) if baseline else None
-    ratings = _ratings_of(judged, bootstrap, seed)
+    position = (
+        position_consistency(judged, bootstrap=bootstrap, seed=seed, confidence=confidence)
+        if swap
+        else None
+    )
+    lc = (
+        lc_win_rate(judged, baseline, bootstrap=bootstrap, seed=seed, confidence=confidence)
+        if baseline
+        else None
+    )
+    ratings = _ratings_of(judged, bootstrap, seed, confidence)
     if json_out:
         print_json(
             {
@@ -159,11 +181,13 @@ def pairwise_cmd(
 
 
 @judge_app.command("pointwise")
+@with_options(confidence=confidence_option)
 def pointwise_cmd(
     outputs: OutputsArgument,
     judge: JudgeSpecOption,
     mode: ModeOption = "loglikelihood",
     bootstrap: BootstrapOption = 200,
+    confidence: float = 0.95,
     seed: SeedOption = 0,
     store: StoreOption = None,
     json_out: JsonOption = False,
@@ -185,13 +209,16 @@ def pointwise_cmd(
             )
     finally:
         backend.close()
-    summary = mean_ratings(rated, bootstrap=bootstrap, seed=seed)
+    summary = mean_ratings(rated, bootstrap=bootstrap, seed=seed, confidence=confidence)
     battles = rating_battles(rated)
     stored = store_judged(get_store(store), battles, source=outputs.name) if len(battles) else 0
     if json_out:
         print_json({**summary.to_dict(), "stored": stored})
         return
-    print_table(summary.table, title=f"mean rating by {summary.judge} (1-9, 95% intervals)")
+    print_table(
+        summary.table,
+        title=f"mean rating by {summary.judge} (1-9, {level_label(confidence)} intervals)",
+    )
     console.print(f"{stored} battles stored (per prompt, the higher rating wins)")
 
 
@@ -201,16 +228,20 @@ def _judged(store: Path | None, judge: str) -> pd.DataFrame:
 
 
 @judge_app.command("position")
+@with_options(confidence=confidence_option)
 def position_cmd(
     judge: JudgeNameOption,
     bootstrap: BootstrapOption = 200,
+    confidence: float = 0.95,
     seed: SeedOption = 0,
     store: StoreOption = None,
     json_out: JsonOption = False,
 ) -> None:
     """Position-swap check of a judge's stored battles: how often its two verdicts (one per
     answer order) agree, and how often the answer shown first wins."""
-    result = position_consistency(_judged(store, judge), bootstrap=bootstrap, seed=seed)
+    result = position_consistency(
+        _judged(store, judge), bootstrap=bootstrap, seed=seed, confidence=confidence
+    )
     if json_out:
         print_json({"judge": judge, **result.to_dict()})
     else:
@@ -231,6 +262,7 @@ def _read_judged(file: Path) -> pd.DataFrame:
 
 
 @judge_app.command("lc-winrate")
+@with_options(confidence=confidence_option)
 def lc_winrate_cmd(
     file: Annotated[
         Path | None,
@@ -248,6 +280,7 @@ def lc_winrate_cmd(
         ),
     ] = None,
     bootstrap: BootstrapOption = 200,
+    confidence: float = 0.95,
     seed: SeedOption = 0,
     store: StoreOption = None,
     json_out: JsonOption = False,
@@ -263,7 +296,12 @@ def lc_winrate_cmd(
     else:
         judged = _judged(store, judge)
     result = lc_win_rate(
-        judged, baseline, length_scale=length_scale, bootstrap=bootstrap, seed=seed
+        judged,
+        baseline,
+        length_scale=length_scale,
+        bootstrap=bootstrap,
+        seed=seed,
+        confidence=confidence,
     )
     if json_out:
         print_json(result.to_dict())
@@ -273,6 +311,7 @@ def lc_winrate_cmd(
 
 
 @judge_app.command("agreement")
+@with_options(confidence=confidence_option)
 def agreement_cmd(
     judge: JudgeNameOption,
     votes: Annotated[
@@ -281,6 +320,7 @@ def agreement_cmd(
     ] = None,
     human: HumanOption = None,
     bootstrap: BootstrapOption = 200,
+    confidence: float = 0.95,
     seed: SeedOption = 0,
     store: StoreOption = None,
     json_out: JsonOption = False,
@@ -292,7 +332,9 @@ def agreement_cmd(
         extra = read_battles(votes)
         extra["judge"] = extra["judge"].where(extra["judge"].notna(), None)
         battles = pd.concat([battles[battles["judge"] == judge], extra], ignore_index=True)
-    result = judge_agreement(battles, judge, human=human, bootstrap=bootstrap, seed=seed)
+    result = judge_agreement(
+        battles, judge, human=human, bootstrap=bootstrap, seed=seed, confidence=confidence
+    )
     if json_out:
         print_json(result.to_dict())
         return
@@ -307,6 +349,7 @@ def agreement_cmd(
 
 
 @judge_app.command("self-preference")
+@with_options(confidence=confidence_option)
 def self_preference_cmd(
     judge: JudgeNameOption,
     family: Annotated[
@@ -314,6 +357,7 @@ def self_preference_cmd(
     ] = None,
     human: HumanOption = None,
     bootstrap: BootstrapOption = 200,
+    confidence: float = 0.95,
     seed: SeedOption = 0,
     store: StoreOption = None,
     json_out: JsonOption = False,
@@ -324,7 +368,14 @@ def self_preference_cmd(
     models = st.models()
     families = models.set_index("model")["family"] if len(models) else pd.Series(dtype=object)
     result = self_preference(
-        st.battles(), judge, families, family=family, human=human, bootstrap=bootstrap, seed=seed
+        st.battles(),
+        judge,
+        families,
+        family=family,
+        human=human,
+        bootstrap=bootstrap,
+        seed=seed,
+        confidence=confidence,
     )
     if json_out:
         print_json(result.to_dict())

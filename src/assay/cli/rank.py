@@ -29,7 +29,9 @@ from ._options import (
     MetricOption,
     SeedOption,
     StoreOption,
+    confidence_option,
     split_list,
+    with_options,
 )
 
 rank_app = typer.Typer(
@@ -76,6 +78,7 @@ def _show(ratings: Ratings, json_out: bool, title: str) -> None:
 
 
 @rank_app.command("battles")
+@with_options(confidence=confidence_option)
 def battles_cmd(
     file: Annotated[
         Path | None,
@@ -96,6 +99,7 @@ def battles_cmd(
         ),
     ] = 4.0,
     seed: SeedOption = 0,
+    confidence: float = 0.95,
     store: StoreOption = None,
     json_out: JsonOption = False,
 ) -> None:
@@ -117,7 +121,13 @@ def battles_cmd(
         bootstrap = ELO_BOOTSTRAP if method == "elo" else ARENA_BOOTSTRAP
     with console.status(f"fitting {method} with {bootstrap} bootstrap rounds"):
         ratings = fit_battles(
-            battles, method=method, anchor=anchor_pair, bootstrap=bootstrap, seed=seed, k=k
+            battles,
+            method=method,
+            anchor=anchor_pair,
+            bootstrap=bootstrap,
+            seed=seed,
+            k=k,
+            confidence=confidence,
         )
     if file is not None:
         n = ratings.info.get("n_battles")

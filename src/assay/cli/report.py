@@ -8,9 +8,17 @@ from typing import Annotated
 import typer
 
 from ._common import bounded, console, fail, get_store, output_file, print_json
-from ._options import MAX_BOOTSTRAP, JsonOption, StoreOption, TasksOption
+from ._options import (
+    MAX_BOOTSTRAP,
+    JsonOption,
+    StoreOption,
+    TasksOption,
+    report_confidence,
+    with_options,
+)
 
 
+@with_options(confidence=report_confidence)
 def report(
     store: StoreOption = None,
     output: Annotated[
@@ -18,19 +26,17 @@ def report(
         typer.Option("--output", "-o", callback=output_file(), help="HTML file to write."),
     ] = Path("report.html"),
     task: TasksOption = None,
-    alpha: Annotated[
-        float,
-        typer.Option(
-            callback=bounded(0, 1, low_open=True, high_open=True),
-            help="Significance level for groups and colours.",
-        ),
-    ] = 0.05,
+    confidence: float = 0.95,
     bootstrap: Annotated[
-        int,
+        int | None,
         typer.Option(
-            callback=bounded(0, MAX_BOOTSTRAP), help="Bootstrap rounds for arena ratings."
+            callback=bounded(0, MAX_BOOTSTRAP),
+            help="Resamples of every bootstrap (arena ratings, calibration, judges), as the "
+            "commands take them (default 1000, as `assay rank battles`; the arena with "
+            "--method elo: 100).",
+            show_default=False,
         ),
-    ] = 100,
+    ] = None,
     scaling_bootstrap: Annotated[
         int,
         typer.Option(
@@ -52,18 +58,12 @@ def report(
         str | None,
         typer.Option(help="MODEL=RATING to pin one arena model (default: mean 1000 per group)."),
     ] = None,
-    level: Annotated[
-        float | None,
-        typer.Option(
-            callback=bounded(0, 1, low_open=True, high_open=True),
-            help="Confidence level of every interval, e.g. 0.99 (sets --alpha to 1 - level).",
-        ),
-    ] = None,
     json_out: JsonOption = False,
 ) -> None:
     """Write one self-contained HTML report (findings, leaderboard, pairwise tests, flips,
     variance, plots, arena, scaling forecast, what was run, answers side by side) and print
-    its path. Intervals are (1 - alpha), 95% by default."""
+    its path. Every interval and test is at --confidence (95% by default) and each panel
+    equals its command at the same --confidence, --bootstrap and --seed."""
     from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
     from assay.errors import InputError
@@ -74,8 +74,6 @@ def report(
     if method not in METHODS:
         raise InputError(f"--method {method!r}: use one of {', '.join(METHODS)}")
     anchor_pair = _parse_anchor(anchor)
-    if level is not None:
-        alpha = 1 - level
     st = get_store(store, must_exist=True)
     with Progress(
         SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(),
@@ -86,7 +84,7 @@ def report(
             st,
             output,
             tasks=task or None,
-            alpha=alpha,
+            confidence=confidence,
             bootstrap=bootstrap,
             seed=seed,
             max_docs=max_docs,

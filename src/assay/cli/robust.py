@@ -13,7 +13,6 @@ from assay.errors import InputError
 
 from ._common import bounded, get_store, print_json, print_table
 from ._options import (
-    AlphaOption,
     JsonOption,
     MetricOption,
     ModelsOption,
@@ -21,8 +20,10 @@ from ._options import (
     StoreOption,
     TaskOption,
     TasksOption,
+    confidence_option,
     only,
     split_list,
+    with_options,
 )
 
 
@@ -34,12 +35,13 @@ def _evidence(store: Path | None):
     return ev
 
 
+@with_options(confidence=confidence_option)
 def robustness_cmd(
     store: StoreOption = None,
     task: TasksOption = None,
     models: ModelsOption = None,
     metric: MetricOption = None,
-    alpha: AlphaOption = 0.05,
+    confidence: float = 0.95,
     json_out: JsonOption = False,
 ) -> None:
     """Paired difference of each perturbation (TASK+NAME runs from `assay eval --perturb`) to
@@ -48,7 +50,7 @@ def robustness_cmd(
 
     ev = _evidence(store)
     result = robustness(ev.scores, metric=metric, metrics=ev.metrics, models=split_list(models),
-                        tasks=task, alpha=alpha)  # fmt: skip
+                        tasks=task, confidence=confidence)  # fmt: skip
     if json_out:
         print_json(result.to_dict())
         return
@@ -75,6 +77,7 @@ def _weights(text: str | None) -> dict[str, float] | None:
     return out
 
 
+@with_options(confidence=confidence_option)
 def fairness_cmd(
     store: StoreOption = None,
     task: TaskOption = None,
@@ -94,7 +97,7 @@ def fairness_cmd(
         float,
         typer.Option("--lambda", help="λ, weight of the sentiment term.", callback=bounded(0)),
     ] = 0.5,
-    alpha: AlphaOption = 0.05,
+    confidence: float = 0.95,
     json_out: JsonOption = False,
 ) -> None:
     """Counterfactual group differences per axis (paired over probes, repeated-measures F test)
@@ -105,7 +108,7 @@ def fairness_cmd(
     result = fairness(
         _evidence(store).scores, metric=metric, task=only(task), models=split_list(models),
         weights=_weights(weights), diversity_weight=diversity_weight,
-        sentiment_weight=sentiment_weight, alpha=alpha,
+        sentiment_weight=sentiment_weight, confidence=confidence,
     )  # fmt: skip
     if json_out:
         print_json(result.to_dict())

@@ -19,8 +19,10 @@ from ._options import (
     StoreOption,
     TaskOption,
     TasksOption,
+    confidence_option,
     only,
     split_list,
+    with_options,
 )
 
 VarianceOpt = bounded(0)
@@ -68,6 +70,7 @@ def _path_evidence(paths: list[Path], store):
     return ev
 
 
+@with_options(confidence=confidence_option)
 def compare_cmd(
     paths: Annotated[
         list[Path] | None,
@@ -82,7 +85,7 @@ def compare_cmd(
     task: TasksOption = None,
     models: ModelsOption = None,
     metric: MetricOption = None,
-    alpha: AlphaOption = 0.05,
+    confidence: float = 0.95,
     correction: Annotated[
         str, typer.Option("--correction", help="holm, bh (Benjamini-Hochberg) or none.")
     ] = "holm",
@@ -122,7 +125,7 @@ def compare_cmd(
         metrics=ev.metrics,
         models=split_list(models),
         tasks=task,
-        alpha=alpha,
+        confidence=confidence,
         correction=correction,
         test=test,
         overall=overall,
@@ -243,13 +246,14 @@ def power_cmd(
         print_table([estimated], title="variance components from the store")
 
 
+@with_options(confidence=confidence_option)
 def flips_cmd(
     old: Annotated[str, typer.Option("--old", help="Old model version.")],
     new: Annotated[str, typer.Option("--new", help="New model version.")],
     store: StoreOption = None,
     task: TasksOption = None,
     metric: Annotated[str, typer.Option("--metric", help="Binary metric.")] = "acc",
-    alpha: AlphaOption = 0.05,
+    confidence: float = 0.95,
     show_ids: Annotated[
         bool, typer.Option("--ids", help="Also list the negatively flipped doc_ids.")
     ] = False,
@@ -268,7 +272,7 @@ def flips_cmd(
         new,
         task=task,
         metric=metric,
-        alpha=alpha,
+        confidence=confidence,
     )
     if json_out:
         print_json(result.to_dict())
@@ -284,12 +288,13 @@ def flips_cmd(
         print_table(neg, title="negative flips")
 
 
+@with_options(confidence=confidence_option)
 def bias_cmd(
     model: Annotated[str | None, typer.Option("--model", help="Model name.")] = None,
     store: StoreOption = None,
     task: TaskOption = None,
     metric: Annotated[str, typer.Option("--metric", help="Correctness metric.")] = "acc",
-    alpha: AlphaOption = 0.05,
+    confidence: float = 0.95,
     json_out: JsonOption = False,
 ) -> None:
     """Position bias of a model's multiple-choice answers on one task.
@@ -303,7 +308,9 @@ def bias_cmd(
     samples = st.samples(model=model, task=only(task))
     if samples.empty:
         _unknown_model_or_task(st, model, only(task))
-    result = position_bias(samples, model=model, task=only(task), metric=metric, alpha=alpha)
+    result = position_bias(
+        samples, model=model, task=only(task), metric=metric, confidence=confidence
+    )
     if json_out:
         print_json(result.to_dict())
         return

@@ -29,13 +29,25 @@ from ._metrics import (
     with_corpus_metrics,
 )
 from ._readers import decode_text, iter_jsonl, read_csv_rows, read_text
+from ._settings import (
+    DEFAULT_CONFIDENCE,
+    DEFAULT_RESAMPLES,
+    Settings,
+    accepts_confidence,
+    level_label,
+    resolve_confidence,
+)
 
 __all__ = [
     "BUILTIN_METRICS",
     "CORPUS_METRICS",
     "CostFit",
+    "DEFAULT_CONFIDENCE",
+    "DEFAULT_RESAMPLES",
     "LIMITS",
     "ReadBudget",
+    "Settings",
+    "accepts_confidence",
     "MetricInfo",
     "MetricMap",
     "declared_metrics",
@@ -43,6 +55,7 @@ __all__ = [
     "fit_cost",
     "headline_metric",
     "iter_jsonl",
+    "level_label",
     "limit",
     "limit_message",
     "lower_is_better",
@@ -54,6 +67,7 @@ __all__ = [
     "read_text",
     "resolve_metrics",
     "require_columns",
+    "resolve_confidence",
     "stable_hash",
     "to_jsonable",
     "with_corpus_metrics",

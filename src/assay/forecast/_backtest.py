@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from assay.core import require_columns
+from assay.core import accepts_confidence, require_columns
 from assay.errors import InputError
 
 from ._bounded import fit_score
@@ -128,6 +128,7 @@ def _scored(
                     width, float(np.mean(wis)), calibration)  # fmt: skip
 
 
+@accepts_confidence("level")
 def backtest(
     data: pd.DataFrame,
     *,
@@ -163,6 +164,7 @@ def backtest(
     )
 
 
+@accepts_confidence("level")
 def backtest_downstream(
     data: pd.DataFrame,
     *,
@@ -195,6 +197,7 @@ def backtest_downstream(
                    lambda lv: fit.predict(xs, level=lv), calibration)  # fmt: skip
 
 
+@accepts_confidence("level")
 def backtest_score(
     data: pd.DataFrame,
     *,

@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from assay.core import require_columns
+from assay.core import accepts_confidence, require_columns
 from assay.errors import InputError
 
 from ._sigmoid import Sigmoid, fit_sigmoid
@@ -59,6 +59,7 @@ class DensityResult:
         }
 
 
+@accepts_confidence("level")
 def capacity_density(
     data: pd.DataFrame,
     reference_family: str,

@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 from scipy.cluster.vq import kmeans2
 
-from assay.core import require_columns
+from assay.core import accepts_confidence, require_columns
 from assay.errors import InputError
 
 from ._sigmoid import Sigmoid, fit_sigmoid
@@ -63,6 +63,7 @@ def _loglog_line(rates: np.ndarray, ln: np.ndarray) -> np.ndarray:
     return np.column_stack([z.mean(axis=1) - slope * ln.mean(), slope])
 
 
+@accepts_confidence("level")
 def pass_until(
     data: pd.DataFrame,
     *,
@@ -154,6 +155,7 @@ def _cluster_curve(lx: np.ndarray, acc: np.ndarray, chance: float) -> Sigmoid:
     return fit_sigmoid(lx, acc, floor=chance, ceiling=1.0)
 
 
+@accepts_confidence("level")
 def cod_forecast(
     data: pd.DataFrame,
     target_x: float,

@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 from threadpoolctl import threadpool_limits
 
-from assay.core import require_columns
+from assay.core import accepts_confidence, require_columns
 from assay.errors import InputError
 
 from ._calibrate import Calibration, calibrate_residuals, rolling_origin
@@ -296,6 +296,7 @@ def _check_spread(law: str, inputs: tuple[str, ...], x: np.ndarray) -> None:
         )
 
 
+@accepts_confidence("ci_level")
 def fit_law(
     data: pd.DataFrame,
     law: str = "chinchilla",

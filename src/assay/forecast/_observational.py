@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from assay.core import require_columns
+from assay.core import accepts_confidence, require_columns
 from assay.errors import InputError
 
 from ._calibrate import Calibration, calibrate_residuals, rolling_origin
@@ -103,6 +103,7 @@ class ObservationalFit:
         }
 
 
+@accepts_confidence("level")
 def observational_scaling(
     data: pd.DataFrame,
     benchmarks: list[str],

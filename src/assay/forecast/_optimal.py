@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from assay.core import accepts_confidence
 from assay.errors import InputError
 
 from ._laws import LawFit, _log_predict
@@ -60,6 +61,7 @@ def _optimal_log_n(law: str, params: np.ndarray, log_c: np.ndarray) -> np.ndarra
     return grid[i] + step * np.clip(shift, -1, 1)
 
 
+@accepts_confidence("level")
 def compute_optimal(fit: LawFit, flops: Any, *, level: float = 0.9) -> ComputeOptimal:
     """N_opt(C), D_opt(C) = C/(6·N_opt), tokens per parameter and the loss there, for each
     budget C in ``flops``, with percentile intervals over the fit's bootstrap draws."""

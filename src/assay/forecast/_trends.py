@@ -12,6 +12,7 @@ import pandas as pd
 from scipy import stats
 from scipy.special import ndtri
 
+from assay.core import accepts_confidence
 from assay.errors import InputError
 
 __all__ = ["LineFit", "TrendResult", "accuracy_on_the_line", "detect_inverse_scaling"]
@@ -68,6 +69,7 @@ def _numbers(values: Any, name: str) -> np.ndarray:
     return num
 
 
+@accepts_confidence()
 def detect_inverse_scaling(
     x: Any,
     y: Any,

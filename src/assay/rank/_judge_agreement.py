@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 from scipy.stats import norm
 
+from assay.core import accepts_confidence
 from assay.errors import InputError
 
 from ._judge_stats import (
@@ -156,6 +157,7 @@ def _human(battles: pd.DataFrame, human: str | None) -> pd.DataFrame:
     return battles[judge.isna() | text.isin(["", "human", "humans", "none"])]
 
 
+@accepts_confidence()
 def judge_agreement(
     battles: pd.DataFrame,
     judge: str,
@@ -232,6 +234,7 @@ class SelfPreference:
         return out
 
 
+@accepts_confidence()
 def self_preference(
     battles: pd.DataFrame,
     judge: str,

@@ -17,6 +17,7 @@ import pandas as pd
 from scipy.special import expit
 from scipy.stats import beta, binomtest, norm
 
+from assay.core import accepts_confidence
 from assay.errors import InputError
 
 __all__ = [
@@ -129,6 +130,7 @@ class PositionConsistency:
         }
 
 
+@accepts_confidence()
 def position_consistency(
     judged: pd.DataFrame, *, bootstrap: int = 200, seed: int = 0, alpha: float = 0.05
 ) -> PositionConsistency:
@@ -245,6 +247,7 @@ def _fit_logistic(
     return np.vstack(alphas), np.vstack(betas)
 
 
+@accepts_confidence()
 def lc_win_rate(
     judged: pd.DataFrame,
     baseline: str,
@@ -338,6 +341,7 @@ class RatingSummary:
         }
 
 
+@accepts_confidence()
 def mean_ratings(
     rated: pd.DataFrame, *, bootstrap: int = 200, seed: int = 0, alpha: float = 0.05
 ) -> RatingSummary:

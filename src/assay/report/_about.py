@@ -10,7 +10,7 @@ from typing import Any
 
 import pandas as pd
 
-from assay.core import MetricMap, metric_info
+from assay.core import MetricMap, Settings, metric_info
 
 from ._panel import Panel, cell, fmt, new_panel
 
@@ -54,12 +54,13 @@ def about_panel(
     headline: dict[str, str],
     chance: dict[str, float],
     metrics: MetricMap | None = None,
+    settings: Settings | None = None,
 ) -> Panel:
     """Tables: tasks (description, documents scored of the task's size, headline, chance),
     metrics (direction, range, definition), models (parent, size, spec) and runs (template,
     n-shot, seed, repeats, choice orderings, backend, dtype / quantization, documents);
-    ``metrics``: the store's metric definitions."""
-    panel = new_panel("about")
+    ``metrics``: the store's metric definitions; ``settings`` the report's (its level)."""
+    panel = new_panel("about", settings)
     if scores.empty:
         panel.note = "Nothing was run yet: `assay eval` evaluates the bundled model."
         return panel

@@ -1,10 +1,13 @@
 """Collect everything a report shows from a store into one ``ReportData`` object.
 
-Panels come from :data:`PANEL_BUILDERS`, one function per panel taking the
+Panels come from :data:`PANEL_BUILDERS`, one function per key of the panel registry
+(``_panel.PANELS``, which holds every panel's title and intro in display order), taking the
 :class:`ReportContext` (the store's frames read once, the comparison, the options) and
-returning a :class:`Panel`. To add a panel, write such a function (its panel keeps a ``note``
-naming the command that fills it when it has nothing to show, and may carry ``findings``) and
-append it to the list; the report, its JSON, the findings and ``assay serve`` pick it up.
+returning a :class:`Panel`. To add a panel, put its key, title and intro in ``PANELS``
+and its builder here (its panel is made by ``new_panel``, keeps a ``note`` naming the
+command that fills it when it has nothing to show, and may carry ``findings``); the report,
+its JSON, the findings and ``assay serve`` pick it up. Every builder receives the level
+through ``ctx.settings`` (:class:`assay.core.Settings`).
 """
 
 from __future__ import annotations
@@ -18,8 +21,9 @@ from typing import Any
 import pandas as pd
 
 from assay import stats
-from assay.core import MetricMap, to_jsonable
+from assay.core import DEFAULT_RESAMPLES, MetricMap, Settings, resolve_confidence, to_jsonable
 from assay.errors import InputError
+from assay.rank import ELO_BOOTSTRAP
 from assay.store import Store, existing_store
 
 from . import _helm_panels as helm
@@ -27,14 +31,8 @@ from ._about import about_panel
 from ._drilldown import drilldown_data
 from ._findings import ranked
 from ._judge_panels import judge_panel
-from ._leaderboard import (
-    breakdown_panel,
-    compare_scores,
-    leaderboard_panel,
-    pairs_panel,
-    task_sentence,
-)
-from ._panel import Finding, Panel, level_text
+from ._leaderboard import compare_scores, leaderboard_panel, pairs_panel, task_sentence, tasks_panel
+from ._panel import PANELS, Finding, Panel
 from ._panels import arena_panel, arena_sentence, flips_panel, position_bias_panel, variance_panel
 from ._robust_panels import fairness_panel, robustness_panel
 from ._scaling import scaling_panel
@@ -47,9 +45,10 @@ TOP_FINDINGS = 6
 class ReportContext:
     """What every panel builder reads: the store's frames (read once), the comparison on
     each task's headline metric, each task's chance level, the store's metric definitions
-    (``metrics``, from ``Store.evidence()``), and the report's options
-    (``alpha``: intervals are 1 − alpha; arena ``method`` and ``anchor`` as ``assay rank
-    battles`` takes them)."""
+    (``metrics``, from ``Store.evidence()``), and the report's options: ``settings`` (the one
+    confidence level of every interval and test, the resamples of every bootstrap and the
+    seed), ``arena_bootstrap`` (the arena's rounds, as ``assay rank battles`` uses them),
+    ``scaling_bootstrap`` and the arena ``method`` and ``anchor``."""
 
     store: Store
     scores: pd.DataFrame
@@ -61,78 +60,74 @@ class ReportContext:
     headline: dict[str, str]
     chance: dict[str, float]
     metrics: MetricMap = field(default_factory=dict)
-    alpha: float = 0.05
-    bootstrap: int = 100
-    seed: int = 0
+    settings: Settings = field(default_factory=Settings)
+    arena_bootstrap: int = DEFAULT_RESAMPLES
     scaling_bootstrap: int = 30
     method: str = "bt"
     anchor: tuple[str, float] | None = None
 
     @property
     def level(self) -> str:
-        return level_text(self.alpha)
+        return self.settings.label
 
 
-PanelBuilder = Callable[[ReportContext], Panel]
+PanelBuilder = Callable[[ReportContext], Panel | None]
 
 
-def _scores_needed(build: PanelBuilder, key: str) -> PanelBuilder:
+def _scores_needed(build: Callable[[ReportContext], Panel]) -> PanelBuilder:
     """``build`` run only when the store has scores (else no panel at all)."""
 
     def wrapped(ctx: ReportContext) -> Panel | None:
         return build(ctx) if not ctx.scores.empty else None
 
-    wrapped.__name__ = key
     return wrapped
 
 
-def _arena(ctx: ReportContext) -> Panel:
-    return arena_panel(
-        ctx.battles, bootstrap=ctx.bootstrap, seed=ctx.seed, method=ctx.method,
-        anchor=ctx.anchor, alpha=ctx.alpha,
-    )  # fmt: skip
+def _scaling(c: ReportContext) -> Panel:
+    return scaling_panel(
+        c.store,
+        c.models,
+        c.headline,
+        c.settings,
+        bootstrap=c.scaling_bootstrap,
+        metrics=c.metrics,
+    )
 
 
-#: Every panel in display order. A builder returning None adds no panel.
-PANEL_BUILDERS: list[Callable[[ReportContext], Panel | None]] = [
-    lambda c: leaderboard_panel(c.comparison, c.headline, c.chance),
-    lambda c: pairs_panel(c.comparison, c.headline),
-    _scores_needed(lambda c: flips_panel(c.scores, c.models, c.headline, alpha=c.alpha), "flips"),
-    _scores_needed(lambda c: variance_panel(c.scores, c.headline), "variance"),
-    lambda c: breakdown_panel(c.comparison, c.headline, c.chance),
-    _scores_needed(lambda c: position_bias_panel(c.samples, c.headline), "bias"),
-    _scores_needed(lambda c: robustness_panel(c.scores, metrics=c.metrics), "robustness"),
-    _scores_needed(
-        lambda c: helm.calibration_panel(
-            c.samples, c.headline, n_resamples=200, alpha=c.alpha, seed=c.seed
-        ),
-        "calibration",
+#: The builder of every panel of the report, by its key in ``PANELS`` (shown in that order).
+#: A builder returning None adds no panel.
+PANEL_BUILDERS: dict[str, PanelBuilder] = {
+    "leaderboard": lambda c: leaderboard_panel(c.comparison, c.headline, c.chance, c.settings),
+    "pairs": lambda c: pairs_panel(c.comparison, c.headline, c.settings),
+    "flips": _scores_needed(lambda c: flips_panel(c.scores, c.models, c.headline, c.settings)),
+    "variance": _scores_needed(lambda c: variance_panel(c.scores, c.headline, c.settings)),
+    "tasks": lambda c: tasks_panel(c.comparison, c.headline, c.chance, c.settings),
+    "bias": _scores_needed(lambda c: position_bias_panel(c.samples, c.headline, c.settings)),
+    "robustness": _scores_needed(
+        lambda c: robustness_panel(c.scores, metrics=c.metrics, settings=c.settings)
     ),
-    _scores_needed(lambda c: helm.breakdown_panel(c.scores, c.headline, seed=c.seed), "breakdown"),
-    _scores_needed(
-        lambda c: helm.reliability_panel(c.scores, c.headline, c.metrics), "reliability"
+    "calibration": _scores_needed(
+        lambda c: helm.calibration_panel(c.samples, c.headline, c.settings)
     ),
-    _scores_needed(lambda c: helm.efficiency_panel(c.samples, c.headline), "efficiency"),
-    _scores_needed(lambda c: fairness_panel(c.scores), "fairness"),
-    _arena,
-    lambda c: judge_panel(c.battles, c.models, bootstrap=c.bootstrap, seed=c.seed),
-    _scores_needed(
-        lambda c: scaling_panel(
-            c.store,
-            c.models,
-            c.headline,
-            bootstrap=c.scaling_bootstrap,
-            seed=c.seed,
-            level=1 - c.alpha,
-            metrics=c.metrics,
-        ),
-        "scaling",
+    "breakdown": _scores_needed(lambda c: helm.breakdown_panel(c.scores, c.headline, c.settings)),
+    "reliability": _scores_needed(
+        lambda c: helm.reliability_panel(c.scores, c.headline, c.metrics, c.settings)
     ),
-    _scores_needed(
-        lambda c: about_panel(c.scores, c.runs, c.models, c.headline, c.chance, c.metrics),
-        "about",
+    "efficiency": _scores_needed(
+        lambda c: helm.efficiency_panel(c.samples, c.headline, c.settings)
     ),
-]
+    "fairness": _scores_needed(lambda c: fairness_panel(c.scores, settings=c.settings)),
+    "arena": lambda c: arena_panel(
+        c.battles, c.settings, method=c.method, anchor=c.anchor, bootstrap=c.arena_bootstrap
+    ),
+    "judges": lambda c: judge_panel(c.battles, c.models, c.settings),
+    "scaling": _scores_needed(_scaling),
+    "about": _scores_needed(
+        lambda c: about_panel(
+            c.scores, c.runs, c.models, c.headline, c.chance, c.metrics, c.settings
+        )
+    ),
+}
 
 
 @dataclass
@@ -142,7 +137,8 @@ class ReportData:
     sentences (which model leads each task, by how much, how sure); ``drilldown`` the answers
     per task with two models or more for the side-by-side view (at most ``max_docs``
     documents per task); ``comparison`` the ``assay.stats.compare`` result the leaderboard
-    shows, on each task's ``headline`` metric; ``level`` the intervals' confidence."""
+    shows, on each task's ``headline`` metric; ``settings`` the level, resamples and seed
+    of every panel and ``level`` that level as text ('95%')."""
 
     store_path: str
     generated_at: str
@@ -155,6 +151,7 @@ class ReportData:
     max_docs: int = 300
     findings: list[Finding] = field(default_factory=list)
     level: str = "95%"
+    settings: Settings = field(default_factory=Settings)
     arena_options: dict[str, Any] = field(default_factory=dict)
     top_findings: int = TOP_FINDINGS
 
@@ -171,12 +168,10 @@ class ReportData:
         """Panels with nothing to show: the "what else assay can show you" box."""
         return [p for p in self.panels.values() if not p.available]
 
-    def with_arena(
-        self, battles: pd.DataFrame, *, bootstrap: int = 100, seed: int = 0
-    ) -> ReportData:
+    def with_arena(self, battles: pd.DataFrame) -> ReportData:
         """A copy with the arena panel, its findings and the vote count recomputed from
-        ``battles`` (with the report's arena method, anchor and level)."""
-        arena = arena_panel(battles, bootstrap=bootstrap, seed=seed, **self.arena_options)
+        ``battles`` (with the report's settings and arena method, anchor and rounds)."""
+        arena = arena_panel(battles, self.settings, **self.arena_options)
         panels = {**self.panels, "arena": arena}
         return replace(
             self,
@@ -191,6 +186,11 @@ class ReportData:
                 "store": self.store_path,
                 "generated_at": self.generated_at,
                 "level": self.level,
+                "confidence_level": self.settings.confidence_level,
+                "settings": {
+                    **self.settings.to_dict(),
+                    "arena_bootstrap": self.arena_options.get("bootstrap"),
+                },
                 "summary": self.summary,
                 "findings": [f.to_dict() for f in self.findings],
                 "headline_metrics": self.headline,
@@ -204,27 +204,45 @@ def _all_findings(panels: dict[str, Panel]) -> list[Finding]:
     return ranked(f for p in panels.values() for f in p.findings)
 
 
-def _checked(
-    max_docs: int, bootstrap: int, scaling_bootstrap: int, alpha: float, method: str
-) -> None:
-    for name, value in (
-        ("max_docs", max_docs), ("bootstrap", bootstrap), ("scaling_bootstrap", scaling_bootstrap)
-    ):  # fmt: skip
+def _checked(max_docs: int, scaling_bootstrap: int, method: str) -> None:
+    for name, value in (("max_docs", max_docs), ("scaling_bootstrap", scaling_bootstrap)):
         if int(value) != value or value < 0:
             raise InputError(f"{name} must be a whole number >= 0, got {value!r}")
-    if not 0 < alpha < 1:
-        raise InputError(f"alpha must be between 0 and 1, got {alpha!r}")
     if method not in ("bt", "davidson", "elo"):
         raise InputError(f"method {method!r}: use bt, davidson or elo")
+
+
+def report_settings(
+    settings: Settings | None = None,
+    *,
+    confidence: float | None = None,
+    alpha: float | None = None,
+    bootstrap: int | None = None,
+    seed: int | None = None,
+) -> Settings:
+    """``settings``, or the settings made of ``confidence`` (``alpha`` = 1 − confidence, the
+    old name, kept working), ``bootstrap`` resamples and ``seed``; not both."""
+    loose = (confidence, alpha, bootstrap, seed)
+    if settings is not None:
+        if any(v is not None for v in loose):
+            raise InputError("pass settings or confidence/alpha/bootstrap/seed, not both")
+        return settings
+    return Settings(
+        confidence_level=resolve_confidence(confidence, alpha=("alpha", alpha)),
+        resamples=DEFAULT_RESAMPLES if bootstrap is None else bootstrap,
+        seed=0 if seed is None else seed,
+    )
 
 
 def build_report(
     store: Store | str | Path,
     *,
     tasks: list[str] | None = None,
-    alpha: float = 0.05,
-    bootstrap: int = 100,
-    seed: int = 0,
+    settings: Settings | None = None,
+    confidence: float | None = None,
+    alpha: float | None = None,
+    bootstrap: int | None = None,
+    seed: int | None = None,
     max_docs: int = 300,
     scaling_bootstrap: int = 30,
     method: str = "bt",
@@ -233,27 +251,38 @@ def build_report(
     """Read the store and compute every panel of :data:`PANEL_BUILDERS` (each degrades to a
     note naming the command that fills it).
 
-    Intervals are (1 − ``alpha``) everywhere; ``bootstrap`` rounds go to the arena ratings
-    (``method`` bt / davidson / elo, ``anchor`` = (model, rating) pins its group's scale, as
-    in ``assay rank battles``), ``scaling_bootstrap`` refits to the scaling band; ``max_docs``
+    ``settings`` (or ``confidence``, ``bootstrap`` resamples and ``seed``, see
+    :func:`report_settings`) hold the one confidence level of every interval and test
+    (default 95%) and the resamples of every bootstrap (default 1,000, as the commands): each
+    panel equals its command at the same ``--confidence``, ``--bootstrap`` and ``--seed``.
+    The arena ratings (``method`` bt / davidson / elo, ``anchor`` = (model, rating) pins its
+    group's scale) use the resamples too, except elo with none chosen: 100 rounds, as
+    ``assay rank battles``. ``scaling_bootstrap`` refits go to the scaling band; ``max_docs``
     caps the documents per task embedded for the drill-down (disagreements first).
     """
-    _checked(max_docs, bootstrap, scaling_bootstrap, alpha, method)
+    _checked(max_docs, scaling_bootstrap, method)
+    chosen = settings is not None or bootstrap is not None
+    settings = report_settings(
+        settings, confidence=confidence, alpha=alpha, bootstrap=bootstrap, seed=seed
+    )
+    arena_bootstrap = settings.resamples if chosen or method != "elo" else ELO_BOOTSTRAP
     st = store if isinstance(store, Store) else existing_store(store)
     evidence = st.evidence(task=tasks)
     scores, metrics = evidence.scores, evidence.metrics
     samples = st.samples(task=tasks)
-    comp, headline = compare_scores(scores, alpha=alpha, metrics=metrics)
+    comp, headline = compare_scores(scores, settings, metrics=metrics)
     ctx = ReportContext(
         store=st, scores=scores, samples=samples, models=st.models(), runs=st.runs(),
         battles=st.battles(), comparison=comp, headline=headline, metrics=metrics,
-        chance=stats.headline_chance(headline, samples, metrics), alpha=alpha, bootstrap=bootstrap, seed=seed,
-        scaling_bootstrap=scaling_bootstrap, method=method, anchor=anchor,
+        chance=stats.headline_chance(headline, samples, metrics), settings=settings,
+        arena_bootstrap=arena_bootstrap, scaling_bootstrap=scaling_bootstrap, method=method,
+        anchor=anchor,
     )  # fmt: skip
     panels: dict[str, Panel] = {}
     _check_anchor(anchor, ctx.battles)
-    for build in PANEL_BUILDERS:
-        panel = build(ctx)
+    for key in PANELS:
+        build = PANEL_BUILDERS.get(key)
+        panel = build(ctx) if build is not None else None
         if panel is not None:
             panels[panel.key] = panel
     findings = _all_findings(panels)
@@ -280,7 +309,8 @@ def build_report(
         max_docs=max_docs,
         findings=findings,
         level=ctx.level,
-        arena_options={"method": method, "anchor": anchor, "alpha": alpha},
+        settings=settings,
+        arena_options={"method": method, "anchor": anchor, "bootstrap": arena_bootstrap},
     )
 
 

@@ -3,7 +3,10 @@ the runtime fit), disaggregation by difficulty, and reliability over variants (D
 
 Each builder takes the store's frames and the headline metric per task and returns a
 :class:`Panel`; a panel whose data are missing keeps a ``note`` saying how to get them, and
-data it cannot use never break the report (``panel.fail``)."""
+data it cannot use never break the report (``panel.fail``). Intervals and tests are at the
+level of the :class:`~assay.core.Settings` passed in (the report's), with its resamples and
+seed, as the matching commands (`assay calibration`, `efficiency`, `breakdown`,
+`reliability`) compute them at the same ``--confidence``."""
 
 from __future__ import annotations
 
@@ -15,50 +18,15 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from assay import stats  # noqa: E402
-from assay.core import MetricMap, plot_label  # noqa: E402
+from assay.core import MetricMap, Settings, plot_label  # noqa: E402
 from assay.errors import AssayError  # noqa: E402
 
-from ._panel import Finding, Panel, cell, fmt, fmt_p, level_text, surprise  # noqa: E402
+from ._panel import Finding, Panel, cell, fmt, fmt_p, new_panel, surprise  # noqa: E402
 from ._plots import _STYLE, ACCENT, interval_plot, svg_string  # noqa: E402
 
 __all__ = ["breakdown_panel", "calibration_panel", "efficiency_panel", "reliability_panel"]
 
 _COLORS = (ACCENT, "#dc2626", "#16a34a", "#9333ea", "#ea580c", "#0891b2", "#4b5563")
-
-PANELS: dict[str, tuple[str, str]] = {
-    "calibration": (
-        "Calibration",
-        "Confidence is the softmax of the choices' log-likelihoods at the chosen answer. ECE "
-        "over {bins} equal-mass bins (debiased, with a bias-corrected {level} interval) and the "
-        "debiased L2 error CE₂ (Kumar et al. 2019), each with the p-value of a test of "
-        "calibration (outcomes resampled at the model's own confidences, Bröcker & Smith 2007); "
-        "MCE, the Brier score with its Murphy decomposition (reliability − resolution + "
-        "uncertainty) and the area under the risk–coverage curve (lower is better for all). "
-        "Reliability diagrams use at least 10 answers per bin.",
-    ),
-    "efficiency": (
-        "Efficiency",
-        "Throughput, latency percentiles (with order-statistic 95% intervals), tokens and cost "
-        "per sample; the runtime model runtime = a + b·prompt + c·output fitted on the batch "
-        "timings (Narayanan et al. 2023).",
-    ),
-    "breakdown": (
-        "Scores by difficulty",
-        "Each task's headline metric per difficulty level with 95% intervals; the test asks "
-        "whether the levels differ (permutation test, Holm-adjusted over tasks and models).",
-    ),
-    "reliability": (
-        "Reliability over variants",
-        "Share of questions right in every variant (templates, choice orderings, samples) — "
-        "the confidence index of the Dynamic Intelligence Assessment — next to the mean, with "
-        "Wilson 95% intervals, and the reliability score (+1 right, −2 wrong per variant).",
-    ),
-}
-
-
-def _panel(key: str, **fields: object) -> Panel:
-    title, intro = PANELS[key]
-    return Panel(key, title, intro=intro.format(**fields))
 
 
 def _num(value: object, digits: int = 3) -> dict:
@@ -104,17 +72,16 @@ def _ci_or_note(est: float, r: pd.Series, key: str, note: str) -> dict:
 def calibration_panel(
     samples: pd.DataFrame,
     headline: dict[str, str],
+    settings: Settings | None = None,
     *,
     n_bins: int = 15,
-    n_resamples: int = 1000,
-    alpha: float = 0.05,
-    seed: int = 0,
 ) -> Panel:
     """Calibration of every multiple-choice (task, model) whose samples carry choice
     log-likelihoods and the task's ``acc``; one reliability diagram per task. Intervals and
-    tests are at ``alpha`` (the report's level)."""
-    level = level_text(alpha)
-    panel = _panel("calibration", bins=n_bins, level=level)
+    tests at the ``settings``' level, with its resamples and seed."""
+    settings = settings or Settings()
+    level = settings.label
+    panel = new_panel("calibration", settings, bins=n_bins)
     if samples.empty or "choice_logprobs" not in samples or "metric.acc" not in samples:
         panel.note = "No multiple-choice samples with choice log-likelihoods and acc."
         return panel
@@ -124,7 +91,13 @@ def calibration_panel(
         panel.note = "No multiple-choice samples with choice log-likelihoods and acc."
         return panel
     try:
-        res = stats.calibration(mc, n_bins=n_bins, n_resamples=n_resamples, alpha=alpha, seed=seed)
+        res = stats.calibration(
+            mc,
+            n_bins=n_bins,
+            n_resamples=settings.resamples,
+            confidence=settings.confidence_level,
+            seed=settings.seed,
+        )
     except AssayError as exc:
         return panel.fail(exc)
     tab = res.table
@@ -173,20 +146,29 @@ def calibration_panel(
 
 
 def efficiency_panel(
-    samples: pd.DataFrame, headline: dict[str, str], *, prices: pd.DataFrame | None = None
+    samples: pd.DataFrame,
+    headline: dict[str, str],
+    settings: Settings | None = None,
+    *,
+    prices: pd.DataFrame | None = None,
 ) -> Panel:
-    """Tokens, throughput, latency percentiles and (with a price table) cost per (task,
-    model), and the fitted runtime model of each model."""
-    panel = _panel("efficiency")
+    """Tokens, throughput, latency percentiles (intervals at the ``settings``' level) and
+    (with a price table) cost per (task, model), and the fitted runtime model of each model."""
+    settings = settings or Settings()
+    panel = new_panel("efficiency", settings)
     if samples.empty or "latency_s" not in samples or samples["latency_s"].notna().sum() == 0:
         panel.note = "No timed samples (imported runs carry no latencies; run `assay eval`)."
         return panel
     try:
-        res = stats.efficiency(samples[samples["task"].isin(list(headline))], prices=prices)
+        res = stats.efficiency(
+            samples[samples["task"].isin(list(headline))],
+            prices=prices,
+            confidence=settings.confidence_level,
+        )
     except AssayError as exc:
         return panel.fail(exc)
     columns = ["task", "model", "n", "prompt tok.", "output tok.", "output tok/s",
-               "latency p50 [95%]", "p95", "p99"]  # fmt: skip
+               f"latency p50 [{settings.label}]", "p95", "p99"]  # fmt: skip
     if res.priced:
         columns += ["cost / sample", "cost total"]
     rows = []
@@ -210,17 +192,24 @@ def efficiency_panel(
     return panel
 
 
-def breakdown_panel(scores: pd.DataFrame, headline: dict[str, str], *, seed: int = 0) -> Panel:
+def breakdown_panel(
+    scores: pd.DataFrame, headline: dict[str, str], settings: Settings | None = None
+) -> Panel:
     """Headline metric per difficulty level of every task that records difficulty: an
-    interval plot per task and the test that the levels differ."""
-    panel = _panel("breakdown")
+    interval plot per task and the test that the levels differ (at the ``settings``' level,
+    as `assay breakdown` with the same ``--confidence`` and ``--seed``)."""
+    settings = settings or Settings()
+    level, alpha = settings.label, settings.alpha
+    panel = new_panel("breakdown", settings)
     if scores.empty or "difficulty" not in scores or scores["difficulty"].notna().sum() == 0:
         panel.note = "No document has a difficulty (the built-in generated tasks record one)."
         return panel
     keep = scores["metric"].to_numpy() == scores["task"].map(headline).to_numpy()
     s = scores[keep & scores["difficulty"].notna().to_numpy()]
     try:
-        res = stats.breakdown(s, "difficulty", seed=seed)
+        res = stats.breakdown(
+            s, "difficulty", confidence=settings.confidence_level, seed=settings.seed
+        )
     except AssayError as exc:
         return panel.fail(exc)
     for task, g in res.groups.groupby("task", sort=False):
@@ -231,7 +220,7 @@ def breakdown_panel(scores: pd.DataFrame, headline: dict[str, str], *, seed: int
                 g["mean"],
                 g["ci_low"],
                 g["ci_high"],
-                xlabel=f"{headline.get(str(task), '')} (95% interval)",
+                xlabel=f"{headline.get(str(task), '')} ({level} interval)",
                 title=f"{task} by difficulty",
             ),  # fmt: skip
             caption=str(task),
@@ -239,13 +228,13 @@ def breakdown_panel(scores: pd.DataFrame, headline: dict[str, str], *, seed: int
     rows = [
         [cell(str(r.task)), cell(str(r.model), cls="model"), _num(r.levels),
          cell(str(r.best_group)), cell(str(r.worst_group)), _ci(r.gap, r.gap_low, r.gap_high),
-         cell(fmt_p(r.p_adjusted), r.p_adjusted, "num " + ("worse" if r.p_adjusted < 0.05 else ""))]
+         cell(fmt_p(r.p_adjusted), r.p_adjusted, "num " + ("worse" if r.p_adjusted < alpha else ""))]
         for _, r in res.tests.iterrows()
     ]  # fmt: skip
     if rows:
-        panel.table(["task", "model", "levels", "best", "worst", "gap [95%]", "p (Holm)"], rows,
+        panel.table(["task", "model", "levels", "best", "worst", f"gap [{level}]", "p (Holm)"], rows,
                     caption="is the gap between difficulty levels real?")  # fmt: skip
-    for _, r in res.tests[res.tests["p_adjusted"] < 0.05].iterrows():
+    for _, r in res.tests[res.tests["p_adjusted"] < alpha].iterrows():
         best = res.groups[(res.groups["task"] == r.task) & (res.groups["model"] == r.model)]
         means = best.set_index("group")["mean"]
         panel.findings.append(
@@ -264,11 +253,16 @@ def breakdown_panel(scores: pd.DataFrame, headline: dict[str, str], *, seed: int
 
 
 def reliability_panel(
-    scores: pd.DataFrame, headline: dict[str, str], metrics: MetricMap | None = None
+    scores: pd.DataFrame,
+    headline: dict[str, str],
+    metrics: MetricMap | None = None,
+    settings: Settings | None = None,
 ) -> Panel:
     """DIA's all-variants-right share next to the mean, for every (task, model) whose
-    documents were asked in two or more variants."""
-    panel = _panel("reliability")
+    documents were asked in two or more variants (intervals at the ``settings``' level)."""
+    settings = settings or Settings()
+    level, alpha = settings.label, settings.alpha
+    panel = new_panel("reliability", settings)
     keep = scores["metric"].to_numpy() == scores["task"].map(headline).to_numpy()
     s = scores[keep]
     variants = s.groupby(["model", "task", "doc_id"]).size() if len(s) else pd.Series(dtype=int)
@@ -279,7 +273,7 @@ def reliability_panel(
         )
         return panel
     try:
-        res = stats.reliability(s, metrics=metrics)
+        res = stats.reliability(s, metrics=metrics, confidence=settings.confidence_level)
     except AssayError as exc:
         return panel.fail(exc)
     rows = [
@@ -288,14 +282,14 @@ def reliability_panel(
          _num(r.near_miss), _ci(r.rs_mean, r.rs_low, r.rs_high)]
         for _, r in res.table.iterrows()
     ]  # fmt: skip
-    panel.table(["task", "model", "questions", "variants", "mean [95%]", "all right [95%]",
-                 "near miss", "RS / question [95%]"], rows,
+    panel.table(["task", "model", "questions", "variants", f"mean [{level}]",
+                 f"all right [{level}]", "near miss", f"RS / question [{level}]"], rows,
                 caption=f"a variant is right when its score ≥ {res.threshold:g}")  # fmt: skip
     panel.svg(
         interval_plot(
             [f"{r.model} · {r.task}" for _, r in res.table.iterrows()],
             res.table["all_right"], res.table["all_right_low"], res.table["all_right_high"],
-            xlabel="share of questions right in every variant (95% interval)",
+            xlabel=f"share of questions right in every variant ({level} interval)",
         ),
         caption="all variants right",
     )  # fmt: skip
@@ -309,7 +303,7 @@ def reliability_panel(
                 "reliability",
             )  # fmt: skip
         )
-    for _, r in res.pairs[res.pairs["p_adjusted"] < 0.05].iterrows():
+    for _, r in res.pairs[res.pairs["p_adjusted"] < alpha].iterrows():
         panel.findings.append(
             Finding(
                 f"On {r.task}, {r.model_a} is right on every variant of "

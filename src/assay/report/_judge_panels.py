@@ -8,22 +8,12 @@ import numpy as np
 import pandas as pd
 
 from assay import rank
+from assay.core import Settings
 from assay.errors import AssayError
 
-from ._panel import Panel, cell, fmt, fmt_p
+from ._panel import Panel, cell, fmt, fmt_p, new_panel
 
-__all__ = ["JUDGE_PANEL", "judge_panel"]
-
-#: Key, title and intro of the panel (the lead adds it to the report's panel list).
-JUDGE_PANEL = (
-    "judges",
-    "LLM judges",
-    "Each judge's verdicts, checked: how often its two verdicts on a pair (one per answer "
-    "order) agree and how often the answer shown first wins (0.5 = no position bias; MT-Bench); "
-    "Cohen's κ against human votes on the same prompt and pair; and its self-preference, the "
-    "excess win rate it gives its own model family over the human votes on the same pairs. "
-    "Intervals are 95% bootstrap over prompts ({bootstrap} rounds, seed {seed}).",
-)
+__all__ = ["judge_panel"]
 
 COLUMNS = [
     "judge", "battles", "swap agreement", "first shown wins", "p (position)",
@@ -56,15 +46,19 @@ def _try(call, *args, **kwargs) -> Any:
 def judge_panel(
     battles: pd.DataFrame,
     models: pd.DataFrame | None = None,
-    *,
-    bootstrap: int = 100,
-    seed: int = 0,
+    settings: Settings | None = None,
 ) -> Panel:
     """The judge panel from the store's battles (and its models table, for families): one row
     per judge with the position-swap check, κ against human votes and self-preference, each
-    shown when its data exist. Without judged battles the panel keeps a note."""
-    key, title, intro = JUDGE_PANEL
-    panel = Panel(key, title, intro=intro.format(bootstrap=bootstrap, seed=seed))
+    shown when its data exist, at the ``settings``' level, resamples and seed (as the `assay
+    judge` commands compute them). Without judged battles the panel keeps a note."""
+    settings = settings or Settings()
+    boot = {
+        "bootstrap": settings.resamples,
+        "seed": settings.seed,
+        "confidence": settings.confidence_level,
+    }
+    panel = new_panel("judges", settings)
     judges = _judges(battles)
     if not judges:
         panel.note = (
@@ -83,11 +77,9 @@ def judge_panel(
             judged = rank.judged_from_battles(battles, name)
             position = None
             if judged["verdict_ba"].notna().any():
-                position = rank.position_consistency(judged, bootstrap=bootstrap, seed=seed)
-            kappa = _try(rank.judge_agreement, battles, name, bootstrap=bootstrap, seed=seed)
-            selfish = _try(
-                rank.self_preference, battles, name, families, bootstrap=bootstrap, seed=seed
-            )
+                position = rank.position_consistency(judged, **boot)
+            kappa = _try(rank.judge_agreement, battles, name, **boot)
+            selfish = _try(rank.self_preference, battles, name, families, **boot)
             for what, result in (
                 ("position", position), ("agreement", kappa), ("self_preference", selfish)
             ):  # fmt: skip
@@ -107,5 +99,7 @@ def judge_panel(
             )
     except AssayError as exc:  # data an optional panel cannot use never breaks the report
         return panel.fail(exc)
-    panel.table(COLUMNS, rows, caption="judges in the store", row_keys=judges)
+    panel.table(
+        COLUMNS, rows, caption=f"judges in the store ({settings.label} intervals)", row_keys=judges
+    )
     return panel

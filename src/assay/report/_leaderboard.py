@@ -9,7 +9,7 @@ import pandas as pd
 from scipy import stats as sps
 
 from assay import stats
-from assay.core import MetricMap, headline_metric, with_corpus_metrics
+from assay.core import MetricMap, Settings, headline_metric, with_corpus_metrics
 
 from ._findings import chance_findings, pair_findings
 from ._panel import Panel, cell, fmt, fmt_p, level_text, new_panel
@@ -28,19 +28,26 @@ def headline_metrics(scores: pd.DataFrame, metrics: MetricMap | None = None) -> 
 
 
 def compare_scores(
-    scores: pd.DataFrame, *, alpha: float = 0.05, metrics: MetricMap | None = None
+    scores: pd.DataFrame,
+    settings: Settings | None = None,
+    *,
+    metrics: MetricMap | None = None,
 ) -> tuple[stats.Comparison, dict[str, str]]:
-    """``assay.stats.compare`` (Holm-corrected) on each task's headline metric: the comparison
-    and the headline metric per task (:func:`headline_metrics`); rolling tasks get their corpus
-    perplexities first (``assay.core.with_corpus_metrics``). ``metrics``: the store's metric
-    definitions (``Store.evidence().metrics``). No scores, no rows."""
+    """``assay.stats.compare`` (Holm-corrected, at the ``settings``' level, as `assay compare`) on each task's headline metric: the comparison and the headline metric
+    per task (:func:`headline_metrics`); rolling tasks get their corpus perplexities first
+    (``assay.core.with_corpus_metrics``). ``metrics``: the store's metric definitions
+    (``Store.evidence().metrics``). No scores, no rows."""
+    settings = settings or Settings()
+    alpha = settings.alpha
     if scores.empty:
         empty = pd.DataFrame()
         return stats.Comparison(empty, empty, empty, alpha=alpha), {}
     scores = with_corpus_metrics(scores)
     headline = headline_metrics(scores, metrics)
     keep = scores["metric"].to_numpy() == scores["task"].map(headline).to_numpy()
-    comp = stats.compare(scores[keep], alpha=alpha, correction="holm", metrics=metrics)
+    comp = stats.compare(
+        scores[keep], confidence=settings.confidence_level, correction="holm", metrics=metrics
+    )
     return comp, headline
 
 
@@ -136,17 +143,23 @@ def task_sentence(
     )
 
 
+def _settings(comp: stats.Comparison, settings: Settings | None) -> Settings:
+    """The report's settings, else those of the comparison's level."""
+    return settings or Settings.from_alpha(comp.alpha)
+
+
 def leaderboard_panel(
-    comp: stats.Comparison, headline: dict[str, str], chance: dict[str, float] | None = None
+    comp: stats.Comparison,
+    headline: dict[str, str],
+    chance: dict[str, float] | None = None,
+    settings: Settings | None = None,
 ) -> Panel:
     """One table per task: rank, model, score, interval, SE, n, chance and (when letters
     distinguish models) the compact-letter group; findings: each score against chance."""
-    level = level_text(comp.alpha)
+    settings = _settings(comp, settings)
+    level = settings.label
     chance = chance or {}
-    panel = new_panel(
-        "leaderboard", level=level, alpha=comp.alpha,
-        method=COMPARE_METHOD if headline else "none",
-    )  # fmt: skip
+    panel = new_panel("leaderboard", settings, method=COMPARE_METHOD if headline else "none")
     for task, metric in headline.items():
         ranked = _ranked(comp, task, metric)
         if ranked.empty:
@@ -185,8 +198,11 @@ def leaderboard_panel(
     return panel
 
 
-def pairs_panel(comp: stats.Comparison, headline: dict[str, str]) -> Panel:
-    panel = new_panel("pairs", alpha=comp.alpha)
+def pairs_panel(
+    comp: stats.Comparison, headline: dict[str, str], settings: Settings | None = None
+) -> Panel:
+    settings = _settings(comp, settings)
+    panel = new_panel("pairs", settings)
     if comp.pairs.empty:
         panel.note = (
             "Paired differences need two models on the same task: evaluate a second one, "
@@ -229,18 +245,22 @@ def pairs_panel(comp: stats.Comparison, headline: dict[str, str]) -> Panel:
             table_id=f"pairs-{task}",
         )
     panel.results = {"pairs": comp.pairs, "family": comp.family}
-    panel.findings = pair_findings(comp, headline, level_text(comp.alpha))
+    panel.findings = pair_findings(comp, headline, settings.label)
     return panel
 
 
-def breakdown_panel(
-    comp: stats.Comparison, headline: dict[str, str], chance: dict[str, float] | None = None
+def tasks_panel(
+    comp: stats.Comparison,
+    headline: dict[str, str],
+    chance: dict[str, float] | None = None,
+    settings: Settings | None = None,
 ) -> Panel:
-    """A models × tasks table (with several tasks) and one interval plot per task on the
-    metric's natural range (``comp.metric(m).bounds``) with its chance line."""
-    level = level_text(comp.alpha)
+    """The per-task panel: a models × tasks table (with several tasks) and one interval plot
+    per task on the metric's natural range (``comp.metric(m).bounds``) with its chance line."""
+    settings = _settings(comp, settings)
+    level = settings.label
     chance = chance or {}
-    panel = new_panel("tasks", level=level)
+    panel = new_panel("tasks", settings)
     if comp.scores.empty:
         panel.note = "No scores yet."
         return panel

@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from assay.core import to_jsonable
+from assay.core import Settings, level_label, to_jsonable
 
 
 def fmt(value: Any, digits: int = 3) -> str:
@@ -57,8 +57,10 @@ def cell(text: str, value: Any = None, cls: str = "", title: str = "") -> dict[s
     return {"text": text, "value": raw, "cls": cls, "title": title}
 
 
-#: Every panel by key, in display order: its title and intro (``{fields}`` filled in by
-#: :func:`new_panel`).
+#: Every panel by key, in the report's display order: its title and intro. An intro's
+#: ``{level}`` (the confidence level, '95%'), ``{alpha}`` (1 − it), ``{resamples}`` and
+#: ``{seed}`` come from the report's :class:`~assay.core.Settings`, other fields from the
+#: builder (:func:`new_panel`). The one registry: every panel is made by :func:`new_panel`.
 PANELS: dict[str, tuple[str, str]] = {
     "leaderboard": (
         "Leaderboard",
@@ -73,23 +75,11 @@ PANELS: dict[str, tuple[str, str]] = {
         "Holm-adjusted p-value. Coloured cells are significant at α = "
         "{alpha}: green where the row model is better, red where it is worse.",
     ),
-    "tasks": (
-        "Per-task breakdown",
-        "Every model on every task (headline metric, {level} interval) on the metric's own "
-        "range, with the chance level as a dashed line; blue marks the leader.",
-    ),
-    "arena": (
-        "Arena ratings",
-        "{method} ratings on the Elo scale from pairwise votes, with bootstrap {level} "
-        "intervals ({bootstrap} rounds, seed {seed}) and the range of ranks each model could "
-        "hold; {scale}. Models never compared with each other, directly or through others, "
-        "have no common scale: each connected group is rated separately.",
-    ),
-    "scaling": (
-        "Scaling and forecast",
-        "Score against training compute (or parameters) with the fitted law and its 95% "
-        "band; the largest models are held out, predicted from the smaller ones, and the "
-        "backtested error says how far to trust the forecast.",
+    "flips": (
+        "Version flips",
+        "For each model with a parent (an older version): negative flips (parent right, "
+        "new model wrong) as a rate of all documents (NFR) and of the new model's errors (NFI), "
+        "and positive flips (PFR), with Wilson {level} intervals (MUSCLE).",
     ),
     "variance": (
         "Variance",
@@ -98,21 +88,88 @@ PANELS: dict[str, tuple[str, str]] = {
         "sampling variance of one score; above 1, re-running with another level moves the "
         "score more than drawing other documents would.",
     ),
+    "tasks": (
+        "Per-task breakdown",
+        "Every model on every task (headline metric, {level} interval) on the metric's own "
+        "range, with the chance level as a dashed line; blue marks the leader.",
+    ),
+    "bias": (
+        "Position bias",
+        "Share of answers at each shown position against a uniform spread (chi-square "
+        "test; p-values below α = {alpha} marked), and the accuracy averaged over each "
+        "question's orderings (ordering-corrected).",
+    ),
+    "robustness": (
+        "Robustness",
+        "Each perturbation's paired difference to the clean score over the same documents "
+        "({level} intervals), and the worst case over perturbations per document (HELM).",
+    ),
+    "calibration": (
+        "Calibration",
+        "Confidence is the softmax of the choices' log-likelihoods at the chosen answer. ECE "
+        "over {bins} equal-mass bins (debiased, with a bias-corrected {level} interval) and the "
+        "debiased L2 error CE₂ (Kumar et al. 2019), each with the p-value of a test of "
+        "calibration (outcomes resampled at the model's own confidences, Bröcker & Smith 2007); "
+        "MCE, the Brier score with its Murphy decomposition (reliability − resolution + "
+        "uncertainty) and the area under the risk–coverage curve (lower is better for all). "
+        "{resamples} resamples, seed {seed}. Reliability diagrams use at least 10 answers per "
+        "bin.",
+    ),
+    "breakdown": (
+        "Scores by difficulty",
+        "Each task's headline metric per difficulty level with {level} intervals; the test asks "
+        "whether the levels differ (permutation test, Holm-adjusted over tasks and models, "
+        "α = {alpha}).",
+    ),
+    "reliability": (
+        "Reliability over variants",
+        "Share of questions right in every variant (templates, choice orderings, samples) — "
+        "the confidence index of the Dynamic Intelligence Assessment — next to the mean, with "
+        "Wilson {level} intervals, and the reliability score (+1 right, −2 wrong per variant).",
+    ),
+    "efficiency": (
+        "Efficiency",
+        "Throughput, latency percentiles (with order-statistic {level} intervals), tokens and "
+        "cost per sample; the runtime model runtime = a + b·prompt + c·output fitted on the "
+        "batch timings (Narayanan et al. 2023).",
+    ),
+    "fairness": (
+        "Fairness",
+        "Counterfactual probes asked once per group with only the demographic term swapped: "
+        "each group minus the others (paired over probes, {level} intervals), the gap per axis "
+        "with a repeated-measures F test, and the LLM Bias Index. Position and label bias of "
+        "the answers are in the Position bias panel.",
+    ),
+    "arena": (
+        "Arena ratings",
+        "{method} ratings on the Elo scale from pairwise votes, with bootstrap {level} "
+        "intervals ({bootstrap} rounds, seed {seed}) and the range of ranks each model could "
+        "hold; {scale}. Models never compared with each other, directly or through others, "
+        "have no common scale: each connected group is rated separately.",
+    ),
+    "judges": (
+        "LLM judges",
+        "Each judge's verdicts, checked: how often its two verdicts on a pair (one per answer "
+        "order) agree and how often the answer shown first wins (0.5 = no position bias; "
+        "MT-Bench); Cohen's κ against human votes on the same prompt and pair; and its "
+        "self-preference, the excess win rate it gives its own model family over the human "
+        "votes on the same pairs. Intervals are {level} bootstrap over prompts ({resamples} "
+        "rounds, seed {seed}).",
+    ),
+    "scaling": (
+        "Scaling and forecast",
+        "Score against training compute (or parameters) with the fitted law and its {level} "
+        "band; the largest models are held out, predicted from the smaller ones, and the "
+        "backtested error says how far to trust the forecast.",
+    ),
     "about": (
         "What was run",
         "The tasks, what each metric measures, the models and each run's settings as the "
         "store records them.",
     ),
-    "bias": (
-        "Position bias",
-        "Share of answers at each shown position against a uniform spread (chi-square "
-        "test), and the accuracy averaged over each question's orderings (ordering-corrected).",
-    ),
-    "flips": (
-        "Version flips",
-        "For each model with a parent (an older version): negative flips (parent right, "
-        "new model wrong) as a rate of all documents (NFR) and of the new model's errors (NFI), "
-        "and positive flips (PFR), with Wilson {level} intervals (MUSCLE).",
+    "order_stability": (
+        "Order stability across checkpoints",
+        "Kendall τ between the order of model families at successive checkpoints (1 = same order).",
     ),
 }
 
@@ -142,8 +199,7 @@ def surprise(p_value: float | None) -> float:
 
 def level_text(alpha: float) -> str:
     """The confidence level of (1 − alpha) intervals: '95%', '99%', '99.9%'."""
-    level = 100 * (1 - alpha)
-    return f"{level:.0f}%" if abs(level - round(level)) < 1e-9 else f"{level:.3g}%"
+    return level_label(1 - alpha)
 
 
 @dataclass
@@ -154,7 +210,8 @@ class Panel:
 
     A panel without data keeps a ``note`` that says why and the command that fills it (the
     report gathers such panels into one "what else assay can show you" box); ``findings`` are
-    its sentences for the findings list at the top of the report.
+    its sentences for the findings list at the top of the report; ``level`` the confidence
+    level of its intervals and tests ("95%", from the report's settings).
     """
 
     key: str
@@ -164,6 +221,7 @@ class Panel:
     items: list[dict[str, Any]] = field(default_factory=list)
     results: dict[str, Any] = field(default_factory=dict)
     findings: list[Finding] = field(default_factory=list)
+    level: str = ""
 
     @property
     def available(self) -> bool:
@@ -214,16 +272,25 @@ class Panel:
             "title": self.title,
             "available": self.available,
             "note": self.note,
+            "level": self.level,
             "findings": [f.to_dict() for f in self.findings],
             "data": to_jsonable({k: _plain(v) for k, v in self.results.items()}),
         }
 
 
-def new_panel(key: str, *, level: str = "95%", **fields: Any) -> Panel:
-    """The empty panel ``key`` of :data:`PANELS`, its intro filled with ``level`` and
-    ``fields``."""
+def new_panel(key: str, settings: Settings | None = None, **fields: Any) -> Panel:
+    """The empty panel ``key`` of :data:`PANELS`, its intro filled from ``settings`` (the
+    level, α, resamples and seed; default :class:`~assay.core.Settings`) and ``fields``."""
+    s = settings or Settings()
     title, intro = PANELS[key]
-    return Panel(key, title, intro=intro.format(level=level, **fields))
+    values = {
+        "level": s.label,
+        "alpha": f"{s.alpha:.4g}",
+        "resamples": f"{s.resamples:,}",
+        "seed": s.seed,
+        **fields,
+    }
+    return Panel(key, title, intro=intro.format(**values), level=s.label)
 
 
 def _plain(result: Any) -> Any:

@@ -7,10 +7,11 @@ from typing import Any
 import pandas as pd
 
 from assay import rank, stats
+from assay.core import Settings
 from assay.errors import AssayError
 
 from ._findings import arena_findings, bias_finding, flip_finding, variance_findings
-from ._panel import Panel, cell, fmt, fmt_p, level_text, new_panel
+from ._panel import Panel, cell, fmt, fmt_p, new_panel
 from ._plots import interval_plot
 
 VARIANCE_COLUMNS = [
@@ -33,8 +34,10 @@ def _frame_table(panel: Panel, df: pd.DataFrame, caption: str = "", limit: int =
     panel.table([str(c) for c in df.columns], rows, caption=caption)
 
 
-def variance_panel(scores: pd.DataFrame, headline: dict[str, str]) -> Panel:
-    panel = new_panel("variance")
+def variance_panel(
+    scores: pd.DataFrame, headline: dict[str, str], settings: Settings | None = None
+) -> Panel:
+    panel = new_panel("variance", settings)
     keep = scores["metric"].to_numpy() == scores["task"].map(headline).to_numpy()
     s = scores[keep]
     varied = s.groupby(["task", "model"]).agg(
@@ -62,8 +65,11 @@ def variance_panel(scores: pd.DataFrame, headline: dict[str, str]) -> Panel:
     return panel
 
 
-def position_bias_panel(samples: pd.DataFrame, headline: dict[str, str]) -> Panel:
-    panel = new_panel("bias")
+def position_bias_panel(
+    samples: pd.DataFrame, headline: dict[str, str], settings: Settings | None = None
+) -> Panel:
+    settings = settings or Settings()
+    panel = new_panel("bias", settings)
     if (
         samples.empty
         or "chosen_position" not in samples
@@ -78,12 +84,12 @@ def position_bias_panel(samples: pd.DataFrame, headline: dict[str, str]) -> Pane
             metric = headline[str(task)]
             if f"metric.{metric}" not in group or group[f"metric.{metric}"].isna().all():
                 continue
-            r = stats.position_bias(group, metric=metric)
+            r = stats.position_bias(group, metric=metric, confidence=settings.confidence_level)
             shares = " · ".join(f"{100 * v:.0f}%" for v in r.table["share"])
             by_gold = " · ".join(  # accuracy when the right answer sat at each position
                 "–" if pd.isna(v) else fmt(v) for v in r.table["accuracy"]
             )
-            sig = r.pvalue < 0.05
+            sig = r.pvalue < settings.alpha
             rows.append(
                 [
                     cell(str(task)),
@@ -125,12 +131,16 @@ def position_bias_panel(samples: pd.DataFrame, headline: dict[str, str]) -> Pane
 
 
 def flips_panel(
-    scores: pd.DataFrame, models: pd.DataFrame, headline: dict[str, str], *, alpha: float = 0.05
+    scores: pd.DataFrame,
+    models: pd.DataFrame,
+    headline: dict[str, str],
+    settings: Settings | None = None,
 ) -> Panel:
-    """Per model with a parent in the store, per shared task: flips with Wilson (1 − alpha)
-    intervals (``assay.stats.flips``)."""
-    level = level_text(alpha)
-    panel = new_panel("flips", level=level)
+    """Per model with a parent in the store, per shared task: flips with Wilson intervals at
+    the ``settings``' level (``assay.stats.flips``)."""
+    settings = settings or Settings()
+    level = settings.label
+    panel = new_panel("flips", settings)
     present = set(scores["model"].astype(str))
     if models.empty or "parent" not in models:
         pairs = pd.DataFrame(columns=["model", "parent"])
@@ -151,7 +161,12 @@ def flips_panel(
                 if not (both.loc[both["model"] == old, "task"] == task).any():
                     continue
                 result = stats.flips(
-                    scores, old, new, task=task, metric=headline[task], alpha=alpha
+                    scores,
+                    old,
+                    new,
+                    task=task,
+                    metric=headline[task],
+                    confidence=settings.confidence_level,
                 )
                 r = result.table[result.table["task"] == task].iloc[0]
                 panel.findings.append(flip_finding(r, str(old), str(new), str(task), level))
@@ -197,20 +212,23 @@ METHOD_NAMES = {"bt": "Bradley–Terry", "davidson": "Davidson (ties)", "elo": "
 
 def arena_panel(
     battles: pd.DataFrame,
+    settings: Settings | None = None,
     *,
-    bootstrap: int = 100,
-    seed: int = 0,
     method: str = "bt",
     anchor: tuple[str, float] | None = None,
-    alpha: float = 0.05,
+    bootstrap: int | None = None,
 ) -> Panel:
     """Ratings per connected group of models (``results["groups"]``: a list of
     :class:`assay.rank.Ratings`, largest first; ``results["ratings"]`` the largest) and
-    win/tie/loss counts (``results["counts"]``) of the stored battles."""
-    level = level_text(alpha)
+    win/tie/loss counts (``results["counts"]``) of the stored battles, at the ``settings``'
+    level and seed with ``bootstrap`` rounds (default ``settings.resamples``), as
+    ``assay rank battles`` fits them."""
+    settings = settings or Settings()
+    level, seed = settings.label, settings.seed
+    bootstrap = settings.resamples if bootstrap is None else bootstrap
     scale = f"{anchor[0]} pinned at {anchor[1]:g}" if anchor else "each group has mean 1000"
     panel = new_panel(
-        "arena", level=level, bootstrap=bootstrap, seed=seed,
+        "arena", settings, bootstrap=f"{bootstrap:,}",
         method=METHOD_NAMES.get(method, method), scale=scale,
     )  # fmt: skip
     if battles.empty:
@@ -222,7 +240,7 @@ def arena_panel(
     try:
         groups = rank.arena_groups(
             battles, method=method, anchor=anchor, bootstrap=bootstrap, seed=seed,
-            confidence=1 - alpha,
+            confidence=settings.confidence_level,
         )  # fmt: skip
     except AssayError as exc:
         groups = []

@@ -7,30 +7,13 @@ from __future__ import annotations
 import pandas as pd
 
 from assay import stats
-from assay.core import MetricMap, plot_label
+from assay.core import MetricMap, Settings, plot_label
 from assay.errors import AssayError
 
-from ._panel import Panel, cell, fmt, fmt_p
+from ._panel import Panel, cell, fmt, fmt_p, new_panel
 from ._plots import interval_plot
 
 __all__ = ["fairness_panel", "order_stability_panel", "robustness_panel"]
-
-ROBUSTNESS = (
-    "Robustness",
-    "Each perturbation's paired difference to the clean score over the same documents (95%), "
-    "and the worst case over perturbations per document (HELM).",
-)
-FAIRNESS = (
-    "Fairness",
-    "Counterfactual probes asked once per group with only the demographic term swapped: each "
-    "group minus the others (paired over probes), the gap per axis with a repeated-measures F "
-    "test, and the LLM Bias Index. Position and label bias of the answers are in the Position "
-    "bias panel.",
-)
-STABILITY = (
-    "Order stability across checkpoints",
-    "Kendall τ between the order of model families at successive checkpoints (1 = same order).",
-)
 
 
 def _num(value) -> dict:
@@ -54,14 +37,20 @@ def _table(panel: Panel, df: pd.DataFrame, columns: list[str], caption: str) -> 
 
 
 def robustness_panel(
-    scores: pd.DataFrame, metric: str | None = None, metrics: MetricMap | None = None
+    scores: pd.DataFrame,
+    metric: str | None = None,
+    metrics: MetricMap | None = None,
+    settings: Settings | None = None,
 ) -> Panel:
-    panel = Panel("robustness", *ROBUSTNESS)
+    settings = settings or Settings()
+    panel = new_panel("robustness", settings)
     if not scores["task"].astype(str).str.contains("+", regex=False).any():
         panel.note = "No perturbed runs. Run `assay eval --perturb typos,casing -t TASK`."
         return panel
     try:
-        result = stats.robustness(scores, metric=metric, metrics=metrics)
+        result = stats.robustness(
+            scores, metric=metric, metrics=metrics, confidence=settings.confidence_level
+        )
     except AssayError as exc:
         return panel.fail(exc)
     table = result.table
@@ -69,26 +58,31 @@ def robustness_panel(
               zip(table["model"], table["task"], table["perturbation"], strict=True)]  # fmt: skip
     panel.svg(
         interval_plot(labels, table["diff"], table["ci_low"], table["ci_high"],
-                      xlabel="perturbed − clean", highlight=list(table["ci_high"] < 0)),
+                      xlabel=f"perturbed − clean ({settings.label} interval)", highlight=list(table["ci_high"] < 0)),
         caption="highlighted: the interval lies below zero (a significant loss)",
     )  # fmt: skip
     _table(panel, table, ["model", "task", "metric", "perturbation", "n", "clean", "perturbed",
-                          "diff", "ci_low", "ci_high", "pvalue"], "perturbed − clean")  # fmt: skip
+                          "diff", "ci_low", "ci_high", "pvalue"], f"perturbed − clean ({settings.label} intervals)")  # fmt: skip
     if not result.worst.empty:
         _table(panel, result.worst, ["model", "task", "metric", "n", "clean", "worst", "ci_low",
-                                     "ci_high", "drop"], "worst case over perturbations")  # fmt: skip
+                                     "ci_high", "drop"], f"worst case over perturbations ({settings.label} intervals)")  # fmt: skip
     panel.results["robustness"] = result
     return panel
 
 
-def fairness_panel(scores: pd.DataFrame, metric: str = "p_correct") -> Panel:
-    panel = Panel("fairness", *FAIRNESS)
+def fairness_panel(
+    scores: pd.DataFrame, metric: str = "p_correct", settings: Settings | None = None
+) -> Panel:
+    settings = settings or Settings()
+    panel = new_panel("fairness", settings)
     probes = scores["doc_id"].astype(str).str.count("/") == 2
     if not probes.any():
         panel.note = "No fairness probes. Run `assay fairness-probes probes.yaml` and evaluate it."
         return panel
     try:
-        result = stats.fairness(scores[probes.to_numpy()], metric=metric)
+        result = stats.fairness(
+            scores[probes.to_numpy()], metric=metric, confidence=settings.confidence_level
+        )
     except AssayError as exc:
         return panel.fail(exc)
     _table(panel, result.index, ["model", "llmbi", "bias", "diversity_penalty", "sentiment"],
@@ -97,7 +91,7 @@ def fairness_panel(scores: pd.DataFrame, metric: str = "p_correct") -> Panel:
     _table(panel, result.axes, ["model", "axis", "kind", "groups", "n", "gap", "f_statistic",
                                 "pvalue"], f"{metric}: gap between groups")  # fmt: skip
     _table(panel, result.groups, ["model", "axis", "kind", "group", "n", "mean", "diff", "ci_low",
-                                  "ci_high", "pvalue"], "group minus the other groups")  # fmt: skip
+                                  "ci_high", "pvalue"], f"group minus the other groups ({settings.label} intervals)")  # fmt: skip
     panel.results["fairness"] = result
     return panel
 
@@ -110,7 +104,7 @@ def order_stability_panel(
     metric: str,
     metrics: MetricMap | None = None,
 ) -> Panel:
-    panel = Panel("order_stability", *STABILITY)
+    panel = new_panel("order_stability")
     try:
         result = stats.order_stability(
             stats.checkpoint_scores(scores, models, task=task, metric=metric, metrics=metrics)

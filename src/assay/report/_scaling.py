@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from assay import forecast
-from assay.core import CORPUS_METRICS, MetricMap, lower_is_better
+from assay.core import CORPUS_METRICS, MetricMap, Settings, level_label, lower_is_better
 from assay.errors import AssayError, InputError
 
 from ._panel import Panel, cell, fmt, new_panel
@@ -33,7 +33,7 @@ HOW_TO = (
 class ScalingForecast:
     """One task's scaling fit: the law (``fit``, on the error rate 1 − score, or on the metric
     when lower is better), the score it forecasts at ``x`` = ``at`` (the end of the drawn grid)
-    with its 95% band, and the backtest on the largest models (None with too few models)."""
+    with its ``level`` band, and the backtest on the largest models (None with too few models)."""
 
     metric: str
     x: str
@@ -72,7 +72,7 @@ class ScalingForecast:
         text = (
             f"Forecast: a model trained with {self.at:.2g} {what} should score "
             f"{self.prediction:.3f} {self.metric} on {task} ({self.interval} "
-            f"{self.level:.0%} band {self.low:.3f} to {self.high:.3f})"
+            f"{level_label(self.level)} band {self.low:.3f} to {self.high:.3f})"
         )
         b = self.backtest
         if b is not None:
@@ -102,16 +102,17 @@ def scaling_panel(
     store: Any,
     models: pd.DataFrame,
     headline: dict[str, str],
+    settings: Settings | None = None,
     *,
     bootstrap: int = 30,
-    seed: int = 0,
-    level: float = LEVEL,
     metrics: MetricMap | None = None,
 ) -> Panel:
-    """One scaling plot per task with ≥3 sized models; ``bootstrap`` refits give the band.
-    ``results`` holds a :class:`ScalingForecast` per task with a fit; ``metrics``: the store's
-    metric definitions."""
-    panel = new_panel("scaling")
+    """One scaling plot per task with ≥3 sized models; ``bootstrap`` refits give the band (at
+    the ``settings``' level and seed). ``results`` holds a :class:`ScalingForecast` per task
+    with a fit; ``metrics``: the store's metric definitions."""
+    settings = settings or Settings()
+    level, seed = settings.confidence_level, settings.seed
+    panel = new_panel("scaling", settings)
     sized = models[["params", "flops"]].notna().any(axis=1).sum() if len(models) else 0
     if sized < 3:
         panel.note = HOW_TO
@@ -195,7 +196,7 @@ def _task_scaling(
             interval = "calibrated"
             cal = fit.calibration.to_dict(level)
             kv["band"] = (
-                f"calibrated {level:.0%} interval: {cal['method']} on {cal['n_errors']} "
+                f"calibrated {level_label(level)} interval: {cal['method']} on {cal['n_errors']} "
                 f"rolling-origin errors from {cal['n_origins']} origins, widening with "
                 f"log({x}) beyond the largest model"
             )
@@ -221,7 +222,7 @@ def _task_scaling(
         kv.update({k: fmt(v) for k, v in fit.params.items()})
         at = curve.iloc[-1]
         kv[f"forecast at {x} = {grid[-1]:.2g}"] = (
-            f"{fmt(at['prediction'])} ({interval} {level:.0%} band {fmt(at['low'])} to "
+            f"{fmt(at['prediction'])} ({interval} {level_label(level)} band {fmt(at['low'])} to "
             f"{fmt(at['high'])})"
         )
         panel.results[task] = ScalingForecast(
@@ -248,7 +249,7 @@ def _task_scaling(
             cut = float("inf")
     if back is not None:
         kv[f"backtest: fit on {x} ≤ {cut:.2g}, predict {back.n_heldout} larger"] = (
-            f"MAE {fmt(back.mae)}, MAPE {back.mape:.1f}%, {level:.0%} interval "
+            f"MAE {fmt(back.mae)}, MAPE {back.mape:.1f}%, {level_label(level)} interval "
             f"({(back.calibration or {}).get('method', 'bootstrap')}) coverage "
             f"{back.coverage:.0%}, mean width {fmt(back.width)}"
         )
@@ -281,7 +282,13 @@ def _task_scaling(
             for r in bt.to_dict(orient="records")
         ]
         panel.table(
-            ["held-out model", x, f"actual {metric}", "predicted", f"{level:.0%} interval"],
+            [
+                "held-out model",
+                x,
+                f"actual {metric}",
+                "predicted",
+                f"{level_label(level)} interval",
+            ],
             rows,
             caption=f"{task}: backtest on the largest models",
         )

@@ -98,7 +98,7 @@ class AppState:
             if cached is None or cached[0] != scores_sig:
                 data = build_report(store, scaling_bootstrap=self.report_bootstrap, seed=self.seed)
             elif cached[1].counts["battles"] != n_battles:
-                data = cached[1].with_arena(store.battles(), seed=self.seed)
+                data = cached[1].with_arena(store.battles())
             else:
                 return cached[1]
             self._report = (scores_sig, data)

@@ -11,7 +11,7 @@ import pandas as pd
 import pyarrow as pa
 from scipy import stats as sps
 
-from assay.core import require_columns
+from assay.core import accepts_confidence, require_columns
 from assay.errors import InputError
 
 from ._estimators import mean_ci, wilson_ci
@@ -103,6 +103,7 @@ def _gold_positions(
     return np.where(np.isnan(gold) & (correct == 1), chosen, gold)
 
 
+@accepts_confidence()
 def position_bias(
     samples: pd.DataFrame,
     *,

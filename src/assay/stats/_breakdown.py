@@ -20,7 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from assay.core import MetricMap, require_columns
+from assay.core import MetricMap, accepts_confidence, require_columns
 from assay.errors import InputError
 
 from ._efficiency import extra_field
@@ -156,6 +156,7 @@ def _permutation(x, codes, g, clusters, n_permutations, rng):
     return observed, (1 + exceed) / (n_permutations + 1), method
 
 
+@accepts_confidence()
 def breakdown(
     scores: pd.DataFrame,
     by: str = "difficulty",

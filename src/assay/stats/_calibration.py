@@ -35,7 +35,7 @@ import numpy as np
 import pandas as pd
 from scipy.special import digamma
 
-from assay.core import require_columns
+from assay.core import accepts_confidence, require_columns
 from assay.errors import InputError
 
 from ._bias import _lists_to_matrix
@@ -294,6 +294,7 @@ def calibration_scores(
     return est
 
 
+@accepts_confidence()
 def calibration(
     samples: pd.DataFrame,
     *,
@@ -353,6 +354,7 @@ def calibration(
     )
 
 
+@accepts_confidence()
 def compare_calibration(
     samples: pd.DataFrame,
     model_a: str,

@@ -12,7 +12,14 @@ import numpy as np
 import pandas as pd
 from scipy import stats as sps
 
-from assay.core import MetricInfo, MetricMap, metric_info, require_columns, to_jsonable
+from assay.core import (
+    MetricInfo,
+    MetricMap,
+    accepts_confidence,
+    metric_info,
+    require_columns,
+    to_jsonable,
+)
 from assay.errors import InputError
 
 from ._estimators import mean_ci
@@ -194,6 +201,7 @@ def _overall_scores(scores: pd.DataFrame, alpha: float) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=SCORE_COLUMNS)
 
 
+@accepts_confidence()
 def compare(
     scores: pd.DataFrame,
     *,

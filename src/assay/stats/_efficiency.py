@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats as sps
 
-from assay.core import CostFit, fit_cost, read_text, require_columns
+from assay.core import CostFit, accepts_confidence, fit_cost, read_text, require_columns
 from assay.errors import InputError
 
 from ._estimators import mean_ci
@@ -179,6 +179,7 @@ def _runtime_fits(df: pd.DataFrame) -> tuple[list[CostFit], list[str]]:
     return fits, names
 
 
+@accepts_confidence()
 def efficiency(
     samples: pd.DataFrame, *, prices: pd.DataFrame | None = None, alpha: float = 0.05
 ) -> EfficiencyResult:

@@ -27,7 +27,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats as sps
 
-from assay.core import require_columns
+from assay.core import accepts_confidence, require_columns
 from assay.errors import InputError
 
 from ._paired import paired_test
@@ -121,6 +121,7 @@ def _axis_rows(model: str, axis: str, kind: str, sub: pd.DataFrame, alpha: float
     return group_rows, axis_row
 
 
+@accepts_confidence()
 def fairness(
     scores: pd.DataFrame,
     *,

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from assay.core import require_columns
+from assay.core import accepts_confidence, require_columns
 from assay.errors import InputError
 
 from ._estimators import wilson_ci
@@ -58,6 +58,7 @@ def _row(task: str, old: np.ndarray, new: np.ndarray, alpha: float) -> dict:
     }  # fmt: skip
 
 
+@accepts_confidence()
 def flips(
     scores: pd.DataFrame,
     old: str,

@@ -27,7 +27,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from assay.core import MetricMap, lower_is_better
+from assay.core import MetricMap, accepts_confidence, lower_is_better
 from assay.errors import InputError
 
 from ._estimators import mean_ci, wilson_ci
@@ -53,6 +53,7 @@ class ReliabilityResult(ResultMixin):
     confidence_level: float
 
 
+@accepts_confidence()
 def reliability(
     scores: pd.DataFrame,
     *,

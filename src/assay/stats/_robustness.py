@@ -22,7 +22,7 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from assay.core import MetricMap, lower_is_better, require_columns
+from assay.core import MetricMap, accepts_confidence, lower_is_better, require_columns
 from assay.errors import InputError
 
 from ._estimators import mean_ci
@@ -64,6 +64,7 @@ def _doc_wide(rows: pd.DataFrame) -> pd.DataFrame:
     return rows.groupby(["doc_id", "perturbation"])["value"].mean().unstack("perturbation")
 
 
+@accepts_confidence()
 def robustness(
     scores: pd.DataFrame,
     *,

@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from assay.core import to_jsonable
+from assay.core import accepts_confidence, to_jsonable
 from assay.errors import InputError
 
 from ._compare import AdjustmentFamily, Comparison, compare
@@ -128,6 +128,7 @@ def _oriented(pairs: pd.DataFrame, reference: str) -> pd.DataFrame:
     )
 
 
+@accepts_confidence()
 def variant_differences(
     scores: pd.DataFrame,
     *,
