@@ -9,7 +9,7 @@ import pandas as pd
 from scipy import stats as sps
 
 from assay import stats
-from assay.core import MetricMap, headline_metric, with_corpus_metrics
+from assay.core import MetricMap, fixed, headline_metric, with_corpus_metrics
 
 from ._findings import chance_findings, pair_findings
 from ._panel import Panel, cell, fmt, fmt_p, level_text, new_panel
@@ -214,7 +214,7 @@ def pairs_panel(comp: stats.Comparison, headline: dict[str, str]) -> Panel:
                 cls = ("better" if better else "worse") if sig else "ns"
                 row.append(
                     cell(
-                        f"{pair['diff']:+.3f}<br><small>p {fmt_p(p)}</small>",
+                        f"{fixed(pair['diff'], 3, sign=True)}<br><small>p {fmt_p(p)}</small>",
                         pair["diff"],
                         cls,
                         title=f"{a} − {b}: CI {fmt(pair['ci_low'])} to {fmt(pair['ci_high'])}, "
