@@ -100,7 +100,8 @@ def compare_cmd(
             "t (paired t; with cluster ids the clustered Wald-t on G - 1 df), mcnemar "
             "(McNemar's asymptotic score test with Tango's interval), mcnemar-clustered "
             "(Durkalski's cluster-adjusted McNemar test, its inverted interval), mcnemar-exact "
-            "(exact binomial McNemar, Clopper-Pearson), permutation (sign flips).",
+            "(exact binomial McNemar, Clopper-Pearson), permutation (sign flips); t on "
+            "differences that are all equal (SE 0) reports the exact sign-test instead.",
         ),
     ] = "auto",
     overall: Annotated[

@@ -6,7 +6,6 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy import stats as sps
 
 from assay import stats
 from assay.core import MetricMap, fixed, headline_metric, with_corpus_metrics
@@ -91,7 +90,7 @@ def task_sentence(
     are (one sentence).
 
     With a single model, an accuracy is set against ``chance`` (guessing among the choices)
-    by a two-sided z-test of mean − chance with the estimate's standard error.
+    by :func:`assay.stats.chance_test` (exact binomial for a 0/1 score).
     """
     ranked = _ranked(comp, task, metric)
     if ranked.empty:
@@ -103,7 +102,7 @@ def task_sentence(
         head = f"On {task} ({metric}) only {top['model']} has results: {est}"
         if chance is None or not metric.startswith("acc"):
             return head + "."
-        return head + _against_chance(float(top["mean"]), float(top["stderr"]), chance, comp.alpha)
+        return head + _against_chance(comp, task, metric, chance)
     second = ranked.iloc[1]
     pair = _pair(comp, task, metric, str(top["model"]), str(second["model"]))
     word = "below" if comp.metric(metric).lower_is_better else "above"
@@ -290,11 +289,12 @@ def breakdown_panel(
     return panel
 
 
-def _against_chance(mean: float, stderr: float, chance: float, alpha: float) -> str:
-    gap = mean - chance
-    if not np.isfinite(stderr) or stderr <= 0:
+def _against_chance(comp: stats.Comparison, task: str, metric: str, chance: float) -> str:
+    row = stats.chance_tests(comp, {task: chance}, {task: metric}).iloc[0]
+    p, test, alpha = float(row["p_value"]), str(row["test"]), comp.alpha
+    gap = float(row["mean"]) - chance
+    if not np.isfinite(p):
         return f", {fmt(abs(gap))} {'above' if gap >= 0 else 'below'} chance ({fmt(chance)})."
-    p = float(2 * sps.norm.sf(abs(gap) / stderr))
     p_text = fmt_p(p) if fmt_p(p).startswith("<") else f"= {fmt_p(p)}"
     if p >= alpha:
         verdict = "not distinguishable from guessing"
@@ -303,4 +303,4 @@ def _against_chance(mean: float, stderr: float, chance: float, alpha: float) -> 
     else:
         verdict = "worse than guessing: the model is drawn to wrong answers"
     direction = "above" if gap >= 0 else "below"
-    return f", {fmt(abs(gap))} {direction} chance ({fmt(chance)}, p {p_text}): {verdict}."
+    return f", {fmt(abs(gap))} {direction} chance ({fmt(chance)}, {test} p {p_text}): {verdict}."

@@ -111,6 +111,9 @@ class Comparison:
     carrying letter "a" (``tied_with_best``) are indistinguishable from the best.
     ``details``: the pairs with the test used, its statistic, df, correlation and counts.
     ``metrics``: the definition of each compared metric (direction, bounds) it was read with.
+    ``effective_n``: model, task, metric, n_effective — the independent trials a Wilson
+    score is read on (n, or the design-effect n with clusters; NaN for other intervals), what
+    :func:`assay.stats.chance_tests` tests a share against guessing with.
     """
 
     scores: pd.DataFrame
@@ -120,6 +123,7 @@ class Comparison:
     correction: str = "holm"
     details: pd.DataFrame = field(default_factory=pd.DataFrame)
     metrics: dict[str, MetricInfo] = field(default_factory=dict)
+    effective_n: pd.DataFrame = field(default_factory=pd.DataFrame)
 
     def metric(self, name: str) -> MetricInfo:
         """The definition ``name`` was compared with (built in when it was not compared)."""
@@ -248,6 +252,7 @@ def compare(
     df = df[df["value"].notna()]
     score_rows: list[dict[str, Any]] = []
     pair_rows: list[dict[str, Any]] = []
+    eff_rows: list[tuple[str, str, str, float]] = []
     for task, met in task_metrics(df, metric, metrics):
         rows = df[(df["task"] == task) & (df["metric"] == met)]
         order = models or sorted(rows["model"].unique())
@@ -260,6 +265,7 @@ def compare(
                 col[have], clusters=None if clusters is None else clusters[have], alpha=alpha
             )
             low, high, method = _scale_interval(est, metric_info(met, metrics))
+            eff_rows.append((name, task, met, est.n_effective))
             score_rows.append(
                 {"model": name, "task": task, "metric": met, "n": est.n, "mean": est.mean,
                  "stderr": est.stderr, "ci_low": low, "ci_high": high, "method": method}
@@ -300,7 +306,8 @@ def compare(
         overall_rows = _overall_scores(score_df, alpha, used)
         score_df = pd.concat([score_df, overall_rows], ignore_index=True)
     details = details.reset_index(drop=True)
-    return Comparison(score_df, pairs, groups, alpha, correction, details, used)
+    effective = pd.DataFrame(eff_rows, columns=["model", "task", "metric", "n_effective"])
+    return Comparison(score_df, pairs, groups, alpha, correction, details, used, effective)
 
 
 def _correction_key(correction: str) -> str:
