@@ -70,7 +70,10 @@ def print_eval_summary(summary: EvalSummary, *, verbose_table: pd.DataFrame | No
     table = diffs.scores
     if not table.empty:
         cells = table.assign(
-            cell=[f"{fixed(r.mean, 3)} [{fixed(r.ci_low, 2)}, {fixed(r.ci_high, 2)}]" for r in table.itertuples()],
+            cell=[
+                f"{fixed(r.mean, 3)} [{fixed(r.ci_low, 2)}, {fixed(r.ci_high, 2)}]"
+                for r in table.itertuples()
+            ],
             chance=table["task"].map(summary.chance),
         )
         wide = cells.pivot_table(
