@@ -130,6 +130,14 @@ def test_report_json_states_the_exact_binomial_p(store_path, tmp_path):
     assert f"exact binomial p = {expected:.3f}" in found[0]["text"]
 
 
+def test_no_f_test_from_a_zero_error_term():
+    from assay.stats._variance import two_way_anova
+
+    shifted = np.c_[np.arange(5.0), np.arange(5.0) + 1]  # level 2 always exactly +1
+    out = two_way_anova(shifted)
+    assert out["ms_res"] == 0 and math.isnan(out["p"])
+
+
 def test_paired_t_with_zero_se_reports_the_sign_test():
     a, b = np.ones(12), np.zeros(12)
     res = stats.paired_test(a, b, clusters=[f"c{i // 3}" for i in range(12)])  # 4 clusters
