@@ -15,7 +15,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from assay.core import to_jsonable
+from assay.core import format_number, to_jsonable
 from assay.errors import InputError, StoreMissing
 from assay.store import Store, default_store_path, existing_store
 
@@ -150,11 +150,7 @@ def _fmt(value: Any, digits: int) -> str:
     if value is None:
         return ""
     if isinstance(value, float):
-        if math.isnan(value):
-            return ""
-        if value != 0 and (abs(value) >= 1e6 or abs(value) < 10 ** (-digits)):
-            return f"{value:.{digits}g}"
-        return f"{value:.{digits}f}"
+        return format_number(value, digits, big=1e6, sci="g")
     return str(value)
 
 

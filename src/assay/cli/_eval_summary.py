@@ -8,6 +8,8 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
+from assay.core import fixed
+
 from ._common import console, print_table
 
 if TYPE_CHECKING:
@@ -68,7 +70,10 @@ def print_eval_summary(summary: EvalSummary, *, verbose_table: pd.DataFrame | No
     table = diffs.scores
     if not table.empty:
         cells = table.assign(
-            cell=[f"{r.mean:.3f} [{r.ci_low:.2f}, {r.ci_high:.2f}]" for r in table.itertuples()],
+            cell=[
+                f"{fixed(r.mean, 3)} [{fixed(r.ci_low, 2)}, {fixed(r.ci_high, 2)}]"
+                for r in table.itertuples()
+            ],
             chance=table["task"].map(summary.chance),
         )
         wide = cells.pivot_table(
@@ -80,7 +85,7 @@ def print_eval_summary(summary: EvalSummary, *, verbose_table: pd.DataFrame | No
         )
         shown = info.join(wide[models]).reset_index()
         shown["n"] = shown["n"].astype(int)
-        shown["chance"] = shown["chance"].map(lambda v: "" if pd.isna(v) else f"{v:.3f}")
+        shown["chance"] = shown["chance"].map(lambda v: "" if pd.isna(v) else fixed(v, 3))
         print_table(
             shown.fillna(""),
             title=f"headline metric per task: score [{level} interval] over n documents",
@@ -92,9 +97,9 @@ def print_eval_summary(summary: EvalSummary, *, verbose_table: pd.DataFrame | No
                 "variant": pairs["variant"],
                 "vs": pairs["reference"],
                 "task": pairs["task"],
-                "diff": pairs["diff"].map(lambda v: "" if pd.isna(v) else f"{v:+.3f}"),
+                "diff": pairs["diff"].map(lambda v: "" if pd.isna(v) else fixed(v, 3, sign=True)),
                 f"{level} interval": [
-                    "" if pd.isna(r.ci_low) else f"[{r.ci_low:.3f}, {r.ci_high:.3f}]"
+                    "" if pd.isna(r.ci_low) else f"[{fixed(r.ci_low, 3)}, {fixed(r.ci_high, 3)}]"
                     for r in pairs.itertuples()
                 ],
                 "p (adjusted)": pairs["p_adjusted"].map(lambda v: "" if pd.isna(v) else f"{v:.3g}"),

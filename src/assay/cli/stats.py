@@ -93,24 +93,38 @@ def compare_cmd(
         str,
         typer.Option(
             "--test",
-            help="auto (binary: McNemar score test with Tango's interval, or with cluster ids "
-            "the cluster-adjusted McNemar test (Durkalski) with its inverted interval; else t), "
-            "t, mcnemar, mcnemar-clustered, mcnemar-exact (binomial, Clopper-Pearson), "
-            "permutation.",
+            help="auto (binary scores, one repeat, no cluster ids: mcnemar; otherwise t), "
+            "t (paired t; with cluster ids the clustered Wald-t on G - 1 df), mcnemar "
+            "(McNemar's asymptotic score test with Tango's interval), mcnemar-clustered "
+            "(Durkalski's cluster-adjusted McNemar test, its inverted interval), mcnemar-exact "
+            "(exact binomial McNemar, Clopper-Pearson), permutation (sign flips); t on "
+            "differences that are all equal (SE 0) reports the exact sign-test instead.",
         ),
     ] = "auto",
     overall: Annotated[
-        bool, typer.Option("--overall", help="Add macro means over tasks (task '(all)').")
+        bool,
+        typer.Option(
+            "--overall",
+            help="Add macro means over tasks (task '(all)'): accuracy-like shares (acc, "
+            "exact_match...) in one row, every other metric (perplexities...) in its own.",
+        ),
     ] = False,
     json_out: JsonOption = False,
 ) -> None:
     """Scores with intervals per model and task, and every pair of models compared.
 
-    Pairs use the questions both models answered: paired SE, interval, p-value (exact McNemar
-    for binary scores, else paired t; clustered when cluster ids exist) and p-values adjusted
-    over all pairs. Groups: models sharing a letter are not significantly different.
-    A rolling (perplexity) task is compared on its corpus word_perplexity (lower is better;
-    also bits_per_byte, byte_perplexity with --metric), delta-method intervals over documents.
+    Scores: the interval's "method" is wilson (0/1 scores), wilson-clustered (Wilson on the
+    design-effect n), clt (t interval), clustered (cluster-robust t), with +repeats when
+    repeats are averaged per question and +log for a perplexity (delta method on the log
+    scale); the --overall rows are normal (macro mean over tasks, one row per kind of metric).
+
+    Pairs use the questions both models answered: paired SE, interval and p-value by the
+    --test method named in "method" (auto: McNemar's asymptotic score test for binary scores
+    without cluster ids, else the paired t, clustered when cluster ids exist; none when
+    fewer than 2 shared questions), p-values adjusted over all pairs. Groups: models sharing
+    a letter are not significantly different. A rolling (perplexity) task is compared on its
+    corpus word_perplexity (lower is better; also bits_per_byte, byte_perplexity with
+    --metric), delta-method intervals over documents.
     """
     from assay.stats import compare
 

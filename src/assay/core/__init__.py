@@ -2,7 +2,7 @@
 
 Hashing (:func:`stable_hash`), JSON-ready values (:func:`to_jsonable`), strict text readers
 (:func:`read_text`, :func:`decode_text`, :func:`iter_jsonl`, :func:`read_csv_rows`) and column
-checks (:func:`require_columns`), resource limits (:func:`limit`, :class:`ReadBudget`), and the
+checks (:func:`require_columns`), numbers as text (:func:`format_number`), resource limits (:func:`limit`, :class:`ReadBudget`), and the
 metric registry (:func:`metric_info`, :func:`headline_metric`, :func:`resolve_metrics`,
 :func:`with_corpus_metrics`; pure: a store's declarations are passed in, never kept). It imports
 nothing from the other parts of assay.
@@ -10,6 +10,7 @@ nothing from the other parts of assay.
 
 from ._columns import require_columns
 from ._cost import CostFit, fit_cost
+from ._format import fixed, format_number
 from ._hashing import stable_hash
 from ._json import to_jsonable
 from ._labels import plot_label
@@ -53,6 +54,8 @@ __all__ = [
     "declared_metrics",
     "decode_text",
     "fit_cost",
+    "fixed",
+    "format_number",
     "headline_metric",
     "iter_jsonl",
     "level_label",

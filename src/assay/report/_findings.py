@@ -3,8 +3,8 @@ bias, chance, arena), each with its numbers and interval, ranked by surprise.
 
 Surprise is −log10 of the finding's p-value: the paired test's Holm-adjusted p for a
 difference, McNemar's exact test (negative against positive flips) for flips, the F-test of
-"levels do not matter" for variance, the χ² test against uniform for position bias, a z-test
-of mean − chance for a score against guessing. What is expected scores 0 (a model clearly
+"levels do not matter" for variance, the χ² test against uniform for position bias, the
+exact binomial test (:func:`assay.stats.chance_test`) for a score against guessing. What is expected scores 0 (a model clearly
 above chance); a score that guessing cannot be ruled out for scores 1.3 (as p = 0.05).
 """
 
@@ -82,37 +82,37 @@ def pair_findings(comp: stats.Comparison, headline: dict[str, str], level: str) 
 def chance_findings(
     comp: stats.Comparison, headline: dict[str, str], chance: dict[str, float], level: str
 ) -> list[Finding]:
-    """Each model's headline score against the task's chance level (two-sided z-test of
-    mean − chance with the score's standard error)."""
+    """Each model's headline score against the task's chance level
+    (:func:`assay.stats.chance_tests`: the exact two-sided binomial test for a 0/1 score — on
+    the design-effect n with clusters — else a z-test; the sentence names the test)."""
     if comp.scores.empty or not chance:
         return []
-    s = comp.scores[comp.scores["task"].isin([t for t in headline if t in chance])]
-    s = s[s["metric"].to_numpy() == s["task"].map(headline).to_numpy()]
-    if s.empty:
-        return []
-    level_chance = s["task"].map(chance).to_numpy(dtype=float)
-    gap = s["mean"].to_numpy(dtype=float) - level_chance
-    se = s["stderr"].to_numpy(dtype=float)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        p = np.where(se > 0, 2 * sps.norm.sf(np.abs(gap) / se), np.where(gap == 0, 1.0, 0.0))
+    tests = stats.chance_tests(comp, {t: c for t, c in chance.items() if t in headline}, headline)
     out = []
-    for i, r in enumerate(s.itertuples(index=False)):
+    for r in tests.itertuples(index=False):
+        gap = r.mean - r.chance
         head = (
             f"{r.model} on {r.task} scores {fmt(r.mean)} {r.metric} ({level} CI "
             f"{fmt(r.ci_low)} to {fmt(r.ci_high)}, n = {int(r.n)}) against chance "
-            f"{fmt(level_chance[i])} (p {_p_text(p[i])})"
+            f"{fmt(r.chance)}"
         )
-        if p[i] >= comp.alpha:
+        if not np.isfinite(r.p_value):
+            text = f"{head}: {fmt(abs(gap))} {'above' if gap >= 0 else 'below'}; {r.test}."
+            out.append(Finding(text, 0.0, "chance", None))
+            continue
+        p = float(r.p_value)
+        head += f" ({r.test} p {_p_text(p)})"
+        if p >= comp.alpha:
             out.append(
                 Finding(head + ": not distinguishable from guessing.", AT_CHANCE_SURPRISE,
-                        "chance", float(p[i]))
+                        "chance", p)
             )  # fmt: skip
-        elif gap[i] > 0:
-            out.append(Finding(head + ": better than guessing.", 0.0, "chance", float(p[i])))
+        elif gap > 0:
+            out.append(Finding(head + ": better than guessing.", 0.0, "chance", p))
         else:
             out.append(
                 Finding(head + ": worse than guessing, drawn to wrong answers.",
-                        surprise(p[i]), "chance", float(p[i]))
+                        surprise(p), "chance", p)
             )  # fmt: skip
     return out
 
@@ -196,15 +196,18 @@ def arena_findings(groups: list[rank.Ratings], level: str) -> list[Finding]:
                 boot[:, models.index(second["model"])] >= boot[:, models.index(top["model"])]
             )
             p = float(min(1.0, max(2 * reversed_share, 1 / boot.shape[0])))
+            test = f"bootstrap p {_p_text(p)}"
         else:
             se = np.hypot(top["ci_high"] - top["ci_low"], second["ci_high"] - second["ci_low"])
-            z = (top["rating"] - second["rating"]) / max(se / (2 * 1.96), 1e-12)
-            p = float(2 * sps.norm.sf(abs(z)))
+            gap = top["rating"] - second["rating"]
+            # no p-value from a zero SE: the order is then untested
+            p = float(2 * sps.norm.sf(abs(gap) / (se / (2 * 1.96)))) if se > 0 else None
+            test = f"Wald z p {_p_text(p)}" if p is not None else "no test: intervals of width 0"
         text = (
             f"In the arena ({votes:,} votes), {top['model']} rates highest: "
             f"{top['rating']:.0f} ({level} CI {top['ci_low']:.0f} to {top['ci_high']:.0f}), "
             f"{top['rating'] - second['rating']:.0f} points above {second['model']} "
-            f"(bootstrap p {_p_text(p)})."
+            f"({test})."
         )
         out.append(Finding(text, surprise(p), "arena", p))
     return out

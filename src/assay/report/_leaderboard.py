@@ -6,10 +6,9 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy import stats as sps
 
 from assay import stats
-from assay.core import MetricMap, Settings, headline_metric, with_corpus_metrics
+from assay.core import MetricMap, Settings, fixed, headline_metric, with_corpus_metrics
 
 from ._findings import chance_findings, pair_findings
 from ._panel import Panel, cell, fmt, fmt_p, level_text, new_panel
@@ -98,7 +97,7 @@ def task_sentence(
     are (one sentence).
 
     With a single model, an accuracy is set against ``chance`` (guessing among the choices)
-    by a two-sided z-test of mean − chance with the estimate's standard error.
+    by :func:`assay.stats.chance_test` (exact binomial for a 0/1 score).
     """
     ranked = _ranked(comp, task, metric)
     if ranked.empty:
@@ -110,7 +109,7 @@ def task_sentence(
         head = f"On {task} ({metric}) only {top['model']} has results: {est}"
         if chance is None or not metric.startswith("acc"):
             return head + "."
-        return head + _against_chance(float(top["mean"]), float(top["stderr"]), chance, comp.alpha)
+        return head + _against_chance(comp, task, metric, chance)
     second = ranked.iloc[1]
     pair = _pair(comp, task, metric, str(top["model"]), str(second["model"]))
     word = "below" if comp.metric(metric).lower_is_better else "above"
@@ -230,7 +229,7 @@ def pairs_panel(
                 cls = ("better" if better else "worse") if sig else "ns"
                 row.append(
                     cell(
-                        f"{pair['diff']:+.3f}<br><small>p {fmt_p(p)}</small>",
+                        f"{fixed(pair['diff'], 3, sign=True)}<br><small>p {fmt_p(p)}</small>",
                         pair["diff"],
                         cls,
                         title=f"{a} − {b}: CI {fmt(pair['ci_low'])} to {fmt(pair['ci_high'])}, "
@@ -310,11 +309,12 @@ def tasks_panel(
     return panel
 
 
-def _against_chance(mean: float, stderr: float, chance: float, alpha: float) -> str:
-    gap = mean - chance
-    if not np.isfinite(stderr) or stderr <= 0:
+def _against_chance(comp: stats.Comparison, task: str, metric: str, chance: float) -> str:
+    row = stats.chance_tests(comp, {task: chance}, {task: metric}).iloc[0]
+    p, test, alpha = float(row["p_value"]), str(row["test"]), comp.alpha
+    gap = float(row["mean"]) - chance
+    if not np.isfinite(p):
         return f", {fmt(abs(gap))} {'above' if gap >= 0 else 'below'} chance ({fmt(chance)})."
-    p = float(2 * sps.norm.sf(abs(gap) / stderr))
     p_text = fmt_p(p) if fmt_p(p).startswith("<") else f"= {fmt_p(p)}"
     if p >= alpha:
         verdict = "not distinguishable from guessing"
@@ -323,4 +323,4 @@ def _against_chance(mean: float, stderr: float, chance: float, alpha: float) -> 
     else:
         verdict = "worse than guessing: the model is drawn to wrong answers"
     direction = "above" if gap >= 0 else "below"
-    return f", {fmt(abs(gap))} {direction} chance ({fmt(chance)}, p {p_text}): {verdict}."
+    return f", {fmt(abs(gap))} {direction} chance ({fmt(chance)}, {test} p {p_text}): {verdict}."

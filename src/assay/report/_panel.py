@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from assay.core import Settings, level_label, to_jsonable
+from assay.core import Settings, format_number, level_label, to_jsonable
 
 
 def fmt(value: Any, digits: int = 3) -> str:
@@ -25,13 +25,7 @@ def fmt(value: Any, digits: int = 3) -> str:
         x = float(value)
     except (TypeError, ValueError):
         return str(value)
-    if math.isnan(x):
-        return ""
-    if math.isinf(x):
-        return "∞" if x > 0 else "−∞"
-    if x != 0 and (abs(x) >= 1e5 or abs(x) < 10 ** (-digits)):
-        return f"{x:.{max(digits - 1, 1)}e}"
-    return f"{x:.{digits}f}"
+    return format_number(x, digits)
 
 
 def fmt_p(p: Any) -> str:

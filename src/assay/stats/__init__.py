@@ -23,7 +23,7 @@ from ._calibration import (
     calibration_scores,
     compare_calibration,
 )
-from ._chance import chance_levels, headline_chance
+from ._chance import chance_levels, chance_test, chance_tests, headline_chance
 from ._checkpoints import OrderStability, checkpoint_scores, order_stability
 from ._compare import AdjustmentFamily, Comparison, compare
 from ._efficiency import EfficiencyResult, check_prices, efficiency, read_prices
@@ -98,6 +98,8 @@ __all__ = [
     "breakdown",
     "calibration",
     "chance_levels",
+    "chance_test",
+    "chance_tests",
     "calibration_points",
     "calibration_scores",
     "check_prices",

@@ -15,14 +15,22 @@ given per group, adjusted over groups and tasks.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import pandas as pd
 
-from assay.core import MetricMap, accepts_confidence, require_columns
+from assay.core import (
+    CORPUS_METRICS,
+    MetricMap,
+    accepts_confidence,
+    metric_info,
+    require_columns,
+    with_corpus_metrics,
+)
 from assay.errors import InputError
 
+from ._compare import _scale_interval
 from ._efficiency import extra_field
 from ._estimators import _codes, mean_ci
 from ._paired import adjust_pvalues, paired_test
@@ -195,22 +203,25 @@ def breakdown(
         labels = level.reindex(docs).to_numpy(dtype=object)
         codes, uniques = pd.factorize(pd.Series(labels), sort=True)
         order = sorted(range(len(uniques)), key=lambda i: _sort_key(uniques[i]))
+        info = metric_info(met, metrics)
+        parts = _group_parts(df, task, met, matrix, docs, clusters, names, codes, order)
         for j, model in enumerate(names):
             x = matrix[:, j]
             have = ~np.isnan(x) & (codes >= 0)
             per = []
-            for gi in order:
-                sel = have & (codes == gi)
+            for gi, (g_matrix, g_clusters) in parts.items():
+                xg = g_matrix[:, j]
+                sel = ~np.isnan(xg)
                 if not sel.any():
                     continue
                 est = mean_ci(
-                    x[sel], clusters=None if clusters is None else clusters[sel], alpha=alpha
+                    xg[sel], clusters=None if g_clusters is None else g_clusters[sel], alpha=alpha
                 )
-                per.append((uniques[gi], est))
+                low, high, how = _scale_interval(est, info)
+                per.append((uniques[gi], replace(est, ci_low=low, ci_high=high, method=how)))
                 group_rows.append({"task": task, "metric": met, "model": model, "group": uniques[gi],
                                    "n": est.n, "mean": est.mean, "stderr": est.stderr,
-                                   "ci_low": est.ci_low, "ci_high": est.ci_high,
-                                   "method": est.method})  # fmt: skip
+                                   "ci_low": low, "ci_high": high, "method": how})  # fmt: skip
             if len(per) < 2:
                 continue
             sub_codes = pd.factorize(codes[have])[0]
@@ -218,8 +229,8 @@ def breakdown(
                 x[have], sub_codes, int(sub_codes.max()) + 1,
                 None if clusters is None else clusters[have], n_permutations, rng,
             )  # fmt: skip
-            best = max(per, key=lambda t: t[1].mean)
-            worst = min(per, key=lambda t: t[1].mean)
+            best = max(per, key=lambda t: info.sign * t[1].mean)  # lower is better: the lowest
+            worst = min(per, key=lambda t: info.sign * t[1].mean)
             gap = best[1].mean - worst[1].mean
             gap_low, gap_high = _mover(best[1], worst[1])
             test_rows.append({"task": task, "metric": met, "model": model, "levels": len(per),
@@ -227,13 +238,13 @@ def breakdown(
                               "method": method, "best_group": best[0], "worst_group": worst[0],
                               "gap": gap, "gap_low": gap_low, "gap_high": gap_high})  # fmt: skip
         if pair is not None and all(m in names for m in pair):
-            a, b = (matrix[:, names.index(m)] for m in pair)
-            for gi in order:
-                sel = (codes == gi) & ~np.isnan(a) & ~np.isnan(b)
+            for gi, (g_matrix, g_clusters) in parts.items():
+                a, b = (g_matrix[:, names.index(m)] for m in pair)
+                sel = ~np.isnan(a) & ~np.isnan(b)
                 if sel.sum() < 2:
                     continue
-                r = paired_test(a[sel], b[sel], clusters=None if clusters is None else clusters[sel],
-                                alpha=alpha)  # fmt: skip
+                r = paired_test(a[sel], b[sel], clusters=None if g_clusters is None
+                                else g_clusters[sel], alpha=alpha)  # fmt: skip
                 pair_rows.append({"task": task, "metric": met, "group": uniques[gi], "n": r.n,
                                   "mean_a": r.mean_a, "mean_b": r.mean_b, "diff": r.diff,
                                   "ci_low": r.ci_low, "ci_high": r.ci_high, "pvalue": r.pvalue,
@@ -254,6 +265,32 @@ def breakdown(
         by=by, groups=pd.DataFrame(group_rows), tests=tests, pairs=pairs, correction=correction,
         n_permutations=n_permutations, confidence_level=1 - alpha,
     )  # fmt: skip
+
+
+def _group_parts(df, task, met, matrix, docs, clusters, names, codes, order) -> dict:
+    """Per group code (in display order): its (docs × models) values and clusters. A corpus
+    metric (word perplexity...) is computed on the group itself — its documents' pooled
+    log-likelihood over their pooled words or bytes, linearised at the group's own value by
+    :func:`assay.core.with_corpus_metrics` — never a mean of per-document values linearised at
+    the whole task's value (which can be negative); other metrics are the rows of ``matrix``."""
+    raw = df[(df["task"] == task) & df["metric"].isin(["logprob", "words", "bytes"])]
+    corpus = met in CORPUS_METRICS and {"logprob", "words", "bytes"} <= set(raw["metric"])
+    parts = {}
+    doc_ids = np.asarray(docs, dtype=object)
+    for gi in order:
+        sel = codes == gi
+        if not corpus:
+            parts[gi] = (matrix[sel], None if clusters is None else clusters[sel])
+            continue
+        in_group = raw[raw["doc_id"].astype(str).isin(set(doc_ids[sel]))]
+        pseudo = with_corpus_metrics(in_group.drop(columns="group"))
+        pseudo = pseudo[(pseudo["metric"] == met) & pseudo["value"].notna()]
+        if pseudo.empty:
+            parts[gi] = (np.full((0, len(names)), np.nan), None)
+            continue
+        g_matrix, _, g_clusters, _ = doc_matrix(pseudo, names)
+        parts[gi] = (g_matrix, g_clusters)
+    return parts
 
 
 def _sort_key(label: object) -> tuple:

@@ -108,7 +108,8 @@ class Comparison:
     """Result of :func:`compare`.
 
     ``scores``: model, task, metric, n, mean, stderr, ci_low, ci_high, method (the interval:
-    "wilson", "wilson-clustered", "clt", "clustered", "+repeats", "normal" for "(all)").
+    "wilson", "wilson-clustered", "clt", "clustered", "+repeats", "+log", "normal" for "(all)",
+    whose ``metric`` names the metrics of one kind it averages, e.g. "acc, exact_match").
     ``pairs``: model_a, model_b, task, metric, n, diff, stderr, ci_low, ci_high, p_value,
     p_adjusted, method (diff = mean_a − mean_b on the docs both answered; p adjusted over all
     pairs; the test and its interval come from the same procedure, ``method``).
@@ -117,6 +118,9 @@ class Comparison:
     carrying letter "a" (``tied_with_best``) are indistinguishable from the best.
     ``details``: the pairs with the test used, its statistic, df, correlation and counts.
     ``metrics``: the definition of each compared metric (direction, bounds) it was read with.
+    ``effective_n``: model, task, metric, n_effective — the independent trials a Wilson
+    score is read on (n, or the design-effect n with clusters; NaN for other intervals), what
+    :func:`assay.stats.chance_tests` tests a share against guessing with.
     """
 
     scores: pd.DataFrame
@@ -126,6 +130,7 @@ class Comparison:
     correction: str = "holm"
     details: pd.DataFrame = field(default_factory=pd.DataFrame)
     metrics: dict[str, MetricInfo] = field(default_factory=dict)
+    effective_n: pd.DataFrame = field(default_factory=pd.DataFrame)
 
     def metric(self, name: str) -> MetricInfo:
         """The definition ``name`` was compared with (built in when it was not compared)."""
@@ -176,29 +181,44 @@ def compact_letters(means: Sequence[float], significant: np.ndarray) -> list[str
     return letters
 
 
-def _overall_scores(scores: pd.DataFrame, alpha: float) -> pd.DataFrame:
-    """Macro mean over tasks per model (tasks with that model): SE = √(Σ SE_t²) / T, with a
-    normal (1 − α) interval."""
+def _overall_kind(info: MetricInfo) -> str:
+    """Which metrics may share an "(all)" row: accuracy-like shares (higher is better, bounded
+    in [0, 1], not log-scale: acc, exact_match, ...) share "accuracy"; every other metric
+    (perplexities, losses, unbounded scores) is its own kind."""
+    share = info.higher_is_better and info.bounds == (0.0, 1.0) and not info.log_scale
+    return "accuracy" if share else info.name
+
+
+def _overall_scores(scores: pd.DataFrame, alpha: float, metrics: MetricMap) -> pd.DataFrame:
+    """Macro mean over tasks per model and kind of metric (:func:`_overall_kind`: unlike
+    metrics are never averaged): SE = √(Σ SE_t²) / T, with a normal (1 − α) interval (on the
+    log scale for a perplexity, as :func:`_scale_interval`). ``metric`` names the metrics
+    averaged, e.g. "acc, exact_match"."""
     rows = []
     z = sps.norm.ppf(1 - alpha / 2)
-    for model, sub in scores.groupby("model", sort=False):
+    kinds = scores["metric"].map(lambda m: _overall_kind(metric_info(m, metrics)))
+    for (_, model), sub in scores.groupby([kinds, "model"], sort=False):
         t = len(sub)
         se = float(np.sqrt(np.sum(sub["stderr"].to_numpy() ** 2)) / t)
         mean = float(sub["mean"].mean())
+        names = sorted(set(sub["metric"]))
+        est = _Normal(mean, se, mean - z * se, mean + z * se, "normal")
+        low, high, method = _scale_interval(est, metric_info(names[0], metrics))
         rows.append(
-            {
-                "model": model,
-                "task": OVERALL,
-                "metric": "macro",
-                "n": int(sub["n"].sum()),
-                "mean": mean,
-                "stderr": se,
-                "ci_low": mean - z * se,
-                "ci_high": mean + z * se,
-                "method": "normal",
-            }
-        )
+            {"model": model, "task": OVERALL, "metric": ", ".join(names),
+             "n": int(sub["n"].sum()), "mean": mean, "stderr": se, "ci_low": low,
+             "ci_high": high, "method": method}
+        )  # fmt: skip
     return pd.DataFrame(rows, columns=SCORE_COLUMNS)
+
+
+@dataclass(frozen=True)
+class _Normal:
+    mean: float
+    stderr: float
+    ci_low: float
+    ci_high: float
+    method: str
 
 
 @accepts_confidence()
@@ -224,7 +244,8 @@ def compare(
     ``test`` ("auto": McNemar's test with Tango's score interval for binary single-repeat
     unclustered scores, else paired t) and p-values are adjusted over all pairs of all tasks by
     ``correction`` ("holm", "bh", "none"). With ``overall`` the scores get extra rows
-    task="(all)": macro means over tasks, with (1 − ``alpha``) intervals. ``metrics`` are the
+    task="(all)": macro means over tasks, with (1 − ``alpha``) intervals, one row per model
+    and kind of metric (accuracy-like shares together, each perplexity or other metric alone). ``metrics`` are the
     store's metric definitions (``Store.evidence().metrics``): they pick each task's headline
     and say which way is better (the groups' best); without them, the built-in registry.
     """
@@ -239,6 +260,7 @@ def compare(
     df = df[df["value"].notna()]
     score_rows: list[dict[str, Any]] = []
     pair_rows: list[dict[str, Any]] = []
+    eff_rows: list[tuple[str, str, str, float]] = []
     for task, met in task_metrics(df, metric, metrics):
         rows = df[(df["task"] == task) & (df["metric"] == met)]
         order = models or sorted(rows["model"].unique())
@@ -251,6 +273,7 @@ def compare(
                 col[have], clusters=None if clusters is None else clusters[have], alpha=alpha
             )
             low, high, method = _scale_interval(est, metric_info(met, metrics))
+            eff_rows.append((name, task, met, est.n_effective))
             score_rows.append(
                 {"model": name, "task": task, "metric": met, "n": est.n, "mean": est.mean,
                  "stderr": est.stderr, "ci_low": low, "ci_high": high, "method": method}
@@ -288,9 +311,11 @@ def compare(
     used = {str(m): metric_info(m, metrics) for m in score_df["metric"].unique()}
     groups = _groups(score_df, pairs, alpha, used)
     if overall and score_df["task"].nunique() > 1:
-        score_df = pd.concat([score_df, _overall_scores(score_df, alpha)], ignore_index=True)
+        overall_rows = _overall_scores(score_df, alpha, used)
+        score_df = pd.concat([score_df, overall_rows], ignore_index=True)
     details = details.reset_index(drop=True)
-    return Comparison(score_df, pairs, groups, alpha, correction, details, used)
+    effective = pd.DataFrame(eff_rows, columns=["model", "task", "metric", "n_effective"])
+    return Comparison(score_df, pairs, groups, alpha, correction, details, used, effective)
 
 
 def _correction_key(correction: str) -> str:

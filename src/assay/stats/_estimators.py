@@ -36,6 +36,8 @@ class MeanEstimate(ResultMixin):
 
     ``var_within`` is the repeats term E[σ²/K] (zero without repeats) and ``var_between`` the
     variance of the questions' true means, so ``stderr² = (var_between + var_within) / n``.
+    ``n_effective``: for a Wilson interval the number of independent trials it is read on (n,
+    or with clusters the design-effect n of :func:`cluster_wilson_ci`); NaN otherwise.
     """
 
     mean: float
@@ -49,6 +51,7 @@ class MeanEstimate(ResultMixin):
     var_between: float = float("nan")
     var_within: float = 0.0
     confidence_level: float = 0.95
+    n_effective: float = float("nan")
 
     @property
     def confidence_interval(self) -> tuple[float, float]:
@@ -195,15 +198,17 @@ def mean_ci(
         kind = "clt"
     q = sps.t.ppf(1 - alpha / 2, df)
     ci_low, ci_high = mean - q * se, mean + q * se
+    n_eff = float("nan")
     if method == "auto" and not has_rep and _is_binary(xbar):
         df = float("inf")
         if n_clusters is None:
             kind = "wilson"
             ci_low, ci_high = wilson_ci(xbar.sum(), n, alpha=alpha)
+            n_eff = float(n)
         else:
             kind = "wilson-clustered"
             sizes = np.bincount(_codes(clusters)[0])
-            ci_low, ci_high, _ = cluster_wilson_ci(
+            ci_low, ci_high, n_eff = cluster_wilson_ci(
                 mean, n, se**2, float(np.sum(sizes**2) / n), alpha=alpha
             )
     if has_rep:
@@ -220,6 +225,7 @@ def mean_ci(
         var_between=max(var_x - var_within, 0.0) if n > 1 else float("nan"),
         var_within=var_within,
         confidence_level=1 - alpha,
+        n_effective=float(n_eff),
     )
 
 

@@ -37,6 +37,8 @@ class PairedResult(ResultMixin):
     interval that inverts it, :func:`mcnemar_clustered`; "... (too few clusters ...)" when that
     interval is unbounded and clipped to [−1, 1]), "mcnemar-exact" (binomial on the discordant
     pairs, Clopper–Pearson) or "permutation" (sign flips of the per-question — or per-cluster — differences).
+    "sign-test": the t-test was asked for but every difference is the same nonzero value
+    (SE 0): the exact two-sided sign test over the questions (clusters), 2 · 0.5^units.
     """
 
     n: int
@@ -285,9 +287,13 @@ def paired_test(
         if se > 0:
             statistic = diff / se
             pvalue = float(2 * sps.t.sf(abs(statistic), df))
-        else:
-            statistic = 0.0 if diff == 0 else float(np.sign(diff) * np.inf)
-            pvalue = 1.0 if diff == 0 else 0.0
+        elif diff == 0:
+            statistic, pvalue = 0.0, 1.0
+        else:  # every difference alike (SE 0): no t; the exact sign test over the units
+            units = n if n_clusters is None else n_clusters
+            statistic = float(units)
+            pvalue = float(sps.binomtest(units, units, 0.5).pvalue)
+            method = "sign-test"
     with np.errstate(invalid="ignore", divide="ignore"):
         corr = float(np.corrcoef(x, y)[0, 1]) if x.std() > 0 and y.std() > 0 else float("nan")
     return PairedResult(

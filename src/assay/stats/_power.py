@@ -8,6 +8,7 @@ detects δ with power 1 − β when n = (z_{α/2} + z_β)² (ω² + σ_A²/K_A +
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -49,11 +50,12 @@ class VarianceComponents(ResultMixin):
 
 @dataclass
 class PowerResult(ResultMixin):
-    """Power, minimum detectable effect and sample size for one design; ``estimated_from``
+    """Power, minimum detectable effect and sample size for one design (``n`` a whole number
+    of questions when it was solved for, rounded up); ``estimated_from``
     holds the variance components when they were estimated from scores
     (:func:`power_from_scores`)."""
 
-    n: float
+    n: int | float
     delta: float
     power: float
     alpha: float
@@ -188,7 +190,8 @@ def power_analysis(
     k_b: int = 1,
 ) -> PowerResult:
     """Fill in the missing one of (δ, n): with both, the power; with n, the minimum detectable
-    effect at ``target_power``; with δ, the questions needed for ``target_power``."""
+    effect at ``target_power``; with δ, the questions needed for ``target_power``, rounded up
+    to a whole number (:func:`sample_size` is the fractional solution), with its power."""
     comps = {"omega2": omega2, "sigma2_a": sigma2_a, "sigma2_b": sigma2_b, "k_a": k_a, "k_b": k_b}
     _check_design(delta, n, alpha, target_power, comps)
     if delta is None and n is None:
@@ -199,11 +202,12 @@ def power_analysis(
         raise InputError("n must be at least 2")
     if delta is None:
         delta = minimum_detectable_effect(n, alpha=alpha, power=target_power, **comps)
-    elif n is None:
-        n = sample_size(delta, alpha=alpha, power=target_power, **comps)
+    elif n is None:  # questions are whole: round up, so the power is at least the target
+        n = math.ceil(sample_size(delta, alpha=alpha, power=target_power, **comps) - 1e-9)
     pw = power(delta, n, alpha=alpha, **comps)
     v = _per_question_variance(omega2, sigma2_a, sigma2_b, k_a, k_b)
-    return PowerResult(float(n), float(abs(delta)), pw, alpha, v, **comps)
+    n = int(n) if float(n).is_integer() else float(n)
+    return PowerResult(n, float(abs(delta)), pw, alpha, v, **comps)
 
 
 def power_from_scores(

@@ -15,7 +15,8 @@ variants of which r_q are right, w_q wrong and s_q skipped (no score):
 A variant is any row of the same question for the same model and task: another template (a run
 with ``template_id``), choice ordering or sample (``repeat``). The question is ``doc_id`` or,
 with ``by="cluster"``, ``cluster_id`` (docs generated from one template). Intervals: Wilson for
-CI and NM, :func:`assay.stats.mean_ci` for TSR and RS/Q (clustered when grouping by doc and
+CI and NM; for TSR, a share, Wilson on the design-effect number of variants (inside [0, 1]);
+:func:`assay.stats.mean_ci` for RS/Q (clipped to [−2, 1]; clustered when grouping by doc and
 clusters exist); two models are compared on the all-right indicator with
 :func:`assay.stats.paired_test` (McNemar).
 """
@@ -30,7 +31,7 @@ import pandas as pd
 from assay.core import MetricMap, accepts_confidence, lower_is_better
 from assay.errors import InputError
 
-from ._estimators import mean_ci, wilson_ci
+from ._estimators import _codes, cluster_wilson_ci, mean_ci, wilson_ci
 from ._paired import adjust_pvalues, paired_test
 from ._results import ResultMixin
 from ._tidy import select, task_metrics
@@ -113,16 +114,18 @@ def reliability(
             clusters = g["cluster"].to_numpy(dtype=object) if "cluster" in g else None
             tsr = mean_ci(g["tsr"].to_numpy(), clusters=clusters, alpha=alpha, method="t")
             rs = mean_ci(g["rs"].to_numpy(), clusters=clusters, alpha=alpha, method="t")
+            t_low, t_high = _share_interval(tsr, g["k"].to_numpy(float), clusters, alpha)
             n_all, n_near = int(g["all_right"].sum()), int(g["near_miss"].sum())
             lo, hi = wilson_ci(n_all, q, alpha=alpha)
             nlo, nhi = wilson_ci(n_near, q, alpha=alpha)
             rows.append({
                 "task": task, "metric": met, "model": model, "questions": q,
-                "variants": float(g["k"].mean()), "mean": tsr.mean, "mean_low": tsr.ci_low,
-                "mean_high": tsr.ci_high, "all_right": n_all / q, "all_right_low": lo,
+                "variants": float(g["k"].mean()), "mean": tsr.mean, "mean_low": t_low,
+                "mean_high": t_high, "all_right": n_all / q, "all_right_low": lo,
                 "all_right_high": hi, "all_right_count": n_all, "near_miss": n_near / q,
                 "near_miss_low": nlo, "near_miss_high": nhi, "rs": float(g["rs"].sum()),
-                "rs_mean": rs.mean, "rs_low": rs.ci_low, "rs_high": rs.ci_high,
+                "rs_mean": rs.mean, "rs_low": max(rs.ci_low, -2.0),
+                "rs_high": min(rs.ci_high, 1.0),
                 "skipped": int(g["skipped"].sum()),
             })  # fmt: skip
         wide = per["all_right"].unstack("model")
@@ -150,3 +153,18 @@ def reliability(
         by=by, threshold=float(threshold), table=pd.DataFrame(rows), pairs=pairs,
         correction=correction, confidence_level=1 - alpha,
     )  # fmt: skip
+
+
+def _share_interval(tsr, k: np.ndarray, clusters, alpha: float) -> tuple[float, float]:
+    """The TSR's interval, inside [0, 1]: Wilson on the design-effect number of variants
+    (:func:`cluster_wilson_ci`): n = Σ k_q variants, the clustered variance of the mean of
+    the per-question shares (``tsr.stderr``², questions — or their clusters — the units), and
+    deff at most Σ n_u² / n for n_u variants per unit (every variant of a unit alike)."""
+    units = _codes(clusters)[0] if clusters is not None else np.arange(k.size)
+    per_unit = np.bincount(units, weights=k)
+    n = float(k.sum())
+    if not np.isfinite(tsr.mean) or n <= 0:
+        return float("nan"), float("nan")
+    var = tsr.stderr**2 if np.isfinite(tsr.stderr) else 0.0
+    low, high, _ = cluster_wilson_ci(tsr.mean, n, var, float(np.sum(per_unit**2) / n), alpha=alpha)
+    return float(low), float(high)

@@ -80,8 +80,8 @@ def two_way_anova(x: np.ndarray) -> dict[str, float]:
     with np.errstate(invalid="ignore", divide="ignore"):
         f = ms_col / ms_res
     p = float(sps.f.sf(f, df_col, df_res)) if np.isfinite(f) else float("nan")
-    if ms_res == 0:
-        p = 1.0 if ms_col == 0 else 0.0
+    if ms_res == 0:  # no residual spread: no F-test (never a p-value from a zero error term)
+        p = 1.0 if ms_col == 0 else float("nan")
     return {"ms_col": ms_col, "ms_row": ms_row, "ms_res": ms_res, "f": f, "p": p}
 
 

@@ -1,0 +1,31 @@
+"""Numbers as text, in one place: every table cell of the CLI and the report goes through
+:func:`format_number`, so a value that rounds to zero prints "0.000", never "-0.000"."""
+
+from __future__ import annotations
+
+import math
+
+__all__ = ["fixed", "format_number"]
+
+
+def fixed(x: float, digits: int, *, sign: bool = False) -> str:
+    """``x`` with ``digits`` decimals (``sign``: a leading "+" on positives); a value that
+    rounds to zero is "0.000" (no sign), never "-0.000"."""
+    text = f"{float(x):{'+' if sign else ''}.{digits}f}"
+    if text.lstrip("+-").strip("0.") == "":
+        return text.lstrip("+-")
+    return text
+
+
+def format_number(x: float, digits: int = 3, *, big: float = 1e5, sci: str = "e") -> str:
+    """A float for a table cell: '' for NaN, ∞ / −∞, scientific for nonzero values below
+    10^−digits or from ``big`` up (``sci`` "e": digits − 1 decimals of the mantissa; "g":
+    digits significant figures), else :func:`fixed` with ``digits`` decimals."""
+    x = float(x)
+    if math.isnan(x):
+        return ""
+    if math.isinf(x):
+        return "∞" if x > 0 else "−∞"
+    if x != 0 and (abs(x) >= big or abs(x) < 10 ** (-digits)):
+        return f"{x:.{digits}g}" if sci == "g" else f"{x:.{max(digits - 1, 1)}e}"
+    return fixed(x, digits)
