@@ -132,6 +132,15 @@ def eval_command(
         ),
     ] = False,
     data_root: DataRootOption = None,
+    shard: Annotated[
+        str | None,
+        typer.Option(
+            "--shard",
+            help="Evaluate only shard K of N (1-based) of each task's documents, by a hash of "
+            "the document id (after --limit); merge the N stores with `assay store merge`.",
+            metavar="K/N",
+        ),
+    ] = None,
 ) -> None:
     """Evaluate a model on tasks; resumes where a previous identical run stopped.
 
@@ -142,10 +151,17 @@ def eval_command(
     interval, n and chance level, the variants' paired differences, and the inference cost fit
     runtime = a + b·prompt_tokens + c·output_tokens.
     """
-    from assay.runner import DEFAULT_JOB_LIMIT, DEFAULT_JOB_ORDERINGS, DEFAULT_VARIANTS, Variant
+    from assay.runner import (
+        DEFAULT_JOB_LIMIT,
+        DEFAULT_JOB_ORDERINGS,
+        DEFAULT_VARIANTS,
+        Variant,
+        parse_shard,
+    )
     from assay.store import default_store_path
     from assay.tasks import BUILTIN_SUITE
 
+    sharding = parse_shard(shard, "--shard")
     executor = "ray" if use_ray or ray_address else "local"
     data_roots = tuple(data_root or ())
     if workers is not None and executor == "local":
@@ -163,6 +179,7 @@ def eval_command(
             json_out=json_out,
             trust_remote_code=trust_remote_code,
             data_roots=data_roots,
+            shard=sharding,
         )
         return
     if model is not None and not model.strip():
@@ -200,6 +217,7 @@ def eval_command(
         ray_address=ray_address,
         trust_remote_code=trust_remote_code,
         data_roots=data_roots,
+        shard=sharding,
     )
 
 

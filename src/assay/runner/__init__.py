@@ -12,6 +12,7 @@ from ._job import (
 )
 from ._ray import ray_session
 from ._score import answer_requests, get_backend, score_instances
+from ._shard import doc_shard, parse_shard, shard_documents
 
 __all__ = [
     "DEFAULT_JOB_LIMIT",
@@ -23,6 +24,7 @@ __all__ = [
     "GridCell",
     "Variant",
     "answer_requests",
+    "doc_shard",
     "evaluate",
     "evaluate_variants",
     "fit_cost",
@@ -30,9 +32,11 @@ __all__ = [
     "grid_from_dict",
     "grid_table",
     "load_grid",
+    "parse_shard",
     "ray_session",
     "run_grid",
     "score_instances",
+    "shard_documents",
     "stored_cost_fit",
     "summarize",
 ]

@@ -24,6 +24,7 @@ from ._progress import make_progress
 from ._ray import RayPool, check_executor, ray_session, scored_shards
 from ._ray import load_backend as _backend
 from ._score import TaskLike
+from ._shard import parse_shard, shard_documents
 
 DEFAULT_CHUNK = 32
 """Instances per store write (and per timing row) when ``batch_size="auto"``."""
@@ -329,6 +330,7 @@ def evaluate(
     ray_address: str | None = None,
     trust_remote_code: bool = False,
     data_roots: Sequence[str | Path] = (),
+    shard: str | tuple[int, int] | None = None,
 ) -> EvalResult:
     """Evaluate ``model`` (backend or spec) on ``tasks`` (names, Task objects or a mix).
 
@@ -349,6 +351,10 @@ def evaluate(
     A spec that sets ``trust_remote_code`` is refused unless ``trust_remote_code=True``
     (``assay eval --trust-remote-code``); task files read data only under their own folder and
     ``data_roots`` (docs/security.md).
+
+    ``shard="K/N"`` (or ``(K, N)``) evaluates only the documents of shard K of N, picked by a
+    hash of the document id after ``limit`` (:func:`assay.runner.shard_documents`); the run
+    ids are the whole run's, so ``assay store merge`` of the N stores is the whole run.
     """
     started = time.perf_counter()
     executor, workers = check_executor(executor, workers, ray_address)
@@ -360,6 +366,7 @@ def evaluate(
         repeats=repeats,
         permute_choices=permute_choices,
     )
+    sharding = parse_shard(shard)
     check_remote_code(model, trust_remote_code)
     task_objs = _resolve_tasks(tasks, data_roots)
     task_instances = [
@@ -372,6 +379,8 @@ def evaluate(
         )
         for task in task_objs
     ]
+    if sharding is not None:  # after limit: a shard takes its share of the same documents
+        task_instances = [shard_documents(i, *sharding) for i in task_instances]
     db, store_path = _store_or_path(store)
     chunk = DEFAULT_CHUNK if batch_size == "auto" else max(8, batch_size)
     runs = (task_objs, task_instances, num_fewshot, seed, repeats, permute_choices)

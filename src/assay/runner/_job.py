@@ -66,6 +66,7 @@ def evaluate_variants(
     ray_address: str | None = None,
     trust_remote_code: bool = False,
     data_roots: Sequence[str | os.PathLike[str]] = (),
+    shard: str | tuple[int, int] | None = None,
 ) -> list[EvalResult]:
     """:func:`evaluate` each variant on ``tasks`` with the same settings, in order, into one
     store (each variant resumes on its own, so a killed job continues where it stopped).
@@ -100,6 +101,7 @@ def evaluate_variants(
                 ray_address=ray_address,
                 trust_remote_code=trust_remote_code,
                 data_roots=data_roots,
+                shard=shard,
             )
         )
     return results
