@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -49,15 +50,20 @@ print("Submitted batch job 99")
 """
 
 
+FILL = dict(python=sys.executable, src=str(ROOT / "src"), support=str(ROOT / "tests/support"))
+
+
+def _stub(folder: Path, name: str, text: str) -> None:
+    (folder / name).write_text(text.format(**FILL))
+    (folder / name).chmod(0o755)
+
+
 @pytest.fixture
 def bin_dir(tmp_path) -> Path:
-    """A folder with the ``assay`` and ``sbatch`` stubs, to put first on PATH."""
+    """A folder with the ``assay`` stub, to put first on PATH."""
     folder = tmp_path / "bin"
     folder.mkdir()
-    fill = dict(python=sys.executable, src=str(ROOT / "src"), support=str(ROOT / "tests/support"))
-    for name, text in (("assay", ASSAY_STUB), ("sbatch", SBATCH_STUB)):
-        (folder / name).write_text(text.format(**fill))
-        (folder / name).chmod(0o755)
+    _stub(folder, "assay", ASSAY_STUB)
     return folder
 
 
@@ -84,13 +90,18 @@ def _single_run(bin_dir: Path, tmp_path: Path) -> pd.DataFrame:
 def test_slurm_script_has_the_array_the_shard_and_the_merge():
     text = SLURM.read_text()
     assert re.search(r"^#SBATCH --array=1-\d+$", text, re.M)
-    assert '--shard "$K/$N"' in text and 'K="$SLURM_ARRAY_TASK_ID"' in text
+    assert '--shard "$SLURM_ARRAY_TASK_ID/$N"' in text
     assert "SLURM_ARRAY_TASK_ID" in text and "store merge" in text
     assert "--dependency=" in text and "afterok" in text
 
 
+def _array_size() -> int:
+    return int(re.search(r"^#SBATCH --array=1-(\d+)$", SLURM.read_text(), re.M).group(1))
+
+
 def test_slurm_array_run_locally_equals_a_single_run(bin_dir, tmp_path):
-    n = int(re.search(r"^#SBATCH --array=1-(\d+)$", SLURM.read_text(), re.M).group(1))
+    _stub(bin_dir, "sbatch", SBATCH_STUB)  # records the merge job instead of queueing it
+    n = _array_size()
     out, log = tmp_path / "out", tmp_path / "sbatch.log"
     common = dict(SLURM_ARRAY_JOB_ID="4242", SLURM_ARRAY_TASK_COUNT=str(n),
                   SLURM_ARRAY_TASK_MIN="1", SLURM_ARRAY_TASK_MAX=str(n), ASSAY_MODEL="fake",
@@ -114,6 +125,22 @@ def test_slurm_array_run_locally_equals_a_single_run(bin_dir, tmp_path):
     shard_rows = sum(len(open_store(p).samples()) for p in out.glob("shard-*.duckdb"))
     assert shard_rows == len(single)  # the shards never overlap
     assert len(open_store(merged).runs()) == 2  # shards of a run: one run
+
+
+def test_slurm_script_without_a_scheduler_merges_after_the_last_shard(bin_dir, tmp_path):
+    """Only SLURM_ARRAY_TASK_ID set, no sbatch anywhere: the shards run one after another and
+    the last one merges (N from the script's default, equal to its --array)."""
+    assert shutil.which("sbatch", path=str(bin_dir)) is None
+    n = _array_size()
+    env = dict(ASSAY_MODEL="fake", ASSAY_TASKS=TASKS, ASSAY_EVAL_ARGS=EVAL_ARGS)
+    path = f"{bin_dir}{os.pathsep}/usr/bin:/bin"  # no sbatch on it
+    merged = tmp_path / "assay-local" / "all.duckdb"
+    for k in range(1, n + 1):
+        assert not merged.exists()  # not before every shard is done
+        _run(["bash", str(SLURM)], _env(bin_dir, SLURM_ARRAY_TASK_ID=str(k), PATH=path, **env),
+             tmp_path)  # fmt: skip
+    single = _single_run(bin_dir, tmp_path)
+    pd.testing.assert_frame_equal(stored_records(merged), single, check_exact=True)
 
 
 def _k8s() -> tuple[dict, dict]:
