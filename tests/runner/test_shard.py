@@ -217,3 +217,20 @@ def test_shards_on_ray_merge_to_the_local_run(tmp_path):
     one = stored_records(tmp_path / "one")
     assert len(one) == 2 * 24 * 2  # two tasks, two orderings
     pd.testing.assert_frame_equal(stored_records(tmp_path / "all"), one, check_exact=True)
+
+
+def test_grid_shards_merge_to_the_whole_grid(tmp_path):
+    from assay.runner import Grid, run_grid
+
+    grid = Grid(models=(knowing("arith_mc", "logic_tf"),), tasks=("arith_mc", "logic_tf"),
+                seeds=(0, 1), limit=10)  # fmt: skip
+    run_grid(grid, store=tmp_path / "one", progress=False)
+    for k in (1, 2):
+        run_grid(grid, store=tmp_path / f"g{k}", progress=False, shard=f"{k}/2")
+    with pytest.raises(InputError, match="K must be between 1 and N"):
+        run_grid(grid, store=tmp_path / "bad", progress=False, shard="3/2")
+    assert not (tmp_path / "bad").exists()
+    merge_stores([tmp_path / "g1", tmp_path / "g2"], tmp_path / "all")
+    one = stored_records(tmp_path / "one")
+    assert len(one) == 2 * 2 * 10  # two seeds (runs) x two tasks x 10 documents
+    pd.testing.assert_frame_equal(stored_records(tmp_path / "all"), one, check_exact=True)
