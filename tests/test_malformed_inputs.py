@@ -266,6 +266,16 @@ CASES: list[tuple[str, list[str]]] = [
     *[(f"store-{k}-info", ["store", "info", "--store", f"{{{k}.duckdb}}"]) for k in BAD_STORES],
     *[(f"store-{k}-compare", ["compare", "--store", f"{{{k}.duckdb}}"]) for k in BAD_STORES[:3]],
     ("store-missing", ["compare", "--store", "{missing.duckdb}"]),
+    *[
+        (f"merge-{k}-in", ["store", "merge", f"{{{k}.duckdb}}", "-o", "{store}"])
+        for k in BAD_STORES
+    ],
+    *[
+        (f"merge-{k}-out", ["store", "merge", "{store}", "-o", f"{{{k}.duckdb}}"])
+        for k in BAD_STORES
+    ],
+    ("merge-missing", ["store", "merge", "{missing.duckdb}", "-o", "{store}"]),
+    ("merge-self", ["store", "merge", "{store}", "-o", "{store}"]),
     ("query-write", ["store", "query", "DELETE FROM samples", "--store", "{store}"]),
     ("query-drop", ["store", "query", "DROP TABLE battles", "--store", "{store}"]),
     ("query-syntax", ["store", "query", "SELEC nothing", "--store", "{store}"]),
@@ -337,6 +347,10 @@ CASES: list[tuple[str, list[str]]] = [
     ("eval-repeats", ["eval", "-t", "arith_mc", "--repeats", "0", "--store", "{store}"]),
     ("eval-permute", ["eval", "-t", "arith_mc", "--permute-choices", "-2", "--store", "{store}"]),
     ("eval-task", ["eval", "-t", "no_such_task", "--store", "{store}"]),
+    *[
+        (f"eval-shard-{i}", ["eval", "-t", "arith_mc", "--shard", spec, "--store", "{store}"])
+        for i, spec in enumerate(["0/3", "4/3", "a/b", "3"])
+    ],
     ("eval-taskfile", ["eval", "-t", "{escape.yaml}", "--store", "{store}"]),
     ("eval-backend", ["eval", "-m", "nosuch:thing", "-t", "arith_mc", "--store", "{store}"]),
     (

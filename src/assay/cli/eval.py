@@ -152,6 +152,15 @@ def eval_command(
     output_path: OutputPathOption = None,
     log_samples: LogSamplesOption = False,
     device: DeviceOption = None,
+    shard: Annotated[
+        str | None,
+        typer.Option(
+            "--shard",
+            help="Evaluate only shard K of N (1-based) of each task's documents, by a hash of "
+            "the document id (after --limit); merge the N stores with `assay store merge`.",
+            metavar="K/N",
+        ),
+    ] = None,
 ) -> None:
     """Evaluate a model on tasks; resumes where a previous identical run stopped.
 
@@ -170,10 +179,12 @@ def eval_command(
         DEFAULT_VARIANTS,
         RunSpec,
         Variant,
+        parse_shard,
     )
     from assay.store import default_store_path
     from assay.tasks import BUILTIN_SUITE
 
+    sharding = parse_shard(shard, "--shard")
     executor = "ray" if use_ray or ray_address else "local"
     data_roots = tuple(data_root or ())
     if workers is not None and executor == "local":
@@ -191,6 +202,7 @@ def eval_command(
             json_out=json_out,
             trust_remote_code=trust_remote_code,
             data_roots=data_roots,
+            shard=sharding,
         )
         return
     if model is not None and not model.strip():
@@ -209,10 +221,10 @@ def eval_command(
         variants = [Variant(spec, num_fewshot)]
     lm_names = lm_eval_names(tasks) if task else []
     if lm_names:
-        if perturb or grid or executor != "local" or repeats != 1 or permute_choices:
+        if perturb or grid or executor != "local" or repeats != 1 or permute_choices or shard:
             raise InputError(
-                f"lm-eval task {lm_names[0]!r}: --perturb, --ray, --repeats and "
-                "--permute-choices apply to assay's own tasks only"
+                f"lm-eval task {lm_names[0]!r}: --perturb, --ray, --repeats, "
+                "--permute-choices, --shard apply to assay's own tasks only"
             )
         from assay.runner import LmEvalOptions
 
@@ -256,6 +268,7 @@ def eval_command(
         ray_address=ray_address,
         trust_remote_code=trust_remote_code,
         data_roots=data_roots,
+        shard=sharding,
     )
     run_job(
         variants,

@@ -16,6 +16,7 @@ from assay.store import (
     import_lighteval,
     import_lm_eval,
     import_samples,
+    merge_stores,
     set_model_meta,
 )
 
@@ -68,6 +69,36 @@ def query(
         print_json(df.to_dict(orient="records"))
     else:
         print_table(df, digits=6)
+
+
+@store_app.command("merge")
+def merge(
+    inputs: Annotated[
+        list[Path], typer.Argument(help="Stores to merge (shards, machines; never modified).")
+    ],
+    output: Annotated[
+        Path,
+        typer.Option("--output", "-o", help="The merged store (an existing one is merged into)."),
+    ],
+    json_out: JsonOption = False,
+) -> None:
+    """Merge stores into one: samples, metrics, runs (shards of a run become one run), model
+    metadata and battles. Idempotent; two stores that disagree about a sample are one line and
+    nothing is written."""
+    result = merge_stores(inputs, output)
+    if json_out:
+        print_json(result)
+        return
+    added, total = result["added"], result["total"]
+    console.print(
+        f"merged {len(result['inputs'])} stores into {result['output']}: "
+        f"+{added['samples']} samples, +{added['sample_metrics']} metric values, "
+        f"+{added['runs']} runs, +{added['models']} models, +{added['battles']} battles "
+        f"(now {total['samples']} samples in {total['runs']} runs)",
+        highlight=False,
+        markup=False,
+        soft_wrap=True,
+    )
 
 
 def _report_import(summary: dict, json_out: bool) -> None:

@@ -24,6 +24,7 @@ from ._lm_eval_tasks import (
 )
 from ._ray import ray_session
 from ._score import Backends, answer_requests, get_backend, score_instances
+from ._shard import doc_shard, parse_shard, shard_documents
 from ._spec import RunSpec
 from ._summary import stored_cost_fit, summarize
 
@@ -44,6 +45,7 @@ __all__ = [
     "RunSpec",
     "Variant",
     "answer_requests",
+    "doc_shard",
     "evaluate",
     "evaluate_variants",
     "fit_cost",
@@ -51,11 +53,13 @@ __all__ = [
     "grid_from_dict",
     "grid_table",
     "load_grid",
+    "parse_shard",
     "ray_session",
     "run",
     "run_grid",
     "run_variants",
     "score_instances",
+    "shard_documents",
     "stored_cost_fit",
     "summarize",
 ]

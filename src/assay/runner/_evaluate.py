@@ -31,6 +31,7 @@ from ._progress import make_progress
 from ._ray import RayPool, ray_session, scored_shards
 from ._ray import load_backend as _backend
 from ._score import Backends, TaskLike
+from ._shard import shard_documents
 from ._spec import MAX_REPEATS, RunSpec, check_options
 from ._summary import stored_cost_fit, stored_runtime, summarize, summarize_empty
 
@@ -248,6 +249,7 @@ def evaluate(
     ray_address: str | None = None,
     trust_remote_code: bool = False,
     data_roots: Sequence[str | Path] = (),
+    shard: str | tuple[int, int] | None = None,
 ) -> EvalResult:
     """Evaluate ``model`` (backend or spec) on ``tasks`` (names, Task objects or a mix): the
     keyword form of ``run(RunSpec(model, tasks, ...), store=store, progress=progress)``.
@@ -270,6 +272,10 @@ def evaluate(
     A spec that sets ``trust_remote_code`` is refused unless ``trust_remote_code=True``
     (``assay eval --trust-remote-code``); task files read data only under their own folder and
     ``data_roots`` (docs/security.md).
+
+    ``shard="K/N"`` (or ``(K, N)``) evaluates only the documents of shard K of N, picked by a
+    hash of the document id after ``limit`` (:func:`assay.runner.shard_documents`); the run
+    ids are the whole run's, so ``assay store merge`` of the N stores is the whole run.
     """
     spec = RunSpec(
         model=model,
@@ -285,6 +291,7 @@ def evaluate(
         ray_address=ray_address,
         trust_remote_code=trust_remote_code,
         data_roots=tuple(data_roots or ()),
+        shard=shard,
     )
     return run(spec, store=store, progress=progress)
 
@@ -329,6 +336,8 @@ def _prepare(spec: RunSpec, store: Store | str | Path | None) -> _Session:
         )
         for task in tasks
     ]
+    if spec.shard is not None:  # after limit: a shard takes its share of the same documents
+        instances = [shard_documents(i, *spec.shard) for i in instances]
     db, store_path = _store_or_path(store)
     return _Session(spec, tasks, instances, db, store_path)
 

@@ -37,6 +37,7 @@ from ._evaluate import EvalResult, run
 from ._progress import make_progress
 from ._ray import check_executor, ray_session
 from ._score import Backends
+from ._shard import parse_shard
 from ._spec import RunSpec, check_options
 
 GRID_KEYS = (
@@ -176,13 +177,16 @@ def run_grid(
     ray_address: str | None = None,
     progress: bool = True,
     trust_remote_code: bool = False,
+    shard: str | tuple[int, int] | None = None,
 ) -> list[tuple[GridCell, EvalResult]]:
     """:func:`evaluate` every cell of ``grid`` (validated first) into ``store``, one progress
     view for the whole job; with ``executor="ray"`` one Ray session serves every cell, whose
     chunks spread over the ``workers`` actors. Each cell resumes on its own: rerunning a grid
     computes only what is missing. A model spec that sets ``trust_remote_code`` is refused,
-    before anything runs, unless ``trust_remote_code=True`` (``--trust-remote-code``)."""
+    before anything runs, unless ``trust_remote_code=True`` (``--trust-remote-code``).
+    ``shard="K/N"``: every cell evaluates only shard K of N of each task's documents."""
     grid.validate()
+    shard = parse_shard(shard)
     for model in grid.models:
         check_remote_code(model, trust_remote_code)
     check_executor(executor, workers, ray_address)
@@ -208,6 +212,7 @@ def run_grid(
                 workers=workers,
                 trust_remote_code=trust_remote_code,
                 data_roots=grid.data_roots,
+                shard=shard,
             )
             result = run(spec, store=store, progress=bar if progress else False, backends=backends)
             results.append((cell, result))

@@ -18,6 +18,7 @@ from assay.errors import InputError
 from assay.models import ModelBackend, check_remote_code
 
 from ._ray import check_executor
+from ._shard import parse_shard
 
 MAX_REPEATS = 1000
 """Upper bound of ``repeats`` and of ``permute_choices`` (instances are built in memory)."""
@@ -33,7 +34,9 @@ class RunSpec:
     ``permute_choices`` is the number of extra seeded choice orderings; ``batch_size`` is
     ``"auto"`` or continuations per forward pass (text like ``"16"`` is accepted, the command
     line's ``--batch-size``); ``data_roots`` are the folders besides its own a task file may read
-    data from; ``trust_remote_code`` allows a spec that runs the model's own Python code.
+    data from; ``trust_remote_code`` allows a spec that runs the model's own Python code;
+    ``shard`` (``"K/N"`` or ``(K, N)``) keeps shard K of N of each task's documents, picked by a
+    hash of the document id after ``limit`` (:func:`assay.runner.shard_documents`).
     """
 
     model: ModelBackend | str | None = None
@@ -49,6 +52,7 @@ class RunSpec:
     ray_address: str | None = None
     trust_remote_code: bool = False
     data_roots: tuple[str | os.PathLike[str], ...] = ()
+    shard: str | tuple[int, int] | None = None
 
     def __post_init__(self) -> None:
         tasks = self.tasks
@@ -65,7 +69,7 @@ class RunSpec:
         check_executor(self.executor, self.workers, self.ray_address)
         size = self.check_options()
         check_remote_code(self.model, self.trust_remote_code)
-        return replace(self, batch_size=size)
+        return replace(self, batch_size=size, shard=parse_shard(self.shard))
 
     def check_options(self) -> int | str:
         """The sampling options checked; returns the normalised ``batch_size``."""

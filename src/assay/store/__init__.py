@@ -10,6 +10,7 @@ from ._inspect import import_inspect, read_inspect
 from ._lighteval import import_lighteval, read_lighteval
 from ._lm_eval import import_lm_eval, read_lm_eval
 from ._lm_eval_export import export_lm_eval
+from ._merge import merge_stores
 from ._records import WINNERS, Battle, ModelInfo, RunInfo, SampleRecord, make_run_id, stable_hash
 from ._schema import SCHEMA_VERSION
 from ._sources import import_path, scratch_store
@@ -39,6 +40,7 @@ __all__ = [
     "import_path",
     "import_samples",
     "make_run_id",
+    "merge_stores",
     "metric_summary",
     "open_store",
     "read_inspect",
