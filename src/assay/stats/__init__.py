@@ -1,5 +1,6 @@
 """Statistics for evaluations: error bars, paired comparisons, a job's variants against the
-first, power, variance, bias, flips, items and small anchor subsets. Inputs are the store's
+first, power, variance, bias, flips, items, small anchor subsets and anytime-valid confidence
+sequences (stop a comparison when decided). Inputs are the store's
 tidy frames (``Store.evidence().scores``, ``Store.samples()``) or plain arrays, with the store's
 metric definitions as ``metrics=`` (``Store.evidence().metrics``; without them, the built-in
 registry); results are dataclasses
@@ -57,6 +58,13 @@ from ._power import (
 )
 from ._reliability import ReliabilityResult, reliability
 from ._robustness import Robustness, robustness
+from ._sequential import (
+    DECISIONS,
+    ConfidenceSequence,
+    SequentialResult,
+    confidence_sequence,
+    sequential_test,
+)
 from ._variance import (
     MonotonicityResult,
     VarianceResult,
@@ -66,6 +74,7 @@ from ._variance import (
 from ._variants import VariantDifferences, variant_differences
 
 __all__ = [
+    "DECISIONS",
     "IRT2PL",
     "AdjustmentFamily",
     "AnchorEstimate",
@@ -75,6 +84,7 @@ __all__ = [
     "CalibrationComparison",
     "CalibrationResult",
     "Comparison",
+    "ConfidenceSequence",
     "EfficiencyResult",
     "Fairness",
     "FlipResult",
@@ -88,6 +98,7 @@ __all__ = [
     "PowerResult",
     "ReliabilityResult",
     "Robustness",
+    "SequentialResult",
     "VarianceComponents",
     "VarianceResult",
     "VariantDifferences",
@@ -104,6 +115,7 @@ __all__ = [
     "clustered_se",
     "compare",
     "compare_calibration",
+    "confidence_sequence",
     "document_groups",
     "efficiency",
     "estimate_components",
@@ -129,6 +141,7 @@ __all__ = [
     "response_matrix",
     "robustness",
     "sample_size",
+    "sequential_test",
     "variance_decomposition",
     "variant_differences",
     "wilson_ci",
