@@ -1,4 +1,5 @@
-"""Running models on tasks: scoring, write-through to the store, resume, inference cost."""
+"""Running models on tasks: scoring, write-through to the store, resume, inference cost, and
+two models compared question batch by batch until a rule decides."""
 
 from ._cost import CostFit, fit_cost
 from ._evaluate import EvalResult, evaluate, stored_cost_fit, summarize
@@ -12,8 +13,16 @@ from ._job import (
 )
 from ._ray import ray_session
 from ._score import answer_requests, get_backend, score_instances
+from ._sequential import (
+    DEFAULT_EVERY,
+    SequentialRun,
+    evaluate_until_decided,
+    question_order,
+    sequential_records,
+)
 
 __all__ = [
+    "DEFAULT_EVERY",
     "DEFAULT_JOB_LIMIT",
     "DEFAULT_JOB_ORDERINGS",
     "DEFAULT_VARIANTS",
@@ -21,18 +30,22 @@ __all__ = [
     "EvalResult",
     "Grid",
     "GridCell",
+    "SequentialRun",
     "Variant",
     "answer_requests",
     "evaluate",
+    "evaluate_until_decided",
     "evaluate_variants",
     "fit_cost",
     "get_backend",
     "grid_from_dict",
     "grid_table",
     "load_grid",
+    "question_order",
     "ray_session",
     "run_grid",
     "score_instances",
+    "sequential_records",
     "stored_cost_fit",
     "summarize",
 ]
