@@ -106,3 +106,50 @@ def test_bad_input_leaves_no_store(tmp_path):
     with pytest.raises(InputError, match="both sides"):
         run(fake("a", 0.9), fake("a", 0.2), path)
     assert not path.exists()
+
+
+@pytest.fixture
+def fake_specs(monkeypatch):
+    """``-m fake:a`` on the command line runs a FakeBackend named a (skill 0.9), b (0.2)."""
+    import assay.runner._sequential as seq
+
+    fakes = {"fake:a": fake("a", 0.9), "fake:b": fake("b", 0.2)}
+    real = seq.evaluate
+    monkeypatch.setattr(seq, "evaluate", lambda m, *a, **k: real(fakes.get(m, m), *a, **k))
+    monkeypatch.setattr(seq, "describe_spec", lambda spec: None)
+    return fakes
+
+
+def test_cli_until_decided(fake_specs, tmp_path):
+    from cli_helpers import run_main
+
+    path = str(tmp_path / "s.duckdb")
+    argv = ["eval", "-m", "fake:a", "-m", "fake:b", "-t", TASK, "--until-decided"]
+    code, out, err = run_main([*argv, "--every", "25", "--store", path, "--no-progress"])
+    assert code == 0, err
+    assert "decision: a is better" in out and "above 0" in out
+    code, out, err = run_main([*argv, "--every", "25", "--store", path, "--json"])
+    assert code == 0, err
+    data = json.loads(out)
+    assert data["decision"] == "A better" and data["new_samples"] == 0
+    assert data["record"]["stopped_at"] == data["stopped_at"] <= 100
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["-m", "fake:a", "-t", TASK, "--until-decided"], "two models"),
+        (["-m", "fake:a", "-m", "fake:b", "--until-decided"], "one task"),
+        (["-m", "fake:a", "-m", "fake:b", "-t", TASK, "--until-decided", "--ray"], "--ray"),
+        (["-m", "fake:a", "-m", "fake:b", "-t", TASK], "--until-decided"),
+        (["-m", "fake:a", "-t", TASK, "--delta", "0.1"], "only apply"),
+        (["-m", "fake:a", "-m", "fake:b", "-t", TASK, "--until-decided", "--confidence", "1"], ""),
+    ],
+)
+def test_cli_until_decided_errors(fake_specs, tmp_path, argv, message):
+    from cli_helpers import run_main
+
+    path = tmp_path / "s.duckdb"
+    code, out, err = run_main(["eval", *argv, "--store", str(path), "--no-progress"])
+    assert code != 0 and err.count("\n") == 1 and message in err
+    assert not path.exists()

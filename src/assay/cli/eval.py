@@ -10,6 +10,7 @@ from assay.errors import InputError
 
 from ._common import bounded, console, print_json, print_table
 from ._options import DataRootOption, JsonOption, StoreOption, split_names
+from ._until_decided import check_until_decided, run_until_decided
 
 if TYPE_CHECKING:
     from assay.runner import EvalResult
@@ -23,14 +24,14 @@ minutes for the bundled model on 2 CPU cores."""
 
 def eval_command(
     model: Annotated[
-        str | None,
+        list[str] | None,
         typer.Option(
             "--model",
             "-m",
             help="Model spec: smollm2-135m(,quantize=int8), "
             "hf:PATH_OR_ID(,gguf_file=F,dtype=D,device=X,parent=P), "
             "openai:MODEL@http://host:port/v1(,concurrency=N), llamacpp:PATH.gguf "
-            "(default: the default job's variants of smollm2-135m).",
+            "(default: the default job's variants of smollm2-135m). Twice with --until-decided.",
             show_default=False,
         ),
     ] = None,
@@ -132,6 +133,48 @@ def eval_command(
         ),
     ] = False,
     data_root: DataRootOption = None,
+    until_decided: Annotated[
+        bool,
+        typer.Option(
+            "--until-decided",
+            help="Compare -m A -m B on one task in a seeded random order, batch by batch, and "
+            "stop once an anytime-valid confidence sequence decides (A better, B better, or "
+            "equivalent within --delta); resumable.",
+        ),
+    ] = False,
+    delta: Annotated[
+        float | None,
+        typer.Option(
+            "--delta",
+            callback=bounded(0),
+            help="--until-decided: differences below this count as equivalent (default 0.02).",
+            show_default=False,
+        ),
+    ] = None,
+    confidence: Annotated[
+        float | None,
+        typer.Option(
+            "--confidence",
+            callback=bounded(0, 1, low_open=True, high_open=True),
+            help="--until-decided: confidence level of the sequence, in (0, 1) (default 0.95).",
+            show_default=False,
+        ),
+    ] = None,
+    every: Annotated[
+        int | None,
+        typer.Option(
+            "--every",
+            callback=bounded(1),
+            help="--until-decided: questions per batch between looks (default 50).",
+            show_default=False,
+        ),
+    ] = None,
+    metric: Annotated[
+        str | None,
+        typer.Option(
+            "--metric", help="--until-decided: the bounded metric compared (default: headline)."
+        ),
+    ] = None,
 ) -> None:
     """Evaluate a model on tasks; resumes where a previous identical run stopped.
 
@@ -165,6 +208,53 @@ def eval_command(
             data_roots=data_roots,
         )
         return
+    models = list(model or [])
+    if until_decided:
+        check_until_decided(
+            models,
+            task,
+            conflicts={
+                "--grid": grid is not None,
+                "--ray": executor == "ray",
+                "--perturb": bool(perturb),
+                "--verbose": verbose,
+            },
+        )
+        run_until_decided(
+            models,
+            task[0],  # type: ignore[index]
+            store=store or default_store_path(),
+            json_out=json_out,
+            delta=delta,
+            confidence=confidence,
+            every=every,
+            metric=metric,
+            limit=limit,
+            num_fewshot=num_fewshot,
+            seed=seed,
+            batch_size=batch_size,
+            repeats=repeats,
+            permute_choices=permute_choices or 0,
+            progress=not no_progress and not json_out,
+            trust_remote_code=trust_remote_code,
+            data_roots=data_roots,
+        )
+        return
+    given = [
+        o
+        for o, v in (
+            ("--delta", delta),
+            ("--confidence", confidence),
+            ("--every", every),
+            ("--metric", metric),
+        )
+        if v is not None
+    ]
+    if given:
+        raise InputError(f"{', '.join(given)} only apply with --until-decided")
+    if len(models) > 1:
+        raise InputError("-m given more than once: compare two models with --until-decided")
+    model = models[0] if models else None
     if model is not None and not model.strip():
         raise InputError("-m/--model: empty model spec (leave the option out for the default)")
     default_job = model is None and not task and num_fewshot is None

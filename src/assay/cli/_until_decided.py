@@ -1,0 +1,78 @@
+"""``assay eval -m A -m B -t TASK --until-decided``: the command-line side of
+:func:`assay.runner.evaluate_until_decided` (checks, then one call, then printing)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from assay.errors import InputError
+
+from ._common import console, print_json
+
+DEFAULT_DELTA = 0.02
+DEFAULT_CONFIDENCE = 0.95
+
+
+def check_until_decided(
+    models: list[str], tasks: list[str] | None, *, conflicts: dict[str, bool]
+) -> None:
+    """Two models, one task and no option the sequence cannot honour, else one-line error."""
+    if len(models) != 2 or any(not m.strip() for m in models):
+        raise InputError("--until-decided compares two models: give -m A -m B")
+    if not tasks or len(tasks) != 1:
+        raise InputError("--until-decided runs one task: give -t TASK")
+    used = [name for name, given in conflicts.items() if given]
+    if used:
+        raise InputError(f"--until-decided does not combine with {', '.join(used)}")
+
+
+def run_until_decided(
+    models: list[str],
+    task: str,
+    *,
+    store: Any,
+    json_out: bool,
+    delta: float | None,
+    confidence: float | None,
+    every: int | None,
+    **options: Any,
+) -> None:
+    """Run the comparison and print the decision, where it stopped and why."""
+    from assay.runner import DEFAULT_EVERY, evaluate_until_decided
+    from assay.stats import sequential_test
+
+    result = evaluate_until_decided(
+        models[0],
+        models[1],
+        task,
+        decide=sequential_test,
+        store=store,
+        delta=DEFAULT_DELTA if delta is None else delta,
+        confidence=DEFAULT_CONFIDENCE if confidence is None else confidence,
+        every=DEFAULT_EVERY if every is None else every,
+        **options,
+    )
+    if json_out:
+        print_json(result.to_dict())
+        return
+    a, b = result.models
+    level = f"{result.confidence:.0%}"
+    console.print(
+        f"{result.task} · {result.metric}: {a} − {b} = {result.estimate:+.4f}, "
+        f"{level} anytime-valid interval [{result.lower:+.4f}, {result.upper:+.4f}]",
+        highlight=False,
+        soft_wrap=True,
+    )
+    verdict = {
+        "A better": f"{a} is better",
+        "B better": f"{b} is better",
+        "equivalent": f"equivalent within ±{result.delta:g}",
+        "undecided": "undecided",
+    }.get(result.decision, result.decision)
+    share = result.stopped_at / result.n_available
+    console.print(
+        f"decision: {verdict} — {result.reason} ({share:.0%} of the questions; "
+        f"{result.new_samples} new samples, order seed {result.seed})",
+        highlight=False,
+        soft_wrap=True,
+    )
