@@ -132,11 +132,14 @@ def main() -> None:
         if diff >= 2 * DELTA:
             targets.append(f"used {c['used']:.1%} ≤ 40% {_mark(c['used'] <= 0.4)}")
             targets.append(f"power {c['power']:.3f} ≥ 0.9 {_mark(c['power'] >= 0.9)}")
+        power, fixed_power = (
+            ("    —", "    —") if diff == 0 else (f"{c['power']:5.3f}", f"{c['fixed_power']:5.3f}")
+        )
         print(
             f"{diff:5.2f} | {c['A better']:5.3f} {c['B better']:5.3f} {c['equivalent']:5.3f} "
-            f"{c['error']:6.3f} {c['power']:5.3f} {c['used']:5.1%} {c['miss']:7.3f} | "
+            f"{c['error']:6.3f} {power} {c['used']:5.1%} {c['miss']:7.3f} | "
             f"{c['naive_rej']:15.3f} {c['naive_used']:5.1%} | {c['fixed_error']:14.3f} "
-            f"{c['fixed_power']:5.3f} | " + "; ".join(targets)
+            f"{fixed_power} | " + "; ".join(targets)
         )
     print(
         "A/B/equiv: rate of each sequential decision; error: a winner at Δ = 0, else B or "
