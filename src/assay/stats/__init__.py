@@ -1,11 +1,12 @@
 """Statistics for evaluations: error bars, paired comparisons, a job's variants against the
-first, power, variance, bias, flips, items, small anchor subsets and anytime-valid confidence
-sequences (stop a comparison when decided). Inputs are the store's
+first, power, variance, bias, flips, items, small anchor subsets, anytime-valid confidence
+sequences (stop a comparison when decided) and adaptive testing. Inputs are the store's
 tidy frames (``Store.evidence().scores``, ``Store.samples()``) or plain arrays, with the store's
 metric definitions as ``metrics=`` (``Store.evidence().metrics``; without them, the built-in
 registry); results are dataclasses
 with ``.to_dict()``."""
 
+from ._adaptive import AdaptiveResult, adaptive_test
 from ._anchors import (
     AnchorEstimate,
     AnchorPoints,
@@ -74,6 +75,7 @@ from ._variance import (
 from ._variants import VariantDifferences, variant_differences
 
 __all__ = [
+    "AdaptiveResult",
     "DECISIONS",
     "IRT2PL",
     "AdjustmentFamily",
@@ -102,6 +104,7 @@ __all__ = [
     "VarianceComponents",
     "VarianceResult",
     "VariantDifferences",
+    "adaptive_test",
     "adjust_pvalues",
     "anchor_points",
     "bootstrap_ci",
