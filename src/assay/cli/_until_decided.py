@@ -14,16 +14,22 @@ DEFAULT_CONFIDENCE = 0.95
 
 
 def check_until_decided(
-    models: list[str], tasks: list[str] | None, *, conflicts: dict[str, bool]
+    models: list[str],
+    tasks: list[str] | None,
+    *,
+    conflicts: dict[str, bool],
+    what: str = "--until-decided compares two models: give -m A -m B",
 ) -> None:
-    """Two models, one task and no option the sequence cannot honour, else one-line error."""
+    """Two models, one task and no option the sequence cannot honour, else one-line error
+    (``what`` names the wrong model count; ``--adaptive`` passes its one model twice)."""
+    option = what.split()[0]
     if len(models) != 2 or any(not m.strip() for m in models):
-        raise InputError("--until-decided compares two models: give -m A -m B")
+        raise InputError(what)
     if not tasks or len(tasks) != 1:
-        raise InputError("--until-decided runs one task: give -t TASK")
+        raise InputError(f"{option} runs one task: give -t TASK")
     used = [name for name, given in conflicts.items() if given]
     if used:
-        raise InputError(f"--until-decided does not combine with {', '.join(used)}")
+        raise InputError(f"{option} does not combine with {', '.join(used)}")
 
 
 def run_until_decided(

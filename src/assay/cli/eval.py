@@ -8,6 +8,7 @@ import typer
 
 from assay.errors import InputError
 
+from ._adaptive_eval import run_adaptive
 from ._common import bounded, console, print_json, print_table
 from ._options import DataRootOption, JsonOption, StoreOption, split_names
 from ._until_decided import check_until_decided, run_until_decided
@@ -172,7 +173,20 @@ def eval_command(
     metric: Annotated[
         str | None,
         typer.Option(
-            "--metric", help="--until-decided: the bounded metric compared (default: headline)."
+            "--metric",
+            help="--until-decided/--adaptive: the bounded metric used (default: headline).",
+        ),
+    ] = None,
+    adaptive: Annotated[
+        int | None,
+        typer.Option(
+            "--adaptive",
+            callback=bounded(1),
+            metavar="K",
+            help="Ask -m only K questions of one task -t, each the most informative at its "
+            "current ability (2PL items fitted on the store's earlier models), and predict its "
+            "full score with an interval.",
+            show_default=False,
         ),
     ] = None,
 ) -> None:
@@ -218,6 +232,7 @@ def eval_command(
                 "--ray": executor == "ray",
                 "--perturb": bool(perturb),
                 "--verbose": verbose,
+                "--adaptive": adaptive is not None,
             },
         )
         run_until_decided(
@@ -236,6 +251,37 @@ def eval_command(
             repeats=repeats,
             permute_choices=permute_choices or 0,
             progress=not no_progress and not json_out,
+            trust_remote_code=trust_remote_code,
+            data_roots=data_roots,
+        )
+        return
+    if adaptive is not None:
+        check_until_decided(
+            [*models, *models[:1]] if len(models) == 1 else [],
+            task,
+            conflicts={
+                "--grid": grid is not None,
+                "--ray": executor == "ray",
+                "--perturb": bool(perturb),
+                "--verbose": verbose,
+                "--delta": delta is not None,
+                "--every": every is not None,
+            },
+            what="--adaptive tests one model: give -m MODEL",
+        )
+        run_adaptive(
+            models[0],
+            task[0],  # type: ignore[index]
+            k=adaptive,
+            store=store or default_store_path(),
+            json_out=json_out,
+            metric=metric,
+            confidence=confidence,
+            num_fewshot=num_fewshot,
+            seed=seed,
+            batch_size=batch_size,
+            repeats=repeats,
+            permute_choices=permute_choices or 0,
             trust_remote_code=trust_remote_code,
             data_roots=data_roots,
         )

@@ -1,6 +1,7 @@
 """Running models on tasks: scoring, write-through to the store, resume, inference cost, and
 two models compared question batch by batch until a rule decides."""
 
+from ._asker import QuestionAsker
 from ._cost import CostFit, fit_cost
 from ._evaluate import EvalResult, evaluate, stored_cost_fit, summarize
 from ._grid import Grid, GridCell, grid_from_dict, grid_table, load_grid, run_grid
@@ -30,6 +31,7 @@ __all__ = [
     "EvalResult",
     "Grid",
     "GridCell",
+    "QuestionAsker",
     "SequentialRun",
     "Variant",
     "answer_requests",
