@@ -38,6 +38,7 @@ from ._panel import Finding, Panel, level_text
 from ._panels import arena_panel, arena_sentence, flips_panel, position_bias_panel, variance_panel
 from ._robust_panels import fairness_panel, robustness_panel
 from ._scaling import scaling_panel
+from ._sequential_panel import sequential_panel
 
 #: Findings shown before the "more findings" fold.
 TOP_FINDINGS = 6
@@ -97,6 +98,7 @@ def _arena(ctx: ReportContext) -> Panel:
 PANEL_BUILDERS: list[Callable[[ReportContext], Panel | None]] = [
     lambda c: leaderboard_panel(c.comparison, c.headline, c.chance),
     lambda c: pairs_panel(c.comparison, c.headline),
+    lambda c: sequential_panel(c.runs, c.level),
     _scores_needed(lambda c: flips_panel(c.scores, c.models, c.headline, alpha=c.alpha), "flips"),
     _scores_needed(lambda c: variance_panel(c.scores, c.headline), "variance"),
     lambda c: breakdown_panel(c.comparison, c.headline, c.chance),

@@ -273,6 +273,7 @@ def evaluate_until_decided(
     if diffs.size == 0:
         raise InputError(f"task {task_obj.name}: no question was scored for both models")
     record = {
+        "task": task_obj.name,
         "models": [results[0].model, results[1].model],
         "metric": metric,
         "decision": outcome.decision,
@@ -288,6 +289,7 @@ def evaluate_until_decided(
         "order_seed": seed,
         "every": int(every),
         "rule": getattr(outcome, "method", type(outcome).__name__),
+        **_path_at_looks(outcome, looks),
     }
     sides = {"A": _ids(results[0]), "B": _ids(results[1])}
     _store_record(open_store(store_path), sides, prior, record)
@@ -313,6 +315,17 @@ def evaluate_until_decided(
         new_samples=new,
         record=record,
     )
+
+
+def _path_at_looks(outcome: Any, looks: np.ndarray) -> dict[str, list]:
+    """The interval at each look up to the stop (what the report plots)."""
+    seen = np.asarray(looks)[np.asarray(looks) <= int(outcome.stopped_at)]
+    low, high = np.asarray(outcome.lower_path), np.asarray(outcome.upper_path)
+    return {
+        "looks": [int(k) for k in seen],
+        "lower_at_looks": [float(v) for v in low[seen - 1]],
+        "upper_at_looks": [float(v) for v in high[seen - 1]],
+    }
 
 
 def _name(model: Any) -> str | None:
