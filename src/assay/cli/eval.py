@@ -157,7 +157,7 @@ def eval_command(
         typer.Option(
             "--confidence",
             callback=bounded(0, 1, low_open=True, high_open=True),
-            help="--until-decided: confidence level of the sequence, in (0, 1) (default 0.95).",
+            help="--until-decided/--adaptive: confidence level, in (0, 1) (default 0.95).",
             show_default=False,
         ),
     ] = None,
