@@ -8,6 +8,7 @@ import typer
 
 from assay.errors import InputError
 
+from ._adaptive_eval import run_adaptive
 from ._common import bounded, console, print_json, print_table
 from ._lm_eval_flags import (
     ChatTemplateOption,
@@ -23,6 +24,16 @@ from ._lm_eval_flags import (
     with_device,
 )
 from ._options import DataRootOption, JsonOption, StoreOption, split_names
+from ._until_decided import (
+    AdaptiveOption,
+    DeltaOption,
+    EveryOption,
+    SeqConfidenceOption,
+    SeqMetricOption,
+    UntilDecidedOption,
+    check_until_decided,
+    run_until_decided,
+)
 
 if TYPE_CHECKING:
     from assay.runner import EvalResult, RunSpec
@@ -36,14 +47,14 @@ minutes for the bundled model on 2 CPU cores."""
 
 def eval_command(
     model: Annotated[
-        str | None,
+        list[str] | None,
         typer.Option(
             "--model",
             "-m",
             help="Model spec: smollm2-135m(,quantize=int8), "
             "hf:PATH_OR_ID(,gguf_file=F,dtype=D,device=X,parent=P), "
             "openai:MODEL@http://host:port/v1(,concurrency=N), llamacpp:PATH.gguf "
-            "(default: the default job's variants of smollm2-135m).",
+            "(default: the default job's variants of smollm2-135m). Twice with --until-decided.",
             show_default=False,
         ),
     ] = None,
@@ -161,6 +172,12 @@ def eval_command(
             metavar="K/N",
         ),
     ] = None,
+    until_decided: UntilDecidedOption = False,
+    delta: DeltaOption = None,
+    confidence: SeqConfidenceOption = None,
+    every: EveryOption = None,
+    metric: SeqMetricOption = None,
+    adaptive: AdaptiveOption = None,
 ) -> None:
     """Evaluate a model on tasks; resumes where a previous identical run stopped.
 
@@ -205,6 +222,87 @@ def eval_command(
             shard=sharding,
         )
         return
+    models = list(model or [])
+    if until_decided:
+        check_until_decided(
+            models,
+            task,
+            conflicts={
+                "--grid": grid is not None,
+                "--ray": executor == "ray",
+                "--perturb": bool(perturb),
+                "--verbose": verbose,
+                "--adaptive": adaptive is not None,
+                "--shard": shard is not None,
+            },
+        )
+        run_until_decided(
+            models,
+            task[0],  # type: ignore[index]
+            store=store or default_store_path(),
+            json_out=json_out,
+            delta=delta,
+            confidence=confidence,
+            every=every,
+            metric=metric,
+            limit=limit,
+            num_fewshot=num_fewshot,
+            seed=seed,
+            batch_size=batch_size,
+            repeats=repeats,
+            permute_choices=permute_choices or 0,
+            progress=not no_progress and not json_out,
+            trust_remote_code=trust_remote_code,
+            data_roots=data_roots,
+        )
+        return
+    if adaptive is not None:
+        check_until_decided(
+            [*models, *models[:1]] if len(models) == 1 else [],
+            task,
+            conflicts={
+                "--grid": grid is not None,
+                "--ray": executor == "ray",
+                "--perturb": bool(perturb),
+                "--verbose": verbose,
+                "--delta": delta is not None,
+                "--every": every is not None,
+                "--shard": shard is not None,
+            },
+            what="--adaptive tests one model: give -m MODEL",
+        )
+        run_adaptive(
+            models[0],
+            task[0],  # type: ignore[index]
+            k=adaptive,
+            store=store or default_store_path(),
+            json_out=json_out,
+            metric=metric,
+            confidence=confidence,
+            num_fewshot=num_fewshot,
+            seed=seed,
+            batch_size=batch_size,
+            repeats=repeats,
+            permute_choices=permute_choices or 0,
+            trust_remote_code=trust_remote_code,
+            data_roots=data_roots,
+        )
+        return
+    given = [
+        o
+        for o, v in (
+            ("--delta", delta),
+            ("--confidence", confidence),
+            ("--every", every),
+            ("--metric", metric),
+        )
+        if v is not None
+    ]
+    if given:
+        raise InputError(f"{', '.join(given)} only apply with --until-decided")
+    if len(models) > 1:
+        raise InputError("-m given more than once: compare two models with --until-decided")
+    model = models[0] if models else None
     if model is not None and not model.strip():
         raise InputError("-m/--model: empty model spec (leave the option out for the default)")
     default_job = model is None and not task and num_fewshot is None

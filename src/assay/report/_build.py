@@ -36,6 +36,7 @@ from ._panel import PANELS, Finding, Panel
 from ._panels import arena_panel, arena_sentence, flips_panel, position_bias_panel, variance_panel
 from ._robust_panels import fairness_panel, robustness_panel
 from ._scaling import scaling_panel
+from ._sequential_panel import sequential_panel
 
 #: Findings shown before the "more findings" fold.
 TOP_FINDINGS = 6
@@ -99,6 +100,7 @@ def _scaling(c: ReportContext) -> Panel:
 PANEL_BUILDERS: dict[str, PanelBuilder] = {
     "leaderboard": lambda c: leaderboard_panel(c.comparison, c.headline, c.chance, c.settings),
     "pairs": lambda c: pairs_panel(c.comparison, c.headline, c.settings),
+    "sequential": lambda c: sequential_panel(c.runs, c.settings),
     "flips": _scores_needed(lambda c: flips_panel(c.scores, c.models, c.headline, c.settings)),
     "variance": _scores_needed(lambda c: variance_panel(c.scores, c.headline, c.settings)),
     "tasks": lambda c: tasks_panel(c.comparison, c.headline, c.chance, c.settings),

@@ -69,6 +69,13 @@ PANELS: dict[str, tuple[str, str]] = {
         "Holm-adjusted p-value. Coloured cells are significant at α = "
         "{alpha}: green where the row model is better, red where it is worse.",
     ),
+    "sequential": (
+        "Stopped comparisons",
+        "Comparisons run with `assay eval --until-decided`: questions asked in a random order, "
+        "stopped once the anytime-valid confidence sequence of the difference A − B decided "
+        "(above 0: A better; below 0: B better; inside ±δ: equivalent). The band is the "
+        "interval after each batch; the dotted line marks where it stopped.",
+    ),
     "flips": (
         "Version flips",
         "For each model with a parent (an older version): negative flips (parent right, "

@@ -128,7 +128,10 @@ def progress_view(progress: bool | Any):
     return nullcontext(progress)
 
 
-def _resolve_tasks(tasks: Sequence[Any], data_roots: Sequence[str | Path] = ()) -> list[TaskLike]:
+def _resolve_tasks(tasks: Any, data_roots: Sequence[str | Path] = ()) -> list[TaskLike]:
+    """The task objects of ``tasks``: one task or a sequence of them, names or paths loaded."""
+    if isinstance(tasks, str | os.PathLike) or hasattr(tasks, "score"):
+        tasks = [tasks]
     out = []
     for t in tasks:
         if isinstance(t, str | os.PathLike):

@@ -1,10 +1,12 @@
 """Statistics for evaluations: error bars, paired comparisons, a job's variants against the
-first, power, variance, bias, flips, items and small anchor subsets. Inputs are the store's
+first, power, variance, bias, flips, items, small anchor subsets, anytime-valid confidence
+sequences (stop a comparison when decided) and adaptive testing. Inputs are the store's
 tidy frames (``Store.evidence().scores``, ``Store.samples()``) or plain arrays, with the store's
 metric definitions as ``metrics=`` (``Store.evidence().metrics``; without them, the built-in
 registry); results are dataclasses
 with ``.to_dict()``."""
 
+from ._adaptive import AdaptiveResult, adaptive_test
 from ._anchors import (
     AnchorEstimate,
     AnchorPoints,
@@ -58,6 +60,13 @@ from ._power import (
 )
 from ._reliability import ReliabilityResult, reliability
 from ._robustness import Robustness, robustness
+from ._sequential import (
+    DECISIONS,
+    ConfidenceSequence,
+    SequentialResult,
+    confidence_sequence,
+    sequential_test,
+)
 from ._variance import (
     MonotonicityResult,
     VarianceResult,
@@ -67,6 +76,8 @@ from ._variance import (
 from ._variants import VariantDifferences, variant_differences
 
 __all__ = [
+    "AdaptiveResult",
+    "DECISIONS",
     "IRT2PL",
     "AdjustmentFamily",
     "AnchorEstimate",
@@ -76,6 +87,7 @@ __all__ = [
     "CalibrationComparison",
     "CalibrationResult",
     "Comparison",
+    "ConfidenceSequence",
     "EfficiencyResult",
     "Fairness",
     "FlipResult",
@@ -89,9 +101,11 @@ __all__ = [
     "PowerResult",
     "ReliabilityResult",
     "Robustness",
+    "SequentialResult",
     "VarianceComponents",
     "VarianceResult",
     "VariantDifferences",
+    "adaptive_test",
     "adjust_pvalues",
     "anchor_points",
     "bootstrap_ci",
@@ -107,6 +121,7 @@ __all__ = [
     "clustered_se",
     "compare",
     "compare_calibration",
+    "confidence_sequence",
     "document_groups",
     "efficiency",
     "estimate_components",
@@ -133,6 +148,7 @@ __all__ = [
     "response_matrix",
     "robustness",
     "sample_size",
+    "sequential_test",
     "variance_decomposition",
     "variant_differences",
     "wilson_ci",

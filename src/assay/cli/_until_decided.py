@@ -1,0 +1,147 @@
+"""``assay eval -m A -m B -t TASK --until-decided``: the command-line side of
+:func:`assay.runner.evaluate_until_decided` (checks, then one call, then printing)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import typer
+
+from assay.errors import InputError
+
+from ._common import bounded, console, print_json
+
+DEFAULT_DELTA = 0.02
+DEFAULT_CONFIDENCE = 0.95
+
+UntilDecidedOption = Annotated[
+    bool,
+    typer.Option(
+        "--until-decided",
+        help="Compare -m A -m B on one task in a seeded random order, batch by batch, and "
+        "stop once an anytime-valid confidence sequence decides (A better, B better, or "
+        "equivalent within --delta); resumable.",
+    ),
+]
+
+DeltaOption = Annotated[
+    float | None,
+    typer.Option(
+        "--delta",
+        callback=bounded(0),
+        help="--until-decided: differences below this count as equivalent (default 0.02).",
+        show_default=False,
+    ),
+]
+
+SeqConfidenceOption = Annotated[
+    float | None,
+    typer.Option(
+        "--confidence",
+        callback=bounded(0, 1, low_open=True, high_open=True),
+        help="--until-decided/--adaptive: confidence level, in (0, 1) (default 0.95).",
+        show_default=False,
+    ),
+]
+
+EveryOption = Annotated[
+    int | None,
+    typer.Option(
+        "--every",
+        callback=bounded(1),
+        help="--until-decided: questions per batch between looks (default 50).",
+        show_default=False,
+    ),
+]
+
+SeqMetricOption = Annotated[
+    str | None,
+    typer.Option(
+        "--metric",
+        help="--until-decided/--adaptive: the bounded metric used (default: headline).",
+    ),
+]
+
+AdaptiveOption = Annotated[
+    int | None,
+    typer.Option(
+        "--adaptive",
+        callback=bounded(1),
+        metavar="K",
+        help="Ask -m only K questions of one task -t, each the most informative at its "
+        "current ability (2PL items fitted on the store's earlier models), and predict its "
+        "full score with an interval.",
+        show_default=False,
+    ),
+]
+
+
+def check_until_decided(
+    models: list[str],
+    tasks: list[str] | None,
+    *,
+    conflicts: dict[str, bool],
+    what: str = "--until-decided compares two models: give -m A -m B",
+) -> None:
+    """Two models, one task and no option the sequence cannot honour, else one-line error
+    (``what`` names the wrong model count; ``--adaptive`` passes its one model twice)."""
+    option = what.split()[0]
+    if len(models) != 2 or any(not m.strip() for m in models):
+        raise InputError(what)
+    if not tasks or len(tasks) != 1:
+        raise InputError(f"{option} runs one task: give -t TASK")
+    used = [name for name, given in conflicts.items() if given]
+    if used:
+        raise InputError(f"{option} does not combine with {', '.join(used)}")
+
+
+def run_until_decided(
+    models: list[str],
+    task: str,
+    *,
+    store: Any,
+    json_out: bool,
+    delta: float | None,
+    confidence: float | None,
+    every: int | None,
+    **options: Any,
+) -> None:
+    """Run the comparison and print the decision, where it stopped and why."""
+    from assay.runner import DEFAULT_EVERY, evaluate_until_decided
+    from assay.stats import sequential_test
+
+    result = evaluate_until_decided(
+        models[0],
+        models[1],
+        task,
+        decide=sequential_test,
+        store=store,
+        delta=DEFAULT_DELTA if delta is None else delta,
+        confidence=DEFAULT_CONFIDENCE if confidence is None else confidence,
+        every=DEFAULT_EVERY if every is None else every,
+        **options,
+    )
+    if json_out:
+        print_json(result.to_dict())
+        return
+    a, b = result.models
+    level = f"{result.confidence:.0%}"
+    console.print(
+        f"{result.task} · {result.metric}: {a} − {b} = {result.estimate:+.4f}, "
+        f"{level} anytime-valid interval [{result.lower:+.4f}, {result.upper:+.4f}]",
+        highlight=False,
+        soft_wrap=True,
+    )
+    verdict = {
+        "A better": f"{a} is better",
+        "B better": f"{b} is better",
+        "equivalent": f"equivalent within ±{result.delta:g}",
+        "undecided": "undecided",
+    }.get(result.decision, result.decision)
+    share = result.stopped_at / result.n_available
+    console.print(
+        f"decision: {verdict} — {result.reason} ({share:.0%} of the questions; "
+        f"{result.new_samples} new samples, order seed {result.seed})",
+        highlight=False,
+        soft_wrap=True,
+    )
