@@ -28,7 +28,7 @@ from ._metrics import (
     resolve_metrics,
     with_corpus_metrics,
 )
-from ._readers import decode_text, iter_jsonl, read_csv_rows, read_text
+from ._readers import csv_chunks, decode_text, iter_jsonl, jsonl_chunks, read_csv_rows, read_text
 
 __all__ = [
     "BUILTIN_METRICS",
@@ -42,7 +42,9 @@ __all__ = [
     "decode_text",
     "fit_cost",
     "headline_metric",
+    "csv_chunks",
     "iter_jsonl",
+    "jsonl_chunks",
     "limit",
     "limit_message",
     "lower_is_better",
