@@ -36,6 +36,7 @@ from ._schema import (
     ensure_schema,
     read_schema_version,
 )
+from ._tables import as_arrow
 
 DEFAULT_STORE = "assay.duckdb"
 _LOCK_WAIT_S = 60.0
@@ -131,7 +132,7 @@ def _registered(
 ) -> Iterator[str]:
     """Register ``frame`` and yield a SELECT that casts its columns to the table's types."""
     name = f"_frame_{id(frame):x}"
-    con.register(name, frame)
+    con.register(name, as_arrow(frame))  # pandas object strings: DuckDB keeps them to COMMIT
     casts = ", ".join(f'CAST("{c}" AS {t.split()[0]}) AS "{c}"' for c, t in columns.items())
     try:
         yield f"SELECT {casts} FROM {name}"

@@ -28,7 +28,7 @@ EXTENSIONS = {
 }
 INT32_MAX = 2**31 - 1
 CHUNK_ROWS = 50_000  # rows per chunk of a streamed import ...
-CHUNK_BYTES = 32 * 2**20  # ... or about this much of the file, whichever comes first
+CHUNK_BYTES = 8 * 2**20  # ... or about this much of the file, whichever comes first
 _NON_FINITE = {"nan", "+nan", "-nan", "inf", "+inf", "-inf", "infinity", "+infinity", "-infinity"}
 
 
@@ -194,6 +194,18 @@ def _csv_frames(path: Path, rows: int, size: int) -> Iterator[pd.DataFrame]:
         yield df
     if empty:
         yield pd.DataFrame(columns=header, dtype="string")
+
+
+def as_arrow(frame: pd.DataFrame):
+    """``frame`` as an Arrow table for DuckDB to scan (within a transaction DuckDB holds on to
+    what a scan of pandas object columns allocates until COMMIT; of Arrow it does not); a frame
+    Arrow cannot type (mixed objects) is returned as it is."""
+    import pyarrow as pa
+
+    try:
+        return pa.Table.from_pandas(frame, preserve_index=False)
+    except (pa.ArrowException, TypeError, ValueError, OverflowError):
+        return frame
 
 
 def where(df: pd.DataFrame, path: Path, bad: np.ndarray | int) -> str:
