@@ -38,7 +38,12 @@ def peak_import(file: Path, store: Path) -> tuple[int, float, float, str]:
     child = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env)
     output = child.stdout.read().decode(errors="replace")
     _, status, usage = os.wait4(child.pid, 0)
-    return os.waitstatus_to_exitcode(status), usage.ru_maxrss / 1024, time.perf_counter() - start, output
+    return (
+        os.waitstatus_to_exitcode(status),
+        usage.ru_maxrss / 1024,
+        time.perf_counter() - start,
+        output,
+    )
 
 
 def main() -> None:

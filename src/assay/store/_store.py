@@ -130,9 +130,8 @@ def _conform(df: pd.DataFrame, columns: dict[str, str]) -> pd.DataFrame:
 def _registered(
     con: duckdb.DuckDBPyConnection, frame: pd.DataFrame, columns: dict[str, str]
 ) -> Iterator[str]:
-    """Register ``frame`` and yield a SELECT that casts its columns to the table's types."""
-    name = f"_frame_{id(frame):x}"
-    con.register(name, as_arrow(frame))  # pandas object strings: DuckDB keeps them to COMMIT
+    """Register ``frame`` (as Arrow, :func:`as_arrow`); yield a SELECT casting it to the table."""
+    con.register(name := f"_frame_{id(frame):x}", as_arrow(frame))
     casts = ", ".join(f'CAST("{c}" AS {t.split()[0]}) AS "{c}"' for c, t in columns.items())
     try:
         yield f"SELECT {casts} FROM {name}"
