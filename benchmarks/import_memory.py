@@ -5,7 +5,7 @@ The file comes from tests/adversarial/bombs.py's ``big_samples`` (written a bloc
 the import runs as ``python -m assay import samples`` in a child process, and its peak resident
 memory is that child's own ``ru_maxrss`` (``os.wait4``).
 
-    python benchmarks/import_memory.py [--mb 2200] [--text 4000] [--dir /tmp/x]
+    python benchmarks/import_memory.py [--mb 2200] [--text 4000] [--dir /tmp/x] [--src OLD/src]
 """
 
 from __future__ import annotations
@@ -30,9 +30,9 @@ def _bombs():
     return module
 
 
-def peak_import(file: Path, store: Path) -> tuple[int, float, float, str]:
+def peak_import(file: Path, store: Path, src: Path = ROOT / "src") -> tuple[int, float, float, str]:
     """(exit status, peak RSS in MB, seconds, output) of importing ``file`` into ``store``."""
-    env = {**os.environ, "PYTHONPATH": str(ROOT / "src")}
+    env = {**os.environ, "PYTHONPATH": str(src)}
     args = [sys.executable, "-m", "assay", "import", "samples", str(file), "--store", str(store)]
     start = time.perf_counter()
     child = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env)
@@ -51,6 +51,7 @@ def main() -> None:
     parser.add_argument("--mb", type=int, default=2200, help="size of the file in MB")
     parser.add_argument("--text", type=int, default=4000, help="prompt characters per row")
     parser.add_argument("--dir", type=Path, default=None)
+    parser.add_argument("--src", type=Path, default=ROOT / "src", help="the assay to measure")
     args = parser.parse_args()
     work = args.dir or Path(tempfile.mkdtemp(prefix="assay-import-memory-"))
     work.mkdir(parents=True, exist_ok=True)
@@ -60,7 +61,7 @@ def main() -> None:
     store = work / "store.duckdb"
     for stale in work.glob("store.duckdb*"):
         stale.unlink()
-    status, peak, seconds, output = peak_import(file, store)
+    status, peak, seconds, output = peak_import(file, store, args.src)
     print(output.strip().splitlines()[-1] if output.strip() else "(no output)")
     size = file.stat().st_size / 1e6
     flag = "ok" if status == 0 and peak <= TARGET_MB else "OVER"
