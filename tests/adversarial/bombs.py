@@ -76,6 +76,33 @@ def big_document(path: Path, chars: int = 50_000_000) -> Path:
     return path
 
 
+def big_samples(path: Path, megabytes: int = 400, text_chars: int = 4000) -> Path:
+    """A JSON-lines samples file of about ``megabytes`` MB for ``assay import samples``,
+    written a block at a time (never whole in memory): rows of two models x two tasks with a
+    distinct ``text_chars``-character prompt each. Before imports streamed, reading one took
+    about 3.4 times the file's size in memory."""
+    filler = "".join(chr(97 + (i * 7) % 26) for i in range(text_chars))
+    rows, written = 0, 0
+    with path.open("w", encoding="utf-8") as handle:
+        while written < megabytes * 10**6:
+            block = []
+            for i in range(rows, rows + 1000):
+                row = {
+                    "model": f"m{i % 2}",
+                    "task": f"t{i // 2 % 2}",
+                    "doc_id": f"doc-{i // 4}",
+                    "prompt": f"{i} {filler}",
+                    "prediction": str(i % 3),
+                    "metric.acc": float(i % 3 == 0),
+                }
+                block.append(json.dumps(row) + "\n")
+            rows += 1000
+            text = "".join(block)
+            handle.write(text)
+            written += len(text)
+    return path
+
+
 def bombs(out: Path) -> dict[str, list[str]]:
     """Write every bomb under ``out``; name -> the ``assay`` arguments that must refuse it."""
     out.mkdir(parents=True, exist_ok=True)

@@ -29,7 +29,7 @@ from ._metrics import (
     resolve_metrics,
     with_corpus_metrics,
 )
-from ._readers import decode_text, iter_jsonl, read_csv_rows, read_text
+from ._readers import csv_chunks, decode_text, iter_jsonl, jsonl_chunks, read_csv_rows, read_text
 from ._settings import (
     DEFAULT_CONFIDENCE,
     DEFAULT_RESAMPLES,
@@ -57,8 +57,10 @@ __all__ = [
     "fixed",
     "format_number",
     "headline_metric",
+    "csv_chunks",
     "iter_jsonl",
     "level_label",
+    "jsonl_chunks",
     "limit",
     "limit_message",
     "lower_is_better",

@@ -17,6 +17,7 @@ LIMITS: dict[str, tuple[int, str]] = {
     "DECOMPRESSED_BYTES": (512 * 2**20, "bytes read out of one compressed archive"),
     "COMPRESSION_RATIO": (200, "times its compressed size a compressed member may expand"),
     "DOCUMENT_CHARS": (4_000_000, "characters of text in one task document"),
+    "IMPORT_MEMORY": (256 * 2**20, "bytes DuckDB may hold while one import writes"),
 }
 """NAME -> (default, what it counts)."""
 

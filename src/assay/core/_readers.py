@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import csv
 import io
+import itertools
 import json
 from collections.abc import Iterator
 from pathlib import Path
@@ -45,26 +46,8 @@ def iter_jsonl(path: str | Path, *, constants: bool = True) -> Iterator[tuple[in
     With ``constants=False`` the non-standard JSON constants NaN / Infinity / -Infinity are read
     as the strings "NaN" / "Infinity" / "-Infinity", so number checks reject them by name.
     """
-    path = Path(path)
-    hook = None if constants else str
-    try:
-        handle = path.open("rb")
-    except OSError as exc:
-        raise InputError(f"{path}: cannot be read ({exc.strerror or type(exc).__name__})") from None
-    with handle:
-        for lineno, raw in enumerate(handle, start=1):
-            line = decode_text(path, raw, lineno)
-            if not line.strip():
-                continue
-            try:
-                row = json.loads(line, parse_constant=hook)
-            except json.JSONDecodeError as exc:
-                raise InputError(f"{path}: line {lineno}: not valid JSON ({exc.msg})") from None
-            except RecursionError:
-                raise InputError(f"{path}: line {lineno}: JSON nested too deeply") from None
-            if not isinstance(row, dict):
-                raise InputError(f"{path}: line {lineno}: not a JSON object (got {row!r:.40})")
-            yield lineno, row
+    for lineno, row, _ in _jsonl_objects(Path(path), None if constants else str):
+        yield lineno, row
 
 
 def _delimiter(first_line: str) -> str:
@@ -112,3 +95,131 @@ def read_csv_rows(
     if header is None:  # only blank records, such as one empty quoted cell
         raise InputError(f"{path}: empty file (no header line)")
     return header, rows, lines
+
+
+def _jsonl_objects(path: Path, hook) -> Iterator[tuple[int, dict[str, Any], int]]:
+    """(line number, object, bytes of the line) for each non-blank line, checked as
+    :func:`iter_jsonl` checks them."""
+    try:
+        handle = path.open("rb")
+    except OSError as exc:
+        raise InputError(f"{path}: cannot be read ({exc.strerror or type(exc).__name__})") from None
+    with handle:
+        for lineno, raw in enumerate(handle, start=1):
+            line = decode_text(path, raw, lineno)
+            if not line.strip():
+                continue
+            try:
+                row = json.loads(line, parse_constant=hook)
+            except json.JSONDecodeError as exc:
+                raise InputError(f"{path}: line {lineno}: not valid JSON ({exc.msg})") from None
+            except RecursionError:
+                raise InputError(f"{path}: line {lineno}: JSON nested too deeply") from None
+            if not isinstance(row, dict):
+                raise InputError(f"{path}: line {lineno}: not a JSON object (got {row!r:.40})")
+            yield lineno, row, len(raw)
+
+
+def jsonl_chunks(
+    path: str | Path, *, rows: int, size: int, constants: bool = True
+) -> Iterator[list[tuple[int, dict[str, Any]]]]:
+    """The (line number, object) pairs of :func:`iter_jsonl` in lists of at most ``rows``
+    objects or about ``size`` bytes of the file, whichever comes first: memory stays bounded
+    by one chunk, whatever the file's size."""
+    chunk: list[tuple[int, dict[str, Any]]] = []
+    held = 0
+    for lineno, row, nbytes in _jsonl_objects(Path(path), None if constants else str):
+        chunk.append((lineno, row))
+        held += nbytes
+        if len(chunk) >= rows or held >= size:
+            yield chunk
+            chunk, held = [], 0
+    if chunk:
+        yield chunk
+
+
+def _bad_utf8_line(path: Path) -> InputError:
+    """The error naming the first line of ``path`` that is not valid UTF-8 (read line by line)."""
+    with path.open("rb") as handle:
+        for lineno, raw in enumerate(handle, start=1):
+            decode_text(path, raw, lineno)  # raises at the bad line
+    return InputError(f"{path}: not valid UTF-8")
+
+
+def csv_chunks(
+    path: str | Path, *, rows: int, size: int, delimiter: str | None = None
+) -> tuple[list[str], Iterator[tuple[list[list[str]], list[int]]]]:
+    """(header, chunks of (rows, line numbers)) of a CSV file read incrementally, with the
+    checks of :func:`read_csv_rows` (UTF-8, a unique header, no ragged row); a chunk holds at
+    most ``rows`` rows or about ``size`` characters. The header is read before this returns."""
+    path = Path(path)
+    try:
+        handle = path.open("r", encoding="utf-8-sig", newline="")
+    except OSError as exc:
+        raise InputError(f"{path}: cannot be read ({exc.strerror or type(exc).__name__})") from None
+    try:
+        head: list[str] = []
+        for line in handle:
+            head.append(line)
+            if line.strip():
+                break
+    except UnicodeDecodeError:
+        handle.close()
+        raise _bad_utf8_line(path) from None
+    if not head or not head[-1].strip():
+        handle.close()
+        raise InputError(f"{path}: empty file (no header line)")
+    sep = delimiter or _delimiter(head[-1])
+    reader = csv.reader(itertools.chain(head, handle), delimiter=sep, strict=True)
+    header: list[str] | None = None
+    end = 0
+    try:
+        for record in reader:
+            start, end = end + 1, reader.line_num
+            if not record or (len(record) == 1 and not record[0].strip()):
+                continue
+            header = [c.strip() or f"column{i}" for i, c in enumerate(record)]
+            break
+    except csv.Error as exc:
+        handle.close()
+        raise InputError(f"{path}: line {reader.line_num}: not valid CSV ({exc})") from None
+    except UnicodeDecodeError:
+        handle.close()
+        raise _bad_utf8_line(path) from None
+    if header is None:  # only blank records, such as one empty quoted cell
+        handle.close()
+        raise InputError(f"{path}: empty file (no header line)")
+    twice = {c for c in header if header.count(c) > 1}
+    if twice:
+        handle.close()
+        raise InputError(f"{path}: line {start}: column '{min(twice)}' appears twice")
+
+    def chunks(end: int = end) -> Iterator[tuple[list[list[str]], list[int]]]:
+        found: list[list[str]] = []
+        lines: list[int] = []
+        held = 0
+        with handle:
+            try:
+                for record in reader:
+                    start, end = end + 1, reader.line_num
+                    if not record or (len(record) == 1 and not record[0].strip()):
+                        continue
+                    if len(record) != len(header):
+                        raise InputError(
+                            f"{path}: line {start}: {len(record)} fields, but the header has "
+                            f"{len(header)}"
+                        )
+                    found.append(record)
+                    lines.append(start)
+                    held += sum(map(len, record))
+                    if len(found) >= rows or held >= size:
+                        yield found, lines
+                        found, lines, held = [], [], 0
+            except csv.Error as exc:
+                raise InputError(f"{path}: line {reader.line_num}: not valid CSV ({exc})") from None
+            except UnicodeDecodeError:
+                raise _bad_utf8_line(path) from None
+        if found:
+            yield found, lines
+
+    return header, chunks()

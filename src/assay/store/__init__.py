@@ -4,7 +4,7 @@ from ._aggregates import metric_summary
 from ._battles import battle_chunks, battle_id, battle_ids
 from ._evidence import Evidence
 from ._export import export_samples
-from ._files import import_samples, read_model_meta, set_model_meta
+from ._files import read_model_meta, set_model_meta
 from ._import_runs import ImportSummary
 from ._inspect import import_inspect, read_inspect
 from ._lighteval import import_lighteval, read_lighteval
@@ -12,6 +12,7 @@ from ._lm_eval import import_lm_eval, read_lm_eval
 from ._lm_eval_export import export_lm_eval
 from ._merge import merge_stores
 from ._records import WINNERS, Battle, ModelInfo, RunInfo, SampleRecord, make_run_id, stable_hash
+from ._sample_import import import_samples
 from ._schema import SCHEMA_VERSION
 from ._sources import import_path, scratch_store
 from ._store import Store, default_store_path, existing_store, open_store

@@ -1,15 +1,16 @@
 """Per-sample files into the store (Parquet, CSV, JSONL, e.g. an ``assay export``) and model
 metadata tables.
 
-Every file is read and checked in full before one transaction writes anything: a bad row is one
-:class:`InputError` naming the file, line and field, and the store is left unchanged.
+Files are read and checked in chunks (:func:`iter_table`) that one transaction writes as they
+come (``_sample_import``): a bad row is one :class:`InputError` naming the file, line and field,
+and the store is left unchanged.
 """
 
 from __future__ import annotations
 
 import json
 import math
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -18,9 +19,19 @@ import pandas as pd
 
 from assay.errors import InputError
 
-from ._records import ModelInfo, RunInfo, make_run_id
+from ._records import ModelInfo, make_run_id
 from ._store import Store
-from ._tables import EXTENSIONS, INT32_MAX, files_in, numbers, present, read_table, texts, where
+from ._tables import (
+    EXTENSIONS,
+    INT32_MAX,
+    files_in,
+    iter_table,
+    numbers,
+    present,
+    read_table,
+    texts,
+    where,
+)
 
 _LIST_COLUMNS = ("choice_logprobs", "choice_order")
 _INT_COLUMNS = ("repeat", "chosen_position", "input_tokens", "output_tokens")
@@ -135,7 +146,7 @@ def _coerce(df: pd.DataFrame, path: Path) -> pd.DataFrame:
     return df.drop(columns=metric_cols)
 
 
-def _places(rows: pd.DataFrame) -> list[str]:
+def places(rows: pd.DataFrame) -> list[str]:
     """``<file>: line N`` for each row, from ``_at`` or from ``_file`` and ``_row``."""
     if "_at" in rows:
         return rows["_at"].tolist()
@@ -145,15 +156,36 @@ def _places(rows: pd.DataFrame) -> list[str]:
     ]
 
 
-def _read_samples(
+def _sample_chunks(
     file: Path,
     mapping: Mapping[str, str] | None,
     metrics: list[str] | None,
     source: str,
     model: str | None = None,
+) -> Iterator[pd.DataFrame]:
+    """One file's rows in chunks (:func:`iter_table`), mapped, checked and with run ids;
+    ``_file`` and ``_row`` say where. The first chunk fixes the file's columns: a later chunk
+    (of a JSON-lines file) without one of them has it empty."""
+    columns: list[str] | None = None
+    for df in iter_table(file):
+        if columns is None:
+            columns = list(df.columns)
+        else:
+            attrs = dict(df.attrs)
+            df = df.assign(**{c: None for c in columns if c not in df.columns})
+            df.attrs.update(attrs)
+        yield _mapped(df, file, mapping, metrics, source, model)
+
+
+def _mapped(
+    df: pd.DataFrame,
+    file: Path,
+    mapping: Mapping[str, str] | None,
+    metrics: list[str] | None,
+    source: str,
+    model: str | None,
 ) -> pd.DataFrame:
-    """One file's rows, mapped, checked and with run ids; ``_file`` and ``_row`` say where."""
-    df = read_table(file)
+    """One chunk of a file, mapped, checked and with run ids."""
     attrs = dict(df.attrs)
     if mapping:
         absent = [col for col in mapping.values() if col not in df.columns]
@@ -205,47 +237,22 @@ def _read_samples(
     return df
 
 
-def _check_keys(data: pd.DataFrame) -> None:
-    """No sample twice in one import, and one (model, task) per run id."""
-    dup = data.duplicated(["run_id", "doc_id", "repeat"], keep=False).to_numpy()
-    if dup.any():
-        rows = data[dup]
-        first = rows.iloc[0]
-        same = rows[
-            (rows["run_id"] == first["run_id"])
-            & (rows["doc_id"] == first["doc_id"])
-            & (rows["repeat"] == first["repeat"])
-        ]
-        places = _places(same.iloc[:2])
-        raise InputError(
-            f"{places[1]}: sample (model {first['model']!r}, task {first['task']!r}, "
-            f"doc_id {first['doc_id']!r}, repeat {first['repeat']}) appears twice "
-            f"(also at {places[0]})"
-        )
-    pairs = data.drop_duplicates(["run_id", "model", "task"])
-    split = pairs.duplicated("run_id", keep=False).to_numpy()
-    if split.any():
-        row = pairs[split].iloc[-1]
-        raise InputError(
-            f"{_places(pairs[split].iloc[-1:])[0]}, field 'run_id': run {row['run_id']!r} is used for more than one "
-            "(model, task)"
-        )
-
-
-def check_runs(store: Store, data: pd.DataFrame, source: str) -> None:
+def check_runs(store: Store, data: pd.DataFrame, source: str, *, con=None) -> None:
     """Refuse run ids that already exist in the store unless this import source made them for
-    the same (model, task): an import never modifies rows it did not create."""
+    the same (model, task): an import never modifies rows it did not create. ``con``: ask
+    inside that transaction (before it writes these runs' rows)."""
     runs = data.drop_duplicates("run_id")
     ids = runs["run_id"].tolist()
-    existing = store.sql(
+    query = (
         "SELECT run_id, model, task, source FROM runs WHERE run_id IN (SELECT unnest(?)) "
         "UNION ALL SELECT DISTINCT run_id, model, task, NULL FROM samples "
-        "WHERE run_id IN (SELECT unnest(?)) AND run_id NOT IN (SELECT run_id FROM runs)",
-        [ids, ids],
+        "WHERE run_id IN (SELECT unnest(?)) AND run_id NOT IN (SELECT run_id FROM runs)"
     )
+    args = [ids, ids]
+    existing = store.sql(query, args) if con is None else con.execute(query, args).df()
     if existing.empty:
         return
-    ours = runs.assign(_at=_places(runs)).set_index("run_id")
+    ours = runs.assign(_at=places(runs)).set_index("run_id")
     for row in existing.itertuples(index=False):
         mine = ours.loc[row.run_id]
         if row.source == source and (row.model, row.task) == (mine["model"], mine["task"]):
@@ -256,52 +263,6 @@ def check_runs(store: Store, data: pd.DataFrame, source: str) -> None:
             f"(created {made} for {row.model!r} × {row.task!r}); an import never changes "
             "runs it did not create"
         )
-
-
-def import_samples(
-    store: Store,
-    path: str | Path,
-    *,
-    mapping: Mapping[str, str] | None = None,
-    metrics: list[str] | None = None,
-    source: str = "import",
-    model: str | None = None,
-) -> dict[str, Any]:
-    """Import per-sample rows from CSV / JSONL / Parquet files (a file or a folder of them).
-
-    ``mapping`` maps assay fields to the file's columns (``{"doc_id": "id"}``); ``metrics``
-    names plain columns to read as metrics (columns called ``metric.<name>`` always are);
-    ``model`` sets the model of every row (over a model column or ``--map model=COL``).
-    Rows without ``run_id`` get one from (model, task, source). All files are validated before
-    one transaction writes them; importing the same files twice changes nothing.
-    """
-    if model is not None and not model.strip():
-        raise InputError("--model: empty model name")
-    model = None if model is None else model.strip()
-    frames = [_read_samples(f, mapping, metrics, source, model) for f in files_in(Path(path))]
-    data = pd.concat(frames, ignore_index=True)
-    _check_keys(data)
-    check_runs(store, data, source)
-    runs = data[["run_id", "model", "task"]].drop_duplicates("run_id")
-    data = data.drop(columns=["_file", "_row"])
-    with store.transaction() as con:
-        store.upsert_models([{"model": m} for m in runs["model"].unique()], con=con)
-        existing = {r[0] for r in con.execute("SELECT run_id FROM runs").fetchall()}
-        new_runs = [
-            RunInfo(run_id=run.run_id, model=run.model, task=run.task, source=source)
-            for run in runs.itertuples(index=False)
-            if run.run_id not in existing
-        ]
-        if new_runs:  # one statement for all of them (one per run took 0.1 s each)
-            store.upsert_run(new_runs, con=con)
-        written = store.write_samples(data, con=con, keep_metrics=True)
-    return {
-        "source": str(path),
-        "samples": written,
-        "runs": len(runs),
-        "models": sorted(runs["model"].unique().tolist()),
-        "tasks": sorted(runs["task"].unique().tolist()),
-    }
 
 
 _META_ALIASES = {

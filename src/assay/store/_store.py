@@ -11,7 +11,7 @@ import json
 import os
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from contextlib import contextmanager, suppress
+from contextlib import contextmanager
 from dataclasses import asdict, is_dataclass
 from pathlib import Path
 from typing import Any
@@ -36,6 +36,7 @@ from ._schema import (
     ensure_schema,
     read_schema_version,
 )
+from ._tables import as_arrow
 
 DEFAULT_STORE = "assay.duckdb"
 _LOCK_WAIT_S = 60.0
@@ -128,16 +129,13 @@ def _conform(df: pd.DataFrame, columns: dict[str, str]) -> pd.DataFrame:
 @contextmanager
 def _registered(
     con: duckdb.DuckDBPyConnection, frame: pd.DataFrame, columns: dict[str, str]
-) -> Iterator[str]:
-    """Register ``frame`` and yield a SELECT that casts its columns to the table's types."""
-    name = f"_frame_{id(frame):x}"
-    con.register(name, frame)
+) -> Iterator[tuple[str, Callable[[str], Any]]]:
+    """(a SELECT casting ``frame`` to the table's types, run(sql)): ``run`` sees ``frame`` (as
+    Arrow, :func:`as_arrow`) as ``_frame``; a registered view would keep it until COMMIT."""
+    data = as_arrow(frame)
+    rel = con.from_df(data) if isinstance(data, pd.DataFrame) else con.from_arrow(data)
     casts = ", ".join(f'CAST("{c}" AS {t.split()[0]}) AS "{c}"' for c, t in columns.items())
-    try:
-        yield f"SELECT {casts} FROM {name}"
-    finally:
-        with suppress(duckdb.Error):
-            con.unregister(name)
+    yield f"SELECT {casts} FROM _frame", lambda sql: rel.query("_frame", sql)
 
 
 class Store:
@@ -267,22 +265,22 @@ class Store:
         metrics = self._metric_rows(df)
 
         def write(c: duckdb.DuckDBPyConnection) -> None:
-            with _registered(c, samples, SAMPLE_COLUMNS) as new:
+            with _registered(c, samples, SAMPLE_COLUMNS) as (new, run):
                 runs = f"SELECT DISTINCT run_id FROM ({new})"
-                stored = c.execute(  # none: plain inserts (a fresh import skips the DELETE)
+                stored = run(  # none: plain inserts (a fresh import skips the DELETE)
                     f"SELECT (SELECT count(*) FROM samples WHERE run_id IN ({runs})) + "
                     f"(SELECT count(*) FROM sample_metrics WHERE run_id IN ({runs}))"
                 ).fetchall()[0][0]
-                c.execute(f"INSERT {'OR REPLACE ' if stored else ''}INTO samples {new}")
+                run(f"INSERT {'OR REPLACE ' if stored else ''}INTO samples {new}")
                 if stored and not keep_metrics:
-                    c.execute(
+                    run(
                         'DELETE FROM sample_metrics WHERE (run_id, doc_id, "repeat") IN '
                         f'(SELECT run_id, doc_id, "repeat" FROM ({new}))'
                     )
             if len(metrics):
-                with _registered(c, metrics, METRIC_COLUMNS) as new:
+                with _registered(c, metrics, METRIC_COLUMNS) as (new, run):
                     merge = "OR REPLACE " if stored and keep_metrics else ""
-                    c.execute(f"INSERT {merge}INTO sample_metrics {new}")
+                    run(f"INSERT {merge}INTO sample_metrics {new}")
 
         self._in_transaction(con, write)
         return len(samples)
@@ -309,8 +307,8 @@ class Store:
         rows = _conform(df, RUN_COLUMNS)
 
         def write(c: duckdb.DuckDBPyConnection) -> None:
-            with _registered(c, rows, RUN_COLUMNS) as new:
-                c.execute(
+            with _registered(c, rows, RUN_COLUMNS) as (new, run):
+                run(
                     f"INSERT INTO runs {new} ON CONFLICT (run_id) DO UPDATE SET "
                     "settings = excluded.settings, extra = excluded.extra, source = excluded.source"
                 )
@@ -339,8 +337,8 @@ class Store:
         )
 
         def write(c: duckdb.DuckDBPyConnection) -> None:
-            with _registered(c, rows, MODEL_COLUMNS) as new:
-                c.execute(f"INSERT INTO models {new} ON CONFLICT (model) DO UPDATE SET {sets}")
+            with _registered(c, rows, MODEL_COLUMNS) as (new, run):
+                run(f"INSERT INTO models {new} ON CONFLICT (model) DO UPDATE SET {sets}")
 
         self._in_transaction(con, write)
         return len(rows)
@@ -370,8 +368,8 @@ class Store:
 
     @staticmethod
     def _insert_battles(con: duckdb.DuckDBPyConnection, rows: pd.DataFrame) -> None:
-        with _registered(con, _conform(rows, BATTLE_COLUMNS), BATTLE_COLUMNS) as new:
-            con.execute(UPSERT.format(rows=new))
+        with _registered(con, _conform(rows, BATTLE_COLUMNS), BATTLE_COLUMNS) as (new, run):
+            run(UPSERT.format(rows=new))
 
     # -- reads -----------------------------------------------------------------------------
     @staticmethod

@@ -9,13 +9,14 @@ converted by :func:`numbers`, names by :func:`texts`.
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from assay.core import iter_jsonl, read_csv_rows
+from assay.core import csv_chunks, iter_jsonl, jsonl_chunks, read_csv_rows
 from assay.errors import InputError
 
 EXTENSIONS = {
@@ -26,6 +27,8 @@ EXTENSIONS = {
     ".json": "jsonl",
 }
 INT32_MAX = 2**31 - 1
+CHUNK_ROWS = 50_000  # rows per chunk of a streamed import ...
+CHUNK_BYTES = 8 * 2**20  # ... or about this much of the file, whichever comes first
 _NON_FINITE = {"nan", "+nan", "-nan", "inf", "+inf", "-inf", "infinity", "+infinity", "-infinity"}
 
 
@@ -56,16 +59,15 @@ def _read_csv(path: Path) -> tuple[pd.DataFrame, list[int]]:
     return df, lines
 
 
-def _read_parquet(path: Path) -> pd.DataFrame:
+def _parquet_error(path: Path, exc: BaseException) -> InputError:
+    first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    return InputError(f"{path}: cannot be read as parquet: {first}")
+
+
+def _parquet_frame(table) -> pd.DataFrame:
     import pyarrow as pa
     import pyarrow.compute as pc
-    import pyarrow.parquet as pq
 
-    try:
-        table = pq.read_table(path)
-    except (pa.ArrowException, OSError, ValueError) as exc:
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise InputError(f"{path}: cannot be read as parquet: {first}") from None
     df = table.to_pandas()
     for name, column in zip(table.column_names, table.columns, strict=True):
         if pa.types.is_floating(column.type):
@@ -73,6 +75,42 @@ def _read_parquet(path: Path) -> pd.DataFrame:
             if nan.any():  # a stored NaN is a value, not a missing cell: let checks name it
                 df[name] = df[name].astype(object).where(~nan, "NaN")
     return df
+
+
+def _read_parquet(path: Path) -> pd.DataFrame:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    try:
+        table = pq.read_table(path)
+    except (pa.ArrowException, OSError, ValueError) as exc:
+        raise _parquet_error(path, exc) from None
+    return _parquet_frame(table)
+
+
+def _parquet_chunks(path: Path, rows: int, size: int) -> Iterator[pd.DataFrame]:
+    """Record batches of a Parquet file, each about ``size`` bytes uncompressed (at most
+    ``rows`` rows): the file is never whole in memory."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    try:
+        handle = pq.ParquetFile(path)
+        meta = handle.metadata
+        total = sum(meta.row_group(i).total_byte_size for i in range(meta.num_row_groups))
+        per_row = max(total / max(meta.num_rows, 1), 1.0)
+        batch = int(min(rows, max(256, size // per_row)))
+        done = 0
+        if meta.num_rows == 0:
+            yield _parquet_frame(handle.schema_arrow.empty_table())
+            return
+        for record_batch in handle.iter_batches(batch_size=batch):
+            df = _parquet_frame(pa.Table.from_batches([record_batch]))
+            df.attrs["rows"] = np.arange(done + 1, done + len(df) + 1, dtype=np.int64)
+            done += len(df)
+            yield df
+    except (pa.ArrowException, OSError, ValueError) as exc:
+        raise _parquet_error(path, exc) from None
 
 
 def read_table(path: str | Path) -> pd.DataFrame:
@@ -104,6 +142,70 @@ def read_table(path: str | Path) -> pd.DataFrame:
     df.attrs["unit"] = unit
     df.attrs["rows"] = rows
     return df
+
+
+def iter_table(
+    path: str | Path, *, rows: int = CHUNK_ROWS, size: int = CHUNK_BYTES
+) -> Iterator[pd.DataFrame]:
+    """:func:`read_table` in chunks of at most ``rows`` rows or about ``size`` bytes, so memory
+    is bounded by one chunk, not by the file. Each chunk has the ``attrs`` of read_table (the
+    line or record numbers of its own rows); a file without rows is one empty chunk."""
+    path = Path(path)
+    if path.is_dir():
+        raise InputError(f"{path}: is a folder; give a file")
+    if not path.exists():
+        raise InputError(f"{path}: no such file")
+    kind = EXTENSIONS.get(path.suffix.lower())
+    try:
+        if kind == "jsonl":
+            frames = _jsonl_frames(path, rows, size)
+        elif kind == "csv":
+            frames = _csv_frames(path, rows, size)
+        else:
+            frames = _parquet_chunks(path, rows, size)
+        for df in frames:
+            df.columns = [str(c) for c in df.columns]
+            df.attrs["unit"] = "record" if kind == "parquet" else "line"
+            df.attrs.setdefault("rows", None)
+            yield df
+    except OSError as exc:
+        raise InputError(f"{path}: cannot be read ({exc.strerror or exc})") from None
+
+
+def _jsonl_frames(path: Path, rows: int, size: int) -> Iterator[pd.DataFrame]:
+    empty = True
+    for chunk in jsonl_chunks(path, rows=rows, size=size, constants=False):
+        empty = False
+        df = pd.DataFrame([row for _, row in chunk], dtype=object)
+        df.attrs["rows"] = np.array([n for n, _ in chunk], dtype=np.int64)
+        yield df
+    if empty:
+        yield pd.DataFrame()
+
+
+def _csv_frames(path: Path, rows: int, size: int) -> Iterator[pd.DataFrame]:
+    header, chunks = csv_chunks(path, rows=rows, size=size)
+    empty = True
+    for found, lines in chunks:
+        empty = False
+        df = pd.DataFrame(found, columns=header, dtype=object)
+        df = df.where(df != "", None).astype("string")
+        df.attrs["rows"] = np.array(lines, dtype=np.int64)
+        yield df
+    if empty:
+        yield pd.DataFrame(columns=header, dtype="string")
+
+
+def as_arrow(frame: pd.DataFrame):
+    """``frame`` as an Arrow table for DuckDB to scan (within a transaction DuckDB holds on to
+    what a scan of pandas object columns allocates until COMMIT; of Arrow it does not); a frame
+    Arrow cannot type (mixed objects) is returned as it is."""
+    import pyarrow as pa
+
+    try:
+        return pa.Table.from_pandas(frame, preserve_index=False)
+    except (pa.ArrowException, TypeError, ValueError, OverflowError):
+        return frame
 
 
 def where(df: pd.DataFrame, path: Path, bad: np.ndarray | int) -> str:

@@ -1,0 +1,158 @@
+"""``assay import samples``: per-sample files streamed into the store in one transaction.
+
+Each file is read in chunks (:func:`~assay.store._tables.iter_table`: at most 50,000 rows or
+about 32 MiB of the file), checked, and written at once inside one transaction, so memory holds
+one chunk, never the file. What must hold over the whole import is checked as it goes or at the
+end, before the commit: a run id stored already by another source (before its first rows are
+written), one (model, task) per run id, and no sample twice (a 64-bit hash per row; the files
+are read a second time only to name the rows of a duplicate). Any error rolls everything back.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import numpy as np
+import pandas as pd
+
+from assay.core import limit, limit_message
+from assay.errors import InputError
+
+from ._files import _sample_chunks, check_runs, places
+from ._records import RunInfo
+from ._store import Store
+from ._tables import files_in
+
+_KEY = ["run_id", "doc_id", "repeat"]
+
+
+def _hashes(chunk: pd.DataFrame) -> np.ndarray:
+    """A 64-bit hash of each row's (run_id, doc_id, repeat)."""
+    keys = chunk[_KEY].astype({"repeat": "int64"})
+    return pd.util.hash_pandas_object(keys, index=False).to_numpy(np.uint64)
+
+
+def _repeated(hashes: list[np.ndarray]) -> np.ndarray:
+    """The hashes that occur more than once over all chunks."""
+    if not hashes:
+        return np.empty(0, dtype=np.uint64)
+    every = np.concatenate(hashes)
+    hashes.clear()
+    every.sort()
+    return np.unique(every[1:][every[1:] == every[:-1]])
+
+
+def _duplicate(chunks: Iterator[pd.DataFrame], suspects: np.ndarray) -> InputError | None:
+    """Read the files again, keeping only rows whose hash is a suspect, and name the first
+    sample (in file order) that truly appears twice; None when the hashes only collided."""
+    found = []
+    for chunk in chunks:
+        hit = np.isin(_hashes(chunk), suspects)
+        if hit.any():
+            found.append(chunk.loc[hit, [*_KEY, "model", "task", "_file", "_row"]])
+    rows = pd.concat(found, ignore_index=True)
+    dup = rows.duplicated(_KEY, keep=False).to_numpy()
+    if not dup.any():
+        return None
+    first = rows[dup].iloc[0]
+    same = rows[
+        (rows["run_id"] == first["run_id"])
+        & (rows["doc_id"] == first["doc_id"])
+        & (rows["repeat"] == first["repeat"])
+    ]
+    at = places(same.iloc[:2])
+    return InputError(
+        f"{at[1]}: sample (model {first['model']!r}, task {first['task']!r}, "
+        f"doc_id {first['doc_id']!r}, repeat {first['repeat']}) appears twice "
+        f"(also at {at[0]})"
+    )
+
+
+@contextmanager
+def _bounded(con, path: str | Path) -> Iterator[None]:
+    """DuckDB's memory held to ``ASSAY_MAX_IMPORT_MEMORY`` (it spills the rows it writes to
+    disk; unbounded, it keeps a transaction's rows in memory until COMMIT). Past it: one
+    InputError naming the limit, and the transaction rolls back."""
+    con.execute(f"SET memory_limit = '{limit('IMPORT_MEMORY') // 2**20}MiB'")
+    try:
+        yield
+    except duckdb.OutOfMemoryException:
+        raise InputError(limit_message(f"{path}: the import", "IMPORT_MEMORY")) from None
+
+
+def import_samples(
+    store: Store,
+    path: str | Path,
+    *,
+    mapping: Mapping[str, str] | None = None,
+    metrics: list[str] | None = None,
+    source: str = "import",
+    model: str | None = None,
+) -> dict[str, Any]:
+    """Import per-sample rows from CSV / JSONL / Parquet files (a file or a folder of them).
+
+    ``mapping`` maps assay fields to the file's columns (``{"doc_id": "id"}``); ``metrics``
+    names plain columns to read as metrics (columns called ``metric.<name>`` always are);
+    ``model`` sets the model of every row (over a model column or ``--map model=COL``).
+    Rows without ``run_id`` get one from (model, task, source). The files are read in chunks
+    and written in one transaction: memory does not grow with their size, and any bad row
+    leaves the store unchanged. Importing the same files twice changes nothing.
+    """
+    if model is not None and not model.strip():
+        raise InputError("--model: empty model name")
+    model = None if model is None else model.strip()
+    files = files_in(Path(path))
+
+    def chunks() -> Iterator[pd.DataFrame]:
+        for file in files:
+            yield from _sample_chunks(file, mapping, metrics, source, model)
+
+    runs: dict[str, tuple[str, str]] = {}  # run id -> (model, task), in order of first row
+    split: str | None = None  # the first row giving a run id a second (model, task)
+    hashes: list[np.ndarray] = []
+    written = 0
+    with store.transaction() as con, _bounded(con, path):
+        for chunk in chunks():
+            pairs = chunk.drop_duplicates(["run_id", "model", "task"])
+            new = pairs[~pairs["run_id"].isin(list(runs))].drop_duplicates("run_id")
+            for row, at in zip(pairs.itertuples(index=False), places(pairs), strict=True):
+                had = runs.setdefault(row.run_id, (row.model, row.task))
+                if had != (row.model, row.task) and split is None:
+                    split = (
+                        f"{at}, field 'run_id': run {row.run_id!r} is used for more than one "
+                        "(model, task)"
+                    )
+            if len(new):  # before the first rows of these runs are written
+                check_runs(store, new, source, con=con)
+            hashes.append(_hashes(chunk))
+            written += store.write_samples(
+                chunk.drop(columns=["_file", "_row"]), con=con, keep_metrics=True
+            )
+        suspects = _repeated(hashes)
+        if len(suspects):
+            error = _duplicate(chunks(), suspects)
+            if error is not None:
+                raise error
+        if split is not None:
+            raise InputError(split)
+        existing = {r[0] for r in con.execute("SELECT run_id FROM runs").fetchall()}
+        models = dict.fromkeys(m for m, _ in runs.values())
+        store.upsert_models([{"model": m} for m in models], con=con)
+        new_runs = [
+            RunInfo(run_id=run_id, model=m, task=t, source=source)
+            for run_id, (m, t) in runs.items()
+            if run_id not in existing
+        ]
+        if new_runs:  # one statement for all of them (one per run took 0.1 s each)
+            store.upsert_run(new_runs, con=con)
+    return {
+        "source": str(path),
+        "samples": written,
+        "runs": len(runs),
+        "models": sorted({m for m, _ in runs.values()}),
+        "tasks": sorted({t for _, t in runs.values()}),
+    }
