@@ -19,6 +19,8 @@ __all__ = [
     "MAX_BATTLES",
     "PairCounts",
     "aggregate_battles",
+    "battle_cells",
+    "battle_outcomes",
     "battle_weights",
     "battle_ids",
     "import_battles",
@@ -352,10 +354,12 @@ def model_codes(battles: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, pd.Index
     return a, b, uniques
 
 
-def aggregate_battles(battles: pd.DataFrame) -> PairCounts:
-    """Count wins and ties per unordered pair (vectorised: factorize + bincount), weighting
-    each row by its ``count`` when there is one. Names are compared without surrounding
-    spaces."""
+def battle_outcomes(
+    battles: pd.DataFrame,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, list[str]]:
+    """Per row: model indices a and b into the sorted model names, the outcome (0: a won,
+    1: b won, 2: a tie of either kind) and the weight (``count`` or 1); and the names.
+    Vectorised (factorize the few uniques); names compared without surrounding spaces."""
     for name in ("model_a", "model_b", "winner"):
         if name not in battles.columns:
             raise InputError(f"battles: missing column {name!r}")
@@ -373,22 +377,35 @@ def aggregate_battles(battles: pd.DataFrame) -> PairCounts:
         raise InputError(f"battles: winner {bad!r} is not one of {', '.join(WINNERS)}")
     outcome = w_outcome.astype(np.int64)[w_codes]
     a, b, uniques = model_codes(battles)
-    k = len(uniques)
-    if k < 2:
+    if len(uniques) < 2:
         raise InputError("battles: need at least two models")
     if (a == b).any():
         raise InputError(f"battles: row {int(np.argmax(a == b))} has model_a == model_b")
+    return a, b, outcome, weights, [str(m) for m in uniques]
+
+
+def battle_cells(a: np.ndarray, b: np.ndarray, outcome: np.ndarray, k: int) -> np.ndarray:
+    """Each battle's cell (lo · K + hi) · 3 + outcome of the unordered pair lo < hi, with the
+    outcome seen from lo (a win of b is a win of lo when b = lo; ties stay ties)."""
     swap = a > b
     lo, hi = np.where(swap, b, a), np.where(swap, a, b)
-    # swapping sides turns a win of a into a win of b; ties stay ties
     out = np.where(swap & (outcome < 2), 1 - outcome, outcome)
-    cell = (lo * k + hi) * 3 + out
+    return (lo * k + hi) * 3 + out
+
+
+def aggregate_battles(battles: pd.DataFrame) -> PairCounts:
+    """Count wins and ties per unordered pair (vectorised: factorize + bincount), weighting
+    each row by its ``count`` when there is one. Names are compared without surrounding
+    spaces."""
+    a, b, outcome, weights, models = battle_outcomes(battles)
+    k = len(models)
+    cell = battle_cells(a, b, outcome, k)
     counts = np.bincount(cell, weights=weights, minlength=k * k * 3).reshape(k * k, 3)
     pair = np.flatnonzero(counts.sum(axis=1))
     if pair.size == 0:
         raise InputError("battles: no battles to rank (every count is 0)")
     return PairCounts(
-        models=[str(m) for m in uniques],
+        models=models,
         pair_i=pair // k,
         pair_j=pair % k,
         counts=counts[pair].astype(float),

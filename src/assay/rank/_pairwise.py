@@ -13,13 +13,15 @@ from assay.errors import InputError
 
 from ._battles import PairCounts, aggregate_battles
 from ._elo import _codes, bootstrap_elo, elo_waves
-from ._fit import fit_pairs
+from ._fit import fit_pairs, sandwich_covariance
 from ._ratings import Ratings, build_ratings
 
 __all__ = [
     "ARENA_BOOTSTRAP",
     "ELO_BOOTSTRAP",
+    "CI_METHODS",
     "ELO_PER_LOGIT",
+    "ci_method",
     "fit_battles",
     "fit_counts",
     "resample_counts",
@@ -28,6 +30,8 @@ __all__ = [
 #: Elo points per unit of log-strength: 400 points per factor of 10 in the odds.
 ELO_PER_LOGIT = 400.0 / np.log(10.0)
 METHODS = ("bt", "davidson", "elo")
+#: Interval methods of ``ci=``: percentile bootstrap, or the sandwich (robust) covariance.
+CI_METHODS = ("bootstrap", "sandwich")
 #: Bootstrap rounds of arena intervals by default (percentile intervals; 100 rounds covered
 #: 93 % for 95 %, see benchmarks/arena_coverage.py).
 ARENA_BOOTSTRAP = 1000
@@ -116,6 +120,27 @@ def _intervals(point, boot, confidence, cov=None, anchor_index=None):
     return point - z * se, point + z * se
 
 
+def ci_method(ci: str | None, bootstrap: int, method: str = "bt") -> str:
+    """The interval method used: ``ci`` checked, or by default the percentile bootstrap with
+    two rounds or more and the Wald interval (inverse Hessian) without."""
+    if ci is None:
+        return "bootstrap" if bootstrap >= 2 else "wald"
+    if ci not in CI_METHODS:
+        raise InputError(f"--ci {ci!r}: use bootstrap or sandwich")
+    if ci == "bootstrap" and bootstrap < 2:
+        raise InputError(f"--ci bootstrap needs --bootstrap 2 or more (got {bootstrap})")
+    if ci == "sandwich" and method == "elo":
+        raise InputError("--ci sandwich: online Elo has no likelihood; use bt or davidson")
+    return ci
+
+
+INTERVAL_NAMES = {
+    "bootstrap": "bootstrap percentile",
+    "wald": "Wald (inverse Hessian)",
+    "sandwich": "Wald with the sandwich (robust) covariance",
+}
+
+
 def unidentified(pairs: PairCounts) -> np.ndarray:
     """Models whose rating the battles do not pin down: those outside the largest group of
     models that all scored (won or tied) against each other, directly or through others.
@@ -164,6 +189,28 @@ def _too_few(models: list[str], loose: np.ndarray, info: dict) -> None:
         )
 
 
+def interval_table(rating, boot, confidence, cov, anchor_index, loose):
+    """Shown intervals (anchored) and the anchor-free intervals ranks come from, both made
+    honest (:func:`_honest`): bootstrap percentiles when ``boot`` has rounds, else Wald from
+    ``cov``."""
+    none = np.empty((0, len(rating)))
+    lo, hi = _honest(
+        *_intervals(rating, boot, confidence, cov, anchor_index),
+        loose,
+        _intervals(rating, none, confidence, cov, anchor_index),
+        anchor_index,
+    )
+    # ranks do not depend on the anchor: take them from the mean-centred intervals
+    free = boot - boot.mean(axis=1, keepdims=True) if len(boot) else boot
+    centred = rating - rating.mean()
+    bounds = _honest(
+        *_intervals(centred, free, confidence, cov, None),
+        loose,
+        _intervals(centred, none, confidence, cov, None),
+    )
+    return lo, hi, bounds
+
+
 def fit_counts(
     pairs: PairCounts,
     *,
@@ -173,8 +220,10 @@ def fit_counts(
     seed: int = 0,
     confidence: float = 0.95,
     l2: float = 1e-6,
+    ci: str | None = None,
 ) -> Ratings:
     """Bradley–Terry / Davidson ratings from aggregated pair counts (see :func:`fit_battles`)."""
+    how = ci_method(ci, bootstrap, method)
     if method not in ("bt", "davidson"):
         raise InputError(f"method {method!r}: use bt or davidson for count tables")
     pairs.require_connected()
@@ -183,7 +232,10 @@ def fit_counts(
     fit = fit_pairs(pairs.pair_i, pairs.pair_j, pairs.counts, len(models), davidson=davidson, l2=l2)
     theta = fit.theta[0]
     boot = np.empty((0, len(models)))
-    if bootstrap > 0:
+    cov = fit.covariance
+    if how == "sandwich":
+        cov = sandwich_covariance(pairs.pair_i, pairs.pair_j, pairs.counts, len(models), fit)
+    elif bootstrap > 0:
         rng = np.random.default_rng(seed)
         reps = resample_counts(pairs.counts, bootstrap, rng)
         boot_fit = fit_pairs(
@@ -193,25 +245,12 @@ def fit_counts(
     rating = _to_scale(theta, models, anchor)
     anchor_index = models.index(anchor[0]) if anchor else None
     loose = unidentified(pairs)
-    none = np.empty((0, len(models)))
-    lo, hi = _honest(
-        *_intervals(rating, boot, confidence, fit.covariance, anchor_index),
-        loose,
-        _intervals(rating, none, confidence, fit.covariance, anchor_index),
-        anchor_index,
-    )
-    # ranks do not depend on the anchor: take them from the mean-centred intervals
-    free = boot - boot.mean(axis=1, keepdims=True) if len(boot) else boot
-    centred = rating - rating.mean()
-    bounds = _honest(
-        *_intervals(centred, free, confidence, fit.covariance, None),
-        loose,
-        _intervals(centred, none, confidence, fit.covariance, None),
-    )
+    lo, hi, bounds = interval_table(rating, boot, confidence, cov, anchor_index, loose)
     info = {
         "n_battles": pairs.n_battles,
         "n_pairs": len(pairs.pair_i),
-        "interval": "bootstrap percentile" if bootstrap >= 2 else "Wald (inverse Hessian)",
+        "interval": INTERVAL_NAMES[how],
+        "ci_method": how,
     }
     _too_few(models, loose | ~np.isfinite(hi - lo), info)
     if davidson:
@@ -241,6 +280,8 @@ def fit_battles(
     seed: int = 0,
     confidence: float = 0.95,
     k: float = 4.0,
+    ci: str | None = None,
+    style_control: bool = False,
 ) -> Ratings:
     """Ratings on the Elo scale from battles (rows model_a, model_b, winner).
 
@@ -252,7 +293,10 @@ def fit_battles(
     multinomial resamples of the counts (for ``elo``: resampled, reshuffled battles), seeded;
     by default :data:`ARENA_BOOTSTRAP` (1,000) rounds, :data:`ELO_BOOTSTRAP` (100) for elo;
     with ``bootstrap=0``, Wald intervals from the Hessian (bt/davidson only). ``info`` says
-    which interval was used and ``to_dict()`` the rounds.
+    which interval was used and ``to_dict()`` the rounds. ``ci="sandwich"``: Wald intervals
+    from the sandwich (robust) covariance instead of the bootstrap (``info["ci_method"]``).
+    ``style_control=True`` (bt): Bradley–Terry with style covariates from ``style_a`` /
+    ``style_b`` or ``answer_a`` / ``answer_b`` (:func:`assay.rank.fit_style_battles`).
     """
     if bootstrap is None:
         bootstrap = ELO_BOOTSTRAP if method == "elo" else ARENA_BOOTSTRAP
@@ -262,6 +306,14 @@ def fit_battles(
         raise InputError(f"confidence {confidence}: must be between 0 and 1")
     if bootstrap < 0:
         raise InputError(f"bootstrap {bootstrap}: must be >= 0")
+    if style_control:
+        from ._styled import fit_style_battles
+
+        if method != "bt":
+            raise InputError(f"--style-control: method {method!r} is not supported; use bt")
+        return fit_style_battles(
+            battles, anchor=anchor, bootstrap=bootstrap, seed=seed, confidence=confidence, ci=ci
+        )
     pairs = aggregate_battles(battles)
     if method != "elo":
         return fit_counts(
@@ -271,7 +323,9 @@ def fit_battles(
             bootstrap=bootstrap,
             seed=seed,
             confidence=confidence,
+            ci=ci,
         )
+    ci_method(ci, bootstrap, method)
     pairs.require_connected()
     models = pairs.models
     a, b, score = _codes(battles, models)
@@ -285,7 +339,12 @@ def fit_battles(
             boot = _to_scale(boot / ELO_PER_LOGIT, models, anchor)
     loose = unidentified(pairs)
     lo, hi = _honest(*_intervals(elo, boot, confidence), loose)
-    info = {"n_battles": pairs.n_battles, "k": k, "interval": "bootstrap percentile"}
+    info = {
+        "n_battles": pairs.n_battles,
+        "k": k,
+        "interval": "bootstrap percentile",
+        "ci_method": "bootstrap" if bootstrap >= 2 else "none",
+    }
     _too_few(models, loose | ~np.isfinite(hi - lo), info)
     return build_ratings(
         models,
