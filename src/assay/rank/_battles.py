@@ -163,7 +163,11 @@ def _names(path: Path, df: pd.DataFrame, name: str, offset: int) -> np.ndarray:
     return text.to_numpy(dtype=object)
 
 
-def read_battles(path: str | Path) -> pd.DataFrame:
+#: Optional per-battle fields :func:`read_battles` keeps with ``extras=True``.
+EXTRA_FIELDS = ("style_a", "style_b", "answer_a", "answer_b")
+
+
+def read_battles(path: str | Path, *, extras: bool = False) -> pd.DataFrame:
     """Read battles from JSONL/JSON/CSV/Parquet and validate them.
 
     Rows need ``model_a``, ``model_b`` (text; surrounding spaces are removed) and ``winner``
@@ -176,7 +180,10 @@ def read_battles(path: str | Path) -> pd.DataFrame:
     Returns columns model_a, model_b, winner, prompt_id, judge, time: one row per battle, or
     for a count table one row per (row, outcome) with an int64 ``count`` column (the rows are
     not repeated; :func:`aggregate_battles` and :func:`store_battles` honour the counts).
-    Errors are one line naming the file, the line and the field.
+    Errors are one line naming the file, the line and the field. ``extras=True`` adds
+    ``vote_id`` (the battle's ``id`` field, else its 1-based line or record number) and the
+    fields ``style_a``, ``style_b``, ``answer_a``, ``answer_b`` the file has (for style control
+    and fragility; the store keeps none of them).
     """
     path = Path(path)
     if not path.exists():
@@ -226,6 +233,16 @@ def read_battles(path: str | Path) -> pd.DataFrame:
     out["time"] = _parse_time(path, df, offset)
     if counted:
         out["count"] = df["count"].to_numpy(dtype=np.int64)
+    if extras:
+        line = (df.index.to_numpy(dtype=np.int64) + offset).astype(str)
+        if "id" in df.columns:
+            given = df["id"]
+            out["vote_id"] = np.where(given.notna(), given.astype(str), line)
+        else:
+            out["vote_id"] = line
+        for name in EXTRA_FIELDS:
+            if name in df.columns:
+                out[name] = df[name].to_numpy(dtype=object)
     return out
 
 

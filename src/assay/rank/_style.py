@@ -16,6 +16,7 @@ score outer products.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 
 import numpy as np
@@ -44,10 +45,20 @@ def text_style(text: pd.Series) -> pd.DataFrame:
     )
 
 
+def _object(value):
+    """A dict as given, or parsed from JSON text (CSV cells)."""
+    if isinstance(value, str):
+        try:
+            return json.loads(value)
+        except ValueError:
+            return value
+    return value
+
+
 def _dicts(col: pd.Series, side: str) -> pd.DataFrame:
     """A column of {feature: number} dicts as a numeric frame (a dict value is summed:
     LMArena stores header counts per level)."""
-    rows = col.tolist()
+    rows = [_object(r) for r in col.tolist()]  # parsing the field, not analysis
     bad = next((i for i, r in enumerate(rows) if not isinstance(r, dict)), None)
     if bad is not None:
         raise InputError(f"battles: row {bad + 1}: field {side!r} must be an object of numbers")
