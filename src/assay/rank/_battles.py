@@ -42,8 +42,62 @@ MAX_BATTLES = 10_000_000
 _STORE_CHUNK = 500_000
 
 
+#: Fields the fast reader must find flat (text, numbers): nested ones take the careful path,
+#: whose checks name the line.
+_FLAT_FIELDS = (
+    "model_a",
+    "model_b",
+    "winner",
+    "prompt_id",
+    "question_id",
+    "judge",
+    "time",
+    "tstamp",
+    "timestamp",
+    "count",
+    "id",
+    *_COUNT_COLUMNS,
+)
+
+
+def _lines(path: Path) -> int:
+    """Lines of the file (a last line without a newline counts), read in 16 MB blocks."""
+    n, last = 0, b"\n"
+    with path.open("rb") as handle:
+        while block := handle.read(1 << 24):
+            n += block.count(b"\n")
+            last = block[-1:]
+    return n + (last != b"\n")
+
+
+def _read_jsonl_fast(path: Path) -> pd.DataFrame | None:
+    """JSON lines through pyarrow's C++ reader (an LMArena export of 1.7 million battles in
+    about a second), or None when the careful path must read the file: anything pyarrow
+    rejects (bad JSON or UTF-8, a field changing type), blank lines (the line numbers would
+    shift) or a nested value in a field that is checked."""
+    import pyarrow as pa
+    import pyarrow.json as pa_json
+
+    try:
+        table = pa_json.read_json(path)
+        table.validate(full=True)  # UTF-8 of every string
+    except (pa.ArrowException, OSError, ValueError):
+        return None
+    if table.num_rows != _lines(path):
+        return None
+    for name in _FLAT_FIELDS:
+        if name in table.column_names and pa.types.is_nested(table.schema.field(name).type):
+            return None
+    df = table.to_pandas()
+    df.index = pd.RangeIndex(1, table.num_rows + 1)
+    return df
+
+
 def _read_jsonl(path: Path) -> pd.DataFrame:
     """JSON lines, indexed by line number (blank lines skipped)."""
+    fast = _read_jsonl_fast(path)
+    if fast is not None:
+        return fast
     found = list(iter_jsonl(path))
     index = pd.Index([n for n, _ in found], dtype=np.int64)
     return pd.DataFrame.from_records([row for _, row in found], index=index)
