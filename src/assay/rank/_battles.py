@@ -60,6 +60,11 @@ _FLAT_FIELDS = (
 )
 
 
+#: Optional per-battle fields :func:`read_battles` keeps with ``extras=True``.
+EXTRA_FIELDS = ("style_a", "style_b", "answer_a", "answer_b")
+_USED_FIELDS = frozenset(_FLAT_FIELDS + EXTRA_FIELDS)
+
+
 def _lines(path: Path) -> int:
     """Lines of the file (a last line without a newline counts), read in 16 MB blocks."""
     n, last = 0, b"\n"
@@ -88,7 +93,10 @@ def _read_jsonl_fast(path: Path) -> pd.DataFrame | None:
     for name in _FLAT_FIELDS:
         if name in table.column_names and pa.types.is_nested(table.schema.field(name).type):
             return None
-    df = table.to_pandas()
+    if not {"model_a", "model_b"} <= set(table.column_names):
+        return None  # the careful path's error lists the file's fields
+    # only the fields battles use: an export's conversations never become Python strings
+    df = table.select([c for c in table.column_names if c in _USED_FIELDS]).to_pandas()
     df.index = pd.RangeIndex(1, table.num_rows + 1)
     return df
 
@@ -215,10 +223,6 @@ def _names(path: Path, df: pd.DataFrame, name: str, offset: int) -> np.ndarray:
     if bad.any():
         raise InputError(f"{_where(path, df, bad, offset)}: field {name!r} is empty")
     return text.to_numpy(dtype=object)
-
-
-#: Optional per-battle fields :func:`read_battles` keeps with ``extras=True``.
-EXTRA_FIELDS = ("style_a", "style_b", "answer_a", "answer_b")
 
 
 def read_battles(path: str | Path, *, extras: bool = False) -> pd.DataFrame:
