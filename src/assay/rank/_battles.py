@@ -222,7 +222,7 @@ def _names(path: Path, df: pd.DataFrame, name: str, offset: int) -> np.ndarray:
     bad = (text == "").to_numpy()
     if bad.any():
         raise InputError(f"{_where(path, df, bad, offset)}: field {name!r} is empty")
-    return text.to_numpy(dtype=object)
+    return text.array  # names: never missing; Arrow-backed text stays compact
 
 
 def read_battles(path: str | Path, *, extras: bool = False) -> pd.DataFrame:
@@ -313,6 +313,8 @@ def _text_or_none(path: Path, df: pd.DataFrame, name: str, offset: int) -> np.nd
             raise InputError(
                 f"{_where(path, df, bad, offset)}: field {name!r} must be text, got {_first(col, bad)}"
             )
+    if isinstance(col.dtype, pd.StringDtype):  # text already (the fast reader): kept compact
+        return col.array
     return col.astype(str).where(col.notna(), None).to_numpy(dtype=object)
 
 
