@@ -359,13 +359,23 @@ def import_battles(store, path: str | Path, *, source: str | None = None) -> int
 def store_battles(store, battles: pd.DataFrame, *, source: str | None = None) -> int:
     """Add validated battles to ``store`` with their content ids (:func:`assay.store.battle_ids`;
     count tables as one row per battle, written in bounded chunks inside one transaction);
-    returns rows written. ``source`` is kept with the rows but is not part of the ids."""
+    returns rows written. ``source`` is kept with the rows but is not part of the ids.
+    Battles one row each get their ids from the whole frame first (identical votes are
+    numbered across it) and are then written in chunks too (bounded memory)."""
+    if "count" not in battles.columns:
+        ids = battle_ids(battles)
+        written = 0
+        with store.transaction() as con:
+            for first in range(0, len(battles), _STORE_CHUNK):
+                rows = slice(first, first + _STORE_CHUNK)
+                chunk = battles.iloc[rows].assign(battle_id=ids[rows])
+                if source is not None:
+                    chunk["source"] = source
+                written += store.add_battles(chunk, con=con)
+        return written
     battles = battles.copy()
     if source is not None:
         battles["source"] = source
-    if "count" not in battles.columns:
-        battles["battle_id"] = battle_ids(battles)
-        return store.add_battles(battles)
     written = 0
     with store.transaction() as con:
         for chunk in battle_chunks(battles, _STORE_CHUNK):
