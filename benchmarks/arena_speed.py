@@ -5,7 +5,8 @@ DuckDB SQL; nothing is committed), then runs the whole command in a fresh child 
 user would (`python -m assay rank battles FILE --store S --json ...`: read, validate, fit,
 intervals, import into the store), and prints its wall time and peak memory (the child's
 ``ru_maxrss``) beside the targets: <= 10 s and <= 1 GB, with 1,000 bootstrap rounds and with
-sandwich intervals.
+sandwich intervals. Then the stages on their own (read, fit, import into the store), to show
+where the time goes.
 
     python benchmarks/arena_speed.py [--battles 1670000] [--models 130] [--dir /tmp/x]
 """
@@ -72,6 +73,27 @@ def run(args: list[str]) -> tuple[float, int]:
     return seconds, int(out.stdout.strip().splitlines()[-1]) * 1024
 
 
+_STAGES = """
+import resource, sys, time
+from assay.rank import fit_battles, read_battles, store_battles
+from assay.store import open_store
+t = time.perf_counter()
+battles = read_battles(sys.argv[1])
+marks = [("read + validate", time.perf_counter() - t)]
+for label, kw in (("fit + 1,000 bootstrap rounds", {"bootstrap": 1000}),
+                  ("fit + sandwich intervals", {"ci": "sandwich"})):
+    t = time.perf_counter()
+    fit_battles(battles, **kw)
+    marks.append((label, time.perf_counter() - t))
+t = time.perf_counter()
+store_battles(open_store(sys.argv[2]), battles, source="bench")
+marks.append(("import into the store (store ids + writes)", time.perf_counter() - t))
+for label, sec in marks:
+    print(f"{label:<44} {sec:7.1f}")
+print(f"peak MB of this process {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e3:.0f}")
+"""
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--battles", type=int, default=1_670_000)
@@ -96,6 +118,13 @@ def main() -> None:
                 f"rank battles FILE {label:<26} {seconds:>7.1f} {TARGET_SECONDS:>7.0f} "
                 f"{peak / 1e6:>8.0f} {TARGET_BYTES / 1e6:>7.0f}"
             )
+        print("stages, in one process (seconds):")
+        stages = subprocess.run(
+            [sys.executable, "-c", _STAGES, str(file), str(Path(tmp) / "stages.duckdb")],
+            capture_output=True,
+            text=True,
+        )
+        print(stages.stdout.rstrip() or stages.stderr[-2000:])
         print(f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
 
 
