@@ -7,13 +7,12 @@ import pandas as pd
 from scipy.stats import norm
 
 from ._battles import aggregate_battles, battle_outcomes
-from ._pairwise import (
+from ._intervals import (
     INTERVAL_NAMES,
     _to_scale,
     _too_few,
     _win_matrix,
     ci_method,
-    fit_counts,
     interval_table,
     unidentified,
 )
@@ -44,6 +43,7 @@ def fit_style_battles(
     seed: int = 0,
     confidence: float = 0.95,
     ci: str | None = None,
+    plain: pd.DataFrame | None = None,
 ) -> Ratings:
     """Bradley–Terry with style covariates (:mod:`assay.rank._style`), ratings on the Elo
     scale (mean 1000 or ``anchor``), ties as half wins.
@@ -51,8 +51,8 @@ def fit_style_battles(
     ``info["style_coefficients"]`` maps each feature to β (logit scale: the change in the
     log-odds of winning per standard deviation of the normalised style difference) and
     ``info["style_intervals"]`` to its interval (bootstrap percentile, Wald or sandwich, as
-    the ratings'); ``info["raw_ratings"]`` holds the plain Bradley–Terry rating and rank of
-    each model beside the controlled ones."""
+    the ratings'); with ``plain`` (a plain fit's table) ``info["raw_ratings"]`` holds the
+    plain Bradley–Terry rating and rank of each model beside the controlled ones."""
     how = ci_method(ci, bootstrap)
     pairs = aggregate_battles(battles)
     pairs.require_connected()
@@ -79,14 +79,6 @@ def fit_style_battles(
     loose = unidentified(pairs)
     lo, hi, bounds = interval_table(rating, boot, confidence, fit.covariance, anchor_index, loose)
     names = list(z_frame.columns)
-    plain = fit_counts(  # the plain fit with the same intervals, for side-by-side ranks
-        pairs,
-        anchor=anchor,
-        bootstrap=bootstrap if how == "bootstrap" else 0,
-        seed=seed,
-        confidence=confidence,
-        ci="sandwich" if how == "sandwich" else None,
-    ).table
     info = {
         "n_battles": pairs.n_battles,
         "n_pairs": len(pairs.pair_i),
@@ -97,11 +89,12 @@ def fit_style_battles(
         "style_intervals": {
             n: [float(lo_), float(hi_)] for n, lo_, hi_ in zip(names, beta_lo, beta_hi, strict=True)
         },
-        "raw_ratings": {
+    }
+    if plain is not None:  # the plain Bradley–Terry table, for ranks side by side
+        info["raw_ratings"] = {
             str(r.model): {"rating": float(r.rating), "rank": int(r.rank)}
             for r in plain.itertuples()
-        },
-    }
+        }
     _too_few(models, loose | ~np.isfinite(hi - lo), info)
     return build_ratings(
         models,
