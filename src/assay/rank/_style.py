@@ -140,8 +140,9 @@ def _hessian(a, b, z, v, k):
 
 def _nll(theta, beta, a, b, z, y, w, l2):
     d = theta[a] - theta[b] + z @ beta
-    ll = w * (y * log_expit(d) + (1 - y) * log_expit(-d))
-    return -ll.sum() + 0.5 * l2 * (theta @ theta + beta @ beta)
+    # y log σ(d) + (1 − y) log σ(−d), with log σ(−d) = log σ(d) − d
+    ll = w @ (log_expit(d) - (1 - y) * d)
+    return -ll + 0.5 * l2 * (theta @ theta + beta @ beta)
 
 
 def fit_style(
