@@ -232,3 +232,26 @@ def test_cli_style_control_and_sandwich_json(tmp_path):
         app, ["rank", "battles", str(path), "--style-control", "--bootstrap", "0", "--store", store]
     )
     assert "style coefficients" in text.output and "tokens" in text.output
+
+
+def test_sandwich_matches_wald_when_the_model_is_right():
+    """Data drawn from the Davidson model itself: robust and model-based widths agree."""
+    rng = np.random.default_rng(5)
+    n, k = 20_000, 4
+    a = rng.integers(0, k, n)
+    b = (a + rng.integers(1, k, n)) % k
+    theta = np.array([-0.6, -0.1, 0.2, 0.5])
+    d, nu = theta[a] - theta[b], 0.8
+    w_a, w_b = np.exp(d / 2), np.exp(-d / 2)
+    u = rng.random(n) * (w_a + w_b + nu)
+    win = np.where(u < w_a, "model_a", np.where(u < w_a + w_b, "model_b", "tie"))
+    df = pd.DataFrame({"model_a": NAMES[a], "model_b": NAMES[b], "winner": win})
+    for method in ("davidson", "bt"):
+        wald = fit_battles(df, method=method, bootstrap=0).table
+        sand = fit_battles(df, method=method, ci="sandwich").table
+        np.testing.assert_allclose(sand["rating"], wald["rating"])
+        ratio = (sand["ci_high"] - sand["ci_low"]) / (wald["ci_high"] - wald["ci_low"])
+        if method == "davidson":
+            np.testing.assert_allclose(ratio, 1.0, atol=0.05)
+        else:  # ties as half wins: the binomial Hessian overstates the variance of ties
+            assert (ratio < 1.0).all()
