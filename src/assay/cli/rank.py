@@ -83,7 +83,9 @@ def _fragility_top(ctx: typer.Context, file: Path | None, on: bool) -> tuple[Pat
         return file, int(word)
     if on and len(extra) == 1 and file is not None and str(file).isdigit():
         return Path(word), int(str(file))
-    raise InputError(f"unexpected argument {word!r} (--fragility takes one whole number)")
+    if on:
+        raise InputError(f"unexpected argument {word!r} (--fragility takes one whole number)")
+    raise InputError(f"unexpected extra argument {word!r} (rank battles takes one FILE)")
 
 
 def _show_style(ratings: Ratings) -> None:
