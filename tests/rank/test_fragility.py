@@ -173,3 +173,21 @@ def test_top_k_and_cli(tmp_path):
         app, ["rank", "battles", str(path), "--fragility", "--bootstrap", "0", "--store", store]
     )
     assert "fragility: the leader" in text.output and "vote-" in text.output
+
+
+def test_fragility_of_the_style_controlled_leader(tmp_path):
+    rng = np.random.default_rng(4)
+    df = arena(600, 5, gap=0.15)
+    la, lb = rng.integers(10, 900, len(df)), rng.integers(10, 900, len(df))
+    df["style_a"] = [{"tokens": int(x)} for x in la]
+    df["style_b"] = [{"tokens": int(x)} for x in lb]
+    found = fragility(df, style_control=True)
+    assert found.votes is not None and len(found.vote_ids) == found.votes
+    rows = np.array(found.vote_ids, dtype=int) - 1
+
+    def styled_leader(frame):
+        return fit_battles(frame, style_control=True, bootstrap=0).table["model"].iloc[0]
+
+    assert styled_leader(df.drop(index=rows)) != styled_leader(df) == found.before[0]
+    for i in range(len(rows)):  # minimal: any one vote put back restores the leader
+        assert styled_leader(df.drop(index=np.delete(rows, i))) == styled_leader(df)

@@ -219,7 +219,12 @@ def battles_cmd(
     if fragility_on:
         ids = next((battles[c] for c in ("vote_id", "battle_id") if c in battles.columns), None)
         with console.status("finding the fewest votes that change the top"):
-            fragile = fragility(battles, top=top, vote_ids=None if ids is None else ids.to_numpy())
+            fragile = fragility(
+                battles,
+                top=top,
+                vote_ids=None if ids is None else ids.to_numpy(),
+                style_control=style_control,
+            )
     if file is not None:
         n = ratings.info.get("n_battles")
         kept = battles.drop(columns=["vote_id", *EXTRA_FIELDS], errors="ignore")

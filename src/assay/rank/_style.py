@@ -25,7 +25,14 @@ from scipy.special import expit, log_expit
 
 from assay.errors import InputError
 
-__all__ = ["StyleFit", "fit_style", "style_design", "text_style"]
+__all__ = [
+    "StyleFit",
+    "fit_style",
+    "standardise",
+    "style_design",
+    "style_differences",
+    "text_style",
+]
 
 #: Features computed from answer text: whitespace-separated tokens, markdown header lines
 #: (# .. ######), list items (-, *, + or "1." / "1)" at the start of a line), bold spans.
@@ -79,13 +86,10 @@ def _dicts(col: pd.Series, side: str) -> pd.DataFrame:
     return frame
 
 
-def style_design(battles: pd.DataFrame) -> pd.DataFrame:
-    """Standardised style covariates, one column per feature, one row per battle.
-
-    From ``style_a`` / ``style_b`` (dicts feature → value; the features both sides give) or,
-    without them, from ``answer_a`` / ``answer_b`` text (:data:`TEXT_FEATURES`). Each column is
-    (a − b) / (a + b + 1), then centred and divided by its population standard deviation (a
-    constant column stays 0)."""
+def style_differences(battles: pd.DataFrame) -> pd.DataFrame:
+    """Per battle and feature, (a − b) / (a + b + 1) of the two answers' values: from
+    ``style_a`` / ``style_b`` (dicts feature → value; the features both sides give) or,
+    without them, from ``answer_a`` / ``answer_b`` text (:data:`TEXT_FEATURES`)."""
     if {"style_a", "style_b"} <= set(battles.columns):
         side_a = _dicts(battles["style_a"], "style_a")
         side_b = _dicts(battles["style_b"], "style_b")
@@ -105,9 +109,24 @@ def style_design(battles: pd.DataFrame) -> pd.DataFrame:
         diff = (a - b) / (a + b + 1.0)
     if not np.isfinite(diff).all():
         raise InputError("battles: style values must be numbers >= 0")
-    sd = diff.std(axis=0)
-    z = (diff - diff.mean(axis=0)) / np.where(sd > 0, sd, 1.0)
-    return pd.DataFrame(z, columns=[str(c) for c in side_a.columns], index=battles.index)
+    return pd.DataFrame(diff, columns=[str(c) for c in side_a.columns], index=battles.index)
+
+
+def standardise(diff: np.ndarray, weights: np.ndarray | None = None) -> np.ndarray:
+    """Columns centred and divided by their population SD over the battles (``weights``:
+    battles per row); a constant column stays 0."""
+    w = np.ones(len(diff)) if weights is None else np.asarray(weights, dtype=float)
+    mean = w @ diff / w.sum()
+    sd = np.sqrt(w @ (diff - mean) ** 2 / w.sum())
+    return (diff - mean) / np.where(sd > 0, sd, 1.0)
+
+
+def style_design(battles: pd.DataFrame) -> pd.DataFrame:
+    """Standardised style covariates, one column per feature, one row per battle: each
+    :func:`style_differences` column centred and divided by its population standard
+    deviation over the battles, as LMArena does (a constant column stays 0)."""
+    diff = style_differences(battles)
+    return pd.DataFrame(standardise(diff.to_numpy()), columns=diff.columns, index=diff.index)
 
 
 @dataclass
