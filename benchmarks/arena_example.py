@@ -68,11 +68,12 @@ def main() -> None:
     print("truth    :", ", ".join(f"{m} {r:.0f}" for m, r in zip(MODELS, truth, strict=True)))
     coef = styled.info["style_coefficients"]
     print(f"style coefficients {coef} (truth: tokens {LENGTH_EFFECT}, bold 0)")
-    found = fragility(df, vote_ids=df["id"].to_numpy())
-    print(
-        f"fragility: {found.votes} of {len(df)} votes change the leader {found.before} -> "
-        f"{found.after}"
-    )
+    for label, style in (("style-controlled", True), ("plain Bradley-Terry", False)):
+        found = fragility(df, vote_ids=df["id"].to_numpy(), style_control=style)
+        print(
+            f"fragility, {label}: {found.votes} of {len(df)} votes change the leader "
+            f"{found.before} -> {found.after}"
+        )
 
 
 if __name__ == "__main__":
