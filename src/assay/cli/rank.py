@@ -6,14 +6,18 @@ from pathlib import Path
 from typing import Annotated
 
 import numpy as np
+import pandas as pd
 import typer
 
 from assay.errors import InputError
 from assay.rank import (
     ARENA_BOOTSTRAP,
     ELO_BOOTSTRAP,
+    EXTRA_FIELDS,
+    Fragility,
     Ratings,
     fit_battles,
+    fragility,
     rank_sample_groups,
     read_battles,
     read_outputs,
@@ -77,9 +81,71 @@ def _show(ratings: Ratings, json_out: bool, title: str) -> None:
     )
 
 
-@rank_app.command("battles")
+def _fragility_top(ctx: typer.Context, file: Path | None, on: bool) -> tuple[Path | None, int]:
+    """``--fragility [K]``: K is the word after the flag (click has no optional values, so it
+    arrives as an extra argument, or as FILE when the flag came first)."""
+    extra = list(ctx.args)
+    if not extra:
+        return file, 1
+    word = extra[0]
+    if on and len(extra) == 1 and word.isdigit():
+        return file, int(word)
+    if on and len(extra) == 1 and file is not None and str(file).isdigit():
+        return Path(word), int(str(file))
+    if on:
+        raise InputError(f"unexpected argument {word!r} (--fragility takes one whole number)")
+    raise InputError(f"unexpected extra argument {word!r} (rank battles takes one FILE)")
+
+
+def _show_style(ratings: Ratings) -> None:
+    info = ratings.info
+    coef, ci = info["style_coefficients"], info["style_intervals"]
+    level = f"{ratings.confidence_level:.0%}"
+    print_table(
+        pd.DataFrame(
+            {
+                "feature": list(coef),
+                "coefficient": list(coef.values()),
+                "ci_low": [ci[f][0] for f in coef],
+                "ci_high": [ci[f][1] for f in coef],
+            }
+        ),
+        title=f"style coefficients (logit per SD of the normalised difference; {level} intervals)",
+        digits=3,
+    )
+    raw = info["raw_ratings"]
+    table = ratings.table[["model", "rating", "rank"]].rename(
+        columns={"rating": "controlled", "rank": "controlled_rank"}
+    )
+    table.insert(1, "raw", [raw[m]["rating"] for m in table["model"]])
+    table.insert(2, "raw_rank", [raw[m]["rank"] for m in table["model"]])
+    print_table(table, title="raw and style-controlled ratings side by side", digits=1)
+
+
+def _show_fragility(result: Fragility) -> None:
+    who = "the leader" if result.top == 1 else f"the top {result.top}"
+    if result.votes is None:
+        console.print(
+            f"fragility: no set of votes found whose removal changes {who} "
+            f"({', '.join(result.before)})",
+            highlight=False,
+        )
+        return
+    shown = ", ".join(result.vote_ids[:20]) + (" ..." if len(result.vote_ids) > 20 else "")
+    console.print(
+        f"fragility: {who} ({', '.join(result.before)}) changes to {', '.join(result.after)} "
+        f"if these {result.votes} of {result.n_votes:,} votes are removed (confirmed by "
+        f"refitting): {shown}",
+        highlight=False,
+    )
+
+
+@rank_app.command(
+    "battles", context_settings={"allow_extra_args": True, "ignore_unknown_options": False}
+)
 @with_options(confidence=confidence_option)
 def battles_cmd(
+    ctx: typer.Context,
     file: Annotated[
         Path | None,
         typer.Argument(
@@ -98,6 +164,30 @@ def battles_cmd(
             "--k", help="K factor of online Elo (method elo).", callback=bounded(0, low_open=True)
         ),
     ] = 4.0,
+    ci: Annotated[
+        str | None,
+        typer.Option(
+            "--ci",
+            help="Intervals: bootstrap (percentile; the default) or sandwich (robust "
+            "covariance of the estimate, no resampling).",
+        ),
+    ] = None,
+    style_control: Annotated[
+        bool,
+        typer.Option(
+            "--style-control",
+            help="Bradley–Terry with style covariates (length, headers, lists, bold) from "
+            "style_a/style_b or answer_a/answer_b, as LMArena does.",
+        ),
+    ] = False,
+    fragility_on: Annotated[
+        bool,
+        typer.Option(
+            "--fragility",
+            help="Also find the fewest votes whose removal changes who is ranked first "
+            "(--fragility K: the top K), confirmed by refitting.",
+        ),
+    ] = False,
     seed: SeedOption = 0,
     confidence: float = 0.95,
     store: StoreOption = None,
@@ -107,19 +197,25 @@ def battles_cmd(
 
     A FILE is read, validated and fitted first; its battles go into the store only when all
     of that succeeded (a bad file leaves the store untouched). Intervals: 1,000 bootstrap
-    rounds by default (elo: 100); with --bootstrap 0 the bt intervals are Wald intervals."""
+    rounds by default (elo: 100); with --bootstrap 0 the bt intervals are Wald intervals;
+    --ci sandwich gives robust (sandwich) intervals without resampling."""
+    file, top = _fragility_top(ctx, file, fragility_on)
     if method not in METHODS:
         raise InputError(f"--method {method!r}: use one of {', '.join(METHODS)}")
+    if fragility_on and method != "bt":
+        raise InputError(f"--fragility: method {method!r} is not supported; use bt")
     anchor_pair = _parse_anchor(anchor)
+    extras = style_control or fragility_on
     if file is not None:
-        battles = read_battles(file)
+        battles = read_battles(file, extras=extras)
     else:
         battles = get_store(store, must_exist=True).battles()
         if battles.empty:
             raise InputError("the store has no battles: pass a FILE or run `assay import battles`")
     if bootstrap is None:
         bootstrap = ELO_BOOTSTRAP if method == "elo" else ARENA_BOOTSTRAP
-    with console.status(f"fitting {method} with {bootstrap} bootstrap rounds"):
+    rounds = 0 if ci == "sandwich" else bootstrap
+    with console.status(f"fitting {method} with {rounds} bootstrap rounds"):
         ratings = fit_battles(
             battles,
             method=method,
@@ -128,12 +224,32 @@ def battles_cmd(
             seed=seed,
             k=k,
             confidence=confidence,
+            ci=ci,
+            style_control=style_control,
         )
+    fragile = None
+    if fragility_on:
+        ids = next((battles[c] for c in ("vote_id", "battle_id") if c in battles.columns), None)
+        with console.status("finding the fewest votes that change the top"):
+            fragile = fragility(
+                battles,
+                top=top,
+                vote_ids=None if ids is None else ids.to_numpy(),
+                style_control=style_control,
+            )
     if file is not None:
         n = ratings.info.get("n_battles")
+        kept = battles.drop(columns=["vote_id", *EXTRA_FIELDS], errors="ignore")
         with console.status(f"importing {n} battles into the store"):
-            store_battles(get_store(store), battles, source=file.name)
-    _show(ratings, json_out, f"ratings from {ratings.info.get('n_battles')} battles")
+            store_battles(get_store(store), kept, source=file.name)
+    if json_out:
+        print_json({**ratings.to_dict(), **({"fragility": fragile.to_dict()} if fragile else {})})
+        return
+    _show(ratings, False, f"ratings from {ratings.info.get('n_battles')} battles")
+    if style_control:
+        _show_style(ratings)
+    if fragile is not None:
+        _show_fragility(fragile)
 
 
 @rank_app.command("samples")

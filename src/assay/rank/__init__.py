@@ -7,6 +7,7 @@ mean win rate and plain means over per-sample results where each model saw its o
 
 from ._arena import arena_groups, arena_ratings, battle_counts
 from ._battles import (
+    EXTRA_FIELDS,
     PairCounts,
     aggregate_battles,
     battle_ids,
@@ -15,6 +16,7 @@ from ._battles import (
     store_battles,
 )
 from ._elo import online_elo
+from ._fragility import Fragility, fragility
 from ._judge import (
     ModelRater,
     Rater,
@@ -35,14 +37,32 @@ from ._judge_stats import (
     mean_ratings,
     position_consistency,
 )
-from ._pairwise import ARENA_BOOTSTRAP, ELO_BOOTSTRAP, ELO_PER_LOGIT, fit_battles, fit_counts
+from ._pairwise import (
+    ARENA_BOOTSTRAP,
+    CI_METHODS,
+    ELO_BOOTSTRAP,
+    ELO_PER_LOGIT,
+    fit_battles,
+    fit_counts,
+)
 from ._ratings import Ratings, rank_distribution, rank_intervals
 from ._samples import rank_sample_groups, rank_samples, sample_groups
 from ._stability import KendallTau, kendall_tau, subsample_curve
+from ._style import StyleFit, fit_style, style_design, text_style
+from ._styled import fit_style_battles
 from ._tournament import Judge, ModelJudge, TournamentResult, read_outputs, run_tournament
 
 __all__ = [
     "ARENA_BOOTSTRAP",
+    "CI_METHODS",
+    "EXTRA_FIELDS",
+    "Fragility",
+    "StyleFit",
+    "fit_style",
+    "fit_style_battles",
+    "fragility",
+    "style_design",
+    "text_style",
     "ELO_BOOTSTRAP",
     "ELO_PER_LOGIT",
     "Judge",

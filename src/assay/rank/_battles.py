@@ -19,6 +19,8 @@ __all__ = [
     "MAX_BATTLES",
     "PairCounts",
     "aggregate_battles",
+    "battle_cells",
+    "battle_outcomes",
     "battle_weights",
     "battle_ids",
     "import_battles",
@@ -40,8 +42,70 @@ MAX_BATTLES = 10_000_000
 _STORE_CHUNK = 500_000
 
 
+#: Fields the fast reader must find flat (text, numbers): nested ones take the careful path,
+#: whose checks name the line.
+_FLAT_FIELDS = (
+    "model_a",
+    "model_b",
+    "winner",
+    "prompt_id",
+    "question_id",
+    "judge",
+    "time",
+    "tstamp",
+    "timestamp",
+    "count",
+    "id",
+    *_COUNT_COLUMNS,
+)
+
+
+#: Optional per-battle fields :func:`read_battles` keeps with ``extras=True``.
+EXTRA_FIELDS = ("style_a", "style_b", "answer_a", "answer_b")
+_USED_FIELDS = frozenset(_FLAT_FIELDS + EXTRA_FIELDS)
+
+
+def _lines(path: Path) -> int:
+    """Lines of the file (a last line without a newline counts), read in 16 MB blocks."""
+    n, last = 0, b"\n"
+    with path.open("rb") as handle:
+        while block := handle.read(1 << 24):
+            n += block.count(b"\n")
+            last = block[-1:]
+    return n + (last != b"\n")
+
+
+def _read_jsonl_fast(path: Path) -> pd.DataFrame | None:
+    """JSON lines through pyarrow's C++ reader (an LMArena export of 1.7 million battles in
+    about a second), or None when the careful path must read the file: anything pyarrow
+    rejects (bad JSON or UTF-8, a field changing type), blank lines (the line numbers would
+    shift) or a nested value in a field that is checked."""
+    import pyarrow as pa
+    import pyarrow.json as pa_json
+
+    try:
+        table = pa_json.read_json(path)
+        table.validate(full=True)  # UTF-8 of every string
+    except (pa.ArrowException, OSError, ValueError):
+        return None
+    if table.num_rows != _lines(path):
+        return None
+    for name in _FLAT_FIELDS:
+        if name in table.column_names and pa.types.is_nested(table.schema.field(name).type):
+            return None
+    if not {"model_a", "model_b"} <= set(table.column_names):
+        return None  # the careful path's error lists the file's fields
+    # only the fields battles use: an export's conversations never become Python strings
+    df = table.select([c for c in table.column_names if c in _USED_FIELDS]).to_pandas()
+    df.index = pd.RangeIndex(1, table.num_rows + 1)
+    return df
+
+
 def _read_jsonl(path: Path) -> pd.DataFrame:
     """JSON lines, indexed by line number (blank lines skipped)."""
+    fast = _read_jsonl_fast(path)
+    if fast is not None:
+        return fast
     found = list(iter_jsonl(path))
     index = pd.Index([n for n, _ in found], dtype=np.int64)
     return pd.DataFrame.from_records([row for _, row in found], index=index)
@@ -158,10 +222,10 @@ def _names(path: Path, df: pd.DataFrame, name: str, offset: int) -> np.ndarray:
     bad = (text == "").to_numpy()
     if bad.any():
         raise InputError(f"{_where(path, df, bad, offset)}: field {name!r} is empty")
-    return text.to_numpy(dtype=object)
+    return text.array  # names: never missing; Arrow-backed text stays compact
 
 
-def read_battles(path: str | Path) -> pd.DataFrame:
+def read_battles(path: str | Path, *, extras: bool = False) -> pd.DataFrame:
     """Read battles from JSONL/JSON/CSV/Parquet and validate them.
 
     Rows need ``model_a``, ``model_b`` (text; surrounding spaces are removed) and ``winner``
@@ -174,7 +238,10 @@ def read_battles(path: str | Path) -> pd.DataFrame:
     Returns columns model_a, model_b, winner, prompt_id, judge, time: one row per battle, or
     for a count table one row per (row, outcome) with an int64 ``count`` column (the rows are
     not repeated; :func:`aggregate_battles` and :func:`store_battles` honour the counts).
-    Errors are one line naming the file, the line and the field.
+    Errors are one line naming the file, the line and the field. ``extras=True`` adds
+    ``vote_id`` (the battle's ``id`` field, else its 1-based line or record number) and the
+    fields ``style_a``, ``style_b``, ``answer_a``, ``answer_b`` the file has (for style control
+    and fragility; the store keeps none of them).
     """
     path = Path(path)
     if not path.exists():
@@ -224,6 +291,16 @@ def read_battles(path: str | Path) -> pd.DataFrame:
     out["time"] = _parse_time(path, df, offset)
     if counted:
         out["count"] = df["count"].to_numpy(dtype=np.int64)
+    if extras:
+        line = (df.index.to_numpy(dtype=np.int64) + offset).astype(str)
+        if "id" in df.columns:
+            given = df["id"]
+            out["vote_id"] = np.where(given.notna(), given.astype(str), line)
+        else:
+            out["vote_id"] = line
+        for name in EXTRA_FIELDS:
+            if name in df.columns:
+                out[name] = df[name].to_numpy(dtype=object)
     return out
 
 
@@ -236,6 +313,8 @@ def _text_or_none(path: Path, df: pd.DataFrame, name: str, offset: int) -> np.nd
             raise InputError(
                 f"{_where(path, df, bad, offset)}: field {name!r} must be text, got {_first(col, bad)}"
             )
+    if isinstance(col.dtype, pd.StringDtype):  # text already (the fast reader): kept compact
+        return col.array
     return col.astype(str).where(col.notna(), None).to_numpy(dtype=object)
 
 
@@ -280,13 +359,23 @@ def import_battles(store, path: str | Path, *, source: str | None = None) -> int
 def store_battles(store, battles: pd.DataFrame, *, source: str | None = None) -> int:
     """Add validated battles to ``store`` with their content ids (:func:`assay.store.battle_ids`;
     count tables as one row per battle, written in bounded chunks inside one transaction);
-    returns rows written. ``source`` is kept with the rows but is not part of the ids."""
+    returns rows written. ``source`` is kept with the rows but is not part of the ids.
+    Battles one row each get their ids from the whole frame first (identical votes are
+    numbered across it) and are then written in chunks too (bounded memory)."""
+    if "count" not in battles.columns:
+        ids = battle_ids(battles)
+        written = 0
+        with store.transaction() as con:
+            for first in range(0, len(battles), _STORE_CHUNK):
+                rows = slice(first, first + _STORE_CHUNK)
+                chunk = battles.iloc[rows].assign(battle_id=ids[rows])
+                if source is not None:
+                    chunk["source"] = source
+                written += store.add_battles(chunk, con=con)
+        return written
     battles = battles.copy()
     if source is not None:
         battles["source"] = source
-    if "count" not in battles.columns:
-        battles["battle_id"] = battle_ids(battles)
-        return store.add_battles(battles)
     written = 0
     with store.transaction() as con:
         for chunk in battle_chunks(battles, _STORE_CHUNK):
@@ -352,10 +441,12 @@ def model_codes(battles: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, pd.Index
     return a, b, uniques
 
 
-def aggregate_battles(battles: pd.DataFrame) -> PairCounts:
-    """Count wins and ties per unordered pair (vectorised: factorize + bincount), weighting
-    each row by its ``count`` when there is one. Names are compared without surrounding
-    spaces."""
+def battle_outcomes(
+    battles: pd.DataFrame,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, list[str]]:
+    """Per row: model indices a and b into the sorted model names, the outcome (0: a won,
+    1: b won, 2: a tie of either kind) and the weight (``count`` or 1); and the names.
+    Vectorised (factorize the few uniques); names compared without surrounding spaces."""
     for name in ("model_a", "model_b", "winner"):
         if name not in battles.columns:
             raise InputError(f"battles: missing column {name!r}")
@@ -373,22 +464,35 @@ def aggregate_battles(battles: pd.DataFrame) -> PairCounts:
         raise InputError(f"battles: winner {bad!r} is not one of {', '.join(WINNERS)}")
     outcome = w_outcome.astype(np.int64)[w_codes]
     a, b, uniques = model_codes(battles)
-    k = len(uniques)
-    if k < 2:
+    if len(uniques) < 2:
         raise InputError("battles: need at least two models")
     if (a == b).any():
         raise InputError(f"battles: row {int(np.argmax(a == b))} has model_a == model_b")
+    return a, b, outcome, weights, [str(m) for m in uniques]
+
+
+def battle_cells(a: np.ndarray, b: np.ndarray, outcome: np.ndarray, k: int) -> np.ndarray:
+    """Each battle's cell (lo · K + hi) · 3 + outcome of the unordered pair lo < hi, with the
+    outcome seen from lo (a win of b is a win of lo when b = lo; ties stay ties)."""
     swap = a > b
     lo, hi = np.where(swap, b, a), np.where(swap, a, b)
-    # swapping sides turns a win of a into a win of b; ties stay ties
     out = np.where(swap & (outcome < 2), 1 - outcome, outcome)
-    cell = (lo * k + hi) * 3 + out
+    return (lo * k + hi) * 3 + out
+
+
+def aggregate_battles(battles: pd.DataFrame) -> PairCounts:
+    """Count wins and ties per unordered pair (vectorised: factorize + bincount), weighting
+    each row by its ``count`` when there is one. Names are compared without surrounding
+    spaces."""
+    a, b, outcome, weights, models = battle_outcomes(battles)
+    k = len(models)
+    cell = battle_cells(a, b, outcome, k)
     counts = np.bincount(cell, weights=weights, minlength=k * k * 3).reshape(k * k, 3)
     pair = np.flatnonzero(counts.sum(axis=1))
     if pair.size == 0:
         raise InputError("battles: no battles to rank (every count is 0)")
     return PairCounts(
-        models=[str(m) for m in uniques],
+        models=models,
         pair_i=pair // k,
         pair_j=pair % k,
         counts=counts[pair].astype(float),

@@ -4,29 +4,39 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-import scipy.sparse as sp
-from scipy.sparse.csgraph import connected_components
-from scipy.special import expit
-from scipy.stats import norm
 
 from assay.errors import InputError
 
 from ._battles import PairCounts, aggregate_battles
 from ._elo import _codes, bootstrap_elo, elo_waves
-from ._fit import fit_pairs
+from ._fit import fit_pairs, sandwich_covariance
+from ._intervals import (
+    CI_METHODS,
+    ELO_PER_LOGIT,
+    INTERVAL_NAMES,
+    _honest,
+    _intervals,
+    _to_scale,
+    _too_few,
+    _win_matrix,
+    ci_method,
+    interval_table,
+    unidentified,
+)
 from ._ratings import Ratings, build_ratings
+from ._styled import fit_style_battles
 
 __all__ = [
     "ARENA_BOOTSTRAP",
     "ELO_BOOTSTRAP",
+    "CI_METHODS",
     "ELO_PER_LOGIT",
+    "ci_method",
     "fit_battles",
     "fit_counts",
     "resample_counts",
 ]
 
-#: Elo points per unit of log-strength: 400 points per factor of 10 in the odds.
-ELO_PER_LOGIT = 400.0 / np.log(10.0)
 METHODS = ("bt", "davidson", "elo")
 #: Bootstrap rounds of arena intervals by default (percentile intervals; 100 rounds covered
 #: 93 % for 95 %, see benchmarks/arena_coverage.py).
@@ -71,99 +81,6 @@ def resample_counts(counts: np.ndarray, rounds: int, rng: np.random.Generator) -
     return np.stack([wins_i, wins_j, n - wins_i - wins_j], axis=-1).astype(float)
 
 
-def _to_scale(theta: np.ndarray, models: list[str], anchor: tuple[str, float] | None) -> np.ndarray:
-    """Log-strengths (..., K) to Elo points: mean 1000, or ``anchor`` = (model, its rating)."""
-    elo = ELO_PER_LOGIT * np.asarray(theta, dtype=float)
-    if anchor is None:
-        return elo - elo.mean(axis=-1, keepdims=True) + 1000.0
-    model, value = anchor
-    if model not in models:
-        raise InputError(f"--anchor: model {model!r} is not among the ranked models")
-    i = models.index(model)
-    return elo - elo[..., i : i + 1] + float(value)
-
-
-def _win_matrix(theta: np.ndarray, eta: float | None) -> np.ndarray:
-    """P(row beats column), ties counted half."""
-    d = theta[:, None] - theta[None, :]
-    if eta is None:
-        p = expit(d)
-    else:
-        log_d = np.logaddexp(np.logaddexp(0.5 * d, -0.5 * d), eta)
-        p = np.exp(0.5 * d - log_d) + 0.5 * np.exp(eta - log_d)
-    np.fill_diagonal(p, np.nan)
-    return p
-
-
-def _intervals(point, boot, confidence, cov=None, anchor_index=None):
-    """Percentile bootstrap interval, or Wald (from the inverse Hessian) without bootstrap."""
-    alpha = 1.0 - confidence
-    if boot.shape[0] >= 2:
-        lo, hi = np.quantile(boot, [alpha / 2, 1 - alpha / 2], axis=0)
-        return lo, hi
-    if cov is None:
-        return np.full_like(point, np.nan), np.full_like(point, np.nan)
-    k = len(point)
-    c = cov[:k, :k]
-    if anchor_index is None:
-        # rating_i − mean(rating): var = c_ii (θ already sum-zero)
-        var = np.diag(c)
-    else:
-        m = anchor_index
-        var = np.diag(c) + c[m, m] - 2 * c[:, m]
-    se = ELO_PER_LOGIT * np.sqrt(np.clip(var, 0, None))
-    z = norm.ppf(1 - alpha / 2)
-    return point - z * se, point + z * se
-
-
-def unidentified(pairs: PairCounts) -> np.ndarray:
-    """Models whose rating the battles do not pin down: those outside the largest group of
-    models that all scored (won or tied) against each other, directly or through others.
-    The Bradley–Terry likelihood has a finite maximum only on such a group (Zermelo 1929;
-    Ford 1957): a model that never lost to the rest could be rated arbitrarily high, one that
-    never won arbitrarily low. With one vote between two models, both are unidentified."""
-    k = len(pairs.models)
-    c = pairs.counts
-    scored_i, scored_j = c[:, 0] + c[:, 2] > 0, c[:, 1] + c[:, 2] > 0
-    rows = np.concatenate([pairs.pair_i[scored_i], pairs.pair_j[scored_j]])
-    cols = np.concatenate([pairs.pair_j[scored_i], pairs.pair_i[scored_j]])
-    graph = sp.coo_matrix((np.ones(len(rows)), (rows, cols)), shape=(k, k))
-    _, label = connected_components(graph, directed=True, connection="strong")
-    sizes = np.bincount(label)
-    core = int(np.argmax(sizes))
-    return np.ones(k, dtype=bool) if sizes[core] < 2 else label != core
-
-
-def _honest(lo, hi, loose: np.ndarray, fallback=None, keep=None):
-    """Intervals that do not claim more than the data hold: unbounded for unidentified
-    models; where the bootstrap replicates all agree (a zero-width interval from a few
-    votes), the Wald interval (``fallback``), or unbounded without one. ``keep``: the anchor."""
-    lo, hi = np.array(lo, dtype=float), np.array(hi, dtype=float)
-    flat = ~(hi - lo > 1e-6)
-    if keep is not None:
-        flat[keep] = False
-    if fallback is not None:
-        lo, hi = np.where(flat, fallback[0], lo), np.where(flat, fallback[1], hi)
-        flat &= ~(fallback[1] - fallback[0] > 1e-6)
-    wide = loose | flat
-    if keep is not None:
-        wide[keep] = False
-    return np.where(wide, -np.inf, lo), np.where(wide, np.inf, hi)
-
-
-def _too_few(models: list[str], loose: np.ndarray, info: dict) -> None:
-    """Say in words which models the votes do not rate."""
-    if loose.any():
-        names = [m for m, x in zip(models, loose, strict=True) if x]
-        shown = ", ".join(names[:8]) + (" ..." if len(names) > 8 else "")
-        info["unidentified"] = names
-        info["note"] = (
-            f"too few votes to rate {shown}: a model that never lost (or never won) against "
-            "the others, directly or through others, or whose few votes all agree, has an "
-            "unbounded interval"
-        )
-
-
 def fit_counts(
     pairs: PairCounts,
     *,
@@ -173,8 +90,10 @@ def fit_counts(
     seed: int = 0,
     confidence: float = 0.95,
     l2: float = 1e-6,
+    ci: str | None = None,
 ) -> Ratings:
     """Bradley–Terry / Davidson ratings from aggregated pair counts (see :func:`fit_battles`)."""
+    how = ci_method(ci, bootstrap, method)
     if method not in ("bt", "davidson"):
         raise InputError(f"method {method!r}: use bt or davidson for count tables")
     pairs.require_connected()
@@ -183,7 +102,10 @@ def fit_counts(
     fit = fit_pairs(pairs.pair_i, pairs.pair_j, pairs.counts, len(models), davidson=davidson, l2=l2)
     theta = fit.theta[0]
     boot = np.empty((0, len(models)))
-    if bootstrap > 0:
+    cov = fit.covariance
+    if how == "sandwich":
+        cov = sandwich_covariance(pairs.pair_i, pairs.pair_j, pairs.counts, len(models), fit)
+    elif bootstrap > 0:
         rng = np.random.default_rng(seed)
         reps = resample_counts(pairs.counts, bootstrap, rng)
         boot_fit = fit_pairs(
@@ -193,25 +115,12 @@ def fit_counts(
     rating = _to_scale(theta, models, anchor)
     anchor_index = models.index(anchor[0]) if anchor else None
     loose = unidentified(pairs)
-    none = np.empty((0, len(models)))
-    lo, hi = _honest(
-        *_intervals(rating, boot, confidence, fit.covariance, anchor_index),
-        loose,
-        _intervals(rating, none, confidence, fit.covariance, anchor_index),
-        anchor_index,
-    )
-    # ranks do not depend on the anchor: take them from the mean-centred intervals
-    free = boot - boot.mean(axis=1, keepdims=True) if len(boot) else boot
-    centred = rating - rating.mean()
-    bounds = _honest(
-        *_intervals(centred, free, confidence, fit.covariance, None),
-        loose,
-        _intervals(centred, none, confidence, fit.covariance, None),
-    )
+    lo, hi, bounds = interval_table(rating, boot, confidence, cov, anchor_index, loose)
     info = {
         "n_battles": pairs.n_battles,
         "n_pairs": len(pairs.pair_i),
-        "interval": "bootstrap percentile" if bootstrap >= 2 else "Wald (inverse Hessian)",
+        "interval": INTERVAL_NAMES[how],
+        "ci_method": how,
     }
     _too_few(models, loose | ~np.isfinite(hi - lo), info)
     if davidson:
@@ -241,6 +150,8 @@ def fit_battles(
     seed: int = 0,
     confidence: float = 0.95,
     k: float = 4.0,
+    ci: str | None = None,
+    style_control: bool = False,
 ) -> Ratings:
     """Ratings on the Elo scale from battles (rows model_a, model_b, winner).
 
@@ -252,7 +163,10 @@ def fit_battles(
     multinomial resamples of the counts (for ``elo``: resampled, reshuffled battles), seeded;
     by default :data:`ARENA_BOOTSTRAP` (1,000) rounds, :data:`ELO_BOOTSTRAP` (100) for elo;
     with ``bootstrap=0``, Wald intervals from the Hessian (bt/davidson only). ``info`` says
-    which interval was used and ``to_dict()`` the rounds.
+    which interval was used and ``to_dict()`` the rounds. ``ci="sandwich"``: Wald intervals
+    from the sandwich (robust) covariance instead of the bootstrap (``info["ci_method"]``).
+    ``style_control=True`` (bt): Bradley–Terry with style covariates from ``style_a`` /
+    ``style_b`` or ``answer_a`` / ``answer_b`` (:func:`assay.rank.fit_style_battles`).
     """
     if bootstrap is None:
         bootstrap = ELO_BOOTSTRAP if method == "elo" else ARENA_BOOTSTRAP
@@ -262,6 +176,27 @@ def fit_battles(
         raise InputError(f"confidence {confidence}: must be between 0 and 1")
     if bootstrap < 0:
         raise InputError(f"bootstrap {bootstrap}: must be >= 0")
+    if style_control:
+        if method != "bt":
+            raise InputError(f"--style-control: method {method!r} is not supported; use bt")
+        how = ci_method(ci, bootstrap)
+        plain = fit_counts(  # the plain fit with the same intervals, for side-by-side ranks
+            aggregate_battles(battles),
+            anchor=anchor,
+            bootstrap=bootstrap if how == "bootstrap" else 0,
+            seed=seed,
+            confidence=confidence,
+            ci="sandwich" if how == "sandwich" else None,
+        )
+        return fit_style_battles(
+            battles,
+            anchor=anchor,
+            bootstrap=bootstrap,
+            seed=seed,
+            confidence=confidence,
+            ci=ci,
+            plain=plain.table,
+        )
     pairs = aggregate_battles(battles)
     if method != "elo":
         return fit_counts(
@@ -271,7 +206,9 @@ def fit_battles(
             bootstrap=bootstrap,
             seed=seed,
             confidence=confidence,
+            ci=ci,
         )
+    ci_method(ci, bootstrap, method)
     pairs.require_connected()
     models = pairs.models
     a, b, score = _codes(battles, models)
@@ -285,7 +222,12 @@ def fit_battles(
             boot = _to_scale(boot / ELO_PER_LOGIT, models, anchor)
     loose = unidentified(pairs)
     lo, hi = _honest(*_intervals(elo, boot, confidence), loose)
-    info = {"n_battles": pairs.n_battles, "k": k, "interval": "bootstrap percentile"}
+    info = {
+        "n_battles": pairs.n_battles,
+        "k": k,
+        "interval": "bootstrap percentile",
+        "ci_method": "bootstrap" if bootstrap >= 2 else "none",
+    }
     _too_few(models, loose | ~np.isfinite(hi - lo), info)
     return build_ratings(
         models,
