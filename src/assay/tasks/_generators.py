@@ -13,8 +13,10 @@ from typing import Any
 import numpy as np
 
 WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
-NAMES = ("Alice", "Bob", "Carol", "David", "Emma", "Frank", "Grace", "Henry", "Irene", "Jack",
-         "Kate", "Liam", "Mia", "Noah", "Olga", "Paul", "Rosa", "Sam", "Tara", "Victor")  # fmt: skip
+NAMES = tuple(
+    "Alice Bob Carol David Emma Frank Grace Henry Irene Jack "
+    "Kate Liam Mia Noah Olga Paul Rosa Sam Tara Victor".split()
+)
 _WORD_TEXT = """
 apple banana cherry strawberry raspberry blueberry orange lemon melon peach pear plum grape
 mango papaya coconut tomato potato carrot pepper onion garlic lettuce cabbage broccoli spinach
@@ -85,7 +87,7 @@ def arithmetic(seed: int = 0, per_level: int = 60) -> list[dict[str, Any]]:
                     "answer": str(answer),
                     "choices": choices,
                     "target": target,
-                }  # fmt: skip
+                }
             )
     return records
 
@@ -148,7 +150,7 @@ def siblings(seed: int = 0, per_level: int = 60) -> list[dict[str, Any]]:
                     "answer": str(answer),
                     "choices": choices,
                     "target": target,
-                }  # fmt: skip
+                }
             )
             i += 1
     return records
@@ -183,7 +185,7 @@ def count_letters(seed: int = 0, per_level: int = 60) -> list[dict[str, Any]]:
                     "answer": str(answer),
                     "choices": choices,
                     "target": target,
-                }  # fmt: skip
+                }
             )
     return records
 
@@ -213,7 +215,7 @@ def sorting(seed: int = 0, per_level: int = 50) -> list[dict[str, Any]]:
                     "answer": answer,
                     "choices": choices,
                     "target": target,
-                }  # fmt: skip
+                }
             )
     return records
 
@@ -257,7 +259,7 @@ def dates(seed: int = 0, per_level: int = 50) -> list[dict[str, Any]]:
                     "answer": answer,
                     "choices": choices,
                     "target": target,
-                }  # fmt: skip
+                }
             )
     return records
 
@@ -291,7 +293,7 @@ def transitive_logic(seed: int = 0, per_level: int = 60) -> list[dict[str, Any]]
                     "answer": "True" if truth else "False",
                     "choices": choices,
                     "target": 0 if truth else 1,
-                }  # fmt: skip
+                }
             )
     return records
 
@@ -335,7 +337,7 @@ def redefine(seed: int = 0, per_level: int = 60) -> list[dict[str, Any]]:
                     "tempting": str(tempting),
                     "choices": choices,
                     "target": target,
-                }  # fmt: skip
+                }
             )
     return records
 
