@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from assay.core import require_columns
+from assay.core import attributes, require_columns
 from assay.errors import InputError
 
 from ._bounded import fit_score
@@ -60,17 +60,8 @@ class Backtest:
 
     def to_dict(self) -> dict[str, Any]:
         return {
-            "law": self.law,
-            "on": self.on,
-            "cut": self.cut,
-            "mae": self.mae,
-            "mape": self.mape,
-            "coverage": self.coverage,
-            "level": self.level,
-            "n_fit": self.n_fit,
-            "n_heldout": self.n_heldout,
-            "width": self.width,
-            "wis": self.wis,
+            **attributes(self, "law", "on", "cut", "mae", "mape", "coverage", "level"),
+            **attributes(self, "n_fit", "n_heldout", "width", "wis"),
             "interval": self.calibration,
             "baselines_mae": self.baselines,
             "fit": self.fit.to_dict(),

@@ -13,10 +13,11 @@ from typing import Any
 import numpy as np
 
 WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
-NAMES = tuple(
-    "Alice Bob Carol David Emma Frank Grace Henry Irene Jack "
-    "Kate Liam Mia Noah Olga Paul Rosa Sam Tara Victor".split()
-)
+_NAME_TEXT = """
+Alice Bob Carol David Emma Frank Grace Henry Irene Jack
+Kate Liam Mia Noah Olga Paul Rosa Sam Tara Victor
+"""
+NAMES = tuple(_NAME_TEXT.split())  # alternating female, male
 _WORD_TEXT = """
 apple banana cherry strawberry raspberry blueberry orange lemon melon peach pear plum grape
 mango papaya coconut tomato potato carrot pepper onion garlic lettuce cabbage broccoli spinach
