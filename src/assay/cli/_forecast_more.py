@@ -65,16 +65,30 @@ def observational_cmd(
     if holdout_above is not None:
         mask = (pd.to_numeric(df[compute], errors="coerce") <= holdout_above).to_numpy()
     fit = observational_scaling(
-        df, _names(benchmarks), target, compute=compute, family=family_col, model=model_col,
-        n_components=components, floor=floor, fit_mask=mask, bootstrap=0, level=level,
-    )  # fmt: skip
+        df,
+        _names(benchmarks),
+        target,
+        compute=compute,
+        family=family_col,
+        model=model_col,
+        n_components=components,
+        floor=floor,
+        fit_mask=mask,
+        bootstrap=0,
+        level=level,
+    )
     scores = fit.scores
     out = {"fit": fit.to_dict(), "level": level, "models": scores.to_dict(orient="records")}
     held = scores[~scores["used_in_fit"] & np.isfinite(scores["target"])]
     if mask is not None and len(held) and "low" in held:
         mae, _, cov = forecast_errors(held["target"], held["fitted"], held["low"], held["high"])
-        out["backtest"] = {"mae": mae, "coverage": cov, "level": level, "n_heldout": len(held),
-                           "width": float((held["high"] - held["low"]).mean())}  # fmt: skip
+        out["backtest"] = {
+            "mae": mae,
+            "coverage": cov,
+            "level": level,
+            "n_heldout": len(held),
+            "width": float((held["high"] - held["low"]).mean()),
+        }
     if as_json:
         print_json(out)
         return
@@ -104,14 +118,16 @@ def cod_cmd(
 
     df = source.load()
     source.require(df, x, "model", item, score)
-    res = cod_forecast(df, target_x, x=x, item=item, score=score, chance=chance,
-                       bootstrap=bootstrap, seed=seed, level=level)  # fmt: skip
+    resampling = {"bootstrap": bootstrap, "seed": seed, "level": level}
+    res = cod_forecast(df, target_x, x=x, item=item, score=score, chance=chance, **resampling)
     if as_json:
         print_json(res.to_dict())
         return
     print_table(res.clusters, title=f"COD clusters ({res.n_items} items, {res.n_models} models)")
-    console.print(f"forecast at {x} = {target_x:.3g}: {res.prediction:.3f} "
-                  f"({level_label(level)} interval {res.low:.3f} to {res.high:.3f})")  # fmt: skip
+    console.print(
+        f"forecast at {x} = {target_x:.3g}: {res.prediction:.3f} "
+        f"({level_label(level)} interval {res.low:.3f} to {res.high:.3f})"
+    )
 
 
 def passuntil_cmd(
@@ -130,9 +146,9 @@ def passuntil_cmd(
     from assay.forecast import pass_until
 
     df = source.load()
-    source.require(df, params, item, successes, trials)
-    fit = pass_until(df, params=params, item=item, successes=successes, trials=trials,
-                     bootstrap=bootstrap, seed=seed, level=level)  # fmt: skip
+    columns = {"params": params, "item": item, "successes": successes, "trials": trials}
+    source.require(df, *columns.values())
+    fit = pass_until(df, **columns, bootstrap=bootstrap, seed=seed, level=level)
     if any(not (np.isfinite(v) and v > 0) for v in at or []):
         raise InputError("--at values must be positive numbers")
     pred = fit.predict(np.array(at), level=level) if at else None

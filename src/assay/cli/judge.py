@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
 import pandas as pd
 import typer
@@ -39,6 +40,10 @@ from ._options import (
     with_options,
 )
 
+T = TypeVar("T")
+_Tick = Callable[[int, int], Any]
+"""``progress(done, total)``: how far a judging run is."""
+
 judge_app = typer.Typer(
     help="LLM judges for generated answers: pairwise and pointwise verdicts stored as battles, "
     "position swap, length-controlled win rate, self-preference and agreement with humans.",
@@ -73,10 +78,20 @@ def _mode(mode: str) -> str:
     return mode
 
 
-def _progress(json_out: bool):
+def _with_model(spec: str, label: str, json_out: bool, run: Callable[[Any, _Tick], T]) -> T:
+    """``run(backend, progress)`` with the model of ``spec`` loaded and a progress bar labelled
+    ``label`` (hidden with --json) fed by ``progress(done, total)``; the model is closed after."""
     from rich.progress import Progress
 
-    return Progress(console=console, transient=True, disable=json_out)
+    from assay.models import load_model
+
+    backend = load_model(spec)
+    try:
+        with Progress(console=console, transient=True, disable=json_out) as bar:
+            task = bar.add_task(label, total=None)
+            return run(backend, lambda done, total: bar.update(task, completed=done, total=total))
+    finally:
+        backend.close()
 
 
 def _ratings_of(
@@ -128,24 +143,21 @@ def pairwise_cmd(
     """Judge every pair of answers to each prompt with a model (both orders), store the
     verdicts as battles with judge=<model>, and print the position-swap check, Bradley–Terry
     ratings and, with --baseline, the length-controlled win rates."""
-    from assay.models import load_model
-
     table = read_outputs(outputs)
-    backend = load_model(judge)
-    try:
-        with _progress(json_out) as bar:
-            task = bar.add_task("judging", total=None)
-            judged = judge_pairs(
-                table,
-                ModelJudge(backend, mode=_mode(mode)),
-                baseline=baseline,
-                max_pairs=max_pairs,
-                swap=swap,
-                seed=seed,
-                progress=lambda done, total: bar.update(task, completed=done, total=total),
-            )
-    finally:
-        backend.close()
+    judged = _with_model(
+        judge,
+        "judging",
+        json_out,
+        lambda backend, progress: judge_pairs(
+            table,
+            ModelJudge(backend, mode=_mode(mode)),
+            baseline=baseline,
+            max_pairs=max_pairs,
+            swap=swap,
+            seed=seed,
+            progress=progress,
+        ),
+    )
     name = str(judged["judge"].iloc[0])
     stored = store_judged(get_store(store), judged, source=outputs.name)
     position = (
@@ -195,20 +207,15 @@ def pointwise_cmd(
     """Rate every answer from 1 to 9 with a model (G-Eval probability-weighted score), print
     the mean rating per model with intervals over prompts, and store the ratings as battles
     (higher rating wins) with judge=<model>."""
-    from assay.models import load_model
-
     table = read_outputs(outputs)
-    backend = load_model(judge)
-    try:
-        with _progress(json_out) as bar:
-            task = bar.add_task("rating", total=None)
-            rated = rate_outputs(
-                table,
-                ModelRater(backend, mode=_mode(mode)),
-                progress=lambda done, total: bar.update(task, completed=done, total=total),
-            )
-    finally:
-        backend.close()
+    rated = _with_model(
+        judge,
+        "rating",
+        json_out,
+        lambda backend, progress: rate_outputs(
+            table, ModelRater(backend, mode=_mode(mode)), progress=progress
+        ),
+    )
     summary = mean_ratings(rated, bootstrap=bootstrap, seed=seed, confidence=confidence)
     battles = rating_battles(rated)
     stored = store_judged(get_store(store), battles, source=outputs.name) if len(battles) else 0

@@ -1,18 +1,20 @@
 """The bottom layer: primitives every part shares, each defined once.
 
-Hashing (:func:`stable_hash`), JSON-ready values (:func:`to_jsonable`), strict text readers
-(:func:`read_text`, :func:`decode_text`, :func:`iter_jsonl`, :func:`read_csv_rows`) and column
-checks (:func:`require_columns`), numbers as text (:func:`format_number`), resource limits (:func:`limit`, :class:`ReadBudget`), and the
-metric registry (:func:`metric_info`, :func:`headline_metric`, :func:`resolve_metrics`,
-:func:`with_corpus_metrics`; pure: a store's declarations are passed in, never kept). It imports
-nothing from the other parts of assay.
+Hashing (:func:`stable_hash`), JSON-ready values (:func:`to_jsonable`) and named attributes as
+a dict (:func:`attributes`), strict text readers (:func:`read_text`, :func:`decode_text`,
+:func:`iter_jsonl`, :func:`read_csv_rows`) and column checks (:func:`require_columns`),
+numbers as text (:func:`format_number`), the confidence level and resamples (:class:`Settings`),
+resource limits (:func:`limit`, :class:`ReadBudget`), and the metric registry
+(:func:`metric_info`, :func:`headline_metric`, :func:`resolve_metrics`,
+:func:`with_corpus_metrics`; pure: a store's declarations are passed in, never kept). It
+imports nothing from the other parts of assay.
 """
 
 from ._columns import require_columns
 from ._cost import CostFit, fit_cost
 from ._format import fixed, format_number
 from ._hashing import stable_hash
-from ._json import to_jsonable
+from ._json import attributes, to_jsonable
 from ._labels import plot_label
 from ._limits import LIMITS, ReadBudget, limit, limit_message
 from ._metrics import (
@@ -51,6 +53,7 @@ __all__ = [
     "accepts_confidence",
     "MetricInfo",
     "MetricMap",
+    "attributes",
     "declared_metrics",
     "decode_text",
     "fit_cost",

@@ -1,4 +1,4 @@
-"""JSON-ready values from numpy, pandas, pyarrow and dataclass values."""
+"""JSON-ready values from numpy, pandas, pyarrow and dataclass values; attributes as a dict."""
 
 from __future__ import annotations
 
@@ -45,3 +45,9 @@ def to_jsonable(value: Any) -> Any:
     if hasattr(value, "tolist") and not isinstance(value, bytes):  # pyarrow arrays and the like
         return to_jsonable(value.tolist())
     return value
+
+
+def attributes(obj: Any, *names: str) -> dict[str, Any]:
+    """``{name: obj.name}`` for each of ``names``, in that order (values as they are): the
+    plain part of a result's ``to_dict``."""
+    return {name: getattr(obj, name) for name in names}

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from assay.core import accepts_confidence, require_columns
+from assay.core import accepts_confidence, attributes, require_columns
 from assay.errors import InputError
 
 from ._bounded import fit_score
@@ -60,17 +59,8 @@ class Backtest:
 
     def to_dict(self) -> dict[str, Any]:
         return {
-            "law": self.law,
-            "on": self.on,
-            "cut": self.cut,
-            "mae": self.mae,
-            "mape": self.mape,
-            "coverage": self.coverage,
-            "level": self.level,
-            "n_fit": self.n_fit,
-            "n_heldout": self.n_heldout,
-            "width": self.width,
-            "wis": self.wis,
+            **attributes(self, "law", "on", "cut", "mae", "mape", "coverage", "level"),
+            **attributes(self, "n_fit", "n_heldout", "width", "wis"),
             "interval": self.calibration,
             "baselines_mae": self.baselines,
             "fit": self.fit.to_dict(),
@@ -109,23 +99,37 @@ def _scored(
     level: float,
     fit: Any,
     above: pd.DataFrame,
-    predict: Callable[[float], pd.DataFrame],
+    inputs: Any,
     calibration: dict[str, Any] | None = None,
 ) -> Backtest:
-    """The held-out rows ``above`` with ``predict(level)``'s predictions, and the errors."""
+    """The held-out rows ``above`` with ``fit.predict(inputs, level=...)``'s predictions (one
+    per row of ``above``), and the errors."""
     table = above.reset_index(drop=True)
     table["actual"] = pd.to_numeric(table[fit.y], errors="coerce")
-    pred = predict(level)
+    pred = fit.predict(inputs, level=level)
     table[["prediction", "low", "high"]] = pred[["prediction", "low", "high"]].to_numpy()
-    mae, mape, coverage = forecast_errors(
-        table["actual"], table["prediction"], table["low"], table["high"]
-    )
-    bounds = {lv: (table["low"], table["high"]) if lv == level else
-              tuple(predict(lv)[["low", "high"]].to_numpy().T) for lv in WIS_LEVELS}  # fmt: skip
-    wis = interval_score(table["actual"], table["prediction"], bounds)
+    errors = forecast_errors(table["actual"], table["prediction"], table["low"], table["high"])
+    bounds = {
+        lv: (table["low"], table["high"])
+        if lv == level
+        else tuple(fit.predict(inputs, level=lv)[["low", "high"]].to_numpy().T)
+        for lv in WIS_LEVELS
+    }
+    wis = float(np.mean(interval_score(table["actual"], table["prediction"], bounds)))
     width = float(np.mean(table["high"] - table["low"]))
-    return Backtest(law, on, cut, mae, mape, coverage, level, fit.n, len(table), table, fit,
-                    width, float(np.mean(wis)), calibration)  # fmt: skip
+    return Backtest(
+        law, on, cut, *errors, level, fit.n, len(table), table, fit, width, wis, calibration
+    )
+
+
+def _not_calibrated(interval: str, level: float, exc: InputError) -> dict[str, Any]:
+    """The ``calibration`` of a backtest whose interval stays ``interval``, with the reason."""
+    return {
+        "calibration": f"{interval} (not calibrated)",
+        "method": "bootstrap",
+        "level": level,
+        "reason": str(exc),
+    }
 
 
 @accepts_confidence("level")
@@ -157,11 +161,8 @@ def backtest(
             calibration = fit.calibration.to_dict(level)
         except InputError as exc:  # too few rows below the cut for a rolling origin
             fit.ensure_draws(bootstrap)
-            calibration = {"calibration": "bootstrap × resampled residuals (not calibrated)",
-                           "method": "bootstrap", "level": level, "reason": str(exc)}  # fmt: skip
-    return _scored(
-        law, on, cut, level, fit, above, lambda lv: fit.predict(above, level=lv), calibration
-    )
+            calibration = _not_calibrated("bootstrap × resampled residuals", level, exc)
+    return _scored(law, on, cut, level, fit, above, above, calibration)
 
 
 @accepts_confidence("level")
@@ -190,11 +191,9 @@ def backtest_downstream(
             calibrate_downstream(fit, below, loss=downstream_options.get("loss", "loss"))
             calibration = fit.calibration.to_dict(level)
         except InputError as exc:  # too few rows below the cut for a rolling origin
-            calibration = {"calibration": "bootstrap of both stages (not calibrated)",
-                           "method": "bootstrap", "level": level, "reason": str(exc)}  # fmt: skip
+            calibration = _not_calibrated("bootstrap of both stages", level, exc)
     xs = pd.to_numeric(above[x], errors="coerce").to_numpy(float)
-    return _scored("downstream", x, cut, level, fit, above,
-                   lambda lv: fit.predict(xs, level=lv), calibration)  # fmt: skip
+    return _scored("downstream", x, cut, level, fit, above, xs, calibration)
 
 
 @accepts_confidence("level")
@@ -218,8 +217,8 @@ def backtest_score(
         raise InputError(f"no rows with a finite {y} and {x} above {cut:g} to hold out")
     fit = fit_score(below, x=x, y=y, **score_options)
     xs = pd.to_numeric(above[x], errors="coerce").to_numpy(float)
-    bt = _scored(f"score:{fit.method}", x, cut, level, fit, above,
-                 lambda lv: fit.predict(xs, level=lv), fit.calibration.to_dict(level))  # fmt: skip
+    calibration = fit.calibration.to_dict(level)
+    bt = _scored(f"score:{fit.method}", x, cut, level, fit, above, xs, calibration)
     actual = bt.table["actual"].to_numpy(float)
     bt.baselines = {}
     for name in ("flat", "log-linear"):

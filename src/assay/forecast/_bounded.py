@@ -34,8 +34,15 @@ SCORE_METHODS = ("power-error", "log-linear", "flat", "select")
 _MIN_FIT = 3
 
 
-def _predict(method: str, lx: np.ndarray, y: np.ndarray, at: np.ndarray, floor: float,
-             ceiling: float, window: int) -> np.ndarray:  # fmt: skip
+def _predict(
+    method: str,
+    lx: np.ndarray,
+    y: np.ndarray,
+    at: np.ndarray,
+    floor: float,
+    ceiling: float,
+    window: int,
+) -> np.ndarray:
     """One method fitted to per-size means (lx sorted ascending), evaluated at log x ``at``."""
     if method == "flat":
         return np.full(at.shape, y[-1])
@@ -77,13 +84,19 @@ class ScoreFit:
         xs = np.atleast_1d(np.asarray(x_values, float))
         if np.any(~np.isfinite(xs)) or np.any(xs <= 0):
             raise InputError(f"{self.x} values to predict at must be positive numbers")
-        pred = _predict(self.method, self.log_x, self.means, np.log(xs), self.floor,
-                        self.ceiling, self.window)  # fmt: skip
+        pred = _predict(
+            self.method, self.log_x, self.means, np.log(xs), self.floor, self.ceiling, self.window
+        )
         pred = np.clip(pred, *self.bounds)
         low, high = self.calibration.interval(pred, xs, level)
-        return pd.DataFrame({self.x: xs, "prediction": pred,
-                             "low": np.clip(low, *self.bounds),
-                             "high": np.clip(high, *self.bounds)})  # fmt: skip
+        return pd.DataFrame(
+            {
+                self.x: xs,
+                "prediction": pred,
+                "low": np.clip(low, *self.bounds),
+                "high": np.clip(high, *self.bounds),
+            }
+        )
 
     def to_dict(self, level: float = 0.9) -> dict[str, Any]:
         return {
@@ -161,8 +174,9 @@ def fit_score(
             p = _predict(m, lx[fit_mask], yv[fit_mask], lx[test_mask], floor, ceiling, window)
             return yv[test_mask] - p
 
-        res, dist, origin = rolling_origin(np.exp(lx), residuals_for, min_fit=_MIN_FIT,
-                                           max_origins=len(lx))  # fmt: skip
+        res, dist, origin = rolling_origin(
+            np.exp(lx), residuals_for, min_fit=_MIN_FIT, max_origins=len(lx)
+        )
         return (float(np.mean(np.abs(res))) if res.size else np.inf), res, dist, origin
 
     candidates = ("power-error", "log-linear", "flat") if method == "select" else (method,)
@@ -176,9 +190,28 @@ def fit_score(
     if res.size == 0:
         raise InputError(f"too few sizes to backtest the {chosen} forecast inside the data")
     calibration = calibrate_residuals(
-        res, dist, on=x, space="score", x_max=float(np.exp(lx[-1])), origin=origin,
+        res,
+        dist,
+        on=x,
+        space="score",
+        x_max=float(np.exp(lx[-1])),
+        origin=origin,
         min_half_width=margin if chosen == "flat" else 0.0,
-    )  # fmt: skip
-    return ScoreFit(x, y, chosen, method, reason, float(floor), float(ceiling), window,
-                    float(margin), int(len(frame)), lx, yv, calibration,
-                    {m: v[0] for m, v in scored.items()}, dropped)  # fmt: skip
+    )
+    return ScoreFit(
+        x,
+        y,
+        chosen,
+        method,
+        reason,
+        float(floor),
+        float(ceiling),
+        window,
+        float(margin),
+        int(len(frame)),
+        lx,
+        yv,
+        calibration,
+        {m: v[0] for m, v in scored.items()},
+        dropped,
+    )

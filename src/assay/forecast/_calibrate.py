@@ -62,8 +62,11 @@ class Calibration:
         z, n = self.normalised, self.n_errors
         if int(np.ceil((n + 1) * level)) > n:
             return float(stats.t.ppf((1 + level) / 2, max(n, 1)) * np.sqrt(np.mean(z**2)))
-        groups = [z] if self.origin is None else [z, *(z[self.origin == o]
-                                                       for o in np.unique(self.origin))]  # fmt: skip
+        groups = (
+            [z]
+            if self.origin is None
+            else [z, *(z[self.origin == o] for o in np.unique(self.origin))]
+        )
         return max(_conformal(g, level) for g in groups)
 
     def distance(self, x_values: Any) -> np.ndarray:

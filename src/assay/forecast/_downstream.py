@@ -183,8 +183,9 @@ def fit_downstream(
     return fit
 
 
-def calibrate_downstream(fit: DownstreamFit, data: pd.DataFrame, *, loss: str = "loss",
-                         max_origins: int = 6) -> DownstreamFit:  # fmt: skip
+def calibrate_downstream(
+    fit: DownstreamFit, data: pd.DataFrame, *, loss: str = "loss", max_origins: int = 6
+) -> DownstreamFit:
     """Attach a rolling-origin :class:`Calibration` (score residuals of two-stage refits on the
     rows up to each origin, scaled by the distance in log x) to ``fit`` and return it."""
     frame = data[[fit.x, fit.y, loss]].apply(pd.to_numeric, errors="coerce").dropna()
@@ -193,12 +194,22 @@ def calibrate_downstream(fit: DownstreamFit, data: pd.DataFrame, *, loss: str = 
     ceiling = None if fit.link_is_free_ceiling else fit.ceiling
 
     def residuals_for(fit_mask: np.ndarray, test_mask: np.ndarray) -> np.ndarray:
-        sub = fit_downstream(frame[fit_mask], x=fit.x, y=fit.y, loss=loss, target=fit.target,
-                             floor=fit.floor, ceiling=ceiling, bootstrap=0)  # fmt: skip
+        sub = fit_downstream(
+            frame[fit_mask],
+            x=fit.x,
+            y=fit.y,
+            loss=loss,
+            target=fit.target,
+            floor=fit.floor,
+            ceiling=ceiling,
+            bootstrap=0,
+        )
         return frame[fit.y].to_numpy(float)[test_mask] - sub.point(xs[test_mask])
 
-    res, dist, origin = rolling_origin(xs, residuals_for, min_fit=max(5, int(0.4 * len(xs))),
-                                       max_origins=max_origins)  # fmt: skip
-    fit.calibration = calibrate_residuals(res, dist, on=fit.x, space="score",
-                                          x_max=float(xs.max()), origin=origin)  # fmt: skip
+    res, dist, origin = rolling_origin(
+        xs, residuals_for, min_fit=max(5, int(0.4 * len(xs))), max_origins=max_origins
+    )
+    fit.calibration = calibrate_residuals(
+        res, dist, on=fit.x, space="score", x_max=float(xs.max()), origin=origin
+    )
     return fit

@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 from scipy.cluster.vq import kmeans2
 
-from assay.core import accepts_confidence, require_columns
+from assay.core import accepts_confidence, attributes, require_columns
 from assay.errors import InputError
 
 from ._sigmoid import Sigmoid, fit_sigmoid
@@ -127,15 +127,10 @@ class CodForecast:
 
     def to_dict(self) -> dict[str, Any]:
         return {
-            "target_x": self.target_x,
-            "prediction": self.prediction,
-            "low": self.low,
-            "high": self.high,
-            "subset_prediction": self.subset_prediction,
+            **attributes(self, "target_x", "prediction", "low", "high", "subset_prediction"),
             "mapping": {"slope": self.mapping[0], "intercept": self.mapping[1]},
             "clusters": self.clusters.to_dict(orient="records"),
-            "n_items": self.n_items,
-            "n_models": self.n_models,
+            **attributes(self, "n_items", "n_models"),
         }
 
 

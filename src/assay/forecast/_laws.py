@@ -406,8 +406,15 @@ def calibrate_law(
     x = fit.inputs[0] if fit.law == "power" else None
 
     def residuals_for(fit_mask: np.ndarray, test_mask: np.ndarray) -> np.ndarray:
-        sub = fit_law(frame[fit_mask], fit.law, x=x, y=fit.y, n_col=fit.inputs[0],
-                      d_col=fit.inputs[-1], seed=fit.seed)  # fmt: skip
+        sub = fit_law(
+            frame[fit_mask],
+            fit.law,
+            x=x,
+            y=fit.y,
+            n_col=fit.inputs[0],
+            d_col=fit.inputs[-1],
+            seed=fit.seed,
+        )
         test = frame[test_mask]
         return np.log(test[fit.y].to_numpy(float)) - np.log(sub.curve(test))
 

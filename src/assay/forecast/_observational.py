@@ -224,12 +224,14 @@ def _calibrate(pcs, y, use, compute, floor, ceiling) -> Calibration | None:
         w, link = _fit_link(pcs[train], y[train], floor, ceiling)
         return y[test] - link(pcs[test] @ w)
 
-    res, dist, origin = rolling_origin(compute[rows], residuals_for,
-                                       min_fit=max(pcs.shape[1] + 3, len(rows) // 2))  # fmt: skip
+    res, dist, origin = rolling_origin(
+        compute[rows], residuals_for, min_fit=max(pcs.shape[1] + 3, len(rows) // 2)
+    )
     if res.size == 0:
         return None
-    return calibrate_residuals(res, dist, on="compute", space="score",
-                               x_max=float(compute[rows].max()), origin=origin)  # fmt: skip
+    return calibrate_residuals(
+        res, dist, on="compute", space="score", x_max=float(compute[rows].max()), origin=origin
+    )
 
 
 def _fit_link(pcs: np.ndarray, y: np.ndarray, floor: float, ceiling: float | None):

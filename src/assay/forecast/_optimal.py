@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from assay.core import accepts_confidence
+from assay.core import accepts_confidence, attributes
 from assay.errors import InputError
 
 from ._laws import LawFit, _log_predict
@@ -28,10 +28,7 @@ class ComputeOptimal:
 
     def to_dict(self) -> dict[str, Any]:
         return {
-            "law": self.law,
-            "level": self.level,
-            "n_draws": self.n_draws,
-            "exponents": self.exponents,
+            **attributes(self, "law", "level", "n_draws", "exponents"),
             "rows": self.table.to_dict(orient="records"),
         }
 

@@ -9,7 +9,7 @@ are one matrix product. An interval of a proportion is never narrower than its e
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 import numpy as np
@@ -17,7 +17,7 @@ import pandas as pd
 from scipy.special import expit
 from scipy.stats import beta, binomtest, norm
 
-from assay.core import accepts_confidence
+from assay.core import accepts_confidence, attributes
 from assay.errors import InputError
 
 __all__ = [
@@ -117,16 +117,9 @@ class PositionConsistency:
     confidence_level: float = 0.95
 
     def to_dict(self) -> dict[str, Any]:
-        return {
-            "n_pairs": self.n_pairs,
-            "agreement": self.agreement,
-            "agreement_ci": list(self.agreement_ci),
-            "first_rate": self.first_rate,
-            "first_ci": list(self.first_ci),
-            "pvalue": self.pvalue,
-            "same_position": self.same_position,
-            "tie_rate": self.tie_rate,
-            "confidence_level": self.confidence_level,
+        return {  # every field, the intervals as lists
+            f.name: list(v) if isinstance(v := getattr(self, f.name), tuple) else v
+            for f in fields(self)
         }
 
 
@@ -197,9 +190,7 @@ class LengthControlled:
 
     def to_dict(self) -> dict[str, Any]:
         return {
-            "baseline": self.baseline,
-            "length_scale": self.length_scale,
-            "confidence_level": self.confidence_level,
+            **attributes(self, "baseline", "length_scale", "confidence_level"),
             "win_rates": self.table.to_dict(orient="records"),
             **self.info,
         }
@@ -335,8 +326,7 @@ class RatingSummary:
 
     def to_dict(self) -> dict[str, Any]:
         return {
-            "judge": self.judge,
-            "confidence_level": self.confidence_level,
+            **attributes(self, "judge", "confidence_level"),
             "ratings": self.table.to_dict(orient="records"),
         }
 

@@ -16,6 +16,7 @@ from typing import Any, Protocol, runtime_checkable
 import numpy as np
 import pandas as pd
 
+from assay.core import attributes
 from assay.errors import InputError
 from assay.requests import GenerateRequest, LoglikelihoodRequest
 
@@ -123,10 +124,7 @@ class TournamentResult:
     def to_dict(self) -> dict[str, Any]:
         return {
             **self.ratings.to_dict(),
-            "judge_calls": self.judge_calls,
-            "round_robin_calls": self.round_robin_calls,
-            "savings": self.savings,
-            "n_prompts": self.n_prompts,
+            **attributes(self, "judge_calls", "round_robin_calls", "savings", "n_prompts"),
             "matches": int(len(self.battles)),
             **self.info,
         }

@@ -218,7 +218,7 @@ def ratings(app: AppDep) -> dict[str, Any]:
                 "note": g.info.get("note"),  # too few votes: which intervals are unbounded
             }
             for g in groups
-        ],  # fmt: skip
+        ],
         "confidence_level": 0.95,
         "interval": groups[0].info.get("interval") if groups else None,
         "bootstrap_rounds": int(groups[0].bootstrap.shape[0]) if groups else 0,

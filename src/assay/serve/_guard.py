@@ -178,10 +178,11 @@ class Guard:
         if not self.hosts.allows(headers.get("host")):
             where = f":{self.hosts.port}" if self.hosts.port else ""
             await _reply(
-                send_with_headers, 400,
+                send_with_headers,
+                400,
                 f"this server does not answer for Host {headers.get('host', '(none)')!r}: open "
                 f"http://127.0.0.1{where}/ or start `assay serve` with --allowed-host NAME",
-            )  # fmt: skip
+            )
             return
         if scope["method"] in _BODYLESS:
             await self.app(scope, receive, send_with_headers)

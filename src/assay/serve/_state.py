@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from assay.core import attributes
 from assay.errors import AssayError
 from assay.report import ReportData, build_report
 from assay.store import Store, existing_store
@@ -42,14 +43,7 @@ class Pair:
 
     def public(self) -> dict[str, str]:
         """What the voter sees: no model names until the vote."""
-        return {
-            "pair_id": self.pair_id,
-            "task": self.task,
-            "doc_id": self.doc_id,
-            "prompt": self.prompt,
-            "answer_a": self.answer_a,
-            "answer_b": self.answer_b,
-        }
+        return attributes(self, "pair_id", "task", "doc_id", "prompt", "answer_a", "answer_b")
 
 
 @dataclass

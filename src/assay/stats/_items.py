@@ -112,9 +112,14 @@ def item_analysis(
         [p == 0, p == 1, r < 0], ["nobody_right", "everybody_right", "negative_discrimination"], ""
     )
     table = pd.DataFrame(
-        {"doc_id": resp.columns[keep], "n_models": n, "difficulty": p,
-         "discrimination": r, "flags": flags}
-    )  # fmt: skip
+        {
+            "doc_id": resp.columns[keep],
+            "n_models": n,
+            "difficulty": p,
+            "discrimination": r,
+            "flags": flags,
+        }
+    )
     t, met = task_metrics(select(select(scores, "model", models), "task", task), metric, metrics)[0]
     return ItemAnalysis(t, met, table)
 

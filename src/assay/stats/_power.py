@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypedDict, Unpack
 
 import numpy as np
 import pandas as pd
@@ -74,65 +74,75 @@ class PowerResult(ResultMixin):
         return out
 
 
-def _per_question_variance(omega2, sigma2_a, sigma2_b, k_a, k_b) -> float:
-    if min(k_a, k_b) < 1:
+class Components(TypedDict, total=False):
+    """The variance components of a design, as keywords of :func:`sample_size`,
+    :func:`minimum_detectable_effect`, :func:`power` and :func:`power_analysis`; any left out
+    takes its default: ω² = 0.5 (the worst case for two independent binary scores at p = 0.5),
+    σ_A² = σ_B² = 0 and K_A = K_B = 1 repeat."""
+
+    omega2: float
+    sigma2_a: float
+    sigma2_b: float
+    k_a: int
+    k_b: int
+
+
+_DEFAULT_COMPONENTS: Components = {
+    "omega2": 0.5,
+    "sigma2_a": 0.0,
+    "sigma2_b": 0.0,
+    "k_a": 1,
+    "k_b": 1,
+}
+
+
+def _components(given: Components, function: str) -> Components:
+    """``given`` with the defaults filled in; an unknown keyword is a TypeError, as Python's."""
+    unknown = sorted(set(given) - set(_DEFAULT_COMPONENTS))
+    if unknown:
+        raise TypeError(f"{function}() got an unexpected keyword argument {unknown[0]!r}")
+    return {**_DEFAULT_COMPONENTS, **given}
+
+
+def _per_question_variance(components: Components) -> float:
+    c = components
+    if min(c["k_a"], c["k_b"]) < 1:
         raise InputError("repeats k_a and k_b must be at least 1")
-    v = omega2 + sigma2_a / k_a + sigma2_b / k_b
+    v = c["omega2"] + c["sigma2_a"] / c["k_a"] + c["sigma2_b"] / c["k_b"]
     if not v > 0:
         raise InputError("the per-question variance ω² + σ_A²/K_A + σ_B²/K_B must be positive")
     return float(v)
 
 
-def sample_size(
-    delta: float,
-    *,
-    alpha: float = 0.05,
-    power: float = 0.8,
-    omega2: float = 0.5,
-    sigma2_a: float = 0.0,
-    sigma2_b: float = 0.0,
-    k_a: int = 1,
-    k_b: int = 1,
-) -> float:
-    """Questions needed: n = (z_{α/2} + z_β)² (ω² + σ_A²/K_A + σ_B²/K_B) / δ².
+def _variance_and_z(
+    components: Components, function: str, alpha: float, power: float
+) -> tuple[float, float]:
+    """The per-question variance V and z_{α/2} + z_β."""
+    v = _per_question_variance(_components(components, function))
+    return v, sps.norm.ppf(1 - alpha / 2) + sps.norm.ppf(power)
 
-    The default ω² = 0.5 is the worst case for two independent binary scores at p = 0.5.
-    """
-    v = _per_question_variance(omega2, sigma2_a, sigma2_b, k_a, k_b)
-    z = sps.norm.ppf(1 - alpha / 2) + sps.norm.ppf(power)
+
+def sample_size(
+    delta: float, *, alpha: float = 0.05, power: float = 0.8, **components: Unpack[Components]
+) -> float:
+    """Questions needed: n = (z_{α/2} + z_β)² (ω² + σ_A²/K_A + σ_B²/K_B) / δ²."""
+    v, z = _variance_and_z(components, "sample_size", alpha, power)
     return float(z**2 * v / delta**2)
 
 
 def minimum_detectable_effect(
-    n: float,
-    *,
-    alpha: float = 0.05,
-    power: float = 0.8,
-    omega2: float = 0.5,
-    sigma2_a: float = 0.0,
-    sigma2_b: float = 0.0,
-    k_a: int = 1,
-    k_b: int = 1,
+    n: float, *, alpha: float = 0.05, power: float = 0.8, **components: Unpack[Components]
 ) -> float:
     """Smallest δ detected with the given power: δ = (z_{α/2} + z_β) √(V / n)."""
-    v = _per_question_variance(omega2, sigma2_a, sigma2_b, k_a, k_b)
-    z = sps.norm.ppf(1 - alpha / 2) + sps.norm.ppf(power)
+    v, z = _variance_and_z(components, "minimum_detectable_effect", alpha, power)
     return float(z * np.sqrt(v / n))
 
 
 def power(
-    delta: float,
-    n: float,
-    *,
-    alpha: float = 0.05,
-    omega2: float = 0.5,
-    sigma2_a: float = 0.0,
-    sigma2_b: float = 0.0,
-    k_a: int = 1,
-    k_b: int = 1,
+    delta: float, n: float, *, alpha: float = 0.05, **components: Unpack[Components]
 ) -> float:
     """Power of the two-sided z-test: Φ(|δ|/SE − z_{α/2}) + Φ(−|δ|/SE − z_{α/2}), SE = √(V/n)."""
-    v = _per_question_variance(omega2, sigma2_a, sigma2_b, k_a, k_b)
+    v = _per_question_variance(_components(components, "power"))
     shift = abs(delta) / np.sqrt(v / n)
     z = sps.norm.ppf(1 - alpha / 2)
     return float(sps.norm.cdf(shift - z) + sps.norm.cdf(-shift - z))
@@ -183,16 +193,12 @@ def power_analysis(
     n: float | None = None,
     alpha: float = 0.05,
     target_power: float = 0.8,
-    omega2: float = 0.5,
-    sigma2_a: float = 0.0,
-    sigma2_b: float = 0.0,
-    k_a: int = 1,
-    k_b: int = 1,
+    **components: Unpack[Components],
 ) -> PowerResult:
     """Fill in the missing one of (δ, n): with both, the power; with n, the minimum detectable
     effect at ``target_power``; with δ, the questions needed for ``target_power``, rounded up
     to a whole number (:func:`sample_size` is the fractional solution), with its power."""
-    comps = {"omega2": omega2, "sigma2_a": sigma2_a, "sigma2_b": sigma2_b, "k_a": k_a, "k_b": k_b}
+    comps = _components(components, "power_analysis")
     _check_design(delta, n, alpha, target_power, comps)
     if delta is None and n is None:
         raise InputError("give the effect size (delta), the number of questions (n), or both")
@@ -205,7 +211,7 @@ def power_analysis(
     elif n is None:  # questions are whole: round up, so the power is at least the target
         n = math.ceil(sample_size(delta, alpha=alpha, power=target_power, **comps) - 1e-9)
     pw = power(delta, n, alpha=alpha, **comps)
-    v = _per_question_variance(omega2, sigma2_a, sigma2_b, k_a, k_b)
+    v = _per_question_variance(comps)
     n = int(n) if float(n).is_integer() else float(n)
     return PowerResult(n, float(abs(delta)), pw, alpha, v, **comps)
 

@@ -13,8 +13,11 @@ from typing import Any
 import numpy as np
 
 WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
-NAMES = ("Alice", "Bob", "Carol", "David", "Emma", "Frank", "Grace", "Henry", "Irene", "Jack",
-         "Kate", "Liam", "Mia", "Noah", "Olga", "Paul", "Rosa", "Sam", "Tara", "Victor")  # fmt: skip
+_NAME_TEXT = """
+Alice Bob Carol David Emma Frank Grace Henry Irene Jack
+Kate Liam Mia Noah Olga Paul Rosa Sam Tara Victor
+"""
+NAMES = tuple(_NAME_TEXT.split())  # alternating female, male
 _WORD_TEXT = """
 apple banana cherry strawberry raspberry blueberry orange lemon melon peach pear plum grape
 mango papaya coconut tomato potato carrot pepper onion garlic lettuce cabbage broccoli spinach
@@ -51,6 +54,44 @@ def _mc(
     return choices, choices.index(str(answer))
 
 
+def _record(
+    doc_id: str,
+    difficulty: float,
+    question: str,
+    answer: Any,
+    choices: list[str],
+    target: int,
+    /,
+    **fields: Any,
+) -> dict[str, Any]:
+    """One generated document: its id, difficulty and question, the generator's own ``fields``,
+    then the answer (as text), the choices and the target index."""
+    return {
+        "doc_id": doc_id,
+        "difficulty": float(difficulty),
+        "question": question,
+        **fields,
+        "answer": str(answer),
+        "choices": choices,
+        "target": target,
+    }
+
+
+def _multiple_choice(
+    doc_id: str,
+    difficulty: float,
+    question: str,
+    answer: Any,
+    distractors: list[Any],
+    rng: np.random.Generator,
+    /,
+    **fields: Any,
+) -> dict[str, Any]:
+    """:func:`_record` with the choices of :func:`_mc` (the answer and distractors, seeded)."""
+    choices, target = _mc(answer, distractors, rng)
+    return _record(doc_id, difficulty, question, answer, choices, target, **fields)
+
+
 def arithmetic(seed: int = 0, per_level: int = 60) -> list[dict[str, Any]]:
     """a + b or a − b with 1–5 digit operands (difficulty = digits); distractors are off by
     one, off by ten and the result of forgetting a carry/borrow."""
@@ -72,20 +113,20 @@ def arithmetic(seed: int = 0, per_level: int = 60) -> list[dict[str, Any]]:
             )
             distractors = [no_carry, answer + 1, answer - 1, answer + 10, answer - 10, answer + 2]
             distractors = [d for d in distractors if d >= 0]
-            choices, target = _mc(answer, distractors, rng)
+            expression = f"{a} {op} {b}"
             records.append(
-                {
-                    "doc_id": f"arith-{digits}-{i:03d}",
-                    "difficulty": float(digits),
-                    "question": f"What is {a} {op} {b}?",
-                    "expression": f"{a} {op} {b}",
-                    "a": a,
-                    "b": b,
-                    "op": op,
-                    "answer": str(answer),
-                    "choices": choices,
-                    "target": target,
-                }  # fmt: skip
+                _multiple_choice(
+                    f"arith-{digits}-{i:03d}",
+                    digits,
+                    f"What is {expression}?",
+                    answer,
+                    distractors,
+                    rng,
+                    expression=expression,
+                    a=a,
+                    b=b,
+                    op=op,
+                )
             )
     return records
 
@@ -133,22 +174,21 @@ def siblings(seed: int = 0, per_level: int = 60) -> list[dict[str, Any]]:
                 f"{name} has {brothers} brothers and {sisters} sisters.{extra} {question_tail}"
             )
             distractors = [given, answer + 1, answer - 1, given + 1, answer + 2, brothers + sisters]
-            choices, target = _mc(answer, [d for d in distractors if d >= 0], rng)
             records.append(
-                {
-                    "doc_id": f"alice-{level}-{i:03d}",
-                    "difficulty": float(level),
-                    "question": question,
-                    "name": name,
-                    "male": male,
-                    "brothers": brothers,
-                    "sisters": sisters,
-                    "sibling": sibling if level > 1 else None,
-                    "asked": asked,
-                    "answer": str(answer),
-                    "choices": choices,
-                    "target": target,
-                }  # fmt: skip
+                _multiple_choice(
+                    f"alice-{level}-{i:03d}",
+                    level,
+                    question,
+                    answer,
+                    [d for d in distractors if d >= 0],
+                    rng,
+                    name=name,
+                    male=male,
+                    brothers=brothers,
+                    sisters=sisters,
+                    sibling=sibling if level > 1 else None,
+                    asked=asked,
+                )
             )
             i += 1
     return records
@@ -172,18 +212,18 @@ def count_letters(seed: int = 0, per_level: int = 60) -> list[dict[str, Any]]:
             )
             answer = word.count(letter)
             start = max(0, answer - int(rng.integers(0, 4)))
-            choices, target = _mc(answer, list(range(start, start + 5)), rng)
+            question = f'How many times does the letter "{letter}" appear in the word "{word}"?'
             records.append(
-                {
-                    "doc_id": f"letters-{level}-{i:03d}",
-                    "difficulty": float(level),
-                    "question": f'How many times does the letter "{letter}" appear in the word "{word}"?',
-                    "word": word,
-                    "letter": letter,
-                    "answer": str(answer),
-                    "choices": choices,
-                    "target": target,
-                }  # fmt: skip
+                _multiple_choice(
+                    f"letters-{level}-{i:03d}",
+                    level,
+                    question,
+                    answer,
+                    list(range(start, start + 5)),
+                    rng,
+                    word=word,
+                    letter=letter,
+                )
             )
     return records
 
@@ -203,17 +243,17 @@ def sorting(seed: int = 0, per_level: int = 50) -> list[dict[str, Any]]:
             answer = fmt(map(str, ordered))
             rotated = ordered[1:] + ordered[:1]
             distractors = [fmt(map(str, d)) for d in (swapped, ordered[::-1], values, rotated)]
-            choices, target = _mc(answer, distractors, rng)
+            question = f"Sort these numbers from smallest to largest: {fmt(map(str, values))}."
             records.append(
-                {
-                    "doc_id": f"sort-{count}-{i:03d}",
-                    "difficulty": float(count - 2),
-                    "question": f"Sort these numbers from smallest to largest: {fmt(map(str, values))}.",
-                    "values": values,
-                    "answer": answer,
-                    "choices": choices,
-                    "target": target,
-                }  # fmt: skip
+                _multiple_choice(
+                    f"sort-{count}-{i:03d}",
+                    count - 2,
+                    question,
+                    answer,
+                    distractors,
+                    rng,
+                    values=values,
+                )
             )
     return records
 
@@ -246,18 +286,17 @@ def dates(seed: int = 0, per_level: int = 50) -> list[dict[str, Any]]:
                 ]
                 question = f"What date is {n} days after {first.isoformat()}?"
                 params = {"start_date": first.isoformat()}
-            choices, target = _mc(answer, distractors, rng)
             records.append(
-                {
-                    "doc_id": f"dates-{level}-{i:03d}",
-                    "difficulty": float(level),
-                    "question": question,
-                    "days": n,
+                _multiple_choice(
+                    f"dates-{level}-{i:03d}",
+                    level,
+                    question,
+                    answer,
+                    distractors,
+                    rng,
+                    days=n,
                     **params,
-                    "answer": answer,
-                    "choices": choices,
-                    "target": target,
-                }  # fmt: skip
+                )
             )
     return records
 
@@ -279,19 +318,18 @@ def transitive_logic(seed: int = 0, per_level: int = 60) -> list[dict[str, Any]]
                 x, y = y, x
             truth = x < y  # earlier in the chain ranks higher
             claim = f"{people[x]} is {adjective} than {people[y]}."
-            choices = ["True", "False"]
             records.append(
-                {
-                    "doc_id": f"logic-{premises}-{i:03d}",
-                    "difficulty": float(premises),
-                    "question": " ".join(facts) + f" True or false: {claim}",
-                    "premises": facts,
-                    "claim": claim,
-                    "adjective": adjective,
-                    "answer": "True" if truth else "False",
-                    "choices": choices,
-                    "target": 0 if truth else 1,
-                }  # fmt: skip
+                _record(
+                    f"logic-{premises}-{i:03d}",
+                    premises,
+                    " ".join(facts) + f" True or false: {claim}",
+                    "True" if truth else "False",
+                    ["True", "False"],
+                    0 if truth else 1,
+                    premises=facts,
+                    claim=claim,
+                    adjective=adjective,
+                )
             )
     return records
 
@@ -335,7 +373,7 @@ def redefine(seed: int = 0, per_level: int = 60) -> list[dict[str, Any]]:
                     "tempting": str(tempting),
                     "choices": choices,
                     "target": target,
-                }  # fmt: skip
+                }
             )
     return records
 

@@ -81,6 +81,23 @@ class Variant:
     payload: Payload
 
 
+@dataclass(frozen=True)
+class Question:
+    """One document as ``Task`` hands it to a request type: the settings, the document, its
+    template, choices and target, the ``ask`` that renders its user message, the seed, the
+    number of choice orderings and ``where`` (for error messages)."""
+
+    task: TaskSettings
+    doc: Doc
+    template_id: str
+    choices: list[str] | None
+    target: Any
+    ask: Ask
+    seed: int
+    permute_choices: int
+    where: str
+
+
 def choice_index(choices: list[str], target: Any, where: str) -> int:
     """The index of ``target`` (an index, a choice's text, or an index read as text) in
     ``choices``; anything else is an InputError naming ``where``."""
@@ -131,7 +148,6 @@ class RequestKind(ABC):
         """A few-shot example's answer when the task has choices: the right choice's text."""
         return choices[index]
 
-    @abstractmethod
     def variants(
         self,
         task: TaskSettings,
@@ -146,6 +162,13 @@ class RequestKind(ABC):
         where: str,
     ) -> Iterator[Variant]:
         """The ways of asking ``doc`` (one per choice ordering), in ordering order."""
+        return self.build(
+            Question(task, doc, template_id, choices, target, ask, seed, permute_choices, where)
+        )
+
+    def build(self, q: Question) -> Iterator[Variant]:
+        """:meth:`variants` of the arguments bundled as one :class:`Question`."""
+        raise NotImplementedError(f"request type {self.request_type!r} builds no requests")
 
     def sample_requests(
         self, task: TaskSettings, requests: list[Request], *, seed: int, repeat: int
@@ -174,29 +197,18 @@ class MultipleChoice(RequestKind):
             return labels_of(task)[index]
         return choices[index]
 
-    def variants(
-        self,
-        task: TaskSettings,
-        doc: Doc,
-        template_id: str,
-        choices: list[str] | None,
-        target: Any,
-        ask: Ask,
-        *,
-        seed: int,
-        permute_choices: int,
-        where: str,
-    ) -> Iterator[Variant]:
+    def build(self, q: Question) -> Iterator[Variant]:
+        task, choices = q.task, q.choices
         assert choices is not None  # check() requires `choices`, which resolve to a list
-        target_index = choice_index(choices, target, where)
-        tempting = doc.fields.get("tempting")
+        target_index = choice_index(choices, q.target, q.where)
+        tempting = q.doc.fields.get("tempting")
         tempting_index = None
         if tempting is not None and str(tempting) in choices:
             tempting_index = choices.index(str(tempting))
-        for order in choice_orders(len(choices), permute_choices, seed, doc.doc_hash):
+        for order in choice_orders(len(choices), q.permute_choices, q.seed, q.doc.doc_hash):
             shown = [choices[i] for i in order] if choices else choices
-            user_message = ask(shown)
-            lettered = task.framing_of(template_id) == "lettered"
+            user_message = q.ask(shown)
+            lettered = task.framing_of(q.template_id) == "lettered"
             continuations = list(labels_of(task)[: len(shown)]) if lettered else shown
             context, delimiter = user_message, task.target_delimiter
             if task.chat:
@@ -254,23 +266,12 @@ class Generate(RequestKind):
 
     request_type = "generate"
 
-    def variants(
-        self,
-        task: TaskSettings,
-        doc: Doc,
-        template_id: str,
-        choices: list[str] | None,
-        target: Any,
-        ask: Ask,
-        *,
-        seed: int,
-        permute_choices: int,
-        where: str,
-    ) -> Iterator[Variant]:
+    def build(self, q: Question) -> Iterator[Variant]:
+        task, choices, target = q.task, q.choices, q.target
         if isinstance(target, list) and not target:
-            raise InputError(f"{where}: the target is an empty list")
-        tempting = doc.fields.get("tempting")
-        user_message = ask(choices)
+            raise InputError(f"{q.where}: the target is an empty list")
+        tempting = q.doc.fields.get("tempting")
+        user_message = q.ask(choices)
         if isinstance(target, list):
             targets = [str(t) for t in target]
         elif isinstance(target, int) and choices is not None:
@@ -334,20 +335,8 @@ class Rolling(RequestKind):
     request_type = "loglikelihood_rolling"
     fewshot = False
 
-    def variants(
-        self,
-        task: TaskSettings,
-        doc: Doc,
-        template_id: str,
-        choices: list[str] | None,
-        target: Any,
-        ask: Ask,
-        *,
-        seed: int,
-        permute_choices: int,
-        where: str,
-    ) -> Iterator[Variant]:
-        user_message = ask(choices)
+    def build(self, q: Question) -> Iterator[Variant]:
+        user_message = q.ask(q.choices)
         yield Variant(
             order=None,
             user_message=user_message,
