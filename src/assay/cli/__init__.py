@@ -25,6 +25,7 @@ from . import stats as _stats
 from . import store as _store
 from . import tasks as _tasks
 from ._common import one_line, print_error
+from ._help import organise
 
 __all__ = ["app", "main"]
 
@@ -96,6 +97,7 @@ def _options(
 
 for _part in (_store, _tasks, _eval, _stats, _rank, _judge, _forecast, _report, _robust, _helm):
     _part.register(app)
+organise(app)
 
 
 def _debug() -> bool:
