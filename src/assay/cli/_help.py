@@ -7,6 +7,8 @@ import typer
 from typer.core import TyperGroup
 from typer.main import get_command_name
 
+from ._options import add_format_option
+
 __all__ = ["PANELS", "EXAMPLES", "organise"]
 
 # Top-level command -> its panel in `assay --help`, in the order the panels are shown.
@@ -97,7 +99,7 @@ EXAMPLES: dict[str, str] = {
     "import battles": "assay import battles arena.jsonl",
     "store": "assay store info",
     "store info": "assay store info --json",
-    "store query": "assay store query \"SELECT model, count(*) FROM samples GROUP BY ALL\"",
+    "store query": 'assay store query "SELECT model, count(*) FROM samples GROUP BY ALL"',
     "store merge": "assay store merge shard-1.duckdb shard-2.duckdb -o all.duckdb",
     "models": "assay models list",
     "models list": "assay models list --json",
@@ -130,6 +132,7 @@ def _name(info) -> str:
 
 def _commands(sub: typer.Typer, prefix: str) -> None:
     for info in sub.registered_commands:
+        info.callback = add_format_option(info.callback)
         info.epilog = info.epilog or _example(f"{prefix}{_name(info)}")
     for group in sub.registered_groups:
         name = group.name or group.typer_instance.info.name
@@ -138,7 +141,8 @@ def _commands(sub: typer.Typer, prefix: str) -> None:
 
 
 def organise(app: typer.Typer) -> None:
-    """Put each top-level command in its panel and give every command its example."""
+    """Put each top-level command in its panel, give every command its example and every
+    command that prints ``--json`` the ``--format csv|tsv|markdown`` of its tables."""
     app.info.cls = _Grouped
     app.info.epilog = _example("")
     for info in app.registered_commands:
