@@ -411,11 +411,23 @@ def import_battles_cmd(
 ) -> None:
     """Import pairwise battles (Chatbot Arena export or counts) into the store; idempotent."""
     battles = read_battles(file)  # validated before the store is opened (or created)
-    count = store_battles(get_store(store), battles, source=source or file.name)
+    st = get_store(store)
+    before = _battle_count(st)
+    count = store_battles(st, battles, source=source or file.name)
+    new = _battle_count(st) - before
     if json_out:
-        print_json({"battles": count, "source": str(file)})
+        print_json({"battles": count, "new": new, "present": count - new, "source": str(file)})
     else:
-        console.print(f"imported {count} battles from {file}")
+        console.print(
+            f"imported {count} battles from {file}: {new} new battles "
+            f"({count - new} already in the store)",
+            highlight=False,
+            soft_wrap=True,
+        )
+
+
+def _battle_count(store) -> int:
+    return int(store.sql("SELECT count(*) AS n FROM battles")["n"].iloc[0])
 
 
 def register(app: typer.Typer) -> None:

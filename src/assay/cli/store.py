@@ -105,9 +105,13 @@ def _report_import(summary: dict, json_out: bool) -> None:
     if json_out:
         print_json(summary)
         return
+    present = summary.get("present", 0)
     console.print(
         f"imported {summary['samples']} samples in {summary['runs']} runs "
         f"({', '.join(summary['models'])} × {', '.join(summary['tasks'])}) from {summary['source']}"
+        f": {summary['samples'] - present} new samples ({present} already in the store)",
+        highlight=False,
+        soft_wrap=True,
     )
     if summary.get("errored"):
         console.print(

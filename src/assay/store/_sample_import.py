@@ -23,6 +23,7 @@ from assay.core import limit, limit_message
 from assay.errors import InputError
 
 from ._files import _sample_chunks, check_runs, places
+from ._import_runs import count_present
 from ._records import RunInfo
 from ._store import Store
 from ._tables import files_in
@@ -100,7 +101,8 @@ def import_samples(
     ``model`` sets the model of every row (over a model column or ``--map model=COL``).
     Rows without ``run_id`` get one from (model, task, source). The files are read in chunks
     and written in one transaction: memory does not grow with their size, and any bad row
-    leaves the store unchanged. Importing the same files twice changes nothing.
+    leaves the store unchanged. Importing the same files twice changes nothing: the summary's
+    ``new`` counts the samples the store did not hold, ``present`` those it held already.
     """
     if model is not None and not model.strip():
         raise InputError("--model: empty model name")
@@ -114,7 +116,7 @@ def import_samples(
     runs: dict[str, tuple[str, str]] = {}  # run id -> (model, task), in order of first row
     split: str | None = None  # the first row giving a run id a second (model, task)
     hashes: list[np.ndarray] = []
-    written = 0
+    written = present = 0
     with store.transaction() as con, _bounded(con, path):
         for chunk in chunks():
             pairs = chunk.drop_duplicates(["run_id", "model", "task"])
@@ -129,6 +131,7 @@ def import_samples(
             if len(new):  # before the first rows of these runs are written
                 check_runs(store, new, source, con=con)
             hashes.append(_hashes(chunk))
+            present += count_present(con, chunk)
             written += store.write_samples(
                 chunk.drop(columns=["_file", "_row"]), con=con, keep_metrics=True
             )
@@ -152,6 +155,8 @@ def import_samples(
     return {
         "source": str(path),
         "samples": written,
+        "new": written - present,
+        "present": present,
         "runs": len(runs),
         "models": sorted({m for m, _ in runs.values()}),
         "tasks": sorted({t for _, t in runs.values()}),
