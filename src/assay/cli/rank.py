@@ -37,6 +37,7 @@ from ._options import (
     split_list,
     with_options,
 )
+from ._progress import progress_bar
 
 rank_app = typer.Typer(
     help="Leaderboards with confidence intervals and honest ranks.", no_args_is_help=True
@@ -366,8 +367,6 @@ def tournament_cmd(
 ) -> None:
     """Varco Arena: one seeded single-elimination bracket per prompt, each match judged twice
     with positions swapped, all matches pooled into Bradley–Terry."""
-    from rich.progress import Progress
-
     from assay.models import load_model
     from assay.rank import ModelJudge
 
@@ -376,14 +375,13 @@ def tournament_cmd(
     table = read_outputs(outputs)
     backend = load_model(judge)
     try:
-        with Progress(console=console, transient=True, disable=json_out) as bar:
-            task = bar.add_task("judging", total=None)
+        with progress_bar("judging matches", enabled=not json_out) as update:
             result = run_tournament(
                 table,
                 ModelJudge(backend, mode=mode),
                 seed=seed,
                 bootstrap=bootstrap,
-                progress=lambda done, total: bar.update(task, completed=done, total=total),
+                progress=update,
             )
     finally:
         backend.close()

@@ -8,7 +8,7 @@ because the new files lack it (a re-imported sample's metrics are merged into th
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -45,6 +45,28 @@ class ImportSummary:
         return {**self.__dict__, "new": self.new}
 
 
+Progress = Callable[[int, int], None] | None
+"""``progress(done, total)``: how far a read (files) or an import (files, then the write) is."""
+
+
+class Steps:
+    """An import's ``progress``: one step per file read (:meth:`read`, a reader's own
+    ``progress``), then one for the write (:meth:`written`)."""
+
+    def __init__(self, progress: Progress):
+        self.progress = progress
+        self.total = 1
+
+    def read(self, done: int, files: int) -> None:
+        self.total = files + 1
+        if self.progress is not None:
+            self.progress(done, self.total)
+
+    def written(self) -> None:
+        if self.progress is not None:
+            self.progress(self.total, self.total)
+
+
 def count_present(con: Any, frame: pd.DataFrame) -> int:
     """How many distinct ``(run_id, doc_id, repeat)`` keys of ``frame`` the store's samples
     table holds already (run inside the import's transaction, before it writes)."""
@@ -77,6 +99,7 @@ def write_runs(
     samples: Sequence[SampleRecord],
     *,
     errored: int = 0,
+    steps: Steps | None = None,
 ) -> ImportSummary:
     """Write what an importer read (all of it validated already) in one transaction; a run id
     that another source (or an eval) made is an error and nothing is written. Samples without a
@@ -112,6 +135,8 @@ def write_runs(
         for run in runs:
             store.upsert_run(run, con=con)
         store.write_samples(scored, con=con, keep_metrics=True)
+    if steps is not None:
+        steps.written()
     return ImportSummary(
         source=str(path),
         runs=len(runs),

@@ -23,7 +23,7 @@ from assay.core import limit, limit_message
 from assay.errors import InputError
 
 from ._files import _sample_chunks, check_runs, places
-from ._import_runs import count_present
+from ._import_runs import Progress, Steps, count_present
 from ._records import RunInfo
 from ._store import Store
 from ._tables import files_in
@@ -93,6 +93,7 @@ def import_samples(
     metrics: list[str] | None = None,
     source: str = "import",
     model: str | None = None,
+    progress: Progress = None,
 ) -> dict[str, Any]:
     """Import per-sample rows from CSV / JSONL / Parquet files (a file or a folder of them).
 
@@ -103,14 +104,19 @@ def import_samples(
     and written in one transaction: memory does not grow with their size, and any bad row
     leaves the store unchanged. Importing the same files twice changes nothing: the summary's
     ``new`` counts the samples the store did not hold, ``present`` those it held already.
+    ``progress(done, total)``: one step per file, then the write.
     """
     if model is not None and not model.strip():
         raise InputError("--model: empty model name")
     model = None if model is None else model.strip()
     files = files_in(Path(path))
 
-    def chunks() -> Iterator[pd.DataFrame]:
-        for file in files:
+    steps = Steps(progress)
+
+    def chunks(report: Progress = None) -> Iterator[pd.DataFrame]:
+        for k, file in enumerate(files):
+            if report is not None:
+                report(k, len(files))
             yield from _sample_chunks(file, mapping, metrics, source, model)
 
     runs: dict[str, tuple[str, str]] = {}  # run id -> (model, task), in order of first row
@@ -118,7 +124,7 @@ def import_samples(
     hashes: list[np.ndarray] = []
     written = present = 0
     with store.transaction() as con, _bounded(con, path):
-        for chunk in chunks():
+        for chunk in chunks(steps.read):
             pairs = chunk.drop_duplicates(["run_id", "model", "task"])
             new = pairs[~pairs["run_id"].isin(list(runs))].drop_duplicates("run_id")
             for row, at in zip(pairs.itertuples(index=False), places(pairs), strict=True):
@@ -152,6 +158,7 @@ def import_samples(
         ]
         if new_runs:  # one statement for all of them (one per run took 0.1 s each)
             store.upsert_run(new_runs, con=con)
+    steps.written()
     return {
         "source": str(path),
         "samples": written,
