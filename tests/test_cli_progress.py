@@ -8,6 +8,7 @@ import contextlib
 import io
 import json
 import os
+import re
 import sys
 from pathlib import Path
 
@@ -143,3 +144,25 @@ def test_the_api_reports_progress(tmp_path):
     refits = []
     fit.ensure_draws(7, progress=lambda d, t: refits.append((d, t)))
     assert refits == [(k, 7) for k in range(1, 8)]
+
+
+def test_report_counts_its_panels(tmp_path):
+    store = open_store(tmp_path / "s.duckdb")
+    rng = np.random.default_rng(3)
+    store.write_samples(
+        [
+            SampleRecord(
+                run_id=f"{m}-t", model=m, task="t", doc_id=f"d{i}", metrics={"acc": float(x)}
+            )
+            for m, p in (("small", 0.4), ("big", 0.7))
+            for i, x in enumerate(rng.random(40) < p)
+        ]
+    )
+    argv = ["report", "--store", store.path, "-o", tmp_path / "r.html", "--bootstrap", "20"]
+    code, out, err = _run(argv, stderr_terminal=True)
+    assert code == 0, err
+    assert "building the report (panels)" in err and "100%" in err
+    assert int(re.search(r"(?<!\d)(\d+)/\1(?!\d)", err).group(1)) >= 10  # n/n panels
+    assert out.strip().endswith("r.html") and "━" not in out
+    code, out, err = _run(argv, stderr_terminal=False)
+    assert code == 0 and err == ""
