@@ -24,7 +24,8 @@ from . import robust as _robust
 from . import stats as _stats
 from . import store as _store
 from . import tasks as _tasks
-from ._common import one_line, print_error
+from ._common import one_line, print_error, set_table_format
+from ._help import organise
 
 __all__ = ["app", "main"]
 
@@ -92,10 +93,12 @@ def _options(
     ] = False,
 ) -> None:
     _state["debug"] = debug
+    set_table_format("table")
 
 
 for _part in (_store, _tasks, _eval, _stats, _rank, _judge, _forecast, _report, _robust, _helm):
     _part.register(app)
+organise(app)
 
 
 def _debug() -> bool:

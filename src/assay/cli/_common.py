@@ -3,6 +3,8 @@ checks and output-path checks (the shared options are in :mod:`assay.cli._option
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import math
 import os
@@ -12,6 +14,7 @@ from typing import Any, NoReturn
 
 import typer
 from rich.console import Console
+from rich.measure import Measurement
 from rich.table import Table
 from rich.text import Text
 
@@ -23,6 +26,18 @@ from assay.store import Store, default_store_path, existing_store
 # "[/bold]" or ":x:" prints as written, never as Rich markup or an emoji. Style with Text/style=.
 console = Console(markup=False, emoji=False)
 err_console = Console(stderr=True, markup=False, emoji=False)
+
+TABLE_FORMATS = ("table", "csv", "tsv", "markdown")
+"""How :func:`print_table` writes a table: a Rich table, or plain csv/tsv/markdown text."""
+_output = {"format": "table"}
+
+
+def set_table_format(value: str) -> str:
+    """Make every following :func:`print_table` of this command write ``value``."""
+    if value not in TABLE_FORMATS:
+        raise InputError(f"--format {value}: must be one of {', '.join(TABLE_FORMATS)}")
+    _output["format"] = value
+    return value
 
 
 def get_store(path: Path | None, *, must_exist: bool = False) -> Store:
@@ -161,15 +176,60 @@ def print_table(
     columns: Sequence[str] | None = None,
     digits: int = 4,
 ) -> None:
-    """A rich table from records or a DataFrame."""
+    """A table from records or a DataFrame: a Rich table, or csv/tsv/markdown text after
+    ``--format`` (:func:`set_table_format`).
+
+    A Rich table printed to a pipe or file is as wide as its cells need (never wrapped at 80
+    columns), so every row stays on one line with all its columns."""
     if hasattr(rows, "to_dict"):
         rows = rows.to_dict(orient="records")
     rows = [dict(r) for r in rows]
     cols = list(columns) if columns else (list(rows[0]) if rows else [])
+    cells = [[_fmt(to_jsonable(r.get(c)), digits) for c in cols] for r in rows]
+    if _output["format"] != "table":
+        typer.echo(_as_text(_output["format"], title, [str(c) for c in cols], cells), nl=False)
+        return
     # cells, headers and title are text: a model name like "[bold]" must print as written
     table = Table(title=Text(title) if title is not None else None, show_lines=False)
     for c in cols:
         table.add_column(Text(str(c)), overflow="fold")
-    for r in rows:
-        table.add_row(*(Text(_fmt(to_jsonable(r.get(c)), digits)) for c in cols))
-    console.print(table)
+    for row in cells:
+        table.add_row(*(Text(cell) for cell in row))
+    if console.is_terminal:
+        console.print(table)
+    else:
+        # a pipe or file: as wide as the cells need (Rich would wrap at $COLUMNS or 80)
+        wide = Measurement.get(console, console.options.update(width=_UNWRAPPED), table).maximum
+        Console(file=console.file, width=max(console.width, wide), markup=False, emoji=False).print(
+            table
+        )
+
+
+_UNWRAPPED = 1_000_000
+"""The width a table may take when it is measured for a pipe (every cell on one line)."""
+
+
+def _as_text(fmt: str, title: str | None, cols: list[str], cells: list[list[str]]) -> str:
+    """One table as csv, tsv or markdown text; csv/tsv start with ``# title`` and end with a
+    blank line, markdown with a ``### title`` heading (cells' ``|`` escaped)."""
+    out = io.StringIO()
+    if fmt == "markdown":
+        if title:
+            out.write(f"### {one_line(title)}\n\n")
+
+        def md(cell: str) -> str:
+            return one_line(cell).replace("\\", "\\\\").replace("|", "\\|")
+
+        out.write("| " + " | ".join(md(c) for c in cols) + " |\n")
+        out.write("|" + "|".join("---" for _ in cols) + "|\n")
+        for row in cells:
+            out.write("| " + " | ".join(md(c) for c in row) + " |\n")
+        out.write("\n")
+        return out.getvalue()
+    if title:
+        out.write(f"# {one_line(title)}\n")
+    writer = csv.writer(out, delimiter="\t" if fmt == "tsv" else ",", lineterminator="\n")
+    writer.writerow(cols)
+    writer.writerows(cells)
+    out.write("\n")
+    return out.getvalue()

@@ -129,3 +129,15 @@ def print_eval_summary(summary: EvalSummary, *, verbose_table: pd.DataFrame | No
         )
     else:
         console.print("other metrics: --verbose or --json", style="dim")
+
+
+def cached_line(results: list[EvalResult], seconds: float) -> str | None:
+    """The line that says a re-run computed nothing (every sample was in the store already)
+    and how long it took; None when anything was computed."""
+    if any(r.new_samples for r in results):
+        return None
+    stored = sum(r.resumed_samples for r in results)
+    return (
+        f"nothing to run: all {stored} samples were already in the store (cached), "
+        f"no model was called; took {seconds:.1f} s"
+    )

@@ -3,7 +3,7 @@ the law to fit, read once by the option groups of :func:`assay.cli._options.with
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -11,12 +11,12 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import pandas as pd
 import typer
-from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 from assay.errors import InputError
 
-from ._common import bounded, console, err_console, get_store, output_file
+from ._common import bounded, err_console, get_store, output_file
 from ._options import BootstrapOption, SeedOption, StoreOption, one_name, only
+from ._progress import Update, progress_bar
 
 if TYPE_CHECKING:
     from assay.forecast import Backtest, LawFit
@@ -145,13 +145,19 @@ class LawInput:
         with progress(show, label) as report:
             fit = fit_law(df, self.law, x=x, y=y, bootstrap=0, seed=self.seed, progress=report)
         if self.bootstrap > 0:
-            with progress(show, f"bootstrap ({self.bootstrap} refits)"):
-                fit.ensure_draws(self.bootstrap)
+            with progress(show, "bootstrap refits", counts=True) as report:
+                fit.ensure_draws(self.bootstrap, progress=report)
         warn_dropped(fit.dropped)
         return fit
 
     def backtest(
-        self, df: pd.DataFrame, *, on: str, holdout_above: float | None, level: float
+        self,
+        df: pd.DataFrame,
+        *,
+        on: str,
+        holdout_above: float | None,
+        level: float,
+        progress: Update | None = None,
     ) -> Backtest:
         """:func:`assay.forecast.backtest` of this law on ``df``, cut on ``on``."""
         from assay.forecast import backtest
@@ -159,6 +165,7 @@ class LawInput:
         return backtest(
             df,
             law=self.law,
+            progress=progress,
             holdout_above=holdout_above,
             on=self.column(on),
             level=level,
@@ -191,21 +198,11 @@ def law_input(
 
 
 @contextmanager
-def progress(enabled: bool, label: str) -> Iterator[Callable[[float], None] | None]:
-    """A transient progress bar taking fractions done (None when not ``enabled``)."""
-    if not enabled:
-        yield None
-        return
-    with Progress(
-        TextColumn(label),
-        BarColumn(),
-        TextColumn("{task.percentage:>3.0f}%"),
-        TimeElapsedColumn(),
-        console=console,
-        transient=True,
-    ) as bar:
-        task = bar.add_task(label, total=1.0)
-        yield lambda frac: bar.update(task, completed=frac)
+def progress(enabled: bool, label: str, *, counts: bool = False) -> Iterator[Update | None]:
+    """:func:`assay.cli._progress.progress_bar` (stderr, a terminal only): fed fractions done,
+    or with ``counts`` ``(done, total)``; None when not ``enabled`` or stderr is piped."""
+    with progress_bar(label, enabled=enabled, counts=counts) as update:
+        yield update
 
 
 def warn_dropped(dropped: dict[str, int]) -> None:

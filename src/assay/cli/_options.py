@@ -14,7 +14,7 @@ import typer
 from assay.core import DEFAULT_CONFIDENCE, resolve_confidence
 from assay.errors import InputError
 
-from ._common import bounded
+from ._common import TABLE_FORMATS, bounded, set_table_format
 
 MAX_BOOTSTRAP = 100_000
 """Upper bound of every ``--bootstrap`` (the resamples are held in memory)."""
@@ -31,6 +31,23 @@ StoreOption = Annotated[
     ),
 ]
 JsonOption = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")]
+
+
+def _table_format(param: typer.CallbackParam, value: str) -> str:
+    return set_table_format(str(value).strip().lower())
+
+
+FormatOption = Annotated[
+    str,
+    typer.Option(
+        "--format",
+        help="Write the tables as table (Rich, the default), csv, tsv or markdown.",
+        metavar="|".join(TABLE_FORMATS),
+        callback=_table_format,
+        show_default=False,
+    ),
+]
+"""``--format``: how the command's tables are written (every command with ``--json`` has it)."""
 DataRootOption = Annotated[
     list[str] | None,
     typer.Option(
@@ -235,3 +252,36 @@ def with_options(**groups: Callable[..., Any]) -> Callable[[Callable[..., Any]],
         return run
 
     return decorate
+
+
+def _has_option(command: Callable[..., Any], flag: str) -> bool:
+    for p in inspect.signature(command, eval_str=True).parameters.values():
+        for meta in getattr(p.annotation, "__metadata__", ()):
+            decls = [getattr(meta, "default", None), *(getattr(meta, "param_decls", None) or ())]
+            if flag in decls:
+                return True
+    return False
+
+
+def add_format_option(command: Callable[..., Any]) -> Callable[..., Any]:
+    """``command`` with :data:`FormatOption` added when it prints ``--json`` and has no
+    ``--format`` of its own (the option's callback sets the format; the command never sees it)."""
+    if not _has_option(command, "--json") or _has_option(command, "--format"):
+        return command
+    sig = inspect.signature(command, eval_str=True)
+    if "table_format" in sig.parameters:
+        return command
+
+    @functools.wraps(command)
+    def run(*args: Any, table_format: str = "table", **values: Any) -> Any:
+        return command(*args, **values)
+
+    params = list(sig.parameters.values())
+    extra = inspect.Parameter(
+        "table_format", inspect.Parameter.KEYWORD_ONLY, default="table", annotation=FormatOption
+    )
+    run.__signature__ = sig.replace(  # type: ignore[attr-defined]
+        parameters=[p.replace(kind=inspect.Parameter.KEYWORD_ONLY) for p in params] + [extra]
+    )
+    run.__annotations__ = {**{p.name: p.annotation for p in params}, "table_format": FormatOption}
+    return run

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from typing import TYPE_CHECKING, Annotated
 
 import typer
@@ -10,6 +11,7 @@ from assay.errors import InputError
 
 from ._adaptive_eval import run_adaptive
 from ._common import bounded, console, print_json, print_table
+from ._eval_summary import cached_line
 from ._lm_eval_flags import (
     ChatTemplateOption,
     DataDirOption,
@@ -395,6 +397,7 @@ def run_grid_command(
     """Validate and run a grid file; print one row per (cell, task, metric)."""
     from assay.runner import grid_table, load_grid, run_grid
 
+    started = time.perf_counter()
     grid = load_grid(path, data_roots=data_roots)
     results = run_grid(grid, store=store, **options)
     table = grid_table(results)
@@ -410,6 +413,9 @@ def run_grid_command(
     new = sum(r.new_samples for _, r in results)
     old = sum(r.resumed_samples for _, r in results)
     console.print(f"{len(results)} cells: {new} new samples, {old} already stored", highlight=False)
+    cached = cached_line([r for _, r in results], time.perf_counter() - started)
+    if cached:
+        console.print(cached, highlight=False, soft_wrap=True)
 
 
 def run_job(
@@ -423,9 +429,11 @@ def run_job(
 
     from ._eval_summary import eval_summary, print_eval_summary
 
+    started = time.perf_counter()
     with ray_or_nothing(spec.executor, spec.ray_address):  # one Ray session for every variant
         results = run_variants(variants, spec, store=store, progress=progress)
     summary = eval_summary(open_store(store), results)
+    took = time.perf_counter() - started
     if json_out:
         out = [r.to_dict() for r in results]
         print_json(
@@ -447,6 +455,9 @@ def run_job(
             highlight=False,
             soft_wrap=True,
         )
+    cached = cached_line(results, took)
+    if cached:
+        console.print(cached, highlight=False, soft_wrap=True)
 
 
 MIN_FIT_BATCHES = 3

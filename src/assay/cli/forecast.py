@@ -139,8 +139,8 @@ def predict_cmd(
     fit = inp.fit(df, show=not as_json)
     on = on if inp.column(on) in df.columns else (inp.x or "params")
     try:  # the interval calibrated by rolling-origin backtests inside the data
-        with progress(not as_json, "calibrating the interval (rolling origins)"):
-            calibrate_law(fit, df, on=inp.column(on))
+        with progress(not as_json, "calibrating (rolling-origin refits)", counts=True) as report:
+            calibrate_law(fit, df, on=inp.column(on), progress=report)
         how = fit.calibration.to_dict(level)
         interval_line = (
             f"interval: calibrated {level_label(level)} ({how['method']}, {how['n_errors']} rolling-origin "
@@ -216,8 +216,8 @@ def backtest_cmd(
         print_table(bt.table[[x, "actual", "prediction", "low", "high"]], title="held-out rows")
         console.print(backtest_line(bt))
         return
-    with progress(not as_json, f"backtesting {inp.law}"):
-        bt = inp.backtest(df, on=on, holdout_above=holdout_above, level=level)
+    with progress(not as_json, f"backtesting {inp.law} (fits)", counts=True) as report:
+        bt = inp.backtest(df, on=on, holdout_above=holdout_above, level=level, progress=report)
     warn_dropped(bt.fit.dropped)
     if plot is not None:
         below = df[pd.to_numeric(df[bt.on]) <= bt.cut]

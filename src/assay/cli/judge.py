@@ -39,10 +39,11 @@ from ._options import (
     confidence_option,
     with_options,
 )
+from ._progress import progress_bar
 
 T = TypeVar("T")
-_Tick = Callable[[int, int], Any]
-"""``progress(done, total)``: how far a judging run is."""
+_Tick = Callable[[int, int], Any] | None
+"""``progress(done, total)``: how far a judging run is (None: no bar)."""
 
 judge_app = typer.Typer(
     help="LLM judges for generated answers: pairwise and pointwise verdicts stored as battles, "
@@ -80,16 +81,14 @@ def _mode(mode: str) -> str:
 
 def _with_model(spec: str, label: str, json_out: bool, run: Callable[[Any, _Tick], T]) -> T:
     """``run(backend, progress)`` with the model of ``spec`` loaded and a progress bar labelled
-    ``label`` (hidden with --json) fed by ``progress(done, total)``; the model is closed after."""
-    from rich.progress import Progress
-
+    ``label`` on stderr (a terminal only; hidden with --json) fed by ``progress(done, total)``
+    (None without a bar); the model is closed after."""
     from assay.models import load_model
 
     backend = load_model(spec)
     try:
-        with Progress(console=console, transient=True, disable=json_out) as bar:
-            task = bar.add_task(label, total=None)
-            return run(backend, lambda done, total: bar.update(task, completed=done, total=total))
+        with progress_bar(label, enabled=not json_out) as update:
+            return run(backend, update)
     finally:
         backend.close()
 

@@ -37,6 +37,7 @@ from ._options import (
     split_list,
     with_options,
 )
+from ._progress import progress_bar
 
 rank_app = typer.Typer(
     help="Leaderboards with confidence intervals and honest ranks.", no_args_is_help=True
@@ -366,8 +367,6 @@ def tournament_cmd(
 ) -> None:
     """Varco Arena: one seeded single-elimination bracket per prompt, each match judged twice
     with positions swapped, all matches pooled into Bradley–Terry."""
-    from rich.progress import Progress
-
     from assay.models import load_model
     from assay.rank import ModelJudge
 
@@ -376,14 +375,13 @@ def tournament_cmd(
     table = read_outputs(outputs)
     backend = load_model(judge)
     try:
-        with Progress(console=console, transient=True, disable=json_out) as bar:
-            task = bar.add_task("judging", total=None)
+        with progress_bar("judging matches", enabled=not json_out) as update:
             result = run_tournament(
                 table,
                 ModelJudge(backend, mode=mode),
                 seed=seed,
                 bootstrap=bootstrap,
-                progress=lambda done, total: bar.update(task, completed=done, total=total),
+                progress=update,
             )
     finally:
         backend.close()
@@ -411,11 +409,23 @@ def import_battles_cmd(
 ) -> None:
     """Import pairwise battles (Chatbot Arena export or counts) into the store; idempotent."""
     battles = read_battles(file)  # validated before the store is opened (or created)
-    count = store_battles(get_store(store), battles, source=source or file.name)
+    st = get_store(store)
+    before = _battle_count(st)
+    count = store_battles(st, battles, source=source or file.name)
+    new = _battle_count(st) - before
     if json_out:
-        print_json({"battles": count, "source": str(file)})
+        print_json({"battles": count, "new": new, "present": count - new, "source": str(file)})
     else:
-        console.print(f"imported {count} battles from {file}")
+        console.print(
+            f"imported {count} battles from {file}: {new} new battles "
+            f"({count - new} already in the store)",
+            highlight=False,
+            soft_wrap=True,
+        )
+
+
+def _battle_count(store) -> int:
+    return int(store.sql("SELECT count(*) AS n FROM battles")["n"].iloc[0])
 
 
 def register(app: typer.Typer) -> None:

@@ -16,6 +16,7 @@ from ._options import (
     report_confidence,
     with_options,
 )
+from ._progress import progress_bar
 
 
 @with_options(confidence=report_confidence)
@@ -64,8 +65,6 @@ def report(
     variance, plots, arena, scaling forecast, what was run, answers side by side) and print
     its path. Every interval and test is at --confidence (95% by default) and each panel
     equals its command at the same --confidence, --bootstrap and --seed."""
-    from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
-
     from assay.errors import InputError
     from assay.report import write_report
 
@@ -75,11 +74,7 @@ def report(
         raise InputError(f"--method {method!r}: use one of {', '.join(METHODS)}")
     anchor_pair = _parse_anchor(anchor)
     st = get_store(store, must_exist=True)
-    with Progress(
-        SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(),
-        console=console, transient=True, disable=json_out,
-    ) as progress:  # fmt: skip
-        progress.add_task(f"building the report from {st.path}", total=None)
+    with progress_bar("building the report (panels)", enabled=not json_out) as update:
         written, data = write_report(
             st,
             output,
@@ -91,6 +86,7 @@ def report(
             scaling_bootstrap=scaling_bootstrap,
             method=method,
             anchor=anchor_pair,
+            progress=update,
         )
     if json_out:
         print_json({"path": str(written), **data.to_dict()})

@@ -22,6 +22,7 @@ from assay.store import (
 
 from ._common import console, get_store, print_json, print_table
 from ._options import JsonOption, StoreOption
+from ._progress import progress_bar
 
 store_app = typer.Typer(help="Inspect and query the result store.", no_args_is_help=True)
 import_app = typer.Typer(
@@ -85,7 +86,8 @@ def merge(
     """Merge stores into one: samples, metrics, runs (shards of a run become one run), model
     metadata and battles. Idempotent; two stores that disagree about a sample are one line and
     nothing is written."""
-    result = merge_stores(inputs, output)
+    with progress_bar("merging stores") as update:
+        result = merge_stores(inputs, output, progress=update)
     if json_out:
         print_json(result)
         return
@@ -105,9 +107,13 @@ def _report_import(summary: dict, json_out: bool) -> None:
     if json_out:
         print_json(summary)
         return
+    present = summary.get("present", 0)
     console.print(
         f"imported {summary['samples']} samples in {summary['runs']} runs "
         f"({', '.join(summary['models'])} × {', '.join(summary['tasks'])}) from {summary['source']}"
+        f": {summary['samples'] - present} new samples ({present} already in the store)",
+        highlight=False,
+        soft_wrap=True,
     )
     if summary.get("errored"):
         console.print(
@@ -131,7 +137,8 @@ def import_lm_eval_cmd(
     json_out: JsonOption = False,
 ) -> None:
     """Import lm-evaluation-harness 0.4 results_*.json and samples_*.jsonl (run with --log_samples)."""
-    summary = import_lm_eval(get_store(store), path, model=model)
+    with progress_bar("importing lm-eval files") as update:
+        summary = import_lm_eval(get_store(store), path, model=model, progress=update)
     _report_import(summary.to_dict(), json_out)
 
 
@@ -145,7 +152,8 @@ def import_inspect_cmd(
     json_out: JsonOption = False,
 ) -> None:
     """Import inspect_ai logs: one run per log, epochs as repeats, every scorer as a metric."""
-    summary = import_inspect(get_store(store), path, model=model)
+    with progress_bar("importing inspect logs") as update:
+        summary = import_inspect(get_store(store), path, model=model, progress=update)
     _report_import(summary.to_dict(), json_out)
 
 
@@ -163,7 +171,8 @@ def import_lighteval_cmd(
     json_out: JsonOption = False,
 ) -> None:
     """Import lighteval per-sample details (run with --save-details) and its results JSON."""
-    summary = import_lighteval(get_store(store), path, model=model)
+    with progress_bar("importing lighteval files") as update:
+        summary = import_lighteval(get_store(store), path, model=model, progress=update)
     _report_import(summary.to_dict(), json_out)
 
 
@@ -203,14 +212,16 @@ def import_samples_cmd(
     json_out: JsonOption = False,
 ) -> None:
     """Import per-sample rows from any harness (also reads back `assay export`)."""
-    summary = import_samples(
-        get_store(store),
-        path,
-        mapping=_parse_mapping(map_ or []),
-        metrics=metric,
-        source=source,
-        model=model,
-    )
+    with progress_bar("importing sample files") as update:
+        summary = import_samples(
+            get_store(store),
+            path,
+            mapping=_parse_mapping(map_ or []),
+            metrics=metric,
+            source=source,
+            model=model,
+            progress=update,
+        )
     _report_import(summary, json_out)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -144,6 +145,7 @@ def backtest(
     bootstrap: int = 100,
     seed: int = 0,
     calibrate: bool = True,
+    progress: Callable[[int, int], None] | None = None,
     **fit_options: Any,
 ) -> Backtest:
     """Fit ``law`` on rows with ``data[on] <= holdout_above`` only, predict the rows above.
@@ -151,17 +153,27 @@ def backtest(
     Without ``holdout_above`` the cut is the ``quantile`` of ``data[on]``. The held-out rows
     never reach the fit: it receives a copy of the rows below the cut. With ``calibrate`` the
     interval is calibrated by rolling-origin backtests inside the rows below the cut
-    (:func:`calibrate_law`); else it is the bootstrap interval."""
+    (:func:`calibrate_law`); else it is the bootstrap interval. ``progress(done, total)``
+    counts the fits (the fit, then one per rolling origin or bootstrap refit)."""
+    report = progress or (lambda _done, _total: None)
     cut, below, above = _split(data, on, holdout_above, quantile)
-    fit = fit_law(below, law, bootstrap=0 if calibrate else bootstrap, seed=seed, **fit_options)
+    report(0, 1)
+    fit = fit_law(below, law, bootstrap=0, seed=seed, **fit_options)
+    report(1, 1)
+
+    def after_fit(done: int, total: int) -> None:
+        report(1 + done, 1 + total)
+
     calibration = None
     if calibrate:
         try:
-            calibrate_law(fit, below, on=on)
+            calibrate_law(fit, below, on=on, progress=after_fit)
             calibration = fit.calibration.to_dict(level)
         except InputError as exc:  # too few rows below the cut for a rolling origin
-            fit.ensure_draws(bootstrap)
+            fit.ensure_draws(bootstrap, progress=after_fit)
             calibration = _not_calibrated("bootstrap × resampled residuals", level, exc)
+    elif bootstrap > 0:
+        fit.ensure_draws(bootstrap, progress=after_fit)
     return _scored(law, on, cut, level, fit, above, above, calibration)
 
 

@@ -126,19 +126,26 @@ def rolling_origin(
     *,
     min_fit: int,
     max_origins: int = 6,
+    progress: Callable[[int, int], None] | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(residuals, distances, origin index of each): ``residuals_for(fit_mask, test_mask)`` fits
     on the rows of ``fit_mask`` and returns actual − predicted for the rows of ``test_mask``.
-    Origins whose fit fails (too little spread, say) are skipped."""
+    Origins whose fit fails (too little spread, say) are skipped. ``progress(done, total)`` is
+    called before the first origin and after each."""
     on_values = np.asarray(on_values, float)
     res, dist, used = [], [], 0
     origin = []
-    for cut in origin_cuts(on_values, min_fit, max_origins):  # one refit per origin
+    cuts = origin_cuts(on_values, min_fit, max_origins)
+    report = progress or (lambda _done, _total: None)
+    report(0, len(cuts))
+    for k, cut in enumerate(cuts):  # one refit per origin
         fit_mask, test_mask = on_values <= cut, on_values > cut
         try:
             r = np.asarray(residuals_for(fit_mask, test_mask), float)
         except (AssayError, ValueError, np.linalg.LinAlgError):
+            report(k + 1, len(cuts))
             continue
+        report(k + 1, len(cuts))
         keep = np.isfinite(r)
         res.append(r[keep])
         dist.append(np.log(on_values[test_mask][keep]) - np.log(on_values[fit_mask].max()))

@@ -163,10 +163,13 @@ class LawFit:
         log_x, _ = self._log_inputs(data_or_x)
         return np.exp(_log_predict(self.law, self.param_vector, log_x)[0])
 
-    def ensure_draws(self, bootstrap: int = 200) -> np.ndarray:
-        """Bootstrap parameter draws (computed once, with this fit's seed, if not yet there)."""
+    def ensure_draws(
+        self, bootstrap: int = 200, *, progress: Callable[[int, int], None] | None = None
+    ) -> np.ndarray:
+        """Bootstrap parameter draws (computed once, with this fit's seed, if not yet there);
+        ``progress(done, total)`` after each refit."""
         if self.draws is None:
-            self.draws = _bootstrap(self, bootstrap)
+            self.draws = _bootstrap(self, bootstrap, progress)
             self.ci = _percentile_ci(self.law, self.draws, self.ci_level)
         return self.draws
 
@@ -236,7 +239,7 @@ def _warm_starts(fit: LawFit) -> np.ndarray:
     return cands[near][np.sort(first)][:3]
 
 
-def _bootstrap(fit: LawFit, n_boot: int) -> np.ndarray:
+def _bootstrap(fit: LawFit, n_boot: int, progress=None) -> np.ndarray:
     """Refit on ``n_boot`` resamples of the points (resampling = integer weights), each from the
     best few optima of the full fit; returns named-parameter draws (n_boot, p)."""
     problem = fit._problem
@@ -248,16 +251,18 @@ def _bootstrap(fit: LawFit, n_boot: int) -> np.ndarray:
     warm = _warm_starts(fit)
     counts = rng.multinomial(n, np.full(n, 1.0 / n), size=n_boot).astype(float)
     with threadpool_limits(1, user_api="blas"):  # many tiny BLAS calls: one thread is faster
-        return _refits(fit, problem, counts, warm, lower, upper)
+        return _refits(fit, problem, counts, warm, lower, upper, progress)
 
 
-def _refits(fit, problem, counts, warm, lower, upper) -> np.ndarray:
+def _refits(fit, problem, counts, warm, lower, upper, progress=None) -> np.ndarray:
     n_boot = len(counts)
     draws = np.empty((n_boot, len(PARAM_NAMES[fit.law])))
     for b in range(n_boot):  # one refit per bootstrap replicate
         vg = problem.objective(counts[b])
         best = min((polish(vg, s, lower, upper) for s in warm), key=lambda p: p[1])
         draws[b] = _theta_to_params(fit.law, best[0], problem.x_scale)[0]
+        if progress is not None:
+            progress(b + 1, n_boot)
     return draws
 
 
@@ -392,11 +397,13 @@ def calibrate_law(
     on: str,
     max_origins: int = 6,
     min_share: float = 0.4,
+    progress: Callable[[int, int], None] | None = None,
 ) -> LawFit:
     """Attach a rolling-origin :class:`Calibration` to ``fit`` (and return it): the same law
     refitted on the rows of ``data`` with ``on`` ≤ each origin cut (at least ``min_share`` of
     the rows and one more than the law's parameters), its log residuals on the rows above, scaled
-    by the distance log(on / max fitted on). ``data`` must be the fit's own data."""
+    by the distance log(on / max fitted on). ``data`` must be the fit's own data.
+    ``progress(done, total)`` counts the refits."""
     require_columns(data, [on, *fit.inputs, fit.y], " to calibrate on")
     cols = list(dict.fromkeys([on, *fit.inputs, fit.y]))
     frame = data[cols].apply(pd.to_numeric, errors="coerce")
@@ -420,7 +427,7 @@ def calibrate_law(
 
     min_fit = max(len(PARAM_NAMES[fit.law]) + 1, int(np.ceil(min_share * len(frame))))
     res, dist, origin = rolling_origin(
-        on_values, residuals_for, min_fit=min_fit, max_origins=max_origins
+        on_values, residuals_for, min_fit=min_fit, max_origins=max_origins, progress=progress
     )
     fit.calibration = calibrate_residuals(
         res, dist, on=on, space="log", x_max=float(on_values.max()), origin=origin

@@ -249,9 +249,10 @@ def build_report(
     scaling_bootstrap: int = 30,
     method: str = "bt",
     anchor: tuple[str, float] | None = None,
+    progress: Callable[[int, int], None] | None = None,
 ) -> ReportData:
     """Read the store and compute every panel of :data:`PANEL_BUILDERS` (each degrades to a
-    note naming the command that fills it).
+    note naming the command that fills it); ``progress(done, total)`` counts the panels.
 
     ``settings`` (or ``confidence``, ``bootstrap`` resamples and ``seed``, see
     :func:`report_settings`) hold the one confidence level of every interval and test
@@ -282,11 +283,15 @@ def build_report(
     )  # fmt: skip
     panels: dict[str, Panel] = {}
     _check_anchor(anchor, ctx.battles)
-    for key in PANELS:
+    for done, key in enumerate(PANELS):
+        if progress is not None:
+            progress(done, len(PANELS))
         build = PANEL_BUILDERS.get(key)
         panel = build(ctx) if build is not None else None
         if panel is not None:
             panels[panel.key] = panel
+    if progress is not None:
+        progress(len(PANELS), len(PANELS))
     findings = _all_findings(panels)
     if "scaling" in panels:
         findings += [

@@ -8,7 +8,7 @@ because the new files lack it (a re-imported sample's metrics are merged into th
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -34,9 +34,60 @@ class ImportSummary:
     tasks: list[str]
     errored: int = 0  # samples that errored in the source and were left out (inspect)
     unscored: int = 0  # samples without any score in the source, left out (stored rows kept)
+    present: int = 0  # of ``samples``, those the store held already (same run, doc, repeat)
+
+    @property
+    def new(self) -> int:
+        """Samples the store did not hold before this import."""
+        return self.samples - self.present
 
     def to_dict(self) -> dict[str, Any]:
-        return dict(self.__dict__)
+        return {**self.__dict__, "new": self.new}
+
+
+Progress = Callable[[int, int], None] | None
+"""``progress(done, total)``: how far a read (files) or an import (files, then the write) is."""
+
+
+class Steps:
+    """An import's ``progress``: one step per file read (:meth:`read`, a reader's own
+    ``progress``), then one for the write (:meth:`written`)."""
+
+    def __init__(self, progress: Progress):
+        self.progress = progress
+        self.total = 1
+
+    def read(self, done: int, files: int) -> None:
+        self.total = files + 1
+        if self.progress is not None:
+            self.progress(done, self.total)
+
+    def written(self) -> None:
+        if self.progress is not None:
+            self.progress(self.total, self.total)
+
+
+def count_present(con: Any, frame: pd.DataFrame) -> int:
+    """How many distinct ``(run_id, doc_id, repeat)`` keys of ``frame`` the store's samples
+    table holds already (run inside the import's transaction, before it writes)."""
+    if frame.empty:
+        return 0
+    keys = pd.DataFrame(
+        {
+            "run_id": frame["run_id"].astype(str).to_numpy(),
+            "doc_id": frame["doc_id"].astype(str).to_numpy(),
+            "repeat": (
+                frame["repeat"].fillna(0).astype("int64").to_numpy() if "repeat" in frame else 0
+            ),
+        }
+    ).drop_duplicates()
+    rel = con.from_df(keys)
+    found = rel.query(
+        "_keys",
+        'SELECT count(*) FROM _keys WHERE (run_id, doc_id, CAST("repeat" AS INTEGER)) IN '
+        '(SELECT run_id, doc_id, "repeat" FROM samples)',
+    ).fetchall()
+    return int(found[0][0])
 
 
 def write_runs(
@@ -48,6 +99,7 @@ def write_runs(
     samples: Sequence[SampleRecord],
     *,
     errored: int = 0,
+    steps: Steps | None = None,
 ) -> ImportSummary:
     """Write what an importer read (all of it validated already) in one transaction; a run id
     that another source (or an eval) made is an error and nothing is written. Samples without a
@@ -70,11 +122,21 @@ def write_runs(
         }
     )
     check_runs(store, owners, source)
+    keys = pd.DataFrame(
+        {
+            "run_id": [s.run_id for s in scored],
+            "doc_id": [s.doc_id for s in scored],
+            "repeat": [s.repeat for s in scored],
+        }
+    )
     with store.transaction() as con:
+        present = count_present(con, keys)
         store.upsert_models(list(models), con=con)
         for run in runs:
             store.upsert_run(run, con=con)
         store.write_samples(scored, con=con, keep_metrics=True)
+    if steps is not None:
+        steps.written()
     return ImportSummary(
         source=str(path),
         runs=len(runs),
@@ -83,4 +145,5 @@ def write_runs(
         tasks=sorted({r.task for r in runs}),
         errored=errored,
         unscored=unscored,
+        present=present,
     )

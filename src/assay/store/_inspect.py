@@ -28,7 +28,7 @@ from typing import Any
 from assay.core import ReadBudget, decode_text
 from assay.errors import InputError
 
-from ._import_runs import ImportSummary, write_runs
+from ._import_runs import ImportSummary, Progress, Steps, write_runs
 from ._records import ModelInfo, RunInfo, SampleRecord, make_run_id
 from ._store import Store
 
@@ -350,14 +350,18 @@ def _labels(log: dict[str, Any]) -> Iterator[str]:
         yield members[i] if members else f"samples[{i}]"
 
 
-def read_inspect(path: str | Path, *, model: str | None = None):
-    """Parse inspect logs into (models, runs, samples, errored sample count), all checked."""
+def read_inspect(path: str | Path, *, model: str | None = None, progress: Progress = None):
+    """Parse inspect logs into (models, runs, samples, errored sample count), all checked;
+    ``progress(done, total)`` as each log file is read."""
     models: dict[str, ModelInfo] = {}
     runs: list[RunInfo] = []
     samples: list[SampleRecord] = []
     seen: dict[tuple[str, str, int], str] = {}
     errored = 0
-    for file in log_files(Path(path)):
+    files = list(log_files(Path(path)))
+    for k, file in enumerate(files):
+        if progress is not None:
+            progress(k, len(files))
         log = read_log(file)
         run = _run(file, log, model)
         runs.append(run)
@@ -381,17 +385,20 @@ def read_inspect(path: str | Path, *, model: str | None = None):
     return list(models.values()), runs, samples, errored
 
 
-def import_inspect(store: Store, path: str | Path, *, model: str | None = None) -> ImportSummary:
+def import_inspect(
+    store: Store, path: str | Path, *, model: str | None = None, progress: Progress = None
+) -> ImportSummary:
     """Import inspect_ai logs into ``store`` in one transaction, after checking every file.
 
     Samples that errored are left out and counted (``ImportSummary.errored``); a cancelled or
     errored run contributes the samples that finished. Importing the same logs twice changes
-    nothing.
+    nothing. ``progress(done, total)``: one step per log file, then the write.
     """
-    models, runs, samples, errored = read_inspect(path, model=model)
+    steps = Steps(progress)
+    models, runs, samples, errored = read_inspect(path, model=model, progress=steps.read)
     if not samples:
         raise InputError(
             f"{path}: no finished samples in the inspect logs"
             + (f" ({errored} errored)" if errored else "")
         )
-    return write_runs(store, path, "inspect", models, runs, samples, errored=errored)
+    return write_runs(store, path, "inspect", models, runs, samples, errored=errored, steps=steps)

@@ -25,7 +25,7 @@ from typing import Any
 from assay.core import decode_text
 from assay.errors import InputError
 
-from ._import_runs import ImportSummary, write_runs
+from ._import_runs import ImportSummary, Progress, Steps, write_runs
 from ._records import ModelInfo, RunInfo, SampleRecord, make_run_id
 from ._store import Store
 
@@ -243,13 +243,17 @@ def _run(
     )
 
 
-def read_lighteval(path: str | Path, *, model: str | None = None):
-    """Parse lighteval details (and their results JSON) into (models, runs, samples), checked."""
+def read_lighteval(path: str | Path, *, model: str | None = None, progress: Progress = None):
+    """Parse lighteval details (and their results JSON) into (models, runs, samples), checked;
+    ``progress(done, total)`` as each details file is read."""
     models: dict[str, ModelInfo] = {}
     runs: list[RunInfo] = []
     samples: list[SampleRecord] = []
     seen: dict[tuple[str, str], str] = {}
-    for file in _details_files(Path(path)):
+    files = list(_details_files(Path(path)))
+    for k, file in enumerate(files):
+        if progress is not None:
+            progress(k, len(files))
         date, full_task = _date_and_task(file)
         results_file, results = _results_of(file, date)
         name = model or _model_name(results, file)
@@ -274,13 +278,17 @@ def read_lighteval(path: str | Path, *, model: str | None = None):
     return list(models.values()), runs, samples
 
 
-def import_lighteval(store: Store, path: str | Path, *, model: str | None = None) -> ImportSummary:
+def import_lighteval(
+    store: Store, path: str | Path, *, model: str | None = None, progress: Progress = None
+) -> ImportSummary:
     """Import lighteval details into ``store`` in one transaction, after checking every file.
 
     Importing the same files twice changes nothing (runs are keyed by model, task, n-shot,
-    model config and lighteval's date id).
+    model config and lighteval's date id). ``progress(done, total)``: one step per details
+    file, then the write.
     """
-    models, runs, samples = read_lighteval(path, model=model)
+    steps = Steps(progress)
+    models, runs, samples = read_lighteval(path, model=model, progress=steps.read)
     if not samples:
         raise InputError(f"{path}: the lighteval details hold no rows")
-    return write_runs(store, path, "lighteval", models, runs, samples)
+    return write_runs(store, path, "lighteval", models, runs, samples, steps=steps)

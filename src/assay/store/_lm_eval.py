@@ -18,7 +18,7 @@ from typing import Any
 from assay.core import decode_text, iter_jsonl
 from assay.errors import InputError
 
-from ._import_runs import ImportSummary, write_runs
+from ._import_runs import ImportSummary, Progress, Steps, write_runs
 from ._lm_eval_export import read_carried
 from ._records import ModelInfo, RunInfo, SampleRecord, make_run_id
 from ._store import Store
@@ -202,8 +202,9 @@ def _sample_rows(
     return list(by_doc.values())
 
 
-def read_lm_eval(path: str | Path, *, model: str | None = None):
-    """Parse an lm-eval output folder (or one model folder) into (models, runs, samples)."""
+def read_lm_eval(path: str | Path, *, model: str | None = None, progress: Progress = None):
+    """Parse an lm-eval output folder (or one model folder) into (models, runs, samples);
+    ``progress(done, total)`` as each results file is read."""
     root = Path(path)
     if not root.exists():
         raise InputError(f"{root}: no such file or directory")
@@ -213,7 +214,9 @@ def read_lm_eval(path: str | Path, *, model: str | None = None):
     models: dict[str, ModelInfo] = {}
     runs: list[RunInfo] = []
     samples: list[SampleRecord] = []
-    for results_path in result_files:
+    for k, results_path in enumerate(result_files):
+        if progress is not None:
+            progress(k, len(result_files))
         results = _read_results(results_path)
         name = model or _model_name(results, results_path.parent.name)
         config = results.get("config") or {}
@@ -264,13 +267,17 @@ def read_lm_eval(path: str | Path, *, model: str | None = None):
     return list(models.values()), runs, samples
 
 
-def import_lm_eval(store: Store, path: str | Path, *, model: str | None = None) -> ImportSummary:
+def import_lm_eval(
+    store: Store, path: str | Path, *, model: str | None = None, progress: Progress = None
+) -> ImportSummary:
     """Import lm-eval 0.4.x results and per-sample logs into ``store`` in one transaction.
 
     Everything is parsed and validated before anything is written; importing the same folder
     twice changes nothing (runs are keyed by model, task, n-shot, model args and date).
+    ``progress(done, total)``: one step per results file, then the write.
     """
-    models, runs, samples = read_lm_eval(path, model=model)
+    steps = Steps(progress)
+    models, runs, samples = read_lm_eval(path, model=model, progress=steps.read)
     if not samples:
         raise InputError(f"{path}: no samples_<task>_<date>.jsonl next to the results file")
-    return write_runs(store, path, "lm-eval", models, runs, samples)
+    return write_runs(store, path, "lm-eval", models, runs, samples, steps=steps)

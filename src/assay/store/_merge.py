@@ -23,7 +23,7 @@ from __future__ import annotations
 import os
 import shutil
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from contextlib import suppress
 from pathlib import Path
 from typing import Any
@@ -86,8 +86,13 @@ class _Merger:
     """Merges attached stores into the connection's main database, one source at a time."""
 
     def __init__(
-        self, con: duckdb.DuckDBPyConnection, sources: list[tuple[str, Path]], output: str
+        self,
+        con: duckdb.DuckDBPyConnection,
+        sources: list[tuple[str, Path]],
+        output: str,
+        progress: Callable[[int, int], None] | None = None,
     ):
+        self.progress = progress  # (stores merged, stores)
         self.con = con
         self.sources = sources  # (alias, path) of the attached inputs
         self.output = output  # what holds a sample no earlier input has
@@ -201,9 +206,13 @@ class _Merger:
 
     def merge(self) -> None:
         for alias, path in self.sources:
+            if self.progress is not None:
+                self.progress(len(self.done), len(self.sources))
             self.check(alias, path)
             self.add(alias)
             self.done.append((alias, path))
+        if self.progress is not None:
+            self.progress(len(self.done), len(self.sources))
 
 
 def _temporary(output: Path) -> Path:
@@ -217,13 +226,17 @@ def _remove(path: Path) -> None:
 
 
 def merge_stores(
-    inputs: Sequence[str | os.PathLike[str]], output: str | os.PathLike[str]
+    inputs: Sequence[str | os.PathLike[str]],
+    output: str | os.PathLike[str],
+    *,
+    progress: Callable[[int, int], None] | None = None,
 ) -> dict[str, Any]:
     """Merge the stores ``inputs`` into ``output`` (created, or merged into when it exists).
 
     Returns ``{"output", "inputs", "added": rows per table, "total": rows per table}``. Any
     problem (a missing or non-store input, an input that is the output, a conflict) is one
     :class:`InputError` line and the output is left byte for byte as it was.
+    ``progress(done, total)`` counts the input stores merged.
     """
     out = Path(output)
     if not inputs:
@@ -267,7 +280,7 @@ def merge_stores(
                 aliases.append((f"src{i}", path))
             con.execute("BEGIN TRANSACTION")
             try:
-                _Merger(con, aliases, f"{out} (the output)").merge()
+                _Merger(con, aliases, f"{out} (the output)", progress).merge()
             except BaseException:
                 con.execute("ROLLBACK")
                 raise

@@ -23,6 +23,7 @@ from assay.core import limit, limit_message
 from assay.errors import InputError
 
 from ._files import _sample_chunks, check_runs, places
+from ._import_runs import Progress, Steps, count_present
 from ._records import RunInfo
 from ._store import Store
 from ._tables import files_in
@@ -92,6 +93,7 @@ def import_samples(
     metrics: list[str] | None = None,
     source: str = "import",
     model: str | None = None,
+    progress: Progress = None,
 ) -> dict[str, Any]:
     """Import per-sample rows from CSV / JSONL / Parquet files (a file or a folder of them).
 
@@ -100,23 +102,29 @@ def import_samples(
     ``model`` sets the model of every row (over a model column or ``--map model=COL``).
     Rows without ``run_id`` get one from (model, task, source). The files are read in chunks
     and written in one transaction: memory does not grow with their size, and any bad row
-    leaves the store unchanged. Importing the same files twice changes nothing.
+    leaves the store unchanged. Importing the same files twice changes nothing: the summary's
+    ``new`` counts the samples the store did not hold, ``present`` those it held already.
+    ``progress(done, total)``: one step per file, then the write.
     """
     if model is not None and not model.strip():
         raise InputError("--model: empty model name")
     model = None if model is None else model.strip()
     files = files_in(Path(path))
 
-    def chunks() -> Iterator[pd.DataFrame]:
-        for file in files:
+    steps = Steps(progress)
+
+    def chunks(report: Progress = None) -> Iterator[pd.DataFrame]:
+        for k, file in enumerate(files):
+            if report is not None:
+                report(k, len(files))
             yield from _sample_chunks(file, mapping, metrics, source, model)
 
     runs: dict[str, tuple[str, str]] = {}  # run id -> (model, task), in order of first row
     split: str | None = None  # the first row giving a run id a second (model, task)
     hashes: list[np.ndarray] = []
-    written = 0
+    written = present = 0
     with store.transaction() as con, _bounded(con, path):
-        for chunk in chunks():
+        for chunk in chunks(steps.read):
             pairs = chunk.drop_duplicates(["run_id", "model", "task"])
             new = pairs[~pairs["run_id"].isin(list(runs))].drop_duplicates("run_id")
             for row, at in zip(pairs.itertuples(index=False), places(pairs), strict=True):
@@ -129,6 +137,7 @@ def import_samples(
             if len(new):  # before the first rows of these runs are written
                 check_runs(store, new, source, con=con)
             hashes.append(_hashes(chunk))
+            present += count_present(con, chunk)
             written += store.write_samples(
                 chunk.drop(columns=["_file", "_row"]), con=con, keep_metrics=True
             )
@@ -149,9 +158,12 @@ def import_samples(
         ]
         if new_runs:  # one statement for all of them (one per run took 0.1 s each)
             store.upsert_run(new_runs, con=con)
+    steps.written()
     return {
         "source": str(path),
         "samples": written,
+        "new": written - present,
+        "present": present,
         "runs": len(runs),
         "models": sorted({m for m, _ in runs.values()}),
         "tasks": sorted({t for _, t in runs.values()}),
