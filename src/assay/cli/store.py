@@ -191,7 +191,9 @@ def import_samples_cmd(
     metric: Annotated[
         list[str] | None,
         typer.Option(
-            help="A column to read as a metric (repeatable); metric.<name> columns always are."
+            help="A column to read as a metric (repeatable); metric.<name> columns always are. "
+            "Without such a column, tree_edit_distance is computed from prediction and "
+            "target (docs/literature_metrics.md)."
         ),
     ] = None,
     source: Annotated[str, typer.Option(help="Label for the runs this creates.")] = "import",
