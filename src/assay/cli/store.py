@@ -193,7 +193,8 @@ def import_samples_cmd(
         typer.Option(
             help="A column to read as a metric (repeatable); metric.<name> columns always are. "
             "Without such a column, tree_edit_distance is computed from prediction and "
-            "target (docs/literature_metrics.md)."
+            "target, pate and pa_f1 from anomaly_labels and anomaly_scores "
+            "(docs/literature_metrics.md)."
         ),
     ] = None,
     source: Annotated[str, typer.Option(help="Label for the runs this creates.")] = "import",

@@ -277,5 +277,7 @@ BUILTIN_METRICS.update(
             None,
             "SRSD normalised tree edit distance to the true equation",
         ),
+        _m("pate", 44, True, _UNIT, None, "PATE: proximity-aware PR-AUC of anomaly scores"),
+        _m("pa_f1", 43, True, _UNIT, None, "point-adjusted F1 at the best threshold"),
     )
 )
