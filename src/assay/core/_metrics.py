@@ -279,5 +279,9 @@ BUILTIN_METRICS.update(
         ),
         _m("pate", 44, True, _UNIT, None, "PATE: proximity-aware PR-AUC of anomaly scores"),
         _m("pa_f1", 43, True, _UNIT, None, "point-adjusted F1 at the best threshold"),
+        # label-free, per-sample pseudo-values whose run mean is the metric (in (0, 1])
+        _m("matrix_nuclear_norm", 2, True, None, None, "answer matrix nuclear norm (L1,2)"),
+        _m("matrix_nuclear_norm_exact", 2, True, None, None, "answer matrix nuclear norm"),
+        _m("matrix_entropy", 2, True, None, None, "answer matrix von Neumann entropy"),
     )
 )
