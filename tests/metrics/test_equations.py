@@ -16,6 +16,7 @@ from assay.core import metric_info
 from assay.errors import InputError
 from assay.metrics import COMPUTED, equation_tree_size, tree_edit_distance
 from assay.metrics._equations import _parse
+from assay.report import build_report
 from assay.runner import evaluate
 from assay.store import import_samples, open_store
 from assay.tasks import load_task
@@ -166,6 +167,9 @@ def test_import_samples_computes_it_and_compare_and_rank_use_it(tmp_path):
     ranked = json.loads(out)
     assert [r["model"] for r in ranked["ratings"]] == ["good", "bad"]
     assert ranked["metrics"] == {"laws": "tree_edit_distance"}
+    report = build_report(open_store(store_path), bootstrap=0, scaling_bootstrap=0)
+    assert report.headline == {"laws": "tree_edit_distance"}
+    assert report.panel("leaderboard").items[0]["row_keys"] == ["good", "bad"]
 
 
 def test_import_without_the_fields_is_one_error(tmp_path):

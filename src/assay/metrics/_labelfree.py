@@ -19,9 +19,10 @@ exactly but 1/√C in the L1,2 form, which is tight only when the columns are ne
 states divided by the number of tokens, where lower means better compression; on answer
 distributions, as in batch nuclear-norm maximisation, higher is more discriminable and diverse.)
 
-**Matrix Entropy** (Wei et al., "Diff-eRank" / "Large Language Model Evaluation via Matrix
-Entropy", 2024): the von Neumann entropy of K = AᵀA / tr(AᵀA), H = −Σ λ_k log λ_k / log D over
-the eigenvalues λ of K, in [0, 1] (0: rank one, 1: an even spread over D directions).
+**Matrix Entropy** (Wei et al., "Large Language Model Evaluation via Matrix Entropy", 2024):
+the von Neumann entropy of K = AᵀA / tr(AᵀA), H = −Σ λ_k log λ_k / log D over the eigenvalues
+λ of K (divided by log D here, so in [0, 1]: 0 for rank one, 1 for an even spread over D
+directions).
 
 Per-sample pseudo-values. Each metric is a smooth function θ = g(M) of a mean over samples,
 M = (1/n) Σ_i x_i (x_i = a_i ⊙ a_i for the L1,2 form, a_i a_iᵀ otherwise), so each sample gets
