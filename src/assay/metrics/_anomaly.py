@@ -39,7 +39,7 @@ from assay.errors import InputError
 
 __all__ = ["anomaly_intervals", "pate", "point_adjusted_f1"]
 
-_BLOCK = 64  # thresholds scored at once: memory is _BLOCK × the series' length
+_CELLS = 4_000_000  # thresholds × points scored at once (about 32 MB per float matrix)
 
 
 def _series(labels, scores) -> tuple[np.ndarray, np.ndarray]:
@@ -179,9 +179,10 @@ def pate(
                 p, r = zones.precision_recall(cut)
                 values.append(float(2 * p[0] * r[0] / (p[0] + r[0])) if p[0] + r[0] > 0 else 0.0)
                 continue
+            block = max(1, _CELLS // s.size)
             parts = [
-                zones.precision_recall(s[None, :] >= thr[i : i + _BLOCK, None])
-                for i in range(0, thr.size, _BLOCK)
+                zones.precision_recall(s[None, :] >= thr[i : i + block, None])
+                for i in range(0, thr.size, block)
             ]
             precision = np.concatenate([a for a, _ in parts])
             recall = np.concatenate([b for _, b in parts])
@@ -207,7 +208,9 @@ def point_adjusted_f1(
     top = np.array([s[a : b + 1].max() for a, b in spans])  # loops over intervals
     sizes = spans[:, 1] - spans[:, 0] + 1
     normal = np.sort(s[~y])
-    tp = (top[None, :] >= cuts[:, None]) @ sizes
+    by_top = np.argsort(top)
+    ranked, cum = top[by_top], np.r_[0, np.cumsum(sizes[by_top][::-1])]  # from the highest
+    tp = cum[ranked.size - np.searchsorted(ranked, cuts, side="left")]  # sizes with top ≥ cut
     fp = normal.size - np.searchsorted(normal, cuts, side="left")
     fn = y.sum() - tp
     f1 = np.where(tp > 0, 2 * tp / np.maximum(2 * tp + fp + fn, 1), 0.0)
