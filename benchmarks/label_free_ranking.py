@@ -8,7 +8,7 @@ each, one ordering), adds the label-free metrics to the store (``assay store lab
 prints, per variant and task, accuracy beside Matrix Nuclear-Norm (L1,2 and exact) and Matrix
 Entropy; the ranking of the variants by each (macro mean over tasks); and Spearman's ρ between
 each label-free metric and accuracy over the (variant, task) cells and within tasks. A few
-minutes on 2 cores with the default limit (the model cache warm).
+minutes on 2 cores with the default limit (about ten on a busy machine; the model cache warm).
 """
 
 from __future__ import annotations
