@@ -10,6 +10,7 @@ from rich.text import Text
 
 from assay.errors import InputError
 from assay.store import (
+    add_label_free_metrics,
     export_lm_eval,
     export_samples,
     import_inspect,
@@ -21,7 +22,7 @@ from assay.store import (
 )
 
 from ._common import console, get_store, print_json, print_table
-from ._options import JsonOption, StoreOption
+from ._options import JsonOption, StoreOption, split_list
 from ._progress import progress_bar
 
 store_app = typer.Typer(help="Inspect and query the result store.", no_args_is_help=True)
@@ -70,6 +71,26 @@ def query(
         print_json(df.to_dict(orient="records"))
     else:
         print_table(df, digits=6)
+
+
+@store_app.command("label-free")
+def label_free(
+    models: Annotated[str | None, typer.Option("--models", help="Comma-separated models.")] = None,
+    task: Annotated[str | None, typer.Option("--task", help="Comma-separated tasks.")] = None,
+    store: StoreOption = None,
+    json_out: JsonOption = False,
+) -> None:
+    """Add Matrix Nuclear-Norm (L1,2 and exact) and Matrix Entropy of each multiple-choice
+    run's answer distributions to its samples, so compare, rank and the report read them
+    (docs/literature_metrics.md)."""
+    result = add_label_free_metrics(
+        get_store(store, must_exist=True), split_list(models), split_list(task)
+    )
+    if json_out:
+        print_json(result)
+        return
+    console.print(f"{result['samples']} samples in {result['runs']} runs scored")
+    print_table(result["values"], title="label-free metrics per run")
 
 
 @store_app.command("merge")
@@ -200,7 +221,10 @@ def import_samples_cmd(
     metric: Annotated[
         list[str] | None,
         typer.Option(
-            help="A column to read as a metric (repeatable); metric.<name> columns always are."
+            help="A column to read as a metric (repeatable); metric.<name> columns always are. "
+            "Without such a column, tree_edit_distance is computed from prediction and "
+            "target, pate and pa_f1 from anomaly_labels and anomaly_scores "
+            "(docs/literature_metrics.md)."
         ),
     ] = None,
     source: Annotated[str, typer.Option(help="Label for the runs this creates.")] = "import",

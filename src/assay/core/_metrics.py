@@ -143,7 +143,8 @@ def resolve_metrics(
 
 def parse_metric_spec(name: str, spec: Any, where: str = "metrics") -> MetricInfo:
     """A task file's declaration of one metric: ``{higher_is_better, bounded, chance,
-    priority, description}`` (all optional); a one-line error names what is wrong."""
+    priority, description}`` (all optional; an empty declaration of a built-in metric is the
+    registry's definition); a one-line error names what is wrong."""
     if spec is None:
         spec = {}
     if not isinstance(spec, Mapping):
@@ -151,6 +152,8 @@ def parse_metric_spec(name: str, spec: Any, where: str = "metrics") -> MetricInf
     unknown = set(spec) - {"higher_is_better", "bounded", "chance", "priority", "description"}
     if unknown:
         raise InputError(f"{where}.{name}: unknown key(s) {', '.join(sorted(unknown))}")
+    if not spec and str(name) in BUILTIN_METRICS:  # a bare declaration: the registry's
+        return BUILTIN_METRICS[str(name)]
     higher = spec.get("higher_is_better", True)
     if not isinstance(higher, bool):
         raise InputError(f"{where}.{name}.higher_is_better: expected true or false")
@@ -260,3 +263,25 @@ def with_corpus_metrics(scores: pd.DataFrame) -> pd.DataFrame:
         rows["repeat"] = 0
     rows = rows.reindex(columns=list(scores.columns))
     return pd.concat([scores, rows], ignore_index=True)
+
+
+# Metrics from the wider evaluation literature (issue 35), computed by ``assay.metrics``.
+BUILTIN_METRICS.update(
+    (m.name, m)
+    for m in (
+        _m(
+            "tree_edit_distance",
+            45,
+            False,
+            _UNIT,
+            None,
+            "SRSD normalised tree edit distance to the true equation",
+        ),
+        _m("pate", 44, True, _UNIT, None, "PATE: proximity-aware PR-AUC of anomaly scores"),
+        _m("pa_f1", 43, True, _UNIT, None, "point-adjusted F1 at the best threshold"),
+        # label-free, per-sample pseudo-values whose run mean is the metric (in (0, 1])
+        _m("matrix_nuclear_norm", 2, True, None, None, "answer matrix nuclear norm (L1,2)"),
+        _m("matrix_nuclear_norm_exact", 2, True, None, None, "answer matrix nuclear norm"),
+        _m("matrix_entropy", 2, True, None, None, "answer matrix von Neumann entropy"),
+    )
+)

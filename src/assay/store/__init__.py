@@ -7,6 +7,7 @@ from ._export import export_samples
 from ._files import read_model_meta, set_model_meta
 from ._import_runs import ImportSummary
 from ._inspect import import_inspect, read_inspect
+from ._label_free import add_label_free_metrics
 from ._lighteval import import_lighteval, read_lighteval
 from ._lm_eval import import_lm_eval, read_lm_eval
 from ._lm_eval_export import export_lm_eval
@@ -19,6 +20,7 @@ from ._store import Store, default_store_path, existing_store, open_store
 from ._tables import read_table
 
 __all__ = [
+    "add_label_free_metrics",
     "SCHEMA_VERSION",
     "WINNERS",
     "Battle",

@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 
 from assay.errors import InputError
+from assay.metrics import COMPUTED, compute_metric
 
 from ._records import ModelInfo, make_run_id
 from ._store import Store
@@ -177,6 +178,15 @@ def _sample_chunks(
         yield _mapped(df, file, mapping, metrics, source, model)
 
 
+def _computed(df: pd.DataFrame, file: Path, name: str) -> np.ndarray:
+    """Metric ``name`` computed from the chunk's fields (:data:`assay.metrics.COMPUTED`)."""
+    fields = {f: df[f].tolist() for f in COMPUTED[name].fields if f in df.columns}
+    try:
+        return compute_metric(name, fields)
+    except InputError as exc:
+        raise InputError(f"{file}: {exc}") from None
+
+
 def _mapped(
     df: pd.DataFrame,
     file: Path,
@@ -195,6 +205,9 @@ def _mapped(
             )
         df = df.rename(columns={col: field for field, col in mapping.items()})
     for name in metrics or []:
+        if name not in df.columns and name in COMPUTED:
+            df[METRIC_PREFIX + name] = _computed(df, file, name)
+            continue
         if name not in df.columns:
             raise InputError(f"{file}: metric column '{name}' is not in the file")
         df = df.rename(columns={name: METRIC_PREFIX + name})

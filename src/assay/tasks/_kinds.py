@@ -20,6 +20,7 @@ from typing import Any, ClassVar, Protocol, TypeVar
 import numpy as np
 
 from assay.errors import InputError
+from assay.metrics import tree_edit_distance
 from assay.requests import GenerateRequest, LoglikelihoodRequest, Request, RollingRequest
 
 from ._docs import Doc, choice_orders, sampling_seed
@@ -320,6 +321,8 @@ class Generate(RequestKind):
         }
         if payload is not None and payload.tempting is not None:
             metrics["chose_tempting"] = exact_match(prediction, [payload.tempting])
+        if "tree_edit_distance" in getattr(task, "metrics", {}):  # declared: scored too
+            metrics["tree_edit_distance"] = min(tree_edit_distance(prediction, t) for t in targets)
         return ScoredSample(
             metrics=metrics,
             prediction=prediction,
