@@ -101,6 +101,7 @@ EXAMPLES: dict[str, str] = {
     "store info": "assay store info --json",
     "store query": 'assay store query "SELECT model, count(*) FROM samples GROUP BY ALL"',
     "store merge": "assay store merge shard-1.duckdb shard-2.duckdb -o all.duckdb",
+    "store label-free": "assay store label-free --json",
     "models": "assay models list",
     "models list": "assay models list --json",
     "models set-meta": "assay models set-meta models.csv",
