@@ -20,6 +20,8 @@ from ._limits import LIMITS, ReadBudget, limit, limit_message
 from ._metrics import (
     BUILTIN_METRICS,
     CORPUS_METRICS,
+    DISCOVERY_METRICS,
+    METRIC_FAMILIES,
     MetricInfo,
     MetricMap,
     declared_metrics,
@@ -30,6 +32,14 @@ from ._metrics import (
     parse_metric_spec,
     resolve_metrics,
     with_corpus_metrics,
+)
+from ._quantile import (
+    central_levels,
+    interval_coverage,
+    isotonic_quantiles,
+    pinball_loss,
+    sort_quantiles,
+    weighted_interval_score,
 )
 from ._readers import csv_chunks, decode_text, iter_jsonl, jsonl_chunks, read_csv_rows, read_text
 from ._settings import (
@@ -79,4 +89,13 @@ __all__ = [
     "stable_hash",
     "to_jsonable",
     "with_corpus_metrics",
+    "DISCOVERY_METRICS",
+    # metrics from the wider literature (docs/metrics.md)
+    "METRIC_FAMILIES",
+    "central_levels",
+    "interval_coverage",
+    "isotonic_quantiles",
+    "pinball_loss",
+    "sort_quantiles",
+    "weighted_interval_score",
 ]

@@ -19,6 +19,7 @@ import pandas as pd
 
 from assay.errors import InputError
 
+from ._derived import derivable, derive
 from ._records import ModelInfo, make_run_id
 from ._store import Store
 from ._tables import (
@@ -195,6 +196,9 @@ def _mapped(
             )
         df = df.rename(columns={col: field for field, col in mapping.items()})
     for name in metrics or []:
+        if name not in df.columns and derivable(name):  # computed from the row (_derived)
+            df[METRIC_PREFIX + name] = derive(df, file, name)
+            continue
         if name not in df.columns:
             raise InputError(f"{file}: metric column '{name}' is not in the file")
         df = df.rename(columns={name: METRIC_PREFIX + name})

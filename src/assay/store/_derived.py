@@ -1,0 +1,90 @@
+"""Metrics ``assay import samples --metric NAME`` computes from a row's own columns when the file
+has no column ``NAME`` (docs/metrics.md): the per-forecast scores of quantile forecasts, which
+read ``quantile.<level>`` columns and the observed value in ``target``.
+
+Each is a per-sample value (so its task mean gets the clustered interval and paired tests of
+any metric); the formulas are those of :mod:`assay.core` (``weighted_interval_score``, ...).
+A missing or bad input is one InputError naming the file, line and field.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from assay.core import (
+    interval_coverage,
+    isotonic_quantiles,
+    pinball_loss,
+    sort_quantiles,
+    weighted_interval_score,
+)
+from assay.errors import InputError
+
+from ._tables import numbers, present, where
+
+QUANTILE_PREFIX = "quantile."
+_QUANTILE = ("wis", "wis_sorted", "wis_isotonic", "pinball")
+
+
+def derivable(name: str) -> bool:
+    """True when ``name`` is a metric assay can compute from a row's columns."""
+    family, sep, k = name.partition("@")
+    return name in _QUANTILE or (family == "coverage" and sep == "@" and _number(k))
+
+
+def _number(text: str) -> bool:
+    try:
+        return 0 < float(text) < 100
+    except ValueError:
+        return False
+
+
+def _required(df: pd.DataFrame, path: Path, field: str, what: str) -> np.ndarray:
+    """Column ``field`` as finite floats, every row filled (one error naming the first gap)."""
+    if field not in df:
+        raise InputError(f"{path}: {what} needs a column '{field}'")
+    values = numbers(df, path, field).to_numpy(float)
+    gap = ~present(df[field]) | ~np.isfinite(values)
+    if gap.any():
+        raise InputError(f"{where(df, path, gap)}, field '{field}': empty ({what} needs it)")
+    return values
+
+
+def _quantiles(df: pd.DataFrame, path: Path, name: str) -> tuple[np.ndarray, np.ndarray]:
+    """(levels, the (n, L) quantiles) from the ``quantile.<level>`` columns, in level order."""
+    columns = [c for c in df.columns if str(c).startswith(QUANTILE_PREFIX)]
+    levels = []
+    for column in columns:
+        try:
+            level = float(column[len(QUANTILE_PREFIX) :])
+        except ValueError:
+            level = np.nan
+        if not 0 < level < 1:
+            raise InputError(
+                f"{path}: column '{column}': the level after the dot must be in (0, 1)"
+            )
+        levels.append(level)
+    if not columns:
+        raise InputError(f"{path}: metric '{name}' needs quantile.<level> columns")
+    order = np.argsort(levels)
+    values = np.column_stack([_required(df, path, columns[i], f"metric '{name}'") for i in order])
+    return np.asarray(levels)[order], values
+
+
+def derive(df: pd.DataFrame, path: Path, name: str) -> np.ndarray:
+    """The per-row values of the derivable metric ``name`` (:func:`derivable`)."""
+    levels, q = _quantiles(df, path, name)
+    y = _required(df, path, "target", f"metric '{name}'")
+    try:
+        if name.startswith("coverage@"):
+            return interval_coverage(q, levels, y, float(name.partition("@")[2]) / 100)
+        if name == "pinball":
+            return pinball_loss(q, levels, y)
+        repair = {"wis_sorted": sort_quantiles, "wis_isotonic": isotonic_quantiles}
+        fixed = repair[name](q) if name in repair else q
+        return weighted_interval_score(fixed, levels, y)
+    except InputError as exc:
+        raise InputError(f"{path}: metric '{name}': {exc}") from None
