@@ -42,6 +42,7 @@ from ._quantile import (
     weighted_interval_score,
 )
 from ._readers import csv_chunks, decode_text, iter_jsonl, jsonl_chunks, read_csv_rows, read_text
+from ._retrieval import ndcg, pad_lists, ranked_relevance, recall_at_k, reciprocal_rank
 from ._settings import (
     DEFAULT_CONFIDENCE,
     DEFAULT_RESAMPLES,
@@ -98,4 +99,9 @@ __all__ = [
     "pinball_loss",
     "sort_quantiles",
     "weighted_interval_score",
+    "ndcg",
+    "pad_lists",
+    "ranked_relevance",
+    "recall_at_k",
+    "reciprocal_rank",
 ]

@@ -1,6 +1,7 @@
 """Metrics ``assay import samples --metric NAME`` computes from a row's own columns when the file
 has no column ``NAME`` (docs/metrics.md): the per-forecast scores of quantile forecasts, which
-read ``quantile.<level>`` columns and the observed value in ``target``.
+read ``quantile.<level>`` columns and the observed value in ``target``; the per-query retrieval
+metrics, which read the list ``relevance`` (graded, ≥ 0) and optionally the list ``scores``.
 
 Each is a per-sample value (so its task mean gets the clustered interval and paired tests of
 any metric); the formulas are those of :mod:`assay.core` (``weighted_interval_score``, ...).
@@ -9,6 +10,7 @@ A missing or bad input is one InputError naming the file, line and field.
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -17,7 +19,11 @@ import pandas as pd
 from assay.core import (
     interval_coverage,
     isotonic_quantiles,
+    ndcg,
+    pad_lists,
     pinball_loss,
+    recall_at_k,
+    reciprocal_rank,
     sort_quantiles,
     weighted_interval_score,
 )
@@ -29,10 +35,52 @@ QUANTILE_PREFIX = "quantile."
 _QUANTILE = ("wis", "wis_sorted", "wis_isotonic", "pinball")
 
 
+_RETRIEVAL = ("ndcg", "mrr")
+
+
 def derivable(name: str) -> bool:
     """True when ``name`` is a metric assay can compute from a row's columns."""
     family, sep, k = name.partition("@")
-    return name in _QUANTILE or (family == "coverage" and sep == "@" and _number(k))
+    if name in _QUANTILE or name in _RETRIEVAL:
+        return True
+    if family == "coverage" and sep:
+        return _number(k)
+    return family in ("ndcg", "recall") and sep == "@" and k.isdigit() and int(k) > 0
+
+
+def _number_lists(df: pd.DataFrame, path: Path, field: str, what: str) -> np.ndarray:
+    """Column ``field`` of lists of numbers (JSON text in CSV cells, arrays in JSONL and
+    Parquet) as one NaN-padded array; a row that is not such a list is an error naming it."""
+    if field not in df:
+        raise InputError(f"{path}: {what} needs a column '{field}'")
+    parsed = []
+    for i, value in enumerate(df[field].tolist()):
+        try:
+            items = json.loads(value) if isinstance(value, str) else value
+            row = [float(x) for x in items if not isinstance(x, bool | str)]
+            if len(row) != len(items) or not np.isfinite(row).all():
+                raise ValueError
+        except (TypeError, ValueError, RecursionError):
+            raise InputError(
+                f"{where(df, path, i)}, field '{field}': not a list of numbers ({what} needs it)"
+            ) from None
+        parsed.append(row)
+    return pad_lists(parsed)
+
+
+def _retrieval(df: pd.DataFrame, path: Path, name: str) -> np.ndarray:
+    what = f"metric '{name}'"
+    relevance = _number_lists(df, path, "relevance", what)
+    scores = _number_lists(df, path, "scores", what) if "scores" in df else None
+    family, _, k = name.partition("@")
+    try:
+        if name == "mrr":
+            return reciprocal_rank(relevance, scores)
+        if family == "recall":
+            return recall_at_k(relevance, scores, int(k))
+        return ndcg(relevance, scores, int(k) if k else None)
+    except InputError as exc:
+        raise InputError(f"{path}: {what}: {exc}") from None
 
 
 def _number(text: str) -> bool:
@@ -76,6 +124,8 @@ def _quantiles(df: pd.DataFrame, path: Path, name: str) -> tuple[np.ndarray, np.
 
 def derive(df: pd.DataFrame, path: Path, name: str) -> np.ndarray:
     """The per-row values of the derivable metric ``name`` (:func:`derivable`)."""
+    if name.partition("@")[0] in ("ndcg", "recall", "mrr"):
+        return _retrieval(df, path, name)
     levels, q = _quantiles(df, path, name)
     y = _required(df, path, "target", f"metric '{name}'")
     try:
