@@ -93,10 +93,11 @@ def test_registry_declares_the_quantile_metrics():
     cov = metric_info("coverage@90")
     assert cov.bounds == (0.0, 1.0) and cov.priority < 0 and "90%" in cov.description
     assert metric_info("coverage@x").bounds is None  # not a family member
-    # a task file naming a built-in metric keeps what it leaves out
-    declared = parse_metric_spec("wis", {"description": "my WIS"})
-    assert declared.lower_is_better and declared.bounds == (0.0, np.inf)
-    assert declared.priority == metric_info("wis").priority
+    # a task file naming a built-in metric ({} or nothing) keeps its definition
+    for spec in ({}, None):
+        assert parse_metric_spec("wis", spec) == metric_info("wis")
+    assert parse_metric_spec("coverage@80", {}) == metric_info("coverage@80")
+    assert parse_metric_spec("wis", {"priority": 3}).higher_is_better  # a full declaration
 
 
 def test_import_samples_computes_wis_and_compare_ranks_it(tmp_path):

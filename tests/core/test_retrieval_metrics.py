@@ -85,7 +85,7 @@ choices: "{{ passages }}"
 target: "{{ best }}"
 metrics:
   ndcg@2: {}
-  recall@1: {description: "right passage ranked first"}
+  recall@1: {}
 docs:
 """
 
@@ -143,8 +143,8 @@ def test_a_yaml_task_with_graded_choices_scores_the_ranking(tmp_path):
         pairs = json.loads(out.output)["pairs"]
         assert len(pairs) == 1 and pairs[0]["metric"] == metric
     assert expected["beta"][0] > expected["alpha"][0]  # the more skilled fake ranks better
-    # the task's declaration of recall@1 kept the built-in direction and bounds
-    assert metric_info("recall@1", task.metrics).bounds == (0.0, 1.0)
+    # the task's declaration of recall@1 kept the built-in definition
+    assert metric_info("recall@1", task.metrics) == metric_info("recall@1")
 
 
 def test_a_bad_relevance_field_is_one_line_error(tmp_path):

@@ -12,6 +12,12 @@ imports nothing from the other parts of assay.
 
 from ._columns import require_columns
 from ._cost import CostFit, fit_cost
+from ._discovery import (
+    discovery_acceleration,
+    discovery_metrics,
+    discovery_pseudo_values,
+    with_discovery_metrics,
+)
 from ._format import fixed, format_number
 from ._hashing import stable_hash
 from ._json import attributes, to_jsonable
@@ -104,4 +110,8 @@ __all__ = [
     "ranked_relevance",
     "recall_at_k",
     "reciprocal_rank",
+    "discovery_acceleration",
+    "discovery_metrics",
+    "discovery_pseudo_values",
+    "with_discovery_metrics",
 ]

@@ -23,6 +23,8 @@ import pandas as pd
 
 from assay.errors import InputError
 
+from ._discovery import DISCOVERY_METRICS, with_discovery_metrics
+
 
 @dataclass(frozen=True)
 class MetricInfo:
@@ -134,10 +136,6 @@ METRIC_FAMILIES: dict[str, MetricInfo] = {
     )
 }
 
-#: Discovery metrics: corpus values from the per-document pieces ``discovery_pred`` and
-#: ``discovery_true`` (:func:`assay.core.with_discovery_metrics`).
-DISCOVERY_METRICS = ("disc_precision", "disc_recall", "disc_f1", "daf")
-
 #: Corpus metrics: name -> (per-document denominator, transform of r = −Σ logprob / Σ denom).
 CORPUS_METRICS: dict[str, str] = {
     "word_perplexity": "words",
@@ -205,8 +203,9 @@ def resolve_metrics(
 
 def parse_metric_spec(name: str, spec: Any, where: str = "metrics") -> MetricInfo:
     """A task file's declaration of one metric: ``{higher_is_better, bounded, chance,
-    priority, description}`` (all optional; for a built-in metric, e.g. ``wis`` or ``ndcg@10``,
-    a key left out keeps its built-in value); a one-line error names what is wrong."""
+    priority, description}`` (all optional; an empty declaration of a built-in metric, e.g.
+    ``wis: {}`` or ``ndcg@10: {}``, keeps its built-in definition); a one-line error names what
+    is wrong."""
     if spec is None:
         spec = {}
     if not isinstance(spec, Mapping):
@@ -214,7 +213,8 @@ def parse_metric_spec(name: str, spec: Any, where: str = "metrics") -> MetricInf
     unknown = set(spec) - {"higher_is_better", "bounded", "chance", "priority", "description"}
     if unknown:
         raise InputError(f"{where}.{name}: unknown key(s) {', '.join(sorted(unknown))}")
-    base = _builtin(str(name)) or MetricInfo(str(name))  # a key left out keeps the built-in
+    # an empty declaration names a metric: a built-in one (wis, ndcg@10...) keeps its definition
+    base = (None if spec else _builtin(str(name))) or MetricInfo(str(name))
     higher = spec.get("higher_is_better", base.higher_is_better)
     if not isinstance(higher, bool):
         raise InputError(f"{where}.{name}.higher_is_better: expected true or false")
@@ -288,8 +288,10 @@ def with_corpus_metrics(scores: pd.DataFrame) -> pd.DataFrame:
     g(r) exactly (``word_perplexity`` = exp(r) with d = words, ``byte_perplexity`` = exp(r)
     and ``bits_per_byte`` = r / ln 2 with d = bytes), and the standard error of mean(v) is the
     delta-method one; paired differences of v are the delta-method paired differences. Tasks
-    that already carry a corpus metric keep theirs.
+    that already carry a corpus metric keep theirs. Discovery metrics (DAF, precision, recall
+    and F1 at a threshold) are added the same way (:func:`with_discovery_metrics`).
     """
+    scores = with_discovery_metrics(scores)
     need = {"model", "task", "doc_id", "metric", "value"}
     if scores.empty or not need <= set(scores.columns):
         return scores

@@ -1,7 +1,11 @@
 """Metrics ``assay import samples --metric NAME`` computes from a row's own columns when the file
 has no column ``NAME`` (docs/metrics.md): the per-forecast scores of quantile forecasts, which
 read ``quantile.<level>`` columns and the observed value in ``target``; the per-query retrieval
-metrics, which read the list ``relevance`` (graded, ≥ 0) and optionally the list ``scores``.
+metrics, which read the list ``relevance`` (graded, ≥ 0) and optionally the list ``scores``;
+and the discovery metrics (``daf``, ``disc_precision``, ``disc_recall``, ``disc_f1``), corpus
+values whose per-document pieces ``discovery_pred`` and ``discovery_true`` are read from the
+numbers in ``prediction`` and ``target`` (≤ 0: positive), the corpus values being formed when the
+store is read (:func:`assay.core.with_discovery_metrics`).
 
 Each is a per-sample value (so its task mean gets the clustered interval and paired tests of
 any metric); the formulas are those of :mod:`assay.core` (``weighted_interval_score``, ...).
@@ -17,6 +21,7 @@ import numpy as np
 import pandas as pd
 
 from assay.core import (
+    DISCOVERY_METRICS,
     interval_coverage,
     isotonic_quantiles,
     ndcg,
@@ -41,7 +46,7 @@ _RETRIEVAL = ("ndcg", "mrr")
 def derivable(name: str) -> bool:
     """True when ``name`` is a metric assay can compute from a row's columns."""
     family, sep, k = name.partition("@")
-    if name in _QUANTILE or name in _RETRIEVAL:
+    if name in _QUANTILE or name in _RETRIEVAL or name in DISCOVERY_METRICS:
         return True
     if family == "coverage" and sep:
         return _number(k)
@@ -122,10 +127,21 @@ def _quantiles(df: pd.DataFrame, path: Path, name: str) -> tuple[np.ndarray, np.
     return np.asarray(levels)[order], values
 
 
-def derive(df: pd.DataFrame, path: Path, name: str) -> np.ndarray:
-    """The per-row values of the derivable metric ``name`` (:func:`derivable`)."""
+def derive(df: pd.DataFrame, path: Path, name: str) -> dict[str, np.ndarray]:
+    """The per-row metric values the derivable metric ``name`` (:func:`derivable`) needs:
+    ``{name: values}``, or for a discovery metric its two pieces."""
+    if name in DISCOVERY_METRICS:
+        what = f"metric '{name}'"
+        return {
+            "discovery_pred": _required(df, path, "prediction", what),
+            "discovery_true": _required(df, path, "target", what),
+        }
     if name.partition("@")[0] in ("ndcg", "recall", "mrr"):
-        return _retrieval(df, path, name)
+        return {name: _retrieval(df, path, name)}
+    return {name: _quantile(df, path, name)}
+
+
+def _quantile(df: pd.DataFrame, path: Path, name: str) -> np.ndarray:
     levels, q = _quantiles(df, path, name)
     y = _required(df, path, "target", f"metric '{name}'")
     try:

@@ -197,7 +197,8 @@ def _mapped(
         df = df.rename(columns={col: field for field, col in mapping.items()})
     for name in metrics or []:
         if name not in df.columns and derivable(name):  # computed from the row (_derived)
-            df[METRIC_PREFIX + name] = derive(df, file, name)
+            for piece, values in derive(df, file, name).items():
+                df[METRIC_PREFIX + piece] = values
             continue
         if name not in df.columns:
             raise InputError(f"{file}: metric column '{name}' is not in the file")

@@ -40,6 +40,7 @@ from ._metrics import (
     rolling_metrics,
     token_f1,
 )
+from ._numeric import discovery_pieces
 from ._ranking import choice_relevance, ranking_metrics
 from ._render import render_chat
 
@@ -326,6 +327,8 @@ class Generate(RequestKind):
         }
         if payload is not None and payload.tempting is not None:
             metrics["chose_tempting"] = exact_match(prediction, [payload.tempting])
+        raw_target = payload.targets[0] if payload else instance.target or ""
+        metrics.update(discovery_pieces(prediction, raw_target, getattr(task, "metrics", None)))
         return ScoredSample(
             metrics=metrics,
             prediction=prediction,
