@@ -213,13 +213,14 @@ def parse_metric_spec(name: str, spec: Any, where: str = "metrics") -> MetricInf
     unknown = set(spec) - {"higher_is_better", "bounded", "chance", "priority", "description"}
     if unknown:
         raise InputError(f"{where}.{name}: unknown key(s) {', '.join(sorted(unknown))}")
-    # an empty declaration names a metric: a built-in one (wis, ndcg@10...) keeps its definition
-    base = (None if spec else _builtin(str(name))) or MetricInfo(str(name))
-    higher = spec.get("higher_is_better", base.higher_is_better)
+    builtin = None if spec else _builtin(str(name))
+    if builtin is not None:  # an empty declaration names a built-in metric (wis, ndcg@10...)
+        return builtin
+    higher = spec.get("higher_is_better", True)
     if not isinstance(higher, bool):
         raise InputError(f"{where}.{name}.higher_is_better: expected true or false")
-    bounds = spec.get("bounded", base.bounds)
-    if bounds is not None and "bounded" in spec:
+    bounds = spec.get("bounded")
+    if bounds is not None:
         ok = isinstance(bounds, Sequence) and not isinstance(bounds, str) and len(bounds) == 2
         try:
             low, high = (float(b) for b in bounds) if ok else (math.nan, math.nan)
@@ -228,10 +229,10 @@ def parse_metric_spec(name: str, spec: Any, where: str = "metrics") -> MetricInf
         if not low < high:
             raise InputError(f"{where}.{name}.bounded: expected [low, high] with low < high")
         bounds = (low, high)
-    chance = spec.get("chance", base.chance)
+    chance = spec.get("chance")
     if chance is not None and (isinstance(chance, bool) or not isinstance(chance, int | float)):
         raise InputError(f"{where}.{name}.chance: expected a number")
-    priority = spec.get("priority", base.priority)
+    priority = spec.get("priority", 0)
     if isinstance(priority, bool) or not isinstance(priority, int):
         raise InputError(f"{where}.{name}.priority: expected an integer")
     return MetricInfo(
@@ -240,8 +241,7 @@ def parse_metric_spec(name: str, spec: Any, where: str = "metrics") -> MetricInf
         bounds,
         None if chance is None else float(chance),
         priority,
-        str(spec.get("description", base.description)),
-        base.log_scale,
+        str(spec.get("description", "")),
     )
 
 
