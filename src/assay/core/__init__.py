@@ -12,6 +12,12 @@ imports nothing from the other parts of assay.
 
 from ._columns import require_columns
 from ._cost import CostFit, fit_cost
+from ._discovery import (
+    discovery_acceleration,
+    discovery_metrics,
+    discovery_pseudo_values,
+    with_discovery_metrics,
+)
 from ._format import fixed, format_number
 from ._hashing import stable_hash
 from ._json import attributes, to_jsonable
@@ -20,6 +26,8 @@ from ._limits import LIMITS, ReadBudget, limit, limit_message
 from ._metrics import (
     BUILTIN_METRICS,
     CORPUS_METRICS,
+    DISCOVERY_METRICS,
+    METRIC_FAMILIES,
     MetricInfo,
     MetricMap,
     declared_metrics,
@@ -31,7 +39,16 @@ from ._metrics import (
     resolve_metrics,
     with_corpus_metrics,
 )
+from ._quantile import (
+    central_levels,
+    interval_coverage,
+    isotonic_quantiles,
+    pinball_loss,
+    sort_quantiles,
+    weighted_interval_score,
+)
 from ._readers import csv_chunks, decode_text, iter_jsonl, jsonl_chunks, read_csv_rows, read_text
+from ._retrieval import ndcg, pad_lists, ranked_relevance, recall_at_k, reciprocal_rank
 from ._settings import (
     DEFAULT_CONFIDENCE,
     DEFAULT_RESAMPLES,
@@ -79,4 +96,22 @@ __all__ = [
     "stable_hash",
     "to_jsonable",
     "with_corpus_metrics",
+    "DISCOVERY_METRICS",
+    # metrics from the wider literature (docs/metrics.md)
+    "METRIC_FAMILIES",
+    "central_levels",
+    "interval_coverage",
+    "isotonic_quantiles",
+    "pinball_loss",
+    "sort_quantiles",
+    "weighted_interval_score",
+    "ndcg",
+    "pad_lists",
+    "ranked_relevance",
+    "recall_at_k",
+    "reciprocal_rank",
+    "discovery_acceleration",
+    "discovery_metrics",
+    "discovery_pseudo_values",
+    "with_discovery_metrics",
 ]

@@ -15,13 +15,15 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from assay.errors import InputError
+
+from ._discovery import DISCOVERY_METRICS, with_discovery_metrics
 
 
 @dataclass(frozen=True)
@@ -48,6 +50,17 @@ class MetricInfo:
     def sign(self) -> float:
         """+1 when higher is better, −1 when lower is: ``sign * value`` is higher-is-better."""
         return 1.0 if self.higher_is_better else -1.0
+
+    @property
+    def interval(self) -> str:
+        """How assay forms this metric's interval: ``log`` (a perplexity: on the log scale),
+        ``delta`` (a corpus metric: the clustered interval of its delta-method per-document
+        pseudo-values, :func:`with_corpus_metrics`) or ``clustered`` (the clustered interval of
+        the mean of per-sample values)."""
+        if self.log_scale:
+            return "log"
+        corpus = self.name in CORPUS_METRICS or self.name in DISCOVERY_METRICS
+        return "delta" if corpus else "clustered"
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -90,6 +103,39 @@ BUILTIN_METRICS: dict[str, MetricInfo] = {
     )
 }
 
+_POS = (0.0, math.inf)
+#: Metrics from the wider evaluation literature (docs/metrics.md): quantile forecasts
+#: (:mod:`._quantile`), discovery (:mod:`._discovery`, corpus metrics) and retrieval
+#: (:mod:`._retrieval`).
+BUILTIN_METRICS.update(
+    (m.name, m)
+    for m in (
+        _m("ndcg", 66, True, _UNIT, None, "NDCG of the whole ranking, linear gain"),
+        _m("mrr", 64, True, _UNIT, None, "reciprocal rank of the first relevant item"),
+        _m("daf", 68, True, _POS, 1.0, "discovery acceleration factor: precision / prevalence"),
+        _m("disc_f1", 67, True, _UNIT, None, "F1 of predicted positives (value ≤ 0)"),
+        _m("disc_precision", 66, True, _UNIT, None, "precision of predicted positives"),
+        _m("disc_recall", 66, True, _UNIT, None, "recall of true positives (value ≤ 0)"),
+        _m("discovery_pred", -1, False, None, None, "predicted value (≤ 0: positive)"),
+        _m("discovery_true", -1, False, None, None, "true value (≤ 0: positive)"),
+        _m("wis", 45, False, _POS, None, "weighted interval score of quantile forecasts"),
+        _m("wis_sorted", 44, False, _POS, None, "WIS after sorting crossing quantiles"),
+        _m("wis_isotonic", 44, False, _POS, None, "WIS after isotonic repair of quantiles"),
+        _m("pinball", 43, False, _POS, None, "mean pinball loss over the quantile levels"),
+    )
+)
+
+#: Metric families named ``<family>@<k>`` (a cutoff, or a central interval's percentage);
+#: ``{k}`` in the description is replaced by it.
+METRIC_FAMILIES: dict[str, MetricInfo] = {
+    m.name: m
+    for m in (
+        _m("ndcg", 65, True, _UNIT, None, "NDCG of the top {k}, linear gain"),
+        _m("recall", 63, True, _UNIT, None, "share of the relevant items in the top {k}"),
+        _m("coverage", -1, True, _UNIT, None, "y inside the central {k}% interval"),
+    )
+}
+
 #: Corpus metrics: name -> (per-document denominator, transform of r = −Σ logprob / Σ denom).
 CORPUS_METRICS: dict[str, str] = {
     "word_perplexity": "words",
@@ -108,14 +154,28 @@ def _lower_by_name(name: str) -> bool:
 
 def metric_info(name: str, metrics: MetricMap | None = None) -> MetricInfo:
     """What assay knows of ``name``: its entry in ``metrics`` (a store's metric map), else a
-    built-in one, else the default (higher-is-better, unbounded, priority 0; perplexity-, loss-
+    built-in one (also of a family: ``ndcg@10``, ``recall@5``, ``coverage@90``), else the
+    default (higher-is-better, unbounded, priority 0; perplexity-, loss-
     and latency-like names are lower-is-better)."""
     name = str(name)
     if metrics and name in metrics:
         return metrics[name]
+    return _builtin(name) or MetricInfo(name, higher_is_better=not _lower_by_name(name))
+
+
+def _builtin(name: str) -> MetricInfo | None:
+    """The built-in definition of ``name``, also of a family member such as ``ndcg@10``."""
     if name in BUILTIN_METRICS:
         return BUILTIN_METRICS[name]
-    return MetricInfo(name, higher_is_better=not _lower_by_name(name))
+    family, sep, k = name.partition("@")
+    try:
+        fits = sep and family in METRIC_FAMILIES and math.isfinite(float(k)) and float(k) > 0
+    except ValueError:
+        fits = False
+    if not fits:
+        return None
+    base = METRIC_FAMILIES[family]
+    return replace(base, name=name, description=base.description.replace("{k}", k))
 
 
 def lower_is_better(name: str, metrics: MetricMap | None = None) -> bool:
@@ -143,8 +203,9 @@ def resolve_metrics(
 
 def parse_metric_spec(name: str, spec: Any, where: str = "metrics") -> MetricInfo:
     """A task file's declaration of one metric: ``{higher_is_better, bounded, chance,
-    priority, description}`` (all optional; an empty declaration of a built-in metric is the
-    registry's definition); a one-line error names what is wrong."""
+    priority, description}`` (all optional; an empty declaration of a built-in metric, e.g.
+    ``wis: {}`` or ``ndcg@10: {}``, keeps its built-in definition); a one-line error names what
+    is wrong."""
     if spec is None:
         spec = {}
     if not isinstance(spec, Mapping):
@@ -152,8 +213,9 @@ def parse_metric_spec(name: str, spec: Any, where: str = "metrics") -> MetricInf
     unknown = set(spec) - {"higher_is_better", "bounded", "chance", "priority", "description"}
     if unknown:
         raise InputError(f"{where}.{name}: unknown key(s) {', '.join(sorted(unknown))}")
-    if not spec and str(name) in BUILTIN_METRICS:  # a bare declaration: the registry's
-        return BUILTIN_METRICS[str(name)]
+    builtin = None if spec else _builtin(str(name))
+    if builtin is not None:  # an empty declaration names a built-in metric (wis, ndcg@10...)
+        return builtin
     higher = spec.get("higher_is_better", True)
     if not isinstance(higher, bool):
         raise InputError(f"{where}.{name}.higher_is_better: expected true or false")
@@ -226,8 +288,10 @@ def with_corpus_metrics(scores: pd.DataFrame) -> pd.DataFrame:
     g(r) exactly (``word_perplexity`` = exp(r) with d = words, ``byte_perplexity`` = exp(r)
     and ``bits_per_byte`` = r / ln 2 with d = bytes), and the standard error of mean(v) is the
     delta-method one; paired differences of v are the delta-method paired differences. Tasks
-    that already carry a corpus metric keep theirs.
+    that already carry a corpus metric keep theirs. Discovery metrics (DAF, precision, recall
+    and F1 at a threshold) are added the same way (:func:`with_discovery_metrics`).
     """
+    scores = with_discovery_metrics(scores)
     need = {"model", "task", "doc_id", "metric", "value"}
     if scores.empty or not need <= set(scores.columns):
         return scores

@@ -22,6 +22,7 @@ import pandas as pd
 
 from assay.core import (
     CORPUS_METRICS,
+    DISCOVERY_METRICS,
     MetricMap,
     accepts_confidence,
     metric_info,
@@ -273,8 +274,13 @@ def _group_parts(df, task, met, matrix, docs, clusters, names, codes, order) -> 
     log-likelihood over their pooled words or bytes, linearised at the group's own value by
     :func:`assay.core.with_corpus_metrics` — never a mean of per-document values linearised at
     the whole task's value (which can be negative); other metrics are the rows of ``matrix``."""
-    raw = df[(df["task"] == task) & df["metric"].isin(["logprob", "words", "bytes"])]
-    corpus = met in CORPUS_METRICS and {"logprob", "words", "bytes"} <= set(raw["metric"])
+    pieces = ["logprob", "words", "bytes"]
+    if met in DISCOVERY_METRICS:  # DAF, precision, ... of the group's own documents, the same way
+        pieces = ["discovery_pred", "discovery_true"]
+    raw = df[(df["task"] == task) & df["metric"].isin(pieces)]
+    corpus = (met in CORPUS_METRICS or met in DISCOVERY_METRICS) and set(pieces) <= set(
+        raw["metric"]
+    )
     parts = {}
     doc_ids = np.asarray(docs, dtype=object)
     for gi in order:

@@ -20,6 +20,7 @@ import pandas as pd
 from assay.errors import InputError
 from assay.metrics import COMPUTED, compute_metric
 
+from ._derived import derivable, derive
 from ._records import ModelInfo, make_run_id
 from ._store import Store
 from ._tables import (
@@ -207,6 +208,10 @@ def _mapped(
     for name in metrics or []:
         if name not in df.columns and name in COMPUTED:
             df[METRIC_PREFIX + name] = _computed(df, file, name)
+            continue
+        if name not in df.columns and derivable(name):  # computed from the row (_derived)
+            for piece, values in derive(df, file, name).items():
+                df[METRIC_PREFIX + piece] = values
             continue
         if name not in df.columns:
             raise InputError(f"{file}: metric column '{name}' is not in the file")

@@ -33,13 +33,16 @@ class ChoicePayload:
     ``continuations[i]`` is the scored text of the choice shown at position ``i`` without the
     target delimiter (the choice's text, or its letter when ``framing`` is ``"lettered"``);
     ``target_position`` the position of the right choice; ``tempting_index`` the original index
-    of a distractor choice (from the document's ``tempting`` field), if any.
+    of a distractor choice (from the document's ``tempting`` field), if any; ``relevance`` the
+    graded relevance of each choice in the original order (from the document's ``relevance``
+    field), which makes the choices a ranking scored by NDCG, MRR and recall@k.
     """
 
     continuations: tuple[str, ...]
     target_position: int
     framing: str = "cloze"
     tempting_index: int | None = None
+    relevance: tuple[float, ...] | None = None
 
 
 @dataclass(frozen=True)

@@ -41,6 +41,8 @@ from ._metrics import (
     rolling_metrics,
     token_f1,
 )
+from ._numeric import discovery_pieces
+from ._ranking import choice_relevance, ranking_metrics
 from ._render import render_chat
 
 LETTERS = string.ascii_uppercase
@@ -206,6 +208,7 @@ class MultipleChoice(RequestKind):
         tempting_index = None
         if tempting is not None and str(tempting) in choices:
             tempting_index = choices.index(str(tempting))
+        relevance = choice_relevance(q.doc.fields.get("relevance"), len(choices), q.where)
         for order in choice_orders(len(choices), q.permute_choices, q.seed, q.doc.doc_hash):
             shown = [choices[i] for i in order] if choices else choices
             user_message = q.ask(shown)
@@ -231,6 +234,7 @@ class MultipleChoice(RequestKind):
                     target_position=order.index(target_index),
                     framing="lettered" if lettered else "cloze",
                     tempting_index=tempting_index,
+                    relevance=relevance,
                 ),
             )
 
@@ -249,6 +253,9 @@ class MultipleChoice(RequestKind):
             metrics["p_tempting"] = float(
                 np.exp(logprobs[position] - np.logaddexp.reduce(logprobs))
             )
+        if payload.relevance is not None:  # the choices as a ranking by log-likelihood
+            shown = [payload.relevance[i] for i in order]
+            metrics.update(ranking_metrics(shown, logprobs, getattr(task, "metrics", None)))
         choices = instance.choices or continuations
         context_tokens = max((getattr(r, "context_tokens", 0) or 0) for r in results)
         return ScoredSample(
@@ -323,6 +330,8 @@ class Generate(RequestKind):
             metrics["chose_tempting"] = exact_match(prediction, [payload.tempting])
         if "tree_edit_distance" in getattr(task, "metrics", {}):  # declared: scored too
             metrics["tree_edit_distance"] = min(tree_edit_distance(prediction, t) for t in targets)
+        raw_target = payload.targets[0] if payload else instance.target or ""
+        metrics.update(discovery_pieces(prediction, raw_target, getattr(task, "metrics", None)))
         return ScoredSample(
             metrics=metrics,
             prediction=prediction,
