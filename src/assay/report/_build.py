@@ -3,8 +3,8 @@
 Panels come from :data:`PANEL_BUILDERS`, one function per key of the panel registry
 (``_panel.PANELS``, which holds every panel's title and intro in display order), taking the
 :class:`ReportContext` (the store's frames read once, the comparison, the options) and
-returning a :class:`Panel`. To add a panel, put its key, title and intro in ``PANELS``
-and its builder here (its panel is made by ``new_panel``, keeps a ``note`` naming the
+returning a :class:`Panel`. To add a panel, put its key, title and intro in ``PANELS``,
+what to conclude from it in one sentence in ``_panel.TAKEAWAYS``, and its builder here (its panel is made by ``new_panel``, keeps a ``note`` naming the
 command that fills it when it has nothing to show, and may carry ``findings``); the report,
 its JSON, the findings and ``assay serve`` pick it up. Every builder receives the level
 through ``ctx.settings`` (:class:`assay.core.Settings`).
