@@ -29,9 +29,12 @@ def job_report(default_job_store_path):
 @pytest.fixture(scope="module")
 def baseline_report(default_job_store_path):
     return build_report(
-        default_job_store_path, scaling_bootstrap=0, bootstrap=10, max_docs=20,
+        default_job_store_path,
+        scaling_bootstrap=0,
+        bootstrap=10,
+        max_docs=20,
         baseline="smollm2-135m",
-    )  # fmt: skip
+    )
 
 
 class _Blocks(HTMLParser):
@@ -109,8 +112,9 @@ def test_baseline_view_table_is_model_minus_baseline_regressions_first(
     assert set(table["baseline"]) == {"smollm2-135m"}
     # the differences are compare's pairs, oriented model − baseline
     comp = baseline_report.comparison
-    pair = comp.pairs[(comp.pairs["model_a"] == "smollm2-135m")
-                      & (comp.pairs["model_b"] == "smollm2-135m-int8")]  # fmt: skip
+    pair = comp.pairs[
+        (comp.pairs["model_a"] == "smollm2-135m") & (comp.pairs["model_b"] == "smollm2-135m-int8")
+    ]
     int8 = table[table["model"] == "smollm2-135m-int8"].set_index("task")["diff"]
     assert dict(int8) == pytest.approx(dict(zip(pair["task"], -pair["diff"], strict=True)))
 
@@ -144,8 +148,17 @@ def test_baseline_view_lists_flipped_questions(baseline_report, default_job_stor
 def test_report_baseline_option_and_errors(default_job_store_path, tmp_path):
     runner = CliRunner()
     out = tmp_path / "b.html"
-    args = ["report", "--store", str(default_job_store_path), "-o", str(out),
-            "--bootstrap", "0", "--scaling-bootstrap", "0"]  # fmt: skip
+    args = [
+        "report",
+        "--store",
+        str(default_job_store_path),
+        "-o",
+        str(out),
+        "--bootstrap",
+        "0",
+        "--scaling-bootstrap",
+        "0",
+    ]
     ok = runner.invoke(app, [*args, "--baseline", "smollm2-135m-int8"])
     assert ok.exit_code == 0, ok.output
     assert "smollm2-135m against smollm2-135m-int8 (against the chosen baseline)" in ok.output
@@ -185,8 +198,9 @@ def test_eval_prints_the_verdict_first(default_job_store_path, monkeypatch):
     from assay.cli import _eval_summary as summary_module
 
     names = ("smollm2-135m", "smollm2-135m-int8", "smollm2-135m-3shot")
-    results = [type("R", (), {"model": m, "run_ids": {"arith_mc": 1, "dates_mc": 1}})()
-               for m in names]  # fmt: skip
+    results = [
+        type("R", (), {"model": m, "run_ids": {"arith_mc": 1, "dates_mc": 1}})() for m in names
+    ]
     summary = summary_module.eval_summary(Store(default_job_store_path), results)
     out = Console(file=io.StringIO(), width=200, markup=False)
     monkeypatch.setattr(_common, "console", out)

@@ -23,7 +23,7 @@ def _scores(answers: dict[str, dict[str, np.ndarray]]) -> pd.DataFrame:
                 "metric": "acc",
                 "value": v.astype(float),
             }
-        )  # fmt: skip
+        )
         for model, tasks in answers.items()
         for task, v in tasks.items()
     ]
@@ -31,16 +31,23 @@ def _scores(answers: dict[str, dict[str, np.ndarray]]) -> pd.DataFrame:
 
 
 N = 80
-OLD = {"up": np.r_[np.ones(40), np.zeros(40)], "down": np.ones(N), "flat": np.r_[np.ones(40), np.zeros(40)]}  # fmt: skip
+OLD = {
+    "up": np.r_[np.ones(40), np.zeros(40)],
+    "down": np.ones(N),
+    "flat": np.r_[np.ones(40), np.zeros(40)],
+}
 NEW = {
     "up": np.ones(N),  # +0.5: the 40 wrong answers all turn right
     "down": np.r_[np.ones(50), np.zeros(30)],  # −0.375
     "flat": np.r_[np.ones(38), np.zeros(2), np.ones(2), np.zeros(38)],  # 2 flips each way: 0
 }
 MODELS = pd.DataFrame(
-    {"model": ["base", "base-int8", "other"], "parent": [None, "base", None],
-     "spec": ["hf:org/base", "hf:org/base,quantize=int8", "hf:org/other"]}
-)  # fmt: skip
+    {
+        "model": ["base", "base-int8", "other"],
+        "parent": [None, "base", None],
+        "spec": ["hf:org/base", "hf:org/base,quantize=int8", "hf:org/other"],
+    }
+)
 
 
 def comp_scores() -> pd.DataFrame:
@@ -99,14 +106,24 @@ def test_without_relations_every_model_meets_the_leader():
 
 def test_one_change_pairs_reads_parents_specs_and_few_shot():
     models = pd.DataFrame(
-        {"model": ["m", "m-int8", "m-3shot", "ft"], "parent": [None, "m", None, "m"],
-         "spec": ["smollm2-135m", "smollm2-135m,quantize=int8",
-                  "smollm2-135m,name=m-3shot", "hf:org/ft"]}
-    )  # fmt: skip
+        {
+            "model": ["m", "m-int8", "m-3shot", "ft"],
+            "parent": [None, "m", None, "m"],
+            "spec": [
+                "smollm2-135m",
+                "smollm2-135m,quantize=int8",
+                "smollm2-135m,name=m-3shot",
+                "hf:org/ft",
+            ],
+        }
+    )
     runs = pd.DataFrame(
-        {"model": ["m", "m-int8", "m-3shot", "ft"], "num_fewshot": [None, None, 3, 0],
-         "settings": [None, '{"quantization": "int8"}', None, None]}
-    )  # fmt: skip
+        {
+            "model": ["m", "m-int8", "m-3shot", "ft"],
+            "num_fewshot": [None, None, 3, 0],
+            "settings": [None, '{"quantization": "int8"}', None, None],
+        }
+    )
     pairs = stats.one_change_pairs(["m", "m-int8", "m-3shot", "ft"], models, runs)
     assert pairs == [
         ("m-int8", "m", "int8 quantisation"),
