@@ -252,3 +252,33 @@ def test_default_job_report_opens_with_the_verdict(
     summary = page.locator("#summary").bounding_box()
     assert summary is not None and summary["y"] > box["y"] + box["height"] - 1
     page.close()
+
+
+def test_readme_screenshots_script(default_job_store_path, tmp_path):
+    """docs/screenshots.py makes both README images from a store (here the small default-job
+    store) in headless Chromium (its own process: Playwright's sync API runs once per thread)."""
+    import subprocess
+    import sys
+
+    from PIL import Image
+
+    root = Path(__file__).resolve().parents[2]
+    out = tmp_path / "img"
+    args = [
+        sys.executable,
+        str(root / "docs" / "screenshots.py"),
+        "--store",
+        str(default_job_store_path),
+        "--out",
+        str(out),
+    ]
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join([str(root / "src"), os.environ.get("PYTHONPATH", "")]),
+    }
+    done = subprocess.run(args, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-2000:]
+    for name, height in (("report-first-screen.png", 820), ("report-baseline.png", 1300)):
+        with Image.open(out / name) as img:
+            assert img.size == (1200, height)
+        assert (out / name).stat().st_size < 200_000  # small enough to commit
