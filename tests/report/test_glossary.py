@@ -92,3 +92,13 @@ def test_explain_escapes_and_never_reads_user_text_as_markup():
     assert out.startswith('&lt;b&gt;<abbr class="term" title="Expected calibration error')
     assert "<code>assay <abbr" in out and "<b>" not in out
     assert str(explain("power law")) == "power law"  # the scaling law is not statistical power
+
+
+def test_arena_page_explains_bradley_terry(plain_store_path):
+    from fastapi.testclient import TestClient
+
+    from assay.serve import create_app
+
+    page = TestClient(create_app(plain_store_path), base_url="http://127.0.0.1").get("/arena")
+    title = GLOSSARY["Bradley–Terry"][0]
+    assert f'<abbr class="term" title="{title}">Bradley–Terry</abbr> ratings' in page.text
