@@ -129,26 +129,41 @@ VARIANTS = {  # name: (accuracy on "arith_mc", on "dates_mc"), parent, quantizat
 }
 
 
-def make_variant_store(path, *, n_docs: int = 150, orderings: int = 2, seed: int = 11) -> Store:
+#: The default job's third variant (``assay eval`` with no options): the same weights with
+#: three-shot prompts, its spec and few-shot setting as the runner records them.
+FEWSHOT_VARIANT = {"smollm2-135m-3shot": ((0.52, 0.31), None, None)}
+SPECS = {
+    "smollm2-135m": "smollm2-135m",
+    "smollm2-135m-int8": "smollm2-135m,quantize=int8",
+    "smollm2-135m-3shot": "smollm2-135m,name=smollm2-135m-3shot",
+}
+
+
+def make_variant_store(
+    path, *, n_docs: int = 150, orderings: int = 2, seed: int = 11, fewshot: bool = False
+) -> Store:
     """The default job's shape: a model and its int8 quantization (parent recorded), two
     4-choice tasks, each question asked under ``orderings`` choice orderings (``repeat``),
-    with run settings as the runner writes them."""
+    with run settings as the runner writes them. With ``fewshot`` the whole default job: also
+    the three-shot variant, and every model's spec."""
     rng = np.random.default_rng(seed)
     store = Store(path)
     records = []
+    variants = {**VARIANTS, **(FEWSHOT_VARIANT if fewshot else {})}
     for t, task in enumerate(["arith_mc", "dates_mc"]):
         gold = rng.integers(0, 4, n_docs)
         easy = rng.normal(0, 1, n_docs)
         first_right = rng.random((orderings, n_docs))  # shared draws: the variant agrees often
-        for name, (accs, _, quant) in VARIANTS.items():
+        for name, (accs, _, quant) in variants.items():
+            shots = 3 if name.endswith("3shot") else 0
             acc = accs[t]
             p = 1 / (1 + np.exp(-(np.log(acc / (1 - acc)) + 0.9 * easy)))
             settings = {"repeats": 1, "permute_choices": orderings, "backend": "hf",
                         "dtype": "float32", **({"quantization": quant} if quant else {})}  # fmt: skip
-            run_id = make_run_id(name, task, num_fewshot=0, fewshot_seed=0, settings=settings)
+            run_id = make_run_id(name, task, num_fewshot=shots, fewshot_seed=0, settings=settings)
             store.upsert_run(
                 {"run_id": run_id, "model": name, "task": task, "template_id": "default",
-                 "num_fewshot": 0, "fewshot_seed": 0, "settings": settings, "source": "assay"}
+                 "num_fewshot": shots, "fewshot_seed": 0, "settings": settings, "source": "assay"}
             )  # fmt: skip
             for order in range(orderings):
                 shift = (np.arange(4) + order) % 4  # cyclic shifts of the choices
@@ -173,8 +188,14 @@ def make_variant_store(path, *, n_docs: int = 150, orderings: int = 2, seed: int
     store.write_samples(records)
     store.upsert_models(
         [
-            {"model": m, "params": 1.35e8, "parent": parent, "family": "smollm2"}
-            for m, (_, parent, _) in VARIANTS.items()
+            {
+                "model": m,
+                "params": 1.35e8,
+                "parent": parent,
+                "family": "smollm2",
+                **({"spec": SPECS[m]} if fewshot else {}),
+            }
+            for m, (_, parent, _) in variants.items()
         ]  # fmt: skip
     )
     return store
@@ -184,4 +205,12 @@ def make_variant_store(path, *, n_docs: int = 150, orderings: int = 2, seed: int
 def variant_store_path(tmp_path_factory):
     path = tmp_path_factory.mktemp("variants") / "assay.duckdb"
     make_variant_store(path)
+    return path
+
+
+@pytest.fixture(scope="session")
+def default_job_store_path(tmp_path_factory):
+    """The default job's three variants (full precision, int8, three-shot) on two tasks."""
+    path = tmp_path_factory.mktemp("default-job") / "assay.duckdb"
+    make_variant_store(path, n_docs=60, fewshot=True)
     return path

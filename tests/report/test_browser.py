@@ -223,3 +223,62 @@ def test_default_job_report_reads_at_a_glance(browser, variant_report_file, shot
     height = page.evaluate("document.documentElement.scrollHeight")
     assert height < 12_000, height  # issue 15: the 1-model report was 12,000 px of mostly empty
     page.close()
+
+
+def test_default_job_report_opens_with_the_verdict(
+    browser, default_job_store_path, tmp_path, shots
+):
+    """Issue 31: the first block under the title is the verdict naming the default job's
+    models by their store names with better / worse / no detectable difference; the
+    findings come after it."""
+    from assay.report import build_report, render_report
+
+    data = build_report(default_job_store_path, scaling_bootstrap=0, bootstrap=10, max_docs=20)
+    path = tmp_path / "report.html"
+    path.write_text(render_report(data), encoding="utf-8")
+    page = browser.new_page(viewport={"width": 1200, "height": 820})
+    page.goto(path.as_uri())
+    page.screenshot(path=shots / "default-job-verdict.png")
+    title = page.locator("header h1")
+    first = page.locator("main > *").first
+    assert title.is_visible() and first.get_attribute("id") == "verdict"
+    text = first.locator("p").first.inner_text()
+    assert text.startswith("smollm2-135m-int8 against smollm2-135m (int8 quantisation):")
+    assert any(w in text for w in ("better on", "worse on", "no detectable difference on"))
+    assert "smollm2-135m-3shot against smollm2-135m" in first.inner_text()
+    # above the fold, and before the findings' "Every result, most surprising first"
+    box = first.bounding_box()
+    assert box is not None and box["y"] < 120
+    summary = page.locator("#summary").bounding_box()
+    assert summary is not None and summary["y"] > box["y"] + box["height"] - 1
+    page.close()
+
+
+def test_readme_screenshots_script(default_job_store_path, tmp_path):
+    """docs/screenshots.py makes both README images from a store (here the small default-job
+    store) in headless Chromium (its own process: Playwright's sync API runs once per thread)."""
+    import subprocess
+    import sys
+
+    from PIL import Image
+
+    root = Path(__file__).resolve().parents[2]
+    out = tmp_path / "img"
+    args = [
+        sys.executable,
+        str(root / "docs" / "screenshots.py"),
+        "--store",
+        str(default_job_store_path),
+        "--out",
+        str(out),
+    ]
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join([str(root / "src"), os.environ.get("PYTHONPATH", "")]),
+    }
+    done = subprocess.run(args, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-2000:]
+    for name, height in (("report-first-screen.png", 820), ("report-baseline.png", 1300)):
+        with Image.open(out / name) as img:
+            assert img.size == (1200, height)
+        assert (out / name).stat().st_size < 200_000  # small enough to commit

@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
+from assay import stats
 from assay.cli import app
 from assay.errors import InputError
 from assay.stats import compare, item_report, power_from_scores
@@ -144,3 +145,20 @@ def test_the_library_gives_the_numbers_the_cli_printed(store_path):
     assert sub.flagged.iloc[0]["doc_id"] == "d008"
     assert sub.flagged.iloc[0]["irt_a"] == pytest.approx(1.1912754006685273)
     assert len(sub.to_dict(flagged_only=True)["items"]) == 35
+
+
+def test_compare_prints_the_verdict_first_without_task(store_path):
+    out = runner.invoke(app, ["compare", "--store", store_path])
+    assert out.exit_code == 0, out.output
+    lines = out.output.splitlines()
+    assert lines[0] == "Verdict"
+    # no recorded parent: every model against the leader (big), on both tasks
+    assert lines[1].startswith("mid against big (against the leader): better on 0 tasks, worse on")
+    assert any(line.startswith("small against big (against the leader)") for line in lines[1:4])
+    assert out.output.index("Caveat:") < out.output.index("scores")
+    data = _json(["compare", "--store", store_path, "--json"])
+    expected = stats.verdict(compare(open_store(store_path).scores()))
+    assert [p["sentence"] for p in data["verdict"]["pairs"]] == expected.sentences
+    one = runner.invoke(app, ["compare", "--store", store_path, "--task", "add"])
+    assert one.exit_code == 0 and "Verdict" not in one.output
+    assert "verdict" not in _json(["compare", "--store", store_path, "--task", "add", "--json"])

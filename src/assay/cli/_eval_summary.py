@@ -1,4 +1,4 @@
-"""What ``assay eval`` prints: per task the headline score with its interval, n and chance, and
+"""What ``assay eval`` prints: first the verdict (``assay.stats.verdict``), then per task the headline score with its interval, n and chance, and
 for a job of several variants their paired differences to the first one."""
 
 from __future__ import annotations
@@ -11,10 +11,11 @@ import pandas as pd
 from assay.core import fixed
 
 from ._common import console, print_table
+from ._verdict import print_verdict, store_verdict
 
 if TYPE_CHECKING:
     from assay.runner import EvalResult
-    from assay.stats import VariantDifferences
+    from assay.stats import VariantDifferences, Verdict
     from assay.store import Store
 
 
@@ -26,6 +27,7 @@ class EvalSummary:
 
     differences: VariantDifferences
     chance: dict[str, float]
+    verdict: Verdict | None = None
 
     @property
     def level(self) -> float:
@@ -41,6 +43,7 @@ class EvalSummary:
             else [],
             **self.differences.to_dict(),
             "level": self.level,
+            "verdict": None if self.verdict is None else self.verdict.to_dict(),
         }
 
 
@@ -54,18 +57,21 @@ def eval_summary(store: Store, results: list[EvalResult], *, alpha: float = 0.05
     tasks = sorted({task for r in results for task in r.run_ids})
     evidence = store.evidence(model=models, task=tasks)
     scores = evidence.scores
-    differences = stats.variant_differences(
+    comp = stats.compare(
         scores, models=models if len(scores) else None, alpha=alpha, metrics=evidence.metrics
     )
+    differences = stats.VariantDifferences.from_comparison(comp)
     samples = store.samples(model=models, task=tasks)
     chance = stats.headline_chance(differences.headline, samples, evidence.metrics)
-    return EvalSummary(differences, chance)
+    return EvalSummary(differences, chance, store_verdict(comp, store))
 
 
 def print_eval_summary(summary: EvalSummary, *, verbose_table: pd.DataFrame | None) -> None:
     """The compact table (headline metric per task), the variants' differences with the family
     their p-values are adjusted over, and with ``verbose_table`` every metric's mean ± stderr."""
     diffs = summary.differences
+    if summary.verdict is not None:
+        print_verdict(summary.verdict)
     level = f"{summary.level:.0%}"
     table = diffs.scores
     if not table.empty:

@@ -59,6 +59,14 @@ def report(
         str | None,
         typer.Option(help="MODEL=RATING to pin one arena model (default: mean 1000 per group)."),
     ] = None,
+    baseline: Annotated[
+        str | None,
+        typer.Option(
+            help="Open the report with every model against this one: per task the difference "
+            "to it with its interval, regressions first, and the questions that flipped.",
+            show_default=False,
+        ),
+    ] = None,
     json_out: JsonOption = False,
 ) -> None:
     """Write one self-contained HTML report (findings, leaderboard, pairwise tests, flips,
@@ -87,10 +95,14 @@ def report(
             method=method,
             anchor=anchor_pair,
             progress=update,
+            baseline=baseline,
         )
     if json_out:
         print_json({"path": str(written), **data.to_dict()})
         return
+    if data.verdict is not None:
+        for sentence in data.verdict.verdict.sentences:
+            console.print(sentence, highlight=False, markup=False, soft_wrap=True)
     for sentence in [f.text for f in data.findings[:3]] or data.summary[:3]:
         console.print(sentence, highlight=False, markup=False)
     typer.echo(str(written))

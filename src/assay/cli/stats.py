@@ -144,9 +144,16 @@ def compare_cmd(
         test=test,
         overall=overall,
     )
+    from ._verdict import print_verdict, store_verdict
+
+    meta = None if paths else get_store(store, must_exist=True)
+    found = None if task else store_verdict(result, meta)
     if json_out:
-        print_json({**result.to_dict(), "family": result.family.to_dict()})
+        extra = {} if found is None else {"verdict": found.to_dict()}
+        print_json({**result.to_dict(), "family": result.family.to_dict(), **extra})
         return
+    if found is not None:
+        print_verdict(found)
     print_table(result.scores, title="scores")
     if len(result.pairs):
         print_table(result.pairs, title=f"pairs: p {result.family.statement}")

@@ -3,8 +3,8 @@
 Panels come from :data:`PANEL_BUILDERS`, one function per key of the panel registry
 (``_panel.PANELS``, which holds every panel's title and intro in display order), taking the
 :class:`ReportContext` (the store's frames read once, the comparison, the options) and
-returning a :class:`Panel`. To add a panel, put its key, title and intro in ``PANELS``
-and its builder here (its panel is made by ``new_panel``, keeps a ``note`` naming the
+returning a :class:`Panel`. To add a panel, put its key, title and intro in ``PANELS``,
+what to conclude from it in one sentence in ``_panel.TAKEAWAYS``, and its builder here (its panel is made by ``new_panel``, keeps a ``note`` naming the
 command that fills it when it has nothing to show, and may carry ``findings``); the report,
 its JSON, the findings and ``assay serve`` pick it up. Every builder receives the level
 through ``ctx.settings`` (:class:`assay.core.Settings`).
@@ -37,6 +37,7 @@ from ._panels import arena_panel, arena_sentence, flips_panel, position_bias_pan
 from ._robust_panels import fairness_panel, robustness_panel
 from ._scaling import scaling_panel
 from ._sequential_panel import sequential_panel
+from ._verdict import VerdictBlock, verdict_block
 
 #: Findings shown before the "more findings" fold.
 TOP_FINDINGS = 6
@@ -156,6 +157,15 @@ class ReportData:
     settings: Settings = field(default_factory=Settings)
     arena_options: dict[str, Any] = field(default_factory=dict)
     top_findings: int = TOP_FINDINGS
+    verdict: VerdictBlock | None = None
+
+    @property
+    def model_names(self) -> list[str]:
+        """The models with scores (the baseline selector's choices)."""
+        comp = self.comparison
+        if comp is None or comp.scores.empty:
+            return []
+        return sorted(map(str, comp.scores["model"].unique()))
 
     def panel(self, key: str) -> Panel:
         return self.panels[key]
@@ -182,6 +192,23 @@ class ReportData:
             findings=_all_findings(panels),
         )
 
+    def with_baseline(self, store: Store, baseline: str | None) -> ReportData:
+        """A copy whose verdict puts every model against ``baseline`` (None: the one-change
+        pairs), recomputed from ``store`` on the report's comparison; other panels are kept."""
+        if self.comparison is None:
+            return self
+        tasks = list(self.headline) or None
+        block = verdict_block(
+            self.comparison,
+            self.headline,
+            scores=store.evidence(task=tasks).scores,
+            samples=store.samples(task=tasks),
+            models=store.models(),
+            runs=store.runs(),
+            baseline=baseline,
+        )
+        return replace(self, verdict=block)
+
     def to_dict(self) -> dict[str, Any]:
         return to_jsonable(
             {
@@ -193,6 +220,7 @@ class ReportData:
                     **self.settings.to_dict(),
                     "arena_bootstrap": self.arena_options.get("bootstrap"),
                 },
+                "verdict": self.verdict.to_dict() if self.verdict is not None else None,
                 "summary": self.summary,
                 "findings": [f.to_dict() for f in self.findings],
                 "headline_metrics": self.headline,
@@ -250,6 +278,7 @@ def build_report(
     method: str = "bt",
     anchor: tuple[str, float] | None = None,
     progress: Callable[[int, int], None] | None = None,
+    baseline: str | None = None,
 ) -> ReportData:
     """Read the store and compute every panel of :data:`PANEL_BUILDERS` (each degrades to a
     note naming the command that fills it); ``progress(done, total)`` counts the panels.
@@ -262,6 +291,9 @@ def build_report(
     group's scale) use the resamples too, except elo with none chosen: 100 rounds, as
     ``assay rank battles``. ``scaling_bootstrap`` refits go to the scaling band; ``max_docs``
     caps the documents per task embedded for the drill-down (disagreements first).
+    The report opens with the verdict (``assay.stats.verdict``): each pair of models that
+    differ by one change, or with ``baseline`` every model against it, its table sorted
+    regressions first and the flipped questions listed.
     """
     _checked(max_docs, scaling_bootstrap, method)
     chosen = settings is not None or bootstrap is not None
@@ -298,6 +330,16 @@ def build_report(
             Finding(f.sentence(task), 0.0, "forecast")
             for task, f in panels["scaling"].results.items()
         ]
+    block = verdict_block(
+        comp,
+        headline,
+        scores=scores,
+        samples=samples,
+        models=ctx.models,
+        runs=ctx.runs,
+        settings=settings,
+        baseline=baseline,
+    )
     drill = drilldown_data(samples, headline, max_docs=max_docs, model_order=_model_order(comp))
     return ReportData(
         store_path=str(st.path),
@@ -318,6 +360,7 @@ def build_report(
         level=ctx.level,
         settings=settings,
         arena_options={"method": method, "anchor": anchor, "bootstrap": arena_bootstrap},
+        verdict=block,
     )
 
 

@@ -175,6 +175,48 @@ PANELS: dict[str, tuple[str, str]] = {
 }
 
 
+#: What to conclude from each panel of :data:`PANELS`, in one sentence (shown under its intro).
+TAKEAWAYS: dict[str, str] = {
+    "leaderboard": "One model is ahead of another on a task only where they share no group "
+    "letter (or, without letters, where the pairwise test says so); otherwise the order may be "
+    "noise.",
+    "pairs": "A coloured cell is a difference these questions establish; a plain cell means "
+    "they cannot tell the two models apart, not that the models are equal.",
+    "sequential": "A stopped comparison's decision holds at its stated confidence although it "
+    "stopped early; 'equivalent' means the difference lies within ±δ.",
+    "flips": "A high negative flip rate means answers that used to be right turn wrong for "
+    "users of the new version, even when its overall score rose.",
+    "variance": "A ratio above 1 means the score depends more on how the model was prompted or "
+    "sampled than on which questions were drawn: report it over several settings, not one.",
+    "tasks": "A model whose interval reaches the dashed chance line is not shown to beat "
+    "guessing on that task.",
+    "bias": "A p-value below α means the model prefers some answer positions whatever the "
+    "content; then trust the ordering-corrected accuracy over the raw one.",
+    "robustness": "A perturbation whose interval lies below 0 costs the model accuracy; the "
+    "worst case is what an unlucky phrasing costs.",
+    "calibration": "Where ECE is small and the calibration p-value is above α, the model's "
+    "confidence can be read as its chance of being right; otherwise it cannot.",
+    "breakdown": "A p-value below α means the score changes with difficulty: read the "
+    "per-level scores, not the average.",
+    "reliability": "The gap between the mean and the share right in every variant is how often "
+    "the model is right only under some wordings or orderings.",
+    "efficiency": "Weigh a score gain against the cost and latency columns: a slightly better "
+    "model that is several times slower or dearer may not be worth it.",
+    "fairness": "A group difference whose interval excludes 0 means swapping only the "
+    "demographic term changes the answers.",
+    "arena": "Models whose rating intervals and rank ranges overlap are not reliably ordered "
+    "by these votes.",
+    "judges": "Trust a judge alone only if its two orderings agree, its first-shown win rate "
+    "is near 0.5 and it does not favour its own family.",
+    "scaling": "Trust the forecast only as far as the backtested error: a large one means the "
+    "law does not extrapolate here.",
+    "about": "Check here that the compared models ran with the same settings before reading a "
+    "difference as the models'.",
+    "order_stability": "τ near 1 means the families keep their order through training, so an "
+    "early checkpoint predicts the final ranking.",
+}
+
+
 @dataclass(frozen=True)
 class Finding:
     """One sentence of the findings, with numbers and its interval or level. ``surprise``
@@ -223,6 +265,7 @@ class Panel:
     results: dict[str, Any] = field(default_factory=dict)
     findings: list[Finding] = field(default_factory=list)
     level: str = ""
+    takeaway: str = ""
 
     @property
     def available(self) -> bool:
@@ -291,7 +334,9 @@ def new_panel(key: str, settings: Settings | None = None, **fields: Any) -> Pane
         "seed": s.seed,
         **fields,
     }
-    return Panel(key, title, intro=intro.format(**values), level=s.label)
+    return Panel(
+        key, title, intro=intro.format(**values), level=s.label, takeaway=TAKEAWAYS.get(key, "")
+    )
 
 
 def _plain(result: Any) -> Any:

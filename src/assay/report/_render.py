@@ -18,6 +18,7 @@ from assay.core import to_jsonable
 from assay.errors import InputError
 
 from ._build import ReportData, build_report
+from ._glossary import explain, glossary_entries
 
 _ALLOWED_TAGS = re.compile(r"&lt;(/?small|br)&gt;")
 _CODE = re.compile(r"`([^`]+)`")
@@ -97,6 +98,8 @@ def environment() -> jinja2.Environment:
     env.filters["code_spans"] = _code_spans
     env.filters["groupby_runs"] = _groupby_runs
     env.filters["script_json"] = embed_json
+    env.filters["explain"] = explain
+    env.globals["glossary"] = glossary_entries()
     from assay import __version__
 
     env.globals["version"] = __version__

@@ -136,8 +136,8 @@ def create_app(
         return JSONResponse({"detail": jsonable_errors(exc)}, status_code=422)
 
     @app.get("/", response_class=HTMLResponse, include_in_schema=False)
-    def report_page(request: Request) -> HTMLResponse:
-        data = request.app.state.assay.report()
+    def report_page(request: Request, baseline: str | None = None) -> HTMLResponse:
+        data = request.app.state.assay.report(baseline or None)
         return HTMLResponse(render_report(data, live=True, nonce=_nonce(request)))
 
     @app.get("/arena", response_class=HTMLResponse, include_in_schema=False)

@@ -82,9 +82,11 @@ class AppState:
         ).iloc[0]
         return (int(row["s"]), int(row["m"]), str(row["t"]), str(row["h"])), int(row["b"])
 
-    def report(self) -> ReportData:
+    def report(self, baseline: str | None = None) -> ReportData:
         """The report, cached: rebuilt when samples or models change; when only battles
-        changed (a vote), just the arena panel is recomputed."""
+        changed (a vote), just the arena panel is recomputed. With ``baseline`` (a model with
+        scores), the report opens with every model against it (only its verdict block is
+        recomputed)."""
         store = self.store()
         scores_sig, n_battles = self._signature(store)
         with self._lock:
@@ -94,9 +96,14 @@ class AppState:
             elif cached[1].counts["battles"] != n_battles:
                 data = cached[1].with_arena(store.battles())
             else:
-                return cached[1]
+                data = cached[1]
             self._report = (scores_sig, data)
-            return data
+        if baseline:
+            if baseline not in data.model_names:
+                known = ", ".join(data.model_names) or "none"
+                raise NotFound(f"unknown baseline {baseline!r} (models with scores: {known})")
+            return data.with_baseline(store, baseline)
+        return data
 
     def check_model(self, store: Store, model: str | None) -> None:
         if model is None:

@@ -74,6 +74,7 @@ from ._variance import (
     variance_decomposition,
 )
 from ._variants import VariantDifferences, variant_differences
+from ._verdict import PairVerdict, Verdict, one_change_pairs, verdict
 
 __all__ = [
     "AdaptiveResult",
@@ -96,6 +97,7 @@ __all__ = [
     "MeanEstimate",
     "MonotonicityResult",
     "OrderStability",
+    "PairVerdict",
     "PairedResult",
     "PositionBias",
     "PowerResult",
@@ -105,6 +107,7 @@ __all__ = [
     "VarianceComponents",
     "VarianceResult",
     "VariantDifferences",
+    "Verdict",
     "adaptive_test",
     "adjust_pvalues",
     "anchor_points",
@@ -136,6 +139,7 @@ __all__ = [
     "pooled_mean",
     "minimum_detectable_effect",
     "monotonicity",
+    "one_change_pairs",
     "order_stability",
     "paired_test",
     "position_bias",
@@ -151,5 +155,6 @@ __all__ = [
     "sequential_test",
     "variance_decomposition",
     "variant_differences",
+    "verdict",
     "wilson_ci",
 ]

@@ -1,0 +1,315 @@
+"""``verdict``: for each pair of models that differ by one change (a parent and its child, a
+quantisation, a few-shot prompt) or against a chosen baseline, across all tasks: better on k
+tasks, worse on m, no detectable difference on the rest — :func:`compare`'s pairs, oriented
+as model − baseline, with their sizes, intervals and adjusted p-values."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from assay.core import fixed, level_label, to_jsonable
+from assay.errors import InputError
+
+from ._compare import AdjustmentFamily, Comparison
+from ._variants import VariantDifferences
+
+__all__ = ["PairVerdict", "Verdict", "one_change_pairs", "verdict"]
+
+BETTER, WORSE, SAME = "better", "worse", "no detectable difference"
+VERDICT_COLUMNS = [
+    "model",
+    "baseline",
+    "change",
+    "task",
+    "metric",
+    "n",
+    "diff",
+    "ci_low",
+    "ci_high",
+    "p_adjusted",
+    "verdict",
+    "improvement",
+    "model_only_right",
+    "baseline_only_right",
+]
+#: Spec options that name a model rather than change it.
+_NAMING_OPTIONS = ("name=", "parent=", "batch_size=", "device=")
+_QUANT = re.compile(r'"quantization"\s*:\s*"([^"]+)"')
+
+
+@dataclass
+class PairVerdict:
+    """One model against its ``baseline`` (the parent, the zero-shot prompt, or the chosen
+    baseline): ``change`` says what differs; ``rows`` its tasks (columns of
+    :data:`VERDICT_COLUMNS`), regressions first."""
+
+    model: str
+    baseline: str
+    change: str
+    rows: pd.DataFrame
+    level: str = "95%"
+
+    def tasks(self, word: str) -> pd.DataFrame:
+        return self.rows[self.rows["verdict"] == word]
+
+    @property
+    def counts(self) -> dict[str, int]:
+        return {w: int((self.rows["verdict"] == w).sum()) for w in (BETTER, WORSE, SAME)}
+
+    @property
+    def sentence(self) -> str:
+        """E.g. "smollm2-135m-int8 against smollm2-135m (int8 quantisation): worse on 1 task
+        (arith −0.080 [−0.120, −0.040]), better on 0, no detectable difference on 1 (...)"."""
+        parts = []
+        for word in (BETTER, WORSE, SAME):
+            rows = self.tasks(word)
+            n = len(rows)
+            what = f"{word} on {n} task{'s' * (n != 1)}" if word != SAME else f"{word} on {n}"
+            if n:
+                what += " (" + "; ".join(_size(r) for r in rows.itertuples()) + ")"
+            parts.append(what)
+        untested = len(self.rows) - sum(self.counts.values())
+        tail = f"; {untested} without a paired test" if untested else ""
+        return (
+            f"{self.model} against {self.baseline} ({self.change}): {', '.join(parts)}{tail} "
+            f"(differences {self.model} − {self.baseline}, {self.level} intervals)."
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "model": self.model,
+            "baseline": self.baseline,
+            "change": self.change,
+            "counts": self.counts,
+            "sentence": self.sentence,
+            "tasks": to_jsonable(self.rows[VERDICT_COLUMNS]),
+        }
+
+
+def _size(r: Any) -> str:
+    if pd.isna(r.diff):
+        return f"{r.task}: no paired test"
+    low = "" if pd.isna(r.ci_low) else f" [{fixed(r.ci_low, 3)}, {fixed(r.ci_high, 3)}]"
+    return f"{r.task} {fixed(r.diff, 3, sign=True)}{low}"
+
+
+@dataclass
+class Verdict:
+    """Result of :func:`verdict`: ``pairs`` (one :class:`PairVerdict` per compared pair),
+    ``table`` every pair's tasks in one frame sorted regressions first (the most negative
+    improvement — the difference signed so that positive is better — on top), ``caveat`` the
+    most important limit of the reading, ``family`` the tests the p-values are adjusted over."""
+
+    pairs: list[PairVerdict]
+    table: pd.DataFrame
+    caveat: str
+    family: AdjustmentFamily
+    alpha: float = 0.05
+    baseline: str | None = None
+    note: str = ""
+
+    @property
+    def level(self) -> str:
+        return level_label(1 - self.alpha)
+
+    @property
+    def sentences(self) -> list[str]:
+        """One sentence per pair, or the note saying why there is nothing to compare."""
+        return [p.sentence for p in self.pairs] or [self.note]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "baseline": self.baseline,
+            "level": self.level,
+            "pairs": [p.to_dict() for p in self.pairs],
+            "caveat": self.caveat,
+            "note": self.note,
+            "family": self.family.to_dict(),
+            "table": to_jsonable(self.table[VERDICT_COLUMNS]),
+        }
+
+
+def _spec_key(spec: Any) -> str | None:
+    """The spec without the options that only name the model (``name=``, ``parent=``, ...)."""
+    if spec is None or (isinstance(spec, float) and np.isnan(spec)) or not str(spec).strip():
+        return None
+    parts = [p.strip() for p in str(spec).split(",")]
+    return ",".join([parts[0], *sorted(p for p in parts[1:] if not p.startswith(_NAMING_OPTIONS))])
+
+
+def _quantisation(spec: Any, settings: list[Any]) -> str | None:
+    """The quantisation a model's spec (``quantize=``) or its runs' settings record."""
+    for part in str(spec or "").split(","):
+        if part.strip().startswith("quantize="):
+            return part.strip().split("=", 1)[1]
+    for text in settings:
+        found = _QUANT.search(str(text or ""))
+        if found:
+            return found.group(1)
+    return None
+
+
+def one_change_pairs(
+    names: list[str], models: pd.DataFrame | None = None, runs: pd.DataFrame | None = None
+) -> list[tuple[str, str, str]]:
+    """(model, baseline, change) for the models of ``names`` that differ by one recorded
+    change: a model whose ``parent`` (``Store.models()``) is in ``names`` against it ("int8
+    quantisation" when its spec quantizes, else "child of its parent"), and two models with
+    the same spec apart from naming options whose runs (``Store.runs()``) differ in few-shot
+    examples ("N-shot against M-shot", the one with fewer shots as baseline)."""
+    present = set(names)
+    out: list[tuple[str, str, str]] = []
+    meta = pd.DataFrame(columns=["model", "parent", "spec"]) if models is None else models
+    meta = meta[meta["model"].isin(present)] if "model" in meta else meta.iloc[0:0]
+    spec = meta.set_index("model")["spec"] if "spec" in meta else pd.Series(dtype=object)
+    settings: dict[str, list[Any]] = {}
+    if runs is not None and {"model", "settings"} <= set(runs.columns):
+        settings = runs.groupby("model")["settings"].agg(list).to_dict()
+    if "parent" in meta:
+        for model, parent in meta[["model", "parent"]].dropna().itertuples(index=False):
+            if parent in present and parent != model:
+                quant = _quantisation(spec.get(model), settings.get(model, []))
+                change = f"{quant} quantisation" if quant else "child of its parent"
+                out.append((model, parent, change))
+    shots: dict[str, int] = {}
+    if runs is not None and {"model", "num_fewshot"} <= set(runs.columns):
+        r = runs[runs["model"].isin(present)]
+        shots = r.groupby("model")["num_fewshot"].max().fillna(0).astype(int).to_dict()
+    keys = {m: _spec_key(spec.get(m)) for m in names}
+    done = {frozenset(p[:2]) for p in out}
+    for i, a in enumerate(names):
+        for b in names[i + 1 :]:
+            if keys[a] is None or keys[a] != keys[b] or frozenset((a, b)) in done:
+                continue
+            sa, sb = shots.get(a, 0), shots.get(b, 0)
+            if sa == sb:
+                continue
+            model, base = (a, b) if sa > sb else (b, a)
+            out.append((model, base, f"{max(sa, sb)}-shot against {min(sa, sb)}-shot prompts"))
+    return out
+
+
+def _leader(comp: Comparison) -> str:
+    """The model with the best mean rank over tasks."""
+    s = comp.scores
+    lower = s["metric"].map(lambda m: comp.metric(m).lower_is_better).astype(bool)
+    signed = s["mean"].where(~lower, -s["mean"])
+    rank = signed.groupby([s["task"], s["metric"]]).rank(ascending=False)
+    return str(rank.groupby(s["model"]).mean().sort_values(kind="stable").index[0])
+
+
+def _rows(comp: Comparison, model: str, baseline: str, change: str) -> pd.DataFrame:
+    diffs = VariantDifferences.from_comparison(comp, baseline).table
+    rows = diffs[diffs["variant"] == model]
+    sign = np.array([comp.metric(m).sign for m in rows["metric"]], dtype=float).reshape(-1)
+    improvement = rows["diff"].to_numpy(dtype=float) * sign
+    decided = rows["p_adjusted"].to_numpy(dtype=float) < comp.alpha
+    word = np.where(decided & (improvement > 0), BETTER, np.where(decided, WORSE, SAME))
+    word = np.where(np.isnan(rows["p_adjusted"].to_numpy(dtype=float)), "untested", word)
+    return pd.DataFrame(
+        {
+            "model": model,
+            "baseline": baseline,
+            "change": change,
+            "task": rows["task"].to_numpy(),
+            "metric": rows["metric"].to_numpy(),
+            "n": rows["n"].to_numpy(),
+            "diff": rows["diff"].to_numpy(dtype=float),
+            "ci_low": rows["ci_low"].to_numpy(dtype=float),
+            "ci_high": rows["ci_high"].to_numpy(dtype=float),
+            "p_adjusted": rows["p_adjusted"].to_numpy(dtype=float),
+            "verdict": word,
+            "improvement": improvement,
+            "model_only_right": rows["variant_only_right"].to_numpy(dtype=float),
+            "baseline_only_right": rows["reference_only_right"].to_numpy(dtype=float),
+        },
+        columns=VERDICT_COLUMNS,
+    )
+
+
+def _regressions_first(table: pd.DataFrame) -> pd.DataFrame:
+    order = np.lexsort((table["task"].astype(str).to_numpy(), table["improvement"].to_numpy()))
+    return table.iloc[order].reset_index(drop=True)
+
+
+def _caveat(table: pd.DataFrame, family: AdjustmentFamily, level: str) -> str:
+    """The most important limit: what "no detectable difference" could hide (the typical
+    interval half-width at the typical n), else the family the p-values are adjusted over."""
+    same = table[(table["verdict"] == SAME) & table["ci_low"].notna()]
+    apart = same[(same["ci_low"] > 0) | (same["ci_high"] < 0)]
+    if len(apart):
+        r = apart.iloc[0]
+        return (
+            f"Each interval is for its task alone, but better / worse needs the p-value "
+            f"{family.statement} below α: {r['model']} on {r['task']} has an interval that "
+            f"excludes 0 ([{fixed(r['ci_low'], 3)}, {fixed(r['ci_high'], 3)}]) and still counts "
+            "as no detectable difference once every comparison is accounted for."
+        )
+    if len(same):
+        half = float(np.median((same["ci_high"] - same["ci_low"]).to_numpy() / 2))
+        n = int(np.median(same["n"].to_numpy(dtype=float)))
+        return (
+            f"No detectable difference is not the same as no difference: with about n = {n} "
+            f"questions per task the {level} intervals reach ±{fixed(half, 3)}, so a change "
+            "smaller than that can go unseen; evaluate more questions to narrow them."
+        )
+    return (
+        f"Each result holds for these questions and prompts; p-values are {family.statement}, "
+        "so every better or worse above survives testing all pairs at once."
+    )
+
+
+def verdict(
+    comp: Comparison,
+    *,
+    models: pd.DataFrame | None = None,
+    runs: pd.DataFrame | None = None,
+    baseline: str | None = None,
+) -> Verdict:
+    """The verdict of ``comp`` (:func:`compare`'s result on each task's headline metric):
+    with ``baseline``, every other model against it; else each pair of :func:`one_change_pairs`
+    (``models`` = ``Store.models()``, ``runs`` = ``Store.runs()``), and without any recorded
+    relation every model against the leader (best mean rank over tasks). A task is "better" or
+    "worse" when compare's adjusted p-value is below its α (on the metric's own direction),
+    else "no detectable difference"."""
+    scores = comp.scores
+    scores = scores[scores["task"] != "(all)"] if len(scores) else scores
+    names = list(dict.fromkeys(map(str, scores["model"]))) if len(scores) else []
+    if baseline is not None and baseline not in names:
+        raise InputError(
+            f"unknown baseline {baseline!r}; models with scores: {', '.join(names) or 'none'}"
+        )
+    level = level_label(1 - comp.alpha)
+    if baseline is not None:
+        pairs = [(m, baseline, "against the chosen baseline") for m in names if m != baseline]
+    elif len(names) >= 2:
+        pairs = one_change_pairs(names, models, runs)
+        if not pairs:
+            lead = _leader(comp)
+            pairs = [(m, lead, "against the leader") for m in names if m != lead]
+    else:
+        pairs = []
+    verdicts = [
+        PairVerdict(m, b, c, _regressions_first(_rows(comp, m, b, c)), level) for m, b, c in pairs
+    ]
+    frames = [v.rows for v in verdicts if len(v.rows)]
+    table = (
+        _regressions_first(pd.concat(frames, ignore_index=True))
+        if frames
+        else pd.DataFrame(columns=VERDICT_COLUMNS)
+    )
+    note = ""
+    if not verdicts:
+        note = (
+            f"Only {names[0]} has scores: evaluate a second model (or a quantised or few-shot "
+            "variant) to get a verdict."
+            if names
+            else "No scores yet: run `assay eval` or `assay import`."
+        )
+    caveat = _caveat(table, comp.family, level) if len(table) else ""
+    return Verdict(verdicts, table, caveat, comp.family, comp.alpha, baseline, note)
