@@ -74,19 +74,18 @@ def task_pairs(
     test: str,
     alpha: float,
     seed: int,
-) -> pd.DataFrame:
-    """The details rows of every pair of ``names`` (columns of ``matrix``, documents × models)
+) -> dict[str, np.ndarray]:
+    """The details columns of every pair of ``names`` (columns of ``matrix``, documents × models)
     on one task, in :func:`itertools.combinations` order; McNemar rows left pending for
     :func:`finish_pairs`."""
     k = len(names)
     i, j = np.triu_indices(k, 1)
-    out = pd.DataFrame(
-        {
-            "model_a": np.asarray(names, dtype=object)[i],
-            "model_b": np.asarray(names, dtype=object)[j],
-        }
-    )
-    out["task"], out["metric"] = task, metric
+    out: dict[str, np.ndarray] = {
+        "model_a": np.asarray(names, dtype=object)[i],
+        "model_b": np.asarray(names, dtype=object)[j],
+        "task": np.full(i.size, task, dtype=object),
+        "metric": np.full(i.size, metric, dtype=object),
+    }
     have = ~np.isnan(matrix)
     columns: dict[str, Any] = {c: np.full(i.size, np.nan) for c in _NUMBERS}
     method = np.full(i.size, "none", dtype=object)
@@ -151,31 +150,35 @@ def task_pairs(
     return out
 
 
-def finish_pairs(chunks: list[pd.DataFrame], alpha: float) -> pd.DataFrame:
+def _solve_mcnemar(b: np.ndarray, c: np.ndarray, n: np.ndarray, alpha: float):
+    """:func:`mcnemar_score` of each pair, each distinct (b, c, n) solved once (pairs share
+    counts)."""
+    top = int(n.max()) + 1 if n.size else 1
+    if top**3 < 2**62:
+        key = (b.astype(np.int64) * top + c.astype(np.int64)) * top + n.astype(np.int64)
+        first, inverse = np.unique(key, return_index=True, return_inverse=True)[1:]
+        solved = mcnemar_score(b[first], c[first], n[first], alpha=alpha)
+        return tuple(v[inverse.reshape(-1)] for v in solved)
+    return mcnemar_score(b, c, n, alpha=alpha)
+
+
+def finish_pairs(chunks: list[dict[str, np.ndarray]], alpha: float) -> pd.DataFrame:
     """The tasks' details in one frame, with McNemar's test run once over every pending pair;
     the counts are integers when every tested pair has them."""
     if not chunks:
         return pd.DataFrame(columns=DETAIL_COLUMNS)
-    details = pd.concat(chunks, ignore_index=True) if len(chunks) > 1 else chunks[0]
-    pending = (details["method"] == _PENDING).to_numpy()
+    cols = {name: np.concatenate([chunk[name] for chunk in chunks]) for name in DETAIL_COLUMNS}
+    pending = cols["method"] == _PENDING
     if pending.any():
-        b = details["a_only_right"].to_numpy()[pending]
-        c = details["b_only_right"].to_numpy()[pending]
-        n = details["n"].to_numpy(dtype=float)[pending]
-        # pairs share counts: each distinct (b, c, n) is solved once
-        keys, inverse = np.unique(np.stack([b, c, n]), axis=1, return_inverse=True)
-        inverse = inverse.reshape(-1)
-        lo, hi, stat, p = (v[inverse] for v in mcnemar_score(*keys, alpha=alpha))
-        for name, value in (("ci_low", lo), ("ci_high", hi), ("statistic", stat), ("p_value", p)):
-            column = details[name].to_numpy(dtype=float, copy=True)
-            column[pending] = value
-            details[name] = column
-        details.loc[pending, "method"] = "mcnemar"
+        b, c = cols["a_only_right"][pending], cols["b_only_right"][pending]
+        solved = _solve_mcnemar(b, c, cols["n"][pending].astype(float), alpha)
+        for name, value in zip(("ci_low", "ci_high", "statistic", "p_value"), solved, strict=True):
+            cols[name][pending] = value
+        cols["method"][pending] = "mcnemar"
     for name in ("a_only_right", "b_only_right"):
-        values = details[name].to_numpy(dtype=float)
-        if len(values) and not np.isnan(values).any():
-            details[name] = values.astype(np.int64)
-    return details
+        if len(cols[name]) and not np.isnan(cols[name]).any():
+            cols[name] = cols[name].astype(np.int64)
+    return pd.DataFrame(cols)
 
 
 def binary_columns(matrix: np.ndarray) -> np.ndarray:
@@ -196,5 +199,10 @@ def binary_scores(matrix: np.ndarray, alpha: float) -> dict[str, np.ndarray]:
         ss = k * (1 - mean) ** 2 + (n - k) * mean**2
         se = np.where(n > 1, np.sqrt(ss / (n - 1) / n), np.nan)
     low, high = wilson_ci(k, n, alpha=alpha)
-    return {"n": n.astype(np.int64), "mean": mean, "stderr": se, "ci_low": np.asarray(low),
-            "ci_high": np.asarray(high)}
+    return {
+        "n": n.astype(np.int64),
+        "mean": mean,
+        "stderr": se,
+        "ci_low": np.asarray(low),
+        "ci_high": np.asarray(high),
+    }
