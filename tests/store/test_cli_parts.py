@@ -64,3 +64,27 @@ def test_large_json_is_one_line_with_the_same_values(capsys):
     print_json(large)
     text = capsys.readouterr().out
     assert text.count("\n") == 1 and json.loads(text) == large
+
+
+def test_json_of_numpy_nan_and_frames_is_unchanged(capsys):
+    import json
+
+    import numpy as np
+    import pandas as pd
+
+    from assay.cli._common import print_json
+    from assay.core import to_jsonable
+
+    data = {
+        "a": [1.5, float("nan"), np.float64(2.0), np.int64(3)],
+        "frame": pd.DataFrame({"x": [1.0, np.nan], "t": ["u", "v"]}),
+        "when": pd.Timestamp("2024-01-02"),
+        1: {"nested": np.array([1, 2])},
+    }
+    print_json(data)
+    text = capsys.readouterr().out
+    assert text == json.dumps(to_jsonable(data), indent=2, default=str) + "\n"
+    plain = {"rows": [{"x": 1, "y": 0.25, "s": "t"}], "n": np.int64(4)}
+    print_json(plain)
+    text = capsys.readouterr().out
+    assert text == json.dumps(to_jsonable(plain), indent=2, default=str) + "\n"
