@@ -70,7 +70,7 @@ def generate(path: Path, models: int, tasks: int, docs: int) -> None:
     con.close()
 
 
-def timed(args: list[str], out: Path | None = None) -> tuple[float, float]:
+def timed(args: list[str], out: Path | None = None, launch: str = _LAUNCH) -> tuple[float, float]:
     """(seconds, peak MB) of ``python -c LAUNCH args`` (stdout to ``out``)."""
     env = {
         **os.environ,
@@ -84,7 +84,7 @@ def timed(args: list[str], out: Path | None = None) -> tuple[float, float]:
     start = time.perf_counter()
     with open(out or os.devnull, "w") as sink:
         done = subprocess.run(
-            [sys.executable, "-c", _LAUNCH, *args],
+            [sys.executable, "-c", launch, *args],
             stdout=sink,
             stderr=subprocess.PIPE,
             text=True,
@@ -95,6 +95,12 @@ def timed(args: list[str], out: Path | None = None) -> tuple[float, float]:
         raise SystemExit(f"assay {' '.join(args)} failed: {done.stderr.strip()[-400:]}")
     peak = [ln for ln in done.stderr.splitlines() if ln.startswith("maxrss")]
     return seconds, int(peak[-1].split()[1]) / 1024 if peak else float("nan")
+
+
+def timed_code(code: str, *args: str) -> tuple[float, float]:
+    """(seconds, peak MB) of a fresh ``python -c code args``."""
+    launch = _LAUNCH.split("sys.argv = ")[0] + f"exec({code!r})"
+    return timed(list(args), launch=launch)
 
 
 def raw_query(path: Path) -> tuple[float, float, dict]:
@@ -161,6 +167,16 @@ def main() -> None:
             f"{3.0:>9.0f}  {'ok' if s <= 3 else 'OVER'}; {len(scores):,} (model, task) means "
             f"and n {'equal' if exact else 'DIFFER FROM'} the SQL aggregate exactly; "
             f"{len(got['pairs']):,} pairs; peer: the aggregate query alone"
+        )
+        code = (
+            "import sys; from assay.store import metric_summary, open_store; "
+            "print(len(metric_summary(open_store(sys.argv[1], read_only=True))))"
+        )
+        runs = [timed_code(code, str(path)) for _ in range(args.repeats)]
+        s, mb = min(runs)
+        print(
+            f"{'leaderboard: store.metric_summary':<36} {s:>8.2f} {mb:>8.0f} {raw_query_s:>13.2f} "
+            f"{'':>9}  whole process (n, mean, sd, stderr per cell in SQL); peer: the query alone"
         )
         export = work / "import.parquet"
         keep = max(1, 1_000_000 // (args.models * args.docs))
