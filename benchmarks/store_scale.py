@@ -1,24 +1,43 @@
-"""The store at 10^7 sample-metric rows: compare, leaderboard, report, import and peak memory,
-each beside a plain-pandas peer, with the issue's targets.
+"""A store of 10^7 scored samples: `assay compare` (whole process) beside a raw DuckDB query doing
+the same per-(model, task) aggregation, in the same run, with the issue's targets; and importing
+10^6 rows.
 
-The store is generated in DuckDB SQL (no Python loops): MODELS x TASKS x DOCS samples with 5
-metrics each (20 x 10 x 10^4 x 5 = 10^7 rows by default); model m answers doc d right with
-probability rising in m. Every step runs in a fresh child process, so its peak memory
-(``resource.getrusage``'s ``ru_maxrss``) is its own.
+The store is generated in DuckDB SQL (no Python loops, no runner): MODELS x TASKS x DOCS samples
+with one 0/1 metric (acc), 50 x 200 x 1,000 = 10^7 by default; model m is right with a
+probability of its own. Each timed step is a fresh process (its start-up counted), and its
+peak memory is its own. `assay compare --json` must give, per (model, task), the n and mean the
+SQL aggregate gives exactly; that is checked and printed. The store lives in a temporary folder
+and is deleted at the end (unless --dir is given).
 
-    python benchmarks/store_scale.py [--docs 10000] [--models 20] [--tasks 10] [--dir /tmp/x]
+    python benchmarks/store_scale.py [--models 50] [--tasks 200] [--docs 1000] [--dir /tmp/x]
 """
 
 from __future__ import annotations
 
 import argparse
-import multiprocessing as mp
-import resource
+import json
+import os
+import shutil
+import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
 
-METRICS = ("acc", "acc_norm", "brier", "logprob", "f1")
+#: a fresh interpreter running ``assay ARGS``, its peak RSS (VmHWM, kB: ru_maxrss would carry
+#: the parent's over exec) on stderr
+_LAUNCH = (
+    "import atexit, runpy, sys; "
+    "atexit.register(lambda: print('maxrss', [ln.split()[1] for ln in open('/proc/self/status') "
+    "if ln.startswith('VmHWM')][0], file=sys.stderr)); "
+    "sys.argv = ['assay', *sys.argv[1:]]; runpy.run_module('assay', run_name='__main__')"
+)
+
+RAW_SQL = (
+    "SELECT r.model, r.task, count(*) AS n, avg(m.value) AS mean FROM sample_metrics m "
+    "JOIN runs r USING (run_id) WHERE m.metric = 'acc' AND m.value IS NOT NULL "
+    "GROUP BY ALL ORDER BY r.task, r.model"
+)
 
 
 def generate(path: Path, models: int, tasks: int, docs: int) -> None:
@@ -28,199 +47,163 @@ def generate(path: Path, models: int, tasks: int, docs: int) -> None:
 
     open_store(path)  # the schema
     con = duckdb.connect(str(path))
-    con.execute(f"""
-        CREATE TEMP TABLE grid AS
-        SELECT 'model-' || lpad(m::VARCHAR, 2, '0') AS model, m,
-               'task-' || lpad(t::VARCHAR, 2, '0') AS task, t, d
-        FROM range({models}) a(m), range({tasks}) b(t), range({docs}) c(d)""")
+    con.execute("SET preserve_insertion_order = false")
+    name = "'model-' || lpad(m::VARCHAR, 2, '0')"
+    task = "'task-' || lpad(t::VARCHAR, 3, '0')"
     con.execute("BEGIN")
-    con.execute("""
-        INSERT INTO models (model) SELECT DISTINCT model FROM grid;
+    con.execute(f"INSERT INTO models (model) SELECT {name} FROM range({models}) a(m)")
+    con.execute(f"""
         INSERT INTO runs (run_id, model, task, source, created_at)
-        SELECT DISTINCT model || '|' || task, model, task, 'bench', now()::TIMESTAMP FROM grid;
-        INSERT INTO samples (run_id, model, task, doc_id, "repeat", created_at)
-        SELECT model || '|' || task, model, task, 'doc-' || d, 0, now()::TIMESTAMP FROM grid;""")
-    p_right = "(0.3 + 0.02 * m)"  # model m is right with this probability
-    u = "((hash(m, t, d) % 1000000)::DOUBLE / 1e6)"
-    values = {
-        "acc": f"CASE WHEN {u} < {p_right} THEN 1.0 ELSE 0.0 END",
-        "acc_norm": f"CASE WHEN (hash(d, m, t) % 1000000) / 1e6 < {p_right} THEN 1.0 ELSE 0.0 END",
-        "brier": f"{u} * 0.5",
-        "logprob": f"-{u} * 4",
-        "f1": "(hash(t, d, m) % 1000) / 1000.0",
-    }
-    for metric in METRICS:
-        con.execute(f"""
-            INSERT INTO sample_metrics
-            SELECT model || '|' || task, 'doc-' || d, 0, '{metric}', {values[metric]} FROM grid""")
+        SELECT {name} || '|' || {task}, {name}, {task}, 'bench', now()::TIMESTAMP
+        FROM range({models}) a(m), range({tasks}) b(t)""")
+    con.execute(f"""
+        INSERT INTO samples (run_id, model, task, doc_id, "repeat")
+        SELECT r.run_id, r.model, r.task, 'doc-' || d, 0 FROM runs r, range({docs}) c(d)""")
+    right = "0.3 + 0.01 * (hash(r.model) % 50)"  # each model's own accuracy
+    con.execute(f"""
+        INSERT INTO sample_metrics
+        SELECT r.run_id, 'doc-' || d, 0, 'acc',
+               CASE WHEN (hash(r.run_id, d) % 1000000)::DOUBLE / 1e6 < {right}
+                    THEN 1.0 ELSE 0.0 END
+        FROM runs r, range({docs}) c(d)""")
     con.execute("COMMIT")
     con.close()
 
 
-def _timed(queue, fn, *args) -> None:
+def timed(args: list[str], out: Path | None = None, launch: str = _LAUNCH) -> tuple[float, float]:
+    """(seconds, peak MB) of ``python -c LAUNCH args`` (stdout to ``out``)."""
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join(
+            filter(
+                None,
+                [str(Path(__file__).resolve().parents[1] / "src"), os.environ.get("PYTHONPATH")],
+            )
+        ),
+    }
     start = time.perf_counter()
-    note = fn(*args)
+    with open(out or os.devnull, "w") as sink:
+        done = subprocess.run(
+            [sys.executable, "-c", launch, *args],
+            stdout=sink,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=env,
+        )
     seconds = time.perf_counter() - start
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    queue.put((seconds, peak, note))
+    if done.returncode != 0:
+        raise SystemExit(f"assay {' '.join(args)} failed: {done.stderr.strip()[-400:]}")
+    peak = [ln for ln in done.stderr.splitlines() if ln.startswith("maxrss")]
+    return seconds, int(peak[-1].split()[1]) / 1024 if peak else float("nan")
 
 
-def run(fn, *args) -> tuple[float, float, str]:
-    """(seconds, peak MB, note) of ``fn(*args)`` in a fresh process (imports done first)."""
-    ctx = mp.get_context("fork")
-    queue = ctx.Queue()
-    proc = ctx.Process(target=_timed, args=(queue, fn, *args))
-    proc.start()
-    result = queue.get()
-    proc.join()
-    return result
+def timed_code(code: str, *args: str) -> tuple[float, float]:
+    """(seconds, peak MB) of a fresh ``python -c code args``."""
+    launch = _LAUNCH.split("sys.argv = ")[0] + f"exec({code!r})"
+    return timed(list(args), launch=launch)
 
 
-# -- the steps: assay, then the plain-pandas peer ------------------------------------------
-def assay_compare(path: Path) -> str:
-    from assay.stats import compare
-    from assay.store import open_store
-
-    scores = open_store(path, read_only=True).analysis_scores()
-    result = compare(scores, tasks=["task-00"])
-    return f"{len(scores):,} rows read, {len(result.pairs)} pairs"
-
-
-def pandas_compare(path: Path) -> str:
-    import duckdb
-
-    con = duckdb.connect(str(path), read_only=True)
-    df = con.execute(
-        "SELECT s.model, s.task, s.doc_id, m.metric, m.value FROM samples s "
-        'JOIN sample_metrics m USING (run_id, doc_id, "repeat")'
-    ).df()
-    acc = df[df["metric"] == "acc"]
-    table = acc.groupby(["task", "model"])["value"].agg(["mean", "sem", "count"])
-    return f"{len(df):,} rows read, {len(table)} cells"
-
-
-def assay_leaderboard(path: Path) -> str:
-    from assay.store import metric_summary, open_store
-
-    table = metric_summary(open_store(path, read_only=True))
-    return f"{len(table)} cells"
-
-
-def assay_compare_task(path: Path) -> str:
-    from assay.stats import compare
-    from assay.store import open_store
-
-    scores = open_store(path, read_only=True).analysis_scores(task="task-00", metric="acc")
-    result = compare(scores)
-    return f"{len(scores):,} rows read, {len(result.pairs)} pairs"
-
-
-def view_leaderboard(path: Path) -> str:
-    from assay.store import open_store
-
-    table = open_store(path, read_only=True).sql(
-        "SELECT model, task, metric, count(*) AS n, avg(value) AS mean, "
-        "stddev_samp(value) / sqrt(count(*)) AS stderr FROM scores "
-        "GROUP BY ALL ORDER BY task, metric, mean DESC"
+def raw_query(path: Path) -> tuple[float, float, dict]:
+    """(whole process s, query s, {(model, task): (n, mean)}) of the raw DuckDB aggregate."""
+    code = (
+        "import sys, time, json; t0 = time.perf_counter(); import duckdb; "
+        "con = duckdb.connect(sys.argv[1], read_only=True); t = time.perf_counter(); "
+        "rows = con.execute(sys.argv[2]).fetchall(); q = time.perf_counter() - t; "
+        "print(json.dumps({'query_s': q, 'rows': rows}))"
     )
-    return f"{len(table)} cells"
-
-
-def pandas_leaderboard(path: Path) -> str:
-    import duckdb
-
-    con = duckdb.connect(str(path), read_only=True)
-    df = con.execute(
-        "SELECT s.model, s.task, m.metric, m.value FROM samples s "
-        'JOIN sample_metrics m USING (run_id, doc_id, "repeat")'
-    ).df()
-    table = df.groupby(["model", "task", "metric"])["value"].agg(["count", "mean", "sem"])
-    return f"{len(table)} cells"
-
-
-def assay_report(path: Path, out: Path) -> str:
-    from assay.report import write_report
-
-    written, _ = write_report(str(path), out / "report.html")
-    return f"{written.stat().st_size / 1e6:.1f} MB html"
-
-
-def export_for_import(path: Path, out: Path, docs: int) -> None:
-    """10^6 samples (with 5 metrics) as one Parquet file, in the layout `assay export` writes."""
-    import duckdb
-
-    con = duckdb.connect(str(path), read_only=True)
-    pivot = ", ".join(
-        f"max(value) FILTER (WHERE metric = '{m}') AS \"metric.{m}\"" for m in METRICS
+    start = time.perf_counter()
+    done = subprocess.run(
+        [sys.executable, "-c", code, str(path), RAW_SQL], capture_output=True, text=True, check=True
     )
-    con.execute(f"""
-        COPY (SELECT 'imported-' || s.model AS model, s.task, s.doc_id, s."repeat", {pivot}
-              FROM samples s JOIN sample_metrics m USING (run_id, doc_id, "repeat")
-              WHERE s.model < 'model-{max(1, 1_000_000 // (10 * docs)):02d}'
-              GROUP BY ALL) TO '{out / "import.parquet"}' (FORMAT parquet)""")
-
-
-def assay_import(out: Path) -> str:
-    from assay.store import import_samples, open_store
-
-    store = open_store(out / "import.duckdb")
-    summary = import_samples(store, out / "import.parquet")
-    return f"{summary['samples']:,} samples"
-
-
-def pandas_import(out: Path) -> str:
-    import pandas as pd
-
-    df = pd.read_parquet(out / "import.parquet")
-    long = df.melt(id_vars=["model", "task", "doc_id", "repeat"], var_name="metric")
-    long.to_parquet(out / "peer.parquet")
-    return f"{len(df):,} samples"
+    whole = time.perf_counter() - start
+    got = json.loads(done.stdout)
+    return whole, got["query_s"], {(m, t): (n, mean) for m, t, n, mean in got["rows"]}
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--models", type=int, default=20)
-    parser.add_argument("--tasks", type=int, default=10)
-    parser.add_argument("--docs", type=int, default=10_000)
-    parser.add_argument("--dir", type=Path, default=None)
-    parser.add_argument("--skip-report", action="store_true")
-    parser.add_argument("--steps", default=None, help="comma-separated step numbers (from 1)")
+    parser.add_argument("--models", type=int, default=50)
+    parser.add_argument("--tasks", type=int, default=200)
+    parser.add_argument("--docs", type=int, default=1000)
+    parser.add_argument("--dir", type=Path, default=None, help="keep the store here")
+    parser.add_argument("--repeats", type=int, default=2, help="timed runs of each step")
     args = parser.parse_args()
     work = args.dir or Path(tempfile.mkdtemp(prefix="assay-scale-"))
     work.mkdir(parents=True, exist_ok=True)
     path = work / "scale.duckdb"
-    rows = args.models * args.tasks * args.docs * len(METRICS)
-    if not path.exists():
-        start = time.perf_counter()
-        generate(path, args.models, args.tasks, args.docs)
-        print(f"generated {rows:,} sample-metric rows in {time.perf_counter() - start:.0f} s "
-              f"({path.stat().st_size / 1e6:.0f} MB at {path})")  # fmt: skip
-    import assay.report  # noqa: F401  (imports before forking: children time the work only)
-    import assay.stats  # noqa: F401
+    try:
+        if not path.exists():
+            start = time.perf_counter()
+            generate(path, args.models, args.tasks, args.docs)
+            samples = args.models * args.tasks * args.docs
+            print(
+                f"generated {samples:,} scored samples in {time.perf_counter() - start:.0f} s "
+                f"({path.stat().st_size / 1e6:.0f} MB)"
+            )
+        print(
+            f"{'step':<36} {'assay s':>8} {'peak MB':>8} {'raw DuckDB s':>13} {'target s':>9}"
+            "  notes"
+        )
+        raw = [raw_query(path) for _ in range(args.repeats)]
+        truth = raw[-1][2]
+        raw_whole = min(r[0] for r in raw)
+        raw_query_s = min(r[1] for r in raw)
+        runs = [timed(["--version"]) for _ in range(args.repeats)]
+        s, mb = min(runs)
+        print(
+            f"{'start-up: assay --version':<36} {s:>8.2f} {mb:>8.0f} {raw_whole:>13.2f} "
+            f"{'':>9}  peer: python + import duckdb + connect + the query"
+        )
+        out = work / "compare.json"
+        runs = [
+            timed(["compare", "--store", str(path), "--json"], out) for _ in range(args.repeats)
+        ]
+        s, mb = min(runs)
+        got = json.loads(out.read_text())
+        scores = {(r["model"], r["task"]): (r["n"], r["mean"]) for r in got["scores"]}
+        exact = scores == truth
+        print(
+            f"{'compare --json, whole process':<36} {s:>8.2f} {mb:>8.0f} {raw_query_s:>13.2f} "
+            f"{3.0:>9.0f}  {'ok' if s <= 3 else 'OVER'}; {len(scores):,} (model, task) means "
+            f"and n {'equal' if exact else 'DIFFER FROM'} the SQL aggregate exactly; "
+            f"{len(got['pairs']):,} pairs; peer: the aggregate query alone"
+        )
+        code = (
+            "import sys; from assay.store import metric_summary, open_store; "
+            "print(len(metric_summary(open_store(sys.argv[1], read_only=True))))"
+        )
+        runs = [timed_code(code, str(path)) for _ in range(args.repeats)]
+        s, mb = min(runs)
+        print(
+            f"{'leaderboard: store.metric_summary':<36} {s:>8.2f} {mb:>8.0f} {raw_query_s:>13.2f} "
+            f"{'':>9}  whole process (n, mean, sd, stderr per cell in SQL); peer: the query alone"
+        )
+        export = work / "import.parquet"
+        keep = max(1, 1_000_000 // (args.models * args.docs))
+        import duckdb
 
-    export_for_import(path, work, args.docs)
-    steps = [
-        ("compare: whole store read", 1.0, (assay_compare, path), (pandas_compare, path)),
-        ("compare: task+metric read", 1.0, (assay_compare_task, path), (pandas_compare, path)),
-        ("leaderboard: metric_summary", 1.0, (assay_leaderboard, path), (pandas_leaderboard, path)),
-        ("leaderboard: scores view", 1.0, (view_leaderboard, path), None),
-        ("import 10^6 samples", 30.0, (assay_import, work), (pandas_import, work)),
-    ]
-    if not args.skip_report:
-        steps.append(("report", 30.0, (assay_report, path, work), None))
-    print(f"{'step':<28} {'assay s':>8} {'peak MB':>8} {'pandas s':>9} {'peak MB':>8} "
-          f"{'target s':>9}  notes")  # fmt: skip
-    chosen = None if args.steps is None else {int(k) for k in args.steps.split(",")}
-    for number, (name, target, ours, peer) in enumerate(steps, 1):
-        if chosen is not None and number not in chosen:
-            continue
-        (import_path := work / "import.duckdb").unlink(missing_ok=True)
-        del import_path
-        s, mb, note = run(*ours)
-        ps, pmb, pnote = run(*peer) if peer else (float("nan"), float("nan"), "")
-        flag = "ok" if s <= target else "OVER"
-        print(f"{name:<28} {s:>8.2f} {mb:>8.0f} {ps:>9.2f} {pmb:>8.0f} {target:>9.0f}  "
-              f"{flag}; {note} | peer: {pnote}")  # fmt: skip
+        con = duckdb.connect(str(path), read_only=True)
+        con.execute(f"""
+            COPY (SELECT 'imported-' || r.model AS model, r.task, m.doc_id, m."repeat",
+                         m.value AS "metric.acc"
+                  FROM sample_metrics m JOIN runs r USING (run_id)
+                  WHERE r.task < 'task-{keep:03d}') TO '{export}' (FORMAT parquet)""")
+        rows = con.execute(f"SELECT count(*) FROM '{export}'").fetchall()[0][0]
+        con.close()
+        runs = []
+        for _ in range(args.repeats):
+            (work / "import.duckdb").unlink(missing_ok=True)
+            runs.append(
+                timed(["import", "samples", str(export), "--store", str(work / "import.duckdb")])
+            )
+        s, mb = min(runs)
+        print(
+            f"{'import samples, whole process':<36} {s:>8.2f} {mb:>8.0f} {'':>13} "
+            f"{30.0:>9.0f}  {'ok' if s <= 30 else 'OVER'}; {rows:,} rows from Parquet"
+        )
+    finally:
+        if args.dir is None:
+            shutil.rmtree(work, ignore_errors=True)
 
 
 if __name__ == "__main__":

@@ -14,33 +14,32 @@ import typer
 
 from assay.errors import AssayError
 
-from . import eval as _eval
-from . import forecast as _forecast
-from . import helm as _helm
-from . import judge as _judge
-from . import rank as _rank
-from . import report as _report
-from . import robust as _robust
-from . import stats as _stats
-from . import store as _store
-from . import tasks as _tasks
 from ._common import one_line, print_error, set_table_format
 from ._help import organise
 
 __all__ = ["app", "main"]
 
-app = typer.Typer(
-    name="assay",
-    help=(
-        "Evaluate language models with honest error bars.\n\n"
-        "Workflow: `assay eval` runs a model on tasks and writes every scored sample to a DuckDB "
-        "store (or `assay import` brings in lm-eval and other results); `assay compare` and "
-        "`assay rank` tell which model is better and how sure we are; `assay forecast` predicts "
-        "bigger models; `assay report` writes one HTML page and `assay serve` shows it live."
-    ),
-    no_args_is_help=True,
-    pretty_exceptions_enable=False,
-    add_completion=False,
+#: each part (module of assay.cli) and the top-level commands it registers; a command line
+#: imports only its command's part (``import`` also ``rank``, which adds ``import battles``)
+COMMANDS: dict[str, tuple[str, ...]] = {
+    "store": ("store", "import", "models", "export"),
+    "tasks": ("tasks",),
+    "eval": ("eval",),
+    "stats": ("compare", "power", "flips", "bias", "items", "variance"),
+    "rank": ("rank", "arena", "import"),
+    "judge": ("judge",),
+    "forecast": ("forecast",),
+    "report": ("report", "serve"),
+    "robust": ("robustness", "fairness", "fairness-probes", "order-stability"),
+    "helm": ("calibration", "efficiency", "breakdown", "reliability"),
+}
+
+_HELP = (
+    "Evaluate language models with honest error bars.\n\n"
+    "Workflow: `assay eval` runs a model on tasks and writes every scored sample to a DuckDB "
+    "store (or `assay import` brings in lm-eval and other results); `assay compare` and "
+    "`assay rank` tell which model is better and how sure we are; `assay forecast` predicts "
+    "bigger models; `assay report` writes one HTML page and `assay serve` shows it live."
 )
 
 
@@ -73,8 +72,7 @@ def _print_version(value: bool) -> None:
         raise typer.Exit()
 
 
-@app.callback()
-def _options(
+def _top_options(
     debug: Annotated[
         bool,
         typer.Option(
@@ -96,9 +94,45 @@ def _options(
     set_table_format("table")
 
 
-for _part in (_store, _tasks, _eval, _stats, _rank, _judge, _forecast, _report, _robust, _helm):
-    _part.register(app)
-organise(app)
+def _parts(args: list[str]) -> tuple[str, ...]:
+    """The parts a command line needs: its command's (the first word that is not an option;
+    the top-level options take no value), none for ``--version`` alone, or every part (no
+    command, --help, a typo)."""
+    command = next((a for a in args if not a.startswith("-")), None)
+    if command is None and "--version" in args and "--help" not in args:
+        return ()
+    needed = tuple(part for part, names in COMMANDS.items() if command in names)
+    return needed or tuple(COMMANDS)
+
+
+_apps: dict[tuple[str, ...], typer.Typer] = {}
+
+
+def build_app(parts: tuple[str, ...] | None = None) -> typer.Typer:
+    """The ``assay`` app with the commands of ``parts`` (default: all), built once each."""
+    parts = tuple(COMMANDS) if parts is None else parts
+    if parts not in _apps:
+        import importlib
+
+        built = typer.Typer(
+            name="assay",
+            help=_HELP,
+            no_args_is_help=True,
+            pretty_exceptions_enable=False,
+            add_completion=False,
+        )
+        built.callback()(_top_options)
+        for part in parts:
+            importlib.import_module(f"{__name__}.{part}").register(built)
+        organise(built)
+        _apps[parts] = built
+    return _apps[parts]
+
+
+def __getattr__(name: str):
+    if name == "app":  # the whole app, built when first asked for
+        return build_app()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def _debug() -> bool:
@@ -137,7 +171,7 @@ def main() -> None:
     """
     _state["debug"] = False
     try:
-        app()
+        build_app(_parts(sys.argv[1:]))()
     except AssayError as exc:
         print_error(str(exc))
         sys.exit(1)

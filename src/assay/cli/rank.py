@@ -432,6 +432,7 @@ def register(app: typer.Typer) -> None:
     """Add this part's commands to the main app."""
     from .store import import_app
 
-    import_app.command("battles")(import_battles_cmd)
+    if not any(c.name == "battles" for c in import_app.registered_commands):
+        import_app.command("battles")(import_battles_cmd)
     app.add_typer(rank_app, name="rank")
     app.add_typer(arena_app, name="arena")

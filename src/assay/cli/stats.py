@@ -33,10 +33,11 @@ def _evidence(store, *, model=None, task=None):
     metric definitions), read in SQL for the models and tasks asked only (all when None)."""
     st = get_store(store, must_exist=True)
     ev = st.evidence(model=model or None, task=task or None)
-    wanted = [(c, [v] if isinstance(v, str) else v) for c, v in (("model", model), ("task", task))]
-    if any(v and not set(v) <= set(ev.scores[c]) for c, v in wanted):
+    asked = [(ev.models, model), (ev.tasks, task)]
+    wanted = [(have, [v] if isinstance(v, str) else v) for have, v in asked]
+    if any(v and not set(v) <= set(have) for have, v in wanted):
         ev = st.evidence()  # a name the store lacks: the analysis says what it has
-    if ev.scores.empty:
+    if ev.empty:
         raise InputError(f"the store at {store or 'default path'} has no scored samples")
     return ev
 
@@ -64,7 +65,7 @@ def _path_evidence(paths: list[Path], store):
     if store is not None:
         raise InputError("give PATHs or --store, not both")
     with scratch_store(paths) as scratch:
-        ev = scratch.evidence()
+        ev = scratch.evidence().loaded()
     if ev.scores.empty:
         raise InputError(f"no scored samples in {', '.join(map(str, paths))}")
     return ev
@@ -134,9 +135,8 @@ def compare_cmd(
         else _evidence(store, model=split_list(models), task=task)
     )
     result = compare(
-        ev.scores,
+        ev,
         metric=metric,
-        metrics=ev.metrics,
         models=split_list(models),
         tasks=task,
         confidence=confidence,

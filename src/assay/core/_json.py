@@ -21,7 +21,7 @@ def to_jsonable(value: Any) -> Any:
     if isinstance(value, float):
         return None if math.isnan(value) or math.isinf(value) else value
     if isinstance(value, pd.DataFrame):
-        return [to_jsonable(r) for r in value.to_dict(orient="records")]
+        return _records(value)
     if isinstance(value, pd.Series):
         if isinstance(value.index, pd.RangeIndex):
             return to_jsonable(value.tolist())
@@ -45,6 +45,32 @@ def to_jsonable(value: Any) -> Any:
     if hasattr(value, "tolist") and not isinstance(value, bytes):  # pyarrow arrays and the like
         return to_jsonable(value.tolist())
     return value
+
+
+def _column(series: pd.Series) -> list[Any]:
+    """A column's values as :func:`to_jsonable` gives them, whole columns at once where the
+    dtype allows (float: NaN/±inf as None; int, bool; plain strings)."""
+    kind = series.dtype.kind if isinstance(series.dtype, np.dtype) else ""
+    if kind == "f":
+        values = series.to_numpy()
+        out = values.astype(object)
+        out[~np.isfinite(values)] = None
+        return out.tolist()
+    if kind in "iub" and kind:
+        return series.to_numpy().tolist()
+    values = series.tolist()
+    if all(type(v) is str for v in values):
+        return values
+    return [to_jsonable(v) for v in values]
+
+
+def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
+    """``frame.to_dict(orient="records")`` with each value made JSON-ready."""
+    names = [str(c) for c in frame.columns]
+    if frame.columns.has_duplicates or len(frame.columns) == 0:
+        return [to_jsonable(r) for r in frame.to_dict(orient="records")]
+    columns = [_column(frame.iloc[:, k]) for k in range(len(names))]
+    return [dict(zip(names, row, strict=True)) for row in zip(*columns, strict=True)]
 
 
 def attributes(obj: Any, *names: str) -> dict[str, Any]:

@@ -5,12 +5,12 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from itertools import combinations
 from typing import Any
 
 import numpy as np
 import pandas as pd
 from scipy import stats as sps
+from threadpoolctl import threadpool_limits
 
 from assay.core import (
     MetricInfo,
@@ -23,8 +23,9 @@ from assay.core import (
 from assay.errors import InputError
 
 from ._estimators import mean_ci
-from ._paired import _CORRECTIONS, _METHODS, adjust_pvalues, paired_test
-from ._tidy import doc_matrix, select, task_metrics
+from ._paired import _CORRECTIONS, _METHODS, adjust_pvalues
+from ._pairs import binary_columns, binary_scores, finish_pairs, task_pairs
+from ._tidy import check_names, doc_matrix, pick_metrics, select, task_metrics
 
 __all__ = ["AdjustmentFamily", "Comparison", "compact_letters", "compare"]
 
@@ -162,16 +163,14 @@ def compact_letters(means: Sequence[float], significant: np.ndarray) -> list[str
     group; letters run from the best group ("a") down.
     """
     m = len(means)
-    groups: list[set[int]] = [set(range(m))]
-    for i, j in zip(*np.nonzero(np.triu(significant, 1)), strict=True):
-        new: list[set[int]] = []
-        for g in groups:
-            if i in g and j in g:
-                new.extend([g - {i}, g - {j}])
-            else:
-                new.append(g)
-        groups = [g for g in new if not any(g < h for h in new)]
-        groups = [set(t) for t in {tuple(sorted(g)) for g in groups}]
+    if m == 0:
+        return []
+    apart = np.triu(np.asarray(significant, dtype=bool), 1)
+    apart = apart | apart.T
+    # the groups insert-and-absorb ends with are the maximal sets holding no significant pair
+    # (the maximal cliques of "not significantly different"), enumerated on bit masks
+    near = [sum(1 << j for j in range(m) if j != i and not apart[i, j]) for i in range(m)]
+    groups = [set(_bits(g)) for g in _maximal_cliques(near, m)]
     groups.sort(key=lambda g: (-max(means[k] for k in g), sorted(g)))
     letters = ["" for _ in range(m)]
     for pos, g in enumerate(groups):
@@ -179,6 +178,30 @@ def compact_letters(means: Sequence[float], significant: np.ndarray) -> list[str
         for k in sorted(g):
             letters[k] += letter
     return letters
+
+
+def _bits(mask: int) -> list[int]:
+    return [k for k in range(mask.bit_length()) if mask >> k & 1]
+
+
+def _maximal_cliques(near: list[int], m: int) -> list[int]:
+    """Every maximal clique of the graph whose node i neighbours the bits of ``near[i]``
+    (Bron–Kerbosch with Tomita's pivot, on bit masks); one empty clique without nodes."""
+    found: list[int] = []
+
+    def expand(clique: int, pool: int, done: int) -> None:
+        if not pool and not done:
+            found.append(clique)
+            return
+        pivot = max(_bits(pool | done), key=lambda u: (pool & near[u]).bit_count())
+        for v in _bits(pool & ~near[pivot]):
+            bit = 1 << v
+            expand(clique | bit, pool & near[v], done & near[v])
+            pool &= ~bit
+            done |= bit
+
+    expand(0, (1 << m) - 1, 0)
+    return found
 
 
 def _overall_kind(info: MetricInfo) -> str:
@@ -221,9 +244,28 @@ class _Normal:
     method: str
 
 
+_WILSON_FIELDS = ("mean", "stderr", "ci_low", "ci_high", "n")
+
+
+@dataclass(frozen=True)
+class _Wilson:
+    """:func:`mean_ci` of a 0/1 column without clusters, from :func:`binary_scores`."""
+
+    mean: float
+    stderr: float
+    ci_low: float
+    ci_high: float
+    n: int
+    method: str = "wilson"
+
+    @property
+    def n_effective(self) -> float:
+        return float(self.n)
+
+
 @accepts_confidence()
 def compare(
-    scores: pd.DataFrame,
+    scores: pd.DataFrame | Any,
     *,
     metric: str | None = None,
     metrics: MetricMap | None = None,
@@ -237,7 +279,10 @@ def compare(
 ) -> Comparison:
     """Scores with intervals per (model, task, metric) and every pair of models compared.
 
-    ``scores`` is ``Store.evidence().scores`` (long rows). Per task the metric is ``metric`` or the
+    ``scores`` is ``Store.evidence().scores`` (long rows), or the evidence itself: its
+    ``metrics`` then serve when ``metrics`` is None, and a store's evidence is read as
+    per-document matrices aggregated in DuckDB (``Evidence.matrices``) without loading its rows
+    into pandas — the same numbers. Per task the metric is ``metric`` or the
     primary one (``acc``, else ``exact_match``, else the first). Repeats are averaged per doc
     (:func:`mean_ci`, whose interval is chosen by the data: Wilson for 0/1 scores, Wilson on
     the design-effect n with clusters, t otherwise); pairs use :func:`paired_test` with
@@ -249,60 +294,24 @@ def compare(
     store's metric definitions (``Store.evidence().metrics``): they pick each task's headline
     and say which way is better (the groups' best); without them, the built-in registry.
     """
-    require_columns(scores, ["model", "task", "doc_id", "metric", "value"])
     if not 0 < alpha < 1:
         raise InputError(f"alpha {alpha}: must be in (0, 1)")
     if str(correction).lower() not in _CORRECTIONS:
         raise InputError(f"correction {correction!r}: use holm, bh or none")
     if test not in _METHODS:
         raise InputError(f"test {test!r}: use one of {', '.join(_METHODS)}")
-    df = select(select(scores, "model", models), "task", tasks)
-    df = df[df["value"].notna()]
+    if not isinstance(scores, pd.DataFrame):  # an Evidence
+        metrics = scores.metrics if metrics is None else metrics
+        blocks = _evidence_blocks(scores, metric, metrics, models, tasks)
+    else:
+        blocks = _frame_blocks(scores, metric, metrics, models, tasks)
     score_rows: list[dict[str, Any]] = []
-    pair_rows: list[dict[str, Any]] = []
+    chunks: list[pd.DataFrame] = []
     eff_rows: list[tuple[str, str, str, float]] = []
-    for task, met in task_metrics(df, metric, metrics):
-        rows = df[(df["task"] == task) & (df["metric"] == met)]
-        order = models or sorted(rows["model"].unique())
-        order = [m for m in order if m in set(rows["model"])]
-        matrix, _, clusters, names = doc_matrix(rows, order)
-        for j, name in enumerate(names):
-            col = matrix[:, j]
-            have = ~np.isnan(col)
-            est = mean_ci(
-                col[have], clusters=None if clusters is None else clusters[have], alpha=alpha
-            )
-            low, high, method = _scale_interval(est, metric_info(met, metrics))
-            eff_rows.append((name, task, met, est.n_effective))
-            score_rows.append(
-                {"model": name, "task": task, "metric": met, "n": est.n, "mean": est.mean,
-                 "stderr": est.stderr, "ci_low": low, "ci_high": high, "method": method}
-            )  # fmt: skip
-        for i, j in combinations(range(len(names)), 2):
-            shared = ~np.isnan(matrix[:, i]) & ~np.isnan(matrix[:, j])
-            row = {"model_a": names[i], "model_b": names[j], "task": task, "metric": met}
-            if shared.sum() < 2:
-                pair_rows.append({**row, "n": int(shared.sum()), "method": "none"})
-                continue
-            res = paired_test(
-                matrix[shared, i],
-                matrix[shared, j],
-                clusters=None if clusters is None else clusters[shared],
-                method=test,
-                alpha=alpha,
-                seed=seed,
-            )
-            pair_rows.append(
-                {**row, "n": res.n, "diff": res.diff, "stderr": res.stderr,
-                 "ci_low": res.ci_low, "ci_high": res.ci_high, "p_value": res.pvalue,
-                 "method": res.method, "statistic": res.statistic, "df": res.df,
-                 "correlation": res.correlation, "a_only_right": res.a_only_right,
-                 "b_only_right": res.b_only_right}
-            )  # fmt: skip
+    with threadpool_limits(1, user_api="blas"):  # many small products: one thread is faster
+        _score_blocks(blocks, metrics, test, alpha, seed, score_rows, chunks, eff_rows)
+    details = finish_pairs(chunks, alpha)
     score_df = pd.DataFrame(score_rows, columns=SCORE_COLUMNS)
-    details = pd.DataFrame(pair_rows)
-    if details.empty:
-        details = pd.DataFrame(columns=PAIR_COLUMNS)
     for col in PAIR_COLUMNS:
         if col not in details:
             details[col] = np.nan
@@ -316,6 +325,63 @@ def compare(
     details = details.reset_index(drop=True)
     effective = pd.DataFrame(eff_rows, columns=["model", "task", "metric", "n_effective"])
     return Comparison(score_df, pairs, groups, alpha, correction, details, used, effective)
+
+
+def _score_blocks(blocks, metrics, test, alpha, seed, score_rows, chunks, eff_rows) -> None:
+    """Each block's score rows and its pairs (pending McNemar), appended to the lists."""
+    for task, met, matrix, clusters, names in blocks:
+        info = metric_info(met, metrics)
+        binary = binary_columns(matrix) if clusters is None else np.zeros(len(names), bool)
+        counted = binary_scores(matrix[:, binary], alpha) if binary.any() else {}
+        at = np.cumsum(binary) - 1
+        for j, name in enumerate(names):
+            if binary[j]:
+                est: Any = _Wilson(*(counted[key][at[j]].item() for key in _WILSON_FIELDS))
+            else:
+                col = matrix[:, j]
+                have = ~np.isnan(col)
+                est = mean_ci(
+                    col[have], clusters=None if clusters is None else clusters[have], alpha=alpha
+                )
+            low, high, method = _scale_interval(est, info)
+            eff_rows.append((name, task, met, est.n_effective))
+            score_rows.append(
+                {"model": name, "task": task, "metric": met, "n": est.n, "mean": est.mean,
+                 "stderr": est.stderr, "ci_low": low, "ci_high": high, "method": method}
+            )  # fmt: skip
+        chunks.append(
+            task_pairs(task, met, matrix, clusters, names, test=test, alpha=alpha, seed=seed)
+        )
+
+
+def _frame_blocks(scores, metric, metrics, models, tasks):
+    """(task, metric, documents × models matrix, clusters, model names) of the loaded rows."""
+    require_columns(scores, ["model", "task", "doc_id", "metric", "value"])
+    df = select(select(scores, "model", models), "task", tasks)
+    df = df[df["value"].notna()]
+    for task, met in task_metrics(df, metric, metrics):
+        rows = df[(df["task"] == task) & (df["metric"] == met)]
+        order = models or sorted(rows["model"].unique())
+        order = [m for m in order if m in set(rows["model"])]
+        matrix, _, clusters, names = doc_matrix(rows, order)
+        yield task, met, matrix, clusters, names
+
+
+def _evidence_blocks(ev, metric, metrics, models, tasks):
+    """The same blocks from a store's evidence: read as matrices in DuckDB when its
+    ``matrices`` can (``assay.store`` evidence), else from its rows."""
+    source = getattr(ev, "matrices", None)
+    if source is None:
+        yield from _frame_blocks(ev.scores, metric, metrics, models, tasks)
+        return
+    check_names("model", models, ev.models)
+    check_names("task", tasks, ev.tasks)
+    by_task = source.task_metric_names()
+    if tasks is not None:
+        by_task = {t: v for t, v in by_task.items() if t in set(tasks)}
+    wanted = pick_metrics(by_task, metric, metrics)
+    for task, met, matrix, names in source.doc_matrices(wanted, models):
+        yield task, met, matrix, None, names
 
 
 def _correction_key(correction: str) -> str:
@@ -338,15 +404,20 @@ def _groups(
     scores: pd.DataFrame, pairs: pd.DataFrame, alpha: float, metrics: MetricMap
 ) -> pd.DataFrame:
     out = []
+    at = pairs.groupby(["task", "metric"], sort=False).indices if len(pairs) else {}
+    model_a = pairs["model_a"].to_numpy(dtype=object)
+    model_b = pairs["model_b"].to_numpy(dtype=object)
+    apart = pairs["p_adjusted"].to_numpy(dtype=float) < alpha
     for (task, met), sub in scores.groupby(["task", "metric"], sort=False):
         names = list(sub["model"])
         means = sub["mean"].to_numpy()
         index = {m: k for k, m in enumerate(names)}
         sig = np.zeros((len(names), len(names)), dtype=bool)
-        tp = pairs[(pairs["task"] == task) & (pairs["metric"] == met)]
-        for a, b, p in zip(tp["model_a"], tp["model_b"], tp["p_adjusted"], strict=True):
-            if p < alpha:
-                sig[index[a], index[b]] = sig[index[b], index[a]] = True
+        rows = at.get((task, met), np.zeros(0, dtype=int))
+        rows = rows[apart[rows]]
+        ia = np.array([index[a] for a in model_a[rows]], dtype=int)
+        ib = np.array([index[b] for b in model_b[rows]], dtype=int)
+        sig[ia, ib] = sig[ib, ia] = True
         letters = compact_letters(
             list(means * metric_info(met, metrics).sign), sig
         )  # best gets "a"

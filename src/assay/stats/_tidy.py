@@ -15,17 +15,24 @@ def _names(values) -> str:
     return ", ".join(sorted(map(str, pd.unique(pd.Series(values).dropna())))) or "(none)"
 
 
+def check_names(column: str, names: str | Sequence[str] | None, present: Sequence[str]) -> None:
+    """An unknown name among ``names`` is an error naming the choices, ``present``."""
+    if names is None:
+        return
+    wanted = [names] if isinstance(names, str) else list(names)
+    unknown = [w for w in wanted if w not in set(present)]
+    if unknown:
+        raise InputError(
+            f"unknown {column} {', '.join(map(repr, unknown))}; available: {_names(present)}"
+        )
+
+
 def select(df: pd.DataFrame, column: str, names: str | Sequence[str] | None) -> pd.DataFrame:
     """Rows whose ``column`` is in ``names``; an unknown name is an error naming the choices."""
     if names is None:
         return df
     wanted = [names] if isinstance(names, str) else list(names)
-    present = set(df[column].dropna().astype(str))
-    unknown = [w for w in wanted if w not in present]
-    if unknown:
-        raise InputError(
-            f"unknown {column} {', '.join(map(repr, unknown))}; available: {_names(df[column])}"
-        )
+    check_names(column, wanted, list(df[column].dropna().astype(str).unique()))
     return df[df[column].astype(str).isin(wanted)]
 
 
@@ -41,15 +48,24 @@ def task_metrics(
 ) -> list[tuple[str, str]]:
     """(task, metric) pairs to analyse: the given metric, or each task's primary metric (by
     the store's definitions ``metrics``)."""
+    by_task = {str(t): sub["metric"].unique() for t, sub in scores.groupby("task", sort=True)}
+    return pick_metrics(by_task, metric, metrics)
+
+
+def pick_metrics(
+    by_task: dict[str, Sequence[str]], metric: str | None, metrics: MetricMap | None = None
+) -> list[tuple[str, str]]:
+    """(task, metric) pairs from each task's metric names ``by_task`` (in task order): the
+    given metric where a task has it, else each task's primary one."""
     pairs = []
-    for task, sub in scores.groupby("task", sort=True):
-        names = sub["metric"].unique()
+    for task, names in by_task.items():
         if metric is None:
-            pairs.append((str(task), primary_metric(names, metrics)))
+            pairs.append((task, primary_metric(names, metrics)))
         elif metric in set(names):
-            pairs.append((str(task), metric))
+            pairs.append((task, metric))
     if metric is not None and not pairs:
-        raise InputError(f"unknown metric {metric!r}; available: {_names(scores['metric'])}")
+        every = [m for names in by_task.values() for m in names]
+        raise InputError(f"unknown metric {metric!r}; available: {_names(every)}")
     return pairs
 
 

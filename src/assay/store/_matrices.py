@@ -1,0 +1,167 @@
+"""Per-document score matrices read in DuckDB, for analyses of stores too large to load.
+
+:func:`scan_store` reads what an analysis needs to know before it asks for numbers — the runs,
+models, tasks and metrics under the filters — without bringing the sample rows into Python;
+:meth:`MatrixSource.doc_matrices` then returns, for chosen (task, metric) pairs, the documents ×
+models matrix of per-document means (repeats and runs averaged, as
+:func:`assay.stats.doc_matrix` does from the loaded rows), built in numpy from three integer
+codes and the value per row. It applies only where the loaded rows would add nothing: every
+sample's (run_id, model, task) is a row of ``runs`` (the metrics join ``runs`` on ``run_id``),
+no sample carries a cluster id, and no metric is a piece of a corpus metric (``logprob``,
+``words``, ``bytes``); otherwise :func:`scan_store` returns None and the rows are loaded.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+__all__ = ["MatrixSource", "scan_store"]
+
+_CORPUS_PIECES = ("logprob", "words", "bytes")
+
+
+def _in(column: str, values: str | Sequence[str] | None, params: list) -> str:
+    if values is None:
+        return ""
+    values = [values] if isinstance(values, str) else list(values)
+    params.extend(values)
+    return f" AND {column} IN ({', '.join('?' * len(values))})"
+
+
+@dataclass(frozen=True)
+class MatrixSource:
+    """The runs (run_id, model, task) and metrics under an evidence read's filters, and how to
+    read their per-document matrices (:meth:`doc_matrices`)."""
+
+    store: Any
+    runs: tuple[tuple[str, str, str], ...]
+    metrics_by_run: dict[str, tuple[str, ...]]
+
+    def task_metric_names(self) -> dict[str, list[str]]:
+        """task -> the metrics its rows carry (sorted)."""
+        out: dict[str, set[str]] = {}
+        for run_id, _, task in self.runs:
+            out.setdefault(task, set()).update(self.metrics_by_run.get(run_id, ()))
+        return {t: sorted(v) for t, v in sorted(out.items()) if v}
+
+    def doc_matrices(
+        self, wanted: Sequence[tuple[str, str]], models: Sequence[str] | None = None
+    ) -> list[tuple[str, str, np.ndarray, list[str]]]:
+        """(task, metric, matrix, model names) for each wanted (task, metric), in that order:
+        documents (sorted by doc_id) × models (``models`` in its order, else sorted) of the
+        mean non-missing value per document; NaN where a model lacks the document. Models with
+        no value on the task are left out."""
+        if not wanted:
+            return []
+        tasks = sorted({t for t, _ in wanted})
+        task_code = {t: k for k, t in enumerate(tasks)}
+        metric_of = dict(wanted)
+        run_rows = [
+            (run_id, model, task_code[task], metric_of[task])
+            for run_id, model, task in self.runs
+            if task in task_code and (models is None or model in models)
+        ]
+        names = list(models) if models is not None else sorted({r[1] for r in run_rows})
+        model_code = {m: k for k, m in enumerate(names)}
+        rc = [(r, model_code[m], t, met) for r, m, t, met in run_rows]
+        with self.store.connect() as con:
+            con.execute("SET enable_progress_bar = false")
+            columns = [list(c) for c in zip(*rc, strict=True)] if rc else [[], [], [], []]
+            con.execute(
+                "CREATE TEMP TABLE _rc AS SELECT unnest(?::VARCHAR[]) AS run_id, "
+                "unnest(?::INTEGER[]) AS mc, unnest(?::INTEGER[]) AS tc, "
+                "unnest(?::VARCHAR[]) AS metric",
+                columns,
+            )
+            # documents numbered in (task, doc_id) order: task k's rows start[k]..start[k+1]
+            con.execute(
+                "CREATE TEMP TABLE _dc AS SELECT tc, doc_id, hash(doc_id) AS h, (row_number() "
+                "OVER (ORDER BY tc, doc_id) - 1)::BIGINT AS g FROM (SELECT DISTINCT "
+                "r.tc, m.doc_id FROM sample_metrics m JOIN _rc r USING (run_id, metric) "
+                "WHERE m.value IS NOT NULL AND NOT isnan(m.value))"
+            )
+            rows, unique = con.execute(
+                "SELECT count(*), count(DISTINCT (tc, h)) FROM _dc"
+            ).fetchall()[0]
+            # a hash collision within a task: join on the doc_id itself (slower, same result)
+            same = "d.h = hash(m.doc_id)" if rows == unique else "d.doc_id = m.doc_id"
+            on = f"d.tc = r.tc AND {same}"
+            single = con.execute(
+                'SELECT coalesce((SELECT max("repeat") FROM samples s SEMI JOIN _rc USING '
+                "(run_id)), 0) = 0 AND NOT EXISTS (SELECT 1 FROM _rc GROUP BY mc, tc "
+                "HAVING count(*) > 1)"
+            ).fetchall()[0][0]
+            body = (
+                f"FROM sample_metrics m JOIN _rc r USING (run_id, metric) JOIN _dc d ON {on} "
+                "WHERE m.value IS NOT NULL AND NOT isnan(m.value)"
+            )
+            cell = f"d.g * {max(len(names), 1)} + r.mc"  # the flat index in the matrix
+            query = (
+                f"SELECT {cell} AS i, m.value AS v {body}"
+                if single
+                else f"SELECT {cell} AS i, avg(m.value) AS v {body} GROUP BY ALL"
+            )
+            got = con.execute(query).fetchnumpy()
+            counts = con.execute("SELECT tc, count(*) FROM _dc GROUP BY tc").fetchall()
+        docs = np.zeros(len(tasks), dtype=np.int64)
+        for tc, n in counts:
+            docs[tc] = n
+        start = np.concatenate([[0], np.cumsum(docs)])
+        big = np.full((int(start[-1]), len(names)), np.nan)
+        big.reshape(-1)[np.asarray(got["i"], np.int64)] = np.asarray(got["v"], float)
+        out = []
+        for task, met in wanted:
+            k = task_code[task]
+            block = big[start[k] : start[k + 1]]
+            cols = np.flatnonzero(~np.all(np.isnan(block), axis=0))
+            if cols.size == 0:
+                continue
+            block = block if cols.size == len(names) else np.ascontiguousarray(block[:, cols])
+            out.append((task, met, block, [names[c] for c in cols]))
+        return out
+
+
+def scan_store(
+    store: Any,
+    *,
+    model: str | Sequence[str] | None = None,
+    task: str | Sequence[str] | None = None,
+    metric: str | Sequence[str] | None = None,
+) -> MatrixSource | None:
+    """The runs and metrics under the filters, read in SQL; None when the per-document
+    matrices cannot stand for the loaded rows (see the module's docstring)."""
+    with store.connect() as con:
+        con.execute("SET enable_progress_bar = false")
+        params: list = []
+        where = "TRUE" + _in("model", model, params) + _in("task", task, params)
+        orphans, clustered = con.execute(
+            "SELECT (SELECT count(*) FROM (SELECT DISTINCT run_id, model, task FROM samples "
+            f"WHERE {where}) ANTI JOIN runs USING (run_id, model, task)), (SELECT count(*) FROM "
+            f"samples WHERE cluster_id IS NOT NULL AND {where})",
+            params + params,
+        ).fetchall()[0]
+        if orphans or clustered:
+            return None
+        params = []
+        where = "TRUE" + _in("r.model", model, params) + _in("r.task", task, params)
+        found = con.execute(
+            "SELECT r.run_id, r.model, r.task, m.metric FROM (SELECT DISTINCT run_id, metric "
+            f"FROM sample_metrics) m JOIN runs r USING (run_id) WHERE {where} "
+            "ORDER BY r.run_id, m.metric",
+            params,
+        ).fetchall()
+    if any(met in _CORPUS_PIECES for *_, met in found):
+        return None  # (a metric filter may name a corpus metric they make)
+    if metric is not None:
+        keep = {metric} if isinstance(metric, str) else set(metric)
+        found = [row for row in found if row[3] in keep]
+    runs: dict[str, tuple[str, str, str]] = {}
+    metrics: dict[str, list[str]] = {}
+    for run_id, mdl, tsk, met in found:
+        runs[run_id] = (run_id, mdl, tsk)
+        metrics.setdefault(run_id, []).append(met)
+    return MatrixSource(store, tuple(runs.values()), {k: tuple(v) for k, v in metrics.items()})
