@@ -41,6 +41,11 @@ def set_table_format(value: str) -> str:
     return value
 
 
+def plain_tables() -> bool:
+    """True when tables are written as csv/tsv for a program to read (no prose around them)."""
+    return _output["format"] in ("csv", "tsv")
+
+
 def get_store(path: Path | None, *, must_exist: bool = False) -> Store:
     """Open the store named by --store / $ASSAY_STORE / ./assay.duckdb; with ``must_exist``
     a missing store is the one-line failure of :func:`assay.store.existing_store`."""

@@ -24,7 +24,9 @@ def store_verdict(comp: Comparison, store: Store | None, baseline: str | None = 
 
 def print_verdict(v: Verdict) -> None:
     """One line per compared pair (better / worse / no detectable difference, with sizes and
-    intervals), then the caveat."""
+    intervals), then the caveat; nothing with ``--format csv|tsv`` (tables only)."""
+    if _common.plain_tables():
+        return
     _common.console.print("Verdict", style="bold", highlight=False)
     for sentence in v.sentences:
         _common.console.print(sentence, highlight=False, markup=False, soft_wrap=True)
