@@ -11,14 +11,21 @@ import pandas as pd
 from assay.core import accepts_confidence, attributes, require_columns
 from assay.errors import InputError
 
-from ._bounded import fit_score
+from ._bounded import BASELINES, fit_score
 from ._calibrate import interval_score
 from ._downstream import calibrate_downstream, fit_downstream
 from ._laws import calibrate_law, fit_law
 
 WIS_LEVELS = (0.5, 0.8, 0.9, 0.95)
 
-__all__ = ["Backtest", "backtest", "backtest_downstream", "backtest_score", "forecast_errors"]
+__all__ = [
+    "Backtest",
+    "backtest",
+    "backtest_downstream",
+    "backtest_score",
+    "forecast_errors",
+    "skill_against",
+]
 
 
 @dataclass
@@ -47,6 +54,7 @@ class Backtest:
     wis: float = float("nan")
     calibration: dict[str, Any] | None = None
     baselines: dict[str, float] | None = None
+    skill: dict[str, float] | None = None
 
     def summary(self) -> str:
         how = (self.calibration or {}).get("method", "bootstrap")
@@ -63,6 +71,7 @@ class Backtest:
             **attributes(self, "n_fit", "n_heldout", "width", "wis"),
             "interval": self.calibration,
             "baselines_mae": self.baselines,
+            "skill": self.skill,
             "fit": self.fit.to_dict(),
             "heldout": self.table.to_dict(orient="records"),
         }
@@ -208,8 +217,10 @@ def backtest_score(
     **score_options: Any,
 ) -> Backtest:
     """:func:`fit_score` (a bounded, higher-is-better score) on rows with ``x`` <= the cut, scored
-    on the rows above, beside the two naive baselines' MAE (``baselines``: the largest fitted
-    size's score, ``flat``; a line in log x, ``log-linear``)."""
+    on the rows above, beside the naive baselines' MAE (``baselines``: the largest fitted size's
+    score, ``flat`` (last value); a line in log x, ``log-linear``; the mean of the fitted sizes,
+    ``family-mean``) and the forecaster's ``skill`` against each, 1 − MAE/baseline MAE (> 0:
+    better than that baseline). A baseline the fitted sizes are too few for is left out."""
     cut, below, above = _split(data, x, holdout_above, quantile)
     vals = above[[x, y]].apply(pd.to_numeric, errors="coerce").to_numpy(float)
     above = above[np.isfinite(vals).all(axis=1) & (vals[:, 0] > 0)]
@@ -217,11 +228,27 @@ def backtest_score(
         raise InputError(f"no rows with a finite {y} and {x} above {cut:g} to hold out")
     fit = fit_score(below, x=x, y=y, **score_options)
     xs = pd.to_numeric(above[x], errors="coerce").to_numpy(float)
-    calibration = fit.calibration.to_dict(level)
+    calibration = fit.interval(level)
     bt = _scored(f"score:{fit.method}", x, cut, level, fit, above, xs, calibration)
     actual = bt.table["actual"].to_numpy(float)
     bt.baselines = {}
-    for name in ("flat", "log-linear"):
-        base = fit_score(below, x=x, y=y, **{**score_options, "method": name, "margin": -np.inf})
+    for name in BASELINES:
+        try:
+            base = fit_score(
+                below, x=x, y=y, **{**score_options, "method": name, "margin": -np.inf}
+            )
+        except InputError:  # too few sizes for this baseline's parameters + 2
+            continue
         bt.baselines[name] = float(np.mean(np.abs(base.predict(xs)["prediction"] - actual)))
+    bt.skill = skill_against(bt.mae, bt.baselines)
     return bt
+
+
+def skill_against(mae: float, baselines: dict[str, float]) -> dict[str, float]:
+    """1 − MAE/baseline MAE per baseline (> 0: the forecaster beats it), and ``best`` against
+    the best (lowest-MAE) baseline."""
+    out = {k: float(1 - mae / v) if v > 0 else float("nan") for k, v in baselines.items()}
+    if baselines:
+        best = min(baselines.values())
+        out["best"] = float(1 - mae / best) if best > 0 else float("nan")
+    return out
