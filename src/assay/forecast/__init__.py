@@ -7,6 +7,7 @@ from ._calibrate import Calibration, interval_score
 from ._density import DensityResult, capacity_density
 from ._downstream import DownstreamFit, calibrate_downstream, fit_downstream
 from ._emergence import CodForecast, PassUntilFit, cod_forecast, pass_until
+from ._family_out import LOFO_METHODS, FamilyBacktest, leave_family_out
 from ._io import load_table, table_from_store
 from ._laws import LAWS, LawFit, calibrate_law, fit_law
 from ._observational import ObservationalFit, impute_low_rank, observational_scaling
@@ -18,6 +19,7 @@ from ._trends import LineFit, TrendResult, accuracy_on_the_line, detect_inverse_
 
 __all__ = [
     "LAWS",
+    "LOFO_METHODS",
     "SCORE_METHODS",
     "Backtest",
     "Calibration",
@@ -25,6 +27,7 @@ __all__ = [
     "ComputeOptimal",
     "DensityResult",
     "DownstreamFit",
+    "FamilyBacktest",
     "LawFit",
     "LineFit",
     "ObservationalFit",
@@ -49,6 +52,7 @@ __all__ = [
     "forecast_errors",
     "impute_low_rank",
     "interval_score",
+    "leave_family_out",
     "learning_curve_regions",
     "load_table",
     "observational_scaling",
