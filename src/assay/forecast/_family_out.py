@@ -110,8 +110,16 @@ def _inner_errors(method, fam, pcs, logc, y, floor, ceiling) -> np.ndarray:
             f = _predictor(method, pcs[~test], logc[~test], y[~test], floor, ceiling)
         except (AssayError, ValueError, np.linalg.LinAlgError):
             continue
-        out.append(y[test] - f(pcs[test], logc[test]))
+        pred = f(pcs[test], logc[test])
+        out.append((y[test] - pred) / _spread(pred))
     return np.concatenate(out) if out else np.zeros(0)
+
+
+def _spread(pred: np.ndarray) -> np.ndarray:
+    """Scale of a bounded score's error at ``pred``: the Bernoulli sd √(p(1 − p)) (p kept in
+    [0.02, 0.98]), as scores near 0 or 1 move less; errors are compared in these units."""
+    p = np.clip(np.asarray(pred, float), 0.02, 0.98)
+    return np.sqrt(p * (1 - p))
 
 
 @accepts_confidence("level")
@@ -189,7 +197,7 @@ def leave_family_out(
         inner = inner[chosen]
         pred = np.clip(predict(pcs[test], logc[test]), min(0.0, floor), 1.0)
         noise = stats.norm.ppf((1 + level) / 2) * binomial_se(pred, n_items)
-        hw = np.maximum(_conformal_half_width(inner, level), noise)
+        hw = np.maximum(_conformal_half_width(inner, level) * _spread(pred), noise)
         slope, icpt = np.polyfit(logc[train], y[train], 1)
         nearest = np.abs(logc[train][None, :] - logc[test][:, None]).argmin(axis=1)
         rows.append(
