@@ -1,7 +1,15 @@
 """Forecasting: scaling-law fits, downstream prediction, emergence, density, trend checks and
 backtests — every forecast with an interval and a backtested error."""
 
-from ._backtest import Backtest, backtest, backtest_downstream, backtest_score, forecast_errors
+from ._backtest import (
+    Backtest,
+    backtest,
+    backtest_downstream,
+    backtest_score,
+    forecast_errors,
+    naive_baselines,
+    skill_against,
+)
 from ._bounded import SCORE_METHODS, ScoreFit, fit_score
 from ._calibrate import Calibration, interval_score
 from ._density import DensityResult, capacity_density
@@ -55,8 +63,10 @@ __all__ = [
     "leave_family_out",
     "learning_curve_regions",
     "load_table",
+    "naive_baselines",
     "observational_scaling",
     "pass_until",
     "plot_forecast",
+    "skill_against",
     "table_from_store",
 ]

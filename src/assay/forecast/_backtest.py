@@ -24,6 +24,7 @@ __all__ = [
     "backtest_downstream",
     "backtest_score",
     "forecast_errors",
+    "naive_baselines",
     "skill_against",
 ]
 
@@ -242,6 +243,24 @@ def backtest_score(
         bt.baselines[name] = float(np.mean(np.abs(base.predict(xs)["prediction"] - actual)))
     bt.skill = skill_against(bt.mae, bt.baselines)
     return bt
+
+
+def naive_baselines(x_fit: Any, y_fit: Any, x_new: Any) -> dict[str, np.ndarray]:
+    """The naive forecasts at ``x_new`` from points (x_fit, y_fit): ``flat`` (last value: the
+    mean y at the largest x), ``log-linear`` (a line in log x) and ``family-mean`` (the mean
+    y). Vectorised; x must be positive."""
+    x, y = np.asarray(x_fit, float), np.asarray(y_fit, float)
+    new = np.asarray(x_new, float)
+    ok = np.isfinite(x) & np.isfinite(y) & (x > 0)
+    x, y = x[ok], y[ok]
+    if len(np.unique(x)) < 2:
+        raise InputError("naive baselines need points at two or more sizes")
+    slope, icpt = np.polyfit(np.log(x), y, 1)
+    return {
+        "flat": np.full(new.shape, y[x == x.max()].mean()),
+        "log-linear": icpt + slope * np.log(new),
+        "family-mean": np.full(new.shape, y.mean()),
+    }
 
 
 def skill_against(mae: float, baselines: dict[str, float]) -> dict[str, float]:
