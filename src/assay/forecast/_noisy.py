@@ -6,9 +6,11 @@ Model: z_i = a + b·t_i + e_i with e_i ~ N(0, v_i + τ²), where z is the score 
 scale (the score itself, or log of the error above chance), t = log size, v_i the evaluation
 variance of z_i (binomial p(1 − p)/n carried to z's scale by the delta method; 0 when unknown)
 and τ² the extra scatter (method of moments, ≥ 0). The parameters' covariance is the weighted
-least-squares one, scaled up by the reduced χ² when the residuals are wider than the weights say.
+least-squares one with weights 1/(v_i + τ²).
 A prediction at t* has variance x*ᵀΣx* + τ²·c + v*, where v* is the new score's own evaluation
-variance, and the interval is the Student-t one with k − p degrees of freedom, widened by
+variance, and the interval is the Student-t one with k − p degrees of freedom for the part of
+the variance estimated from the residuals (τ²): with known evaluation noise and no extra
+scatter the degrees of freedom grow (Welch–Satterthwaite, df·((τ² + v̄)/τ²)²), widened by
 (1 + growth·d) for the distance d = log(x*/x_max) beyond the data (an extrapolation allowance
 chosen on public backtests; see docs/forecast.md).
 
@@ -58,7 +60,7 @@ class NoisyLine:
     cov: np.ndarray
     tau2: float
     scale: float
-    df: int
+    df: float
     t_max: float
     growth: float = GROWTH
 
@@ -82,7 +84,7 @@ class NoisyLine:
         return {
             "tau": float(np.sqrt(self.tau2)),
             "chi2_scale": float(self.scale),
-            "df": int(self.df),
+            "df": float(self.df),
             "growth": float(self.growth),
         }
 
@@ -119,6 +121,8 @@ def fit_noisy_line(
     w = 1.0 / np.maximum(v + tau2, 1e-12)
     cov = np.linalg.pinv(design.T @ (w[:, None] * design))
     coef = cov @ design.T @ (w * z)
-    resid = z - design @ coef
-    scale = float(np.sum(w * resid**2) / (len(z) - p)) if v.any() else 1.0
-    return NoisyLine(coef, cov, tau2, scale, len(z) - p, float(t.max()), growth)
+    df = float(len(z) - p)
+    if v.any():  # known noise has no estimation error: only the τ² share costs degrees
+        share = tau2 / (tau2 + float(np.mean(v)))
+        df = min(df / max(share, 1e-3) ** 2, 1e6)
+    return NoisyLine(coef, cov, tau2, 1.0, df, float(t.max()), growth)
