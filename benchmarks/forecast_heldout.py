@@ -15,7 +15,9 @@ Designs (ObsScaling's base-model table; Epoch's Chinchilla points):
 3. Pythia, fit on sizes <= 1.4B (5 sizes), predict 2.8B, 6.9B, 12B, 8 benchmarks.
 4. Chinchilla loss above 1e21 FLOP (23 runs): `backtest` (chinchilla law, calibrated).
 
-Naive baselines: last value (the largest fitted size; for an unseen family the other families'
+A last table compares the leave-one-family-out methods (the default, blend, is the winner).
+
+Naive baselines: last value (the largest fitted size or run; for an unseen family the other families'
 model nearest in compute), a line in log size (log compute), the family mean (of the fitted
 sizes; of the other families' models). Goals: MAE <= the best naive baseline; each design's 90%
 coverage consistent with 90% (exact two-sided binomial test, p >= 0.05); pooled coverage 85–95%.
@@ -31,7 +33,14 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from assay.forecast import backtest, backtest_score, leave_family_out, load_table
+from assay.forecast import (
+    LOFO_METHODS,
+    backtest,
+    backtest_score,
+    leave_family_out,
+    load_table,
+    naive_baselines,
+)
 
 HERE = Path(__file__).resolve().parents[1]
 CANDIDATES = [HERE.parent / "shared" / "data", HERE.parent.parent / "shared" / "data"]
@@ -75,19 +84,20 @@ def sizes_design(df: pd.DataFrame, fam: str, cut: float, use_n: bool) -> dict:
                     {k: np.concatenate(v) for k, v in base.items()}, scale=100)  # fmt: skip
 
 
-def family_design(df: pd.DataFrame, use_n: bool = True) -> dict:
+def family_design(df: pd.DataFrame, method: str = "blend") -> dict:
     err, inside, base = [], [], {}
     for bench, (chance, n) in BENCH.items():
         others = [b for b in BENCH if b != bench]
-        bt = leave_family_out(df, others, bench, floor=chance, families=THREE,
-                              n_items=n if use_n else None, level=LEVEL)  # fmt: skip
+        k = 3 if method == "observational" else None  # observational alone: Ruan et al.'s 3 PCs
+        bt = leave_family_out(df, others, bench, floor=chance, families=THREE, n_items=n,
+                              method=method, n_components=k, level=LEVEL)  # fmt: skip
         t = bt.heldout
         err.append(np.abs(t["prediction"] - t["actual"]).to_numpy())
         inside.append(((t["low"] <= t["actual"]) & (t["actual"] <= t["high"])).to_numpy())
         for k in ("flat", "log-linear", "family-mean"):
             base.setdefault(k, []).append(np.abs(t[k] - t["actual"]).to_numpy())
     return _summary(np.concatenate(err), np.concatenate(inside),
-                    {k: np.concatenate(v) for k, v in base.items()}, scale=100, per_row=True)  # fmt: skip
+                    {k: np.concatenate(v) for k, v in base.items()}, scale=100)  # fmt: skip
 
 
 def chinchilla_design(data: Path) -> dict:
@@ -95,23 +105,13 @@ def chinchilla_design(data: Path) -> dict:
     bt = backtest(df, law="chinchilla", holdout_above=1e21, on="flops", level=LEVEL)
     t = bt.table
     below = df[df["flops"] <= 1e21]
-    lc = np.log(t["flops"].to_numpy(float))
-    slope, icpt = np.polyfit(np.log(below["flops"]), np.log(below["loss"]), 1)
-    last = below.loc[below["flops"].idxmax(), "loss"]
-    preds = {
-        "flat": np.full(len(t), below["loss"].min()),
-        "log-linear": np.exp(icpt + slope * lc),
-        "family-mean": np.full(len(t), below["loss"].mean()),
-    }
+    preds = naive_baselines(below["flops"], below["loss"], t["flops"])
     base = {k: np.abs(v - t["actual"].to_numpy()) for k, v in preds.items()}
     inside = ((t["low"] <= t["actual"]) & (t["actual"] <= t["high"])).to_numpy()
-    out = _summary(np.abs(t["prediction"] - t["actual"]).to_numpy(), inside, base, scale=1,
-                   per_row=True)  # fmt: skip
-    out["note"] = f"last value: lowest fitted loss (largest run's {last:.3f} is not the lowest)"
-    return out
+    return _summary(np.abs(t["prediction"] - t["actual"]).to_numpy(), inside, base, scale=1)
 
 
-def _summary(err, inside, base, scale, per_row=False) -> dict:
+def _summary(err, inside, base, scale) -> dict:
     bmae = {k: float(np.mean(v)) * scale for k, v in base.items()}
     n, k = len(err), int(inside.sum())
     return {
@@ -164,6 +164,13 @@ def main() -> None:
     main_rows = [designs[i][1] for i in (0, 2, 4, 6)]
     k, n = sum(s["covered"] for s in main_rows), sum(s["n"] for s in main_rows)
     ok = 0.85 <= k / n <= 0.95
+    print("\nleave-one-family-out: which downstream method wins (MAE pp / 90% coverage)")
+    print(f"{'method':<16} {'three families':>18} {'whole table':>18}")
+    three, whole = df[df["family"].isin(THREE)], df[df["flops"].notna()]
+    for method in LOFO_METHODS:
+        a, b = family_design(three, method), family_design(whole, method)
+        print(f"{method:<16} {a['mae']:>9.2f} / {a['coverage']:>5.1%} "
+              f"{b['mae']:>9.2f} / {b['coverage']:>5.1%}")  # fmt: skip
     print(f"\npooled 90% coverage over designs 1-4 (first row of each): {k / n:.1%} ({k}/{n}); "
           f"goal 85-95%: {'met' if ok else 'MISSED'}")  # fmt: skip
 
