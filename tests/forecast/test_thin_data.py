@@ -196,3 +196,29 @@ def test_leave_family_out_json_fields(tmp_path):
     assert text.exit_code == 0 and "leave-one-family-out (20 models, 4 families)" in " ".join(
         text.output.split()
     )
+
+
+def test_every_law_backtest_carries_the_baselines_and_skill():
+    """A loss law's backtest (not only bounded scores) reports the three naive baselines on its
+    held-out rows, computed here by hand, and the skill against them."""
+    rng = np.random.default_rng(1)
+    x = np.geomspace(1e7, 1e10, 12)
+    data = pd.DataFrame(
+        {"params": x, "loss": (2 + 40 * x**-0.25) * np.exp(rng.normal(0, 0.005, 12))}
+    )
+    from assay.forecast import backtest
+
+    bt = backtest(data, law="power", x="params", on="params", holdout_above=2e9)
+    below, above = data[data["params"] <= 2e9], data[data["params"] > 2e9]
+    slope, icpt = np.polyfit(np.log(below["params"]), below["loss"], 1)
+    last = below["loss"].iloc[-1]
+    assert bt.baselines["flat"] == pytest.approx(np.mean(np.abs(above["loss"] - last)))
+    assert bt.baselines["log-linear"] == pytest.approx(
+        np.mean(np.abs(above["loss"] - icpt - slope * np.log(above["params"])))
+    )
+    assert bt.baselines["family-mean"] == pytest.approx(
+        np.mean(np.abs(above["loss"] - below["loss"].mean()))
+    )
+    assert bt.skill["best"] == pytest.approx(1 - bt.mae / min(bt.baselines.values()))
+    assert bt.skill["best"] > 0.5  # an exact law beats every naive forecast
+    assert set(bt.to_dict()) >= {"baselines_mae", "skill", "heldout"}

@@ -132,6 +132,25 @@ def _scored(
     )
 
 
+def _baselined(bt: Backtest, below: pd.DataFrame) -> Backtest:
+    """``bt`` with the naive baselines' MAE on its held-out rows (:func:`naive_baselines` over
+    the cut column from the rows below the cut) and the skill against them; left empty when
+    the rows below have fewer than two distinct values of the cut column."""
+    y = getattr(bt.fit, "y", None)
+    if y is None or y not in below or bt.on not in below:
+        return bt
+    xb = pd.to_numeric(below[bt.on], errors="coerce")
+    yb = pd.to_numeric(below[y], errors="coerce")
+    try:
+        base = naive_baselines(xb, yb, pd.to_numeric(bt.table[bt.on], errors="coerce"))
+    except InputError:
+        return bt
+    actual = bt.table["actual"].to_numpy(float)
+    bt.baselines = {k: float(np.nanmean(np.abs(v - actual))) for k, v in base.items()}
+    bt.skill = skill_against(bt.mae, bt.baselines)
+    return bt
+
+
 def _not_calibrated(interval: str, level: float, exc: InputError) -> dict[str, Any]:
     """The ``calibration`` of a backtest whose interval stays ``interval``, with the reason."""
     return {
@@ -172,7 +191,7 @@ def backtest(
         except InputError as exc:  # too few rows below the cut for a rolling origin
             fit.ensure_draws(bootstrap)
             calibration = _not_calibrated("bootstrap × resampled residuals", level, exc)
-    return _scored(law, on, cut, level, fit, above, above, calibration)
+    return _baselined(_scored(law, on, cut, level, fit, above, above, calibration), below)
 
 
 @accepts_confidence("level")
@@ -203,7 +222,7 @@ def backtest_downstream(
         except InputError as exc:  # too few rows below the cut for a rolling origin
             calibration = _not_calibrated("bootstrap of both stages", level, exc)
     xs = pd.to_numeric(above[x], errors="coerce").to_numpy(float)
-    return _scored("downstream", x, cut, level, fit, above, xs, calibration)
+    return _baselined(_scored("downstream", x, cut, level, fit, above, xs, calibration), below)
 
 
 @accepts_confidence("level")
