@@ -224,7 +224,8 @@ def backtest_cmd(
         if as_json:
             print_json(bt.to_dict())
             return
-        print_table(bt.table[[x, "actual", "prediction", "low", "high"]], title="held-out rows")
+        shown = [c for c in ("model", x) if c in bt.table] + ["actual", "prediction", "low", "high"]
+        print_table(bt.table[shown], title="held-out rows")
         console.print(backtest_line(bt))
         return
     with progress(not as_json, f"backtesting {inp.law}"):

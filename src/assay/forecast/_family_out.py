@@ -1,10 +1,12 @@
-"""Leave-one-family-out backtests of observational scaling: how well does the link from
-capabilities to a target transfer to a model family the fit never saw?
+"""Leave-one-family-out backtests of observational scaling: how well does a forecast transfer
+to a model family the fit never saw?
 
-For each held-out family F the link (target = floored sigmoid of the PC capabilities) is fitted
-on the models of every other family and predicts F's models from their other benchmarks. The
-interval is calibrated the same way, one level down: inside the families the fit sees, each
-family is left out in turn and the absolute errors on its models give a split-conformal
+For each held-out family F the method is fitted on the models of every other family and
+predicts F's models from their other benchmarks (and compute). The default ``blend`` averages
+observational scaling on 2 PCs (target = floored sigmoid of the capabilities) with a line in log
+compute across the other families — it won these backtests on the public data. The interval is
+calibrated one level down: inside the families the fit sees, each family is left out in turn
+and the errors on its models, in units of the Bernoulli sd √(p̂(1 − p̂)), give a split-conformal
 half-width (rank ⌈(n+1)·level⌉ of n), never narrower than the held-out score's own binomial
 evaluation noise (with ``n_items``). Naive baselines sit beside it: a line in log compute across
 the other families (``log-linear``), the other models' mean (``family-mean``) and the score of
