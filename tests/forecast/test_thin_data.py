@@ -222,3 +222,20 @@ def test_every_law_backtest_carries_the_baselines_and_skill():
     assert bt.skill["best"] == pytest.approx(1 - bt.mae / min(bt.baselines.values()))
     assert bt.skill["best"] > 0.5  # an exact law beats every naive forecast
     assert set(bt.to_dict()) >= {"baselines_mae", "skill", "heldout"}
+
+
+def test_observational_compute_backtest_prints_baselines(tmp_path):
+    """`observational --holdout-above`: the held-out models' errors beside the naive baselines
+    (fitted on the models at or below the cut), and the skill against them."""
+    data = _families()
+    path = tmp_path / "families.csv"
+    data.to_csv(path, index=False)
+    res = runner.invoke(app, ["forecast", "observational", str(path), "--benchmarks",
+                              "b0,b1,b2,b3", "--target", "target", "--floor", "0.25",
+                              "--holdout-above", "2e22", "--json"])  # fmt: skip
+    assert res.exit_code == 0, res.output
+    b = json.loads(res.stdout)["backtest"]
+    below, above = data[data["flops"] <= 2e22], data[data["flops"] > 2e22]
+    last = below.loc[below["flops"] == below["flops"].max(), "target"].mean()
+    assert b["baselines_mae"]["flat"] == pytest.approx(np.mean(np.abs(above["target"] - last)))
+    assert b["skill"]["best"] == pytest.approx(1 - b["mae"] / min(b["baselines_mae"].values()))

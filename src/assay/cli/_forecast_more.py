@@ -78,7 +78,7 @@ def observational_cmd(
     as_json: JsonOption = False,
 ) -> None:
     """Observational scaling (Ruan et al.): PCA capabilities -> target, calibrated intervals."""
-    from assay.forecast import forecast_errors, observational_scaling
+    from assay.forecast import baseline_errors, forecast_errors, observational_scaling
 
     df = source.load()
     source.require(df, compute, family_col, target, *_names(benchmarks))
@@ -116,6 +116,10 @@ def observational_cmd(
             "n_heldout": len(held),
             "width": float((held["high"] - held["low"]).mean()),
         }
+        fitted = scores[scores["used_in_fit"] & np.isfinite(scores["target"])]
+        base, skill = baseline_errors(np.exp(fitted["log_compute"]), fitted["target"],
+                                      np.exp(held["log_compute"]), held["target"], mae)  # fmt: skip
+        out["backtest"].update(baselines_mae=base, skill=skill)
     if as_json:
         print_json(out)
         return
@@ -123,8 +127,10 @@ def observational_cmd(
     print_table(scores[shown], title=f"observational scaling of {target} (n={fit.n})")
     if "backtest" in out:
         b = out["backtest"]
+        base = ", ".join(f"{k} {v:.3g}" for k, v in b["baselines_mae"].items())
         console.print(
-            f"held-out models: MAE {b['mae']:.3g}, {level_label(level)} coverage {b['coverage']:.0%}"
+            f"held-out models: MAE {b['mae']:.3g}, {level_label(level)} coverage "
+            f"{b['coverage']:.0%}; naive baselines MAE: {base}; {skill_words(b['skill'])}"
         )
 
 

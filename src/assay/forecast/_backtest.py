@@ -23,6 +23,7 @@ __all__ = [
     "backtest",
     "backtest_downstream",
     "backtest_score",
+    "baseline_errors",
     "forecast_errors",
     "naive_baselines",
     "skill_against",
@@ -280,6 +281,17 @@ def naive_baselines(x_fit: Any, y_fit: Any, x_new: Any) -> dict[str, np.ndarray]
         "log-linear": icpt + slope * np.log(new),
         "family-mean": np.full(new.shape, y.mean()),
     }
+
+
+def baseline_errors(
+    x_fit: Any, y_fit: Any, x_new: Any, actual: Any, mae: float
+) -> tuple[dict[str, float], dict[str, float]]:
+    """(MAE of each naive baseline on ``actual`` at ``x_new``, the skill of a forecaster with
+    ``mae`` against them): :func:`naive_baselines` then :func:`skill_against`."""
+    base = naive_baselines(x_fit, y_fit, x_new)
+    y = np.asarray(actual, float)
+    errors = {k: float(np.nanmean(np.abs(v - y))) for k, v in base.items()}
+    return errors, skill_against(mae, errors)
 
 
 def skill_against(mae: float, baselines: dict[str, float]) -> dict[str, float]:
