@@ -64,13 +64,18 @@ def test_refusal_through_the_cli_is_one_line(tmp_path):
 
 
 def test_interval_is_never_narrower_than_the_new_scores_own_noise():
-    """Exact power-law data (no scatter at all): without n the interval is near zero width; with
-    n = 200 items it is at least the Student-t quantile times the binomial SE of the score."""
+    """Exact power-law data (no scatter at all), at the largest size seen: without n the
+    interval has near zero width; with n = 200 items it is at least the normal quantile times
+    the binomial SE of the score. Beyond the data it widens with the extrapolated change."""
     data = _family(_power())
-    exact = fit_score(data, x="params", y="score", floor=0.25).predict([1e11]).iloc[0]
-    assert exact["high"] - exact["low"] < 1e-3
+    exact = fit_score(data, x="params", y="score", floor=0.25)
+    row = exact.predict([3e10]).iloc[0]
+    assert row["high"] - row["low"] < 1e-3
+    far = exact.predict([3e11]).iloc[0]
+    change = abs(far["prediction"] - row["prediction"])
+    assert 0.1 * change < far["high"] - far["low"] < 2 * change  # 0.2 of the change, as an sd
     noisy = fit_score(data, x="params", y="score", floor=0.25, n_items=200)
-    row = noisy.predict([1e11], level=0.9).iloc[0]
+    row = noisy.predict([3e10], level=0.9).iloc[0]
     se = np.sqrt(row["prediction"] * (1 - row["prediction"]) / 200)
     assert row["high"] - row["low"] >= 2 * stats.norm.ppf(0.95) * se * 0.99
     assert noisy.to_dict()["interval"]["evaluation_noise"] == "binomial over n items"

@@ -12,7 +12,11 @@ variance, and the interval is the Student-t one with k − p degrees of freedom 
 the variance estimated from the residuals (τ²): with known evaluation noise and no extra
 scatter the degrees of freedom grow (Welch–Satterthwaite, df·((τ² + v̄)/τ²)²), widened by
 (1 + growth·d) for the distance d = log(x*/x_max) beyond the data (an extrapolation allowance
-chosen on public backtests; see docs/forecast.md).
+chosen on public backtests; see docs/forecast.md). A misfit term (κ·d)² adds what the method's
+own backtests inside the data missed beyond their predicted spread (κ² = Σ max(0, r² − s²) /
+Σ d² over rolling origins), and a share (``trend``, 0.2) of the extrapolated change itself,
+(0.2·(ẑ(x*) − ẑ(x_max)))²: a trend carried beyond the data is uncertain in proportion to how
+far it moves the score, even when the points sit on a smooth curve without noise.
 
 A line needs at least p + 2 points (p = 2 parameters): with fewer, no scatter can be estimated
 beside the parameters and the fit refuses in one line."""
@@ -29,6 +33,7 @@ from assay.errors import InputError
 __all__ = ["NoisyLine", "binomial_se", "fit_noisy_line", "need_points"]
 
 GROWTH = 0.1
+TREND = 0.2  # sd of an extrapolated change, as a share of the change
 
 
 def need_points(n_params: int, got: int, what: str) -> None:
@@ -63,6 +68,8 @@ class NoisyLine:
     df: float
     t_max: float
     growth: float = GROWTH
+    bias: float = 0.0  # misfit per unit of log distance, from the method's own backtests
+    trend: float = TREND
 
     def mean(self, t: np.ndarray) -> np.ndarray:
         t = np.asarray(t, float)
@@ -74,8 +81,11 @@ class NoisyLine:
         t = np.asarray(t, float)
         design = np.column_stack([np.ones_like(t), t])[:, : len(self.coef)]
         par = np.einsum("ij,jk,ik->i", design, self.cov, design) * self.scale
-        var = par + self.tau2 + np.asarray(v_new, float)
-        return np.sqrt(var) * (1 + self.growth * np.maximum(t - self.t_max, 0.0))
+        d = np.maximum(t - self.t_max, 0.0)
+        change = self.mean(self.t_max + d) - self.mean(self.t_max)  # the extrapolated change
+        var = par + self.tau2 + np.asarray(v_new, float) + (self.bias * d) ** 2
+        var = var + (self.trend * change) ** 2
+        return np.sqrt(var) * (1 + self.growth * d)
 
     def half_width(self, t: np.ndarray, level: float, v_new: np.ndarray | float = 0.0):
         return stats.t.ppf((1 + level) / 2, self.df) * self.sd(t, v_new)
@@ -86,6 +96,8 @@ class NoisyLine:
             "chi2_scale": float(self.scale),
             "df": float(self.df),
             "growth": float(self.growth),
+            "misfit_per_log_x": float(self.bias),
+            "trend_share": float(self.trend),
         }
 
 
