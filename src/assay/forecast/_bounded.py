@@ -51,13 +51,6 @@ class _Method:
     floor: float
     ceiling: float
 
-    def _to_z(self, y: np.ndarray, se: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Scores (and their standard errors) on the working scale."""
-        if self.name != "power-error":
-            return y, se**2
-        gap = np.clip(self.ceiling - y, 1e-4 * (self.ceiling - self.floor), None)
-        return np.log(gap / (self.ceiling - self.floor)), (se / gap) ** 2
-
     def _mean_z(self, t: np.ndarray) -> np.ndarray:
         return self.line.mean(t) if self.name != "flat" else np.full(np.shape(t), self.line.coef[0])
 
@@ -193,22 +186,6 @@ class ScoreFit:
         }
 
 
-def _misfit(method: str, lx, y, se, floor, ceiling, window, growth) -> tuple[float, int]:
-    """κ, the error per unit of log distance that the method's own rolling-origin backtests
-    (fit on the first k sizes, predict the rest, for every k with enough sizes) made beyond
-    their predicted spread, on the working scale; and how many errors it rests on."""
-    excess, dist2, n = 0.0, 0.0, 0
-    for k in range(_PARAMS[method] + 2, len(y)):  # one small refit per origin
-        m = _fit_method(method, lx[:k], y[:k], se[:k], floor, ceiling, window, growth)
-        z, v = m._to_z(y[k:], se[k:])
-        t = lx[k:]
-        r2 = (z - m._mean_z(t)) ** 2
-        excess += float(np.sum(np.maximum(r2 - m.line.sd(t, v) ** 2, 0.0)))
-        dist2 += float(np.sum((t - lx[k - 1]) ** 2))
-        n += len(t)
-    return (float(np.sqrt(excess / dist2)) if dist2 > 0 else 0.0), n
-
-
 def _clean(data: pd.DataFrame, x: str, y: str) -> tuple[pd.DataFrame, dict[str, int]]:
     frame = data[[x, y]].apply(pd.to_numeric, errors="coerce")
     vals = frame.to_numpy(float)
@@ -287,10 +264,6 @@ def fit_score(
         chosen, reason = "flat", f"largest {x} scores within {margin:.3g} of chance: no trend"
         scored.setdefault("flat", mae_of("flat"))
     fitted = _fit_method(chosen, lx, yv, sev, floor, ceiling, window, growth)
-    args = (lx, yv, sev, floor, ceiling, window, growth)
-    fitted.line.bias, n_misfit = _misfit(chosen, *args)
-    if fitted.line.bias > 0:  # estimated from n_misfit backtest errors: as many degrees
-        fitted.line.df = float(min(fitted.line.df, max(n_misfit, 1)))
     return ScoreFit(
         x,
         y,
