@@ -87,7 +87,7 @@ def test_bounded_backtest_through_the_cli(tmp_path):
     out = json.loads(res.stdout)
     assert out["level"] == 0.9 and 0 <= out["coverage"] <= 1 and out["mae"] < 0.01
     assert out["fit"]["method"] == "power-error"
-    assert out["interval"]["method"] in ("split-conformal", "student-t error growth")
+    assert out["interval"]["method"] == "noise-aware" and out["interval"]["df"] == 2
     assert out["mae"] < min(out["baselines_mae"].values())
 
 

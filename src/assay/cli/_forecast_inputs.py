@@ -223,7 +223,18 @@ def backtest_line(bt: Backtest | None) -> str:
         line += "; naive baselines MAE: " + ", ".join(
             f"{k} {v:.3g}" for k, v in bt.baselines.items()
         )
+        line += "; " + skill_words(bt.skill)
     return line
+
+
+def skill_words(skill: dict[str, float] | None) -> str:
+    """The forecaster's skill against the best naive baseline, in words."""
+    best = (skill or {}).get("best", float("nan"))
+    if best != best:  # NaN: no baseline
+        return "no naive baseline to compare with"
+    if best <= 0:
+        return f"no skill: the best naive baseline is as good or better (skill {best:+.2f})"
+    return f"skill {best:+.2f} against the best naive baseline (1 − MAE/baseline MAE)"
 
 
 def backtest_json(bt: Backtest | None) -> dict[str, Any] | None:

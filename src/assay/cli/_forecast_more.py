@@ -12,8 +12,8 @@ import typer
 from assay.core import level_label
 from assay.errors import InputError
 
-from ._common import console, print_json, print_table
-from ._forecast_inputs import ColOption, FloorOption, Table, table_input
+from ._common import bounded, console, print_json, print_table
+from ._forecast_inputs import ColOption, FloorOption, Table, skill_words, table_input
 from ._options import (
     BootstrapOption,
     JsonOption,
@@ -53,14 +53,41 @@ def observational_cmd(
         float | None,
         typer.Option("--holdout-above", help="Fit the target on models with compute <= this."),
     ] = None,
+    leave_family_out: Annotated[
+        bool,
+        typer.Option(
+            "--leave-family-out",
+            help="Backtest: leave each family out in turn, fit on the rest, predict its models.",
+        ),
+    ] = False,
+    method: Annotated[
+        str,
+        typer.Option(
+            "--method", help="With --leave-family-out: blend | select | observational | log-linear."
+        ),
+    ] = "blend",
+    n_items: Annotated[
+        float | None,
+        typer.Option(
+            "--n-items",
+            help="Items in the target benchmark (binomial evaluation noise).",
+            callback=bounded(1),
+        ),
+    ] = None,
     level: float = 0.9,
     as_json: JsonOption = False,
 ) -> None:
     """Observational scaling (Ruan et al.): PCA capabilities -> target, calibrated intervals."""
-    from assay.forecast import forecast_errors, observational_scaling
+    from assay.forecast import baseline_errors, forecast_errors, observational_scaling
 
     df = source.load()
     source.require(df, compute, family_col, target, *_names(benchmarks))
+    if leave_family_out:
+        if holdout_above is not None:
+            raise InputError("--leave-family-out and --holdout-above are two backtests: give one")
+        _family_out(df, _names(benchmarks), target, compute, family_col, model_col, components,
+                    floor, method, n_items, level, as_json)  # fmt: skip
+        return
     mask = None
     if holdout_above is not None:
         mask = (pd.to_numeric(df[compute], errors="coerce") <= holdout_above).to_numpy()
@@ -89,6 +116,10 @@ def observational_cmd(
             "n_heldout": len(held),
             "width": float((held["high"] - held["low"]).mean()),
         }
+        fitted = scores[scores["used_in_fit"] & np.isfinite(scores["target"])]
+        base, skill = baseline_errors(np.exp(fitted["log_compute"]), fitted["target"],
+                                      np.exp(held["log_compute"]), held["target"], mae)  # fmt: skip
+        out["backtest"].update(baselines_mae=base, skill=skill)
     if as_json:
         print_json(out)
         return
@@ -96,9 +127,32 @@ def observational_cmd(
     print_table(scores[shown], title=f"observational scaling of {target} (n={fit.n})")
     if "backtest" in out:
         b = out["backtest"]
+        base = ", ".join(f"{k} {v:.3g}" for k, v in b["baselines_mae"].items())
         console.print(
-            f"held-out models: MAE {b['mae']:.3g}, {level_label(level)} coverage {b['coverage']:.0%}"
+            f"held-out models: MAE {b['mae']:.3g}, {level_label(level)} coverage "
+            f"{b['coverage']:.0%}; naive baselines MAE: {base}; {skill_words(b['skill'])}"
         )
+
+
+def _family_out(df, names, target, compute, family, model, components, floor, method, n_items,
+                level, as_json) -> None:  # fmt: skip
+    """``observational --leave-family-out``: the backtest's rows, errors and baselines."""
+    from assay.forecast import leave_family_out
+
+    bt = leave_family_out(df, names, target, compute=compute, family=family, model=model,
+                          n_components=components, floor=floor, method=method, n_items=n_items,
+                          level=level)  # fmt: skip
+    if as_json:
+        print_json({"level": level, "backtest": bt.to_dict()})
+        return
+    shown = ["model", "family", "method", "actual", "prediction", "low", "high"]
+    print_table(bt.heldout[shown], title=f"{target}: each family left out of the fit")
+    base = ", ".join(f"{k} {v:.3g}" for k, v in bt.baselines.items())
+    console.print(
+        f"leave-one-family-out ({bt.n_heldout} models, {len(bt.families)} families): MAE "
+        f"{bt.mae:.3g}, {level_label(level)} coverage {bt.coverage:.0%}, mean width "
+        f"{bt.width:.3g}; naive baselines MAE: {base}; {skill_words(bt.skill)}"
+    )
 
 
 def cod_cmd(

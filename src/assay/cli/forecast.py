@@ -192,8 +192,18 @@ def backtest_cmd(
     ] = 1.0,
     method: Annotated[
         str,
-        typer.Option("--method", help="Bounded --y: power-error | log-linear | flat | select."),
+        typer.Option(
+            "--method", help="Bounded --y: power-error | log-linear | flat | family-mean | select."
+        ),
     ] = "power-error",
+    n_items: Annotated[
+        float | None,
+        typer.Option(
+            "--n-items",
+            help="Bounded --y: items in the benchmark (binomial evaluation noise of each score).",
+            callback=bounded(1),
+        ),
+    ] = None,
     plot: PlotOption = None,
     as_json: JsonOption = False,
 ) -> None:
@@ -208,12 +218,14 @@ def backtest_cmd(
         y, x = inp.column(inp.y), inp.column(on)
         inp.table.require(df, x, y)
         bt = backtest_score(df, x=x, y=y, holdout_above=holdout_above, level=level,
-                            floor=floor or 0.0, ceiling=ceiling, method=method)  # fmt: skip
+                            floor=floor or 0.0, ceiling=ceiling, method=method,
+                            n_items=n_items)  # fmt: skip
         warn_dropped(bt.fit.dropped)
         if as_json:
             print_json(bt.to_dict())
             return
-        print_table(bt.table[[x, "actual", "prediction", "low", "high"]], title="held-out rows")
+        shown = [c for c in ("model", x) if c in bt.table] + ["actual", "prediction", "low", "high"]
+        print_table(bt.table[shown], title="held-out rows")
         console.print(backtest_line(bt))
         return
     with progress(not as_json, f"backtesting {inp.law} (fits)", counts=True) as report:

@@ -1,12 +1,22 @@
 """Forecasting: scaling-law fits, downstream prediction, emergence, density, trend checks and
 backtests — every forecast with an interval and a backtested error."""
 
-from ._backtest import Backtest, backtest, backtest_downstream, backtest_score, forecast_errors
+from ._backtest import (
+    Backtest,
+    backtest,
+    backtest_downstream,
+    backtest_score,
+    baseline_errors,
+    forecast_errors,
+    naive_baselines,
+    skill_against,
+)
 from ._bounded import SCORE_METHODS, ScoreFit, fit_score
 from ._calibrate import Calibration, interval_score
 from ._density import DensityResult, capacity_density
 from ._downstream import DownstreamFit, calibrate_downstream, fit_downstream
 from ._emergence import CodForecast, PassUntilFit, cod_forecast, pass_until
+from ._family_out import LOFO_METHODS, FamilyBacktest, leave_family_out
 from ._io import load_table, table_from_store
 from ._laws import LAWS, LawFit, calibrate_law, fit_law
 from ._observational import ObservationalFit, impute_low_rank, observational_scaling
@@ -18,6 +28,7 @@ from ._trends import LineFit, TrendResult, accuracy_on_the_line, detect_inverse_
 
 __all__ = [
     "LAWS",
+    "LOFO_METHODS",
     "SCORE_METHODS",
     "Backtest",
     "Calibration",
@@ -25,6 +36,7 @@ __all__ = [
     "ComputeOptimal",
     "DensityResult",
     "DownstreamFit",
+    "FamilyBacktest",
     "LawFit",
     "LineFit",
     "ObservationalFit",
@@ -36,6 +48,7 @@ __all__ = [
     "backtest",
     "backtest_downstream",
     "backtest_score",
+    "baseline_errors",
     "calibrate_downstream",
     "calibrate_law",
     "capacity_density",
@@ -49,10 +62,13 @@ __all__ = [
     "forecast_errors",
     "impute_low_rank",
     "interval_score",
+    "leave_family_out",
     "learning_curve_regions",
     "load_table",
+    "naive_baselines",
     "observational_scaling",
     "pass_until",
     "plot_forecast",
+    "skill_against",
     "table_from_store",
 ]

@@ -12,14 +12,23 @@ import pandas as pd
 from assay.core import accepts_confidence, attributes, require_columns
 from assay.errors import InputError
 
-from ._bounded import fit_score
+from ._bounded import BASELINES, fit_score
 from ._calibrate import interval_score
 from ._downstream import calibrate_downstream, fit_downstream
 from ._laws import calibrate_law, fit_law
 
 WIS_LEVELS = (0.5, 0.8, 0.9, 0.95)
 
-__all__ = ["Backtest", "backtest", "backtest_downstream", "backtest_score", "forecast_errors"]
+__all__ = [
+    "Backtest",
+    "backtest",
+    "backtest_downstream",
+    "backtest_score",
+    "baseline_errors",
+    "forecast_errors",
+    "naive_baselines",
+    "skill_against",
+]
 
 
 @dataclass
@@ -48,6 +57,7 @@ class Backtest:
     wis: float = float("nan")
     calibration: dict[str, Any] | None = None
     baselines: dict[str, float] | None = None
+    skill: dict[str, float] | None = None
 
     def summary(self) -> str:
         how = (self.calibration or {}).get("method", "bootstrap")
@@ -64,6 +74,7 @@ class Backtest:
             **attributes(self, "n_fit", "n_heldout", "width", "wis"),
             "interval": self.calibration,
             "baselines_mae": self.baselines,
+            "skill": self.skill,
             "fit": self.fit.to_dict(),
             "heldout": self.table.to_dict(orient="records"),
         }
@@ -123,6 +134,25 @@ def _scored(
     )
 
 
+def _baselined(bt: Backtest, below: pd.DataFrame) -> Backtest:
+    """``bt`` with the naive baselines' MAE on its held-out rows (:func:`naive_baselines` over
+    the cut column from the rows below the cut) and the skill against them; left empty when
+    the rows below have fewer than two distinct values of the cut column."""
+    y = getattr(bt.fit, "y", None)
+    if y is None or y not in below or bt.on not in below:
+        return bt
+    xb = pd.to_numeric(below[bt.on], errors="coerce")
+    yb = pd.to_numeric(below[y], errors="coerce")
+    try:
+        base = naive_baselines(xb, yb, pd.to_numeric(bt.table[bt.on], errors="coerce"))
+    except InputError:
+        return bt
+    actual = bt.table["actual"].to_numpy(float)
+    bt.baselines = {k: float(np.nanmean(np.abs(v - actual))) for k, v in base.items()}
+    bt.skill = skill_against(bt.mae, bt.baselines)
+    return bt
+
+
 def _not_calibrated(interval: str, level: float, exc: InputError) -> dict[str, Any]:
     """The ``calibration`` of a backtest whose interval stays ``interval``, with the reason."""
     return {
@@ -174,7 +204,7 @@ def backtest(
             calibration = _not_calibrated("bootstrap × resampled residuals", level, exc)
     elif bootstrap > 0:
         fit.ensure_draws(bootstrap, progress=after_fit)
-    return _scored(law, on, cut, level, fit, above, above, calibration)
+    return _baselined(_scored(law, on, cut, level, fit, above, above, calibration), below)
 
 
 @accepts_confidence("level")
@@ -205,7 +235,7 @@ def backtest_downstream(
         except InputError as exc:  # too few rows below the cut for a rolling origin
             calibration = _not_calibrated("bootstrap of both stages", level, exc)
     xs = pd.to_numeric(above[x], errors="coerce").to_numpy(float)
-    return _scored("downstream", x, cut, level, fit, above, xs, calibration)
+    return _baselined(_scored("downstream", x, cut, level, fit, above, xs, calibration), below)
 
 
 @accepts_confidence("level")
@@ -220,8 +250,10 @@ def backtest_score(
     **score_options: Any,
 ) -> Backtest:
     """:func:`fit_score` (a bounded, higher-is-better score) on rows with ``x`` <= the cut, scored
-    on the rows above, beside the two naive baselines' MAE (``baselines``: the largest fitted
-    size's score, ``flat``; a line in log x, ``log-linear``)."""
+    on the rows above, beside the naive baselines' MAE (``baselines``: the largest fitted size's
+    score, ``flat`` (last value); a line in log x, ``log-linear``; the mean of the fitted sizes,
+    ``family-mean``) and the forecaster's ``skill`` against each, 1 − MAE/baseline MAE (> 0:
+    better than that baseline). A baseline the fitted sizes are too few for is left out."""
     cut, below, above = _split(data, x, holdout_above, quantile)
     vals = above[[x, y]].apply(pd.to_numeric, errors="coerce").to_numpy(float)
     above = above[np.isfinite(vals).all(axis=1) & (vals[:, 0] > 0)]
@@ -229,11 +261,56 @@ def backtest_score(
         raise InputError(f"no rows with a finite {y} and {x} above {cut:g} to hold out")
     fit = fit_score(below, x=x, y=y, **score_options)
     xs = pd.to_numeric(above[x], errors="coerce").to_numpy(float)
-    calibration = fit.calibration.to_dict(level)
+    calibration = fit.interval(level)
     bt = _scored(f"score:{fit.method}", x, cut, level, fit, above, xs, calibration)
     actual = bt.table["actual"].to_numpy(float)
     bt.baselines = {}
-    for name in ("flat", "log-linear"):
-        base = fit_score(below, x=x, y=y, **{**score_options, "method": name, "margin": -np.inf})
+    for name in BASELINES:
+        try:
+            base = fit_score(
+                below, x=x, y=y, **{**score_options, "method": name, "margin": -np.inf}
+            )
+        except InputError:  # too few sizes for this baseline's parameters + 2
+            continue
         bt.baselines[name] = float(np.mean(np.abs(base.predict(xs)["prediction"] - actual)))
+    bt.skill = skill_against(bt.mae, bt.baselines)
     return bt
+
+
+def naive_baselines(x_fit: Any, y_fit: Any, x_new: Any) -> dict[str, np.ndarray]:
+    """The naive forecasts at ``x_new`` from points (x_fit, y_fit): ``flat`` (last value: the
+    mean y at the largest x), ``log-linear`` (a line in log x) and ``family-mean`` (the mean
+    y). Vectorised; x must be positive."""
+    x, y = np.asarray(x_fit, float), np.asarray(y_fit, float)
+    new = np.asarray(x_new, float)
+    ok = np.isfinite(x) & np.isfinite(y) & (x > 0)
+    x, y = x[ok], y[ok]
+    if len(np.unique(x)) < 2:
+        raise InputError("naive baselines need points at two or more sizes")
+    slope, icpt = np.polyfit(np.log(x), y, 1)
+    return {
+        "flat": np.full(new.shape, y[x == x.max()].mean()),
+        "log-linear": icpt + slope * np.log(new),
+        "family-mean": np.full(new.shape, y.mean()),
+    }
+
+
+def baseline_errors(
+    x_fit: Any, y_fit: Any, x_new: Any, actual: Any, mae: float
+) -> tuple[dict[str, float], dict[str, float]]:
+    """(MAE of each naive baseline on ``actual`` at ``x_new``, the skill of a forecaster with
+    ``mae`` against them): :func:`naive_baselines` then :func:`skill_against`."""
+    base = naive_baselines(x_fit, y_fit, x_new)
+    y = np.asarray(actual, float)
+    errors = {k: float(np.nanmean(np.abs(v - y))) for k, v in base.items()}
+    return errors, skill_against(mae, errors)
+
+
+def skill_against(mae: float, baselines: dict[str, float]) -> dict[str, float]:
+    """1 − MAE/baseline MAE per baseline (> 0: the forecaster beats it), and ``best`` against
+    the best (lowest-MAE) baseline."""
+    out = {k: float(1 - mae / v) if v > 0 else float("nan") for k, v in baselines.items()}
+    if baselines:
+        best = min(baselines.values())
+        out["best"] = float(1 - mae / best) if best > 0 else float("nan")
+    return out

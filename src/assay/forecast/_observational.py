@@ -18,7 +18,7 @@ from assay.errors import InputError
 from ._calibrate import Calibration, calibrate_residuals, rolling_origin
 from ._sigmoid import Sigmoid, fit_sigmoid
 
-__all__ = ["ObservationalFit", "impute_low_rank", "observational_scaling"]
+__all__ = ["ObservationalFit", "capabilities", "impute_low_rank", "observational_scaling"]
 
 
 def impute_low_rank(matrix: np.ndarray, rank: int = 2, iters: int = 200) -> np.ndarray:
@@ -136,30 +136,20 @@ def observational_scaling(
             f"benchmarks ({len(benchmarks)})"
         )
     require_columns(data, [*benchmarks, target, compute, family])
-    mat = data[benchmarks].apply(pd.to_numeric, errors="coerce").to_numpy(float)
-    keep = np.isfinite(mat).sum(axis=1) >= max(2, len(benchmarks) // 2)
-    frame = data[keep].reset_index(drop=True)
-    mat = impute_low_rank(mat[keep], rank=min(n_components, len(benchmarks) - 1))
-    mean, std = mat.mean(axis=0), mat.std(axis=0) + 1e-12
-    z = (mat - mean) / std
-    u, s, vt = np.linalg.svd(z, full_matrices=False)
-    k = min(n_components, len(benchmarks))
-    sign = np.sign(vt[:k].sum(axis=1))  # PCs point towards "better on average"
-    comps = vt[:k] * sign[:, None]
-    pcs = z @ comps.T
-    explained = (s**2 / np.sum(s**2))[:k]
+    keep, frame, pcs, comps, explained, mean, std = capabilities(data, benchmarks, n_components)
+    k = pcs.shape[1]
     y = pd.to_numeric(frame[target], errors="coerce").to_numpy(float)
     use = np.isfinite(y) if fit_mask is None else np.isfinite(y) & np.asarray(fit_mask)[keep]
     if use.sum() < k + 3:
         raise InputError(f"too few models with {target!r} to fit ({int(use.sum())})")
     # capability = linear combination of PCs, found by least squares on logit(target)
-    weights, link = _fit_link(pcs[use], y[use], floor, ceiling)
+    weights, link = fit_link(pcs[use], y[use], floor, ceiling)
     rng = np.random.default_rng(seed)
     draws = []
     for _ in range(bootstrap):  # loop over bootstrap replicates
         rows = rng.choice(np.flatnonzero(use), size=int(use.sum()))
         try:
-            draws.append(_fit_link(pcs[rows], y[rows], floor, ceiling))
+            draws.append(fit_link(pcs[rows], y[rows], floor, ceiling))
         except (ValueError, np.linalg.LinAlgError):
             continue
     log_c = np.log(pd.to_numeric(frame[compute], errors="coerce").to_numpy(float))
@@ -221,7 +211,7 @@ def _calibrate(pcs, y, use, compute, floor, ceiling) -> Calibration | None:
 
     def residuals_for(fit_mask: np.ndarray, test_mask: np.ndarray) -> np.ndarray:
         train, test = rows[fit_mask], rows[test_mask]
-        w, link = _fit_link(pcs[train], y[train], floor, ceiling)
+        w, link = fit_link(pcs[train], y[train], floor, ceiling)
         return y[test] - link(pcs[test] @ w)
 
     res, dist, origin = rolling_origin(
@@ -234,7 +224,24 @@ def _calibrate(pcs, y, use, compute, floor, ceiling) -> Calibration | None:
     )
 
 
-def _fit_link(pcs: np.ndarray, y: np.ndarray, floor: float, ceiling: float | None):
+def capabilities(data: pd.DataFrame, benchmarks: list[str], n_components: int):
+    """(mask of the rows kept, those rows, PC scores, components, explained variance share, column means, column
+    sds): models with at least half the benchmarks (and 2), missing cells imputed at low rank,
+    standardised PCA with components pointing towards "better on average"."""
+    mat = data[benchmarks].apply(pd.to_numeric, errors="coerce").to_numpy(float)
+    keep = np.isfinite(mat).sum(axis=1) >= max(2, len(benchmarks) // 2)
+    frame = data[keep].reset_index(drop=True)
+    mat = impute_low_rank(mat[keep], rank=min(n_components, len(benchmarks) - 1))
+    mean, std = mat.mean(axis=0), mat.std(axis=0) + 1e-12
+    z = (mat - mean) / std
+    u, s, vt = np.linalg.svd(z, full_matrices=False)
+    k = min(n_components, len(benchmarks))
+    sign = np.sign(vt[:k].sum(axis=1))  # PCs point towards "better on average"
+    comps = vt[:k] * sign[:, None]
+    return keep, frame, z @ comps.T, comps, (s**2 / np.sum(s**2))[:k], mean, std
+
+
+def fit_link(pcs: np.ndarray, y: np.ndarray, floor: float, ceiling: float | None):
     """Weights w (unit-free capability = PCs @ w) and a sigmoid of capability, floored at
     chance: w from least squares of logit((y - floor)/(ceil - floor)) on the PCs."""
     ceil = 1.0 if ceiling is None else ceiling

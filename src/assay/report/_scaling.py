@@ -45,6 +45,7 @@ class ScalingForecast:
     backtest: forecast.Backtest | None = None
     interval: str = "bootstrap"
     level: float = LEVEL
+    skill: bool | None = None  # False: the backtest did no better than a naive baseline
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -64,11 +65,19 @@ class ScalingForecast:
             out["forecast"]["calibration"] = self.fit.calibration.to_dict(self.level)
         if self.backtest is not None:
             out["backtest"] = self.backtest.to_dict()
+        if self.skill is False:
+            out["forecast"]["skill"] = "none: no better than a naive baseline in the backtest"
         return out
 
     def sentence(self, task: str) -> str:
         """What a bigger model would score, with the band and the backtested error."""
         what = "FLOPs of training compute" if self.x == "flops" else "parameters"
+        if self.skill is False and self.backtest is not None:
+            return (
+                f"No scaling forecast for {task}: fitted on the smaller models, the law predicted "
+                f"the larger ones no better than a naive baseline (backtest MAE "
+                f"{self.backtest.mae:.3f})."
+            )
         text = (
             f"Forecast: a model trained with {self.at:.2g} {what} should score "
             f"{self.prediction:.3f} {self.metric} on {task} ({self.interval} "
@@ -254,6 +263,10 @@ def _task_scaling(
             f"{back.coverage:.0%}, mean width {fmt(back.width)}"
         )
         panel.results[task].backtest = back
+        if _no_skill(kv, data[data[x] <= cut], back, x):  # say so; draw no forecast curve
+            kv.pop(f"forecast at {x} = {curve['x'].iloc[-1]:.2g}", None)
+            panel.results[task].skill = False
+            curve = None
     elif "backtest" not in kv:
         kv["backtest"] = "needs at least 5 models with sizes (4 to fit, 1 to hold out)"
         cut = float("inf")
@@ -292,6 +305,23 @@ def _task_scaling(
             rows,
             caption=f"{task}: backtest on the largest models",
         )
+
+
+def _no_skill(kv: dict[str, str], fitted: pd.DataFrame, back: Any, x: str) -> bool:
+    """Put the naive baselines' backtest MAE in ``kv``; True (and a line saying so) when the
+    law did no better than the best of them on the held-out models."""
+    held = back.table
+    base = forecast.naive_baselines(fitted[x], fitted["y"], held[x])
+    mae = {k: float(np.mean(np.abs(v - held["actual"].to_numpy(float)))) for k, v in base.items()}
+    kv["naive baselines (backtest MAE)"] = ", ".join(f"{k} {fmt(v)}" for k, v in mae.items())
+    best = min(mae, key=mae.get)
+    if back.mae < mae[best]:
+        return False
+    kv["forecast"] = (
+        f"not drawn: no skill — on the held-out models the law's MAE {fmt(back.mae)} was no "
+        f"better than the naive {best} forecast's {fmt(mae[best])}"
+    )
+    return True
 
 
 def _plot_caption(

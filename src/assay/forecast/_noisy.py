@@ -1,0 +1,136 @@
+"""Lines through a handful of noisy scores: weighted least squares whose prediction interval
+carries each observed score's evaluation noise, the parameters' uncertainty and the scatter
+the noise does not explain.
+
+Model: z_i = a + b·t_i + e_i with e_i ~ N(0, v_i + τ²), where z is the score on a working
+scale (the score itself, or log of the error above chance), t = log size, v_i the evaluation
+variance of z_i (binomial p(1 − p)/n carried to z's scale by the delta method; 0 when unknown)
+and τ² the extra scatter (method of moments, ≥ 0). The parameters' covariance is the weighted
+least-squares one with weights 1/(v_i + τ²).
+A prediction at t* has variance x*ᵀΣx* + τ²·c + v*, where v* is the new score's own evaluation
+variance, and the interval is the Student-t one with k − p degrees of freedom for the part of
+the variance estimated from the residuals (τ²): with known evaluation noise and no extra
+scatter the degrees of freedom grow (Welch–Satterthwaite, df·((τ² + v̄)/τ²)²), widened by
+(1 + growth·d) for the distance d = log(x*/x_max) beyond the data (an extrapolation allowance
+chosen on public backtests; see docs/forecast.md), after adding a share (``trend``, 0.2) of the
+extrapolated change itself, (0.2·(ẑ(x*) − ẑ(x_max)))²: a trend carried beyond the data is
+uncertain in proportion to how far it moves the score, even when the points sit on a smooth
+curve without noise.
+
+A line needs at least p + 2 points (p = 2 parameters): with fewer, no scatter can be estimated
+beside the parameters and the fit refuses in one line."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from scipy import stats
+
+from assay.errors import InputError
+
+__all__ = ["NoisyLine", "binomial_se", "fit_noisy_line", "need_points"]
+
+GROWTH = 0.1
+TREND = 0.2  # sd of an extrapolated change, as a share of the change
+
+
+def need_points(n_params: int, got: int, what: str) -> None:
+    """Refuse (one line) when ``got`` points cannot fit ``n_params`` parameters and a scatter."""
+    if got < n_params + 2:
+        raise InputError(
+            f"{what} needs at least {n_params + 2} points ({n_params} parameters + 2); got {got}: "
+            "with fewer, nothing is left to measure the scatter around the fit"
+        )
+
+
+def binomial_se(score: np.ndarray, n: np.ndarray | float | None) -> np.ndarray:
+    """√(p(1 − p)/n) per score (p clipped half an item inside [0, 1]); zeros when n is unknown."""
+    p = np.asarray(score, float)
+    if n is None:
+        return np.zeros_like(p)
+    n = np.broadcast_to(np.asarray(n, float), p.shape)
+    ok = np.isfinite(n) & (n > 0)
+    safe = np.where(ok, n, 1.0)
+    q = np.clip(p, 0.5 / safe, 1 - 0.5 / safe)
+    return np.where(ok, np.sqrt(q * (1 - q) / safe), 0.0)
+
+
+@dataclass
+class NoisyLine:
+    """A fitted line z = a + b·t with its covariance, extra scatter and degrees of freedom."""
+
+    coef: np.ndarray
+    cov: np.ndarray
+    tau2: float
+    scale: float
+    df: float
+    t_max: float
+    growth: float = GROWTH
+    trend: float = TREND
+
+    def mean(self, t: np.ndarray) -> np.ndarray:
+        t = np.asarray(t, float)
+        return self.coef[0] + (self.coef[1] * t if len(self.coef) > 1 else 0.0)
+
+    def sd(self, t: np.ndarray, v_new: np.ndarray | float = 0.0) -> np.ndarray:
+        """Predictive standard deviation at t (parameters, scatter, the new score's noise),
+        widened by (1 + growth·d) beyond the data."""
+        t = np.asarray(t, float)
+        design = np.column_stack([np.ones_like(t), t])[:, : len(self.coef)]
+        par = np.einsum("ij,jk,ik->i", design, self.cov, design) * self.scale
+        d = np.maximum(t - self.t_max, 0.0)
+        change = self.mean(self.t_max + d) - self.mean(self.t_max)  # the extrapolated change
+        var = par + self.tau2 + np.asarray(v_new, float) + (self.trend * change) ** 2
+        return np.sqrt(var) * (1 + self.growth * d)
+
+    def half_width(self, t: np.ndarray, level: float, v_new: np.ndarray | float = 0.0):
+        return stats.t.ppf((1 + level) / 2, self.df) * self.sd(t, v_new)
+
+    def to_dict(self) -> dict[str, float]:
+        return {
+            "tau": float(np.sqrt(self.tau2)),
+            "chi2_scale": float(self.scale),
+            "df": float(self.df),
+            "growth": float(self.growth),
+            "trend_share": float(self.trend),
+        }
+
+
+def fit_noisy_line(
+    t: np.ndarray,
+    z: np.ndarray,
+    v: np.ndarray | None = None,
+    *,
+    slope: bool = True,
+    growth: float = GROWTH,
+    what: str = "the line",
+) -> NoisyLine:
+    """Weighted least squares of z on t (or on a constant, ``slope=False``) with known
+    evaluation variances ``v`` and an extra scatter τ² estimated from the residuals."""
+    t, z = np.asarray(t, float), np.asarray(z, float)
+    v = np.zeros_like(z) if v is None else np.asarray(v, float)
+    p = 2 if slope else 1
+    need_points(p, len(z), what)
+    design = np.column_stack([np.ones_like(t), t])[:, :p]
+    if slope and np.ptp(t) <= 0:
+        raise InputError(f"{what}: every point has the same size; no trend can be fitted")
+    tau2 = 0.0
+    for _ in range(20):  # fixed point of the moment equation for τ² (a few steps converge)
+        w = 1.0 / np.maximum(v + tau2, 1e-12)
+        cov = np.linalg.pinv(design.T @ (w[:, None] * design))
+        coef = cov @ design.T @ (w * z)
+        resid = z - design @ coef
+        new = max(0.0, float(np.sum(resid**2) / (len(z) - p) - np.mean(v)))
+        if abs(new - tau2) <= 1e-12 + 1e-6 * tau2:
+            tau2 = new
+            break
+        tau2 = new
+    w = 1.0 / np.maximum(v + tau2, 1e-12)
+    cov = np.linalg.pinv(design.T @ (w[:, None] * design))
+    coef = cov @ design.T @ (w * z)
+    df = float(len(z) - p)
+    if v.any():  # known noise has no estimation error: only the τ² share costs degrees
+        share = tau2 / (tau2 + float(np.mean(v)))
+        df = min(df / max(share, 1e-3) ** 2, 1e6)
+    return NoisyLine(coef, cov, tau2, 1.0, df, float(t.max()), growth)
