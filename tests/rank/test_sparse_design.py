@@ -9,6 +9,7 @@ import pytest
 from scipy.special import expit
 from scipy.stats import kendalltau
 
+from assay.errors import InputError
 from assay.rank import rank_samples
 from assay.rank._design import choose_method, overlap_dispersion
 from assay.rank._rasch import fit_rasch
@@ -94,3 +95,21 @@ def test_overlap_dispersion_by_hand():
 def test_scores_outside_the_unit_interval_choose_pl():
     values = np.array([[0.5, 2.0], [1.0, 0.0]])
     assert choose_method(values, np.zeros(2, int))[0] == "pl"
+
+
+def test_auto_keeps_irt_when_pl_cannot_link_the_models(monkeypatch):
+    # a and b share samples 0-1 only, and tie on both (no comparison); c shares 2-3 with a.
+    # Were the design to send auto to pl, pl could not place b: auto keeps irt and says why
+    import assay.rank._samples as samples
+
+    slices = ("pl", {"reason": "within tasks, models saw different slices (...): difficulty "
+                     "may be confounded with who saw what"})  # fmt: skip
+    monkeypatch.setattr(samples, "choose_method", lambda values, groups: slices)
+    rows = [("a", 0, 1.0), ("b", 0, 1.0), ("a", 1, 0.0), ("b", 1, 0.0), ("a", 2, 1.0),
+            ("c", 2, 0.0), ("a", 3, 0.0), ("c", 3, 1.0), ("b", 4, 1.0), ("c", 5, 1.0)]  # fmt: skip
+    df = pd.DataFrame(rows, columns=["model", "doc_id", "value"]).assign(task="t", metric="acc")
+    df["doc_id"] = df["doc_id"].astype(str)
+    r = rank_samples(df, bootstrap=0)
+    assert r.method == "irt" and "pl cannot rank" in r.info["chosen_by"]["reason"]
+    with pytest.raises(InputError, match="never compared"):
+        rank_samples(df, method="pl", bootstrap=0)

@@ -233,6 +233,16 @@ def _irt(mat: SampleMatrix, weights: np.ndarray) -> tuple[np.ndarray, np.ndarray
     return theta, boot
 
 
+def _pl_connected(mat: SampleMatrix) -> bool:
+    """Whether the samples' orderings (the comparisons ``pl`` uses) link every model."""
+    wins = pairwise_wins(mat.values)
+    iu, ju = np.triu_indices(len(mat.models), 1)
+    used = (wins[iu, ju] + wins[ju, iu]) > 0
+    return (
+        len(PairCounts(mat.models, iu[used], ju[used], np.ones((used.sum(), 3))).components()) == 1
+    )
+
+
 def _prior_groups(tasks: np.ndarray) -> np.ndarray:
     """Each column's difficulty-prior group: its task, with the tasks that hold a single column
     (task-level scores) pooled into one group, as the bootstrap pools them."""
@@ -286,6 +296,10 @@ def rank_samples(
     chosen_by: dict[str, Any] = {}
     if method == "auto":
         method, chosen_by = choose_method(mat.values, _prior_groups(mat.tasks))
+        if method == "pl" and "confounded" in chosen_by["reason"] and not _pl_connected(mat):
+            reason = "; but no chain of decided comparisons links every model (pl cannot rank"
+            method, chosen_by = "irt", {**chosen_by, "reason": chosen_by["reason"] + reason
+                                        + " them), so irt"}  # fmt: skip
     rng = np.random.default_rng(seed)
     weights = _column_weights(mat.tasks, bootstrap, rng) if bootstrap else np.empty((0, 0))
     n = mat.present.sum(axis=1)
