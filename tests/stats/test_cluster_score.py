@@ -91,3 +91,14 @@ def test_few_hot_clusters_widen_the_upper_side():
     assert 0 <= lo[0] < p < hi[0] <= 1
     assert hi[0] - p > 2 * (p - lo[0])
     assert 20 <= n_eff[0] < 1000
+
+
+def test_the_two_likelihood_forms_agree():
+    from assay.stats._cluster_score import _loglik, _loglik_of
+
+    sizes, right = np.array([3, 3, 5, 5, 5]), np.array([0, 2, 1, 4, 5])
+    mu, rho = np.array([0.1, 0.5, 0.8]), np.array([0.0, 0.05, 0.3, 0.9])
+    counts = np.array([[2.0, 1, 0, 3, 1], [0, 0, 4, 1, 2]])
+    product = _loglik_of(sizes, right, mu, rho)(counts)  # largest cluster 5 <= 2 * 5 kinds
+    table = counts @ _loglik(sizes, right, mu, rho).reshape(5, -1)
+    np.testing.assert_allclose(product, table, rtol=1e-9, atol=1e-9)

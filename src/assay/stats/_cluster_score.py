@@ -56,6 +56,31 @@ def _loglik(sizes, right, mu, rho) -> np.ndarray:
     return np.concatenate([binom, bb], axis=2)
 
 
+def _loglik_of(sizes, right, mu, rho):
+    """A function of (S, U) cluster counts giving the (S, μ·ρ) log-likelihoods. Clusters of at
+    most 2U questions use the product form Σ_{j<y} log(μ + jϑ) + Σ_{j<m−y} log(1 − μ + jϑ) −
+    Σ_{j<m} log(1 + jϑ), ϑ = ρ/(1 − ρ), summed over clusters as counts of y > j, m − y > j,
+    m > j (cost ∝ the largest cluster); larger ones the log-gamma table (cost ∝ U)."""
+    m_max = int(sizes.max())
+    if m_max > 2 * sizes.size:
+        table = _loglik(sizes, right, mu, rho).reshape(sizes.size, -1)
+        return lambda counts: counts @ table
+    j = np.arange(m_max, dtype=float)[:, None, None]
+    theta = (rho / (1 - rho))[None, None, :]
+    shape = (m_max, mu.size, rho.size)
+    logs = [np.log(mu[None, :, None] + j * theta), np.log(1 - mu[None, :, None] + j * theta),
+            np.broadcast_to(np.log(1 + j * theta), shape)]  # fmt: skip
+    logs = [v.reshape(m_max, -1) for v in logs]
+    steps = np.arange(m_max)[None, :]
+    ind = [(right[:, None] > steps), ((sizes - right)[:, None] > steps), (sizes[:, None] > steps)]
+
+    def loglik(counts):
+        a, b, c = (counts @ i.astype(float) for i in ind)
+        return a @ logs[0] + b @ logs[1] - c @ logs[2]
+
+    return loglik
+
+
 def _refined_rho(ll: np.ndarray, t: np.ndarray) -> np.ndarray:
     """ρ̃ per (data set, μ) from (S, μ, ρ) log-likelihoods: the grid maximum, moved to the
     vertex of the parabola through it and its two neighbours (in t = √ρ)."""
@@ -106,14 +131,14 @@ def cluster_score_ci(sizes, right, counts, *, alpha: float = 0.05, n_grid: int =
     x = np.linspace(ends[0] - _PAD, ends[1] + _PAD, n_grid)
     mu = 1 / (1 + np.exp(-x))
     t = np.linspace(0, np.sqrt(_RHO_MAX), _N_RHO)
-    table = _loglik(sizes, right, mu, t**2).reshape(sizes.size, -1)
+    loglik = _loglik_of(sizes, right, mu, t**2)
     s = counts.shape[0]
     low, high, n_eff = np.empty(s), np.empty(s), np.empty(s)
-    step = max(1, 4_000_000 // table.shape[1])
+    step = max(1, 4_000_000 // (n_grid * _N_RHO))
     idx = np.arange(n_grid)
     for start in range(0, s, step):
         sl = slice(start, min(start + step, s))
-        ll = (counts[sl] @ table).reshape(-1, n_grid, _N_RHO)
+        ll = loglik(counts[sl]).reshape(-1, n_grid, _N_RHO)
         rho = _refined_rho(ll, t)
         rho = np.where(n_clusters[sl, None] < 2, 1.0, rho)  # one cluster: nothing to see ρ by
         deff = 1 + (deff_max[sl, None] - 1) * rho
