@@ -45,19 +45,19 @@ def simulate_binary(k=15, s=4000, keep=0.5, seed=0):
 def test_plackett_luce_survives_dropping_95_percent_of_samples():
     # 15 models, each on a random half of 20 000 binary samples; 5% kept = 1000 samples
     x, tasks, skill = simulate_binary(s=20_000)
-    full = rank_samples(tidy(x, tasks), bootstrap=0)
+    full = rank_samples(tidy(x, tasks), method="pl", bootstrap=0)
     truth = pd.Series(skill, index=[f"m{i:02d}" for i in range(len(skill))])
     assert kendall_tau(full, truth).statistic >= 0.9
     rng = np.random.default_rng(1)
     for _ in range(3):
         cols = rng.choice(x.shape[1], size=x.shape[1] // 20, replace=False)  # keep 5%
-        sub = rank_samples(tidy(x[:, cols], tasks[cols]), bootstrap=0)
+        sub = rank_samples(tidy(x[:, cols], tasks[cols]), method="pl", bootstrap=0)
         assert kendall_tau(sub, full).statistic >= 0.9
 
 
 def test_pl_matches_choix_on_the_broken_comparisons():
     x, tasks, _ = simulate_binary(k=6, s=600, keep=0.7, seed=3)
-    ours = rank_samples(tidy(x, tasks), bootstrap=0, l2=0.0)
+    ours = rank_samples(tidy(x, tasks), method="pl", bootstrap=0, l2=0.0)  # default: auto
     k = x.shape[0]
     dense = pairwise_wins(x)  # dense[i, j]: samples where i beat j
     theirs = choix.ilsr_pairwise_dense(dense, tol=1e-12)

@@ -139,7 +139,7 @@ def test_method_is_reported_per_row(make_scores):
     row = plain.scores.iloc[0]
     assert (est.method, est.df) == ("wilson", np.inf)
     clustered = compare(make_scores({"a": 0.7, "b": 0.5}, n=120, cluster_size=6, seed=3))
-    assert set(clustered.scores["method"]) == {"wilson-clustered"}
+    assert set(clustered.scores["method"]) == {"wilson-betabinomial"}  # issue 32
     assert set(clustered.pairs["method"]) == {"t"}
     repeats = compare(make_scores({"a": 0.7, "b": 0.5}, n=100, repeats=3))
     assert set(repeats.scores["method"]) == {"clt"}

@@ -258,10 +258,12 @@ def samples_cmd(
     method: Annotated[
         str,
         typer.Option(
-            help="pl (Plackett–Luce), irt (Rasch: abilities and item difficulties jointly; best "
-            "on sparse 0-1 scores), winrate (HELM mean win rate) or mean."
+            help="auto (default: irt or pl by the data's design; the JSON's chosen_by says "
+            "which and why), pl (Plackett–Luce), irt (Rasch: abilities and item difficulties "
+            "jointly; best on sparse 0-1 scores when each model saw a random share of each "
+            "task), winrate (HELM mean win rate) or mean."
         ),
-    ] = "pl",
+    ] = "auto",
     metric: MetricOption = None,
     bootstrap: BootstrapOption = 100,
     seed: SeedOption = 0,

@@ -114,8 +114,8 @@ def compare_cmd(
 ) -> None:
     """Scores with intervals per model and task, and every pair of models compared.
 
-    Scores: the interval's "method" is wilson (0/1 scores), wilson-clustered (Wilson on the
-    design-effect n), clt (t interval), clustered (cluster-robust t), with +repeats when
+    Scores: the interval's "method" is wilson (0/1 scores), wilson-betabinomial (0/1 scores
+    with cluster ids: a score interval whose design effect is re-estimated at each candidate), clt (t interval), clustered (cluster-robust t), with +repeats when
     repeats are averaged per question and +log for a perplexity (delta method on the log
     scale); the --overall rows are normal (macro mean over tasks, one row per kind of metric).
 

@@ -31,6 +31,7 @@ from assay.core import MetricMap, headline_metric, metric_info
 from assay.errors import InputError
 
 from ._battles import PairCounts
+from ._design import choose_method
 from ._fit import fit_pairs
 from ._pairwise import ELO_PER_LOGIT, _win_matrix
 from ._rasch import fit_rasch
@@ -38,7 +39,7 @@ from ._ratings import Ratings, build_ratings
 
 __all__ = ["SampleMatrix", "rank_samples", "sample_matrix"]
 
-METHODS = ("pl", "irt", "winrate", "mean")
+METHODS = ("auto", "pl", "irt", "winrate", "mean")
 
 
 class SampleMatrix:
@@ -222,9 +223,34 @@ def _irt(mat: SampleMatrix, weights: np.ndarray) -> tuple[np.ndarray, np.ndarray
         raise InputError("method irt needs scores in [0, 1] (accuracy-like); use --method pl")
     pi, pj = _shared_pairs(mat)
     PairCounts(mat.models, pi, pj, np.ones((len(pi), 3))).require_connected("scores")
-    theta = fit_rasch(mat.values)[0][0]
-    boot = fit_rasch(mat.values, weights)[0] if len(weights) else np.empty((0, len(theta)))
+    groups = _prior_groups(mat.tasks)
+    theta = fit_rasch(mat.values, groups=groups)[0][0]
+    boot = (
+        fit_rasch(mat.values, weights, groups=groups)[0]
+        if len(weights)
+        else np.empty((0, len(theta)))
+    )
     return theta, boot
+
+
+def _pl_connected(mat: SampleMatrix) -> bool:
+    """Whether the samples' orderings (the comparisons ``pl`` uses) link every model."""
+    wins = pairwise_wins(mat.values)
+    iu, ju = np.triu_indices(len(mat.models), 1)
+    used = (wins[iu, ju] + wins[ju, iu]) > 0
+    return (
+        len(PairCounts(mat.models, iu[used], ju[used], np.ones((used.sum(), 3))).components()) == 1
+    )
+
+
+def _prior_groups(tasks: np.ndarray) -> np.ndarray:
+    """Each column's difficulty-prior group: its task, with the tasks that hold a single column
+    (task-level scores) pooled into one group, as the bootstrap pools them."""
+    strata = _strata(tasks)
+    groups = np.empty(len(tasks), dtype=int)
+    for g, cols in enumerate(strata):
+        groups[cols] = g
+    return groups
 
 
 def _shared_pairs(mat: SampleMatrix) -> tuple[np.ndarray, np.ndarray]:
@@ -238,7 +264,7 @@ def _shared_pairs(mat: SampleMatrix) -> tuple[np.ndarray, np.ndarray]:
 def rank_samples(
     scores: pd.DataFrame,
     *,
-    method: str = "pl",
+    method: str = "auto",
     metric: str | None = None,
     metrics: MetricMap | None = None,
     bootstrap: int = 100,
@@ -248,11 +274,14 @@ def rank_samples(
 ) -> Ratings:
     """Rank models from per-sample results (the store's tidy ``Store.evidence().scores`` frame).
 
-    ``method``: ``pl`` (Plackett–Luce by rank breaking, Elo scale), ``irt`` (Rasch abilities
-    with item difficulties fitted jointly, Elo scale; scores in [0, 1]; on sparse matrices
-    closer to the truth than ``pl``, see benchmarks/sparse_ranking.py), ``winrate`` (HELM mean win
-    rate in [0, 1]) or ``mean`` (macro mean score; ``details`` has the coverage: the share of
-    all samples the model has). Without ``metric`` each task uses its headline metric
+    ``method``: ``auto`` (the default: ``irt`` or ``pl`` by the data's design,
+    ``_design.choose_method``; ``info["chosen_by"]`` holds the evidence), ``pl`` (Plackett–Luce
+    by rank breaking, Elo scale), ``irt`` (Rasch abilities with item difficulties fitted jointly,
+    each around its task's mean difficulty, Elo scale; scores in [0, 1]; closer to the truth
+    than ``pl`` on sparse matrices when each model's samples of a task are a random share of
+    it, see benchmarks/sparse_ranking.py and benchmarks/sparse_design.py), ``winrate`` (HELM
+    mean win rate in [0, 1]) or ``mean`` (macro mean score; ``details`` has the coverage: the
+    share of all samples the model has). Without ``metric`` each task uses its headline metric
     (``assay.core.headline_metric``); lower-is-better metrics (perplexity, latency, ...) are
     negated. ``metrics``: the store's metric definitions (``Store.evidence().metrics``). ``n`` is the number of samples a model has.
     """
@@ -264,6 +293,13 @@ def rank_samples(
     if method == "irt" and metric is None:
         scores, skipped = _unit_interval_tasks(scores, metrics)
     mat = sample_matrix(scores, metric, metrics)
+    chosen_by: dict[str, Any] = {}
+    if method == "auto":
+        method, chosen_by = choose_method(mat.values, _prior_groups(mat.tasks))
+        if method == "pl" and "confounded" in chosen_by["reason"] and not _pl_connected(mat):
+            reason = "; but no chain of decided comparisons links every model (pl cannot rank"
+            method, chosen_by = "irt", {**chosen_by, "reason": chosen_by["reason"] + reason
+                                        + " them), so irt"}  # fmt: skip
     rng = np.random.default_rng(seed)
     weights = _column_weights(mat.tasks, bootstrap, rng) if bootstrap else np.empty((0, 0))
     n = mat.present.sum(axis=1)
@@ -311,6 +347,7 @@ def rank_samples(
             "n_tasks": int(len(np.unique(mat.tasks))),
             "metrics": {str(k): str(v) for k, v in mat.metrics.items()},
             **({"skipped_tasks": ", ".join(skipped)} if skipped else {}),
+            **({"chosen_by": {"method": method, **chosen_by}} if chosen_by else {}),
         },
     )
 

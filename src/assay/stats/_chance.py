@@ -63,7 +63,7 @@ def chance_test(
 
     A 0/1 score read with a Wilson interval (``method`` "wilson") is k = round(mean · n)
     successes in n independent trials: the exact two-sided binomial test against ``chance``
-    (``scipy.stats.binomtest``). With clusters ("wilson-clustered") the same exact test on the
+    (``scipy.stats.binomtest``). With clusters ("wilson-betabinomial") the same exact test on the
     design-effect n (``n_effective``, Kish; k = round(mean · n_eff) of round(n_eff)). Other
     scores (repeats averaged, non-binary) get a two-sided z-test of (mean − chance) / SE; with
     SE 0 or unknown there is no test (p NaN) — never a p-value from a zero standard error.

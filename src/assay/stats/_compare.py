@@ -109,7 +109,7 @@ class Comparison:
     """Result of :func:`compare`.
 
     ``scores``: model, task, metric, n, mean, stderr, ci_low, ci_high, method (the interval:
-    "wilson", "wilson-clustered", "clt", "clustered", "+repeats", "+log", "normal" for "(all)",
+    "wilson", "wilson-betabinomial", "clt", "clustered", "+repeats", "+log", "normal" for "(all)",
     whose ``metric`` names the metrics of one kind it averages, e.g. "acc, exact_match").
     ``pairs``: model_a, model_b, task, metric, n, diff, stderr, ci_low, ci_high, p_value,
     p_adjusted, method (diff = mean_a − mean_b on the docs both answered; p adjusted over all
@@ -120,7 +120,7 @@ class Comparison:
     ``details``: the pairs with the test used, its statistic, df, correlation and counts.
     ``metrics``: the definition of each compared metric (direction, bounds) it was read with.
     ``effective_n``: model, task, metric, n_effective — the independent trials a Wilson
-    score is read on (n, or the design-effect n with clusters; NaN for other intervals), what
+    score is read on (n, or with clusters n / deff at the estimate; NaN for other intervals), what
     :func:`assay.stats.chance_tests` tests a share against guessing with.
     """
 
@@ -284,8 +284,8 @@ def compare(
     per-document matrices aggregated in DuckDB (``Evidence.matrices``) without loading its rows
     into pandas — the same numbers. Per task the metric is ``metric`` or the
     primary one (``acc``, else ``exact_match``, else the first). Repeats are averaged per doc
-    (:func:`mean_ci`, whose interval is chosen by the data: Wilson for 0/1 scores, Wilson on
-    the design-effect n with clusters, t otherwise); pairs use :func:`paired_test` with
+    (:func:`mean_ci`, whose interval is chosen by the data: Wilson for 0/1 scores, with clusters
+    the beta-binomial score interval, t otherwise); pairs use :func:`paired_test` with
     ``test`` ("auto": McNemar's test with Tango's score interval for binary single-repeat
     unclustered scores, else paired t) and p-values are adjusted over all pairs of all tasks by
     ``correction`` ("holm", "bh", "none"). With ``overall`` the scores get extra rows

@@ -1,5 +1,6 @@
-"""Means with honest error bars: Wilson (and its design-effect version for clusters) for 0/1
-scores, t (plain or clustered) otherwise, repeats, bootstrap (percentile/BCa).
+"""Means with honest error bars: Wilson for 0/1 scores (with clusters, the beta-binomial score
+interval of ``_cluster_score``), t (plain or clustered) otherwise, repeats, bootstrap
+(percentile/BCa).
 
 References: E. Miller, "Adding Error Bars to Evals" (2024); B. Efron, "Better bootstrap
 confidence intervals" (1987); E. B. Wilson (1927); L. Kish, "Survey Sampling" (1965, design
@@ -16,6 +17,7 @@ from scipy import stats as sps
 
 from assay.errors import InputError
 
+from ._cluster_score import cluster_score_ci
 from ._results import ResultMixin
 
 __all__ = [
@@ -37,7 +39,7 @@ class MeanEstimate(ResultMixin):
     ``var_within`` is the repeats term E[σ²/K] (zero without repeats) and ``var_between`` the
     variance of the questions' true means, so ``stderr² = (var_between + var_within) / n``.
     ``n_effective``: for a Wilson interval the number of independent trials it is read on (n,
-    or with clusters the design-effect n of :func:`cluster_wilson_ci`); NaN otherwise.
+    or with clusters n / deff at the estimate, deff from the beta-binomial fit); NaN otherwise.
     """
 
     mean: float
@@ -148,6 +150,16 @@ def cluster_wilson_ci(p, n, var_cl, deff_max, *, alpha: float = 0.05):
     return np.where(p == 0, 0.0, low), np.where(p == 1, 1.0, high), n_eff
 
 
+def _clustered_binary_ci(x: np.ndarray, clusters, alpha: float) -> tuple[float, float, float]:
+    """:func:`cluster_score_ci` for one data set of 0/1 scores and their cluster ids."""
+    codes = _codes(clusters)[0]
+    sizes = np.bincount(codes)
+    right = np.bincount(codes, weights=x).round().astype(int)
+    kinds, counts = np.unique(np.stack([sizes, right]), axis=1, return_counts=True)
+    low, high, n_eff = cluster_score_ci(kinds[0], kinds[1], counts[None, :], alpha=alpha)
+    return float(low[0]), float(high[0]), float(n_eff[0])
+
+
 def _is_binary(x: np.ndarray) -> bool:
     return bool(x.size) and bool(np.all((x == 0) | (x == 1)))
 
@@ -167,8 +179,11 @@ def mean_ci(
     Var(s̄) = (Var(x) + E[σ²]/K) / n and so already carries the within-question term; the two
     terms are reported separately. With ``clusters`` (one id per question) the SE is clustered
     (:func:`clustered_se`). ``method="auto"`` picks the interval by the data: 0/1 scores with
-    one repeat get Wilson's score interval ("wilson"), or with clusters Wilson on the
-    design-effect-adjusted n (:func:`cluster_wilson_ci`, "wilson-clustered"); other scores a
+    one repeat get Wilson's score interval ("wilson"), or with clusters the score interval
+    whose design effect is re-estimated by beta-binomial likelihood at each candidate accuracy
+    ("wilson-betabinomial", ``_cluster_score.cluster_score_ci``; ``n_effective`` is n / deff
+    at the estimate; since issue 32, which found Wilson on n / deff with deff estimated once
+    at p̂ covering 88% for 20 clusters of 50 near 5% or 95%); other scores a
     t-interval on n − 1 ("clt") or G − 1 ("clustered") degrees of freedom. ``method="t"``
     forces the t-interval.
     """
@@ -206,11 +221,8 @@ def mean_ci(
             ci_low, ci_high = wilson_ci(xbar.sum(), n, alpha=alpha)
             n_eff = float(n)
         else:
-            kind = "wilson-clustered"
-            sizes = np.bincount(_codes(clusters)[0])
-            ci_low, ci_high, n_eff = cluster_wilson_ci(
-                mean, n, se**2, float(np.sum(sizes**2) / n), alpha=alpha
-            )
+            kind = "wilson-betabinomial"
+            ci_low, ci_high, n_eff = _clustered_binary_ci(xbar, clusters, alpha)
     if has_rep:
         kind += "+repeats"
     return MeanEstimate(
