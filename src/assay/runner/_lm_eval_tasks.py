@@ -25,6 +25,9 @@ from typing import Any
 from assay import requests as rq
 from assay.errors import InputError
 
+from ._ray import load_backend
+from ._spec import _batch_size
+
 __all__ = [
     "LmEvalOptions",
     "LmEvalOutcome",
@@ -146,14 +149,30 @@ class LmEvalOptions:
     """lm-eval's command-line flags that change what is evaluated (docs/tasks.md)."""
 
     num_fewshot: int | None = None
-    limit: float | None = None
+    limit: int | float | None = None
     seed: int = 0
+    batch_size: int | str = "auto"
     apply_chat_template: bool = False
     fewshot_as_multiturn: bool = False
     gen_kwargs: Mapping[str, Any] = field(default_factory=dict)
     data_dir: str | None = None
     output_path: str | None = None
     log_samples: bool = True
+
+    def __post_init__(self) -> None:
+        """``batch_size`` normalised (``"auto"`` or an int, text like ``"16"`` read); ``limit``
+        a count (a whole number >= 1) or, as lm-eval reads it, a fraction in (0, 1) of each
+        task's documents. A bad value is one line."""
+        object.__setattr__(self, "batch_size", _batch_size(self.batch_size))
+        limit = self.limit
+        if limit is None:
+            return
+        if isinstance(limit, bool) or not isinstance(limit, int | float) or not limit > 0:
+            raise InputError(f"limit {limit!r}: a count >= 1 or a fraction in (0, 1)")
+        if limit >= 1:
+            if limit != int(limit):
+                raise InputError(f"limit {limit!r}: a count >= 1 or a fraction in (0, 1)")
+            object.__setattr__(self, "limit", int(limit))
 
 
 @dataclass(frozen=True)
@@ -289,6 +308,7 @@ def run_lm_eval_tasks(
 
     from assay.store import import_lm_eval
 
+    backend = load_backend(backend, options.batch_size)  # a given backend: its batch size set
     if options.apply_chat_template:
         _tokenizer(backend)
     lm = _make_lm(backend, options.seed)
@@ -301,6 +321,7 @@ def run_lm_eval_tasks(
                 tasks=list(names),
                 num_fewshot=options.num_fewshot,
                 limit=options.limit,
+                batch_size=options.batch_size,
                 log_samples=True,
                 evaluation_tracker=tracker,
                 apply_chat_template=options.apply_chat_template,
