@@ -27,10 +27,12 @@ ChatTemplateOption = Annotated[
     ),
 ]
 MultiturnOption = Annotated[
-    bool,
+    bool | None,
     typer.Option(
-        "--fewshot-as-multiturn",
-        help="lm-eval tasks: few-shot examples as chat turns (with --apply-chat-template).",
+        "--fewshot-as-multiturn/--no-fewshot-as-multiturn",
+        help="lm-eval tasks: few-shot examples as chat turns (needs --apply-chat-template; "
+        "default: on with it, as lm-eval).",
+        show_default=False,
     ),
 ]
 GenKwargsOption = Annotated[

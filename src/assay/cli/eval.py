@@ -161,7 +161,7 @@ def eval_command(
     data_root: DataRootOption = None,
     data_dir: DataDirOption = None,
     apply_chat_template: ChatTemplateOption = False,
-    fewshot_as_multiturn: MultiturnOption = False,
+    fewshot_as_multiturn: MultiturnOption = None,
     gen_kwargs: GenKwargsOption = None,
     output_path: OutputPathOption = None,
     log_samples: LogSamplesOption = False,

@@ -153,7 +153,7 @@ class LmEvalOptions:
     seed: int = 0
     batch_size: int | str = "auto"
     apply_chat_template: bool = False
-    fewshot_as_multiturn: bool = False
+    fewshot_as_multiturn: bool | None = None
     gen_kwargs: Mapping[str, Any] = field(default_factory=dict)
     data_dir: str | None = None
     output_path: str | None = None
@@ -243,12 +243,22 @@ def _make_lm(backend: Any, seed: int):
             return getattr(_tokenizer(backend), "chat_template", None)
 
         def apply_chat_template(self, chat_history, add_generation_prompt: bool = True) -> str:
-            return _tokenizer(backend).apply_chat_template(
-                chat_history,
-                tokenize=False,
-                add_generation_prompt=add_generation_prompt,
-                continue_final_message=not add_generation_prompt,
-            )
+            """As lm-eval's ``HFLM``: the tokenizer's template; a template that refuses a system
+            turn (lm-eval puts a task's description there) gets the history without it."""
+            import jinja2
+
+            def render(history) -> str:
+                return _tokenizer(backend).apply_chat_template(
+                    history,
+                    tokenize=False,
+                    add_generation_prompt=add_generation_prompt,
+                    continue_final_message=not add_generation_prompt,
+                )
+
+            try:
+                return render(chat_history)
+            except jinja2.exceptions.TemplateError:
+                return render([m for m in chat_history if m["role"] != "system"])
 
     return _AssayLM()
 
@@ -309,6 +319,11 @@ def run_lm_eval_tasks(
     from assay.store import import_lm_eval
 
     backend = load_backend(backend, options.batch_size)  # a given backend: its batch size set
+    multiturn = options.fewshot_as_multiturn
+    if multiturn is None:  # lm-eval's command line: on with a chat template, else off
+        multiturn = options.apply_chat_template
+    if multiturn and not options.apply_chat_template:
+        raise InputError("--fewshot-as-multiturn needs --apply-chat-template (chat turns)")
     if options.apply_chat_template:
         _tokenizer(backend)
     lm = _make_lm(backend, options.seed)
@@ -325,7 +340,7 @@ def run_lm_eval_tasks(
                 log_samples=True,
                 evaluation_tracker=tracker,
                 apply_chat_template=options.apply_chat_template,
-                fewshot_as_multiturn=options.fewshot_as_multiturn,
+                fewshot_as_multiturn=multiturn,
                 gen_kwargs=dict(options.gen_kwargs) or None,
                 task_manager=lm_eval.tasks.TaskManager(),
                 random_seed=options.seed,
