@@ -369,7 +369,7 @@ class Store:
     @staticmethod
     def _insert_battles(con: duckdb.DuckDBPyConnection, rows: pd.DataFrame) -> None:
         with _registered(con, _conform(rows, BATTLE_COLUMNS), BATTLE_COLUMNS) as (new, run):
-            run(UPSERT.format(rows=new))
+            run(UPSERT.format(rows=f'{new} ORDER BY "battle_id"'))  # sorted: a faster index
 
     # -- reads -----------------------------------------------------------------------------
     @staticmethod
