@@ -205,6 +205,9 @@ class Store:
                 con.close()
                 raise InputError(f"{self.path}: the store file is damaged: {problem}")
             self._checked = True
+        # DuckDB draws a progress bar on stdout for queries over 2 s (a large import): it
+        # would land in the middle of `--json` output
+        con.execute("SET enable_progress_bar = false")
         try:
             yield con
         except duckdb.Error as exc:
