@@ -27,10 +27,12 @@ ChatTemplateOption = Annotated[
     ),
 ]
 MultiturnOption = Annotated[
-    bool,
+    bool | None,
     typer.Option(
-        "--fewshot-as-multiturn",
-        help="lm-eval tasks: few-shot examples as chat turns (with --apply-chat-template).",
+        "--fewshot-as-multiturn/--no-fewshot-as-multiturn",
+        help="lm-eval tasks: few-shot examples as chat turns (needs --apply-chat-template; "
+        "default: on with it, as lm-eval).",
+        show_default=False,
     ),
 ]
 GenKwargsOption = Annotated[
@@ -90,6 +92,29 @@ def parse_gen_kwargs(text: str | None) -> dict[str, Any]:
     return out
 
 
+def parse_limit(value: float | None) -> int | float | None:
+    """``--limit`` as lm-eval reads it: a whole number is a count of documents, a number in
+    (0, 1) a fraction of each task's documents (rounded up); anything else is one line."""
+    if value is None:
+        return None
+    if value == int(value) and value >= 1:
+        return int(value)
+    if 0 < value < 1:
+        return float(value)
+    raise InputError(
+        f"--limit {value:g}: give a count (a whole number >= 1) or a fraction in (0, 1)"
+    )
+
+
+def count_only(limit: int | float | None, what: str) -> int | None:
+    """``limit`` when it is a count; a fraction is one line (only lm-eval's tasks take one)."""
+    if isinstance(limit, float):
+        raise InputError(
+            f"--limit {limit:g}: a fraction applies to lm-eval's tasks only; give {what} a count"
+        )
+    return limit
+
+
 def with_device(spec: str, device: str | None) -> str:
     """``spec`` with ``device=`` added (an hf: model's option)."""
     if device is None:
@@ -114,8 +139,10 @@ def run_lm_eval_command(
     json_out: bool,
     trust_remote_code: bool,
     options: Any,
+    confidence: float = 0.95,
 ) -> None:
-    """Evaluate ``spec`` on lm-eval's tasks ``names``; print lm-eval's table and the stored n."""
+    """Evaluate ``spec`` on lm-eval's tasks ``names``; print lm-eval's table (assay's intervals
+    at ``confidence``) and the stored n."""
     from assay.models import check_remote_code, load_model
     from assay.runner import lm_eval_task_names, run_lm_eval_tasks
     from assay.stats import pooled_mean
@@ -123,7 +150,7 @@ def run_lm_eval_command(
 
     lm_eval_task_names(names)  # one line for a name nobody knows, before a model loads
     check_remote_code(spec, trust_remote_code)
-    backend = load_model(spec)
+    backend = load_model(spec, batch_size=options.batch_size)
     try:
         outcome = run_lm_eval_tasks(backend, names, options, open_store(store))
     finally:
@@ -137,7 +164,7 @@ def run_lm_eval_command(
                 continue
             stderr = values.get(f"{metric}_stderr,{filt}")
             name = metric if filt in ("", "none") else f"{metric},{filt}"
-            ours = pooled_mean(scores, outcome.groups.get(task, [task]), name)
+            ours = pooled_mean(scores, outcome.groups.get(task, [task]), name, alpha=1 - confidence)
             rows.append(
                 {
                     "task": task,
@@ -153,14 +180,24 @@ def run_lm_eval_command(
             )
     summary = outcome.imported.to_dict()
     if json_out:
-        print_json({"model": outcome.model, "lm_eval": rows, "imported": summary})
+        print_json(
+            {
+                "model": outcome.model,
+                "confidence_level": confidence,
+                "lm_eval": rows,
+                "imported": summary,
+            }
+        )
         return
     import pandas as pd
 
+    from assay.core import level_label
+
     print_table(
         pd.DataFrame(rows),
-        title=f"{outcome.model}: lm-eval's value ± stderr; assay's mean and 95% interval over the "
-        "stored questions (a group's clustered by subtask)",
+        title=f"{outcome.model}: lm-eval's value ± stderr; assay's mean and "
+        f"{level_label(confidence)} interval over the stored questions (a group's clustered by "
+        "subtask)",
     )
     console.print(
         f"stored {summary['samples']} samples in {summary['runs']} runs of {outcome.model}; "

@@ -20,17 +20,18 @@ from ._lm_eval_flags import (
     LogSamplesOption,
     MultiturnOption,
     OutputPathOption,
+    count_only,
     lm_eval_names,
     parse_gen_kwargs,
+    parse_limit,
     run_lm_eval_command,
     with_device,
 )
-from ._options import DataRootOption, JsonOption, StoreOption, split_names
+from ._options import ConfidenceOption, DataRootOption, JsonOption, StoreOption, split_names
 from ._until_decided import (
     AdaptiveOption,
     DeltaOption,
     EveryOption,
-    SeqConfidenceOption,
     SeqMetricOption,
     UntilDecidedOption,
     check_until_decided,
@@ -72,13 +73,15 @@ def eval_command(
         ),
     ] = None,
     limit: Annotated[
-        int | None,
+        float | None,
         typer.Option(
             "--limit",
             "-n",
-            callback=bounded(1),
+            callback=bounded(0, low_open=True),
             help="At most N documents per task (default: all; "
-            f"{DEFAULT_SUITE_LIMIT} for the built-in suite, 20 in the default job).",
+            f"{DEFAULT_SUITE_LIMIT} for the built-in suite, 20 in the default job); for "
+            "lm-eval's tasks also a fraction in (0, 1) of each task's documents.",
+            metavar="N|FRACTION",
             show_default=False,
         ),
     ] = None,
@@ -160,7 +163,7 @@ def eval_command(
     data_root: DataRootOption = None,
     data_dir: DataDirOption = None,
     apply_chat_template: ChatTemplateOption = False,
-    fewshot_as_multiturn: MultiturnOption = False,
+    fewshot_as_multiturn: MultiturnOption = None,
     gen_kwargs: GenKwargsOption = None,
     output_path: OutputPathOption = None,
     log_samples: LogSamplesOption = False,
@@ -176,7 +179,7 @@ def eval_command(
     ] = None,
     until_decided: UntilDecidedOption = False,
     delta: DeltaOption = None,
-    confidence: SeqConfidenceOption = None,
+    confidence: ConfidenceOption = None,
     every: EveryOption = None,
     metric: SeqMetricOption = None,
     adaptive: AdaptiveOption = None,
@@ -204,6 +207,7 @@ def eval_command(
     from assay.tasks import BUILTIN_SUITE
 
     sharding = parse_shard(shard, "--shard")
+    limit = parse_limit(limit)
     executor = "ray" if use_ray or ray_address else "local"
     data_roots = tuple(data_root or ())
     if workers is not None and executor == "local":
@@ -247,7 +251,7 @@ def eval_command(
             confidence=confidence,
             every=every,
             metric=metric,
-            limit=limit,
+            limit=count_only(limit, "--until-decided"),
             num_fewshot=num_fewshot,
             seed=seed,
             batch_size=batch_size,
@@ -290,18 +294,22 @@ def eval_command(
             data_roots=data_roots,
         )
         return
+    lm_names = lm_eval_names(list(task)) if task else []
     given = [
         o
         for o, v in (
             ("--delta", delta),
-            ("--confidence", confidence),
+            ("--confidence", None if lm_names else confidence),
             ("--every", every),
             ("--metric", metric),
         )
         if v is not None
     ]
     if given:
-        raise InputError(f"{', '.join(given)} only apply with --until-decided")
+        raise InputError(
+            f"{', '.join(given)} only apply with --until-decided"
+            + ("" if lm_names else " (--confidence: also with lm-eval's tasks)")
+        )
     if len(models) > 1:
         raise InputError("-m given more than once: compare two models with --until-decided")
     model = models[0] if models else None
@@ -319,13 +327,15 @@ def eval_command(
     spec = with_device(model or DEFAULT_MODEL, device)
     if device is not None:
         variants = [Variant(spec, num_fewshot)]
-    lm_names = lm_eval_names(tasks) if task else []
     if lm_names:
         if perturb or grid or executor != "local" or repeats != 1 or permute_choices or shard:
             raise InputError(
                 f"lm-eval task {lm_names[0]!r}: --perturb, --ray, --repeats, "
                 "--permute-choices, --shard apply to assay's own tasks only"
             )
+        if len(lm_names) < len(tasks):
+            count_only(limit, "assay's own tasks")
+        from assay.core import resolve_confidence
         from assay.runner import LmEvalOptions
 
         run_lm_eval_command(
@@ -334,10 +344,12 @@ def eval_command(
             store=store or default_store_path(),
             json_out=json_out,
             trust_remote_code=trust_remote_code,
+            confidence=resolve_confidence(confidence),
             options=LmEvalOptions(
                 num_fewshot=num_fewshot,
                 limit=limit,
                 seed=seed,
+                batch_size=batch_size,
                 apply_chat_template=apply_chat_template,
                 fewshot_as_multiturn=fewshot_as_multiturn,
                 gen_kwargs=parse_gen_kwargs(gen_kwargs),
@@ -349,6 +361,7 @@ def eval_command(
         tasks = [t for t in tasks if t not in lm_names]
         if not tasks:
             return
+    limit = count_only(limit, "assay's own tasks")
     if not task and limit is None:
         limit = DEFAULT_SUITE_LIMIT
     if perturb:

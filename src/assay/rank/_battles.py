@@ -38,7 +38,7 @@ _COUNT_COLUMNS = {
 }
 #: Most battles one file (or one count table) may hold: the store keeps one row per battle.
 MAX_BATTLES = 10_000_000
-#: Battles expanded from a count table per write to the store (bounds the memory used).
+#: Battles per write to the store (bounds the memory used).
 _STORE_CHUNK = 500_000
 
 
@@ -363,7 +363,7 @@ def store_battles(store, battles: pd.DataFrame, *, source: str | None = None) ->
     Battles one row each get their ids from the whole frame first (identical votes are
     numbered across it) and are then written in chunks too (bounded memory)."""
     if "count" not in battles.columns:
-        ids = battle_ids(battles)
+        ids = battle_ids(battles, as_arrow=True)  # no Python string per vote
         written = 0
         with store.transaction() as con:
             for first in range(0, len(battles), _STORE_CHUNK):

@@ -87,9 +87,13 @@ class _Problem:
     def __init__(self, pair_i, pair_j, counts, k, davidson, l2):
         self.pi, self.pj, self.k, self.davidson, self.l2 = pair_i, pair_j, k, davidson, l2
         self.dim = k + int(davidson)
-        ci, cj, ct = (np.ascontiguousarray(counts[..., c]) for c in range(3))
+        ci, cj, ct = (counts[..., c] for c in range(3))
         n = ci + cj + ct
-        self.data = (ci, cj, ct, n) if davidson else (ci + 0.5 * ct, n)
+        self.data = (
+            tuple(np.ascontiguousarray(x) for x in (ci, cj, ct, n))
+            if davidson
+            else (ci + 0.5 * ct, n)
+        )
         self.signed, self.unsigned = incidence(pair_i, pair_j, k)
 
     def subset(self, rows: np.ndarray) -> _Problem:
@@ -196,6 +200,7 @@ def fit_pairs(
         counts = counts[None]
     b = counts.shape[0]
     problem = _Problem(pair_i, pair_j, counts, k, davidson, l2)
+    del counts  # the problem keeps what it needs (bootstrap replicates are large)
     x = np.zeros((b, problem.dim))
     iterations = 0
     done = np.zeros(b, dtype=bool)

@@ -76,9 +76,15 @@ def resample_counts(counts: np.ndarray, rounds: int, rng: np.random.Generator) -
     with np.errstate(invalid="ignore", divide="ignore"):
         p_i = np.nan_to_num(counts[:, 0] / per_pair)
         p_j_rest = np.nan_to_num(counts[:, 1] / (counts[:, 1] + counts[:, 2]))
-    wins_i = rng.binomial(n, p_i)
-    wins_j = rng.binomial(n - wins_i, p_j_rest)
-    return np.stack([wins_i, wins_j, n - wins_i - wins_j], axis=-1).astype(float)
+    out = np.empty((rounds, len(counts), 3))  # filled in place: one (B, P) draw held at a time
+    wins = rng.binomial(n, p_i)
+    out[..., 0] = wins
+    n -= wins
+    wins = rng.binomial(n, p_j_rest)
+    out[..., 1] = wins
+    n -= wins
+    out[..., 2] = n
+    return out
 
 
 def fit_counts(
@@ -107,9 +113,14 @@ def fit_counts(
         cov = sandwich_covariance(pairs.pair_i, pairs.pair_j, pairs.counts, len(models), fit)
     elif bootstrap > 0:
         rng = np.random.default_rng(seed)
-        reps = resample_counts(pairs.counts, bootstrap, rng)
-        boot_fit = fit_pairs(
-            pairs.pair_i, pairs.pair_j, reps, len(models), davidson=davidson, l2=l2, start=fit
+        boot_fit = fit_pairs(  # the replicates are not kept: fit_pairs holds what it needs
+            pairs.pair_i,
+            pairs.pair_j,
+            resample_counts(pairs.counts, bootstrap, rng),
+            len(models),
+            davidson=davidson,
+            l2=l2,
+            start=fit,
         )
         boot = _to_scale(boot_fit.theta, models, anchor)
     rating = _to_scale(theta, models, anchor)

@@ -259,6 +259,8 @@ def arena_panel(
         panel.results["ratings"] = groups[0]
         panel.results["groups"] = groups
         panel.findings = arena_findings(groups, level)
+        if method == "bt":
+            _fragility_line(panel, battles, groups[0])
     counts = rank.battle_counts(battles)
     rows = [
         [
@@ -313,6 +315,33 @@ def _ratings_table(panel: Panel, ratings: rank.Ratings, level: str, number: int)
             title=f"group {number}" if number else None,
         )
     )  # fmt: skip
+
+
+def _fragility_line(panel: Panel, battles: pd.DataFrame, ratings: rank.Ratings) -> None:
+    """How fragile the leader is (``assay rank battles --fragility``): the fewest votes whose
+    removal changes who is ranked first in the largest group, confirmed by refitting."""
+    group = set(ratings.models)
+    mine = battles[battles["model_a"].astype(str).str.strip().isin(group)]
+    if len(group) < 2 or mine.empty:
+        return
+    ids = mine["battle_id"].to_numpy() if "battle_id" in mine.columns else None
+    try:
+        result = rank.fragility(mine, top=1, vote_ids=ids)
+    except (AssayError, ValueError, ArithmeticError):  # too few votes to search: no line
+        return
+    panel.results["fragility"] = result
+    leader = ", ".join(result.before)
+    if result.votes is None:
+        panel.text(
+            f"No set of votes was found whose removal changes the leader ({leader}) "
+            f"among {result.n_votes:,} votes."
+        )
+        return
+    shown = ", ".join(result.vote_ids[:10]) + (" ..." if len(result.vote_ids) > 10 else "")
+    panel.text(
+        f"The leader ({leader}) changes to {', '.join(result.after)} if these {result.votes} "
+        f"of {result.n_votes:,} votes are removed (confirmed by refitting): {shown}."
+    )
 
 
 def arena_sentence(ratings: rank.Ratings | None) -> str:

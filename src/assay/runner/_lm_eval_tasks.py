@@ -25,6 +25,9 @@ from typing import Any
 from assay import requests as rq
 from assay.errors import InputError
 
+from ._ray import load_backend
+from ._spec import _batch_size
+
 __all__ = [
     "LmEvalOptions",
     "LmEvalOutcome",
@@ -146,14 +149,30 @@ class LmEvalOptions:
     """lm-eval's command-line flags that change what is evaluated (docs/tasks.md)."""
 
     num_fewshot: int | None = None
-    limit: float | None = None
+    limit: int | float | None = None
     seed: int = 0
+    batch_size: int | str = "auto"
     apply_chat_template: bool = False
-    fewshot_as_multiturn: bool = False
+    fewshot_as_multiturn: bool | None = None
     gen_kwargs: Mapping[str, Any] = field(default_factory=dict)
     data_dir: str | None = None
     output_path: str | None = None
     log_samples: bool = True
+
+    def __post_init__(self) -> None:
+        """``batch_size`` normalised (``"auto"`` or an int, text like ``"16"`` read); ``limit``
+        a count (a whole number >= 1) or, as lm-eval reads it, a fraction in (0, 1) of each
+        task's documents. A bad value is one line."""
+        object.__setattr__(self, "batch_size", _batch_size(self.batch_size))
+        limit = self.limit
+        if limit is None:
+            return
+        if isinstance(limit, bool) or not isinstance(limit, int | float) or not limit > 0:
+            raise InputError(f"limit {limit!r}: a count >= 1 or a fraction in (0, 1)")
+        if limit >= 1:
+            if limit != int(limit):
+                raise InputError(f"limit {limit!r}: a count >= 1 or a fraction in (0, 1)")
+            object.__setattr__(self, "limit", int(limit))
 
 
 @dataclass(frozen=True)
@@ -224,12 +243,22 @@ def _make_lm(backend: Any, seed: int):
             return getattr(_tokenizer(backend), "chat_template", None)
 
         def apply_chat_template(self, chat_history, add_generation_prompt: bool = True) -> str:
-            return _tokenizer(backend).apply_chat_template(
-                chat_history,
-                tokenize=False,
-                add_generation_prompt=add_generation_prompt,
-                continue_final_message=not add_generation_prompt,
-            )
+            """As lm-eval's ``HFLM``: the tokenizer's template; a template that refuses a system
+            turn (lm-eval puts a task's description there) gets the history without it."""
+            import jinja2
+
+            def render(history) -> str:
+                return _tokenizer(backend).apply_chat_template(
+                    history,
+                    tokenize=False,
+                    add_generation_prompt=add_generation_prompt,
+                    continue_final_message=not add_generation_prompt,
+                )
+
+            try:
+                return render(chat_history)
+            except jinja2.exceptions.TemplateError:
+                return render([m for m in chat_history if m["role"] != "system"])
 
     return _AssayLM()
 
@@ -289,6 +318,12 @@ def run_lm_eval_tasks(
 
     from assay.store import import_lm_eval
 
+    backend = load_backend(backend, options.batch_size)  # a given backend: its batch size set
+    multiturn = options.fewshot_as_multiturn
+    if multiturn is None:  # lm-eval's command line: on with a chat template, else off
+        multiturn = options.apply_chat_template
+    if multiturn and not options.apply_chat_template:
+        raise InputError("--fewshot-as-multiturn needs --apply-chat-template (chat turns)")
     if options.apply_chat_template:
         _tokenizer(backend)
     lm = _make_lm(backend, options.seed)
@@ -301,10 +336,11 @@ def run_lm_eval_tasks(
                 tasks=list(names),
                 num_fewshot=options.num_fewshot,
                 limit=options.limit,
+                batch_size=options.batch_size,
                 log_samples=True,
                 evaluation_tracker=tracker,
                 apply_chat_template=options.apply_chat_template,
-                fewshot_as_multiturn=options.fewshot_as_multiturn,
+                fewshot_as_multiturn=multiturn,
                 gen_kwargs=dict(options.gen_kwargs) or None,
                 task_manager=lm_eval.tasks.TaskManager(),
                 random_seed=options.seed,

@@ -41,24 +41,53 @@ def _weights(battles: pd.DataFrame) -> np.ndarray:
     return pd.to_numeric(battles["count"]).to_numpy(dtype=np.int64)
 
 
+def _text(name: str, col: pd.Series) -> pd.Series:
+    """One identifying field as text (missing: ␀), normalised as the importers store them."""
+    col = col.astype(object)
+    text = col.where(col.notna(), _MISSING).astype(str)
+    if name == "extra":  # as the store writes it: JSON text
+        col = col.map(lambda v: v if isinstance(v, str) or v is None else _json(v))
+        text = col.where(col.notna(), _MISSING).astype(str)
+    elif name in ("model_a", "model_b"):
+        text = text.str.strip()
+    elif name == "winner":
+        text = text.str.strip().replace(_WINNER_ALIASES)
+    return text
+
+
 def _keyed(battles: pd.DataFrame) -> pd.DataFrame:
     """The identifying fields as text (missing: ␀), normalised as the importers store them."""
     out = pd.DataFrame(index=battles.index)
     for name in ID_FIELDS:
-        if name not in battles.columns:
-            out[name] = _MISSING
-            continue
-        col = battles[name].astype(object)
-        text = col.where(col.notna(), _MISSING).astype(str)
-        if name == "extra":  # as the store writes it: JSON text
-            col = col.map(lambda v: v if isinstance(v, str) or v is None else _json(v))
-            text = col.where(col.notna(), _MISSING).astype(str)
-        elif name in ("model_a", "model_b"):
-            text = text.str.strip()
-        elif name == "winner":
-            text = text.str.strip().replace(_WINNER_ALIASES)
-        out[name] = text
+        out[name] = _text(name, battles[name]) if name in battles.columns else _MISSING
     return out
+
+
+def _is_text(col: pd.Series) -> bool:
+    """Text and missing values only (so distinct values are distinct texts)."""
+    return isinstance(col.dtype, pd.StringDtype) or pd.api.types.infer_dtype(col) in (
+        "string",
+        "empty",
+    )
+
+
+def _coded(battles: pd.DataFrame, name: str) -> tuple[np.ndarray, pd.Series]:
+    """Per row the code of field ``name``'s text (:func:`_text`) among its distinct texts, and
+    those texts: computed once per distinct value for a text column (an arena's millions of
+    votes have few models, winners and judges), per row otherwise."""
+    if name not in battles.columns:
+        return np.zeros(len(battles), dtype=np.int64), pd.Series([_MISSING], dtype=object)
+    col = battles[name]
+    if not _is_text(col):
+        codes, texts = pd.factorize(_text(name, col).to_numpy(dtype=object))
+        return codes, pd.Series(texts, dtype=object)
+    codes, uniques = pd.factorize(col)
+    texts = _text(name, pd.Series([*np.asarray(uniques, dtype=object), None], dtype=object))
+    texts = texts.to_numpy(dtype=object)
+    if name in ("prompt_id", "judge") and (texts[:-1] != _MISSING).all():
+        return codes, pd.Series(texts, dtype=object)  # text as given: distinct already
+    merged, distinct = pd.factorize(texts)  # " a" and "a": one text
+    return merged[codes], pd.Series(distinct, dtype=object)  # code -1 (missing): the last
 
 
 def _json(value) -> str | None:
@@ -82,43 +111,75 @@ def _combine(hashes: list[np.ndarray]) -> np.ndarray:
     return out
 
 
+def _hash(text: pd.Series) -> np.ndarray:
+    """pandas' hash of each text (as ``hash_pandas_object`` of the column)."""
+    return pd.util.hash_array(text.to_numpy(dtype=object), categorize=False)
+
+
 def _hashes(keyed: pd.DataFrame) -> list[np.ndarray]:
-    return [pd.util.hash_pandas_object(keyed[c], index=False).to_numpy() for c in ID_FIELDS]
+    return [_hash(keyed[c]) for c in ID_FIELDS]
 
 
-def _ids(hashes: list[np.ndarray], occurrence: np.ndarray) -> np.ndarray:
+_HEX = np.frombuffer(b"0123456789abcdef", dtype=np.uint8)
+_NIBBLES = np.arange(60, -4, -4, dtype=np.uint64)
+
+
+def _hex_ids(values: np.ndarray, as_arrow: bool = False):
+    """``"b%016x" % value`` of each uint64, vectorised: an object array of str, or with
+    ``as_arrow`` a pandas Arrow-backed string array (no Python object per id)."""
+    values = np.asarray(values, dtype=np.uint64)
+    out = np.empty((len(values), 17), dtype=np.uint8)
+    out[:, 0] = ord("b")
+    out[:, 1:] = _HEX[((values[:, None] >> _NIBBLES) & np.uint64(15)).astype(np.intp)]
+    import pyarrow as pa
+
+    offsets = pa.py_buffer(np.arange(0, 17 * len(values) + 1, 17, dtype=np.int32))
+    text = pa.Array.from_buffers(pa.string(), len(values), [None, offsets, pa.py_buffer(out)])
+    if as_arrow:
+        return pd.array(text, dtype=pd.ArrowDtype(pa.string()))
+    return text.to_numpy(zero_copy_only=False)
+
+
+def _ids(hashes: list[np.ndarray], occurrence: np.ndarray, as_arrow: bool = False):
     occ = pd.util.hash_pandas_object(pd.Series(occurrence, dtype=np.int64), index=False)
-    return np.char.mod("b%016x", _combine([*hashes, occ.to_numpy()])).astype(object)
+    return _hex_ids(_combine([*hashes, occ.to_numpy()]), as_arrow)
 
 
 def _parts(battles: pd.DataFrame) -> tuple[list[np.ndarray], np.ndarray, np.ndarray]:
     """Per row: the field hashes, its battle count and the occurrence number of its first
-    battle among identical rows (earlier rows' counts)."""
-    keyed = _keyed(battles)
+    battle among identical rows (earlier rows' counts). Each field is hashed once per distinct
+    text; rows are grouped by their fields' codes."""
+    hashes, group, size = [], np.zeros(len(battles), dtype=np.int64), 1
+    for name in ID_FIELDS:
+        codes, texts = _coded(battles, name)
+        hashes.append(_hash(texts)[codes])
+        if size * len(texts) >= 1 << 62:  # renumber the groups so far: fewer than the rows
+            group, size = pd.factorize(group)[0], len(battles)
+        group, size = group * len(texts) + codes, size * len(texts)
     counts = _weights(battles)
-    group = keyed.groupby(list(ID_FIELDS), sort=False, dropna=False).ngroup().to_numpy()
     first = pd.Series(counts).groupby(group).cumsum().to_numpy() - counts
-    return _hashes(keyed), counts, first
+    return hashes, counts, first
 
 
-def _ids_at(hashes, counts, first, start: int, stop: int) -> tuple[np.ndarray, np.ndarray]:
+def _ids_at(hashes, counts, first, start: int, stop: int, as_arrow: bool = False):
     """Row index and id of battles ``start:stop`` of the expansion (count-table rows repeated
     ``count`` times, in order) without building the expansion."""
     ends = np.cumsum(counts)
     pos = np.arange(start, stop, dtype=np.int64)
     row = np.searchsorted(ends, pos, side="right")
     occurrence = first[row] + pos - (ends[row] - counts[row])
-    return row, _ids([h[row] for h in hashes], occurrence)
+    return row, _ids([h[row] for h in hashes], occurrence, as_arrow)
 
 
-def battle_ids(battles: pd.DataFrame) -> np.ndarray:
+def battle_ids(battles: pd.DataFrame, *, as_arrow: bool = False):
     """The id of every vote of ``battles`` (columns model_a, model_b, winner, optional
     prompt_id, judge, extra and ``count``): a 64-bit hash of the identifying fields and the vote's
     occurrence number among identical votes of the frame. For a count table, ``count`` ids per
     row, as if the rows were repeated. Vectorised; ``source`` and ``time`` do not enter the
-    id (see the module docstring)."""
+    id (see the module docstring). An object array of str; ``as_arrow=True``: a pandas
+    Arrow-backed string array (compact: no Python string per vote)."""
     hashes, counts, first = _parts(battles)
-    return _ids_at(hashes, counts, first, 0, int(counts.sum()))[1]
+    return _ids_at(hashes, counts, first, 0, int(counts.sum()), as_arrow)[1]
 
 
 def battle_id(
@@ -150,14 +211,29 @@ def battle_chunks(battles: pd.DataFrame, size: int) -> Iterator[pd.DataFrame]:
         yield plain.iloc[row].assign(battle_id=ids)
 
 
+def _each_distinct(col: pd.Series, function) -> np.ndarray:
+    """``col.map(function)`` as an object array, ``function`` called once per distinct value
+    of a text column (missing values kept as they are)."""
+    if not _is_text(col):
+        return col.map(function).to_numpy(dtype=object)
+    codes, uniques = pd.factorize(col)
+    out = np.asarray([function(v) for v in np.asarray(uniques, dtype=object)], dtype=object)
+    out = out[codes] if len(out) else np.empty(len(col), dtype=object)
+    missing = codes < 0
+    if missing.any():
+        out[missing] = col.to_numpy(dtype=object)[missing]
+    return out
+
+
 def normalised(df: pd.DataFrame) -> pd.DataFrame:
     """Rows as stored: names without surrounding spaces, winner aliases resolved, and a
     ``battle_id`` from :func:`battle_ids` (of the rows without one) where none was given."""
     df = df.copy()
     for name in ("model_a", "model_b"):
-        df[name] = df[name].map(lambda v: v.strip() if isinstance(v, str) else v)
-    df["winner"] = df["winner"].map(
-        lambda v: _WINNER_ALIASES.get(v.strip(), v.strip()) if isinstance(v, str) else v
+        df[name] = _each_distinct(df[name], lambda v: v.strip() if isinstance(v, str) else v)
+    df["winner"] = _each_distinct(
+        df["winner"],
+        lambda v: _WINNER_ALIASES.get(v.strip(), v.strip()) if isinstance(v, str) else v,
     )
     if "battle_id" not in df:
         df["battle_id"] = None
