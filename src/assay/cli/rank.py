@@ -413,7 +413,8 @@ def import_battles_cmd(
     battles = read_battles(file)  # validated before the store is opened (or created)
     st = get_store(store)
     before = _battle_count(st)
-    count = store_battles(st, battles, source=source or file.name)
+    with progress_bar(f"importing {len(battles):,} battles", enabled=not json_out) as update:
+        count = store_battles(st, battles, source=source or file.name, progress=update)
     new = _battle_count(st) - before
     if json_out:
         print_json({"battles": count, "new": new, "present": count - new, "source": str(file)})

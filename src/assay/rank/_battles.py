@@ -356,30 +356,30 @@ def import_battles(store, path: str | Path, *, source: str | None = None) -> int
     return store_battles(store, read_battles(path), source=source or Path(path).name)
 
 
-def store_battles(store, battles: pd.DataFrame, *, source: str | None = None) -> int:
+def store_battles(store, battles: pd.DataFrame, *, source: str | None = None, progress=None) -> int:
     """Add validated battles to ``store`` with their content ids (:func:`assay.store.battle_ids`;
-    count tables as one row per battle, written in bounded chunks inside one transaction);
-    returns rows written. ``source`` is kept with the rows but is not part of the ids.
-    Battles one row each get their ids from the whole frame first (identical votes are
-    numbered across it) and are then written in chunks too (bounded memory)."""
-    if "count" not in battles.columns:
-        ids = battle_ids(battles, as_arrow=True)  # no Python string per vote
-        written = 0
-        with store.transaction() as con:
-            for first in range(0, len(battles), _STORE_CHUNK):
-                rows = slice(first, first + _STORE_CHUNK)
-                chunk = battles.iloc[rows].assign(battle_id=ids[rows])
-                if source is not None:
-                    chunk["source"] = source
-                written += store.add_battles(chunk, con=con)
-        return written
-    battles = battles.copy()
-    if source is not None:
-        battles["source"] = source
-    written = 0
+    count tables as one row per battle), written in bounded chunks inside one transaction;
+    returns rows written, calling ``progress(done, total)`` after each chunk. ``source`` is kept
+    with the rows but is not part of the ids. Battles one row each get their ids from the whole
+    frame first (identical votes are numbered across it)."""
+    if "count" in battles.columns:
+        total = int(pd.to_numeric(battles["count"]).sum())
+        chunks = battle_chunks(battles, _STORE_CHUNK)
+    else:
+        total, ids = len(battles), battle_ids(battles, as_arrow=True)  # no Python string per vote
+        chunks = (
+            battles.iloc[k : k + _STORE_CHUNK].assign(battle_id=ids[k : k + _STORE_CHUNK])
+            for k in range(0, total, _STORE_CHUNK)
+        )
+    written = done = 0
     with store.transaction() as con:
-        for chunk in battle_chunks(battles, _STORE_CHUNK):
-            written += store.add_battles(chunk, con=con)
+        for chunk in chunks:
+            written += store.add_battles(
+                chunk if source is None else chunk.assign(source=source), con=con
+            )
+            done += len(chunk)
+            if progress is not None:
+                progress(done, total)
     return written
 
 
