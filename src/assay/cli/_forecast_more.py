@@ -85,8 +85,20 @@ def observational_cmd(
     if leave_family_out:
         if holdout_above is not None:
             raise InputError("--leave-family-out and --holdout-above are two backtests: give one")
-        _family_out(df, _names(benchmarks), target, compute, family_col, model_col, components,
-                    floor, method, n_items, level, as_json)  # fmt: skip
+        _family_out(
+            df,
+            _names(benchmarks),
+            target,
+            compute,
+            family_col,
+            model_col,
+            components,
+            floor,
+            method,
+            n_items,
+            level,
+            as_json,
+        )
         return
     mask = None
     if holdout_above is not None:
@@ -117,8 +129,13 @@ def observational_cmd(
             "width": float((held["high"] - held["low"]).mean()),
         }
         fitted = scores[scores["used_in_fit"] & np.isfinite(scores["target"])]
-        base, skill = baseline_errors(np.exp(fitted["log_compute"]), fitted["target"],
-                                      np.exp(held["log_compute"]), held["target"], mae)  # fmt: skip
+        base, skill = baseline_errors(
+            np.exp(fitted["log_compute"]),
+            fitted["target"],
+            np.exp(held["log_compute"]),
+            held["target"],
+            mae,
+        )
         out["backtest"].update(baselines_mae=base, skill=skill)
     if as_json:
         print_json(out)
@@ -134,14 +151,25 @@ def observational_cmd(
         )
 
 
-def _family_out(df, names, target, compute, family, model, components, floor, method, n_items,
-                level, as_json) -> None:  # fmt: skip
+def _family_out(
+    df, names, target, compute, family, model, components, floor, method, n_items, level, as_json
+) -> None:
     """``observational --leave-family-out``: the backtest's rows, errors and baselines."""
     from assay.forecast import leave_family_out
 
-    bt = leave_family_out(df, names, target, compute=compute, family=family, model=model,
-                          n_components=components, floor=floor, method=method, n_items=n_items,
-                          level=level)  # fmt: skip
+    bt = leave_family_out(
+        df,
+        names,
+        target,
+        compute=compute,
+        family=family,
+        model=model,
+        n_components=components,
+        floor=floor,
+        method=method,
+        n_items=n_items,
+        level=level,
+    )
     if as_json:
         print_json({"level": level, "backtest": bt.to_dict()})
         return

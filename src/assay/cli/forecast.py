@@ -217,9 +217,17 @@ def backtest_cmd(
     if floor is not None or inp.y in BOUNDED_NAMES:
         y, x = inp.column(inp.y), inp.column(on)
         inp.table.require(df, x, y)
-        bt = backtest_score(df, x=x, y=y, holdout_above=holdout_above, level=level,
-                            floor=floor or 0.0, ceiling=ceiling, method=method,
-                            n_items=n_items)  # fmt: skip
+        bt = backtest_score(
+            df,
+            x=x,
+            y=y,
+            holdout_above=holdout_above,
+            level=level,
+            floor=floor or 0.0,
+            ceiling=ceiling,
+            method=method,
+            n_items=n_items,
+        )
         warn_dropped(bt.fit.dropped)
         if as_json:
             print_json(bt.to_dict())

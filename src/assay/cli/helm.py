@@ -75,27 +75,59 @@ def calibration_cmd(
         pair = split_list(compare) or []
         if len(pair) != 2:
             raise InputError("--compare takes two models 'a,b'")
-        res = compare_calibration(df, pair[0], pair[1], task=only(task), metric=metric,
-                                  n_bins=bins, n_resamples=max(bootstrap, 2), confidence=confidence,
-                                  seed=seed)  # fmt: skip
+        res = compare_calibration(
+            df,
+            pair[0],
+            pair[1],
+            task=only(task),
+            metric=metric,
+            n_bins=bins,
+            n_resamples=max(bootstrap, 2),
+            confidence=confidence,
+            seed=seed,
+        )
         if json_out:
             print_json(res.to_dict())
             return
         print_table(res.table, title=f"{pair[0]} - {pair[1]} on {res.task} ({res.n_docs} docs)")
         return
-    res = calibration(df, model=model, metric=metric, n_bins=bins, n_resamples=bootstrap,
-                      confidence=confidence, seed=seed)  # fmt: skip
+    res = calibration(
+        df,
+        model=model,
+        metric=metric,
+        n_bins=bins,
+        n_resamples=bootstrap,
+        confidence=confidence,
+        seed=seed,
+    )
     if json_out:
         print_json(res.to_dict())
         return
     print_table(
-        res.table, title=f"calibration ({bins} equal-mass bins; {level_label(confidence)} "
+        res.table,
+        title=f"calibration ({bins} equal-mass bins; {level_label(confidence)} "
         "intervals; p: test of perfect calibration)",
-        columns=["model", "task", "n", "accuracy", "confidence", "ece", "ece_debiased",
-                 "ece_low", "ece_high", "ece_pvalue", "ce2_debiased", "ce2_debiased_low",
-                 "ce2_debiased_high", "ce2_debiased_pvalue", "mce", "brier", "aurc",
-                 "interval_note"],
-    )  # fmt: skip
+        columns=[
+            "model",
+            "task",
+            "n",
+            "accuracy",
+            "confidence",
+            "ece",
+            "ece_debiased",
+            "ece_low",
+            "ece_high",
+            "ece_pvalue",
+            "ce2_debiased",
+            "ce2_debiased_low",
+            "ce2_debiased_high",
+            "ce2_debiased_pvalue",
+            "mce",
+            "brier",
+            "aurc",
+            "interval_note",
+        ],
+    )
 
 
 @with_options(confidence=confidence_option)
@@ -124,8 +156,17 @@ def efficiency_cmd(
     if json_out:
         print_json(res.to_dict())
         return
-    cols = ["model", "task", "n", "prompt_tokens", "output_tokens", "tokens_per_s",
-            "latency_p50", "latency_p95", "latency_p99"]  # fmt: skip
+    cols = [
+        "model",
+        "task",
+        "n",
+        "prompt_tokens",
+        "output_tokens",
+        "tokens_per_s",
+        "latency_p50",
+        "latency_p95",
+        "latency_p99",
+    ]
     if res.priced:
         cols += ["cost_per_sample", "cost_total"]
     print_table(
@@ -184,21 +225,50 @@ def breakdown_cmd(
     two = split_list(pair)
     if two is not None and len(two) != 2:
         raise InputError("--pair takes two models 'a,b'")
-    res = breakdown(scores, by, groups=mapping, n_bins=bins, metric=metric,
-                    metrics=evidence.metrics, models=split_list(models), tasks=task, pair=None if two is None else (two[0], two[1]), confidence=confidence,
-                    correction=correction, seed=seed)  # fmt: skip
+    res = breakdown(
+        scores,
+        by,
+        groups=mapping,
+        n_bins=bins,
+        metric=metric,
+        metrics=evidence.metrics,
+        models=split_list(models),
+        tasks=task,
+        pair=None if two is None else (two[0], two[1]),
+        confidence=confidence,
+        correction=correction,
+        seed=seed,
+    )
     if json_out:
         print_json(res.to_dict())
         return
-    print_table(res.groups, title=f"scores by {by}",
-                columns=["task", "model", "group", "n", "mean", "ci_low", "ci_high"])  # fmt: skip
-    print_table(res.tests, title=f"do the groups differ? (p adjusted: {correction})",
-                columns=["task", "model", "levels", "pvalue", "p_adjusted", "best_group",
-                         "worst_group", "gap", "gap_low", "gap_high"])  # fmt: skip
+    print_table(
+        res.groups,
+        title=f"scores by {by}",
+        columns=["task", "model", "group", "n", "mean", "ci_low", "ci_high"],
+    )
+    print_table(
+        res.tests,
+        title=f"do the groups differ? (p adjusted: {correction})",
+        columns=[
+            "task",
+            "model",
+            "levels",
+            "pvalue",
+            "p_adjusted",
+            "best_group",
+            "worst_group",
+            "gap",
+            "gap_low",
+            "gap_high",
+        ],
+    )
     if res.pairs is not None and len(res.pairs):
-        print_table(res.pairs, title=f"{two[0]} - {two[1]} per group",
-                    columns=["task", "group", "n", "diff", "ci_low", "ci_high", "pvalue",
-                             "p_adjusted"])  # fmt: skip
+        print_table(
+            res.pairs,
+            title=f"{two[0]} - {two[1]} per group",
+            columns=["task", "group", "n", "diff", "ci_low", "ci_high", "pvalue", "p_adjusted"],
+        )
 
 
 @with_options(confidence=confidence_option)
@@ -234,18 +304,42 @@ def reliability_cmd(
     scores = evidence.scores
     if scores.empty:
         raise InputError(f"the store at {st.path} has no scored samples")
-    res = reliability(scores, by=by, metric=metric, metrics=evidence.metrics, threshold=threshold,
-                      models=split_list(models), tasks=task, min_variants=min_variants, confidence=confidence)  # fmt: skip
+    res = reliability(
+        scores,
+        by=by,
+        metric=metric,
+        metrics=evidence.metrics,
+        threshold=threshold,
+        models=split_list(models),
+        tasks=task,
+        min_variants=min_variants,
+        confidence=confidence,
+    )
     if json_out:
         print_json(res.to_dict())
         return
-    print_table(res.table, title=f"reliability over variants (by {by})",
-                columns=["task", "model", "questions", "variants", "mean", "all_right",
-                         "all_right_low", "all_right_high", "near_miss", "rs_mean"])  # fmt: skip
+    print_table(
+        res.table,
+        title=f"reliability over variants (by {by})",
+        columns=[
+            "task",
+            "model",
+            "questions",
+            "variants",
+            "mean",
+            "all_right",
+            "all_right_low",
+            "all_right_high",
+            "near_miss",
+            "rs_mean",
+        ],
+    )
     if len(res.pairs):
-        print_table(res.pairs, title="all-right share, model pairs",
-                    columns=["task", "model_a", "model_b", "n", "diff", "ci_low", "ci_high",
-                             "p_adjusted"])  # fmt: skip
+        print_table(
+            res.pairs,
+            title="all-right share, model pairs",
+            columns=["task", "model_a", "model_b", "n", "diff", "ci_low", "ci_high", "p_adjusted"],
+        )
 
 
 def register(app: typer.Typer) -> None:

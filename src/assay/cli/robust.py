@@ -49,17 +49,51 @@ def robustness_cmd(
     from assay.stats import robustness
 
     ev = _evidence(store)
-    result = robustness(ev.scores, metric=metric, metrics=ev.metrics, models=split_list(models),
-                        tasks=task, confidence=confidence)  # fmt: skip
+    result = robustness(
+        ev.scores,
+        metric=metric,
+        metrics=ev.metrics,
+        models=split_list(models),
+        tasks=task,
+        confidence=confidence,
+    )
     if json_out:
         print_json(result.to_dict())
         return
-    print_table(result.table, title="perturbed − clean, paired over documents",
-                columns=["model", "task", "metric", "perturbation", "n", "clean", "perturbed",
-                         "diff", "ci_low", "ci_high", "pvalue"])  # fmt: skip
-    print_table(result.worst, title="worst case over perturbations (per document)",
-                columns=["model", "task", "metric", "n", "clean", "worst", "ci_low", "ci_high",
-                         "drop", "drop_ci_low", "drop_ci_high"])  # fmt: skip
+    print_table(
+        result.table,
+        title="perturbed − clean, paired over documents",
+        columns=[
+            "model",
+            "task",
+            "metric",
+            "perturbation",
+            "n",
+            "clean",
+            "perturbed",
+            "diff",
+            "ci_low",
+            "ci_high",
+            "pvalue",
+        ],
+    )
+    print_table(
+        result.worst,
+        title="worst case over perturbations (per document)",
+        columns=[
+            "model",
+            "task",
+            "metric",
+            "n",
+            "clean",
+            "worst",
+            "ci_low",
+            "ci_high",
+            "drop",
+            "drop_ci_low",
+            "drop_ci_high",
+        ],
+    )
 
 
 def _weights(text: str | None) -> dict[str, float] | None:
@@ -106,18 +140,24 @@ def fairness_cmd(
     from assay.stats import fairness
 
     result = fairness(
-        _evidence(store).scores, metric=metric, task=only(task), models=split_list(models),
-        weights=_weights(weights), diversity_weight=diversity_weight,
-        sentiment_weight=sentiment_weight, confidence=confidence,
-    )  # fmt: skip
+        _evidence(store).scores,
+        metric=metric,
+        task=only(task),
+        models=split_list(models),
+        weights=_weights(weights),
+        diversity_weight=diversity_weight,
+        sentiment_weight=sentiment_weight,
+        confidence=confidence,
+    )
     if json_out:
         print_json(result.to_dict())
         return
     print_table(result.axes, title=f"{metric}: gap between groups per axis (F test)")
     print_table(result.groups, title="each group minus the other groups, paired over probes")
     weights_text = ", ".join(f"{a}={w:.3g}" for a, w in result.weights.items())
-    print_table(result.index, title=f"LLMBI (w: {weights_text}; γ={diversity_weight}, "
-                f"λ={sentiment_weight})")  # fmt: skip
+    print_table(
+        result.index, title=f"LLMBI (w: {weights_text}; γ={diversity_weight}, λ={sentiment_weight})"
+    )
 
 
 def fairness_probes_cmd(

@@ -301,9 +301,18 @@ def flips_cmd(
     print_table(
         result.table,
         title=f"flips {old} -> {new} ({metric}; intervals in the JSON)",
-        columns=["task", "n", "old_acc", "new_acc", "negative_flips", "positive_flips", "nfr",
-                 "pfr", "nfi"],
-    )  # fmt: skip
+        columns=[
+            "task",
+            "n",
+            "old_acc",
+            "new_acc",
+            "negative_flips",
+            "positive_flips",
+            "nfr",
+            "pfr",
+            "nfi",
+        ],
+    )
     if show_ids:
         neg = result.flipped[result.flipped["kind"] == "negative"]
         print_table(neg, title="negative flips")
@@ -341,9 +350,16 @@ def bias_cmd(
     print_table(
         [summary],
         title="summary",
-        columns=["chi2", "pvalue", "n", "n_docs", "accuracy", "permutation_accuracy",
-                 "permutation_stderr"],
-    )  # fmt: skip
+        columns=[
+            "chi2",
+            "pvalue",
+            "n",
+            "n_docs",
+            "accuracy",
+            "permutation_accuracy",
+            "permutation_stderr",
+        ],
+    )
 
 
 def items_cmd(
@@ -453,9 +469,20 @@ def variance_cmd(
     print_table(
         result.table,
         title="variance by factor (ratio = var_levels / sampling_var; all columns in --json)",
-        columns=["model", "task", "factor", "levels", "n", "mean", "sd_levels", "sampling_var",
-                 "var_factor", "ratio", "p_value"],
-    )  # fmt: skip
+        columns=[
+            "model",
+            "task",
+            "factor",
+            "levels",
+            "n",
+            "mean",
+            "sd_levels",
+            "sampling_var",
+            "var_factor",
+            "ratio",
+            "p_value",
+        ],
+    )
 
 
 def register(app: typer.Typer) -> None:

@@ -209,8 +209,14 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Print a task's rendered prompts with their targets."""
         _show(
-            name_or_file, n, template, num_fewshot, seed, permute_choices, as_json,
+            name_or_file,
+            n,
+            template,
+            num_fewshot,
+            seed,
+            permute_choices,
+            as_json,
             tuple(data_root or ()),
-        )  # fmt: skip
+        )
 
     app.add_typer(tasks_app, name="tasks")

@@ -55,10 +55,14 @@ def arena_groups(
         pin = anchor if anchor is not None and anchor[0] in group else None
         out.append(
             fit_battles(
-                battles[rows], method=method, anchor=pin, bootstrap=bootstrap, seed=seed,
+                battles[rows],
+                method=method,
+                anchor=pin,
+                bootstrap=bootstrap,
+                seed=seed,
                 confidence=confidence,
             )
-        )  # fmt: skip
+        )
     return out
 
 

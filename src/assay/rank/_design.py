@@ -71,12 +71,16 @@ def choose_method(values: np.ndarray, groups: np.ndarray) -> tuple[str, dict]:
                 shuffled[:, cols] = rng.permuted(present[:, cols], axis=1)
             null[r] = overlap_dispersion(shuffled, groups)[0]
         limit = float(null.mean() + max(4 * null.std(ddof=1), 0.05))
-    evidence = {"overlap_dispersion": None if np.isnan(d) else round(d, 3),
-                "dispersion_limit": None if np.isnan(limit) else round(limit, 3),
-                "model_pairs": pairs}  # fmt: skip
+    evidence = {
+        "overlap_dispersion": None if np.isnan(d) else round(d, 3),
+        "dispersion_limit": None if np.isnan(limit) else round(limit, 3),
+        "model_pairs": pairs,
+    }
     if np.isfinite(d) and d > limit:
-        reason = (f"within tasks, models saw different slices (overlap dispersion {d:.1f} > "
-                  f"{limit:.2f}): difficulty may be confounded with who saw what")  # fmt: skip
+        reason = (
+            f"within tasks, models saw different slices (overlap dispersion {d:.1f} > "
+            f"{limit:.2f}): difficulty may be confounded with who saw what"
+        )
         return "pl", {"reason": reason, **evidence}
     reason = "within tasks, each model's samples look like a random share (or all) of the task"
     return "irt", {"reason": reason, **evidence}

@@ -298,8 +298,10 @@ def rank_samples(
         method, chosen_by = choose_method(mat.values, _prior_groups(mat.tasks))
         if method == "pl" and "confounded" in chosen_by["reason"] and not _pl_connected(mat):
             reason = "; but no chain of decided comparisons links every model (pl cannot rank"
-            method, chosen_by = "irt", {**chosen_by, "reason": chosen_by["reason"] + reason
-                                        + " them), so irt"}  # fmt: skip
+            method, chosen_by = (
+                "irt",
+                {**chosen_by, "reason": chosen_by["reason"] + reason + " them), so irt"},
+            )
     rng = np.random.default_rng(seed)
     weights = _column_weights(mat.tasks, bootstrap, rng) if bootstrap else np.empty((0, 0))
     n = mat.present.sum(axis=1)

@@ -73,14 +73,20 @@ def about_panel(
             [
                 cell(task),
                 cell(about or "—"),
-                cell(f"{scored:,}" + (f" of {size:,}" if size and size != scored else ""),
-                     scored, "num"),
+                cell(
+                    f"{scored:,}" + (f" of {size:,}" if size and size != scored else ""),
+                    scored,
+                    "num",
+                ),
                 cell(headline[task]),
                 cell(fmt(chance[task]) if task in chance else "—", chance.get(task), "num"),
             ]
-        )  # fmt: skip
-    panel.table(["task", "what it asks", "documents", "headline metric", "chance"], rows,
-                table_id="about-tasks")  # fmt: skip
+        )
+    panel.table(
+        ["task", "what it asks", "documents", "headline metric", "chance"],
+        rows,
+        table_id="about-tasks",
+    )
     names = sorted(set(scores["metric"].astype(str)))
     panel.table(
         ["metric", "better", "range", "definition"],
@@ -92,7 +98,7 @@ def about_panel(
                 cell(metric_info(m, metrics).description or "—"),
             ]
             for m in names
-        ],  # fmt: skip
+        ],
         table_id="about-metrics",
     )
     _models_table(panel, models, set(scores["model"].astype(str)))
@@ -139,18 +145,31 @@ def _runs_table(panel: Panel, runs: pd.DataFrame, scores: pd.DataFrame) -> None:
                 cell(str(int(r.num_fewshot)) if pd.notna(r.num_fewshot) else "—", cls="num"),
                 cell(str(int(r.fewshot_seed)) if pd.notna(r.fewshot_seed) else "—", cls="num"),
                 cell(str(settings.get("repeats", "—")), cls="num"),
-                cell(str(max(int(orderings), 1)) if isinstance(orderings, int) else "—",
-                     cls="num"),
+                cell(str(max(int(orderings), 1)) if isinstance(orderings, int) else "—", cls="num"),
                 cell(str(settings.get("backend") or r.source or "—")),
-                cell(" / ".join(str(settings[k]) for k in ("dtype", "quantization")
-                                if settings.get(k)) or "—"),
+                cell(
+                    " / ".join(
+                        str(settings[k]) for k in ("dtype", "quantization") if settings.get(k)
+                    )
+                    or "—"
+                ),
                 cell(fmt(int(docs.get(r.run_id, 0))), int(docs.get(r.run_id, 0)), "num"),
             ]
-        )  # fmt: skip
+        )
     panel.table(
-        ["model", "task", "template", "n-shot", "seed", "repeats", "orderings", "backend",
-         "dtype / quantization", "documents"],
+        [
+            "model",
+            "task",
+            "template",
+            "n-shot",
+            "seed",
+            "repeats",
+            "orderings",
+            "backend",
+            "dtype / quantization",
+            "documents",
+        ],
         rows,
         caption="Runs (documents: scored per run; fewer than the task holds means --limit)",
         table_id="about-runs",
-    )  # fmt: skip
+    )

@@ -307,12 +307,22 @@ def build_report(
     samples = st.samples(task=tasks)
     comp, headline = compare_scores(scores, settings, metrics=metrics)
     ctx = ReportContext(
-        store=st, scores=scores, samples=samples, models=st.models(), runs=st.runs(),
-        battles=st.battles(), comparison=comp, headline=headline, metrics=metrics,
-        chance=stats.headline_chance(headline, samples, metrics), settings=settings,
-        arena_bootstrap=arena_bootstrap, scaling_bootstrap=scaling_bootstrap, method=method,
+        store=st,
+        scores=scores,
+        samples=samples,
+        models=st.models(),
+        runs=st.runs(),
+        battles=st.battles(),
+        comparison=comp,
+        headline=headline,
+        metrics=metrics,
+        chance=stats.headline_chance(headline, samples, metrics),
+        settings=settings,
+        arena_bootstrap=arena_bootstrap,
+        scaling_bootstrap=scaling_bootstrap,
+        method=method,
         anchor=anchor,
-    )  # fmt: skip
+    )
     panels: dict[str, Panel] = {}
     _check_anchor(anchor, ctx.battles)
     for done, key in enumerate(PANELS):

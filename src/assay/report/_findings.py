@@ -65,9 +65,8 @@ def pair_findings(comp: stats.Comparison, headline: dict[str, str], level: str) 
             continue
         significant = p_adj[i] < comp.alpha
         verdict = (
-            "a real difference" if significant
-            else "not significant: the data cannot separate them"
-        )  # fmt: skip
+            "a real difference" if significant else "not significant: the data cannot separate them"
+        )
         text = (
             f"On {task} ({metric}), {best[i]} scores {fmt(abs(diff[i]))} {word} than "
             f"{other[i]} ({level} CI of the difference {fmt(low[i])} to {fmt(high[i])}, "
@@ -104,16 +103,21 @@ def chance_findings(
         head += f" ({r.test} p {_p_text(p)})"
         if p >= comp.alpha:
             out.append(
-                Finding(head + ": not distinguishable from guessing.", AT_CHANCE_SURPRISE,
-                        "chance", p)
-            )  # fmt: skip
+                Finding(
+                    head + ": not distinguishable from guessing.", AT_CHANCE_SURPRISE, "chance", p
+                )
+            )
         elif gap > 0:
             out.append(Finding(head + ": better than guessing.", 0.0, "chance", p))
         else:
             out.append(
-                Finding(head + ": worse than guessing, drawn to wrong answers.",
-                        surprise(p), "chance", p)
-            )  # fmt: skip
+                Finding(
+                    head + ": worse than guessing, drawn to wrong answers.",
+                    surprise(p),
+                    "chance",
+                    p,
+                )
+            )
     return out
 
 
@@ -143,9 +147,10 @@ def variance_findings(table: pd.DataFrame) -> list[Finding]:
     for r in table.itertuples(index=False):
         p = float(r.p_value) if pd.notna(r.p_value) else None
         verdict = (
-            "more than drawing other documents would" if r.ratio > 1
+            "more than drawing other documents would"
+            if r.ratio > 1
             else "less than the noise of drawing the documents"
-        )  # fmt: skip
+        )
         text = (
             f"On {r.task}, {r.model}'s score moves by SD {fmt(r.sd_levels)} across "
             f"{int(r.levels)} {FACTOR_WORDS.get(r.factor, r.factor)} levels: {fmt(r.ratio, 2)}× the sampling variance of "

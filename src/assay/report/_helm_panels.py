@@ -51,8 +51,17 @@ def reliability_diagram(bins: pd.DataFrame, title: str) -> str:
             err = np.vstack(
                 [(g["accuracy"] - g["acc_low"]).clip(0), (g["acc_high"] - g["accuracy"]).clip(0)]
             )
-            ax.errorbar(g["confidence"], g["accuracy"], yerr=np.nan_to_num(err), fmt="o-",
-                        color=color, ms=4, lw=1.2, capsize=2, label=plot_label(model))  # fmt: skip
+            ax.errorbar(
+                g["confidence"],
+                g["accuracy"],
+                yerr=np.nan_to_num(err),
+                fmt="o-",
+                color=color,
+                ms=4,
+                lw=1.2,
+                capsize=2,
+                label=plot_label(model),
+            )
         ax.set_xlim(0, 1.02)
         ax.set_ylim(-0.02, 1.02)
         ax.set_xlabel("confidence (mean per bin)")
@@ -104,22 +113,47 @@ def calibration_panel(
     if "interval_note" not in tab:  # no resamples: plain estimates
         tab = tab.assign(interval_note="", ece_debiased=tab["ece"])
     rows = [
-        [cell(str(r.task)), cell(str(r.model), cls="model"), _num(r.n), _num(r.accuracy),
-         _num(r.confidence), _ci_or_note(r.ece_debiased, r, "ece", r.interval_note),
-         cell(fmt_p(r.get("ece_pvalue")), r.get("ece_pvalue"), "num"),
-         _ci_or_note(r.ce2_debiased, r, "ce2_debiased", r.interval_note),
-         cell(fmt_p(r.get("ce2_debiased_pvalue")), r.get("ce2_debiased_pvalue"), "num"),
-         _num(r.mce), _num(r.brier),
-         cell(f"{fmt(r.reliability)} / {fmt(r.resolution)} / {fmt(r.uncertainty)}", r.reliability, "num"),
-         _ci(r.aurc, r.get("aurc_low", np.nan), r.get("aurc_high", np.nan))]
+        [
+            cell(str(r.task)),
+            cell(str(r.model), cls="model"),
+            _num(r.n),
+            _num(r.accuracy),
+            _num(r.confidence),
+            _ci_or_note(r.ece_debiased, r, "ece", r.interval_note),
+            cell(fmt_p(r.get("ece_pvalue")), r.get("ece_pvalue"), "num"),
+            _ci_or_note(r.ce2_debiased, r, "ce2_debiased", r.interval_note),
+            cell(fmt_p(r.get("ce2_debiased_pvalue")), r.get("ce2_debiased_pvalue"), "num"),
+            _num(r.mce),
+            _num(r.brier),
+            cell(
+                f"{fmt(r.reliability)} / {fmt(r.resolution)} / {fmt(r.uncertainty)}",
+                r.reliability,
+                "num",
+            ),
+            _ci(r.aurc, r.get("aurc_low", np.nan), r.get("aurc_high", np.nan)),
+        ]
         for _, r in tab.iterrows()
-    ]  # fmt: skip
+    ]
     panel.table(
-        ["task", "model", "n", "accuracy", "confidence", f"ECE [{level}]", "p (calibrated)",
-         f"CE₂ [{level}]", "p (CE₂)", "MCE", "Brier", "rel / res / unc", f"AURC [{level}]"],
-        rows, caption="ECE and CE₂ debiased; p tests perfect calibration; lower is better for "
+        [
+            "task",
+            "model",
+            "n",
+            "accuracy",
+            "confidence",
+            f"ECE [{level}]",
+            "p (calibrated)",
+            f"CE₂ [{level}]",
+            "p (CE₂)",
+            "MCE",
+            "Brier",
+            "rel / res / unc",
+            f"AURC [{level}]",
+        ],
+        rows,
+        caption="ECE and CE₂ debiased; p tests perfect calibration; lower is better for "
         "ECE, CE₂, MCE, Brier and AURC",
-    )  # fmt: skip
+    )
     for _, r in tab.iterrows():
         side = "over" if r.confidence > r.accuracy else "under"
         if r.interval_note:
@@ -137,7 +171,7 @@ def calibration_panel(
                 0.0,
                 "calibration",
                 float(pvalue) if np.isfinite(pvalue) else None,
-            )  # fmt: skip
+            )
         )
     for task, bins in res.bins.groupby("task", sort=True):
         panel.svg(reliability_diagram(bins, f"{task}: reliability diagram"), caption=str(task))
@@ -167,16 +201,32 @@ def efficiency_panel(
         )
     except AssayError as exc:
         return panel.fail(exc)
-    columns = ["task", "model", "n", "prompt tok.", "output tok.", "output tok/s",
-               f"latency p50 [{settings.label}]", "p95", "p99"]  # fmt: skip
+    columns = [
+        "task",
+        "model",
+        "n",
+        "prompt tok.",
+        "output tok.",
+        "output tok/s",
+        f"latency p50 [{settings.label}]",
+        "p95",
+        "p99",
+    ]
     if res.priced:
         columns += ["cost / sample", "cost total"]
     rows = []
     for _, r in res.table.iterrows():
-        row = [cell(str(r.task)), cell(str(r.model), cls="model"), _num(r.n),
-               _num(r.prompt_tokens, 1), _num(r.output_tokens, 1), _num(r.tokens_per_s, 1),
-               _ci(r.latency_p50, r.latency_p50_low, r.latency_p50_high, 4),
-               _num(r.latency_p95, 4), _num(r.latency_p99, 4)]  # fmt: skip
+        row = [
+            cell(str(r.task)),
+            cell(str(r.model), cls="model"),
+            _num(r.n),
+            _num(r.prompt_tokens, 1),
+            _num(r.output_tokens, 1),
+            _num(r.tokens_per_s, 1),
+            _ci(r.latency_p50, r.latency_p50_low, r.latency_p50_high, 4),
+            _num(r.latency_p95, 4),
+            _num(r.latency_p99, 4),
+        ]
         if res.priced:
             row += [_num(r.cost_per_sample, 6), _num(r.cost_total, 4)]
         rows.append(row)
@@ -186,8 +236,10 @@ def efficiency_panel(
         caption="latency in seconds per sample: its share of its batch's time, by tokens processed",
     )
     if res.fits:
-        panel.kv({m: f.describe() for m, f in zip(res.fit_models, res.fits, strict=True)},
-                 caption="runtime model per model")  # fmt: skip
+        panel.kv(
+            {m: f.describe() for m, f in zip(res.fit_models, res.fits, strict=True)},
+            caption="runtime model per model",
+        )
     panel.results["efficiency"] = res
     return panel
 
@@ -222,18 +274,31 @@ def breakdown_panel(
                 g["ci_high"],
                 xlabel=f"{headline.get(str(task), '')} ({level} interval)",
                 title=f"{task} by difficulty",
-            ),  # fmt: skip
+            ),
             caption=str(task),
         )
     rows = [
-        [cell(str(r.task)), cell(str(r.model), cls="model"), _num(r.levels),
-         cell(str(r.best_group)), cell(str(r.worst_group)), _ci(r.gap, r.gap_low, r.gap_high),
-         cell(fmt_p(r.p_adjusted), r.p_adjusted, "num " + ("worse" if r.p_adjusted < alpha else ""))]
+        [
+            cell(str(r.task)),
+            cell(str(r.model), cls="model"),
+            _num(r.levels),
+            cell(str(r.best_group)),
+            cell(str(r.worst_group)),
+            _ci(r.gap, r.gap_low, r.gap_high),
+            cell(
+                fmt_p(r.p_adjusted),
+                r.p_adjusted,
+                "num " + ("worse" if r.p_adjusted < alpha else ""),
+            ),
+        ]
         for _, r in res.tests.iterrows()
-    ]  # fmt: skip
+    ]
     if rows:
-        panel.table(["task", "model", "levels", "best", "worst", f"gap [{level}]", "p (Holm)"], rows,
-                    caption="is the gap between difficulty levels real?")  # fmt: skip
+        panel.table(
+            ["task", "model", "levels", "best", "worst", f"gap [{level}]", "p (Holm)"],
+            rows,
+            caption="is the gap between difficulty levels real?",
+        )
     for _, r in res.tests[res.tests["p_adjusted"] < alpha].iterrows():
         best = res.groups[(res.groups["task"] == r.task) & (res.groups["model"] == r.model)]
         means = best.set_index("group")["mean"]
@@ -246,7 +311,7 @@ def breakdown_panel(
                 surprise(r.p_adjusted),
                 "breakdown",
                 float(r.p_adjusted),
-            )  # fmt: skip
+            )
         )
     panel.results["breakdown"] = res
     return panel
@@ -277,22 +342,42 @@ def reliability_panel(
     except AssayError as exc:
         return panel.fail(exc)
     rows = [
-        [cell(str(r.task)), cell(str(r.model), cls="model"), _num(r.questions), _num(r.variants, 1),
-         _ci(r["mean"], r.mean_low, r.mean_high), _ci(r.all_right, r.all_right_low, r.all_right_high),
-         _num(r.near_miss), _ci(r.rs_mean, r.rs_low, r.rs_high)]
+        [
+            cell(str(r.task)),
+            cell(str(r.model), cls="model"),
+            _num(r.questions),
+            _num(r.variants, 1),
+            _ci(r["mean"], r.mean_low, r.mean_high),
+            _ci(r.all_right, r.all_right_low, r.all_right_high),
+            _num(r.near_miss),
+            _ci(r.rs_mean, r.rs_low, r.rs_high),
+        ]
         for _, r in res.table.iterrows()
-    ]  # fmt: skip
-    panel.table(["task", "model", "questions", "variants", f"mean [{level}]",
-                 f"all right [{level}]", "near miss", f"RS / question [{level}]"], rows,
-                caption=f"a variant is right when its score ≥ {res.threshold:g}")  # fmt: skip
+    ]
+    panel.table(
+        [
+            "task",
+            "model",
+            "questions",
+            "variants",
+            f"mean [{level}]",
+            f"all right [{level}]",
+            "near miss",
+            f"RS / question [{level}]",
+        ],
+        rows,
+        caption=f"a variant is right when its score ≥ {res.threshold:g}",
+    )
     panel.svg(
         interval_plot(
             [f"{r.model} · {r.task}" for _, r in res.table.iterrows()],
-            res.table["all_right"], res.table["all_right_low"], res.table["all_right_high"],
+            res.table["all_right"],
+            res.table["all_right_low"],
+            res.table["all_right_high"],
             xlabel=f"share of questions right in every variant ({level} interval)",
         ),
         caption="all variants right",
-    )  # fmt: skip
+    )
     for _, r in res.table.iterrows():
         panel.findings.append(
             Finding(
@@ -301,7 +386,7 @@ def reliability_panel(
                 f"mean of {fmt(r['mean'])}.",
                 0.0,
                 "reliability",
-            )  # fmt: skip
+            )
         )
     for _, r in res.pairs[res.pairs["p_adjusted"] < alpha].iterrows():
         panel.findings.append(
@@ -312,7 +397,7 @@ def reliability_panel(
                 surprise(r.p_adjusted),
                 "reliability",
                 float(r.p_adjusted),
-            )  # fmt: skip
+            )
         )
     panel.results["reliability"] = res
     return panel

@@ -16,9 +16,15 @@ from ._panel import Panel, cell, fmt, fmt_p, new_panel
 __all__ = ["judge_panel"]
 
 COLUMNS = [
-    "judge", "battles", "swap agreement", "first shown wins", "p (position)",
-    "κ vs humans", "votes matched", "self-preference excess",
-]  # fmt: skip
+    "judge",
+    "battles",
+    "swap agreement",
+    "first shown wins",
+    "p (position)",
+    "κ vs humans",
+    "votes matched",
+    "self-preference excess",
+]
 
 
 def _judges(battles: pd.DataFrame) -> list[str]:
@@ -81,8 +87,10 @@ def judge_panel(
             kappa = _try(rank.judge_agreement, battles, name, **boot)
             selfish = _try(rank.self_preference, battles, name, families, **boot)
             for what, result in (
-                ("position", position), ("agreement", kappa), ("self_preference", selfish)
-            ):  # fmt: skip
+                ("position", position),
+                ("agreement", kappa),
+                ("self_preference", selfish),
+            ):
                 if result is not None:
                     panel.results[f"{name}: {what}"] = result
             rows.append(

@@ -229,8 +229,12 @@ class Finding:
     p_value: float | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        return {"text": self.text, "surprise": self.surprise, "kind": self.kind,
-                "p_value": self.p_value}  # fmt: skip
+        return {
+            "text": self.text,
+            "surprise": self.surprise,
+            "kind": self.kind,
+            "p_value": self.p_value,
+        }
 
 
 def surprise(p_value: float | None) -> float:

@@ -15,9 +15,19 @@ from ._panel import Panel, cell, fmt, fmt_p, new_panel
 from ._plots import interval_plot
 
 VARIANCE_COLUMNS = [
-    "model", "factor", "levels", "n", "var_levels", "var_factor", "var_noise", "sampling_var",
-    "ratio", "f_statistic", "pvalue", "p_value",
-]  # fmt: skip
+    "model",
+    "factor",
+    "levels",
+    "n",
+    "var_levels",
+    "var_factor",
+    "var_noise",
+    "sampling_var",
+    "ratio",
+    "f_statistic",
+    "pvalue",
+    "p_value",
+]
 
 
 def _frame_table(panel: Panel, df: pd.DataFrame, caption: str = "", limit: int = 60) -> None:
@@ -25,12 +35,13 @@ def _frame_table(panel: Panel, df: pd.DataFrame, caption: str = "", limit: int =
     df = df.head(limit)
     rows = [
         [
-            cell(fmt(v), v, "num") if isinstance(v, int | float) and not isinstance(v, bool)
+            cell(fmt(v), v, "num")
+            if isinstance(v, int | float) and not isinstance(v, bool)
             else cell(str(v))
             for v in row
         ]
         for row in df.itertuples(index=False)
-    ]  # fmt: skip
+    ]
     panel.table([str(c) for c in df.columns], rows, caption=caption)
 
 
@@ -192,11 +203,20 @@ def flips_panel(
         return panel.fail(exc)
     if rows:
         panel.table(
-            ["old → new", "task", "n", "accuracy", "negative flips", f"NFR [{level} CI]",
-             f"PFR [{level} CI]", f"NFI [{level} CI]", "negatively flipped documents"],
+            [
+                "old → new",
+                "task",
+                "n",
+                "accuracy",
+                "negative flips",
+                f"NFR [{level} CI]",
+                f"PFR [{level} CI]",
+                f"NFI [{level} CI]",
+                "negatively flipped documents",
+            ],
             rows,
             table_id="flips",
-        )  # fmt: skip
+        )
     if not panel.items:
         panel.note = "Parents and children share no task."
     return panel
@@ -228,9 +248,12 @@ def arena_panel(
     bootstrap = settings.resamples if bootstrap is None else bootstrap
     scale = f"{anchor[0]} pinned at {anchor[1]:g}" if anchor else "each group has mean 1000"
     panel = new_panel(
-        "arena", settings, bootstrap=f"{bootstrap:,}",
-        method=METHOD_NAMES.get(method, method), scale=scale,
-    )  # fmt: skip
+        "arena",
+        settings,
+        bootstrap=f"{bootstrap:,}",
+        method=METHOD_NAMES.get(method, method),
+        scale=scale,
+    )
     if battles.empty:
         panel.note = (
             "No battles in the store. Vote in `assay serve` (the Arena page) or import votes "
@@ -239,9 +262,13 @@ def arena_panel(
         return panel
     try:
         groups = rank.arena_groups(
-            battles, method=method, anchor=anchor, bootstrap=bootstrap, seed=seed,
+            battles,
+            method=method,
+            anchor=anchor,
+            bootstrap=bootstrap,
+            seed=seed,
             confidence=settings.confidence_level,
-        )  # fmt: skip
+        )
     except AssayError as exc:
         groups = []
         panel.note = f"Could not fit ratings: {type(exc).__name__}: {exc}"
@@ -308,13 +335,16 @@ def _ratings_table(panel: Panel, ratings: rank.Ratings, level: str, number: int)
     )
     panel.svg(
         interval_plot(
-            list(t["model"].astype(str)), t["rating"], t["ci_low"], t["ci_high"],
+            list(t["model"].astype(str)),
+            t["rating"],
+            t["ci_low"],
+            t["ci_high"],
             xlabel=f"{METHOD_NAMES.get(ratings.method, ratings.method)} rating "
             f"(Elo scale, {level} CI)",
             highlight=[i == 0 for i in range(len(t))],
             title=f"group {number}" if number else None,
         )
-    )  # fmt: skip
+    )
 
 
 def _fragility_line(panel: Panel, battles: pd.DataFrame, ratings: rank.Ratings) -> None:

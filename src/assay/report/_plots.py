@@ -125,16 +125,23 @@ def scaling_plot(
         if curve is not None and len(curve):
             fit_max = points.loc[~points["held_out"], "x"].max()
             ax.fill_between(
-                curve["x"], curve["low"], curve["high"], color=ACCENT, alpha=0.15, lw=0,
+                curve["x"],
+                curve["low"],
+                curve["high"],
+                color=ACCENT,
+                alpha=0.15,
+                lw=0,
                 label="95% band",
-            )  # fmt: skip
+            )
             inside = curve["x"] <= fit_max
             ax.plot(curve["x"][inside], curve["prediction"][inside], color=ACCENT, label="fit")
             ax.plot(
                 curve["x"][~inside | (curve["x"] == curve["x"][inside].max())],
                 curve["prediction"][~inside | (curve["x"] == curve["x"][inside].max())],
-                color=ACCENT, ls="--", label="forecast",
-            )  # fmt: skip
+                color=ACCENT,
+                ls="--",
+                label="forecast",
+            )
         fitted = points[~points["held_out"]]
         held = points[points["held_out"]]
         ax.scatter(fitted["x"], fitted["y"], color="#111827", s=22, zorder=3, label="fitted on")
@@ -144,9 +151,13 @@ def scaling_plot(
             )
         for row in points.itertuples(index=False):
             ax.annotate(
-                plain_text(row.label), (row.x, row.y), textcoords="offset points", xytext=(4, 4),
-                fontsize=7, color="#475569",
-            )  # fmt: skip
+                plain_text(row.label),
+                (row.x, row.y),
+                textcoords="offset points",
+                xytext=(4, 4),
+                fontsize=7,
+                color="#475569",
+            )
         ax.set_xscale("log")
         ax.set_xlabel(plain_text(xlabel))
         ax.set_ylabel(plain_text(ylabel))

@@ -54,18 +54,46 @@ def robustness_panel(
     except AssayError as exc:
         return panel.fail(exc)
     table = result.table
-    labels = [plot_label(f"{m} · {t} · {p}") for m, t, p in
-              zip(table["model"], table["task"], table["perturbation"], strict=True)]  # fmt: skip
+    labels = [
+        plot_label(f"{m} · {t} · {p}")
+        for m, t, p in zip(table["model"], table["task"], table["perturbation"], strict=True)
+    ]
     panel.svg(
-        interval_plot(labels, table["diff"], table["ci_low"], table["ci_high"],
-                      xlabel=f"perturbed − clean ({settings.label} interval)", highlight=list(table["ci_high"] < 0)),
+        interval_plot(
+            labels,
+            table["diff"],
+            table["ci_low"],
+            table["ci_high"],
+            xlabel=f"perturbed − clean ({settings.label} interval)",
+            highlight=list(table["ci_high"] < 0),
+        ),
         caption="highlighted: the interval lies below zero (a significant loss)",
-    )  # fmt: skip
-    _table(panel, table, ["model", "task", "metric", "perturbation", "n", "clean", "perturbed",
-                          "diff", "ci_low", "ci_high", "pvalue"], f"perturbed − clean ({settings.label} intervals)")  # fmt: skip
+    )
+    _table(
+        panel,
+        table,
+        [
+            "model",
+            "task",
+            "metric",
+            "perturbation",
+            "n",
+            "clean",
+            "perturbed",
+            "diff",
+            "ci_low",
+            "ci_high",
+            "pvalue",
+        ],
+        f"perturbed − clean ({settings.label} intervals)",
+    )
     if not result.worst.empty:
-        _table(panel, result.worst, ["model", "task", "metric", "n", "clean", "worst", "ci_low",
-                                     "ci_high", "drop"], f"worst case over perturbations ({settings.label} intervals)")  # fmt: skip
+        _table(
+            panel,
+            result.worst,
+            ["model", "task", "metric", "n", "clean", "worst", "ci_low", "ci_high", "drop"],
+            f"worst case over perturbations ({settings.label} intervals)",
+        )
     panel.results["robustness"] = result
     return panel
 
@@ -85,13 +113,25 @@ def fairness_panel(
         )
     except AssayError as exc:
         return panel.fail(exc)
-    _table(panel, result.index, ["model", "llmbi", "bias", "diversity_penalty", "sentiment"],
-           "LLMBI = Σ w·gap(qa) + γ(1 − D) + λ·Σ w·gap(sentiment); "
-           f"γ = {result.diversity_weight}, λ = {result.sentiment_weight}")  # fmt: skip
-    _table(panel, result.axes, ["model", "axis", "kind", "groups", "n", "gap", "f_statistic",
-                                "pvalue"], f"{metric}: gap between groups")  # fmt: skip
-    _table(panel, result.groups, ["model", "axis", "kind", "group", "n", "mean", "diff", "ci_low",
-                                  "ci_high", "pvalue"], f"group minus the other groups ({settings.label} intervals)")  # fmt: skip
+    _table(
+        panel,
+        result.index,
+        ["model", "llmbi", "bias", "diversity_penalty", "sentiment"],
+        "LLMBI = Σ w·gap(qa) + γ(1 − D) + λ·Σ w·gap(sentiment); "
+        f"γ = {result.diversity_weight}, λ = {result.sentiment_weight}",
+    )
+    _table(
+        panel,
+        result.axes,
+        ["model", "axis", "kind", "groups", "n", "gap", "f_statistic", "pvalue"],
+        f"{metric}: gap between groups",
+    )
+    _table(
+        panel,
+        result.groups,
+        ["model", "axis", "kind", "group", "n", "mean", "diff", "ci_low", "ci_high", "pvalue"],
+        f"group minus the other groups ({settings.label} intervals)",
+    )
     panel.results["fairness"] = result
     return panel
 
@@ -116,7 +156,11 @@ def order_stability_panel(
         panel.note = "No two successive checkpoints share two model families."
         return panel
     panel.kv({"mean τ": fmt(result.mean_tau), "task": task, "metric": metric})
-    _table(panel, result.pairs, ["checkpoint", "next", "tau", "pvalue", "n_models"],
-           "Kendall τ-b between successive checkpoints")  # fmt: skip
+    _table(
+        panel,
+        result.pairs,
+        ["checkpoint", "next", "tau", "pvalue", "n_models"],
+        "Kendall τ-b between successive checkpoints",
+    )
     panel.results["order_stability"] = result
     return panel

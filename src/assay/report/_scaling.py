@@ -250,9 +250,16 @@ def _task_scaling(
     if n_hold and len(data) - n_hold >= 4:
         try:  # the smaller models may lack the spread the full set has
             back = forecast.backtest(
-                data, law="power", holdout_above=cut, on=x, x=x, y="y", level=level,
-                bootstrap=bootstrap, seed=seed,
-            )  # fmt: skip
+                data,
+                law="power",
+                holdout_above=cut,
+                on=x,
+                x=x,
+                y="y",
+                level=level,
+                bootstrap=bootstrap,
+                seed=seed,
+            )
         except InputError as exc:
             kv["backtest"] = f"not run: {exc}"
             cut = float("inf")

@@ -15,6 +15,7 @@ mirror ``DATA_DIR/<dataset_path>/<dataset_name or "default">/<split>.parquet`` (
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import tempfile
 from collections.abc import Iterator, Mapping, Sequence
@@ -55,10 +56,16 @@ def _lm_eval():
     return lm_eval
 
 
+@functools.cache
+def _task_manager():
+    """lm-eval's task index, built once per process (it reads about 15,000 YAML files; the
+    installed registry does not change while assay runs)."""
+    return _lm_eval().tasks.TaskManager()
+
+
 def lm_eval_task_names(names: Sequence[str]) -> list[str]:
     """``names`` that lm-eval's registry knows (tasks, groups, tags); one line for the others."""
-    lm_eval = _lm_eval()
-    known = set(lm_eval.tasks.TaskManager().all_tasks)
+    known = set(_task_manager().all_tasks)
     unknown = [n for n in names if n not in known]
     if unknown:
         raise InputError(
@@ -70,8 +77,7 @@ def lm_eval_task_names(names: Sequence[str]) -> list[str]:
 
 def lm_eval_registry() -> list[dict[str, str]]:
     """Every name lm-eval's registry knows: ``name`` and ``kind`` (task, group or tag)."""
-    lm_eval = _lm_eval()
-    index = lm_eval.tasks.TaskManager().task_index
+    index = _task_manager().task_index
     kinds = {"TASK": "task", "PY_TASK": "task", "GROUP": "group", "TAG": "tag"}
     return [
         {"name": name, "kind": kinds.get(getattr(entry.kind, "name", ""), "task")}

@@ -117,9 +117,17 @@ def _estimates(anchors: AnchorPoints, y: np.ndarray) -> pd.DataFrame:
         np.sqrt((slope[:, ~seen].sum(axis=1) * se_theta) ** 2 + bern[:, ~seen].sum(axis=1)) / n
     )
     return pd.DataFrame(
-        {"ability": theta, "ability_se": se_theta, "anchor": anchor, "anchor_se": anchor_se,
-         "irt": irt, "irt_se": irt_se, "pirt": pirt, "pirt_se": pirt_se}
-    )  # fmt: skip
+        {
+            "ability": theta,
+            "ability_se": se_theta,
+            "anchor": anchor,
+            "anchor_se": anchor_se,
+            "irt": irt,
+            "irt_se": irt_se,
+            "pirt": pirt,
+            "pirt_se": pirt_se,
+        }
+    )
 
 
 EMBEDDINGS = ("information", "irt", "correctness")
@@ -162,12 +170,24 @@ def _validation(anchors: AnchorPoints, y: np.ndarray, picks: np.ndarray, seed: i
     errs = {name: est[name].to_numpy() - truth for name in ("anchor", "irt", "pirt")}
     rand = np.nanmean(y[:, draws], axis=2) - truth[:, None]  # (models, draws)
     rows = [
-        {"estimator": name, "mae": np.mean(np.abs(e)), "rmse": np.sqrt(np.mean(e**2)),
-         "bias": np.mean(e), "n": len(y)}
+        {
+            "estimator": name,
+            "mae": np.mean(np.abs(e)),
+            "rmse": np.sqrt(np.mean(e**2)),
+            "bias": np.mean(e),
+            "n": len(y),
+        }
         for name, e in errs.items()
-    ]  # fmt: skip
-    rows.append({"estimator": f"random_{k}", "mae": np.mean(np.abs(rand)),
-                 "rmse": np.sqrt(np.mean(rand**2)), "bias": np.mean(rand), "n": len(y)})  # fmt: skip
+    ]
+    rows.append(
+        {
+            "estimator": f"random_{k}",
+            "mae": np.mean(np.abs(rand)),
+            "rmse": np.sqrt(np.mean(rand**2)),
+            "bias": np.mean(rand),
+            "n": len(y),
+        }
+    )
     return pd.DataFrame(rows)
 
 

@@ -93,9 +93,12 @@ def _gold_positions(
             df["choice_order"].isna().to_numpy() if "choice_order" in df else np.ones(len(df), bool)
         )
         usable = (
-            unordered & np.isnan(gold) & (target == np.round(target))
-            & (target >= 0) & (target < n_choices)
-        )  # fmt: skip
+            unordered
+            & np.isnan(gold)
+            & (target == np.round(target))
+            & (target >= 0)
+            & (target < n_choices)
+        )
         right, wrong = correct == 1, correct == 0
         agrees = np.all(~usable | ~(right | wrong) | ((chosen == target) == right))
         if usable.any() and agrees:
@@ -172,10 +175,17 @@ def position_bias(
         acc_pos = gold_right / gold_n
     lo, hi = wilson_ci(gold_right, gold_n, alpha=alpha)
     table = pd.DataFrame(
-        {"position": pos, "chosen": observed.astype(int), "expected": expected,
-         "share": observed / observed.sum(), "gold": gold_n.astype(int), "accuracy": acc_pos,
-         "ci_low": lo, "ci_high": hi}
-    )  # fmt: skip
+        {
+            "position": pos,
+            "chosen": observed.astype(int),
+            "expected": expected,
+            "share": observed / observed.sum(),
+            "gold": gold_n.astype(int),
+            "accuracy": acc_pos,
+            "ci_low": lo,
+            "ci_high": hi,
+        }
+    )
     per_doc = pd.Series(correct).groupby(df["doc_id"].to_numpy()).agg(["mean", "size"])
     est = mean_ci(per_doc["mean"].to_numpy(), alpha=alpha)
     identity = np.all(

@@ -100,9 +100,12 @@ def document_groups(samples: pd.DataFrame, by: str) -> pd.DataFrame:
     else:
         values = pd.Series(np.nan, index=samples.index)
     out = pd.DataFrame(
-        {"task": samples["task"].astype(str), "doc_id": samples["doc_id"].astype(str),
-         "group": values.to_numpy()}
-    ).dropna(subset=["group"])  # fmt: skip
+        {
+            "task": samples["task"].astype(str),
+            "doc_id": samples["doc_id"].astype(str),
+            "group": values.to_numpy(),
+        }
+    ).dropna(subset=["group"])
     if out.empty:
         raise InputError(
             f"no document has a field {by!r} (not a sample column nor a key of the samples' "
@@ -220,52 +223,128 @@ def breakdown(
                 )
                 low, high, how = _scale_interval(est, info)
                 per.append((uniques[gi], replace(est, ci_low=low, ci_high=high, method=how)))
-                group_rows.append({"task": task, "metric": met, "model": model, "group": uniques[gi],
-                                   "n": est.n, "mean": est.mean, "stderr": est.stderr,
-                                   "ci_low": low, "ci_high": high, "method": how})  # fmt: skip
+                group_rows.append(
+                    {
+                        "task": task,
+                        "metric": met,
+                        "model": model,
+                        "group": uniques[gi],
+                        "n": est.n,
+                        "mean": est.mean,
+                        "stderr": est.stderr,
+                        "ci_low": low,
+                        "ci_high": high,
+                        "method": how,
+                    }
+                )
             if len(per) < 2:
                 continue
             sub_codes = pd.factorize(codes[have])[0]
             stat, p, method = _permutation(
-                x[have], sub_codes, int(sub_codes.max()) + 1,
-                None if clusters is None else clusters[have], n_permutations, rng,
-            )  # fmt: skip
+                x[have],
+                sub_codes,
+                int(sub_codes.max()) + 1,
+                None if clusters is None else clusters[have],
+                n_permutations,
+                rng,
+            )
             best = max(per, key=lambda t: info.sign * t[1].mean)  # lower is better: the lowest
             worst = min(per, key=lambda t: info.sign * t[1].mean)
             gap = best[1].mean - worst[1].mean
             gap_low, gap_high = _mover(best[1], worst[1])
-            test_rows.append({"task": task, "metric": met, "model": model, "levels": len(per),
-                              "n": int(have.sum()), "statistic": stat, "pvalue": p,
-                              "method": method, "best_group": best[0], "worst_group": worst[0],
-                              "gap": gap, "gap_low": gap_low, "gap_high": gap_high})  # fmt: skip
+            test_rows.append(
+                {
+                    "task": task,
+                    "metric": met,
+                    "model": model,
+                    "levels": len(per),
+                    "n": int(have.sum()),
+                    "statistic": stat,
+                    "pvalue": p,
+                    "method": method,
+                    "best_group": best[0],
+                    "worst_group": worst[0],
+                    "gap": gap,
+                    "gap_low": gap_low,
+                    "gap_high": gap_high,
+                }
+            )
         if pair is not None and all(m in names for m in pair):
             for gi, (g_matrix, g_clusters) in parts.items():
                 a, b = (g_matrix[:, names.index(m)] for m in pair)
                 sel = ~np.isnan(a) & ~np.isnan(b)
                 if sel.sum() < 2:
                     continue
-                r = paired_test(a[sel], b[sel], clusters=None if g_clusters is None
-                                else g_clusters[sel], alpha=alpha)  # fmt: skip
-                pair_rows.append({"task": task, "metric": met, "group": uniques[gi], "n": r.n,
-                                  "mean_a": r.mean_a, "mean_b": r.mean_b, "diff": r.diff,
-                                  "ci_low": r.ci_low, "ci_high": r.ci_high, "pvalue": r.pvalue,
-                                  "method": r.method})  # fmt: skip
+                r = paired_test(
+                    a[sel],
+                    b[sel],
+                    clusters=None if g_clusters is None else g_clusters[sel],
+                    alpha=alpha,
+                )
+                pair_rows.append(
+                    {
+                        "task": task,
+                        "metric": met,
+                        "group": uniques[gi],
+                        "n": r.n,
+                        "mean_a": r.mean_a,
+                        "mean_b": r.mean_b,
+                        "diff": r.diff,
+                        "ci_low": r.ci_low,
+                        "ci_high": r.ci_high,
+                        "pvalue": r.pvalue,
+                        "method": r.method,
+                    }
+                )
     if not group_rows:
         raise InputError(f"no scored document has a {by!r} group")
-    tests = pd.DataFrame(test_rows, columns=[
-        "task", "metric", "model", "levels", "n", "statistic", "pvalue", "method", "best_group",
-        "worst_group", "gap", "gap_low", "gap_high"])  # fmt: skip
+    tests = pd.DataFrame(
+        test_rows,
+        columns=[
+            "task",
+            "metric",
+            "model",
+            "levels",
+            "n",
+            "statistic",
+            "pvalue",
+            "method",
+            "best_group",
+            "worst_group",
+            "gap",
+            "gap_low",
+            "gap_high",
+        ],
+    )
     tests.insert(7, "p_adjusted", adjust_pvalues(tests["pvalue"].to_numpy(float), correction))
     pairs = None
     if pair is not None:
-        pairs = pd.DataFrame(pair_rows, columns=[
-            "task", "metric", "group", "n", "mean_a", "mean_b", "diff", "ci_low", "ci_high",
-            "pvalue", "method"])  # fmt: skip
+        pairs = pd.DataFrame(
+            pair_rows,
+            columns=[
+                "task",
+                "metric",
+                "group",
+                "n",
+                "mean_a",
+                "mean_b",
+                "diff",
+                "ci_low",
+                "ci_high",
+                "pvalue",
+                "method",
+            ],
+        )
         pairs.insert(10, "p_adjusted", adjust_pvalues(pairs["pvalue"].to_numpy(float), correction))
     return BreakdownResult(
-        by=by, groups=pd.DataFrame(group_rows), tests=tests, pairs=pairs, correction=correction,
-        n_permutations=n_permutations, confidence_level=1 - alpha,
-    )  # fmt: skip
+        by=by,
+        groups=pd.DataFrame(group_rows),
+        tests=tests,
+        pairs=pairs,
+        correction=correction,
+        n_permutations=n_permutations,
+        confidence_level=1 - alpha,
+    )
 
 
 def _group_parts(df, task, met, matrix, docs, clusters, names, codes, order) -> dict:

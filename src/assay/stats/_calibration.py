@@ -257,8 +257,11 @@ def _inference(prep: _Prepared, est: dict, n_resamples: int, alpha: float, seed:
     the calibration p-values from outcome resampling (:func:`consistency_inference`)."""
     out = _intervals(est, prep.boot(np.random.default_rng(seed), n_resamples), alpha)
     rng = np.random.default_rng([seed, 1])
-    out.update(consistency_inference(prep.c, prep.y, prep.starts, n_resamples=n_resamples,
-                                     alpha=alpha, rng=rng))  # fmt: skip
+    out.update(
+        consistency_inference(
+            prep.c, prep.y, prep.starts, n_resamples=n_resamples, alpha=alpha, rng=rng
+        )
+    )
     return out
 
 
@@ -331,19 +334,33 @@ def calibration(
         lo, hi = wilson_ci(right, cnt, alpha=alpha)
         bins.append(
             pd.DataFrame(
-                {"model": m, "task": t, "bin": np.arange(n_diagram), "n": cnt.astype(int),
-                 "confidence": conf, "accuracy": right / cnt, "gap": right / cnt - conf,
-                 "acc_low": lo, "acc_high": hi}
+                {
+                    "model": m,
+                    "task": t,
+                    "bin": np.arange(n_diagram),
+                    "n": cnt.astype(int),
+                    "confidence": conf,
+                    "accuracy": right / cnt,
+                    "gap": right / cnt - conf,
+                    "acc_low": lo,
+                    "acc_high": hi,
+                }
             )
-        )  # fmt: skip
+        )
         k = np.maximum(np.ceil(np.asarray(COVERAGES) * prep.c.size).astype(int), 1)
         cum_right = np.cumsum(prep.y[::-1])[k - 1]
         curves.append(
             pd.DataFrame(
-                {"model": m, "task": t, "coverage": COVERAGES, "n": k,
-                 "selective_accuracy": cum_right / k, "risk": 1 - cum_right / k}
+                {
+                    "model": m,
+                    "task": t,
+                    "coverage": COVERAGES,
+                    "n": k,
+                    "selective_accuracy": cum_right / k,
+                    "risk": 1 - cum_right / k,
+                }
             )
-        )  # fmt: skip
+        )
     return CalibrationResult(
         table=pd.DataFrame(rows),
         bins=pd.concat(bins, ignore_index=True),
@@ -404,9 +421,21 @@ def compare_calibration(
         lo, hi = np.quantile(d, [alpha / 2, 1 - alpha / 2])
         p = min(1.0, 2 * min(np.mean(d <= 0), np.mean(d >= 0)))
         a, b = results[0][0][k], results[1][0][k]
-        rows.append({"measure": k, "a": a, "b": b, "diff": a - b, "ci_low": float(lo),
-                     "ci_high": float(hi), "pvalue": float(p)})  # fmt: skip
+        rows.append(
+            {
+                "measure": k,
+                "a": a,
+                "b": b,
+                "diff": a - b,
+                "ci_low": float(lo),
+                "ci_high": float(hi),
+                "pvalue": float(p),
+            }
+        )
     return CalibrationComparison(
-        model_a=model_a, model_b=model_b, task=str(tasks[0]), n_docs=int(shared.size),
+        model_a=model_a,
+        model_b=model_b,
+        task=str(tasks[0]),
+        n_docs=int(shared.size),
         table=pd.DataFrame(rows),
-    )  # fmt: skip
+    )

@@ -89,8 +89,19 @@ def chance_tests(
     """Each model's score (on each task's ``headline`` metric, else every compared metric)
     against the task's ``chance`` level by :func:`chance_test`: model, task, metric, n, mean,
     stderr, ci_low, ci_high, chance, p_value, test."""
-    cols = ["model", "task", "metric", "n", "mean", "stderr", "ci_low", "ci_high", "chance",
-            "p_value", "test"]  # fmt: skip
+    cols = [
+        "model",
+        "task",
+        "metric",
+        "n",
+        "mean",
+        "stderr",
+        "ci_low",
+        "ci_high",
+        "chance",
+        "p_value",
+        "test",
+    ]
     s = comp.scores[comp.scores["task"].isin(list(chance))]
     if headline is not None:
         s = s[s["metric"].to_numpy() == s["task"].map(headline).to_numpy()]
@@ -103,9 +114,10 @@ def chance_tests(
         s = s.assign(n_effective=np.nan)
     s = s.assign(chance=s["task"].map(chance).astype(float))
     tested = [
-        chance_test(r.mean, r.n, r.chance, stderr=r.stderr, method=str(r.method),
-                    n_effective=r.n_effective)
+        chance_test(
+            r.mean, r.n, r.chance, stderr=r.stderr, method=str(r.method), n_effective=r.n_effective
+        )
         for r in s.itertuples(index=False)
-    ]  # fmt: skip
+    ]
     s = s.assign(p_value=[t[0] for t in tested], test=[t[1] for t in tested])
     return s[cols].reset_index(drop=True)

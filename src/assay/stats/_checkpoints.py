@@ -51,9 +51,14 @@ def order_stability(table: pd.DataFrame, *, value: str = "value") -> OrderStabil
             continue
         res = kendalltau(both[a].to_numpy(), both[b].to_numpy())
         rows.append(
-            {"checkpoint": a, "next": b, "tau": float(res.statistic),
-             "pvalue": float(res.pvalue), "n_models": len(both)}
-        )  # fmt: skip
+            {
+                "checkpoint": a,
+                "next": b,
+                "tau": float(res.statistic),
+                "pvalue": float(res.pvalue),
+                "n_models": len(both),
+            }
+        )
     pairs = pd.DataFrame(rows, columns=["checkpoint", "next", "tau", "pvalue", "n_models"])
     mean_tau = float(np.nanmean(pairs["tau"])) if len(pairs) else float("nan")
     return OrderStability(pairs, mean_tau, wide.reset_index())

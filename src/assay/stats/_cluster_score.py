@@ -50,8 +50,14 @@ def _loglik(sizes, right, mu, rho) -> np.ndarray:
     r = rho[None, None, 1:]
     kappa = (1 - r) / r
     a, b = mu * kappa, (1 - mu) * kappa
-    bb = (gammaln(y + a) - gammaln(a) + gammaln(m - y + b) - gammaln(b)
-          - gammaln(m + kappa) + gammaln(kappa))  # fmt: skip
+    bb = (
+        gammaln(y + a)
+        - gammaln(a)
+        + gammaln(m - y + b)
+        - gammaln(b)
+        - gammaln(m + kappa)
+        + gammaln(kappa)
+    )
     binom = y * np.log(mu) + (m - y) * np.log1p(-mu)  # ρ = 0
     return np.concatenate([binom, bb], axis=2)
 
@@ -68,8 +74,11 @@ def _loglik_of(sizes, right, mu, rho):
     j = np.arange(m_max, dtype=float)[:, None, None]
     theta = (rho / (1 - rho))[None, None, :]
     shape = (m_max, mu.size, rho.size)
-    logs = [np.log(mu[None, :, None] + j * theta), np.log(1 - mu[None, :, None] + j * theta),
-            np.broadcast_to(np.log(1 + j * theta), shape)]  # fmt: skip
+    logs = [
+        np.log(mu[None, :, None] + j * theta),
+        np.log(1 - mu[None, :, None] + j * theta),
+        np.broadcast_to(np.log(1 + j * theta), shape),
+    ]
     logs = [v.reshape(m_max, -1) for v in logs]
     steps = np.arange(m_max)[None, :]
     ind = [(right[:, None] > steps), ((sizes - right)[:, None] > steps), (sizes[:, None] > steps)]

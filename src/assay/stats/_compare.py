@@ -228,10 +228,18 @@ def _overall_scores(scores: pd.DataFrame, alpha: float, metrics: MetricMap) -> p
         est = _Normal(mean, se, mean - z * se, mean + z * se, "normal")
         low, high, method = _scale_interval(est, metric_info(names[0], metrics))
         rows.append(
-            {"model": model, "task": OVERALL, "metric": ", ".join(names),
-             "n": int(sub["n"].sum()), "mean": mean, "stderr": se, "ci_low": low,
-             "ci_high": high, "method": method}
-        )  # fmt: skip
+            {
+                "model": model,
+                "task": OVERALL,
+                "metric": ", ".join(names),
+                "n": int(sub["n"].sum()),
+                "mean": mean,
+                "stderr": se,
+                "ci_low": low,
+                "ci_high": high,
+                "method": method,
+            }
+        )
     return pd.DataFrame(rows, columns=SCORE_COLUMNS)
 
 
@@ -346,9 +354,18 @@ def _score_blocks(blocks, metrics, test, alpha, seed, score_rows, chunks, eff_ro
             low, high, method = _scale_interval(est, info)
             eff_rows.append((name, task, met, est.n_effective))
             score_rows.append(
-                {"model": name, "task": task, "metric": met, "n": est.n, "mean": est.mean,
-                 "stderr": est.stderr, "ci_low": low, "ci_high": high, "method": method}
-            )  # fmt: skip
+                {
+                    "model": name,
+                    "task": task,
+                    "metric": met,
+                    "n": est.n,
+                    "mean": est.mean,
+                    "stderr": est.stderr,
+                    "ci_low": low,
+                    "ci_high": high,
+                    "method": method,
+                }
+            )
         chunks.append(
             task_pairs(task, met, matrix, clusters, names, test=test, alpha=alpha, seed=seed)
         )
@@ -423,8 +440,14 @@ def _groups(
         )  # best gets "a"
         for name, mean, letter in zip(names, means, letters, strict=True):
             out.append(
-                {"task": task, "metric": met, "model": name, "mean": mean, "group": letter,
-                 "tied_with_best": "a" in letter}
-            )  # fmt: skip
+                {
+                    "task": task,
+                    "metric": met,
+                    "model": name,
+                    "mean": mean,
+                    "group": letter,
+                    "tied_with_best": "a" in letter,
+                }
+            )
     cols = ["task", "metric", "model", "mean", "group", "tied_with_best"]
     return pd.DataFrame(out, columns=cols)

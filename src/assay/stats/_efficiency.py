@@ -169,9 +169,11 @@ def _runtime_fits(df: pd.DataFrame) -> tuple[list[CostFit], list[str]]:
     fits, names = [], []
     for (model, runtime), group in batches.groupby(["model", "runtime"], sort=True):
         per = group.groupby("batch").agg(
-            n=("seconds", "size"), prompt_tokens=("prompt_tokens", "sum"),
-            output_tokens=("output_tokens", "sum"), seconds=("seconds", "first"),
-        )  # fmt: skip
+            n=("seconds", "size"),
+            prompt_tokens=("prompt_tokens", "sum"),
+            output_tokens=("output_tokens", "sum"),
+            seconds=("seconds", "first"),
+        )
         fit = fit_cost(per, runtime=str(runtime))
         if fit is not None:
             fits.append(fit)
@@ -203,18 +205,23 @@ def efficiency(
         timed = np.sort(latency[~np.isnan(latency)])
         seconds = float(timed.sum()) if timed.size else float("nan")
         row = {
-            "model": model, "task": task, "n": len(g), "n_timed": int(timed.size),
+            "model": model,
+            "task": task,
+            "n": len(g),
+            "n_timed": int(timed.size),
             "prompt_tokens": float(np.nanmean(prompt)) if (~np.isnan(prompt)).any() else np.nan,
             "output_tokens": float(np.nanmean(output)) if (~np.isnan(output)).any() else np.nan,
             "prompt_tokens_total": float(np.nansum(prompt)),
-            "output_tokens_total": float(np.nansum(output)), "seconds": seconds,
-        }  # fmt: skip
+            "output_tokens_total": float(np.nansum(output)),
+            "seconds": seconds,
+        }
         with np.errstate(invalid="ignore", divide="ignore"):
             row["tokens_per_s"] = row["output_tokens_total"] / seconds if seconds > 0 else np.nan
             row["total_tokens_per_s"] = (
                 (row["prompt_tokens_total"] + row["output_tokens_total"]) / seconds
-                if seconds > 0 else np.nan
-            )  # fmt: skip
+                if seconds > 0
+                else np.nan
+            )
         row["latency_mean"] = float(timed.mean()) if timed.size else np.nan
         for p in PERCENTILES:
             est, lo, hi = _quantile_ci(timed, p / 100, alpha) if timed.size else (np.nan,) * 3
@@ -222,18 +229,32 @@ def efficiency(
         if prices is not None:
             if str(model) in prices.index:
                 price = prices.loc[str(model)]
-                cost = (np.nan_to_num(prompt) * price["input_per_1m"]
-                        + np.nan_to_num(output) * price["output_per_1m"]) / 1e6  # fmt: skip
+                cost = (
+                    np.nan_to_num(prompt) * price["input_per_1m"]
+                    + np.nan_to_num(output) * price["output_per_1m"]
+                ) / 1e6
                 ci = mean_ci(cost, method="t")
-                row.update(cost_per_sample=ci.mean, cost_per_sample_low=ci.ci_low,
-                           cost_per_sample_high=ci.ci_high, cost_total=float(cost.sum()),
-                           cost_per_1k=1000 * ci.mean)  # fmt: skip
+                row.update(
+                    cost_per_sample=ci.mean,
+                    cost_per_sample_low=ci.ci_low,
+                    cost_per_sample_high=ci.ci_high,
+                    cost_total=float(cost.sum()),
+                    cost_per_1k=1000 * ci.mean,
+                )
             else:
-                row.update(cost_per_sample=np.nan, cost_per_sample_low=np.nan,
-                           cost_per_sample_high=np.nan, cost_total=np.nan, cost_per_1k=np.nan)  # fmt: skip
+                row.update(
+                    cost_per_sample=np.nan,
+                    cost_per_sample_low=np.nan,
+                    cost_per_sample_high=np.nan,
+                    cost_total=np.nan,
+                    cost_per_1k=np.nan,
+                )
         rows.append(row)
     fits, names = _runtime_fits(df)
     return EfficiencyResult(
-        table=pd.DataFrame(rows), fits=fits, fit_models=names, priced=prices is not None,
+        table=pd.DataFrame(rows),
+        fits=fits,
+        fit_models=names,
+        priced=prices is not None,
         confidence_level=1 - alpha,
-    )  # fmt: skip
+    )

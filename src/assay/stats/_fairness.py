@@ -84,9 +84,10 @@ def _parse_probes(df: pd.DataFrame) -> pd.DataFrame:
         raise InputError("no fairness probes: doc_ids must be AXIS/PROBE/GROUP (fairness_probes)")
     ok = parts.notna().all(axis=1) & ~parts[2].fillna("/").str.contains("/", regex=False)
     out = df[ok.to_numpy()].assign(
-        axis=parts.loc[ok, 0].to_numpy(), probe=parts.loc[ok, 1].to_numpy(),
+        axis=parts.loc[ok, 0].to_numpy(),
+        probe=parts.loc[ok, 1].to_numpy(),
         group=parts.loc[ok, 2].to_numpy(),
-    )  # fmt: skip
+    )
     return out.assign(kind=np.where(out["probe"].str.startswith("sent"), "sent", "qa"))
 
 
@@ -111,13 +112,30 @@ def _axis_rows(model: str, axis: str, kind: str, sub: pd.DataFrame, alpha: float
     for j, g in enumerate(groups):
         res = paired_test(x[:, j], others[:, j], method="t", alpha=alpha)
         group_rows.append(
-            {"model": model, "axis": axis, "kind": kind, "group": g, "n": n,
-             "mean": float(means[j]), "diff": res.diff, "ci_low": res.ci_low,
-             "ci_high": res.ci_high, "pvalue": res.pvalue}
-        )  # fmt: skip
+            {
+                "model": model,
+                "axis": axis,
+                "kind": kind,
+                "group": g,
+                "n": n,
+                "mean": float(means[j]),
+                "diff": res.diff,
+                "ci_low": res.ci_low,
+                "ci_high": res.ci_high,
+                "pvalue": res.pvalue,
+            }
+        )
     f_stat, p = rm_anova(x)
-    axis_row = {"model": model, "axis": axis, "kind": kind, "groups": k, "n": n,
-                "gap": float(means.max() - means.min()), "f_statistic": f_stat, "pvalue": p}  # fmt: skip
+    axis_row = {
+        "model": model,
+        "axis": axis,
+        "kind": kind,
+        "groups": k,
+        "n": n,
+        "gap": float(means.max() - means.min()),
+        "f_statistic": f_stat,
+        "pvalue": p,
+    }
     return group_rows, axis_row
 
 
@@ -174,10 +192,21 @@ def fairness(
         d = float(np.mean(diversity))
         penalty = diversity_weight * (1.0 - d)
         index_rows.append(
-            {"model": model, "llmbi": bias + penalty + sentiment_weight * sentiment,
-             "bias": bias, "diversity": d, "diversity_penalty": penalty, "sentiment": sentiment}
-        )  # fmt: skip
+            {
+                "model": model,
+                "llmbi": bias + penalty + sentiment_weight * sentiment,
+                "bias": bias,
+                "diversity": d,
+                "diversity_penalty": penalty,
+                "sentiment": sentiment,
+            }
+        )
     return Fairness(
-        pd.DataFrame(group_rows), pd.DataFrame(axis_rows), pd.DataFrame(index_rows), metric,
-        w, diversity_weight, sentiment_weight,
-    )  # fmt: skip
+        pd.DataFrame(group_rows),
+        pd.DataFrame(axis_rows),
+        pd.DataFrame(index_rows),
+        metric,
+        w,
+        diversity_weight,
+        sentiment_weight,
+    )

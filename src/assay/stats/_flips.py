@@ -18,9 +18,23 @@ from ._tidy import doc_matrix, select
 __all__ = ["FlipResult", "flips"]
 
 FLIP_COLUMNS = [
-    "task", "n", "old_acc", "new_acc", "negative_flips", "positive_flips", "new_errors",
-    "nfr", "nfr_low", "nfr_high", "pfr", "pfr_low", "pfr_high", "nfi", "nfi_low", "nfi_high",
-]  # fmt: skip
+    "task",
+    "n",
+    "old_acc",
+    "new_acc",
+    "negative_flips",
+    "positive_flips",
+    "new_errors",
+    "nfr",
+    "nfr_low",
+    "nfr_high",
+    "pfr",
+    "pfr_low",
+    "pfr_high",
+    "nfi",
+    "nfi_low",
+    "nfi_high",
+]
 
 
 @dataclass
@@ -51,11 +65,23 @@ def _row(task: str, old: np.ndarray, new: np.ndarray, alpha: float) -> dict:
         wilson_ci(neg, errors, alpha=alpha) if errors else (np.nan, np.nan),
     )
     return {
-        "task": task, "n": n, "old_acc": float(old.mean()), "new_acc": float(new.mean()),
-        "negative_flips": neg, "positive_flips": pos, "new_errors": errors,
-        "nfr": neg / n, "nfr_low": nl, "nfr_high": nh, "pfr": pos / n, "pfr_low": pl,
-        "pfr_high": ph, "nfi": neg / errors if errors else np.nan, "nfi_low": il, "nfi_high": ih,
-    }  # fmt: skip
+        "task": task,
+        "n": n,
+        "old_acc": float(old.mean()),
+        "new_acc": float(new.mean()),
+        "negative_flips": neg,
+        "positive_flips": pos,
+        "new_errors": errors,
+        "nfr": neg / n,
+        "nfr_low": nl,
+        "nfr_high": nh,
+        "pfr": pos / n,
+        "pfr_low": pl,
+        "pfr_high": ph,
+        "nfi": neg / errors if errors else np.nan,
+        "nfi_low": il,
+        "nfi_high": ih,
+    }
 
 
 @accepts_confidence()

@@ -97,9 +97,11 @@ def reliability(
             _skip=np.isnan(value).astype(float),
         )
         per = sub.groupby(["model", key], sort=True).agg(
-            k=("_right", "size"), right=("_right", "sum"), wrong=("_wrong", "sum"),
+            k=("_right", "size"),
+            right=("_right", "sum"),
+            wrong=("_wrong", "sum"),
             skipped=("_skip", "sum"),
-        )  # fmt: skip
+        )
         if by == "doc" and "cluster_id" in sub and sub["cluster_id"].notna().any():
             per["cluster"] = sub.groupby(["model", key], sort=True)["cluster_id"].first()
         per = per[per["k"] >= min_variants]
@@ -118,16 +120,30 @@ def reliability(
             n_all, n_near = int(g["all_right"].sum()), int(g["near_miss"].sum())
             lo, hi = wilson_ci(n_all, q, alpha=alpha)
             nlo, nhi = wilson_ci(n_near, q, alpha=alpha)
-            rows.append({
-                "task": task, "metric": met, "model": model, "questions": q,
-                "variants": float(g["k"].mean()), "mean": tsr.mean, "mean_low": t_low,
-                "mean_high": t_high, "all_right": n_all / q, "all_right_low": lo,
-                "all_right_high": hi, "all_right_count": n_all, "near_miss": n_near / q,
-                "near_miss_low": nlo, "near_miss_high": nhi, "rs": float(g["rs"].sum()),
-                "rs_mean": rs.mean, "rs_low": max(rs.ci_low, -2.0),
-                "rs_high": min(rs.ci_high, 1.0),
-                "skipped": int(g["skipped"].sum()),
-            })  # fmt: skip
+            rows.append(
+                {
+                    "task": task,
+                    "metric": met,
+                    "model": model,
+                    "questions": q,
+                    "variants": float(g["k"].mean()),
+                    "mean": tsr.mean,
+                    "mean_low": t_low,
+                    "mean_high": t_high,
+                    "all_right": n_all / q,
+                    "all_right_low": lo,
+                    "all_right_high": hi,
+                    "all_right_count": n_all,
+                    "near_miss": n_near / q,
+                    "near_miss_low": nlo,
+                    "near_miss_high": nhi,
+                    "rs": float(g["rs"].sum()),
+                    "rs_mean": rs.mean,
+                    "rs_low": max(rs.ci_low, -2.0),
+                    "rs_high": min(rs.ci_high, 1.0),
+                    "skipped": int(g["skipped"].sum()),
+                }
+            )
         wide = per["all_right"].unstack("model")
         names = list(wide.columns)
         for i, a in enumerate(names):
@@ -136,23 +152,53 @@ def reliability(
                 if len(both) < 2:
                     continue
                 r = paired_test(both[a].to_numpy(), both[b].to_numpy(), alpha=alpha)
-                pair_rows.append({"task": task, "metric": met, "model_a": a, "model_b": b,
-                                  "n": r.n, "all_right_a": r.mean_a, "all_right_b": r.mean_b,
-                                  "diff": r.diff, "ci_low": r.ci_low, "ci_high": r.ci_high,
-                                  "pvalue": r.pvalue, "method": r.method})  # fmt: skip
+                pair_rows.append(
+                    {
+                        "task": task,
+                        "metric": met,
+                        "model_a": a,
+                        "model_b": b,
+                        "n": r.n,
+                        "all_right_a": r.mean_a,
+                        "all_right_b": r.mean_b,
+                        "diff": r.diff,
+                        "ci_low": r.ci_low,
+                        "ci_high": r.ci_high,
+                        "pvalue": r.pvalue,
+                        "method": r.method,
+                    }
+                )
     if not rows:
         raise InputError(
             f"no question has {min_variants} or more variants: run with --repeats, "
             "--permute-choices or several templates (or pass --min-variants 1)"
         )
-    pairs = pd.DataFrame(pair_rows, columns=[
-        "task", "metric", "model_a", "model_b", "n", "all_right_a", "all_right_b", "diff",
-        "ci_low", "ci_high", "pvalue", "method"])  # fmt: skip
+    pairs = pd.DataFrame(
+        pair_rows,
+        columns=[
+            "task",
+            "metric",
+            "model_a",
+            "model_b",
+            "n",
+            "all_right_a",
+            "all_right_b",
+            "diff",
+            "ci_low",
+            "ci_high",
+            "pvalue",
+            "method",
+        ],
+    )
     pairs["p_adjusted"] = adjust_pvalues(pairs["pvalue"].to_numpy(float), correction)
     return ReliabilityResult(
-        by=by, threshold=float(threshold), table=pd.DataFrame(rows), pairs=pairs,
-        correction=correction, confidence_level=1 - alpha,
-    )  # fmt: skip
+        by=by,
+        threshold=float(threshold),
+        table=pd.DataFrame(rows),
+        pairs=pairs,
+        correction=correction,
+        confidence_level=1 - alpha,
+    )
 
 
 def _share_interval(tsr, k: np.ndarray, clusters, alpha: float) -> tuple[float, float]:

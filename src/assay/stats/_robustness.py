@@ -112,12 +112,21 @@ def robustness(
             res = paired_test(wide[p].to_numpy(float), clean, alpha=alpha)
             rows.append(
                 {
-                    "model": model, "task": task, "metric": name, "perturbation": p,
-                    "n": res.n, "clean": res.mean_b, "perturbed": res.mean_a, "diff": res.diff,
-                    "stderr": res.stderr, "ci_low": res.ci_low, "ci_high": res.ci_high,
-                    "pvalue": res.pvalue, "method": res.method,
+                    "model": model,
+                    "task": task,
+                    "metric": name,
+                    "perturbation": p,
+                    "n": res.n,
+                    "clean": res.mean_b,
+                    "perturbed": res.mean_a,
+                    "diff": res.diff,
+                    "stderr": res.stderr,
+                    "ci_low": res.ci_low,
+                    "ci_high": res.ci_high,
+                    "pvalue": res.pvalue,
+                    "method": res.method,
                 }
-            )  # fmt: skip
+            )
         full = wide.dropna()  # documents answered clean and under every perturbation
         if len(full) < 2:
             continue
@@ -128,11 +137,18 @@ def robustness(
         drop = paired_test(sign * full[""].to_numpy(float), sign * worst, method="t", alpha=alpha)
         worst_rows.append(
             {
-                "model": model, "task": task, "metric": name, "n": len(full),
-                "clean": float(full[""].mean()), "worst": estimate.mean,
-                "ci_low": estimate.ci_low, "ci_high": estimate.ci_high, "drop": drop.diff,
-                "drop_ci_low": drop.ci_low, "drop_ci_high": drop.ci_high,
+                "model": model,
+                "task": task,
+                "metric": name,
+                "n": len(full),
+                "clean": float(full[""].mean()),
+                "worst": estimate.mean,
+                "ci_low": estimate.ci_low,
+                "ci_high": estimate.ci_high,
+                "drop": drop.diff,
+                "drop_ci_low": drop.ci_low,
+                "drop_ci_high": drop.ci_high,
                 "perturbations": len(names),
             }
-        )  # fmt: skip
+        )
     return Robustness(pd.DataFrame(rows), pd.DataFrame(worst_rows), alpha)

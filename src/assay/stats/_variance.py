@@ -29,9 +29,22 @@ __all__ = [
 
 FACTORS = ("template_id", "run_id", "repeat")
 VARIANCE_COLUMNS = [
-    "model", "task", "metric", "factor", "levels", "n", "mean", "sd_levels", "var_levels",
-    "var_factor", "var_noise", "sampling_var", "ratio", "f_statistic", "p_value",
-]  # fmt: skip
+    "model",
+    "task",
+    "metric",
+    "factor",
+    "levels",
+    "n",
+    "mean",
+    "sd_levels",
+    "var_levels",
+    "var_factor",
+    "var_noise",
+    "sampling_var",
+    "ratio",
+    "f_statistic",
+    "p_value",
+]
 
 
 @dataclass
@@ -122,14 +135,24 @@ def variance_decomposition(
                 sampling = float(np.mean(x.var(axis=0, ddof=1)) / n)
                 var_levels = float(x.mean(axis=0).var(ddof=1))
                 out.append(
-                    {"model": m, "task": t, "metric": met, "factor": factor, "levels": c, "n": n,
-                     "mean": float(x.mean()), "sd_levels": var_levels**0.5,
-                     "var_levels": var_levels,
-                     "var_factor": max((a["ms_col"] - a["ms_res"]) / n, 0.0),
-                     "var_noise": a["ms_res"] / n, "sampling_var": sampling,
-                     "ratio": var_levels / sampling if sampling > 0 else np.nan,
-                     "f_statistic": a["f"], "p_value": a["p"]}
-                )  # fmt: skip
+                    {
+                        "model": m,
+                        "task": t,
+                        "metric": met,
+                        "factor": factor,
+                        "levels": c,
+                        "n": n,
+                        "mean": float(x.mean()),
+                        "sd_levels": var_levels**0.5,
+                        "var_levels": var_levels,
+                        "var_factor": max((a["ms_col"] - a["ms_res"]) / n, 0.0),
+                        "var_noise": a["ms_res"] / n,
+                        "sampling_var": sampling,
+                        "ratio": var_levels / sampling if sampling > 0 else np.nan,
+                        "f_statistic": a["f"],
+                        "p_value": a["p"],
+                    }
+                )
     return VarianceResult(pd.DataFrame(out, columns=VARIANCE_COLUMNS))
 
 
@@ -194,7 +217,14 @@ def monotonicity(
     pvalue = float(sps.kendalltau(steps_arr, means).pvalue)
     ests = [mean_ci(x[:, k], alpha=alpha) for k in range(len(names))]
     table = pd.DataFrame(
-        {"model": names, "step": steps_arr, "mean": means,
-         "stderr": [e.stderr for e in ests], "n": n, "task": t, "metric": met}
-    )  # fmt: skip
+        {
+            "model": names,
+            "step": steps_arr,
+            "mean": means,
+            "stderr": [e.stderr for e in ests],
+            "n": n,
+            "task": t,
+            "metric": met,
+        }
+    )
     return MonotonicityResult(tau, float(lo), float(hi), pvalue, n, n_resamples, table, 1 - alpha)

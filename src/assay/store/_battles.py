@@ -194,9 +194,17 @@ def battle_id(
 ) -> str:
     """The id of one vote (its ``occurrence``-th copy): :func:`battle_ids` of a one-row frame."""
     row = pd.DataFrame(
-        [{"model_a": model_a, "model_b": model_b, "winner": winner, "prompt_id": prompt_id,
-          "judge": judge, "extra": extra}]
-    )  # fmt: skip
+        [
+            {
+                "model_a": model_a,
+                "model_b": model_b,
+                "winner": winner,
+                "prompt_id": prompt_id,
+                "judge": judge,
+                "extra": extra,
+            }
+        ]
+    )
     return str(_ids(_hashes(_keyed(row)), np.array([occurrence]))[0])
 
 

@@ -205,9 +205,7 @@ class Store:
                 con.close()
                 raise InputError(f"{self.path}: the store file is damaged: {problem}")
             self._checked = True
-        # DuckDB draws a progress bar on stdout for queries over 2 s (a large import): it
-        # would land in the middle of `--json` output
-        con.execute("SET enable_progress_bar = false")
+        con.execute("SET enable_progress_bar = false")  # DuckDB's bar would break --json
         try:
             yield con
         except duckdb.Error as exc:

@@ -257,15 +257,35 @@ def task_from_records(
 # ---------------------------------------------------------------- BIG-bench
 
 _BIGBENCH_KEYS = {
-    "canary", "name", "description", "keywords", "metrics", "preferred_score", "examples",
-    "task_prefix", "example_input_prefix", "example_output_prefix", "choice_prefix",
-    "append_choices_to_input", "few_shot_example_separator", "output_regex", "stop_string",
-    "max_input_length_per_query", "max_queries", "comment",
-}  # fmt: skip
+    "canary",
+    "name",
+    "description",
+    "keywords",
+    "metrics",
+    "preferred_score",
+    "examples",
+    "task_prefix",
+    "example_input_prefix",
+    "example_output_prefix",
+    "choice_prefix",
+    "append_choices_to_input",
+    "few_shot_example_separator",
+    "output_regex",
+    "stop_string",
+    "max_input_length_per_query",
+    "max_queries",
+    "comment",
+}
 _BIGBENCH_TEXT_KEYS = (
-    "name", "task_prefix", "example_input_prefix", "example_output_prefix", "choice_prefix",
-    "few_shot_example_separator", "output_regex", "stop_string",
-)  # fmt: skip
+    "name",
+    "task_prefix",
+    "example_input_prefix",
+    "example_output_prefix",
+    "choice_prefix",
+    "few_shot_example_separator",
+    "output_regex",
+    "stop_string",
+)
 
 
 def bigbench_task(path: str | Path, **task_options: Any) -> Task:
@@ -299,8 +319,10 @@ def bigbench_task(path: str | Path, **task_options: Any) -> Task:
     output_prefix = spec.get("example_output_prefix", "\nA: ")
     choice_prefix = spec.get("choice_prefix", "\n  choice: ")
     append = spec.get("append_choices_to_input", True)
-    records = [_bigbench_record(example, f"{where}: examples[{i}]")
-               for i, example in enumerate(spec["examples"])]  # fmt: skip
+    records = [
+        _bigbench_record(example, f"{where}: examples[{i}]")
+        for i, example in enumerate(spec["examples"])
+    ]
     kinds = {"multiple_choice" if "choices" in r else "generate" for r in records}
     if len(kinds) > 1:
         raise InputError(f"{where}: mixes 'target_scores' and 'target' examples")
@@ -380,5 +402,6 @@ def _literal(text: str) -> str:
     text can never close the block early and become template code."""
     if not text:
         return ""
-    return "endraw".join(f"{{% raw %}}{part}{{% endraw %}}" if part else ""
-                         for part in text.split("endraw"))  # fmt: skip
+    return "endraw".join(
+        f"{{% raw %}}{part}{{% endraw %}}" if part else "" for part in text.split("endraw")
+    )

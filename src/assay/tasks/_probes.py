@@ -95,8 +95,15 @@ def _fill(text: str, terms: dict[str, str], slots: dict[str, Any]) -> str:
 
 def _slots(rng: np.random.Generator, choices: Sequence[str]) -> dict[str, Any]:
     a, b = (int(v) for v in rng.integers(2, 9, size=2))
-    return {"x": choices[int(rng.integers(len(choices)))], "a": a, "b": b,
-            "a+b": a + b, "a+b+1": a + b + 1, "a+b-1": a + b - 1, "a+b+2": a + b + 2}  # fmt: skip
+    return {
+        "x": choices[int(rng.integers(len(choices)))],
+        "a": a,
+        "b": b,
+        "a+b": a + b,
+        "a+b+1": a + b + 1,
+        "a+b-1": a + b - 1,
+        "a+b+2": a + b + 2,
+    }
 
 
 def _terms(group: dict[str, Any], variant: int) -> dict[str, str]:

@@ -131,8 +131,14 @@ def _f_join(eval_ctx: Any, value: Iterable[Any], d: str = "", attribute: Any = N
 
 
 @jinja2.pass_environment
-def _f_wordwrap(environment: Any, s: str, width: int = 79, break_long_words: bool = True,
-                wrapstring: str | None = None, break_on_hyphens: bool = True) -> str:  # fmt: skip
+def _f_wordwrap(
+    environment: Any,
+    s: str,
+    width: int = 79,
+    break_long_words: bool = True,
+    wrapstring: str | None = None,
+    break_on_hyphens: bool = True,
+) -> str:
     text = str(s)
     check_size(len(text) * (1 + len(wrapstring or "\n")), "wordwrap")
     return jinja2.filters.do_wordwrap(

@@ -18,17 +18,57 @@ from ._task import Task, task_to_dict
 
 # the keys of our schema that are Task attributes as they are
 _SIMPLE_KEYS = (
-    "name", "version", "request_type", "default_template", "target", "choices", "framing",
-    "description", "num_fewshot", "fewshot_split", "target_delimiter", "fewshot_delimiter",
-    "filters", "chat", "chat_template", "system_prompt", "metadata", "metrics", "choice_labels",
-)  # fmt: skip
+    "name",
+    "version",
+    "request_type",
+    "default_template",
+    "target",
+    "choices",
+    "framing",
+    "description",
+    "num_fewshot",
+    "fewshot_split",
+    "target_delimiter",
+    "fewshot_delimiter",
+    "filters",
+    "chat",
+    "chat_template",
+    "system_prompt",
+    "metadata",
+    "metrics",
+    "choice_labels",
+)
 LM_EVAL_KEYS = frozenset(
-    {"task", "dataset_path", "dataset_name", "dataset_kwargs", "test_split", "validation_split",
-     "training_split", "fewshot_split", "doc_to_text", "doc_to_target", "doc_to_choice",
-     "num_fewshot", "output_type", "generation_kwargs", "target_delimiter", "fewshot_delimiter",
-     "description", "metadata", "filter_list", "metric_list", "tag", "group", "task_alias",
-     "should_decontaminate", "doc_to_decontamination_query", "fewshot_config", "repeats"}
-)  # fmt: skip
+    {
+        "task",
+        "dataset_path",
+        "dataset_name",
+        "dataset_kwargs",
+        "test_split",
+        "validation_split",
+        "training_split",
+        "fewshot_split",
+        "doc_to_text",
+        "doc_to_target",
+        "doc_to_choice",
+        "num_fewshot",
+        "output_type",
+        "generation_kwargs",
+        "target_delimiter",
+        "fewshot_delimiter",
+        "description",
+        "metadata",
+        "filter_list",
+        "metric_list",
+        "tag",
+        "group",
+        "task_alias",
+        "should_decontaminate",
+        "doc_to_decontamination_query",
+        "fewshot_config",
+        "repeats",
+    }
+)
 _OUTPUT_TYPES = {
     "multiple_choice": "multiple_choice",
     "generate_until": "generate",
@@ -208,9 +248,12 @@ def _task_from_lm_eval(
             raise InputError(f"{where}: key {key!r} must be a mapping")
     kwargs_spec = spec.get("dataset_kwargs") or {}
     data_files = check_local_source(
-        kwargs_spec.get("data_files"), base=base, roots=roots, where=where,
+        kwargs_spec.get("data_files"),
+        base=base,
+        roots=roots,
+        where=where,
         key="dataset_kwargs.data_files",
-    )  # fmt: skip
+    )
     source = check_local_source(
         spec["dataset_path"], base=None, roots=roots, where=where, key="dataset_path"
     )
@@ -219,9 +262,12 @@ def _task_from_lm_eval(
         if name is None:
             return None
         return load_hf_records(
-            source, spec.get("dataset_name"), name, data_files=data_files,
+            source,
+            spec.get("dataset_name"),
+            name,
+            data_files=data_files,
             offline=offline,
-        )  # fmt: skip
+        )
 
     eval_split = spec.get("test_split") or spec.get("validation_split")
     if eval_split is None:

@@ -301,9 +301,16 @@ class Task:
             return prefix + self._question(doc, tid, shown)
 
         variants = self.kind.variants(
-            self, doc, tid, choices, target, ask,
-            seed=seed, permute_choices=permute_choices, where=where,
-        )  # fmt: skip
+            self,
+            doc,
+            tid,
+            choices,
+            target,
+            ask,
+            seed=seed,
+            permute_choices=permute_choices,
+            where=where,
+        )
         out = []
         for ordering, variant in enumerate(variants):
             meta: dict[str, Any] = {"fewshot_doc_ids": shot_ids, "chat": self.chat}
