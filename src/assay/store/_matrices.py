@@ -21,7 +21,8 @@ import numpy as np
 
 __all__ = ["MatrixSource", "scan_store"]
 
-_CORPUS_PIECES = ("logprob", "words", "bytes")
+_CORPUS_PIECES = ("logprob", "words", "bytes", "discovery_pred", "discovery_true")
+"""Stored pieces from which `with_corpus_metrics` makes corpus metrics (perplexity, DAF, ...)."""
 
 
 def _in(column: str, values: str | Sequence[str] | None, params: list) -> str:
