@@ -54,7 +54,31 @@ def dev_only_packages() -> set[str]:
         return {re.split(r"[<>=!~\[ ;]", r, maxsplit=1)[0].lower().replace("-", "_") for r in reqs}
 
     main = names(project["dependencies"]).union(*(names(extras[e]) for e in MAIN_EXTRAS))
-    return names(extras["dev"]) - main
+    return names(extras["dev"]) - _installed_with(main)
+
+
+def _installed_with(roots: set[str]) -> set[str]:
+    """``roots`` and every package they pull in (e.g. torch needs sympy): what the main command
+    installs, whatever the dev extra also lists."""
+    from importlib import metadata
+
+    from packaging.requirements import Requirement
+
+    seen, todo = set(), list(roots)
+    while todo:
+        name = todo.pop()
+        if name in seen:
+            continue
+        seen.add(name)
+        try:
+            reqs = metadata.requires(name) or []
+        except metadata.PackageNotFoundError:
+            continue
+        for text in reqs:
+            req = Requirement(text)
+            if req.marker is None or req.marker.evaluate({"extra": ""}):
+                todo.append(req.name.lower().replace("-", "_"))
+    return seen
 
 
 def _env(hide_dir: Path | None = None) -> dict[str, str]:
