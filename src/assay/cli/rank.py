@@ -13,7 +13,6 @@ from assay.errors import InputError
 from assay.rank import (
     ARENA_BOOTSTRAP,
     ELO_BOOTSTRAP,
-    EXTRA_FIELDS,
     Fragility,
     Ratings,
     fit_battles,
@@ -206,9 +205,8 @@ def battles_cmd(
     if fragility_on and method != "bt":
         raise InputError(f"--fragility: method {method!r} is not supported; use bt")
     anchor_pair = _parse_anchor(anchor)
-    extras = style_control or fragility_on
-    if file is not None:
-        battles = read_battles(file, extras=extras)
+    if file is not None:  # with the answers' style fields, which the store keeps
+        battles = read_battles(file, extras=True)
     else:
         battles = get_store(store, must_exist=True).battles()
         if battles.empty:
@@ -240,7 +238,7 @@ def battles_cmd(
             )
     if file is not None:
         n = ratings.info.get("n_battles")
-        kept = battles.drop(columns=["vote_id", *EXTRA_FIELDS], errors="ignore")
+        kept = battles.drop(columns=["vote_id"], errors="ignore")
         with console.status(f"importing {n} battles into the store"):
             store_battles(get_store(store), kept, source=file.name)
     if json_out:
@@ -410,7 +408,8 @@ def import_battles_cmd(
     json_out: JsonOption = False,
 ) -> None:
     """Import pairwise battles (Chatbot Arena export or counts) into the store; idempotent."""
-    battles = read_battles(file)  # validated before the store is opened (or created)
+    # validated before the store is opened (or created); style fields become features
+    battles = read_battles(file, extras=True).drop(columns="vote_id")
     st = get_store(store)
     before = _battle_count(st)
     with progress_bar(f"importing {len(battles):,} battles", enabled=not json_out) as update:

@@ -4,7 +4,8 @@ Hashing (:func:`stable_hash`), JSON-ready values (:func:`to_jsonable`) and named
 a dict (:func:`attributes`), strict text readers (:func:`read_text`, :func:`decode_text`,
 :func:`iter_jsonl`, :func:`read_csv_rows`) and column checks (:func:`require_columns`),
 numbers as text (:func:`format_number`), the confidence level and resamples (:class:`Settings`),
-resource limits (:func:`limit`, :class:`ReadBudget`), and the metric registry
+resource limits (:func:`limit`, :class:`ReadBudget`), the style features of arena answers
+(:func:`style_values`, :func:`text_style`, :func:`style_json`), and the metric registry
 (:func:`metric_info`, :func:`headline_metric`, :func:`resolve_metrics`,
 :func:`with_corpus_metrics`; pure: a store's declarations are passed in, never kept). It
 imports nothing from the other parts of assay.
@@ -57,8 +58,14 @@ from ._settings import (
     level_label,
     resolve_confidence,
 )
+from ._style import STYLE_FIELDS, TEXT_FEATURES, style_json, style_values, text_style
 
 __all__ = [
+    "STYLE_FIELDS",
+    "TEXT_FEATURES",
+    "style_json",
+    "style_values",
+    "text_style",
     "BUILTIN_METRICS",
     "CORPUS_METRICS",
     "CostFit",

@@ -49,6 +49,7 @@ from ._ratings import Ratings, rank_distribution, rank_intervals
 from ._samples import rank_sample_groups, rank_samples, sample_groups
 from ._stability import KendallTau, kendall_tau, subsample_curve
 from ._style import StyleFit, fit_style, style_design, text_style
+from ._style_compare import StyleComparison, style_comparison, styled_battles
 from ._styled import fit_style_battles
 from ._tournament import Judge, ModelJudge, TournamentResult, read_outputs, run_tournament
 
@@ -57,11 +58,14 @@ __all__ = [
     "CI_METHODS",
     "EXTRA_FIELDS",
     "Fragility",
+    "StyleComparison",
     "StyleFit",
     "fit_style",
     "fit_style_battles",
     "fragility",
+    "style_comparison",
     "style_design",
+    "styled_battles",
     "text_style",
     "ELO_BOOTSTRAP",
     "ELO_PER_LOGIT",

@@ -241,7 +241,7 @@ def read_battles(path: str | Path, *, extras: bool = False) -> pd.DataFrame:
     Errors are one line naming the file, the line and the field. ``extras=True`` adds
     ``vote_id`` (the battle's ``id`` field, else its 1-based line or record number) and the
     fields ``style_a``, ``style_b``, ``answer_a``, ``answer_b`` the file has (for style control
-    and fragility; the store keeps none of them).
+    and fragility; the store keeps the style features of the answers, not their text).
     """
     path = Path(path)
     if not path.exists():
@@ -352,8 +352,10 @@ def battle_weights(battles: pd.DataFrame) -> np.ndarray:
 
 
 def import_battles(store, path: str | Path, *, source: str | None = None) -> int:
-    """Read a battle file and add it to ``store`` (re-importing the same file is a no-op)."""
-    return store_battles(store, read_battles(path), source=source or Path(path).name)
+    """Read a battle file and add it to ``store`` (re-importing the same file is a no-op),
+    with the style features of its answers (``style_a``/``style_b``, ``answer_a``/``answer_b``)."""
+    battles = read_battles(path, extras=True).drop(columns="vote_id")
+    return store_battles(store, battles, source=source or Path(path).name)
 
 
 def store_battles(store, battles: pd.DataFrame, *, source: str | None = None, progress=None) -> int:

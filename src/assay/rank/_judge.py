@@ -179,7 +179,9 @@ def judge_pairs(
 
     Returns one row per pair: prompt_id, model_a, model_b, verdict_ab (answer a shown first),
     verdict_ba (b shown first; "A" then means b), winner (model_a / model_b / tie), len_a,
-    len_b (characters) and judge.
+    len_b (characters), judge, answer_a and answer_b (the answers: ``fit_battles(judged,
+    style_control=True)`` controls the verdicts for length and markdown, and the store keeps
+    their style features).
     """
     df = _validate_outputs(outputs)
     if df["model"].nunique() < 2:
@@ -211,6 +213,8 @@ def judge_pairs(
             "len_a": pairs["output_a"].str.len().to_numpy(),
             "len_b": pairs["output_b"].str.len().to_numpy(),
             "judge": judge_name(judge),
+            "answer_a": pairs["output_a"].to_numpy(dtype=object),
+            "answer_b": pairs["output_b"].to_numpy(dtype=object),
         }
     )
 
@@ -288,7 +292,7 @@ _EXTRA = ("verdict_ab", "verdict_ba", "rating_a", "rating_b", "len_a", "len_b")
 def judged_battles(judged: pd.DataFrame) -> pd.DataFrame:
     """Judged pairs (from :func:`judge_pairs` or :func:`rating_battles`) as store battles:
     prompt_id, model_a, model_b, winner, judge and ``extra`` with the verdicts, ratings and
-    lengths."""
+    lengths (and the answers' text, when given, which the store turns into style features)."""
     present = [c for c in _EXTRA if c in judged.columns]
     kind = "pairwise" if "verdict_ab" in judged.columns else "pointwise"
     extra = judged[present].astype(object).where(judged[present].notna(), None)
@@ -299,7 +303,8 @@ def judged_battles(judged: pd.DataFrame) -> pd.DataFrame:
         }
         for row in extra.to_dict(orient="records")
     ]
-    out = judged[["prompt_id", "model_a", "model_b", "winner", "judge"]].copy()
+    answers = [c for c in ("answer_a", "answer_b") if c in judged.columns]  # style features
+    out = judged[["prompt_id", "model_a", "model_b", "winner", "judge", *answers]].copy()
     out["prompt_id"] = out["prompt_id"].astype(str)
     out["extra"] = extra
     return out.reset_index(drop=True)

@@ -16,13 +16,13 @@ score outer products.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 from scipy.special import expit, log_expit
 
+from assay.core import style_values, text_style
 from assay.errors import InputError
 
 __all__ = [
@@ -34,76 +34,12 @@ __all__ = [
     "text_style",
 ]
 
-#: Features computed from answer text: whitespace-separated tokens, markdown header lines
-#: (# .. ######), list items (-, *, + or "1." / "1)" at the start of a line), bold spans.
-TEXT_FEATURES = {
-    "length": r"\S+",
-    "header_count": r"(?m)^[ \t]{0,3}#{1,6}[ \t]",
-    "list_count": r"(?m)^[ \t]*(?:[-*+]|\d+[.)])[ \t]",
-    "bold_count": r"\*\*[^*\n]+\*\*|__[^_\n]+__",
-}
-
-
-def text_style(text: pd.Series) -> pd.DataFrame:
-    """Style counts of answer texts (missing text counts 0): one column per TEXT_FEATURES."""
-    s = text.astype(object).where(text.notna(), "").astype(str)
-    return pd.DataFrame(
-        {name: s.str.count(rx).to_numpy(float) for name, rx in TEXT_FEATURES.items()}
-    )
-
-
-def _object(value):
-    """A dict as given, or parsed from JSON text (CSV cells)."""
-    if isinstance(value, str):
-        try:
-            return json.loads(value)
-        except ValueError:
-            return value
-    return value
-
-
-def _dicts(col: pd.Series, side: str) -> pd.DataFrame:
-    """A column of {feature: number} dicts as a numeric frame (a dict value is summed:
-    LMArena stores header counts per level)."""
-    rows = [_object(r) for r in col.tolist()]  # parsing the field, not analysis
-    bad = next((i for i, r in enumerate(rows) if not isinstance(r, dict)), None)
-    if bad is not None:
-        raise InputError(f"battles: row {bad + 1}: field {side!r} must be an object of numbers")
-    frame = pd.DataFrame.from_records(rows)
-    for name in frame.columns:
-        values = frame[name]
-        if values.map(lambda v: isinstance(v, dict)).any():
-            values = values.map(
-                lambda v: sum(v.values()) if isinstance(v, dict) else v  # per-level counts
-            )
-        num = pd.to_numeric(values, errors="coerce")
-        if num.isna().any() or not np.isfinite(num.to_numpy(float)).all():
-            first = values[num.isna() | ~np.isfinite(num.to_numpy(float))].iloc[0]
-            raise InputError(
-                f"battles: field {side!r}: feature {name!r} must be a number, got {first!r:.40}"
-            )
-        frame[name] = num.astype(float)
-    return frame
-
 
 def style_differences(battles: pd.DataFrame) -> pd.DataFrame:
     """Per battle and feature, (a − b) / (a + b + 1) of the two answers' values: from
     ``style_a`` / ``style_b`` (dicts feature → value; the features both sides give) or,
     without them, from ``answer_a`` / ``answer_b`` text (:data:`TEXT_FEATURES`)."""
-    if {"style_a", "style_b"} <= set(battles.columns):
-        side_a = _dicts(battles["style_a"], "style_a")
-        side_b = _dicts(battles["style_b"], "style_b")
-        names = [c for c in side_a.columns if c in side_b.columns]
-        if not names:
-            raise InputError("battles: style_a and style_b share no feature")
-        side_a, side_b = side_a[names], side_b[names]
-    elif {"answer_a", "answer_b"} <= set(battles.columns):
-        side_a, side_b = text_style(battles["answer_a"]), text_style(battles["answer_b"])
-    else:
-        raise InputError(
-            "--style-control: the battles need style_a/style_b (feature -> value) or "
-            "answer_a/answer_b (the answers' text)"
-        )
+    side_a, side_b = style_values(battles)
     a, b = side_a.to_numpy(float), side_b.to_numpy(float)
     with np.errstate(divide="ignore", invalid="ignore"):
         diff = (a - b) / (a + b + 1.0)

@@ -37,6 +37,7 @@ from ._panels import arena_panel, arena_sentence, flips_panel, position_bias_pan
 from ._robust_panels import fairness_panel, robustness_panel
 from ._scaling import scaling_panel
 from ._sequential_panel import sequential_panel
+from ._style_panel import style_panel
 from ._verdict import VerdictBlock, verdict_block
 
 #: Findings shown before the "more findings" fold.
@@ -123,6 +124,9 @@ PANEL_BUILDERS: dict[str, PanelBuilder] = {
     "arena": lambda c: arena_panel(
         c.battles, c.settings, method=c.method, anchor=c.anchor, bootstrap=c.arena_bootstrap
     ),
+    "arena_style": lambda c: style_panel(
+        c.battles, c.settings, anchor=c.anchor, bootstrap=c.arena_bootstrap
+    ),
     "judges": lambda c: judge_panel(c.battles, c.models, c.settings),
     "scaling": _scores_needed(_scaling),
     "about": _scores_needed(
@@ -181,10 +185,13 @@ class ReportData:
         return [p for p in self.panels.values() if not p.available]
 
     def with_arena(self, battles: pd.DataFrame) -> ReportData:
-        """A copy with the arena panel, its findings and the vote count recomputed from
-        ``battles`` (with the report's settings and arena method, anchor and rounds)."""
+        """A copy with the arena panels (ratings, style control), their findings and the vote
+        count recomputed from ``battles`` (with the report's settings and arena method, anchor
+        and rounds)."""
         arena = arena_panel(battles, self.settings, **self.arena_options)
-        panels = {**self.panels, "arena": arena}
+        options = {k: self.arena_options.get(k) for k in ("anchor", "bootstrap")}
+        styled = style_panel(battles, self.settings, **options)
+        panels = {**self.panels, "arena": arena, "arena_style": styled}
         return replace(
             self,
             panels=panels,

@@ -148,6 +148,15 @@ PANELS: dict[str, tuple[str, str]] = {
         "hold; {scale}. Models never compared with each other, directly or through others, "
         "have no common scale: each connected group is rated separately.",
     ),
+    "arena_style": (
+        "Arena ratings with style control",
+        "The same votes rated twice by Bradley–Terry: raw, and with style covariates as "
+        "LMArena's style control (the normalised differences (a − b)/(a + b + 1) between the "
+        "two answers in length, markdown headers, list items and bold spans, or the features "
+        "the votes carry, standardised over the votes). {level} intervals ({intervals}); rank "
+        "= 1 + the models surely better. A coefficient is the change in the log-odds of "
+        "winning per standard deviation of that difference.",
+    ),
     "judges": (
         "LLM judges",
         "Each judge's verdicts, checked: how often its two verdicts on a pair (one per answer "
@@ -206,6 +215,9 @@ TAKEAWAYS: dict[str, str] = {
     "demographic term changes the answers.",
     "arena": "Models whose rating intervals and rank ranges overlap are not reliably ordered "
     "by these votes.",
+    "arena_style": "A model that climbs under style control wins on substance more than its "
+    "raw rank shows, one that drops was carried by its style, and a coefficient whose interval "
+    "excludes 0 is a style voters reward whatever the model.",
     "judges": "Trust a judge alone only if its two orderings agree, its first-shown win rate "
     "is near 0.5 and it does not favour its own family.",
     "scaling": "Trust the forecast only as far as the backtested error: a large one means the "

@@ -24,6 +24,8 @@ ModelQuery = Annotated[str | None, Query(min_length=1, max_length=200, descripti
 MetricQuery = Annotated[
     str | None, Query(min_length=1, max_length=200, description="Metric (default: headline).")
 ]
+FeatureName = Annotated[str, Field(min_length=1, max_length=100)]
+FeatureValue = Annotated[float, Field(ge=0, allow_inf_nan=False)]
 Limit = Annotated[int, Query(ge=1, le=1000, description="Rows to return.")]
 Offset = Annotated[int, Query(ge=0, le=10_000_000, description="Rows to skip.")]
 
@@ -45,6 +47,12 @@ class BattleIn(BaseModel):
     winner: Winner
     prompt_id: Annotated[str | None, Field(max_length=500)] = None
     judge: Annotated[str | None, Field(max_length=200)] = None
+    # optional: the two answers' text or their style features (feature -> count); the store
+    # keeps the features (assay.core.style_json), never the text
+    answer_a: Annotated[str | None, Field(max_length=200_000)] = None
+    answer_b: Annotated[str | None, Field(max_length=200_000)] = None
+    style_a: Annotated[dict[FeatureName, FeatureValue] | None, Field(max_length=32)] = None
+    style_b: Annotated[dict[FeatureName, FeatureValue] | None, Field(max_length=32)] = None
 
 
 def state(request: Request) -> AppState:

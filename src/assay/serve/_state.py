@@ -185,6 +185,9 @@ class AppState:
                 "judge": "human",
                 "time": pd.Timestamp.now(tz="UTC").tz_localize(None),
                 "source": "assay serve",
+                # the answers shown: the store keeps their style features (style control)
+                "answer_a": pair.answer_a,
+                "answer_b": pair.answer_b,
             },
             again=True,
         )

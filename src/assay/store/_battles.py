@@ -260,7 +260,9 @@ UPSERT = (
     "winner = excluded.winner, judge = excluded.judge, "
     '"time" = coalesce(battles."time", excluded."time"), '
     "source = coalesce(battles.source, excluded.source), "
-    "extra = coalesce(battles.extra, excluded.extra)"
+    "extra = coalesce(battles.extra, excluded.extra), "
+    "style_a = coalesce(excluded.style_a, battles.style_a), "
+    "style_b = coalesce(excluded.style_b, battles.style_b)"
 )
 
 

@@ -6,7 +6,7 @@ import duckdb
 
 from assay.errors import InputError
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 SAMPLE_COLUMNS: dict[str, str] = {
     "run_id": "VARCHAR NOT NULL",
@@ -70,6 +70,9 @@ BATTLE_COLUMNS: dict[str, str] = {
     "time": "TIMESTAMP",
     "source": "VARCHAR",
     "extra": "VARCHAR",
+    # style features of the two answers (JSON text {feature: value}; assay.core.style_json)
+    "style_a": "VARCHAR",
+    "style_b": "VARCHAR",
 }
 
 METRIC_COLUMNS: dict[str, str] = {
@@ -103,7 +106,13 @@ _V1 = [
 ]
 
 # MIGRATIONS[v] upgrades a store at schema version v to v + 1. Append, never edit.
-MIGRATIONS: dict[int, list[str]] = {}
+MIGRATIONS: dict[int, list[str]] = {
+    # 1 -> 2: the battles keep the style features of their two answers (style control)
+    1: [
+        "ALTER TABLE battles ADD COLUMN IF NOT EXISTS style_a VARCHAR",
+        "ALTER TABLE battles ADD COLUMN IF NOT EXISTS style_b VARCHAR",
+    ],
+}
 
 
 def _tables(con: duckdb.DuckDBPyConnection) -> set[str]:

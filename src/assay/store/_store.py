@@ -20,6 +20,7 @@ import duckdb
 import numpy as np
 import pandas as pd
 
+from assay.core import style_json
 from assay.errors import InputError, StoreMissing
 
 from ._battles import UPSERT, migrate_battle_ids, next_vote_id, normalised
@@ -349,11 +350,13 @@ class Store:
     ) -> int:
         """Store battles; a row without a ``battle_id`` gets its content id
         (:func:`assay.store.battle_ids`: identical votes of one call are occurrences 0, 1, ...,
-        so re-adding them is a no-op). A vote stored already keeps its time and source."""
+        so re-adding them is a no-op). A vote stored already keeps its time and source.
+        ``style_a`` / ``style_b`` (dicts feature -> value) or ``answer_a`` / ``answer_b`` (the
+        answers' text) become the stored style features (:func:`assay.core.style_json`)."""
         df = _as_rows(battles)
         if df.empty:
             return 0
-        rows = normalised(df).drop_duplicates("battle_id", keep="last")
+        rows = normalised(style_json(df)).drop_duplicates("battle_id", keep="last")
         self._in_transaction(con, lambda c: self._insert_battles(c, rows))
         return len(rows)
 
@@ -364,7 +367,8 @@ class Store:
         with self.transaction() as con:
             vid, new = next_vote_id(con, vote, again=again)
             if new:
-                self._insert_battles(con, normalised(pd.DataFrame([{**vote, "battle_id": vid}])))
+                row = style_json(pd.DataFrame([{**vote, "battle_id": vid}]))
+                self._insert_battles(con, normalised(row))
         return vid, new
 
     @staticmethod
