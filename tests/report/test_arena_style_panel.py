@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 
-import duckdb
 import numpy as np
 import pandas as pd
 import pytest
@@ -15,11 +14,9 @@ from typer.testing import CliRunner
 from assay import rank
 from assay.cli import app
 from assay.core import text_style
-from assay.errors import InputError
 from assay.report import build_report, render_report
 from assay.report._style_panel import style_panel
 from assay.store import open_store
-from assay.store._schema import _V1, BATTLE_COLUMNS, SCHEMA_VERSION, _table
 
 NAMES = ["alpha", "beta", "gamma", '<img src=x onerror="alert(1)">&co']
 THETA = np.array([0.5, 0.2, 0.0, -0.3])
@@ -109,40 +106,6 @@ def test_add_battles_keeps_given_features_and_votes_without_any(tmp_path):
     assert json.loads(rows.at["model_b", "style_b"])["length"] == 0.0  # no answer b: 0 words
 
 
-def test_an_old_store_migrates_and_keeps_its_battles(tmp_path):
-    path = tmp_path / "old.duckdb"
-    old_battles = {k: v for k, v in BATTLE_COLUMNS.items() if not k.startswith("style_")}
-    con = duckdb.connect(str(path))
-    for ddl in _V1:  # the schema of version 1: battles without style columns
-        con.execute(
-            ddl if "TABLE IF NOT EXISTS battles" not in ddl else _table("battles", old_battles)
-        )
-    con.execute("INSERT INTO meta VALUES ('schema_version', '1'), ('battle_ids', 'content-v1')")
-    vid = rank.battle_ids(pd.DataFrame([{"model_a": "x", "model_b": "y", "winner": "tie"}]))[0]
-    con.execute(
-        "INSERT INTO battles (battle_id, model_a, model_b, winner, source) "
-        "VALUES (?, 'x', 'y', 'tie', 'old')",
-        [vid],
-    )
-    con.close()
-    st = open_store(path)
-    assert st.schema_version == SCHEMA_VERSION == 2
-    before = st.battles()
-    assert len(before) == 1 and before.at[0, "source"] == "old"
-    assert pd.isna(before.at[0, "style_a"])
-    with pytest.raises(InputError, match="no style information"):
-        rank.style_comparison(before)
-    # the same vote again, now with answers: one row, its features filled in
-    st.add_battles([{"model_a": "x", "model_b": "y", "winner": "tie", "answer_a": "one two"}])
-    after = st.battles()
-    assert len(after) == 1 and after.at[0, "source"] == "old"
-    assert json.loads(after.at[0, "style_a"])["length"] == 2.0
-    version = duckdb.connect(str(path)).execute(
-        "SELECT value FROM meta WHERE key = 'schema_version'"
-    )
-    assert version.fetchone()[0] == "2"
-
-
 def _cli(args):
     out = CliRunner().invoke(app, args)
     assert out.exit_code == 0, out.output
@@ -229,3 +192,20 @@ def test_only_the_styled_votes_are_fitted_and_the_panel_counts_them():
     )
     caption = style_panel(mixed, bootstrap=0).items[0]["caption"]
     assert caption == "4 models, 400 of 500 votes (400 carry style features)"
+
+
+def test_rank_battles_style_control_reads_the_stored_features(arena_file, tmp_path):
+    store = tmp_path / "s.duckdb"
+    args = ["--style-control", "--bootstrap", "0", "--store", str(store), "--json"]
+    from_file = _cli(["rank", "battles", str(arena_file), *args])
+    open_store(store).add_battles([{"model_a": "alpha", "model_b": "beta", "winner": "tie"}])
+    from_store = _cli(["rank", "battles", *args])  # the 500 styled votes, not the bare one
+    assert from_store["n_battles"] == 500
+    assert from_store["style_coefficients"] == pytest.approx(from_file["style_coefficients"])
+    for ours, theirs in zip(from_store["ratings"], from_file["ratings"], strict=True):
+        assert ours["model"] == theirs["model"]
+        assert ours["rating"] == pytest.approx(theirs["rating"], abs=1e-6)
+    bare = tmp_path / "bare.duckdb"
+    open_store(bare).add_battles([{"model_a": "a", "model_b": "b", "winner": "tie"}])
+    out = CliRunner().invoke(app, ["rank", "battles", "--style-control", "--store", str(bare)])
+    assert out.exit_code != 0 and "carry no style information" in str(out.exception)

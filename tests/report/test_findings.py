@@ -98,6 +98,7 @@ def test_empty_panels_collapse_into_one_box(variant_report, tmp_path):
     # timings and difficulty levels
     assert {p.key for p in variant_report.empty_panels} == {
         "arena",
+        "arena_style",
         "scaling",
         "robustness",
         "fairness",

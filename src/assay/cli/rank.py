@@ -22,6 +22,7 @@ from assay.rank import (
     read_outputs,
     run_tournament,
     store_battles,
+    styled_battles,
     subsample_curve,
 )
 
@@ -206,11 +207,25 @@ def battles_cmd(
         raise InputError(f"--fragility: method {method!r} is not supported; use bt")
     anchor_pair = _parse_anchor(anchor)
     if file is not None:  # with the answers' style fields, which the store keeps
-        battles = read_battles(file, extras=True)
+        battles = read_battles(file, extras=style_control or fragility_on, styles=True)
     else:
         battles = get_store(store, must_exist=True).battles()
         if battles.empty:
             raise InputError("the store has no battles: pass a FILE or run `assay import battles`")
+        if style_control:  # the stored votes with style features (their answers' counts)
+            styled = styled_battles(battles)
+            if styled.empty:
+                raise InputError(
+                    "--style-control: the stored battles carry no style information; import "
+                    "a battle file with answer_a/answer_b or style_a/style_b"
+                )
+            if len(styled) < len(battles) and not json_out:
+                console.print(
+                    f"style control: {len(styled):,} of {len(battles):,} stored battles carry "
+                    "style features; fitting those",
+                    highlight=False,
+                )
+            battles = styled
     if bootstrap is None:
         bootstrap = ELO_BOOTSTRAP if method == "elo" else ARENA_BOOTSTRAP
     rounds = 0 if ci == "sandwich" else bootstrap
@@ -409,7 +424,7 @@ def import_battles_cmd(
 ) -> None:
     """Import pairwise battles (Chatbot Arena export or counts) into the store; idempotent."""
     # validated before the store is opened (or created); style fields become features
-    battles = read_battles(file, extras=True).drop(columns="vote_id")
+    battles = read_battles(file, styles=True)
     st = get_store(store)
     before = _battle_count(st)
     with progress_bar(f"importing {len(battles):,} battles", enabled=not json_out) as update:

@@ -225,7 +225,7 @@ def _names(path: Path, df: pd.DataFrame, name: str, offset: int) -> np.ndarray:
     return text.array  # names: never missing; Arrow-backed text stays compact
 
 
-def read_battles(path: str | Path, *, extras: bool = False) -> pd.DataFrame:
+def read_battles(path: str | Path, *, extras: bool = False, styles: bool = False) -> pd.DataFrame:
     """Read battles from JSONL/JSON/CSV/Parquet and validate them.
 
     Rows need ``model_a``, ``model_b`` (text; surrounding spaces are removed) and ``winner``
@@ -241,8 +241,8 @@ def read_battles(path: str | Path, *, extras: bool = False) -> pd.DataFrame:
     Errors are one line naming the file, the line and the field. ``extras=True`` adds
     ``vote_id`` (the battle's ``id`` field, else its 1-based line or record number) and the
     fields ``style_a``, ``style_b``, ``answer_a``, ``answer_b`` the file has (for style control
-    and fragility; the store keeps the style features of the answers, not their text).
-    """
+    and fragility; the store keeps the style features of the answers, not their text);
+    ``styles=True`` adds only those four fields (what an import stores)."""
     path = Path(path)
     if not path.exists():
         raise InputError(f"{path}: no such file")
@@ -298,6 +298,7 @@ def read_battles(path: str | Path, *, extras: bool = False) -> pd.DataFrame:
             out["vote_id"] = np.where(given.notna(), given.astype(str), line)
         else:
             out["vote_id"] = line
+    if extras or styles:
         for name in EXTRA_FIELDS:
             if name in df.columns:
                 out[name] = df[name].to_numpy(dtype=object)
@@ -354,7 +355,7 @@ def battle_weights(battles: pd.DataFrame) -> np.ndarray:
 def import_battles(store, path: str | Path, *, source: str | None = None) -> int:
     """Read a battle file and add it to ``store`` (re-importing the same file is a no-op),
     with the style features of its answers (``style_a``/``style_b``, ``answer_a``/``answer_b``)."""
-    battles = read_battles(path, extras=True).drop(columns="vote_id")
+    battles = read_battles(path, styles=True)
     return store_battles(store, battles, source=source or Path(path).name)
 
 

@@ -70,7 +70,7 @@ def _check_input(path: Path) -> Path:
     """``path`` as an existing assay store of this schema (opened read-only), else one line."""
     if not path.exists():
         raise StoreMissing(f"store merge: no store at {path}")
-    Store(path, read_only=True)  # refuses folders, non-stores, damaged or newer files
+    Store(path, read_only=True, older=True)  # refuses folders, non-stores, damaged or newer
     return path.resolve()
 
 
@@ -192,7 +192,16 @@ class _Merger:
             f"SELECT value FROM {alias}.meta WHERE key = ?", [MIGRATION_KEY]
         ).fetchall()
         if marker and marker[0][0] == MIGRATION_VALUE:
-            rows = f"SELECT {_cols(BATTLE_COLUMNS)} FROM {alias}.battles"
+            have = {  # a store of an older schema lacks the newer columns: NULL
+                r[0]
+                for r in con.execute(
+                    "SELECT column_name FROM information_schema.columns "
+                    "WHERE table_catalog = ? AND table_name = 'battles'",
+                    [alias],
+                ).fetchall()
+            }
+            cols = ", ".join(_q(c) if c in have else f"NULL AS {_q(c)}" for c in BATTLE_COLUMNS)
+            rows = f"SELECT {cols} FROM {alias}.battles"
             con.execute(UPSERT.format(rows=rows))
             return
         # a store of an older assay, opened read-only: its battles get content ids here
@@ -255,7 +264,7 @@ def merge_stores(
         if resolved not in sources:  # the same store twice adds nothing
             sources.append(resolved)
     if out.exists():
-        Store(out, read_only=True)  # an existing output must be a store of this schema
+        Store(out, read_only=True, older=True)  # an existing output must be an assay store
         if out.with_name(out.name + ".wal").exists():
             raise InputError(
                 f"store merge: {out} has a write-ahead log ({out.name}.wal): another process "

@@ -142,7 +142,15 @@ def _registered(
 class Store:
     """A DuckDB results store. Use :func:`open_store` to get one."""
 
-    def __init__(self, path: str | os.PathLike[str] | None = None, *, read_only: bool = False):
+    def __init__(
+        self,
+        path: str | os.PathLike[str] | None = None,
+        *,
+        read_only: bool = False,
+        older: bool = False,
+    ):
+        """``read_only``: open without writing, which needs a store of this schema version
+        (``older=True``: or of an older one, read as it is, as ``assay store merge`` does)."""
         self.path = Path(path) if path is not None else default_store_path()
         self.read_only = read_only
         self._checked = False
@@ -153,7 +161,7 @@ class Store:
                 version = read_schema_version(con, str(self.path))
             if version is None:
                 raise InputError(f"{self.path}: an empty DuckDB database, not an assay store")
-            if version < SCHEMA_VERSION:
+            if version < SCHEMA_VERSION and not older:
                 raise InputError(
                     f"{self.path}: store schema version {version} needs upgrading: "
                     "open it once without read_only"
