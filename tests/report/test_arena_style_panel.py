@@ -209,3 +209,22 @@ def test_rank_battles_style_control_reads_the_stored_features(arena_file, tmp_pa
     open_store(bare).add_battles([{"model_a": "a", "model_b": "b", "winner": "tie"}])
     out = CliRunner().invoke(app, ["rank", "battles", "--style-control", "--store", str(bare)])
     assert out.exit_code != 0 and "carry no style information" in str(out.exception)
+
+
+def test_a_large_arena_gets_sandwich_intervals_not_slow_refits(monkeypatch):
+    import assay.report._style_panel as module
+
+    df = _answers(n=300, seed=5)
+    monkeypatch.setattr(module, "RESAMPLED_VOTES", 300 * 999)
+    panel = style_panel(df, bootstrap=1000)
+    assert "sandwich (robust) intervals: 1,000 bootstrap refits of 300 votes" in panel.intro
+    result = panel.results["style"]
+    assert result.controlled.info["ci_method"] == "sandwich"
+    sandwich = rank.fit_battles(df, style_control=True, ci="sandwich")
+    np.testing.assert_allclose(
+        result.table.set_index("model")["ci_low"].reindex(NAMES),
+        sandwich.table.set_index("model")["ci_low"].reindex(NAMES),
+    )
+    assert style_panel(df, bootstrap=999).results["style"].controlled.info["ci_method"] == (
+        "bootstrap"
+    )

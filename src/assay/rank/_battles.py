@@ -353,10 +353,8 @@ def battle_weights(battles: pd.DataFrame) -> np.ndarray:
 
 
 def import_battles(store, path: str | Path, *, source: str | None = None) -> int:
-    """Read a battle file and add it to ``store`` (re-importing the same file is a no-op),
-    with the style features of its answers (``style_a``/``style_b``, ``answer_a``/``answer_b``)."""
-    battles = read_battles(path, styles=True)
-    return store_battles(store, battles, source=source or Path(path).name)
+    """Read a battle file, with its answers' style fields, into ``store`` (idempotent)."""
+    return store_battles(store, read_battles(path, styles=True), source=source or Path(path).name)
 
 
 def store_battles(store, battles: pd.DataFrame, *, source: str | None = None, progress=None) -> int:

@@ -11,6 +11,10 @@ from assay.errors import AssayError
 
 from ._panel import Panel, cell, new_panel
 
+#: Votes × bootstrap rounds above which the panel takes sandwich intervals instead (each
+#: bootstrap round refits the style model on every vote).
+RESAMPLED_VOTES = 50_000_000
+
 
 def _rating(value: float, low: float, high: float) -> dict:
     return cell(f"{value:.0f} [{low:.0f}, {high:.0f}]", value, "num")
@@ -73,11 +77,19 @@ def style_panel(
     """Raw and style-controlled Bradley–Terry ranks side by side (:func:`assay.rank.
     style_comparison`, as ``assay rank battles --style-control`` at the ``settings``' level and
     seed with ``bootstrap`` rounds, default ``settings.resamples``) and the style coefficients
-    with intervals; ``results["style"]`` the :class:`assay.rank.StyleComparison`. Without
+    with intervals (sandwich intervals instead when votes × rounds exceed
+    :data:`RESAMPLED_VOTES`); ``results["style"]`` the :class:`assay.rank.StyleComparison`. Without
     battles, or battles without style features, the panel keeps a note saying so."""
     settings = settings or Settings()
     bootstrap = settings.resamples if bootstrap is None else bootstrap
+    styled = rank.styled_battles(battles)
+    ci = "sandwich" if len(styled) * bootstrap > RESAMPLED_VOTES else None
     how = f"bootstrap, {bootstrap:,} rounds, seed {settings.seed}" if bootstrap else "Wald"
+    if ci:
+        how = (
+            f"sandwich (robust) intervals: {bootstrap:,} bootstrap refits of {len(styled):,} "
+            "votes would take too long"
+        )
     panel = new_panel("arena_style", settings, intervals=how)
     if battles.empty:
         panel.note = (
@@ -86,7 +98,7 @@ def style_panel(
             "`assay serve` (the Arena page) to see ranks with style control."
         )
         return panel
-    if rank.styled_battles(battles).empty:
+    if styled.empty:
         panel.note = (
             f"The {len(battles):,} stored battles carry no style information (the answers' "
             "length, headers, lists, bold): import battle files with answer_a/answer_b or "
@@ -101,6 +113,7 @@ def style_panel(
             bootstrap=bootstrap,
             seed=settings.seed,
             confidence=settings.confidence_level,
+            ci=ci,
         )
     except AssayError as exc:  # data an optional panel cannot use never breaks the report
         return panel.fail(exc)

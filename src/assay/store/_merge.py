@@ -70,7 +70,7 @@ def _check_input(path: Path) -> Path:
     """``path`` as an existing assay store of this schema (opened read-only), else one line."""
     if not path.exists():
         raise StoreMissing(f"store merge: no store at {path}")
-    Store(path, read_only=True, older=True)  # refuses folders, non-stores, damaged or newer
+    Store(path, read_only=True)  # refuses folders, non-stores, damaged or newer files
     return path.resolve()
 
 
@@ -264,7 +264,7 @@ def merge_stores(
         if resolved not in sources:  # the same store twice adds nothing
             sources.append(resolved)
     if out.exists():
-        Store(out, read_only=True, older=True)  # an existing output must be an assay store
+        Store(out, read_only=True)  # an existing output must be an assay store
         if out.with_name(out.name + ".wal").exists():
             raise InputError(
                 f"store merge: {out} has a write-ahead log ({out.name}.wal): another process "

@@ -142,15 +142,7 @@ def _registered(
 class Store:
     """A DuckDB results store. Use :func:`open_store` to get one."""
 
-    def __init__(
-        self,
-        path: str | os.PathLike[str] | None = None,
-        *,
-        read_only: bool = False,
-        older: bool = False,
-    ):
-        """``read_only``: open without writing, which needs a store of this schema version
-        (``older=True``: or of an older one, read as it is, as ``assay store merge`` does)."""
+    def __init__(self, path: str | os.PathLike[str] | None = None, *, read_only: bool = False):
         self.path = Path(path) if path is not None else default_store_path()
         self.read_only = read_only
         self._checked = False
@@ -161,12 +153,7 @@ class Store:
                 version = read_schema_version(con, str(self.path))
             if version is None:
                 raise InputError(f"{self.path}: an empty DuckDB database, not an assay store")
-            if version < SCHEMA_VERSION and not older:
-                raise InputError(
-                    f"{self.path}: store schema version {version} needs upgrading: "
-                    "open it once without read_only"
-                )
-            self.schema_version = version
+            self.schema_version = version  # an older one is read as it is, not migrated
         else:
             check_store_file(self.path)
             try:
