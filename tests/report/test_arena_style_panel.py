@@ -228,3 +228,20 @@ def test_a_large_arena_gets_sandwich_intervals_not_slow_refits(monkeypatch):
     assert style_panel(df, bootstrap=999).results["style"].controlled.info["ci_method"] == (
         "bootstrap"
     )
+
+
+def test_too_few_votes_show_unbounded_intervals_in_words():
+    df = pd.DataFrame(
+        {
+            "model_a": ["a", "b"],
+            "model_b": ["b", "c"],
+            "winner": ["model_a", "model_a"],
+            "answer_a": ["x y", "x"],
+            "answer_b": ["z", "z z z"],
+        }
+    )
+    panel = style_panel(df, bootstrap=0)
+    cells = [c["text"] for c in panel.items[0]["rows"][0]]
+    assert cells[2].endswith("(unbounded)") and cells[4].endswith("(unbounded)")
+    texts = [i["text"] for i in panel.items if i["kind"] == "text"]
+    assert texts[0].startswith("Too few votes to rate a, b, c")

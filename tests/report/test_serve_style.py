@@ -63,3 +63,15 @@ def test_posted_battles_may_carry_answers_or_style_features(vote_store):
     apart = {"style_a": {"tokens": 1}, "style_b": {"words": 1}}
     r = client.post("/api/battles", json={**base, "winner": "tie", **apart})
     assert r.status_code in (400, 422) and "share no feature" in r.text
+
+
+def test_the_live_report_refreshes_the_style_panel_after_a_vote(vote_store):
+    app = create_app(vote_store, seed=3)
+    client = TestClient(app, base_url=LOCAL)
+    state = app.state.assay
+    assert "carry no style information" in state.report().panel("arena_style").note
+    pair = client.get("/api/arena/pair").json()
+    client.post("/api/arena/vote", json={"pair_id": pair["pair_id"], "winner": "model_a"})
+    panel = state.report().panel("arena_style")  # only the arena panels are recomputed
+    assert panel.available and panel.results["style"].n_styled == 1
+    assert panel.results["style"].n_total == len(Store(vote_store).battles())

@@ -3,6 +3,8 @@ style coefficients, from the style features the store keeps with each battle."""
 
 from __future__ import annotations
 
+import math
+
 import pandas as pd
 
 from assay import rank
@@ -17,7 +19,8 @@ RESAMPLED_VOTES = 50_000_000
 
 
 def _rating(value: float, low: float, high: float) -> dict:
-    return cell(f"{value:.0f} [{low:.0f}, {high:.0f}]", value, "num")
+    span = f"[{low:.0f}, {high:.0f}]" if math.isfinite(high - low) else "(unbounded)"
+    return cell(f"{value:.0f} {span}", value, "num")
 
 
 def _change(value: int) -> dict:
@@ -153,6 +156,9 @@ def style_panel(
         caption="style coefficients",
         table_id="arena-style-coefficients",
     )
+    note = result.controlled.info.get("note")  # too few votes: which intervals are unbounded
+    if note:
+        panel.text(f"{str(note)[:1].upper()}{str(note)[1:]}.")
     panel.text(_summary(result, level))
     panel.results["style"] = result
     return panel
