@@ -70,3 +70,28 @@ def test_an_old_store_merges_as_an_input_unchanged(tmp_path):
     assert len(merged) == 2 and pd.isna(merged.at[vid, "style_a"])
     styled = merged.drop(index=vid).iloc[0]
     assert json.loads(styled["style_a"])["length"] == 2.0
+
+
+def test_stored_json_reads_back_as_the_given_values():
+    """The store's JSON text parses (pyarrow, all rows at once) to the values given, and text
+    the fast reader cannot take goes the careful way, with the same checks."""
+    from assay.core import style_json, style_values
+
+    dicts = pd.DataFrame(
+        {
+            "style_a": [{"tokens": 3, "bold": 0.1}, {"tokens": 10, "bold": 2}],
+            "style_b": [{"tokens": 7, "bold": 1}, {"tokens": 1, "bold": 1 / 3}],
+        }
+    )
+    stored = style_json(dicts)
+    assert stored["style_a"].map(type).eq(str).all()
+    for ours, given in zip(style_values(stored), style_values(dicts), strict=True):
+        pd.testing.assert_frame_equal(ours, given, rtol=1e-14)
+    nested = pd.DataFrame(
+        {"style_a": ['{"h": {"h1": 1, "h2": 2}}'], "style_b": ['{"h": {"h1": 0}}']}
+    )  # per-level counts, as JSON text: summed by the careful path
+    side_a, side_b = style_values(nested)
+    assert (side_a.at[0, "h"], side_b.at[0, "h"]) == (3.0, 0.0)
+    ragged = pd.DataFrame({"style_a": ['{"t": 1}', '{"u": 2}'], "style_b": ['{"t": 1}'] * 2})
+    with pytest.raises(InputError, match="feature 't' must be a number"):
+        style_values(ragged)

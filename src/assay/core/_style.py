@@ -46,9 +46,35 @@ def _object(value):
     return value
 
 
+def _flat_json(col: pd.Series) -> pd.DataFrame | None:
+    """A column of JSON object texts of plain numbers (what the store writes) parsed at once by
+    pyarrow's JSON reader; None for anything else (the careful path checks and names it)."""
+    if len(col) == 0 or pd.api.types.infer_dtype(col, skipna=False) != "string":
+        return None
+    import pyarrow as pa
+    import pyarrow.json as pa_json
+
+    text = "\n".join(col.tolist()).encode()
+    try:
+        table = pa_json.read_json(pa.py_buffer(text))
+    except (pa.ArrowException, ValueError):
+        return None
+    numeric = all(pa.types.is_integer(t) or pa.types.is_floating(t) for t in table.schema.types)
+    if table.num_rows != len(col) or not table.num_columns or not numeric:
+        return None
+    frame = table.to_pandas().astype(float)
+    if frame.isna().any(axis=None) or not np.isfinite(frame.to_numpy()).all():
+        return None
+    frame.columns = [str(c) for c in frame.columns]
+    return frame
+
+
 def _dicts(col: pd.Series, side: str) -> pd.DataFrame:
     """A column of {feature: number} dicts as a numeric frame (a dict value is summed:
     LMArena stores header counts per level)."""
+    fast = _flat_json(col)
+    if fast is not None:
+        return fast
     rows = [_object(r) for r in col.tolist()]  # parsing the field, not analysis
     bad = next((i for i, r in enumerate(rows) if not isinstance(r, dict)), None)
     if bad is not None:
