@@ -133,8 +133,11 @@ def style_panel(
         ]
         for r in t.itertuples(index=False)
     ]
+    why = [f"{result.n_styled:,} carry style features"] * (result.n_styled < result.n_total)
+    if result.n_battles < result.n_styled:  # several groups never compared: the largest
+        why.append("the largest group of models compared with each other")
     scope = f"{result.n_battles:,} of {result.n_total:,} votes" + (
-        f" ({result.n_styled:,} carry style features)" if result.n_styled < result.n_total else ""
+        f" ({'; '.join(why)})" if why else ""
     )
     panel.table(
         [
