@@ -6,6 +6,7 @@ from __future__ import annotations
 import functools
 import inspect
 from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -214,6 +215,33 @@ def report_confidence(
     """``--confidence`` with both old spellings, ``--alpha`` and ``--level``, as deprecated
     aliases (``assay report`` took both)."""
     return resolve_confidence(confidence, alpha=("alpha", alpha), level=("level", level))
+
+
+@dataclass(frozen=True)
+class Resampling:
+    """The interval options of a bootstrap analysis; ``**r.kwargs`` hands them on."""
+
+    bootstrap: int = 200
+    seed: int = 0
+    confidence: float = DEFAULT_CONFIDENCE
+
+    @property
+    def kwargs(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+RESAMPLING = Resampling()
+
+
+def resampling_options(
+    bootstrap: BootstrapOption = RESAMPLING.bootstrap,
+    confidence: ConfidenceOption = None,
+    alpha: AlphaAliasOption = None,
+    seed: SeedOption = RESAMPLING.seed,
+) -> Resampling:
+    """An option group for :func:`with_options`: ``--bootstrap`` (default 200),
+    ``--confidence`` (with its deprecated alias ``--alpha``) and ``--seed``."""
+    return Resampling(bootstrap, seed, confidence_option(confidence, alpha))
 
 
 def with_options(**groups: Callable[..., Any]) -> Callable[[Callable[..., Any]], Callable]:
