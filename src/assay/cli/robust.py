@@ -63,19 +63,7 @@ def robustness_cmd(
     print_table(
         result.table,
         title="perturbed − clean, paired over documents",
-        columns=[
-            "model",
-            "task",
-            "metric",
-            "perturbation",
-            "n",
-            "clean",
-            "perturbed",
-            "diff",
-            "ci_low",
-            "ci_high",
-            "pvalue",
-        ],
+        columns=list(result.SHOWN),
     )
     print_table(
         result.worst,

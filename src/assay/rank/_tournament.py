@@ -43,7 +43,39 @@ class Judge(Protocol):
     def compare(self, prompt: str, answer_a: str, answer_b: str) -> str: ...
 
 
-class ModelJudge:
+class ModelBacked:
+    """What a judge or rater backed by an ``assay.models`` backend shares: the backend, the
+    prompt template, the mode (``loglikelihood`` or ``generate``) and the name it goes by."""
+
+    kind = "judge"
+
+    def __init__(self, backend: Any, *, template: str, mode: str, max_new_tokens: int) -> None:
+        if mode not in ("loglikelihood", "generate"):
+            raise InputError(f"{self.kind} mode {mode!r}: use loglikelihood or generate")
+        self.backend = backend
+        self.template = template
+        self.mode = mode
+        self.max_new_tokens = max_new_tokens
+        self.name = str(getattr(backend, "name", type(backend).__name__))
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.name!r}, mode={self.mode!r})"
+
+    def _generated(self, contexts: list[str]) -> pd.Series:
+        """The backend's greedy answers to ``contexts`` (one backend call)."""
+        results = self.backend.generate(
+            [GenerateRequest(c, max_new_tokens=self.max_new_tokens) for c in contexts]
+        )
+        return pd.Series([r.text for r in results], dtype="string")
+
+    def _logprobs(self, contexts: list[str], continuations: Sequence[str]) -> np.ndarray:
+        """log p(continuation | context), one row per context (one backend call)."""
+        requests = [LoglikelihoodRequest(c, s) for c in contexts for s in continuations]
+        logprob = np.array([r.logprob for r in self.backend.loglikelihood(requests)])
+        return logprob.reshape(len(contexts), len(continuations))
+
+
+class ModelJudge(ModelBacked):
     """A :class:`Judge` backed by an ``assay.models`` backend.
 
     ``mode="loglikelihood"`` (default) compares log p(" A") with log p(" B") after
@@ -61,17 +93,8 @@ class ModelJudge:
         margin: float = 0.0,
         max_new_tokens: int = 8,
     ) -> None:
-        if mode not in ("loglikelihood", "generate"):
-            raise InputError(f"judge mode {mode!r}: use loglikelihood or generate")
-        self.backend = backend
-        self.template = template
-        self.mode = mode
+        super().__init__(backend, template=template, mode=mode, max_new_tokens=max_new_tokens)
         self.margin = margin
-        self.max_new_tokens = max_new_tokens
-        self.name = str(getattr(backend, "name", type(backend).__name__))
-
-    def __repr__(self) -> str:
-        return f"ModelJudge({self.name!r}, mode={self.mode!r})"
 
     def compare(self, prompt: str, answer_a: str, answer_b: str) -> str:
         return self.compare_many([(prompt, answer_a, answer_b)])[0]
@@ -82,15 +105,10 @@ class ModelJudge:
         if not contexts:
             return []
         if self.mode == "generate":
-            results = self.backend.generate(
-                [GenerateRequest(c, max_new_tokens=self.max_new_tokens) for c in contexts]
-            )
-            texts = pd.Series([r.text for r in results], dtype="string")
-            first = texts.str.extract(r"\b([AB])\b", expand=False)
+            first = self._generated(contexts).str.extract(r"\b([AB])\b", expand=False)
             return first.fillna("tie").astype(str).tolist()
-        requests = [LoglikelihoodRequest(c, s) for c in contexts for s in (" A", " B")]
-        logprob = np.array([r.logprob for r in self.backend.loglikelihood(requests)])
-        diff = logprob[0::2] - logprob[1::2]
+        logprob = self._logprobs(contexts, (" A", " B"))
+        diff = logprob[:, 0] - logprob[:, 1]
         return np.where(diff > self.margin, "A", np.where(diff < -self.margin, "B", "tie")).tolist()
 
 
