@@ -301,17 +301,7 @@ def flips_cmd(
     print_table(
         result.table,
         title=f"flips {old} -> {new} ({metric}; intervals in the JSON)",
-        columns=[
-            "task",
-            "n",
-            "old_acc",
-            "new_acc",
-            "negative_flips",
-            "positive_flips",
-            "nfr",
-            "pfr",
-            "nfi",
-        ],
+        columns=list(result.SHOWN),
     )
     if show_ids:
         neg = result.flipped[result.flipped["kind"] == "negative"]

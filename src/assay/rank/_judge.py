@@ -68,17 +68,9 @@ class ModelRater(ModelBacked):
     """
 
     kind = "rater"
+    default_template = RATE_TEMPLATE
+    default_max_new_tokens = 4
     scale = (1.0, 9.0)
-
-    def __init__(
-        self,
-        backend: Any,
-        *,
-        template: str = RATE_TEMPLATE,
-        mode: str = "loglikelihood",
-        max_new_tokens: int = 4,
-    ) -> None:
-        super().__init__(backend, template=template, mode=mode, max_new_tokens=max_new_tokens)
 
     def rate(self, prompt: str, answer: str) -> float:
         return self.rate_many([(prompt, answer)])[0]

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol, runtime_checkable
+from typing import Any, ClassVar, Protocol, runtime_checkable
 
 import numpy as np
 import pandas as pd
@@ -47,15 +47,26 @@ class ModelBacked:
     """What a judge or rater backed by an ``assay.models`` backend shares: the backend, the
     prompt template, the mode (``loglikelihood`` or ``generate``) and the name it goes by."""
 
-    kind = "judge"
+    kind: ClassVar[str] = "judge"
+    default_template: ClassVar[str] = JUDGE_TEMPLATE
+    default_max_new_tokens: ClassVar[int] = 8
 
-    def __init__(self, backend: Any, *, template: str, mode: str, max_new_tokens: int) -> None:
+    def __init__(
+        self,
+        backend: Any,
+        *,
+        template: str | None = None,
+        mode: str = "loglikelihood",
+        max_new_tokens: int | None = None,
+    ) -> None:
         if mode not in ("loglikelihood", "generate"):
             raise InputError(f"{self.kind} mode {mode!r}: use loglikelihood or generate")
         self.backend = backend
-        self.template = template
+        self.template = self.default_template if template is None else template
         self.mode = mode
-        self.max_new_tokens = max_new_tokens
+        self.max_new_tokens = (
+            self.default_max_new_tokens if max_new_tokens is None else max_new_tokens
+        )
         self.name = str(getattr(backend, "name", type(backend).__name__))
 
     def __repr__(self) -> str:
@@ -80,20 +91,12 @@ class ModelJudge(ModelBacked):
 
     ``mode="loglikelihood"`` (default) compares log p(" A") with log p(" B") after
     :data:`JUDGE_TEMPLATE`: "A" if it is ahead by more than ``margin`` nats, "B" if behind,
-    else "tie". ``mode="generate"`` reads the first "A" or "B" in a greedy answer. Requests are
-    batched: one backend call per tournament round.
+    else "tie". ``mode="generate"`` reads the first "A" or "B" in a greedy answer (at most
+    ``max_new_tokens``, default 8). Requests are batched: one backend call per tournament round.
     """
 
-    def __init__(
-        self,
-        backend: Any,
-        *,
-        template: str = JUDGE_TEMPLATE,
-        mode: str = "loglikelihood",
-        margin: float = 0.0,
-        max_new_tokens: int = 8,
-    ) -> None:
-        super().__init__(backend, template=template, mode=mode, max_new_tokens=max_new_tokens)
+    def __init__(self, backend: Any, *, margin: float = 0.0, **options: Any) -> None:
+        super().__init__(backend, **options)
         self.margin = margin
 
     def compare(self, prompt: str, answer_a: str, answer_b: str) -> str:
