@@ -14,8 +14,9 @@ import typer
 
 from assay.core import DEFAULT_CONFIDENCE, resolve_confidence
 from assay.errors import InputError
+from assay.store import Evidence, Store
 
-from ._common import TABLE_FORMATS, bounded, set_table_format
+from ._common import TABLE_FORMATS, bounded, get_store, set_table_format
 
 MAX_BOOTSTRAP = 100_000
 """Upper bound of every ``--bootstrap`` (the resamples are held in memory)."""
@@ -242,6 +243,48 @@ def resampling_options(
     """An option group for :func:`with_options`: ``--bootstrap`` (default 200),
     ``--confidence`` (with its deprecated alias ``--alpha``) and ``--seed``."""
     return Resampling(bootstrap, seed, confidence_option(confidence, alpha))
+
+
+@dataclass(frozen=True)
+class Scope:
+    """What an analysis reads: the store, the tasks and models (None: all) and the metric
+    (None: each task's headline)."""
+
+    store: Path | None = None
+    tasks: list[str] | None = None
+    models: list[str] | None = None
+    metric: str | None = None
+
+    def open(self) -> Store:
+        """The store (a missing one is a one-line error)."""
+        return get_store(self.store, must_exist=True)
+
+    def evidence(self) -> Evidence:
+        """The store's evidence (``Store.evidence``); no scored samples is a one-line error."""
+        st = self.open()
+        ev = st.evidence()
+        if ev.scores.empty:
+            raise InputError(f"the store at {st.path} has no scored samples")
+        return ev
+
+    @property
+    def selection(self) -> dict[str, Any]:
+        """``metric=``, ``models=`` and ``tasks=`` for an analysis of :mod:`assay.stats`."""
+        return {"metric": self.metric, "models": self.models, "tasks": self.tasks}
+
+
+SCOPE = Scope()
+
+
+def scope_options(
+    store: StoreOption = None,
+    task: TasksOption = None,
+    models: ModelsOption = None,
+    metric: MetricOption = None,
+) -> Scope:
+    """An option group for :func:`with_options`: ``--store``, ``-t/--task`` (several),
+    ``--models`` and ``--metric``."""
+    return Scope(store, task, split_list(models), metric)
 
 
 def with_options(**groups: Callable[..., Any]) -> Callable[[Callable[..., Any]], Callable]:
