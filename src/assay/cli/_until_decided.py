@@ -34,16 +34,6 @@ DeltaOption = Annotated[
     ),
 ]
 
-SeqConfidenceOption = Annotated[
-    float | None,
-    typer.Option(
-        "--confidence",
-        callback=bounded(0, 1, low_open=True, high_open=True),
-        help="--until-decided/--adaptive: confidence level, in (0, 1) (default 0.95).",
-        show_default=False,
-    ),
-]
-
 EveryOption = Annotated[
     int | None,
     typer.Option(

@@ -13,21 +13,24 @@ from ._adaptive_eval import run_adaptive
 from ._common import bounded, console, print_json, print_table
 from ._eval_summary import cached_line
 from ._lm_eval_flags import (
-    ChatTemplateOption,
-    DataDirOption,
+    LM_EVAL_FLAGS,
     DeviceOption,
-    GenKwargsOption,
-    LogSamplesOption,
-    MultiturnOption,
-    OutputPathOption,
+    LmEvalFlags,
     count_only,
+    lm_eval_flags,
     lm_eval_names,
-    parse_gen_kwargs,
     parse_limit,
     run_lm_eval_command,
     with_device,
 )
-from ._options import ConfidenceOption, DataRootOption, JsonOption, StoreOption, split_names
+from ._options import (
+    ConfidenceOption,
+    DataRootOption,
+    JsonOption,
+    StoreOption,
+    split_names,
+    with_options,
+)
 from ._until_decided import (
     AdaptiveOption,
     DeltaOption,
@@ -48,6 +51,7 @@ DEFAULT_SUITE_LIMIT = 50
 minutes for the bundled model on 2 CPU cores."""
 
 
+@with_options(lm_eval=lm_eval_flags)
 def eval_command(
     model: Annotated[
         list[str] | None,
@@ -161,12 +165,7 @@ def eval_command(
         ),
     ] = False,
     data_root: DataRootOption = None,
-    data_dir: DataDirOption = None,
-    apply_chat_template: ChatTemplateOption = False,
-    fewshot_as_multiturn: MultiturnOption = None,
-    gen_kwargs: GenKwargsOption = None,
-    output_path: OutputPathOption = None,
-    log_samples: LogSamplesOption = False,
+    lm_eval: LmEvalFlags = LM_EVAL_FLAGS,
     device: DeviceOption = None,
     shard: Annotated[
         str | None,
@@ -336,7 +335,6 @@ def eval_command(
         if len(lm_names) < len(tasks):
             count_only(limit, "assay's own tasks")
         from assay.core import resolve_confidence
-        from assay.runner import LmEvalOptions
 
         run_lm_eval_command(
             spec,
@@ -345,17 +343,8 @@ def eval_command(
             json_out=json_out,
             trust_remote_code=trust_remote_code,
             confidence=resolve_confidence(confidence),
-            options=LmEvalOptions(
-                num_fewshot=num_fewshot,
-                limit=limit,
-                seed=seed,
-                batch_size=batch_size,
-                apply_chat_template=apply_chat_template,
-                fewshot_as_multiturn=fewshot_as_multiturn,
-                gen_kwargs=parse_gen_kwargs(gen_kwargs),
-                data_dir=data_dir,
-                output_path=output_path,
-                log_samples=log_samples,
+            options=lm_eval.options(
+                num_fewshot=num_fewshot, limit=limit, seed=seed, batch_size=batch_size
             ),
         )
         tasks = [t for t in tasks if t not in lm_names]

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.text import Text
@@ -148,53 +149,56 @@ def _report_import(summary: dict, json_out: bool) -> None:
         )
 
 
-@import_app.command("lm-eval")
-def import_lm_eval_cmd(
-    path: Annotated[Path, typer.Argument(help="lm-eval --output_path folder (or a model folder).")],
-    model: Annotated[
-        str | None, typer.Option(help="Model name to store (default: lm-eval's model_name).")
-    ] = None,
-    store: StoreOption = None,
-    json_out: JsonOption = False,
-) -> None:
-    """Import lm-evaluation-harness 0.4 results_*.json and samples_*.jsonl (run with --log_samples)."""
-    with progress_bar("importing lm-eval files") as update:
-        summary = import_lm_eval(get_store(store), path, model=model, progress=update)
-    _report_import(summary.to_dict(), json_out)
+def _import_command(
+    importer: Callable[..., Any], what: str, path_help: str, model_help: str, doc: str
+) -> Callable[..., None]:
+    """The command that imports one harness's files with ``importer(store, path, model=,
+    progress=)`` and prints what came in (``what`` labels the progress bar)."""
+
+    def command(path: Path, model: str | None = None, store=None, json_out=False) -> None:
+        with progress_bar(f"importing {what}") as update:
+            summary = importer(get_store(store), path, model=model, progress=update)
+        _report_import(summary.to_dict(), json_out)
+
+    command.__doc__ = doc
+    command.__annotations__ = {
+        "path": Annotated[Path, typer.Argument(help=path_help)],
+        "model": Annotated[str | None, typer.Option(help=model_help)],
+        "store": StoreOption,
+        "json_out": JsonOption,
+        "return": None,
+    }
+    return command
 
 
-@import_app.command("inspect")
-def import_inspect_cmd(
-    path: Annotated[Path, typer.Argument(help="An inspect_ai .eval or .json log, or a folder.")],
-    model: Annotated[
-        str | None, typer.Option(help="Model name to store (default: the log's eval.model).")
-    ] = None,
-    store: StoreOption = None,
-    json_out: JsonOption = False,
-) -> None:
-    """Import inspect_ai logs: one run per log, epochs as repeats, every scorer as a metric."""
-    with progress_bar("importing inspect logs") as update:
-        summary = import_inspect(get_store(store), path, model=model, progress=update)
-    _report_import(summary.to_dict(), json_out)
-
-
-@import_app.command("lighteval")
-def import_lighteval_cmd(
-    path: Annotated[
-        Path,
-        typer.Argument(help="lighteval --output-dir, a details_*.parquet or a results_*.json."),
-    ],
-    model: Annotated[
-        str | None,
-        typer.Option(help="Model name to store (default: the results JSON's model_name)."),
-    ] = None,
-    store: StoreOption = None,
-    json_out: JsonOption = False,
-) -> None:
-    """Import lighteval per-sample details (run with --save-details) and its results JSON."""
-    with progress_bar("importing lighteval files") as update:
-        summary = import_lighteval(get_store(store), path, model=model, progress=update)
-    _report_import(summary.to_dict(), json_out)
+import_app.command("lm-eval")(
+    _import_command(
+        import_lm_eval,
+        "lm-eval files",
+        "lm-eval --output_path folder (or a model folder).",
+        "Model name to store (default: lm-eval's model_name).",
+        "Import lm-evaluation-harness 0.4 results_*.json and samples_*.jsonl (run with "
+        "--log_samples).",
+    )
+)
+import_app.command("inspect")(
+    _import_command(
+        import_inspect,
+        "inspect logs",
+        "An inspect_ai .eval or .json log, or a folder.",
+        "Model name to store (default: the log's eval.model).",
+        "Import inspect_ai logs: one run per log, epochs as repeats, every scorer as a metric.",
+    )
+)
+import_app.command("lighteval")(
+    _import_command(
+        import_lighteval,
+        "lighteval files",
+        "lighteval --output-dir, a details_*.parquet or a results_*.json.",
+        "Model name to store (default: the results JSON's model_name).",
+        "Import lighteval per-sample details (run with --save-details) and its results JSON.",
+    )
+)
 
 
 def _parse_mapping(items: list[str]) -> dict[str, str]:
