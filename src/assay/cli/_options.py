@@ -132,6 +132,8 @@ MetricOption = Annotated[
         "--metric", help="Metric (default per task: acc, else exact_match, else the first)."
     ),
 ]
+ModelOption = Annotated[str | None, typer.Option("--model", help="Model (default: all).")]
+"""``--model`` for commands that take one model or all."""
 ModelsOption = Annotated[
     str | None, typer.Option("--models", help="Comma-separated models (default: all).")
 ]

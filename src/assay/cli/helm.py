@@ -15,6 +15,7 @@ from ._common import bounded, console, get_store, json_printed, print_table
 from ._options import (
     SCOPE,
     JsonOption,
+    ModelOption,
     Scope,
     SeedOption,
     StoreOption,
@@ -39,7 +40,7 @@ def _samples(store, model: str | None = None, task: str | None = None):
 @with_options(confidence=confidence_option)
 def calibration_cmd(
     store: StoreOption = None,
-    model: Annotated[str | None, typer.Option("--model", help="Model (default: all).")] = None,
+    model: ModelOption = None,
     task: TaskOption = None,
     metric: Annotated[str, typer.Option("--metric", help="0/1 correctness metric.")] = "acc",
     bins: Annotated[
@@ -132,7 +133,7 @@ def calibration_cmd(
 @with_options(confidence=confidence_option)
 def efficiency_cmd(
     store: StoreOption = None,
-    model: Annotated[str | None, typer.Option("--model", help="Model (default: all).")] = None,
+    model: ModelOption = None,
     task: TasksOption = None,
     prices: Annotated[
         Path | None,

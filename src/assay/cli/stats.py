@@ -14,6 +14,7 @@ from ._options import (
     AlphaOption,
     JsonOption,
     MetricOption,
+    ModelOption,
     ModelsOption,
     SeedOption,
     StoreOption,
@@ -406,7 +407,7 @@ def items_cmd(
 
 def variance_cmd(
     store: StoreOption = None,
-    model: Annotated[str | None, typer.Option("--model", help="Model (default: all).")] = None,
+    model: ModelOption = None,
     task: TasksOption = None,
     metric: MetricOption = None,
     checkpoints: Annotated[
