@@ -9,7 +9,7 @@ import typer
 
 from assay.errors import InputError
 
-from ._common import bounded, console, get_store, print_json, print_table
+from ._common import bounded, console, get_store, json_printed, print_json, print_table
 from ._options import (
     AlphaOption,
     JsonOption,
@@ -259,8 +259,7 @@ def power_cmd(
             k_b=k_b or 1,
         )
     out = result.to_dict()
-    if json_out:
-        print_json(out)
+    if json_printed(json_out, out):
         return
     estimated = out.pop("estimated_from", None)
     print_table([out], title="power analysis", digits=4)
@@ -296,8 +295,7 @@ def flips_cmd(
         metric=metric,
         confidence=confidence,
     )
-    if json_out:
-        print_json(result.to_dict())
+    if json_printed(json_out, result):
         return
     print_table(
         result.table,
@@ -332,8 +330,7 @@ def bias_cmd(
     result = position_bias(
         samples, model=model, task=only(task), metric=metric, confidence=confidence
     )
-    if json_out:
-        print_json(result.to_dict())
+    if json_printed(json_out, result):
         return
     print_table(result.table, title="positions")
     summary = result.to_dict()
@@ -393,8 +390,7 @@ def items_cmd(
         seed=seed,
     )
     out = result.to_dict(flagged_only=flagged)
-    if json_out:
-        print_json(out)
+    if json_printed(json_out, out):
         return
     table = result.flagged if flagged else result.table
     print_table(table, title=f"items of {result.task} ({result.metric})")
@@ -441,8 +437,7 @@ def variance_cmd(
         res = monotonicity(
             df, names, steps=use, task=only(task), metric=metric, metrics=ev.metrics, seed=seed
         )
-        if json_out:
-            print_json(res.to_dict())
+        if json_printed(json_out, res):
             return
         print_table(res.table, title="checkpoints")
         console.print(
@@ -451,8 +446,7 @@ def variance_cmd(
         )
         return
     result = variance_decomposition(df, model=model, task=task, metric=metric, metrics=ev.metrics)
-    if json_out:
-        print_json(result.to_dict())
+    if json_printed(json_out, result):
         return
     if result.table.empty:
         console.print("no factor with two or more levels on shared docs (one run, one repeat)")

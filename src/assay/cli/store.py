@@ -22,7 +22,7 @@ from assay.store import (
     set_model_meta,
 )
 
-from ._common import console, get_store, print_json, print_table
+from ._common import console, get_store, json_printed, print_json, print_table
 from ._options import JsonOption, StoreOption, split_list
 from ._progress import progress_bar
 
@@ -37,8 +37,7 @@ models_app = typer.Typer(help="Models and their metadata.", no_args_is_help=True
 def info(store: StoreOption = None, json_out: JsonOption = False) -> None:
     """Show models, tasks, runs and sample counts in the store."""
     result = get_store(store, must_exist=True).info()
-    if json_out:
-        print_json(result)
+    if json_printed(json_out, result):
         return
     console.print(
         Text.assemble((str(result["path"]), "bold"), f" (schema v{result['schema_version']})")
@@ -68,9 +67,7 @@ def query(
         df = get_store(store, must_exist=True).sql(sql, read_only=True)
     except duckdb.Error as exc:
         raise InputError(str(exc).strip().splitlines()[0]) from None
-    if json_out:
-        print_json(df.to_dict(orient="records"))
-    else:
+    if not json_printed(json_out, df):
         print_table(df, digits=6)
 
 
@@ -87,8 +84,7 @@ def label_free(
     result = add_label_free_metrics(
         get_store(store, must_exist=True), split_list(models), split_list(task)
     )
-    if json_out:
-        print_json(result)
+    if json_printed(json_out, result):
         return
     console.print(f"{result['samples']} samples in {result['runs']} runs scored")
     print_table(result["values"], title="label-free metrics per run")
@@ -110,8 +106,7 @@ def merge(
     nothing is written."""
     with progress_bar("merging stores") as update:
         result = merge_stores(inputs, output, progress=update)
-    if json_out:
-        print_json(result)
+    if json_printed(json_out, result):
         return
     added, total = result["added"], result["total"]
     console.print(
@@ -126,8 +121,7 @@ def merge(
 
 
 def _report_import(summary: dict, json_out: bool) -> None:
-    if json_out:
-        print_json(summary)
+    if json_printed(json_out, summary):
         return
     present = summary.get("present", 0)
     console.print(
@@ -307,9 +301,7 @@ def set_meta(
 def list_models(store: StoreOption = None, json_out: JsonOption = False) -> None:
     """List the models in the store with their metadata."""
     df = get_store(store, must_exist=True).models()
-    if json_out:
-        print_json(df.to_dict(orient="records"))
-    else:
+    if not json_printed(json_out, df):
         print_table(df.drop(columns=["extra"]), title="models")
 
 
