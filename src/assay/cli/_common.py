@@ -180,6 +180,16 @@ def print_json(data: Any) -> None:
     typer.echo(text)
 
 
+def json_printed(json_out: bool, data: Any) -> bool:
+    """With ``--json``, print ``data`` as JSON (a result: its ``to_dict()``; a table: its
+    records) and say so; the command then skips its text (``if json_printed(...): return``)."""
+    if json_out and isinstance(data, pd.DataFrame):
+        print_json(data.to_dict(orient="records"))
+    elif json_out:
+        print_json(data.to_dict() if hasattr(data, "to_dict") else data)
+    return json_out
+
+
 def _plain_value(value: Any) -> Any:
     """A value the JSON encoder does not know, as :func:`to_jsonable` gives it (else text)."""
     plain = to_jsonable(value)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict, dataclass
 from typing import Annotated, Any
 
 import typer
@@ -10,53 +11,6 @@ from assay.errors import InputError
 
 from ._common import console, print_json, print_table
 
-DataDirOption = Annotated[
-    str | None,
-    typer.Option(
-        "--data-dir",
-        envvar="ASSAY_DATA_DIR",
-        help="lm-eval tasks: a local data mirror DIR/<dataset_path>/<dataset_name or default>/"
-        "<split>.parquet (or .jsonl); else the Hugging Face datasets cache.",
-        metavar="DIR",
-    ),
-]
-ChatTemplateOption = Annotated[
-    bool,
-    typer.Option(
-        "--apply-chat-template", help="lm-eval tasks: prompts through the model's chat template."
-    ),
-]
-MultiturnOption = Annotated[
-    bool | None,
-    typer.Option(
-        "--fewshot-as-multiturn/--no-fewshot-as-multiturn",
-        help="lm-eval tasks: few-shot examples as chat turns (needs --apply-chat-template; "
-        "default: on with it, as lm-eval).",
-        show_default=False,
-    ),
-]
-GenKwargsOption = Annotated[
-    str | None,
-    typer.Option(
-        "--gen-kwargs",
-        help="lm-eval tasks: generation settings k=v,... (temperature, max_gen_toks, until, "
-        "do_sample, top_p).",
-        metavar="K=V[,K=V...]",
-    ),
-]
-OutputPathOption = Annotated[
-    str | None,
-    typer.Option(
-        "--output-path",
-        help="lm-eval tasks: also write lm-eval's results JSON (and with --log-samples its "
-        "samples JSONL) under this folder.",
-        metavar="DIR",
-    ),
-]
-LogSamplesOption = Annotated[
-    bool,
-    typer.Option("--log-samples", help="With --output-path: keep lm-eval's samples JSONL too."),
-]
 DeviceOption = Annotated[
     str | None,
     typer.Option(
@@ -129,6 +83,87 @@ def lm_eval_names(tasks: list[str]) -> list[str]:
     from assay.tasks import is_assay_task
 
     return [t for t in tasks if not is_assay_task(t)]
+
+
+@dataclass(frozen=True)
+class LmEvalFlags:
+    """What the lm-eval flags of ``assay eval`` ask for (they apply to lm-eval's tasks)."""
+
+    data_dir: str | None = None
+    apply_chat_template: bool = False
+    fewshot_as_multiturn: bool | None = None
+    gen_kwargs: str | None = None
+    output_path: str | None = None
+    log_samples: bool = False
+
+    def options(self, **sampling: Any) -> Any:
+        """``assay.runner.LmEvalOptions`` of these flags and the run's ``sampling`` settings
+        (num_fewshot, limit, seed, batch_size); ``--gen-kwargs`` parsed."""
+        from assay.runner import LmEvalOptions
+
+        return LmEvalOptions(
+            **sampling, **{**asdict(self), "gen_kwargs": parse_gen_kwargs(self.gen_kwargs)}
+        )
+
+
+LM_EVAL_FLAGS = LmEvalFlags()
+
+
+def lm_eval_flags(
+    data_dir: Annotated[
+        str | None,
+        typer.Option(
+            "--data-dir",
+            envvar="ASSAY_DATA_DIR",
+            help="lm-eval tasks: a local data mirror "
+            "DIR/<dataset_path>/<dataset_name or default>/<split>.parquet (or .jsonl); else the "
+            "Hugging Face datasets cache.",
+            metavar="DIR",
+        ),
+    ] = None,
+    apply_chat_template: Annotated[
+        bool,
+        typer.Option(
+            "--apply-chat-template",
+            help="lm-eval tasks: prompts through the model's chat template.",
+        ),
+    ] = False,
+    fewshot_as_multiturn: Annotated[
+        bool | None,
+        typer.Option(
+            "--fewshot-as-multiturn/--no-fewshot-as-multiturn",
+            help="lm-eval tasks: few-shot examples as chat turns (needs --apply-chat-template; "
+            "default: on with it, as lm-eval).",
+            show_default=False,
+        ),
+    ] = None,
+    gen_kwargs: Annotated[
+        str | None,
+        typer.Option(
+            "--gen-kwargs",
+            help="lm-eval tasks: generation settings k=v,... (temperature, max_gen_toks, until, "
+            "do_sample, top_p).",
+            metavar="K=V[,K=V...]",
+        ),
+    ] = None,
+    output_path: Annotated[
+        str | None,
+        typer.Option(
+            "--output-path",
+            help="lm-eval tasks: also write lm-eval's results JSON (and with --log-samples its "
+            "samples JSONL) under this folder.",
+            metavar="DIR",
+        ),
+    ] = None,
+    log_samples: Annotated[
+        bool,
+        typer.Option("--log-samples", help="With --output-path: keep lm-eval's samples JSONL too."),
+    ] = False,
+) -> LmEvalFlags:
+    """The lm-eval flags as one option group (:func:`assay.cli._options.with_options`)."""
+    return LmEvalFlags(
+        data_dir, apply_chat_template, fewshot_as_multiturn, gen_kwargs, output_path, log_samples
+    )
 
 
 def run_lm_eval_command(

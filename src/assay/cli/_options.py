@@ -6,6 +6,7 @@ from __future__ import annotations
 import functools
 import inspect
 from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -13,8 +14,9 @@ import typer
 
 from assay.core import DEFAULT_CONFIDENCE, resolve_confidence
 from assay.errors import InputError
+from assay.store import Evidence, Store
 
-from ._common import TABLE_FORMATS, bounded, set_table_format
+from ._common import TABLE_FORMATS, bounded, get_store, set_table_format
 
 MAX_BOOTSTRAP = 100_000
 """Upper bound of every ``--bootstrap`` (the resamples are held in memory)."""
@@ -130,6 +132,8 @@ MetricOption = Annotated[
         "--metric", help="Metric (default per task: acc, else exact_match, else the first)."
     ),
 ]
+ModelOption = Annotated[str | None, typer.Option("--model", help="Model (default: all).")]
+"""``--model`` for commands that take one model or all."""
 ModelsOption = Annotated[
     str | None, typer.Option("--models", help="Comma-separated models (default: all).")
 ]
@@ -214,6 +218,75 @@ def report_confidence(
     """``--confidence`` with both old spellings, ``--alpha`` and ``--level``, as deprecated
     aliases (``assay report`` took both)."""
     return resolve_confidence(confidence, alpha=("alpha", alpha), level=("level", level))
+
+
+@dataclass(frozen=True)
+class Resampling:
+    """The interval options of a bootstrap analysis; ``**r.kwargs`` hands them on."""
+
+    bootstrap: int = 200
+    seed: int = 0
+    confidence: float = DEFAULT_CONFIDENCE
+
+    @property
+    def kwargs(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+RESAMPLING = Resampling()
+
+
+def resampling_options(
+    bootstrap: BootstrapOption = RESAMPLING.bootstrap,
+    confidence: ConfidenceOption = None,
+    alpha: AlphaAliasOption = None,
+    seed: SeedOption = RESAMPLING.seed,
+) -> Resampling:
+    """An option group for :func:`with_options`: ``--bootstrap`` (default 200),
+    ``--confidence`` (with its deprecated alias ``--alpha``) and ``--seed``."""
+    return Resampling(bootstrap, seed, confidence_option(confidence, alpha))
+
+
+@dataclass(frozen=True)
+class Scope:
+    """What an analysis reads: the store, the tasks and models (None: all) and the metric
+    (None: each task's headline)."""
+
+    store: Path | None = None
+    tasks: list[str] | None = None
+    models: list[str] | None = None
+    metric: str | None = None
+
+    def open(self) -> Store:
+        """The store (a missing one is a one-line error)."""
+        return get_store(self.store, must_exist=True)
+
+    def evidence(self) -> Evidence:
+        """The store's evidence (``Store.evidence``); no scored samples is a one-line error."""
+        st = self.open()
+        ev = st.evidence()
+        if ev.scores.empty:
+            raise InputError(f"the store at {st.path} has no scored samples")
+        return ev
+
+    @property
+    def selection(self) -> dict[str, Any]:
+        """``metric=``, ``models=`` and ``tasks=`` for an analysis of :mod:`assay.stats`."""
+        return {"metric": self.metric, "models": self.models, "tasks": self.tasks}
+
+
+SCOPE = Scope()
+
+
+def scope_options(
+    store: StoreOption = None,
+    task: TasksOption = None,
+    models: ModelsOption = None,
+    metric: MetricOption = None,
+) -> Scope:
+    """An option group for :func:`with_options`: ``--store``, ``-t/--task`` (several),
+    ``--models`` and ``--metric``."""
+    return Scope(store, task, split_list(models), metric)
 
 
 def with_options(**groups: Callable[..., Any]) -> Callable[[Callable[..., Any]], Callable]:

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Annotated, Any
 
 import typer
@@ -10,70 +11,80 @@ import typer
 from assay.errors import InputError
 
 from ._common import bounded, console, print_json
+from ._options import ConfidenceOption
 
 DEFAULT_DELTA = 0.02
 DEFAULT_CONFIDENCE = 0.95
 
-UntilDecidedOption = Annotated[
-    bool,
-    typer.Option(
-        "--until-decided",
-        help="Compare -m A -m B on one task in a seeded random order, batch by batch, and "
-        "stop once an anytime-valid confidence sequence decides (A better, B better, or "
-        "equivalent within --delta); resumable.",
-    ),
-]
 
-DeltaOption = Annotated[
-    float | None,
-    typer.Option(
-        "--delta",
-        callback=bounded(0),
-        help="--until-decided: differences below this count as equivalent (default 0.02).",
-        show_default=False,
-    ),
-]
+@dataclass(frozen=True)
+class Sequential:
+    """The options of a sequential run of ``assay eval``: ``--until-decided`` (two models,
+    stop once decided) or ``--adaptive K`` (one model, K chosen questions)."""
 
-SeqConfidenceOption = Annotated[
-    float | None,
-    typer.Option(
-        "--confidence",
-        callback=bounded(0, 1, low_open=True, high_open=True),
-        help="--until-decided/--adaptive: confidence level, in (0, 1) (default 0.95).",
-        show_default=False,
-    ),
-]
+    until_decided: bool = False
+    delta: float | None = None
+    confidence: float | None = None
+    every: int | None = None
+    metric: str | None = None
+    adaptive: int | None = None
 
-EveryOption = Annotated[
-    int | None,
-    typer.Option(
-        "--every",
-        callback=bounded(1),
-        help="--until-decided: questions per batch between looks (default 50).",
-        show_default=False,
-    ),
-]
 
-SeqMetricOption = Annotated[
-    str | None,
-    typer.Option(
-        "--metric",
-        help="--until-decided/--adaptive: the bounded metric used (default: headline).",
-    ),
-]
+SEQUENTIAL = Sequential()
 
-AdaptiveOption = Annotated[
-    int | None,
-    typer.Option(
-        "--adaptive",
-        callback=bounded(1),
-        metavar="K",
-        help="Ask -m only K questions of one task -t, each the most informative at its "
-        "current ability (2PL items fitted on the store's earlier models), and predict its "
-        "full score with an interval.",
-        show_default=False,
-    ),
-]
+
+def sequential_options(
+    until_decided: Annotated[
+        bool,
+        typer.Option(
+            "--until-decided",
+            help="Compare -m A -m B on one task in a seeded random order, batch by batch, and "
+            "stop once an anytime-valid confidence sequence decides (A better, B better, or "
+            "equivalent within --delta); resumable.",
+        ),
+    ] = False,
+    delta: Annotated[
+        float | None,
+        typer.Option(
+            "--delta",
+            callback=bounded(0),
+            help="--until-decided: differences below this count as equivalent (default 0.02).",
+            show_default=False,
+        ),
+    ] = None,
+    confidence: ConfidenceOption = None,
+    every: Annotated[
+        int | None,
+        typer.Option(
+            "--every",
+            callback=bounded(1),
+            help="--until-decided: questions per batch between looks (default 50).",
+            show_default=False,
+        ),
+    ] = None,
+    metric: Annotated[
+        str | None,
+        typer.Option(
+            "--metric",
+            help="--until-decided/--adaptive: the bounded metric used (default: headline).",
+        ),
+    ] = None,
+    adaptive: Annotated[
+        int | None,
+        typer.Option(
+            "--adaptive",
+            callback=bounded(1),
+            metavar="K",
+            help="Ask -m only K questions of one task -t, each the most informative at its "
+            "current ability (2PL items fitted on the store's earlier models), and predict its "
+            "full score with an interval.",
+            show_default=False,
+        ),
+    ] = None,
+) -> Sequential:
+    """The sequential options as one option group (:func:`assay.cli._options.with_options`);
+    ``--confidence`` is the shared one (it also sets lm-eval tasks' intervals)."""
+    return Sequential(until_decided, delta, confidence, every, metric, adaptive)
 
 
 def check_until_decided(

@@ -13,29 +13,29 @@ from ._adaptive_eval import run_adaptive
 from ._common import bounded, console, print_json, print_table
 from ._eval_summary import cached_line
 from ._lm_eval_flags import (
-    ChatTemplateOption,
-    DataDirOption,
+    LM_EVAL_FLAGS,
     DeviceOption,
-    GenKwargsOption,
-    LogSamplesOption,
-    MultiturnOption,
-    OutputPathOption,
+    LmEvalFlags,
     count_only,
+    lm_eval_flags,
     lm_eval_names,
-    parse_gen_kwargs,
     parse_limit,
     run_lm_eval_command,
     with_device,
 )
-from ._options import ConfidenceOption, DataRootOption, JsonOption, StoreOption, split_names
+from ._options import (
+    DataRootOption,
+    JsonOption,
+    StoreOption,
+    split_names,
+    with_options,
+)
 from ._until_decided import (
-    AdaptiveOption,
-    DeltaOption,
-    EveryOption,
-    SeqMetricOption,
-    UntilDecidedOption,
+    SEQUENTIAL,
+    Sequential,
     check_until_decided,
     run_until_decided,
+    sequential_options,
 )
 
 if TYPE_CHECKING:
@@ -48,6 +48,7 @@ DEFAULT_SUITE_LIMIT = 50
 minutes for the bundled model on 2 CPU cores."""
 
 
+@with_options(lm_eval=lm_eval_flags, seq=sequential_options)
 def eval_command(
     model: Annotated[
         list[str] | None,
@@ -161,12 +162,7 @@ def eval_command(
         ),
     ] = False,
     data_root: DataRootOption = None,
-    data_dir: DataDirOption = None,
-    apply_chat_template: ChatTemplateOption = False,
-    fewshot_as_multiturn: MultiturnOption = None,
-    gen_kwargs: GenKwargsOption = None,
-    output_path: OutputPathOption = None,
-    log_samples: LogSamplesOption = False,
+    lm_eval: LmEvalFlags = LM_EVAL_FLAGS,
     device: DeviceOption = None,
     shard: Annotated[
         str | None,
@@ -177,12 +173,7 @@ def eval_command(
             metavar="K/N",
         ),
     ] = None,
-    until_decided: UntilDecidedOption = False,
-    delta: DeltaOption = None,
-    confidence: ConfidenceOption = None,
-    every: EveryOption = None,
-    metric: SeqMetricOption = None,
-    adaptive: AdaptiveOption = None,
+    seq: Sequential = SEQUENTIAL,
 ) -> None:
     """Evaluate a model on tasks; resumes where a previous identical run stopped.
 
@@ -229,7 +220,7 @@ def eval_command(
         )
         return
     models = list(model or [])
-    if until_decided:
+    if seq.until_decided:
         check_until_decided(
             models,
             task,
@@ -238,7 +229,7 @@ def eval_command(
                 "--ray": executor == "ray",
                 "--perturb": bool(perturb),
                 "--verbose": verbose,
-                "--adaptive": adaptive is not None,
+                "--adaptive": seq.adaptive is not None,
                 "--shard": shard is not None,
             },
         )
@@ -247,10 +238,10 @@ def eval_command(
             task[0],  # type: ignore[index]
             store=store or default_store_path(),
             json_out=json_out,
-            delta=delta,
-            confidence=confidence,
-            every=every,
-            metric=metric,
+            delta=seq.delta,
+            confidence=seq.confidence,
+            every=seq.every,
+            metric=seq.metric,
             limit=count_only(limit, "--until-decided"),
             num_fewshot=num_fewshot,
             seed=seed,
@@ -262,7 +253,7 @@ def eval_command(
             data_roots=data_roots,
         )
         return
-    if adaptive is not None:
+    if seq.adaptive is not None:
         check_until_decided(
             [*models, *models[:1]] if len(models) == 1 else [],
             task,
@@ -271,8 +262,8 @@ def eval_command(
                 "--ray": executor == "ray",
                 "--perturb": bool(perturb),
                 "--verbose": verbose,
-                "--delta": delta is not None,
-                "--every": every is not None,
+                "--delta": seq.delta is not None,
+                "--every": seq.every is not None,
                 "--shard": shard is not None,
             },
             what="--adaptive tests one model: give -m MODEL",
@@ -280,11 +271,11 @@ def eval_command(
         run_adaptive(
             models[0],
             task[0],  # type: ignore[index]
-            k=adaptive,
+            k=seq.adaptive,
             store=store or default_store_path(),
             json_out=json_out,
-            metric=metric,
-            confidence=confidence,
+            metric=seq.metric,
+            confidence=seq.confidence,
             num_fewshot=num_fewshot,
             seed=seed,
             batch_size=batch_size,
@@ -298,10 +289,10 @@ def eval_command(
     given = [
         o
         for o, v in (
-            ("--delta", delta),
-            ("--confidence", None if lm_names else confidence),
-            ("--every", every),
-            ("--metric", metric),
+            ("--delta", seq.delta),
+            ("--confidence", None if lm_names else seq.confidence),
+            ("--every", seq.every),
+            ("--metric", seq.metric),
         )
         if v is not None
     ]
@@ -336,7 +327,6 @@ def eval_command(
         if len(lm_names) < len(tasks):
             count_only(limit, "assay's own tasks")
         from assay.core import resolve_confidence
-        from assay.runner import LmEvalOptions
 
         run_lm_eval_command(
             spec,
@@ -344,18 +334,9 @@ def eval_command(
             store=store or default_store_path(),
             json_out=json_out,
             trust_remote_code=trust_remote_code,
-            confidence=resolve_confidence(confidence),
-            options=LmEvalOptions(
-                num_fewshot=num_fewshot,
-                limit=limit,
-                seed=seed,
-                batch_size=batch_size,
-                apply_chat_template=apply_chat_template,
-                fewshot_as_multiturn=fewshot_as_multiturn,
-                gen_kwargs=parse_gen_kwargs(gen_kwargs),
-                data_dir=data_dir,
-                output_path=output_path,
-                log_samples=log_samples,
+            confidence=resolve_confidence(seq.confidence),
+            options=lm_eval.options(
+                num_fewshot=num_fewshot, limit=limit, seed=seed, batch_size=batch_size
             ),
         )
         tasks = [t for t in tasks if t not in lm_names]

@@ -11,17 +11,19 @@ import typer
 from assay.core import level_label
 from assay.errors import InputError
 
-from ._common import bounded, console, get_store, print_json, print_table
+from ._common import bounded, console, get_store, json_printed, print_table
 from ._options import (
+    SCOPE,
     JsonOption,
-    MetricOption,
-    ModelsOption,
+    ModelOption,
+    Scope,
     SeedOption,
     StoreOption,
     TaskOption,
     TasksOption,
     confidence_option,
     only,
+    scope_options,
     split_list,
     with_options,
 )
@@ -38,7 +40,7 @@ def _samples(store, model: str | None = None, task: str | None = None):
 @with_options(confidence=confidence_option)
 def calibration_cmd(
     store: StoreOption = None,
-    model: Annotated[str | None, typer.Option("--model", help="Model (default: all).")] = None,
+    model: ModelOption = None,
     task: TaskOption = None,
     metric: Annotated[str, typer.Option("--metric", help="0/1 correctness metric.")] = "acc",
     bins: Annotated[
@@ -86,8 +88,7 @@ def calibration_cmd(
             confidence=confidence,
             seed=seed,
         )
-        if json_out:
-            print_json(res.to_dict())
+        if json_printed(json_out, res):
             return
         print_table(res.table, title=f"{pair[0]} - {pair[1]} on {res.task} ({res.n_docs} docs)")
         return
@@ -100,8 +101,7 @@ def calibration_cmd(
         confidence=confidence,
         seed=seed,
     )
-    if json_out:
-        print_json(res.to_dict())
+    if json_printed(json_out, res):
         return
     print_table(
         res.table,
@@ -133,7 +133,7 @@ def calibration_cmd(
 @with_options(confidence=confidence_option)
 def efficiency_cmd(
     store: StoreOption = None,
-    model: Annotated[str | None, typer.Option("--model", help="Model (default: all).")] = None,
+    model: ModelOption = None,
     task: TasksOption = None,
     prices: Annotated[
         Path | None,
@@ -153,8 +153,7 @@ def efficiency_cmd(
     table = read_prices(prices) if prices is not None else None  # bad prices: before the store
     _, df = _samples(store, model, task)
     res = efficiency(df, prices=table, confidence=confidence)
-    if json_out:
-        print_json(res.to_dict())
+    if json_printed(json_out, res):
         return
     cols = [
         "model",
@@ -176,7 +175,7 @@ def efficiency_cmd(
         console.print(f"{name}: {fit.describe()}", highlight=False, markup=False)
 
 
-@with_options(confidence=confidence_option)
+@with_options(scope=scope_options, confidence=confidence_option)
 def breakdown_cmd(
     by: Annotated[
         str,
@@ -186,10 +185,7 @@ def breakdown_cmd(
             "field of the samples' extra JSON, or a column of --groups.",
         ),
     ] = "difficulty",
-    store: StoreOption = None,
-    task: TasksOption = None,
-    models: ModelsOption = None,
-    metric: MetricOption = None,
+    scope: Scope = SCOPE,
     groups: Annotated[
         Path | None,
         typer.Option("--groups", help="CSV/Parquet with doc_id (and task) and the --by column."),
@@ -215,13 +211,10 @@ def breakdown_cmd(
     from assay.stats import breakdown, document_groups, read_groups
 
     mapping = read_groups(groups, by) if groups is not None else None
-    st = get_store(store, must_exist=True)
-    evidence = st.evidence()
+    evidence = scope.evidence()
     scores = evidence.scores
-    if scores.empty:
-        raise InputError(f"the store at {st.path} has no scored samples")
     if mapping is None and by not in scores:
-        mapping = document_groups(st.samples(task=task, with_metrics=False), by)
+        mapping = document_groups(scope.open().samples(task=scope.tasks, with_metrics=False), by)
     two = split_list(pair)
     if two is not None and len(two) != 2:
         raise InputError("--pair takes two models 'a,b'")
@@ -230,17 +223,14 @@ def breakdown_cmd(
         by,
         groups=mapping,
         n_bins=bins,
-        metric=metric,
         metrics=evidence.metrics,
-        models=split_list(models),
-        tasks=task,
         pair=None if two is None else (two[0], two[1]),
         confidence=confidence,
         correction=correction,
         seed=seed,
+        **scope.selection,
     )
-    if json_out:
-        print_json(res.to_dict())
+    if json_printed(json_out, res):
         return
     print_table(
         res.groups,
@@ -271,12 +261,9 @@ def breakdown_cmd(
         )
 
 
-@with_options(confidence=confidence_option)
+@with_options(scope=scope_options, confidence=confidence_option)
 def reliability_cmd(
-    store: StoreOption = None,
-    task: TasksOption = None,
-    models: ModelsOption = None,
-    metric: MetricOption = None,
+    scope: Scope = SCOPE,
     by: Annotated[
         str,
         typer.Option("--by", help="doc (variants of a document) or cluster (docs of a template)."),
@@ -299,24 +286,17 @@ def reliability_cmd(
     (+1 right, -2 wrong, 0 skipped) next to the mean, and model pairs on the all-right share."""
     from assay.stats import reliability
 
-    st = get_store(store, must_exist=True)
-    evidence = st.evidence()
-    scores = evidence.scores
-    if scores.empty:
-        raise InputError(f"the store at {st.path} has no scored samples")
+    evidence = scope.evidence()
     res = reliability(
-        scores,
+        evidence.scores,
         by=by,
-        metric=metric,
         metrics=evidence.metrics,
         threshold=threshold,
-        models=split_list(models),
-        tasks=task,
         min_variants=min_variants,
         confidence=confidence,
+        **scope.selection,
     )
-    if json_out:
-        print_json(res.to_dict())
+    if json_printed(json_out, res):
         return
     print_table(
         res.table,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
@@ -30,13 +31,13 @@ from assay.rank import (
 )
 from assay.store import read_table
 
-from ._common import bounded, console, get_store, print_json, print_table
+from ._common import bounded, console, get_store, json_printed, print_json, print_table
 from ._options import (
-    BootstrapOption,
+    RESAMPLING,
     JsonOption,
-    SeedOption,
+    Resampling,
     StoreOption,
-    confidence_option,
+    resampling_options,
     with_options,
 )
 from ._progress import progress_bar
@@ -73,10 +74,23 @@ HumanOption = Annotated[
 ]
 
 
-def _mode(mode: str) -> str:
+@dataclass(frozen=True)
+class _Judging:
+    """What a judging run reads: the answers (and their file's name) and the judge model."""
+
+    source: str
+    table: pd.DataFrame
+    judge: str
+    mode: str
+
+
+def _judging(
+    outputs: OutputsArgument, judge: JudgeSpecOption, mode: ModeOption = "loglikelihood"
+) -> _Judging:
+    """The option group of the commands that run a judge model (:func:`with_options`)."""
     if mode not in ("loglikelihood", "generate"):
         raise InputError(f"--mode {mode!r}: use loglikelihood or generate")
-    return mode
+    return _Judging(outputs.name, read_outputs(outputs), judge, mode)
 
 
 def _with_model(spec: str, label: str, json_out: bool, run: Callable[[Any, _Tick], T]) -> T:
@@ -93,35 +107,33 @@ def _with_model(spec: str, label: str, json_out: bool, run: Callable[[Any, _Tick
         backend.close()
 
 
-def _ratings_of(
-    judged: pd.DataFrame, bootstrap: int, seed: int, confidence: float = 0.95
-) -> dict[str, Any] | None:
+def _ratings_of(judged: pd.DataFrame, rs: Resampling) -> dict[str, Any] | None:
     try:
-        return fit_battles(
-            judged, method="bt", bootstrap=bootstrap, seed=seed, confidence=confidence
-        ).to_dict()
+        return fit_battles(judged, method="bt", **rs.kwargs).to_dict()
     except InputError:  # e.g. models never compared with each other
         return None
 
 
+def _pct(value: float, ci: tuple[float, float], spec: str = ".1%") -> str:
+    """``value [low, high]``, each written with the format ``spec``."""
+    low, high = ci
+    return f"{value:{spec}} [{low:{spec}}, {high:{spec}}]"
+
+
 def _show_position(result, title: str) -> None:
-    low, high = result.first_ci
-    a_low, a_high = result.agreement_ci
     console.print(
         f"{title}: {result.n_pairs} pairs judged in both orders; the verdicts agree in "
-        f"{result.agreement:.1%} [{a_low:.1%}, {a_high:.1%}]; the answer shown first wins "
-        f"{result.first_rate:.1%} [{low:.1%}, {high:.1%}] of decisive verdicts (0.5 = no "
+        f"{_pct(result.agreement, result.agreement_ci)}; the answer shown first wins "
+        f"{_pct(result.first_rate, result.first_ci)} of decisive verdicts (0.5 = no "
         f"position bias, p = {result.pvalue:.3g}); both verdicts chose the same position in "
         f"{result.same_position:.1%}."
     )
 
 
 @judge_app.command("pairwise")
-@with_options(confidence=confidence_option)
+@with_options(job=_judging, rs=resampling_options)
 def pairwise_cmd(
-    outputs: OutputsArgument,
-    judge: JudgeSpecOption,
-    mode: ModeOption = "loglikelihood",
+    job: _Judging,
     baseline: Annotated[
         str | None,
         typer.Option(help="Judge every model against this one only (AlpacaEval style)."),
@@ -133,54 +145,41 @@ def pairwise_cmd(
     swap: Annotated[
         bool, typer.Option("--swap/--no-swap", help="Judge each pair in both answer orders.")
     ] = True,
-    bootstrap: BootstrapOption = 200,
-    confidence: float = 0.95,
-    seed: SeedOption = 0,
+    rs: Resampling = RESAMPLING,
     store: StoreOption = None,
     json_out: JsonOption = False,
 ) -> None:
     """Judge every pair of answers to each prompt with a model (both orders), store the
     verdicts as battles with judge=<model>, and print the position-swap check, Bradley–Terry
     ratings and, with --baseline, the length-controlled win rates."""
-    table = read_outputs(outputs)
     judged = _with_model(
-        judge,
+        job.judge,
         "judging",
         json_out,
         lambda backend, progress: judge_pairs(
-            table,
-            ModelJudge(backend, mode=_mode(mode)),
+            job.table,
+            ModelJudge(backend, mode=job.mode),
             baseline=baseline,
             max_pairs=max_pairs,
             swap=swap,
-            seed=seed,
+            seed=rs.seed,
             progress=progress,
         ),
     )
     name = str(judged["judge"].iloc[0])
-    stored = store_judged(get_store(store), judged, source=outputs.name)
-    position = (
-        position_consistency(judged, bootstrap=bootstrap, seed=seed, confidence=confidence)
-        if swap
-        else None
-    )
-    lc = (
-        lc_win_rate(judged, baseline, bootstrap=bootstrap, seed=seed, confidence=confidence)
-        if baseline
-        else None
-    )
-    ratings = _ratings_of(judged, bootstrap, seed, confidence)
-    if json_out:
-        print_json(
-            {
-                "judge": name,
-                "pairs": len(judged),
-                "stored": stored,
-                "position": position.to_dict() if position else None,
-                "lc_win_rate": lc.to_dict() if lc else None,
-                "ratings": ratings,
-            }
-        )
+    stored = store_judged(get_store(store), judged, source=job.source)
+    position = position_consistency(judged, **rs.kwargs) if swap else None
+    lc = lc_win_rate(judged, baseline, **rs.kwargs) if baseline else None
+    ratings = _ratings_of(judged, rs)
+    out = {
+        "judge": name,
+        "pairs": len(judged),
+        "stored": stored,
+        "position": position.to_dict() if position else None,
+        "lc_win_rate": lc.to_dict() if lc else None,
+        "ratings": ratings,
+    }
+    if json_printed(json_out, out):
         return
     console.print(f"judge {name}: {len(judged)} pairs judged, {stored} battles stored")
     if position is not None:
@@ -192,38 +191,32 @@ def pairwise_cmd(
 
 
 @judge_app.command("pointwise")
-@with_options(confidence=confidence_option)
+@with_options(job=_judging, rs=resampling_options)
 def pointwise_cmd(
-    outputs: OutputsArgument,
-    judge: JudgeSpecOption,
-    mode: ModeOption = "loglikelihood",
-    bootstrap: BootstrapOption = 200,
-    confidence: float = 0.95,
-    seed: SeedOption = 0,
+    job: _Judging,
+    rs: Resampling = RESAMPLING,
     store: StoreOption = None,
     json_out: JsonOption = False,
 ) -> None:
     """Rate every answer from 1 to 9 with a model (G-Eval probability-weighted score), print
     the mean rating per model with intervals over prompts, and store the ratings as battles
     (higher rating wins) with judge=<model>."""
-    table = read_outputs(outputs)
     rated = _with_model(
-        judge,
+        job.judge,
         "rating",
         json_out,
         lambda backend, progress: rate_outputs(
-            table, ModelRater(backend, mode=_mode(mode)), progress=progress
+            job.table, ModelRater(backend, mode=job.mode), progress=progress
         ),
     )
-    summary = mean_ratings(rated, bootstrap=bootstrap, seed=seed, confidence=confidence)
+    summary = mean_ratings(rated, **rs.kwargs)
     battles = rating_battles(rated)
-    stored = store_judged(get_store(store), battles, source=outputs.name) if len(battles) else 0
-    if json_out:
-        print_json({**summary.to_dict(), "stored": stored})
+    stored = store_judged(get_store(store), battles, source=job.source) if len(battles) else 0
+    if json_printed(json_out, {**summary.to_dict(), "stored": stored}):
         return
     print_table(
         summary.table,
-        title=f"mean rating by {summary.judge} (1-9, {level_label(confidence)} intervals)",
+        title=f"mean rating by {summary.judge} (1-9, {level_label(rs.confidence)} intervals)",
     )
     console.print(f"{stored} battles stored (per prompt, the higher rating wins)")
 
@@ -234,20 +227,16 @@ def _judged(store: Path | None, judge: str) -> pd.DataFrame:
 
 
 @judge_app.command("position")
-@with_options(confidence=confidence_option)
+@with_options(rs=resampling_options)
 def position_cmd(
     judge: JudgeNameOption,
-    bootstrap: BootstrapOption = 200,
-    confidence: float = 0.95,
-    seed: SeedOption = 0,
+    rs: Resampling = RESAMPLING,
     store: StoreOption = None,
     json_out: JsonOption = False,
 ) -> None:
     """Position-swap check of a judge's stored battles: how often its two verdicts (one per
     answer order) agree, and how often the answer shown first wins."""
-    result = position_consistency(
-        _judged(store, judge), bootstrap=bootstrap, seed=seed, confidence=confidence
-    )
+    result = position_consistency(_judged(store, judge), **rs.kwargs)
     if json_out:
         print_json({"judge": judge, **result.to_dict()})
     else:
@@ -268,7 +257,7 @@ def _read_judged(file: Path) -> pd.DataFrame:
 
 
 @judge_app.command("lc-winrate")
-@with_options(confidence=confidence_option)
+@with_options(rs=resampling_options)
 def lc_winrate_cmd(
     file: Annotated[
         Path | None,
@@ -285,9 +274,7 @@ def lc_winrate_cmd(
             help="s in tanh(Δlength / s) (default: sd of Δ).", callback=bounded(0, low_open=True)
         ),
     ] = None,
-    bootstrap: BootstrapOption = 200,
-    confidence: float = 0.95,
-    seed: SeedOption = 0,
+    rs: Resampling = RESAMPLING,
     store: StoreOption = None,
     json_out: JsonOption = False,
 ) -> None:
@@ -305,19 +292,16 @@ def lc_winrate_cmd(
         judged,
         baseline,
         length_scale=length_scale,
-        bootstrap=bootstrap,
-        seed=seed,
-        confidence=confidence,
+        **rs.kwargs,
     )
-    if json_out:
-        print_json(result.to_dict())
+    if json_printed(json_out, result):
         return
     print_table(result.table, title=f"win rate against {baseline} (raw and length-controlled)")
     console.print(f"length scale s = {result.length_scale:.1f} characters")
 
 
 @judge_app.command("agreement")
-@with_options(confidence=confidence_option)
+@with_options(rs=resampling_options)
 def agreement_cmd(
     judge: JudgeNameOption,
     votes: Annotated[
@@ -325,9 +309,7 @@ def agreement_cmd(
         typer.Option(help="Human votes (a battle file); default: the store's human battles."),
     ] = None,
     human: HumanOption = None,
-    bootstrap: BootstrapOption = 200,
-    confidence: float = 0.95,
-    seed: SeedOption = 0,
+    rs: Resampling = RESAMPLING,
     store: StoreOption = None,
     json_out: JsonOption = False,
 ) -> None:
@@ -338,16 +320,12 @@ def agreement_cmd(
         extra = read_battles(votes)
         extra["judge"] = extra["judge"].where(extra["judge"].notna(), None)
         battles = pd.concat([battles[battles["judge"] == judge], extra], ignore_index=True)
-    result = judge_agreement(
-        battles, judge, human=human, bootstrap=bootstrap, seed=seed, confidence=confidence
-    )
-    if json_out:
-        print_json(result.to_dict())
+    result = judge_agreement(battles, judge, human=human, **rs.kwargs)
+    if json_printed(json_out, result):
         return
-    low, high = result.ci
     console.print(
-        f"judge {judge} vs {result.info['human']}: κ = {result.kappa:.3f} [{low:.3f}, "
-        f"{high:.3f}] (se {result.se:.3f}) on {result.n} matched votes over "
+        f"judge {judge} vs {result.info['human']}: κ = {_pct(result.kappa, result.ci, '.3f')} "
+        f"(se {result.se:.3f}) on {result.n} matched votes over "
         f"{result.info['n_prompts']} prompts; raw agreement {result.agreement:.1%}, "
         f"chance {result.expected:.1%}"
     )
@@ -355,16 +333,14 @@ def agreement_cmd(
 
 
 @judge_app.command("self-preference")
-@with_options(confidence=confidence_option)
+@with_options(rs=resampling_options)
 def self_preference_cmd(
     judge: JudgeNameOption,
     family: Annotated[
         str | None, typer.Option(help="The judge's family (default: from the models table).")
     ] = None,
     human: HumanOption = None,
-    bootstrap: BootstrapOption = 200,
-    confidence: float = 0.95,
-    seed: SeedOption = 0,
+    rs: Resampling = RESAMPLING,
     store: StoreOption = None,
     json_out: JsonOption = False,
 ) -> None:
@@ -379,20 +355,15 @@ def self_preference_cmd(
         families,
         family=family,
         human=human,
-        bootstrap=bootstrap,
-        seed=seed,
-        confidence=confidence,
+        **rs.kwargs,
     )
-    if json_out:
-        print_json(result.to_dict())
+    if json_printed(json_out, result):
         return
-    low, high = result.own_ci
-    e_low, e_high = result.excess_ci
     console.print(
-        f"judge {judge} (family {result.family}): its family wins {result.own_win_rate:.1%} "
-        f"[{low:.1%}, {high:.1%}] of {result.n} battles against other families; on the same "
-        f"pairs the reference votes give {result.reference_win_rate:.1%}; excess "
-        f"{result.excess:+.1%} [{e_low:+.1%}, {e_high:+.1%}]"
+        f"judge {judge} (family {result.family}): its family wins "
+        f"{_pct(result.own_win_rate, result.own_ci)} of {result.n} battles against other "
+        f"families; on the same pairs the reference votes give "
+        f"{result.reference_win_rate:.1%}; excess {_pct(result.excess, result.excess_ci, '+.1%')}"
     )
 
 

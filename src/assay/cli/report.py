@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from ._common import bounded, console, fail, get_store, output_file, print_json
+from ._common import bounded, console, fail, get_store, json_printed, output_file
 from ._options import (
     MAX_BOOTSTRAP,
     JsonOption,
@@ -97,8 +97,7 @@ def report(
             progress=update,
             baseline=baseline,
         )
-    if json_out:
-        print_json({"path": str(written), **data.to_dict()})
+    if json_printed(json_out, {"path": str(written), **data.to_dict()}):
         return
     if data.verdict is not None:
         for sentence in data.verdict.verdict.sentences:

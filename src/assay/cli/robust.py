@@ -11,36 +11,26 @@ import typer
 
 from assay.errors import InputError
 
-from ._common import bounded, get_store, print_json, print_table
+from ._common import bounded, json_printed, print_table
 from ._options import (
+    SCOPE,
     JsonOption,
-    MetricOption,
     ModelsOption,
+    Scope,
     SeedOption,
     StoreOption,
     TaskOption,
-    TasksOption,
     confidence_option,
     only,
+    scope_options,
     split_list,
     with_options,
 )
 
 
-def _evidence(store: Path | None):
-    """The store's evidence (``Store.evidence``); no scored samples is an error."""
-    ev = get_store(store, must_exist=True).evidence()
-    if ev.scores.empty:
-        raise InputError(f"the store at {store or 'default path'} has no scored samples")
-    return ev
-
-
-@with_options(confidence=confidence_option)
+@with_options(scope=scope_options, confidence=confidence_option)
 def robustness_cmd(
-    store: StoreOption = None,
-    task: TasksOption = None,
-    models: ModelsOption = None,
-    metric: MetricOption = None,
+    scope: Scope = SCOPE,
     confidence: float = 0.95,
     json_out: JsonOption = False,
 ) -> None:
@@ -48,34 +38,14 @@ def robustness_cmd(
     the clean score, and the worst case over perturbations per document (HELM)."""
     from assay.stats import robustness
 
-    ev = _evidence(store)
-    result = robustness(
-        ev.scores,
-        metric=metric,
-        metrics=ev.metrics,
-        models=split_list(models),
-        tasks=task,
-        confidence=confidence,
-    )
-    if json_out:
-        print_json(result.to_dict())
+    ev = scope.evidence()
+    result = robustness(ev.scores, metrics=ev.metrics, confidence=confidence, **scope.selection)
+    if json_printed(json_out, result):
         return
     print_table(
         result.table,
         title="perturbed − clean, paired over documents",
-        columns=[
-            "model",
-            "task",
-            "metric",
-            "perturbation",
-            "n",
-            "clean",
-            "perturbed",
-            "diff",
-            "ci_low",
-            "ci_high",
-            "pvalue",
-        ],
+        columns=list(result.SHOWN),
     )
     print_table(
         result.worst,
@@ -140,7 +110,7 @@ def fairness_cmd(
     from assay.stats import fairness
 
     result = fairness(
-        _evidence(store).scores,
+        Scope(store).evidence().scores,
         metric=metric,
         task=only(task),
         models=split_list(models),
@@ -149,8 +119,7 @@ def fairness_cmd(
         sentiment_weight=sentiment_weight,
         confidence=confidence,
     )
-    if json_out:
-        print_json(result.to_dict())
+    if json_printed(json_out, result):
         return
     print_table(result.axes, title=f"{metric}: gap between groups per axis (F test)")
     print_table(result.groups, title="each group minus the other groups, paired over probes")
@@ -195,12 +164,12 @@ def order_stability_cmd(
     name = only(task)
     if name is None:
         raise InputError("give the task with --task")
-    db = get_store(store, must_exist=True)
-    ev = _evidence(store)
-    table = checkpoint_scores(ev.scores, db.models(), task=name, metric=metric, metrics=ev.metrics)
+    scope = Scope(store)
+    ev = scope.evidence()
+    models = scope.open().models()
+    table = checkpoint_scores(ev.scores, models, task=name, metric=metric, metrics=ev.metrics)
     result = order_stability(table)
-    if json_out:
-        print_json(result.to_dict())
+    if json_printed(json_out, result):
         return
     print_table(result.pairs, title=f"{name} {metric}: Kendall τ between successive checkpoints")
     typer.echo(f"mean τ = {result.mean_tau:.3f}")

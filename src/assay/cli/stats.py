@@ -9,11 +9,12 @@ import typer
 
 from assay.errors import InputError
 
-from ._common import bounded, console, get_store, print_json, print_table
+from ._common import bounded, console, get_store, json_printed, print_json, print_table
 from ._options import (
     AlphaOption,
     JsonOption,
     MetricOption,
+    ModelOption,
     ModelsOption,
     SeedOption,
     StoreOption,
@@ -258,8 +259,7 @@ def power_cmd(
             k_b=k_b or 1,
         )
     out = result.to_dict()
-    if json_out:
-        print_json(out)
+    if json_printed(json_out, out):
         return
     estimated = out.pop("estimated_from", None)
     print_table([out], title="power analysis", digits=4)
@@ -295,23 +295,12 @@ def flips_cmd(
         metric=metric,
         confidence=confidence,
     )
-    if json_out:
-        print_json(result.to_dict())
+    if json_printed(json_out, result):
         return
     print_table(
         result.table,
         title=f"flips {old} -> {new} ({metric}; intervals in the JSON)",
-        columns=[
-            "task",
-            "n",
-            "old_acc",
-            "new_acc",
-            "negative_flips",
-            "positive_flips",
-            "nfr",
-            "pfr",
-            "nfi",
-        ],
+        columns=list(result.SHOWN),
     )
     if show_ids:
         neg = result.flipped[result.flipped["kind"] == "negative"]
@@ -341,8 +330,7 @@ def bias_cmd(
     result = position_bias(
         samples, model=model, task=only(task), metric=metric, confidence=confidence
     )
-    if json_out:
-        print_json(result.to_dict())
+    if json_printed(json_out, result):
         return
     print_table(result.table, title="positions")
     summary = result.to_dict()
@@ -402,8 +390,7 @@ def items_cmd(
         seed=seed,
     )
     out = result.to_dict(flagged_only=flagged)
-    if json_out:
-        print_json(out)
+    if json_printed(json_out, out):
         return
     table = result.flagged if flagged else result.table
     print_table(table, title=f"items of {result.task} ({result.metric})")
@@ -416,7 +403,7 @@ def items_cmd(
 
 def variance_cmd(
     store: StoreOption = None,
-    model: Annotated[str | None, typer.Option("--model", help="Model (default: all).")] = None,
+    model: ModelOption = None,
     task: TasksOption = None,
     metric: MetricOption = None,
     checkpoints: Annotated[
@@ -450,8 +437,7 @@ def variance_cmd(
         res = monotonicity(
             df, names, steps=use, task=only(task), metric=metric, metrics=ev.metrics, seed=seed
         )
-        if json_out:
-            print_json(res.to_dict())
+        if json_printed(json_out, res):
             return
         print_table(res.table, title="checkpoints")
         console.print(
@@ -460,8 +446,7 @@ def variance_cmd(
         )
         return
     result = variance_decomposition(df, model=model, task=task, metric=metric, metrics=ev.metrics)
-    if json_out:
-        print_json(result.to_dict())
+    if json_printed(json_out, result):
         return
     if result.table.empty:
         console.print("no factor with two or more levels on shared docs (one run, one repeat)")

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.text import Text
@@ -21,7 +22,7 @@ from assay.store import (
     set_model_meta,
 )
 
-from ._common import console, get_store, print_json, print_table
+from ._common import console, get_store, json_printed, print_json, print_table
 from ._options import JsonOption, StoreOption, split_list
 from ._progress import progress_bar
 
@@ -36,8 +37,7 @@ models_app = typer.Typer(help="Models and their metadata.", no_args_is_help=True
 def info(store: StoreOption = None, json_out: JsonOption = False) -> None:
     """Show models, tasks, runs and sample counts in the store."""
     result = get_store(store, must_exist=True).info()
-    if json_out:
-        print_json(result)
+    if json_printed(json_out, result):
         return
     console.print(
         Text.assemble((str(result["path"]), "bold"), f" (schema v{result['schema_version']})")
@@ -67,9 +67,7 @@ def query(
         df = get_store(store, must_exist=True).sql(sql, read_only=True)
     except duckdb.Error as exc:
         raise InputError(str(exc).strip().splitlines()[0]) from None
-    if json_out:
-        print_json(df.to_dict(orient="records"))
-    else:
+    if not json_printed(json_out, df):
         print_table(df, digits=6)
 
 
@@ -86,8 +84,7 @@ def label_free(
     result = add_label_free_metrics(
         get_store(store, must_exist=True), split_list(models), split_list(task)
     )
-    if json_out:
-        print_json(result)
+    if json_printed(json_out, result):
         return
     console.print(f"{result['samples']} samples in {result['runs']} runs scored")
     print_table(result["values"], title="label-free metrics per run")
@@ -109,8 +106,7 @@ def merge(
     nothing is written."""
     with progress_bar("merging stores") as update:
         result = merge_stores(inputs, output, progress=update)
-    if json_out:
-        print_json(result)
+    if json_printed(json_out, result):
         return
     added, total = result["added"], result["total"]
     console.print(
@@ -125,8 +121,7 @@ def merge(
 
 
 def _report_import(summary: dict, json_out: bool) -> None:
-    if json_out:
-        print_json(summary)
+    if json_printed(json_out, summary):
         return
     present = summary.get("present", 0)
     console.print(
@@ -148,53 +143,56 @@ def _report_import(summary: dict, json_out: bool) -> None:
         )
 
 
-@import_app.command("lm-eval")
-def import_lm_eval_cmd(
-    path: Annotated[Path, typer.Argument(help="lm-eval --output_path folder (or a model folder).")],
-    model: Annotated[
-        str | None, typer.Option(help="Model name to store (default: lm-eval's model_name).")
-    ] = None,
-    store: StoreOption = None,
-    json_out: JsonOption = False,
-) -> None:
-    """Import lm-evaluation-harness 0.4 results_*.json and samples_*.jsonl (run with --log_samples)."""
-    with progress_bar("importing lm-eval files") as update:
-        summary = import_lm_eval(get_store(store), path, model=model, progress=update)
-    _report_import(summary.to_dict(), json_out)
+def _import_command(
+    importer: Callable[..., Any], what: str, path_help: str, model_help: str, doc: str
+) -> Callable[..., None]:
+    """The command that imports one harness's files with ``importer(store, path, model=,
+    progress=)`` and prints what came in (``what`` labels the progress bar)."""
+
+    def command(path: Path, model: str | None = None, store=None, json_out=False) -> None:
+        with progress_bar(f"importing {what}") as update:
+            summary = importer(get_store(store), path, model=model, progress=update)
+        _report_import(summary.to_dict(), json_out)
+
+    command.__doc__ = doc
+    command.__annotations__ = {
+        "path": Annotated[Path, typer.Argument(help=path_help)],
+        "model": Annotated[str | None, typer.Option(help=model_help)],
+        "store": StoreOption,
+        "json_out": JsonOption,
+        "return": None,
+    }
+    return command
 
 
-@import_app.command("inspect")
-def import_inspect_cmd(
-    path: Annotated[Path, typer.Argument(help="An inspect_ai .eval or .json log, or a folder.")],
-    model: Annotated[
-        str | None, typer.Option(help="Model name to store (default: the log's eval.model).")
-    ] = None,
-    store: StoreOption = None,
-    json_out: JsonOption = False,
-) -> None:
-    """Import inspect_ai logs: one run per log, epochs as repeats, every scorer as a metric."""
-    with progress_bar("importing inspect logs") as update:
-        summary = import_inspect(get_store(store), path, model=model, progress=update)
-    _report_import(summary.to_dict(), json_out)
-
-
-@import_app.command("lighteval")
-def import_lighteval_cmd(
-    path: Annotated[
-        Path,
-        typer.Argument(help="lighteval --output-dir, a details_*.parquet or a results_*.json."),
-    ],
-    model: Annotated[
-        str | None,
-        typer.Option(help="Model name to store (default: the results JSON's model_name)."),
-    ] = None,
-    store: StoreOption = None,
-    json_out: JsonOption = False,
-) -> None:
-    """Import lighteval per-sample details (run with --save-details) and its results JSON."""
-    with progress_bar("importing lighteval files") as update:
-        summary = import_lighteval(get_store(store), path, model=model, progress=update)
-    _report_import(summary.to_dict(), json_out)
+import_app.command("lm-eval")(
+    _import_command(
+        import_lm_eval,
+        "lm-eval files",
+        "lm-eval --output_path folder (or a model folder).",
+        "Model name to store (default: lm-eval's model_name).",
+        "Import lm-evaluation-harness 0.4 results_*.json and samples_*.jsonl (run with "
+        "--log_samples).",
+    )
+)
+import_app.command("inspect")(
+    _import_command(
+        import_inspect,
+        "inspect logs",
+        "An inspect_ai .eval or .json log, or a folder.",
+        "Model name to store (default: the log's eval.model).",
+        "Import inspect_ai logs: one run per log, epochs as repeats, every scorer as a metric.",
+    )
+)
+import_app.command("lighteval")(
+    _import_command(
+        import_lighteval,
+        "lighteval files",
+        "lighteval --output-dir, a details_*.parquet or a results_*.json.",
+        "Model name to store (default: the results JSON's model_name).",
+        "Import lighteval per-sample details (run with --save-details) and its results JSON.",
+    )
+)
 
 
 def _parse_mapping(items: list[str]) -> dict[str, str]:
@@ -303,9 +301,7 @@ def set_meta(
 def list_models(store: StoreOption = None, json_out: JsonOption = False) -> None:
     """List the models in the store with their metadata."""
     df = get_store(store, must_exist=True).models()
-    if json_out:
-        print_json(df.to_dict(orient="records"))
-    else:
+    if not json_printed(json_out, df):
         print_table(df.drop(columns=["extra"]), title="models")
 
 

@@ -140,6 +140,15 @@ def with_discovery_metrics(scores: pd.DataFrame) -> pd.DataFrame:
     frames = [wide[keys].assign(metric=name, value=v) for name, v in values.items()]
     rows = pd.concat(frames, ignore_index=True)
     rows = rows[np.isfinite(rows["value"].to_numpy(float))]
+    return append_corpus_rows(scores, pieces, rows)
+
+
+def append_corpus_rows(
+    scores: pd.DataFrame, pieces: pd.DataFrame, rows: pd.DataFrame
+) -> pd.DataFrame:
+    """``scores`` with the per-document ``rows`` of a corpus metric appended, in its columns:
+    each row takes its document's ``cluster_id`` and ``difficulty`` from the ``pieces`` it was
+    computed from, and repeat 0."""
     for col in ("cluster_id", "difficulty"):
         if col in scores.columns:
             first = pieces.groupby(["task", "doc_id"], sort=False)[col].first()

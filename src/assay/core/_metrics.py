@@ -23,7 +23,7 @@ import pandas as pd
 
 from assay.errors import InputError
 
-from ._discovery import DISCOVERY_METRICS, with_discovery_metrics
+from ._discovery import DISCOVERY_METRICS, append_corpus_rows, with_discovery_metrics
 
 
 @dataclass(frozen=True)
@@ -319,14 +319,7 @@ def with_corpus_metrics(scores: pd.DataFrame) -> pd.DataFrame:
         value = (r + lin) / math.log(2) if name == "bits_per_byte" else np.exp(r) * (1.0 + lin)
         frames.append(wide[keys].assign(metric=name, value=value))
     rows = pd.concat(frames, ignore_index=True)
-    for col in ("cluster_id", "difficulty"):
-        if col in scores.columns:
-            first = pieces.groupby(["task", "doc_id"], sort=False)[col].first()
-            rows[col] = first.reindex(pd.MultiIndex.from_frame(rows[["task", "doc_id"]])).values
-    if "repeat" in scores.columns:
-        rows["repeat"] = 0
-    rows = rows.reindex(columns=list(scores.columns))
-    return pd.concat([scores, rows], ignore_index=True)
+    return append_corpus_rows(scores, pieces, rows)
 
 
 # Metrics from the wider evaluation literature (issue 35), computed by ``assay.metrics``.

@@ -56,6 +56,32 @@ def _delimiter(first_line: str) -> str:
     return best if counts[best] else ","
 
 
+def _records(reader) -> Iterator[tuple[int, list[str]]]:
+    """(first line number, record) of each record of a csv reader that is not blank."""
+    end = 0
+    for record in reader:
+        start, end = end + 1, reader.line_num
+        if record and (len(record) > 1 or record[0].strip()):
+            yield start, record
+
+
+def _header(path: Path, start: int, record: list[str]) -> list[str]:
+    """The column names of a header record (a blank one named by its position); a name that
+    appears twice is an InputError."""
+    header = [c.strip() or f"column{i}" for i, c in enumerate(record)]
+    twice = {c for c in header if header.count(c) > 1}
+    if twice:
+        raise InputError(f"{path}: line {start}: column '{min(twice)}' appears twice")
+    return header
+
+
+def _check_width(path: Path, start: int, record: list[str], header: list[str]) -> None:
+    if len(record) != len(header):
+        raise InputError(
+            f"{path}: line {start}: {len(record)} fields, but the header has {len(header)}"
+        )
+
+
 def read_csv_rows(
     path: str | Path, *, delimiter: str | None = None
 ) -> tuple[list[str], list[list[str]], list[int]]:
@@ -72,22 +98,12 @@ def read_csv_rows(
     header: list[str] | None = None
     rows: list[list[str]] = []
     lines: list[int] = []
-    end = 0
     try:
-        for record in reader:
-            start, end = end + 1, reader.line_num
-            if not record or (len(record) == 1 and not record[0].strip()):
-                continue
+        for start, record in _records(reader):
             if header is None:
-                header = [c.strip() or f"column{i}" for i, c in enumerate(record)]
-                twice = {c for c in header if header.count(c) > 1}
-                if twice:
-                    raise InputError(f"{path}: line {start}: column '{min(twice)}' appears twice")
+                header = _header(path, start, record)
                 continue
-            if len(record) != len(header):
-                raise InputError(
-                    f"{path}: line {start}: {len(record)} fields, but the header has {len(header)}"
-                )
+            _check_width(path, start, record, header)
             rows.append(record)
             lines.append(start)
     except csv.Error as exc:
@@ -171,44 +187,30 @@ def csv_chunks(
         raise InputError(f"{path}: empty file (no header line)")
     sep = delimiter or _delimiter(head[-1])
     reader = csv.reader(itertools.chain(head, handle), delimiter=sep, strict=True)
-    header: list[str] | None = None
-    end = 0
+    records = _records(reader)
     try:
-        for record in reader:
-            start, end = end + 1, reader.line_num
-            if not record or (len(record) == 1 and not record[0].strip()):
-                continue
-            header = [c.strip() or f"column{i}" for i, c in enumerate(record)]
-            break
+        start, first = next(records, (0, None))
+        if first is None:  # only blank records, such as one empty quoted cell
+            raise InputError(f"{path}: empty file (no header line)")
+        header = _header(path, start, first)
     except csv.Error as exc:
         handle.close()
         raise InputError(f"{path}: line {reader.line_num}: not valid CSV ({exc})") from None
     except UnicodeDecodeError:
         handle.close()
         raise _bad_utf8_line(path) from None
-    if header is None:  # only blank records, such as one empty quoted cell
+    except InputError:
         handle.close()
-        raise InputError(f"{path}: empty file (no header line)")
-    twice = {c for c in header if header.count(c) > 1}
-    if twice:
-        handle.close()
-        raise InputError(f"{path}: line {start}: column '{min(twice)}' appears twice")
+        raise
 
-    def chunks(end: int = end) -> Iterator[tuple[list[list[str]], list[int]]]:
+    def chunks() -> Iterator[tuple[list[list[str]], list[int]]]:
         found: list[list[str]] = []
         lines: list[int] = []
         held = 0
         with handle:
             try:
-                for record in reader:
-                    start, end = end + 1, reader.line_num
-                    if not record or (len(record) == 1 and not record[0].strip()):
-                        continue
-                    if len(record) != len(header):
-                        raise InputError(
-                            f"{path}: line {start}: {len(record)} fields, but the header has "
-                            f"{len(header)}"
-                        )
+                for start, record in records:
+                    _check_width(path, start, record, header)
                     found.append(record)
                     lines.append(start)
                     held += sum(map(len, record))

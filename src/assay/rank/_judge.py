@@ -19,10 +19,9 @@ import numpy as np
 import pandas as pd
 
 from assay.errors import InputError
-from assay.requests import GenerateRequest, LoglikelihoodRequest
 
 from ._battles import store_battles
-from ._tournament import Judge, _judge_many, _validate_outputs
+from ._tournament import Judge, ModelBacked, _judge_many, _validate_outputs
 
 __all__ = [
     "RATE_TEMPLATE",
@@ -60,7 +59,7 @@ class Rater(Protocol):
     def rate(self, prompt: str, answer: str) -> float: ...
 
 
-class ModelRater:
+class ModelRater(ModelBacked):
     """A pointwise :class:`Rater` backed by an ``assay.models`` backend.
 
     ``mode="loglikelihood"`` (default): the G-Eval score Σ k·softmax(log p(" k")) over
@@ -68,26 +67,10 @@ class ModelRater:
     answer (NaN when there is none; :func:`rate_outputs` counts those as unparsed).
     """
 
+    kind = "rater"
+    default_template = RATE_TEMPLATE
+    default_max_new_tokens = 4
     scale = (1.0, 9.0)
-
-    def __init__(
-        self,
-        backend: Any,
-        *,
-        template: str = RATE_TEMPLATE,
-        mode: str = "loglikelihood",
-        max_new_tokens: int = 4,
-    ) -> None:
-        if mode not in ("loglikelihood", "generate"):
-            raise InputError(f"rater mode {mode!r}: use loglikelihood or generate")
-        self.backend = backend
-        self.template = template
-        self.mode = mode
-        self.max_new_tokens = max_new_tokens
-        self.name = str(getattr(backend, "name", type(backend).__name__))
-
-    def __repr__(self) -> str:
-        return f"ModelRater({self.name!r}, mode={self.mode!r})"
 
     def rate(self, prompt: str, answer: str) -> float:
         return self.rate_many([(prompt, answer)])[0]
@@ -98,16 +81,10 @@ class ModelRater:
         if not contexts:
             return []
         if self.mode == "generate":
-            results = self.backend.generate(
-                [GenerateRequest(c, max_new_tokens=self.max_new_tokens) for c in contexts]
-            )
-            texts = pd.Series([r.text for r in results], dtype="string")
-            digit = texts.str.extract(r"([1-9])", expand=False)
+            digit = self._generated(contexts).str.extract(r"([1-9])", expand=False)
             return pd.to_numeric(digit, errors="coerce").astype(float).tolist()
         levels = np.arange(1, 10)
-        requests = [LoglikelihoodRequest(c, f" {k}") for c in contexts for k in levels]
-        logprob = np.array([r.logprob for r in self.backend.loglikelihood(requests)])
-        logprob = logprob.reshape(len(contexts), len(levels))
+        logprob = self._logprobs(contexts, [f" {k}" for k in levels])
         weight = np.exp(logprob - logprob.max(axis=1, keepdims=True))
         return (weight @ levels / weight.sum(axis=1)).tolist()
 

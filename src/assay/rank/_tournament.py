@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol, runtime_checkable
+from typing import Any, ClassVar, Protocol, runtime_checkable
 
 import numpy as np
 import pandas as pd
@@ -43,35 +43,61 @@ class Judge(Protocol):
     def compare(self, prompt: str, answer_a: str, answer_b: str) -> str: ...
 
 
-class ModelJudge:
-    """A :class:`Judge` backed by an ``assay.models`` backend.
+class ModelBacked:
+    """What a judge or rater backed by an ``assay.models`` backend shares: the backend, the
+    prompt template, the mode (``loglikelihood`` or ``generate``) and the name it goes by."""
 
-    ``mode="loglikelihood"`` (default) compares log p(" A") with log p(" B") after
-    :data:`JUDGE_TEMPLATE`: "A" if it is ahead by more than ``margin`` nats, "B" if behind,
-    else "tie". ``mode="generate"`` reads the first "A" or "B" in a greedy answer. Requests are
-    batched: one backend call per tournament round.
-    """
+    kind: ClassVar[str] = "judge"
+    default_template: ClassVar[str] = JUDGE_TEMPLATE
+    default_max_new_tokens: ClassVar[int] = 8
 
     def __init__(
         self,
         backend: Any,
         *,
-        template: str = JUDGE_TEMPLATE,
+        template: str | None = None,
         mode: str = "loglikelihood",
-        margin: float = 0.0,
-        max_new_tokens: int = 8,
+        max_new_tokens: int | None = None,
     ) -> None:
         if mode not in ("loglikelihood", "generate"):
-            raise InputError(f"judge mode {mode!r}: use loglikelihood or generate")
+            raise InputError(f"{self.kind} mode {mode!r}: use loglikelihood or generate")
         self.backend = backend
-        self.template = template
+        self.template = self.default_template if template is None else template
         self.mode = mode
-        self.margin = margin
-        self.max_new_tokens = max_new_tokens
+        self.max_new_tokens = (
+            self.default_max_new_tokens if max_new_tokens is None else max_new_tokens
+        )
         self.name = str(getattr(backend, "name", type(backend).__name__))
 
     def __repr__(self) -> str:
-        return f"ModelJudge({self.name!r}, mode={self.mode!r})"
+        return f"{type(self).__name__}({self.name!r}, mode={self.mode!r})"
+
+    def _generated(self, contexts: list[str]) -> pd.Series:
+        """The backend's greedy answers to ``contexts`` (one backend call)."""
+        results = self.backend.generate(
+            [GenerateRequest(c, max_new_tokens=self.max_new_tokens) for c in contexts]
+        )
+        return pd.Series([r.text for r in results], dtype="string")
+
+    def _logprobs(self, contexts: list[str], continuations: Sequence[str]) -> np.ndarray:
+        """log p(continuation | context), one row per context (one backend call)."""
+        requests = [LoglikelihoodRequest(c, s) for c in contexts for s in continuations]
+        logprob = np.array([r.logprob for r in self.backend.loglikelihood(requests)])
+        return logprob.reshape(len(contexts), len(continuations))
+
+
+class ModelJudge(ModelBacked):
+    """A :class:`Judge` backed by an ``assay.models`` backend.
+
+    ``mode="loglikelihood"`` (default) compares log p(" A") with log p(" B") after
+    :data:`JUDGE_TEMPLATE`: "A" if it is ahead by more than ``margin`` nats, "B" if behind,
+    else "tie". ``mode="generate"`` reads the first "A" or "B" in a greedy answer (at most
+    ``max_new_tokens``, default 8). Requests are batched: one backend call per tournament round.
+    """
+
+    def __init__(self, backend: Any, *, margin: float = 0.0, **options: Any) -> None:
+        super().__init__(backend, **options)
+        self.margin = margin
 
     def compare(self, prompt: str, answer_a: str, answer_b: str) -> str:
         return self.compare_many([(prompt, answer_a, answer_b)])[0]
@@ -82,15 +108,10 @@ class ModelJudge:
         if not contexts:
             return []
         if self.mode == "generate":
-            results = self.backend.generate(
-                [GenerateRequest(c, max_new_tokens=self.max_new_tokens) for c in contexts]
-            )
-            texts = pd.Series([r.text for r in results], dtype="string")
-            first = texts.str.extract(r"\b([AB])\b", expand=False)
+            first = self._generated(contexts).str.extract(r"\b([AB])\b", expand=False)
             return first.fillna("tie").astype(str).tolist()
-        requests = [LoglikelihoodRequest(c, s) for c in contexts for s in (" A", " B")]
-        logprob = np.array([r.logprob for r in self.backend.loglikelihood(requests)])
-        diff = logprob[0::2] - logprob[1::2]
+        logprob = self._logprobs(contexts, (" A", " B"))
+        diff = logprob[:, 0] - logprob[:, 1]
         return np.where(diff > self.margin, "A", np.where(diff < -self.margin, "B", "tie")).tolist()
 
 

@@ -4,7 +4,7 @@ they show, and number formats."""
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import numpy as np
@@ -241,12 +241,7 @@ class Finding:
     p_value: float | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        return {
-            "text": self.text,
-            "surprise": self.surprise,
-            "kind": self.kind,
-            "p_value": self.p_value,
-        }
+        return asdict(self)
 
 
 def surprise(p_value: float | None) -> float:

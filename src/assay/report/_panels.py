@@ -14,20 +14,8 @@ from ._findings import arena_findings, bias_finding, flip_finding, variance_find
 from ._panel import Panel, cell, fmt, fmt_p, new_panel
 from ._plots import interval_plot
 
-VARIANCE_COLUMNS = [
-    "model",
-    "factor",
-    "levels",
-    "n",
-    "var_levels",
-    "var_factor",
-    "var_noise",
-    "sampling_var",
-    "ratio",
-    "f_statistic",
-    "pvalue",
-    "p_value",
-]
+HIDDEN_VARIANCE_COLUMNS = ["task", "metric", "mean", "sd_levels"]
+"""Columns of a variance table the per-task panel leaves out (its caption names the task)."""
 
 
 def _frame_table(panel: Panel, df: pd.DataFrame, caption: str = "", limit: int = 60) -> None:
@@ -67,8 +55,8 @@ def variance_panel(
         for task in varied.index:
             result = stats.variance_decomposition(s[s["task"] == task])
             table = result.table
-            keep = [c for c in VARIANCE_COLUMNS if c in table] or list(table.columns)
-            _frame_table(panel, table[keep], caption=f"{task} — {headline[task]}")
+            shown = table.drop(columns=HIDDEN_VARIANCE_COLUMNS, errors="ignore")
+            _frame_table(panel, shown, caption=f"{task} — {headline[task]}")
             panel.results[str(task)] = result
             panel.findings += variance_findings(table)
     except AssayError as exc:  # data an optional panel cannot use never breaks the report

@@ -72,19 +72,7 @@ def robustness_panel(
     _table(
         panel,
         table,
-        [
-            "model",
-            "task",
-            "metric",
-            "perturbation",
-            "n",
-            "clean",
-            "perturbed",
-            "diff",
-            "ci_low",
-            "ci_high",
-            "pvalue",
-        ],
+        list(result.SHOWN),
         f"perturbed − clean ({settings.label} intervals)",
     )
     if not result.worst.empty:

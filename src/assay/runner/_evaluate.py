@@ -32,10 +32,10 @@ from ._ray import RayPool, ray_session, scored_shards
 from ._ray import load_backend as _backend
 from ._score import Backends, TaskLike
 from ._shard import shard_documents
-from ._spec import MAX_REPEATS, RunSpec, check_options
+from ._spec import MAX_REPEATS, RunSpec
 from ._summary import stored_cost_fit, stored_runtime, summarize, summarize_empty
 
-__all__ = ["MAX_REPEATS", "EvalResult", "check_options", "evaluate", "run", "run_settings"]
+__all__ = ["MAX_REPEATS", "EvalResult", "evaluate", "run", "run_settings"]
 
 DEFAULT_CHUNK = 32
 """Instances per store write (and per timing row) when ``batch_size="auto"``."""

@@ -38,7 +38,7 @@ from ._progress import make_progress
 from ._ray import check_executor, ray_session
 from ._score import Backends
 from ._shard import parse_shard
-from ._spec import RunSpec, check_options
+from ._spec import RunSpec
 
 GRID_KEYS = (
     "models",
@@ -86,19 +86,27 @@ class Grid:
             for c in itertools.product(self.models, self.num_fewshot, self.seeds, self.orderings)
         ]
 
+    def spec(self, cell: GridCell, **run: Any) -> RunSpec:
+        """The :class:`RunSpec` of one cell; ``run``: how it runs (executor, workers, ...)."""
+        return RunSpec(
+            model=cell.model,
+            tasks=self.tasks,
+            limit=self.limit,
+            num_fewshot=cell.num_fewshot,
+            seed=cell.seed,
+            batch_size=self.batch_size,
+            repeats=self.repeats,
+            permute_choices=cell.orderings,
+            data_roots=self.data_roots,
+            **run,
+        )
+
     def validate(self) -> Grid:
         """Raise a one-line InputError for any bad value, model spec or task; return self."""
         if not self.models or not self.tasks:
             raise InputError("a grid needs at least one model and one task")
-        for k, seed, order in itertools.product(self.num_fewshot, self.seeds, self.orderings):
-            check_options(
-                limit=self.limit,
-                num_fewshot=k,
-                seed=seed,
-                batch_size=self.batch_size,
-                repeats=self.repeats,
-                permute_choices=order,
-            )
+        for cell in self.cells():
+            self.spec(cell).check_options()
         names = [  # unknown model: InputError
             (m.name, None) if isinstance(m, ModelBackend) else describe_spec(m) for m in self.models
         ]
@@ -199,19 +207,11 @@ def run_grid(
         bar = stack.enter_context(make_progress(enabled=progress))
         overall = bar.add_task("grid cells", total=len(cells))
         for cell in cells:
-            spec = RunSpec(
-                model=cell.model,
-                tasks=grid.tasks,
-                limit=grid.limit,
-                num_fewshot=cell.num_fewshot,
-                seed=cell.seed,
-                batch_size=grid.batch_size,
-                repeats=grid.repeats,
-                permute_choices=cell.orderings,
+            spec = grid.spec(
+                cell,
                 executor=executor,
                 workers=workers,
                 trust_remote_code=trust_remote_code,
-                data_roots=grid.data_roots,
                 shard=shard,
             )
             result = run(spec, store=store, progress=bar if progress else False, backends=backends)

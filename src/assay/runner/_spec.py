@@ -72,15 +72,17 @@ class RunSpec:
         return replace(self, batch_size=size, shard=parse_shard(self.shard))
 
     def check_options(self) -> int | str:
-        """The sampling options checked; returns the normalised ``batch_size``."""
-        return check_options(
-            limit=self.limit,
-            num_fewshot=self.num_fewshot,
-            seed=self.seed,
-            batch_size=self.batch_size,
-            repeats=self.repeats,
-            permute_choices=self.permute_choices,
-        )
+        """Reject invalid sampling options with one-line InputErrors (before any work).
+
+        Returns ``batch_size`` as ``"auto"`` or an int (text like ``"16"`` is accepted: the one
+        check of the command line's ``--batch-size``)."""
+        _count("limit", self.limit, 1, optional=True)
+        _count("num_fewshot", self.num_fewshot, 0, optional=True)
+        _count("seed", self.seed, 0)
+        size = _batch_size(self.batch_size)
+        _count("repeats", self.repeats, 1, high=MAX_REPEATS)
+        _count("permute_choices", self.permute_choices, 0, high=MAX_REPEATS)
+        return size
 
     def settings(self) -> dict[str, Any]:
         """The fields besides ``model`` and ``tasks`` as keywords of :func:`evaluate`."""
@@ -105,28 +107,6 @@ def _count(name: str, value: Any, low: int, *, optional: bool = False, high: int
         bound = f">= {low}" if high is None else f"in [{low}, {high}]"
         raise InputError(f"{name} must be an integer {bound}, got {value!r}")
     return int(value)
-
-
-def check_options(
-    *,
-    limit: Any = None,
-    num_fewshot: Any = None,
-    seed: Any = 0,
-    batch_size: Any = "auto",
-    repeats: Any = 1,
-    permute_choices: Any = 0,
-) -> int | str:
-    """Reject invalid run options with one-line InputErrors (before any work).
-
-    Returns ``batch_size`` as ``"auto"`` or an int (text like ``"16"`` is accepted: the one
-    check of the command line's ``--batch-size``)."""
-    _count("limit", limit, 1, optional=True)
-    _count("num_fewshot", num_fewshot, 0, optional=True)
-    _count("seed", seed, 0)
-    size = _batch_size(batch_size)
-    _count("repeats", repeats, 1, high=MAX_REPEATS)
-    _count("permute_choices", permute_choices, 0, high=MAX_REPEATS)
-    return size
 
 
 def _batch_size(value: Any) -> int | str:

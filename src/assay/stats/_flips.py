@@ -4,6 +4,7 @@ questions did the old model get right that the new one gets wrong?"""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import ClassVar
 
 import numpy as np
 import pandas as pd
@@ -52,6 +53,11 @@ class FlipResult(ResultMixin):
     table: pd.DataFrame
     flipped: pd.DataFrame
     flipped_doc_ids: list[str]
+
+    SHOWN: ClassVar[tuple[str, ...]] = tuple(
+        c for c in FLIP_COLUMNS if c != "new_errors" and not c.endswith(("_low", "_high"))
+    )
+    """The columns of ``table`` a reader is shown (the intervals are in the JSON)."""
 
 
 def _row(task: str, old: np.ndarray, new: np.ndarray, alpha: float) -> dict:

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import ClassVar
 
 import pandas as pd
 
@@ -57,6 +58,21 @@ class Robustness(ResultMixin):
     table: pd.DataFrame
     worst: pd.DataFrame
     alpha: float
+
+    SHOWN: ClassVar[tuple[str, ...]] = (
+        "model",
+        "task",
+        "metric",
+        "perturbation",
+        "n",
+        "clean",
+        "perturbed",
+        "diff",
+        "ci_low",
+        "ci_high",
+        "pvalue",
+    )
+    """The columns of ``table`` a reader is shown (the CLI's and the report's table)."""
 
 
 def _doc_wide(rows: pd.DataFrame) -> pd.DataFrame:

@@ -113,18 +113,24 @@ def _parquet_chunks(path: Path, rows: int, size: int) -> Iterator[pd.DataFrame]:
         raise _parquet_error(path, exc) from None
 
 
+def _table_file(path: str | Path) -> tuple[Path, str | None]:
+    """``path`` as a Path and its kind by suffix (None: unknown); a folder or a missing file
+    is an InputError."""
+    path = Path(path)
+    if path.is_dir():
+        raise InputError(f"{path}: is a folder; give a file")
+    if not path.exists():
+        raise InputError(f"{path}: no such file")
+    return path, EXTENSIONS.get(path.suffix.lower())
+
+
 def read_table(path: str | Path) -> pd.DataFrame:
     """Read one CSV / JSONL / Parquet file into a DataFrame.
 
     ``attrs['unit']`` ("line" or "record") and ``attrs['rows']`` (each row's line number, an
     array: pandas copies attrs on every operation) let errors name the row; see :func:`where`.
     """
-    path = Path(path)
-    if path.is_dir():
-        raise InputError(f"{path}: is a folder; give a file")
-    if not path.exists():
-        raise InputError(f"{path}: no such file")
-    kind = EXTENSIONS.get(path.suffix.lower())
+    path, kind = _table_file(path)
     try:
         if kind == "jsonl":
             found = list(iter_jsonl(path, constants=False))
@@ -150,12 +156,7 @@ def iter_table(
     """:func:`read_table` in chunks of at most ``rows`` rows or about ``size`` bytes, so memory
     is bounded by one chunk, not by the file. Each chunk has the ``attrs`` of read_table (the
     line or record numbers of its own rows); a file without rows is one empty chunk."""
-    path = Path(path)
-    if path.is_dir():
-        raise InputError(f"{path}: is a folder; give a file")
-    if not path.exists():
-        raise InputError(f"{path}: no such file")
-    kind = EXTENSIONS.get(path.suffix.lower())
+    path, kind = _table_file(path)
     try:
         if kind == "jsonl":
             frames = _jsonl_frames(path, rows, size)

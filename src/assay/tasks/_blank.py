@@ -13,14 +13,12 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from typing import Any
 
 from assay.errors import InputError
 from assay.requests import RollingRequest
 
-from ._docs import Doc
 from ._instance import ChoicePayload, Instance, Result, ScoredSample
-from ._kinds import Ask, RequestKind, TaskSettings, Variant, _payload, choice_index
+from ._kinds import Question, RequestKind, TaskSettings, Variant, _payload, choice_index
 from ._metrics import multiple_choice_metrics
 
 __all__ = ["BLANK", "BlankPPL", "fill_blank"]
@@ -47,23 +45,12 @@ class BlankPPL(RequestKind):
         if task.choices is None:
             raise InputError(f"{where}: a blank_ppl task needs `choices`")
 
-    def variants(
-        self,
-        task: TaskSettings,
-        doc: Doc,
-        template_id: str,
-        choices: list[str] | None,
-        target: Any,
-        ask: Ask,
-        *,
-        seed: int,
-        permute_choices: int,
-        where: str,
-    ) -> Iterator[Variant]:
+    def build(self, q: Question) -> Iterator[Variant]:
+        choices = q.choices
         assert choices is not None  # check() requires `choices`
-        target_index = choice_index(choices, target, where)
-        question = ask(choices)
-        texts = [fill_blank(question, c, task.target_delimiter) for c in choices]
+        target_index = choice_index(choices, q.target, q.where)
+        question = q.ask(choices)
+        texts = [fill_blank(question, c, q.task.target_delimiter) for c in choices]
         yield Variant(
             order=list(range(len(choices))),
             user_message=question,
