@@ -150,7 +150,7 @@ def compare_cmd(
     found = None if task else store_verdict(result, meta)
     if json_out:
         extra = {} if found is None else {"verdict": found.to_dict()}
-        print_json({**result.to_dict(), "family": result.family.to_dict(), **extra})
+        print_json({**result.to_dict(frames=True), "family": result.family.to_dict(), **extra})
         return
     if found is not None:
         print_verdict(found)

@@ -139,20 +139,29 @@ class Comparison:
 
     @property
     def family(self) -> AdjustmentFamily:
-        """What ``p_adjusted`` is adjusted over: the pairs with a p-value, all tasks at once."""
+        """What ``p_adjusted`` is adjusted over: the pairs with a p-value, all tasks at once
+        (worked out once per ``pairs`` and ``correction``)."""
         key = _correction_key(self.correction)
         if "p_value" not in self.pairs:
             return AdjustmentFamily(0, key, 0, 0)
+        cached = self.__dict__.get("_family")
+        if cached is not None and cached[0] is self.pairs and cached[1].correction == key:
+            return cached[1]
         tested = self.pairs[self.pairs["p_value"].notna()]
-        names = set(tested["model_a"]) | set(tested["model_b"])
-        return AdjustmentFamily(len(tested), key, len(names), tested["task"].nunique())
+        names = set(tested["model_a"].unique()) | set(tested["model_b"].unique())
+        found = AdjustmentFamily(len(tested), key, len(names), tested["task"].nunique())
+        self.__dict__["_family"] = (self.pairs, found)
+        return found
 
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "scores": to_jsonable(self.scores[SCORE_COLUMNS]),
-            "pairs": to_jsonable(self.pairs[PAIR_COLUMNS]),
-            "groups": to_jsonable(self.groups),
+    def to_dict(self, *, frames: bool = False) -> dict[str, Any]:
+        """scores, pairs, groups as lists of records (with ``frames``: as DataFrames of the
+        same columns, for a writer that encodes tables whole)."""
+        tables = {
+            "scores": self.scores[SCORE_COLUMNS],
+            "pairs": self.pairs[PAIR_COLUMNS],
+            "groups": self.groups,
         }
+        return tables if frames else {k: to_jsonable(v) for k, v in tables.items()}
 
 
 def compact_letters(means: Sequence[float], significant: np.ndarray) -> list[str]:

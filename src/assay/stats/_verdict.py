@@ -203,8 +203,10 @@ def _leader(comp: Comparison) -> str:
     return str(rank.groupby(s["model"]).mean().sort_values(kind="stable").index[0])
 
 
-def _rows(comp: Comparison, model: str, baseline: str, change: str) -> pd.DataFrame:
-    diffs = VariantDifferences.from_comparison(comp, baseline).table
+def _rows(
+    diffs: pd.DataFrame, comp: Comparison, model: str, baseline: str, change: str
+) -> pd.DataFrame:
+    """``model``'s rows of ``diffs`` (the pairs oriented against ``baseline``) with verdicts."""
     rows = diffs[diffs["variant"] == model]
     sign = np.array([comp.metric(m).sign for m in rows["metric"]], dtype=float).reshape(-1)
     improvement = rows["diff"].to_numpy(dtype=float) * sign
@@ -294,8 +296,12 @@ def verdict(
             pairs = [(m, lead, "against the leader") for m in names if m != lead]
     else:
         pairs = []
+    against: dict[str, pd.DataFrame] = {}  # each baseline's oriented pairs, read once
+    for b in dict.fromkeys(b for _, b, _ in pairs):
+        against[b] = VariantDifferences.from_comparison(comp, b).table
     verdicts = [
-        PairVerdict(m, b, c, _regressions_first(_rows(comp, m, b, c)), level) for m, b, c in pairs
+        PairVerdict(m, b, c, _regressions_first(_rows(against[b], comp, m, b, c)), level)
+        for m, b, c in pairs
     ]
     frames = [v.rows for v in verdicts if len(v.rows)]
     table = (
