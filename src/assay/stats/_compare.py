@@ -190,7 +190,12 @@ def compact_letters(means: Sequence[float], significant: np.ndarray) -> list[str
 
 
 def _bits(mask: int) -> list[int]:
-    return [k for k in range(mask.bit_length()) if mask >> k & 1]
+    out = []
+    while mask:
+        low = mask & -mask
+        out.append(low.bit_length() - 1)
+        mask ^= low
+    return out
 
 
 def _maximal_cliques(near: list[int], m: int) -> list[int]:
