@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import shutil
 import subprocess
 import sys
@@ -70,8 +71,16 @@ def generate(path: Path, models: int, tasks: int, docs: int) -> None:
     con.close()
 
 
-def timed(args: list[str], out: Path | None = None, launch: str = _LAUNCH) -> tuple[float, float]:
-    """(seconds, peak MB) of ``python -c LAUNCH args`` (stdout to ``out``)."""
+def _children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def timed(
+    args: list[str], out: Path | None = None, launch: str = _LAUNCH
+) -> tuple[float, float, float]:
+    """(seconds, peak MB, CPU seconds: user + system of all its threads) of ``python -c LAUNCH
+    args`` (stdout to ``out``)."""
     env = {
         **os.environ,
         "PYTHONPATH": os.pathsep.join(
@@ -81,7 +90,7 @@ def timed(args: list[str], out: Path | None = None, launch: str = _LAUNCH) -> tu
             )
         ),
     }
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), _children_cpu()
     with open(out or os.devnull, "w") as sink:
         done = subprocess.run(
             [sys.executable, "-c", launch, *args],
@@ -91,14 +100,15 @@ def timed(args: list[str], out: Path | None = None, launch: str = _LAUNCH) -> tu
             env=env,
         )
     seconds = time.perf_counter() - start
+    cpu = _children_cpu() - cpu
     if done.returncode != 0:
         raise SystemExit(f"assay {' '.join(args)} failed: {done.stderr.strip()[-400:]}")
     peak = [ln for ln in done.stderr.splitlines() if ln.startswith("maxrss")]
-    return seconds, int(peak[-1].split()[1]) / 1024 if peak else float("nan")
+    return seconds, int(peak[-1].split()[1]) / 1024 if peak else float("nan"), cpu
 
 
-def timed_code(code: str, *args: str) -> tuple[float, float]:
-    """(seconds, peak MB) of a fresh ``python -c code args``."""
+def timed_code(code: str, *args: str) -> tuple[float, float, float]:
+    """(seconds, peak MB, CPU seconds) of a fresh ``python -c code args``."""
     launch = _LAUNCH.split("sys.argv = ")[0] + f"exec({code!r})"
     return timed(list(args), launch=launch)
 
@@ -140,30 +150,31 @@ def main() -> None:
                 f"generated {samples:,} scored samples in {time.perf_counter() - start:.0f} s "
                 f"({path.stat().st_size / 1e6:.0f} MB)"
             )
+        print(f"load average (1, 5, 15 min) before: {os.getloadavg()}")
         print(
-            f"{'step':<36} {'assay s':>8} {'peak MB':>8} {'raw DuckDB s':>13} {'target s':>9}"
-            "  notes"
+            f"{'step':<36} {'assay s':>8} {'cpu s':>6} {'peak MB':>8} {'raw DuckDB s':>13} "
+            f"{'target s':>9}  notes"
         )
         raw = [raw_query(path) for _ in range(args.repeats)]
         truth = raw[-1][2]
         raw_whole = min(r[0] for r in raw)
         raw_query_s = min(r[1] for r in raw)
         runs = [timed(["--version"]) for _ in range(args.repeats)]
-        s, mb = min(runs)
+        s, mb, cpu = min(runs)
         print(
-            f"{'start-up: assay --version':<36} {s:>8.2f} {mb:>8.0f} {raw_whole:>13.2f} "
+            f"{'start-up: assay --version':<36} {s:>8.2f} {cpu:>6.2f} {mb:>8.0f} {raw_whole:>13.2f} "
             f"{'':>9}  peer: python + import duckdb + connect + the query"
         )
         out = work / "compare.json"
         runs = [
             timed(["compare", "--store", str(path), "--json"], out) for _ in range(args.repeats)
         ]
-        s, mb = min(runs)
+        s, mb, cpu = min(runs)
         got = json.loads(out.read_text())
         scores = {(r["model"], r["task"]): (r["n"], r["mean"]) for r in got["scores"]}
         exact = scores == truth
         print(
-            f"{'compare --json, whole process':<36} {s:>8.2f} {mb:>8.0f} {raw_query_s:>13.2f} "
+            f"{'compare --json, whole process':<36} {s:>8.2f} {cpu:>6.2f} {mb:>8.0f} {raw_query_s:>13.2f} "
             f"{3.0:>9.0f}  {'ok' if s <= 3 else 'OVER'}; {len(scores):,} (model, task) means "
             f"and n {'equal' if exact else 'DIFFER FROM'} the SQL aggregate exactly; "
             f"{len(got['pairs']):,} pairs; peer: the aggregate query alone"
@@ -173,9 +184,9 @@ def main() -> None:
             "print(len(metric_summary(open_store(sys.argv[1], read_only=True))))"
         )
         runs = [timed_code(code, str(path)) for _ in range(args.repeats)]
-        s, mb = min(runs)
+        s, mb, cpu = min(runs)
         print(
-            f"{'leaderboard: store.metric_summary':<36} {s:>8.2f} {mb:>8.0f} {raw_query_s:>13.2f} "
+            f"{'leaderboard: store.metric_summary':<36} {s:>8.2f} {cpu:>6.2f} {mb:>8.0f} {raw_query_s:>13.2f} "
             f"{'':>9}  whole process (n, mean, sd, stderr per cell in SQL); peer: the query alone"
         )
         export = work / "import.parquet"
@@ -196,11 +207,12 @@ def main() -> None:
             runs.append(
                 timed(["import", "samples", str(export), "--store", str(work / "import.duckdb")])
             )
-        s, mb = min(runs)
+        s, mb, cpu = min(runs)
         print(
-            f"{'import samples, whole process':<36} {s:>8.2f} {mb:>8.0f} {'':>13} "
+            f"{'import samples, whole process':<36} {s:>8.2f} {cpu:>6.2f} {mb:>8.0f} {'':>13} "
             f"{30.0:>9.0f}  {'ok' if s <= 30 else 'OVER'}; {rows:,} rows from Parquet"
         )
+        print(f"load average (1, 5, 15 min) after: {os.getloadavg()}")
     finally:
         if args.dir is None:
             shutil.rmtree(work, ignore_errors=True)

@@ -91,29 +91,26 @@ class MatrixSource:
             # a hash collision within a task: join on the doc_id itself (slower, same result)
             same = "d.h = hash(m.doc_id)" if rows == unique else "d.doc_id = m.doc_id"
             on = f"d.tc = r.tc AND {same}"
-            single = con.execute(
-                'SELECT coalesce((SELECT max("repeat") FROM samples s SEMI JOIN _rc USING '
-                "(run_id)), 0) = 0 AND NOT EXISTS (SELECT 1 FROM _rc GROUP BY mc, tc "
-                "HAVING count(*) > 1)"
-            ).fetchall()[0][0]
             body = (
                 f"FROM sample_metrics m JOIN _rc r USING (run_id, metric) JOIN _dc d ON {on} "
                 "WHERE m.value IS NOT NULL AND NOT isnan(m.value)"
             )
             cell = f"d.g * {max(len(names), 1)} + r.mc"  # the flat index in the matrix
-            query = (
-                f"SELECT {cell} AS i, m.value AS v {body}"
-                if single
-                else f"SELECT {cell} AS i, avg(m.value) AS v {body} GROUP BY ALL"
-            )
-            got = con.execute(query).fetchnumpy()
             counts = con.execute("SELECT tc, count(*) FROM _dc GROUP BY tc").fetchall()
+            size = sum(n for _, n in counts) * len(names)
+            got = con.execute(f"SELECT {cell} AS i, m.value AS v {body}").fetchnumpy()
+            index = np.asarray(got["i"], np.int64)
+            if index.size and np.bincount(index, minlength=size).max() > 1:
+                # repeats or two runs of a (model, task): each document's mean, as DuckDB takes it
+                got = con.execute(f"SELECT {cell} AS i, avg(m.value) AS v {body} GROUP BY ALL")
+                got = got.fetchnumpy()
+                index = np.asarray(got["i"], np.int64)
         docs = np.zeros(len(tasks), dtype=np.int64)
         for tc, n in counts:
             docs[tc] = n
         start = np.concatenate([[0], np.cumsum(docs)])
         big = np.full((int(start[-1]), len(names)), np.nan)
-        big.reshape(-1)[np.asarray(got["i"], np.int64)] = np.asarray(got["v"], float)
+        big.reshape(-1)[index] = np.asarray(got["v"], float)
         out = []
         for task, met in wanted:
             k = task_code[task]
