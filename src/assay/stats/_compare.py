@@ -9,7 +9,6 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy import stats as sps
 from threadpoolctl import threadpool_limits
 
 from assay.core import (
@@ -25,6 +24,7 @@ from assay.errors import InputError
 from ._estimators import mean_ci
 from ._paired import _CORRECTIONS, _METHODS, adjust_pvalues
 from ._pairs import binary_columns, binary_scores, finish_pairs, task_pairs
+from ._scipy import norm_ppf
 from ._tidy import check_names, doc_matrix, pick_metrics, select, task_metrics
 
 __all__ = ["AdjustmentFamily", "Comparison", "compact_letters", "compare"]
@@ -232,7 +232,7 @@ def _overall_scores(scores: pd.DataFrame, alpha: float, metrics: MetricMap) -> p
     log scale for a perplexity, as :func:`_scale_interval`). ``metric`` names the metrics
     averaged, e.g. "acc, exact_match"."""
     rows = []
-    z = sps.norm.ppf(1 - alpha / 2)
+    z = norm_ppf(1 - alpha / 2)
     kinds = scores["metric"].map(lambda m: _overall_kind(metric_info(m, metrics)))
     for (_, model), sub in scores.groupby([kinds, "model"], sort=False):
         t = len(sub)
