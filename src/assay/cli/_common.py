@@ -176,7 +176,9 @@ def print_json(data: Any) -> None:
     if indent is None and isinstance(data, dict):  # its large tables written by DuckDB
         from ._frame_json import compact_json
 
-        typer.echo(compact_json(data, lambda value: _json_text(value, None)))
+        for piece in compact_json(data, lambda value: _json_text(value, None)):
+            typer.echo(piece, nl=False)
+        typer.echo("")
         return
     typer.echo(_json_text(data, indent))
 

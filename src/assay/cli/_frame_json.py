@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 import os
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import numpy as np
@@ -71,18 +71,17 @@ def records_json(frame: pd.DataFrame) -> str | None:
             )
         finally:
             con.close()
-        with open(path, encoding="utf-8") as handle:
+        with open(path, "rb") as handle:
             # one line: raw newlines and tabs are only layout (inside strings they are escaped)
-            return handle.read().replace("\n", "").replace("\t", "")
+            return handle.read().translate(None, b"\n\t").decode("utf-8")
 
 
-def compact_json(data: dict[str, Any], encode: Callable[[Any], str]) -> str:
-    """``data`` as one line of JSON, its DataFrame values written by :func:`records_json` (the
-    rest, and frames it cannot write, by ``encode``)."""
-    parts = []
-    for key, value in data.items():
+def compact_json(data: dict[str, Any], encode: Callable[[Any], str]) -> Iterator[str]:
+    """``data`` as one line of JSON, in pieces to write one after the other (a table's text is
+    not copied into one string): its DataFrame values written by :func:`records_json` (the rest,
+    and frames it cannot write, by ``encode``)."""
+    for k, (key, value) in enumerate(data.items()):
+        yield ("{" if k == 0 else ", ") + json.dumps(str(key)) + ": "
         text = records_json(value) if isinstance(value, pd.DataFrame) else None
-        if text is None:
-            text = encode(value)
-        parts.append(f"{json.dumps(str(key))}: {text}")
-    return "{" + ", ".join(parts) + "}"
+        yield encode(value) if text is None else text
+    yield "{}" if not data else "}"

@@ -178,7 +178,10 @@ def compact_letters(means: Sequence[float], significant: np.ndarray) -> list[str
     apart = apart | apart.T
     # the groups insert-and-absorb ends with are the maximal sets holding no significant pair
     # (the maximal cliques of "not significantly different"), enumerated on bit masks
-    near = [sum(1 << j for j in range(m) if j != i and not apart[i, j]) for i in range(m)]
+    close = ~apart
+    np.fill_diagonal(close, False)
+    packed = np.packbits(close, axis=1, bitorder="little")  # row i: bit j set when j is near i
+    near = [int.from_bytes(row.tobytes(), "little") for row in packed]
     groups = [set(_bits(g)) for g in _maximal_cliques(near, m)]
     groups.sort(key=lambda g: (-max(means[k] for k in g), sorted(g)))
     letters = ["" for _ in range(m)]
