@@ -95,22 +95,22 @@ class MatrixSource:
                 f"FROM sample_metrics m JOIN _rc r USING (run_id, metric) JOIN _dc d ON {on} "
                 "WHERE m.value IS NOT NULL AND NOT isnan(m.value)"
             )
-            cell = f"d.g * {max(len(names), 1)} + r.mc"  # the flat index in the matrix
             counts = con.execute("SELECT tc, count(*) FROM _dc GROUP BY tc").fetchall()
-            size = sum(n for _, n in counts) * len(names)
+            docs = np.zeros(len(tasks), dtype=np.int64)
+            for tc, n in counts:
+                docs[tc] = n
+            start = np.concatenate([[0], np.cumsum(docs)])
+            big = np.full((int(start[-1]), len(names)), np.nan)
+            kind = "INTEGER" if big.size < 2**31 else "BIGINT"
+            cell = f"(d.g * {max(len(names), 1)} + r.mc)::{kind}"  # the flat index in the matrix
             got = con.execute(f"SELECT {cell} AS i, m.value AS v {body}").fetchnumpy()
-            index = np.asarray(got["i"], np.int64)
-            if index.size and np.bincount(index, minlength=size).max() > 1:
-                # repeats or two runs of a (model, task): each document's mean, as DuckDB takes it
+            big.reshape(-1)[np.asarray(got["i"])] = np.asarray(got["v"], float)
+            if np.count_nonzero(~np.isnan(big)) < len(got["i"]):
+                # a cell given twice (repeats, two runs of a (model, task)): each document's
+                # mean, as DuckDB takes it
                 got = con.execute(f"SELECT {cell} AS i, avg(m.value) AS v {body} GROUP BY ALL")
                 got = got.fetchnumpy()
-                index = np.asarray(got["i"], np.int64)
-        docs = np.zeros(len(tasks), dtype=np.int64)
-        for tc, n in counts:
-            docs[tc] = n
-        start = np.concatenate([[0], np.cumsum(docs)])
-        big = np.full((int(start[-1]), len(names)), np.nan)
-        big.reshape(-1)[index] = np.asarray(got["v"], float)
+                big.reshape(-1)[np.asarray(got["i"])] = np.asarray(got["v"], float)
         out = []
         for task, met in wanted:
             k = task_code[task]
