@@ -196,3 +196,23 @@ def test_a_large_store_found_sound_is_remembered_until_it_changes(tmp_path, monk
     os.utime(store.path, ns=(stat.st_atime_ns, stat.st_mtime_ns))
     _integrity._verified.clear()
     assert "fails its checksum" in _integrity.damaged(store.path)  # its change time moved
+
+
+def test_tasks_on_different_metrics_and_a_quoted_metric_name(tmp_path):
+    store = open_store(tmp_path / "s.duckdb")
+    rng = np.random.default_rng(9)
+    records = []
+    for model in ("a", "b", "c"):
+        for task, metric in (("t1", "acc"), ("t2", "exact_match"), ("t3", "it's")):
+            run_id = make_run_id(model, task, num_fewshot=0, fewshot_seed=0)
+            store.upsert_run(RunInfo(run_id=run_id, model=model, task=task))
+            for d in range(25):
+                value = float(rng.random() < 0.5)
+                records.append(SampleRecord(run_id, model, task, f"d{d:02d}", 0, {metric: value}))
+    store.write_samples(records)
+    ev = store.evidence()
+    for kwargs in ({}, {"metric": "it's"}):
+        fast, slow = compare(ev, **kwargs), compare(ev.scores, metrics=ev.metrics, **kwargs)
+        assert fast.scores.drop(columns="method").equals(slow.scores.drop(columns="method"))
+        assert fast.pairs["p_value"].tolist() == slow.pairs["p_value"].tolist()
+    assert set(compare(ev).scores["metric"]) == {"acc", "exact_match", "it's"}

@@ -78,12 +78,20 @@ class MatrixSource:
                 "unnest(?::VARCHAR[]) AS metric",
                 columns,
             )
+            # one metric for every task (the usual case): a join on run_id alone and the metric
+            # as a filter, about 3x cheaper than the two-column join
+            kept = sorted(set(metric_of.values()))
+            if len(kept) == 1:
+                join = "sample_metrics m JOIN _rc r USING (run_id)"
+                valid = "m.metric = '" + kept[0].replace("'", "''") + "' AND "
+            else:
+                join, valid = "sample_metrics m JOIN _rc r USING (run_id, metric)", ""
+            valid += "m.value IS NOT NULL AND NOT isnan(m.value)"
             # documents numbered in (task, doc_id) order: task k's rows start[k]..start[k+1]
             con.execute(
                 "CREATE TEMP TABLE _dc AS SELECT tc, doc_id, hash(doc_id) AS h, (row_number() "
                 "OVER (ORDER BY tc, doc_id) - 1)::BIGINT AS g FROM (SELECT DISTINCT "
-                "r.tc, m.doc_id FROM sample_metrics m JOIN _rc r USING (run_id, metric) "
-                "WHERE m.value IS NOT NULL AND NOT isnan(m.value))"
+                f"r.tc, m.doc_id FROM {join} WHERE {valid})"
             )
             rows, unique = con.execute(
                 "SELECT count(*), count(DISTINCT (tc, h)) FROM _dc"
@@ -91,10 +99,7 @@ class MatrixSource:
             # a hash collision within a task: join on the doc_id itself (slower, same result)
             same = "d.h = hash(m.doc_id)" if rows == unique else "d.doc_id = m.doc_id"
             on = f"d.tc = r.tc AND {same}"
-            body = (
-                f"FROM sample_metrics m JOIN _rc r USING (run_id, metric) JOIN _dc d ON {on} "
-                "WHERE m.value IS NOT NULL AND NOT isnan(m.value)"
-            )
+            body = f"FROM {join} JOIN _dc d ON {on} WHERE {valid}"
             counts = con.execute("SELECT tc, count(*) FROM _dc GROUP BY tc").fetchall()
             docs = np.zeros(len(tasks), dtype=np.int64)
             for tc, n in counts:
