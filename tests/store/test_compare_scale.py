@@ -216,3 +216,22 @@ def test_tasks_on_different_metrics_and_a_quoted_metric_name(tmp_path):
         assert fast.scores.drop(columns="method").equals(slow.scores.drop(columns="method"))
         assert fast.pairs["p_value"].tolist() == slow.pairs["p_value"].tolist()
     assert set(compare(ev).scores["metric"]) == {"acc", "exact_match", "it's"}
+
+
+def test_runs_and_metrics_read_per_metric_or_all_at_once_agree(tmp_path, monkeypatch):
+    from assay.store import _matrices
+
+    store = open_store(tmp_path / "s.duckdb")
+    records = []
+    for model, task, metrics in (("a", "t1", {"acc": 1.0, "f1": 0.5}), ("b", "t2", {"bleu": 3.0})):
+        run_id = make_run_id(model, task, num_fewshot=0, fewshot_seed=0)
+        store.upsert_run(RunInfo(run_id=run_id, model=model, task=task))
+        records.append(SampleRecord(run_id, model, task, "d0", 0, metrics))
+    store.write_samples(records)
+    few = _matrices.scan_store(store, task=["t1", "t2"])
+    monkeypatch.setattr(_matrices, "_FEW_METRICS", 0)
+    assert _matrices.scan_store(store, task=["t1", "t2"]) == few
+    assert few.metrics_by_run == {
+        make_run_id("a", "t1", num_fewshot=0, fewshot_seed=0): ("acc", "f1"),
+        make_run_id("b", "t2", num_fewshot=0, fewshot_seed=0): ("bleu",),
+    }
