@@ -59,21 +59,29 @@ class PairVerdict:
 
     @property
     def counts(self) -> dict[str, int]:
-        return {w: int((self.rows["verdict"] == w).sum()) for w in (BETTER, WORSE, SAME)}
+        words = self.rows["verdict"].tolist()
+        return {w: words.count(w) for w in (BETTER, WORSE, SAME)}
 
     @property
     def sentence(self) -> str:
         """E.g. "smollm2-135m-int8 against smollm2-135m (int8 quantisation): worse on 1 task
         (arith −0.080 [−0.120, −0.040]), better on 0, no detectable difference on 1 (...)"."""
+        words, tasks = self.rows["verdict"].tolist(), self.rows["task"].tolist()
+        diff, low, high = (
+            self.rows[c].to_numpy(dtype=float) for c in ("diff", "ci_low", "ci_high")
+        )
         parts = []
+        counted = 0
         for word in (BETTER, WORSE, SAME):
-            rows = self.tasks(word)
-            n = len(rows)
+            at = [k for k, w in enumerate(words) if w == word]
+            n = len(at)
+            counted += n
             what = f"{word} on {n} task{'s' * (n != 1)}" if word != SAME else f"{word} on {n}"
             if n:
-                what += " (" + "; ".join(_size(r) for r in rows.itertuples()) + ")"
+                sizes = (_size(tasks[k], diff[k], low[k], high[k]) for k in at)
+                what += " (" + "; ".join(sizes) + ")"
             parts.append(what)
-        untested = len(self.rows) - sum(self.counts.values())
+        untested = len(words) - counted
         tail = f"; {untested} without a paired test" if untested else ""
         return (
             f"{self.model} against {self.baseline} ({self.change}): {', '.join(parts)}{tail} "
@@ -91,11 +99,11 @@ class PairVerdict:
         }
 
 
-def _size(r: Any) -> str:
-    if pd.isna(r.diff):
-        return f"{r.task}: no paired test"
-    low = "" if pd.isna(r.ci_low) else f" [{fixed(r.ci_low, 3)}, {fixed(r.ci_high, 3)}]"
-    return f"{r.task} {fixed(r.diff, 3, sign=True)}{low}"
+def _size(task: Any, diff: float, ci_low: float, ci_high: float) -> str:
+    if np.isnan(diff):
+        return f"{task}: no paired test"
+    low = "" if np.isnan(ci_low) else f" [{fixed(ci_low, 3)}, {fixed(ci_high, 3)}]"
+    return f"{task} {fixed(diff, 3, sign=True)}{low}"
 
 
 @dataclass
