@@ -74,6 +74,13 @@ def generate(path: Path, models: int, tasks: int, docs: int) -> None:
     con.close()
 
 
+def _env() -> dict[str, str]:
+    """This environment with this checkout's src first on PYTHONPATH."""
+    src = str(Path(__file__).resolve().parents[1] / "src")
+    path = os.pathsep.join(filter(None, [src, os.environ.get("PYTHONPATH")]))
+    return {**os.environ, "PYTHONPATH": path}
+
+
 def _children_cpu() -> float:
     usage = resource.getrusage(resource.RUSAGE_CHILDREN)
     return usage.ru_utime + usage.ru_stime
@@ -84,15 +91,7 @@ def timed(
 ) -> tuple[float, float, float]:
     """(seconds, peak MB, CPU seconds: user + system of all its threads) of ``python -c LAUNCH
     args`` (stdout to ``out``)."""
-    env = {
-        **os.environ,
-        "PYTHONPATH": os.pathsep.join(
-            filter(
-                None,
-                [str(Path(__file__).resolve().parents[1] / "src"), os.environ.get("PYTHONPATH")],
-            )
-        ),
-    }
+    env = _env()
     start, cpu = time.perf_counter(), _children_cpu()
     with open(out or os.devnull, "w") as sink:
         done = subprocess.run(
@@ -146,6 +145,67 @@ def row(step, seconds, cpu, peak, raw, target, notes) -> None:
     )
 
 
+def phases(path: Path) -> None:
+    """Where `assay compare --json` spends its time, in this process, phase by phase (wall and
+    CPU seconds): what the CLI does, the output written to /dev/null."""
+    import contextlib
+
+    clock = [time.perf_counter(), time.process_time()]
+
+    def lap(label: str) -> None:
+        wall, cpu = time.perf_counter(), time.process_time()
+        print(f"  {label:<44} {wall - clock[0]:>6.2f} {cpu - clock[1]:>6.2f}")
+        clock[:] = [wall, cpu]
+
+    print(f"  {'phase (one process)':<44} {'wall s':>6} {'cpu s':>6}")
+    import assay.cli  # noqa: F401
+
+    lap("imports: assay.cli (pandas, DuckDB, typer)")
+    from assay.cli._common import get_store, print_json
+    from assay.cli._verdict import store_verdict
+    from assay.cli.stats import _evidence
+
+    store = get_store(path, must_exist=True)
+    with store.connect():
+        pass
+    lap("opening the store (with its block check)")
+    evidence = _evidence(path)
+    lap("the evidence read (runs, metrics in SQL)")
+    from assay.stats import compare
+
+    lap("imports: assay.stats.compare")
+    from assay.store._matrices import MatrixSource
+
+    read = MatrixSource.doc_matrices
+    spent = [0.0, 0.0]
+
+    def timed_read(self, *args, **kwargs):
+        wall, cpu = time.perf_counter(), time.process_time()
+        try:
+            return read(self, *args, **kwargs)
+        finally:
+            spent[0] += time.perf_counter() - wall
+            spent[1] += time.process_time() - cpu
+
+    MatrixSource.doc_matrices = timed_read
+    result = compare(evidence)
+    MatrixSource.doc_matrices = read
+    lap("compare: matrices, scores, pairs, groups")
+    label = "  of which: per-document matrices in DuckDB"
+    print(f"  {label:<44} {spent[0]:>6.2f} {spent[1]:>6.2f}")
+    found = store_verdict(result, store)
+    lap("the verdict")
+    with open(os.devnull, "w") as sink, contextlib.redirect_stdout(sink):
+        print_json(
+            {
+                **result.to_dict(frames=True),
+                "family": result.family.to_dict(),
+                "verdict": found.to_dict(),
+            }
+        )
+    lap("the JSON written")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--models", type=int, default=50)
@@ -153,7 +213,11 @@ def main() -> None:
     parser.add_argument("--docs", type=int, default=1000)
     parser.add_argument("--dir", type=Path, default=None, help="keep the store here")
     parser.add_argument("--repeats", type=int, default=2, help="timed runs of each step")
+    parser.add_argument("--phases-of", type=Path, default=None, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.phases_of is not None:
+        phases(args.phases_of)
+        return
     work = args.dir or Path(tempfile.mkdtemp(prefix="assay-scale-"))
     work.mkdir(parents=True, exist_ok=True)
     path = work / "scale.duckdb"
@@ -193,6 +257,13 @@ def main() -> None:
             "query alone; the file's check remembered"
         )
         row("compare --json, whole process", s, cpu, mb, raw_query_s, 3.0, note)
+        print("where the compare's time goes (a fresh process, the file's check remembered):")
+        sys.stdout.flush()
+        subprocess.run(
+            [sys.executable, __file__, "--phases-of", str(path)],
+            env=_env(),
+            check=True,
+        )
         code = (
             "import sys; from assay.store import metric_summary, open_store; "
             "print(len(metric_summary(open_store(sys.argv[1], read_only=True))))"
