@@ -173,11 +173,21 @@ def print_json(data: Any) -> None:
     parts = data.values() if isinstance(data, dict) else [data]
     rows = sum(len(p) for p in parts if isinstance(p, list | pd.DataFrame))
     indent = None if rows > COMPACT_JSON_ROWS else 2
+    if indent is None and isinstance(data, dict):  # its large tables written by DuckDB
+        from ._frame_json import compact_json
+
+        for piece in compact_json(data, lambda value: _json_text(value, None)):
+            typer.echo(piece, nl=False)
+        typer.echo("")
+        return
+    typer.echo(_json_text(data, indent))
+
+
+def _json_text(data: Any, indent: int | None) -> str:
     try:  # already plain (a result's to_dict): straight to the encoder, no second pass
-        text = json.dumps(data, indent=indent, default=_plain_value, allow_nan=False)
+        return json.dumps(data, indent=indent, default=_plain_value, allow_nan=False)
     except (ValueError, TypeError):  # NaN to null, keys made text: convert everything first
-        text = json.dumps(to_jsonable(data), indent=indent, default=str)
-    typer.echo(text)
+        return json.dumps(to_jsonable(data), indent=indent, default=str)
 
 
 def json_printed(json_out: bool, data: Any) -> bool:

@@ -29,10 +29,11 @@ from ._options import (
 VarianceOpt = bounded(0)
 
 
-def _evidence(store, *, model=None, task=None):
+def _evidence(store, *, model=None, task=None, st=None):
     """The store's evidence (``Store.evidence``: scores with corpus metrics and the store's
-    metric definitions), read in SQL for the models and tasks asked only (all when None)."""
-    st = get_store(store, must_exist=True)
+    metric definitions), read in SQL for the models and tasks asked only (all when None);
+    ``st``: the store already opened."""
+    st = st or get_store(store, must_exist=True)
     ev = st.evidence(model=model or None, task=task or None)
     asked = [(ev.models, model), (ev.tasks, task)]
     wanted = [(have, [v] if isinstance(v, str) else v) for have, v in asked]
@@ -130,10 +131,11 @@ def compare_cmd(
     """
     from assay.stats import compare
 
+    meta = None if paths else get_store(store, must_exist=True)
     ev = (
         _path_evidence(paths, store)
         if paths
-        else _evidence(store, model=split_list(models), task=task)
+        else _evidence(store, model=split_list(models), task=task, st=meta)
     )
     result = compare(
         ev,
@@ -147,11 +149,10 @@ def compare_cmd(
     )
     from ._verdict import print_verdict, store_verdict
 
-    meta = None if paths else get_store(store, must_exist=True)
     found = None if task else store_verdict(result, meta)
     if json_out:
         extra = {} if found is None else {"verdict": found.to_dict()}
-        print_json({**result.to_dict(), "family": result.family.to_dict(), **extra})
+        print_json({**result.to_dict(frames=True), "family": result.family.to_dict(), **extra})
         return
     if found is not None:
         print_verdict(found)

@@ -25,8 +25,9 @@ tests); L. Kish (1965, design effect); E. B. Wilson (1927).
 from __future__ import annotations
 
 import numpy as np
-from scipy import stats as sps
 from scipy.special import gammaln
+
+from ._scipy import norm_ppf
 
 __all__: list[str] = []
 
@@ -128,7 +129,7 @@ def cluster_score_ci(sizes, right, counts, *, alpha: float = 0.05, n_grid: int =
     phat = (counts @ right) / n
     n_clusters = counts.sum(axis=1)
     deff_max = (counts @ sizes**2) / n
-    z = float(sps.norm.ppf(1 - alpha / 2))
+    z = float(norm_ppf(1 - alpha / 2))
     # the bounds lie between Wilson's on n (ρ = 0) and on n / deff_max (each cluster one
     # question); the grid spans those (on the logit scale) for every data set
     lo_in, hi_in = _wilson(phat, n, z)

@@ -9,7 +9,6 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy import stats as sps
 from threadpoolctl import threadpool_limits
 
 from assay.core import (
@@ -25,6 +24,7 @@ from assay.errors import InputError
 from ._estimators import mean_ci
 from ._paired import _CORRECTIONS, _METHODS, adjust_pvalues
 from ._pairs import binary_columns, binary_scores, finish_pairs, task_pairs
+from ._scipy import norm_ppf
 from ._tidy import check_names, doc_matrix, pick_metrics, select, task_metrics
 
 __all__ = ["AdjustmentFamily", "Comparison", "compact_letters", "compare"]
@@ -139,20 +139,29 @@ class Comparison:
 
     @property
     def family(self) -> AdjustmentFamily:
-        """What ``p_adjusted`` is adjusted over: the pairs with a p-value, all tasks at once."""
+        """What ``p_adjusted`` is adjusted over: the pairs with a p-value, all tasks at once
+        (worked out once per ``pairs`` and ``correction``)."""
         key = _correction_key(self.correction)
         if "p_value" not in self.pairs:
             return AdjustmentFamily(0, key, 0, 0)
+        cached = self.__dict__.get("_family")
+        if cached is not None and cached[0] is self.pairs and cached[1].correction == key:
+            return cached[1]
         tested = self.pairs[self.pairs["p_value"].notna()]
-        names = set(tested["model_a"]) | set(tested["model_b"])
-        return AdjustmentFamily(len(tested), key, len(names), tested["task"].nunique())
+        names = set(tested["model_a"].unique()) | set(tested["model_b"].unique())
+        found = AdjustmentFamily(len(tested), key, len(names), tested["task"].nunique())
+        self.__dict__["_family"] = (self.pairs, found)
+        return found
 
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "scores": to_jsonable(self.scores[SCORE_COLUMNS]),
-            "pairs": to_jsonable(self.pairs[PAIR_COLUMNS]),
-            "groups": to_jsonable(self.groups),
+    def to_dict(self, *, frames: bool = False) -> dict[str, Any]:
+        """scores, pairs, groups as lists of records (with ``frames``: as DataFrames of the
+        same columns, for a writer that encodes tables whole)."""
+        tables = {
+            "scores": self.scores[SCORE_COLUMNS],
+            "pairs": self.pairs[PAIR_COLUMNS],
+            "groups": self.groups,
         }
+        return tables if frames else {k: to_jsonable(v) for k, v in tables.items()}
 
 
 def compact_letters(means: Sequence[float], significant: np.ndarray) -> list[str]:
@@ -169,7 +178,10 @@ def compact_letters(means: Sequence[float], significant: np.ndarray) -> list[str
     apart = apart | apart.T
     # the groups insert-and-absorb ends with are the maximal sets holding no significant pair
     # (the maximal cliques of "not significantly different"), enumerated on bit masks
-    near = [sum(1 << j for j in range(m) if j != i and not apart[i, j]) for i in range(m)]
+    close = ~apart
+    np.fill_diagonal(close, False)
+    packed = np.packbits(close, axis=1, bitorder="little")  # row i: bit j set when j is near i
+    near = [int.from_bytes(row.tobytes(), "little") for row in packed]
     groups = [set(_bits(g)) for g in _maximal_cliques(near, m)]
     groups.sort(key=lambda g: (-max(means[k] for k in g), sorted(g)))
     letters = ["" for _ in range(m)]
@@ -181,7 +193,12 @@ def compact_letters(means: Sequence[float], significant: np.ndarray) -> list[str
 
 
 def _bits(mask: int) -> list[int]:
-    return [k for k in range(mask.bit_length()) if mask >> k & 1]
+    out = []
+    while mask:
+        low = mask & -mask
+        out.append(low.bit_length() - 1)
+        mask ^= low
+    return out
 
 
 def _maximal_cliques(near: list[int], m: int) -> list[int]:
@@ -218,7 +235,7 @@ def _overall_scores(scores: pd.DataFrame, alpha: float, metrics: MetricMap) -> p
     log scale for a perplexity, as :func:`_scale_interval`). ``metric`` names the metrics
     averaged, e.g. "acc, exact_match"."""
     rows = []
-    z = sps.norm.ppf(1 - alpha / 2)
+    z = norm_ppf(1 - alpha / 2)
     kinds = scores["metric"].map(lambda m: _overall_kind(metric_info(m, metrics)))
     for (_, model), sub in scores.groupby([kinds, "model"], sort=False):
         t = len(sub)

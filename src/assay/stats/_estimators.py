@@ -13,12 +13,12 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from scipy import stats as sps
 
 from assay.errors import InputError
 
 from ._cluster_score import cluster_score_ci
 from ._results import ResultMixin
+from ._scipy import norm_ppf, sps
 
 __all__ = [
     "BootstrapResult",
@@ -249,7 +249,7 @@ def wilson_ci(successes, n, *, alpha: float = 0.05) -> tuple[np.ndarray, np.ndar
     k = np.asarray(successes, dtype=float)
     n = np.asarray(n, dtype=float)
     with np.errstate(invalid="ignore", divide="ignore"):
-        low, high = _wilson(k / n, n, sps.norm.ppf(1 - alpha / 2))
+        low, high = _wilson(k / n, n, norm_ppf(1 - alpha / 2))
     low = np.where(k == 0, 0.0, low)
     high = np.where(k == n, 1.0, high)
     if low.ndim == 0:

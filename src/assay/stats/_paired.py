@@ -5,12 +5,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import stats as sps
 
 from assay.errors import InputError
 
 from ._estimators import _codes, clustered_se, doc_means
 from ._results import ResultMixin
+from ._scipy import norm_ppf, norm_sf, sps
 
 __all__ = [
     "PairedResult",
@@ -88,7 +88,7 @@ def mcnemar_score(b, c, n, *, alpha: float = 0.05):
     Returns (low, high, statistic, p_value).
     """
     b, c, n = (np.asarray(v, dtype=float) for v in (b, c, n))
-    z = sps.norm.ppf(1 - alpha / 2)
+    z = norm_ppf(1 - alpha / 2)
     est = (b - c) / n
     # both bounds at once: row 0 the lower (T = z, towards −1), row 1 the upper (T = −z)
     bb, cc, nn = (np.broadcast_to(v, est.shape) for v in (b, c, n))
@@ -100,7 +100,7 @@ def mcnemar_score(b, c, n, *, alpha: float = 0.05):
         ok = sign * _tango_stat(bb, cc, nn, mid) <= z
         inside, outside = np.where(ok, mid, inside), np.where(ok, outside, mid)
     stat = _tango_stat(b, c, n, 0.0)
-    pvalue = np.where(b + c > 0, 2 * sps.norm.sf(np.abs(stat)), 1.0)
+    pvalue = np.where(b + c > 0, 2 * norm_sf(np.abs(stat)), 1.0)
     return inside[0], inside[1], stat, pvalue
 
 

@@ -59,21 +59,29 @@ class PairVerdict:
 
     @property
     def counts(self) -> dict[str, int]:
-        return {w: int((self.rows["verdict"] == w).sum()) for w in (BETTER, WORSE, SAME)}
+        words = self.rows["verdict"].tolist()
+        return {w: words.count(w) for w in (BETTER, WORSE, SAME)}
 
     @property
     def sentence(self) -> str:
         """E.g. "smollm2-135m-int8 against smollm2-135m (int8 quantisation): worse on 1 task
         (arith −0.080 [−0.120, −0.040]), better on 0, no detectable difference on 1 (...)"."""
+        words, tasks = self.rows["verdict"].tolist(), self.rows["task"].tolist()
+        diff, low, high = (
+            self.rows[c].to_numpy(dtype=float) for c in ("diff", "ci_low", "ci_high")
+        )
         parts = []
+        counted = 0
         for word in (BETTER, WORSE, SAME):
-            rows = self.tasks(word)
-            n = len(rows)
+            at = [k for k, w in enumerate(words) if w == word]
+            n = len(at)
+            counted += n
             what = f"{word} on {n} task{'s' * (n != 1)}" if word != SAME else f"{word} on {n}"
             if n:
-                what += " (" + "; ".join(_size(r) for r in rows.itertuples()) + ")"
+                sizes = (_size(tasks[k], diff[k], low[k], high[k]) for k in at)
+                what += " (" + "; ".join(sizes) + ")"
             parts.append(what)
-        untested = len(self.rows) - sum(self.counts.values())
+        untested = len(words) - counted
         tail = f"; {untested} without a paired test" if untested else ""
         return (
             f"{self.model} against {self.baseline} ({self.change}): {', '.join(parts)}{tail} "
@@ -91,11 +99,11 @@ class PairVerdict:
         }
 
 
-def _size(r: Any) -> str:
-    if pd.isna(r.diff):
-        return f"{r.task}: no paired test"
-    low = "" if pd.isna(r.ci_low) else f" [{fixed(r.ci_low, 3)}, {fixed(r.ci_high, 3)}]"
-    return f"{r.task} {fixed(r.diff, 3, sign=True)}{low}"
+def _size(task: Any, diff: float, ci_low: float, ci_high: float) -> str:
+    if np.isnan(diff):
+        return f"{task}: no paired test"
+    low = "" if np.isnan(ci_low) else f" [{fixed(ci_low, 3)}, {fixed(ci_high, 3)}]"
+    return f"{task} {fixed(diff, 3, sign=True)}{low}"
 
 
 @dataclass
@@ -203,8 +211,10 @@ def _leader(comp: Comparison) -> str:
     return str(rank.groupby(s["model"]).mean().sort_values(kind="stable").index[0])
 
 
-def _rows(comp: Comparison, model: str, baseline: str, change: str) -> pd.DataFrame:
-    diffs = VariantDifferences.from_comparison(comp, baseline).table
+def _rows(
+    diffs: pd.DataFrame, comp: Comparison, model: str, baseline: str, change: str
+) -> pd.DataFrame:
+    """``model``'s rows of ``diffs`` (the pairs oriented against ``baseline``) with verdicts."""
     rows = diffs[diffs["variant"] == model]
     sign = np.array([comp.metric(m).sign for m in rows["metric"]], dtype=float).reshape(-1)
     improvement = rows["diff"].to_numpy(dtype=float) * sign
@@ -294,8 +304,12 @@ def verdict(
             pairs = [(m, lead, "against the leader") for m in names if m != lead]
     else:
         pairs = []
+    against: dict[str, pd.DataFrame] = {}  # each baseline's oriented pairs, read once
+    for b in dict.fromkeys(b for _, b, _ in pairs):
+        against[b] = VariantDifferences.from_comparison(comp, b).table
     verdicts = [
-        PairVerdict(m, b, c, _regressions_first(_rows(comp, m, b, c)), level) for m, b, c in pairs
+        PairVerdict(m, b, c, _regressions_first(_rows(against[b], comp, m, b, c)), level)
+        for m, b, c in pairs
     ]
     frames = [v.rows for v in verdicts if len(v.rows)]
     table = (

@@ -8,10 +8,17 @@ block's 64-bit words, of word * 0xbf58476d1ce4e5b9). A file whose layout it does
 (headers or first block not matching that checksum, as a future DuckDB format might) is not
 judged (None), and neither is an all-zero block: DuckDB's own checks still apply, so a valid
 store is never refused for a format this module does not know.
+
+A file found sound is not read again while its size, modification and change times, inode and
+device stay the same: within a process always, and across processes for files of
+:data:`_REMEMBER_BYTES` or more (a gigabyte store takes most of a second to read), whose keys
+are kept in ``sound-stores.txt`` under ``$ASSAY_CACHE_DIR`` (else ``$XDG_CACHE_HOME/assay``,
+else ``~/.cache/assay``). Any write to the file changes its change time, so it is read again.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import struct
 from concurrent.futures import ThreadPoolExecutor
@@ -25,7 +32,37 @@ _MULTIPLIER = np.uint64(0xBF58476D1CE4E5B9)
 _MAX_BYTES = 2 * 1024**3  # larger files are left to DuckDB's own checks (reading takes seconds)
 _CHUNK_BLOCKS = 16
 _SPLIT_BLOCKS = 64 * _CHUNK_BLOCKS  # files of more blocks are scanned in two halves at once
-_verified: set[tuple[str, int, int, int]] = set()
+_REMEMBER_BYTES = 256 * 1024**2
+_REMEMBERED = 64  # keys kept in the cache file (the newest)
+_verified: set[tuple] = set()
+
+
+def _cache_file() -> Path:
+    if os.environ.get("ASSAY_CACHE_DIR"):
+        return Path(os.environ["ASSAY_CACHE_DIR"]) / "sound-stores.txt"
+    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(base) / "assay" / "sound-stores.txt"
+
+
+def _remembered() -> list[str]:
+    try:
+        return _cache_file().read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError):
+        return []
+
+
+def _remember(line: str) -> None:
+    """Add ``line`` to the cache file (written whole, then renamed: readers never see half);
+    a cache that cannot be written is no error."""
+    path = _cache_file()
+    lines = [x for x in _remembered() if x != line][-(_REMEMBERED - 1) :] + [line]
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        temp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
+        temp.write_text("\n".join(lines) + "\n", encoding="utf-8")
+        os.replace(temp, path)
+    except OSError:
+        pass
 
 
 def _checksums(words: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
@@ -67,8 +104,20 @@ def damaged(path: Path) -> str | None:
         stat = path.stat()
     except OSError:
         return None
-    key = (str(path.resolve()), stat.st_size, stat.st_mtime_ns, stat.st_ino)
+    key = (
+        str(path.resolve()),
+        stat.st_size,
+        stat.st_mtime_ns,
+        stat.st_ctime_ns,
+        stat.st_ino,
+        stat.st_dev,
+    )
     if key in _verified or stat.st_size > _MAX_BYTES:
+        return None
+    line = json.dumps(list(key))
+    remember = stat.st_size >= _REMEMBER_BYTES
+    if remember and line in _remembered():
+        _verified.add(key)
         return None
     with path.open("rb") as handle:
         layout = _database_header(handle.read(_FIRST_BLOCK))
@@ -102,6 +151,8 @@ def damaged(path: Path) -> str | None:
             del data
     if not _changed(path, stat):
         _verified.add(key)
+        if remember:
+            _remember(line)
     return None
 
 
@@ -124,8 +175,9 @@ def _changed(path: Path, before: os.stat_result) -> bool:
         now = path.stat()
     except OSError:
         return True
-    return (now.st_size, now.st_mtime_ns, now.st_ino) != (
+    return (now.st_size, now.st_mtime_ns, now.st_ctime_ns, now.st_ino) != (
         before.st_size,
         before.st_mtime_ns,
+        before.st_ctime_ns,
         before.st_ino,
     )

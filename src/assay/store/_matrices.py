@@ -23,6 +23,7 @@ __all__ = ["MatrixSource", "scan_store"]
 
 _CORPUS_PIECES = ("logprob", "words", "bytes", "discovery_pred", "discovery_true")
 """Stored pieces from which `with_corpus_metrics` makes corpus metrics (perplexity, DAF, ...)."""
+_FEW_METRICS = 4
 
 
 def _in(column: str, values: str | Sequence[str] | None, params: list) -> str:
@@ -78,12 +79,20 @@ class MatrixSource:
                 "unnest(?::VARCHAR[]) AS metric",
                 columns,
             )
+            # one metric for every task (the usual case): a join on run_id alone and the metric
+            # as a filter, about 3x cheaper than the two-column join
+            kept = sorted(set(metric_of.values()))
+            if len(kept) == 1:
+                join = "sample_metrics m JOIN _rc r USING (run_id)"
+                valid = "m.metric = '" + kept[0].replace("'", "''") + "' AND "
+            else:
+                join, valid = "sample_metrics m JOIN _rc r USING (run_id, metric)", ""
+            valid += "m.value IS NOT NULL AND NOT isnan(m.value)"
             # documents numbered in (task, doc_id) order: task k's rows start[k]..start[k+1]
             con.execute(
                 "CREATE TEMP TABLE _dc AS SELECT tc, doc_id, hash(doc_id) AS h, (row_number() "
                 "OVER (ORDER BY tc, doc_id) - 1)::BIGINT AS g FROM (SELECT DISTINCT "
-                "r.tc, m.doc_id FROM sample_metrics m JOIN _rc r USING (run_id, metric) "
-                "WHERE m.value IS NOT NULL AND NOT isnan(m.value))"
+                f"r.tc, m.doc_id FROM {join} WHERE {valid})"
             )
             rows, unique = con.execute(
                 "SELECT count(*), count(DISTINCT (tc, h)) FROM _dc"
@@ -91,29 +100,23 @@ class MatrixSource:
             # a hash collision within a task: join on the doc_id itself (slower, same result)
             same = "d.h = hash(m.doc_id)" if rows == unique else "d.doc_id = m.doc_id"
             on = f"d.tc = r.tc AND {same}"
-            single = con.execute(
-                'SELECT coalesce((SELECT max("repeat") FROM samples s SEMI JOIN _rc USING '
-                "(run_id)), 0) = 0 AND NOT EXISTS (SELECT 1 FROM _rc GROUP BY mc, tc "
-                "HAVING count(*) > 1)"
-            ).fetchall()[0][0]
-            body = (
-                f"FROM sample_metrics m JOIN _rc r USING (run_id, metric) JOIN _dc d ON {on} "
-                "WHERE m.value IS NOT NULL AND NOT isnan(m.value)"
-            )
-            cell = f"d.g * {max(len(names), 1)} + r.mc"  # the flat index in the matrix
-            query = (
-                f"SELECT {cell} AS i, m.value AS v {body}"
-                if single
-                else f"SELECT {cell} AS i, avg(m.value) AS v {body} GROUP BY ALL"
-            )
-            got = con.execute(query).fetchnumpy()
+            body = f"FROM {join} JOIN _dc d ON {on} WHERE {valid}"
             counts = con.execute("SELECT tc, count(*) FROM _dc GROUP BY tc").fetchall()
-        docs = np.zeros(len(tasks), dtype=np.int64)
-        for tc, n in counts:
-            docs[tc] = n
-        start = np.concatenate([[0], np.cumsum(docs)])
-        big = np.full((int(start[-1]), len(names)), np.nan)
-        big.reshape(-1)[np.asarray(got["i"], np.int64)] = np.asarray(got["v"], float)
+            docs = np.zeros(len(tasks), dtype=np.int64)
+            for tc, n in counts:
+                docs[tc] = n
+            start = np.concatenate([[0], np.cumsum(docs)])
+            big = np.full((int(start[-1]), len(names)), np.nan)
+            kind = "INTEGER" if big.size < 2**31 else "BIGINT"
+            cell = f"(d.g * {max(len(names), 1)} + r.mc)::{kind}"  # the flat index in the matrix
+            got = con.execute(f"SELECT {cell} AS i, m.value AS v {body}").fetchnumpy()
+            big.reshape(-1)[np.asarray(got["i"])] = np.asarray(got["v"], float)
+            if np.count_nonzero(~np.isnan(big)) < len(got["i"]):
+                # a cell given twice (repeats, two runs of a (model, task)): each document's
+                # mean, as DuckDB takes it
+                got = con.execute(f"SELECT {cell} AS i, avg(m.value) AS v {body} GROUP BY ALL")
+                got = got.fetchnumpy()
+                big.reshape(-1)[np.asarray(got["i"])] = np.asarray(got["v"], float)
         out = []
         for task, met in wanted:
             k = task_code[task]
@@ -147,12 +150,27 @@ def scan_store(
         ).fetchall()[0]
         if orphans or clustered:
             return None
+        # each metric's runs: a DISTINCT on one column per metric is several times cheaper
+        # than on (run_id, metric) when the store holds few metrics
+        names = [n for (n,) in con.execute("SELECT DISTINCT metric FROM sample_metrics").fetchall()]
         params = []
+        if len(names) <= _FEW_METRICS:
+            pairs = (
+                " UNION ALL ".join(
+                    [
+                        "SELECT DISTINCT run_id, ?::VARCHAR AS metric FROM sample_metrics WHERE metric = ?"
+                    ]
+                    * len(names)
+                )
+                or "SELECT NULL::VARCHAR AS run_id, NULL::VARCHAR AS metric WHERE FALSE"
+            )
+            params = [n for name in names for n in (name, name)]
+        else:
+            pairs = "SELECT DISTINCT run_id, metric FROM sample_metrics"
         where = "TRUE" + _in("r.model", model, params) + _in("r.task", task, params)
         found = con.execute(
-            "SELECT r.run_id, r.model, r.task, m.metric FROM (SELECT DISTINCT run_id, metric "
-            f"FROM sample_metrics) m JOIN runs r USING (run_id) WHERE {where} "
-            "ORDER BY r.run_id, m.metric",
+            f"SELECT r.run_id, r.model, r.task, m.metric FROM ({pairs}) m JOIN runs r "
+            f"USING (run_id) WHERE {where} ORDER BY r.run_id, m.metric",
             params,
         ).fetchall()
     if any(met in _CORPUS_PIECES for *_, met in found):

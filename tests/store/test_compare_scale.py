@@ -1,0 +1,237 @@
+"""compare at scale: the vectorised pairs (three float32 products for 0/1 scores) equal
+paired_test pair by pair on random matrices (fixed seeds) and on a task of 10⁵ documents;
+`compare --json` written by DuckDB's JSON writer gives the values to_jsonable gives, with
+means and n equal to a SQL aggregate; a large store found sound is remembered across
+processes and read again once it changes."""
+
+from __future__ import annotations
+
+import json
+import os
+
+import duckdb
+import numpy as np
+import pandas as pd
+import pytest
+from tests.support.cli_helpers import run_main
+
+from assay.core import to_jsonable
+from assay.stats import compare, paired_test
+from assay.stats._pairs import finish_pairs, task_pairs
+from assay.store import RunInfo, SampleRecord, _integrity, make_run_id, open_store
+
+
+def _pairs(matrix: np.ndarray) -> pd.DataFrame:
+    names = [f"m{k}" for k in range(matrix.shape[1])]
+    chunk = task_pairs("t", "acc", matrix, None, names, test="auto", alpha=0.05, seed=0)
+    return finish_pairs([chunk], 0.05)
+
+
+def _check_against_paired_test(matrix: np.ndarray, rows: pd.DataFrame) -> None:
+    for row in rows.itertuples():
+        a, b = matrix[:, int(row.model_a[1:])], matrix[:, int(row.model_b[1:])]
+        shared = ~np.isnan(a) & ~np.isnan(b)
+        assert row.n == shared.sum()
+        if row.n < 2:
+            assert row.method == "none" and np.isnan(row.p_value)
+            continue
+        ref = paired_test(a[shared], b[shared])
+        assert row.method == ref.method
+        assert row.p_value == ref.pvalue and row.diff == ref.diff
+        assert (row.ci_low, row.ci_high) == (ref.ci_low, ref.ci_high)
+        assert row.stderr == pytest.approx(ref.stderr, rel=1e-12)
+        if ref.method == "mcnemar":
+            assert (row.a_only_right, row.b_only_right) == (ref.a_only_right, ref.b_only_right)
+            assert row.correlation == pytest.approx(ref.correlation, rel=1e-12, nan_ok=True)
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2, 3])
+@pytest.mark.parametrize("graded", [False, True], ids=["binary", "graded"])
+def test_vectorised_pairs_equal_paired_test(seed, graded):
+    rng = np.random.default_rng(seed)
+    docs, models = 60 + 7 * seed, 6
+    matrix = (rng.random((docs, models)) < rng.uniform(0.2, 0.8, models)).astype(float)
+    matrix[rng.random((docs, models)) < 0.15] = np.nan  # models miss some documents
+    matrix[:, 5] = np.nan
+    matrix[:2, 5] = 1.0  # a model with too few shared documents for a test
+    if graded:  # one graded model: its pairs take the paired t, the others stay McNemar
+        matrix[:, 2] = np.where(np.isnan(matrix[:, 2]), np.nan, rng.random(docs).round(2))
+    rows = _pairs(matrix)
+    assert len(rows) == models * (models - 1) // 2
+    methods = set(rows["method"])
+    assert "mcnemar" in methods and ("t" in methods) == graded
+    _check_against_paired_test(matrix, rows)
+
+
+def test_a_task_of_100_000_documents_stays_exact():
+    rng = np.random.default_rng(7)
+    docs = 100_000
+    matrix = (rng.random((docs, 3)) < [0.60, 0.61, 0.75]).astype(float)
+    matrix[rng.random((docs, 3)) < 0.01] = np.nan
+    rows = _pairs(matrix)
+    _check_against_paired_test(matrix, rows)
+    assert rows["n"].min() > 97_000 and rows["a_only_right"].dtype == np.int64
+
+
+def _sql_store(path, models=8, tasks=6, docs=30):
+    """MODELS × TASKS × DOCS 0/1 scores written in SQL (as benchmarks/store_scale.py does)."""
+    open_store(path)
+    con = duckdb.connect(str(path))
+    name = "'model-' || m::VARCHAR"
+    task = "'task-' || t::VARCHAR"
+    con.execute(f"INSERT INTO models (model) SELECT {name} FROM range({models}) a(m)")
+    con.execute(f"""
+        INSERT INTO runs (run_id, model, task, source, created_at)
+        SELECT {name} || '|' || {task}, {name}, {task}, 'test', now()::TIMESTAMP
+        FROM range({models}) a(m), range({tasks}) b(t)""")
+    con.execute(f"""
+        INSERT INTO samples (run_id, model, task, doc_id, "repeat")
+        SELECT r.run_id, r.model, r.task, 'doc-' || d, 0 FROM runs r, range({docs}) c(d)""")
+    con.execute(f"""
+        INSERT INTO sample_metrics
+        SELECT r.run_id, 'doc-' || d, 0, 'acc',
+               CASE WHEN (hash(r.run_id, d) % 1000)::DOUBLE / 1000 < 0.3 + 0.05 * (hash(r.model) % 9)
+                    THEN 1.0 ELSE 0.0 END
+        FROM runs r, range({docs}) c(d)""")
+    con.close()
+    return open_store(path)
+
+
+def test_large_compare_json_equals_to_jsonable_and_sql(tmp_path, monkeypatch):
+    from assay.cli import _common
+
+    store = _sql_store(tmp_path / "s.duckdb")
+    monkeypatch.setattr(_common, "COMPACT_JSON_ROWS", 10)  # the one-line path, its tables by DuckDB
+    code, out, err = run_main(["compare", "--store", store.path, "--json"])
+    assert code == 0, err
+    assert out.count("\n") == 1
+    got = json.loads(out)
+    ev = store.evidence()
+    result = compare(ev)
+    assert got["pairs"] == to_jsonable(result.pairs) and len(got["pairs"]) == 6 * 28
+    assert got["scores"] == to_jsonable(result.scores)
+    assert got["groups"] == to_jsonable(result.groups)
+    assert got["family"] == result.family.to_dict()
+    con = duckdb.connect(str(store.path), read_only=True)
+    sql = con.execute(
+        "SELECT r.model, r.task, count(*), avg(m.value) FROM sample_metrics m JOIN runs r "
+        "USING (run_id) GROUP BY ALL"
+    ).fetchall()
+    con.close()
+    mine = {(r["model"], r["task"]): (r["n"], r["mean"]) for r in got["scores"]}
+    assert mine == {(m, t): (n, mean) for m, t, n, mean in sql}  # exactly
+
+
+def test_two_runs_of_a_model_on_a_task_are_averaged_per_document(tmp_path):
+    store = open_store(tmp_path / "s.duckdb")
+    rng = np.random.default_rng(4)
+    records = []
+    for model, shots in (("a", 0), ("a", 5), ("b", 0)):
+        run_id = make_run_id(model, "t", num_fewshot=shots, fewshot_seed=0)
+        store.upsert_run(RunInfo(run_id=run_id, model=model, task="t", num_fewshot=shots))
+        for d in range(30):
+            value = float(rng.random() < 0.5)
+            records.append(SampleRecord(run_id, model, "t", f"d{d:02d}", 0, {"acc": value}))
+    store.write_samples(records)
+    ev = store.evidence()
+    assert ev.matrices is not None
+    fast, slow = compare(ev), compare(ev.scores, metrics=ev.metrics)
+    assert fast.scores["mean"].tolist() == slow.scores["mean"].tolist()
+    assert fast.pairs["p_value"].tolist() == slow.pairs["p_value"].tolist()
+    assert fast.pairs["method"].tolist() == ["t"]  # a's per-document means are not 0/1
+
+
+def test_records_json_gives_to_jsonable_values():
+    from assay.cli._frame_json import compact_json, records_json
+
+    rng = np.random.default_rng(1)
+    n = 200
+    frame = pd.DataFrame(
+        {
+            "text": [f'm"\\\n\t{k}é☃' for k in range(n)],
+            "maybe": np.array(["a", None] * (n // 2), dtype=object),
+            "x": rng.normal(size=n) * 10.0 ** rng.integers(-300, 300, n),
+            "x32": rng.random(n).astype(np.float32),
+            "i": rng.integers(-(2**62), 2**62, n),
+            "flag": rng.random(n) < 0.5,
+            "count": pd.array([1, None] * (n // 2), dtype="Int64"),
+            'we"ird': np.nan,
+        }
+    )
+    frame.loc[:5, "x"] = [np.inf, -np.inf, -0.0, 5e-324, 1e16, np.nan]
+    text = records_json(frame)
+    assert "\n" not in text and json.loads(text) == to_jsonable(frame)
+    assert records_json(frame.iloc[:0]) == "[]"
+    assert records_json(pd.DataFrame({"when": pd.to_datetime(["2020-01-01"])})) is None
+    assert records_json(pd.DataFrame({"mixed": [1, "a"]})) is None
+    assert records_json(pd.DataFrame({"a": [1], "A": [2]})) is None  # DuckDB: case-insensitive
+    both = "".join(compact_json({"rows": frame, "n": 3}, json.dumps))
+    assert "".join(compact_json({}, json.dumps)) == "{}"
+    assert json.loads(both) == {"rows": to_jsonable(frame), "n": 3}
+
+
+def test_a_large_store_found_sound_is_remembered_until_it_changes(tmp_path, monkeypatch):
+    monkeypatch.setenv("ASSAY_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.setattr(_integrity, "_REMEMBER_BYTES", 0)  # every store counts as large
+    store = open_store(tmp_path / "s.duckdb")
+    store.add_battles([{"model_a": f"m{k}", "model_b": "b", "winner": "tie"} for k in range(50)])
+    _integrity._verified.clear()
+    assert _integrity.damaged(store.path) is None
+    assert (tmp_path / "cache" / "sound-stores.txt").exists()
+    _integrity._verified.clear()  # a new process: the file is not read again
+
+    def fail(*args):
+        raise AssertionError("read again")
+
+    monkeypatch.setattr(_integrity, "_first_bad", fail)
+    assert _integrity.damaged(store.path) is None
+    monkeypatch.undo()
+    monkeypatch.setenv("ASSAY_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.setattr(_integrity, "_REMEMBER_BYTES", 0)
+    data = bytearray(store.path.read_bytes())  # damaged in place, its times kept
+    half = len(data) // 2
+    data[half : half + 4096] = np.random.default_rng(1).bytes(4096)
+    stat = store.path.stat()
+    store.path.write_bytes(bytes(data))
+    os.utime(store.path, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+    _integrity._verified.clear()
+    assert "fails its checksum" in _integrity.damaged(store.path)  # its change time moved
+
+
+def test_tasks_on_different_metrics_and_a_quoted_metric_name(tmp_path):
+    store = open_store(tmp_path / "s.duckdb")
+    rng = np.random.default_rng(9)
+    records = []
+    for model in ("a", "b", "c"):
+        for task, metric in (("t1", "acc"), ("t2", "exact_match"), ("t3", "it's")):
+            run_id = make_run_id(model, task, num_fewshot=0, fewshot_seed=0)
+            store.upsert_run(RunInfo(run_id=run_id, model=model, task=task))
+            for d in range(25):
+                value = float(rng.random() < 0.5)
+                records.append(SampleRecord(run_id, model, task, f"d{d:02d}", 0, {metric: value}))
+    store.write_samples(records)
+    ev = store.evidence()
+    for kwargs in ({}, {"metric": "it's"}):
+        fast, slow = compare(ev, **kwargs), compare(ev.scores, metrics=ev.metrics, **kwargs)
+        assert fast.scores.drop(columns="method").equals(slow.scores.drop(columns="method"))
+        assert fast.pairs["p_value"].tolist() == slow.pairs["p_value"].tolist()
+    assert set(compare(ev).scores["metric"]) == {"acc", "exact_match", "it's"}
+
+
+def test_runs_and_metrics_read_per_metric_or_all_at_once_agree(tmp_path, monkeypatch):
+    from assay.store import _matrices
+
+    store = open_store(tmp_path / "s.duckdb")
+    records = []
+    for model, task, metrics in (("a", "t1", {"acc": 1.0, "f1": 0.5}), ("b", "t2", {"bleu": 3.0})):
+        run_id = make_run_id(model, task, num_fewshot=0, fewshot_seed=0)
+        store.upsert_run(RunInfo(run_id=run_id, model=model, task=task))
+        records.append(SampleRecord(run_id, model, task, "d0", 0, metrics))
+    store.write_samples(records)
+    few = _matrices.scan_store(store, task=["t1", "t2"])
+    monkeypatch.setattr(_matrices, "_FEW_METRICS", 0)
+    assert _matrices.scan_store(store, task=["t1", "t2"]) == few
+    assert few.metrics_by_run == {
+        make_run_id("a", "t1", num_fewshot=0, fewshot_seed=0): ("acc", "f1"),
+        make_run_id("b", "t2", num_fewshot=0, fewshot_seed=0): ("bleu",),
+    }
