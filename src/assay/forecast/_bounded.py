@@ -12,8 +12,9 @@ Methods (x is model size; per-size mean scores; floor = chance, ceiling = 1):
 
 Every method is a weighted line on its working scale (:mod:`._noisy`): the interval carries the
 evaluation noise of each observed score (binomial over ``n_items``, or given standard errors),
-the parameters' uncertainty and the extra scatter, with Student-t degrees of freedom k − p; a
-method refuses, in one line, fewer sizes than its parameters + 2.
+the parameters' uncertainty and the extra scatter, with Welch–Satterthwaite degrees of freedom
+for the part estimated from the k − p residuals; a method refuses, in one line, fewer sizes
+than its parameters + 2.
 
 Near chance (the largest size within ``margin`` of the floor) the data cannot show a trend:
 the forecast is ``flat`` whatever the method, so pure-chance data never forecasts emergence.
@@ -89,8 +90,9 @@ def _fit_method(
     if method == "flat":  # the largest size's score; the steps between sizes as its scatter
         steps = np.diff(y)
         tau2 = max(0.0, float(np.mean(steps**2) - 2 * np.mean(se**2)))
-        cov = np.array([[se[-1] ** 2]])
+        cov = np.array([[se[-1] ** 2]])  # the last score's own noise: known, no df cost
         line = NoisyLine(np.array([y[-1]]), cov, tau2, 1.0, len(y) - 1, float(lx[-1]), growth)
+        line.share = 0.0
         return _Method(method, line, floor, ceiling)
     if method == "family-mean":
         line = fit_noisy_line(lx, y, se**2, slope=False, growth=growth, what=what)

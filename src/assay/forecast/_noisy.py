@@ -5,17 +5,24 @@ the noise does not explain.
 Model: z_i = a + b·t_i + e_i with e_i ~ N(0, v_i + τ²), where z is the score on a working
 scale (the score itself, or log of the error above chance), t = log size, v_i the evaluation
 variance of z_i (binomial p(1 − p)/n carried to z's scale by the delta method; 0 when unknown)
-and τ² the extra scatter (method of moments, ≥ 0). The parameters' covariance is the weighted
-least-squares one with weights 1/(v_i + τ²).
-A prediction at t* has variance x*ᵀΣx* + τ²·c + v*, where v* is the new score's own evaluation
-variance, and the interval is the Student-t one with k − p degrees of freedom for the part of
-the variance estimated from the residuals (τ²): with known evaluation noise and no extra
-scatter the degrees of freedom grow (Welch–Satterthwaite, df·((τ² + v̄)/τ²)²), widened by
-(1 + growth·d) for the distance d = log(x*/x_max) beyond the data (an extrapolation allowance
-chosen on public backtests; see docs/forecast.md), after adding a share (``trend``, 0.2) of the
-extrapolated change itself, (0.2·(ẑ(x*) − ẑ(x_max)))²: a trend carried beyond the data is
-uncertain in proportion to how far it moves the score, even when the points sit on a smooth
-curve without noise.
+and τ² the extra scatter (method of moments: the residual variance minus the mean evaluation
+variance, floored at 0). The parameters' covariance Σ is the weighted least-squares one with
+weights 1/(v_i + τ²).
+
+A prediction at t* is a sum of variance components, each counted once:
+
+- x*ᵀΣx*, the parameters' uncertainty (delta method on the line);
+- τ², the scatter of a new point around the line;
+- v*, the new score's own evaluation noise;
+- (``trend``·Δẑ)², Δẑ = ẑ(t*) − ẑ(t_max) the change the line extrapolates beyond the data
+  (0 inside it): a trend carried beyond the data is uncertain in proportion to how far it
+  moves the score, even when the points sit on a smooth curve without noise. It is a fixed
+  prior allowance (sd 20 % of the change), not estimated from the residuals.
+
+The interval is Student-t with Welch–Satterthwaite degrees of freedom for the *total*: only
+the τ²-driven part (τ² and its share of x*ᵀΣx*) is estimated from the k − p residuals, so
+df = (k − p)·(total / estimated part)²: known evaluation noise and the prior allowance cost no
+degrees of freedom, and a t quantile with df = 2 never multiplies the whole variance.
 
 A line needs at least p + 2 points (p = 2 parameters): with fewer, no scatter can be estimated
 beside the parameters and the fit refuses in one line."""
@@ -31,8 +38,9 @@ from assay.errors import InputError
 
 __all__ = ["NoisyLine", "binomial_se", "fit_noisy_line", "need_points"]
 
-GROWTH = 0.1
-TREND = 0.2  # sd of an extrapolated change, as a share of the change
+GROWTH = 0.0  # optional extra widening (1 + growth·d) beyond the data; off: the trend term grows
+TREND = 0.2  # sd of an extrapolated change, as a share of the change (a prior allowance)
+MAX_DF = 1e6
 
 
 def need_points(n_params: int, got: int, what: str) -> None:
@@ -58,7 +66,9 @@ def binomial_se(score: np.ndarray, n: np.ndarray | float | None) -> np.ndarray:
 
 @dataclass
 class NoisyLine:
-    """A fitted line z = a + b·t with its covariance, extra scatter and degrees of freedom."""
+    """A fitted line z = a + b·t with its covariance, extra scatter and the residual degrees
+    of freedom ``df`` (k − p); ``share`` is τ²'s part of the per-point variance (how much of
+    Σ is estimated from the residuals)."""
 
     coef: np.ndarray
     cov: np.ndarray
@@ -68,30 +78,45 @@ class NoisyLine:
     t_max: float
     growth: float = GROWTH
     trend: float = TREND
+    share: float = 1.0
 
     def mean(self, t: np.ndarray) -> np.ndarray:
         t = np.asarray(t, float)
         return self.coef[0] + (self.coef[1] * t if len(self.coef) > 1 else 0.0)
 
-    def sd(self, t: np.ndarray, v_new: np.ndarray | float = 0.0) -> np.ndarray:
-        """Predictive standard deviation at t (parameters, scatter, the new score's noise),
-        widened by (1 + growth·d) beyond the data."""
+    def _components(self, t: np.ndarray, v_new: np.ndarray | float = 0.0):
+        """(total variance, its part estimated from the residuals, the widening factor)."""
         t = np.asarray(t, float)
         design = np.column_stack([np.ones_like(t), t])[:, : len(self.coef)]
         par = np.einsum("ij,jk,ik->i", design, self.cov, design) * self.scale
         d = np.maximum(t - self.t_max, 0.0)
         change = self.mean(self.t_max + d) - self.mean(self.t_max)  # the extrapolated change
         var = par + self.tau2 + np.asarray(v_new, float) + (self.trend * change) ** 2
-        return np.sqrt(var) * (1 + self.growth * d)
+        return var, self.tau2 + self.share * par, 1 + self.growth * d
+
+    def sd(self, t: np.ndarray, v_new: np.ndarray | float = 0.0) -> np.ndarray:
+        """Predictive standard deviation at t: parameters, scatter, the new score's noise and
+        the extrapolation allowance (see the module docstring)."""
+        var, _, widen = self._components(t, v_new)
+        return np.sqrt(var) * widen
+
+    def dof(self, t: np.ndarray, v_new: np.ndarray | float = 0.0) -> np.ndarray:
+        """Welch–Satterthwaite degrees of freedom of the total variance at t."""
+        var, est = self._components(t, v_new)[:2]
+        ratio = np.minimum(var / np.where(est > 0, est, 1.0), 1e3)
+        return np.where(est > 0, np.minimum(self.df * ratio**2, MAX_DF), MAX_DF)
 
     def half_width(self, t: np.ndarray, level: float, v_new: np.ndarray | float = 0.0):
-        return stats.t.ppf((1 + level) / 2, self.df) * self.sd(t, v_new)
+        return stats.t.ppf((1 + level) / 2, self.dof(t, v_new)) * self.sd(t, v_new)
 
     def to_dict(self) -> dict[str, float]:
         return {
             "tau": float(np.sqrt(self.tau2)),
             "chi2_scale": float(self.scale),
-            "df": float(self.df),
+            "df": float(self.dof(np.array([self.t_max]))[0]),
+            "df_residuals": float(self.df),
+            "df_rule": "Welch-Satterthwaite on the total variance (df at the largest size)",
+            "tau2_share": float(self.share),
             "growth": float(self.growth),
             "trend_share": float(self.trend),
         }
@@ -129,8 +154,5 @@ def fit_noisy_line(
     w = 1.0 / np.maximum(v + tau2, 1e-12)
     cov = np.linalg.pinv(design.T @ (w[:, None] * design))
     coef = cov @ design.T @ (w * z)
-    df = float(len(z) - p)
-    if v.any():  # known noise has no estimation error: only the τ² share costs degrees
-        share = tau2 / (tau2 + float(np.mean(v)))
-        df = min(df / max(share, 1e-3) ** 2, 1e6)
-    return NoisyLine(coef, cov, tau2, 1.0, df, float(t.max()), growth)
+    share = tau2 / (tau2 + float(np.mean(v))) if tau2 > 0 else 0.0  # known noise: no df cost
+    return NoisyLine(coef, cov, tau2, 1.0, float(len(z) - p), float(t.max()), growth, TREND, share)
