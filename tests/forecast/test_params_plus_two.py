@@ -118,6 +118,8 @@ def _sim_coverage(n_items, given: bool, reps: int = 200, seed: int = 11) -> floa
     return float(np.mean(inside))
 
 
-@pytest.mark.parametrize("given", [True, False])
-def test_ninety_percent_interval_covers_85_to_95_percent(given):
-    assert 0.85 <= _sim_coverage(1000, given) <= 0.95
+@pytest.mark.parametrize(("n_items", "given"), [(1000, True), (1000, False), (200, False)])
+def test_ninety_percent_interval_covers_85_to_95_percent(n_items, given):
+    """With n not given and 200 items the scatter, equal at every size on the log-error scale
+    before, covered 84.8%: it now follows the binomial shape to the forecast point."""
+    assert 0.85 <= _sim_coverage(n_items, given) <= 0.95

@@ -12,7 +12,9 @@ weights 1/(v_i + τ²).
 A prediction at t* is a sum of variance components, each counted once:
 
 - x*ᵀΣx*, the parameters' uncertainty (delta method on the line);
-- τ², the scatter of a new point around the line;
+- τ², the scatter of a new point around the line (with no known noise, carried from the
+  fitted points to the new one by the binomial variance shape: τ²·h*/mean(h), h = p(1 − p)
+  on z's scale — a score near the ceiling scatters less in points, more in log error);
 - v*, the new score's own evaluation noise;
 - optionally (``trend`` > 0; off by default) a prior allowance (``trend``·Δẑ)² for the change
   Δẑ = ẑ(t*) − ẑ(t_max) the line extrapolates. It is off because under a correct law it
@@ -79,35 +81,39 @@ class NoisyLine:
     growth: float = GROWTH
     trend: float = TREND
     share: float = 1.0
+    shaped: bool = False  # a new point's scatter follows the binomial shape h (n unknown)
+    h_ref: float = 1.0  # the mean shape of the fitted points (τ² is their mean scatter)
 
     def mean(self, t: np.ndarray) -> np.ndarray:
         t = np.asarray(t, float)
         return self.coef[0] + (self.coef[1] * t if len(self.coef) > 1 else 0.0)
 
-    def _components(self, t: np.ndarray, v_new: np.ndarray | float = 0.0):
-        """(total variance, its part estimated from the residuals, the widening factor)."""
+    def _components(self, t: np.ndarray, v_new: np.ndarray | float = 0.0, h_new=1.0):
+        """(total variance, its part estimated from the residuals, the widening factor);
+        ``h_new`` is the new point's relative scatter (its binomial shape when ``shaped``)."""
         t = np.asarray(t, float)
         design = np.column_stack([np.ones_like(t), t])[:, : len(self.coef)]
         par = np.einsum("ij,jk,ik->i", design, self.cov, design) * self.scale
         d = np.maximum(t - self.t_max, 0.0)
         change = self.mean(self.t_max + d) - self.mean(self.t_max)  # the extrapolated change
-        var = par + self.tau2 + np.asarray(v_new, float) + (self.trend * change) ** 2
-        return var, self.tau2 + self.share * par, 1 + self.growth * d
+        scatter = self.tau2 * np.asarray(h_new, float) / self.h_ref
+        var = par + scatter + np.asarray(v_new, float) + (self.trend * change) ** 2
+        return var, scatter + self.share * par, 1 + self.growth * d
 
-    def sd(self, t: np.ndarray, v_new: np.ndarray | float = 0.0) -> np.ndarray:
+    def sd(self, t: np.ndarray, v_new: np.ndarray | float = 0.0, h_new=1.0) -> np.ndarray:
         """Predictive standard deviation at t: parameters, scatter, the new score's noise and
         the extrapolation allowance (see the module docstring)."""
-        var, _, widen = self._components(t, v_new)
+        var, _, widen = self._components(t, v_new, h_new)
         return np.sqrt(var) * widen
 
-    def dof(self, t: np.ndarray, v_new: np.ndarray | float = 0.0) -> np.ndarray:
+    def dof(self, t: np.ndarray, v_new: np.ndarray | float = 0.0, h_new=1.0) -> np.ndarray:
         """Welch–Satterthwaite degrees of freedom of the total variance at t."""
-        var, est = self._components(t, v_new)[:2]
+        var, est = self._components(t, v_new, h_new)[:2]
         ratio = np.minimum(var / np.where(est > 0, est, 1.0), 1e3)
         return np.where(est > 0, np.minimum(self.df * ratio**2, MAX_DF), MAX_DF)
 
-    def half_width(self, t: np.ndarray, level: float, v_new: np.ndarray | float = 0.0):
-        return stats.t.ppf((1 + level) / 2, self.dof(t, v_new)) * self.sd(t, v_new)
+    def half_width(self, t: np.ndarray, level: float, v_new=0.0, h_new=1.0):
+        return stats.t.ppf((1 + level) / 2, self.dof(t, v_new, h_new)) * self.sd(t, v_new, h_new)
 
     def to_dict(self) -> dict[str, float]:
         return {
@@ -117,6 +123,7 @@ class NoisyLine:
             "df_residuals": float(self.df),
             "df_rule": "Welch-Satterthwaite on the total variance (df at the largest size)",
             "tau2_share": float(self.share),
+            "scatter_shape": "binomial p(1 - p), n unknown" if self.shaped else "constant",
             "growth": float(self.growth),
             "trend_share": float(self.trend),
         }
@@ -130,9 +137,12 @@ def fit_noisy_line(
     slope: bool = True,
     growth: float = GROWTH,
     what: str = "the line",
+    shape: np.ndarray | None = None,
 ) -> NoisyLine:
     """Weighted least squares of z on t (or on a constant, ``slope=False``) with known
-    evaluation variances ``v`` and an extra scatter τ² estimated from the residuals."""
+    evaluation variances ``v`` and an extra scatter τ² estimated from the residuals.
+    ``shape`` (the fitted points' binomial shape p(1 − p) on z's scale, given when the noise is
+    unknown) carries τ², the points' mean scatter, to a new point: τ²·h*/mean(h)."""
     t, z = np.asarray(t, float), np.asarray(z, float)
     v = np.zeros_like(z) if v is None else np.asarray(v, float)
     p = 2 if slope else 1
@@ -155,4 +165,7 @@ def fit_noisy_line(
     cov = np.linalg.pinv(design.T @ (w[:, None] * design))
     coef = cov @ design.T @ (w * z)
     share = tau2 / (tau2 + float(np.mean(v))) if tau2 > 0 else 0.0  # known noise: no df cost
-    return NoisyLine(coef, cov, tau2, 1.0, float(len(z) - p), float(t.max()), growth, TREND, share)
+    line = NoisyLine(coef, cov, tau2, 1.0, float(len(z) - p), float(t.max()), growth, TREND, share)
+    if shape is not None:  # τ² is the mean scatter over the points; a new one's is τ²·h*/mean(h)
+        line.shaped, line.h_ref = True, float(np.mean(np.maximum(shape, 1e-12)))
+    return line
