@@ -28,8 +28,13 @@ def _one_line(info) -> str:
 @pytest.mark.parametrize(("law", "params"), [("power", 3), ("kaplan", 4), ("chinchilla", 5)])
 def test_laws_refuse_parameters_plus_one_distinct_points(law, params):
     n = np.geomspace(1e7, 1e10, params + 1)
-    data = pd.DataFrame({"params": n, "tokens": 20 * n * np.linspace(1, 3, len(n)),
-                         "loss": 1.8 + 400 / n**0.34 + 300 / (20 * n) ** 0.28})  # fmt: skip
+    data = pd.DataFrame(
+        {
+            "params": n,
+            "tokens": 20 * n * np.linspace(1, 3, len(n)),
+            "loss": 1.8 + 400 / n**0.34 + 300 / (20 * n) ** 0.28,
+        }
+    )
     with pytest.raises(InputError) as info:
         fit_law(data, law, x="params" if law == "power" else None)
     assert f"at least {params + 2}" in _one_line(info) and f"got {params + 1}" in str(info.value)
@@ -69,31 +74,49 @@ def test_observational_refuses_parameters_plus_one_models():
     with the target are one short and 4 fit."""
     ability = np.linspace(-2, 2, 5)
     bench = {f"b{j}": 0.25 + 0.75 / (1 + np.exp(-(ability + 0.1 * j))) for j in range(3)}
-    data = pd.DataFrame({**bench, "target": 0.25 + 0.75 / (1 + np.exp(-ability)),
-                         "flops": np.geomspace(1e20, 1e23, 5), "family": "A"})  # fmt: skip
+    data = pd.DataFrame(
+        {
+            **bench,
+            "target": 0.25 + 0.75 / (1 + np.exp(-ability)),
+            "flops": np.geomspace(1e20, 1e23, 5),
+            "family": "A",
+        }
+    )
     few = data.assign(target=[np.nan, np.nan, *data["target"][2:]])
     with pytest.raises(InputError) as info:
         observational_scaling(few, ["b0", "b1", "b2"], "target", n_components=1, floor=0.25)
     assert "2 parameters and needs at least 4 models" in _one_line(info)
     assert "got 3" in str(info.value)
-    fit = observational_scaling(data.iloc[1:], ["b0", "b1", "b2"], "target", n_components=1,
-                                floor=0.25, bootstrap=0)  # fmt: skip
+    fit = observational_scaling(
+        data.iloc[1:], ["b0", "b1", "b2"], "target", n_components=1, floor=0.25, bootstrap=0
+    )
     assert fit.n == 4
 
 
 def test_pass_until_refuses_three_sizes():
     sizes = np.array([1e7, 1e8, 1e9])
-    data = pd.DataFrame({"params": np.tile(sizes, 20), "item": np.repeat(np.arange(20), 3),
-                         "successes": 1, "trials": 50})  # fmt: skip
+    data = pd.DataFrame(
+        {
+            "params": np.tile(sizes, 20),
+            "item": np.repeat(np.arange(20), 3),
+            "successes": 1,
+            "trials": 50,
+        }
+    )
     with pytest.raises(InputError) as info:
         pass_until(data, bootstrap=10)
     assert "at least 4 model sizes (parameters + 2); got 3" in _one_line(info)
 
 
 def test_density_refuses_a_reference_family_of_three():
-    data = pd.DataFrame({"params": [1e8, 1e9, 1e10, 1e9], "score": [0.3, 0.5, 0.7, 0.6],
-                         "date": ["2023-01-01"] * 3 + ["2024-01-01"],
-                         "family": ["R", "R", "R", "S"]})  # fmt: skip
+    data = pd.DataFrame(
+        {
+            "params": [1e8, 1e9, 1e10, 1e9],
+            "score": [0.3, 0.5, 0.7, 0.6],
+            "date": ["2023-01-01"] * 3 + ["2024-01-01"],
+            "family": ["R", "R", "R", "S"],
+        }
+    )
     with pytest.raises(InputError) as info:
         capacity_density(data, "R", floor=0.25)
     assert "at least 4 models (the sigmoid law's 2 parameters + 2); has 3" in _one_line(info)
@@ -112,8 +135,15 @@ def _sim_coverage(n_items, given: bool, reps: int = 200, seed: int = 11) -> floa
     for _ in range(reps):  # one tiny fit per simulated family
         score = rng.binomial(n_items, truth) / n_items
         data = pd.DataFrame({"params": sizes, "score": score})
-        bt = backtest_score(data, x="params", y="score", holdout_above=1.5e9, floor=0.25,
-                            n_items=n_items if given else None, level=0.9)  # fmt: skip
+        bt = backtest_score(
+            data,
+            x="params",
+            y="score",
+            holdout_above=1.5e9,
+            floor=0.25,
+            n_items=n_items if given else None,
+            level=0.9,
+        )
         inside.append(bt.coverage)
     return float(np.mean(inside))
 
@@ -123,3 +153,45 @@ def test_ninety_percent_interval_covers_85_to_95_percent(n_items, given):
     """With n not given and 200 items the scatter, equal at every size on the log-error scale
     before, covered 84.8%: it now follows the binomial shape to the forecast point."""
     assert 0.85 <= _sim_coverage(n_items, given) <= 0.95
+
+
+def test_backtest_json_heldout_rows_carry_model_prediction_low_high(tmp_path):
+    """`forecast backtest --json` keeps `heldout` rows with the leave-family-out fields."""
+    import json
+
+    from typer.testing import CliRunner
+
+    from assay.cli import app
+
+    sizes = np.geomspace(7e7, 1.2e10, 8)
+    score = 1 - 0.75 * 0.7 * (sizes / 7e7) ** -0.15
+    path = tmp_path / "family.csv"
+    pd.DataFrame({"model": [f"m{i}" for i in range(8)], "params": sizes, "score": score}).to_csv(
+        path, index=False
+    )
+    res = CliRunner().invoke(
+        app,
+        [
+            "forecast",
+            "backtest",
+            str(path),
+            "--y",
+            "score",
+            "--on",
+            "params",
+            "--holdout-above",
+            "1.5e9",
+            "--floor",
+            "0.25",
+            "--n-items",
+            "1000",
+            "--json",
+        ],
+    )
+    assert res.exit_code == 0, res.output
+    rows = json.loads(res.stdout)["heldout"]
+    assert [r["model"] for r in rows] == ["m5", "m6", "m7"]
+    for row, truth in zip(rows, score[5:], strict=True):
+        assert {"model", "prediction", "low", "high", "actual"} <= set(row)
+        assert row["actual"] == pytest.approx(truth)
+        assert row["low"] <= row["prediction"] <= row["high"]
