@@ -195,3 +195,15 @@ def test_backtest_json_heldout_rows_carry_model_prediction_low_high(tmp_path):
         assert {"model", "prediction", "low", "high", "actual"} <= set(row)
         assert row["actual"] == pytest.approx(truth)
         assert row["low"] <= row["prediction"] <= row["high"]
+
+
+def test_leave_family_out_error_scale_grows_with_atypicality():
+    """Locally weighted conformal: |errors| exactly 0.5 + 2·a give s(a) = 0.5 + 2a; errors
+    that do not grow with a give a flat scale (their mean)."""
+    from assay.forecast._family_out import _scale_fit
+
+    a = np.linspace(0.1, 1.0, 10)
+    s = _scale_fit(np.where(np.arange(10) % 2, 1, -1) * (0.5 + 2 * a), a)
+    assert s(np.array([0.0, 1.0])) == pytest.approx([0.5, 2.5])
+    flat = _scale_fit(1.0 - a, a)
+    assert flat(np.array([0.0, 5.0])) == pytest.approx([np.mean(1 - a)] * 2)

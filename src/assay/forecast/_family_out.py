@@ -6,9 +6,12 @@ predicts F's models from their other benchmarks (and compute). The default ``ble
 observational scaling on 2 PCs (target = floored sigmoid of the capabilities) with a line in log
 compute across the other families — it won these backtests on the public data. The interval is
 calibrated one level down: inside the families the fit sees, each family is left out in turn
-and the errors on its models, in units of the Bernoulli sd √(p̂(1 − p̂)), give a split-conformal
-half-width (rank ⌈(n+1)·level⌉ of n), never narrower than the held-out score's own binomial
-evaluation noise (with ``n_items``). Naive baselines sit beside it: a line in log compute across
+and the errors on its models, in units of the Bernoulli sd √(p̂(1 − p̂)) and of an error scale
+s(a) = c0 + c1·a fitted to them over each model's atypicality a (the RMS distance of its
+standardised benchmarks from the PCs' plane: a model the PCs describe badly is forecast worse;
+locally weighted conformal, Lei et al. 2018), give a split-conformal half-width (rank
+⌈(n+1)·level⌉ of n), never narrower than the held-out score's own binomial evaluation noise
+(with ``n_items``). Naive baselines sit beside it: a line in log compute across
 the other families (``log-linear``), the other models' mean (``family-mean``) and the score of
 the other families' model nearest in compute (``flat``, the "last value" of an unseen family)."""
 
@@ -70,8 +73,9 @@ class FamilyBacktest:
             "skill": self.skill,
             "families": self.families,
             "skipped": self.skipped,
-            "interval": "split-conformal over families left out inside the fit, at least the "
-            "held-out score's binomial noise",
+            "interval": "split-conformal over families left out inside the fit, scaled by each "
+            "model's atypicality (distance from the PCs' plane), at least the held-out score's "
+            "binomial noise",
             "heldout": self.heldout.to_dict(orient="records"),
         }
 
@@ -102,10 +106,10 @@ def _conformal_half_width(errors: np.ndarray, level: float) -> float:
     return float(stats.norm.ppf((1 + level) / 2) * np.sqrt(np.mean(e**2)) * 1.5)
 
 
-def _inner_errors(method, fam, pcs, logc, y, floor, ceiling) -> np.ndarray:
+def _inner_errors(method, fam, pcs, logc, y, floor, ceiling, atyp=None):
     """Errors on each family's models when that family is left out of the fit (the rows given
-    are the outer fit's)."""
-    out = []
+    are the outer fit's), and (with ``atyp``) those models' atypicality."""
+    out, where = [], []
     for g in np.unique(fam):  # one refit per inner family
         test = fam == g
         try:
@@ -114,7 +118,28 @@ def _inner_errors(method, fam, pcs, logc, y, floor, ceiling) -> np.ndarray:
             continue
         pred = f(pcs[test], logc[test])
         out.append((y[test] - pred) / _spread(pred))
-    return np.concatenate(out) if out else np.zeros(0)
+        where.append(np.flatnonzero(test))
+    errors = np.concatenate(out) if out else np.zeros(0)
+    if atyp is None:
+        return errors
+    return errors, atyp[np.concatenate(where)] if where else np.zeros(0)
+
+
+def _scale_fit(errors: np.ndarray, atyp: np.ndarray):
+    """s(a) = c0 + c1·a fitted to |error| by least squares (c0, c1 ≥ 0): the error scale as a
+    function of a model's atypicality (locally weighted conformal, Lei et al. 2018)."""
+    e, a = np.abs(errors), atyp
+    ok = np.isfinite(e) & np.isfinite(a)
+    e, a = e[ok], a[ok]
+    if e.size < 3 or np.ptp(a) <= 0:
+        return lambda x: np.full(np.shape(x), max(float(np.mean(e)) if e.size else 1.0, 1e-9))
+    (c0, c1), *_ = np.linalg.lstsq(np.column_stack([np.ones_like(a), a]), e, rcond=None)
+    if c1 <= 0:
+        c0, c1 = float(np.mean(e)), 0.0
+    elif c0 <= 0:
+        c0, c1 = 0.0, float(np.sum(e * a) / np.sum(a * a))
+    floor = 0.1 * float(np.mean(e)) + 1e-9
+    return lambda x: np.maximum(c0 + c1 * np.asarray(x, float), floor)
 
 
 def _spread(pred: np.ndarray) -> np.ndarray:
@@ -158,7 +183,9 @@ def leave_family_out(
     if not 1 <= n_components <= len(benchmarks):
         raise InputError(f"n_components must be from 1 to {len(benchmarks)}; got {n_components}")
     require_columns(data, [*benchmarks, target, compute, family])
-    _, frame, pcs, *_ = capabilities(data, benchmarks, n_components)
+    _, frame, pcs, comps, _, mu, sd = capabilities(data, benchmarks, n_components)
+    zb = (frame[benchmarks].apply(pd.to_numeric, errors="coerce").to_numpy(float) - mu) / sd
+    atyp = np.sqrt(np.nanmean((zb - pcs @ comps) ** 2, axis=1))  # off the PCs' plane
     y = pd.to_numeric(frame[target], errors="coerce").to_numpy(float)
     c = pd.to_numeric(frame[compute], errors="coerce").to_numpy(float)
     logc = np.log(np.where(c > 0, c, np.nan))
@@ -188,18 +215,20 @@ def leave_family_out(
             skipped[f] = f"too few models outside it ({int(train.sum())})"
             continue
         args = (pcs[train], logc[train], y[train], floor, ceiling)
-        inner = {m: _inner_errors(m, fam[train], *args) for m in candidates}
-        mae_in = {m: float(np.mean(np.abs(e))) if e.size else np.inf for m, e in inner.items()}
+        inner = {m: _inner_errors(m, fam[train], *args, atyp[train]) for m in candidates}
+        mae_in = {m: float(np.mean(np.abs(e))) if e.size else np.inf for m, (e, _) in inner.items()}
         chosen = min(mae_in, key=mae_in.get)
         try:
             predict = _predictor(chosen, *args)
         except (AssayError, ValueError, np.linalg.LinAlgError) as exc:
             skipped[f] = str(exc)
             continue
-        inner = inner[chosen]
+        inner, inner_atyp = inner[chosen]
         pred = np.clip(predict(pcs[test], logc[test]), min(0.0, floor), 1.0)
         noise = stats.norm.ppf((1 + level) / 2) * binomial_se(pred, n_items)
-        hw = np.maximum(_conformal_half_width(inner, level) * _spread(pred), noise)
+        scale = _scale_fit(inner, inner_atyp)
+        q = _conformal_half_width(inner / scale(inner_atyp), level)
+        hw = np.maximum(q * scale(atyp[test]) * _spread(pred), noise)
         slope, icpt = np.polyfit(logc[train], y[train], 1)
         nearest = np.abs(logc[train][None, :] - logc[test][:, None]).argmin(axis=1)
         rows.append(
