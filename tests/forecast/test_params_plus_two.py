@@ -197,13 +197,15 @@ def test_backtest_json_heldout_rows_carry_model_prediction_low_high(tmp_path):
         assert row["low"] <= row["prediction"] <= row["high"]
 
 
-def test_leave_family_out_error_scale_grows_with_atypicality():
-    """Locally weighted conformal: |errors| exactly 0.5 + 2·a give s(a) = 0.5 + 2a; errors
-    that do not grow with a give a flat scale (their mean)."""
+def test_leave_family_out_error_scale_grows_with_each_trait():
+    """Locally weighted conformal: |errors| exactly 0.5 + 2·a + 1·g give s = 0.5 + 2a + g
+    (non-negative least squares); a trait the errors shrink with gets weight 0."""
     from assay.forecast._family_out import _scale_fit
 
-    a = np.linspace(0.1, 1.0, 10)
-    s = _scale_fit(np.where(np.arange(10) % 2, 1, -1) * (0.5 + 2 * a), a)
-    assert s(np.array([0.0, 1.0])) == pytest.approx([0.5, 2.5])
-    flat = _scale_fit(1.0 - a, a)
-    assert flat(np.array([0.0, 5.0])) == pytest.approx([np.mean(1 - a)] * 2)
+    rng = np.random.default_rng(0)
+    traits = rng.uniform(0, 1, size=(20, 2))
+    sign = np.where(np.arange(20) % 2, 1, -1)
+    s = _scale_fit(sign * (0.5 + traits @ [2.0, 1.0]), traits)
+    assert s(np.array([[0.0, 0.0], [1.0, 1.0]])) == pytest.approx([0.5, 3.5])
+    shrink = _scale_fit(2.0 - traits[:, 0], traits)  # falls with a: no weight on a or g
+    assert np.ptp(shrink(np.array([[0.0, 0.0], [1.0, 0.0]]))) == pytest.approx(0.0, abs=1e-9)
