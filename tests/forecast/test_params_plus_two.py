@@ -3,6 +3,8 @@ counts (issue 32, item 2), and noise-aware intervals hold their level by simulat
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -209,3 +211,23 @@ def test_leave_family_out_error_scale_grows_with_each_trait():
     assert s(np.array([[0.0, 0.0], [1.0, 1.0]])) == pytest.approx([0.5, 3.5])
     shrink = _scale_fit(2.0 - traits[:, 0], traits)  # falls with a: no weight on a or g
     assert np.ptp(shrink(np.array([[0.0, 0.0], [1.0, 0.0]]))) == pytest.approx(0.0, abs=1e-9)
+
+
+def test_a_bend_in_the_points_widens_the_extrapolation_only_when_it_is_there():
+    """z = 1 − 0.5·t + c·t² with known noise sd 0.01 at 5 sizes: with c = 0.05 the curvature
+    (σ_c² = ĉ² − Var ĉ, Var ĉ inflated by the scatter the bend leaves in the line's residuals)
+    joins the variance beyond the data; with c = 0 it is 0, and inside the data it never
+    counts."""
+    from assay.forecast._noisy import fit_noisy_line
+
+    t = np.log(np.array([1e8, 3e8, 1e9, 3e9, 1e10]))
+    t = t - t.mean()
+    v = np.full(5, 1e-4)
+    bent = fit_noisy_line(t, 1 - 0.5 * t + 0.05 * t**2, v)
+    straight = fit_noisy_line(t, 1 - 0.5 * t, v)
+    assert 0.03 < np.sqrt(bent.curv2) <= 0.05 and straight.curv2 == 0.0
+    far, inside = np.array([t[-1] + 2.0]), np.array([t[2]])
+    assert bent.sd(far)[0] > 3 * straight.sd(far)[0]
+    flat = dataclasses.replace(bent, curv2=0.0)  # the same line without the curvature term
+    assert bent.sd(inside)[0] == pytest.approx(flat.sd(inside)[0])
+    assert bent.sd(far)[0] > 1.5 * flat.sd(far)[0]

@@ -16,6 +16,10 @@ A prediction at t* is a sum of variance components, each counted once:
   fitted points to the new one by the binomial variance shape: τ²·h*/mean(h), h = p(1 − p)
   on z's scale — a score near the ceiling scatters less in points, more in log error);
 - v*, the new score's own evaluation noise;
+- beyond the data only, σ_c²·B(t*)², a curvature the line leaves out: a quadratic term
+  c·(t − t̄)² fitted with the same weights gives ĉ and its variance, σ_c² = ĉ² − Var ĉ (method
+  of moments, ≥ 0, so about 0 when the law holds), and B(t) is the bias a line fitted to the
+  points makes at t when the truth is (t − t̄)²;
 - optionally (``trend`` > 0; off by default) a prior allowance (``trend``·Δẑ)² for the change
   Δẑ = ẑ(t*) − ẑ(t_max) the line extrapolates. It is off because under a correct law it
   only widens the interval (simulated 90 % intervals covered 96 % with a 0.2 share), and no
@@ -83,6 +87,8 @@ class NoisyLine:
     share: float = 1.0
     shaped: bool = False  # a new point's scatter follows the binomial shape h (n unknown)
     h_ref: float = 1.0  # the mean shape of the fitted points (τ² is their mean scatter)
+    curv2: float = 0.0  # variance of a curvature the line leaves out (method of moments)
+    bend: tuple = ()  # (t̄, line coefficients of (t − t̄)² at the fitted points)
 
     def mean(self, t: np.ndarray) -> np.ndarray:
         t = np.asarray(t, float)
@@ -98,6 +104,10 @@ class NoisyLine:
         change = self.mean(self.t_max + d) - self.mean(self.t_max)  # the extrapolated change
         scatter = self.tau2 * np.asarray(h_new, float) / self.h_ref
         var = par + scatter + np.asarray(v_new, float) + (self.trend * change) ** 2
+        if self.curv2 > 0 and self.bend:
+            tbar, b0, b1 = self.bend
+            bias = (t - tbar) ** 2 - (b0 + b1 * t)
+            var = var + self.curv2 * bias**2 * (d > 0)
         return var, scatter + self.share * par, 1 + self.growth * d
 
     def sd(self, t: np.ndarray, v_new: np.ndarray | float = 0.0, h_new=1.0) -> np.ndarray:
@@ -126,6 +136,7 @@ class NoisyLine:
             "scatter_shape": "binomial p(1 - p), n unknown" if self.shaped else "constant",
             "growth": float(self.growth),
             "trend_share": float(self.trend),
+            "curvature_sd": float(np.sqrt(self.curv2)),
         }
 
 
@@ -166,6 +177,14 @@ def fit_noisy_line(
     coef = cov @ design.T @ (w * z)
     share = tau2 / (tau2 + float(np.mean(v))) if tau2 > 0 else 0.0  # known noise: no df cost
     line = NoisyLine(coef, cov, tau2, 1.0, float(len(z) - p), float(t.max()), growth, TREND, share)
+    if slope and len(z) >= 4:  # a curvature the line leaves out, carried beyond the data
+        tbar = float(t.mean())
+        quad = np.column_stack([design, (t - tbar) ** 2])
+        qcov = np.linalg.pinv(quad.T @ (w[:, None] * quad))
+        c = float((qcov @ quad.T @ (w * z))[2])
+        line.curv2 = max(0.0, c * c - float(qcov[2, 2]))
+        b1, b0 = np.polyfit(t, (t - tbar) ** 2, 1)
+        line.bend = (tbar, float(b0), float(b1))
     if shape is not None:  # τ² is the mean scatter over the points; a new one's is τ²·h*/mean(h)
         line.shaped, line.h_ref = True, float(np.mean(np.maximum(shape, 1e-12)))
     return line
