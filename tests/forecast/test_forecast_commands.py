@@ -95,10 +95,10 @@ def test_cod_and_passuntil_commands(tmp_path):
     out = json.loads(res.stdout)
     assert out["low"] <= out["prediction"] <= out["high"] and out["n_models"] == 8
     rng = np.random.default_rng(0)
-    sizes = np.array([1e7, 1e8, 1e9])
+    sizes = np.array([1e7, 1e8, 1e9, 1e10])  # a line's 2 parameters + 2
     p = np.exp(-np.exp(6.0 - 0.2 * np.log(sizes)))
-    trials = 3 + rng.negative_binomial(3, p[None, :], size=(100, 3))
-    pu = pd.DataFrame({"params": np.tile(sizes, 100), "item": np.repeat(np.arange(100), 3),
+    trials = 3 + rng.negative_binomial(3, p[None, :], size=(100, 4))
+    pu = pd.DataFrame({"params": np.tile(sizes, 100), "item": np.repeat(np.arange(100), 4),
                        "successes": 3, "trials": trials.ravel()})  # fmt: skip
     path = tmp_path / "pu.csv"
     pu.to_csv(path, index=False)

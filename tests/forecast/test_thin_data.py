@@ -66,14 +66,14 @@ def test_refusal_through_the_cli_is_one_line(tmp_path):
 def test_interval_is_never_narrower_than_the_new_scores_own_noise():
     """Exact power-law data (no scatter at all), at the largest size seen: without n the
     interval has near zero width; with n = 200 items it is at least the normal quantile times
-    the binomial SE of the score. Beyond the data it widens with the extrapolated change."""
+    the binomial SE of the score. Beyond the data it widens with the parameters' uncertainty."""
     data = _family(_power())
     exact = fit_score(data, x="params", y="score", floor=0.25)
     row = exact.predict([3e10]).iloc[0]
     assert row["high"] - row["low"] < 1e-3
-    far = exact.predict([3e11]).iloc[0]
-    change = abs(far["prediction"] - row["prediction"])
-    assert 0.1 * change < far["high"] - far["low"] < 2 * change  # 0.2 of the change, as an sd
+    near = fit_score(data, x="params", y="score", floor=0.25, n_items=200)
+    widths = np.diff(near.predict([3e10, 3e11])[["low", "high"]].to_numpy(), axis=1)
+    assert widths[0, 0] < widths[1, 0]
     noisy = fit_score(data, x="params", y="score", floor=0.25, n_items=200)
     row = noisy.predict([3e10], level=0.9).iloc[0]
     se = np.sqrt(row["prediction"] * (1 - row["prediction"]) / 200)
@@ -92,7 +92,7 @@ def test_coverage_by_simulation_with_binomial_noise():
         bt = backtest_score(_family(score), x="params", y="score", holdout_above=1.5e10,
                             floor=0.25, n_items=n)  # fmt: skip
         inside.append(bt.coverage)
-    assert 0.85 <= np.mean(inside) <= 0.97
+    assert 0.85 <= np.mean(inside) <= 0.95
 
 
 # naive baselines and skill ------------------------------------------------------------------

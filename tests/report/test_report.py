@@ -111,12 +111,11 @@ def test_optional_panels(report_data, store_path):
     assert "repeats" in report_data.panel("variance").note  # one answer per doc here
     scaling = report_data.panel("scaling")
     assert any(i["kind"] == "svg" for i in scaling.items), scaling.note
-    assert "arith" in scaling.results and scaling.results["arith"].backtest is not None
-    # held out, the largest model scores within 0.008 of the last fitted one but 0.049 from the
-    # law: the law has no skill, so the summary says there is no forecast instead of a band
-    assert scaling.results["arith"].skill is False
-    forecast = next(s for s in report_data.summary if "scaling forecast" in s)
-    assert forecast.startswith("No scaling forecast for arith") and "MAE 0.049" in forecast
+    # 5 sized models: the law (3 parameters + 2) is fitted, but a backtest holding out the
+    # largest would fit 4 and is refused, saying why (the no-skill path: test_wrong_scaling_panel)
+    assert "arith" in scaling.results and scaling.results["arith"].backtest is None
+    kv = next(i for i in scaling.items if i.get("caption") == "arith: fit and backtest")
+    assert "(3 parameters + 2); got 4" in kv["pairs"]["backtest"]
 
 
 def test_html_is_self_contained(report_file):

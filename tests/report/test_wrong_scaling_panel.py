@@ -61,8 +61,9 @@ def _captions(panel) -> str:
 
 
 def test_scaling_caption_names_only_what_the_plot_draws(tmp_path):
-    # 4 sized models: a law and its forecast, but too few to hold any out for a backtest
-    few = _sized_store(tmp_path, 4)
+    # 5 sized models: a law (3 parameters + 2) and its forecast, but too few to hold any out
+    # for a backtest (its fit on 4 would be refused)
+    few = _sized_store(tmp_path, 5)
     caption = _captions(scaling_panel(few, few.models(), {"t": "acc"}, bootstrap=5))
     assert "acc against" in caption and "dashed line is the forecast" in caption
     assert "diamond" not in caption.lower()
@@ -79,7 +80,7 @@ def test_scaling_caption_names_only_what_the_plot_draws(tmp_path):
 def test_scaling_forecast_lies_inside_its_band(tmp_path):
     """The smoothed band is smoothed around the forecast: at the far end of the grid the point
     forecast used to fall outside it (0.506 with a band 0.492 to 0.503)."""
-    for n in (4, 6):
+    for n in (5, 6):  # a power law needs 3 parameters + 2 models
         store = _sized_store(tmp_path, n)
         result = scaling_panel(store, store.models(), {"t": "acc"}, bootstrap=5).results["t"]
         assert result.low <= result.prediction <= result.high, (n, result)

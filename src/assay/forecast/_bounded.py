@@ -12,8 +12,9 @@ Methods (x is model size; per-size mean scores; floor = chance, ceiling = 1):
 
 Every method is a weighted line on its working scale (:mod:`._noisy`): the interval carries the
 evaluation noise of each observed score (binomial over ``n_items``, or given standard errors),
-the parameters' uncertainty and the extra scatter, with Student-t degrees of freedom k − p; a
-method refuses, in one line, fewer sizes than its parameters + 2.
+the parameters' uncertainty and the extra scatter, with Welch–Satterthwaite degrees of freedom
+for the part estimated from the k − p residuals; a method refuses, in one line, fewer sizes
+than its parameters + 2.
 
 Near chance (the largest size within ``margin`` of the floor) the data cannot show a trend:
 the forecast is ``flat`` whatever the method, so pure-chance data never forecasts emergence.
@@ -67,9 +68,17 @@ class _Method:
         se_new = binomial_se(np.clip(pred, 0, 1), n_items)
         slope = (self.ceiling - pred) if self.name == "power-error" else 1.0
         v_new = (se_new / np.maximum(np.abs(slope), 1e-4)) ** 2
-        hw = self.line.half_width(at, level, v_new)
+        h_new = _shape(pred, slope) if self.line.shaped else 1.0
+        hw = self.line.half_width(at, level, v_new, h_new)
         a, b = self._to_score(z - hw), self._to_score(z + hw)
         return pred, np.minimum(a, b), np.maximum(a, b)
+
+
+def _shape(y: np.ndarray, slope: np.ndarray | float) -> np.ndarray:
+    """The binomial variance shape p(1 − p) of scores ``y`` on the working scale (÷ slope²):
+    the relative scatter when the evaluation noise is unknown (quasi-binomial)."""
+    p = np.clip(np.asarray(y, float), 0.01, 0.99)
+    return p * (1 - p) / np.maximum(np.abs(slope), 1e-4) ** 2
 
 
 def _fit_method(
@@ -89,20 +98,24 @@ def _fit_method(
     if method == "flat":  # the largest size's score; the steps between sizes as its scatter
         steps = np.diff(y)
         tau2 = max(0.0, float(np.mean(steps**2) - 2 * np.mean(se**2)))
-        cov = np.array([[se[-1] ** 2]])
+        cov = np.array([[se[-1] ** 2]])  # the last score's own noise: known, no df cost
         line = NoisyLine(np.array([y[-1]]), cov, tau2, 1.0, len(y) - 1, float(lx[-1]), growth)
+        line.share = 0.0
         return _Method(method, line, floor, ceiling)
+    unknown = not np.any(se > 0)  # no noise given: a new score scatters by the binomial shape
     if method == "family-mean":
-        line = fit_noisy_line(lx, y, se**2, slope=False, growth=growth, what=what)
+        h = _shape(y, 1.0) if unknown else None
+        line = fit_noisy_line(lx, y, se**2, slope=False, growth=growth, what=what, shape=h)
         return _Method(method, line, floor, ceiling)
     if method == "log-linear":
-        return _Method(
-            method, fit_noisy_line(lx, y, se**2, growth=growth, what=what), floor, ceiling
-        )
+        h = _shape(y, 1.0) if unknown else None
+        line = fit_noisy_line(lx, y, se**2, growth=growth, what=what, shape=h)
+        return _Method(method, line, floor, ceiling)
     lw, yw, sw = lx[-window:], y[-window:], se[-window:]
     gap = np.clip(ceiling - yw, 1e-4 * (ceiling - floor), None)
     z = np.log(gap / (ceiling - floor))
-    line = fit_noisy_line(lw, z, (sw / gap) ** 2, growth=growth, what=what)
+    h = _shape(yw, gap) if unknown else None
+    line = fit_noisy_line(lw, z, (sw / gap) ** 2, growth=growth, what=what, shape=h)
     return _Method(method, line, floor, ceiling)
 
 

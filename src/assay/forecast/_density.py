@@ -86,9 +86,11 @@ def capacity_density(
     df[date] = pd.to_datetime(df[date], errors="coerce", format="mixed")
     df = df.dropna(subset=[params, score])
     ref = df[df[family] == reference_family]
-    if len(ref) < 3:
+    need = 4 + (floor is None) + (ceiling is None)  # the sigmoid's parameters + 2
+    if len(ref) < need:
         raise InputError(
-            f"reference family {reference_family!r} needs at least 3 models; has {len(ref)}"
+            f"reference family {reference_family!r} needs at least {need} models (the sigmoid "
+            f"law's {need - 2} parameters + 2); has {len(ref)}"
         )
     law = fit_sigmoid(
         np.log(ref[params].to_numpy(float)),
@@ -107,9 +109,10 @@ def capacity_density(
     if not include_reference:
         in_trend &= out[family] != reference_family
     trend = out[in_trend]
-    if len(trend) < 3:
+    if len(trend) < 4:
         raise InputError(
-            "need at least 3 dated models inside the reference law's range for a trend"
+            "the density trend (2 parameters) needs at least 4 dated models inside the "
+            f"reference law's range (parameters + 2); got {len(trend)}"
         )
     years = ((trend[date] - trend[date].min()) / pd.Timedelta(days=365.25)).to_numpy(float)
     res = stats.linregress(years, np.log(trend["density"].to_numpy(float)))

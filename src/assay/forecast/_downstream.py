@@ -153,9 +153,11 @@ def fit_downstream(
     require_columns(data, [x, y, loss])
     frame = data[[x, y, loss]].apply(pd.to_numeric, errors="coerce").dropna()
     frame = frame[(frame[x] > 0) & (frame[loss] > 0)]
-    if len(frame) < 5:
+    need = 5  # the loss law: 3 parameters + 2 (the link needs 4, or 5 with a fitted ceiling)
+    if len(frame) < need:
         raise InputError(
-            f"downstream fit needs at least 5 rows with {x}, {loss}, {y}; got {len(frame)}"
+            f"downstream fit needs at least {need} rows with {x}, {loss}, {y} (the loss law's 3 "
+            f"parameters + 2); got {len(frame)}"
         )
     loss_fit = fit_law(frame, "power", x=x, y=loss, bootstrap=bootstrap, seed=seed)
     lv, sv = frame[loss].to_numpy(), frame[y].to_numpy()

@@ -82,8 +82,11 @@ def pass_until(
     require_columns(data, [params, item, successes, trials])
     succ = data.pivot_table(index=item, columns=params, values=successes, aggfunc="sum")
     tri = data.pivot_table(index=item, columns=params, values=trials, aggfunc="sum")
-    if succ.shape[1] < 3:
-        raise InputError("PassUntil needs at least 3 model sizes")
+    if succ.shape[1] < 4:
+        raise InputError(
+            f"PassUntil's line has 2 parameters and needs at least 4 model sizes (parameters "
+            f"+ 2); got {succ.shape[1]}"
+        )
     s, t = succ.fillna(0).to_numpy(float), tri.fillna(0).to_numpy(float)
     ln = np.log(succ.columns.to_numpy(float))
     rate = s.sum(axis=0) / t.sum(axis=0)
@@ -183,8 +186,11 @@ def cod_forecast(
     xs = data.groupby(model)[x].first().reindex(mat.columns).to_numpy(float)
     order = np.argsort(xs)
     mat, lx = mat.iloc[:, order].fillna(chance), np.log(xs[order])
-    if mat.shape[1] < 4:
-        raise InputError("COD needs at least 4 small models")
+    if mat.shape[1] < 5:
+        raise InputError(
+            f"COD needs at least 5 small models (a sigmoid's 2 parameters + 2, one more held out "
+            f"to check it extrapolates); got {mat.shape[1]}"
+        )
     scores = mat.to_numpy(float)
     k = n_clusters or int(np.clip(scores.shape[0] // 25, 2, 12))
     labels = _kmeans(scores, k, seed)

@@ -6,8 +6,13 @@ predicts F's models from their other benchmarks (and compute). The default ``ble
 observational scaling on 2 PCs (target = floored sigmoid of the capabilities) with a line in log
 compute across the other families — it won these backtests on the public data. The interval is
 calibrated one level down: inside the families the fit sees, each family is left out in turn
-and the errors on its models, in units of the Bernoulli sd √(p̂(1 − p̂)), give a split-conformal
-half-width (rank ⌈(n+1)·level⌉ of n), never narrower than the held-out score's own binomial
+and the errors on its models, in units of the Bernoulli sd √(p̂(1 − p̂)) and of an error scale
+s = c0 + c1·a + c2·g (non-negative least squares on the |errors|; locally weighted conformal,
+Lei et al. 2018) over two traits every model shows without its target score — its atypicality
+a (the RMS distance of its standardised benchmarks from the PCs' plane: the PCs describe it
+badly) and its compute gap g (|PC1 − a line in log compute across all models|: a family far
+more or less capable than its compute predicts) — give a split-conformal half-width (rank
+⌈(n+1)·level⌉ of n) times the held-out model's s, never narrower than its score's own binomial
 evaluation noise (with ``n_items``). Naive baselines sit beside it: a line in log compute across
 the other families (``log-linear``), the other models' mean (``family-mean``) and the score of
 the other families' model nearest in compute (``flat``, the "last value" of an unseen family)."""
@@ -20,6 +25,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from scipy import stats
+from scipy.optimize import nnls
 
 from assay.core import accepts_confidence, require_columns
 from assay.errors import AssayError, InputError
@@ -70,8 +76,9 @@ class FamilyBacktest:
             "skill": self.skill,
             "families": self.families,
             "skipped": self.skipped,
-            "interval": "split-conformal over families left out inside the fit, at least the "
-            "held-out score's binomial noise",
+            "interval": "split-conformal over families left out inside the fit, scaled by each "
+            "model's atypicality (distance from the PCs' plane) and compute gap (PC1 off the "
+            "line in log compute), at least the held-out score's binomial noise",
             "heldout": self.heldout.to_dict(orient="records"),
         }
 
@@ -102,10 +109,10 @@ def _conformal_half_width(errors: np.ndarray, level: float) -> float:
     return float(stats.norm.ppf((1 + level) / 2) * np.sqrt(np.mean(e**2)) * 1.5)
 
 
-def _inner_errors(method, fam, pcs, logc, y, floor, ceiling) -> np.ndarray:
+def _inner_errors(method, fam, pcs, logc, y, floor, ceiling, traits=None):
     """Errors on each family's models when that family is left out of the fit (the rows given
-    are the outer fit's)."""
-    out = []
+    are the outer fit's), and (with ``traits``) those models' rows of it."""
+    out, where = [], []
     for g in np.unique(fam):  # one refit per inner family
         test = fam == g
         try:
@@ -114,7 +121,40 @@ def _inner_errors(method, fam, pcs, logc, y, floor, ceiling) -> np.ndarray:
             continue
         pred = f(pcs[test], logc[test])
         out.append((y[test] - pred) / _spread(pred))
-    return np.concatenate(out) if out else np.zeros(0)
+        where.append(np.flatnonzero(test))
+    errors = np.concatenate(out) if out else np.zeros(0)
+    if traits is None:
+        return errors
+    return errors, traits[np.concatenate(where)] if where else traits[:0]
+
+
+def _scale_fit(errors: np.ndarray, traits: np.ndarray):
+    """s(traits) = c0 + traits·c fitted to |error| by non-negative least squares: the error
+    scale as a function of a model's traits (locally weighted conformal, Lei et al. 2018),
+    floored at a tenth of the mean |error|; a constant (the mean) with fewer than 3 errors."""
+    e = np.abs(np.asarray(errors, float))
+    ok = np.isfinite(e) & np.isfinite(traits).all(axis=1)
+    e, f = e[ok], traits[ok]
+    mean = max(float(np.mean(e)) if e.size else 1.0, 1e-9)
+    if e.size < 3:
+        return lambda x: np.full(len(x), mean)
+    coef, _ = nnls(np.column_stack([np.ones(len(e)), f]), e)
+    return lambda x: np.maximum(
+        coef[0] + np.nan_to_num(np.asarray(x, float)) @ coef[1:], 0.1 * mean
+    )
+
+
+def _traits(zb: np.ndarray, pcs: np.ndarray, comps: np.ndarray, logc: np.ndarray) -> np.ndarray:
+    """Per model, what is known without its target score: the RMS distance of its standardised
+    benchmarks from the PCs' plane (atypicality) and |PC1 − a line in log compute fitted across
+    every model with compute| (compute gap; NaN without compute)."""
+    atyp = np.sqrt(np.nanmean((zb - pcs @ comps) ** 2, axis=1))
+    ok = np.isfinite(logc)
+    gap = np.full(len(pcs), np.nan)
+    if ok.sum() >= 2 and np.ptp(logc[ok]) > 0:
+        slope, icpt = np.polyfit(logc[ok], pcs[ok, 0], 1)
+        gap = np.abs(pcs[:, 0] - (icpt + slope * logc))
+    return np.column_stack([atyp, gap])
 
 
 def _spread(pred: np.ndarray) -> np.ndarray:
@@ -158,10 +198,12 @@ def leave_family_out(
     if not 1 <= n_components <= len(benchmarks):
         raise InputError(f"n_components must be from 1 to {len(benchmarks)}; got {n_components}")
     require_columns(data, [*benchmarks, target, compute, family])
-    _, frame, pcs, *_ = capabilities(data, benchmarks, n_components)
-    y = pd.to_numeric(frame[target], errors="coerce").to_numpy(float)
+    _, frame, pcs, comps, _, mu, sd = capabilities(data, benchmarks, n_components)
+    zb = (frame[benchmarks].apply(pd.to_numeric, errors="coerce").to_numpy(float) - mu) / sd
     c = pd.to_numeric(frame[compute], errors="coerce").to_numpy(float)
     logc = np.log(np.where(c > 0, c, np.nan))
+    traits = _traits(zb, pcs, comps, logc)
+    y = pd.to_numeric(frame[target], errors="coerce").to_numpy(float)
     fam = frame[family].astype(str).to_numpy()
     has = np.isfinite(y) & np.isfinite(logc)
     names = frame[model].astype(str).to_numpy() if model in frame else frame.index.astype(str)
@@ -188,18 +230,20 @@ def leave_family_out(
             skipped[f] = f"too few models outside it ({int(train.sum())})"
             continue
         args = (pcs[train], logc[train], y[train], floor, ceiling)
-        inner = {m: _inner_errors(m, fam[train], *args) for m in candidates}
-        mae_in = {m: float(np.mean(np.abs(e))) if e.size else np.inf for m, e in inner.items()}
+        inner = {m: _inner_errors(m, fam[train], *args, traits[train]) for m in candidates}
+        mae_in = {m: float(np.mean(np.abs(e))) if e.size else np.inf for m, (e, _) in inner.items()}
         chosen = min(mae_in, key=mae_in.get)
         try:
             predict = _predictor(chosen, *args)
         except (AssayError, ValueError, np.linalg.LinAlgError) as exc:
             skipped[f] = str(exc)
             continue
-        inner = inner[chosen]
+        inner, inner_traits = inner[chosen]
         pred = np.clip(predict(pcs[test], logc[test]), min(0.0, floor), 1.0)
         noise = stats.norm.ppf((1 + level) / 2) * binomial_se(pred, n_items)
-        hw = np.maximum(_conformal_half_width(inner, level) * _spread(pred), noise)
+        scale = _scale_fit(inner, inner_traits)
+        q = _conformal_half_width(inner / scale(inner_traits), level)
+        hw = np.maximum(q * scale(traits[test]) * _spread(pred), noise)
         slope, icpt = np.polyfit(logc[train], y[train], 1)
         nearest = np.abs(logc[train][None, :] - logc[test][:, None]).argmin(axis=1)
         rows.append(

@@ -278,8 +278,8 @@ fit's bounded parameters pin at their bounds and the intervals collapse to zero 
 
 
 def _check_spread(law: str, inputs: tuple[str, ...], x: np.ndarray) -> None:
-    """A law needs spread in its inputs: every input at ≥ 2 distinct values, and at least as
-    many distinct input points as the law has parameters (else the fit is not identified)."""
+    """A law needs spread in its inputs: every input at ≥ 2 distinct values, and at least
+    parameters + 2 distinct input points (else nothing is left to measure the scatter)."""
     for j, col in enumerate(inputs):
         distinct = np.unique(x[:, j])
         low, high = distinct[0], distinct[-1]
@@ -294,10 +294,11 @@ def _check_spread(law: str, inputs: tuple[str, ...], x: np.ndarray) -> None:
                 f"(no spread in {col}; a scaling law needs models of different sizes)"
             )
     p, points = len(PARAM_NAMES[law]), len(np.unique(x, axis=0))
-    if points < p:
+    if points < p + 2:
         raise InputError(
-            f"{law} law not fitted: {p} parameters but only {points} distinct "
-            f"{'/'.join(inputs)} values (need at least {p} different sizes)"
+            f"{law} law not fitted: {p} parameters need at least {p + 2} distinct "
+            f"{'/'.join(inputs)} points (parameters + 2, so a scatter is left to measure); "
+            f"got {points}"
         )
 
 
@@ -323,7 +324,7 @@ def fit_law(
     did (log space, Huber delta=1e-3 summed, 4,500-start grid); ``"kaplan"`` fits
     L = [(N_c/N)^(alpha_N/alpha_D) + D_c/D]^alpha_D. ``bootstrap`` resamples points that many
     times for percentile intervals (``ci`` at ``ci_level``). Inputs without spread (one
-    distinct value, or fewer distinct points than parameters) raise :class:`InputError`.
+    distinct value, or fewer distinct points than parameters + 2) raise :class:`InputError`.
     """
     if law not in LAWS:
         raise InputError(f"unknown law {law!r}; choose one of {', '.join(LAWS)}")
@@ -332,10 +333,11 @@ def fit_law(
     values = data[[*inputs, y]].apply(pd.to_numeric, errors="coerce").to_numpy(dtype=float)
     ok = np.all(np.isfinite(values), axis=1) & np.all(values > 0, axis=1)
     dropped = _dropped_rows(values)
-    if ok.sum() < len(PARAM_NAMES[law]) + 1:
+    if ok.sum() < len(PARAM_NAMES[law]) + 2:
         raise InputError(
-            f"{law} law needs at least {len(PARAM_NAMES[law]) + 1} rows with positive "
-            f"{', '.join([*inputs, y])}; got {int(ok.sum())}"
+            f"{law} law needs at least {len(PARAM_NAMES[law]) + 2} rows with positive "
+            f"{', '.join([*inputs, y])} ({len(PARAM_NAMES[law])} parameters + 2); "
+            f"got {int(ok.sum())}"
         )
     _check_spread(law, inputs, values[ok, :-1])
     if np.unique(values[ok, -1]).size < 2:
@@ -425,7 +427,7 @@ def calibrate_law(
         test = frame[test_mask]
         return np.log(test[fit.y].to_numpy(float)) - np.log(sub.curve(test))
 
-    min_fit = max(len(PARAM_NAMES[fit.law]) + 1, int(np.ceil(min_share * len(frame))))
+    min_fit = max(len(PARAM_NAMES[fit.law]) + 2, int(np.ceil(min_share * len(frame))))
     res, dist, origin = rolling_origin(
         on_values, residuals_for, min_fit=min_fit, max_origins=max_origins, progress=progress
     )

@@ -69,8 +69,10 @@ class ObservationalFit:
         """Target score for a model of ``family`` at ``flops`` (from the family's lines)."""
         lines = self.family_lines[self.family_lines["family"] == family]
         if lines.empty:
+            known = ", ".join(self.family_lines.family.unique()) if len(self.family_lines) else ""
             raise InputError(
-                f"unknown family {family!r}; known: {', '.join(self.family_lines.family.unique())}"
+                f"no compute line for family {family!r} (a line needs 2 parameters + 2 = 4 "
+                f"models with compute); families with one: {known or 'none'}"
             )
         lc = np.log(np.atleast_1d(np.asarray(flops, float)))
         lines = lines.sort_values("pc")
@@ -141,7 +143,10 @@ def observational_scaling(
     y = pd.to_numeric(frame[target], errors="coerce").to_numpy(float)
     use = np.isfinite(y) if fit_mask is None else np.isfinite(y) & np.asarray(fit_mask)[keep]
     if use.sum() < k + 3:
-        raise InputError(f"too few models with {target!r} to fit ({int(use.sum())})")
+        raise InputError(
+            f"observational scaling on {k} PCs has {k + 1} parameters and needs at least {k + 3} "
+            f"models with {target!r} (parameters + 2); got {int(use.sum())}"
+        )
     # capability = linear combination of PCs, found by least squares on logit(target)
     weights, link = fit_link(pcs[use], y[use], floor, ceiling)
     rng = np.random.default_rng(seed)
@@ -157,7 +162,7 @@ def observational_scaling(
     for fam, grp in frame.groupby(family).groups.items():  # loop over model families
         rows = np.asarray(grp)
         rows = rows[np.isfinite(log_c[rows])]
-        if len(rows) < 2:
+        if len(rows) < 4:  # a line in log compute: 2 parameters + 2 models
             continue
         for j in range(k):
             slope, icpt = np.polyfit(log_c[rows], pcs[rows, j], 1)

@@ -10,6 +10,8 @@ from scipy.special import expit, logit
 
 from assay.errors import InputError
 
+from ._noisy import need_points
+
 __all__ = ["TARGETS", "Sigmoid", "fit_sigmoid", "to_target"]
 
 TARGETS = ("accuracy", "logit", "logp")
@@ -56,8 +58,10 @@ def fit_sigmoid(
     weights: np.ndarray | None = None,
 ) -> Sigmoid:
     """Least-squares sigmoid; ``floor``/``ceiling`` fixed when given (e.g. chance and 1), else
-    fitted. Started from a logit-linear fit, then ``scipy.optimize.least_squares``."""
+    fitted. Started from a logit-linear fit, then ``scipy.optimize.least_squares``. Fewer
+    points than its parameters + 2 (4 with both bounds fixed) are refused in one line."""
     x, y = np.asarray(x, float), np.asarray(y, float)
+    need_points(2 + (floor is None) + (ceiling is None), len(y), "a sigmoid fit")
     w = np.ones_like(y) if weights is None else np.sqrt(np.asarray(weights, float))
     lo0 = float(min(y.min(), floor if floor is not None else y.min()))
     hi0 = float(ceiling if ceiling is not None else max(y.max(), lo0 + 1e-3))
