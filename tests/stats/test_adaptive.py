@@ -134,7 +134,7 @@ def test_fitted_on_calibrates_the_interval_with_estimated_items():
     covered = ((res.score_low <= truth) & (truth <= res.score_high)).mean()
     plain = adaptive_test(y, a_hat, b_hat, k=40, calibrate=400, seed=1)
     plain_covered = ((plain.score_low <= truth) & (truth <= plain.score_high)).mean()
-    assert 0.92 <= covered <= 0.98 and plain_covered < 0.92  # 0.943 and 0.903
+    assert 0.92 <= covered <= 0.98 and plain_covered < 0.92  # 0.965 and 0.903
     width = (res.score_high - res.score_low).mean()
     assert width > (plain.score_high - plain.score_low).mean()
     assert np.std(np.log(res.discrimination)) < np.std(np.log(a_hat))

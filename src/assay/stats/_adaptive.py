@@ -39,6 +39,8 @@ __all__ = ["AdaptiveResult", "adaptive_test"]
 
 GRID = np.linspace(-5.0, 5.0, 201)
 """Ability grid of the posterior (the prior is about N(0, 1): ±5 holds all but 6e-7 of it)."""
+REFITS = 3
+"""Item refits of the calibration with ``fitted_on`` (the calibrating examinees are split)."""
 
 
 @dataclass
@@ -239,24 +241,32 @@ def _earlier(fitted_on, n_items: int) -> np.ndarray:
 def _scale(it: _Items, fitted_on, k, se_target, confidence, calibrate, seed) -> float:
     """q: the ``confidence`` quantile of |predicted − true mean| / sd over simulated examinees
     (the normal quantile when ``calibrate`` is 0). Without ``fitted_on`` they are tested on
-    the items they were simulated from; with it, on items refitted to simulated earlier
-    answers (a parametric bootstrap of the item fit)."""
+    the items they were simulated from; with it, split into ``REFITS`` groups, each tested on
+    items refitted to its own simulated earlier answers (a parametric bootstrap of the item
+    fit)."""
     if calibrate == 0:
         return float(sps.norm.ppf(0.5 + confidence / 2))
     rng = np.random.default_rng(seed)
-    used = it
-    if fitted_on is not None:
-        earlier = np.asarray(fitted_on, dtype=float)
-        sim = (rng.random(earlier.shape) < expit(it.a * (it.earlier[:, None] - it.b))).astype(float)
-        sim[np.isnan(earlier)] = np.nan
-        refit = fit_irt_2pl(sim)
-        a2, b2 = refit.discrimination.to_numpy(), refit.difficulty.to_numpy()
-        used = _from_fit(sim, a2, b2)
-    theta = rng.normal(it.mean, it.sd, calibrate)
-    sim = (rng.random((calibrate, it.a.size)) < expit(it.a * (theta[:, None] - it.b))).astype(float)
-    items, asked, responses, w, prob = _cat(
-        lambda rows, cols: sim[rows, cols], calibrate, used, k, se_target
-    )
-    score, sd = _predict(asked, responses, w, prob)
-    z = np.abs(score - sim.mean(axis=1)) / np.maximum(sd, 1e-12)
-    return float(np.quantile(z, confidence))
+    cuts = np.round(np.linspace(0, calibrate, (1 if fitted_on is None else REFITS) + 1))
+    z = []
+    for size in np.diff(cuts).astype(int):  # one item refit per group with fitted_on
+        if size == 0:
+            continue
+        used = it if fitted_on is None else _refit(it, np.asarray(fitted_on, dtype=float), rng)
+        theta = rng.normal(it.mean, it.sd, size)
+        sim = (rng.random((size, it.a.size)) < expit(it.a * (theta[:, None] - it.b))).astype(float)
+        items, asked, responses, w, prob = _cat(
+            lambda rows, cols, sim=sim: sim[rows, cols], size, used, k, se_target
+        )
+        score, sd = _predict(asked, responses, w, prob)
+        z.append(np.abs(score - sim.mean(axis=1)) / np.maximum(sd, 1e-12))
+    return float(np.quantile(np.concatenate(z), confidence))
+
+
+def _refit(it: _Items, earlier: np.ndarray, rng: np.random.Generator) -> _Items:
+    """Items as a user would have them if the earlier answers came from ``it``: simulated
+    (same missing cells), refitted by :func:`fit_irt_2pl` and shrunk by :func:`_from_fit`."""
+    sim = (rng.random(earlier.shape) < expit(it.a * (it.earlier[:, None] - it.b))).astype(float)
+    sim[np.isnan(earlier)] = np.nan
+    refit = fit_irt_2pl(sim)
+    return _from_fit(sim, refit.discrimination.to_numpy(), refit.difficulty.to_numpy())
