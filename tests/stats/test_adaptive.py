@@ -80,3 +80,68 @@ def test_bad_options(kwargs):
         adaptive_test(np.zeros((2, 300)), a, b, **kwargs)
     with pytest.raises(InputError):
         adaptive_test(np.full((2, 300), 0.5), a, b)
+
+
+def test_eap_and_score_equal_a_brute_force_posterior():
+    """Ability and predicted score against numerical integration over θ (scipy.integrate.quad)
+    of the N(0, 1) prior times the likelihood of the answers given."""
+    from scipy import integrate
+
+    a, b = bank(n_items=12, seed=4)
+    _, y = examinees(a, b, n=4, seed=5)
+    res = adaptive_test(y, a, b, k=5, calibrate=0)
+    for i in range(4):
+        asked = res.items[i]
+        yy = y[i, asked]
+        rest = np.setdiff1d(np.arange(12), asked)
+
+        def post(t, f, asked=asked, yy=yy):
+            p = expit(a[asked] * (t - b[asked]))
+            return np.exp(-t * t / 2) * np.prod(np.where(yy > 0.5, p, 1 - p)) * f(t)
+
+        def quad(f):
+            return integrate.quad(post, -12, 12, args=(f,), epsabs=1e-13, limit=200)[0]
+
+        z = quad(lambda t: 1.0)
+        theta = quad(lambda t: t) / z
+        sd = np.sqrt(quad(lambda t: t * t) / z - theta**2)
+        left = quad(lambda t, rest=rest: expit(a[rest] * (t - b[rest])).sum()) / z
+        assert res.ability[i] == pytest.approx(theta, abs=2e-4)
+        assert res.ability_se[i] == pytest.approx(sd, abs=2e-4)
+        assert res.score[i] == pytest.approx((yy.sum() + left) / 12, abs=1e-5)
+
+
+def _earlier_and_new(n_items, n_old, n_new, seed):
+    rng = np.random.default_rng(seed)
+    a, b = np.exp(rng.normal(0, 0.4, n_items)), rng.normal(0, 1.2, n_items)
+    old_theta, theta = rng.standard_normal(n_old), rng.standard_normal(n_new)
+    old = (rng.random((n_old, n_items)) < expit(a * (old_theta[:, None] - b))).astype(float)
+    new = (rng.random((n_new, n_items)) < expit(a * (theta[:, None] - b))).astype(float)
+    return a, b, old, new
+
+
+def test_fitted_on_calibrates_the_interval_with_estimated_items():
+    """Items fitted on 100 earlier models: the interval calibrated by refitting covers the new
+    models' true means at about the nominal rate; the plain calibration (fitted items taken as
+    true) does not; the discriminations are shrunk towards their mean."""
+    from assay.stats import fit_irt_2pl
+
+    a, b, old, y = _earlier_and_new(400, 100, 600, seed=7)
+    fit = fit_irt_2pl(old)
+    a_hat, b_hat = fit.discrimination.to_numpy(), fit.difficulty.to_numpy()
+    truth = y.mean(axis=1)
+    res = adaptive_test(y, a_hat, b_hat, k=40, calibrate=400, seed=1, fitted_on=old)
+    covered = ((res.score_low <= truth) & (truth <= res.score_high)).mean()
+    plain = adaptive_test(y, a_hat, b_hat, k=40, calibrate=400, seed=1)
+    plain_covered = ((plain.score_low <= truth) & (truth <= plain.score_high)).mean()
+    assert 0.92 <= covered <= 0.98 and plain_covered < 0.92  # 0.965 and 0.903
+    width = (res.score_high - res.score_low).mean()
+    assert width > (plain.score_high - plain.score_low).mean()
+    assert np.std(np.log(res.discrimination)) < np.std(np.log(a_hat))
+    assert (
+        np.abs(res.score - truth).mean() < np.abs(plain.score - truth).mean()
+    )  # 2.98 < 3.20 points
+    with pytest.raises(InputError):
+        adaptive_test(y, a_hat, b_hat, k=5, fitted_on=old[:, :10])
+    with pytest.raises(InputError):
+        adaptive_test(y, a_hat, b_hat, k=5, fitted_on=np.full_like(old, 0.5))

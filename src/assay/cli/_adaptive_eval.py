@@ -59,6 +59,7 @@ def run_adaptive(
         fit.difficulty.to_numpy(),
         k=k,
         confidence=0.95 if confidence is None else confidence,
+        fitted_on=responses.to_numpy(dtype=float),
     )
     name = ask.result.model if ask.result is not None else model
     out = {
