@@ -20,7 +20,7 @@ LIMITS: dict[str, tuple[int, str]] = {
     "IMPORT_MEMORY": (256 * 2**20, "bytes DuckDB may hold while one import writes"),
     "JSON_VALUE_CHARS": (
         64 * 2**20,
-        "characters of one JSON value an import holds at once (a results file, one inspect sample)",
+        "characters of one JSON value an import holds (a results file, an lm-eval line, one sample)",
     ),
 }
 """NAME -> (default, what it counts)."""

@@ -249,7 +249,9 @@ def write_parts(
         if not read:
             raise InputError(empty(errored))
         if not written:
-            skipped = [f"{n} {why}" for n, why in ((errored, "errored"), (unscored, "without a score"))]
+            skipped = [
+                f"{n} {why}" for n, why in ((errored, "errored"), (unscored, "without a score"))
+            ]
             why = ", ".join(k for k in skipped if not k.startswith("0 "))
             raise InputError(f"{path}: no scored samples to import" + (f" ({why})" if why else ""))
         store.upsert_models(list(models.values()), con=con)
@@ -269,4 +271,6 @@ def write_parts(
 
 def _owner(run: RunInfo, path: str | Path) -> pd.DataFrame:
     at = str((run.extra or {}).get("file", path))
-    return pd.DataFrame({"run_id": [run.run_id], "model": [run.model], "task": [run.task], "_at": [at]})
+    return pd.DataFrame(
+        {"run_id": [run.run_id], "model": [run.model], "task": [run.task], "_at": [at]}
+    )

@@ -247,8 +247,9 @@ def _twice(doc_id: str, repeat: int, label: str, first: str) -> str:
 
 
 def _empty(path: str | Path) -> Any:
-    return lambda errored: f"{path}: no finished samples in the inspect logs" + (
-        f" ({errored} errored)" if errored else ""
+    return lambda errored: (
+        f"{path}: no finished samples in the inspect logs"
+        + (f" ({errored} errored)" if errored else "")
     )
 
 

@@ -3,9 +3,9 @@
 :func:`open_log` gives a log's header (every top-level field but ``samples``) and an iterator
 over its samples, so memory holds one sample, never the log. An ``.eval`` archive is read a
 member at a time within a :class:`~assay.core.ReadBudget` (the bytes actually decompressed are
-counted); a ``.json`` log is read a field at a time, its ``samples`` an element at a time
-(:mod:`._json_stream`). Every JSON value (a member, a sample) is held whole only up to
-``ASSAY_MAX_JSON_VALUE_CHARS``.
+counted: ``ASSAY_MAX_DECOMPRESSED_BYTES``, ``ASSAY_MAX_COMPRESSION_RATIO``); a ``.json`` log is
+read a field at a time, its ``samples`` an element at a time (:mod:`._json_stream`), each held
+whole only up to ``ASSAY_MAX_JSON_VALUE_CHARS``.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from assay.core import ReadBudget, decode_text, limit, limit_message
+from assay.core import ReadBudget, decode_text
 from assay.errors import InputError
 
 from ._json_stream import Elements, TopLevel
@@ -62,21 +62,6 @@ def _json(path: Path, raw: bytes, member: str = "") -> Any:
         raise InputError(f"{where}: JSON nested too deeply") from None
 
 
-class _Capped:
-    """A stream that refuses to give more than ``ASSAY_MAX_JSON_VALUE_CHARS`` bytes."""
-
-    def __init__(self, stream, where: str) -> None:
-        self.stream, self.where = stream, where
-        self.left = limit("JSON_VALUE_CHARS")
-
-    def read(self, size: int = -1) -> bytes:
-        data = self.stream.read(size)
-        self.left -= len(data)
-        if self.left < 0:
-            raise InputError(limit_message(f"{self.where}: one JSON value", "JSON_VALUE_CHARS"))
-        return data
-
-
 def _zstd_member(
     path: Path, zf: zipfile.ZipFile, info: zipfile.ZipInfo, budget: ReadBudget
 ) -> bytes:
@@ -101,8 +86,7 @@ def _zstd_member(
         reader = zstandard.ZstdDecompressor().stream_reader(
             io.BytesIO(raw), read_across_frames=True
         )
-        capped = _Capped(reader, f"{path}: {info.filename}")
-        return budget.read(capped, info.compress_size, info.filename)
+        return budget.read(reader, info.compress_size, info.filename)
     except zstandard.ZstdError as exc:
         raise InputError(f"{path}: {info.filename}: damaged zstd data ({exc})") from None
 
@@ -116,7 +100,7 @@ def _member(path: Path, zf: zipfile.ZipFile, name: str, budget: ReadBudget) -> A
             raw = _zstd_member(path, zf, info, budget)
         else:
             with zf.open(info) as stream:
-                raw = budget.read(_Capped(stream, f"{path}: {name}"), info.compress_size, name)
+                raw = budget.read(stream, info.compress_size, name)
     except (zipfile.BadZipFile, NotImplementedError, OSError, EOFError) as exc:
         raise InputError(f"{path}: {name}: cannot be read from the archive ({exc})") from None
     return _json(path, raw, name)

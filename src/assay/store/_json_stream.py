@@ -90,7 +90,9 @@ class TopLevel:
         except UnicodeDecodeError as exc:
             line = self.raw_lines + data.count(b"\n", 0, max(exc.start, 0))
             byte = data[exc.start] if 0 <= exc.start < len(data) else 0
-            raise InputError(f"{self.path}: line {line}: not valid UTF-8 (byte 0x{byte:02x})") from None
+            raise InputError(
+                f"{self.path}: line {line}: not valid UTF-8 (byte 0x{byte:02x})"
+            ) from None
         self.raw_lines += data.count(b"\n")
         self.eof = not data
         self.buf += text
@@ -116,7 +118,10 @@ class TopLevel:
             try:
                 value, end = self.json.raw_decode(self.buf, self.pos)
             except json.JSONDecodeError as exc:
-                cut = exc.msg.startswith("Unterminated string") or exc.pos >= len(self.buf) - _NEAR_END
+                cut = (
+                    exc.msg.startswith("Unterminated string")
+                    or exc.pos >= len(self.buf) - _NEAR_END
+                )
                 if self.eof or not cut:
                     self.fail(exc.msg, exc.pos)
                 held = len(self.buf) - self.pos

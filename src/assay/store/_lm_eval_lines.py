@@ -27,7 +27,9 @@ _BATCH = 50_000  # keys sent to DuckDB at once, and rows fetched back
 def _line(path: Path, lineno: int, raw: bytes, most: int) -> dict[str, Any] | None:
     """One line's object (None for a blank line), checked as core's iter_jsonl checks it."""
     if len(raw) > most:
-        raise InputError(limit_message(f"{path}: line {lineno}: one JSON value", "JSON_VALUE_CHARS"))
+        raise InputError(
+            limit_message(f"{path}: line {lineno}: one JSON value", "JSON_VALUE_CHARS")
+        )
     line = decode_text(path, raw, lineno)
     if not line.strip():
         return None
@@ -110,9 +112,7 @@ class Layout:
 
     def _flush(self) -> None:
         if self._rows:
-            frame = pd.DataFrame(
-                self._rows, columns=["doc_id", "repeat", "filt", "lineno", "off"]
-            )
+            frame = pd.DataFrame(self._rows, columns=["doc_id", "repeat", "filt", "lineno", "off"])
             self.con.from_df(frame).query("_k", "INSERT INTO lines SELECT * FROM _k")
             self._rows = []
 
