@@ -96,8 +96,8 @@ def count_present(con: Any, frame: pd.DataFrame) -> int:
     return int(found[0][0])
 
 
-CHUNK_SAMPLES = 2_000  # samples an importer holds before it writes them ...
-CHUNK_CHARS = 16 * 2**20  # ... or about this many characters of their text, whichever comes first
+CHUNK_SAMPLES = 1_000  # samples an importer holds before it writes them ...
+CHUNK_CHARS = 4 * 2**20  # ... or about this many characters of their text, whichever comes first
 
 
 def _chars(record: SampleRecord | None) -> int:

@@ -148,7 +148,7 @@ def _read_rows(file: Path) -> Iterator[dict[str, Any]]:
         return InputError(f"{file}: cannot be read as parquet: {first}")
 
     try:
-        parquet = pq.ParquetFile(file)
+        parquet = pq.ParquetFile(file, pre_buffer=False)  # pre-buffered, it keeps every batch
     except (pa.ArrowException, OSError) as exc:
         raise failed(exc) from None
     with parquet:
