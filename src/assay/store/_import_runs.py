@@ -96,6 +96,16 @@ def count_present(con: Any, frame: pd.DataFrame) -> int:
     return int(found[0][0])
 
 
+def given_model(model: str | None) -> str | None:
+    """``--model NAME`` of an import, checked: without spaces around it; blank is an error
+    (never the names in the files instead)."""
+    if model is None:
+        return None
+    if not isinstance(model, str) or not model.strip():
+        raise InputError("--model: empty model name")
+    return model.strip()
+
+
 CHUNK_SAMPLES = 1_000  # samples an importer holds before it writes them ...
 CHUNK_CHARS = 4 * 2**20  # ... or about this many characters of their text, whichever comes first
 

@@ -23,7 +23,7 @@ from typing import Any
 
 from assay.errors import InputError
 
-from ._import_runs import ImportSummary, Part, Progress, Steps, chunked, write_parts
+from ._import_runs import ImportSummary, Part, Progress, Steps, chunked, given_model, write_parts
 from ._inspect_logs import LOG_VERSIONS, log_files, open_log
 from ._records import ModelInfo, RunInfo, SampleRecord, make_run_id
 from ._store import Store
@@ -272,7 +272,7 @@ def read_inspect(path: str | Path, *, model: str | None = None, progress: Progre
     samples: list[SampleRecord] = []
     seen: dict[tuple[str, str, int], str] = {}
     errored = 0
-    for part in _parts(path, model, progress):
+    for part in _parts(path, given_model(model), progress):
         for chunk in part.chunks:
             for record, label in chunk:
                 if record is None:
@@ -303,7 +303,7 @@ def import_inspect(
         store,
         path,
         "inspect",
-        _parts(path, model, steps.read),
+        _parts(path, given_model(model), steps.read),
         empty=_empty(path),
         twice=_twice,
         steps=steps,

@@ -26,7 +26,7 @@ from typing import Any
 from assay.core import decode_text, limit, limit_message
 from assay.errors import InputError
 
-from ._import_runs import ImportSummary, Part, Progress, Steps, chunked, write_parts
+from ._import_runs import ImportSummary, Part, Progress, Steps, chunked, given_model, write_parts
 from ._records import ModelInfo, RunInfo, SampleRecord, make_run_id
 from ._store import Store
 
@@ -315,7 +315,7 @@ def read_lighteval(path: str | Path, *, model: str | None = None, progress: Prog
     runs: list[RunInfo] = []
     samples: list[SampleRecord] = []
     seen: dict[tuple[str, str], str] = {}
-    for part in _parts(path, model, progress):
+    for part in _parts(path, given_model(model), progress):
         for chunk in part.chunks:
             for record, where in chunk:
                 key = (record.run_id, record.doc_id)
@@ -343,7 +343,7 @@ def import_lighteval(
         store,
         path,
         "lighteval",
-        _parts(path, model, steps.read),
+        _parts(path, given_model(model), steps.read),
         empty=lambda _: f"{path}: the lighteval details hold no rows",
         twice=_twice,
         steps=steps,

@@ -23,7 +23,7 @@ from typing import Any
 
 from assay.errors import InputError
 
-from ._import_runs import ImportSummary, Part, Progress, Steps, chunked, write_parts
+from ._import_runs import ImportSummary, Part, Progress, Steps, chunked, given_model, write_parts
 from ._lighteval import read_small_json
 from ._lm_eval_export import read_carried
 from ._lm_eval_lines import Layout, iter_lines, line_at
@@ -85,12 +85,12 @@ def _model_name(results: dict[str, Any], folder: str = "") -> str:
     """The model's name: assay's own (an ``assay export``), else lm-eval's ``model_name`` or the
     ``pretrained``/``model``/``path``/``engine`` model argument with a local path shortened to
     its last folder (:func:`_short`), else the results folder's name (``org__name`` ->
-    ``org/name``)."""
+    ``org/name``). A name that is blank once shortened counts as missing."""
     own = results.get("assay")
-    if isinstance(own, dict) and isinstance(own.get("model"), str) and own["model"]:
+    if isinstance(own, dict) and isinstance(own.get("model"), str) and own["model"].strip():
         return own["model"]
     name = results.get("model_name")
-    if not name:
+    if not _short(str(name or "")):
         args = (results.get("config") or {}).get("model_args") or ""
         if isinstance(args, dict):
             name = args.get("pretrained") or args.get("model")
@@ -100,11 +100,12 @@ def _model_name(results: dict[str, Any], folder: str = "") -> str:
                 if key.strip() in ("pretrained", "model", "path", "engine") and value.strip():
                     name = value.strip()
                     break
-    if name:
+    if _short(str(name or "")):
         return _short(str(name))
-    if folder:
+    if _short(folder.replace("__", "/")):
         return _short(folder.replace("__", "/"))
-    return str((results.get("config") or {}).get("model") or "unknown")
+    fallback = str((results.get("config") or {}).get("model") or "").strip()
+    return fallback or "unknown"
 
 
 def _choice_logprobs(resps: list[Any]) -> list[float] | None:
@@ -314,6 +315,7 @@ def read_lm_eval(path: str | Path, *, model: str | None = None, progress: Progre
     """Parse an lm-eval output folder (or one model folder) into (models, runs, samples), all
     in memory (:func:`import_lm_eval` streams them into a store instead); ``progress(done,
     total)`` as each results file is read."""
+    model = given_model(model)
     models: dict[str, ModelInfo] = {}
     runs: list[RunInfo] = []
     samples: list[SampleRecord] = []
@@ -341,7 +343,7 @@ def import_lm_eval(
         store,
         path,
         "lm-eval",
-        _parts(path, model, steps.read),
+        _parts(path, given_model(model), steps.read),
         empty=lambda _: f"{path}: no samples_<task>_<date>.jsonl next to the results file",
         steps=steps,
     )
