@@ -72,6 +72,47 @@ def zip_bomb(path: Path, expanded: int = 1_500_000_000) -> Path:
     return path
 
 
+def lying_zip_bomb(path: Path, method: str = "zstd", expanded: int = 1_500_000_000) -> Path:
+    """An inspect ``.eval`` log whose one sample member expands to ``expanded`` bytes while its
+    zip headers state 100 (compressed with zstd, inspect's newer method 93, or deflate): a
+    reader that trusts the headers' size reads it all."""
+    header = {"version": 2, "status": "success", "eval": {"task": "t", "model": "m"}}
+    head, tail = b'{"id": 1, "epoch": 1, "pad": "', b'"}'
+    chunk = b" " * 2**24
+    name = "samples/1_epoch_1.json"
+    if method == "zstd":
+        import io
+
+        import zstandard
+
+        raw = io.BytesIO()
+        with zstandard.ZstdCompressor(level=3).stream_writer(raw, closefd=False) as out:
+            out.write(head)
+            for _ in range(expanded // len(chunk)):
+                out.write(chunk)
+            out.write(tail)
+        data, stored = raw.getvalue(), zipfile.ZIP_STORED
+    else:
+        import zlib
+
+        packer = zlib.compressobj(9, zlib.DEFLATED, -15)
+        parts = [packer.compress(head)]
+        parts += [packer.compress(chunk) for _ in range(expanded // len(chunk))]
+        data, stored = b"".join([*parts, packer.compress(tail), packer.flush()]), None
+    with zipfile.ZipFile(path, "w") as zf:
+        zf.writestr("header.json", json.dumps(header))
+        zf.writestr(name, data, compress_type=zipfile.ZIP_STORED)
+        local = zf.getinfo(name).header_offset
+    blob = bytearray(path.read_bytes())
+    method_id = 93 if stored is not None else zipfile.ZIP_DEFLATED
+    central = blob.rindex(b"PK\x01\x02")  # the sample's entry: the last one written
+    for at, (method_at, size_at) in ((local, (8, 22)), (central, (10, 24))):
+        blob[at + method_at : at + method_at + 2] = method_id.to_bytes(2, "little")
+        blob[at + size_at : at + size_at + 4] = (100).to_bytes(4, "little")
+    path.write_bytes(bytes(blob))
+    return path
+
+
 def big_document(path: Path, chars: int = 50_000_000) -> Path:
     """A JSON-lines task whose one document has a question of ``chars`` characters."""
     row = {"question": "Q" * chars, "choices": ["a", "b"], "answer": "a"}

@@ -12,6 +12,8 @@ from pathlib import Path
 
 import pytest
 
+from assay.store import Store
+
 HERE = Path(__file__).parent
 SRC = HERE.parents[1] / "src"
 _spec = importlib.util.spec_from_file_location("bombs", HERE / "bombs.py")
@@ -89,3 +91,24 @@ def test_tasks_show_clips_a_large_document_and_raising_the_cap_admits_it(tmp_pat
         ["tasks", "show", str(path)], tmp_path, ASSAY_MAX_DOCUMENT_CHARS="1000000"
     )
     assert status == 1 and "row 0: the document: too large" in text
+
+
+@pytest.mark.parametrize("method", ["zstd", "deflate"])
+def test_a_member_whose_header_states_a_small_size_is_capped_on_the_bytes_read(tmp_path, method):
+    """Its headers say 100 bytes; it expands to 1.5 GB. zstd (read by assay): the ratio limit
+    counts the bytes decompressed; deflate (read by zipfile): no more than the stated size is
+    read, and the CRC then fails. Either way one line, far under a gigabyte."""
+    pytest.importorskip("zstandard") if method == "zstd" else None
+    log = bombs.lying_zip_bomb(tmp_path / f"lie-{method}.eval", method)
+    store = tmp_path / "s.duckdb"
+    status, text, peak_kb = run_assay(
+        ["import", "inspect", str(log), "--store", str(store)], tmp_path
+    )
+    lines = [line for line in text.splitlines() if line.strip()]
+    assert status == 1 and len(lines) == 1, text[-2000:]
+    if method == "zstd":
+        assert "ASSAY_MAX_COMPRESSION_RATIO" in lines[0] and "too large" in lines[0], lines[0]
+    else:
+        assert "Bad CRC-32" in lines[0], lines[0]
+    assert peak_kb < 500_000, f"peak {peak_kb / 1e6:.2f} GB"
+    assert not store.exists() or Store(store).samples().empty
