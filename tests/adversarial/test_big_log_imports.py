@@ -16,7 +16,7 @@ FILE_MB = 300
 PEAK_BOUND_KB = {"lm-eval": 600_000, "inspect": 600_000, "lighteval": 700_000}
 """Streamed, these files take 0.44 GB (lm-eval), 0.48 GB (inspect) and 0.59 GB (lighteval: it
 writes the most rows, and DuckDB holds up to ASSAY_MAX_IMPORT_MEMORY of them); read whole they
-took 0.71, 1.0-1.2 and 1.9 GB."""
+took 0.65-0.71, 1.0-1.2 and 1.8-1.9 GB (benchmarks/import_memory.py --mb 300)."""
 
 pytestmark = pytest.mark.slow
 

@@ -161,6 +161,12 @@ def bounded(con, path: str | Path) -> Iterator[None]:
         yield
     except duckdb.OutOfMemoryException:
         raise InputError(limit_message(f"{path}: the import", "IMPORT_MEMORY")) from None
+    except duckdb.TransactionException as exc:
+        # past the limit while it writes a chunk out, DuckDB aborts the transaction without an
+        # error of its own: the next statement is the first to fail
+        if "transaction is aborted" not in str(exc).lower():
+            raise
+        raise InputError(limit_message(f"{path}: the import", "IMPORT_MEMORY")) from None
 
 
 class _Keys:

@@ -11,6 +11,9 @@ value becomes one metric per key, ``<scorer>.<key>`` (a list: ``<scorer>.<i>``).
 errored has no scores: it is not imported (and so never counted as wrong), only counted; so is
 a sample without a score (never scored, or no value that maps to a number), and re-importing
 such a log keeps what the store holds for it.
+
+A log is read a sample at a time (:mod:`._inspect_logs`) and written a chunk at a time in one
+transaction (:func:`~._import_runs.write_parts`): memory does not grow with the log.
 """
 
 from __future__ import annotations
