@@ -119,10 +119,13 @@ def _chars(record: SampleRecord | None) -> int:
 
 def chunked(
     items: Iterable[tuple[SampleRecord | None, str]],
-    rows: int = CHUNK_SAMPLES,
-    chars: int = CHUNK_CHARS,
+    rows: int | None = None,
+    chars: int | None = None,
 ) -> Iterator[list[tuple[SampleRecord | None, str]]]:
-    """``(record, label)`` pairs in lists of at most ``rows`` or about ``chars`` characters."""
+    """``(record, label)`` pairs in lists of at most ``rows`` (:data:`CHUNK_SAMPLES`) or about
+    ``chars`` (:data:`CHUNK_CHARS`) characters."""
+    rows = CHUNK_SAMPLES if rows is None else rows
+    chars = CHUNK_CHARS if chars is None else chars
     chunk: list[tuple[SampleRecord | None, str]] = []
     held = 0
     for item in items:
