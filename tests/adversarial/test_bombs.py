@@ -23,18 +23,29 @@ _spec.loader.exec_module(bombs)
 PEAK_BOUND_KB = 1_000_000  # 1 GB; before the limits these took 4-13 GB
 
 
+_LAUNCHER = """
+import os, subprocess, sys
+child = subprocess.Popen(sys.argv[2:])
+_, status, usage = os.wait4(child.pid, 0)
+with open(sys.argv[1], "w") as out:
+    out.write(f"{os.waitstatus_to_exitcode(status)} {usage.ru_maxrss}")
+"""
+"""Runs the command and writes its exit status and peak RSS. Linux counts in a child's peak the
+memory of the process it was forked from (exec records the copied address space's high-water
+mark), so the command is forked from this small launcher, never from the test process, whose
+own peak grows with every test it has run."""
+
+
 def run_assay(args: list[str], tmp: Path, **env: str) -> tuple[int, str, int]:
-    """(exit status, stderr, peak RSS in kB) of ``python -m assay ARGS`` in a child of its own
-    (os.wait4 gives that child's rusage, not the maximum over every child so far)."""
-    out, err = tmp / "out.txt", tmp / "err.txt"
+    """(exit status, stderr + stdout, peak RSS in kB) of ``python -m assay ARGS`` in a process
+    of its own (os.wait4 in a small launcher gives that process's rusage alone)."""
+    out, err, peak = tmp / "out.txt", tmp / "err.txt", tmp / "peak.txt"
     environ = {**os.environ, "PYTHONPATH": str(SRC), "COLUMNS": "120", **env}
+    command = [sys.executable, "-c", _LAUNCHER, str(peak), sys.executable, "-m", "assay", *args]
     with out.open("wb") as o, err.open("wb") as e:
-        child = subprocess.Popen(
-            [sys.executable, "-m", "assay", *args], stdout=o, stderr=e, env=environ
-        )
-        _, status, usage = os.wait4(child.pid, 0)
-        child.returncode = os.waitstatus_to_exitcode(status)
-    return child.returncode, err.read_text() + out.read_text(), usage.ru_maxrss
+        subprocess.run(command, stdout=o, stderr=e, env=environ, check=True)
+    status, peak_kb = map(int, peak.read_text().split())
+    return status, err.read_text() + out.read_text(), peak_kb
 
 
 @pytest.fixture(scope="module")
