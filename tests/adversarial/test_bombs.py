@@ -12,6 +12,8 @@ from pathlib import Path
 
 import pytest
 
+from assay.store import Store
+
 HERE = Path(__file__).parent
 SRC = HERE.parents[1] / "src"
 _spec = importlib.util.spec_from_file_location("bombs", HERE / "bombs.py")
@@ -21,18 +23,29 @@ _spec.loader.exec_module(bombs)
 PEAK_BOUND_KB = 1_000_000  # 1 GB; before the limits these took 4-13 GB
 
 
+_LAUNCHER = """
+import os, subprocess, sys
+child = subprocess.Popen(sys.argv[2:])
+_, status, usage = os.wait4(child.pid, 0)
+with open(sys.argv[1], "w") as out:
+    out.write(f"{os.waitstatus_to_exitcode(status)} {usage.ru_maxrss}")
+"""
+"""Runs the command and writes its exit status and peak RSS. Linux counts in a child's peak the
+memory of the process it was forked from (exec records the copied address space's high-water
+mark), so the command is forked from this small launcher, never from the test process, whose
+own peak grows with every test it has run."""
+
+
 def run_assay(args: list[str], tmp: Path, **env: str) -> tuple[int, str, int]:
-    """(exit status, stderr, peak RSS in kB) of ``python -m assay ARGS`` in a child of its own
-    (os.wait4 gives that child's rusage, not the maximum over every child so far)."""
-    out, err = tmp / "out.txt", tmp / "err.txt"
+    """(exit status, stderr + stdout, peak RSS in kB) of ``python -m assay ARGS`` in a process
+    of its own (os.wait4 in a small launcher gives that process's rusage alone)."""
+    out, err, peak = tmp / "out.txt", tmp / "err.txt", tmp / "peak.txt"
     environ = {**os.environ, "PYTHONPATH": str(SRC), "COLUMNS": "120", **env}
+    command = [sys.executable, "-c", _LAUNCHER, str(peak), sys.executable, "-m", "assay", *args]
     with out.open("wb") as o, err.open("wb") as e:
-        child = subprocess.Popen(
-            [sys.executable, "-m", "assay", *args], stdout=o, stderr=e, env=environ
-        )
-        _, status, usage = os.wait4(child.pid, 0)
-        child.returncode = os.waitstatus_to_exitcode(status)
-    return child.returncode, err.read_text() + out.read_text(), usage.ru_maxrss
+        subprocess.run(command, stdout=o, stderr=e, env=environ, check=True)
+    status, peak_kb = map(int, peak.read_text().split())
+    return status, err.read_text() + out.read_text(), peak_kb
 
 
 @pytest.fixture(scope="module")
@@ -89,3 +102,24 @@ def test_tasks_show_clips_a_large_document_and_raising_the_cap_admits_it(tmp_pat
         ["tasks", "show", str(path)], tmp_path, ASSAY_MAX_DOCUMENT_CHARS="1000000"
     )
     assert status == 1 and "row 0: the document: too large" in text
+
+
+@pytest.mark.parametrize("method", ["zstd", "deflate"])
+def test_a_member_whose_header_states_a_small_size_is_capped_on_the_bytes_read(tmp_path, method):
+    """Its headers say 100 bytes; it expands to 1.5 GB. zstd (read by assay): the ratio limit
+    counts the bytes decompressed; deflate (read by zipfile): no more than the stated size is
+    read, and the CRC then fails. Either way one line, far under a gigabyte."""
+    pytest.importorskip("zstandard") if method == "zstd" else None
+    log = bombs.lying_zip_bomb(tmp_path / f"lie-{method}.eval", method)
+    store = tmp_path / "s.duckdb"
+    status, text, peak_kb = run_assay(
+        ["import", "inspect", str(log), "--store", str(store)], tmp_path
+    )
+    lines = [line for line in text.splitlines() if line.strip()]
+    assert status == 1 and len(lines) == 1, text[-2000:]
+    if method == "zstd":
+        assert "ASSAY_MAX_COMPRESSION_RATIO" in lines[0] and "too large" in lines[0], lines[0]
+    else:
+        assert "Bad CRC-32" in lines[0], lines[0]
+    assert peak_kb < 500_000, f"peak {peak_kb / 1e6:.2f} GB"
+    assert not store.exists() or Store(store).samples().empty

@@ -18,6 +18,10 @@ LIMITS: dict[str, tuple[int, str]] = {
     "COMPRESSION_RATIO": (200, "times its compressed size a compressed member may expand"),
     "DOCUMENT_CHARS": (4_000_000, "characters of text in one task document"),
     "IMPORT_MEMORY": (256 * 2**20, "bytes DuckDB may hold while one import writes"),
+    "JSON_VALUE_CHARS": (
+        64 * 2**20,
+        "characters of one JSON value an import holds (a results file, an lm-eval line, one sample)",
+    ),
 }
 """NAME -> (default, what it counts)."""
 

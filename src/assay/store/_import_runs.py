@@ -1,20 +1,26 @@
-"""The last step of every log importer (lm-eval, inspect_ai, lighteval): refuse runs another
-source made, then write models, runs and samples in one transaction.
+"""The last step of every log importer (lm-eval, inspect_ai, lighteval): their runs and
+samples, read a chunk at a time, written in one transaction (:func:`write_parts`).
 
 An import adds or replaces only what the new files hold complete: a sample without any score is
 skipped (and counted), a run left without samples is not touched, and no stored row is removed
 because the new files lack it (a re-imported sample's metrics are merged into the stored ones).
+Memory holds one chunk of samples, never a file: the rows go to the store as they are read (DuckDB
+spills them to disk past ``ASSAY_MAX_IMPORT_MEMORY``), and any error rolls everything back.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import duckdb
+import numpy as np
 import pandas as pd
 
+from assay.core import limit, limit_message
 from assay.errors import InputError
 
 from ._files import check_runs
@@ -90,60 +96,200 @@ def count_present(con: Any, frame: pd.DataFrame) -> int:
     return int(found[0][0])
 
 
-def write_runs(
+def given_model(model: str | None) -> str | None:
+    """``--model NAME`` of an import, checked: without spaces around it; blank is an error
+    (never the names in the files instead)."""
+    if model is None:
+        return None
+    if not isinstance(model, str) or not model.strip():
+        raise InputError("--model: empty model name")
+    return model.strip()
+
+
+CHUNK_SAMPLES = 1_000  # samples an importer holds before it writes them ...
+CHUNK_CHARS = 4 * 2**20  # ... or about this many characters of their text, whichever comes first
+
+
+def _chars(record: SampleRecord | None) -> int:
+    if record is None:
+        return 100
+    texts = (record.prompt, record.prediction, record.target)
+    return 200 + sum(len(t) for t in texts if t) + 20 * len(record.metrics)
+
+
+def chunked(
+    items: Iterable[tuple[SampleRecord | None, str]],
+    rows: int | None = None,
+    chars: int | None = None,
+) -> Iterator[list[tuple[SampleRecord | None, str]]]:
+    """``(record, label)`` pairs in lists of at most ``rows`` (:data:`CHUNK_SAMPLES`) or about
+    ``chars`` (:data:`CHUNK_CHARS`) characters."""
+    rows = CHUNK_SAMPLES if rows is None else rows
+    chars = CHUNK_CHARS if chars is None else chars
+    chunk: list[tuple[SampleRecord | None, str]] = []
+    held = 0
+    for item in items:
+        chunk.append(item)
+        held += _chars(item[0])
+        if len(chunk) >= rows or held >= chars:
+            yield chunk
+            chunk, held = [], 0
+    if chunk:
+        yield chunk
+
+
+@dataclass
+class Part:
+    """One run an importer reads: its model, its run and its samples, in chunks of
+    ``(record, label)`` (:func:`chunked`); a record of None is a sample that errored in the
+    source, a label says where a record is (for errors). ``run.extra`` may be completed while
+    the chunks are read: the run is written after its last chunk."""
+
+    model: ModelInfo
+    run: RunInfo
+    chunks: Iterable[list[tuple[SampleRecord | None, str]]]
+
+
+Twice = Callable[[str, int, str, str], str]
+"""``twice(doc_id, repeat, label, first_label)``: the error for a sample read twice."""
+
+
+@contextmanager
+def bounded(con, path: str | Path) -> Iterator[None]:
+    """DuckDB's memory held to ``ASSAY_MAX_IMPORT_MEMORY`` (it spills the rows it writes to
+    disk; unbounded, it keeps a transaction's rows in memory until COMMIT). Past it: one
+    InputError naming the limit, and the transaction rolls back."""
+    con.execute(f"SET memory_limit = '{limit('IMPORT_MEMORY') // 2**20}MiB'")
+    try:
+        yield
+    except duckdb.OutOfMemoryException:
+        raise InputError(limit_message(f"{path}: the import", "IMPORT_MEMORY")) from None
+    except duckdb.TransactionException as exc:
+        # past the limit while it writes a chunk out, DuckDB aborts the transaction without an
+        # error of its own: the next statement is the first to fail
+        if "transaction is aborted" not in str(exc).lower():
+            raise
+        raise InputError(limit_message(f"{path}: the import", "IMPORT_MEMORY")) from None
+
+
+class _Keys:
+    """Every sample key an import reads, with its label, in a temporary DuckDB table (on disk
+    past the memory limit), to find a sample read twice once all are read."""
+
+    def __init__(self, con) -> None:
+        self.con = con
+        self.count = 0
+        con.execute(
+            "CREATE TEMP TABLE _import_keys (run_id VARCHAR, doc_id VARCHAR, "
+            '"repeat" BIGINT, label VARCHAR, ord BIGINT)'
+        )
+
+    def add(self, records: list[SampleRecord], labels: list[str]) -> None:
+        frame = pd.DataFrame(
+            {
+                "run_id": [r.run_id for r in records],
+                "doc_id": [r.doc_id for r in records],
+                "repeat": np.array([r.repeat for r in records], dtype=np.int64),
+                "label": labels,
+                "ord": np.arange(self.count, self.count + len(records), dtype=np.int64),
+            }
+        )
+        self.count += len(records)
+        self.con.from_df(frame).query("_k", "INSERT INTO _import_keys SELECT * FROM _k")
+
+    def first_twice(self, twice: Twice) -> str | None:
+        """The error for the first sample (in reading order) read a second time, or None."""
+        found = self.con.execute(
+            'SELECT doc_id, "repeat", label, first FROM (SELECT *, row_number() OVER w AS k, '
+            "first_value(label) OVER w AS first FROM _import_keys "
+            'WINDOW w AS (PARTITION BY run_id, doc_id, "repeat" ORDER BY ord)) '
+            "WHERE k = 2 ORDER BY ord LIMIT 1"
+        ).fetchall()
+        return twice(*found[0]) if found else None
+
+
+def write_parts(
     store: Store,
     path: str | Path,
     source: str,
-    models: Sequence[ModelInfo],
-    runs: Sequence[RunInfo],
-    samples: Sequence[SampleRecord],
+    parts: Iterable[Part],
     *,
-    errored: int = 0,
+    empty: Callable[[int], str],
+    twice: Twice | None = None,
     steps: Steps | None = None,
 ) -> ImportSummary:
-    """Write what an importer read (all of it validated already) in one transaction; a run id
-    that another source (or an eval) made is an error and nothing is written. Samples without a
-    score are skipped and counted; when no sample is left, nothing is written either."""
-    scored = [s for s in samples if s.metrics]
-    unscored = len(samples) - len(scored)
-    kept = {s.run_id for s in scored}
-    runs = [r for r in runs if r.run_id in kept]
-    if not scored:
-        skipped = [f"{n} {why}" for n, why in ((errored, "errored"), (unscored, "without a score"))]
-        why = ", ".join(k for k in skipped if not k.startswith("0 "))
-        raise InputError(f"{path}: no scored samples to import" + (f" ({why})" if why else ""))
-    models = [m for m in models if m.model in {r.model for r in runs}]
-    owners = pd.DataFrame(
-        {
-            "run_id": [r.run_id for r in runs],
-            "model": [r.model for r in runs],
-            "task": [r.task for r in runs],
-            "_at": [str((r.extra or {}).get("file", path)) for r in runs],
-        }
-    )
-    check_runs(store, owners, source)
-    keys = pd.DataFrame(
-        {
-            "run_id": [s.run_id for s in scored],
-            "doc_id": [s.doc_id for s in scored],
-            "repeat": [s.repeat for s in scored],
-        }
-    )
-    with store.transaction() as con:
-        present = count_present(con, keys)
-        store.upsert_models(list(models), con=con)
-        for run in runs:
-            store.upsert_run(run, con=con)
-        store.write_samples(scored, con=con, keep_metrics=True)
+    """Write each part's samples as they are read, then its run, all in one transaction.
+
+    A run id another source (or an eval) made is refused before its first sample is written;
+    samples without a score, or that errored (None), are skipped and counted, and a run left
+    without samples is not written. ``twice``: check that no (run, doc, repeat) is read twice.
+    No sample at all: ``empty(errored)`` is the error; none scored: an error too. Any error
+    rolls everything back.
+    """
+    models: dict[str, ModelInfo] = {}
+    runs: list[RunInfo] = []
+    read = written = errored = unscored = present = 0
+    with store.transaction() as con, bounded(con, path):
+        keys = _Keys(con) if twice is not None else None
+        for part in parts:
+            checked = False
+            kept = 0
+            for chunk in part.chunks:
+                records = [r for r, _ in chunk if r is not None]
+                errored += len(chunk) - len(records)
+                read += len(records)
+                if keys is not None and records:
+                    keys.add(records, [label for r, label in chunk if r is not None])
+                scored = [r for r in records if r.metrics]
+                unscored += len(records) - len(scored)
+                if not scored:
+                    continue
+                if not checked:  # before the run's first rows are written
+                    check_runs(store, _owner(part.run, path), source, con=con)
+                    checked = True
+                frame = pd.DataFrame(
+                    {
+                        "run_id": [s.run_id for s in scored],
+                        "doc_id": [s.doc_id for s in scored],
+                        "repeat": [s.repeat for s in scored],
+                    }
+                )
+                present += count_present(con, frame)
+                store.write_samples(scored, con=con, keep_metrics=True)
+                kept += len(scored)
+            if kept:
+                store.upsert_run(part.run, con=con)
+                models[part.model.model] = part.model
+                runs.append(part.run)
+                written += kept
+        error = keys.first_twice(twice) if keys is not None and twice is not None else None
+        if error is not None:
+            raise InputError(error)
+        if not read:
+            raise InputError(empty(errored))
+        if not written:
+            skipped = [
+                f"{n} {why}" for n, why in ((errored, "errored"), (unscored, "without a score"))
+            ]
+            why = ", ".join(k for k in skipped if not k.startswith("0 "))
+            raise InputError(f"{path}: no scored samples to import" + (f" ({why})" if why else ""))
+        store.upsert_models(list(models.values()), con=con)
     if steps is not None:
         steps.written()
     return ImportSummary(
         source=str(path),
-        runs=len(runs),
-        samples=len(scored),
-        models=sorted({m.model for m in models}),
+        runs=len({r.run_id for r in runs}),
+        samples=written,
+        models=sorted(models),
         tasks=sorted({r.task for r in runs}),
         errored=errored,
         unscored=unscored,
         present=present,
+    )
+
+
+def _owner(run: RunInfo, path: str | Path) -> pd.DataFrame:
+    at = str((run.extra or {}).get("file", path))
+    return pd.DataFrame(
+        {"run_id": [run.run_id], "model": [run.model], "task": [run.task], "_at": [at]}
     )

@@ -11,160 +11,30 @@ value becomes one metric per key, ``<scorer>.<key>`` (a list: ``<scorer>.<i>``).
 errored has no scores: it is not imported (and so never counted as wrong), only counted; so is
 a sample without a score (never scored, or no value that maps to a number), and re-importing
 such a log keeps what the store holds for it.
+
+A log is read a sample at a time (:mod:`._inspect_logs`) and written a chunk at a time in one
+transaction (:func:`~._import_runs.write_parts`): memory does not grow with the log.
 """
 
 from __future__ import annotations
 
-import io
 import json
 import math
-import struct
-import sys
-import zipfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from assay.core import ReadBudget, decode_text
 from assay.errors import InputError
 
-from ._import_runs import ImportSummary, Progress, Steps, write_runs
+from ._import_runs import ImportSummary, Part, Progress, Steps, chunked, given_model, write_parts
+from ._inspect_logs import LOG_VERSIONS, log_files, open_log
 from ._records import ModelInfo, RunInfo, SampleRecord, make_run_id
 from ._store import Store
 
-LOG_VERSIONS = (2,)
-_ZSTD = 93  # zip compression method of inspect_ai >= 0.3.1xx
+__all__ = ["LOG_VERSIONS", "import_inspect", "inspect_models", "read_inspect", "to_float"]
+
 _LETTERS = {"C": 1.0, "P": 0.5, "I": 0.0, "N": 0.0}
 _WORDS = {"yes": 1.0, "true": 1.0, "no": 0.0, "false": 0.0}
-_SKIP = {"logs.json"}  # inspect's own listing of a log folder
-
-
-def log_files(path: Path) -> list[Path]:
-    """The inspect logs at ``path``: the file itself, or every ``.eval``/``.json`` below it."""
-    if not path.exists():
-        raise InputError(f"{path}: no such file or directory")
-    if path.is_file():
-        return [path]
-    files = sorted(
-        p
-        for p in path.rglob("*")
-        if p.suffix.lower() in (".eval", ".json")
-        and p.is_file()
-        and p.name not in _SKIP
-        and not any(part.startswith(".") for part in p.relative_to(path).parts)
-    )
-    if not files:
-        raise InputError(f"{path}: no inspect logs (.eval or .json files) inside")
-    return files
-
-
-def _json(path: Path, raw: bytes, member: str = "") -> Any:
-    where = f"{path}: {member}" if member else str(path)
-    try:
-        return json.loads(decode_text(path, raw), parse_constant=lambda c: float(c))
-    except json.JSONDecodeError as exc:
-        raise InputError(f"{where}: line {exc.lineno}: not valid JSON ({exc.msg})") from None
-    except RecursionError:
-        raise InputError(f"{where}: JSON nested too deeply") from None
-
-
-def _zstd_member(
-    path: Path, zf: zipfile.ZipFile, info: zipfile.ZipInfo, budget: ReadBudget
-) -> bytes:
-    """A zstd-compressed member on Python < 3.14, with the optional ``zstandard`` package."""
-    try:
-        import zstandard
-    except ImportError:
-        raise InputError(
-            f"{path}: compressed with zstd (inspect_ai's newer .eval logs): install the "
-            "zstandard package (pip install zstandard; assay installs it), use Python 3.14+, or convert the log "
-            "with `inspect log convert --to json`"
-        ) from None
-    with open(zf.filename or path, "rb") as handle:
-        handle.seek(info.header_offset)
-        head = handle.read(30)
-        if head[:4] != b"PK\x03\x04":
-            raise InputError(f"{path}: {info.filename}: damaged zip entry")
-        name_len, extra_len = struct.unpack("<HH", head[26:30])
-        handle.seek(info.header_offset + 30 + name_len + extra_len)
-        raw = handle.read(info.compress_size)
-    try:
-        reader = zstandard.ZstdDecompressor().stream_reader(
-            io.BytesIO(raw), read_across_frames=True
-        )
-        return budget.read(reader, info.compress_size, info.filename)
-    except zstandard.ZstdError as exc:
-        raise InputError(f"{path}: {info.filename}: damaged zstd data ({exc})") from None
-
-
-def _member(path: Path, zf: zipfile.ZipFile, name: str, budget: ReadBudget) -> Any:
-    """One member's JSON, read within ``budget`` (the bytes actually decompressed are counted,
-    never the sizes the zip headers state)."""
-    info = zf.getinfo(name)
-    try:
-        if info.compress_type == _ZSTD and sys.version_info < (3, 14):
-            raw = _zstd_member(path, zf, info, budget)
-        else:
-            with zf.open(info) as stream:
-                raw = budget.read(stream, info.compress_size, name)
-    except (zipfile.BadZipFile, NotImplementedError, OSError, EOFError) as exc:
-        raise InputError(f"{path}: {name}: cannot be read from the archive ({exc})") from None
-    return _json(path, raw, name)
-
-
-def _read_eval(path: Path) -> dict[str, Any]:
-    """An ``.eval`` archive as the dict a ``.json`` log holds (header fields and samples)."""
-    try:
-        zf = zipfile.ZipFile(path)
-    except zipfile.BadZipFile:
-        raise InputError(f"{path}: not a zip archive, so not an inspect .eval log") from None
-    except OSError as exc:
-        raise InputError(f"{path}: cannot be read ({exc.strerror or exc})") from None
-    budget = ReadBudget(str(path))
-    with zf:
-        names = set(zf.namelist())
-        head = next((n for n in ("header.json", "_journal/start.json") if n in names), None)
-        if head is None:
-            raise InputError(
-                f"{path}: a zip archive but not an inspect log (no header.json or "
-                "_journal/start.json inside)"
-            )
-        log = _member(path, zf, head, budget)
-        if not isinstance(log, dict):
-            raise InputError(f"{path}: {head}: not a JSON object, so not an inspect log")
-        if head != "header.json":
-            log.setdefault("status", "started")
-        samples = sorted(n for n in names if n.startswith("samples/") and n.endswith(".json"))
-        log["samples"] = [_member(path, zf, n, budget) for n in samples]
-        log["_members"] = samples
-    return log
-
-
-def read_log(path: Path) -> dict[str, Any]:
-    """One log file as a dict, its version and header checked."""
-    if path.suffix.lower() == ".eval":
-        log = _read_eval(path)
-    elif path.suffix.lower() == ".json":
-        try:
-            raw = path.read_bytes()
-        except OSError as exc:
-            raise InputError(f"{path}: cannot be read ({exc.strerror or exc})") from None
-        log = _json(path, raw)
-    else:
-        raise InputError(f"{path}: unknown file type (an inspect log is .eval or .json)")
-    if not isinstance(log, dict) or not isinstance(log.get("eval"), dict) or "version" not in log:
-        raise InputError(f"{path}: not an inspect log (no 'version' and 'eval' at the top level)")
-    if log["version"] not in LOG_VERSIONS:
-        raise InputError(
-            f"{path}: inspect log version {log['version']!r} is not one assay reads "
-            f"(it reads version {', '.join(map(str, LOG_VERSIONS))})"
-        )
-    for field in ("task", "model"):
-        if not isinstance(log["eval"].get(field), str) or not log["eval"][field].strip():
-            raise InputError(f"{path}: field 'eval.{field}': missing or not text")
-    if log.get("samples") is not None and not isinstance(log["samples"], list):
-        raise InputError(f"{path}: field 'samples': not a list")
-    return log
 
 
 def to_float(value: Any) -> float | None:
@@ -344,61 +214,100 @@ def _run(path: Path, log: dict[str, Any], model: str | None) -> RunInfo:
     )
 
 
-def _labels(log: dict[str, Any]) -> Iterator[str]:
-    members = log.get("_members")
-    for i in range(len(log.get("samples") or [])):
-        yield members[i] if members else f"samples[{i}]"
+def _parts(path: str | Path, model: str | None, progress: Progress) -> Iterator[Part]:
+    """One part per log file: its run, read from the header, and its samples as read."""
+    files = list(log_files(Path(path)))
+    for k, file in enumerate(files):
+        if progress is not None:
+            progress(k, len(files))
+        log, samples = open_log(file)
+        run = _run(file, log, model)
+        model_info = ModelInfo(model=run.model, spec=f"inspect:{log['eval']['model']}")
+        yield Part(model_info, run, chunked(_records(file, log, samples, run, model)))
+
+
+def _records(
+    file: Path, log: dict[str, Any], samples, run: RunInfo, model: str | None
+) -> Iterator[tuple[SampleRecord | None, str]]:
+    """``(record, label)`` of each sample (None: it errored); at the end the run's ``extra``
+    is brought up to date with the fields a ``.json`` log holds after its samples."""
+    found = 0
+    for label, raw in samples:
+        record = _sample(file, label, raw, run.run_id, run.model, run.task)
+        found += record is not None and bool(record.metrics)
+        yield record, f"{file}: {label}"
+    final = _run(file, log, model)
+    if final.run_id != run.run_id:  # a field of the run id given twice
+        raise InputError(f"{file}: the log's 'eval' or 'plan' field appears twice")
+    run.extra = {**final.extra, "samples": found}
+
+
+def _twice(doc_id: str, repeat: int, label: str, first: str) -> str:
+    return (
+        f"{label}: sample id {doc_id!r} epoch {repeat + 1} appears twice "
+        f"(also in {first}; the same log in two files?)"
+    )
+
+
+def _empty(path: str | Path) -> Any:
+    return lambda errored: (
+        f"{path}: no finished samples in the inspect logs"
+        + (f" ({errored} errored)" if errored else "")
+    )
+
+
+def inspect_models(path: str | Path) -> set[str]:
+    """The model names of the logs at ``path`` (their headers only)."""
+    found = set()
+    for file in log_files(Path(path)):
+        log, samples = open_log(file)
+        samples.close()
+        found.add(log["eval"]["model"])
+    return found
 
 
 def read_inspect(path: str | Path, *, model: str | None = None, progress: Progress = None):
-    """Parse inspect logs into (models, runs, samples, errored sample count), all checked;
+    """Parse inspect logs into (models, runs, samples, errored sample count), all checked and
+    all in memory (:func:`import_inspect` streams them into a store instead);
     ``progress(done, total)`` as each log file is read."""
     models: dict[str, ModelInfo] = {}
     runs: list[RunInfo] = []
     samples: list[SampleRecord] = []
     seen: dict[tuple[str, str, int], str] = {}
     errored = 0
-    files = list(log_files(Path(path)))
-    for k, file in enumerate(files):
-        if progress is not None:
-            progress(k, len(files))
-        log = read_log(file)
-        run = _run(file, log, model)
-        runs.append(run)
-        models[run.model] = ModelInfo(model=run.model, spec=f"inspect:{log['eval']['model']}")
-        found = 0
-        for label, raw in zip(_labels(log), log.get("samples") or [], strict=True):
-            record = _sample(file, label, raw, run.run_id, run.model, run.task)
-            if record is None:
-                errored += 1
-                continue
-            key = (run.run_id, record.doc_id, record.repeat)
-            if key in seen:
-                raise InputError(
-                    f"{file}: {label}: sample id {record.doc_id!r} epoch {record.repeat + 1} "
-                    f"appears twice (also in {seen[key]}; the same log in two files?)"
-                )
-            seen[key] = f"{file}: {label}"
-            samples.append(record)
-            found += bool(record.metrics)  # an unscored sample is skipped by write_runs
-        run.extra["samples"] = found
+    for part in _parts(path, given_model(model), progress):
+        for chunk in part.chunks:
+            for record, label in chunk:
+                if record is None:
+                    errored += 1
+                    continue
+                key = (record.run_id, record.doc_id, record.repeat)
+                if key in seen:
+                    raise InputError(_twice(record.doc_id, record.repeat, label, seen[key]))
+                seen[key] = label
+                samples.append(record)
+        runs.append(part.run)
+        models[part.run.model] = part.model
     return list(models.values()), runs, samples, errored
 
 
 def import_inspect(
     store: Store, path: str | Path, *, model: str | None = None, progress: Progress = None
 ) -> ImportSummary:
-    """Import inspect_ai logs into ``store`` in one transaction, after checking every file.
+    """Import inspect_ai logs into ``store`` in one transaction, a chunk of samples at a time.
 
     Samples that errored are left out and counted (``ImportSummary.errored``); a cancelled or
-    errored run contributes the samples that finished. Importing the same logs twice changes
-    nothing. ``progress(done, total)``: one step per log file, then the write.
+    errored run contributes the samples that finished. Any bad sample or file rolls the whole
+    import back; importing the same logs twice changes nothing. ``progress(done, total)``: one
+    step per log file, then the write.
     """
     steps = Steps(progress)
-    models, runs, samples, errored = read_inspect(path, model=model, progress=steps.read)
-    if not samples:
-        raise InputError(
-            f"{path}: no finished samples in the inspect logs"
-            + (f" ({errored} errored)" if errored else "")
-        )
-    return write_runs(store, path, "inspect", models, runs, samples, errored=errored, steps=steps)
+    return write_parts(
+        store,
+        path,
+        "inspect",
+        _parts(path, given_model(model), steps.read),
+        empty=_empty(path),
+        twice=_twice,
+        steps=steps,
+    )

@@ -19,13 +19,14 @@ from __future__ import annotations
 import json
 import math
 import re
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from assay.core import decode_text
+from assay.core import decode_text, limit, limit_message
 from assay.errors import InputError
 
-from ._import_runs import ImportSummary, Progress, Steps, write_runs
+from ._import_runs import ImportSummary, Part, Progress, Steps, chunked, given_model, write_parts
 from ._records import ModelInfo, RunInfo, SampleRecord, make_run_id
 from ._store import Store
 
@@ -81,13 +82,25 @@ def _date_and_task(file: Path) -> tuple[str, str]:
     return date, task
 
 
-def _read_json(path: Path) -> dict[str, Any]:
+def read_small_json(path: Path) -> Any:
+    """A JSON file read whole, refused past ``ASSAY_MAX_JSON_VALUE_CHARS`` bytes (a results
+    file holds aggregates and configs: a few MB at most)."""
     try:
-        data = json.loads(decode_text(path, path.read_bytes()), parse_constant=float)
-    except json.JSONDecodeError as exc:
-        raise InputError(f"{path}: line {exc.lineno}: not valid JSON ({exc.msg})") from None
+        if path.stat().st_size > limit("JSON_VALUE_CHARS"):
+            raise InputError(limit_message(f"{path}: one JSON value", "JSON_VALUE_CHARS"))
+        raw = path.read_bytes()
     except OSError as exc:
         raise InputError(f"{path}: cannot be read ({exc.strerror or exc})") from None
+    return json.loads(decode_text(path, raw), parse_constant=float)
+
+
+def _read_json(path: Path) -> dict[str, Any]:
+    try:
+        data = read_small_json(path)
+    except json.JSONDecodeError as exc:
+        raise InputError(f"{path}: line {exc.lineno}: not valid JSON ({exc.msg})") from None
+    except RecursionError:
+        raise InputError(f"{path}: JSON nested too deeply") from None
     if not isinstance(data, dict):
         raise InputError(f"{path}: not a JSON object, so not a lighteval results file")
     for field in ("config_general", "results"):
@@ -122,22 +135,38 @@ def _model_name(results: dict[str, Any] | None, file: Path) -> str:
     return file.parent.parent.name
 
 
-def _read_rows(file: Path) -> list[dict[str, Any]]:
+BATCH_ROWS = 1_000  # rows of a details file converted to Python at once
+
+
+def _read_rows(file: Path) -> Iterator[dict[str, Any]]:
+    """The rows of a details file (its three columns), read a record batch at a time."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    try:
-        table = pq.read_table(file)
-    except (pa.ArrowException, OSError) as exc:
+    def failed(exc: BaseException) -> InputError:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise InputError(f"{file}: cannot be read as parquet: {first}") from None
-    missing = [c for c in COLUMNS if c not in table.column_names]
-    if missing:
-        raise InputError(
-            f"{file}: not lighteval details of a version assay reads (lacks column(s) "
-            f"{', '.join(missing)}; lighteval 0.13 writes {', '.join(COLUMNS)})"
-        )
-    return table.select(list(COLUMNS)).to_pylist()
+        return InputError(f"{file}: cannot be read as parquet: {first}")
+
+    try:
+        parquet = pq.ParquetFile(file, pre_buffer=False)  # pre-buffered, it keeps every batch
+    except (pa.ArrowException, OSError) as exc:
+        raise failed(exc) from None
+    with parquet:
+        missing = [c for c in COLUMNS if c not in parquet.schema_arrow.names]
+        if missing:
+            raise InputError(
+                f"{file}: not lighteval details of a version assay reads (lacks column(s) "
+                f"{', '.join(missing)}; lighteval 0.13 writes {', '.join(COLUMNS)})"
+            )
+        batches = parquet.iter_batches(batch_size=BATCH_ROWS, columns=list(COLUMNS))
+        while True:
+            try:
+                batch = next(batches, None)
+            except (pa.ArrowException, OSError) as exc:
+                raise failed(exc) from None
+            if batch is None:
+                return
+            yield from batch.to_pylist()
 
 
 def _number(value: Any) -> float | None:
@@ -243,13 +272,8 @@ def _run(
     )
 
 
-def read_lighteval(path: str | Path, *, model: str | None = None, progress: Progress = None):
-    """Parse lighteval details (and their results JSON) into (models, runs, samples), checked;
-    ``progress(done, total)`` as each details file is read."""
-    models: dict[str, ModelInfo] = {}
-    runs: list[RunInfo] = []
-    samples: list[SampleRecord] = []
-    seen: dict[tuple[str, str], str] = {}
+def _parts(path: str | Path, model: str | None, progress: Progress) -> Iterator[Part]:
+    """One part per details file: its run and its rows, read a batch at a time."""
     files = list(_details_files(Path(path)))
     for k, file in enumerate(files):
         if progress is not None:
@@ -258,37 +282,69 @@ def read_lighteval(path: str | Path, *, model: str | None = None, progress: Prog
         results_file, results = _results_of(file, date)
         name = model or _model_name(results, file)
         run = _run(file, date, full_task, results_file, results, name)
-        models[name] = ModelInfo(model=name, spec=f"lighteval:{run.settings['model'] or name}")
-        skipped: set[str] = set()
-        rows = _read_rows(file)
-        for i, row in enumerate(rows, start=1):
-            where = f"{file}: row {i}"
-            record = _sample(row, where, run, skipped)
-            key = (run.run_id, record.doc_id)
-            if key in seen:
-                raise InputError(
-                    f"{where}: doc id {record.doc_id!r} appears twice (also at {seen[key]})"
-                )
-            seen[key] = where
-            samples.append(record)
-        run.extra["samples"] = len(rows)
-        if skipped:
-            run.extra["not_per_sample"] = sorted(skipped)
-        runs.append(run)
+        info = ModelInfo(model=name, spec=f"lighteval:{run.settings['model'] or name}")
+        yield Part(info, run, chunked(_records(file, run)))
+
+
+def _records(file: Path, run: RunInfo) -> Iterator[tuple[SampleRecord, str]]:
+    """``(record, where)`` of each row; at the end the run's ``extra`` counts them."""
+    skipped: set[str] = set()
+    count = 0
+    for count, row in enumerate(_read_rows(file), start=1):
+        where = f"{file}: row {count}"
+        yield _sample(row, where, run, skipped), where
+    run.extra["samples"] = count
+    if skipped:
+        run.extra["not_per_sample"] = sorted(skipped)
+
+
+def _twice(doc_id: str, repeat: int, where: str, first: str) -> str:
+    return f"{where}: doc id {doc_id!r} appears twice (also at {first})"
+
+
+def lighteval_models(path: str | Path, *, model: str | None = None) -> set[str]:
+    """The model names of the details at ``path`` (from their results JSON or folders)."""
+    return {part.model.model for part in _parts(path, model, None)}
+
+
+def read_lighteval(path: str | Path, *, model: str | None = None, progress: Progress = None):
+    """Parse lighteval details (and their results JSON) into (models, runs, samples), checked
+    and all in memory (:func:`import_lighteval` streams them into a store instead);
+    ``progress(done, total)`` as each details file is read."""
+    models: dict[str, ModelInfo] = {}
+    runs: list[RunInfo] = []
+    samples: list[SampleRecord] = []
+    seen: dict[tuple[str, str], str] = {}
+    for part in _parts(path, given_model(model), progress):
+        for chunk in part.chunks:
+            for record, where in chunk:
+                key = (record.run_id, record.doc_id)
+                if key in seen:
+                    raise InputError(_twice(record.doc_id, 0, where, seen[key]))
+                seen[key] = where
+                samples.append(record)
+        models[part.model.model] = part.model
+        runs.append(part.run)
     return list(models.values()), runs, samples
 
 
 def import_lighteval(
     store: Store, path: str | Path, *, model: str | None = None, progress: Progress = None
 ) -> ImportSummary:
-    """Import lighteval details into ``store`` in one transaction, after checking every file.
+    """Import lighteval details into ``store`` in one transaction, a chunk of rows at a time
+    (any bad row rolls the whole import back).
 
     Importing the same files twice changes nothing (runs are keyed by model, task, n-shot,
     model config and lighteval's date id). ``progress(done, total)``: one step per details
     file, then the write.
     """
     steps = Steps(progress)
-    models, runs, samples = read_lighteval(path, model=model, progress=steps.read)
-    if not samples:
-        raise InputError(f"{path}: the lighteval details hold no rows")
-    return write_runs(store, path, "lighteval", models, runs, samples, steps=steps)
+    return write_parts(
+        store,
+        path,
+        "lighteval",
+        _parts(path, given_model(model), steps.read),
+        empty=lambda _: f"{path}: the lighteval details hold no rows",
+        twice=_twice,
+        steps=steps,
+    )

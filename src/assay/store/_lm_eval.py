@@ -6,20 +6,27 @@ args) and ``samples_<task>_<date>.jsonl`` (one line per document and filter: ``d
 ``prompt_hash``, and each metric's value at top level, named in ``metrics``). Documents logged
 under several filters become one sample whose metrics are named ``metric,filter`` for filters
 other than ``none`` (lm-eval's own naming).
+
+A samples file is read twice and never held whole (:mod:`._lm_eval_lines`): first to check
+every line and note where each document's lines are, then a document at a time, each written to
+the store as soon as its lines are merged.
 """
 
 from __future__ import annotations
 
 import json
 import math
+from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from assay.core import decode_text, iter_jsonl
 from assay.errors import InputError
 
-from ._import_runs import ImportSummary, Progress, Steps, write_runs
+from ._import_runs import ImportSummary, Part, Progress, Steps, chunked, given_model, write_parts
+from ._lighteval import read_small_json
 from ._lm_eval_export import read_carried
+from ._lm_eval_lines import Layout, iter_lines, line_at
 from ._records import ModelInfo, RunInfo, SampleRecord, make_run_id
 from ._store import Store
 
@@ -52,11 +59,7 @@ def _number(value: Any) -> float | None:
 
 def _read_results(path: Path) -> dict[str, Any]:
     try:
-        raw = path.read_bytes()
-    except OSError as exc:
-        raise InputError(f"{path}: cannot be read ({exc.strerror or exc})") from None
-    try:
-        data = json.loads(decode_text(path, raw))
+        data = read_small_json(path)
     except json.JSONDecodeError as exc:
         raise InputError(f"{path}: line {exc.lineno}: not valid JSON ({exc.msg})") from None
     except RecursionError:
@@ -82,12 +85,12 @@ def _model_name(results: dict[str, Any], folder: str = "") -> str:
     """The model's name: assay's own (an ``assay export``), else lm-eval's ``model_name`` or the
     ``pretrained``/``model``/``path``/``engine`` model argument with a local path shortened to
     its last folder (:func:`_short`), else the results folder's name (``org__name`` ->
-    ``org/name``)."""
+    ``org/name``). A name that is blank once shortened counts as missing."""
     own = results.get("assay")
-    if isinstance(own, dict) and isinstance(own.get("model"), str) and own["model"]:
+    if isinstance(own, dict) and isinstance(own.get("model"), str) and own["model"].strip():
         return own["model"]
     name = results.get("model_name")
-    if not name:
+    if not _short(str(name or "")):
         args = (results.get("config") or {}).get("model_args") or ""
         if isinstance(args, dict):
             name = args.get("pretrained") or args.get("model")
@@ -97,11 +100,12 @@ def _model_name(results: dict[str, Any], folder: str = "") -> str:
                 if key.strip() in ("pretrained", "model", "path", "engine") and value.strip():
                     name = value.strip()
                     break
-    if name:
+    if _short(str(name or "")):
         return _short(str(name))
-    if folder:
+    if _short(folder.replace("__", "/")):
         return _short(folder.replace("__", "/"))
-    return str((results.get("config") or {}).get("model") or "unknown")
+    fallback = str((results.get("config") or {}).get("model") or "").strip()
+    return fallback or "unknown"
 
 
 def _choice_logprobs(resps: list[Any]) -> list[float] | None:
@@ -115,105 +119,137 @@ def _choice_logprobs(resps: list[Any]) -> list[float] | None:
     return out
 
 
+@dataclass
+class _Line:
+    """One checked line of a samples file: a document's metrics under one filter."""
+
+    doc_id: str
+    repeat: int
+    filt: str
+    metrics: dict[str, float]
+    other: dict[str, Any]  # metrics that are not numbers (corpus-level inputs), kept in extra
+    row: dict[str, Any]
+    carried: dict[str, Any]  # assay's own fields of an exported line
+
+
+def _parse(path: Path, lineno: int, row: dict[str, Any]) -> _Line:
+    """Check one line (everything a sample needs) and read its key and metrics."""
+    for field in ("doc_id", "filtered_resps"):
+        if field not in row:
+            raise _fail(path, f"line {lineno}", field, "missing")
+    names = row.get("metrics")
+    if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
+        raise _fail(path, f"line {lineno}", "metrics", "missing or not a list of names")
+    for field in ("prompt_hash", "doc_hash"):
+        if isinstance(row.get(field), dict | list):
+            raise _fail(path, f"line {lineno}", field, "not text")
+    filt = str(row.get("filter", "none"))
+    metrics: dict[str, float] = {}
+    other: dict[str, Any] = {}
+    for name in names:
+        if name not in row:
+            raise _fail(path, f"line {lineno}", str(name), "metric named but missing")
+        value = row[name]
+        key = name if filt == "none" else f"{name},{filt}"
+        number = _number(value) if not isinstance(value, str) else None
+        if number is not None and not math.isfinite(number):
+            raise _fail(path, f"line {lineno}", str(name), "not a finite number")
+        if number is None:
+            other[key] = value
+        else:
+            metrics[key] = number
+    if not isinstance(row["filtered_resps"], list):
+        raise _fail(path, f"line {lineno}", "filtered_resps", "not a list")
+    if isinstance(row["doc_id"], dict | list | bool) or row["doc_id"] is None:
+        raise _fail(path, f"line {lineno}", "doc_id", "not a number or text")
+    carried = read_carried(f"{path}: line {lineno}", row.get("assay"))  # assay's export
+    repeat = carried.pop("repeat", 0)
+    return _Line(str(row["doc_id"]), repeat, filt, metrics, other, row, carried)
+
+
+def _record(
+    line: _Line, run_id: str, model: str, task: str, output_type: str | None
+) -> SampleRecord:
+    """The sample of a document's first line (the other lines add metrics: :func:`_merge`)."""
+    row, carried = line.row, line.carried
+    resps = row["filtered_resps"]
+    logprobs = _choice_logprobs(resps) if output_type != "generate_until" else None
+    if logprobs is not None and output_type in (None, "multiple_choice"):
+        prediction = str(max(range(len(logprobs)), key=logprobs.__getitem__))
+    elif resps and output_type != "loglikelihood_rolling":
+        first = resps[0]
+        prediction = first if isinstance(first, str) else json.dumps(first)
+    else:
+        prediction = None
+    args = row.get("arguments") or {}
+    first_args = args.get("gen_args_0", {}) if isinstance(args, dict) else {}
+    prompt = first_args.get("arg_0") if isinstance(first_args, dict) else None
+    prediction = carried.pop("prediction", prediction)
+    if line.other:
+        carried["extra"] = {**carried.get("extra", {}), "filters": {line.filt: line.other}}
+    return SampleRecord(
+        run_id=run_id,
+        model=model,
+        task=task,
+        doc_id=line.doc_id,
+        repeat=line.repeat,
+        metrics=line.metrics,
+        prompt=prompt if isinstance(prompt, str) else None,
+        prompt_hash=row.get("prompt_hash"),
+        doc_hash=row.get("doc_hash"),
+        target=None if row.get("target") is None else str(row["target"]),
+        prediction=prediction,
+        choice_logprobs=logprobs if output_type != "loglikelihood_rolling" else None,
+        **carried,
+    )
+
+
+def _merge(record: SampleRecord, line: _Line) -> None:
+    """A later line of the same document (another filter): its metrics join the sample's."""
+    record.metrics.update(line.metrics)
+    if line.other:
+        record.extra = record.extra or {}
+        record.extra.setdefault("filters", {})[line.filt] = line.other
+
+
 def _sample_rows(
     path: Path, run_id: str, model: str, task: str, output_type: str | None
-) -> list[SampleRecord]:
-    by_doc: dict[tuple[str, int], SampleRecord] = {}
-    seen: dict[tuple[str, int, str], int] = {}
-    for lineno, row in iter_jsonl(path):
-        for field in ("doc_id", "filtered_resps"):
-            if field not in row:
-                raise _fail(path, f"line {lineno}", field, "missing")
-        names = row.get("metrics")
-        if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
-            raise _fail(path, f"line {lineno}", "metrics", "missing or not a list of names")
-        for field in ("prompt_hash", "doc_hash"):
-            if isinstance(row.get(field), dict | list):
-                raise _fail(path, f"line {lineno}", field, "not text")
-        filt = str(row.get("filter", "none"))
-        metrics: dict[str, float] = {}
-        other: dict[str, Any] = {}
-        for name in names:
-            if name not in row:
-                raise _fail(path, f"line {lineno}", str(name), "metric named but missing")
-            value = row[name]
-            key = name if filt == "none" else f"{name},{filt}"
-            number = _number(value) if not isinstance(value, str) else None
-            if number is not None and not math.isfinite(number):
-                raise _fail(path, f"line {lineno}", str(name), "not a finite number")
-            if number is None:
-                other[key] = value
-            else:
-                metrics[key] = number
-        resps = row["filtered_resps"]
-        if not isinstance(resps, list):
-            raise _fail(path, f"line {lineno}", "filtered_resps", "not a list")
-        logprobs = _choice_logprobs(resps) if output_type != "generate_until" else None
-        if logprobs is not None and output_type in (None, "multiple_choice"):
-            prediction = str(max(range(len(logprobs)), key=logprobs.__getitem__))
-        elif resps and output_type != "loglikelihood_rolling":
-            first = resps[0]
-            prediction = first if isinstance(first, str) else json.dumps(first)
-        else:
-            prediction = None
-        args = row.get("arguments") or {}
-        first_args = args.get("gen_args_0", {}) if isinstance(args, dict) else {}
-        prompt = first_args.get("arg_0") if isinstance(first_args, dict) else None
-        if isinstance(row["doc_id"], dict | list | bool) or row["doc_id"] is None:
-            raise _fail(path, f"line {lineno}", "doc_id", "not a number or text")
-        doc_id = str(row["doc_id"])
-        carried = read_carried(f"{path}: line {lineno}", row.get("assay"))  # assay's export
-        repeat = carried.pop("repeat", 0)
-        if (doc_id, repeat, filt) in seen:
-            again = seen[doc_id, repeat, filt]
-            twice = f"{doc_id!r}" + (f" repeat {repeat}" if repeat else "")
+) -> Iterator[tuple[SampleRecord, str]]:
+    """``(sample, where)`` of each document of a samples file, every line checked first."""
+    with Layout() as layout:
+        for lineno, offset, row in iter_lines(path):
+            line = _parse(path, lineno, row)
+            layout.add(line.doc_id, line.repeat, line.filt, lineno, offset)
+        twice = layout.twice()
+        if twice is not None:
+            lineno, doc_id, repeat, filt, again = twice
+            name = f"{doc_id!r}" + (f" repeat {repeat}" if repeat else "")
             raise _fail(
                 path,
                 f"line {lineno}",
                 "doc_id",
-                f"{twice} with filter {filt!r} appears twice (also on line {again})",
+                f"{name} with filter {filt!r} appears twice (also on line {again})",
             )
-        seen[doc_id, repeat, filt] = lineno
-        record = by_doc.get((doc_id, repeat))
-        if record is None:
-            prediction = carried.pop("prediction", prediction)
-            if other:
-                carried["extra"] = {**carried.get("extra", {}), "filters": {filt: other}}
-            by_doc[doc_id, repeat] = SampleRecord(
-                run_id=run_id,
-                model=model,
-                task=task,
-                doc_id=doc_id,
-                repeat=repeat,
-                metrics=metrics,
-                prompt=prompt if isinstance(prompt, str) else None,
-                prompt_hash=row.get("prompt_hash"),
-                doc_hash=row.get("doc_hash"),
-                target=None if row.get("target") is None else str(row["target"]),
-                prediction=prediction,
-                choice_logprobs=logprobs if output_type != "loglikelihood_rolling" else None,
-                **carried,
-            )
-        else:
-            record.metrics.update(metrics)
-            if other:
-                record.extra = record.extra or {}
-                record.extra.setdefault("filters", {})[filt] = other
-    return list(by_doc.values())
+        with path.open("rb") as handle:
+            for lines in layout.documents():
+                first, offset = lines[0]
+                head = _parse(path, first, line_at(handle, path, first, offset))
+                record = _record(head, run_id, model, task, output_type)
+                for lineno, offset in lines[1:]:
+                    _merge(record, _parse(path, lineno, line_at(handle, path, lineno, offset)))
+                yield record, f"{path}: line {first}"
 
 
-def read_lm_eval(path: str | Path, *, model: str | None = None, progress: Progress = None):
-    """Parse an lm-eval output folder (or one model folder) into (models, runs, samples);
-    ``progress(done, total)`` as each results file is read."""
+def _results(
+    path: str | Path, model: str | None, progress: Progress
+) -> Iterator[tuple[ModelInfo, list[tuple[RunInfo, Path, str | None]]]]:
+    """Per results file: its model and, per samples file beside it, (run, file, output type)."""
     root = Path(path)
     if not root.exists():
         raise InputError(f"{root}: no such file or directory")
     result_files = [root] if root.is_file() else sorted(root.rglob("results_*.json"))
     if not result_files:
         raise InputError(f"{root}: no results_<date>.json found (is this an lm-eval output dir?)")
-    models: dict[str, ModelInfo] = {}
-    runs: list[RunInfo] = []
-    samples: list[SampleRecord] = []
     for k, results_path in enumerate(result_files):
         if progress is not None:
             progress(k, len(result_files))
@@ -221,11 +257,10 @@ def read_lm_eval(path: str | Path, *, model: str | None = None, progress: Progre
         name = model or _model_name(results, results_path.parent.name)
         config = results.get("config") or {}
         model_args = config.get("model_args")
-        models[name] = ModelInfo(
-            model=name, spec=f"lm-eval:{config.get('model', '')}:{model_args or ''}"
-        )
+        info = ModelInfo(model=name, spec=f"lm-eval:{config.get('model', '')}:{model_args or ''}")
         date = _date_of(results_path)
         configs = results.get("configs") or {}
+        runs = []
         for sample_path in sorted(results_path.parent.glob(f"samples_*_{date}.jsonl")):
             task = _task_of(sample_path)
             task_config = configs.get(task) or {}
@@ -245,25 +280,51 @@ def read_lm_eval(path: str | Path, *, model: str | None = None, progress: Progre
                 num_fewshot=n_shot,
                 settings=settings,
             )
-            runs.append(
-                RunInfo(
-                    run_id=run_id,
-                    model=name,
-                    task=task,
-                    task_version=None if version is None else str(version),
-                    num_fewshot=None if n_shot is None else int(n_shot),
-                    settings=settings,
-                    source="lm-eval",
-                    extra={
-                        "results": (results.get("results") or {}).get(task),
-                        "output_type": task_config.get("output_type"),
-                        "file": str(sample_path),
-                    },
-                )
+            run = RunInfo(
+                run_id=run_id,
+                model=name,
+                task=task,
+                task_version=None if version is None else str(version),
+                num_fewshot=None if n_shot is None else int(n_shot),
+                settings=settings,
+                source="lm-eval",
+                extra={
+                    "results": (results.get("results") or {}).get(task),
+                    "output_type": task_config.get("output_type"),
+                    "file": str(sample_path),
+                },
             )
-            samples.extend(
-                _sample_rows(sample_path, run_id, name, task, task_config.get("output_type"))
-            )
+            runs.append((run, sample_path, task_config.get("output_type")))
+        yield info, runs
+
+
+def _parts(path: str | Path, model: str | None, progress: Progress) -> Iterator[Part]:
+    """One part per samples file: its run (from the results file beside it) and its samples."""
+    for info, runs in _results(path, model, progress):
+        for run, sample_path, output_type in runs:
+            rows = _sample_rows(sample_path, run.run_id, run.model, run.task, output_type)
+            yield Part(info, run, chunked(rows))
+
+
+def lm_eval_models(path: str | Path) -> set[str]:
+    """The model names of the lm-eval results at ``path`` (their results files only)."""
+    return {info.model for info, _ in _results(path, None, None)}
+
+
+def read_lm_eval(path: str | Path, *, model: str | None = None, progress: Progress = None):
+    """Parse an lm-eval output folder (or one model folder) into (models, runs, samples), all
+    in memory (:func:`import_lm_eval` streams them into a store instead); ``progress(done,
+    total)`` as each results file is read."""
+    model = given_model(model)
+    models: dict[str, ModelInfo] = {}
+    runs: list[RunInfo] = []
+    samples: list[SampleRecord] = []
+    for info, found in _results(path, model, progress):
+        models[info.model] = info
+        for run, sample_path, output_type in found:
+            runs.append(run)
+            rows = _sample_rows(sample_path, run.run_id, run.model, run.task, output_type)
+            samples.extend(record for record, _ in rows)
     return list(models.values()), runs, samples
 
 
@@ -272,12 +333,17 @@ def import_lm_eval(
 ) -> ImportSummary:
     """Import lm-eval 0.4.x results and per-sample logs into ``store`` in one transaction.
 
-    Everything is parsed and validated before anything is written; importing the same folder
-    twice changes nothing (runs are keyed by model, task, n-shot, model args and date).
+    Each samples file is checked whole before its first sample is written, and written a chunk
+    at a time; any error rolls the whole import back. Importing the same folder twice changes
+    nothing (runs are keyed by model, task, n-shot, model args and date).
     ``progress(done, total)``: one step per results file, then the write.
     """
     steps = Steps(progress)
-    models, runs, samples = read_lm_eval(path, model=model, progress=steps.read)
-    if not samples:
-        raise InputError(f"{path}: no samples_<task>_<date>.jsonl next to the results file")
-    return write_runs(store, path, "lm-eval", models, runs, samples, steps=steps)
+    return write_parts(
+        store,
+        path,
+        "lm-eval",
+        _parts(path, given_model(model), steps.read),
+        empty=lambda _: f"{path}: no samples_<task>_<date>.jsonl next to the results file",
+        steps=steps,
+    )

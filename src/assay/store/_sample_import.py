@@ -11,19 +11,16 @@ are read a second time only to name the rows of a duplicate). Any error rolls ev
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-import duckdb
 import numpy as np
 import pandas as pd
 
-from assay.core import limit, limit_message
 from assay.errors import InputError
 
 from ._files import _sample_chunks, check_runs, places
-from ._import_runs import Progress, Steps, count_present
+from ._import_runs import Progress, Steps, bounded, count_present
 from ._records import RunInfo
 from ._store import Store
 from ._tables import files_in
@@ -73,18 +70,6 @@ def _duplicate(chunks: Iterator[pd.DataFrame], suspects: np.ndarray) -> InputErr
     )
 
 
-@contextmanager
-def _bounded(con, path: str | Path) -> Iterator[None]:
-    """DuckDB's memory held to ``ASSAY_MAX_IMPORT_MEMORY`` (it spills the rows it writes to
-    disk; unbounded, it keeps a transaction's rows in memory until COMMIT). Past it: one
-    InputError naming the limit, and the transaction rolls back."""
-    con.execute(f"SET memory_limit = '{limit('IMPORT_MEMORY') // 2**20}MiB'")
-    try:
-        yield
-    except duckdb.OutOfMemoryException:
-        raise InputError(limit_message(f"{path}: the import", "IMPORT_MEMORY")) from None
-
-
 def import_samples(
     store: Store,
     path: str | Path,
@@ -123,7 +108,7 @@ def import_samples(
     split: str | None = None  # the first row giving a run id a second (model, task)
     hashes: list[np.ndarray] = []
     written = present = 0
-    with store.transaction() as con, _bounded(con, path):
+    with store.transaction() as con, bounded(con, path):
         for chunk in chunks(steps.read):
             pairs = chunk.drop_duplicates(["run_id", "model", "task"])
             new = pairs[~pairs["run_id"].isin(list(runs))].drop_duplicates("run_id")

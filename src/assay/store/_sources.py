@@ -10,18 +10,26 @@ from pathlib import Path
 from assay.errors import InputError
 
 from ._import_runs import ImportSummary
-from ._inspect import import_inspect, read_inspect
-from ._lighteval import import_lighteval, read_lighteval
-from ._lm_eval import import_lm_eval, read_lm_eval
+from ._inspect import import_inspect, inspect_models
+from ._lighteval import import_lighteval, lighteval_models
+from ._lm_eval import import_lm_eval, lm_eval_models
 from ._store import Store, open_store
 
 
-def _lighteval_results(path: Path) -> bool:
-    """A results_*.json written by lighteval (it has ``config_general``)."""
+def _lighteval_results(path: Path, block: int = 2**20) -> bool:
+    """A results_*.json written by lighteval (it has ``config_general``), read a block at a
+    time."""
+    key = b'"config_general"'
     try:
-        return '"config_general"' in path.read_text(encoding="utf-8", errors="replace")
+        with path.open("rb") as handle:
+            tail = b""
+            while data := handle.read(block):
+                if key in tail + data:
+                    return True
+                tail = data[-len(key) :]
     except OSError:
         return False
+    return False
 
 
 def source_kind(path: Path) -> str:
@@ -45,11 +53,12 @@ def source_kind(path: Path) -> str:
 
 
 def _models(path: Path, kind: str) -> set[str]:
+    """The model names at ``path``, from its results files or log headers (no samples read)."""
     if kind == "lm-eval":
-        return {m.model for m in read_lm_eval(path)[0]}
+        return lm_eval_models(path)
     if kind == "lighteval":
-        return {m.model for m in read_lighteval(path)[0]}
-    return {m.model for m in read_inspect(path)[0]}
+        return lighteval_models(path)
+    return inspect_models(path)
 
 
 def import_path(store: Store, path: Path, *, model: str | None = None) -> ImportSummary:
