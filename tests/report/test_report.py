@@ -111,11 +111,11 @@ def test_optional_panels(report_data, store_path):
     assert "repeats" in report_data.panel("variance").note  # one answer per doc here
     scaling = report_data.panel("scaling")
     assert any(i["kind"] == "svg" for i in scaling.items), scaling.note
-    # 5 sized models: the law (3 parameters + 2) is fitted, but a backtest holding out the
-    # largest would fit 4 and is refused, saying why (the no-skill path: test_wrong_scaling_panel)
+    # 5 sized models: the law (3 parameters + 2) is fitted; a backtest holding out the largest
+    # would fit 4, so the panel says it needs 6 (the no-skill path: test_wrong_scaling_panel)
     assert "arith" in scaling.results and scaling.results["arith"].backtest is None
     kv = next(i for i in scaling.items if i.get("caption") == "arith: fit and backtest")
-    assert "(3 parameters + 2); got 4" in kv["pairs"]["backtest"]
+    assert "needs at least 6 models with sizes" in kv["pairs"]["backtest"]
 
 
 def test_html_is_self_contained(report_file):

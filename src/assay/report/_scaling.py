@@ -22,7 +22,8 @@ from ._plots import scaling_plot
 
 LEVEL = 0.95
 HOW_TO = (
-    "Scaling plots need at least 3 models with size metadata and scores on the same task. Add "
+    "Scaling plots need at least 3 models with size metadata and scores on the same task (the "
+    "law needs 5, its backtest 6). Add "
     "sizes with `assay models set-meta sizes.csv` (columns: model, params, tokens, flops, "
     "family) and the report will fit a law, draw the forecast band and backtest it on the "
     "largest models."
@@ -187,11 +188,11 @@ def _task_scaling(
         "models": f"{len(data)} with {x}",
         "band": f"{bootstrap} bootstrap refits × resampled residuals (seed {seed})",
     }
-    n_hold = 0 if len(data) < 5 else (1 if len(data) < 8 else 2)
+    n_hold = 0 if len(data) < 6 else (1 if len(data) < 8 else 2)
     cut = float(data[x].iloc[-n_hold - 1]) if n_hold else float("inf")
     curve, back = None, None
     fit = None
-    if len(data) >= 4:
+    if len(data) >= 5:
         try:  # models all of one size: say so and fit nothing
             fit = forecast.fit_law(data, "power", x=x, y="y", bootstrap=bootstrap, seed=seed)
         except InputError as exc:
@@ -246,8 +247,8 @@ def _task_scaling(
             level=level,
         )
     elif "fit" not in kv:
-        kv["fit"] = "needs at least 4 models with sizes (3 parameters + 1); showing the data"
-    if n_hold and len(data) - n_hold >= 4:
+        kv["fit"] = "needs at least 5 models with sizes (3 parameters + 2); showing the data"
+    if n_hold and len(data) - n_hold >= 5:
         try:  # the smaller models may lack the spread the full set has
             back = forecast.backtest(
                 data,
@@ -275,7 +276,7 @@ def _task_scaling(
             panel.results[task].skill = False
             curve = None
     elif "backtest" not in kv:
-        kv["backtest"] = "needs at least 5 models with sizes (4 to fit, 1 to hold out)"
+        kv["backtest"] = "needs at least 6 models with sizes (5 to fit, 1 to hold out)"
         cut = float("inf")
     points = pd.DataFrame(
         {"x": data[x], "y": data["score"], "label": data["model"], "held_out": data[x] > cut}
