@@ -120,8 +120,10 @@ def _hashes(keyed: pd.DataFrame) -> list[np.ndarray]:
     return [_hash(keyed[c]) for c in ID_FIELDS]
 
 
-_HEX = np.frombuffer(b"0123456789abcdef", dtype=np.uint8)
-_NIBBLES = np.arange(60, -4, -4, dtype=np.uint64)
+#: the two hex digits of each byte value, as one uint16 (little-endian: first digit low)
+_HEX_PAIRS = np.array(
+    [ord(f"{v:02x}"[0]) | ord(f"{v:02x}"[1]) << 8 for v in range(256)], dtype="<u2"
+)
 
 
 def _hex_ids(values: np.ndarray, as_arrow: bool = False):
@@ -130,7 +132,8 @@ def _hex_ids(values: np.ndarray, as_arrow: bool = False):
     values = np.asarray(values, dtype=np.uint64)
     out = np.empty((len(values), 17), dtype=np.uint8)
     out[:, 0] = ord("b")
-    out[:, 1:] = _HEX[((values[:, None] >> _NIBBLES) & np.uint64(15)).astype(np.intp)]
+    big_endian = values.astype(">u8").view(np.uint8).reshape(-1, 8)
+    out[:, 1:] = _HEX_PAIRS[big_endian].view(np.uint8).reshape(-1, 16)
     import pyarrow as pa
 
     offsets = pa.py_buffer(np.arange(0, 17 * len(values) + 1, 17, dtype=np.int32))
