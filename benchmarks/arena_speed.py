@@ -10,6 +10,7 @@ mostly measures the other processes). Then the stages on their own (read, fit, i
 store), to show where the time goes. The figures before this work are printed for reference.
 
     python benchmarks/arena_speed.py [--battles 1670000] [--models 130] [--dir /tmp/x]
+        [--before SRC]   # also run the commands with an older checkout's src/ (same load)
 """
 
 from __future__ import annotations
@@ -66,10 +67,12 @@ _CHILD = (
 )
 
 
-def run(args: list[str]) -> tuple[float, float, int]:
+def run(args: list[str], src: Path | None = None) -> tuple[float, float, int]:
     """Wall seconds, CPU seconds and peak RSS bytes of one fresh `python -m assay` child
     (measured by a wrapper process of its own, so each command's figures are its own)."""
     env = dict(os.environ, COLUMNS="200")
+    if src is not None:
+        env["PYTHONPATH"] = str(src)
     cmd = [sys.executable, "-c", _CHILD, sys.executable, "-m", "assay", *args]
     start = time.perf_counter()
     out = subprocess.run(cmd, capture_output=True, text=True, env=env)
@@ -109,6 +112,7 @@ def main() -> None:
     ap.add_argument("--battles", type=int, default=1_670_000)
     ap.add_argument("--models", type=int, default=130)
     ap.add_argument("--dir", type=Path, default=None)
+    ap.add_argument("--before", type=Path, default=None, help="an older checkout's src/")
     args = ap.parse_args()
     with tempfile.TemporaryDirectory(dir=args.dir) as tmp:
         file = Path(tmp) / "arena.jsonl"
@@ -129,6 +133,11 @@ def main() -> None:
             print(f"load average {os.getloadavg()[0]:.1f} before the command")
             seconds, cpu, peak = run(cmd)
             old_s, old_mb = BEFORE[label]
+            if args.before is not None:  # the older code now, under the same load
+                store.unlink(missing_ok=True)
+                old_s, old_cpu, old_peak = run(cmd, args.before)
+                old_mb = old_peak / 1e6
+                print(f"  before, this run: cpu {old_cpu:.1f} s")
             print(
                 f"rank battles FILE {label:<26} {seconds:>7.1f} {cpu:>7.1f} "
                 f"{TARGET_SECONDS:>7.0f} {peak / 1e6:>8.0f} {TARGET_BYTES / 1e6:>7.0f} "
