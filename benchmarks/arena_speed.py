@@ -5,10 +5,12 @@ DuckDB SQL; nothing is committed), then runs the whole command in a fresh child 
 user would (`python -m assay rank battles FILE --store S --json ...`: read, validate, fit,
 intervals, import into the store), and prints its wall time and peak memory (the child's
 ``ru_maxrss``) beside the targets: <= 10 s and <= 1 GB, with 1,000 bootstrap rounds and with
-sandwich intervals. Then the stages on their own (read, fit, import into the store), to show
-where the time goes.
+sandwich intervals, and its CPU seconds (user + system: on a busy machine the wall time
+mostly measures the other processes). Then the stages on their own (read, fit, import into the
+store), to show where the time goes. The figures before this work are printed for reference.
 
     python benchmarks/arena_speed.py [--battles 1670000] [--models 130] [--dir /tmp/x]
+        [--before SRC]   # also run the commands with an older checkout's src/ (same load)
 """
 
 from __future__ import annotations
@@ -22,6 +24,9 @@ import time
 from pathlib import Path
 
 TARGET_SECONDS, TARGET_BYTES = 10.0, 1 << 30
+#: The same commands at commit 461b3e9 (before the speed-up), measured by this script on this
+#: machine at load average 5.2: (wall s, peak MB).
+BEFORE = {"--bootstrap 1000": (92.2, 1259), "--ci sandwich": (36.9, 1465)}
 
 
 def generate(path: Path, battles: int, models: int, seed: int = 0) -> None:
@@ -30,6 +35,7 @@ def generate(path: Path, battles: int, models: int, seed: int = 0) -> None:
     import duckdb
 
     con = duckdb.connect()
+    con.execute("SET enable_progress_bar = false")
     con.execute(f"SELECT setseed({seed / 100})")
     con.execute(f"""
         COPY (
@@ -56,40 +62,47 @@ def generate(path: Path, battles: int, models: int, seed: int = 0) -> None:
 _CHILD = (
     "import resource, subprocess, sys; "
     "out = subprocess.run(sys.argv[1:]); "
-    "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss); sys.exit(out.returncode)"
+    "use = resource.getrusage(resource.RUSAGE_CHILDREN); "
+    "print(use.ru_utime + use.ru_stime, use.ru_maxrss); sys.exit(out.returncode)"
 )
 
 
-def run(args: list[str]) -> tuple[float, int]:
-    """Wall seconds and peak RSS bytes of one fresh `python -m assay` child (measured by a
-    wrapper process of its own, so each command's peak is its own)."""
+def run(args: list[str], src: Path | None = None) -> tuple[float, float, int]:
+    """Wall seconds, CPU seconds and peak RSS bytes of one fresh `python -m assay` child
+    (measured by a wrapper process of its own, so each command's figures are its own)."""
     env = dict(os.environ, COLUMNS="200")
+    if src is not None:
+        env["PYTHONPATH"] = str(src)
     cmd = [sys.executable, "-c", _CHILD, sys.executable, "-m", "assay", *args]
     start = time.perf_counter()
     out = subprocess.run(cmd, capture_output=True, text=True, env=env)
     seconds = time.perf_counter() - start
     if out.returncode:
         raise SystemExit(out.stderr[-2000:])
-    return seconds, int(out.stdout.strip().splitlines()[-1]) * 1024
+    cpu, peak = out.stdout.strip().splitlines()[-1].split()
+    return seconds, float(cpu), int(peak) * 1024
 
 
 _STAGES = """
 import resource, sys, time
 from assay.rank import fit_battles, read_battles, store_battles
 from assay.store import open_store
-t = time.perf_counter()
+def now():
+    return time.perf_counter(), time.process_time()
+t = now()
 battles = read_battles(sys.argv[1])
-marks = [("read + validate", time.perf_counter() - t)]
+marks = [("read + validate", now(), t)]
 for label, kw in (("fit + 1,000 bootstrap rounds", {"bootstrap": 1000}),
                   ("fit + sandwich intervals", {"ci": "sandwich"})):
-    t = time.perf_counter()
+    t = now()
     fit_battles(battles, **kw)
-    marks.append((label, time.perf_counter() - t))
-t = time.perf_counter()
+    marks.append((label, now(), t))
+t = now()
 store_battles(open_store(sys.argv[2]), battles, source="bench")
-marks.append(("import into the store (store ids + writes)", time.perf_counter() - t))
-for label, sec in marks:
-    print(f"{label:<44} {sec:7.1f}")
+marks.append(("import into the store (store ids + writes)", now(), t))
+print(f"{'stage':<44} {'wall s':>7} {'cpu s':>7}")
+for label, end, start in marks:
+    print(f"{label:<44} {end[0] - start[0]:7.1f} {end[1] - start[1]:7.1f}")
 print(f"peak MB of this process {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e3:.0f}")
 """
 
@@ -99,13 +112,17 @@ def main() -> None:
     ap.add_argument("--battles", type=int, default=1_670_000)
     ap.add_argument("--models", type=int, default=130)
     ap.add_argument("--dir", type=Path, default=None)
+    ap.add_argument("--before", type=Path, default=None, help="an older checkout's src/")
     args = ap.parse_args()
     with tempfile.TemporaryDirectory(dir=args.dir) as tmp:
         file = Path(tmp) / "arena.jsonl"
         generate(file, args.battles, args.models)
         mb = file.stat().st_size / 1e6
         print(f"{args.battles:,} battles, {args.models} models, {mb:.0f} MB of JSONL")
-        print(f"{'command':<44} {'wall s':>7} {'target':>7} {'peak MB':>8} {'target':>7}")
+        print(
+            f"{'command':<44} {'wall s':>7} {'cpu s':>7} {'target':>7} {'peak MB':>8} "
+            f"{'target':>7} {'before: wall s':>15} {'peak MB':>8}"
+        )
         cases = {
             "--bootstrap 1000": ["--bootstrap", "1000"],
             "--ci sandwich": ["--ci", "sandwich"],
@@ -113,19 +130,27 @@ def main() -> None:
         for i, (label, extra) in enumerate(cases.items()):
             store = Path(tmp) / f"store{i}.duckdb"
             cmd = ["rank", "battles", str(file), "--store", str(store), "--json", *extra]
-            seconds, peak = run(cmd)
+            print(f"load average {os.getloadavg()[0]:.1f} before the command")
+            seconds, cpu, peak = run(cmd)
+            old_s, old_mb = BEFORE[label]
+            if args.before is not None:  # the older code now, under the same load
+                store.unlink(missing_ok=True)
+                old_s, old_cpu, old_peak = run(cmd, args.before)
+                old_mb = old_peak / 1e6
+                print(f"  before, this run: cpu {old_cpu:.1f} s")
             print(
-                f"rank battles FILE {label:<26} {seconds:>7.1f} {TARGET_SECONDS:>7.0f} "
-                f"{peak / 1e6:>8.0f} {TARGET_BYTES / 1e6:>7.0f}"
+                f"rank battles FILE {label:<26} {seconds:>7.1f} {cpu:>7.1f} "
+                f"{TARGET_SECONDS:>7.0f} {peak / 1e6:>8.0f} {TARGET_BYTES / 1e6:>7.0f} "
+                f"{old_s:>15.1f} {old_mb:>8.0f}"
             )
-        print("stages, in one process (seconds):")
+        print("stages, in one process:")
         stages = subprocess.run(
             [sys.executable, "-c", _STAGES, str(file), str(Path(tmp) / "stages.duckdb")],
             capture_output=True,
             text=True,
         )
         print(stages.stdout.rstrip() or stages.stderr[-2000:])
-        print(f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
+        print(f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores at the end")
 
 
 if __name__ == "__main__":

@@ -39,7 +39,7 @@ _COUNT_COLUMNS = {
 #: Most battles one file (or one count table) may hold: the store keeps one row per battle.
 MAX_BATTLES = 10_000_000
 #: Battles per write to the store (bounds the memory used).
-_STORE_CHUNK = 500_000
+_STORE_CHUNK = 200_000
 
 
 #: Fields the fast reader must find flat (text, numbers): nested ones take the careful path,
@@ -101,9 +101,49 @@ def _read_jsonl_fast(path: Path) -> pd.DataFrame | None:
     return df
 
 
+#: DuckDB types the fastest reader passes on; others (JSON: a field changing type, dates,
+#: nested values) leave the file to pyarrow and the careful path.
+_FLAT_TYPES = frozenset({"VARCHAR", "BIGINT", "DOUBLE", "BOOLEAN", "UBIGINT", "HUGEINT"})
+
+
+def _read_jsonl_duckdb(path: Path) -> pd.DataFrame | None:
+    """JSON lines through DuckDB's reader (half the time and memory of pyarrow's: only the
+    fields battles use are kept), or None for anything unusual: a parse error, a type outside
+    :data:`_FLAT_TYPES` in a used field, the optional per-battle extras, blank lines."""
+    import duckdb
+
+    con = duckdb.connect()
+    try:
+        con.execute("SET enable_progress_bar = false")
+        # types from a sample: a later line with another key or type is an error (fallback)
+        source = "read_json({}, format='newline_delimited')".format(
+            "'" + str(path).replace("'", "''") + "'"
+        )
+        rel = con.sql(f"SELECT * FROM {source}")
+        kinds = dict(zip(rel.columns, map(str, rel.types), strict=True))
+        if not {"model_a", "model_b"} <= kinds.keys() or any(c in kinds for c in EXTRA_FIELDS):
+            return None
+        used = [c for c in kinds if c in _USED_FIELDS]
+        if any(kinds[c] not in _FLAT_TYPES for c in used):
+            return None
+        names = ", ".join('"' + c.replace('"', '""') + '"' for c in used)
+        table = con.sql(f"SELECT {names} FROM {source}").to_arrow_table()
+    except duckdb.Error:
+        return None
+    finally:
+        con.close()
+    if table.num_rows != _lines(path):
+        return None
+    df = table.to_pandas()
+    df.index = pd.RangeIndex(1, table.num_rows + 1)
+    return df
+
+
 def _read_jsonl(path: Path) -> pd.DataFrame:
     """JSON lines, indexed by line number (blank lines skipped)."""
-    fast = _read_jsonl_fast(path)
+    fast = _read_jsonl_duckdb(path)
+    if fast is None:
+        fast = _read_jsonl_fast(path)
     if fast is not None:
         return fast
     found = list(iter_jsonl(path))

@@ -5,8 +5,7 @@ from __future__ import annotations
 import numpy as np
 import scipy.sparse as sp
 from scipy.sparse.csgraph import connected_components
-from scipy.special import expit
-from scipy.stats import norm
+from scipy.special import expit, ndtri  # not scipy.stats: slow to import
 
 from assay.errors import InputError
 
@@ -61,7 +60,7 @@ def _intervals(point, boot, confidence, cov=None, anchor_index=None):
         m = anchor_index
         var = np.diag(c) + c[m, m] - 2 * c[:, m]
     se = ELO_PER_LOGIT * np.sqrt(np.clip(var, 0, None))
-    z = norm.ppf(1 - alpha / 2)
+    z = ndtri(1 - alpha / 2)
     return point - z * se, point + z * se
 
 

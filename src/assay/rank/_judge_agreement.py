@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy.stats import norm
+from scipy.special import ndtri  # the normal quantile (scipy.stats is slow to import)
 
 from assay.core import accepts_confidence
 from assay.errors import InputError
@@ -126,7 +126,7 @@ def cohen_kappa(
     if bootstrap:
         ci = interval(kappa[1:], alpha)
     else:
-        z = norm.ppf(1 - alpha / 2)
+        z = ndtri(1 - alpha / 2)
         ci = (float(kappa[0] - z * se), float(kappa[0] + z * se))
     table = pd.DataFrame(tables[0].astype(int), index=labels, columns=labels)
     return Kappa(float(kappa[0]), se, ci, float(p_o[0]), float(p_e[0]), len(a), table, 1 - alpha)

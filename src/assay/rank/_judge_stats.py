@@ -14,8 +14,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy.special import expit
-from scipy.stats import beta, binomtest, norm
+from scipy.special import betaincinv, expit, ndtr  # not scipy.stats: slow to import
 
 from assay.core import accepts_confidence, attributes
 from assay.errors import InputError
@@ -68,8 +67,8 @@ def exact_interval(successes: float, n: float, alpha: float) -> tuple[float, flo
     gives [0.29, 1], not [1, 1]). ``successes`` may count ties as halves."""
     if not n > 0:
         return float("nan"), float("nan")
-    low = 0.0 if successes <= 0 else float(beta.ppf(alpha / 2, successes, n - successes + 1))
-    high = 1.0 if successes >= n else float(beta.ppf(1 - alpha / 2, successes + 1, n - successes))
+    low = 0.0 if successes <= 0 else float(betaincinv(successes, n - successes + 1, alpha / 2))
+    high = 1.0 if successes >= n else float(betaincinv(successes + 1, n - successes, 1 - alpha / 2))
     return low, high
 
 
@@ -155,8 +154,10 @@ def position_consistency(
     total = decisive.sum()
     se = np.sqrt(n / max(n - 1, 1) * (resid**2).sum()) / total if total else np.nan
     if se and np.isfinite(se):
-        pvalue = float(2 * norm.sf(abs(r - 0.5) / se))
+        pvalue = float(2 * ndtr(-abs(r - 0.5) / se))
     elif total:  # every prompt's verdicts agree: no spread to estimate; the exact binomial test
+        from scipy.stats import binomtest
+
         pvalue = float(binomtest(int(first.sum()), int(total), 0.5).pvalue)
     else:
         pvalue = float("nan")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
+
 import numpy as np
 import pandas as pd
 
@@ -9,7 +11,7 @@ from assay.errors import InputError
 
 from ._battles import PairCounts, aggregate_battles
 from ._elo import _codes, bootstrap_elo, elo_waves
-from ._fit import fit_pairs, sandwich_covariance
+from ._fit import PairFit, fit_pairs, replicate_block, sandwich_covariance
 from ._intervals import (
     CI_METHODS,
     ELO_PER_LOGIT,
@@ -87,6 +89,36 @@ def resample_counts(counts: np.ndarray, rounds: int, rng: np.random.Generator) -
     return out
 
 
+def _bootstrap_theta(
+    pairs: PairCounts, rounds: int, seed: int, start: PairFit, davidson: bool, l2: float
+) -> np.ndarray:
+    """θ (rounds, K) of bootstrap replicates (:func:`resample_counts`), warm-started at
+    ``start`` and fitted in blocks of replicates while a second thread draws the next block's
+    counts; block i draws from its own stream (``SeedSequence(seed).spawn``), so the result
+    depends on the seed alone and the counts of all rounds are never held at once."""
+    k = len(pairs.models)
+    block = replicate_block(k + int(davidson))
+    firsts = range(0, rounds, block)
+    streams = np.random.SeedSequence(seed).spawn(len(firsts))
+
+    def draw(i: int) -> np.ndarray:
+        size = min(block, rounds - firsts[i])
+        return resample_counts(pairs.counts, size, np.random.default_rng(streams[i]))
+
+    out = np.empty((rounds, k))
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        drawn = pool.submit(draw, 0)
+        for i, first in enumerate(firsts):
+            counts = drawn.result()
+            if i + 1 < len(firsts):
+                drawn = pool.submit(draw, i + 1)
+            fit = fit_pairs(
+                pairs.pair_i, pairs.pair_j, counts, k, davidson=davidson, l2=l2, start=start
+            )
+            out[first : first + len(counts)] = fit.theta
+    return out
+
+
 def fit_counts(
     pairs: PairCounts,
     *,
@@ -112,17 +144,9 @@ def fit_counts(
     if how == "sandwich":
         cov = sandwich_covariance(pairs.pair_i, pairs.pair_j, pairs.counts, len(models), fit)
     elif bootstrap > 0:
-        rng = np.random.default_rng(seed)
-        boot_fit = fit_pairs(  # the replicates are not kept: fit_pairs holds what it needs
-            pairs.pair_i,
-            pairs.pair_j,
-            resample_counts(pairs.counts, bootstrap, rng),
-            len(models),
-            davidson=davidson,
-            l2=l2,
-            start=fit,
+        boot = _to_scale(
+            _bootstrap_theta(pairs, bootstrap, seed, fit, davidson, l2), models, anchor
         )
-        boot = _to_scale(boot_fit.theta, models, anchor)
     rating = _to_scale(theta, models, anchor)
     anchor_index = models.index(anchor[0]) if anchor else None
     loose = unidentified(pairs)

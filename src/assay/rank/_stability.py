@@ -8,7 +8,6 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy.stats import kendalltau
 
 from assay.core import MetricMap
 from assay.errors import InputError
@@ -57,6 +56,8 @@ def kendall_tau(
     common = sa.index.intersection(sb.index)
     if len(common) < 2:
         raise InputError("kendall_tau: the rankings share fewer than two models")
+    from scipy.stats import kendalltau  # slow to import: only when used
+
     res = kendalltau(sa.loc[common].to_numpy(), sb.loc[common].to_numpy())
     return KendallTau(float(res.statistic), float(res.pvalue), int(len(common)))
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-from scipy.stats import norm
+from scipy.special import ndtri  # the normal quantile (scipy.stats is slow to import)
 
 from ._battles import aggregate_battles, battle_outcomes
 from ._intervals import (
@@ -73,7 +73,7 @@ def fit_style_battles(
         beta_lo, beta_hi = np.quantile(beta_b, [alpha / 2, 1 - alpha / 2], axis=0)
     else:
         se = np.sqrt(np.clip(np.diag(fit.covariance)[k:], 0, None))
-        zq = norm.ppf(1 - alpha / 2)
+        zq = ndtri(1 - alpha / 2)
         beta_lo, beta_hi = fit.beta - zq * se, fit.beta + zq * se
     anchor_index = models.index(anchor[0]) if anchor else None
     loose = unidentified(pairs)

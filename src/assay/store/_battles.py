@@ -71,23 +71,66 @@ def _is_text(col: pd.Series) -> bool:
     )
 
 
-def _coded(battles: pd.DataFrame, name: str) -> tuple[np.ndarray, pd.Series]:
+def _coded(battles: pd.DataFrame, name: str) -> tuple[np.ndarray, np.ndarray]:
     """Per row the code of field ``name``'s text (:func:`_text`) among its distinct texts, and
-    those texts: computed once per distinct value for a text column (an arena's millions of
-    votes have few models, winners and judges), per row otherwise."""
+    the hashes of those texts (:func:`_hash`): computed once per distinct value for a text
+    column (an arena's millions of votes have few models, winners and judges), per row
+    otherwise."""
     if name not in battles.columns:
-        return np.zeros(len(battles), dtype=np.int64), pd.Series([_MISSING], dtype=object)
+        return np.zeros(len(battles), dtype=np.int64), _hash(pd.Series([_MISSING], dtype=object))
     col = battles[name]
     if not _is_text(col):
         codes, texts = pd.factorize(_text(name, col).to_numpy(dtype=object))
-        return codes, pd.Series(texts, dtype=object)
+        return codes, _hash(pd.Series(texts, dtype=object))
+    if name == "prompt_id":  # often one per vote: hashed per row, grouped by the hashes
+        hashed = _row_hashes(col)
+        if hashed is not None:
+            codes, distinct = pd.factorize(hashed)
+            return codes, distinct
     codes, uniques = pd.factorize(col)
+    if name in ("prompt_id", "judge"):
+        given = _given_hashes(uniques)
+        if given is not None:  # text as given: distinct already
+            return codes, given
     texts = _text(name, pd.Series([*np.asarray(uniques, dtype=object), None], dtype=object))
-    texts = texts.to_numpy(dtype=object)
-    if name in ("prompt_id", "judge") and (texts[:-1] != _MISSING).all():
-        return codes, pd.Series(texts, dtype=object)  # text as given: distinct already
-    merged, distinct = pd.factorize(texts)  # " a" and "a": one text
-    return merged[codes], pd.Series(distinct, dtype=object)  # code -1 (missing): the last
+    merged, distinct = pd.factorize(texts.to_numpy(dtype=object))  # " a" and "a": one text
+    return merged[codes], _hash(pd.Series(distinct, dtype=object))  # code -1 (missing): last
+
+
+#: Distinct texts hashed at a time (a file of a million prompts: no Python string for each
+#: held at once).
+_HASH_BLOCK = 1 << 18
+
+
+def _row_hashes(col: pd.Series) -> np.ndarray | None:
+    """:func:`_hash` of each row's text as given (missing: the marker), a block of rows at a
+    time; None when a text is the missing marker itself. Grouping rows by these 64-bit hashes
+    instead of by their texts only matters for two texts with the same hash, which then also
+    share their vote ids."""
+    out = np.empty(len(col), dtype=np.uint64)
+    for start in range(0, len(col), _HASH_BLOCK):
+        part = col.iloc[start : start + _HASH_BLOCK]
+        texts = part.to_numpy(dtype=object, na_value=None)
+        blank = part.isna().to_numpy()
+        if (texts[~blank] == _MISSING).any():
+            return None
+        texts = np.where(blank, _MISSING, texts)
+        out[start : start + len(texts)] = pd.util.hash_array(texts, categorize=False)
+    return out
+
+
+def _given_hashes(uniques) -> np.ndarray | None:
+    """Hashes of distinct texts taken as they are (prompt ids, judges), then of the missing
+    text (code -1 picks the last), a block of texts at a time; None when a text is the
+    missing marker itself."""
+    out = np.empty(len(uniques) + 1, dtype=np.uint64)
+    for start in range(0, len(uniques), _HASH_BLOCK):
+        texts = np.asarray(uniques[start : start + _HASH_BLOCK], dtype=object)
+        if (texts == _MISSING).any():
+            return None
+        out[start : start + len(texts)] = pd.util.hash_array(texts, categorize=False)
+    out[-1] = _hash(pd.Series([_MISSING], dtype=object))[0]
+    return out
 
 
 def _json(value) -> str | None:
@@ -120,8 +163,10 @@ def _hashes(keyed: pd.DataFrame) -> list[np.ndarray]:
     return [_hash(keyed[c]) for c in ID_FIELDS]
 
 
-_HEX = np.frombuffer(b"0123456789abcdef", dtype=np.uint8)
-_NIBBLES = np.arange(60, -4, -4, dtype=np.uint64)
+#: the two hex digits of each byte value, as one uint16 (little-endian: first digit low)
+_HEX_PAIRS = np.array(
+    [ord(f"{v:02x}"[0]) | ord(f"{v:02x}"[1]) << 8 for v in range(256)], dtype="<u2"
+)
 
 
 def _hex_ids(values: np.ndarray, as_arrow: bool = False):
@@ -130,7 +175,8 @@ def _hex_ids(values: np.ndarray, as_arrow: bool = False):
     values = np.asarray(values, dtype=np.uint64)
     out = np.empty((len(values), 17), dtype=np.uint8)
     out[:, 0] = ord("b")
-    out[:, 1:] = _HEX[((values[:, None] >> _NIBBLES) & np.uint64(15)).astype(np.intp)]
+    big_endian = values.astype(">u8").view(np.uint8).reshape(-1, 8)
+    out[:, 1:] = _HEX_PAIRS[big_endian].view(np.uint8).reshape(-1, 16)
     import pyarrow as pa
 
     offsets = pa.py_buffer(np.arange(0, 17 * len(values) + 1, 17, dtype=np.int32))
@@ -151,11 +197,11 @@ def _parts(battles: pd.DataFrame) -> tuple[list[np.ndarray], np.ndarray, np.ndar
     text; rows are grouped by their fields' codes."""
     hashes, group, size = [], np.zeros(len(battles), dtype=np.int64), 1
     for name in ID_FIELDS:
-        codes, texts = _coded(battles, name)
-        hashes.append(_hash(texts)[codes])
-        if size * len(texts) >= 1 << 62:  # renumber the groups so far: fewer than the rows
+        codes, distinct = _coded(battles, name)
+        hashes.append(distinct[codes])
+        if size * len(distinct) >= 1 << 62:  # renumber the groups so far: fewer than the rows
             group, size = pd.factorize(group)[0], len(battles)
-        group, size = group * len(texts) + codes, size * len(texts)
+        group, size = group * len(distinct) + codes, size * len(distinct)
     counts = _weights(battles)
     first = pd.Series(counts).groupby(group).cumsum().to_numpy() - counts
     return hashes, counts, first
