@@ -109,6 +109,7 @@ def _json_or_none(value: Any) -> str | None:
 #: Battle fields the upsert overwrites, and those it fills in only when missing.
 _UPDATED = ("prompt_id", "model_a", "model_b", "winner", "judge")
 _FILLED = ("time", "source", "extra")
+_REPLACED = ("style_a", "style_b")  # the upsert takes new style features over stored ones
 
 
 def _as_rows(items: Iterable[Any] | pd.DataFrame) -> pd.DataFrame:
@@ -381,6 +382,7 @@ class Store:
         changed = " OR ".join(
             [f'n."{c}" IS DISTINCT FROM b."{c}"' for c in _UPDATED]
             + [f'(b."{c}" IS NULL AND n."{c}" IS NOT NULL)' for c in _FILLED]
+            + [f'(n."{c}" IS NOT NULL AND n."{c}" IS DISTINCT FROM b."{c}")' for c in _REPLACED]
         )
         with _registered(con, _conform(rows, BATTLE_COLUMNS), BATTLE_COLUMNS) as (new, run):
             stored = f"FROM ({new}) n JOIN battles b ON n.battle_id = b.battle_id"
