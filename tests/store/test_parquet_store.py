@@ -193,6 +193,9 @@ def test_an_export_of_the_folder_equals_the_export_of_the_file(stores, tmp_path)
             a = con.execute(f"SELECT * FROM read_parquet('{out / rel}')").df()
             b = con.execute(f"SELECT * FROM read_parquet('{tmp_path / 'again' / rel}')").df()
             _same_table(a, b)
+    _ok("export", tmp_path / "lm1", "--format", "lm-eval", "--store", db)
+    _ok("export", tmp_path / "lm2", "--format", "lm-eval", "--store", out)
+    assert _tree(tmp_path / "lm1") == _tree(tmp_path / "lm2")  # byte for byte
 
 
 def test_writes_are_refused_in_one_line_and_change_nothing(stores, tmp_path):
