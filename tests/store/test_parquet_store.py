@@ -340,3 +340,23 @@ def test_assay_store_may_name_the_folder(stores):
     assert code == 0, err
     want = _ok("compare", "--json", "--store", db)
     assert json.loads(got)["scores"] == json.loads(want)["scores"]
+
+
+def test_partitions_with_different_metric_columns_are_read_by_name(tmp_path):
+    """Files of two exports (other metrics) copied into one folder: read by column name."""
+    for name, metrics in (("a", {"acc": 1.0}), ("b", {"acc": 0.0, "f1": 0.25})):
+        store = open_store(tmp_path / f"{name}.duckdb")
+        run_id = make_run_id(name, "t", num_fewshot=0, fewshot_seed=0)
+        store.write_samples(
+            [SampleRecord(run_id=run_id, model=name, task="t", doc_id="0", metrics=metrics)]
+        )
+        export_samples(store, tmp_path / f"out-{name}")
+    mixed = tmp_path / "mixed"
+    shutil.copytree(tmp_path / "out-a" / "model=a", mixed / "model=a")
+    shutil.copytree(tmp_path / "out-b" / "model=b", mixed / "model=b")
+    scores = open_store(mixed).scores()
+    assert scores[["model", "metric", "value"]].values.tolist() == [
+        ["a", "acc", 1.0],
+        ["b", "acc", 0.0],
+        ["b", "f1", 0.25],
+    ]

@@ -127,7 +127,9 @@ class _Layout:
                     "store file nor a Parquet store (what `assay export --format parquet` writes)"
                 )
             self.columns: dict[str, str] = {}
+            self.uniform = True  # every file has the same columns: no union by name needed
             if self.files:
+                self.uniform = self._uniform(con)
                 described = con.execute(f"DESCRIBE SELECT * FROM {self.reader}").fetchall()
                 self.columns = {row[0]: row[1] for row in described}
             self.meta = self._meta(con)
@@ -153,9 +155,20 @@ class _Layout:
     @property
     def reader(self) -> str:
         return (
-            f"read_parquet({_lit(self.data_glob)}, hive_partitioning = true, "
-            "union_by_name = true, hive_types = {'model': VARCHAR, 'task': VARCHAR})"
+            f"read_parquet({_lit(self.data_glob)}, hive_partitioning = true, union_by_name = "
+            f"{str(not self.uniform).lower()}, hive_types = {{'model': VARCHAR, 'task': VARCHAR}})"
         )
+
+    def _uniform(self, con: duckdb.DuckDBPyConnection) -> bool:
+        """Whether all files have the same columns and types (what one export writes): then
+        every query reads them without ``union_by_name``, which reads every file's footer."""
+        (schemas,) = con.execute(
+            "SELECT count(DISTINCT columns) FROM (SELECT file_name, string_agg(name || ':' || "
+            "coalesce(type, '') || ':' || coalesce(logical_type, ''), chr(31) ORDER BY name) "
+            "AS columns FROM parquet_schema(?) GROUP BY file_name)",
+            [self.data_glob],
+        ).fetchone()
+        return schemas <= 1
 
     def side(self, table: str | None) -> str:
         return f"{self.location}/{SIDECAR}/{table or '*'}{SIDE_SUFFIX}"
