@@ -8,7 +8,8 @@ read-only. Every read (``Store.evidence``, ``samples``, ``scores``, SQL typed by
 export, a merge that takes the folder as an input) runs unchanged on it:
 
 * ``samples``: ``model=*/task=*/*.parquet`` read with Hive partitioning (a filter on model or
-  task skips the other folders), cast to the store's column types;
+  task skips the other folders; files with different columns are read by name), cast to the
+  store's column types;
 * ``sample_metrics`` and ``scores``: the ``metric.<name>`` columns unpivoted (a NULL cell is no
   metric), plus the NULL-valued metrics the export listed in ``.assay/null_metrics.pq``;
 * ``models``, ``runs``, ``battles``, ``meta``: the export's ``.assay/<table>.pq``. An export of
