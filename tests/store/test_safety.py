@@ -29,7 +29,7 @@ from assay.store import (
     open_store,
 )
 from assay.store import _store as store_module
-from assay.store._export import MARKER
+from assay.store._export import MARKER, SIDE_TABLES
 
 
 def _sha(path: Path) -> str:
@@ -110,9 +110,11 @@ def test_export_overwrite_keeps_every_other_file_byte_for_byte(store, tmp_path):
     assert {k: after[k] for k in others} == others
     written = sorted(k for k in after if k not in others)
     assert MARKER in written
-    parts = [k for k in written if k != MARKER]
+    tables = [k for k in written if k.startswith(".assay/")]  # the store's other tables
+    assert tables == [f".assay/{t}.pq" for t in sorted(SIDE_TABLES)]
+    parts = [k for k in written if k not in (MARKER, *tables)]
     assert len(parts) == 4 and all(k.startswith("model=") and "/task=" in k for k in parts)
-    assert json.loads((project / MARKER).read_text())["files"] == parts
+    assert json.loads((project / MARKER).read_text())["files"] == tables + parts
     back = open_store(tmp_path / "back.duckdb")
     for part in parts:
         import_samples(back, project / part)

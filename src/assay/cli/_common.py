@@ -21,7 +21,7 @@ from rich.text import Text
 
 from assay.core import format_number, to_jsonable
 from assay.errors import InputError, StoreMissing
-from assay.store import Store, default_store_path, existing_store
+from assay.store import Store, existing_store, open_store
 
 # Everything printed is text: a model, task, metric or file name (or an error message) holding
 # "[/bold]" or ":x:" prints as written, never as Rich markup or an emoji. Style with Text/style=.
@@ -48,9 +48,10 @@ def plain_tables() -> bool:
 
 def get_store(path: Path | None, *, must_exist: bool = False) -> Store:
     """Open the store named by --store / $ASSAY_STORE / ./assay.duckdb; with ``must_exist``
-    a missing store is the one-line failure of :func:`assay.store.existing_store`."""
+    a missing store is the one-line failure of :func:`assay.store.existing_store`. Without it the
+    store is written to: a Parquet folder (read-only) is refused in one line."""
     if not must_exist:
-        return Store(path or default_store_path())
+        return open_store(path, for_writing=True)
     try:
         return existing_store(path, hint=", or pass --store")
     except StoreMissing as exc:

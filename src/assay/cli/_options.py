@@ -28,7 +28,8 @@ StoreOption = Annotated[
     typer.Option(
         "--store",
         envvar="ASSAY_STORE",
-        help="DuckDB store file (default: ./assay.duckdb, or $ASSAY_STORE).",
+        help="DuckDB store file, or a Parquet export folder to read (default: ./assay.duckdb, "
+        "or $ASSAY_STORE).",
         show_default=False,
     ),
 ]

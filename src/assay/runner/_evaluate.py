@@ -183,7 +183,7 @@ def _store_or_path(store: Store | str | os.PathLike[str] | None) -> tuple[Store 
         return store, store.path
     path = Path(store) if store is not None else default_store_path()
     if path.exists():
-        return open_store(path), path
+        return open_store(path, for_writing=True), path
     folder = path.parent
     while not folder.exists() and folder != folder.parent:
         folder = folder.parent

@@ -1,4 +1,5 @@
-"""The result store: per-sample records, runs, models and battles in one DuckDB file."""
+"""The result store: per-sample records, runs, models and battles in one DuckDB file (or, to
+read, a folder of Parquet files an export wrote)."""
 
 from ._aggregates import metric_summary
 from ._battles import battle_chunks, battle_id, battle_ids
@@ -12,11 +13,12 @@ from ._lighteval import import_lighteval, read_lighteval
 from ._lm_eval import import_lm_eval, read_lm_eval
 from ._lm_eval_export import export_lm_eval
 from ._merge import merge_stores
+from ._parquet import ParquetStore, existing_store, open_store
 from ._records import WINNERS, Battle, ModelInfo, RunInfo, SampleRecord, make_run_id, stable_hash
 from ._sample_import import import_samples
 from ._schema import SCHEMA_VERSION
 from ._sources import import_path, scratch_store
-from ._store import Store, default_store_path, existing_store, open_store
+from ._store import Store, default_store_path
 from ._tables import read_table
 
 __all__ = [
@@ -27,6 +29,7 @@ __all__ = [
     "Evidence",
     "ImportSummary",
     "ModelInfo",
+    "ParquetStore",
     "RunInfo",
     "SampleRecord",
     "Store",

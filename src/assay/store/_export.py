@@ -3,7 +3,12 @@
 Exported samples are one row per sample with its metrics as ``metric.<name>`` columns,
 partitioned Hive-style as ``model=<m>/task=<t>/data_0.<ext>`` (Spark, Ray, Polars and DuckDB
 read the folder directly); the partition columns are also kept inside each file, so a single
-file can be imported on its own.
+file can be imported on its own. A Parquet export also writes the store's other tables beside
+them, in the hidden folder ``.assay/`` as ``meta.pq``, ``models.pq``, ``runs.pq``, ``battles.pq``
+and ``null_metrics.pq`` (the (sample, metric) pairs whose value is NULL, which the wide columns
+cannot tell from a missing metric): with them the folder is a read-only store of its own
+(``--store DIR``, ``assay.store._parquet``). Their names do not end in ``.parquet``, so a
+``**/*.parquet`` glob over the folder reads the samples alone, as before.
 
 An export never deletes what it did not write. It refuses a folder that is not empty unless
 ``overwrite``; then it replaces only the partition files a previous export listed in the
@@ -30,6 +35,19 @@ from ._store import Store
 FORMATS = {"parquet": "parquet", "csv": "csv", "jsonl": "json"}
 MARKER = ".assay-export"
 METRIC_PREFIX = "metric."
+SIDECAR = ".assay"
+"""The hidden folder of a Parquet export holding the store's tables other than the samples."""
+SIDE_TABLES = ("meta", "models", "runs", "battles", "null_metrics")
+SIDE_SUFFIX = ".pq"
+_SIDE_QUERIES = {
+    "meta": "SELECT key, value FROM meta ORDER BY key",
+    "models": "SELECT * FROM models ORDER BY model",
+    "runs": "SELECT * FROM runs ORDER BY run_id",
+    "battles": "SELECT * FROM battles ORDER BY battle_id",
+    "null_metrics": 'SELECT run_id, doc_id, "repeat", metric FROM sample_metrics '
+    'SEMI JOIN samples USING (run_id, doc_id, "repeat") WHERE value IS NULL '
+    'ORDER BY run_id, doc_id, "repeat", metric',
+}
 
 
 def _sql_string(text: str) -> str:
@@ -37,8 +55,11 @@ def _sql_string(text: str) -> str:
 
 
 def _is_partition_file(rel: str) -> bool:
-    """``model=<m>/task=<t>/<file>``: the only paths an export writes (and may replace)."""
+    """``model=<m>/task=<t>/<file>`` and ``.assay/<table>.pq``: the only paths an export
+    writes (and may replace)."""
     parts = PurePosixPath(rel).parts
+    if len(parts) == 2 and parts[0] == SIDECAR:
+        return parts[1] in {t + SIDE_SUFFIX for t in SIDE_TABLES}
     return (
         len(parts) == 3
         and parts[0].startswith("model=")
@@ -137,6 +158,8 @@ def _install(out: Path, staging: Path, written: list[str], previous: set[str], f
         if stale.is_file() and not stale.is_symlink():
             stale.unlink()
         for folder in (stale.parent, stale.parent.parent):
+            if folder == out:
+                break
             try:
                 folder.rmdir()  # only if now empty
             except OSError:
@@ -146,6 +169,14 @@ def _install(out: Path, staging: Path, written: list[str], previous: set[str], f
         target.parent.mkdir(parents=True, exist_ok=True)
         os.replace(staging / rel, target)
     _write_marker(out, fmt, written)
+
+
+def _copy_tables(con: duckdb.DuckDBPyConnection, folder: Path) -> None:
+    """The store's tables other than the samples, one Parquet file each, into ``folder``."""
+    folder.mkdir()
+    for table in SIDE_TABLES:
+        target = _sql_string(str(folder / f"{table}{SIDE_SUFFIX}"))
+        con.execute(f"COPY ({_SIDE_QUERIES[table]}) TO {target} (FORMAT parquet)")
 
 
 def export_samples(
@@ -167,7 +198,8 @@ def export_samples(
             out.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise InputError(f"{out}: cannot create the folder ({exc.strerror or exc})") from None
-        if count == 0:
+        tables = fmt == "parquet"  # the other tables: the folder is a store of its own
+        if count == 0 and not tables:
             return 0
         staging = Path(tempfile.mkdtemp(prefix=".assay-export-", dir=out))
         try:
@@ -177,7 +209,10 @@ def export_samples(
             if fmt == "csv":
                 options += ", HEADER true"
             try:
-                con.execute(f"COPY ({_query(con)}) TO {_sql_string(str(staging))} ({options})")
+                if count:
+                    con.execute(f"COPY ({_query(con)}) TO {_sql_string(str(staging))} ({options})")
+                if tables:
+                    _copy_tables(con, staging / SIDECAR)
             except duckdb.IOException as exc:
                 first = str(exc).strip().splitlines()[0]
                 raise InputError(f"{out}: export failed: {first}") from None

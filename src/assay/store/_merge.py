@@ -15,6 +15,9 @@ was (or absent). The inputs are attached read-only. Rows are united by their key
 * models by name: the first non-null value of each field (family, params, tokens, release date...).
 * battles by ``battle_id`` (:func:`assay.store.battle_id`: one vote, one id, whoever wrote it).
 
+An input may be a folder of Parquet files an export wrote (``assay.store._parquet``: shards on
+shared storage): its database of views over the files is attached like a store file.
+
 Merging a store again adds nothing. "First" is the existing output, then the inputs in order.
 """
 
@@ -34,6 +37,7 @@ import pandas as pd
 from assay.errors import InputError, StoreMissing
 
 from ._battles import ASSAY_ID, MIGRATION_KEY, MIGRATION_VALUE, UPSERT, merged_battles
+from ._parquet import ParquetStore, parquet_location
 from ._schema import BATTLE_COLUMNS, METRIC_COLUMNS, MODEL_COLUMNS, RUN_COLUMNS, SAMPLE_COLUMNS
 from ._store import Store, _conform, _registered
 
@@ -66,11 +70,16 @@ def _counts(con: duckdb.DuckDBPyConnection) -> dict[str, int]:
     return {t: con.execute(f"SELECT count(*) FROM main.{t}").fetchall()[0][0] for t in TABLES}
 
 
-def _check_input(path: Path) -> Path:
-    """``path`` as an existing assay store of this schema (opened read-only), else one line."""
+def _check_input(path: Path, attach: dict[Path, Any]) -> Path:
+    """``path`` as an existing assay store of this schema (opened read-only), else one line.
+    A Parquet folder (or URL) goes in ``attach``: its view database is what is attached."""
+    if parquet_location(path) is not None:
+        store = ParquetStore(path)  # refuses folders that hold no export
+        attach[Path(store.location)] = store  # kept open (alive) until the merge ends
+        return Path(store.location)
     if not path.exists():
         raise StoreMissing(f"store merge: no store at {path}")
-    Store(path, read_only=True)  # refuses folders, non-stores, damaged or newer files
+    Store(path, read_only=True)  # refuses non-stores, damaged or newer files
     return path.resolve()
 
 
@@ -251,11 +260,15 @@ def merge_stores(
     if not inputs:
         raise InputError("store merge: give at least one input store")
     if out.is_dir():
-        raise InputError(f"store merge: -o {out} is a folder, not a store file")
+        raise InputError(
+            f"store merge: -o {out} is a folder, not a store file (a folder of Parquet files "
+            "is read-only: merge into a .duckdb file, then `assay export` it)"
+        )
     target = out.resolve()
     sources: list[Path] = []
+    parquet: dict[Path, Any] = {}
     for raw in inputs:
-        resolved = _check_input(Path(raw))
+        resolved = _check_input(Path(raw), parquet)
         if resolved == target:
             raise InputError(
                 f"store merge: {raw} is also the output: inputs are never modified "
@@ -285,7 +298,8 @@ def merge_stores(
             before = _counts(con)
             aliases = []
             for i, path in enumerate(sources):
-                con.execute(f"ATTACH {_literal(path)} AS src{i} (READ_ONLY)")
+                held = parquet[path].database if path in parquet else path
+                con.execute(f"ATTACH {_literal(held)} AS src{i} (READ_ONLY)")
                 aliases.append((f"src{i}", path))
             con.execute("BEGIN TRANSACTION")
             try:
