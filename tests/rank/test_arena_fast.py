@@ -12,7 +12,14 @@ import pandas as pd
 import pytest
 
 from assay.errors import InputError
-from assay.rank import _battles, _pairwise, fit_battles, read_battles, store_battles
+from assay.rank import (
+    _battle_files,
+    _pairwise,
+    aggregate_battles,
+    fit_battles,
+    read_battles,
+    store_battles,
+)
 from assay.rank._fit import fit_pairs
 from assay.store import open_store
 
@@ -40,13 +47,13 @@ def _arena(path: Path, n: int = 3000, k: int = 6, seed: int = 1) -> Path:
 
 
 def _careful(monkeypatch) -> None:
-    monkeypatch.setattr(_battles, "_read_jsonl_duckdb", lambda path: None)
-    monkeypatch.setattr(_battles, "_read_jsonl_fast", lambda path: None)
+    monkeypatch.setattr(_battle_files, "_read_jsonl_duckdb", lambda path: None)
+    monkeypatch.setattr(_battle_files, "_read_jsonl_fast", lambda path: None)
 
 
 def test_duckdb_reader_gives_the_careful_readers_battles_and_ratings(tmp_path, monkeypatch):
     file = _arena(tmp_path / "arena.jsonl")
-    assert _battles._read_jsonl_duckdb(file) is not None  # the fast path is taken
+    assert _battle_files._read_jsonl_duckdb(file) is not None  # the fast path is taken
     fast = read_battles(file, extras=True)
     fast_bt = fit_battles(fast, bootstrap=200, seed=3)
     fast_sw = fit_battles(fast, ci="sandwich")
@@ -91,7 +98,7 @@ def test_blank_lines_keep_their_line_numbers(tmp_path):
     lines.insert(2, "")  # the bad row moves to line 6
     lines[5] = '{"model_a": "m1", "model_b": "m2", "winner": "m1"}'
     file.write_text("\n".join(lines) + "\n")
-    assert _battles._read_jsonl_duckdb(file) is None  # DuckDB skips blank lines: not used
+    assert _battle_files._read_jsonl_duckdb(file) is None  # DuckDB skips blank lines: not used
     with pytest.raises(InputError, match="line 6: field 'winner'"):
         read_battles(file)
 
@@ -100,7 +107,7 @@ def test_bootstrap_in_blocks_is_one_seeded_stream_per_block(tmp_path, monkeypatc
     battles = read_battles(_arena(tmp_path / "arena.jsonl", n=800))
     monkeypatch.setattr(_pairwise, "replicate_block", lambda dim: 7)
     got = fit_battles(battles, bootstrap=30, seed=11)
-    pairs = _battles.aggregate_battles(battles)
+    pairs = aggregate_battles(battles)
     k = len(pairs.models)
     start = fit_pairs(pairs.pair_i, pairs.pair_j, pairs.counts, k)
     want = []

@@ -14,7 +14,7 @@ from typer.testing import CliRunner
 from assay.cli import app
 from assay.errors import InputError
 from assay.rank import ELO_PER_LOGIT, fit_battles, read_battles, style_design, text_style
-from assay.rank._battles import _read_jsonl, _read_jsonl_fast
+from assay.rank._battle_files import _read_jsonl, _read_jsonl_fast
 
 NAMES = np.array(["m0", "m1", "m2", "m3", "m4"])
 

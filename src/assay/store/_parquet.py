@@ -38,6 +38,7 @@ import duckdb
 from assay.errors import InputError, StoreMissing
 
 from ._export import METRIC_PREFIX, SIDE_SUFFIX, SIDE_TABLES, SIDECAR
+from ._file_checks import _first_line
 from ._schema import (
     BATTLE_COLUMNS,
     METRIC_COLUMNS,
@@ -101,11 +102,6 @@ def _casts(columns: dict[str, str], present) -> str:
 
 def _empty(columns: dict[str, str]) -> str:
     return f"SELECT {_casts(columns, ())} WHERE false"
-
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__
 
 
 class _Layout:
