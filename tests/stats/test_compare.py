@@ -221,3 +221,29 @@ def test_perplexity_intervals_are_formed_on_the_log_scale():
     assert row["ci_low"] > 0 and row["method"] == f"{est.method}+log"
     same = compare(scores.assign(metric="bits_per_byte")).scores.iloc[0]
     assert (same["ci_low"], same["ci_high"]) == pytest.approx((est.ci_low, est.ci_high))
+
+
+def test_intervals_stay_inside_the_metrics_bounds():
+    # token F1 lives in [0, 1]: a t-interval of 6 documents mostly at 0 would start below 0
+    values = np.array([0.0, 0.0, 0.0, 0.0, 0.0, 0.3])
+    rows = [
+        {"model": m, "task": "t", "doc_id": str(d), "metric": "f1", "value": v * k, "repeat": 0}
+        for m, k in (("a", 1.0), ("b", 2.0))
+        for d, v in enumerate(values)
+    ]
+    scores = compare(pd.DataFrame(rows)).scores.set_index("model")
+    raw = mean_ci(values, method="t")
+    assert raw.ci_low < 0  # what the t-interval alone gives
+    assert scores.loc["a", "ci_low"] == 0.0
+    assert scores.loc["a", "ci_high"] == pytest.approx(raw.ci_high)
+    assert scores.loc["b", "ci_low"] == 0.0 and scores.loc["b", "ci_high"] <= 1.0
+
+
+def test_overall_rows_do_not_average_rankings_with_accuracy(make_scores):
+    # one QA task scored by acc, one retrieval task by NDCG@10 and one by MRR: three kinds
+    acc = make_scores({"a": 0.7, "b": 0.5}, tasks=("qa",), n=60)
+    ndcg = make_scores({"a": 0.4, "b": 0.3}, tasks=("search",), n=60).assign(metric="ndcg@10")
+    mrr = make_scores({"a": 0.4, "b": 0.3}, tasks=("faq",), n=60).assign(metric="mrr")
+    res = compare(pd.concat([acc, ndcg, mrr]), overall=True)
+    overall = res.scores[res.scores["task"] == "(all)"]
+    assert sorted(overall[overall["model"] == "a"]["metric"]) == ["acc", "mrr", "ndcg@10"]

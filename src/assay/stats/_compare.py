@@ -12,6 +12,7 @@ import pandas as pd
 from threadpoolctl import threadpool_limits
 
 from assay.core import (
+    METRIC_FAMILIES,
     MetricInfo,
     MetricMap,
     accepts_confidence,
@@ -223,10 +224,21 @@ def _maximal_cliques(near: list[int], m: int) -> list[int]:
 
 def _overall_kind(info: MetricInfo) -> str:
     """Which metrics may share an "(all)" row: accuracy-like shares (higher is better, bounded
-    in [0, 1], not log-scale: acc, exact_match, ...) share "accuracy"; every other metric
-    (perplexities, losses, unbounded scores) is its own kind."""
-    share = info.higher_is_better and info.bounds == (0.0, 1.0) and not info.log_scale
+    in [0, 1], not log-scale, a mean of per-sample values: acc, exact_match, f1, ...) share
+    "accuracy"; every other metric (perplexities, losses, unbounded scores, corpus and discovery
+    metrics, rankings' NDCG / MRR / recall@k, interval coverage) is its own kind."""
+    ranking = info.name in _RANKING or info.name.split("@")[0] in METRIC_FAMILIES
+    share = (
+        info.higher_is_better
+        and info.bounds == (0.0, 1.0)
+        and info.interval == "clustered"
+        and not ranking
+    )
     return "accuracy" if share else info.name
+
+
+#: Built-in ranking metrics that are not shares of right answers (the ``@k`` families too).
+_RANKING = ("ndcg", "mrr")
 
 
 def _overall_scores(scores: pd.DataFrame, alpha: float, metrics: MetricMap) -> pd.DataFrame:
@@ -426,12 +438,18 @@ def _correction_key(correction: str) -> str:
 def _scale_interval(est, info) -> tuple[float, float, str]:
     """The interval of ``est`` on the metric's scale: for a log-scale metric (perplexity) the
     delta method on log(mean), SE(log m) = SE/m, so mean · exp(±q · SE / mean) — positive and
-    right-skewed — with the same quantile q as the symmetric interval."""
+    right-skewed — with the same quantile q as the symmetric interval. Either way the interval
+    stays inside the metric's ``bounds`` (a t-interval of a mean of values in [0, 1] near an end
+    would otherwise leave them)."""
     if not info.log_scale or not (est.mean > 0 and est.stderr > 0):
-        return est.ci_low, est.ci_high, est.method
-    q = (est.ci_high - est.mean) / est.stderr
-    spread = math.exp(q * est.stderr / est.mean)
-    return est.mean / spread, est.mean * spread, f"{est.method}+log"
+        low, high, method = est.ci_low, est.ci_high, est.method
+    else:
+        q = (est.ci_high - est.mean) / est.stderr
+        spread = math.exp(q * est.stderr / est.mean)
+        low, high, method = est.mean / spread, est.mean * spread, f"{est.method}+log"
+    if info.bounds is not None:
+        low, high = max(low, info.bounds[0]), min(high, info.bounds[1])
+    return low, high, method
 
 
 def _groups(
