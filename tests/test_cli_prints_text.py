@@ -90,3 +90,29 @@ def test_tasks_show_prints_prompts_and_targets_as_written(tmp_path):
     assert code == 0, err
     assert "say :x: or [bold]no[/bold]" in out and "':+1: [/i]'" in out
     assert "❌" not in out and "👍" not in out
+
+
+def test_control_characters_print_as_visible_escapes(tmp_path):
+    # a model name holding ESC sequences (recolour, set the terminal's title) and a bell
+    evil = "m\x1b[31mred\x1b]0;pwned\x07"
+    store = Store(tmp_path / "s.duckdb")
+    records = []
+    for model in (evil, "plain"):
+        store.upsert_run(RunInfo(run_id=f"r-{model}", model=model, task="t", source="assay"))
+        records += [
+            SampleRecord(
+                run_id=f"r-{model}",
+                model=model,
+                task="t",
+                doc_id=f"d{i}",
+                metrics={"acc": float(i % 3 == 0)},
+            )
+            for i in range(12)
+        ]
+    store.write_samples(records)
+    base = ["compare", "--store", store.path]
+    for argv in (base, [*base, "--format", "tsv"], [*base, "-m", evil, "-m", "x"]):
+        code, out, err = run_main(argv)
+        assert "\x1b" not in out + err and "\x07" not in out + err, argv
+    code, out, err = run_main(["compare", "--store", store.path])
+    assert code == 0 and "m\\x1b[31mred\\x1b]0;pwned\\x07" in _flat(out)

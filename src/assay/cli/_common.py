@@ -16,6 +16,7 @@ import pandas as pd
 import typer
 from rich.console import Console
 from rich.measure import Measurement
+from rich.segment import Segment
 from rich.table import Table
 from rich.text import Text
 
@@ -25,8 +26,32 @@ from assay.store import Store, existing_store, open_store
 
 # Everything printed is text: a model, task, metric or file name (or an error message) holding
 # "[/bold]" or ":x:" prints as written, never as Rich markup or an emoji. Style with Text/style=.
-console = Console(markup=False, emoji=False)
-err_console = Console(stderr=True, markup=False, emoji=False)
+#: Control characters (C0 but tab and newline, DEL, C1) as visible escapes: a model name or a
+#: file's field holding ESC must not move the cursor, recolour or retitle the user's terminal.
+_CONTROLS = {c: f"\\x{c:02x}" for c in (*range(0x00, 0x09), *range(0x0B, 0x20), *range(0x7F, 0xA0))}
+
+
+def visible(text: str) -> str:
+    """``text`` with its control characters written as ``\\xNN`` (see :data:`_CONTROLS`)."""
+    return text.translate(_CONTROLS)
+
+
+class TextConsole(Console):
+    """A Rich console that writes every character of text as text: no markup, no emoji codes,
+    and control characters (ESC, BEL, ...) in what it prints as visible ``\\xNN`` escapes —
+    Rich's own styling and cursor control are untouched."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(markup=False, emoji=False, **kwargs)
+
+    def _render_buffer(self, buffer: Iterable[Segment]) -> str:
+        return super()._render_buffer(
+            seg if seg.control else Segment(visible(seg.text), seg.style) for seg in buffer
+        )
+
+
+console = TextConsole()
+err_console = TextConsole(stderr=True)
 
 TABLE_FORMATS = ("table", "csv", "tsv", "markdown")
 """How :func:`print_table` writes a table: a Rich table, or plain csv/tsv/markdown text."""
@@ -60,7 +85,7 @@ def get_store(path: Path | None, *, must_exist: bool = False) -> Store:
 
 def one_line(text: str) -> str:
     """``text`` with its lines joined by spaces (messages must stay on one terminal line)."""
-    return " ".join(part.strip() for part in str(text).splitlines() if part.strip())
+    return visible(" ".join(part.strip() for part in str(text).splitlines() if part.strip()))
 
 
 def print_error(message: str) -> None:
@@ -212,7 +237,7 @@ def _fmt(value: Any, digits: int) -> str:
         return ""
     if isinstance(value, float):
         return format_number(value, digits, big=1e6, sci="g")
-    return str(value)
+    return visible(str(value))
 
 
 def print_table(
@@ -236,9 +261,9 @@ def print_table(
         typer.echo(_as_text(_output["format"], title, [str(c) for c in cols], cells), nl=False)
         return
     # cells, headers and title are text: a model name like "[bold]" must print as written
-    table = Table(title=Text(title) if title is not None else None, show_lines=False)
+    table = Table(title=Text(visible(title)) if title is not None else None, show_lines=False)
     for c in cols:
-        table.add_column(Text(str(c)), overflow="fold")
+        table.add_column(Text(visible(str(c))), overflow="fold")
     for row in cells:
         table.add_row(*(Text(cell) for cell in row))
     if console.is_terminal:
@@ -246,9 +271,7 @@ def print_table(
     else:
         # a pipe or file: as wide as the cells need (Rich would wrap at $COLUMNS or 80)
         wide = Measurement.get(console, console.options.update(width=_UNWRAPPED), table).maximum
-        Console(file=console.file, width=max(console.width, wide), markup=False, emoji=False).print(
-            table
-        )
+        TextConsole(file=console.file, width=max(console.width, wide)).print(table)
 
 
 _UNWRAPPED = 1_000_000

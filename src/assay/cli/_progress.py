@@ -20,6 +20,8 @@ from rich.progress import (
 )
 from rich.text import Text
 
+from ._common import TextConsole
+
 __all__ = ["Update", "progress_bar"]
 
 Update = Callable[..., None]
@@ -37,7 +39,7 @@ class _Count(ProgressColumn):
 
 def progress_console() -> Console:
     """The console progress goes to: stderr (looked up now, so a redirected stderr counts)."""
-    return Console(stderr=True, markup=False, emoji=False)
+    return TextConsole(stderr=True)
 
 
 @contextmanager
