@@ -10,7 +10,7 @@ from scipy import stats as sps
 
 from assay.core import MetricMap, metric_info
 
-from ._compare import Comparison
+from ._compare import SCORE_COLUMNS, Comparison
 
 __all__ = ["chance_levels", "chance_test", "chance_tests", "headline_chance"]
 
@@ -89,19 +89,7 @@ def chance_tests(
     """Each model's score (on each task's ``headline`` metric, else every compared metric)
     against the task's ``chance`` level by :func:`chance_test`: model, task, metric, n, mean,
     stderr, ci_low, ci_high, chance, p_value, test."""
-    cols = [
-        "model",
-        "task",
-        "metric",
-        "n",
-        "mean",
-        "stderr",
-        "ci_low",
-        "ci_high",
-        "chance",
-        "p_value",
-        "test",
-    ]
+    cols = [*SCORE_COLUMNS[:-1], "chance", "p_value", "test"]  # the score row, method → test
     s = comp.scores[comp.scores["task"].isin(list(chance))]
     if headline is not None:
         s = s[s["metric"].to_numpy() == s["task"].map(headline).to_numpy()]
