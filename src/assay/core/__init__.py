@@ -48,7 +48,16 @@ from ._quantile import (
     sort_quantiles,
     weighted_interval_score,
 )
-from ._readers import csv_chunks, decode_text, iter_jsonl, jsonl_chunks, read_csv_rows, read_text
+from ._readers import (
+    csv_chunks,
+    decode_text,
+    iter_jsonl,
+    json_row,
+    jsonl_chunks,
+    parse_json,
+    read_csv_rows,
+    read_text,
+)
 from ._retrieval import ndcg, pad_lists, ranked_relevance, recall_at_k, reciprocal_rank
 from ._settings import (
     DEFAULT_CONFIDENCE,
@@ -86,10 +95,12 @@ __all__ = [
     "headline_metric",
     "csv_chunks",
     "iter_jsonl",
+    "json_row",
     "level_label",
     "jsonl_chunks",
     "limit",
     "limit_message",
+    "parse_json",
     "lower_is_better",
     "metric_info",
     "metric_spec",

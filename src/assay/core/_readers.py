@@ -10,7 +10,7 @@ import csv
 import io
 import itertools
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +28,37 @@ def decode_text(path: Path, data: bytes, lineno: int | None = None) -> str:
         line = lineno if lineno is not None else data.count(b"\n", 0, exc.start) + 1
         byte = data[exc.start]
         raise InputError(f"{path}: line {line}: not valid UTF-8 (byte 0x{byte:02x})") from None
+
+
+def parse_json(
+    text: str,
+    where: str | Path,
+    line: int | None = None,
+    *,
+    constants: Callable[[str], Any] | None = None,
+) -> Any:
+    """``text`` parsed as JSON, every problem an :class:`InputError` naming ``where`` and the
+    line (``line``: the file's line that ``text`` is, for a JSON lines row; else the line of
+    the error): ``FILE: line N: not valid JSON (...)``, or ``JSON nested too deeply``.
+    ``constants``: json's ``parse_constant`` (what ``NaN`` and ``Infinity`` become)."""
+    try:
+        return json.loads(text, parse_constant=constants)
+    except json.JSONDecodeError as exc:
+        at = exc.lineno if line is None else line
+        raise InputError(f"{where}: line {at}: not valid JSON ({exc.msg})") from None
+    except RecursionError:
+        at = "" if line is None else f": line {line}"
+        raise InputError(f"{where}{at}: JSON nested too deeply") from None
+
+
+def json_row(
+    text: str, path: str | Path, line: int, *, constants: Callable[[str], Any] | None = None
+) -> dict[str, Any]:
+    """One JSON lines row (line ``line`` of ``path``): a JSON object, else an InputError."""
+    row = parse_json(text, path, line, constants=constants)
+    if not isinstance(row, dict):
+        raise InputError(f"{path}: line {line}: not a JSON object (got {row!r:.40})")
+    return row
 
 
 def read_text(path: str | Path) -> str:
@@ -125,15 +156,7 @@ def _jsonl_objects(path: Path, hook) -> Iterator[tuple[int, dict[str, Any], int]
             line = decode_text(path, raw, lineno)
             if not line.strip():
                 continue
-            try:
-                row = json.loads(line, parse_constant=hook)
-            except json.JSONDecodeError as exc:
-                raise InputError(f"{path}: line {lineno}: not valid JSON ({exc.msg})") from None
-            except RecursionError:
-                raise InputError(f"{path}: line {lineno}: JSON nested too deeply") from None
-            if not isinstance(row, dict):
-                raise InputError(f"{path}: line {lineno}: not a JSON object (got {row!r:.40})")
-            yield lineno, row, len(raw)
+            yield lineno, json_row(line, path, lineno, constants=hook), len(raw)
 
 
 def jsonl_chunks(

@@ -11,7 +11,6 @@ whole only up to ``ASSAY_MAX_JSON_VALUE_CHARS``.
 from __future__ import annotations
 
 import io
-import json
 import struct
 import sys
 import zipfile
@@ -19,7 +18,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from assay.core import ReadBudget, decode_text
+from assay.core import ReadBudget, decode_text, parse_json
 from assay.errors import InputError
 
 from ._json_stream import Elements, TopLevel
@@ -54,12 +53,7 @@ def log_files(path: Path) -> list[Path]:
 
 def _json(path: Path, raw: bytes, member: str = "") -> Any:
     where = f"{path}: {member}" if member else str(path)
-    try:
-        return json.loads(decode_text(path, raw), parse_constant=lambda c: float(c))
-    except json.JSONDecodeError as exc:
-        raise InputError(f"{where}: line {exc.lineno}: not valid JSON ({exc.msg})") from None
-    except RecursionError:
-        raise InputError(f"{where}: JSON nested too deeply") from None
+    return parse_json(decode_text(path, raw), where, constants=float)
 
 
 def _zstd_member(

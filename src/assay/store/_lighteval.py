@@ -23,7 +23,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from assay.core import decode_text, limit, limit_message
+from assay.core import decode_text, limit, limit_message, parse_json
 from assay.errors import InputError
 
 from ._import_runs import ImportSummary, Part, Progress, Steps, chunked, given_model, write_parts
@@ -91,16 +91,11 @@ def read_small_json(path: Path) -> Any:
         raw = path.read_bytes()
     except OSError as exc:
         raise InputError(f"{path}: cannot be read ({exc.strerror or exc})") from None
-    return json.loads(decode_text(path, raw), parse_constant=float)
+    return parse_json(decode_text(path, raw), path, constants=float)
 
 
 def _read_json(path: Path) -> dict[str, Any]:
-    try:
-        data = read_small_json(path)
-    except json.JSONDecodeError as exc:
-        raise InputError(f"{path}: line {exc.lineno}: not valid JSON ({exc.msg})") from None
-    except RecursionError:
-        raise InputError(f"{path}: JSON nested too deeply") from None
+    data = read_small_json(path)
     if not isinstance(data, dict):
         raise InputError(f"{path}: not a JSON object, so not a lighteval results file")
     for field in ("config_general", "results"):

@@ -58,12 +58,7 @@ def _number(value: Any) -> float | None:
 
 
 def _read_results(path: Path) -> dict[str, Any]:
-    try:
-        data = read_small_json(path)
-    except json.JSONDecodeError as exc:
-        raise InputError(f"{path}: line {exc.lineno}: not valid JSON ({exc.msg})") from None
-    except RecursionError:
-        raise InputError(f"{path}: JSON nested too deeply") from None
+    data = read_small_json(path)
     if not isinstance(data, dict) or "results" not in data:
         raise _fail(path, "top level", "results", "missing: not an lm-eval results file")
     for key in ("results", "config", "configs", "n-shot", "versions"):

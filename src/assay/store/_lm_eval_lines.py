@@ -9,7 +9,6 @@ document's first line, by their offsets. Memory holds one document's lines, neve
 
 from __future__ import annotations
 
-import json
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,7 +17,7 @@ from typing import Any, BinaryIO
 import duckdb
 import pandas as pd
 
-from assay.core import decode_text, limit, limit_message
+from assay.core import decode_text, json_row, limit, limit_message
 from assay.errors import InputError
 
 _BATCH = 50_000  # keys sent to DuckDB at once, and rows fetched back
@@ -33,15 +32,7 @@ def _line(path: Path, lineno: int, raw: bytes, most: int) -> dict[str, Any] | No
     line = decode_text(path, raw, lineno)
     if not line.strip():
         return None
-    try:
-        row = json.loads(line)
-    except json.JSONDecodeError as exc:
-        raise InputError(f"{path}: line {lineno}: not valid JSON ({exc.msg})") from None
-    except RecursionError:
-        raise InputError(f"{path}: line {lineno}: JSON nested too deeply") from None
-    if not isinstance(row, dict):
-        raise InputError(f"{path}: line {lineno}: not a JSON object (got {row!r:.40})")
-    return row
+    return json_row(line, path, lineno)
 
 
 def iter_lines(path: Path) -> Iterator[tuple[int, int, dict[str, Any]]]:

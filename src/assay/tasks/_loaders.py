@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from assay.core import iter_jsonl, read_csv_rows, read_text, to_jsonable
+from assay.core import iter_jsonl, parse_json, read_csv_rows, read_text, to_jsonable
 from assay.errors import InputError
 
 from ._docs import make_docs
@@ -47,10 +47,7 @@ def read_records(path: str | Path) -> list[dict[str, Any]]:
     if suffix == ".jsonl":
         return [row for _, row in iter_jsonl(path)]
     if suffix == ".json":
-        try:
-            data = json.loads(read_text(path))
-        except json.JSONDecodeError as exc:
-            raise InputError(f"{path}: line {exc.lineno}: not valid JSON ({exc.msg})") from None
+        data = parse_json(read_text(path), path)
         if isinstance(data, dict):
             data = data.get("data", data.get("examples"))
         if not isinstance(data, list) or not all(isinstance(r, dict) for r in data):
@@ -299,10 +296,7 @@ def bigbench_task(path: str | Path, **task_options: Any) -> Task:
     """
     path = Path(path)
     where = str(path)
-    try:
-        spec = json.loads(read_text(path))
-    except json.JSONDecodeError as exc:
-        raise InputError(f"{where}: line {exc.lineno}: not valid JSON ({exc.msg})") from None
+    spec = parse_json(read_text(path), where)
     if not isinstance(spec, dict) or not isinstance(spec.get("examples"), list):
         raise InputError(f"{where}: key 'examples' missing or not a list (BIG-bench JSON task)")
     unknown = sorted(set(spec) - _BIGBENCH_KEYS)
