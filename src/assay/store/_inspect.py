@@ -20,14 +20,15 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 from assay.errors import InputError
 
-from ._import_runs import ImportSummary, Part, Progress, Steps, chunked, given_model, write_parts
+from ._import_runs import ImportSummary, Part, Progress, chunked, given_model
 from ._inspect_logs import LOG_VERSIONS, log_files, open_log
+from ._log_import import each_file, import_log
 from ._records import ModelInfo, RunInfo, SampleRecord, make_run_id
 from ._store import Store
 
@@ -216,10 +217,7 @@ def _run(path: Path, log: dict[str, Any], model: str | None) -> RunInfo:
 
 def _parts(path: str | Path, model: str | None, progress: Progress) -> Iterator[Part]:
     """One part per log file: its run, read from the header, and its samples as read."""
-    files = list(log_files(Path(path)))
-    for k, file in enumerate(files):
-        if progress is not None:
-            progress(k, len(files))
+    for file in each_file(log_files(Path(path)), progress):
         log, samples = open_log(file)
         run = _run(file, log, model)
         model_info = ModelInfo(model=run.model, spec=f"inspect:{log['eval']['model']}")
@@ -249,7 +247,7 @@ def _twice(doc_id: str, repeat: int, label: str, first: str) -> str:
     )
 
 
-def _empty(path: str | Path) -> Any:
+def _empty(path: str | Path) -> Callable[[int], str]:
     return lambda errored: (
         f"{path}: no finished samples in the inspect logs"
         + (f" ({errored} errored)" if errored else "")
@@ -301,13 +299,4 @@ def import_inspect(
     import back; importing the same logs twice changes nothing. ``progress(done, total)``: one
     step per log file, then the write.
     """
-    steps = Steps(progress)
-    return write_parts(
-        store,
-        path,
-        "inspect",
-        _parts(path, given_model(model), steps.read),
-        empty=_empty(path),
-        twice=_twice,
-        steps=steps,
-    )
+    return import_log(store, path, "inspect", model, progress, _parts, _empty(path), _twice)

@@ -19,14 +19,15 @@ from __future__ import annotations
 import json
 import math
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 from assay.core import decode_text, limit, limit_message, parse_json
 from assay.errors import InputError
 
-from ._import_runs import ImportSummary, Part, Progress, Steps, chunked, given_model, write_parts
+from ._import_runs import ImportSummary, Part, Progress, chunked, given_model
+from ._log_import import each_file, import_log
 from ._records import ModelInfo, RunInfo, SampleRecord, make_run_id
 from ._store import Store
 
@@ -269,10 +270,7 @@ def _run(
 
 def _parts(path: str | Path, model: str | None, progress: Progress) -> Iterator[Part]:
     """One part per details file: its run and its rows, read a batch at a time."""
-    files = list(_details_files(Path(path)))
-    for k, file in enumerate(files):
-        if progress is not None:
-            progress(k, len(files))
+    for file in each_file(_details_files(Path(path)), progress):
         date, full_task = _date_and_task(file)
         results_file, results = _results_of(file, date)
         name = model or _model_name(results, file)
@@ -291,6 +289,10 @@ def _records(file: Path, run: RunInfo) -> Iterator[tuple[SampleRecord, str]]:
     run.extra["samples"] = count
     if skipped:
         run.extra["not_per_sample"] = sorted(skipped)
+
+
+def _empty(path: str | Path) -> Callable[[int], str]:
+    return lambda _: f"{path}: the lighteval details hold no rows"
 
 
 def _twice(doc_id: str, repeat: int, where: str, first: str) -> str:
@@ -333,13 +335,4 @@ def import_lighteval(
     model config and lighteval's date id). ``progress(done, total)``: one step per details
     file, then the write.
     """
-    steps = Steps(progress)
-    return write_parts(
-        store,
-        path,
-        "lighteval",
-        _parts(path, given_model(model), steps.read),
-        empty=lambda _: f"{path}: the lighteval details hold no rows",
-        twice=_twice,
-        steps=steps,
-    )
+    return import_log(store, path, "lighteval", model, progress, _parts, _empty(path), _twice)

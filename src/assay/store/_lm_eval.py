@@ -16,17 +16,18 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from assay.errors import InputError
 
-from ._import_runs import ImportSummary, Part, Progress, Steps, chunked, given_model, write_parts
+from ._import_runs import ImportSummary, Part, Progress, chunked, given_model
 from ._lighteval import read_small_json
 from ._lm_eval_export import read_carried
 from ._lm_eval_lines import Layout, iter_lines, line_at
+from ._log_import import each_file, import_log
 from ._records import ModelInfo, RunInfo, SampleRecord, make_run_id
 from ._store import Store
 
@@ -245,9 +246,7 @@ def _results(
     result_files = [root] if root.is_file() else sorted(root.rglob("results_*.json"))
     if not result_files:
         raise InputError(f"{root}: no results_<date>.json found (is this an lm-eval output dir?)")
-    for k, results_path in enumerate(result_files):
-        if progress is not None:
-            progress(k, len(result_files))
+    for results_path in each_file(result_files, progress):
         results = _read_results(results_path)
         name = model or _model_name(results, results_path.parent.name)
         config = results.get("config") or {}
@@ -301,6 +300,10 @@ def _parts(path: str | Path, model: str | None, progress: Progress) -> Iterator[
             yield Part(info, run, chunked(rows))
 
 
+def _empty(path: str | Path) -> Callable[[int], str]:
+    return lambda _: f"{path}: no samples_<task>_<date>.jsonl next to the results file"
+
+
 def lm_eval_models(path: str | Path) -> set[str]:
     """The model names of the lm-eval results at ``path`` (their results files only)."""
     return {info.model for info, _ in _results(path, None, None)}
@@ -333,12 +336,4 @@ def import_lm_eval(
     nothing (runs are keyed by model, task, n-shot, model args and date).
     ``progress(done, total)``: one step per results file, then the write.
     """
-    steps = Steps(progress)
-    return write_parts(
-        store,
-        path,
-        "lm-eval",
-        _parts(path, given_model(model), steps.read),
-        empty=lambda _: f"{path}: no samples_<task>_<date>.jsonl next to the results file",
-        steps=steps,
-    )
+    return import_log(store, path, "lm-eval", model, progress, _parts, _empty(path))
