@@ -18,7 +18,7 @@ from scipy import stats as sps
 
 from assay import rank, stats
 
-from ._panel import Finding, fmt, fmt_p, surprise
+from ._panel import Finding, fmt, fmt_p
 
 #: Surprise of "not distinguishable from guessing": worth reading, as a borderline result is.
 AT_CHANCE_SURPRISE = -np.log10(0.05)
@@ -74,7 +74,7 @@ def pair_findings(comp: stats.Comparison, headline: dict[str, str], level: str) 
             f"{family.over}): {verdict} "
             f"at α = {comp.alpha:g}."
         )
-        out.append(Finding(text, surprise(p_adj[i]), "pair", float(p_adj[i])))
+        out.append(Finding.tested(text, "pair", p_adj[i]))
     return out
 
 
@@ -111,12 +111,7 @@ def chance_findings(
             out.append(Finding(head + ": better than guessing.", 0.0, "chance", p))
         else:
             out.append(
-                Finding(
-                    head + ": worse than guessing, drawn to wrong answers.",
-                    surprise(p),
-                    "chance",
-                    p,
-                )
+                Finding.tested(head + ": worse than guessing, drawn to wrong answers.", "chance", p)
             )
     return out
 
@@ -133,7 +128,7 @@ def flip_finding(row: pd.Series, old: str, new: str, task: str, level: str) -> F
         f"and {pos} from wrong to right (PFR {fmt(row['pfr'])}); accuracy "
         f"{fmt(row['old_acc'])} → {fmt(row['new_acc'])} (McNemar exact p {_p_text(p)})."
     )
-    return Finding(text, surprise(p), "flips", p)
+    return Finding.tested(text, "flips", p)
 
 
 #: The variance factors in words (``repeat`` numbers sampling repeats and choice orderings).
@@ -156,7 +151,7 @@ def variance_findings(table: pd.DataFrame) -> list[Finding]:
             f"{int(r.levels)} {FACTOR_WORDS.get(r.factor, r.factor)} levels: {fmt(r.ratio, 2)}× the sampling variance of "
             f"one score, {verdict} (F-test p {_p_text(p) if p is not None else 'n/a'})."
         )
-        out.append(Finding(text, surprise(p), "variance", p))
+        out.append(Finding.tested(text, "variance", p))
     return out
 
 
@@ -168,7 +163,7 @@ def bias_finding(result: stats.PositionBias, model: str, task: str) -> Finding:
         f"p {_p_text(result.pvalue)}); averaged over each question's orderings its accuracy "
         f"is {fmt(result.permutation_accuracy)} ± {fmt(result.permutation_stderr)} (SE)."
     )
-    return Finding(text, surprise(result.pvalue), "bias", float(result.pvalue))
+    return Finding.tested(text, "bias", result.pvalue)
 
 
 def arena_findings(groups: list[rank.Ratings], level: str) -> list[Finding]:
@@ -214,5 +209,5 @@ def arena_findings(groups: list[rank.Ratings], level: str) -> list[Finding]:
             f"{top['rating'] - second['rating']:.0f} points above {second['model']} "
             f"({test})."
         )
-        out.append(Finding(text, surprise(p), "arena", p))
+        out.append(Finding.tested(text, "arena", p))
     return out

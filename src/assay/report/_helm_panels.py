@@ -21,7 +21,7 @@ from assay import stats  # noqa: E402
 from assay.core import MetricMap, Settings, plot_label  # noqa: E402
 from assay.errors import AssayError  # noqa: E402
 
-from ._panel import Finding, Panel, cell, fmt, fmt_p, new_panel, surprise  # noqa: E402
+from ._panel import Finding, Panel, cell, fmt, fmt_p, new_panel  # noqa: E402
 from ._plots import _STYLE, ACCENT, interval_plot, svg_string  # noqa: E402
 
 __all__ = ["breakdown_panel", "calibration_panel", "efficiency_panel", "reliability_panel"]
@@ -303,14 +303,13 @@ def breakdown_panel(
         best = res.groups[(res.groups["task"] == r.task) & (res.groups["model"] == r.model)]
         means = best.set_index("group")["mean"]
         panel.findings.append(
-            Finding(
+            Finding.tested(
                 f"{r.model} on {r.task}: {fmt(means[r.best_group])} at difficulty "
                 f"{r.best_group} against {fmt(means[r.worst_group])} at {r.worst_group} "
                 f"(gap {fmt(r.gap)} [{fmt(r.gap_low)}, {fmt(r.gap_high)}], Holm p "
                 f"{fmt_p(r.p_adjusted)}).",
-                surprise(r.p_adjusted),
                 "breakdown",
-                float(r.p_adjusted),
+                r.p_adjusted,
             )
         )
     panel.results["breakdown"] = res
@@ -390,13 +389,12 @@ def reliability_panel(
         )
     for _, r in res.pairs[res.pairs["p_adjusted"] < alpha].iterrows():
         panel.findings.append(
-            Finding(
+            Finding.tested(
                 f"On {r.task}, {r.model_a} is right on every variant of "
                 f"{fmt(r['diff'])} more questions than {r.model_b} "
                 f"[{fmt(r.ci_low)}, {fmt(r.ci_high)}], Holm p {fmt_p(r.p_adjusted)}.",
-                surprise(r.p_adjusted),
                 "reliability",
-                float(r.p_adjusted),
+                r.p_adjusted,
             )
         )
     panel.results["reliability"] = res

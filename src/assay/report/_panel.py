@@ -240,6 +240,12 @@ class Finding:
     kind: str
     p_value: float | None = None
 
+    @classmethod
+    def tested(cls, text: str, kind: str, p_value: float | None) -> Finding:
+        """The finding of a test: ranked by its p-value's :func:`surprise`."""
+        p = None if p_value is None else float(p_value)
+        return cls(text, surprise(p), kind, p)
+
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
