@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import dataclasses
-import json
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from assay.core import read_text
+from assay.core import parse_json, read_text
 from assay.errors import InputError
 
 from ._builtin import BUILTIN_TASKS
@@ -89,8 +88,8 @@ def is_assay_task(name: str) -> bool:
 
 def _is_bigbench(path: Path) -> bool:
     try:
-        data = json.loads(read_text(path))
-    except (json.JSONDecodeError, InputError):
+        data = parse_json(read_text(path), path)
+    except InputError:
         return True  # let the BIG-bench loader report the error with the file name
     return isinstance(data, dict) and "examples" in data
 
