@@ -15,10 +15,11 @@ from assay.errors import InputError
 from ._common import bounded, console, print_json, print_table
 from ._forecast_inputs import ColOption, FloorOption, Table, skill_words, table_input
 from ._options import (
-    BootstrapOption,
+    RESAMPLING,
     JsonOption,
-    SeedOption,
+    Resampling,
     forecast_confidence,
+    forecast_resampling,
     split_list,
     with_options,
 )
@@ -190,9 +191,7 @@ def cod_cmd(
     item: ColOption = "item",
     score: ColOption = "score",
     chance: FloorOption = 0.0,
-    bootstrap: BootstrapOption = 100,
-    seed: SeedOption = 0,
-    level: float = 0.9,
+    rs: Resampling = RESAMPLING,
     as_json: JsonOption = False,
 ) -> None:
     """COD (Xu et al.): cluster items, keep the predictable clusters, map to the benchmark."""
@@ -200,15 +199,14 @@ def cod_cmd(
 
     df = source.load()
     source.require(df, x, "model", item, score)
-    resampling = {"bootstrap": bootstrap, "seed": seed, "level": level}
-    res = cod_forecast(df, target_x, x=x, item=item, score=score, chance=chance, **resampling)
+    res = cod_forecast(df, target_x, x=x, item=item, score=score, chance=chance, **rs.kwargs)
     if as_json:
         print_json(res.to_dict())
         return
     print_table(res.clusters, title=f"COD clusters ({res.n_items} items, {res.n_models} models)")
     console.print(
         f"forecast at {x} = {target_x:.3g}: {res.prediction:.3f} "
-        f"({level_label(level)} interval {res.low:.3f} to {res.high:.3f})"
+        f"({level_label(rs.confidence)} interval {res.low:.3f} to {res.high:.3f})"
     )
 
 
@@ -219,9 +217,7 @@ def passuntil_cmd(
     item: ColOption = "item",
     successes: ColOption = "successes",
     trials: ColOption = "trials",
-    bootstrap: BootstrapOption = 1000,
-    seed: SeedOption = 0,
-    level: float = 0.9,
+    rs: Resampling = RESAMPLING,
     as_json: JsonOption = False,
 ) -> None:
     """PassUntil (Hu et al.): log(-log pass rate) linear in log N, from repeated sampling."""
@@ -230,10 +226,10 @@ def passuntil_cmd(
     df = source.load()
     columns = {"params": params, "item": item, "successes": successes, "trials": trials}
     source.require(df, *columns.values())
-    fit = pass_until(df, **columns, bootstrap=bootstrap, seed=seed, level=level)
+    fit = pass_until(df, **columns, **rs.kwargs)
     if any(not (np.isfinite(v) and v > 0) for v in at or []):
         raise InputError("--at values must be positive numbers")
-    pred = fit.predict(np.array(at), level=level) if at else None
+    pred = fit.predict(np.array(at), level=rs.confidence) if at else None
     if as_json:
         out = fit.to_dict()
         out["prediction"] = None if pred is None else pred.to_dict(orient="records")
@@ -241,7 +237,7 @@ def passuntil_cmd(
         return
     print_table(fit.table, title=f"PassUntil: slope {fit.slope:.3g}, intercept {fit.intercept:.3g}")
     if pred is not None:
-        print_table(pred, title=f"predicted pass rate ({level_label(level)} intervals)")
+        print_table(pred, title=f"predicted pass rate ({level_label(rs.confidence)} intervals)")
 
 
 def on_the_line_cmd(
@@ -268,14 +264,13 @@ def on_the_line_cmd(
 
 def add_commands(app: typer.Typer) -> None:
     """Register these commands on the ``forecast`` app."""
-    for name, fn in (
-        ("observational", observational_cmd),
-        ("cod", cod_cmd),
-        ("passuntil", passuntil_cmd),
-        ("on-the-line", on_the_line_cmd),
+    for name, fn, options in (
+        ("observational", observational_cmd, {"level": forecast_confidence}),
+        ("cod", cod_cmd, {"rs": forecast_resampling(100)}),
+        ("passuntil", passuntil_cmd, {"rs": forecast_resampling(1000)}),
+        ("on-the-line", on_the_line_cmd, {}),
     ):
-        levels = {"level": forecast_confidence} if name != "on-the-line" else {}
-        app.command(name)(with_options(source=table_input, **levels)(fn))
+        app.command(name)(with_options(source=table_input, **options)(fn))
 
 
 __all__ = ["add_commands"]

@@ -248,6 +248,22 @@ def resampling_options(
     return Resampling(bootstrap, seed, confidence_option(confidence, alpha))
 
 
+def forecast_resampling(bootstrap: int) -> Callable[..., Resampling]:
+    """An option group for :func:`with_options`: ``--bootstrap`` (default ``bootstrap``),
+    ``--seed`` and the prediction intervals' ``--confidence`` (default 0.9, with its deprecated
+    alias ``--level``), as one :class:`Resampling`."""
+
+    def options(
+        bootstrap: BootstrapOption = bootstrap,
+        seed: SeedOption = RESAMPLING.seed,
+        confidence: ForecastConfidenceOption = None,
+        level: LevelAliasOption = None,
+    ) -> Resampling:
+        return Resampling(bootstrap, seed, forecast_confidence(confidence, level))
+
+    return options
+
+
 @dataclass(frozen=True)
 class Scope:
     """What an analysis reads: the store, the tasks and models (None: all) and the metric
