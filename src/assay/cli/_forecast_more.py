@@ -3,7 +3,8 @@ wrappers over the assay.forecast functions of the same names (the analysis lives
 
 from __future__ import annotations
 
-from typing import Annotated
+from dataclasses import asdict, dataclass
+from typing import Annotated, Any
 
 import numpy as np
 import pandas as pd
@@ -36,10 +37,22 @@ def _names(text: str) -> list[str]:
     return names
 
 
-def observational_cmd(
-    source: Table,
-    benchmarks: Names,
-    target: Annotated[str, typer.Option("--target", help="Benchmark column to forecast.")],
+@dataclass(frozen=True)
+class Observational:
+    """The settings the observational fit and its leave-family-out backtest share."""
+
+    compute: str
+    family: str
+    model: str
+    n_components: int | None
+    floor: float
+
+    @property
+    def kwargs(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def observational_options(
     compute: Annotated[str, typer.Option("--compute", help="Compute column.")] = "flops",
     family_col: Annotated[str, typer.Option("--family-col", help="Family column.")] = "family",
     model_col: Annotated[str, typer.Option("--model-col", help="Model column.")] = "model",
@@ -50,6 +63,16 @@ def observational_cmd(
         ),
     ] = None,
     floor: FloorOption = 0.0,
+) -> Observational:
+    """The options of :class:`Observational` (an option group for ``with_options``)."""
+    return Observational(compute, family_col, model_col, components, floor)
+
+
+def observational_cmd(
+    source: Table,
+    benchmarks: Names,
+    target: Annotated[str, typer.Option("--target", help="Benchmark column to forecast.")],
+    fit: Observational,
     holdout_above: Annotated[
         float | None,
         typer.Option("--holdout-above", help="Fit the target on models with compute <= this."),
@@ -82,43 +105,20 @@ def observational_cmd(
     from assay.forecast import baseline_errors, forecast_errors, observational_scaling
 
     df = source.load()
-    source.require(df, compute, family_col, target, *_names(benchmarks))
+    source.require(df, fit.compute, fit.family, target, *_names(benchmarks))
     if leave_family_out:
         if holdout_above is not None:
             raise InputError("--leave-family-out and --holdout-above are two backtests: give one")
-        _family_out(
-            df,
-            _names(benchmarks),
-            target,
-            compute,
-            family_col,
-            model_col,
-            components,
-            floor,
-            method,
-            n_items,
-            level,
-            as_json,
-        )
+        _family_out(df, _names(benchmarks), target, fit, method, n_items, level, as_json)
         return
     mask = None
     if holdout_above is not None:
-        mask = (pd.to_numeric(df[compute], errors="coerce") <= holdout_above).to_numpy()
-    fit = observational_scaling(
-        df,
-        _names(benchmarks),
-        target,
-        compute=compute,
-        family=family_col,
-        model=model_col,
-        n_components=components,
-        floor=floor,
-        fit_mask=mask,
-        bootstrap=0,
-        level=level,
+        mask = (pd.to_numeric(df[fit.compute], errors="coerce") <= holdout_above).to_numpy()
+    result = observational_scaling(
+        df, _names(benchmarks), target, **fit.kwargs, fit_mask=mask, bootstrap=0, level=level
     )
-    scores = fit.scores
-    out = {"fit": fit.to_dict(), "level": level, "models": scores.to_dict(orient="records")}
+    scores = result.scores
+    out = {"fit": result.to_dict(), "level": level, "models": scores.to_dict(orient="records")}
     held = scores[~scores["used_in_fit"] & np.isfinite(scores["target"])]
     if mask is not None and len(held) and "low" in held:
         mae, _, cov = forecast_errors(held["target"], held["fitted"], held["low"], held["high"])
@@ -142,7 +142,7 @@ def observational_cmd(
         print_json(out)
         return
     shown = [c for c in ("model", "family", "target", "fitted", "low", "high") if c in scores]
-    print_table(scores[shown], title=f"observational scaling of {target} (n={fit.n})")
+    print_table(scores[shown], title=f"observational scaling of {target} (n={result.n})")
     if "backtest" in out:
         b = out["backtest"]
         base = ", ".join(f"{k} {v:.3g}" for k, v in b["baselines_mae"].items())
@@ -152,24 +152,12 @@ def observational_cmd(
         )
 
 
-def _family_out(
-    df, names, target, compute, family, model, components, floor, method, n_items, level, as_json
-) -> None:
+def _family_out(df, names, target, fit: Observational, method, n_items, level, as_json) -> None:
     """``observational --leave-family-out``: the backtest's rows, errors and baselines."""
     from assay.forecast import leave_family_out
 
     bt = leave_family_out(
-        df,
-        names,
-        target,
-        compute=compute,
-        family=family,
-        model=model,
-        n_components=components,
-        floor=floor,
-        method=method,
-        n_items=n_items,
-        level=level,
+        df, names, target, **fit.kwargs, method=method, n_items=n_items, level=level
     )
     if as_json:
         print_json({"level": level, "backtest": bt.to_dict()})
@@ -265,7 +253,11 @@ def on_the_line_cmd(
 def add_commands(app: typer.Typer) -> None:
     """Register these commands on the ``forecast`` app."""
     for name, fn, options in (
-        ("observational", observational_cmd, {"level": forecast_confidence}),
+        (
+            "observational",
+            observational_cmd,
+            {"fit": observational_options, "level": forecast_confidence},
+        ),
         ("cod", cod_cmd, {"rs": forecast_resampling(100)}),
         ("passuntil", passuntil_cmd, {"rs": forecast_resampling(1000)}),
         ("on-the-line", on_the_line_cmd, {}),
