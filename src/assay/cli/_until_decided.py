@@ -107,15 +107,7 @@ def check_until_decided(
 
 
 def run_until_decided(
-    models: list[str],
-    task: str,
-    *,
-    store: Any,
-    json_out: bool,
-    delta: float | None,
-    confidence: float | None,
-    every: int | None,
-    **options: Any,
+    models: list[str], task: str, seq: Sequential, *, store: Any, json_out: bool, **options: Any
 ) -> None:
     """Run the comparison and print the decision, where it stopped and why."""
     from assay.runner import DEFAULT_EVERY, evaluate_until_decided
@@ -127,9 +119,10 @@ def run_until_decided(
         task,
         decide=sequential_test,
         store=store,
-        delta=DEFAULT_DELTA if delta is None else delta,
-        confidence=DEFAULT_CONFIDENCE if confidence is None else confidence,
-        every=DEFAULT_EVERY if every is None else every,
+        delta=DEFAULT_DELTA if seq.delta is None else seq.delta,
+        confidence=DEFAULT_CONFIDENCE if seq.confidence is None else seq.confidence,
+        every=DEFAULT_EVERY if seq.every is None else seq.every,
+        metric=seq.metric,
         **options,
     )
     if json_out:
