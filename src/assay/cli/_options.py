@@ -115,17 +115,17 @@ TasksOption = Annotated[
     ),
 ]
 """``-t/--task`` for commands that take several tasks (a list of names, or None for all)."""
-TaskOption = Annotated[
-    list[str] | None,
-    typer.Option(
-        "--task",
-        "-t",
-        help="Task name (one).",
-        metavar="TASK",
-        callback=one_name,
-        show_default=False,
-    ),
-]
+
+
+def one_task(help: str) -> Any:
+    """The ``typer.Option`` of ``-t/--task`` for a command that takes one task (a list of at
+    most one name, or None: read it with :func:`only`); ``help`` says which task."""
+    return typer.Option(
+        "--task", "-t", help=help, metavar="TASK", callback=one_name, show_default=False
+    )
+
+
+TaskOption = Annotated[list[str] | None, one_task("Task name (one).")]
 """``-t/--task`` for commands that take one task: read it with :func:`only`."""
 MetricOption = Annotated[
     str | None,
