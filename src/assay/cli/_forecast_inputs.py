@@ -65,6 +65,14 @@ ScoreFloorOption = Annotated[
         callback=bounded(),
     ),
 ]
+
+
+def n_items_option(help: str) -> Any:
+    """The ``typer.Option`` of ``--n-items``: items in the benchmark of a bounded score (its
+    binomial evaluation noise), at least 1; ``help`` says which benchmark."""
+    return typer.Option("--n-items", help=help, callback=bounded(1))
+
+
 BOUNDED_NAMES = ("score", "accuracy", "acc", "acc_norm")
 
 

@@ -13,8 +13,15 @@ import typer
 from assay.core import level_label
 from assay.errors import InputError
 
-from ._common import bounded, console, print_json, print_table
-from ._forecast_inputs import ColOption, FloorOption, Table, skill_words, table_input
+from ._common import console, print_json, print_table
+from ._forecast_inputs import (
+    ColOption,
+    FloorOption,
+    Table,
+    n_items_option,
+    skill_words,
+    table_input,
+)
 from ._options import (
     RESAMPLING,
     JsonOption,
@@ -91,12 +98,7 @@ def observational_cmd(
         ),
     ] = "blend",
     n_items: Annotated[
-        float | None,
-        typer.Option(
-            "--n-items",
-            help="Items in the target benchmark (binomial evaluation noise).",
-            callback=bounded(1),
-        ),
+        float | None, n_items_option("Items in the target benchmark (binomial evaluation noise).")
     ] = None,
     level: float = 0.9,
     as_json: JsonOption = False,
