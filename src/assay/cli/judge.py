@@ -31,15 +31,7 @@ from assay.rank import (
 )
 from assay.store import read_table
 
-from ._common import (
-    bounded,
-    console,
-    get_store,
-    json_or_table,
-    json_printed,
-    print_json,
-    print_table,
-)
+from ._common import bounded, console, get_store, json_or_table, json_printed, print_table
 from ._options import (
     RESAMPLING,
     JsonOption,
@@ -246,9 +238,7 @@ def position_cmd(
     """Position-swap check of a judge's stored battles: how often its two verdicts (one per
     answer order) agree, and how often the answer shown first wins."""
     result = position_consistency(_judged(store, judge), **rs.kwargs)
-    if json_out:
-        print_json({"judge": judge, **result.to_dict()})
-    else:
+    if not json_printed(json_out, {"judge": judge, **result.to_dict()}):
         _show_position(result, f"judge {judge}")
 
 

@@ -9,15 +9,7 @@ import typer
 
 from assay.errors import InputError
 
-from ._common import (
-    bounded,
-    console,
-    get_store,
-    json_or_table,
-    json_printed,
-    print_json,
-    print_table,
-)
+from ._common import bounded, console, get_store, json_printed, print_json, print_table
 from ._options import (
     AlphaOption,
     JsonOption,
@@ -304,14 +296,13 @@ def flips_cmd(
         metric=metric,
         confidence=confidence,
     )
-    if json_or_table(
-        json_out,
-        result,
+    if json_printed(json_out, result):
+        return
+    print_table(
         result.table,
         title=f"flips {old} -> {new} ({metric}; intervals in the JSON)",
         columns=list(result.SHOWN),
-    ):
-        return
+    )
     if show_ids:
         neg = result.flipped[result.flipped["kind"] == "negative"]
         print_table(neg, title="negative flips")
@@ -340,8 +331,9 @@ def bias_cmd(
     result = position_bias(
         samples, model=model, task=only(task), metric=metric, confidence=confidence
     )
-    if json_or_table(json_out, result, result.table, title="positions"):
+    if json_printed(json_out, result):
         return
+    print_table(result.table, title="positions")
     summary = result.to_dict()
     summary.pop("table")
     print_table(
@@ -446,8 +438,9 @@ def variance_cmd(
         res = monotonicity(
             df, names, steps=use, task=only(task), metric=metric, metrics=ev.metrics, seed=seed
         )
-        if json_or_table(json_out, res, res.table, title="checkpoints"):
+        if json_printed(json_out, res):
             return
+        print_table(res.table, title="checkpoints")
         console.print(
             f"Kendall tau = {res.tau:.3f}  95% CI [{res.ci_low:.3f}, {res.ci_high:.3f}]  "
             f"p = {res.pvalue:.3g}  (n = {res.n} docs, {res.n_resamples} resamples)"
