@@ -104,7 +104,7 @@ def observational_cmd(
     as_json: JsonOption = False,
 ) -> None:
     """Observational scaling (Ruan et al.): PCA capabilities -> target, calibrated intervals."""
-    from assay.forecast import baseline_errors, forecast_errors, observational_scaling
+    from assay.forecast import observational_scaling
 
     df = source.load()
     source.require(df, fit.compute, fit.family, target, *_names(benchmarks))
@@ -121,25 +121,9 @@ def observational_cmd(
     )
     scores = result.scores
     out = {"fit": result.to_dict(), "level": level, "models": scores.to_dict(orient="records")}
-    held = scores[~scores["used_in_fit"] & np.isfinite(scores["target"])]
-    if mask is not None and len(held) and "low" in held:
-        mae, _, cov = forecast_errors(held["target"], held["fitted"], held["low"], held["high"])
-        out["backtest"] = {
-            "mae": mae,
-            "coverage": cov,
-            "level": level,
-            "n_heldout": len(held),
-            "width": float((held["high"] - held["low"]).mean()),
-        }
-        fitted = scores[scores["used_in_fit"] & np.isfinite(scores["target"])]
-        base, skill = baseline_errors(
-            np.exp(fitted["log_compute"]),
-            fitted["target"],
-            np.exp(held["log_compute"]),
-            held["target"],
-            mae,
-        )
-        out["backtest"].update(baselines_mae=base, skill=skill)
+    backtest = result.heldout_errors(level) if mask is not None else None
+    if backtest is not None:
+        out["backtest"] = backtest
     if as_json:
         print_json(out)
         return
