@@ -244,3 +244,34 @@ def test_observational_compute_backtest_prints_baselines(tmp_path):
     last = below.loc[below["flops"] == below["flops"].max(), "target"].mean()
     assert b["baselines_mae"]["flat"] == pytest.approx(np.mean(np.abs(above["target"] - last)))
     assert b["skill"]["best"] == pytest.approx(1 - b["mae"] / min(b["baselines_mae"].values()))
+
+
+def test_observational_heldout_errors_are_the_commands_backtest(tmp_path):
+    """``ObservationalFit.heldout_errors``: the models outside ``fit_mask`` scored against the
+    fit (MAE over them by hand), the same numbers `observational --holdout-above` prints; a
+    fit on every model has none."""
+    from assay.forecast import observational_scaling
+
+    data = _families()
+    names = ["b0", "b1", "b2", "b3"]
+    mask = (data["flops"] <= 2e22).to_numpy()
+    fit = observational_scaling(data, names, "target", floor=0.25, fit_mask=mask, bootstrap=0)
+    errors = fit.heldout_errors(0.9)
+    held = fit.scores[~fit.scores["used_in_fit"] & np.isfinite(fit.scores["target"])]
+    assert errors["n_heldout"] == len(held) == int((~mask).sum())
+    assert errors["mae"] == pytest.approx(np.mean(np.abs(held["fitted"] - held["target"])))
+    path = tmp_path / "families.csv"
+    data.to_csv(path, index=False)
+    args = ["--target", "target", "--floor", "0.25", "--holdout-above", "2e22", "--json"]
+    res = runner.invoke(
+        app, ["forecast", "observational", str(path), "--benchmarks", ",".join(names), *args]
+    )
+    assert res.exit_code == 0, res.output
+    printed = json.loads(res.stdout)["backtest"]
+    assert set(printed) == set(errors)
+    for key in ("mae", "coverage", "level", "n_heldout", "width"):
+        assert printed[key] == pytest.approx(errors[key])
+    for key in ("baselines_mae", "skill"):
+        assert printed[key] == pytest.approx(errors[key], nan_ok=True)
+    whole = observational_scaling(data, names, "target", floor=0.25, bootstrap=0)
+    assert whole.heldout_errors(0.9) is None

@@ -9,23 +9,18 @@ from typing import Any
 from assay.errors import InputError
 
 from ._common import console, print_json
+from ._until_decided import Sequential
 
 MIN_MODELS = 5
 """Stored models a task needs before its items can be fitted."""
 
 
 def run_adaptive(
-    model: str,
-    task: str,
-    *,
-    k: int,
-    store: Any,
-    json_out: bool,
-    metric: str | None,
-    confidence: float | None,
-    **options: Any,
+    model: str, task: str, seq: Sequential, *, store: Any, json_out: bool, **options: Any
 ) -> None:
-    """Fit the items, test ``model`` adaptively on ``k`` of them, print the predicted score."""
+    """Fit the items, test ``model`` adaptively on ``seq.adaptive`` of them, print the
+    predicted score."""
+    k, metric, confidence = seq.adaptive, seq.metric, seq.confidence
     from assay.models import describe_spec
     from assay.runner import QuestionAsker
     from assay.stats import adaptive_test, fit_irt_2pl, response_matrix

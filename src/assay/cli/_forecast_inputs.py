@@ -15,7 +15,7 @@ import typer
 from assay.errors import InputError
 
 from ._common import bounded, err_console, get_store, output_file
-from ._options import BootstrapOption, SeedOption, StoreOption, one_name, only
+from ._options import BootstrapOption, SeedOption, StoreOption, one_task, only
 from ._progress import Update, progress_bar
 
 if TYPE_CHECKING:
@@ -27,15 +27,7 @@ DataArg = Annotated[
     str, typer.Argument(help="CSV/Parquet table of training runs, or `store` for the store.")
 ]
 StoreTaskOption = Annotated[
-    list[str] | None,
-    typer.Option(
-        "--task",
-        "-t",
-        help="Task of the store's scores (DATA=store; one).",
-        metavar="TASK",
-        callback=one_name,
-        show_default=False,
-    ),
+    list[str] | None, one_task("Task of the store's scores (DATA=store; one).")
 ]
 StoreMetricOption = Annotated[
     str | None,
@@ -73,6 +65,14 @@ ScoreFloorOption = Annotated[
         callback=bounded(),
     ),
 ]
+
+
+def n_items_option(help: str) -> Any:
+    """The ``typer.Option`` of ``--n-items``: items in the benchmark of a bounded score (its
+    binomial evaluation noise), at least 1; ``help`` says which benchmark."""
+    return typer.Option("--n-items", help=help, callback=bounded(1))
+
+
 BOUNDED_NAMES = ("score", "accuracy", "acc", "acc_norm")
 
 

@@ -3,7 +3,8 @@ wrappers over the assay.forecast functions of the same names (the analysis lives
 
 from __future__ import annotations
 
-from typing import Annotated
+from dataclasses import asdict, dataclass
+from typing import Annotated, Any
 
 import numpy as np
 import pandas as pd
@@ -12,13 +13,21 @@ import typer
 from assay.core import level_label
 from assay.errors import InputError
 
-from ._common import bounded, console, print_json, print_table
-from ._forecast_inputs import ColOption, FloorOption, Table, skill_words, table_input
+from ._common import console, print_json, print_table
+from ._forecast_inputs import (
+    ColOption,
+    FloorOption,
+    Table,
+    n_items_option,
+    skill_words,
+    table_input,
+)
 from ._options import (
-    BootstrapOption,
+    RESAMPLING,
     JsonOption,
-    SeedOption,
+    Resampling,
     forecast_confidence,
+    forecast_resampling,
     split_list,
     with_options,
 )
@@ -35,10 +44,22 @@ def _names(text: str) -> list[str]:
     return names
 
 
-def observational_cmd(
-    source: Table,
-    benchmarks: Names,
-    target: Annotated[str, typer.Option("--target", help="Benchmark column to forecast.")],
+@dataclass(frozen=True)
+class Observational:
+    """The settings the observational fit and its leave-family-out backtest share."""
+
+    compute: str
+    family: str
+    model: str
+    n_components: int | None
+    floor: float
+
+    @property
+    def kwargs(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def observational_options(
     compute: Annotated[str, typer.Option("--compute", help="Compute column.")] = "flops",
     family_col: Annotated[str, typer.Option("--family-col", help="Family column.")] = "family",
     model_col: Annotated[str, typer.Option("--model-col", help="Model column.")] = "model",
@@ -49,6 +70,16 @@ def observational_cmd(
         ),
     ] = None,
     floor: FloorOption = 0.0,
+) -> Observational:
+    """The options of :class:`Observational` (an option group for ``with_options``)."""
+    return Observational(compute, family_col, model_col, components, floor)
+
+
+def observational_cmd(
+    source: Table,
+    benchmarks: Names,
+    target: Annotated[str, typer.Option("--target", help="Benchmark column to forecast.")],
+    fit: Observational,
     holdout_above: Annotated[
         float | None,
         typer.Option("--holdout-above", help="Fit the target on models with compute <= this."),
@@ -67,81 +98,37 @@ def observational_cmd(
         ),
     ] = "blend",
     n_items: Annotated[
-        float | None,
-        typer.Option(
-            "--n-items",
-            help="Items in the target benchmark (binomial evaluation noise).",
-            callback=bounded(1),
-        ),
+        float | None, n_items_option("Items in the target benchmark (binomial evaluation noise).")
     ] = None,
     level: float = 0.9,
     as_json: JsonOption = False,
 ) -> None:
     """Observational scaling (Ruan et al.): PCA capabilities -> target, calibrated intervals."""
-    from assay.forecast import baseline_errors, forecast_errors, observational_scaling
+    from assay.forecast import observational_scaling
 
     df = source.load()
-    source.require(df, compute, family_col, target, *_names(benchmarks))
+    source.require(df, fit.compute, fit.family, target, *_names(benchmarks))
     if leave_family_out:
         if holdout_above is not None:
             raise InputError("--leave-family-out and --holdout-above are two backtests: give one")
-        _family_out(
-            df,
-            _names(benchmarks),
-            target,
-            compute,
-            family_col,
-            model_col,
-            components,
-            floor,
-            method,
-            n_items,
-            level,
-            as_json,
-        )
+        _family_out(df, _names(benchmarks), target, fit, method, n_items, level, as_json)
         return
     mask = None
     if holdout_above is not None:
-        mask = (pd.to_numeric(df[compute], errors="coerce") <= holdout_above).to_numpy()
-    fit = observational_scaling(
-        df,
-        _names(benchmarks),
-        target,
-        compute=compute,
-        family=family_col,
-        model=model_col,
-        n_components=components,
-        floor=floor,
-        fit_mask=mask,
-        bootstrap=0,
-        level=level,
+        mask = (pd.to_numeric(df[fit.compute], errors="coerce") <= holdout_above).to_numpy()
+    result = observational_scaling(
+        df, _names(benchmarks), target, **fit.kwargs, fit_mask=mask, bootstrap=0, level=level
     )
-    scores = fit.scores
-    out = {"fit": fit.to_dict(), "level": level, "models": scores.to_dict(orient="records")}
-    held = scores[~scores["used_in_fit"] & np.isfinite(scores["target"])]
-    if mask is not None and len(held) and "low" in held:
-        mae, _, cov = forecast_errors(held["target"], held["fitted"], held["low"], held["high"])
-        out["backtest"] = {
-            "mae": mae,
-            "coverage": cov,
-            "level": level,
-            "n_heldout": len(held),
-            "width": float((held["high"] - held["low"]).mean()),
-        }
-        fitted = scores[scores["used_in_fit"] & np.isfinite(scores["target"])]
-        base, skill = baseline_errors(
-            np.exp(fitted["log_compute"]),
-            fitted["target"],
-            np.exp(held["log_compute"]),
-            held["target"],
-            mae,
-        )
-        out["backtest"].update(baselines_mae=base, skill=skill)
+    scores = result.scores
+    out = {"fit": result.to_dict(), "level": level, "models": scores.to_dict(orient="records")}
+    backtest = result.heldout_errors(level) if mask is not None else None
+    if backtest is not None:
+        out["backtest"] = backtest
     if as_json:
         print_json(out)
         return
     shown = [c for c in ("model", "family", "target", "fitted", "low", "high") if c in scores]
-    print_table(scores[shown], title=f"observational scaling of {target} (n={fit.n})")
+    print_table(scores[shown], title=f"observational scaling of {target} (n={result.n})")
     if "backtest" in out:
         b = out["backtest"]
         base = ", ".join(f"{k} {v:.3g}" for k, v in b["baselines_mae"].items())
@@ -151,24 +138,12 @@ def observational_cmd(
         )
 
 
-def _family_out(
-    df, names, target, compute, family, model, components, floor, method, n_items, level, as_json
-) -> None:
+def _family_out(df, names, target, fit: Observational, method, n_items, level, as_json) -> None:
     """``observational --leave-family-out``: the backtest's rows, errors and baselines."""
     from assay.forecast import leave_family_out
 
     bt = leave_family_out(
-        df,
-        names,
-        target,
-        compute=compute,
-        family=family,
-        model=model,
-        n_components=components,
-        floor=floor,
-        method=method,
-        n_items=n_items,
-        level=level,
+        df, names, target, **fit.kwargs, method=method, n_items=n_items, level=level
     )
     if as_json:
         print_json({"level": level, "backtest": bt.to_dict()})
@@ -190,9 +165,7 @@ def cod_cmd(
     item: ColOption = "item",
     score: ColOption = "score",
     chance: FloorOption = 0.0,
-    bootstrap: BootstrapOption = 100,
-    seed: SeedOption = 0,
-    level: float = 0.9,
+    rs: Resampling = RESAMPLING,
     as_json: JsonOption = False,
 ) -> None:
     """COD (Xu et al.): cluster items, keep the predictable clusters, map to the benchmark."""
@@ -200,15 +173,14 @@ def cod_cmd(
 
     df = source.load()
     source.require(df, x, "model", item, score)
-    resampling = {"bootstrap": bootstrap, "seed": seed, "level": level}
-    res = cod_forecast(df, target_x, x=x, item=item, score=score, chance=chance, **resampling)
+    res = cod_forecast(df, target_x, x=x, item=item, score=score, chance=chance, **rs.kwargs)
     if as_json:
         print_json(res.to_dict())
         return
     print_table(res.clusters, title=f"COD clusters ({res.n_items} items, {res.n_models} models)")
     console.print(
         f"forecast at {x} = {target_x:.3g}: {res.prediction:.3f} "
-        f"({level_label(level)} interval {res.low:.3f} to {res.high:.3f})"
+        f"({level_label(rs.confidence)} interval {res.low:.3f} to {res.high:.3f})"
     )
 
 
@@ -219,9 +191,7 @@ def passuntil_cmd(
     item: ColOption = "item",
     successes: ColOption = "successes",
     trials: ColOption = "trials",
-    bootstrap: BootstrapOption = 1000,
-    seed: SeedOption = 0,
-    level: float = 0.9,
+    rs: Resampling = RESAMPLING,
     as_json: JsonOption = False,
 ) -> None:
     """PassUntil (Hu et al.): log(-log pass rate) linear in log N, from repeated sampling."""
@@ -230,10 +200,10 @@ def passuntil_cmd(
     df = source.load()
     columns = {"params": params, "item": item, "successes": successes, "trials": trials}
     source.require(df, *columns.values())
-    fit = pass_until(df, **columns, bootstrap=bootstrap, seed=seed, level=level)
+    fit = pass_until(df, **columns, **rs.kwargs)
     if any(not (np.isfinite(v) and v > 0) for v in at or []):
         raise InputError("--at values must be positive numbers")
-    pred = fit.predict(np.array(at), level=level) if at else None
+    pred = fit.predict(np.array(at), level=rs.confidence) if at else None
     if as_json:
         out = fit.to_dict()
         out["prediction"] = None if pred is None else pred.to_dict(orient="records")
@@ -241,7 +211,7 @@ def passuntil_cmd(
         return
     print_table(fit.table, title=f"PassUntil: slope {fit.slope:.3g}, intercept {fit.intercept:.3g}")
     if pred is not None:
-        print_table(pred, title=f"predicted pass rate ({level_label(level)} intervals)")
+        print_table(pred, title=f"predicted pass rate ({level_label(rs.confidence)} intervals)")
 
 
 def on_the_line_cmd(
@@ -268,14 +238,17 @@ def on_the_line_cmd(
 
 def add_commands(app: typer.Typer) -> None:
     """Register these commands on the ``forecast`` app."""
-    for name, fn in (
-        ("observational", observational_cmd),
-        ("cod", cod_cmd),
-        ("passuntil", passuntil_cmd),
-        ("on-the-line", on_the_line_cmd),
+    for name, fn, options in (
+        (
+            "observational",
+            observational_cmd,
+            {"fit": observational_options, "level": forecast_confidence},
+        ),
+        ("cod", cod_cmd, {"rs": forecast_resampling(100)}),
+        ("passuntil", passuntil_cmd, {"rs": forecast_resampling(1000)}),
+        ("on-the-line", on_the_line_cmd, {}),
     ):
-        levels = {"level": forecast_confidence} if name != "on-the-line" else {}
-        app.command(name)(with_options(source=table_input, **levels)(fn))
+        app.command(name)(with_options(source=table_input, **options)(fn))
 
 
 __all__ = ["add_commands"]

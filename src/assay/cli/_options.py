@@ -115,17 +115,17 @@ TasksOption = Annotated[
     ),
 ]
 """``-t/--task`` for commands that take several tasks (a list of names, or None for all)."""
-TaskOption = Annotated[
-    list[str] | None,
-    typer.Option(
-        "--task",
-        "-t",
-        help="Task name (one).",
-        metavar="TASK",
-        callback=one_name,
-        show_default=False,
-    ),
-]
+
+
+def one_task(help: str) -> Any:
+    """The ``typer.Option`` of ``-t/--task`` for a command that takes one task (a list of at
+    most one name, or None: read it with :func:`only`); ``help`` says which task."""
+    return typer.Option(
+        "--task", "-t", help=help, metavar="TASK", callback=one_name, show_default=False
+    )
+
+
+TaskOption = Annotated[list[str] | None, one_task("Task name (one).")]
 """``-t/--task`` for commands that take one task: read it with :func:`only`."""
 MetricOption = Annotated[
     str | None,
@@ -246,6 +246,22 @@ def resampling_options(
     """An option group for :func:`with_options`: ``--bootstrap`` (default 200),
     ``--confidence`` (with its deprecated alias ``--alpha``) and ``--seed``."""
     return Resampling(bootstrap, seed, confidence_option(confidence, alpha))
+
+
+def forecast_resampling(bootstrap: int) -> Callable[..., Resampling]:
+    """An option group for :func:`with_options`: ``--bootstrap`` (default ``bootstrap``),
+    ``--seed`` and the prediction intervals' ``--confidence`` (default 0.9, with its deprecated
+    alias ``--level``), as one :class:`Resampling`."""
+
+    def options(
+        bootstrap: BootstrapOption = bootstrap,
+        seed: SeedOption = RESAMPLING.seed,
+        confidence: ForecastConfidenceOption = None,
+        level: LevelAliasOption = None,
+    ) -> Resampling:
+        return Resampling(bootstrap, seed, forecast_confidence(confidence, level))
+
+    return options
 
 
 @dataclass(frozen=True)

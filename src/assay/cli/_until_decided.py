@@ -33,6 +33,12 @@ class Sequential:
 SEQUENTIAL = Sequential()
 
 
+def _number(flag: str, low: int, help: str, **settings: Any) -> Any:
+    """The ``typer.Option`` of a sequential setting: a number >= ``low``, or None when not
+    given (``help`` says the default)."""
+    return typer.Option(flag, callback=bounded(low), help=help, show_default=False, **settings)
+
+
 def sequential_options(
     until_decided: Annotated[
         bool,
@@ -45,22 +51,16 @@ def sequential_options(
     ] = False,
     delta: Annotated[
         float | None,
-        typer.Option(
+        _number(
             "--delta",
-            callback=bounded(0),
-            help="--until-decided: differences below this count as equivalent (default 0.02).",
-            show_default=False,
+            0,
+            "--until-decided: differences below this count as equivalent (default 0.02).",
         ),
     ] = None,
     confidence: ConfidenceOption = None,
     every: Annotated[
         int | None,
-        typer.Option(
-            "--every",
-            callback=bounded(1),
-            help="--until-decided: questions per batch between looks (default 50).",
-            show_default=False,
-        ),
+        _number("--every", 1, "--until-decided: questions per batch between looks (default 50)."),
     ] = None,
     metric: Annotated[
         str | None,
@@ -71,14 +71,13 @@ def sequential_options(
     ] = None,
     adaptive: Annotated[
         int | None,
-        typer.Option(
+        _number(
             "--adaptive",
-            callback=bounded(1),
+            1,
+            "Ask -m only K questions of one task -t, each the most informative at its current "
+            "ability (2PL items fitted on the store's earlier models), and predict its full "
+            "score with an interval.",
             metavar="K",
-            help="Ask -m only K questions of one task -t, each the most informative at its "
-            "current ability (2PL items fitted on the store's earlier models), and predict its "
-            "full score with an interval.",
-            show_default=False,
         ),
     ] = None,
 ) -> Sequential:
@@ -107,15 +106,7 @@ def check_until_decided(
 
 
 def run_until_decided(
-    models: list[str],
-    task: str,
-    *,
-    store: Any,
-    json_out: bool,
-    delta: float | None,
-    confidence: float | None,
-    every: int | None,
-    **options: Any,
+    models: list[str], task: str, seq: Sequential, *, store: Any, json_out: bool, **options: Any
 ) -> None:
     """Run the comparison and print the decision, where it stopped and why."""
     from assay.runner import DEFAULT_EVERY, evaluate_until_decided
@@ -127,9 +118,10 @@ def run_until_decided(
         task,
         decide=sequential_test,
         store=store,
-        delta=DEFAULT_DELTA if delta is None else delta,
-        confidence=DEFAULT_CONFIDENCE if confidence is None else confidence,
-        every=DEFAULT_EVERY if every is None else every,
+        delta=DEFAULT_DELTA if seq.delta is None else seq.delta,
+        confidence=DEFAULT_CONFIDENCE if seq.confidence is None else seq.confidence,
+        every=DEFAULT_EVERY if seq.every is None else seq.every,
+        metric=seq.metric,
         **options,
     )
     if json_out:

@@ -11,6 +11,14 @@ from assay.errors import InputError
 
 from ._adaptive_eval import run_adaptive
 from ._common import bounded, console, print_json, print_table
+from ._eval_options import (
+    EXECUTOR,
+    SAMPLING,
+    Executor,
+    Sampling,
+    executor_options,
+    sampling_options,
+)
 from ._eval_summary import cached_line
 from ._lm_eval_flags import (
     LM_EVAL_FLAGS,
@@ -42,13 +50,14 @@ if TYPE_CHECKING:
     from assay.runner import EvalResult, RunSpec
 
 DEFAULT_MODEL = "smollm2-135m"
-MAX_REPEATS = 1000  # assay.runner._spec.MAX_REPEATS (not imported: the CLI loads lazily)
 DEFAULT_SUITE_LIMIT = 50
 """Per-task limit when neither --task nor --limit is given: 8 tasks x 50 = 400 samples, about a
 minutes for the bundled model on 2 CPU cores."""
 
 
-@with_options(lm_eval=lm_eval_flags, seq=sequential_options)
+@with_options(
+    sampling=sampling_options, ray=executor_options, lm_eval=lm_eval_flags, seq=sequential_options
+)
 def eval_command(
     model: Annotated[
         list[str] | None,
@@ -86,33 +95,7 @@ def eval_command(
             show_default=False,
         ),
     ] = None,
-    num_fewshot: Annotated[
-        int | None,
-        typer.Option(
-            "--num-fewshot", "-k", callback=bounded(0), help="Few-shot examples per prompt."
-        ),
-    ] = None,
-    seed: Annotated[
-        int,
-        typer.Option("--seed", callback=bounded(0), help="Seed for few-shot, orderings, sampling."),
-    ] = 0,
-    batch_size: Annotated[
-        str, typer.Option("--batch-size", "-b", help="'auto' or continuations per forward pass.")
-    ] = "auto",
-    repeats: Annotated[
-        int,
-        typer.Option("--repeats", callback=bounded(1, MAX_REPEATS), help="Samples per document."),
-    ] = 1,
-    permute_choices: Annotated[
-        int | None,
-        typer.Option(
-            "--permute-choices",
-            callback=bounded(0, MAX_REPEATS),
-            help="Seeded orderings of each question's choices "
-            "(default: 0, the original order; 2 in the default job).",
-            show_default=False,
-        ),
-    ] = None,
+    sampling: Sampling = SAMPLING,
     perturb: Annotated[
         list[str] | None,
         typer.Option(
@@ -140,19 +123,7 @@ def eval_command(
             metavar="FILE",
         ),
     ] = None,
-    use_ray: Annotated[
-        bool, typer.Option("--ray", help="Score on Ray workers (a local Ray unless --ray-address).")
-    ] = False,
-    ray_address: Annotated[
-        str | None,
-        typer.Option("--ray-address", help="Join this Ray cluster (HOST:PORT; implies --ray)."),
-    ] = None,
-    workers: Annotated[
-        int | None,
-        typer.Option(
-            "--workers", callback=bounded(1), help="Ray workers (default: one per GPU, else 1)."
-        ),
-    ] = None,
+    ray: Executor = EXECUTOR,
     trust_remote_code: Annotated[
         bool,
         typer.Option(
@@ -199,90 +170,64 @@ def eval_command(
 
     sharding = parse_shard(shard, "--shard")
     limit = parse_limit(limit)
-    executor = "ray" if use_ray or ray_address else "local"
-    data_roots = tuple(data_root or ())
-    if workers is not None and executor == "local":
+    access = {"trust_remote_code": trust_remote_code, "data_roots": tuple(data_root or ())}
+    if ray.workers is not None and ray.executor == "local":
         raise InputError("--workers needs --ray")
+    store = store or default_store_path()  # a new store is created by the first write
+    progress = not no_progress and not json_out
+    num_fewshot = sampling.num_fewshot
     if grid is not None:
         if model is not None or task or num_fewshot is not None or limit is not None:
             raise InputError("--grid sets models, tasks, few-shot and limit: drop -m/-t/-k/-n")
         run_grid_command(
             grid,
-            store=store or default_store_path(),
-            executor=executor,
-            workers=workers,
-            ray_address=ray_address,
-            progress=not no_progress and not json_out,
+            store=store,
+            progress=progress,
             json_out=json_out,
-            trust_remote_code=trust_remote_code,
-            data_roots=data_roots,
             shard=sharding,
+            **ray.kwargs,
+            **access,
         )
         return
     models = list(model or [])
+    conflicts = {
+        "--grid": grid is not None,
+        "--ray": ray.executor == "ray",
+        "--perturb": bool(perturb),
+        "--verbose": verbose,
+    }
     if seq.until_decided:
-        check_until_decided(
-            models,
-            task,
-            conflicts={
-                "--grid": grid is not None,
-                "--ray": executor == "ray",
-                "--perturb": bool(perturb),
-                "--verbose": verbose,
-                "--adaptive": seq.adaptive is not None,
-                "--shard": shard is not None,
-            },
-        )
+        conflicts.update({"--adaptive": seq.adaptive is not None, "--shard": shard is not None})
+        check_until_decided(models, task, conflicts=conflicts)
+        limit = count_only(limit, "--until-decided")
         run_until_decided(
             models,
-            task[0],  # type: ignore[index]
-            store=store or default_store_path(),
+            task[0],
+            seq,
+            store=store,
             json_out=json_out,
-            delta=seq.delta,
-            confidence=seq.confidence,
-            every=seq.every,
-            metric=seq.metric,
-            limit=count_only(limit, "--until-decided"),
-            num_fewshot=num_fewshot,
-            seed=seed,
-            batch_size=batch_size,
-            repeats=repeats,
-            permute_choices=permute_choices or 0,
-            progress=not no_progress and not json_out,
-            trust_remote_code=trust_remote_code,
-            data_roots=data_roots,
+            limit=limit,
+            progress=progress,
+            **sampling.kwargs(),
+            **access,
         )
         return
     if seq.adaptive is not None:
-        check_until_decided(
-            [*models, *models[:1]] if len(models) == 1 else [],
-            task,
-            conflicts={
-                "--grid": grid is not None,
-                "--ray": executor == "ray",
-                "--perturb": bool(perturb),
-                "--verbose": verbose,
+        conflicts.update(
+            {
                 "--delta": seq.delta is not None,
                 "--every": seq.every is not None,
                 "--shard": shard is not None,
-            },
+            }
+        )
+        check_until_decided(
+            [*models, *models[:1]] if len(models) == 1 else [],
+            task,
+            conflicts=conflicts,
             what="--adaptive tests one model: give -m MODEL",
         )
         run_adaptive(
-            models[0],
-            task[0],  # type: ignore[index]
-            k=seq.adaptive,
-            store=store or default_store_path(),
-            json_out=json_out,
-            metric=seq.metric,
-            confidence=seq.confidence,
-            num_fewshot=num_fewshot,
-            seed=seed,
-            batch_size=batch_size,
-            repeats=repeats,
-            permute_choices=permute_choices or 0,
-            trust_remote_code=trust_remote_code,
-            data_roots=data_roots,
+            models[0], task[0], seq, store=store, json_out=json_out, **sampling.kwargs(), **access
         )
         return
     lm_names = lm_eval_names(list(task)) if task else []
@@ -307,19 +252,19 @@ def eval_command(
     if model is not None and not model.strip():
         raise InputError("-m/--model: empty model spec (leave the option out for the default)")
     default_job = model is None and not task and num_fewshot is None
+    asked = sampling.kwargs(DEFAULT_JOB_ORDERINGS if default_job else 0)
     if default_job:
         variants = list(DEFAULT_VARIANTS)
         limit = DEFAULT_JOB_LIMIT if limit is None else limit
-        permute_choices = DEFAULT_JOB_ORDERINGS if permute_choices is None else permute_choices
     else:
         variants = [Variant(model or DEFAULT_MODEL, num_fewshot)]
-    permute_choices = permute_choices or 0
     tasks = list(task) if task else list(BUILTIN_SUITE)
     spec = with_device(model or DEFAULT_MODEL, device)
     if device is not None:
         variants = [Variant(spec, num_fewshot)]
     if lm_names:
-        if perturb or grid or executor != "local" or repeats != 1 or permute_choices or shard:
+        own_only = perturb or grid or ray.executor != "local" or sampling.repeats != 1
+        if own_only or asked["permute_choices"] or shard:
             raise InputError(
                 f"lm-eval task {lm_names[0]!r}: --perturb, --ray, --repeats, "
                 "--permute-choices, --shard apply to assay's own tasks only"
@@ -331,12 +276,15 @@ def eval_command(
         run_lm_eval_command(
             spec,
             lm_names,
-            store=store or default_store_path(),
+            store=store,
             json_out=json_out,
             trust_remote_code=trust_remote_code,
             confidence=resolve_confidence(seq.confidence),
             options=lm_eval.options(
-                num_fewshot=num_fewshot, limit=limit, seed=seed, batch_size=batch_size
+                num_fewshot=num_fewshot,
+                limit=limit,
+                seed=sampling.seed,
+                batch_size=sampling.batch_size,
             ),
         )
         tasks = [t for t in tasks if t not in lm_names]
@@ -348,30 +296,10 @@ def eval_command(
     if perturb:
         from assay.tasks import load_task, with_perturbations
 
-        tasks = [load_task(t, data_roots=data_roots) for t in tasks]  # type: ignore[misc]
-        tasks = with_perturbations(tasks, perturb, seed)  # type: ignore[assignment]
-    spec = RunSpec(
-        tasks=tasks,
-        limit=limit,
-        seed=seed,
-        batch_size=batch_size,
-        repeats=repeats,
-        permute_choices=permute_choices,
-        executor=executor,
-        workers=workers,
-        ray_address=ray_address,
-        trust_remote_code=trust_remote_code,
-        data_roots=data_roots,
-        shard=sharding,
-    )
-    run_job(
-        variants,
-        spec,
-        store=store or default_store_path(),  # a new store is created by the first write
-        progress=not no_progress and not json_out,
-        json_out=json_out,
-        verbose=verbose,
-    )
+        tasks = [load_task(t, data_roots=access["data_roots"]) for t in tasks]  # type: ignore[misc]
+        tasks = with_perturbations(tasks, perturb, sampling.seed)  # type: ignore[assignment]
+    spec = RunSpec(tasks=tasks, limit=limit, shard=sharding, **asked, **ray.kwargs, **access)
+    run_job(variants, spec, store=store, progress=progress, json_out=json_out, verbose=verbose)
 
 
 def ray_or_nothing(executor: str | None, ray_address: str | None = None):

@@ -26,6 +26,7 @@ from ._forecast_inputs import (
     backtest_json,
     backtest_line,
     law_input,
+    n_items_option,
     progress,
     table_input,
     warn_dropped,
@@ -198,10 +199,8 @@ def backtest_cmd(
     ] = "power-error",
     n_items: Annotated[
         float | None,
-        typer.Option(
-            "--n-items",
-            help="Bounded --y: items in the benchmark (binomial evaluation noise of each score).",
-            callback=bounded(1),
+        n_items_option(
+            "Bounded --y: items in the benchmark (binomial evaluation noise of each score)."
         ),
     ] = None,
     plot: PlotOption = None,

@@ -11,7 +11,7 @@ import typer
 from assay.core import level_label
 from assay.errors import InputError
 
-from ._common import bounded, console, get_store, json_printed, print_table
+from ._common import bounded, console, get_store, json_or_table, json_printed, print_table
 from ._options import (
     SCOPE,
     JsonOption,
@@ -88,9 +88,8 @@ def calibration_cmd(
             confidence=confidence,
             seed=seed,
         )
-        if json_printed(json_out, res):
-            return
-        print_table(res.table, title=f"{pair[0]} - {pair[1]} on {res.task} ({res.n_docs} docs)")
+        title = f"{pair[0]} - {pair[1]} on {res.task} ({res.n_docs} docs)"
+        json_or_table(json_out, res, res.table, title=title)
         return
     res = calibration(
         df,
@@ -101,9 +100,9 @@ def calibration_cmd(
         confidence=confidence,
         seed=seed,
     )
-    if json_printed(json_out, res):
-        return
-    print_table(
+    json_or_table(
+        json_out,
+        res,
         res.table,
         title=f"calibration ({bins} equal-mass bins; {level_label(confidence)} "
         "intervals; p: test of perfect calibration)",
@@ -230,13 +229,14 @@ def breakdown_cmd(
         seed=seed,
         **scope.selection,
     )
-    if json_printed(json_out, res):
-        return
-    print_table(
+    if json_or_table(
+        json_out,
+        res,
         res.groups,
         title=f"scores by {by}",
         columns=["task", "model", "group", "n", "mean", "ci_low", "ci_high"],
-    )
+    ):
+        return
     print_table(
         res.tests,
         title=f"do the groups differ? (p adjusted: {correction})",
@@ -296,9 +296,9 @@ def reliability_cmd(
         confidence=confidence,
         **scope.selection,
     )
-    if json_printed(json_out, res):
-        return
-    print_table(
+    if json_or_table(
+        json_out,
+        res,
         res.table,
         title=f"reliability over variants (by {by})",
         columns=[
@@ -313,7 +313,8 @@ def reliability_cmd(
             "near_miss",
             "rs_mean",
         ],
-    )
+    ):
+        return
     if len(res.pairs):
         print_table(
             res.pairs,

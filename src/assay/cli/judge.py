@@ -31,7 +31,7 @@ from assay.rank import (
 )
 from assay.store import read_table
 
-from ._common import bounded, console, get_store, json_printed, print_json, print_table
+from ._common import bounded, console, get_store, json_or_table, json_printed, print_table
 from ._options import (
     RESAMPLING,
     JsonOption,
@@ -212,12 +212,13 @@ def pointwise_cmd(
     summary = mean_ratings(rated, **rs.kwargs)
     battles = rating_battles(rated)
     stored = store_judged(get_store(store), battles, source=job.source) if len(battles) else 0
-    if json_printed(json_out, {**summary.to_dict(), "stored": stored}):
-        return
-    print_table(
+    if json_or_table(
+        json_out,
+        {**summary.to_dict(), "stored": stored},
         summary.table,
         title=f"mean rating by {summary.judge} (1-9, {level_label(rs.confidence)} intervals)",
-    )
+    ):
+        return
     console.print(f"{stored} battles stored (per prompt, the higher rating wins)")
 
 
@@ -237,9 +238,7 @@ def position_cmd(
     """Position-swap check of a judge's stored battles: how often its two verdicts (one per
     answer order) agree, and how often the answer shown first wins."""
     result = position_consistency(_judged(store, judge), **rs.kwargs)
-    if json_out:
-        print_json({"judge": judge, **result.to_dict()})
-    else:
+    if not json_printed(json_out, {"judge": judge, **result.to_dict()}):
         _show_position(result, f"judge {judge}")
 
 
@@ -294,9 +293,13 @@ def lc_winrate_cmd(
         length_scale=length_scale,
         **rs.kwargs,
     )
-    if json_printed(json_out, result):
+    if json_or_table(
+        json_out,
+        result,
+        result.table,
+        title=f"win rate against {baseline} (raw and length-controlled)",
+    ):
         return
-    print_table(result.table, title=f"win rate against {baseline} (raw and length-controlled)")
     console.print(f"length scale s = {result.length_scale:.1f} characters")
 
 

@@ -11,7 +11,7 @@ import typer
 
 from assay.errors import InputError
 
-from ._common import bounded, json_printed, print_table
+from ._common import bounded, json_or_table, print_table
 from ._options import (
     SCOPE,
     JsonOption,
@@ -40,13 +40,14 @@ def robustness_cmd(
 
     ev = scope.evidence()
     result = robustness(ev.scores, metrics=ev.metrics, confidence=confidence, **scope.selection)
-    if json_printed(json_out, result):
-        return
-    print_table(
+    if json_or_table(
+        json_out,
+        result,
         result.table,
         title="perturbed − clean, paired over documents",
         columns=list(result.SHOWN),
-    )
+    ):
+        return
     print_table(
         result.worst,
         title="worst case over perturbations (per document)",
@@ -119,9 +120,10 @@ def fairness_cmd(
         sentiment_weight=sentiment_weight,
         confidence=confidence,
     )
-    if json_printed(json_out, result):
+    if json_or_table(
+        json_out, result, result.axes, title=f"{metric}: gap between groups per axis (F test)"
+    ):
         return
-    print_table(result.axes, title=f"{metric}: gap between groups per axis (F test)")
     print_table(result.groups, title="each group minus the other groups, paired over probes")
     weights_text = ", ".join(f"{a}={w:.3g}" for a, w in result.weights.items())
     print_table(
@@ -169,9 +171,13 @@ def order_stability_cmd(
     models = scope.open().models()
     table = checkpoint_scores(ev.scores, models, task=name, metric=metric, metrics=ev.metrics)
     result = order_stability(table)
-    if json_printed(json_out, result):
+    if json_or_table(
+        json_out,
+        result,
+        result.pairs,
+        title=f"{name} {metric}: Kendall τ between successive checkpoints",
+    ):
         return
-    print_table(result.pairs, title=f"{name} {metric}: Kendall τ between successive checkpoints")
     typer.echo(f"mean τ = {result.mean_tau:.3f}")
 
 

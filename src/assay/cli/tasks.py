@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.panel import Panel
@@ -69,24 +69,10 @@ def _clip(text: object) -> str:
     return f"{text[:SHOW_CHARS]}… [{len(text) - SHOW_CHARS:,} more characters; --json shows all]"
 
 
-def _show(
-    name_or_file: str,
-    n: int,
-    template: str | None,
-    num_fewshot: int | None,
-    seed: int,
-    permute_choices: int,
-    as_json: bool,
-    data_roots: tuple[str, ...] = (),
-) -> None:
+def _show(name_or_file: str, as_json: bool, data_roots: tuple[str, ...], **rendering: Any) -> None:
+    """The task's first documents as rendered (``rendering``: keywords of ``Task.instances``)."""
     task = load_task(name_or_file, data_roots=data_roots)
-    instances = task.instances(
-        limit=n,
-        num_fewshot=num_fewshot,
-        seed=seed,
-        permute_choices=permute_choices,
-        template_id=template,
-    )
+    instances = task.instances(**rendering)
     rows = []
     for inst in instances:
         row = {
@@ -210,13 +196,13 @@ def register(app: typer.Typer) -> None:
         """Print a task's rendered prompts with their targets."""
         _show(
             name_or_file,
-            n,
-            template,
-            num_fewshot,
-            seed,
-            permute_choices,
             as_json,
             tuple(data_root or ()),
+            limit=n,
+            num_fewshot=num_fewshot,
+            seed=seed,
+            permute_choices=permute_choices,
+            template_id=template,
         )
 
     app.add_typer(tasks_app, name="tasks")

@@ -91,6 +91,36 @@ class ObservationalFit:
             out["low"], out["high"] = np.quantile(sims, [(1 - level) / 2, (1 + level) / 2], axis=0)
         return out
 
+    def heldout_errors(self, level: float = 0.9) -> dict[str, Any] | None:
+        """The errors on the models kept out of the fit (``fit_mask``) with a known target:
+        MAE, interval coverage at ``level`` and mean width, and the naive baselines' MAE
+        (fitted on the models in the fit) with the skill against them. None without such
+        models or intervals."""
+        from ._backtest import baseline_errors, forecast_errors
+
+        scores = self.scores
+        known = np.isfinite(scores["target"])
+        held, fitted = scores[~scores["used_in_fit"] & known], scores[scores["used_in_fit"] & known]
+        if not len(held) or "low" not in held:
+            return None
+        mae, _, cov = forecast_errors(held["target"], held["fitted"], held["low"], held["high"])
+        base, skill = baseline_errors(
+            np.exp(fitted["log_compute"]),
+            fitted["target"],
+            np.exp(held["log_compute"]),
+            held["target"],
+            mae,
+        )
+        return {
+            "mae": mae,
+            "coverage": cov,
+            "level": level,
+            "n_heldout": len(held),
+            "width": float((held["high"] - held["low"]).mean()),
+            "baselines_mae": base,
+            "skill": skill,
+        }
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "benchmarks": self.benchmarks,
