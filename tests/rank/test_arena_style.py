@@ -13,8 +13,14 @@ from typer.testing import CliRunner
 
 from assay.cli import app
 from assay.errors import InputError
-from assay.rank import ELO_PER_LOGIT, fit_battles, read_battles, style_design, text_style
-from assay.rank import _battle_files
+from assay.rank import (
+    ELO_PER_LOGIT,
+    _battle_files,
+    fit_battles,
+    read_battles,
+    style_design,
+    text_style,
+)
 
 NAMES = np.array(["m0", "m1", "m2", "m3", "m4"])
 
