@@ -21,6 +21,7 @@ __all__ = [
     "MAX_BATTLES",
     "PairCounts",
     "aggregate_battles",
+    "battle_blocks",
     "battle_cells",
     "battle_outcomes",
     "battle_weights",
