@@ -273,7 +273,10 @@ class Occurrences:
         found[found] = self.keys[pos[found]] == uniq[found]
         before = np.zeros(len(uniq), dtype=np.int64)
         before[found] = self.counts[pos[found]]
-        within = pd.Series(counts).groupby(inverse).cumsum().to_numpy() - counts
+        if len(uniq) == len(keys):  # no content twice in this chunk (an arena export)
+            within = np.zeros(len(keys), dtype=np.int64)
+        else:
+            within = pd.Series(counts).groupby(inverse).cumsum().to_numpy() - counts
         total = np.zeros(len(uniq), dtype=np.int64)
         np.add.at(total, inverse, counts)
         self.counts[pos[found]] += total[found]
