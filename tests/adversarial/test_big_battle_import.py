@@ -25,8 +25,8 @@ pytestmark = pytest.mark.slow
 
 FILE_MB = 300
 PEAK_BOUND_KB = 600_000
-"""Streamed: about 0.3 GB for this file (benchmarks/arena_speed.py --answers prints it);
-read whole, as before, it took about 2.9 GB."""
+"""Streamed: 0.43 GB (import) and 0.45 GB (rank --style-control) for this file; read whole, as
+before, 1.07 and 1.30 GB (benchmarks/arena_import_memory.py --mb 300)."""
 MODELS = [f"model-{i}" for i in range(8)]
 
 
