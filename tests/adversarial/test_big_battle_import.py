@@ -123,6 +123,15 @@ def test_rank_battles_on_the_file_keeps_no_answer_text(big_file, tmp_path):
     assert len(_stored(store)) == n
 
 
+def _cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds of a running process (Linux /proc; 0 when it has ended)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def test_a_kill_in_the_middle_leaves_the_store_as_it_was_or_complete(big_file, tmp_path):
     path, n = big_file
     store = tmp_path / "s.duckdb"
@@ -134,7 +143,10 @@ def test_a_kill_in_the_middle_leaves_the_store_as_it_was_or_complete(big_file, t
     env = {**os.environ, "PYTHONPATH": str(SRC)}
     command = [sys.executable, "-m", "assay", "import", "battles", str(path), "--store", str(store)]
     child = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    time.sleep(4)  # somewhere in the import (when does not matter: either outcome is checked)
+    # killed once it has used 4 CPU seconds: past start-up, in the import (when exactly does not
+    # matter: either outcome is checked)
+    while child.poll() is None and _cpu_seconds(child.pid) < 4.0:
+        time.sleep(0.05)
     child.send_signal(signal.SIGKILL)
     child.wait()
     after = _stored(store)

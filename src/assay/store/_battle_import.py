@@ -20,7 +20,7 @@ import pandas as pd
 
 from assay.core import style_json
 
-from ._battles import Occurrences, _ids_at, chunk_parts
+from ._battles import Occurrences, _ids_at, chunk_parts, normalised
 from ._import_runs import bounded
 from ._store import Store
 
@@ -29,9 +29,9 @@ STORE_ROWS = 200_000
 
 
 class BattleWriter:
-    """Writes validated battles (names stripped, winners checked, as
-    :func:`assay.rank.read_battles` gives them) chunk by chunk on ``con``, inside the caller's
-    transaction. A store without battles before the import gets plain inserts; otherwise a vote
+    """Writes battles (names and winners are stored as :func:`normalised` makes them; the
+    fields are checked already, as :func:`assay.rank.read_battles` checks them) chunk by chunk
+    on ``con``, inside the caller's transaction. A store without battles before the import gets plain inserts; otherwise a vote
     stored already is upserted (:meth:`Store._insert_battles`)."""
 
     def __init__(self, con: duckdb.DuckDBPyConnection, source: str | None) -> None:
@@ -56,7 +56,7 @@ class BattleWriter:
         plain = rows.drop(columns=["count"], errors="ignore")
         for start in range(0, total, STORE_ROWS):
             row, ids = _ids_at(hashes, counts, first, start, min(total, start + STORE_ROWS), True)
-            self.held.append(plain.iloc[row].assign(battle_id=ids))
+            self.held.append(normalised(plain.iloc[row].assign(battle_id=ids)))
             self.rows += len(row)
             if self.rows >= STORE_ROWS:
                 self._flush()
