@@ -45,7 +45,7 @@ def _boom(*args, **kwargs):
 
 
 def test_a_crash_is_one_line_and_a_trace_file(battles_file, crash_dir, monkeypatch, tmp_path):
-    monkeypatch.setattr(cli_rank, "read_battles", _boom)
+    monkeypatch.setattr(cli_rank, "battle_blocks", _boom)
     store = tmp_path / "s.duckdb"
     code, out, err = run_main(["rank", "battles", str(battles_file), "--store", str(store)])
     assert code == 1
@@ -65,7 +65,7 @@ def test_a_crash_is_one_line_and_a_trace_file(battles_file, crash_dir, monkeypat
 
 def test_an_unwritable_trace_is_still_one_line(battles_file, tmp_path, monkeypatch):
     monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "no" / "such" / "dir"))
-    monkeypatch.setattr(cli_rank, "read_battles", _boom)
+    monkeypatch.setattr(cli_rank, "battle_blocks", _boom)
     code, _, err = run_main(["rank", "battles", str(battles_file)])
     assert code == 1 and len(err.strip().splitlines()) == 1
     assert "the trace could not be written" in err
@@ -73,7 +73,7 @@ def test_an_unwritable_trace_is_still_one_line(battles_file, tmp_path, monkeypat
 
 @pytest.mark.parametrize("how", ["option", "env"])
 def test_debug_lets_the_traceback_through(battles_file, crash_dir, monkeypatch, how):
-    monkeypatch.setattr(cli_rank, "read_battles", _boom)
+    monkeypatch.setattr(cli_rank, "battle_blocks", _boom)
     args = ["rank", "battles", str(battles_file)]
     with pytest.raises(RuntimeError, match="boom"):
         if how == "option":
@@ -88,7 +88,7 @@ def test_debug_prints_the_traceback_in_a_real_process(battles_file, tmp_path):
         "import sys, assay.cli.rank as r\n"
         "def boom(*a, **k):\n"
         "    raise RuntimeError('kaboom')\n"
-        "r.read_battles = boom\n"
+        "r.battle_blocks = boom\n"
         "from assay.cli import main\n"
         "sys.argv = ['assay', *sys.argv[1:]]\n"
         "main()\n"
@@ -116,7 +116,7 @@ def test_ctrl_c_is_one_line_and_exit_130(battles_file, monkeypatch):
     def interrupt(*args, **kwargs):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(cli_rank, "read_battles", interrupt)
+    monkeypatch.setattr(cli_rank, "battle_blocks", interrupt)
     code, _, err = run_main(["rank", "battles", str(battles_file)])
     assert code == 130
     assert err.strip() == "error: interrupted"
@@ -126,7 +126,7 @@ def test_user_errors_print_markup_literally(battles_file, monkeypatch):
     def bad(*args, **kwargs):
         raise InputError("model [red]x[/] and [/bold] are\nunknown")
 
-    monkeypatch.setattr(cli_rank, "read_battles", bad)
+    monkeypatch.setattr(cli_rank, "battle_blocks", bad)
     code, _, err = run_main(["rank", "battles", str(battles_file)])
     assert code == 1
     assert err.strip() == "error: model [red]x[/] and [/bold] are unknown"

@@ -13,8 +13,14 @@ from typer.testing import CliRunner
 
 from assay.cli import app
 from assay.errors import InputError
-from assay.rank import ELO_PER_LOGIT, fit_battles, read_battles, style_design, text_style
-from assay.rank._battle_files import _read_jsonl, _read_jsonl_fast
+from assay.rank import (
+    ELO_PER_LOGIT,
+    _battle_files,
+    fit_battles,
+    read_battles,
+    style_design,
+    text_style,
+)
 
 NAMES = np.array(["m0", "m1", "m2", "m3", "m4"])
 
@@ -170,7 +176,7 @@ def test_sandwich_is_the_robust_covariance_of_the_estimate():
         fit_battles(df, ci="bootstrap", bootstrap=0)
 
 
-def test_fast_reader_agrees_with_the_careful_one(tmp_path):
+def test_fast_reader_agrees_with_the_careful_one(tmp_path, monkeypatch):
     rows = [
         {
             "id": f"v{i}",
@@ -186,16 +192,17 @@ def test_fast_reader_agrees_with_the_careful_one(tmp_path):
     ]
     path = tmp_path / "b.jsonl"
     path.write_text("".join(json.dumps(r) + "\n" for r in rows))
-    assert _read_jsonl_fast(path) is not None
+    assert _battle_files._block_fast(path, path.read_bytes(), 1) is not None
     fast = read_battles(path, extras=True)
-    path.write_text("".join(json.dumps(r) + "\n\n" for r in rows))  # blank lines: careful path
-    assert _read_jsonl_fast(path) is None
+    path.write_text("".join(json.dumps(r) + "\n\n" for r in rows))  # blank lines
+    assert list(next(_battle_files._jsonl_frames(path)).index) == [1, 3, 5, 7, 9]
+    monkeypatch.setattr(_battle_files, "_block_fast", lambda *args: None)  # careful path
+    assert list(next(_battle_files._jsonl_frames(path)).index) == [1, 3, 5, 7, 9]
     careful = read_battles(path, extras=True)
     assert list(careful["vote_id"]) == list(fast["vote_id"]) == [f"v{i}" for i in range(5)]
     pd.testing.assert_frame_equal(
         fast.drop(columns="vote_id"), careful.drop(columns="vote_id"), check_dtype=False
     )
-    assert list(_read_jsonl(path).index) == [1, 3, 5, 7, 9]
 
 
 def test_cli_style_control_and_sandwich_json(tmp_path):

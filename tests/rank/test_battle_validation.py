@@ -12,6 +12,7 @@ from cli_helpers import run_main
 
 from assay.errors import InputError
 from assay.rank import (
+    _battle_files,
     _battles,
     aggregate_battles,
     battle_ids,
@@ -21,7 +22,7 @@ from assay.rank import (
     read_battles,
     subsample_curve,
 )
-from assay.store import open_store
+from assay.store import Store, _battle_import, open_store
 
 
 def sha(path: Path) -> str:
@@ -172,22 +173,40 @@ def test_count_tables_are_stored_in_chunks_with_the_same_ids(tmp_path, monkeypat
 
 
 def test_a_failed_chunk_rolls_back_every_chunk(tmp_path, monkeypatch):
-    monkeypatch.setattr(_battles, "_STORE_CHUNK", 5)
+    monkeypatch.setattr(_battle_import, "STORE_ROWS", 5)
     store = open_store(tmp_path / "s.duckdb")
     calls = []
-    real = store.add_battles
+    real = Store._insert_battles
 
-    def flaky(df, **kw):
-        calls.append(len(df))
+    def flaky(con, rows, **kw):
+        calls.append(len(rows))
         if len(calls) == 2:
             raise OSError("disk full")
-        return real(df, **kw)
+        return real(con, rows, **kw)
 
-    monkeypatch.setattr(store, "add_battles", flaky)
+    monkeypatch.setattr(Store, "_insert_battles", staticmethod(flaky))
     with pytest.raises(OSError):
         import_battles(store, _count_table(tmp_path))
     assert calls == [5, 5]
     assert store.battles().empty
+
+
+def test_a_bad_line_in_a_later_block_leaves_the_store_as_it_was(tmp_path, monkeypatch):
+    monkeypatch.setattr(_battle_files, "BLOCK_BYTES", 200)  # a few lines per block
+    monkeypatch.setattr(_battle_import, "STORE_ROWS", 3)  # written as they are read
+    store = open_store(tmp_path / "s.duckdb")
+    store.add_battles([battle(), battle(winner="tie")])
+    before = store.battles()
+    rows = [battle(prompt_id=f"p{i}", winner=("model_a", "tie")[i % 2]) for i in range(40)]
+    path = jsonl(tmp_path / "b.jsonl", *rows, battle(winner="draw"))
+    with pytest.raises(InputError, match="line 41: field 'winner' is 'draw'"):
+        import_battles(store, path)
+    pd.testing.assert_frame_equal(store.battles(), before)
+    # read a block at a time, the good file gets the ids of the whole file
+    good = jsonl(tmp_path / "good.jsonl", *rows, *rows[:7])
+    assert import_battles(store, good) == 47
+    stored = set(store.battles()["battle_id"])
+    assert stored == set(before["battle_id"]) | set(battle_ids(read_battles(good)))
 
 
 def test_elo_and_stability_honour_counts(tmp_path):

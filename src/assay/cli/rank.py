@@ -15,17 +15,17 @@ from assay.rank import (
     ELO_BOOTSTRAP,
     Fragility,
     Ratings,
+    battle_blocks,
     fit_battles,
     fragility,
     rank_sample_groups,
-    read_battles,
     read_outputs,
     run_tournament,
     store_battles,
-    styled_battles,
     subsample_curve,
 )
 
+from ._battle_files import _importing, _rank_file, _stored_battles
 from ._common import bounded, console, get_store, print_json, print_table
 from ._options import (
     BootstrapOption,
@@ -206,43 +206,25 @@ def battles_cmd(
     if fragility_on and method != "bt":
         raise InputError(f"--fragility: method {method!r} is not supported; use bt")
     anchor_pair = _parse_anchor(anchor)
-    if file is not None:  # with the answers' style fields, which the store keeps
-        battles = read_battles(file, extras=style_control or fragility_on, styles=True)
-    else:
-        battles = get_store(store, must_exist=True).battles()
-        if battles.empty:
-            raise InputError("the store has no battles: pass a FILE or run `assay import battles`")
-        if style_control:  # the stored votes with style features (their answers' counts)
-            styled = styled_battles(battles)
-            if styled.empty:
-                raise InputError(
-                    "--style-control: the stored battles carry no style information; import "
-                    "a battle file with answer_a/answer_b or style_a/style_b"
-                )
-            if len(styled) < len(battles) and not json_out:
-                console.print(
-                    f"style control: {len(styled):,} of {len(battles):,} stored battles carry "
-                    "style features; fitting those",
-                    highlight=False,
-                )
-            battles = styled
     if bootstrap is None:
         bootstrap = ELO_BOOTSTRAP if method == "elo" else ARENA_BOOTSTRAP
-    rounds = 0 if ci == "sandwich" else bootstrap
-    with console.status(f"fitting {method} with {rounds} bootstrap rounds"):
-        ratings = fit_battles(
-            battles,
-            method=method,
-            anchor=anchor_pair,
-            bootstrap=bootstrap,
-            seed=seed,
-            k=k,
-            confidence=confidence,
-            ci=ci,
-            style_control=style_control,
-        )
-    fragile = None
-    if fragility_on:
+
+    def rank(battles: pd.DataFrame) -> tuple[Ratings, Fragility | None]:
+        rounds = 0 if ci == "sandwich" else bootstrap
+        with console.status(f"fitting {method} with {rounds} bootstrap rounds"):
+            ratings = fit_battles(
+                battles,
+                method=method,
+                anchor=anchor_pair,
+                bootstrap=bootstrap,
+                seed=seed,
+                k=k,
+                confidence=confidence,
+                ci=ci,
+                style_control=style_control,
+            )
+        if not fragility_on:
+            return ratings, None
         ids = next((battles[c] for c in ("vote_id", "battle_id") if c in battles.columns), None)
         with console.status("finding the fewest votes that change the top"):
             fragile = fragility(
@@ -251,11 +233,13 @@ def battles_cmd(
                 vote_ids=None if ids is None else ids.to_numpy(),
                 style_control=style_control,
             )
+        return ratings, fragile
+
     if file is not None:
-        n = ratings.info.get("n_battles")
-        kept = battles.drop(columns=["vote_id"], errors="ignore")
-        with console.status(f"importing {n} battles into the store"):
-            store_battles(get_store(store), kept, source=file.name)
+        blocks = battle_blocks(file, extras=style_control or fragility_on, styles=True)
+        ratings, fragile = _rank_file(blocks, file, store, rank, style_control, fragility_on)
+    else:
+        ratings, fragile = rank(_stored_battles(store, style_control, json_out))
     if json_out:
         print_json({**ratings.to_dict(), **({"fragility": fragile.to_dict()} if fragile else {})})
         return
@@ -422,14 +406,22 @@ def import_battles_cmd(
     store: StoreOption = None,
     json_out: JsonOption = False,
 ) -> None:
-    """Import pairwise battles (Chatbot Arena export or counts) into the store; idempotent."""
-    # validated before the store is opened (or created); style fields become features
-    battles = read_battles(file, styles=True)
-    st = get_store(store)
-    before = _battle_count(st)
-    with progress_bar(f"importing {len(battles):,} battles", enabled=not json_out) as update:
-        count = store_battles(st, battles, source=source or file.name, progress=update)
-    new = _battle_count(st) - before
+    """Import pairwise battles (Chatbot Arena export or counts) into the store; idempotent.
+    The file is read a block at a time in one transaction: a bad line anywhere leaves the
+    store as it was."""
+    blocks = battle_blocks(file, styles=True)  # the first block is checked before the store
+    with (
+        progress_bar(f"importing {file.name}", enabled=not json_out, counts=False) as update,
+        _importing(store, file) as writer,
+    ):
+        st_count = writer.con.execute("SELECT count(*) FROM battles").fetchall()[0][0]
+        for block in blocks:
+            writer.add(block)
+            if update is not None:
+                update(writer.written)
+        count = writer.finish()
+        after = writer.con.execute("SELECT count(*) FROM battles").fetchall()[0][0]
+    new = after - st_count
     if json_out:
         print_json({"battles": count, "new": new, "present": count - new, "source": str(file)})
     else:
@@ -439,10 +431,6 @@ def import_battles_cmd(
             highlight=False,
             soft_wrap=True,
         )
-
-
-def _battle_count(store) -> int:
-    return int(store.sql("SELECT count(*) AS n FROM battles")["n"].iloc[0])
 
 
 def register(app: typer.Typer) -> None:

@@ -6,10 +6,12 @@ mean win rate and plain means over per-sample results where each model saw its o
 """
 
 from ._arena import arena_groups, arena_ratings, battle_counts
+from ._battle_stream import CompactBattles
 from ._battles import (
     EXTRA_FIELDS,
     PairCounts,
     aggregate_battles,
+    battle_blocks,
     battle_ids,
     import_battles,
     read_battles,
@@ -91,6 +93,8 @@ __all__ = [
     "fit_battles",
     "fit_counts",
     "import_battles",
+    "battle_blocks",
+    "CompactBattles",
     "judge_agreement",
     "judge_name",
     "judge_pairs",

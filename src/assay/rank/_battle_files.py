@@ -1,16 +1,17 @@
-"""Reading battle files into a frame indexed by line/record number: JSON lines (DuckDB first,
-then pyarrow, then the careful line-by-line path that names a bad line), JSON, CSV/TSV, Parquet.
-Validation of the fields is :mod:`._battles`' work."""
+"""Reading battle files a block of rows at a time, into frames indexed by line/record number:
+JSON lines (pyarrow's reader per block, else the careful line-by-line path that names a bad
+line), CSV/TSV, Parquet, JSON. Validation of the fields is :mod:`._battles`' work."""
 
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from assay.core import iter_jsonl, read_csv_rows, read_text
+from assay.core import csv_chunks, jsonl_chunks, limit, limit_message, read_text
 from assay.errors import InputError
 
 # wide count tables: column -> winner
@@ -43,125 +44,156 @@ EXTRA_FIELDS = ("style_a", "style_b", "answer_a", "answer_b")
 _USED_FIELDS = frozenset(_FLAT_FIELDS + EXTRA_FIELDS)
 
 
-def _lines(path: Path) -> int:
-    """Lines of the file (a last line without a newline counts), read in 16 MB blocks."""
-    n, last = 0, b"\n"
+#: Bytes of a JSON-lines file parsed at a time (a line longer than this is read whole, up to
+#: ``ASSAY_MAX_JSON_VALUE_CHARS``): memory holds one block's battles, never the file.
+BLOCK_BYTES = 16 * 2**20
+#: Rows of a CSV or Parquet file read at a time.
+BLOCK_ROWS = 100_000
+
+
+def _blocks(path: Path) -> Iterator[tuple[int, bytes]]:
+    """(number of its first line, block) of whole lines of the file, about
+    :data:`BLOCK_BYTES` each; a line longer than ``ASSAY_MAX_JSON_VALUE_CHARS`` is refused."""
+    most = limit("JSON_VALUE_CHARS")
+    line, rest = 1, b""
     with path.open("rb") as handle:
-        while block := handle.read(1 << 24):
-            n += block.count(b"\n")
-            last = block[-1:]
-    return n + (last != b"\n")
+        while True:
+            data = handle.read(BLOCK_BYTES)
+            block = rest + data
+            cut = block.rfind(b"\n") + 1 if data else len(block)
+            if data and cut == 0:  # one line longer than a block: read on
+                if len(block) > most:
+                    raise InputError(
+                        limit_message(f"{path}: line {line}: one JSON value", "JSON_VALUE_CHARS")
+                    )
+                rest = block
+                continue
+            if cut:
+                yield line, block[:cut]
+                line += block.count(b"\n", 0, cut) + (block[cut - 1 : cut] != b"\n")
+            rest = block[cut:]
+            if not data:
+                return
 
 
-def _read_jsonl_fast(path: Path) -> pd.DataFrame | None:
-    """JSON lines through pyarrow's C++ reader (an LMArena export of 1.7 million battles in
-    about a second), or None when the careful path must read the file: anything pyarrow
-    rejects (bad JSON or UTF-8, a field changing type), blank lines (the line numbers would
-    shift) or a nested value in a field that is checked."""
+def _block_fast(path: Path, block: bytes, line: int) -> pd.DataFrame | None:
+    """A block of JSON lines through pyarrow's C++ reader, indexed by line number; or None when
+    the careful path must read it: anything pyarrow rejects (bad JSON or UTF-8, a field
+    changing type), blank lines (the line numbers would shift), a nested value in a field that
+    is checked, no model_a/model_b (the careful path's error lists the fields)."""
     import pyarrow as pa
     import pyarrow.json as pa_json
 
+    options = pa_json.ReadOptions(use_threads=False, block_size=1 << 22)
     try:
-        table = pa_json.read_json(path)
+        table = pa_json.read_json(pa.BufferReader(block), read_options=options)
         table.validate(full=True)  # UTF-8 of every string
     except (pa.ArrowException, OSError, ValueError):
         return None
-    if table.num_rows != _lines(path):
+    index = _line_numbers(block, line, table.num_rows)
+    if index is None:
         return None
     for name in _FLAT_FIELDS:
         if name in table.column_names and pa.types.is_nested(table.schema.field(name).type):
             return None
     if not {"model_a", "model_b"} <= set(table.column_names):
-        return None  # the careful path's error lists the file's fields
+        return None
     # only the fields battles use: an export's conversations never become Python strings
     df = table.select([c for c in table.column_names if c in _USED_FIELDS]).to_pandas()
-    df.index = pd.RangeIndex(1, table.num_rows + 1)
+    df.index = index
     return df
 
 
-#: DuckDB types the fastest reader passes on; others (JSON: a field changing type, dates,
-#: nested values) leave the file to pyarrow and the careful path.
-_FLAT_TYPES = frozenset({"VARCHAR", "BIGINT", "DOUBLE", "BOOLEAN", "UBIGINT", "HUGEINT"})
+def _line_numbers(block: bytes, line: int, rows: int) -> pd.Index | None:
+    """The line number of each of ``rows`` objects in ``block`` (its first line ``line``),
+    blank lines skipped; None when the counts disagree (the careful path then reads it)."""
+    lines = block.count(b"\n") + (not block.endswith(b"\n"))
+    if rows == lines:
+        return pd.RangeIndex(line, line + rows)
+    text = block.split(b"\n")[:lines]
+    kept = np.flatnonzero([bool(t.strip()) for t in text])  # only a block with blank lines
+    return pd.Index(kept + line, dtype=np.int64) if len(kept) == rows else None
 
 
-def _read_jsonl_duckdb(path: Path) -> pd.DataFrame | None:
-    """JSON lines through DuckDB's reader (half the time and memory of pyarrow's: only the
-    fields battles use are kept), or None for anything unusual: a parse error, a type outside
-    :data:`_FLAT_TYPES` in a used field, the optional per-battle extras, blank lines."""
-    import duckdb
-
-    con = duckdb.connect()
-    try:
-        con.execute("SET enable_progress_bar = false")
-        # types from a sample: a later line with another key or type is an error (fallback)
-        source = "read_json({}, format='newline_delimited')".format(
-            "'" + str(path).replace("'", "''") + "'"
-        )
-        rel = con.sql(f"SELECT * FROM {source}")
-        kinds = dict(zip(rel.columns, map(str, rel.types), strict=True))
-        if not {"model_a", "model_b"} <= kinds.keys() or any(c in kinds for c in EXTRA_FIELDS):
-            return None
-        used = [c for c in kinds if c in _USED_FIELDS]
-        if any(kinds[c] not in _FLAT_TYPES for c in used):
-            return None
-        names = ", ".join('"' + c.replace('"', '""') + '"' for c in used)
-        table = con.sql(f"SELECT {names} FROM {source}").to_arrow_table()
-    except duckdb.Error:
-        return None
-    finally:
-        con.close()
-    if table.num_rows != _lines(path):
-        return None
-    df = table.to_pandas()
-    df.index = pd.RangeIndex(1, table.num_rows + 1)
-    return df
+def _careful_frames(path: Path, line: int) -> Iterator[pd.DataFrame]:
+    """The file from line ``line`` on, read line by line (each problem named by its line)."""
+    for chunk in jsonl_chunks(path, rows=BLOCK_ROWS, size=BLOCK_BYTES):
+        kept = [(n, row) for n, row in chunk if n >= line]
+        if kept:
+            index = pd.Index([n for n, _ in kept], dtype=np.int64)
+            yield pd.DataFrame.from_records([row for _, row in kept], index=index)
 
 
-def _read_jsonl(path: Path) -> pd.DataFrame:
-    """JSON lines, indexed by line number (blank lines skipped)."""
-    fast = _read_jsonl_duckdb(path)
-    if fast is None:
-        fast = _read_jsonl_fast(path)
-    if fast is not None:
-        return fast
-    found = list(iter_jsonl(path))
-    index = pd.Index([n for n, _ in found], dtype=np.int64)
-    return pd.DataFrame.from_records([row for _, row in found], index=index)
+def _jsonl_frames(path: Path) -> Iterator[pd.DataFrame]:
+    """JSON lines a block at a time, indexed by line number (blank lines skipped): pyarrow's
+    reader (:func:`_block_fast`), and from the first block it does not take on, the careful
+    line-by-line reader, whose errors name the line."""
+    for line, block in _blocks(path):
+        fast = _block_fast(path, block, line)
+        if fast is None:
+            yield from _careful_frames(path, line)
+            return
+        yield fast
 
 
-def _read_csv(path: Path, delimiter: str) -> pd.DataFrame:
-    """A strict CSV/TSV table of text cells (empty cells missing), indexed by line number."""
-    header, rows, lines = read_csv_rows(path, delimiter=delimiter)
-    df = pd.DataFrame(rows, columns=header, index=pd.Index(lines, dtype=np.int64), dtype=object)
-    return df.where(df != "", None)
+def _csv_frames(path: Path, delimiter: str) -> Iterator[pd.DataFrame]:
+    """A strict CSV/TSV table of text cells (empty cells missing), indexed by line number, a
+    block of rows at a time."""
+    header, chunks = csv_chunks(path, rows=BLOCK_ROWS, size=BLOCK_BYTES, delimiter=delimiter)
+    for rows, lines in chunks:
+        df = pd.DataFrame(rows, columns=header, index=pd.Index(lines, dtype=np.int64), dtype=object)
+        yield df.where(df != "", None)
 
 
-def _load(path: Path) -> tuple[pd.DataFrame, int]:
-    """The file as a DataFrame, and the offset from its index to the line/record number."""
+def _parquet_frames(path: Path) -> Iterator[pd.DataFrame]:
+    """A Parquet file a batch of rows at a time, indexed by record number from 0."""
+    import pyarrow.parquet as pq
+
+    done = 0
+    for batch in pq.ParquetFile(path).iter_batches(batch_size=BLOCK_ROWS):
+        df = batch.to_pandas()
+        df.index = pd.RangeIndex(done, done + len(df))
+        done += len(df)
+        yield df
+
+
+def _json_frames(path: Path) -> Iterator[pd.DataFrame]:
+    data = json.loads(read_text(path))
+    if isinstance(data, dict):  # {"battles": [...]}
+        data = next((v for v in data.values() if isinstance(v, list)), [])
+    if not isinstance(data, list) or not all(isinstance(r, dict) for r in data):
+        raise InputError(f"{path}: expected a JSON list of battle objects")
+    yield pd.DataFrame.from_records(data)
+
+
+def frames(path: Path) -> tuple[Iterator[pd.DataFrame], int]:
+    """The file as DataFrames of a block of rows each (JSON lines, CSV and Parquet are read
+    a block at a time; a JSON document whole), and the offset from their index to the
+    line/record number."""
     suffix = path.suffix.lower()
     if path.is_dir():
         raise InputError(f"{path}: is a folder, not a battle file")
     if path.stat().st_size == 0:
         raise InputError(f"{path}: no battles (the file is empty)")
+    if suffix in (".jsonl", ".ndjson"):
+        return _parsed(path, _jsonl_frames(path)), 0
+    if suffix in (".csv", ".tsv"):
+        return _parsed(path, _csv_frames(path, "\t" if suffix == ".tsv" else ",")), 0
+    if suffix == ".json":
+        return _parsed(path, _json_frames(path)), 1
+    if suffix == ".parquet":
+        return _parsed(path, _parquet_frames(path)), 1
+    raise InputError(
+        f"{path}: unknown battle file type {suffix!r} (use .jsonl, .json, .csv, .parquet)"
+    )
+
+
+def _parsed(path: Path, found: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
+    """``found``, with a parser's failure as one line naming the file."""
     try:
-        if suffix in (".jsonl", ".ndjson"):
-            return _read_jsonl(path), 0
-        if suffix in (".csv", ".tsv"):
-            return _read_csv(path, "\t" if suffix == ".tsv" else ","), 0
-        if suffix == ".json":
-            data = json.loads(read_text(path))
-            if isinstance(data, dict):  # {"battles": [...]}
-                data = next((v for v in data.values() if isinstance(v, list)), [])
-            if not isinstance(data, list) or not all(isinstance(r, dict) for r in data):
-                raise InputError(f"{path}: expected a JSON list of battle objects")
-            return pd.DataFrame.from_records(data), 1
-        if suffix == ".parquet":
-            return pd.read_parquet(path), 1
+        yield from found
     except (ValueError, TypeError, OverflowError, RecursionError, OSError) as exc:
         if isinstance(exc, InputError):
             raise
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise InputError(f"{path}: cannot parse ({first})") from None
-    raise InputError(
-        f"{path}: unknown battle file type {suffix!r} (use .jsonl, .json, .csv, .parquet)"
-    )

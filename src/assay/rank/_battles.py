@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -11,14 +13,15 @@ import scipy.sparse as sp
 from scipy.sparse.csgraph import connected_components
 
 from assay.errors import InputError
-from assay.store import WINNERS, battle_chunks, battle_ids
+from assay.store import WINNERS, battle_ids, battle_writer
 
-from ._battle_files import _COUNT_COLUMNS, EXTRA_FIELDS, _load
+from ._battle_files import _COUNT_COLUMNS, EXTRA_FIELDS, frames
 
 __all__ = [
     "MAX_BATTLES",
     "PairCounts",
     "aggregate_battles",
+    "battle_blocks",
     "battle_cells",
     "battle_outcomes",
     "battle_weights",
@@ -50,7 +53,7 @@ def _first(col: pd.Series, bad: np.ndarray) -> str:
     return f"{value!r:.60}"
 
 
-def _counts_of(path: Path, df: pd.DataFrame, offset: int) -> pd.DataFrame:
+def _counts_of(path: Path, df: pd.DataFrame, offset: int, before: int = 0) -> pd.DataFrame:
     """Count tables (wide wins_a/wins_b/ties or long winner + count) to one row per
     (row, outcome) with a validated int64 ``count``; zero counts are dropped. No row is
     repeated: the counts stay weights."""
@@ -78,7 +81,7 @@ def _counts_of(path: Path, df: pd.DataFrame, offset: int) -> pd.DataFrame:
         raise InputError(
             f"{where}: field 'count' must be a whole number >= 0, got {_first(col, bad)}"
         )
-    running = np.cumsum(np.minimum(raw, MAX_BATTLES + 1))
+    running = before + np.cumsum(np.minimum(raw, MAX_BATTLES + 1))
     over = running > MAX_BATTLES
     if over.any():
         raise InputError(
@@ -128,27 +131,68 @@ def read_battles(path: str | Path, *, extras: bool = False, styles: bool = False
     ``vote_id`` (the battle's ``id`` field, else its 1-based line or record number) and the
     fields ``style_a``, ``style_b``, ``answer_a``, ``answer_b`` the file has (for style control
     and fragility; the store keeps the style features of the answers, not their text);
-    ``styles=True`` adds only those four fields (what an import stores)."""
+    ``styles=True`` adds only those four fields (what an import stores). The whole file in
+    one frame: :func:`battle_blocks` reads it a block at a time."""
+    return pd.concat(list(battle_blocks(path, extras=extras, styles=styles)), ignore_index=True)
+
+
+def battle_blocks(
+    path: str | Path, *, extras: bool = False, styles: bool = False
+) -> Iterator[pd.DataFrame]:
+    """The validated battles of :func:`read_battles`, a block of the file at a time (memory
+    holds one block, whatever the file's size); the checks that span the file (the counts'
+    total, a file without battles) run across the blocks. The first block is read and checked
+    before this returns."""
     path = Path(path)
     if not path.exists():
         raise InputError(f"{path}: no such file")
-    df, offset = _load(path)
-    if df.empty:
+    found, offset = frames(path)
+    blocks = _checked(path, found, offset, extras, styles)
+    first = next(blocks)
+    return itertools.chain([first], blocks)
+
+
+def _checked(path, found, offset, extras, styles) -> Iterator[pd.DataFrame]:
+    counted = None
+    total = 0
+    for df in found:
+        if df.empty:
+            continue
+        has_counts = "count" in df.columns or any(c in df.columns for c in _COUNT_COLUMNS)
+        if counted is None:
+            counted = has_counts
+        elif has_counts != counted:
+            raise InputError(
+                f"{_where(path, df, np.ones(len(df), dtype=bool), offset)}: field 'count' "
+                f"{'is missing here but given' if counted else 'is given here but not'} on "
+                "earlier rows (give every row a count, or none)"
+            )
+        out = _validated(path, df, offset, counted, total, extras, styles)
+        if counted:
+            total += int(out["count"].sum())
+            if out.empty:
+                continue
+        yield out
+    if counted is None:
         raise InputError(f"{path}: no battles")
-    if offset:  # CSV / JSON / Parquet: a 0-based position; JSONL keeps its line numbers
-        df = df.reset_index(drop=True)
+    if counted and not total:
+        raise InputError(f"{path}: no battles (every count is 0)")
+
+
+def _validated(path, df, offset, counted, before, extras, styles) -> pd.DataFrame:
+    """One block of the file checked and normalised (see :func:`read_battles`); ``before``:
+    the battles of the count table's earlier blocks."""
     for name in ("model_a", "model_b"):
         if name not in df.columns:
             raise InputError(
                 f"{path}: missing field {name!r} (columns: {', '.join(map(str, df.columns))})"
             )
-    counted = "count" in df.columns or any(c in df.columns for c in _COUNT_COLUMNS)
     if counted:
         if "count" in df.columns and "winner" not in df.columns:
             raise InputError(f"{path}: a 'count' column needs a 'winner' column beside it")
-        df = _counts_of(path, df, offset)
+        df = _counts_of(path, df, offset, before)
         if df.empty:
-            raise InputError(f"{path}: no battles (every count is 0)")
+            return df.assign(count=np.zeros(0, dtype=np.int64))
     if "winner" not in df.columns:
         raise InputError(f"{path}: missing field 'winner' (or count columns wins_a, wins_b, ties)")
     model_a = _names(path, df, "model_a", offset)
@@ -238,36 +282,32 @@ def battle_weights(battles: pd.DataFrame) -> np.ndarray:
     return raw.astype(np.int64)
 
 
-def import_battles(store, path: str | Path, *, source: str | None = None) -> int:
-    """Read a battle file, with its answers' style fields, into ``store`` (idempotent)."""
-    return store_battles(store, read_battles(path, styles=True), source=source or Path(path).name)
+def import_battles(store, path: str | Path, *, source: str | None = None, progress=None) -> int:
+    """Read a battle file, with its answers' style fields, into ``store`` (idempotent), a
+    block at a time in one transaction (:func:`assay.store.battle_writer`): memory holds a
+    block, never the file; a bad line anywhere leaves the store as it was. Returns the votes
+    written, calling ``progress(votes so far)`` after each block."""
+    blocks = battle_blocks(path, styles=True)  # the first block is checked before the store
+    with battle_writer(store, source=source or Path(path).name, path=path) as writer:
+        for block in blocks:
+            writer.add(block)
+            if progress is not None:
+                progress(writer.written)
+    return writer.written
 
 
 def store_battles(store, battles: pd.DataFrame, *, source: str | None = None, progress=None) -> int:
     """Add validated battles to ``store`` with their content ids (:func:`assay.store.battle_ids`;
     count tables as one row per battle), written in bounded chunks inside one transaction;
     returns rows written, calling ``progress(done, total)`` after each chunk. ``source`` is kept
-    with the rows but is not part of the ids. Battles one row each get their ids from the whole
-    frame first (identical votes are numbered across it)."""
-    if "count" in battles.columns:
-        total = int(pd.to_numeric(battles["count"]).sum())
-        chunks = battle_chunks(battles, _STORE_CHUNK)
-    else:
-        total, ids = len(battles), battle_ids(battles, as_arrow=True)  # no Python string per vote
-        chunks = (
-            battles.iloc[k : k + _STORE_CHUNK].assign(battle_id=ids[k : k + _STORE_CHUNK])
-            for k in range(0, total, _STORE_CHUNK)
-        )
-    written = done = 0
-    with store.transaction() as con:
-        for chunk in chunks:
-            written += store.add_battles(
-                chunk if source is None else chunk.assign(source=source), con=con
-            )
-            done += len(chunk)
+    with the rows but is not part of the ids."""
+    total = int(battle_weights(battles).sum())
+    with battle_writer(store, source=source) as writer:
+        for start in range(0, len(battles), _STORE_CHUNK):
+            writer.add(battles.iloc[start : start + _STORE_CHUNK])
             if progress is not None:
-                progress(done, total)
-    return written
+                progress(writer.written, total)
+    return writer.written
 
 
 @dataclass

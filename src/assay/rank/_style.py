@@ -35,10 +35,22 @@ __all__ = [
 ]
 
 
+#: Column name prefix of style differences computed already (one column per feature).
+DIFF_PREFIX = "style_diff:"
+
+
 def style_differences(battles: pd.DataFrame) -> pd.DataFrame:
     """Per battle and feature, (a − b) / (a + b + 1) of the two answers' values: from
     ``style_a`` / ``style_b`` (dicts feature → value; the features both sides give) or,
-    without them, from ``answer_a`` / ``answer_b`` text (:data:`TEXT_FEATURES`)."""
+    without them, from ``answer_a`` / ``answer_b`` text (:data:`TEXT_FEATURES`); or the
+    differences given already, as columns ``DIFF_PREFIX + feature`` (a file read a block at a
+    time: :class:`assay.rank._battle_stream.CompactBattles`)."""
+    given = [c for c in battles.columns if str(c).startswith(DIFF_PREFIX)]
+    if given:
+        diff = battles[given].to_numpy(float)
+        return pd.DataFrame(
+            diff, columns=[c[len(DIFF_PREFIX) :] for c in given], index=battles.index
+        )
     side_a, side_b = style_values(battles)
     a, b = side_a.to_numpy(float), side_b.to_numpy(float)
     with np.errstate(divide="ignore", invalid="ignore"):

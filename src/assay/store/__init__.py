@@ -2,6 +2,7 @@
 read, a folder of Parquet files an export wrote)."""
 
 from ._aggregates import metric_summary
+from ._battle_import import BattleWriter, battle_writer
 from ._battles import battle_chunks, battle_id, battle_ids
 from ._evidence import Evidence
 from ._export import export_samples
@@ -33,7 +34,9 @@ __all__ = [
     "RunInfo",
     "SampleRecord",
     "Store",
+    "BattleWriter",
     "battle_chunks",
+    "battle_writer",
     "battle_id",
     "battle_ids",
     "default_store_path",

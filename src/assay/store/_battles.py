@@ -254,6 +254,45 @@ def battle_id(
     return str(_ids(_hashes(_keyed(row)), np.array([occurrence]))[0])
 
 
+class Occurrences:
+    """Battles numbered across the chunks of one import: for each vote's content (the 64-bit
+    combination of its fields' hashes) how many battles came before, so a file read a block at
+    a time gets the ids :func:`battle_ids` gives the whole file (two different votes whose
+    contents share a 64-bit hash, which :func:`battle_ids` tells apart, share the numbering)."""
+
+    def __init__(self) -> None:
+        self.keys = np.empty(0, dtype=np.uint64)  # sorted
+        self.counts = np.empty(0, dtype=np.int64)
+
+    def first(self, keys: np.ndarray, counts: np.ndarray) -> np.ndarray:
+        """Per row, the occurrence number of its first battle: the battles of its content in
+        earlier chunks and earlier rows of this one; then this chunk's battles are counted."""
+        uniq, inverse = np.unique(keys, return_inverse=True)
+        pos = np.searchsorted(self.keys, uniq)
+        found = pos < len(self.keys)
+        found[found] = self.keys[pos[found]] == uniq[found]
+        before = np.zeros(len(uniq), dtype=np.int64)
+        before[found] = self.counts[pos[found]]
+        if len(uniq) == len(keys):  # no content twice in this chunk (an arena export)
+            within = np.zeros(len(keys), dtype=np.int64)
+        else:
+            within = pd.Series(counts).groupby(inverse).cumsum().to_numpy() - counts
+        total = np.zeros(len(uniq), dtype=np.int64)
+        np.add.at(total, inverse, counts)
+        self.counts[pos[found]] += total[found]
+        self.keys = np.insert(self.keys, pos[~found], uniq[~found])
+        self.counts = np.insert(self.counts, pos[~found], total[~found])
+        return before[inverse] + within
+
+
+def chunk_parts(battles: pd.DataFrame, seen: Occurrences):
+    """:func:`_parts` of one chunk of an import, its votes numbered after the chunks ``seen``
+    counted already (ids: :func:`_ids_at`)."""
+    hashes = [distinct[codes] for codes, distinct in (_coded(battles, n) for n in ID_FIELDS)]
+    counts = _weights(battles)
+    return hashes, counts, seen.first(_combine(hashes), counts)
+
+
 def battle_chunks(battles: pd.DataFrame, size: int) -> Iterator[pd.DataFrame]:
     """The votes one row each with its ``battle_id`` (count-table rows expanded), ``size``
     rows at a time."""

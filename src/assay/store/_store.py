@@ -324,11 +324,14 @@ class Store:
         return vid, new
 
     @staticmethod
-    def _insert_battles(con: duckdb.DuckDBPyConnection, rows: pd.DataFrame) -> None:
+    def _insert_battles(
+        con: duckdb.DuckDBPyConnection, rows: pd.DataFrame, *, fresh: bool = False
+    ) -> None:
         """The upsert (:data:`UPSERT`) of ``rows`` (unique ids), in two statements: votes
         stored already that it would change go through the upsert; new votes are a plain
         insert (an anti-join: no conflict to check, three times less work for an arena file;
-        a re-import finds every vote stored and unchanged and writes nothing)."""
+        a re-import finds every vote stored and unchanged and writes nothing). ``fresh``: no
+        vote of ``rows`` is stored (the import began on a store without battles): one insert."""
         names = ", ".join(f'n."{c}"' for c in BATTLE_COLUMNS)
         changed = " OR ".join(
             [f'n."{c}" IS DISTINCT FROM b."{c}"' for c in _UPDATED]
@@ -336,6 +339,9 @@ class Store:
             + [f'(n."{c}" IS NOT NULL AND n."{c}" IS DISTINCT FROM b."{c}")' for c in _REPLACED]
         )
         with _registered(con, _conform(rows, BATTLE_COLUMNS), BATTLE_COLUMNS) as (new, run):
+            if fresh:
+                run(f'INSERT INTO battles {new} ORDER BY "battle_id"')
+                return
             stored = f"FROM ({new}) n JOIN battles b ON n.battle_id = b.battle_id"
             run(UPSERT.format(rows=f"SELECT {names} {stored} WHERE {changed}"))
             run(
