@@ -48,7 +48,15 @@ from ._quantile import (
     sort_quantiles,
     weighted_interval_score,
 )
-from ._readers import csv_chunks, decode_text, iter_jsonl, jsonl_chunks, read_csv_rows, read_text
+from ._readers import (
+    csv_chunks,
+    decode_text,
+    iter_jsonl,
+    jsonl_block,
+    jsonl_chunks,
+    read_csv_rows,
+    read_text,
+)
 from ._retrieval import ndcg, pad_lists, ranked_relevance, recall_at_k, reciprocal_rank
 from ._settings import (
     DEFAULT_CONFIDENCE,
@@ -87,6 +95,7 @@ __all__ = [
     "csv_chunks",
     "iter_jsonl",
     "level_label",
+    "jsonl_block",
     "jsonl_chunks",
     "limit",
     "limit_message",

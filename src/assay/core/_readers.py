@@ -121,19 +121,24 @@ def _jsonl_objects(path: Path, hook) -> Iterator[tuple[int, dict[str, Any], int]
     except OSError as exc:
         raise InputError(f"{path}: cannot be read ({exc.strerror or type(exc).__name__})") from None
     with handle:
-        for lineno, raw in enumerate(handle, start=1):
-            line = decode_text(path, raw, lineno)
-            if not line.strip():
-                continue
-            try:
-                row = json.loads(line, parse_constant=hook)
-            except json.JSONDecodeError as exc:
-                raise InputError(f"{path}: line {lineno}: not valid JSON ({exc.msg})") from None
-            except RecursionError:
-                raise InputError(f"{path}: line {lineno}: JSON nested too deeply") from None
-            if not isinstance(row, dict):
-                raise InputError(f"{path}: line {lineno}: not a JSON object (got {row!r:.40})")
-            yield lineno, row, len(raw)
+        yield from _jsonl_lines(path, enumerate(handle, start=1), hook)
+
+
+def _jsonl_lines(path: Path, numbered, hook) -> Iterator[tuple[int, dict[str, Any], int]]:
+    """:func:`_jsonl_objects` of ``(line number, raw line)`` pairs."""
+    for lineno, raw in numbered:
+        line = decode_text(path, raw, lineno)
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line, parse_constant=hook)
+        except json.JSONDecodeError as exc:
+            raise InputError(f"{path}: line {lineno}: not valid JSON ({exc.msg})") from None
+        except RecursionError:
+            raise InputError(f"{path}: line {lineno}: JSON nested too deeply") from None
+        if not isinstance(row, dict):
+            raise InputError(f"{path}: line {lineno}: not a JSON object (got {row!r:.40})")
+        yield lineno, row, len(raw)
 
 
 def jsonl_chunks(
@@ -152,6 +157,17 @@ def jsonl_chunks(
             chunk, held = [], 0
     if chunk:
         yield chunk
+
+
+def jsonl_block(
+    path: str | Path, data: bytes, first_line: int, *, constants: bool = True
+) -> list[tuple[int, dict[str, Any]]]:
+    """The (line number, object) pairs of :func:`iter_jsonl` for ``data``, whole lines of the
+    file ``path`` starting at line ``first_line``, checked as iter_jsonl checks them."""
+    numbered = enumerate(io.BytesIO(data), start=first_line)
+    return [
+        (n, row) for n, row, _ in _jsonl_lines(Path(path), numbered, None if constants else str)
+    ]
 
 
 def _bad_utf8_line(path: Path) -> InputError:

@@ -73,25 +73,31 @@ class Steps:
             self.progress(self.total, self.total)
 
 
-def count_present(con: Any, frame: pd.DataFrame) -> int:
-    """How many distinct ``(run_id, doc_id, repeat)`` keys of ``frame`` the store's samples
-    table holds already (run inside the import's transaction, before it writes)."""
-    if frame.empty:
+def count_present(con: Any, frame: Any) -> int:
+    """How many distinct ``(run_id, doc_id, repeat)`` keys of ``frame`` (a DataFrame or an
+    Arrow table) the store's samples table holds already (run inside the import's
+    transaction, before it writes)."""
+    if not len(frame):
         return 0
-    keys = pd.DataFrame(
-        {
-            "run_id": frame["run_id"].astype(str).to_numpy(),
-            "doc_id": frame["doc_id"].astype(str).to_numpy(),
-            "repeat": (
-                frame["repeat"].fillna(0).astype("int64").to_numpy() if "repeat" in frame else 0
-            ),
-        }
-    ).drop_duplicates()
-    rel = con.from_df(keys)
+    if isinstance(frame, pd.DataFrame):
+        keys = pd.DataFrame(
+            {
+                "run_id": frame["run_id"].astype(str).to_numpy(),
+                "doc_id": frame["doc_id"].astype(str).to_numpy(),
+                "repeat": (
+                    frame["repeat"].fillna(0).astype("int64").to_numpy() if "repeat" in frame else 0
+                ),
+            }
+        )
+        rel = con.from_df(keys)
+    else:
+        rel = con.from_arrow(frame.select(["run_id", "doc_id", "repeat"]))
     found = rel.query(
         "_keys",
-        'SELECT count(*) FROM _keys WHERE (run_id, doc_id, CAST("repeat" AS INTEGER)) IN '
-        '(SELECT run_id, doc_id, "repeat" FROM samples)',
+        'SELECT count(*) FROM (SELECT DISTINCT run_id, doc_id, CAST("repeat" AS INTEGER) AS r '
+        'FROM _keys) k SEMI JOIN (SELECT run_id, doc_id, "repeat" FROM samples WHERE run_id IN '
+        "(SELECT run_id FROM _keys)) s "
+        'ON k.run_id = s.run_id AND k.doc_id = s.doc_id AND k.r = s."repeat"',
     ).fetchall()
     return int(found[0][0])
 

@@ -22,16 +22,9 @@ from assay.errors import InputError
 from ._files import _sample_chunks, check_runs, places
 from ._import_runs import Progress, Steps, bounded, count_present
 from ._records import RunInfo
+from ._sample_rows import KEY, Rows
 from ._store import Store
 from ._tables import files_in
-
-_KEY = ["run_id", "doc_id", "repeat"]
-
-
-def _hashes(chunk: pd.DataFrame) -> np.ndarray:
-    """A 64-bit hash of each row's (run_id, doc_id, repeat)."""
-    keys = chunk[_KEY].astype({"repeat": "int64"})
-    return pd.util.hash_pandas_object(keys, index=False).to_numpy(np.uint64)
 
 
 def _repeated(hashes: list[np.ndarray]) -> np.ndarray:
@@ -44,16 +37,16 @@ def _repeated(hashes: list[np.ndarray]) -> np.ndarray:
     return np.unique(every[1:][every[1:] == every[:-1]])
 
 
-def _duplicate(chunks: Iterator[pd.DataFrame], suspects: np.ndarray) -> InputError | None:
+def _duplicate(chunks: Iterator[Rows], suspects: np.ndarray, con) -> InputError | None:
     """Read the files again, keeping only rows whose hash is a suspect, and name the first
     sample (in file order) that truly appears twice; None when the hashes only collided."""
     found = []
     for chunk in chunks:
-        hit = np.isin(_hashes(chunk), suspects)
+        hit = np.isin(chunk.hashes(con), suspects)
         if hit.any():
-            found.append(chunk.loc[hit, [*_KEY, "model", "task", "_file", "_row"]])
+            found.append(chunk.frame([*KEY, "model", "task"], hit))
     rows = pd.concat(found, ignore_index=True)
-    dup = rows.duplicated(_KEY, keep=False).to_numpy()
+    dup = rows.duplicated(KEY, keep=False).to_numpy()
     if not dup.any():
         return None
     first = rows[dup].iloc[0]
@@ -98,7 +91,7 @@ def import_samples(
 
     steps = Steps(progress)
 
-    def chunks(report: Progress = None) -> Iterator[pd.DataFrame]:
+    def chunks(report: Progress = None) -> Iterator[Rows]:
         for k, file in enumerate(files):
             if report is not None:
                 report(k, len(files))
@@ -110,7 +103,7 @@ def import_samples(
     written = present = 0
     with store.transaction() as con, bounded(con, path):
         for chunk in chunks(steps.read):
-            pairs = chunk.drop_duplicates(["run_id", "model", "task"])
+            pairs = chunk.runs()
             new = pairs[~pairs["run_id"].isin(list(runs))].drop_duplicates("run_id")
             for row, at in zip(pairs.itertuples(index=False), places(pairs), strict=True):
                 had = runs.setdefault(row.run_id, (row.model, row.task))
@@ -121,14 +114,13 @@ def import_samples(
                     )
             if len(new):  # before the first rows of these runs are written
                 check_runs(store, new, source, con=con)
-            hashes.append(_hashes(chunk))
-            present += count_present(con, chunk)
-            written += store.write_samples(
-                chunk.drop(columns=["_file", "_row"]), con=con, keep_metrics=True
-            )
+            hashes.append(chunk.hashes(con))
+            chunk = chunk.last_of_each(hashes[-1])
+            present += count_present(con, chunk.table)
+            written += chunk.write(store, con)
         suspects = _repeated(hashes)
         if len(suspects):
-            error = _duplicate(chunks(), suspects)
+            error = _duplicate(chunks(), suspects, con)
             if error is not None:
                 raise error
         if split is not None:

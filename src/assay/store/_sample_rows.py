@@ -1,0 +1,112 @@
+"""A checked chunk of an ``assay import samples`` (:class:`Rows`: an Arrow table and where each
+row is) and what the import does with it a column at a time: key hashes, its runs, the write."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from ._sample_checks import FLOAT_COLUMNS, INT_COLUMNS, LIST_COLUMNS, METRIC_PREFIX
+from ._schema import SAMPLE_COLUMNS
+from ._store import Store, _json_or_none
+
+KEY = ["run_id", "doc_id", "repeat"]
+_TYPES: dict[str, Any] = {
+    **{c: pa.string() for c, t in SAMPLE_COLUMNS.items() if t.startswith("VARCHAR")},
+    **{c: pa.int64() for c in INT_COLUMNS},
+    **{c: pa.float64() for c in FLOAT_COLUMNS},
+    **{c: pa.list_(pa.int64() if whole else pa.float64()) for c, whole in LIST_COLUMNS.items()},
+    "created_at": None,  # as pandas has it
+}
+
+
+@dataclass
+class Rows:
+    """Checked samples: ``table`` holds the store's columns (``repeat`` and ``run_id`` always)
+    and one ``metric.<name>`` float column per metric (null: no value); ``rows`` the line or
+    record number in ``file`` of each row."""
+
+    table: Any
+    file: str
+    rows: np.ndarray
+
+    @classmethod
+    def from_frame(cls, df: pd.DataFrame) -> Rows:
+        """A frame checked by ``_files._mapped`` (with ``_file`` and ``_row``) as Rows."""
+        columns = {}
+        for name in df.columns:
+            if name.startswith(METRIC_PREFIX):
+                kind = pa.float64()
+            elif name in _TYPES:
+                kind = _TYPES[name]
+            else:
+                continue
+            values = df[name].map(_json_or_none) if name == "extra" else df[name]
+            columns[name] = pa.array(values, type=kind, from_pandas=True)
+        rows = df["_row"].to_numpy(np.int64) if len(df) else np.empty(0, np.int64)
+        return cls(pa.table(columns), str(df["_file"].iloc[0]) if len(df) else "", rows)
+
+    def frame(self, columns: list[str], at: np.ndarray | None = None) -> pd.DataFrame:
+        """``columns`` of the rows ``at`` (a mask; all by default) with ``_file`` and ``_row``
+        (for ``_files.places``)."""
+        table = self.table.select(columns)
+        rows = self.rows
+        if at is not None:
+            table, rows = table.filter(pa.array(at)), rows[at]
+        out = table.to_pandas()
+        out["_file"], out["_row"] = self.file, rows
+        return out
+
+    def hashes(self, con) -> np.ndarray:
+        """A 64-bit hash of each row's (run_id, doc_id, repeat)."""
+        rel = con.from_arrow(self.table.select(KEY))
+        found = rel.query("_k", 'SELECT hash(run_id, doc_id, "repeat") AS h FROM _k').fetchnumpy()
+        return np.asarray(found["h"], dtype=np.uint64)
+
+    def runs(self) -> pd.DataFrame:
+        """The (run_id, model, task) of the rows, each once, in the order of their first row,
+        with ``_file`` and ``_row`` of that row."""
+        order = pa.array(np.arange(self.table.num_rows))
+        firsts = (
+            self.table.select(["run_id", "model", "task"])
+            .append_column("_i", order)
+            .group_by(["run_id", "model", "task"], use_threads=False)
+            .aggregate([("_i", "min")])
+            .sort_by("_i_min")
+        )
+        out = firsts.drop_columns(["_i_min"]).to_pandas()
+        out["_file"], out["_row"] = self.file, self.rows[firsts["_i_min"].to_numpy()]
+        return out
+
+    def last_of_each(self, hashes: np.ndarray) -> Rows:
+        """The rows without a later row of the same key (a store holds a key once)."""
+        if len(np.unique(hashes)) == len(hashes):
+            return self
+        keys = self.table.select(KEY).to_pandas()
+        keep = ~keys.duplicated(KEY, keep="last").to_numpy()
+        return Rows(self.table.filter(pa.array(keep)), self.file, self.rows[keep])
+
+    def write(self, store: Store, con) -> int:
+        """Insert or replace the samples, and merge their metrics into the stored ones."""
+        names = [c for c in self.table.column_names if c.startswith(METRIC_PREFIX)]
+        samples = self.table.drop_columns(names)
+        if "created_at" not in samples.column_names:
+            now = np.datetime64(pd.Timestamp.now(tz="UTC").tz_localize(None).to_datetime64(), "us")
+            samples = samples.append_column(
+                "created_at", pa.array(np.full(samples.num_rows, now), pa.timestamp("us"))
+            )
+        keys = self.table.select(KEY)
+        parts = []
+        for name in names:
+            given = pc.is_valid(self.table[name])
+            part = keys.filter(given)
+            metric = pa.repeat(pa.scalar(name[len(METRIC_PREFIX) :]), part.num_rows)
+            value = self.table[name].filter(given)
+            parts.append(part.append_column("metric", metric).append_column("value", value))
+        metrics = pa.concat_tables(parts)
+        return store.write_sample_tables(samples, metrics, con=con, keep=True)
