@@ -160,14 +160,38 @@ Twice = Callable[[str, int, str, str], str]
 """``twice(doc_id, repeat, label, first_label)``: the error for a sample read twice."""
 
 
+INDEX_KEY_BYTES = 256
+"""Room made for each key an import is about to write to a primary-key index (DuckDB's ART
+indexes stay in memory; it takes about 100 bytes for a sample's or a metric value's key)."""
+
+
+class Budget:
+    """DuckDB's memory for one import: ``ASSAY_MAX_IMPORT_MEMORY`` for the rows it holds (it
+    spills them to disk past it), plus what the tables' primary-key indexes hold, which DuckDB
+    cannot spill (:meth:`before` makes room for them as they grow)."""
+
+    def __init__(self, con) -> None:
+        self.con = con
+        self.base = limit("IMPORT_MEMORY")
+        self.before(0)
+
+    def before(self, keys: int) -> None:
+        """Room for the indexes as they are now and for ``keys`` more keys."""
+        held = self.con.execute(
+            "SELECT coalesce(sum(memory_usage_bytes), 0) FROM duckdb_memory() "
+            "WHERE tag = 'ART_INDEX'"
+        ).fetchall()[0][0]
+        room = self.base + int(held) + keys * INDEX_KEY_BYTES
+        self.con.execute(f"SET memory_limit = '{max(room // 2**20, 1)}MiB'")
+
+
 @contextmanager
-def bounded(con, path: str | Path) -> Iterator[None]:
-    """DuckDB's memory held to ``ASSAY_MAX_IMPORT_MEMORY`` (it spills the rows it writes to
-    disk; unbounded, it keeps a transaction's rows in memory until COMMIT). Past it: one
-    InputError naming the limit, and the transaction rolls back."""
-    con.execute(f"SET memory_limit = '{limit('IMPORT_MEMORY') // 2**20}MiB'")
+def bounded(con, path: str | Path) -> Iterator[Budget]:
+    """DuckDB's memory held to ``ASSAY_MAX_IMPORT_MEMORY`` besides its indexes (:class:`Budget`:
+    it spills the rows it writes to disk; unbounded, it keeps a transaction's rows in memory
+    until COMMIT). Past it: one InputError naming the limit, and the transaction rolls back."""
     try:
-        yield
+        yield Budget(con)
     except duckdb.OutOfMemoryException:
         raise InputError(limit_message(f"{path}: the import", "IMPORT_MEMORY")) from None
     except duckdb.TransactionException as exc:

@@ -198,7 +198,9 @@ class _Layout:
         return f"SELECT {_casts(SAMPLE_COLUMNS, self.columns)} FROM {self.reader}"
 
     def _unpivoted(self, keep: tuple[str, ...]) -> str:
-        """(``keep`` columns, metric, value) for every non-NULL ``metric.<name>`` cell."""
+        """(``keep`` columns, metric, value) for every non-NULL ``metric.<name>`` cell: one
+        SELECT per metric column, so a query on some metrics reads only their columns (a
+        filter on ``metric`` leaves the other SELECTs out) and one metric is a plain scan."""
         types = {**SAMPLE_COLUMNS, "metric": "VARCHAR", "value": "DOUBLE"}
         if not self.metrics:
             return _empty({c: types[c] for c in (*keep, "metric", "value")})
@@ -206,13 +208,10 @@ class _Layout:
             f"CAST({_q(c) if c in self.columns else 'NULL'} AS {_kind(types[c])}) AS {_q(c)}"
             for c in keep
         )
-        wide = ", ".join(f"CAST({_q(m)} AS DOUBLE) AS {_q(m)}" for m in self.metrics)
-        names = ", ".join(_q(m) for m in self.metrics)
-        cols = ", ".join(_q(c) for c in keep)
-        return (
-            f"SELECT {cols}, substr(_name, {len(METRIC_PREFIX) + 1}) AS metric, _value AS value "
-            f"FROM (UNPIVOT (SELECT {ids}, {wide} FROM {self.reader}) "
-            f"ON {names} INTO NAME _name VALUE _value)"
+        return " UNION ALL ".join(
+            f"SELECT {ids}, {_lit(m[len(METRIC_PREFIX) :])}::VARCHAR AS metric, "
+            f"CAST({_q(m)} AS DOUBLE) AS value FROM {self.reader} WHERE {_q(m)} IS NOT NULL"
+            for m in self.metrics
         )
 
     def _nulls(self, keep: tuple[str, ...]) -> str:

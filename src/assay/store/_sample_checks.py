@@ -54,6 +54,8 @@ def _floats(col: Any) -> np.ndarray | None:
     infinity stored as a value (the strict path names it)."""
     if pa.types.is_null(col.type):
         return np.full(len(col), np.nan)
+    if pa.types.is_decimal(col.type):
+        col = col.cast(pa.float64())
     if not (pa.types.is_integer(col.type) or pa.types.is_floating(col.type)):
         return None
     values = col.to_numpy(zero_copy_only=False).astype(float, copy=False)

@@ -37,6 +37,33 @@ def _repeated(hashes: list[np.ndarray]) -> np.ndarray:
     return np.unique(every[1:][every[1:] == every[:-1]])
 
 
+class _Seen:
+    """The hashes of the keys an import has written so far, sorted."""
+
+    def __init__(self) -> None:
+        self.sorted = np.empty(0, dtype=np.uint64)
+
+    def add(self, hashes: np.ndarray) -> bool:
+        """Add ``hashes``; True if one of them was there already (a key written again)."""
+        new = np.sort(hashes)
+        at = np.searchsorted(self.sorted, new)
+        again = bool(len(self.sorted)) and bool(
+            (self.sorted[np.minimum(at, len(self.sorted) - 1)] == new).any()
+        )
+        self.sorted = np.insert(self.sorted, at, new)
+        return again
+
+
+def _stored(con, run_ids: list[str]) -> set[str]:
+    """The runs of ``run_ids`` with samples or metric values in the store."""
+    found = con.execute(
+        "SELECT run_id FROM samples WHERE run_id IN (SELECT unnest($1)) UNION "
+        "SELECT run_id FROM sample_metrics WHERE run_id IN (SELECT unnest($1))",
+        [run_ids],
+    ).fetchall()
+    return {r[0] for r in found}
+
+
 def _duplicate(chunks: Iterator[Rows], suspects: np.ndarray, con) -> InputError | None:
     """Read the files again, keeping only rows whose hash is a suspect, and name the first
     sample (in file order) that truly appears twice; None when the hashes only collided."""
@@ -100,8 +127,10 @@ def import_samples(
     runs: dict[str, tuple[str, str]] = {}  # run id -> (model, task), in order of first row
     split: str | None = None  # the first row giving a run id a second (model, task)
     hashes: list[np.ndarray] = []
+    seen = _Seen()  # the keys written so far (hashes)
+    stored: set[str] = set()  # the import's runs that have rows in the store already
     written = present = 0
-    with store.transaction() as con, bounded(con, path):
+    with store.transaction() as con, bounded(con, path) as budget:
         for chunk in chunks(steps.read):
             pairs = chunk.runs()
             new = pairs[~pairs["run_id"].isin(list(runs))].drop_duplicates("run_id")
@@ -114,10 +143,15 @@ def import_samples(
                     )
             if len(new):  # before the first rows of these runs are written
                 check_runs(store, new, source, con=con)
+                stored |= _stored(con, new["run_id"].tolist())
             hashes.append(chunk.hashes(con))
+            twice = seen.add(hashes[-1])  # a key this import wrote already: an error, later
             chunk = chunk.last_of_each(hashes[-1])
-            present += count_present(con, chunk.table)
-            written += chunk.write(store, con)
+            again = not stored.isdisjoint(pairs["run_id"])
+            if again:  # a fresh run holds no sample yet
+                present += count_present(con, chunk.table)
+            budget.before(chunk.keys())
+            written += chunk.write(store, con, replace=again or twice)
         suspects = _repeated(hashes)
         if len(suspects):
             error = _duplicate(chunks(), suspects, con)

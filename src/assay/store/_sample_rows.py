@@ -85,14 +85,21 @@ class Rows:
 
     def last_of_each(self, hashes: np.ndarray) -> Rows:
         """The rows without a later row of the same key (a store holds a key once)."""
-        if len(np.unique(hashes)) == len(hashes):
+        ordered = np.sort(hashes)
+        if not (ordered[1:] == ordered[:-1]).any():
             return self
         keys = self.table.select(KEY).to_pandas()
         keep = ~keys.duplicated(KEY, keep="last").to_numpy()
         return Rows(self.table.filter(pa.array(keep)), self.file, self.rows[keep])
 
-    def write(self, store: Store, con) -> int:
-        """Insert or replace the samples, and merge their metrics into the stored ones."""
+    def keys(self) -> int:
+        """The index keys a write adds at most: one per sample and one per metric value."""
+        names = [c for c in self.table.column_names if c.startswith(METRIC_PREFIX)]
+        return self.table.num_rows * (1 + len(names))
+
+    def write(self, store: Store, con, replace: bool) -> int:
+        """Insert the samples and their metric values; ``replace``: some may be stored
+        already (the samples are replaced, their metrics merged into the stored ones)."""
         names = [c for c in self.table.column_names if c.startswith(METRIC_PREFIX)]
         samples = self.table.drop_columns(names)
         if "created_at" not in samples.column_names:
@@ -109,4 +116,4 @@ class Rows:
             value = self.table[name].filter(given)
             parts.append(part.append_column("metric", metric).append_column("value", value))
         metrics = pa.concat_tables(parts)
-        return store.write_sample_tables(samples, metrics, con=con, keep=True)
+        return store.write_sample_tables(samples, metrics, con=con, keep=True, replace=replace)

@@ -221,18 +221,24 @@ class Store:
         samples = _conform(df, SAMPLE_COLUMNS)
         return self.write_sample_tables(samples, self._metric_rows(df), con=con, keep=keep_metrics)
 
-    def write_sample_tables(self, samples: Any, metrics: Any, *, con=None, keep=False) -> int:
+    def write_sample_tables(
+        self, samples: Any, metrics: Any, *, con=None, keep=False, replace: bool | None = None
+    ) -> int:
         """:meth:`write_samples` of ready tables (DataFrames or Arrow tables): ``samples`` with
         (some of) the samples columns, each key once; ``metrics`` one row per (sample, metric).
-        ``keep``: the metrics are merged into the stored ones (else they replace them)."""
+        ``keep``: the metrics are merged into the stored ones (else they replace them);
+        ``replace=False``: the caller knows none of these samples is stored (plain inserts)."""
 
         def write(c: duckdb.DuckDBPyConnection) -> None:
             with _registered(c, samples, SAMPLE_COLUMNS) as (new, run):
                 runs = f"SELECT DISTINCT run_id FROM ({new})"
-                stored = run(  # none: plain inserts (a fresh import skips the DELETE)
-                    f"SELECT (SELECT count(*) FROM samples WHERE run_id IN ({runs})) + "
-                    f"(SELECT count(*) FROM sample_metrics WHERE run_id IN ({runs}))"
-                ).fetchall()[0][0]
+                stored = (
+                    replace is not False
+                    and run(  # none: plain inserts
+                        f"SELECT (SELECT count(*) FROM samples WHERE run_id IN ({runs})) + "
+                        f"(SELECT count(*) FROM sample_metrics WHERE run_id IN ({runs}))"
+                    ).fetchall()[0][0]
+                )
                 run(f"INSERT {'OR REPLACE ' if stored else ''}INTO samples {new}")
                 if stored and not keep:
                     run(
