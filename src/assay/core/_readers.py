@@ -113,32 +113,30 @@ def read_csv_rows(
     return header, rows, lines
 
 
-def _jsonl_objects(path: Path, hook) -> Iterator[tuple[int, dict[str, Any], int]]:
+def _jsonl_objects(
+    path: Path, hook, block: bytes | None = None, first: int = 1
+) -> Iterator[tuple[int, dict[str, Any], int]]:
     """(line number, object, bytes of the line) for each non-blank line, checked as
-    :func:`iter_jsonl` checks them."""
+    :func:`iter_jsonl` checks them (of ``block``, whole lines of ``path`` from line ``first``,
+    when given)."""
     try:
-        handle = path.open("rb")
+        handle = path.open("rb") if block is None else io.BytesIO(block)
     except OSError as exc:
         raise InputError(f"{path}: cannot be read ({exc.strerror or type(exc).__name__})") from None
     with handle:
-        yield from _jsonl_lines(path, enumerate(handle, start=1), hook)
-
-
-def _jsonl_lines(path: Path, numbered, hook) -> Iterator[tuple[int, dict[str, Any], int]]:
-    """:func:`_jsonl_objects` of ``(line number, raw line)`` pairs."""
-    for lineno, raw in numbered:
-        line = decode_text(path, raw, lineno)
-        if not line.strip():
-            continue
-        try:
-            row = json.loads(line, parse_constant=hook)
-        except json.JSONDecodeError as exc:
-            raise InputError(f"{path}: line {lineno}: not valid JSON ({exc.msg})") from None
-        except RecursionError:
-            raise InputError(f"{path}: line {lineno}: JSON nested too deeply") from None
-        if not isinstance(row, dict):
-            raise InputError(f"{path}: line {lineno}: not a JSON object (got {row!r:.40})")
-        yield lineno, row, len(raw)
+        for lineno, raw in enumerate(handle, start=first):
+            line = decode_text(path, raw, lineno)
+            if not line.strip():
+                continue
+            try:
+                row = json.loads(line, parse_constant=hook)
+            except json.JSONDecodeError as exc:
+                raise InputError(f"{path}: line {lineno}: not valid JSON ({exc.msg})") from None
+            except RecursionError:
+                raise InputError(f"{path}: line {lineno}: JSON nested too deeply") from None
+            if not isinstance(row, dict):
+                raise InputError(f"{path}: line {lineno}: not a JSON object (got {row!r:.40})")
+            yield lineno, row, len(raw)
 
 
 def jsonl_chunks(
@@ -164,10 +162,8 @@ def jsonl_block(
 ) -> list[tuple[int, dict[str, Any]]]:
     """The (line number, object) pairs of :func:`iter_jsonl` for ``data``, whole lines of the
     file ``path`` starting at line ``first_line``, checked as iter_jsonl checks them."""
-    numbered = enumerate(io.BytesIO(data), start=first_line)
-    return [
-        (n, row) for n, row, _ in _jsonl_lines(Path(path), numbered, None if constants else str)
-    ]
+    found = _jsonl_objects(Path(path), None if constants else str, data, first_line)
+    return [(n, row) for n, row, _ in found]
 
 
 def _bad_utf8_line(path: Path) -> InputError:

@@ -10,8 +10,9 @@ export, a merge that takes the folder as an input) runs unchanged on it:
 * ``samples``: ``model=*/task=*/*.parquet`` read with Hive partitioning (a filter on model or
   task skips the other folders; files with different columns are read by name), cast to the
   store's column types;
-* ``sample_metrics`` and ``scores``: the ``metric.<name>`` columns unpivoted (a NULL cell is no
-  metric), plus the NULL-valued metrics the export listed in ``.assay/null_metrics.pq``;
+* ``sample_metrics`` and ``scores``: the ``metric.<name>`` columns unpivoted, one SELECT per
+  metric column (a NULL cell is no metric; a query on one metric reads that column alone), plus
+  the NULL-valued metrics the export listed in ``.assay/null_metrics.pq``;
 * ``models``, ``runs``, ``battles``, ``meta``: the export's ``.assay/<table>.pq``. An export of
   an older assay has none: its runs and models are then the (run_id, model, task) and models of
   its samples, with no metadata, and it holds no battles.

@@ -1,11 +1,15 @@
 """``assay import samples``: per-sample files streamed into the store in one transaction.
 
-Each file is read in chunks (:func:`~assay.store._tables.iter_table`: at most 50,000 rows or
-about 32 MiB of the file), checked, and written at once inside one transaction, so memory holds
+Each file is read in chunks (:func:`~assay.store._sample_read.arrow_chunks`: JSON lines in
+blocks of about 8 MiB, Parquet by record batches, CSV at most 50,000 rows), checked a column at
+a time (``_sample_checks``; a chunk those checks cannot vouch for is checked row by row, which
+names a bad row), and written at once inside one transaction as Arrow tables, so memory holds
 one chunk, never the file. What must hold over the whole import is checked as it goes or at the
 end, before the commit: a run id stored already by another source (before its first rows are
 written), one (model, task) per run id, and no sample twice (a 64-bit hash per row; the files
 are read a second time only to name the rows of a duplicate). Any error rolls everything back.
+DuckDB holds the rows it writes to ``ASSAY_MAX_IMPORT_MEMORY`` (spilling the rest to disk) and
+the primary-key indexes of the tables besides (``_import_runs.Budget``: it cannot spill them).
 """
 
 from __future__ import annotations

@@ -115,8 +115,8 @@ def _arrow_json(block: bytes, first: int) -> tuple[Any, np.ndarray | None]:
     import pyarrow as pa
     import pyarrow.json as pj
 
-    white = block.count(b"\n") + block.count(b"\t") + block.count(b"\r")
-    control = int(np.count_nonzero(np.frombuffer(block, np.uint8) < 32)) > white
+    low = int(np.count_nonzero(np.frombuffer(block, np.uint8) < 32))
+    control = low > block.count(b"\n") and low > sum(map(block.count, (b"\n", b"\t", b"\r")))
     if control or _BOM in block[3 if first == 1 else 0 :]:
         return None, None  # json refuses control characters in strings; pyarrow reads a BOM
     try:
@@ -136,7 +136,7 @@ def _arrow_json(block: bytes, first: int) -> tuple[Any, np.ndarray | None]:
 def _jsonl_chunks(file: Path, size: int) -> Iterator[Chunk]:
     empty = True
     for first, block in _blocks(file, size):
-        if not block.strip():
+        if not block or block.isspace():
             continue
         empty = False
         table, lines = _arrow_json(block, first)
