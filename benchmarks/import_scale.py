@@ -13,6 +13,7 @@ shared machine the wall time grows with the load (printed before and after), the
 less. Both stores must hold the same samples and metric values (counted and summed: printed).
 
     python benchmarks/import_scale.py [--models 20] [--tasks 50] [--docs 1000] [--dir /tmp/x]
+                                      [--format jsonl] [--src OTHER_CHECKOUT/src]
 """
 
 from __future__ import annotations
@@ -91,13 +92,12 @@ def _cpu() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-def timed(mode: str, target: str, *args: str) -> tuple[float, float, float, str]:
-    """(wall s, CPU s, peak MB, stdout) of a fresh ``python`` running ``target``."""
+def timed(mode: str, target: str, *args: str, src: Path = ROOT / "src") -> tuple:
+    """(wall s, CPU s, peak MB, stdout) of a fresh ``python`` running ``target`` (with the
+    assay of ``src``)."""
     env = {
         **os.environ,
-        "PYTHONPATH": os.pathsep.join(
-            filter(None, [str(ROOT / "src"), os.environ.get("PYTHONPATH")])
-        ),
+        "PYTHONPATH": os.pathsep.join(filter(None, [str(src), os.environ.get("PYTHONPATH")])),
     }
     start, cpu = time.perf_counter(), _cpu()
     done = subprocess.run(
@@ -135,6 +135,8 @@ def main() -> None:
     parser.add_argument("--tasks", type=int, default=50)
     parser.add_argument("--docs", type=int, default=1000)
     parser.add_argument("--dir", type=Path, default=None, help="keep the files here")
+    parser.add_argument("--src", type=Path, default=ROOT / "src", help="the assay to measure")
+    parser.add_argument("--format", choices=["jsonl", "parquet"], action="append")
     args = parser.parse_args()
     work = args.dir or Path(tempfile.mkdtemp(prefix="assay-import-scale-"))
     work.mkdir(parents=True, exist_ok=True)
@@ -148,11 +150,20 @@ def main() -> None:
         )
         print(f"{'step':<34} {'wall s':>7} {'CPU s':>6} {'peak MB':>8} {'target s':>9}  notes")
         for kind, path in paths.items():
+            if args.format and kind not in args.format:
+                continue
             store = work / f"assay-{kind}.duckdb"
             for stale in work.glob(store.name + "*"):
                 stale.unlink()
             wall, cpu, peak, _ = timed(
-                "module", "assay", "import", "samples", str(path), "--store", str(store)
+                "module",
+                "assay",
+                "import",
+                "samples",
+                str(path),
+                "--store",
+                str(store),
+                src=args.src,
             )
             got = summary(store)
             peer_store = work / f"peer-{kind}.duckdb"

@@ -259,7 +259,7 @@ def write_parts(
     models: dict[str, ModelInfo] = {}
     runs: list[RunInfo] = []
     read = written = errored = unscored = present = 0
-    with store.transaction() as con, bounded(con, path):
+    with store.transaction() as con, bounded(con, path) as budget:
         keys = _Keys(con) if twice is not None else None
         for part in parts:
             checked = False
@@ -285,6 +285,7 @@ def write_parts(
                     }
                 )
                 present += count_present(con, frame)
+                budget.before(len(scored) + sum(len(s.metrics) for s in scored))
                 store.write_samples(scored, con=con, keep_metrics=True)
                 kept += len(scored)
             if kept:
