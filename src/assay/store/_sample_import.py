@@ -31,18 +31,8 @@ from ._store import Store
 from ._tables import files_in
 
 
-def _repeated(hashes: list[np.ndarray]) -> np.ndarray:
-    """The hashes that occur more than once over all chunks."""
-    if not hashes:
-        return np.empty(0, dtype=np.uint64)
-    every = np.concatenate(hashes)
-    hashes.clear()
-    every.sort()
-    return np.unique(every[1:][every[1:] == every[:-1]])
-
-
 class _Seen:
-    """The hashes of the keys an import has written so far, sorted."""
+    """The hash of every key an import has read so far, sorted (8 bytes a row)."""
 
     def __init__(self) -> None:
         self.sorted = np.empty(0, dtype=np.uint64)
@@ -56,6 +46,11 @@ class _Seen:
         )
         self.sorted = np.insert(self.sorted, at, new)
         return again
+
+    def repeated(self) -> np.ndarray:
+        """The hashes added more than once."""
+        twice = self.sorted[1:][self.sorted[1:] == self.sorted[:-1]]
+        return np.unique(twice)
 
 
 def _stored(con, run_ids: list[str]) -> set[str]:
@@ -130,8 +125,7 @@ def import_samples(
 
     runs: dict[str, tuple[str, str]] = {}  # run id -> (model, task), in order of first row
     split: str | None = None  # the first row giving a run id a second (model, task)
-    hashes: list[np.ndarray] = []
-    seen = _Seen()  # the keys written so far (hashes)
+    seen = _Seen()  # the keys read so far (hashes)
     stored: set[str] = set()  # the import's runs that have rows in the store already
     written = present = 0
     with store.transaction() as con, bounded(con, path) as budget:
@@ -148,15 +142,15 @@ def import_samples(
             if len(new):  # before the first rows of these runs are written
                 check_runs(store, new, source, con=con)
                 stored |= _stored(con, new["run_id"].tolist())
-            hashes.append(chunk.hashes(con))
-            twice = seen.add(hashes[-1])  # a key this import wrote already: an error, later
-            chunk = chunk.last_of_each(hashes[-1])
+            hashes = chunk.hashes(con)
+            twice = seen.add(hashes)  # a key this import wrote already: an error, later
+            chunk = chunk.last_of_each(hashes)
             again = not stored.isdisjoint(pairs["run_id"])
             if again:  # a fresh run holds no sample yet
                 present += count_present(con, chunk.table)
             budget.before(chunk.keys())
             written += chunk.write(store, con, replace=again or twice)
-        suspects = _repeated(hashes)
+        suspects = seen.repeated()
         if len(suspects):
             error = _duplicate(chunks(), suspects, con)
             if error is not None:
