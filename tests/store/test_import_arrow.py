@@ -184,3 +184,37 @@ def test_an_import_makes_room_for_the_indexes_duckdb_holds(tmp_path, monkeypatch
     store = open_store(tmp_path / "s.duckdb")
     assert import_samples(store, tmp_path / "rows.parquet")["samples"] == 30_000
     assert store.sql("SELECT count(*) AS n FROM sample_metrics")["n"].tolist() == [120_000]
+
+
+def test_a_folder_of_small_files_is_written_in_few_chunks_and_errors_keep_file_order(
+    tmp_path, monkeypatch
+):
+    folder = tmp_path / "parts"
+    for k in range(30):
+        part = folder / f"model=m/task=t{k}"
+        part.mkdir(parents=True)
+        rows = [
+            {"model": "m", "task": f"t{k}", "doc_id": f"d{i}", "metric.acc": 1} for i in range(5)
+        ]
+        _jsonl(part / "data_0.jsonl", rows)
+    store = open_store(tmp_path / "s.duckdb")
+    writes = []
+    original = _files.Rows.write
+
+    def counted(self, *args, **kwargs):
+        writes.append(self.table.num_rows)
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(_files.Rows, "write", counted)
+    summary = import_samples(store, folder)
+    assert (summary["samples"], summary["runs"], writes) == (150, 30, [150])
+    # a run another source made (first file) is named before a bad row of a later file
+    store.upsert_run({"run_id": "taken", "model": "x", "task": "y", "source": "assay"})
+    (folder / "model=m/task=t0/data_0.jsonl").write_text(
+        json.dumps({"run_id": "taken", "model": "m", "task": "t0", "doc_id": "d", "metric.acc": 1})
+    )
+    (folder / "model=m/task=t9/data_0.jsonl").write_text(
+        json.dumps({"model": "m", "task": "t9", "doc_id": "d", "metric.acc": "x"})
+    )
+    with pytest.raises(InputError, match=r"t0/data_0.jsonl: line 1, field 'run_id': run 'taken'"):
+        import_samples(store, folder)

@@ -30,6 +30,30 @@ from ._sample_rows import KEY, Rows
 from ._store import Store
 from ._tables import files_in
 
+GROUP_ROWS = 50_000
+"""Chunks of small files are joined up to about this many rows (a folder of many small files:
+each chunk costs a few queries, whatever its size)."""
+
+
+def _grouped(chunks: Iterator[Rows]) -> Iterator[Rows]:
+    """``chunks`` joined up to about :data:`GROUP_ROWS` rows. A bad row found while some are
+    held: those are checked and written first, so errors come in the order of the files."""
+    held: list[Rows] = []
+    count = 0
+    try:
+        for rows in chunks:
+            held.append(rows)
+            count += rows.table.num_rows
+            if count >= GROUP_ROWS:
+                yield Rows.joined(held)
+                held, count = [], 0
+    except InputError:
+        if held:
+            yield Rows.joined(held)
+        raise
+    if held:
+        yield Rows.joined(held)
+
 
 class _Seen:
     """The hash of every key an import has read so far, sorted (8 bytes a row)."""
@@ -129,7 +153,7 @@ def import_samples(
     stored: set[str] = set()  # the import's runs that have rows in the store already
     written = present = 0
     with store.transaction() as con, bounded(con, path) as budget:
-        for chunk in chunks(steps.read):
+        for chunk in _grouped(chunks(steps.read)):
             pairs = chunk.runs()
             new = pairs[~pairs["run_id"].isin(list(runs))].drop_duplicates("run_id")
             for row, at in zip(pairs.itertuples(index=False), places(pairs), strict=True):

@@ -29,11 +29,24 @@ _TYPES: dict[str, Any] = {
 class Rows:
     """Checked samples: ``table`` holds the store's columns (``repeat`` and ``run_id`` always)
     and one ``metric.<name>`` float column per metric (null: no value); ``rows`` the line or
-    record number in ``file`` of each row."""
+    record number in ``file`` of each row (``file``: one name, or one per row)."""
 
     table: Any
-    file: str
+    file: Any
     rows: np.ndarray
+
+    @classmethod
+    def joined(cls, parts: list[Rows]) -> Rows:
+        """The rows of ``parts`` (of one file or several) as one Rows."""
+        if len(parts) == 1:
+            return parts[0]
+        table = pa.concat_tables([p.table for p in parts], promote_options="permissive")
+        files = [np.full(p.table.num_rows, p.file, dtype=object) for p in parts]
+        rows = np.concatenate([p.rows for p in parts])
+        return cls(table, np.concatenate(files), rows)
+
+    def _files(self, at: Any) -> Any:
+        return self.file if isinstance(self.file, str) else self.file[at]
 
     @classmethod
     def from_frame(cls, df: pd.DataFrame) -> Rows:
@@ -49,17 +62,17 @@ class Rows:
             values = df[name].map(_json_or_none) if name == "extra" else df[name]
             columns[name] = pa.array(values, type=kind, from_pandas=True)
         rows = df["_row"].to_numpy(np.int64) if len(df) else np.empty(0, np.int64)
-        return cls(pa.table(columns), str(df["_file"].iloc[0]) if len(df) else "", rows)
+        return cls(pa.table(columns), df["_file"].to_numpy(object) if len(df) else "", rows)
 
     def frame(self, columns: list[str], at: np.ndarray | None = None) -> pd.DataFrame:
         """``columns`` of the rows ``at`` (a mask; all by default) with ``_file`` and ``_row``
         (for ``_files.places``)."""
         table = self.table.select(columns)
-        rows = self.rows
+        rows, files = self.rows, self.file
         if at is not None:
-            table, rows = table.filter(pa.array(at)), rows[at]
+            table, rows, files = table.filter(pa.array(at)), rows[at], self._files(at)
         out = table.to_pandas()
-        out["_file"], out["_row"] = self.file, rows
+        out["_file"], out["_row"] = files, rows
         return out
 
     def hashes(self, con) -> np.ndarray:
@@ -80,7 +93,8 @@ class Rows:
             .sort_by("_i_min")
         )
         out = firsts.drop_columns(["_i_min"]).to_pandas()
-        out["_file"], out["_row"] = self.file, self.rows[firsts["_i_min"].to_numpy()]
+        first = firsts["_i_min"].to_numpy()
+        out["_file"], out["_row"] = self._files(first), self.rows[first]
         return out
 
     def last_of_each(self, hashes: np.ndarray) -> Rows:
@@ -90,7 +104,7 @@ class Rows:
             return self
         keys = self.table.select(KEY).to_pandas()
         keep = ~keys.duplicated(KEY, keep="last").to_numpy()
-        return Rows(self.table.filter(pa.array(keep)), self.file, self.rows[keep])
+        return Rows(self.table.filter(pa.array(keep)), self._files(keep), self.rows[keep])
 
     def keys(self) -> int:
         """The index keys a write adds at most: one per sample and one per metric value."""
