@@ -3,7 +3,8 @@ inserting the same file into the same tables in the same run, with the issue's t
 
 The file is generated in DuckDB SQL: MODELS x TASKS x DOCS rows (20 x 50 x 1,000 = 10^6 by
 default) of model, task, doc_id, repeat, target, prediction and two metrics (metric.acc 0/1,
-metric.f1 in [0, 1)), once as JSON lines and once as Parquet. Each timed step is a fresh
+metric.f1 in [0, 1)), once as JSON lines, once as one Parquet file and once as a folder of
+Parquet files, one per (model, task) (as `assay export` writes them). Each timed step is a fresh
 process: `python -m assay import samples FILE --store NEW` (start-up included), and the peer,
 `python` + `import duckdb` + one transaction of `INSERT INTO samples SELECT ... FROM
 read_json(FILE)` and `INSERT INTO sample_metrics` (the two metric columns unpivoted) into an
@@ -79,10 +80,18 @@ def generate(work: Path, models: int, tasks: int, docs: int) -> dict[str, Path]:
     import duckdb
 
     query = _ROWS.format(tasks=tasks, docs=docs, rows=models * tasks * docs)
-    paths = {"jsonl": work / "rows.jsonl", "parquet": work / "rows.parquet"}
+    paths = {
+        "jsonl": work / "rows.jsonl",
+        "parquet": work / "rows.parquet",
+        "folder": work / "parts",
+    }
     con = duckdb.connect()
     con.execute(f"COPY ({query}) TO '{paths['jsonl']}' (FORMAT json)")
     con.execute(f"COPY ({query}) TO '{paths['parquet']}' (FORMAT parquet)")
+    con.execute(  # as `assay export` lays it out: one file per (model, task)
+        f"COPY ({query}) TO '{paths['folder']}' (FORMAT parquet, PARTITION_BY (model, task), "
+        "WRITE_PARTITION_COLUMNS true)"
+    )
     con.close()
     return paths
 
@@ -136,14 +145,17 @@ def main() -> None:
     parser.add_argument("--docs", type=int, default=1000)
     parser.add_argument("--dir", type=Path, default=None, help="keep the files here")
     parser.add_argument("--src", type=Path, default=ROOT / "src", help="the assay to measure")
-    parser.add_argument("--format", choices=["jsonl", "parquet"], action="append")
+    parser.add_argument("--format", choices=["jsonl", "parquet", "folder"], action="append")
     args = parser.parse_args()
     work = args.dir or Path(tempfile.mkdtemp(prefix="assay-import-scale-"))
     work.mkdir(parents=True, exist_ok=True)
     try:
         rows = args.models * args.tasks * args.docs
         paths = generate(work, args.models, args.tasks, args.docs)
-        sizes = ", ".join(f"{k} {p.stat().st_size / 1e6:.0f} MB" for k, p in paths.items())
+        sizes = ", ".join(
+            f"{k} {p.stat().st_size / 1e6:.0f} MB" for k, p in paths.items() if p.is_file()
+        )
+        sizes += f", folder {sum(1 for _ in paths['folder'].rglob('*.parquet'))} Parquet files"
         print(
             f"{rows:,} rows, 2 metrics each ({sizes}); load average (1, 5, 15 min) before: "
             f"{os.getloadavg()}"
@@ -168,7 +180,11 @@ def main() -> None:
             got = summary(store)
             peer_store = work / f"peer-{kind}.duckdb"
             empty_store(peer_store)
-            reader = f"read_json('{path}')" if kind == "jsonl" else f"read_parquet('{path}')"
+            reader = {
+                "jsonl": f"read_json('{path}')",
+                "parquet": f"read_parquet('{path}')",
+                "folder": f"read_parquet('{path}/*/*/*.parquet')",
+            }[kind]
             p_wall, p_cpu, p_peak, _ = timed("code", _PEER, str(peer_store), reader)
             want = summary(peer_store)
             same = "the same" if got[:3] == want[:3] else f"NOT the same ({want[:3]})"
