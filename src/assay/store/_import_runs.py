@@ -186,18 +186,22 @@ class Budget:
 
 
 @contextmanager
-def bounded(con, path: str | Path) -> Iterator[Budget]:
-    """DuckDB's memory held to ``ASSAY_MAX_IMPORT_MEMORY`` besides its indexes (:class:`Budget`:
-    it spills the rows it writes to disk; unbounded, it keeps a transaction's rows in memory
-    until COMMIT). Past it: one InputError naming the limit, and the transaction rolls back."""
+def bounded(store: Store, path: str | Path) -> Iterator[tuple[Any, Budget]]:
+    """``(con, budget)``: a transaction of ``store``, DuckDB's memory held to
+    ``ASSAY_MAX_IMPORT_MEMORY`` besides its indexes (:class:`Budget`: it spills the rows it
+    writes to disk; unbounded, it keeps a transaction's rows in memory until COMMIT). Past it,
+    while writing or committing: one InputError naming the limit, and nothing is written."""
     try:
-        yield Budget(con)
+        with store.transaction() as con:
+            yield con, Budget(con)
     except duckdb.OutOfMemoryException:
         raise InputError(limit_message(f"{path}: the import", "IMPORT_MEMORY")) from None
     except duckdb.TransactionException as exc:
         # past the limit while it writes a chunk out, DuckDB aborts the transaction without an
-        # error of its own: the next statement is the first to fail
-        if "transaction is aborted" not in str(exc).lower():
+        # error of its own: the next statement is the first to fail; or COMMIT finds no room
+        text = str(exc).lower()
+        aborted = "transaction is aborted" in text
+        if not (aborted or ("failed to commit" in text and "memory" in text)):
             raise
         raise InputError(limit_message(f"{path}: the import", "IMPORT_MEMORY")) from None
 
@@ -259,7 +263,7 @@ def write_parts(
     models: dict[str, ModelInfo] = {}
     runs: list[RunInfo] = []
     read = written = errored = unscored = present = 0
-    with store.transaction() as con, bounded(con, path) as budget:
+    with bounded(store, path) as (con, budget):
         keys = _Keys(con) if twice is not None else None
         for part in parts:
             checked = False

@@ -152,7 +152,7 @@ def import_samples(
     seen = _Seen()  # the keys read so far (hashes)
     stored: set[str] = set()  # the import's runs that have rows in the store already
     written = present = 0
-    with store.transaction() as con, bounded(con, path) as budget:
+    with bounded(store, path) as (con, budget):
         for chunk in _grouped(chunks(steps.read)):
             pairs = chunk.runs()
             new = pairs[~pairs["run_id"].isin(list(runs))].drop_duplicates("run_id")
