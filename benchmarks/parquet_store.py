@@ -5,7 +5,9 @@ file's n and mean for every (model, task) exactly.
 
 The store is generated in DuckDB SQL as in ``store_scale.py`` (MODELS x TASKS x DOCS samples,
 one 0/1 metric), 20 x 50 x 1,000 = 10^6 by default; every timed step is a fresh process
-(start-up counted). Everything lives in a temporary folder deleted at the end.
+(start-up counted; beside its wall time its CPU seconds, user + system, and peak memory: on a
+shared machine the wall time grows with the load average, printed before and after).
+Everything lives in a temporary folder deleted at the end.
 
     python benchmarks/parquet_store.py [--models 20] [--tasks 50] [--docs 1000] [--repeats 2]
 """
@@ -14,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -22,7 +25,8 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from store_scale import RAW_SQL, generate, timed  # noqa: E402
+from import_scale import timed  # noqa: E402
+from store_scale import RAW_SQL, generate  # noqa: E402
 
 RAW_PARQUET = (
     'SELECT model, task, count("metric.acc") AS n, avg("metric.acc") AS mean '
@@ -55,20 +59,24 @@ def main() -> None:
         start = time.perf_counter()
         generate(db, args.models, args.tasks, args.docs)
         print(f"store: {n:,} scored samples generated in {time.perf_counter() - start:.1f} s")
-        export_s, _ = timed(["export", str(folder), "--store", str(db)])
+        export_s, export_cpu, _, _ = timed(
+            "module", "assay", "export", str(folder), "--store", str(db)
+        )
         files = sum(1 for _ in folder.rglob("*.parquet"))
-        print(f"assay export --format parquet: {export_s:.1f} s, {files} partition files")
+        print(
+            f"assay export --format parquet: {export_s:.1f} s ({export_cpu:.1f} s CPU), "
+            f"{files} partition files"
+        )
+        print(f"load average (1, 5, 15 min) before the compares: {os.getloadavg()}")
         results = {}
         for name, store in (("file", db), ("folder", folder)):
-            out = root / f"{name}.json"
-            times = [
-                timed(["compare", "--json", "--store", str(store)], out)[0]
+            runs = [
+                timed("module", "assay", "compare", "--json", "--store", str(store))
                 for _ in range(args.repeats)
             ]
-            results[name] = json.loads(out.read_text())["scores"]
-            print(
-                f"assay compare --json on the {name:6s}: {', '.join(f'{t:.1f}' for t in times)} s"
-            )
+            results[name] = json.loads(runs[-1][3])["scores"]
+            shown = ", ".join(f"{w:.1f} s ({c:.1f} s CPU, {m:.0f} MB)" for w, c, m, _ in runs)
+            print(f"assay compare --json on the {name:6s}: {shown}")
         glob = str(folder / "model=*" / "task=*" / "*.parquet")
         file_raw = [raw(RAW_SQL, database=str(db)) for _ in range(args.repeats)]
         folder_raw = [raw(RAW_PARQUET, glob) for _ in range(args.repeats)]
@@ -78,6 +86,7 @@ def main() -> None:
         print(
             f"raw DuckDB aggregate, whole process, folder: {', '.join(f'{t:.2f}' for t in folder_raw)} s"
         )
+        print(f"load average (1, 5, 15 min) after: {os.getloadavg()}")
         key = lambda r: (r["model"], r["task"], r["metric"])  # noqa: E731
         a = {key(r): (r["n"], r["mean"]) for r in results["file"]}
         b = {key(r): (r["n"], r["mean"]) for r in results["folder"]}

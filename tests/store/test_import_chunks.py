@@ -10,12 +10,13 @@ import pytest
 
 from assay.errors import InputError
 from assay.store import _files, import_samples, open_store
-from assay.store._tables import iter_table
+from assay.store._sample_read import arrow_chunks
 
 
 @pytest.fixture
 def two_row_chunks(monkeypatch):
-    monkeypatch.setattr(_files, "iter_table", functools.partial(iter_table, rows=2))
+    """Chunks of two rows (CSV, Parquet) or of blocks of about 100 bytes (JSON lines)."""
+    monkeypatch.setattr(_files, "arrow_chunks", functools.partial(arrow_chunks, rows=2, size=100))
 
 
 def _jsonl(path, rows):

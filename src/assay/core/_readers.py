@@ -144,15 +144,18 @@ def read_csv_rows(
     return header, rows, lines
 
 
-def _jsonl_objects(path: Path, hook) -> Iterator[tuple[int, dict[str, Any], int]]:
+def _jsonl_objects(
+    path: Path, hook, block: bytes | None = None, first: int = 1
+) -> Iterator[tuple[int, dict[str, Any], int]]:
     """(line number, object, bytes of the line) for each non-blank line, checked as
-    :func:`iter_jsonl` checks them."""
+    :func:`iter_jsonl` checks them (of ``block``, whole lines of ``path`` from line ``first``,
+    when given)."""
     try:
-        handle = path.open("rb")
+        handle = path.open("rb") if block is None else io.BytesIO(block)
     except OSError as exc:
         raise InputError(f"{path}: cannot be read ({exc.strerror or type(exc).__name__})") from None
     with handle:
-        for lineno, raw in enumerate(handle, start=1):
+        for lineno, raw in enumerate(handle, start=first):
             line = decode_text(path, raw, lineno)
             if not line.strip():
                 continue
@@ -175,6 +178,15 @@ def jsonl_chunks(
             chunk, held = [], 0
     if chunk:
         yield chunk
+
+
+def jsonl_block(
+    path: str | Path, data: bytes, first_line: int, *, constants: bool = True
+) -> list[tuple[int, dict[str, Any]]]:
+    """The (line number, object) pairs of :func:`iter_jsonl` for ``data``, whole lines of the
+    file ``path`` starting at line ``first_line``, checked as iter_jsonl checks them."""
+    found = _jsonl_objects(Path(path), None if constants else str, data, first_line)
+    return [(n, row) for n, row, _ in found]
 
 
 def _bad_utf8_line(path: Path) -> InputError:

@@ -16,38 +16,35 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 from assay.errors import InputError
 from assay.metrics import COMPUTED, compute_metric
 
 from ._derived import derivable, derive
 from ._records import ModelInfo, make_run_id
+from ._sample_checks import (
+    FLOAT_COLUMNS,
+    INT_COLUMNS,
+    LIST_COLUMNS,
+    METRIC_PREFIX,
+    TEXT_COLUMNS,
+    checked,
+    run_ids,
+)
+from ._sample_read import arrow_chunks
+from ._sample_rows import Rows
 from ._store import Store
 from ._tables import (
     EXTENSIONS,
     INT32_MAX,
     files_in,
-    iter_table,
     numbers,
     present,
     read_table,
     texts,
     where,
 )
-
-_LIST_COLUMNS = ("choice_logprobs", "choice_order")
-_INT_COLUMNS = ("repeat", "chosen_position", "input_tokens", "output_tokens")
-_FLOAT_COLUMNS: dict[str, float | None] = {"latency_s": 0.0, "difficulty": None}
-_TEXT_COLUMNS = (
-    "template_id",
-    "prompt",
-    "prompt_hash",
-    "doc_hash",
-    "target",
-    "prediction",
-    "cluster_id",
-)
-METRIC_PREFIX = "metric."
 
 
 def _parse_list(value: Any) -> list | None:
@@ -109,14 +106,14 @@ def _coerce(df: pd.DataFrame, path: Path) -> pd.DataFrame:
             raise InputError(f"{where(df, path, missing)}, field '{field}': empty")
     if "run_id" in df:
         df["run_id"] = texts(df, path, "run_id", strip=True)
-    for field in _TEXT_COLUMNS:
+    for field in TEXT_COLUMNS:
         if field in df:
             df[field] = texts(df, path, field)
-    for field in _INT_COLUMNS:
+    for field in INT_COLUMNS:
         if field in df:
             values = numbers(df, path, field, integer=True, low=0, high=INT32_MAX)
             df[field] = values.astype("Int64")
-    for field, low in _FLOAT_COLUMNS.items():
+    for field, low in FLOAT_COLUMNS.items():
         if field in df:
             df[field] = numbers(df, path, field, low=low)
     if "created_at" in df:
@@ -126,7 +123,7 @@ def _coerce(df: pd.DataFrame, path: Path) -> pd.DataFrame:
         if bad.any():
             raise InputError(f"{where(df, path, bad)}, field 'created_at': not a date and time")
         df["created_at"] = stamps.dt.tz_localize(None)
-    for field in _LIST_COLUMNS:
+    for field in LIST_COLUMNS:
         if field in df:
             df[field] = _lists(df, path, field)
     metric_cols = [c for c in df.columns if c.startswith(METRIC_PREFIX)]
@@ -136,16 +133,9 @@ def _coerce(df: pd.DataFrame, path: Path) -> pd.DataFrame:
         )
     if METRIC_PREFIX in metric_cols:
         raise InputError(f"{path}: column '{METRIC_PREFIX}' has no metric name after the dot")
-    values = np.column_stack([numbers(df, path, c).to_numpy() for c in metric_cols])
-    names = [c[len(METRIC_PREFIX) :] for c in metric_cols]
-    gaps = np.isnan(values).any(axis=1)
-    df["metrics"] = [
-        {n: v for n, v in zip(names, row, strict=True) if v == v}  # v != v: an empty cell
-        if gap
-        else dict(zip(names, row, strict=True))
-        for row, gap in zip(values.tolist(), gaps.tolist(), strict=True)
-    ]
-    return df.drop(columns=metric_cols)
+    for name in metric_cols:  # NaN: no value
+        df[name] = numbers(df, path, name).to_numpy()
+    return df
 
 
 def places(rows: pd.DataFrame) -> list[str]:
@@ -164,19 +154,42 @@ def _sample_chunks(
     metrics: list[str] | None,
     source: str,
     model: str | None = None,
-) -> Iterator[pd.DataFrame]:
-    """One file's rows in chunks (:func:`iter_table`), mapped, checked and with run ids;
-    ``_file`` and ``_row`` say where. The first chunk fixes the file's columns: a later chunk
-    (of a JSON-lines file) without one of them has it empty."""
+) -> Iterator[Rows]:
+    """One file's rows in chunks (:func:`~assay.store._sample_read.arrow_chunks`), mapped,
+    checked and with run ids. A chunk the Arrow checks cannot vouch for
+    (:func:`~assay.store._sample_checks.checked`) is read and checked row by row
+    (:func:`_mapped`), which names a bad row exactly. The first chunk fixes the file's columns:
+    a later chunk (of a JSON-lines file) without one of them has it empty."""
     columns: list[str] | None = None
-    for df in iter_table(file):
+    empty: pd.DataFrame | None = None  # a chunk without rows: an error if no chunk has any
+    for chunk in arrow_chunks(file):
+        table = chunk.table
+        if table is not None:
+            columns = columns or list(table.column_names)
+            for name in columns:
+                if name not in table.column_names:
+                    table = table.append_column(name, pa.nulls(table.num_rows))
+            fast = checked(
+                table, mapping, metrics, model, lambda cols: run_ids(cols, source, model)
+            )
+            if fast is not None:
+                yield Rows(fast, str(file), chunk.rows)
+                continue
+        df = chunk.frame()
+        if df.empty:
+            empty = df if empty is None and columns is None else empty
+            continue
         if columns is None:
             columns = list(df.columns)
         else:
             attrs = dict(df.attrs)
             df = df.assign(**{c: None for c in columns if c not in df.columns})
             df.attrs.update(attrs)
-        yield _mapped(df, file, mapping, metrics, source, model)
+        yield Rows.from_frame(_mapped(df, file, mapping, metrics, source, model))
+    if columns is None:
+        _mapped(
+            empty if empty is not None else pd.DataFrame(), file, mapping, metrics, source, model
+        )
 
 
 def _computed(df: pd.DataFrame, file: Path, name: str) -> np.ndarray:

@@ -73,25 +73,31 @@ class Steps:
             self.progress(self.total, self.total)
 
 
-def count_present(con: Any, frame: pd.DataFrame) -> int:
-    """How many distinct ``(run_id, doc_id, repeat)`` keys of ``frame`` the store's samples
-    table holds already (run inside the import's transaction, before it writes)."""
-    if frame.empty:
+def count_present(con: Any, frame: Any) -> int:
+    """How many distinct ``(run_id, doc_id, repeat)`` keys of ``frame`` (a DataFrame or an
+    Arrow table) the store's samples table holds already (run inside the import's
+    transaction, before it writes)."""
+    if not len(frame):
         return 0
-    keys = pd.DataFrame(
-        {
-            "run_id": frame["run_id"].astype(str).to_numpy(),
-            "doc_id": frame["doc_id"].astype(str).to_numpy(),
-            "repeat": (
-                frame["repeat"].fillna(0).astype("int64").to_numpy() if "repeat" in frame else 0
-            ),
-        }
-    ).drop_duplicates()
-    rel = con.from_df(keys)
+    if isinstance(frame, pd.DataFrame):
+        keys = pd.DataFrame(
+            {
+                "run_id": frame["run_id"].astype(str).to_numpy(),
+                "doc_id": frame["doc_id"].astype(str).to_numpy(),
+                "repeat": (
+                    frame["repeat"].fillna(0).astype("int64").to_numpy() if "repeat" in frame else 0
+                ),
+            }
+        )
+        rel = con.from_df(keys)
+    else:
+        rel = con.from_arrow(frame.select(["run_id", "doc_id", "repeat"]))
     found = rel.query(
         "_keys",
-        'SELECT count(*) FROM _keys WHERE (run_id, doc_id, CAST("repeat" AS INTEGER)) IN '
-        '(SELECT run_id, doc_id, "repeat" FROM samples)',
+        'SELECT count(*) FROM (SELECT DISTINCT run_id, doc_id, CAST("repeat" AS INTEGER) AS r '
+        'FROM _keys) k SEMI JOIN (SELECT run_id, doc_id, "repeat" FROM samples WHERE run_id IN '
+        "(SELECT run_id FROM _keys)) s "
+        'ON k.run_id = s.run_id AND k.doc_id = s.doc_id AND k.r = s."repeat"',
     ).fetchall()
     return int(found[0][0])
 
@@ -154,20 +160,48 @@ Twice = Callable[[str, int, str, str], str]
 """``twice(doc_id, repeat, label, first_label)``: the error for a sample read twice."""
 
 
+INDEX_KEY_BYTES = 256
+"""Room made for each key an import is about to write to a primary-key index (DuckDB's ART
+indexes stay in memory; it takes about 100 bytes for a sample's or a metric value's key)."""
+
+
+class Budget:
+    """DuckDB's memory for one import: ``ASSAY_MAX_IMPORT_MEMORY`` for the rows it holds (it
+    spills them to disk past it), plus what the tables' primary-key indexes hold, which DuckDB
+    cannot spill (:meth:`before` makes room for them as they grow)."""
+
+    def __init__(self, con) -> None:
+        self.con = con
+        self.base = limit("IMPORT_MEMORY")
+        self.before(0)
+
+    def before(self, keys: int) -> None:
+        """Room for the indexes as they are now and for ``keys`` more keys."""
+        held = self.con.execute(
+            "SELECT coalesce(sum(memory_usage_bytes), 0) FROM duckdb_memory() "
+            "WHERE tag = 'ART_INDEX'"
+        ).fetchall()[0][0]
+        room = self.base + int(held) + keys * INDEX_KEY_BYTES
+        self.con.execute(f"SET memory_limit = '{max(room // 2**20, 1)}MiB'")
+
+
 @contextmanager
-def bounded(con, path: str | Path) -> Iterator[None]:
-    """DuckDB's memory held to ``ASSAY_MAX_IMPORT_MEMORY`` (it spills the rows it writes to
-    disk; unbounded, it keeps a transaction's rows in memory until COMMIT). Past it: one
-    InputError naming the limit, and the transaction rolls back."""
-    con.execute(f"SET memory_limit = '{limit('IMPORT_MEMORY') // 2**20}MiB'")
+def bounded(store: Store, path: str | Path) -> Iterator[tuple[Any, Budget]]:
+    """``(con, budget)``: a transaction of ``store``, DuckDB's memory held to
+    ``ASSAY_MAX_IMPORT_MEMORY`` besides its indexes (:class:`Budget`: it spills the rows it
+    writes to disk; unbounded, it keeps a transaction's rows in memory until COMMIT). Past it,
+    while writing or committing: one InputError naming the limit, and nothing is written."""
     try:
-        yield
+        with store.transaction() as con:
+            yield con, Budget(con)
     except duckdb.OutOfMemoryException:
         raise InputError(limit_message(f"{path}: the import", "IMPORT_MEMORY")) from None
     except duckdb.TransactionException as exc:
         # past the limit while it writes a chunk out, DuckDB aborts the transaction without an
-        # error of its own: the next statement is the first to fail
-        if "transaction is aborted" not in str(exc).lower():
+        # error of its own: the next statement is the first to fail; or COMMIT finds no room
+        text = str(exc).lower()
+        aborted = "transaction is aborted" in text
+        if not (aborted or ("failed to commit" in text and "memory" in text)):
             raise
         raise InputError(limit_message(f"{path}: the import", "IMPORT_MEMORY")) from None
 
@@ -229,7 +263,7 @@ def write_parts(
     models: dict[str, ModelInfo] = {}
     runs: list[RunInfo] = []
     read = written = errored = unscored = present = 0
-    with store.transaction() as con, bounded(con, path):
+    with bounded(store, path) as (con, budget):
         keys = _Keys(con) if twice is not None else None
         for part in parts:
             checked = False
@@ -255,6 +289,7 @@ def write_parts(
                     }
                 )
                 present += count_present(con, frame)
+                budget.before(len(scored) + sum(len(s.metrics) for s in scored))
                 store.write_samples(scored, con=con, keep_metrics=True)
                 kept += len(scored)
             if kept:

@@ -10,8 +10,9 @@ export, a merge that takes the folder as an input) runs unchanged on it:
 * ``samples``: ``model=*/task=*/*.parquet`` read with Hive partitioning (a filter on model or
   task skips the other folders; files with different columns are read by name), cast to the
   store's column types;
-* ``sample_metrics`` and ``scores``: the ``metric.<name>`` columns unpivoted (a NULL cell is no
-  metric), plus the NULL-valued metrics the export listed in ``.assay/null_metrics.pq``;
+* ``sample_metrics`` and ``scores``: the ``metric.<name>`` columns unpivoted, one SELECT per
+  metric column (a NULL cell is no metric; a query on one metric reads that column alone), plus
+  the NULL-valued metrics the export listed in ``.assay/null_metrics.pq``;
 * ``models``, ``runs``, ``battles``, ``meta``: the export's ``.assay/<table>.pq``. An export of
   an older assay has none: its runs and models are then the (run_id, model, task) and models of
   its samples, with no metadata, and it holds no battles.
@@ -198,7 +199,9 @@ class _Layout:
         return f"SELECT {_casts(SAMPLE_COLUMNS, self.columns)} FROM {self.reader}"
 
     def _unpivoted(self, keep: tuple[str, ...]) -> str:
-        """(``keep`` columns, metric, value) for every non-NULL ``metric.<name>`` cell."""
+        """(``keep`` columns, metric, value) for every non-NULL ``metric.<name>`` cell: one
+        SELECT per metric column, so a query on some metrics reads only their columns (a
+        filter on ``metric`` leaves the other SELECTs out) and one metric is a plain scan."""
         types = {**SAMPLE_COLUMNS, "metric": "VARCHAR", "value": "DOUBLE"}
         if not self.metrics:
             return _empty({c: types[c] for c in (*keep, "metric", "value")})
@@ -206,13 +209,10 @@ class _Layout:
             f"CAST({_q(c) if c in self.columns else 'NULL'} AS {_kind(types[c])}) AS {_q(c)}"
             for c in keep
         )
-        wide = ", ".join(f"CAST({_q(m)} AS DOUBLE) AS {_q(m)}" for m in self.metrics)
-        names = ", ".join(_q(m) for m in self.metrics)
-        cols = ", ".join(_q(c) for c in keep)
-        return (
-            f"SELECT {cols}, substr(_name, {len(METRIC_PREFIX) + 1}) AS metric, _value AS value "
-            f"FROM (UNPIVOT (SELECT {ids}, {wide} FROM {self.reader}) "
-            f"ON {names} INTO NAME _name VALUE _value)"
+        return " UNION ALL ".join(
+            f"SELECT {ids}, {_lit(m[len(METRIC_PREFIX) :])}::VARCHAR AS metric, "
+            f"CAST({_q(m)} AS DOUBLE) AS value FROM {self.reader} WHERE {_q(m)} IS NOT NULL"
+            for m in self.metrics
         )
 
     def _nulls(self, keep: tuple[str, ...]) -> str:

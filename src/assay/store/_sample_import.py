@@ -1,11 +1,15 @@
 """``assay import samples``: per-sample files streamed into the store in one transaction.
 
-Each file is read in chunks (:func:`~assay.store._tables.iter_table`: at most 50,000 rows or
-about 32 MiB of the file), checked, and written at once inside one transaction, so memory holds
+Each file is read in chunks (:func:`~assay.store._sample_read.arrow_chunks`: JSON lines in
+blocks of about 8 MiB, Parquet by record batches, CSV at most 50,000 rows), checked a column at
+a time (``_sample_checks``; a chunk those checks cannot vouch for is checked row by row, which
+names a bad row), and written at once inside one transaction as Arrow tables, so memory holds
 one chunk, never the file. What must hold over the whole import is checked as it goes or at the
 end, before the commit: a run id stored already by another source (before its first rows are
 written), one (model, task) per run id, and no sample twice (a 64-bit hash per row; the files
 are read a second time only to name the rows of a duplicate). Any error rolls everything back.
+DuckDB holds the rows it writes to ``ASSAY_MAX_IMPORT_MEMORY`` (spilling the rest to disk) and
+the primary-key indexes of the tables besides (``_import_runs.Budget``: it cannot spill them).
 """
 
 from __future__ import annotations
@@ -22,38 +26,77 @@ from assay.errors import InputError
 from ._files import _sample_chunks, check_runs, places
 from ._import_runs import Progress, Steps, bounded, count_present
 from ._records import RunInfo
+from ._sample_rows import KEY, Rows
 from ._store import Store
 from ._tables import files_in
 
-_KEY = ["run_id", "doc_id", "repeat"]
+GROUP_ROWS = 50_000
+"""Chunks of small files are joined up to about this many rows (a folder of many small files:
+each chunk costs a few queries, whatever its size)."""
 
 
-def _hashes(chunk: pd.DataFrame) -> np.ndarray:
-    """A 64-bit hash of each row's (run_id, doc_id, repeat)."""
-    keys = chunk[_KEY].astype({"repeat": "int64"})
-    return pd.util.hash_pandas_object(keys, index=False).to_numpy(np.uint64)
+def _grouped(chunks: Iterator[Rows]) -> Iterator[Rows]:
+    """``chunks`` joined up to about :data:`GROUP_ROWS` rows. A bad row found while some are
+    held: those are checked and written first, so errors come in the order of the files."""
+    held: list[Rows] = []
+    count = 0
+    try:
+        for rows in chunks:
+            held.append(rows)
+            count += rows.table.num_rows
+            if count >= GROUP_ROWS:
+                yield Rows.joined(held)
+                held, count = [], 0
+    except InputError:
+        if held:
+            yield Rows.joined(held)
+        raise
+    if held:
+        yield Rows.joined(held)
 
 
-def _repeated(hashes: list[np.ndarray]) -> np.ndarray:
-    """The hashes that occur more than once over all chunks."""
-    if not hashes:
-        return np.empty(0, dtype=np.uint64)
-    every = np.concatenate(hashes)
-    hashes.clear()
-    every.sort()
-    return np.unique(every[1:][every[1:] == every[:-1]])
+class _Seen:
+    """The hash of every key an import has read so far, sorted (8 bytes a row)."""
+
+    def __init__(self) -> None:
+        self.sorted = np.empty(0, dtype=np.uint64)
+
+    def add(self, hashes: np.ndarray) -> bool:
+        """Add ``hashes``; True if one of them was there already (a key written again)."""
+        new = np.sort(hashes)
+        at = np.searchsorted(self.sorted, new)
+        again = bool(len(self.sorted)) and bool(
+            (self.sorted[np.minimum(at, len(self.sorted) - 1)] == new).any()
+        )
+        self.sorted = np.insert(self.sorted, at, new)
+        return again
+
+    def repeated(self) -> np.ndarray:
+        """The hashes added more than once."""
+        twice = self.sorted[1:][self.sorted[1:] == self.sorted[:-1]]
+        return np.unique(twice)
 
 
-def _duplicate(chunks: Iterator[pd.DataFrame], suspects: np.ndarray) -> InputError | None:
+def _stored(con, run_ids: list[str]) -> set[str]:
+    """The runs of ``run_ids`` with samples or metric values in the store."""
+    found = con.execute(
+        "SELECT run_id FROM samples WHERE run_id IN (SELECT unnest($1)) UNION "
+        "SELECT run_id FROM sample_metrics WHERE run_id IN (SELECT unnest($1))",
+        [run_ids],
+    ).fetchall()
+    return {r[0] for r in found}
+
+
+def _duplicate(chunks: Iterator[Rows], suspects: np.ndarray, con) -> InputError | None:
     """Read the files again, keeping only rows whose hash is a suspect, and name the first
     sample (in file order) that truly appears twice; None when the hashes only collided."""
     found = []
     for chunk in chunks:
-        hit = np.isin(_hashes(chunk), suspects)
+        hit = np.isin(chunk.hashes(con), suspects)
         if hit.any():
-            found.append(chunk.loc[hit, [*_KEY, "model", "task", "_file", "_row"]])
+            found.append(chunk.frame([*KEY, "model", "task"], hit))
     rows = pd.concat(found, ignore_index=True)
-    dup = rows.duplicated(_KEY, keep=False).to_numpy()
+    dup = rows.duplicated(KEY, keep=False).to_numpy()
     if not dup.any():
         return None
     first = rows[dup].iloc[0]
@@ -98,7 +141,7 @@ def import_samples(
 
     steps = Steps(progress)
 
-    def chunks(report: Progress = None) -> Iterator[pd.DataFrame]:
+    def chunks(report: Progress = None) -> Iterator[Rows]:
         for k, file in enumerate(files):
             if report is not None:
                 report(k, len(files))
@@ -106,11 +149,12 @@ def import_samples(
 
     runs: dict[str, tuple[str, str]] = {}  # run id -> (model, task), in order of first row
     split: str | None = None  # the first row giving a run id a second (model, task)
-    hashes: list[np.ndarray] = []
+    seen = _Seen()  # the keys read so far (hashes)
+    stored: set[str] = set()  # the import's runs that have rows in the store already
     written = present = 0
-    with store.transaction() as con, bounded(con, path):
-        for chunk in chunks(steps.read):
-            pairs = chunk.drop_duplicates(["run_id", "model", "task"])
+    with bounded(store, path) as (con, budget):
+        for chunk in _grouped(chunks(steps.read)):
+            pairs = chunk.runs()
             new = pairs[~pairs["run_id"].isin(list(runs))].drop_duplicates("run_id")
             for row, at in zip(pairs.itertuples(index=False), places(pairs), strict=True):
                 had = runs.setdefault(row.run_id, (row.model, row.task))
@@ -121,14 +165,18 @@ def import_samples(
                     )
             if len(new):  # before the first rows of these runs are written
                 check_runs(store, new, source, con=con)
-            hashes.append(_hashes(chunk))
-            present += count_present(con, chunk)
-            written += store.write_samples(
-                chunk.drop(columns=["_file", "_row"]), con=con, keep_metrics=True
-            )
-        suspects = _repeated(hashes)
+                stored |= _stored(con, new["run_id"].tolist())
+            hashes = chunk.hashes(con)
+            twice = seen.add(hashes)  # a key this import wrote already: an error, later
+            chunk = chunk.last_of_each(hashes)
+            again = not stored.isdisjoint(pairs["run_id"])
+            if again:  # a fresh run holds no sample yet
+                present += count_present(con, chunk.table)
+            budget.before(chunk.keys())
+            written += chunk.write(store, con, replace=again or twice)
+        suspects = seen.repeated()
         if len(suspects):
-            error = _duplicate(chunks(), suspects)
+            error = _duplicate(chunks(), suspects, con)
             if error is not None:
                 raise error
         if split is not None:

@@ -89,10 +89,13 @@ def _registered(
     con: duckdb.DuckDBPyConnection, frame: pd.DataFrame, columns: dict[str, str]
 ) -> Iterator[tuple[str, Callable[[str], Any]]]:
     """(a SELECT casting ``frame`` to the table's types, run(sql)): ``run`` sees ``frame`` (as
-    Arrow, :func:`as_arrow`) as ``_frame``; a registered view would keep it until COMMIT."""
-    data = as_arrow(frame)
+    Arrow, :func:`as_arrow`; or an Arrow table as it is, its missing columns NULL) as
+    ``_frame``; a registered view would keep it until COMMIT."""
+    data = as_arrow(frame) if isinstance(frame, pd.DataFrame) else frame
     rel = con.from_df(data) if isinstance(data, pd.DataFrame) else con.from_arrow(data)
-    casts = ", ".join(f'CAST("{c}" AS {t.split()[0]}) AS "{c}"' for c, t in columns.items())
+    has = set(data.columns) if isinstance(data, pd.DataFrame) else set(data.column_names)
+    given = {c: f'"{c}"' if c in has else "NULL" for c in columns}
+    casts = ", ".join(f'CAST({given[c]} AS {t.split()[0]}) AS "{c}"' for c, t in columns.items())
     yield f"SELECT {casts} FROM _frame", lambda sql: rel.query("_frame", sql)
 
 
@@ -216,24 +219,35 @@ class Store:
         if "created_at" not in df:
             df["created_at"] = pd.Timestamp.now(tz="UTC").tz_localize(None)
         samples = _conform(df, SAMPLE_COLUMNS)
-        metrics = self._metric_rows(df)
+        return self.write_sample_tables(samples, self._metric_rows(df), con=con, keep=keep_metrics)
+
+    def write_sample_tables(
+        self, samples: Any, metrics: Any, *, con=None, keep=False, replace: bool | None = None
+    ) -> int:
+        """:meth:`write_samples` of ready tables (DataFrames or Arrow tables): ``samples`` with
+        (some of) the samples columns, each key once; ``metrics`` one row per (sample, metric).
+        ``keep``: the metrics are merged into the stored ones (else they replace them);
+        ``replace=False``: the caller knows none of these samples is stored (plain inserts)."""
 
         def write(c: duckdb.DuckDBPyConnection) -> None:
             with _registered(c, samples, SAMPLE_COLUMNS) as (new, run):
                 runs = f"SELECT DISTINCT run_id FROM ({new})"
-                stored = run(  # none: plain inserts (a fresh import skips the DELETE)
-                    f"SELECT (SELECT count(*) FROM samples WHERE run_id IN ({runs})) + "
-                    f"(SELECT count(*) FROM sample_metrics WHERE run_id IN ({runs}))"
-                ).fetchall()[0][0]
+                stored = (
+                    replace is not False
+                    and run(  # none: plain inserts
+                        f"SELECT (SELECT count(*) FROM samples WHERE run_id IN ({runs})) + "
+                        f"(SELECT count(*) FROM sample_metrics WHERE run_id IN ({runs}))"
+                    ).fetchall()[0][0]
+                )
                 run(f"INSERT {'OR REPLACE ' if stored else ''}INTO samples {new}")
-                if stored and not keep_metrics:
+                if stored and not keep:
                     run(
                         'DELETE FROM sample_metrics WHERE (run_id, doc_id, "repeat") IN '
                         f'(SELECT run_id, doc_id, "repeat" FROM ({new}))'
                     )
             if len(metrics):
                 with _registered(c, metrics, METRIC_COLUMNS) as (new, run):
-                    merge = "OR REPLACE " if stored and keep_metrics else ""
+                    merge = "OR REPLACE " if stored and keep else ""
                     run(f"INSERT {merge}INTO sample_metrics {new}")
 
         self._in_transaction(con, write)

@@ -88,9 +88,10 @@ def _read_parquet(path: Path) -> pd.DataFrame:
     return _parquet_frame(table)
 
 
-def _parquet_chunks(path: Path, rows: int, size: int) -> Iterator[pd.DataFrame]:
-    """Record batches of a Parquet file, each about ``size`` bytes uncompressed (at most
-    ``rows`` rows): the file is never whole in memory."""
+def parquet_batches(path: Path, rows: int, size: int) -> Iterator[Any]:
+    """Record batches of a Parquet file as Arrow tables, each about ``size`` bytes
+    uncompressed (at most ``rows`` rows): the file is never whole in memory. A file without
+    rows is one empty table; a file that is not Parquet an InputError."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
@@ -100,17 +101,29 @@ def _parquet_chunks(path: Path, rows: int, size: int) -> Iterator[pd.DataFrame]:
         total = sum(meta.row_group(i).total_byte_size for i in range(meta.num_row_groups))
         per_row = max(total / max(meta.num_rows, 1), 1.0)
         batch = int(min(rows, max(256, size // per_row)))
-        done = 0
         if meta.num_rows == 0:
-            yield _parquet_frame(handle.schema_arrow.empty_table())
+            yield handle.schema_arrow.empty_table()
             return
         for record_batch in handle.iter_batches(batch_size=batch):
-            df = _parquet_frame(pa.Table.from_batches([record_batch]))
-            df.attrs["rows"] = np.arange(done + 1, done + len(df) + 1, dtype=np.int64)
-            done += len(df)
-            yield df
+            yield pa.Table.from_batches([record_batch])
     except (pa.ArrowException, OSError, ValueError) as exc:
         raise _parquet_error(path, exc) from None
+
+
+def parquet_frame(table, first: int) -> pd.DataFrame:
+    """One batch of :func:`parquet_batches` as :func:`iter_table` gives it, its first row
+    record number ``first``."""
+    df = _parquet_frame(table)
+    if len(df):
+        df.attrs["rows"] = np.arange(first, first + len(df), dtype=np.int64)
+    return df
+
+
+def _parquet_chunks(path: Path, rows: int, size: int) -> Iterator[pd.DataFrame]:
+    done = 1
+    for table in parquet_batches(path, rows, size):
+        yield parquet_frame(table, done)
+        done += table.num_rows
 
 
 def _table_file(path: str | Path) -> tuple[Path, str | None]:
@@ -165,21 +178,33 @@ def iter_table(
         else:
             frames = _parquet_chunks(path, rows, size)
         for df in frames:
-            df.columns = [str(c) for c in df.columns]
-            df.attrs["unit"] = "record" if kind == "parquet" else "line"
-            df.attrs.setdefault("rows", None)
-            yield df
+            yield finish(df, kind)
     except OSError as exc:
         raise InputError(f"{path}: cannot be read ({exc.strerror or exc})") from None
+
+
+def finish(df: pd.DataFrame, kind: str) -> pd.DataFrame:
+    """A chunk's column names as text, and the ``attrs`` :func:`where` reads."""
+    df.columns = [str(c) for c in df.columns]
+    df.attrs["unit"] = "record" if kind == "parquet" else "line"
+    df.attrs.setdefault("rows", None)
+    return df
+
+
+def jsonl_frame(chunk: list[tuple[int, dict[str, Any]]]) -> pd.DataFrame:
+    """(line number, object) pairs as a frame of Python values, with their line numbers."""
+    if not chunk:
+        return pd.DataFrame()
+    df = pd.DataFrame([row for _, row in chunk], dtype=object)
+    df.attrs["rows"] = np.array([n for n, _ in chunk], dtype=np.int64)
+    return df
 
 
 def _jsonl_frames(path: Path, rows: int, size: int) -> Iterator[pd.DataFrame]:
     empty = True
     for chunk in jsonl_chunks(path, rows=rows, size=size, constants=False):
         empty = False
-        df = pd.DataFrame([row for _, row in chunk], dtype=object)
-        df.attrs["rows"] = np.array([n for n, _ in chunk], dtype=np.int64)
-        yield df
+        yield jsonl_frame(chunk)
     if empty:
         yield pd.DataFrame()
 
