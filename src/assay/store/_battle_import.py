@@ -21,7 +21,7 @@ import pandas as pd
 from assay.core import style_json
 
 from ._battles import Occurrences, _ids_at, chunk_parts, normalised
-from ._import_runs import bounded
+from ._import_runs import Budget, bounded
 from ._store import Store
 
 #: Votes written to the store at once (a chunk's rows are held until this many, or the end).
@@ -34,8 +34,11 @@ class BattleWriter:
     on ``con``, inside the caller's transaction. A store without battles before the import gets plain inserts; otherwise a vote
     stored already is upserted (:meth:`Store._insert_battles`)."""
 
-    def __init__(self, con: duckdb.DuckDBPyConnection, source: str | None) -> None:
+    def __init__(
+        self, con: duckdb.DuckDBPyConnection, source: str | None, budget: Budget | None = None
+    ) -> None:
         self.con = con
+        self.budget = budget
         self.source = source
         self.seen = Occurrences()
         self.fresh = not con.execute("SELECT EXISTS (SELECT 1 FROM battles)").fetchall()[0][0]
@@ -69,6 +72,8 @@ class BattleWriter:
         frame = pd.concat(self.held, ignore_index=True) if len(self.held) > 1 else self.held[0]
         self.held, self.rows = [], 0
         self._wait()
+        if self.budget is not None:  # room for the primary-key index the rows will add
+            self.budget.before(len(frame))
         self.writing = self.pool.submit(Store._insert_battles, self.con, frame, fresh=self.fresh)
 
     def _wait(self) -> None:
@@ -96,8 +101,8 @@ def battle_writer(
     """A :class:`BattleWriter` in one transaction of ``store``, committed when the block ends
     without an error (after the last write), else rolled back; DuckDB's memory held to
     ``ASSAY_MAX_IMPORT_MEMORY`` (past it: one line naming ``path``)."""
-    with store.transaction() as con, bounded(con, path or store.path):
-        writer = BattleWriter(con, source)
+    with bounded(store, path or store.path) as (con, budget):
+        writer = BattleWriter(con, source, budget)
         try:
             yield writer
             writer.finish()
