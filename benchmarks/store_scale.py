@@ -161,39 +161,38 @@ def phases(path: Path) -> None:
     import assay.cli  # noqa: F401
 
     lap("imports: assay.cli (pandas, DuckDB, typer)")
-    from assay.cli._common import get_store, print_json
+    from assay.cli._common import print_json
     from assay.cli._verdict import store_verdict
-    from assay.cli.stats import _evidence
+    from assay.cli.stats import _evidence, _reading_store
 
-    store = get_store(path, must_exist=True)
-    with store.connect():
-        pass
-    lap("opening the store (with its block check)")
-    evidence = _evidence(path)
-    lap("the evidence read (runs, metrics in SQL)")
-    from assay.stats import compare
+    store = _reading_store(path)
+    with store.session():
+        lap("opening the store (once, to read)")
+        evidence = _evidence(path, st=store)
+        lap("the evidence read (runs, metrics in SQL)")
+        from assay.stats import compare
 
-    lap("imports: assay.stats.compare")
-    from assay.store._matrices import MatrixSource
+        lap("imports: assay.stats.compare")
+        from assay.store._matrices import MatrixSource
 
-    read = MatrixSource.doc_matrices
-    spent = [0.0, 0.0]
+        read = MatrixSource.doc_matrices
+        spent = [0.0, 0.0]
 
-    def timed_read(self, *args, **kwargs):
-        wall, cpu = time.perf_counter(), time.process_time()
-        try:
-            return read(self, *args, **kwargs)
-        finally:
-            spent[0] += time.perf_counter() - wall
-            spent[1] += time.process_time() - cpu
+        def timed_read(self, *args, **kwargs):
+            wall, cpu = time.perf_counter(), time.process_time()
+            try:
+                return read(self, *args, **kwargs)
+            finally:
+                spent[0] += time.perf_counter() - wall
+                spent[1] += time.process_time() - cpu
 
-    MatrixSource.doc_matrices = timed_read
-    result = compare(evidence)
-    MatrixSource.doc_matrices = read
-    lap("compare: matrices, scores, pairs, groups")
-    label = "  of which: per-document matrices in DuckDB"
-    print(f"  {label:<44} {spent[0]:>6.2f} {spent[1]:>6.2f}")
-    found = store_verdict(result, store)
+        MatrixSource.doc_matrices = timed_read
+        result = compare(evidence)
+        MatrixSource.doc_matrices = read
+        lap("compare: matrices, scores, pairs, groups")
+        label = "  of which: per-document matrices in DuckDB"
+        print(f"  {label:<44} {spent[0]:>6.2f} {spent[1]:>6.2f}")
+        found = store_verdict(result, store)
     lap("the verdict")
     with open(os.devnull, "w") as sink, contextlib.redirect_stdout(sink):
         print_json(

@@ -1,13 +1,12 @@
 """compare at scale: the vectorised pairs (three float32 products for 0/1 scores) equal
 paired_test pair by pair on random matrices (fixed seeds) and on a task of 10⁵ documents;
 `compare --json` written by DuckDB's JSON writer gives the values to_jsonable gives, with
-means and n equal to a SQL aggregate; a large store found sound is remembered across
-processes and read again once it changes."""
+means and n equal to a SQL aggregate; a large store opened to read is left to DuckDB's
+block checks (a damaged block read is one line), one opened to write is scanned first."""
 
 from __future__ import annotations
 
 import json
-import os
 
 import duckdb
 import numpy as np
@@ -170,32 +169,44 @@ def test_records_json_gives_to_jsonable_values():
     assert json.loads(both) == {"rows": to_jsonable(frame), "n": 3}
 
 
-def test_a_large_store_found_sound_is_remembered_until_it_changes(tmp_path, monkeypatch):
-    monkeypatch.setenv("ASSAY_CACHE_DIR", str(tmp_path / "cache"))
-    monkeypatch.setattr(_integrity, "_REMEMBER_BYTES", 0)  # every store counts as large
-    store = open_store(tmp_path / "s.duckdb")
-    store.add_battles([{"model_a": f"m{k}", "model_b": "b", "winner": "tie"} for k in range(50)])
+def _read_block_damaged(path, folder):
+    """A copy of the store at ``path`` with one block damaged that reading its scores meets
+    (DuckDB reads some blocks, index storage, only to write)."""
+    real = path.read_bytes()
+    for block in range(1, (len(real) - 3 * 4096) // 262144):
+        data = bytearray(real)
+        at = 3 * 4096 + block * 262144 + 1000
+        data[at : at + 64] = b"\xff" * 64
+        copy = folder / f"block{block}.duckdb"
+        copy.write_bytes(bytes(data))
+        con = duckdb.connect(str(copy), read_only=True)
+        try:
+            con.execute("SELECT sum(value), count(doc_id) FROM sample_metrics").fetchall()
+        except duckdb.Error:
+            return copy
+        finally:
+            con.close()
+        copy.unlink()
+    raise AssertionError("no block of the scores found")
+
+
+def test_a_large_store_read_only_is_left_to_duckdb_and_a_write_checks_it(tmp_path, monkeypatch):
+    monkeypatch.setattr(_integrity, "_LARGE_BYTES", 0)  # every store counts as large
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    path = _sql_store(tmp_path / "s.duckdb", docs=400).path
+    code, out, err = run_main(["compare", "--store", path, "--json"])
+    assert code == 0, err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["s.duckdb"]  # nothing else written
+    damaged = _read_block_damaged(path, tmp_path)
     _integrity._verified.clear()
-    assert _integrity.damaged(store.path) is None
-    assert (tmp_path / "cache" / "sound-stores.txt").exists()
-    _integrity._verified.clear()  # a new process: the file is not read again
-
-    def fail(*args):
-        raise AssertionError("read again")
-
-    monkeypatch.setattr(_integrity, "_first_bad", fail)
-    assert _integrity.damaged(store.path) is None
+    monkeypatch.setattr(_integrity, "_first_bad", lambda *a: pytest.fail("scanned"))
+    assert _integrity.damaged(damaged, reading=True) is None  # a large file to read: not scanned
     monkeypatch.undo()
-    monkeypatch.setenv("ASSAY_CACHE_DIR", str(tmp_path / "cache"))
-    monkeypatch.setattr(_integrity, "_REMEMBER_BYTES", 0)
-    data = bytearray(store.path.read_bytes())  # damaged in place, its times kept
-    half = len(data) // 2
-    data[half : half + 4096] = np.random.default_rng(1).bytes(4096)
-    stat = store.path.stat()
-    store.path.write_bytes(bytes(data))
-    os.utime(store.path, ns=(stat.st_atime_ns, stat.st_mtime_ns))
-    _integrity._verified.clear()
-    assert "fails its checksum" in _integrity.damaged(store.path)  # its change time moved
+    assert "fails its checksum" in _integrity.damaged(damaged)  # to write: scanned
+    code, out, err = run_main(["compare", "--store", damaged, "--json"])  # the damage is read
+    assert code == 1 and out == "" and err.count("\n") == 1
+    assert str(damaged) in err and "damaged" in err
 
 
 def test_tasks_on_different_metrics_and_a_quoted_metric_name(tmp_path):

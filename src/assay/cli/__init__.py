@@ -14,9 +14,6 @@ import typer
 
 from assay.errors import AssayError
 
-from ._common import one_line, print_error, set_table_format
-from ._help import organise
-
 __all__ = ["app", "main"]
 
 #: each part (module of assay.cli) and the top-level commands it registers; a command line
@@ -90,6 +87,8 @@ def _top_options(
         ),
     ] = False,
 ) -> None:
+    from ._common import set_table_format
+
     _state["debug"] = debug
     set_table_format("table")
 
@@ -124,7 +123,10 @@ def build_app(parts: tuple[str, ...] | None = None) -> typer.Typer:
         built.callback()(_top_options)
         for part in parts:
             importlib.import_module(f"{__name__}.{part}").register(built)
-        organise(built)
+        if parts:  # (``--version`` alone imports nothing heavy: no part, no layout)
+            from ._help import organise
+
+            organise(built)
         _apps[parts] = built
     return _apps[parts]
 
@@ -154,12 +156,20 @@ def _write_trace(exc: BaseException) -> Path:
 
 def _crash(exc: Exception) -> None:
     """One line for an unexpected exception; the traceback goes to a file."""
+    from ._common import one_line, print_error
+
     what = f"{type(exc).__name__}: {one_line(str(exc))}".rstrip(": ")
     try:
         where = f"full trace written to {_write_trace(exc)}"
     except OSError as write_error:
         where = f"the trace could not be written: {one_line(str(write_error))}"
     print_error(f"{what} ({where}; rerun with --debug to see it)")
+
+
+def _print_error(message: str) -> None:
+    from ._common import print_error
+
+    print_error(message)
 
 
 def main() -> None:
@@ -173,14 +183,14 @@ def main() -> None:
     try:
         build_app(_parts(sys.argv[1:]))()
     except AssayError as exc:
-        print_error(str(exc))
+        _print_error(str(exc))
         sys.exit(1)
     except SystemExit as exc:
         if exc.code == 130:  # typer turns KeyboardInterrupt into Exit(130)
-            print_error("interrupted")
+            _print_error("interrupted")
         raise
     except KeyboardInterrupt:
-        print_error("interrupted")
+        _print_error("interrupted")
         sys.exit(130)
     except Exception as exc:
         if _debug():

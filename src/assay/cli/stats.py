@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 from typing import Annotated, NoReturn
 
@@ -57,6 +58,28 @@ def _unknown_model_or_task(st, model: str | None, task: str | None) -> NoReturn:
         if name is not None:
             pairs = pairs[pairs[column] == name]
     raise InputError("no samples for that model/task in the store")
+
+
+def _export_as_store(paths: list[Path] | None, store: Path | None):
+    """(paths, store) with a Parquet export folder (``model=<m>/task=<t>/*.parquet``, what
+    ``assay export --format parquet`` writes) given as the one PATH read as ``--store`` is."""
+    folder = paths[0] if paths and len(paths) == 1 else None
+    if folder is None or not folder.is_dir():
+        return paths, store
+    if not ((folder / ".assay").is_dir() or any(folder.glob("model=*"))):
+        return paths, store
+    if store is not None:
+        raise InputError("give PATHs or --store, not both")
+    return None, folder
+
+
+def _reading_store(store: Path | None):
+    """The store opened once to read (not migrated, no write lock), unless its schema is older
+    than this assay's: then opened as every command opens it (migrated)."""
+    from assay.store import SCHEMA_VERSION
+
+    st = get_store(store, must_exist=True, read_only=True)
+    return st if st.schema_version >= SCHEMA_VERSION else get_store(store, must_exist=True)
 
 
 def _path_evidence(paths: list[Path], store):
@@ -131,25 +154,27 @@ def compare_cmd(
     """
     from assay.stats import compare
 
-    meta = None if paths else get_store(store, must_exist=True)
-    ev = (
-        _path_evidence(paths, store)
-        if paths
-        else _evidence(store, model=split_list(models), task=task, st=meta)
-    )
-    result = compare(
-        ev,
-        metric=metric,
-        models=split_list(models),
-        tasks=task,
-        confidence=confidence,
-        correction=correction,
-        test=test,
-        overall=overall,
-    )
     from ._verdict import print_verdict, store_verdict
 
-    found = None if task else store_verdict(result, meta)
+    paths, store = _export_as_store(paths, store)
+    meta = None if paths else _reading_store(store)
+    with meta.session() if meta is not None else contextlib.nullcontext():
+        ev = (
+            _path_evidence(paths, store)
+            if paths
+            else _evidence(store, model=split_list(models), task=task, st=meta)
+        )
+        result = compare(
+            ev,
+            metric=metric,
+            models=split_list(models),
+            tasks=task,
+            confidence=confidence,
+            correction=correction,
+            test=test,
+            overall=overall,
+        )
+        found = None if task else store_verdict(result, meta)
     if json_out:
         extra = {} if found is None else {"verdict": found.to_dict()}
         print_json({**result.to_dict(frames=True), "family": result.family.to_dict(), **extra})

@@ -180,10 +180,12 @@ def compact_letters(means: Sequence[float], significant: np.ndarray) -> list[str
     # the groups insert-and-absorb ends with are the maximal sets holding no significant pair
     # (the maximal cliques of "not significantly different"), enumerated on bit masks
     close = ~apart
-    np.fill_diagonal(close, False)
-    packed = np.packbits(close, axis=1, bitorder="little")  # row i: bit j set when j is near i
-    near = [int.from_bytes(row.tobytes(), "little") for row in packed]
-    groups = [set(_bits(g)) for g in _maximal_cliques(near, m)]
+    groups = _interval_cliques(close, means)
+    if groups is None:
+        np.fill_diagonal(close, False)
+        packed = np.packbits(close, axis=1, bitorder="little")  # row i: bit j near i
+        near = [int.from_bytes(row.tobytes(), "little") for row in packed]
+        groups = [set(_bits(g)) for g in _maximal_cliques(near, m)]
     groups.sort(key=lambda g: (-max(means[k] for k in g), sorted(g)))
     letters = ["" for _ in range(m)]
     for pos, g in enumerate(groups):
@@ -191,6 +193,23 @@ def compact_letters(means: Sequence[float], significant: np.ndarray) -> list[str
         for k in sorted(g):
             letters[k] += letter
     return letters
+
+
+def _interval_cliques(close: np.ndarray, means: Sequence[float]) -> list[set[int]] | None:
+    """The maximal cliques of ``close`` (symmetric, diagonal True) when, models ordered by
+    mean (best first), each model is close to a run of those after it that reaches no less
+    far than the previous model's (the usual case: significance grows with the gap in means):
+    then they are the runs that reach further than the one before. None otherwise."""
+    m = len(means)
+    order = np.argsort(-np.asarray(means, dtype=float), kind="stable")
+    near = close[np.ix_(order, order)]
+    after = np.arange(m)[None, :] > np.arange(m)[:, None]
+    reach = np.where(~near & after, np.arange(m)[None, :], m).min(axis=1) - 1
+    runs = (np.arange(m)[None, :] <= reach[:, None]) & ~after.T
+    if not (np.array_equal(np.triu(near), np.triu(runs)) and np.all(np.diff(reach) >= 0)):
+        return None
+    starts = np.flatnonzero(np.concatenate([[True], np.diff(reach) > 0]))
+    return [{int(k) for k in order[i : reach[i] + 1]} for i in starts]
 
 
 def _bits(mask: int) -> list[int]:
@@ -208,15 +227,25 @@ def _maximal_cliques(near: list[int], m: int) -> list[int]:
     found: list[int] = []
 
     def expand(clique: int, pool: int, done: int) -> None:
-        if not pool and not done:
-            found.append(clique)
+        if not pool:
+            if not done:
+                found.append(clique)
             return
-        pivot = max(_bits(pool | done), key=lambda u: (pool & near[u]).bit_count())
-        for v in _bits(pool & ~near[pivot]):
-            bit = 1 << v
-            expand(clique | bit, pool & near[v], done & near[v])
-            pool &= ~bit
-            done |= bit
+        best, pivot, rest = -1, 0, pool | done
+        while rest:  # the pivot: the node with the most neighbours in the pool
+            low = rest & -rest
+            count = (pool & near[low.bit_length() - 1]).bit_count()
+            if count > best:
+                best, pivot = count, low.bit_length() - 1
+            rest ^= low
+        branch = pool & ~near[pivot]
+        while branch:
+            low = branch & -branch
+            v = low.bit_length() - 1
+            expand(clique | low, pool & near[v], done & near[v])
+            pool &= ~low
+            done |= low
+            branch ^= low
 
     expand(0, (1 << m) - 1, 0)
     return found

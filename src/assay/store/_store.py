@@ -99,6 +99,8 @@ def _registered(
 class Store:
     """A DuckDB results store. Use :func:`open_store` to get one."""
 
+    _held: tuple[duckdb.DuckDBPyConnection, bool] | None = None  # a :meth:`session`'s, and ro
+
     def __init__(self, path: str | os.PathLike[str] | None = None, *, read_only: bool = False):
         self.path = Path(path) if path is not None else default_store_path()
         self.read_only = read_only
@@ -135,6 +137,9 @@ class Store:
         :class:`InputError` naming it (DuckDB never gets to write into a file that is not one).
         """
         ro = self.read_only if read_only is None else read_only
+        if self._held is not None and self._held[1] == bool(ro):
+            yield self._held[0]  # inside a session: its connection, closed when it ends
+            return
         check_store_file(self.path)
         deadline = time.monotonic() + _LOCK_WAIT_S
         delay = 0.01
@@ -152,12 +157,12 @@ class Store:
                     ) from None
                 time.sleep(delay)
                 delay = min(delay * 2, 0.5)
-        if not self._checked:  # once per Store, while our connection keeps writers out
-            problem = damaged(self.path)
+        if not self._checked:  # while our connection keeps writers out (see damaged)
+            problem = damaged(self.path, reading=ro)
             if problem:
                 con.close()
                 raise InputError(f"{self.path}: the store file is damaged: {problem}")
-            self._checked = True
+            self._checked = not ro  # a reading skips large files: a write checks them
         con.execute("SET enable_progress_bar = false")  # DuckDB's bar would break --json
         try:
             yield con
@@ -167,6 +172,20 @@ class Store:
             raise
         finally:
             con.close()
+
+    @contextmanager
+    def session(self) -> Iterator[Store]:
+        """This store with one connection for every read inside (``connect`` gives it and
+        leaves it open): a command's reads open the file once."""
+        if self._held is not None:
+            yield self
+            return
+        with self.connect() as con:
+            self._held = (con, bool(self.read_only))
+            try:
+                yield self
+            finally:
+                self._held = None
 
     @contextmanager
     def transaction(self) -> Iterator[duckdb.DuckDBPyConnection]:
