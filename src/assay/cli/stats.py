@@ -66,8 +66,9 @@ def _export_as_store(paths: list[Path] | None, store: Path | None):
     folder = paths[0] if paths and len(paths) == 1 else None
     if folder is None or not folder.is_dir():
         return paths, store
-    if not ((folder / ".assay").is_dir() or any(folder.glob("model=*"))):
-        return paths, store
+    parquet = next(folder.glob("model=*/task=*/*.parquet"), None)
+    if parquet is None and next(folder.glob(".assay/*.pq"), None) is None:
+        return paths, store  # (lm-eval's folders are model=<m>/task=<t> too, of JSON)
     if store is not None:
         raise InputError("give PATHs or --store, not both")
     return None, folder

@@ -24,7 +24,14 @@ from assay.errors import InputError
 
 from ._estimators import mean_ci
 from ._paired import _CORRECTIONS, _METHODS, adjust_pvalues
-from ._pairs import binary_columns, binary_scores, finish_pairs, task_pairs
+from ._pairs import (
+    DETAIL_COLUMNS,
+    TEST_COLUMNS,
+    binary_columns,
+    binary_scores,
+    finish_pairs,
+    task_pairs,
+)
 from ._scipy import norm_ppf
 from ._tidy import check_names, doc_matrix, pick_metrics, select, task_metrics
 
@@ -41,20 +48,7 @@ SCORE_COLUMNS = [
     "ci_high",
     "method",
 ]
-PAIR_COLUMNS = [
-    "model_a",
-    "model_b",
-    "task",
-    "metric",
-    "n",
-    "diff",
-    "stderr",
-    "ci_low",
-    "ci_high",
-    "p_value",
-    "p_adjusted",
-    "method",
-]
+PAIR_COLUMNS = [*DETAIL_COLUMNS[:4], *TEST_COLUMNS, "p_adjusted", "method"]
 OVERALL = "(all)"
 
 #: How each correction is named in sentences.
