@@ -307,22 +307,6 @@ class _Normal:
 _WILSON_FIELDS = ("mean", "stderr", "ci_low", "ci_high", "n")
 
 
-@dataclass(frozen=True)
-class _Wilson:
-    """:func:`mean_ci` of a 0/1 column without clusters, from :func:`binary_scores`."""
-
-    mean: float
-    stderr: float
-    ci_low: float
-    ci_high: float
-    n: int
-    method: str = "wilson"
-
-    @property
-    def n_effective(self) -> float:
-        return float(self.n)
-
-
 @accepts_confidence()
 def compare(
     scores: pd.DataFrame | Any,
@@ -365,13 +349,12 @@ def compare(
         blocks = _evidence_blocks(scores, metric, metrics, models, tasks)
     else:
         blocks = _frame_blocks(scores, metric, metrics, models, tasks)
-    score_rows: list[dict[str, Any]] = []
+    score_parts: list[dict[str, np.ndarray]] = []
     chunks: list[pd.DataFrame] = []
-    eff_rows: list[tuple[str, str, str, float]] = []
     with threadpool_limits(1, user_api="blas"):  # many small products: one thread is faster
-        _score_blocks(blocks, metrics, test, alpha, seed, score_rows, chunks, eff_rows)
+        _score_blocks(blocks, metrics, test, alpha, seed, score_parts, chunks)
     details = finish_pairs(chunks, alpha)
-    score_df = pd.DataFrame(score_rows, columns=SCORE_COLUMNS)
+    score_df, effective = _score_frames(score_parts)
     for col in PAIR_COLUMNS:
         if col not in details:
             details[col] = np.nan
@@ -383,44 +366,64 @@ def compare(
         overall_rows = _overall_scores(score_df, alpha, used)
         score_df = pd.concat([score_df, overall_rows], ignore_index=True)
     details = details.reset_index(drop=True)
-    effective = pd.DataFrame(eff_rows, columns=["model", "task", "metric", "n_effective"])
     return Comparison(score_df, pairs, groups, alpha, correction, details, used, effective)
 
 
-def _score_blocks(blocks, metrics, test, alpha, seed, score_rows, chunks, eff_rows) -> None:
-    """Each block's score rows and its pairs (pending McNemar), appended to the lists."""
+def _score_blocks(blocks, metrics, test, alpha, seed, score_parts, chunks) -> None:
+    """Each block's score columns and its pairs (pending McNemar), appended to the lists."""
     for task, met, matrix, clusters, names in blocks:
+        part = _block_scores(matrix, clusters, alpha)
         info = metric_info(met, metrics)
-        binary = binary_columns(matrix) if clusters is None else np.zeros(len(names), bool)
-        counted = binary_scores(matrix[:, binary], alpha) if binary.any() else {}
-        at = np.cumsum(binary) - 1
-        for j, name in enumerate(names):
-            if binary[j]:
-                est: Any = _Wilson(*(counted[key][at[j]].item() for key in _WILSON_FIELDS))
-            else:
-                col = matrix[:, j]
-                have = ~np.isnan(col)
-                est = mean_ci(
-                    col[have], clusters=None if clusters is None else clusters[have], alpha=alpha
-                )
-            low, high, method = _scale_interval(est, info)
-            eff_rows.append((name, task, met, est.n_effective))
-            score_rows.append(
-                {
-                    "model": name,
-                    "task": task,
-                    "metric": met,
-                    "n": est.n,
-                    "mean": est.mean,
-                    "stderr": est.stderr,
-                    "ci_low": low,
-                    "ci_high": high,
-                    "method": method,
-                }
-            )
+        if info.log_scale:  # per model: the delta method where it applies
+            fields = ("mean", "stderr", "ci_low", "ci_high", "method")
+            rows = zip(*map(part.get, fields), strict=True)
+            scaled = [_scale_interval(_Normal(*v), info) for v in rows]
+            part["ci_low"], part["ci_high"], method = map(np.array, zip(*scaled, strict=True))
+            part["method"] = method.astype(object)
+        elif info.bounds is not None:  # as max(low, bound) and min(high, bound)
+            low, high = part["ci_low"], part["ci_high"]
+            part["ci_low"] = np.where(info.bounds[0] > low, info.bounds[0], low)
+            part["ci_high"] = np.where(info.bounds[1] < high, info.bounds[1], high)
+        part["model"] = np.asarray(names, dtype=object)
+        part["task"] = np.full(len(names), task, dtype=object)
+        part["metric"] = np.full(len(names), met, dtype=object)
+        score_parts.append(part)
         chunks.append(
             task_pairs(task, met, matrix, clusters, names, test=test, alpha=alpha, seed=seed)
         )
+
+
+def _block_scores(matrix: np.ndarray, clusters, alpha: float) -> dict[str, np.ndarray]:
+    """:func:`mean_ci` of each column of ``matrix`` (documents × models): the 0/1 columns
+    without clusters at once (:func:`binary_scores`), the others one by one."""
+    binary = binary_columns(matrix) if clusters is None else np.zeros(matrix.shape[1], bool)
+    k = matrix.shape[1]
+    part = {key: np.full(k, np.nan) for key in (*_WILSON_FIELDS[:4], "n_effective")}
+    part["n"] = np.zeros(k, dtype=np.int64)
+    part["method"] = np.full(k, "wilson", dtype=object)
+    if binary.any():
+        counted = binary_scores(matrix[:, binary], alpha)
+        for key in _WILSON_FIELDS:
+            part[key][binary] = counted[key]
+        part["n_effective"][binary] = counted["n"]
+    for j in np.flatnonzero(~binary):
+        have = ~np.isnan(matrix[:, j])
+        est = mean_ci(
+            matrix[have, j], clusters=None if clusters is None else clusters[have], alpha=alpha
+        )
+        for key in (*_WILSON_FIELDS, "n_effective", "method"):
+            part[key][j] = getattr(est, key)
+    return part
+
+
+def _score_frames(parts: list[dict[str, np.ndarray]]) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The scores (:data:`SCORE_COLUMNS`) and effective n of the blocks' columns."""
+    eff_columns = ["model", "task", "metric", "n_effective"]
+    if not parts:
+        return pd.DataFrame(columns=SCORE_COLUMNS), pd.DataFrame(columns=eff_columns)
+    cols = {key: np.concatenate([p[key] for p in parts]) for key in parts[0]}
+    frame = pd.DataFrame({key: cols[key] for key in SCORE_COLUMNS})
+    return frame, pd.DataFrame({key: cols[key] for key in eff_columns})
 
 
 def _frame_blocks(scores, metric, metrics, models, tasks):
