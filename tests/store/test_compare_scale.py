@@ -246,3 +246,86 @@ def test_runs_and_metrics_read_per_metric_or_all_at_once_agree(tmp_path, monkeyp
         make_run_id("a", "t1", num_fewshot=0, fewshot_seed=0): ("acc", "f1"),
         make_run_id("b", "t2", num_fewshot=0, fewshot_seed=0): ("bleu",),
     }
+
+
+def test_a_compare_opens_the_store_file_once_to_read(tmp_path, monkeypatch):
+    from assay.store import _store
+
+    path = _sql_store(tmp_path / "s.duckdb").path
+    opened = []
+    connect = _store.duckdb.connect
+
+    def counted(*args, **kwargs):
+        opened.append(kwargs.get("read_only"))
+        return connect(*args, **kwargs)
+
+    monkeypatch.setattr(_store.duckdb, "connect", counted)
+    code, out, err = run_main(["compare", "--store", path, "--json"])
+    assert code == 0, err
+    assert opened == [True, True]  # the schema check, then every read of the command
+
+
+def test_0_1_scores_with_repeats_or_fractions_read_as_values(tmp_path, monkeypatch):
+    from assay.store import _matrices
+
+    store = open_store(tmp_path / "s.duckdb")
+    rng = np.random.default_rng(5)
+    records = []
+    for model in ("a", "b", "c"):
+        for task, repeats, graded in (
+            ("plain", 1, False),
+            ("again", 2, False),
+            ("graded", 1, True),
+        ):
+            run_id = make_run_id(model, task, num_fewshot=0, fewshot_seed=0)
+            store.upsert_run(RunInfo(run_id=run_id, model=model, task=task))
+            for d in range(40):
+                for r in range(repeats):
+                    value = round(rng.random(), 2) if graded else float(rng.random() < 0.6)
+                    records.append(
+                        SampleRecord(run_id, model, task, f"d{d:02d}", r, {"acc": value})
+                    )
+    store.write_samples(records)
+    ev = store.evidence()
+    slow = compare(ev.scores, metrics=ev.metrics)
+    for tasks in (["plain"], ["again"], ["graded"], None):
+        kept = slow.scores if tasks is None else slow.scores[slow.scores["task"].isin(tasks)]
+        fast = compare(ev, tasks=tasks)
+        assert (
+            fast.scores.drop(columns="method")
+            .reset_index(drop=True)
+            .equals(kept.drop(columns="method").reset_index(drop=True))
+        )
+    masks = []
+    monkeypatch.setattr(_matrices, "_bit_matrix", lambda *a: masks.append(a) or None)
+    by_values = compare(ev, tasks=["plain"])
+    monkeypatch.undo()
+    by_masks = compare(ev, tasks=["plain"])
+    assert masks and by_masks.pairs.equals(by_values.pairs)  # the two readings agree
+    assert by_masks.scores.equals(by_values.scores)
+
+
+def test_console_shows_the_largest_differences_of_a_long_pairs_table(tmp_path, monkeypatch):
+    from assay.cli import stats as cli_stats
+
+    path = _sql_store(tmp_path / "s.duckdb", models=6, tasks=2, docs=200).path
+    monkeypatch.setattr(cli_stats, "_CONSOLE_ROWS", 5)
+    code, out, err = run_main(["compare", "--store", path])
+    assert code == 0, err
+    assert "25 more pairs: all of them with --json or --format csv" in out  # 30 pairs
+    assert "7 more scores" in out and "7 more groups" in out
+    code, csv_out, err = run_main(["compare", "--store", path, "--format", "csv"])
+    assert code == 0 and "more pairs" not in csv_out
+
+
+def test_version_imports_nothing_heavy():
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; sys.argv = ['assay', '--version']; from assay.cli import main\n"
+        "try:\n    main()\nexcept SystemExit:\n    pass\n"
+        "print(sorted(m for m in ('pandas', 'numpy', 'duckdb', 'pyarrow', 'scipy') if m in sys.modules))"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.startswith("assay ") and done.stdout.splitlines()[-1] == "[]"

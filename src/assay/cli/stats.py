@@ -10,7 +10,15 @@ import typer
 
 from assay.errors import InputError
 
-from ._common import bounded, console, get_store, json_printed, print_json, print_table
+from ._common import (
+    bounded,
+    console,
+    get_store,
+    json_printed,
+    plain_tables,
+    print_json,
+    print_table,
+)
 from ._options import (
     AlphaOption,
     JsonOption,
@@ -103,8 +111,8 @@ def compare_cmd(
         list[Path] | None,
         typer.Argument(
             help="lm-eval output folders, lighteval outputs or inspect logs to compare without "
-            "importing them "
-            "(default: the runs in the store).",
+            "importing them, or one folder of Parquet files `assay export --format parquet` "
+            "wrote (read as --store) (default: the runs in the store).",
             show_default=False,
         ),
     ] = None,
@@ -152,6 +160,10 @@ def compare_cmd(
     a letter are not significantly different. A rolling (perplexity) task is compared on its
     corpus word_perplexity (lower is better; also bits_per_byte, byte_perplexity with
     --metric), delta-method intervals over documents.
+
+    Printed: the verdict, then each table; a table of more than 1,000 rows shows its first
+    1,000 (pairs: the smallest adjusted p, then the largest difference, first) and how many
+    more --json and --format csv|tsv give.
     """
     from assay.stats import compare
 
@@ -182,13 +194,32 @@ def compare_cmd(
         return
     if found is not None:
         print_verdict(found)
-    print_table(result.scores, title="scores")
+    _print_long(result.scores, "scores", "scores")
     if len(result.pairs):
-        print_table(result.pairs, title=f"pairs: p {result.family.statement}")
-        print_table(
-            result.groups,
-            title="groups (models sharing a letter are not significantly different)",
-        )
+        pairs = result.pairs
+        if len(pairs) > _CONSOLE_ROWS and not plain_tables():  # the largest differences first
+            import numpy as np
+
+            p, size = pairs["p_adjusted"].to_numpy(float), pairs["diff"].to_numpy(float)
+            pairs = pairs.iloc[np.lexsort((-np.abs(size), np.nan_to_num(p, nan=np.inf)))]
+        _print_long(pairs, f"pairs: p {result.family.statement}", "pairs")
+        groups = "groups (models sharing a letter are not significantly different)"
+        _print_long(result.groups, groups, "groups")
+
+
+#: rows of a table ``assay compare`` prints (``--json`` and ``--format csv|tsv``: all)
+_CONSOLE_ROWS = 1000
+
+
+def _print_long(frame, title: str, what: str) -> None:
+    """``frame`` as a table; but for csv/tsv (every row) its first :data:`_CONSOLE_ROWS` rows,
+    then a line saying how many more ``--json`` holds."""
+    if len(frame) <= _CONSOLE_ROWS or plain_tables():
+        print_table(frame, title=title)
+        return
+    print_table(frame.iloc[:_CONSOLE_ROWS], title=f"{title} (first {_CONSOLE_ROWS:,})")
+    more = len(frame) - _CONSOLE_ROWS
+    console.print(f"{more:,} more {what}: all of them with --json or --format csv", highlight=False)
 
 
 def power_cmd(
