@@ -316,16 +316,3 @@ def test_console_shows_the_largest_differences_of_a_long_pairs_table(tmp_path, m
     assert "7 more scores" in out and "7 more groups" in out
     code, csv_out, err = run_main(["compare", "--store", path, "--format", "csv"])
     assert code == 0 and "more pairs" not in csv_out
-
-
-def test_version_imports_nothing_heavy():
-    import subprocess
-    import sys
-
-    code = (
-        "import sys; sys.argv = ['assay', '--version']; from assay.cli import main\n"
-        "try:\n    main()\nexcept SystemExit:\n    pass\n"
-        "print(sorted(m for m in ('pandas', 'numpy', 'duckdb', 'pyarrow', 'scipy') if m in sys.modules))"
-    )
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert done.stdout.startswith("assay ") and done.stdout.splitlines()[-1] == "[]"

@@ -104,7 +104,7 @@ def _parts(args: list[str]) -> tuple[str, ...]:
     return needed or tuple(COMMANDS)
 
 
-_apps: dict[tuple[str, ...], typer.Typer] = {}
+_apps: dict[tuple[str, ...] | str, typer.Typer] = {}
 
 
 def build_app(parts: tuple[str, ...] | None = None) -> typer.Typer:
@@ -129,6 +129,40 @@ def build_app(parts: tuple[str, ...] | None = None) -> typer.Typer:
             organise(built)
         _apps[parts] = built
     return _apps[parts]
+
+
+def listing_app() -> typer.Typer:
+    """The app ``assay --help`` (and ``assay`` alone) shows: every top-level command's name,
+    panel and summary (:data:`._index.SUMMARIES`), none of their parts imported."""
+    if "listing" not in _apps:
+        from ._help import panels
+        from ._index import SUMMARIES
+
+        built = typer.Typer(
+            name="assay",
+            help=_HELP,
+            no_args_is_help=True,
+            pretty_exceptions_enable=False,
+            add_completion=False,
+        )
+        built.callback()(_top_options)
+        for name, summary in SUMMARIES.items():
+            built.command(name, help=summary)(_listed)
+        panels(built)
+        _apps["listing"] = built
+    return _apps["listing"]
+
+
+def _listed() -> None:  # (a command of the listing: never run, its name is only listed)
+    raise typer.Exit(2)
+
+
+def _app_for(args: list[str]) -> typer.Typer:
+    """The app a command line needs: for the top-level help (no command), the listing."""
+    command = next((a for a in args if not a.startswith("-")), None)
+    if command is None and ("--help" in args or not args):
+        return listing_app()
+    return build_app(_parts(args))
 
 
 def __getattr__(name: str):
@@ -181,7 +215,7 @@ def main() -> None:
     """
     _state["debug"] = False
     try:
-        build_app(_parts(sys.argv[1:]))()
+        _app_for(sys.argv[1:])()
     except AssayError as exc:
         _print_error(str(exc))
         sys.exit(1)
