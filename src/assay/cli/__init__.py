@@ -107,20 +107,26 @@ def _parts(args: list[str]) -> tuple[str, ...]:
 _apps: dict[tuple[str, ...] | str, typer.Typer] = {}
 
 
+def _new_app() -> typer.Typer:
+    """The ``assay`` app with its top-level options and no command yet."""
+    built = typer.Typer(
+        name="assay",
+        help=_HELP,
+        no_args_is_help=True,
+        pretty_exceptions_enable=False,
+        add_completion=False,
+    )
+    built.callback()(_top_options)
+    return built
+
+
 def build_app(parts: tuple[str, ...] | None = None) -> typer.Typer:
     """The ``assay`` app with the commands of ``parts`` (default: all), built once each."""
     parts = tuple(COMMANDS) if parts is None else parts
     if parts not in _apps:
         import importlib
 
-        built = typer.Typer(
-            name="assay",
-            help=_HELP,
-            no_args_is_help=True,
-            pretty_exceptions_enable=False,
-            add_completion=False,
-        )
-        built.callback()(_top_options)
+        built = _new_app()
         for part in parts:
             importlib.import_module(f"{__name__}.{part}").register(built)
         if parts:  # (``--version`` alone imports nothing heavy: no part, no layout)
@@ -138,14 +144,7 @@ def listing_app() -> typer.Typer:
         from ._help import panels
         from ._index import SUMMARIES
 
-        built = typer.Typer(
-            name="assay",
-            help=_HELP,
-            no_args_is_help=True,
-            pretty_exceptions_enable=False,
-            add_completion=False,
-        )
-        built.callback()(_top_options)
+        built = _new_app()
         for name, summary in SUMMARIES.items():
             built.command(name, help=summary)(_listed)
         panels(built)
