@@ -316,3 +316,17 @@ def test_console_shows_the_largest_differences_of_a_long_pairs_table(tmp_path, m
     assert "7 more scores" in out and "7 more groups" in out
     code, csv_out, err = run_main(["compare", "--store", path, "--format", "csv"])
     assert code == 0 and "more pairs" not in csv_out
+
+
+def test_masks_of_more_than_64_models_equal_the_values(tmp_path, monkeypatch):
+    from assay.store import _matrices
+
+    ev = _sql_store(tmp_path / "s.duckdb", models=130, tasks=2, docs=40).evidence()
+    read = _matrices._value_matrix
+    monkeypatch.setattr(_matrices, "_value_matrix", lambda *a: pytest.fail("read as values"))
+    by_masks = compare(ev)  # three 64-bit words per document
+    monkeypatch.setattr(_matrices, "_value_matrix", read)
+    monkeypatch.setattr(_matrices, "_bit_matrix", lambda *a: None)
+    by_values = compare(ev)
+    assert len(by_masks.pairs) == 2 * 130 * 129 // 2
+    assert by_masks.scores.equals(by_values.scores) and by_masks.pairs.equals(by_values.pairs)

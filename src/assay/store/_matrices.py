@@ -111,17 +111,17 @@ def _bit_matrix(con, join: str, valid: str, models: int, tasks: int):
     DuckDB (10⁷ rows become 2 × 10⁵ masks); None otherwise (nothing else read)."""
     words = max(1, -(-models // 64))
     masks = []
-    for w in range(words):
-        bit = f"1::UBIGINT << (r.mc - {64 * w})"
-        inside = f"r.mc >= {64 * w} AND r.mc < {64 * (w + 1)}"
+    for w in range(words):  # model k is bit k % 64 of word k // 64
+        # (a UTINYINT shift keeps UBIGINT: an INTEGER one makes a HUGEINT, fetched as float)
+        bit, inside = "1::UBIGINT << (r.mc % 64)::UTINYINT", f"r.mc // 64 = {w}"
         masks.append(f"coalesce(bit_or({bit}) FILTER ({inside}), 0::UBIGINT) AS h{w}")
         masks.append(
             f"coalesce(bit_or({bit}) FILTER ({inside} AND m.value = 1), 0::UBIGINT) AS o{w}"
         )
+    odd = "count(*) FILTER (m.value <> 0 AND m.value <> 1) AS odd"
     got = con.execute(
-        f"SELECT r.tc AS tc, count(*) AS k, count(*) FILTER (m.value <> 0 AND m.value <> 1) AS odd, "
-        f"{', '.join(masks)} FROM {join} WHERE {valid} GROUP BY r.tc, m.doc_id "
-        "ORDER BY r.tc, m.doc_id"
+        f"SELECT r.tc AS tc, count(*) AS k, {odd}, {', '.join(masks)} FROM {join} "
+        f"WHERE {valid} GROUP BY r.tc, m.doc_id ORDER BY r.tc, m.doc_id"
     ).fetchnumpy()
     if np.asarray(got["odd"]).any():
         return None
