@@ -74,10 +74,10 @@ def generate(path: Path, models: int, tasks: int, docs: int) -> None:
     con.close()
 
 
-def _env() -> dict[str, str]:
-    """This environment with this checkout's src first on PYTHONPATH."""
-    src = str(Path(__file__).resolve().parents[1] / "src")
-    path = os.pathsep.join(filter(None, [src, os.environ.get("PYTHONPATH")]))
+def _env(src: Path | None = None) -> dict[str, str]:
+    """This environment with ``src`` (default: this checkout's src) first on PYTHONPATH."""
+    src = src or Path(__file__).resolve().parents[1] / "src"
+    path = os.pathsep.join(filter(None, [str(src), os.environ.get("PYTHONPATH")]))
     return {**os.environ, "PYTHONPATH": path}
 
 
@@ -87,11 +87,11 @@ def _children_cpu() -> float:
 
 
 def timed(
-    args: list[str], out: Path | None = None, launch: str = _LAUNCH
+    args: list[str], out: Path | None = None, launch: str = _LAUNCH, src: Path | None = None
 ) -> tuple[float, float, float]:
     """(seconds, peak MB, CPU seconds: user + system of all its threads) of ``python -c LAUNCH
-    args`` (stdout to ``out``)."""
-    env = _env()
+    args`` (stdout to ``out``; ``src``: another checkout's src)."""
+    env = _env(src)
     start, cpu = time.perf_counter(), _children_cpu()
     with open(out or os.devnull, "w") as sink:
         done = subprocess.run(
@@ -213,6 +213,9 @@ def main() -> None:
     parser.add_argument("--docs", type=int, default=1000)
     parser.add_argument("--dir", type=Path, default=None, help="keep the store here")
     parser.add_argument("--repeats", type=int, default=2, help="timed runs of each step")
+    parser.add_argument(
+        "--before", type=Path, default=None, help="another checkout: its compare timed alike"
+    )
     parser.add_argument("--phases-of", type=Path, default=None, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.phases_of is not None:
@@ -255,6 +258,18 @@ def main() -> None:
                 "query alone"
             )
             row(f"compare --json, whole process #{k + 1}", s, cpu, mb, raw_query_s, 3.0, note)
+        if args.before is not None:  # interleaved with this checkout's, as alike as can be
+            os.environ["ASSAY_CACHE_DIR"] = str(work / "cache")  # (an older check's memory)
+            for k in range(args.repeats):
+                then = work / "before.json"
+                s, mb, cpu = timed(
+                    ["compare", "--store", str(path), "--json"], then, src=args.before / "src"
+                )
+                same = "identical to" if then.read_bytes() == out.read_bytes() else "DIFFERS from"
+                note = f"{args.before}: its output {same} this checkout's"
+                row(f"compare --json, before #{k + 1}", s, cpu, mb, raw_query_s, 3.0, note)
+                s, mb, cpu = timed(["compare", "--store", str(path), "--json"], out)
+                row(f"compare --json, this checkout #{k + 1}", s, cpu, mb, raw_query_s, 3.0, "")
         print("where the compare's time goes (a fresh process):")
         sys.stdout.flush()
         subprocess.run(
