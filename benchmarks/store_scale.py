@@ -162,11 +162,12 @@ def phases(path: Path) -> None:
 
     lap("imports: assay.cli (typer)")
     from assay.cli._common import print_json
+    from assay.cli._compare_io import reading_store
     from assay.cli._verdict import store_verdict
-    from assay.cli.stats import _evidence, _reading_store
+    from assay.cli.stats import _evidence
 
     lap("imports: the command's part (pandas, DuckDB, rich)")
-    store = _reading_store(path)
+    store = reading_store(path)
     with store.session():
         lap("opening the store (once, to read)")
         evidence = _evidence(path, st=store)

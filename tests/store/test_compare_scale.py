@@ -306,10 +306,10 @@ def test_0_1_scores_with_repeats_or_fractions_read_as_values(tmp_path, monkeypat
 
 
 def test_console_shows_the_largest_differences_of_a_long_pairs_table(tmp_path, monkeypatch):
-    from assay.cli import stats as cli_stats
+    from assay.cli import _compare_io
 
     path = _sql_store(tmp_path / "s.duckdb", models=6, tasks=2, docs=200).path
-    monkeypatch.setattr(cli_stats, "_CONSOLE_ROWS", 5)
+    monkeypatch.setattr(_compare_io, "CONSOLE_ROWS", 5)
     code, out, err = run_main(["compare", "--store", path])
     assert code == 0, err
     assert "25 more pairs: all of them with --json or --format csv" in out  # 30 pairs

@@ -10,15 +10,8 @@ import typer
 
 from assay.errors import InputError
 
-from ._common import (
-    bounded,
-    console,
-    get_store,
-    json_printed,
-    plain_tables,
-    print_json,
-    print_table,
-)
+from ._common import bounded, console, get_store, json_printed, print_json, print_table
+from ._compare_io import export_as_store, path_evidence, print_comparison, reading_store
 from ._options import (
     AlphaOption,
     JsonOption,
@@ -66,43 +59,6 @@ def _unknown_model_or_task(st, model: str | None, task: str | None) -> NoReturn:
         if name is not None:
             pairs = pairs[pairs[column] == name]
     raise InputError("no samples for that model/task in the store")
-
-
-def _export_as_store(paths: list[Path] | None, store: Path | None):
-    """(paths, store) with a Parquet export folder (``model=<m>/task=<t>/*.parquet``, what
-    ``assay export --format parquet`` writes) given as the one PATH read as ``--store`` is."""
-    folder = paths[0] if paths and len(paths) == 1 else None
-    if folder is None or not folder.is_dir():
-        return paths, store
-    parquet = next(folder.glob("model=*/task=*/*.parquet"), None)
-    if parquet is None and next(folder.glob(".assay/*.pq"), None) is None:
-        return paths, store  # (lm-eval's folders are model=<m>/task=<t> too, of JSON)
-    if store is not None:
-        raise InputError("give PATHs or --store, not both")
-    return None, folder
-
-
-def _reading_store(store: Path | None):
-    """The store opened once to read (not migrated, no write lock), unless its schema is older
-    than this assay's: then opened as every command opens it (migrated)."""
-    from assay.store import SCHEMA_VERSION
-
-    st = get_store(store, must_exist=True, read_only=True)
-    return st if st.schema_version >= SCHEMA_VERSION else get_store(store, must_exist=True)
-
-
-def _path_evidence(paths: list[Path], store):
-    """Evidence of lm-eval folders / lighteval outputs / inspect logs read into a temporary
-    store."""
-    from assay.store import scratch_store
-
-    if store is not None:
-        raise InputError("give PATHs or --store, not both")
-    with scratch_store(paths) as scratch:
-        ev = scratch.evidence().loaded()
-    if ev.scores.empty:
-        raise InputError(f"no scored samples in {', '.join(map(str, paths))}")
-    return ev
 
 
 @with_options(confidence=confidence_option)
@@ -169,11 +125,11 @@ def compare_cmd(
 
     from ._verdict import print_verdict, store_verdict
 
-    paths, store = _export_as_store(paths, store)
-    meta = None if paths else _reading_store(store)
+    paths, store = export_as_store(paths, store)
+    meta = None if paths else reading_store(store)
     with meta.session() if meta is not None else contextlib.nullcontext():
         ev = (
-            _path_evidence(paths, store)
+            path_evidence(paths, store)
             if paths
             else _evidence(store, model=split_list(models), task=task, st=meta)
         )
@@ -194,32 +150,7 @@ def compare_cmd(
         return
     if found is not None:
         print_verdict(found)
-    _print_long(result.scores, "scores", "scores")
-    if len(result.pairs):
-        pairs = result.pairs
-        if len(pairs) > _CONSOLE_ROWS and not plain_tables():  # the largest differences first
-            import numpy as np
-
-            p, size = pairs["p_adjusted"].to_numpy(float), pairs["diff"].to_numpy(float)
-            pairs = pairs.iloc[np.lexsort((-np.abs(size), np.nan_to_num(p, nan=np.inf)))]
-        _print_long(pairs, f"pairs: p {result.family.statement}", "pairs")
-        groups = "groups (models sharing a letter are not significantly different)"
-        _print_long(result.groups, groups, "groups")
-
-
-#: rows of a table ``assay compare`` prints (``--json`` and ``--format csv|tsv``: all)
-_CONSOLE_ROWS = 1000
-
-
-def _print_long(frame, title: str, what: str) -> None:
-    """``frame`` as a table; but for csv/tsv (every row) its first :data:`_CONSOLE_ROWS` rows,
-    then a line saying how many more ``--json`` holds."""
-    if len(frame) <= _CONSOLE_ROWS or plain_tables():
-        print_table(frame, title=title)
-        return
-    print_table(frame.iloc[:_CONSOLE_ROWS], title=f"{title} (first {_CONSOLE_ROWS:,})")
-    more = len(frame) - _CONSOLE_ROWS
-    console.print(f"{more:,} more {what}: all of them with --json or --format csv", highlight=False)
+    print_comparison(result)
 
 
 def power_cmd(
