@@ -15,9 +15,10 @@ import pytest
 from tests.support.cli_helpers import run_main
 
 from assay.core import to_jsonable
+from assay.errors import InputError
 from assay.stats import compare, paired_test
 from assay.stats._pairs import finish_pairs, task_pairs
-from assay.store import RunInfo, SampleRecord, _integrity, make_run_id, open_store
+from assay.store import RunInfo, SampleRecord, Store, _integrity, make_run_id, open_store
 
 
 def _pairs(matrix: np.ndarray) -> pd.DataFrame:
@@ -207,6 +208,14 @@ def test_a_large_store_read_only_is_left_to_duckdb_and_a_write_checks_it(tmp_pat
     code, out, err = run_main(["compare", "--store", damaged, "--json"])  # the damage is read
     assert code == 1 and out == "" and err.count("\n") == 1
     assert str(damaged) in err and "damaged" in err
+    monkeypatch.setattr(_integrity, "_LARGE_BYTES", 0)
+    _integrity._verified.clear()
+    writable = Store(damaged)  # opened to write, read only so far: not scanned
+    assert writable.runs()["model"].nunique() == 8
+    before = damaged.read_bytes()
+    with pytest.raises(InputError, match="fails its checksum"):  # a write scans it first
+        writable.add_battles([{"model_a": "a", "model_b": "b", "winner": "tie"}])
+    assert damaged.read_bytes() == before
 
 
 def test_tasks_on_different_metrics_and_a_quoted_metric_name(tmp_path):

@@ -14,7 +14,8 @@ times, inode and device stay the same. A file of :data:`_LARGE_BYTES` or more op
 is not scanned (a gigabyte store takes most of a second): DuckDB checks the checksum of every
 block a query reads, so a damaged block a reading command needs is still one line (``corrupt
 database file``, turned into one by ``Store.connect``), and one it does not read cannot change
-its answer; a connection that may write scans it first, as every smaller file. Nothing is
+its answer; a write (``Store.transaction``, creating or migrating a store) scans it first,
+as every smaller file is scanned when first opened. Nothing is
 remembered outside the store file.
 """
 

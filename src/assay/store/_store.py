@@ -23,6 +23,7 @@ import pandas as pd
 from assay.core import style_json
 from assay.errors import InputError, StoreMissing
 
+from . import _file_checks
 from ._battles import UPSERT, migrate_battle_ids, next_vote_id, normalised
 from ._evidence import Evidence, read_evidence
 from ._file_checks import _FILE_FAULTS, _describe, _first_line, _is_lock_error, check_store_file
@@ -122,6 +123,8 @@ class Store:
                     f"{self.path}: cannot create the store's folder ({exc.strerror or exc})"
                 ) from None
             with self.connect() as con:
+                if _file_checks.opening_writes(con, str(self.path)):
+                    self._check_blocks()  # a write follows: every block checked first
                 self.schema_version = ensure_schema(con, str(self.path))
                 migrate_battle_ids(con, self._insert_battles)
 
@@ -138,6 +141,8 @@ class Store:
         """
         ro = self.read_only if read_only is None else read_only
         if self._held is not None and self._held[1] == bool(ro):
+            if read_only is False and not self._checked:
+                self._check_blocks()
             yield self._held[0]  # inside a session: its connection, closed when it ends
             return
         check_store_file(self.path)
@@ -157,12 +162,8 @@ class Store:
                     ) from None
                 time.sleep(delay)
                 delay = min(delay * 2, 0.5)
-        if not self._checked:  # while our connection keeps writers out (see damaged)
-            problem = damaged(self.path, reading=ro)
-            if problem:
-                con.close()
-                raise InputError(f"{self.path}: the store file is damaged: {problem}")
-            self._checked = not ro  # a reading skips large files: a write checks them
+        if not self._checked:  # while our connection keeps writers out
+            self._check_blocks(reading=read_only is not False, con=con)
         con.execute("SET enable_progress_bar = false")  # DuckDB's bar would break --json
         try:
             yield con
@@ -172,6 +173,16 @@ class Store:
             raise
         finally:
             con.close()
+
+    def _check_blocks(self, *, reading: bool = False, con=None) -> None:
+        """Refuse a damaged file (``con`` closed then): a large one only before a write (a store
+        created or migrated, ``read_only=False``); reads leave it to DuckDB's block checks."""
+        problem = damaged(self.path, reading=reading)
+        if problem:
+            if con is not None:
+                con.close()
+            raise InputError(f"{self.path}: the store file is damaged: {problem}")
+        self._checked = not reading
 
     @contextmanager
     def session(self) -> Iterator[Store]:
