@@ -8,8 +8,8 @@ probability of its own. Each timed step is a fresh process (its start-up counted
 peak memory is its own. `assay compare --json` must give, per (model, task), the n and mean the
 SQL aggregate gives exactly; that is checked and printed. Beside each wall time, the CPU seconds
 of the process (user + system, all threads): on a shared machine the wall time grows with the
-load (printed before and after), the CPU time much less. The first compare checks the whole
-store file (as a first open does); later runs find it remembered (``assay.store._integrity``).
+load (printed before and after), the CPU time much less. compare opens the store once, to read:
+a store this large is left to DuckDB's checksum of each block it reads (``assay.store._integrity``).
 The store lives in a temporary folder and is deleted at the end (unless --dir is given).
 
     python benchmarks/store_scale.py [--models 50] [--tasks 200] [--docs 1000] [--dir /tmp/x]
@@ -74,10 +74,10 @@ def generate(path: Path, models: int, tasks: int, docs: int) -> None:
     con.close()
 
 
-def _env() -> dict[str, str]:
-    """This environment with this checkout's src first on PYTHONPATH."""
-    src = str(Path(__file__).resolve().parents[1] / "src")
-    path = os.pathsep.join(filter(None, [src, os.environ.get("PYTHONPATH")]))
+def _env(src: Path | None = None) -> dict[str, str]:
+    """This environment with ``src`` (default: this checkout's src) first on PYTHONPATH."""
+    src = src or Path(__file__).resolve().parents[1] / "src"
+    path = os.pathsep.join(filter(None, [str(src), os.environ.get("PYTHONPATH")]))
     return {**os.environ, "PYTHONPATH": path}
 
 
@@ -87,11 +87,11 @@ def _children_cpu() -> float:
 
 
 def timed(
-    args: list[str], out: Path | None = None, launch: str = _LAUNCH
+    args: list[str], out: Path | None = None, launch: str = _LAUNCH, src: Path | None = None
 ) -> tuple[float, float, float]:
     """(seconds, peak MB, CPU seconds: user + system of all its threads) of ``python -c LAUNCH
-    args`` (stdout to ``out``)."""
-    env = _env()
+    args`` (stdout to ``out``; ``src``: another checkout's src)."""
+    env = _env(src)
     start, cpu = time.perf_counter(), _children_cpu()
     with open(out or os.devnull, "w") as sink:
         done = subprocess.run(
@@ -160,40 +160,41 @@ def phases(path: Path) -> None:
     print(f"  {'phase (one process)':<44} {'wall s':>6} {'cpu s':>6}")
     import assay.cli  # noqa: F401
 
-    lap("imports: assay.cli (pandas, DuckDB, typer)")
-    from assay.cli._common import get_store, print_json
+    lap("imports: assay.cli (typer)")
+    from assay.cli._common import print_json
+    from assay.cli._compare_io import reading_store
     from assay.cli._verdict import store_verdict
     from assay.cli.stats import _evidence
 
-    store = get_store(path, must_exist=True)
-    with store.connect():
-        pass
-    lap("opening the store (with its block check)")
-    evidence = _evidence(path)
-    lap("the evidence read (runs, metrics in SQL)")
-    from assay.stats import compare
+    lap("imports: the command's part (pandas, DuckDB, rich)")
+    store = reading_store(path)
+    with store.session():
+        lap("opening the store (once, to read)")
+        evidence = _evidence(path, st=store)
+        lap("the evidence read (runs, metrics in SQL)")
+        from assay.stats import compare
 
-    lap("imports: assay.stats.compare")
-    from assay.store._matrices import MatrixSource
+        lap("imports: assay.stats.compare")
+        from assay.store._matrices import MatrixSource
 
-    read = MatrixSource.doc_matrices
-    spent = [0.0, 0.0]
+        read = MatrixSource.doc_matrices
+        spent = [0.0, 0.0]
 
-    def timed_read(self, *args, **kwargs):
-        wall, cpu = time.perf_counter(), time.process_time()
-        try:
-            return read(self, *args, **kwargs)
-        finally:
-            spent[0] += time.perf_counter() - wall
-            spent[1] += time.process_time() - cpu
+        def timed_read(self, *args, **kwargs):
+            wall, cpu = time.perf_counter(), time.process_time()
+            try:
+                return read(self, *args, **kwargs)
+            finally:
+                spent[0] += time.perf_counter() - wall
+                spent[1] += time.process_time() - cpu
 
-    MatrixSource.doc_matrices = timed_read
-    result = compare(evidence)
-    MatrixSource.doc_matrices = read
-    lap("compare: matrices, scores, pairs, groups")
-    label = "  of which: per-document matrices in DuckDB"
-    print(f"  {label:<44} {spent[0]:>6.2f} {spent[1]:>6.2f}")
-    found = store_verdict(result, store)
+        MatrixSource.doc_matrices = timed_read
+        result = compare(evidence)
+        MatrixSource.doc_matrices = read
+        lap("compare: matrices, scores, pairs, groups")
+        label = "  of which: per-document matrices in DuckDB"
+        print(f"  {label:<44} {spent[0]:>6.2f} {spent[1]:>6.2f}")
+        found = store_verdict(result, store)
     lap("the verdict")
     with open(os.devnull, "w") as sink, contextlib.redirect_stdout(sink):
         print_json(
@@ -213,6 +214,9 @@ def main() -> None:
     parser.add_argument("--docs", type=int, default=1000)
     parser.add_argument("--dir", type=Path, default=None, help="keep the store here")
     parser.add_argument("--repeats", type=int, default=2, help="timed runs of each step")
+    parser.add_argument(
+        "--before", type=Path, default=None, help="another checkout: its compare timed alike"
+    )
     parser.add_argument("--phases-of", type=Path, default=None, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.phases_of is not None:
@@ -239,25 +243,35 @@ def main() -> None:
         s, mb, cpu = min(timed(["--version"]) for _ in range(args.repeats))
         peer = "peer: python + import duckdb + connect + the query"
         row("start-up: assay --version", s, cpu, mb, raw_whole, "", peer)
+        s, mb, cpu = min(timed(["--help"]) for _ in range(args.repeats))
+        row("start-up: assay --help", s, cpu, mb, raw_whole, "", "the listing: no part imported")
         out = work / "compare.json"
-        os.environ["ASSAY_CACHE_DIR"] = str(work / "cache")  # the first run checks the file
         runs = [
             timed(["compare", "--store", str(path), "--json"], out) for _ in range(args.repeats)
         ]
         got = json.loads(out.read_text())
         scores = {(r["model"], r["task"]): (r["n"], r["mean"]) for r in got["scores"]}
         exact = "equal" if scores == truth else "DIFFER FROM"
-        s, mb, cpu = runs[0]
-        note = "the store-open check reads the whole file (first open of this file)"
-        row("compare --json, first run", s, cpu, mb, raw_query_s, 3.0, note)
-        s, mb, cpu = min(runs[1:] or runs)
-        note = (
-            f"{'ok' if s <= 3 else 'OVER'}; {len(scores):,} (model, task) means and n {exact} "
-            f"the SQL aggregate exactly; {len(got['pairs']):,} pairs; peer: the aggregate "
-            "query alone; the file's check remembered"
-        )
-        row("compare --json, whole process", s, cpu, mb, raw_query_s, 3.0, note)
-        print("where the compare's time goes (a fresh process, the file's check remembered):")
+        for k, (s, mb, cpu) in enumerate(runs):
+            note = (
+                f"{'ok' if s <= 3 else 'OVER'}; {len(scores):,} (model, task) means and n {exact} "
+                f"the SQL aggregate exactly; {len(got['pairs']):,} pairs; peer: the aggregate "
+                "query alone"
+            )
+            row(f"compare --json, whole process #{k + 1}", s, cpu, mb, raw_query_s, 3.0, note)
+        if args.before is not None:  # interleaved with this checkout's, as alike as can be
+            os.environ["ASSAY_CACHE_DIR"] = str(work / "cache")  # (an older check's memory)
+            for k in range(args.repeats):
+                then = work / "before.json"
+                s, mb, cpu = timed(
+                    ["compare", "--store", str(path), "--json"], then, src=args.before / "src"
+                )
+                same = "identical to" if then.read_bytes() == out.read_bytes() else "DIFFERS from"
+                note = f"{args.before}: its output {same} this checkout's"
+                row(f"compare --json, before #{k + 1}", s, cpu, mb, raw_query_s, 3.0, note)
+                s, mb, cpu = timed(["compare", "--store", str(path), "--json"], out)
+                row(f"compare --json, this checkout #{k + 1}", s, cpu, mb, raw_query_s, 3.0, "")
+        print("where the compare's time goes (a fresh process):")
         sys.stdout.flush()
         subprocess.run(
             [sys.executable, __file__, "--phases-of", str(path)],

@@ -1,13 +1,12 @@
 """compare at scale: the vectorised pairs (three float32 products for 0/1 scores) equal
 paired_test pair by pair on random matrices (fixed seeds) and on a task of 10⁵ documents;
 `compare --json` written by DuckDB's JSON writer gives the values to_jsonable gives, with
-means and n equal to a SQL aggregate; a large store found sound is remembered across
-processes and read again once it changes."""
+means and n equal to a SQL aggregate; a large store opened to read is left to DuckDB's
+block checks (a damaged block read is one line), one opened to write is scanned first."""
 
 from __future__ import annotations
 
 import json
-import os
 
 import duckdb
 import numpy as np
@@ -16,9 +15,10 @@ import pytest
 from tests.support.cli_helpers import run_main
 
 from assay.core import to_jsonable
+from assay.errors import InputError
 from assay.stats import compare, paired_test
 from assay.stats._pairs import finish_pairs, task_pairs
-from assay.store import RunInfo, SampleRecord, _integrity, make_run_id, open_store
+from assay.store import RunInfo, SampleRecord, Store, _integrity, make_run_id, open_store
 
 
 def _pairs(matrix: np.ndarray) -> pd.DataFrame:
@@ -170,32 +170,52 @@ def test_records_json_gives_to_jsonable_values():
     assert json.loads(both) == {"rows": to_jsonable(frame), "n": 3}
 
 
-def test_a_large_store_found_sound_is_remembered_until_it_changes(tmp_path, monkeypatch):
-    monkeypatch.setenv("ASSAY_CACHE_DIR", str(tmp_path / "cache"))
-    monkeypatch.setattr(_integrity, "_REMEMBER_BYTES", 0)  # every store counts as large
-    store = open_store(tmp_path / "s.duckdb")
-    store.add_battles([{"model_a": f"m{k}", "model_b": "b", "winner": "tie"} for k in range(50)])
+def _read_block_damaged(path, folder):
+    """A copy of the store at ``path`` with one block damaged that reading its scores meets
+    (DuckDB reads some blocks, index storage, only to write)."""
+    real = path.read_bytes()
+    for block in range(1, (len(real) - 3 * 4096) // 262144):
+        data = bytearray(real)
+        at = 3 * 4096 + block * 262144 + 1000
+        data[at : at + 64] = b"\xff" * 64
+        copy = folder / f"block{block}.duckdb"
+        copy.write_bytes(bytes(data))
+        con = duckdb.connect(str(copy), read_only=True)
+        try:
+            con.execute("SELECT sum(value), count(doc_id) FROM sample_metrics").fetchall()
+        except duckdb.Error:
+            return copy
+        finally:
+            con.close()
+        copy.unlink()
+    raise AssertionError("no block of the scores found")
+
+
+def test_a_large_store_read_only_is_left_to_duckdb_and_a_write_checks_it(tmp_path, monkeypatch):
+    monkeypatch.setattr(_integrity, "_LARGE_BYTES", 0)  # every store counts as large
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    path = _sql_store(tmp_path / "s.duckdb", docs=400).path
+    code, out, err = run_main(["compare", "--store", path, "--json"])
+    assert code == 0, err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["s.duckdb"]  # nothing else written
+    damaged = _read_block_damaged(path, tmp_path)
     _integrity._verified.clear()
-    assert _integrity.damaged(store.path) is None
-    assert (tmp_path / "cache" / "sound-stores.txt").exists()
-    _integrity._verified.clear()  # a new process: the file is not read again
-
-    def fail(*args):
-        raise AssertionError("read again")
-
-    monkeypatch.setattr(_integrity, "_first_bad", fail)
-    assert _integrity.damaged(store.path) is None
+    monkeypatch.setattr(_integrity, "_first_bad", lambda *a: pytest.fail("scanned"))
+    assert _integrity.damaged(damaged, reading=True) is None  # a large file to read: not scanned
     monkeypatch.undo()
-    monkeypatch.setenv("ASSAY_CACHE_DIR", str(tmp_path / "cache"))
-    monkeypatch.setattr(_integrity, "_REMEMBER_BYTES", 0)
-    data = bytearray(store.path.read_bytes())  # damaged in place, its times kept
-    half = len(data) // 2
-    data[half : half + 4096] = np.random.default_rng(1).bytes(4096)
-    stat = store.path.stat()
-    store.path.write_bytes(bytes(data))
-    os.utime(store.path, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+    assert "fails its checksum" in _integrity.damaged(damaged)  # to write: scanned
+    code, out, err = run_main(["compare", "--store", damaged, "--json"])  # the damage is read
+    assert code == 1 and out == "" and err.count("\n") == 1
+    assert str(damaged) in err and "damaged" in err
+    monkeypatch.setattr(_integrity, "_LARGE_BYTES", 0)
     _integrity._verified.clear()
-    assert "fails its checksum" in _integrity.damaged(store.path)  # its change time moved
+    writable = Store(damaged)  # opened to write, read only so far: not scanned
+    assert writable.runs()["model"].nunique() == 8
+    before = damaged.read_bytes()
+    with pytest.raises(InputError, match="fails its checksum"):  # a write scans it first
+        writable.add_battles([{"model_a": "a", "model_b": "b", "winner": "tie"}])
+    assert damaged.read_bytes() == before
 
 
 def test_tasks_on_different_metrics_and_a_quoted_metric_name(tmp_path):
@@ -235,3 +255,87 @@ def test_runs_and_metrics_read_per_metric_or_all_at_once_agree(tmp_path, monkeyp
         make_run_id("a", "t1", num_fewshot=0, fewshot_seed=0): ("acc", "f1"),
         make_run_id("b", "t2", num_fewshot=0, fewshot_seed=0): ("bleu",),
     }
+
+
+def test_a_compare_opens_the_store_file_once_to_read(tmp_path, monkeypatch):
+    from assay.store import _store
+
+    path = _sql_store(tmp_path / "s.duckdb").path
+    opened = []
+    connect = _store.duckdb.connect
+
+    def counted(*args, **kwargs):
+        opened.append(kwargs.get("read_only"))
+        return connect(*args, **kwargs)
+
+    monkeypatch.setattr(_store.duckdb, "connect", counted)
+    code, out, err = run_main(["compare", "--store", path, "--json"])
+    assert code == 0, err
+    assert opened == [True, True]  # the schema check, then every read of the command
+
+
+def test_0_1_scores_with_repeats_or_fractions_read_as_values(tmp_path, monkeypatch):
+    from assay.store import _matrices
+
+    store = open_store(tmp_path / "s.duckdb")
+    rng = np.random.default_rng(5)
+    records = []
+    for model in ("a", "b", "c"):
+        for task, repeats, graded in (
+            ("plain", 1, False),
+            ("again", 2, False),
+            ("graded", 1, True),
+        ):
+            run_id = make_run_id(model, task, num_fewshot=0, fewshot_seed=0)
+            store.upsert_run(RunInfo(run_id=run_id, model=model, task=task))
+            for d in range(40):
+                for r in range(repeats):
+                    value = round(rng.random(), 2) if graded else float(rng.random() < 0.6)
+                    records.append(
+                        SampleRecord(run_id, model, task, f"d{d:02d}", r, {"acc": value})
+                    )
+    store.write_samples(records)
+    ev = store.evidence()
+    slow = compare(ev.scores, metrics=ev.metrics)
+    for tasks in (["plain"], ["again"], ["graded"], None):
+        kept = slow.scores if tasks is None else slow.scores[slow.scores["task"].isin(tasks)]
+        fast = compare(ev, tasks=tasks)
+        assert (
+            fast.scores.drop(columns="method")
+            .reset_index(drop=True)
+            .equals(kept.drop(columns="method").reset_index(drop=True))
+        )
+    masks = []
+    monkeypatch.setattr(_matrices, "_bit_matrix", lambda *a: masks.append(a) or None)
+    by_values = compare(ev, tasks=["plain"])
+    monkeypatch.undo()
+    by_masks = compare(ev, tasks=["plain"])
+    assert masks and by_masks.pairs.equals(by_values.pairs)  # the two readings agree
+    assert by_masks.scores.equals(by_values.scores)
+
+
+def test_console_shows_the_largest_differences_of_a_long_pairs_table(tmp_path, monkeypatch):
+    from assay.cli import _compare_io
+
+    path = _sql_store(tmp_path / "s.duckdb", models=6, tasks=2, docs=200).path
+    monkeypatch.setattr(_compare_io, "CONSOLE_ROWS", 5)
+    code, out, err = run_main(["compare", "--store", path])
+    assert code == 0, err
+    assert "25 more pairs: all of them with --json or --format csv" in out  # 30 pairs
+    assert "7 more scores" in out and "7 more groups" in out
+    code, csv_out, err = run_main(["compare", "--store", path, "--format", "csv"])
+    assert code == 0 and "more pairs" not in csv_out
+
+
+def test_masks_of_more_than_64_models_equal_the_values(tmp_path, monkeypatch):
+    from assay.store import _matrices
+
+    ev = _sql_store(tmp_path / "s.duckdb", models=130, tasks=2, docs=40).evidence()
+    read = _matrices._value_matrix
+    monkeypatch.setattr(_matrices, "_value_matrix", lambda *a: pytest.fail("read as values"))
+    by_masks = compare(ev)  # three 64-bit words per document
+    monkeypatch.setattr(_matrices, "_value_matrix", read)
+    monkeypatch.setattr(_matrices, "_bit_matrix", lambda *a: None)
+    by_values = compare(ev)
+    assert len(by_masks.pairs) == 2 * 130 * 129 // 2
+    assert by_masks.scores.equals(by_values.scores) and by_masks.pairs.equals(by_values.pairs)

@@ -154,6 +154,17 @@ def test_compare_means_and_n_equal_sql_on_the_file(stores):
         assert n == want[key][1] and mean == pytest.approx(want[key][0], abs=1e-12)
 
 
+def test_compare_takes_the_export_folder_as_its_path(stores, tmp_path):
+    db, out = stores
+    want = _ok("compare", "--json", "--store", out)
+    assert _ok("compare", out, "--json") == want  # the folder as PATH is read as --store
+    assert (
+        json.loads(want)["scores"] == json.loads(_ok("compare", "--json", "--store", db))["scores"]
+    )
+    code, _, err = _cli("compare", out, "--store", db)
+    assert code == 1 and "give PATHs or --store, not both" in err
+
+
 def test_report_forecast_table_and_serve_read_the_same(stores, tmp_path):
     from fastapi.testclient import TestClient
 

@@ -14,9 +14,6 @@ import typer
 
 from assay.errors import AssayError
 
-from ._common import one_line, print_error, set_table_format
-from ._help import organise
-
 __all__ = ["app", "main"]
 
 #: each part (module of assay.cli) and the top-level commands it registers; a command line
@@ -90,6 +87,8 @@ def _top_options(
         ),
     ] = False,
 ) -> None:
+    from ._common import set_table_format
+
     _state["debug"] = debug
     set_table_format("table")
 
@@ -105,7 +104,20 @@ def _parts(args: list[str]) -> tuple[str, ...]:
     return needed or tuple(COMMANDS)
 
 
-_apps: dict[tuple[str, ...], typer.Typer] = {}
+_apps: dict[tuple[str, ...] | str, typer.Typer] = {}
+
+
+def _new_app() -> typer.Typer:
+    """The ``assay`` app with its top-level options and no command yet."""
+    built = typer.Typer(
+        name="assay",
+        help=_HELP,
+        no_args_is_help=True,
+        pretty_exceptions_enable=False,
+        add_completion=False,
+    )
+    built.callback()(_top_options)
+    return built
 
 
 def build_app(parts: tuple[str, ...] | None = None) -> typer.Typer:
@@ -114,19 +126,42 @@ def build_app(parts: tuple[str, ...] | None = None) -> typer.Typer:
     if parts not in _apps:
         import importlib
 
-        built = typer.Typer(
-            name="assay",
-            help=_HELP,
-            no_args_is_help=True,
-            pretty_exceptions_enable=False,
-            add_completion=False,
-        )
-        built.callback()(_top_options)
+        built = _new_app()
         for part in parts:
             importlib.import_module(f"{__name__}.{part}").register(built)
-        organise(built)
+        if parts:  # (``--version`` alone imports nothing heavy: no part, no layout)
+            from ._help import organise
+
+            organise(built)
         _apps[parts] = built
     return _apps[parts]
+
+
+def listing_app() -> typer.Typer:
+    """The app ``assay --help`` (and ``assay`` alone) shows: every top-level command's name,
+    panel and summary (:data:`._index.SUMMARIES`), none of their parts imported."""
+    if "listing" not in _apps:
+        from ._help import panels
+        from ._index import SUMMARIES
+
+        built = _new_app()
+        for name, summary in SUMMARIES.items():
+            built.command(name, help=summary)(_listed)
+        panels(built)
+        _apps["listing"] = built
+    return _apps["listing"]
+
+
+def _listed() -> None:  # (a command of the listing: never run, its name is only listed)
+    raise typer.Exit(2)
+
+
+def _app_for(args: list[str]) -> typer.Typer:
+    """The app a command line needs: for the top-level help (no command), the listing."""
+    command = next((a for a in args if not a.startswith("-")), None)
+    if command is None and ("--help" in args or not args):
+        return listing_app()
+    return build_app(_parts(args))
 
 
 def __getattr__(name: str):
@@ -154,12 +189,20 @@ def _write_trace(exc: BaseException) -> Path:
 
 def _crash(exc: Exception) -> None:
     """One line for an unexpected exception; the traceback goes to a file."""
+    from ._common import one_line, print_error
+
     what = f"{type(exc).__name__}: {one_line(str(exc))}".rstrip(": ")
     try:
         where = f"full trace written to {_write_trace(exc)}"
     except OSError as write_error:
         where = f"the trace could not be written: {one_line(str(write_error))}"
     print_error(f"{what} ({where}; rerun with --debug to see it)")
+
+
+def _print_error(message: str) -> None:
+    from ._common import print_error
+
+    print_error(message)
 
 
 def main() -> None:
@@ -171,16 +214,16 @@ def main() -> None:
     """
     _state["debug"] = False
     try:
-        build_app(_parts(sys.argv[1:]))()
+        _app_for(sys.argv[1:])()
     except AssayError as exc:
-        print_error(str(exc))
+        _print_error(str(exc))
         sys.exit(1)
     except SystemExit as exc:
         if exc.code == 130:  # typer turns KeyboardInterrupt into Exit(130)
-            print_error("interrupted")
+            _print_error("interrupted")
         raise
     except KeyboardInterrupt:
-        print_error("interrupted")
+        _print_error("interrupted")
         sys.exit(130)
     except Exception as exc:
         if _debug():

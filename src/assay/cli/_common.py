@@ -71,14 +71,15 @@ def plain_tables() -> bool:
     return _output["format"] in ("csv", "tsv")
 
 
-def get_store(path: Path | None, *, must_exist: bool = False) -> Store:
+def get_store(path: Path | None, *, must_exist: bool = False, read_only: bool = False) -> Store:
     """Open the store named by --store / $ASSAY_STORE / ./assay.duckdb; with ``must_exist``
-    a missing store is the one-line failure of :func:`assay.store.existing_store`. Without it the
-    store is written to: a Parquet folder (read-only) is refused in one line."""
+    a missing store is the one-line failure of :func:`assay.store.existing_store` (``read_only``:
+    opened only to read, its schema not migrated). Without it the store is written to: a
+    Parquet folder (read-only) is refused in one line."""
     if not must_exist:
         return open_store(path, for_writing=True)
     try:
-        return existing_store(path, hint=", or pass --store")
+        return existing_store(path, read_only=read_only, hint=", or pass --store")
     except StoreMissing as exc:
         fail(str(exc))
 

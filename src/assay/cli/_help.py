@@ -7,9 +7,7 @@ import typer
 from typer.core import TyperGroup
 from typer.main import get_command_name
 
-from ._options import add_format_option
-
-__all__ = ["PANELS", "EXAMPLES", "organise"]
+__all__ = ["PANELS", "EXAMPLES", "organise", "panels"]
 
 # Top-level command -> its panel in `assay --help`, in the order the panels are shown.
 PANELS: dict[str, str] = {
@@ -132,6 +130,8 @@ def _name(info) -> str:
 
 
 def _commands(sub: typer.Typer, prefix: str) -> None:
+    from ._options import add_format_option
+
     for info in sub.registered_commands:
         info.callback = add_format_option(info.callback)
         info.epilog = info.epilog or _example(f"{prefix}{_name(info)}")
@@ -144,6 +144,12 @@ def _commands(sub: typer.Typer, prefix: str) -> None:
 def organise(app: typer.Typer) -> None:
     """Put each top-level command in its panel, give every command its example and every
     command that prints ``--json`` the ``--format csv|tsv|markdown`` of its tables."""
+    panels(app)
+    _commands(app, "")
+
+
+def panels(app: typer.Typer) -> None:
+    """Put each top-level command in its panel, in workflow order, with the top example."""
     app.info.cls = _Grouped
     app.info.epilog = _example("")
     for info in app.registered_commands:
@@ -151,4 +157,3 @@ def organise(app: typer.Typer) -> None:
     for group in app.registered_groups:
         name = group.name or group.typer_instance.info.name
         group.rich_help_panel = PANELS.get(name, group.rich_help_panel)
-    _commands(app, "")

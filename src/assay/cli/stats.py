@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 from typing import Annotated, NoReturn
 
@@ -10,6 +11,7 @@ import typer
 from assay.errors import InputError
 
 from ._common import bounded, console, get_store, json_printed, print_json, print_table
+from ._compare_io import export_as_store, path_evidence, print_comparison, reading_store
 from ._options import (
     AlphaOption,
     JsonOption,
@@ -59,28 +61,14 @@ def _unknown_model_or_task(st, model: str | None, task: str | None) -> NoReturn:
     raise InputError("no samples for that model/task in the store")
 
 
-def _path_evidence(paths: list[Path], store):
-    """Evidence of lm-eval folders / lighteval outputs / inspect logs read into a temporary
-    store."""
-    from assay.store import scratch_store
-
-    if store is not None:
-        raise InputError("give PATHs or --store, not both")
-    with scratch_store(paths) as scratch:
-        ev = scratch.evidence().loaded()
-    if ev.scores.empty:
-        raise InputError(f"no scored samples in {', '.join(map(str, paths))}")
-    return ev
-
-
 @with_options(confidence=confidence_option)
 def compare_cmd(
     paths: Annotated[
         list[Path] | None,
         typer.Argument(
             help="lm-eval output folders, lighteval outputs or inspect logs to compare without "
-            "importing them "
-            "(default: the runs in the store).",
+            "importing them, or one folder of Parquet files `assay export --format parquet` "
+            "wrote (read as --store) (default: the runs in the store).",
             show_default=False,
         ),
     ] = None,
@@ -128,41 +116,41 @@ def compare_cmd(
     a letter are not significantly different. A rolling (perplexity) task is compared on its
     corpus word_perplexity (lower is better; also bits_per_byte, byte_perplexity with
     --metric), delta-method intervals over documents.
+
+    Printed: the verdict, then each table; a table of more than 1,000 rows shows its first
+    1,000 (pairs: the smallest adjusted p, then the largest difference, first) and how many
+    more --json and --format csv|tsv give.
     """
     from assay.stats import compare
 
-    meta = None if paths else get_store(store, must_exist=True)
-    ev = (
-        _path_evidence(paths, store)
-        if paths
-        else _evidence(store, model=split_list(models), task=task, st=meta)
-    )
-    result = compare(
-        ev,
-        metric=metric,
-        models=split_list(models),
-        tasks=task,
-        confidence=confidence,
-        correction=correction,
-        test=test,
-        overall=overall,
-    )
     from ._verdict import print_verdict, store_verdict
 
-    found = None if task else store_verdict(result, meta)
+    paths, store = export_as_store(paths, store)
+    meta = None if paths else reading_store(store)
+    with meta.session() if meta is not None else contextlib.nullcontext():
+        ev = (
+            path_evidence(paths, store)
+            if paths
+            else _evidence(store, model=split_list(models), task=task, st=meta)
+        )
+        result = compare(
+            ev,
+            metric=metric,
+            models=split_list(models),
+            tasks=task,
+            confidence=confidence,
+            correction=correction,
+            test=test,
+            overall=overall,
+        )
+        found = None if task else store_verdict(result, meta)
     if json_out:
         extra = {} if found is None else {"verdict": found.to_dict()}
         print_json({**result.to_dict(frames=True), "family": result.family.to_dict(), **extra})
         return
     if found is not None:
         print_verdict(found)
-    print_table(result.scores, title="scores")
-    if len(result.pairs):
-        print_table(result.pairs, title=f"pairs: p {result.family.statement}")
-        print_table(
-            result.groups,
-            title="groups (models sharing a letter are not significantly different)",
-        )
+    print_comparison(result)
 
 
 def power_cmd(

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -23,8 +22,16 @@ from assay.core import (
 from assay.errors import InputError
 
 from ._estimators import mean_ci
+from ._letters import compact_letters, letter_groups
 from ._paired import _CORRECTIONS, _METHODS, adjust_pvalues
-from ._pairs import binary_columns, binary_scores, finish_pairs, task_pairs
+from ._pairs import (
+    DETAIL_COLUMNS,
+    TEST_COLUMNS,
+    binary_columns,
+    binary_scores,
+    finish_pairs,
+    task_pairs,
+)
 from ._scipy import norm_ppf
 from ._tidy import check_names, doc_matrix, pick_metrics, select, task_metrics
 
@@ -41,20 +48,7 @@ SCORE_COLUMNS = [
     "ci_high",
     "method",
 ]
-PAIR_COLUMNS = [
-    "model_a",
-    "model_b",
-    "task",
-    "metric",
-    "n",
-    "diff",
-    "stderr",
-    "ci_low",
-    "ci_high",
-    "p_value",
-    "p_adjusted",
-    "method",
-]
+PAIR_COLUMNS = [*DETAIL_COLUMNS[:4], *TEST_COLUMNS, "p_adjusted", "method"]
 OVERALL = "(all)"
 
 #: How each correction is named in sentences.
@@ -165,63 +159,6 @@ class Comparison:
         return tables if frames else {k: to_jsonable(v) for k, v in tables.items()}
 
 
-def compact_letters(means: Sequence[float], significant: np.ndarray) -> list[str]:
-    """Compact letter display (Piepho 2004, insert-and-absorb).
-
-    ``significant[i, j]`` says models i and j differ. Returns one string of letters per model
-    such that two models share a letter iff no significant difference separates them within a
-    group; letters run from the best group ("a") down.
-    """
-    m = len(means)
-    if m == 0:
-        return []
-    apart = np.triu(np.asarray(significant, dtype=bool), 1)
-    apart = apart | apart.T
-    # the groups insert-and-absorb ends with are the maximal sets holding no significant pair
-    # (the maximal cliques of "not significantly different"), enumerated on bit masks
-    close = ~apart
-    np.fill_diagonal(close, False)
-    packed = np.packbits(close, axis=1, bitorder="little")  # row i: bit j set when j is near i
-    near = [int.from_bytes(row.tobytes(), "little") for row in packed]
-    groups = [set(_bits(g)) for g in _maximal_cliques(near, m)]
-    groups.sort(key=lambda g: (-max(means[k] for k in g), sorted(g)))
-    letters = ["" for _ in range(m)]
-    for pos, g in enumerate(groups):
-        letter = chr(ord("a") + pos) if pos < 26 else f"[{pos}]"
-        for k in sorted(g):
-            letters[k] += letter
-    return letters
-
-
-def _bits(mask: int) -> list[int]:
-    out = []
-    while mask:
-        low = mask & -mask
-        out.append(low.bit_length() - 1)
-        mask ^= low
-    return out
-
-
-def _maximal_cliques(near: list[int], m: int) -> list[int]:
-    """Every maximal clique of the graph whose node i neighbours the bits of ``near[i]``
-    (Bron–Kerbosch with Tomita's pivot, on bit masks); one empty clique without nodes."""
-    found: list[int] = []
-
-    def expand(clique: int, pool: int, done: int) -> None:
-        if not pool and not done:
-            found.append(clique)
-            return
-        pivot = max(_bits(pool | done), key=lambda u: (pool & near[u]).bit_count())
-        for v in _bits(pool & ~near[pivot]):
-            bit = 1 << v
-            expand(clique | bit, pool & near[v], done & near[v])
-            pool &= ~bit
-            done |= bit
-
-    expand(0, (1 << m) - 1, 0)
-    return found
-
-
 def _overall_kind(info: MetricInfo) -> str:
     """Which metrics may share an "(all)" row: accuracy-like shares (higher is better, bounded
     in [0, 1], not log-scale, a mean of per-sample values: acc, exact_match, f1, ...) share
@@ -284,22 +221,6 @@ class _Normal:
 _WILSON_FIELDS = ("mean", "stderr", "ci_low", "ci_high", "n")
 
 
-@dataclass(frozen=True)
-class _Wilson:
-    """:func:`mean_ci` of a 0/1 column without clusters, from :func:`binary_scores`."""
-
-    mean: float
-    stderr: float
-    ci_low: float
-    ci_high: float
-    n: int
-    method: str = "wilson"
-
-    @property
-    def n_effective(self) -> float:
-        return float(self.n)
-
-
 @accepts_confidence()
 def compare(
     scores: pd.DataFrame | Any,
@@ -342,62 +263,81 @@ def compare(
         blocks = _evidence_blocks(scores, metric, metrics, models, tasks)
     else:
         blocks = _frame_blocks(scores, metric, metrics, models, tasks)
-    score_rows: list[dict[str, Any]] = []
+    score_parts: list[dict[str, np.ndarray]] = []
     chunks: list[pd.DataFrame] = []
-    eff_rows: list[tuple[str, str, str, float]] = []
     with threadpool_limits(1, user_api="blas"):  # many small products: one thread is faster
-        _score_blocks(blocks, metrics, test, alpha, seed, score_rows, chunks, eff_rows)
+        _score_blocks(blocks, metrics, test, alpha, seed, score_parts, chunks)
     details = finish_pairs(chunks, alpha)
-    score_df = pd.DataFrame(score_rows, columns=SCORE_COLUMNS)
+    score_df, effective = _score_frames(score_parts)
     for col in PAIR_COLUMNS:
         if col not in details:
             details[col] = np.nan
     details["p_adjusted"] = adjust_pvalues(details["p_value"].to_numpy(dtype=float), correction)
     pairs = details[PAIR_COLUMNS].reset_index(drop=True)
     used = {str(m): metric_info(m, metrics) for m in score_df["metric"].unique()}
-    groups = _groups(score_df, pairs, alpha, used)
+    groups = letter_groups(score_df, pairs, alpha, used)
     if overall and score_df["task"].nunique() > 1:
         overall_rows = _overall_scores(score_df, alpha, used)
         score_df = pd.concat([score_df, overall_rows], ignore_index=True)
     details = details.reset_index(drop=True)
-    effective = pd.DataFrame(eff_rows, columns=["model", "task", "metric", "n_effective"])
     return Comparison(score_df, pairs, groups, alpha, correction, details, used, effective)
 
 
-def _score_blocks(blocks, metrics, test, alpha, seed, score_rows, chunks, eff_rows) -> None:
-    """Each block's score rows and its pairs (pending McNemar), appended to the lists."""
+def _score_blocks(blocks, metrics, test, alpha, seed, score_parts, chunks) -> None:
+    """Each block's score columns and its pairs (pending McNemar), appended to the lists."""
     for task, met, matrix, clusters, names in blocks:
+        part = _block_scores(matrix, clusters, alpha)
         info = metric_info(met, metrics)
-        binary = binary_columns(matrix) if clusters is None else np.zeros(len(names), bool)
-        counted = binary_scores(matrix[:, binary], alpha) if binary.any() else {}
-        at = np.cumsum(binary) - 1
-        for j, name in enumerate(names):
-            if binary[j]:
-                est: Any = _Wilson(*(counted[key][at[j]].item() for key in _WILSON_FIELDS))
-            else:
-                col = matrix[:, j]
-                have = ~np.isnan(col)
-                est = mean_ci(
-                    col[have], clusters=None if clusters is None else clusters[have], alpha=alpha
-                )
-            low, high, method = _scale_interval(est, info)
-            eff_rows.append((name, task, met, est.n_effective))
-            score_rows.append(
-                {
-                    "model": name,
-                    "task": task,
-                    "metric": met,
-                    "n": est.n,
-                    "mean": est.mean,
-                    "stderr": est.stderr,
-                    "ci_low": low,
-                    "ci_high": high,
-                    "method": method,
-                }
-            )
+        if info.log_scale:  # per model: the delta method where it applies
+            fields = ("mean", "stderr", "ci_low", "ci_high", "method")
+            rows = zip(*map(part.get, fields), strict=True)
+            scaled = [_scale_interval(_Normal(*v), info) for v in rows]
+            part["ci_low"], part["ci_high"], method = map(np.array, zip(*scaled, strict=True))
+            part["method"] = method.astype(object)
+        elif info.bounds is not None:  # as max(low, bound) and min(high, bound)
+            low, high = part["ci_low"], part["ci_high"]
+            part["ci_low"] = np.where(info.bounds[0] > low, info.bounds[0], low)
+            part["ci_high"] = np.where(info.bounds[1] < high, info.bounds[1], high)
+        part["model"] = np.asarray(names, dtype=object)
+        part["task"] = np.full(len(names), task, dtype=object)
+        part["metric"] = np.full(len(names), met, dtype=object)
+        score_parts.append(part)
         chunks.append(
             task_pairs(task, met, matrix, clusters, names, test=test, alpha=alpha, seed=seed)
         )
+
+
+def _block_scores(matrix: np.ndarray, clusters, alpha: float) -> dict[str, np.ndarray]:
+    """:func:`mean_ci` of each column of ``matrix`` (documents × models): the 0/1 columns
+    without clusters at once (:func:`binary_scores`), the others one by one."""
+    binary = binary_columns(matrix) if clusters is None else np.zeros(matrix.shape[1], bool)
+    k = matrix.shape[1]
+    part = {key: np.full(k, np.nan) for key in (*_WILSON_FIELDS[:4], "n_effective")}
+    part["n"] = np.zeros(k, dtype=np.int64)
+    part["method"] = np.full(k, "wilson", dtype=object)
+    if binary.any():
+        counted = binary_scores(matrix[:, binary], alpha)
+        for key in _WILSON_FIELDS:
+            part[key][binary] = counted[key]
+        part["n_effective"][binary] = counted["n"]
+    for j in np.flatnonzero(~binary):
+        have = ~np.isnan(matrix[:, j])
+        est = mean_ci(
+            matrix[have, j], clusters=None if clusters is None else clusters[have], alpha=alpha
+        )
+        for key in (*_WILSON_FIELDS, "n_effective", "method"):
+            part[key][j] = getattr(est, key)
+    return part
+
+
+def _score_frames(parts: list[dict[str, np.ndarray]]) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The scores (:data:`SCORE_COLUMNS`) and effective n of the blocks' columns."""
+    eff_columns = ["model", "task", "metric", "n_effective"]
+    if not parts:
+        return pd.DataFrame(columns=SCORE_COLUMNS), pd.DataFrame(columns=eff_columns)
+    cols = {key: np.concatenate([p[key] for p in parts]) for key in parts[0]}
+    frame = pd.DataFrame({key: cols[key] for key in SCORE_COLUMNS})
+    return frame, pd.DataFrame({key: cols[key] for key in eff_columns})
 
 
 def _frame_blocks(scores, metric, metrics, models, tasks):
@@ -450,39 +390,3 @@ def _scale_interval(est, info) -> tuple[float, float, str]:
     if info.bounds is not None:
         low, high = max(low, info.bounds[0]), min(high, info.bounds[1])
     return low, high, method
-
-
-def _groups(
-    scores: pd.DataFrame, pairs: pd.DataFrame, alpha: float, metrics: MetricMap
-) -> pd.DataFrame:
-    out = []
-    at = pairs.groupby(["task", "metric"], sort=False).indices if len(pairs) else {}
-    model_a = pairs["model_a"].to_numpy(dtype=object)
-    model_b = pairs["model_b"].to_numpy(dtype=object)
-    apart = pairs["p_adjusted"].to_numpy(dtype=float) < alpha
-    for (task, met), sub in scores.groupby(["task", "metric"], sort=False):
-        names = list(sub["model"])
-        means = sub["mean"].to_numpy()
-        index = {m: k for k, m in enumerate(names)}
-        sig = np.zeros((len(names), len(names)), dtype=bool)
-        rows = at.get((task, met), np.zeros(0, dtype=int))
-        rows = rows[apart[rows]]
-        ia = np.array([index[a] for a in model_a[rows]], dtype=int)
-        ib = np.array([index[b] for b in model_b[rows]], dtype=int)
-        sig[ia, ib] = sig[ib, ia] = True
-        letters = compact_letters(
-            list(means * metric_info(met, metrics).sign), sig
-        )  # best gets "a"
-        for name, mean, letter in zip(names, means, letters, strict=True):
-            out.append(
-                {
-                    "task": task,
-                    "metric": met,
-                    "model": name,
-                    "mean": mean,
-                    "group": letter,
-                    "tied_with_best": "a" in letter,
-                }
-            )
-    cols = ["task", "metric", "model", "mean", "group", "tied_with_best"]
-    return pd.DataFrame(out, columns=cols)

@@ -21,25 +21,12 @@ import pandas as pd
 from ._estimators import wilson_ci
 from ._paired import mcnemar_score, paired_test
 
+#: what every table of paired differences gives of each pair (compare's pairs and details,
+#: variant_differences' table), in this order
+TEST_COLUMNS = ["n", "diff", "stderr", "ci_low", "ci_high", "p_value"]
 #: details columns, in the order :func:`assay.stats.compare` has always given them
-DETAIL_COLUMNS = [
-    "model_a",
-    "model_b",
-    "task",
-    "metric",
-    "n",
-    "diff",
-    "stderr",
-    "ci_low",
-    "ci_high",
-    "p_value",
-    "method",
-    "statistic",
-    "df",
-    "correlation",
-    "a_only_right",
-    "b_only_right",
-]
+DETAIL_COLUMNS = ["model_a", "model_b", "task", "metric", *TEST_COLUMNS, "method"]
+DETAIL_COLUMNS += ["statistic", "df", "correlation", "a_only_right", "b_only_right"]
 _NUMBERS = DETAIL_COLUMNS[5:10] + DETAIL_COLUMNS[11:]
 _PENDING = "mcnemar (pending)"
 

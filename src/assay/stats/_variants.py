@@ -13,25 +13,12 @@ from assay.core import accepts_confidence, to_jsonable
 from assay.errors import InputError
 
 from ._compare import AdjustmentFamily, Comparison, compare
+from ._pairs import TEST_COLUMNS
 
 __all__ = ["VariantDifferences", "variant_differences"]
 
-DIFFERENCE_COLUMNS = [
-    "task",
-    "metric",
-    "variant",
-    "reference",
-    "n",
-    "diff",
-    "stderr",
-    "ci_low",
-    "ci_high",
-    "p_value",
-    "p_adjusted",
-    "method",
-    "variant_only_right",
-    "reference_only_right",
-]
+DIFFERENCE_COLUMNS = ["task", "metric", "variant", "reference", *TEST_COLUMNS, "p_adjusted"]
+DIFFERENCE_COLUMNS += ["method", "variant_only_right", "reference_only_right"]
 
 
 @dataclass

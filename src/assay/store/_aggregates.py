@@ -38,7 +38,6 @@ def metric_summary(
     """n, mean, sd, stderr per (model, task, metric) over documents, ordered by task, metric and
     mean (descending); NULL values are left out."""
     with store.connect() as con:
-        con.execute("SET enable_progress_bar = false")
         orphans = con.execute(
             "SELECT count(*) FROM (SELECT DISTINCT run_id, model, task FROM samples) "
             "ANTI JOIN runs USING (run_id, model, task)"

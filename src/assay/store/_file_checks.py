@@ -1,11 +1,17 @@
 """Checks of a store file before and while DuckDB opens it: a folder, an empty or truncated
-file, a file that is not DuckDB's, a damaged one, and another process's file lock."""
+file, a file that is not DuckDB's, a damaged one, another process's file lock, and whether
+opening it writes."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
+import duckdb
+
 from assay.errors import InputError
+
+from ._battles import MIGRATION_KEY, MIGRATION_VALUE
+from ._schema import SCHEMA_VERSION, read_schema_version
 
 
 def _is_lock_error(exc: Exception) -> bool:
@@ -56,3 +62,12 @@ def check_store_file(path: Path) -> None:
         raise InputError(f"{path}: not a DuckDB file, so not an assay store")
     if size < _HEADER_BYTES:
         raise InputError(f"{path}: truncated DuckDB file ({size} bytes), not a usable store")
+
+
+def opening_writes(con: duckdb.DuckDBPyConnection, name: str) -> bool:
+    """Whether opening the store for writing writes to it: a new store, an older schema, or
+    battle ids not yet migrated (so its blocks are checked first)."""
+    if read_schema_version(con, name) != SCHEMA_VERSION:
+        return True
+    done = con.execute("SELECT value FROM meta WHERE key = ?", [MIGRATION_KEY]).fetchall()
+    return not done or done[0][0] != MIGRATION_VALUE

@@ -9,16 +9,18 @@ block's 64-bit words, of word * 0xbf58476d1ce4e5b9). A file whose layout it does
 judged (None), and neither is an all-zero block: DuckDB's own checks still apply, so a valid
 store is never refused for a format this module does not know.
 
-A file found sound is not read again while its size, modification and change times, inode and
-device stay the same: within a process always, and across processes for files of
-:data:`_REMEMBER_BYTES` or more (a gigabyte store takes most of a second to read), whose keys
-are kept in ``sound-stores.txt`` under ``$ASSAY_CACHE_DIR`` (else ``$XDG_CACHE_HOME/assay``,
-else ``~/.cache/assay``). Any write to the file changes its change time, so it is read again.
+A file found sound is not read again within a process while its size, modification and change
+times, inode and device stay the same. A file of :data:`_LARGE_BYTES` or more opened only to read
+is not scanned (a gigabyte store takes most of a second): DuckDB checks the checksum of every
+block a query reads, so a damaged block a reading command needs is still one line (``corrupt
+database file``, turned into one by ``Store.connect``), and one it does not read cannot change
+its answer; a write (``Store.transaction``, creating or migrating a store) scans it first,
+as every smaller file is scanned when first opened. Nothing is
+remembered outside the store file.
 """
 
 from __future__ import annotations
 
-import json
 import os
 import struct
 from concurrent.futures import ThreadPoolExecutor
@@ -32,37 +34,8 @@ _MULTIPLIER = np.uint64(0xBF58476D1CE4E5B9)
 _MAX_BYTES = 2 * 1024**3  # larger files are left to DuckDB's own checks (reading takes seconds)
 _CHUNK_BLOCKS = 16
 _SPLIT_BLOCKS = 64 * _CHUNK_BLOCKS  # files of more blocks are scanned in two halves at once
-_REMEMBER_BYTES = 256 * 1024**2
-_REMEMBERED = 64  # keys kept in the cache file (the newest)
+_LARGE_BYTES = 256 * 1024**2  # files a reading connection leaves to DuckDB's own checks
 _verified: set[tuple] = set()
-
-
-def _cache_file() -> Path:
-    if os.environ.get("ASSAY_CACHE_DIR"):
-        return Path(os.environ["ASSAY_CACHE_DIR"]) / "sound-stores.txt"
-    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
-    return Path(base) / "assay" / "sound-stores.txt"
-
-
-def _remembered() -> list[str]:
-    try:
-        return _cache_file().read_text(encoding="utf-8").splitlines()
-    except (OSError, UnicodeDecodeError):
-        return []
-
-
-def _remember(line: str) -> None:
-    """Add ``line`` to the cache file (written whole, then renamed: readers never see half);
-    a cache that cannot be written is no error."""
-    path = _cache_file()
-    lines = [x for x in _remembered() if x != line][-(_REMEMBERED - 1) :] + [line]
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        temp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
-        temp.write_text("\n".join(lines) + "\n", encoding="utf-8")
-        os.replace(temp, path)
-    except OSError:
-        pass
 
 
 def _checksums(words: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
@@ -94,11 +67,12 @@ def _database_header(head: bytes) -> tuple[int, int] | None:
     return count, size
 
 
-def damaged(path: Path) -> str | None:
+def damaged(path: Path, *, reading: bool = False) -> str | None:
     """What is wrong with the DuckDB file at ``path`` (a bad block, or it is cut short), or None.
 
     Call it while holding a DuckDB connection to the file, so no other process is writing it.
-    A file already found sound (same size, time and inode) is not read again.
+    A file already found sound (same size, time and inode) is not read again; with
+    ``reading`` (a read-only connection) a large file is not read (see the module docstring).
     """
     try:
         stat = path.stat()
@@ -114,10 +88,7 @@ def damaged(path: Path) -> str | None:
     )
     if key in _verified or stat.st_size > _MAX_BYTES:
         return None
-    line = json.dumps(list(key))
-    remember = stat.st_size >= _REMEMBER_BYTES
-    if remember and line in _remembered():
-        _verified.add(key)
+    if reading and stat.st_size >= _LARGE_BYTES:
         return None
     with path.open("rb") as handle:
         layout = _database_header(handle.read(_FIRST_BLOCK))
@@ -151,8 +122,6 @@ def damaged(path: Path) -> str | None:
             del data
     if not _changed(path, stat):
         _verified.add(key)
-        if remember:
-            _remember(line)
     return None
 
 

@@ -70,11 +70,11 @@ class MatrixSource:
         names = list(models) if models is not None else sorted({r[1] for r in run_rows})
         model_code = {m: k for k, m in enumerate(names)}
         rc = [(r, model_code[m], t, met) for r, m, t, met in run_rows]
+        twice = len({(m, t) for _, m, t, _ in rc}) < len(rc)  # a (model, task) with two runs
         with self.store.connect() as con:
-            con.execute("SET enable_progress_bar = false")
             columns = [list(c) for c in zip(*rc, strict=True)] if rc else [[], [], [], []]
             con.execute(
-                "CREATE TEMP TABLE _rc AS SELECT unnest(?::VARCHAR[]) AS run_id, "
+                "CREATE OR REPLACE TEMP TABLE _rc AS SELECT unnest(?::VARCHAR[]) AS run_id, "
                 "unnest(?::INTEGER[]) AS mc, unnest(?::INTEGER[]) AS tc, "
                 "unnest(?::VARCHAR[]) AS metric",
                 columns,
@@ -88,35 +88,11 @@ class MatrixSource:
             else:
                 join, valid = "sample_metrics m JOIN _rc r USING (run_id, metric)", ""
             valid += "m.value IS NOT NULL AND NOT isnan(m.value)"
-            # documents numbered in (task, doc_id) order: task k's rows start[k]..start[k+1]
-            con.execute(
-                "CREATE TEMP TABLE _dc AS SELECT tc, doc_id, hash(doc_id) AS h, (row_number() "
-                "OVER (ORDER BY tc, doc_id) - 1)::BIGINT AS g FROM (SELECT DISTINCT "
-                f"r.tc, m.doc_id FROM {join} WHERE {valid})"
-            )
-            rows, unique = con.execute(
-                "SELECT count(*), count(DISTINCT (tc, h)) FROM _dc"
-            ).fetchall()[0]
-            # a hash collision within a task: join on the doc_id itself (slower, same result)
-            same = "d.h = hash(m.doc_id)" if rows == unique else "d.doc_id = m.doc_id"
-            on = f"d.tc = r.tc AND {same}"
-            body = f"FROM {join} JOIN _dc d ON {on} WHERE {valid}"
-            counts = con.execute("SELECT tc, count(*) FROM _dc GROUP BY tc").fetchall()
-            docs = np.zeros(len(tasks), dtype=np.int64)
-            for tc, n in counts:
-                docs[tc] = n
-            start = np.concatenate([[0], np.cumsum(docs)])
-            big = np.full((int(start[-1]), len(names)), np.nan)
-            kind = "INTEGER" if big.size < 2**31 else "BIGINT"
-            cell = f"(d.g * {max(len(names), 1)} + r.mc)::{kind}"  # the flat index in the matrix
-            got = con.execute(f"SELECT {cell} AS i, m.value AS v {body}").fetchnumpy()
-            big.reshape(-1)[np.asarray(got["i"])] = np.asarray(got["v"], float)
-            if np.count_nonzero(~np.isnan(big)) < len(got["i"]):
-                # a cell given twice (repeats, two runs of a (model, task)): each document's
-                # mean, as DuckDB takes it
-                got = con.execute(f"SELECT {cell} AS i, avg(m.value) AS v {body} GROUP BY ALL")
-                got = got.fetchnumpy()
-                big.reshape(-1)[np.asarray(got["i"])] = np.asarray(got["v"], float)
+            found = None if twice else _bit_matrix(con, join, valid, len(names), len(tasks))
+            if found is None:
+                found = _value_matrix(con, join, valid, len(names), len(tasks))
+            con.execute("DROP TABLE IF EXISTS _rc")
+        big, start = found
         out = []
         for task, met in wanted:
             k = task_code[task]
@@ -129,6 +105,73 @@ class MatrixSource:
         return out
 
 
+def _bit_matrix(con, join: str, valid: str, models: int, tasks: int):
+    """(matrix, task starts) when every value is 0 or 1 and each (document, model) has one:
+    per document, bit masks of the models that answered and of those right, aggregated in
+    DuckDB (10⁷ rows become 2 × 10⁵ masks); None otherwise (nothing else read)."""
+    words = max(1, -(-models // 64))
+    masks = []
+    for w in range(words):  # model k is bit k % 64 of word k // 64
+        # (a UTINYINT shift keeps UBIGINT: an INTEGER one makes a HUGEINT, fetched as float)
+        bit, inside = "1::UBIGINT << (r.mc % 64)::UTINYINT", f"r.mc // 64 = {w}"
+        masks.append(f"coalesce(bit_or({bit}) FILTER ({inside}), 0::UBIGINT) AS h{w}")
+        masks.append(
+            f"coalesce(bit_or({bit}) FILTER ({inside} AND m.value = 1), 0::UBIGINT) AS o{w}"
+        )
+    odd = "count(*) FILTER (m.value <> 0 AND m.value <> 1) AS odd"
+    got = con.execute(
+        f"SELECT r.tc AS tc, count(*) AS k, {odd}, {', '.join(masks)} FROM {join} "
+        f"WHERE {valid} GROUP BY r.tc, m.doc_id ORDER BY r.tc, m.doc_id"
+    ).fetchnumpy()
+    if np.asarray(got["odd"]).any():
+        return None
+
+    def bits(prefix: str) -> np.ndarray:
+        stacked = np.stack([np.asarray(got[f"{prefix}{w}"], "<u8") for w in range(words)], 1)
+        flat = np.unpackbits(stacked.view(np.uint8), axis=1, bitorder="little")
+        return flat[:, :models].astype(bool)
+
+    have = bits("h")
+    if int(have.sum()) != int(np.asarray(got["k"]).sum()):
+        return None  # a cell given twice (repeats): each document's mean, from the values
+    big = np.where(have, bits("o").astype(float), np.nan)
+    start = np.searchsorted(np.asarray(got["tc"]), np.arange(tasks + 1))
+    return big, start
+
+
+def _value_matrix(con, join: str, valid: str, models: int, tasks: int):
+    """(matrix, task starts) of any values: each row's value (or each cell's mean) put in a
+    documents × models matrix by its index, computed in DuckDB."""
+    # documents numbered in (task, doc_id) order: task k's rows start[k]..start[k+1]
+    con.execute(
+        "CREATE OR REPLACE TEMP TABLE _dc AS SELECT tc, doc_id, hash(doc_id) AS h, (row_number() "
+        "OVER (ORDER BY tc, doc_id) - 1)::BIGINT AS g FROM (SELECT DISTINCT "
+        f"r.tc, m.doc_id FROM {join} WHERE {valid})"
+    )
+    rows, unique = con.execute("SELECT count(*), count(DISTINCT (tc, h)) FROM _dc").fetchall()[0]
+    # a hash collision within a task: join on the doc_id itself (slower, same result)
+    same = "d.h = hash(m.doc_id)" if rows == unique else "d.doc_id = m.doc_id"
+    body = f"FROM {join} JOIN _dc d ON d.tc = r.tc AND {same} WHERE {valid}"
+    counts = con.execute("SELECT tc, count(*) FROM _dc GROUP BY tc").fetchall()
+    docs = np.zeros(tasks, dtype=np.int64)
+    for tc, n in counts:
+        docs[tc] = n
+    start = np.concatenate([[0], np.cumsum(docs)])
+    big = np.full((int(start[-1]), models), np.nan)
+    kind = "INTEGER" if big.size < 2**31 else "BIGINT"
+    cell = f"(d.g * {max(models, 1)} + r.mc)::{kind}"  # the flat index in the matrix
+    got = con.execute(f"SELECT {cell} AS i, m.value AS v {body}").fetchnumpy()
+    big.reshape(-1)[np.asarray(got["i"])] = np.asarray(got["v"], float)
+    if np.count_nonzero(~np.isnan(big)) < len(got["i"]):
+        # a cell given twice (repeats, two runs of a (model, task)): each document's
+        # mean, as DuckDB takes it
+        got = con.execute(f"SELECT {cell} AS i, avg(m.value) AS v {body} GROUP BY ALL")
+        got = got.fetchnumpy()
+        big.reshape(-1)[np.asarray(got["i"])] = np.asarray(got["v"], float)
+    con.execute("DROP TABLE IF EXISTS _dc")
+    return big, start
+
+
 def scan_store(
     store: Any,
     *,
@@ -139,26 +182,26 @@ def scan_store(
     """The runs and metrics under the filters, read in SQL; None when the per-document
     matrices cannot stand for the loaded rows (see the module's docstring)."""
     with store.connect() as con:
-        con.execute("SET enable_progress_bar = false")
         params: list = []
         where = "TRUE" + _in("model", model, params) + _in("task", task, params)
         orphans, clustered = con.execute(
-            "SELECT (SELECT count(*) FROM (SELECT DISTINCT run_id, model, task FROM samples "
-            f"WHERE {where}) ANTI JOIN runs USING (run_id, model, task)), (SELECT count(*) FROM "
+            "SELECT (SELECT count(*) FROM (SELECT * FROM samples WHERE "
+            f"{where}) ANTI JOIN runs USING (run_id, model, task)), (SELECT count(*) FROM "
             f"samples WHERE cluster_id IS NOT NULL AND {where})",
             params + params,
         ).fetchall()[0]
         if orphans or clustered:
             return None
-        # each metric's runs: a DISTINCT on one column per metric is several times cheaper
-        # than on (run_id, metric) when the store holds few metrics
+        # each metric's runs: a DISTINCT on one column per metric (the metric's name added
+        # after it) is several times cheaper than on (run_id, metric) when the store holds few
         names = [n for (n,) in con.execute("SELECT DISTINCT metric FROM sample_metrics").fetchall()]
         params = []
         if len(names) <= _FEW_METRICS:
             pairs = (
                 " UNION ALL ".join(
                     [
-                        "SELECT DISTINCT run_id, ?::VARCHAR AS metric FROM sample_metrics WHERE metric = ?"
+                        "SELECT run_id, ?::VARCHAR AS metric FROM (SELECT DISTINCT run_id "
+                        "FROM sample_metrics WHERE metric = ?)"
                     ]
                     * len(names)
                 )

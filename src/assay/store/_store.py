@@ -23,6 +23,7 @@ import pandas as pd
 from assay.core import style_json
 from assay.errors import InputError, StoreMissing
 
+from . import _file_checks
 from ._battles import UPSERT, migrate_battle_ids, next_vote_id, normalised
 from ._evidence import Evidence, read_evidence
 from ._file_checks import _FILE_FAULTS, _describe, _first_line, _is_lock_error, check_store_file
@@ -102,6 +103,8 @@ def _registered(
 class Store:
     """A DuckDB results store. Use :func:`open_store` to get one."""
 
+    _held: tuple[duckdb.DuckDBPyConnection, bool] | None = None  # a :meth:`session`'s, and ro
+
     def __init__(self, path: str | os.PathLike[str] | None = None, *, read_only: bool = False):
         self.path = Path(path) if path is not None else default_store_path()
         self.read_only = read_only
@@ -123,6 +126,8 @@ class Store:
                     f"{self.path}: cannot create the store's folder ({exc.strerror or exc})"
                 ) from None
             with self.connect() as con:
+                if _file_checks.opening_writes(con, str(self.path)):
+                    self._check_blocks()  # a write follows: every block checked first
                 self.schema_version = ensure_schema(con, str(self.path))
                 migrate_battle_ids(con, self._insert_battles)
 
@@ -138,6 +143,11 @@ class Store:
         :class:`InputError` naming it (DuckDB never gets to write into a file that is not one).
         """
         ro = self.read_only if read_only is None else read_only
+        if self._held is not None and self._held[1] == bool(ro):
+            if read_only is False and not self._checked:
+                self._check_blocks()
+            yield self._held[0]  # inside a session: its connection, closed when it ends
+            return
         check_store_file(self.path)
         deadline = time.monotonic() + _LOCK_WAIT_S
         delay = 0.01
@@ -155,12 +165,8 @@ class Store:
                     ) from None
                 time.sleep(delay)
                 delay = min(delay * 2, 0.5)
-        if not self._checked:  # once per Store, while our connection keeps writers out
-            problem = damaged(self.path)
-            if problem:
-                con.close()
-                raise InputError(f"{self.path}: the store file is damaged: {problem}")
-            self._checked = True
+        if not self._checked:  # while our connection keeps writers out
+            self._check_blocks(reading=read_only is not False, con=con)
         con.execute("SET enable_progress_bar = false")  # DuckDB's bar would break --json
         try:
             yield con
@@ -170,6 +176,30 @@ class Store:
             raise
         finally:
             con.close()
+
+    def _check_blocks(self, *, reading: bool = False, con=None) -> None:
+        """Refuse a damaged file (``con`` closed then): a large one only before a write (a store
+        created or migrated, ``read_only=False``); reads leave it to DuckDB's block checks."""
+        problem = damaged(self.path, reading=reading)
+        if problem:
+            if con is not None:
+                con.close()
+            raise InputError(f"{self.path}: the store file is damaged: {problem}")
+        self._checked = not reading
+
+    @contextmanager
+    def session(self) -> Iterator[Store]:
+        """This store with one connection for every read inside (``connect`` gives it and
+        leaves it open): a command's reads open the file once."""
+        if self._held is not None:
+            yield self
+            return
+        with self.connect() as con:
+            self._held = (con, bool(self.read_only))
+            try:
+                yield self
+            finally:
+                self._held = None
 
     @contextmanager
     def transaction(self) -> Iterator[duckdb.DuckDBPyConnection]:
