@@ -20,7 +20,8 @@ from assay.errors import InputError
 from assay.metrics import LABEL_FREE, choice_matrix, label_free_values
 
 from ._schema import METRIC_COLUMNS
-from ._store import Store, _registered
+from ._store import Store
+from ._writes import _registered
 
 __all__ = ["add_label_free_metrics"]
 

@@ -39,7 +39,8 @@ from assay.errors import InputError, StoreMissing
 from ._battles import ASSAY_ID, MIGRATION_KEY, MIGRATION_VALUE, UPSERT, merged_battles
 from ._parquet import ParquetStore, parquet_location
 from ._schema import BATTLE_COLUMNS, METRIC_COLUMNS, MODEL_COLUMNS, RUN_COLUMNS, SAMPLE_COLUMNS
-from ._store import Store, _conform, _registered
+from ._store import Store
+from ._writes import _conform, _registered
 
 __all__ = ["merge_stores"]
 

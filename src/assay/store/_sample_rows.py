@@ -13,7 +13,8 @@ import pyarrow.compute as pc
 
 from ._sample_checks import FLOAT_COLUMNS, INT_COLUMNS, LIST_COLUMNS, METRIC_PREFIX
 from ._schema import SAMPLE_COLUMNS
-from ._store import Store, _json_or_none
+from ._store import Store
+from ._writes import _json_or_none
 
 KEY = ["run_id", "doc_id", "repeat"]
 _TYPES: dict[str, Any] = {

@@ -7,12 +7,10 @@ get in between batches. Opening retries while another process holds DuckDB's fil
 
 from __future__ import annotations
 
-import json
 import os
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import asdict, is_dataclass
 from pathlib import Path
 from typing import Any
 
@@ -24,13 +22,12 @@ from assay.core import style_json
 from assay.errors import InputError, StoreMissing
 
 from . import _file_checks
-from ._battles import UPSERT, migrate_battle_ids, next_vote_id, normalised
+from ._battles import migrate_battle_ids, next_vote_id, normalised
 from ._evidence import Evidence, read_evidence
 from ._file_checks import _FILE_FAULTS, _describe, _first_line, _is_lock_error, check_store_file
 from ._integrity import damaged
 from ._records import Battle, ModelInfo, RunInfo, SampleRecord
 from ._schema import (
-    BATTLE_COLUMNS,
     METRIC_COLUMNS,
     MODEL_COLUMNS,
     RUN_COLUMNS,
@@ -39,7 +36,7 @@ from ._schema import (
     ensure_schema,
     read_schema_version,
 )
-from ._tables import as_arrow
+from ._writes import _as_rows, _conform, _registered, insert_battles
 
 DEFAULT_STORE = "assay.duckdb"
 _LOCK_WAIT_S = 60.0
@@ -48,56 +45,6 @@ _LOCK_WAIT_S = 60.0
 def default_store_path() -> Path:
     """``$ASSAY_STORE`` if set, else ``./assay.duckdb``."""
     return Path(os.environ.get("ASSAY_STORE") or DEFAULT_STORE)
-
-
-def _json_or_none(value: Any) -> str | None:
-    if value is None or value is pd.NA or (isinstance(value, float) and np.isnan(value)):
-        return None
-    if isinstance(value, str):
-        return value
-    return json.dumps(value, sort_keys=True, default=str)
-
-
-#: Battle fields the upsert overwrites, and those it fills in only when missing.
-_UPDATED = ("prompt_id", "model_a", "model_b", "winner", "judge")
-_FILLED = ("time", "source", "extra")
-_REPLACED = ("style_a", "style_b")  # the upsert takes new style features over stored ones
-
-
-def _as_rows(items: Iterable[Any] | pd.DataFrame) -> pd.DataFrame:
-    if isinstance(items, pd.DataFrame):
-        return items.copy()
-    rows = [asdict(x) if is_dataclass(x) else dict(x) for x in items]
-    return pd.DataFrame(rows)
-
-
-def _conform(df: pd.DataFrame, columns: dict[str, str]) -> pd.DataFrame:
-    """Columns in table order; missing ones as NULL; ``extra``/``settings`` as JSON text."""
-    out = pd.DataFrame(index=df.index)
-    for name in columns:
-        if name in df.columns:
-            col = df[name]
-            if name in ("extra", "settings"):
-                col = col.map(_json_or_none)
-            out[name] = col
-        else:
-            out[name] = None
-    return out.reset_index(drop=True)
-
-
-@contextmanager
-def _registered(
-    con: duckdb.DuckDBPyConnection, frame: pd.DataFrame, columns: dict[str, str]
-) -> Iterator[tuple[str, Callable[[str], Any]]]:
-    """(a SELECT casting ``frame`` to the table's types, run(sql)): ``run`` sees ``frame`` (as
-    Arrow, :func:`as_arrow`; or an Arrow table as it is, its missing columns NULL) as
-    ``_frame``; a registered view would keep it until COMMIT."""
-    data = as_arrow(frame) if isinstance(frame, pd.DataFrame) else frame
-    rel = con.from_df(data) if isinstance(data, pd.DataFrame) else con.from_arrow(data)
-    has = set(data.columns) if isinstance(data, pd.DataFrame) else set(data.column_names)
-    given = {c: f'"{c}"' if c in has else "NULL" for c in columns}
-    casts = ", ".join(f'CAST({given[c]} AS {t.split()[0]}) AS "{c}"' for c, t in columns.items())
-    yield f"SELECT {casts} FROM _frame", lambda sql: rel.query("_frame", sql)
 
 
 class Store:
@@ -371,27 +318,8 @@ class Store:
     def _insert_battles(
         con: duckdb.DuckDBPyConnection, rows: pd.DataFrame, *, fresh: bool = False
     ) -> None:
-        """The upsert (:data:`UPSERT`) of ``rows`` (unique ids), in two statements: votes
-        stored already that it would change go through the upsert; new votes are a plain
-        insert (an anti-join: no conflict to check, three times less work for an arena file;
-        a re-import finds every vote stored and unchanged and writes nothing). ``fresh``: no
-        vote of ``rows`` is stored (the import began on a store without battles): one insert."""
-        names = ", ".join(f'n."{c}"' for c in BATTLE_COLUMNS)
-        changed = " OR ".join(
-            [f'n."{c}" IS DISTINCT FROM b."{c}"' for c in _UPDATED]
-            + [f'(b."{c}" IS NULL AND n."{c}" IS NOT NULL)' for c in _FILLED]
-            + [f'(n."{c}" IS NOT NULL AND n."{c}" IS DISTINCT FROM b."{c}")' for c in _REPLACED]
-        )
-        with _registered(con, _conform(rows, BATTLE_COLUMNS), BATTLE_COLUMNS) as (new, run):
-            if fresh:
-                run(f'INSERT INTO battles {new} ORDER BY "battle_id"')
-                return
-            stored = f"FROM ({new}) n JOIN battles b ON n.battle_id = b.battle_id"
-            run(UPSERT.format(rows=f"SELECT {names} {stored} WHERE {changed}"))
-            run(
-                f"INSERT INTO battles SELECT * FROM ({new}) n WHERE NOT EXISTS "
-                '(SELECT 1 FROM battles b WHERE b.battle_id = n.battle_id) ORDER BY "battle_id"'
-            )  # sorted: a faster index
+        """:func:`insert_battles` (kept here: the writers and the id migration call it)."""
+        insert_battles(con, rows, fresh=fresh)
 
     # -- reads -----------------------------------------------------------------------------
     @staticmethod
