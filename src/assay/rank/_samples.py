@@ -261,8 +261,31 @@ def _shared_pairs(mat: SampleMatrix) -> tuple[np.ndarray, np.ndarray]:
     return iu[shared], ju[shared]
 
 
+def _matrix(
+    scores: Any,
+    method: str,
+    metric: str | None,
+    metrics: MetricMap | None,
+    models: list[str] | None = None,
+) -> tuple[SampleMatrix, list[str]]:
+    """The matrix to rank and the tasks left out: from the loaded rows (a frame, or evidence
+    without ``matrices``), else read in DuckDB (``_sample_store.store_matrix``)."""
+    unit = method == "irt" and metric is None
+    if isinstance(scores, pd.DataFrame) or getattr(scores, "matrices", None) is None:
+        frame = scores if isinstance(scores, pd.DataFrame) else scores.scores
+        if models is not None:
+            frame = frame[np.isin(frame["model"].astype(str).to_numpy(), models)]
+        skipped: list[str] = []
+        if unit:
+            frame, skipped = _unit_interval_tasks(frame, metrics)
+        return sample_matrix(frame, metric, metrics), skipped
+    from ._sample_store import store_matrix  # (it imports this module)
+
+    return store_matrix(scores, metric, metrics, models, unit_interval=unit)
+
+
 def rank_samples(
-    scores: pd.DataFrame,
+    scores: pd.DataFrame | Any,
     *,
     method: str = "auto",
     metric: str | None = None,
@@ -271,8 +294,11 @@ def rank_samples(
     seed: int = 0,
     confidence: float = 0.95,
     l2: float = 1e-4,
+    models: list[str] | None = None,
 ) -> Ratings:
-    """Rank models from per-sample results (the store's tidy ``Store.evidence().scores`` frame).
+    """Rank models from per-sample results (the store's tidy ``Store.evidence().scores`` frame,
+    or the evidence itself: a store's is then read in DuckDB, the same numbers; ``models``: only
+    these).
 
     ``method``: ``auto`` (the default: ``irt`` or ``pl`` by the data's design,
     ``_design.choose_method``; ``info["chosen_by"]`` holds the evidence), ``pl`` (Plackett–Luce
@@ -289,10 +315,9 @@ def rank_samples(
         raise InputError(f"method {method!r}: use one of {', '.join(METHODS)}")
     if bootstrap < 0:
         raise InputError(f"bootstrap {bootstrap}: must be >= 0")
-    skipped: list[str] = []
-    if method == "irt" and metric is None:
-        scores, skipped = _unit_interval_tasks(scores, metrics)
-    mat = sample_matrix(scores, metric, metrics)
+    if metrics is None and not isinstance(scores, pd.DataFrame):
+        metrics = scores.metrics
+    mat, skipped = _matrix(scores, method, metric, metrics, models)
     chosen_by: dict[str, Any] = {}
     if method == "auto":
         method, chosen_by = choose_method(mat.values, _prior_groups(mat.tasks))
@@ -379,14 +404,17 @@ def sample_groups(
     """Connected groups of models: two models are linked when they share a sample (the same
     task, document and repeat), and groups are the connected components of those links,
     largest first (ties by first name). Models in different groups share no scale."""
-    mat = sample_matrix(scores, metric, metrics)
+    return _groups(sample_matrix(scores, metric, metrics))
+
+
+def _groups(mat: SampleMatrix) -> list[list[str]]:
     pi, pj = _shared_pairs(mat)
     groups = PairCounts(mat.models, pi, pj, np.ones((len(pi), 3))).components()
     return sorted((sorted(g) for g in groups), key=lambda g: (-len(g), g[0]))
 
 
 def rank_sample_groups(
-    scores: pd.DataFrame,
+    scores: pd.DataFrame | Any,
     *,
     metric: str | None = None,
     metrics: MetricMap | None = None,
@@ -394,11 +422,16 @@ def rank_sample_groups(
 ) -> tuple[list[Ratings], list[str]]:
     """:func:`rank_samples` on each connected group of models (:func:`sample_groups`) with at
     least two models, on that group's samples alone; and the models that share no sample with
-    any other (nothing to rank them against). One group gives exactly :func:`rank_samples`."""
-    groups = sample_groups(scores, metric, metrics)
-    model = scores["model"].astype(str).to_numpy()
+    any other (nothing to rank them against). One group gives exactly :func:`rank_samples`.
+    ``scores``: as :func:`rank_samples` (a store's evidence is read in DuckDB)."""
+    if metrics is None and not isinstance(scores, pd.DataFrame):
+        metrics = scores.metrics
+    groups = _groups(_matrix(scores, "", metric, metrics)[0])
+    every = sum(len(g) for g in groups)
     rated = [
-        rank_samples(scores[np.isin(model, g)], metric=metric, metrics=metrics, **options)
+        rank_samples(
+            scores, metric=metric, metrics=metrics, models=None if len(g) == every else g, **options
+        )
         for g in groups
         if len(g) > 1
     ]

@@ -37,9 +37,13 @@ def drilldown_data(
     *,
     max_docs: int = 300,
     model_order: list[str] | None = None,
+    counts: dict[str, tuple[int, int, list[str]]] | None = None,
 ) -> dict[str, Any]:
     """Per task with two models or more: models, and up to ``max_docs`` documents with each model's first answer and
-    its headline score (a corpus perplexity shows the document's own). Documents where the models disagree are kept first when capping."""
+    its headline score (a corpus perplexity shows the document's own). Documents where the models disagree are kept first when capping.
+    ``counts``: when ``samples`` hold only the documents to show (``assay.store.drill_docs``
+    picked them in SQL), per task its (documents, disputed documents, models): the tasks
+    not named there are left out."""
     out: dict[str, Any] = {}
     if samples.empty:
         return out
@@ -48,12 +52,16 @@ def drilldown_data(
     )
     for task, metric in headline.items():
         rows = first[first["task"] == task]
-        if rows["model"].nunique() < 2:  # side by side needs two models
+        if counts is not None and task not in counts:
+            continue
+        if counts is None and rows["model"].nunique() < 2:  # side by side needs two models
             continue
         score = _doc_score(rows, metric)
         rows = rows.assign(_score=score, _pred=_clip(rows["prediction"]))
         pred = rows.pivot(index="doc_id", columns="model", values="_pred")
         val = rows.pivot(index="doc_id", columns="model", values="_score")
+        if counts is not None:  # every model of the task, with answers shown or not
+            pred, val = (f.reindex(columns=counts[task][2]) for f in (pred, val))
         # A document is "disputed" when the models' scores (or answers) are not all equal.
         disputed = (val.nunique(axis=1) > 1) | (pred.nunique(axis=1) > 1)
         picked = np.lexsort((np.arange(len(pred)), ~disputed.to_numpy()))[:max_docs]
@@ -78,11 +86,12 @@ def drilldown_data(
             }
             for i, doc in enumerate(keep)
         ]
+        total, n_disputed = (counts or {}).get(str(task), (len(pred), int(disputed.sum())))[:2]
         out[str(task)] = {
             "metric": metric,
             "models": models,
             "docs": to_jsonable(docs),
-            "total_docs": int(len(pred)),
-            "disputed_docs": int(disputed.sum()),
+            "total_docs": int(total),
+            "disputed_docs": int(n_disputed),
         }
     return out

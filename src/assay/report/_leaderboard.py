@@ -9,6 +9,7 @@ import pandas as pd
 
 from assay import stats
 from assay.core import MetricMap, Settings, fixed, headline_metric, with_corpus_metrics
+from assay.store import Evidence
 
 from ._findings import chance_findings, pair_findings
 from ._panel import Panel, cell, fmt, fmt_p, level_text, new_panel
@@ -46,6 +47,27 @@ def compare_scores(
     keep = scores["metric"].to_numpy() == scores["task"].map(headline).to_numpy()
     comp = stats.compare(
         scores[keep], confidence=settings.confidence_level, correction="holm", metrics=metrics
+    )
+    return comp, headline
+
+
+def compare_evidence(
+    evidence: Evidence, settings: Settings | None = None
+) -> tuple[stats.Comparison, dict[str, str]]:
+    """:func:`compare_scores` of a store's evidence: with per-document ``matrices`` (see
+    ``assay.store.Evidence``) each task's headline metric comes from the metric names the
+    store lists and ``assay.stats.compare`` reads the matrices in DuckDB (the same numbers,
+    no rows loaded); otherwise from its rows."""
+    source = evidence.matrices
+    if source is None or evidence.empty:
+        return compare_scores(evidence.scores, settings, metrics=evidence.metrics)
+    settings = settings or Settings()
+    metrics = evidence.metrics
+    headline = {
+        str(t): headline_metric(names, metrics) for t, names in source.task_metric_names().items()
+    }
+    comp = stats.compare(
+        evidence, confidence=settings.confidence_level, correction="holm", metrics=metrics
     )
     return comp, headline
 
