@@ -47,6 +47,12 @@ from ._sequential_panel import sequential_panel
 from ._style_panel import style_panel
 from ._verdict import VerdictBlock, verdict_block
 
+#: Answers (tasks × models × documents) the side-by-side view embeds at most: a store of 200
+#: tasks × 50 models would otherwise put 3 million answers in the HTML; fewer documents per
+#: task then (never fewer than MIN_DRILL_DOCS).
+MAX_DRILL_ANSWERS = 250_000
+MIN_DRILL_DOCS = 20
+
 #: Findings shown before the "more findings" fold.
 TOP_FINDINGS = 6
 
@@ -384,9 +390,10 @@ def build_report(
         settings=settings,
         baseline=baseline,
     )
-    rows, shown = reads.drill_rows(headline, max_docs)
+    per_task = _drill_docs(max_docs, len(headline), len(reads.facts.models))
+    rows, shown = reads.drill_rows(headline, per_task)
     drill = drilldown_data(
-        rows, headline, max_docs=max_docs, model_order=_model_order(comp), counts=shown or None
+        rows, headline, max_docs=per_task, model_order=_model_order(comp), counts=shown or None
     )
     return ReportData(
         store_path=str(st.path),
@@ -409,6 +416,16 @@ def build_report(
         arena_options={"method": method, "anchor": anchor, "bootstrap": arena_bootstrap},
         verdict=block,
     )
+
+
+def _drill_docs(max_docs: int, tasks: int, models: int) -> int:
+    """Documents per task of the side-by-side view: ``max_docs``, fewer (at least
+    :data:`MIN_DRILL_DOCS`) when tasks × models × documents would pass
+    :data:`MAX_DRILL_ANSWERS`."""
+    cells = max(tasks * models, 1)
+    if max_docs * cells <= MAX_DRILL_ANSWERS:
+        return max_docs
+    return min(max_docs, max(MIN_DRILL_DOCS, MAX_DRILL_ANSWERS // cells))
 
 
 def _check_anchor(anchor: tuple[str, float] | None, battles: pd.DataFrame) -> None:
