@@ -332,7 +332,8 @@ def build_report(
     The arena ratings (``method`` bt / davidson / elo, ``anchor`` = (model, rating) pins its
     group's scale) use the resamples too, except elo with none chosen: 100 rounds, as
     ``assay rank battles``. ``scaling_bootstrap`` refits go to the scaling band; ``max_docs``
-    caps the documents per task embedded for the drill-down (disagreements first).
+    caps the documents per task embedded for the drill-down (disagreements first;
+    fewer when tasks × models × documents would pass :data:`MAX_DRILL_ANSWERS`).
     The report opens with the verdict (``assay.stats.verdict``): each pair of models that
     differ by one change, or with ``baseline`` every model against it, its table sorted
     regressions first and the flipped questions listed.
@@ -409,7 +410,7 @@ def build_report(
         },
         headline=headline,
         comparison=comp,
-        max_docs=max_docs,
+        max_docs=per_task,
         findings=findings,
         level=ctx.level,
         settings=settings,
