@@ -20,7 +20,7 @@ from typing import Any
 import pandas as pd
 
 from assay import stats
-from assay.core import MetricMap, metric_info
+from assay.core import MetricMap
 from assay.store import SCORE_FEATURES as FEATURES
 from assay.store import Evidence, ScoreFacts, Store, drill_docs, score_facts
 
@@ -142,14 +142,7 @@ class ReportReads:
             by_choices = {
                 str(k): float(v) for k, v in inverse.groupby("task")["inv"].mean().items()
             }
-        out = {}
-        for task, metric in headline.items():
-            fixed = metric_info(metric, metrics).chance
-            if fixed is not None:
-                out[task] = float(fixed)
-            elif metric.startswith("acc") and task in by_choices:
-                out[task] = by_choices[task]
-        return out
+        return stats.headline_chance(headline, pd.DataFrame(), metrics, levels=by_choices)
 
     def drill_rows(
         self, headline: dict[str, str], max_docs: int

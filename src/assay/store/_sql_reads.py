@@ -118,6 +118,16 @@ def score_facts(store, tasks: Sequence[str] | None = None) -> ScoreFacts:
     )
 
 
+def _want_table(con, wanted: dict[str, str]) -> None:
+    """Temp table ``_want`` (task, metric) of ``wanted``."""
+    tasks = sorted(wanted)
+    con.execute(
+        "CREATE OR REPLACE TEMP TABLE _want AS SELECT unnest(?::VARCHAR[]) AS task, "
+        "unnest(?::VARCHAR[]) AS metric",
+        [tasks, [wanted[t] for t in tasks]],
+    )
+
+
 def drill_docs(
     store, wanted: dict[str, str], max_docs: int
 ) -> dict[str, tuple[list[str], int, int, list[str]]]:
@@ -131,14 +141,9 @@ def drill_docs(
         "ELSE coalesce(s.prediction, '') END"
     )
     value = "CASE WHEN isnan(m.value) THEN NULL ELSE m.value END"
-    tasks = sorted(wanted)
     with store.connect() as con:
         con.execute("SET enable_progress_bar = false")
-        con.execute(
-            "CREATE OR REPLACE TEMP TABLE _want AS SELECT unnest(?::VARCHAR[]) AS task, "
-            "unnest(?::VARCHAR[]) AS metric",
-            [tasks, [wanted[t] for t in tasks]],
-        )
+        _want_table(con, wanted)
         con.execute(
             f"CREATE OR REPLACE TEMP TABLE _first AS SELECT s.task, s.model, s.doc_id, "
             f"{clipped} AS pred, {value} AS v FROM samples s JOIN _want w ON w.task = s.task "
@@ -199,16 +204,11 @@ def sample_cells(store, wanted: dict[str, str], models: Sequence[str] | None = N
     """The :class:`Cells` of each task's chosen metric (``wanted``: task -> metric), NULL and
     NaN values left out, repeats and runs averaged; models, tasks and (task, doc_id) numbered
     in sorted order. Only ``models`` when given."""
-    tasks = sorted(wanted)
     params: list = []
     keep = _task_filter(None if models is None else list(models), "r.model", params)
     with store.connect() as con:
         con.execute("SET enable_progress_bar = false")
-        con.execute(
-            "CREATE OR REPLACE TEMP TABLE _want AS SELECT unnest(?::VARCHAR[]) AS task, "
-            "unnest(?::VARCHAR[]) AS metric",
-            [tasks, [wanted[t] for t in tasks]],
-        )
+        _want_table(con, wanted)
         con.execute(
             "CREATE OR REPLACE TEMP TABLE _cells AS SELECT r.model, r.task, m.doc_id, avg(m.value) AS v, "
             "min(m.value) AS lo, max(m.value) AS hi FROM sample_metrics m JOIN runs r "
