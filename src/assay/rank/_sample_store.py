@@ -15,9 +15,21 @@ from assay.core import MetricMap, headline_metric, metric_info
 from assay.errors import InputError
 from assay.store import sample_cells, valid_metrics
 
-from ._samples import SampleMatrix
+__all__ = ["SampleMatrix", "store_matrix"]
 
-__all__ = ["store_matrix"]
+
+class SampleMatrix:
+    """Models × columns score matrix (NaN where a model has no result)."""
+
+    def __init__(self, values: np.ndarray, models: list[str], tasks: np.ndarray, metrics: dict):
+        self.values = values
+        self.models = models
+        self.tasks = tasks  # task of each column
+        self.metrics = metrics  # task -> metric used
+
+    @property
+    def present(self) -> np.ndarray:
+        return ~np.isnan(self.values)
 
 
 def _chosen(

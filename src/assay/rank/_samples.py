@@ -36,24 +36,11 @@ from ._fit import fit_pairs
 from ._pairwise import ELO_PER_LOGIT, _win_matrix
 from ._rasch import fit_rasch
 from ._ratings import Ratings, build_ratings
+from ._sample_store import SampleMatrix, store_matrix
 
 __all__ = ["SampleMatrix", "rank_samples", "sample_matrix"]
 
 METHODS = ("auto", "pl", "irt", "winrate", "mean")
-
-
-class SampleMatrix:
-    """Models × columns score matrix (NaN where a model has no result)."""
-
-    def __init__(self, values: np.ndarray, models: list[str], tasks: np.ndarray, metrics: dict):
-        self.values = values
-        self.models = models
-        self.tasks = tasks  # task of each column
-        self.metrics = metrics  # task -> metric used
-
-    @property
-    def present(self) -> np.ndarray:
-        return ~np.isnan(self.values)
 
 
 def sample_matrix(
@@ -279,8 +266,6 @@ def _matrix(
         if unit:
             frame, skipped = _unit_interval_tasks(frame, metrics)
         return sample_matrix(frame, metric, metrics), skipped
-    from ._sample_store import store_matrix  # (it imports this module)
-
     return store_matrix(scores, metric, metrics, models, unit_interval=unit)
 
 
