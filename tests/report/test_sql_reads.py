@@ -104,3 +104,26 @@ def test_the_default_jobs_store(variant_store_path, monkeypatch):
     options = {"max_docs": 30, "scaling_bootstrap": 0, "bootstrap": 20}
     sql, rows = _both(variant_store_path, monkeypatch, **options)
     _same(sql, rows)
+
+
+def test_disputed_documents_as_pandas_counts_them():
+    import pandas as pd
+
+    from assay.report._drilldown import _plain, _varies
+
+    values = pd.DataFrame(
+        {"a": [1.0, np.nan, 0.0, -0.0, np.nan], "b": [1.0, 2.0, 1.0, 0.0, np.nan]}
+    )
+    text = pd.DataFrame(
+        {"a": ["x", pd.NA, "y", "", pd.NA], "b": ["x", "z", pd.NA, "w", pd.NA]}, dtype="string"
+    )
+    for frame in (values, text):
+        assert list(_varies(frame)) == list(frame.nunique(axis=1) > 1)
+    assert _plain(values).tolist() == [
+        [1.0, 1.0],
+        [None, 2.0],
+        [0.0, 1.0],
+        [-0.0, 0.0],
+        [None, None],
+    ]
+    assert _plain(text).tolist() == [["x", "x"], [None, "z"], ["y", None], ["", "w"], [None, None]]

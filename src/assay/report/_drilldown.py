@@ -41,7 +41,8 @@ def _varies(frame: pd.DataFrame) -> np.ndarray:
         return np.zeros(len(frame), dtype=bool)
     with np.errstate(invalid="ignore"), warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)  # rows with nothing present
-        return np.nanmin(codes, axis=1) != np.nanmax(codes, axis=1)
+        low, high = np.nanmin(codes, axis=1), np.nanmax(codes, axis=1)
+    return ~np.isnan(low) & (low != high)
 
 
 def _plain(frame: pd.DataFrame) -> np.ndarray:
