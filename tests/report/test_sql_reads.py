@@ -127,3 +127,25 @@ def test_disputed_documents_as_pandas_counts_them():
         [None, None],
     ]
     assert _plain(text).tolist() == [["x", "x"], [None, "z"], ["y", None], ["", "w"], [None, None]]
+
+
+def test_the_drill_down_budget():
+    from assay.report._build import MAX_DRILL_ANSWERS, _drill_docs
+
+    assert MAX_DRILL_ANSWERS == 250_000
+    assert _drill_docs(300, 2, 5) == 300  # small stores: --max-docs as given
+    assert _drill_docs(300, 200, 50) == 25  # 200 tasks x 50 models: 250,000 answers
+    assert _drill_docs(300, 2000, 50) == 20  # never fewer than 20 documents a task
+    assert _drill_docs(10, 2000, 50) == 10
+
+
+def test_the_fragility_search_is_bounded(store_path, monkeypatch):
+    from assay.core import Settings
+    from assay.report import _panels
+    from assay.store import existing_store
+
+    battles = existing_store(store_path).battles()
+    monkeypatch.setattr(_panels, "MAX_FRAGILITY_VOTES", len(battles) - 1)
+    panel = _panels.arena_panel(battles, Settings(resamples=10))
+    assert "fragility" not in panel.results
+    assert any(f"not searched: {len(battles):,} votes" in str(item) for item in panel.items)
