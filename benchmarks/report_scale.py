@@ -101,7 +101,7 @@ def main() -> None:
             start = time.perf_counter()
             generate(path, args.models, args.tasks, args.docs)
             print(f"generated {n:,} samples in {time.perf_counter() - start:.1f} s: {path}")
-        _run(["store", "info", "--store", str(path)], here)  # the first open checks the file
+        _run(["store", "query", "SELECT 1", "--store", str(path)], here)  # first open: checked
         print(f"{'step':<44} {'wall s':>8} {'CPU s':>8} {'peak MB':>8}  {'target':<16} note")
         whole, query, raw = raw_query(path)
         note = f"query {query:.2f} s: {RAW_SQL[:48]}..."
