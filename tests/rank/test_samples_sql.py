@@ -103,3 +103,17 @@ def test_a_chosen_metric_and_a_model_subset(evidence):
     ppl = rank_samples(evidence, method="mean", metric="perplexity", bootstrap=0)
     assert ppl.table.iloc[0]["model"] == "m5"
     assert ppl.info["metrics"] == {"ppl": "perplexity"}
+
+
+def test_rasch_replicates_in_blocks_fit_as_together(monkeypatch):
+    from assay.rank import _rasch
+
+    rng = np.random.default_rng(0)
+    values = (rng.random((5, 60)) < 0.5).astype(float)
+    values[rng.random((5, 60)) < 0.3] = np.nan
+    weights = rng.multinomial(60, np.full(60, 1 / 60), size=6).astype(float)
+    together = _rasch.fit_rasch(values, weights, tol=1e-10)
+    monkeypatch.setattr(_rasch, "_MAX_CELLS", 2 * int(np.count_nonzero(~np.isnan(values))))
+    blocks = _rasch.fit_rasch(values, weights, tol=1e-10)  # three blocks of two replicates
+    np.testing.assert_allclose(blocks[0], together[0], atol=1e-8)
+    np.testing.assert_allclose(blocks[1], together[1], atol=1e-8)

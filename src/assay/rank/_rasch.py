@@ -53,22 +53,15 @@ def fit_rasch(
     cells = max(int(np.count_nonzero(~np.isnan(values))), 1)
     block = max(1, _MAX_CELLS // cells)
     if weights is None or len(weights) <= block:
-        return _fit(values, weights, groups=groups, max_iter=max_iter, tol=tol)
+        return _fit(values, weights, groups, max_iter, tol)
     fits = [
-        _fit(values, weights[i : i + block], groups=groups, max_iter=max_iter, tol=tol)
+        _fit(values, weights[i : i + block], groups, max_iter, tol)
         for i in range(0, len(weights), block)
     ]
     return np.concatenate([f[0] for f in fits]), np.concatenate([f[1] for f in fits])
 
 
-def _fit(
-    values: np.ndarray,
-    weights: np.ndarray | None = None,
-    *,
-    groups: np.ndarray | None = None,
-    max_iter: int = 500,
-    tol: float = 1e-6,
-) -> tuple[np.ndarray, np.ndarray]:
+def _fit(values, weights, groups, max_iter: int, tol: float) -> tuple[np.ndarray, np.ndarray]:
     """:func:`fit_rasch` of one block of replicates."""
     k, s = values.shape
     g_of = np.zeros(s, dtype=int) if groups is None else np.asarray(groups, dtype=int)
