@@ -149,3 +149,18 @@ def test_the_fragility_search_is_bounded(store_path, monkeypatch):
     panel = _panels.arena_panel(battles, Settings(resamples=10))
     assert "fragility" not in panel.results
     assert any(f"not searched: {len(battles):,} votes" in str(item) for item in panel.items)
+
+
+def test_the_fold_lists_at_most_max_findings(report_data):
+    from dataclasses import replace
+
+    from assay.report import render_report
+
+    assert len(report_data.findings) > report_data.top_findings + 2
+    html = render_report(replace(report_data, max_findings=2), max_docs=5)
+    fold = html[html.index('id="more-findings"') :]
+    fold = fold[: fold.index("</details>")]
+    assert "(the first 2 listed; every one is in the report's JSON)" in fold
+    assert fold.count("<li") == 2
+    full = render_report(report_data, max_docs=5)
+    assert "listed; every one" not in full

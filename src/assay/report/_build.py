@@ -53,8 +53,10 @@ from ._verdict import VerdictBlock, verdict_block
 MAX_DRILL_ANSWERS = 250_000
 MIN_DRILL_DOCS = 20
 
-#: Findings shown before the "more findings" fold.
+#: Findings shown before the "more findings" fold, and listed in it at most (a store of 200
+#: tasks x 50 models has 245,000 pairs, each a finding: 100 MB of HTML; the JSON keeps all).
 TOP_FINDINGS = 6
+MAX_LISTED_FINDINGS = 1000
 
 
 @dataclass
@@ -197,6 +199,7 @@ class ReportData:
     settings: Settings = field(default_factory=Settings)
     arena_options: dict[str, Any] = field(default_factory=dict)
     top_findings: int = TOP_FINDINGS
+    max_findings: int = MAX_LISTED_FINDINGS
     verdict: VerdictBlock | None = None
 
     @property
