@@ -208,6 +208,7 @@ def sample_cells(store, wanted: dict[str, str], models: Sequence[str] | None = N
     keep = _task_filter(None if models is None else list(models), "r.model", params)
     with store.connect() as con:
         con.execute("SET enable_progress_bar = false")
+        con.execute("SET preserve_insertion_order = false")
         _want_table(con, wanted)
         con.execute(
             "CREATE OR REPLACE TEMP TABLE _cells AS SELECT r.model, r.task, m.doc_id, avg(m.value) AS v, "
@@ -216,10 +217,23 @@ def sample_cells(store, wanted: dict[str, str], models: Sequence[str] | None = N
             f"WHERE m.value IS NOT NULL AND NOT isnan(m.value) AND {keep} GROUP BY ALL",
             params,
         )
+        # codes from small numbered tables joined on (hash joins, no sort of every cell)
+        con.execute(
+            "CREATE OR REPLACE TEMP TABLE _m AS SELECT model, (row_number() OVER (ORDER BY "
+            "model) - 1)::BIGINT AS mc FROM (SELECT DISTINCT model FROM _cells)"
+        )
+        con.execute(
+            "CREATE OR REPLACE TEMP TABLE _t AS SELECT task, (row_number() OVER (ORDER BY "
+            "task) - 1)::BIGINT AS tc FROM (SELECT DISTINCT task FROM _cells)"
+        )
+        con.execute(
+            "CREATE OR REPLACE TEMP TABLE _d AS SELECT task, doc_id, (row_number() OVER "
+            "(ORDER BY task, doc_id) - 1)::BIGINT AS dc FROM (SELECT DISTINCT task, doc_id "
+            "FROM _cells)"
+        )
         got = con.execute(
-            "SELECT dense_rank() OVER (ORDER BY model) - 1 AS mc, "
-            "dense_rank() OVER (ORDER BY task) - 1 AS tc, "
-            "dense_rank() OVER (ORDER BY task, doc_id) - 1 AS dc, v, lo, hi FROM _cells"
+            "SELECT m.mc, t.tc, d.dc, c.v, c.lo, c.hi FROM _cells c JOIN _m m USING (model) "
+            "JOIN _t t USING (task) JOIN _d d USING (task, doc_id)"
         ).fetchnumpy()
 
         def names(sql: str) -> list[str]:
@@ -228,11 +242,8 @@ def sample_cells(store, wanted: dict[str, str], models: Sequence[str] | None = N
         out = Cells(
             *(np.asarray(got[c], np.int64) for c in ("mc", "tc", "dc")),
             *(np.asarray(got[c], float) for c in ("v", "lo", "hi")),
-            models=names("SELECT DISTINCT model FROM _cells ORDER BY 1"),
-            tasks=names("SELECT DISTINCT task FROM _cells ORDER BY 1"),
-            docs=names(
-                "SELECT doc_id FROM (SELECT DISTINCT task, doc_id FROM _cells) "
-                "ORDER BY task, doc_id"
-            ),
+            models=names("SELECT model FROM _m ORDER BY mc"),
+            tasks=names("SELECT task FROM _t ORDER BY tc"),
+            docs=names("SELECT doc_id FROM _d ORDER BY dc"),
         )
     return out
