@@ -11,10 +11,12 @@ commands with another checkout's ``src`` too (e.g. main's, to print the before f
 same run; at 10^7 samples main's report takes tens of minutes).
 
 Targets: the report on 10^7 samples in under 60 s of wall time on a quiet machine and under
-2 GB; rank samples (--method pl, 100 bootstrap rounds) likewise. Figures measured before this
-change (main, 2026-12-06, under a load average of 9-17 on 2 cores), on 10^6 samples (20 models
-x 50 tasks x 1,000 documents): `assay report` 4 min 04 s wall, 88 s CPU, 1.22 GB peak;
-`assay rank samples` (auto = irt, 100 rounds) > 40 min, 3.8 GB peak.
+2 GB; rank samples (--method pl, 100 bootstrap rounds) likewise. Measured before this change
+(main, 2026-12-06, 2 shared cores at load average 9-25) on 10^6 samples (20 models x 50 tasks
+x 1,000 documents), in the same run as the figures after it (`--baseline-src`): `assay report`
+1,689 s wall, 103.9 CPU s, 1,195 MB (after: 17.4 CPU s, 549 MB); rank samples --method pl 10.4
+CPU s, 977 MB (after: 13.2 CPU s, 565 MB); --method mean 8.3 CPU s, 904 MB (after: 7.0, 563);
+the default (auto = irt, 100 rounds) ran 34 min 48 s and 4.7 GB without finishing.
 
     python benchmarks/report_scale.py [--models 50] [--tasks 200] [--docs 1000] [--dir /tmp/x]
         [--baseline-src /path/to/main/src] [--no-rank]
