@@ -273,7 +273,7 @@ def samples_cmd(
     ev = st.evidence()
     with console.status(f"ranking by {method} with {bootstrap} bootstrap rounds"):
         groups, alone = rank_sample_groups(
-            ev.scores,
+            ev,
             method=method,
             metric=metric,
             metrics=ev.metrics,

@@ -30,6 +30,11 @@ def _sums(index: np.ndarray, values: np.ndarray, size: int) -> np.ndarray:
     return np.bincount(flat, weights=values.ravel(), minlength=reps * size).reshape(reps, size)
 
 
+#: Replicates × observed cells fitted at once (each array of that size is 8 bytes a cell):
+#: more replicates are fitted in blocks, each block to its own convergence.
+_MAX_CELLS = 20_000_000
+
+
 def fit_rasch(
     values: np.ndarray,
     weights: np.ndarray | None = None,
@@ -42,7 +47,22 @@ def fit_rasch(
     missing cells; ``weights`` (B, S) are column multiplicities (bootstrap: a column drawn w
     times counts as w samples, each with its own difficulty), default one fit
     with unit weights. ``groups`` (S,) integer codes 0..G−1 give each column's prior group
-    (default one group: b ~ N(μ, τ²)). θ is centred to mean 0 per replicate."""
+    (default one group: b ~ N(μ, τ²)). θ is centred to mean 0 per replicate. Replicates are
+    fitted in blocks of at most :data:`_MAX_CELLS` replicate-cells (bounded memory; a
+    problem that fits in one block is fitted as one)."""
+    cells = max(int(np.count_nonzero(~np.isnan(values))), 1)
+    block = max(1, _MAX_CELLS // cells)
+    if weights is None or len(weights) <= block:
+        return _fit(values, weights, groups, max_iter, tol)
+    fits = [
+        _fit(values, weights[i : i + block], groups, max_iter, tol)
+        for i in range(0, len(weights), block)
+    ]
+    return np.concatenate([f[0] for f in fits]), np.concatenate([f[1] for f in fits])
+
+
+def _fit(values, weights, groups, max_iter: int, tol: float) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`fit_rasch` of one block of replicates."""
     k, s = values.shape
     g_of = np.zeros(s, dtype=int) if groups is None else np.asarray(groups, dtype=int)
     n_groups = int(g_of.max()) + 1 if s else 1

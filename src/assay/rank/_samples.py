@@ -36,24 +36,11 @@ from ._fit import fit_pairs
 from ._pairwise import ELO_PER_LOGIT, _win_matrix
 from ._rasch import fit_rasch
 from ._ratings import Ratings, build_ratings
+from ._sample_store import SampleMatrix, store_matrix
 
 __all__ = ["SampleMatrix", "rank_samples", "sample_matrix"]
 
 METHODS = ("auto", "pl", "irt", "winrate", "mean")
-
-
-class SampleMatrix:
-    """Models × columns score matrix (NaN where a model has no result)."""
-
-    def __init__(self, values: np.ndarray, models: list[str], tasks: np.ndarray, metrics: dict):
-        self.values = values
-        self.models = models
-        self.tasks = tasks  # task of each column
-        self.metrics = metrics  # task -> metric used
-
-    @property
-    def present(self) -> np.ndarray:
-        return ~np.isnan(self.values)
 
 
 def sample_matrix(
@@ -261,8 +248,29 @@ def _shared_pairs(mat: SampleMatrix) -> tuple[np.ndarray, np.ndarray]:
     return iu[shared], ju[shared]
 
 
+def _matrix(
+    scores: Any,
+    method: str,
+    metric: str | None,
+    metrics: MetricMap | None,
+    models: list[str] | None = None,
+) -> tuple[SampleMatrix, list[str]]:
+    """The matrix to rank and the tasks left out: from the loaded rows (a frame, or evidence
+    without ``matrices``), else read in DuckDB (``_sample_store.store_matrix``)."""
+    unit = method == "irt" and metric is None
+    if isinstance(scores, pd.DataFrame) or getattr(scores, "matrices", None) is None:
+        frame = scores if isinstance(scores, pd.DataFrame) else scores.scores
+        if models is not None:
+            frame = frame[np.isin(frame["model"].astype(str).to_numpy(), models)]
+        skipped: list[str] = []
+        if unit:
+            frame, skipped = _unit_interval_tasks(frame, metrics)
+        return sample_matrix(frame, metric, metrics), skipped
+    return store_matrix(scores, metric, metrics, models, unit_interval=unit)
+
+
 def rank_samples(
-    scores: pd.DataFrame,
+    scores: pd.DataFrame | Any,
     *,
     method: str = "auto",
     metric: str | None = None,
@@ -271,8 +279,11 @@ def rank_samples(
     seed: int = 0,
     confidence: float = 0.95,
     l2: float = 1e-4,
+    models: list[str] | None = None,
 ) -> Ratings:
-    """Rank models from per-sample results (the store's tidy ``Store.evidence().scores`` frame).
+    """Rank models from per-sample results (the store's tidy ``Store.evidence().scores`` frame,
+    or the evidence itself: a store's is then read in DuckDB, the same numbers; ``models``: only
+    these).
 
     ``method``: ``auto`` (the default: ``irt`` or ``pl`` by the data's design,
     ``_design.choose_method``; ``info["chosen_by"]`` holds the evidence), ``pl`` (Plackett–Luce
@@ -289,10 +300,9 @@ def rank_samples(
         raise InputError(f"method {method!r}: use one of {', '.join(METHODS)}")
     if bootstrap < 0:
         raise InputError(f"bootstrap {bootstrap}: must be >= 0")
-    skipped: list[str] = []
-    if method == "irt" and metric is None:
-        scores, skipped = _unit_interval_tasks(scores, metrics)
-    mat = sample_matrix(scores, metric, metrics)
+    if metrics is None and not isinstance(scores, pd.DataFrame):
+        metrics = scores.metrics
+    mat, skipped = _matrix(scores, method, metric, metrics, models)
     chosen_by: dict[str, Any] = {}
     if method == "auto":
         method, chosen_by = choose_method(mat.values, _prior_groups(mat.tasks))
@@ -379,14 +389,17 @@ def sample_groups(
     """Connected groups of models: two models are linked when they share a sample (the same
     task, document and repeat), and groups are the connected components of those links,
     largest first (ties by first name). Models in different groups share no scale."""
-    mat = sample_matrix(scores, metric, metrics)
+    return _groups(sample_matrix(scores, metric, metrics))
+
+
+def _groups(mat: SampleMatrix) -> list[list[str]]:
     pi, pj = _shared_pairs(mat)
     groups = PairCounts(mat.models, pi, pj, np.ones((len(pi), 3))).components()
     return sorted((sorted(g) for g in groups), key=lambda g: (-len(g), g[0]))
 
 
 def rank_sample_groups(
-    scores: pd.DataFrame,
+    scores: pd.DataFrame | Any,
     *,
     metric: str | None = None,
     metrics: MetricMap | None = None,
@@ -394,11 +407,16 @@ def rank_sample_groups(
 ) -> tuple[list[Ratings], list[str]]:
     """:func:`rank_samples` on each connected group of models (:func:`sample_groups`) with at
     least two models, on that group's samples alone; and the models that share no sample with
-    any other (nothing to rank them against). One group gives exactly :func:`rank_samples`."""
-    groups = sample_groups(scores, metric, metrics)
-    model = scores["model"].astype(str).to_numpy()
+    any other (nothing to rank them against). One group gives exactly :func:`rank_samples`.
+    ``scores``: as :func:`rank_samples` (a store's evidence is read in DuckDB)."""
+    if metrics is None and not isinstance(scores, pd.DataFrame):
+        metrics = scores.metrics
+    groups = _groups(_matrix(scores, "", metric, metrics)[0])
+    every = sum(len(g) for g in groups)
     rated = [
-        rank_samples(scores[np.isin(model, g)], metric=metric, metrics=metrics, **options)
+        rank_samples(
+            scores, metric=metric, metrics=metrics, models=None if len(g) == every else g, **options
+        )
         for g in groups
         if len(g) > 1
     ]

@@ -11,6 +11,7 @@ from typing import Any
 import pandas as pd
 
 from assay.core import MetricMap, Settings, metric_info
+from assay.store import ScoreFacts
 
 from ._panel import Panel, cell, fmt, new_panel
 
@@ -48,7 +49,7 @@ def _range(name: str, metrics: MetricMap | None) -> str:
 
 
 def about_panel(
-    scores: pd.DataFrame,
+    facts: ScoreFacts,
     runs: pd.DataFrame,
     models: pd.DataFrame,
     headline: dict[str, str],
@@ -59,12 +60,13 @@ def about_panel(
     """Tables: tasks (description, documents scored of the task's size, headline, chance),
     metrics (direction, range, definition), models (parent, size, spec) and runs (template,
     n-shot, seed, repeats, choice orderings, backend, dtype / quantization, documents);
-    ``metrics``: the store's metric definitions; ``settings`` the report's (its level)."""
+    ``metrics``: the store's metric definitions; ``settings`` the report's (its level);
+    ``facts``: the scores' aggregates (``assay.store.score_facts``)."""
     panel = new_panel("about", settings)
-    if scores.empty:
+    if facts.docs_by_task.empty:
         panel.note = "Nothing was run yet: `assay eval` evaluates the bundled model."
         return panel
-    docs = scores.groupby("task")["doc_id"].nunique()
+    docs = facts.docs_by_task
     rows = []
     for task in sorted(headline):
         about, size = _task_info(task)
@@ -87,7 +89,7 @@ def about_panel(
         rows,
         table_id="about-tasks",
     )
-    names = sorted(set(scores["metric"].astype(str)))
+    names = list(facts.metric_names)
     panel.table(
         ["metric", "better", "range", "definition"],
         [
@@ -101,8 +103,8 @@ def about_panel(
         ],
         table_id="about-metrics",
     )
-    _models_table(panel, models, set(scores["model"].astype(str)))
-    _runs_table(panel, runs, scores)
+    _models_table(panel, models, set(facts.models))
+    _runs_table(panel, runs, facts.docs_by_run)
     return panel
 
 
@@ -128,11 +130,12 @@ def _models_table(panel: Panel, models: pd.DataFrame, present: set[str]) -> None
     panel.table(["model", "parent", "parameters", "spec", "details"], rows, table_id="about-models")
 
 
-def _runs_table(panel: Panel, runs: pd.DataFrame, scores: pd.DataFrame) -> None:
-    runs = runs[runs["run_id"].isin(set(scores["run_id"]))] if "run_id" in scores else runs
+def _runs_table(panel: Panel, runs: pd.DataFrame, docs: pd.Series | None) -> None:
+    """``docs``: documents scored per run_id (None: the scores name no runs, all are shown)."""
+    runs = runs[runs["run_id"].isin(set(docs.index))] if docs is not None else runs
     if runs.empty:
         return
-    docs = scores.groupby("run_id")["doc_id"].nunique() if "run_id" in scores else pd.Series()
+    docs = pd.Series() if docs is None else docs
     rows = []
     for r in runs.sort_values(["model", "task", "template_id"], kind="stable").itertuples():
         settings = _json(r.settings)

@@ -31,22 +31,39 @@ from ._about import about_panel
 from ._drilldown import drilldown_data
 from ._findings import ranked
 from ._judge_panels import judge_panel
-from ._leaderboard import compare_scores, leaderboard_panel, pairs_panel, task_sentence, tasks_panel
+from ._leaderboard import (
+    compare_evidence,
+    leaderboard_panel,
+    pairs_panel,
+    task_sentence,
+    tasks_panel,
+)
 from ._panel import PANELS, Finding, Panel
 from ._panels import arena_panel, arena_sentence, flips_panel, position_bias_panel, variance_panel
+from ._reads import ReportReads
 from ._robust_panels import fairness_panel, robustness_panel
 from ._scaling import scaling_panel
 from ._sequential_panel import sequential_panel
 from ._style_panel import style_panel
 from ._verdict import VerdictBlock, verdict_block
 
-#: Findings shown before the "more findings" fold.
+#: Answers (tasks × models × documents) the side-by-side view embeds at most: a store of 200
+#: tasks × 50 models would otherwise put 3 million answers in the HTML; fewer documents per
+#: task then (never fewer than MIN_DRILL_DOCS).
+MAX_DRILL_ANSWERS = 250_000
+MIN_DRILL_DOCS = 20
+
+#: Findings shown before the "more findings" fold, and listed in it at most (a store of 200
+#: tasks x 50 models has 245,000 pairs, each a finding: 100 MB of HTML; the JSON keeps all).
 TOP_FINDINGS = 6
+MAX_LISTED_FINDINGS = 1000
 
 
 @dataclass
 class ReportContext:
-    """What every panel builder reads: the store's frames (read once), the comparison on
+    """What every panel builder reads: the store's reads (``reads``: aggregates in DuckDB, rows
+    only where a panel shows them; ``scores`` / ``samples`` every row, loaded once when asked
+    for), its small tables, the comparison on
     each task's headline metric, each task's chance level, the store's metric definitions
     (``metrics``, from ``Store.evidence()``), and the report's options: ``settings`` (the one
     confidence level of every interval and test, the resamples of every bootstrap and the
@@ -54,8 +71,7 @@ class ReportContext:
     ``scaling_bootstrap`` and the arena ``method`` and ``anchor``."""
 
     store: Store
-    scores: pd.DataFrame
-    samples: pd.DataFrame
+    reads: ReportReads
     models: pd.DataFrame
     runs: pd.DataFrame
     battles: pd.DataFrame
@@ -73,6 +89,14 @@ class ReportContext:
     def level(self) -> str:
         return self.settings.label
 
+    @property
+    def scores(self) -> pd.DataFrame:
+        return self.reads.scores
+
+    @property
+    def samples(self) -> pd.DataFrame:
+        return self.reads.samples
+
 
 PanelBuilder = Callable[[ReportContext], Panel | None]
 
@@ -81,7 +105,7 @@ def _scores_needed(build: Callable[[ReportContext], Panel]) -> PanelBuilder:
     """``build`` run only when the store has scores (else no panel at all)."""
 
     def wrapped(ctx: ReportContext) -> Panel | None:
-        return build(ctx) if not ctx.scores.empty else None
+        return build(ctx) if not ctx.reads.empty else None
 
     return wrapped
 
@@ -103,24 +127,38 @@ PANEL_BUILDERS: dict[str, PanelBuilder] = {
     "leaderboard": lambda c: leaderboard_panel(c.comparison, c.headline, c.chance, c.settings),
     "pairs": lambda c: pairs_panel(c.comparison, c.headline, c.settings),
     "sequential": lambda c: sequential_panel(c.runs, c.settings),
-    "flips": _scores_needed(lambda c: flips_panel(c.scores, c.models, c.headline, c.settings)),
-    "variance": _scores_needed(lambda c: variance_panel(c.scores, c.headline, c.settings)),
+    "flips": _scores_needed(
+        lambda c: flips_panel(c.reads.parent_scores(c.models), c.models, c.headline, c.settings)
+    ),
+    "variance": _scores_needed(
+        lambda c: variance_panel(c.reads.scores_for("varied"), c.headline, c.settings)
+    ),
     "tasks": lambda c: tasks_panel(c.comparison, c.headline, c.chance, c.settings),
-    "bias": _scores_needed(lambda c: position_bias_panel(c.samples, c.headline, c.settings)),
+    "bias": _scores_needed(
+        lambda c: position_bias_panel(c.reads.samples_for("positions"), c.headline, c.settings)
+    ),
     "robustness": _scores_needed(
-        lambda c: robustness_panel(c.scores, metrics=c.metrics, settings=c.settings)
+        lambda c: robustness_panel(
+            c.reads.scores_for("perturbed"), metrics=c.metrics, settings=c.settings
+        )
     ),
     "calibration": _scores_needed(
-        lambda c: helm.calibration_panel(c.samples, c.headline, c.settings)
+        lambda c: helm.calibration_panel(c.reads.samples_for("choices"), c.headline, c.settings)
     ),
-    "breakdown": _scores_needed(lambda c: helm.breakdown_panel(c.scores, c.headline, c.settings)),
+    "breakdown": _scores_needed(
+        lambda c: helm.breakdown_panel(c.reads.scores_for("difficulty"), c.headline, c.settings)
+    ),
     "reliability": _scores_needed(
-        lambda c: helm.reliability_panel(c.scores, c.headline, c.metrics, c.settings)
+        lambda c: helm.reliability_panel(
+            c.reads.scores_for("varied"), c.headline, c.metrics, c.settings
+        )
     ),
     "efficiency": _scores_needed(
-        lambda c: helm.efficiency_panel(c.samples, c.headline, c.settings)
+        lambda c: helm.efficiency_panel(c.reads.samples_for("latency"), c.headline, c.settings)
     ),
-    "fairness": _scores_needed(lambda c: fairness_panel(c.scores, settings=c.settings)),
+    "fairness": _scores_needed(
+        lambda c: fairness_panel(c.reads.scores_for("probes"), settings=c.settings)
+    ),
     "arena": lambda c: arena_panel(
         c.battles, c.settings, method=c.method, anchor=c.anchor, bootstrap=c.arena_bootstrap
     ),
@@ -131,7 +169,7 @@ PANEL_BUILDERS: dict[str, PanelBuilder] = {
     "scaling": _scores_needed(_scaling),
     "about": _scores_needed(
         lambda c: about_panel(
-            c.scores, c.runs, c.models, c.headline, c.chance, c.metrics, c.settings
+            c.reads.facts, c.runs, c.models, c.headline, c.chance, c.metrics, c.settings
         )
     ),
 }
@@ -161,6 +199,7 @@ class ReportData:
     settings: Settings = field(default_factory=Settings)
     arena_options: dict[str, Any] = field(default_factory=dict)
     top_findings: int = TOP_FINDINGS
+    max_findings: int = MAX_LISTED_FINDINGS
     verdict: VerdictBlock | None = None
 
     @property
@@ -208,8 +247,7 @@ class ReportData:
         block = verdict_block(
             self.comparison,
             self.headline,
-            scores=store.evidence(task=tasks).scores,
-            samples=store.samples(task=tasks),
+            reads=ReportReads(store, store.evidence(task=tasks), tasks),
             models=store.models(),
             runs=store.runs(),
             baseline=baseline,
@@ -297,7 +335,8 @@ def build_report(
     The arena ratings (``method`` bt / davidson / elo, ``anchor`` = (model, rating) pins its
     group's scale) use the resamples too, except elo with none chosen: 100 rounds, as
     ``assay rank battles``. ``scaling_bootstrap`` refits go to the scaling band; ``max_docs``
-    caps the documents per task embedded for the drill-down (disagreements first).
+    caps the documents per task embedded for the drill-down (disagreements first;
+    fewer when tasks × models × documents would pass :data:`MAX_DRILL_ANSWERS`).
     The report opens with the verdict (``assay.stats.verdict``): each pair of models that
     differ by one change, or with ``baseline`` every model against it, its table sorted
     regressions first and the flipped questions listed.
@@ -310,20 +349,19 @@ def build_report(
     arena_bootstrap = settings.resamples if chosen or method != "elo" else ELO_BOOTSTRAP
     st = store if isinstance(store, Store) else existing_store(store)
     evidence = st.evidence(task=tasks)
-    scores, metrics = evidence.scores, evidence.metrics
-    samples = st.samples(task=tasks)
-    comp, headline = compare_scores(scores, settings, metrics=metrics)
+    metrics = evidence.metrics
+    reads = ReportReads(st, evidence, tasks)
+    comp, headline = compare_evidence(evidence, settings)
     ctx = ReportContext(
         store=st,
-        scores=scores,
-        samples=samples,
+        reads=reads,
         models=st.models(),
         runs=st.runs(),
         battles=st.battles(),
         comparison=comp,
         headline=headline,
         metrics=metrics,
-        chance=stats.headline_chance(headline, samples, metrics),
+        chance=reads.chance(headline, metrics),
         settings=settings,
         arena_bootstrap=arena_bootstrap,
         scaling_bootstrap=scaling_bootstrap,
@@ -350,14 +388,17 @@ def build_report(
     block = verdict_block(
         comp,
         headline,
-        scores=scores,
-        samples=samples,
+        reads=reads,
         models=ctx.models,
         runs=ctx.runs,
         settings=settings,
         baseline=baseline,
     )
-    drill = drilldown_data(samples, headline, max_docs=max_docs, model_order=_model_order(comp))
+    per_task = _drill_docs(max_docs, len(headline), len(reads.facts.models))
+    rows, shown = reads.drill_rows(headline, per_task)
+    drill = drilldown_data(
+        rows, headline, max_docs=per_task, model_order=_model_order(comp), counts=shown or None
+    )
     return ReportData(
         store_path=str(st.path),
         generated_at=dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
@@ -365,20 +406,30 @@ def build_report(
         panels=panels,
         drilldown={t: d for t, d in drill.items() if len(d["models"]) >= 2},
         counts={
-            "models": int(scores["model"].nunique()) if len(scores) else 0,
+            "models": len(reads.facts.models),
             "tasks": len(headline),
-            "samples": len(samples),
+            "samples": reads.facts.n_samples,
             "battles": len(ctx.battles),
         },
         headline=headline,
         comparison=comp,
-        max_docs=max_docs,
+        max_docs=per_task,
         findings=findings,
         level=ctx.level,
         settings=settings,
         arena_options={"method": method, "anchor": anchor, "bootstrap": arena_bootstrap},
         verdict=block,
     )
+
+
+def _drill_docs(max_docs: int, tasks: int, models: int) -> int:
+    """Documents per task of the side-by-side view: ``max_docs``, fewer (at least
+    :data:`MIN_DRILL_DOCS`) when tasks × models × documents would pass
+    :data:`MAX_DRILL_ANSWERS`."""
+    cells = max(tasks * models, 1)
+    if max_docs * cells <= MAX_DRILL_ANSWERS:
+        return max_docs
+    return min(max_docs, max(MIN_DRILL_DOCS, MAX_DRILL_ANSWERS // cells))
 
 
 def _check_anchor(anchor: tuple[str, float] | None, battles: pd.DataFrame) -> None:
@@ -397,14 +448,14 @@ def _check_anchor(anchor: tuple[str, float] | None, battles: pd.DataFrame) -> No
 def _summary(ctx: ReportContext, panels: dict[str, Panel]) -> list[str]:
     """One sentence per task (largest first), a forecast after the first; with votes but no
     scores, the arena's leader."""
-    if ctx.scores.empty:
+    if ctx.reads.empty:
         if not ctx.battles.empty:
             return [arena_sentence(panels["arena"].results.get("ratings"))]
         return [
             "The store has no scored samples yet: run `assay eval` or `assay import`, then "
             "`assay report` again."
         ]
-    by_size = ctx.scores.groupby("task")["doc_id"].nunique().sort_values(ascending=False)
+    by_size = ctx.reads.facts.docs_by_task.sort_values(ascending=False)
     summary = [
         task_sentence(ctx.comparison, str(t), ctx.headline[str(t)], chance=ctx.chance.get(str(t)))
         for t in by_size.index

@@ -9,10 +9,16 @@ import pandas as pd
 
 from assay import stats
 from assay.core import MetricMap, Settings, fixed, headline_metric, with_corpus_metrics
+from assay.store import Evidence
 
 from ._findings import chance_findings, pair_findings
 from ._panel import Panel, cell, fmt, fmt_p, level_text, new_panel
 from ._plots import interval_plot
+
+#: Tasks with an interval plot (tasks panel) and with a pairwise table (pairs panel): the first
+#: ones by name; a store of hundreds of tasks would otherwise spend minutes drawing them.
+MAX_TASK_PLOTS = 20
+MAX_PAIR_TABLES = 20
 
 #: How the report compares models (shown in the leaderboard and by ``assay serve``).
 COMPARE_METHOD = "assay.stats.compare (paired tests, Holm-corrected)"
@@ -50,26 +56,63 @@ def compare_scores(
     return comp, headline
 
 
+def compare_evidence(
+    evidence: Evidence, settings: Settings | None = None
+) -> tuple[stats.Comparison, dict[str, str]]:
+    """:func:`compare_scores` of a store's evidence: with per-document ``matrices`` (see
+    ``assay.store.Evidence``) each task's headline metric comes from the metric names the
+    store lists and ``assay.stats.compare`` reads the matrices in DuckDB (the same numbers,
+    no rows loaded); otherwise from its rows."""
+    source = evidence.matrices
+    if source is None or evidence.empty:
+        return compare_scores(evidence.scores, settings, metrics=evidence.metrics)
+    settings = settings or Settings()
+    metrics = evidence.metrics
+    headline = {
+        str(t): headline_metric(names, metrics) for t, names in source.task_metric_names().items()
+    }
+    comp = stats.compare(
+        evidence, confidence=settings.confidence_level, correction="holm", metrics=metrics
+    )
+    return comp, headline
+
+
 def _ranked(comp: stats.Comparison, task: str, metric: str) -> pd.DataFrame:
     rows = comp.scores[(comp.scores["task"] == task) & (comp.scores["metric"] == metric)]
     return rows.sort_values("mean", ascending=comp.metric(metric).lower_is_better, kind="stable")
+
+
+def _pair_index(rows: pd.DataFrame) -> dict[tuple[str, str], dict[str, Any]]:
+    """The pair rows of one task and metric by (model_a, model_b) (the first of each)."""
+    out: dict[tuple[str, str], dict[str, Any]] = {}
+    for a, b, row in zip(rows["model_a"], rows["model_b"], rows.to_dict("records"), strict=True):
+        out.setdefault((str(a), str(b)), row)
+    return out
+
+
+def _oriented(index: dict[tuple[str, str], dict[str, Any]], a: str, b: str) -> dict | None:
+    """The pair row for a vs b in ``index`` with the difference oriented as a − b."""
+    row, sign = index.get((a, b)), 1.0
+    if row is None:
+        row, sign = index.get((b, a)), -1.0
+    if row is None:
+        return None
+    row = dict(row)
+    lo, hi = sign * row["ci_low"], sign * row["ci_high"]
+    row.update(diff=sign * row["diff"], ci_low=min(lo, hi), ci_high=max(lo, hi))
+    return row
+
+
+def _task_pairs(comp: stats.Comparison, task: str, metric: str) -> pd.DataFrame:
+    p = comp.pairs
+    return p[(p["task"] == task) & (p["metric"] == metric)]
 
 
 def _pair(comp: stats.Comparison, task: str, metric: str, a: str, b: str) -> dict[str, Any] | None:
     """The pair row for a vs b with the difference oriented as a − b."""
     if comp.pairs.empty:
         return None
-    p = comp.pairs[(comp.pairs["task"] == task) & (comp.pairs["metric"] == metric)]
-    hit = p[(p["model_a"] == a) & (p["model_b"] == b)]
-    sign = 1.0
-    if hit.empty:
-        hit, sign = p[(p["model_a"] == b) & (p["model_b"] == a)], -1.0
-    if hit.empty:
-        return None
-    row = hit.iloc[0].to_dict()
-    lo, hi = sign * row["ci_low"], sign * row["ci_high"]
-    row.update(diff=sign * row["diff"], ci_low=min(lo, hi), ci_high=max(lo, hi))
-    return row
+    return _oriented(_pair_index(_task_pairs(comp, task, metric)), a, b)
 
 
 def _groups(comp: stats.Comparison, task: str, metric: str) -> dict[str, str]:
@@ -210,16 +253,23 @@ def pairs_panel(
             else "No scores yet."
         )
         return panel
-    for task, metric in headline.items():
+    by_task = dict(iter(comp.pairs.groupby(["task", "metric"], sort=False)))
+    if len(headline) > MAX_PAIR_TABLES:
+        panel.text(
+            f"Tables of the first {MAX_PAIR_TABLES} of {len(headline):,} tasks (by name); every "
+            "pair of every task is in the report's JSON and in `assay compare --json`."
+        )
+    for task, metric in list(headline.items())[:MAX_PAIR_TABLES]:
         models = list(_ranked(comp, task, metric)["model"].astype(str))
         if len(models) < 2:
             continue
         lower = comp.metric(metric).lower_is_better
+        index = _pair_index(by_task.get((task, metric), comp.pairs.iloc[:0]))
         rows = []
         for a in models:
             row = [cell(a, cls="model")]
             for b in models:
-                pair = None if a == b else _pair(comp, task, metric, a, b)
+                pair = None if a == b else _oriented(index, a, b)
                 if pair is None:
                     row.append(cell("·", cls="diag"))
                     continue
@@ -287,7 +337,13 @@ def tasks_panel(
             rows,
             table_id="breakdown",
         )
-    for task, metric in headline.items():
+    plotted = list(headline.items())[:MAX_TASK_PLOTS]
+    if len(headline) > MAX_TASK_PLOTS:
+        panel.text(
+            f"Interval plots of the first {MAX_TASK_PLOTS} of {len(headline):,} tasks (by name); "
+            "the table above holds every task."
+        )
+    for task, metric in plotted:
         ranked = _ranked(comp, task, metric)
         if ranked.empty:
             continue

@@ -14,6 +14,10 @@ from ._findings import arena_findings, bias_finding, flip_finding, variance_find
 from ._panel import Panel, cell, fmt, fmt_p, new_panel
 from ._plots import interval_plot
 
+#: Votes up to which the arena panel searches the fewest votes that change the leader (the
+#: search refits the ratings up to ~100 times; `assay rank battles --fragility` has no limit).
+MAX_FRAGILITY_VOTES = 200_000
+
 HIDDEN_VARIANCE_COLUMNS = ["task", "metric", "mean", "sd_levels"]
 """Columns of a variance table the per-task panel leaves out (its caption names the task)."""
 
@@ -341,6 +345,12 @@ def _fragility_line(panel: Panel, battles: pd.DataFrame, ratings: rank.Ratings) 
     group = set(ratings.models)
     mine = battles[battles["model_a"].astype(str).str.strip().isin(group)]
     if len(group) < 2 or mine.empty:
+        return
+    if len(mine) > MAX_FRAGILITY_VOTES:  # each refit costs a pass over the votes
+        panel.text(
+            f"How fragile the leader is was not searched: {len(mine):,} votes is more than the "
+            f"report's limit of {MAX_FRAGILITY_VOTES:,}; run `assay rank battles --fragility`."
+        )
         return
     ids = mine["battle_id"].to_numpy() if "battle_id" in mine.columns else None
     try:

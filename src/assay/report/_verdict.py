@@ -14,6 +14,7 @@ from assay.core import Settings, fixed, to_jsonable
 
 from ._drilldown import _clip
 from ._panel import cell, fmt, fmt_p
+from ._reads import ReportReads
 
 #: Flipped questions listed per model and task (negative flips first).
 MAX_FLIPPED = 40
@@ -92,29 +93,31 @@ def _answers(samples: pd.DataFrame, task: str, metric: str) -> pd.DataFrame:
 
 
 def _flipped(
-    v: stats.Verdict, scores: pd.DataFrame, samples: pd.DataFrame, headline: dict[str, str]
+    v: stats.Verdict, reads: ReportReads, headline: dict[str, str]
 ) -> list[dict[str, Any]]:
     """Each model's flipped questions against the baseline, per task on its headline metric
     (``assay.stats.flips``: right = score averaged over repeats above 0.5; 0/1 metrics only),
     baseline-right-model-wrong first, at most :data:`MAX_FLIPPED` of each kind per model and
-    task, with every repeat's answer of both."""
-    if v.baseline is None or samples.empty:
+    task, with every repeat's answer of both; ``reads`` read only the pair's scores and the
+    listed questions' answers of a large store."""
+    if v.baseline is None or reads.facts.n_samples == 0:
         return []
     out = []
     for pair in v.pairs:
+        scores = None
         for task in pair.rows["task"]:
             metric = headline.get(str(task))
-            values = scores.loc[
-                (scores["task"] == task) & (scores["metric"] == metric), "value"
-            ].dropna()
-            if metric is None or values.empty or not values.isin([0.0, 1.0]).all():
+            if metric is None or not reads.binary(str(task), metric):
                 continue
+            if scores is None:
+                scores = reads.model_scores([pair.baseline, pair.model])
             res = stats.flips(scores, pair.baseline, pair.model, task=str(task), metric=metric)
             flipped = res.flipped.sort_values(["kind", "doc_id"], kind="stable")
             flipped = flipped.groupby("kind", sort=False).head(MAX_FLIPPED)
             if flipped.empty:
                 continue
-            answers = _answers(samples, str(task), metric)
+            rows = reads.answers([pair.baseline, pair.model], str(task), list(flipped["doc_id"]))
+            answers = _answers(rows, str(task), metric)
             base = answers.reindex(pd.MultiIndex.from_product([[pair.baseline], flipped["doc_id"]]))
             new = answers.reindex(pd.MultiIndex.from_product([[pair.model], flipped["doc_id"]]))
             prompt = base["prompt"].fillna(new["prompt"].set_axis(base.index))
@@ -145,8 +148,7 @@ def verdict_block(
     comparison: stats.Comparison,
     headline: dict[str, str],
     *,
-    scores: pd.DataFrame,
-    samples: pd.DataFrame,
+    reads: ReportReads,
     models: pd.DataFrame,
     runs: pd.DataFrame,
     settings: Settings | None = None,
@@ -158,4 +160,4 @@ def verdict_block(
     del settings  # the level is the comparison's
     v = stats.verdict(comparison, models=models, runs=runs, baseline=baseline)
     columns, rows = _cells(v)
-    return VerdictBlock(v, columns, rows, _flipped(v, scores, samples, headline))
+    return VerdictBlock(v, columns, rows, _flipped(v, reads, headline))

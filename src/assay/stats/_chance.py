@@ -34,12 +34,17 @@ def chance_levels(samples: pd.DataFrame) -> dict[str, float]:
 
 
 def headline_chance(
-    headline: dict[str, str], samples: pd.DataFrame, metrics: MetricMap | None = None
+    headline: dict[str, str],
+    samples: pd.DataFrame,
+    metrics: MetricMap | None = None,
+    *,
+    levels: dict[str, float] | None = None,
 ) -> dict[str, float]:
     """Per task, its headline metric's score of guessing: the registry's fixed chance
     (``metric_info(m, metrics).chance``, ``metrics`` the store's definitions), else for an accuracy (``acc*``) of a multiple-choice task
-    :func:`chance_levels`. Tasks with neither are left out."""
-    by_choices = chance_levels(samples)
+    :func:`chance_levels` (of ``samples``, or ``levels`` when given: the same computed
+    elsewhere, e.g. in SQL). Tasks with neither are left out."""
+    by_choices = chance_levels(samples) if levels is None else levels
     out = {}
     for task, metric in headline.items():
         fixed = metric_info(metric, metrics).chance

@@ -19,19 +19,24 @@ from ._records import WINNERS, Battle, ModelInfo, RunInfo, SampleRecord, make_ru
 from ._sample_import import import_samples
 from ._schema import SCHEMA_VERSION
 from ._sources import import_path, scratch_store
+from ._sql_reads import FEATURES as SCORE_FEATURES
+from ._sql_reads import Cells, ScoreFacts, drill_docs, sample_cells, score_facts, valid_metrics
 from ._store import Store, default_store_path
 from ._tables import read_table
 
 __all__ = [
     "add_label_free_metrics",
     "SCHEMA_VERSION",
+    "SCORE_FEATURES",
     "WINNERS",
     "Battle",
+    "Cells",
     "Evidence",
     "ImportSummary",
     "ModelInfo",
     "ParquetStore",
     "RunInfo",
+    "ScoreFacts",
     "SampleRecord",
     "Store",
     "BattleWriter",
@@ -40,6 +45,7 @@ __all__ = [
     "battle_id",
     "battle_ids",
     "default_store_path",
+    "drill_docs",
     "existing_store",
     "export_lm_eval",
     "export_samples",
@@ -57,7 +63,10 @@ __all__ = [
     "read_lm_eval",
     "read_model_meta",
     "read_table",
+    "sample_cells",
+    "score_facts",
     "scratch_store",
     "set_model_meta",
     "stable_hash",
+    "valid_metrics",
 ]

@@ -342,10 +342,23 @@ class Store:
         run_id: str | Sequence[str] | None = None,
         *,
         with_metrics: bool = True,
+        doc_id: Sequence[str] | None = None,
+        docs: Sequence[tuple[str, str]] | None = None,
     ) -> pd.DataFrame:
-        """Per-sample rows; with ``with_metrics`` one ``metric.<name>`` column per metric."""
-        where, params = self._where(model=model, task=task, run_id=run_id)
+        """Per-sample rows; with ``with_metrics`` one ``metric.<name>`` column per metric.
+        ``doc_id`` / ``docs``: only these documents / (task, doc_id) pairs."""
+        where, params = self._where(model=model, task=task, run_id=run_id, doc_id=doc_id)
         with self.connect() as con:
+            if docs is not None:
+                con.execute(
+                    "CREATE TEMP TABLE _docs AS SELECT unnest(?::VARCHAR[]) AS task, "
+                    "unnest(?::VARCHAR[]) AS doc_id",
+                    [[t for t, _ in docs], [d for _, d in docs]],
+                )
+                where += (" AND " if where else " WHERE ") + (
+                    "EXISTS (SELECT 1 FROM _docs d WHERE d.task = samples.task "
+                    "AND d.doc_id = samples.doc_id)"
+                )
             df = con.execute(
                 f'SELECT * FROM samples{where} ORDER BY model, task, run_id, doc_id, "repeat"',
                 params,

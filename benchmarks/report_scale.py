@@ -1,0 +1,136 @@
+"""`assay report` and `assay rank samples` on a large store (10^7 scored samples by default:
+50 models x 200 tasks x 1,000 documents), each a fresh process, beside a raw DuckDB query doing
+the per-(model, task) aggregation in the same run, with the targets.
+
+The store is generated in SQL by ``store_scale.generate`` (one 0/1 metric, every model on every
+document). Printed per step: wall seconds, CPU seconds (user + system of the process and its
+threads: on a shared machine the wall time grows with the load, printed before and after),
+peak RSS (VmHWM) and the target. The report's leaderboard must give, per (model, task), the n
+and mean the raw SQL aggregate gives (checked and printed). ``--baseline-src DIR`` runs the same
+commands with another checkout's ``src`` too (e.g. main's, to print the before figures in the
+same run; main's report was not run at 10^7: it took 104 CPU s at 10^6).
+
+Targets: the report on 10^7 samples in under 60 s of wall time on a quiet machine and under
+2 GB; rank samples (--method pl, 100 bootstrap rounds) likewise. Measured before this change
+(main, 2026-12-06, 2 shared cores at load average 9-25) on 10^6 samples (20 models x 50 tasks
+x 1,000 documents), in the same run as the figures after it (`--baseline-src`): `assay report`
+1,689 s wall, 103.9 CPU s, 1,195 MB (after: 17.4 CPU s, 549 MB); rank samples --method pl 10.4
+CPU s, 977 MB (after: 13.2 CPU s, 565 MB); --method mean 8.3 CPU s, 904 MB (after: 7.0, 563);
+the default (auto = irt, 100 rounds) ran 34 min 48 s and 4.7 GB without finishing.
+
+    python benchmarks/report_scale.py [--models 50] [--tasks 200] [--docs 1000] [--dir /tmp/x]
+        [--baseline-src /path/to/main/src] [--no-rank]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from store_scale import _LAUNCH, RAW_SQL, _children_cpu, generate, raw_query  # noqa: E402
+
+REPORT_SECONDS, REPORT_MB = 60.0, 2048.0
+RANK_SECONDS, RANK_MB = 60.0, 2048.0
+
+
+def _run(args: list[str], src: Path, out: Path | None = None) -> tuple[float, float, float]:
+    """(seconds, peak MB, CPU seconds) of ``assay ARGS`` in a fresh process with ``src`` first
+    on PYTHONPATH (stdout to ``out``)."""
+    import subprocess
+
+    env = {**os.environ, "PYTHONPATH": str(src)}
+    start, cpu = time.perf_counter(), _children_cpu()
+    with open(out or os.devnull, "w") as sink:
+        done = subprocess.run(
+            [sys.executable, "-c", _LAUNCH, *args],
+            stdout=sink,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=env,
+        )
+    seconds, cpu = time.perf_counter() - start, _children_cpu() - cpu
+    if done.returncode != 0:
+        raise SystemExit(f"assay {' '.join(args)} failed: {done.stderr.strip()[-600:]}")
+    peak = [ln for ln in done.stderr.splitlines() if ln.startswith("maxrss")]
+    return seconds, int(peak[-1].split()[1]) / 1024 if peak else float("nan"), cpu
+
+
+def _line(step: str, seconds: float, cpu: float, peak: float, target: str, note: str = "") -> None:
+    print(f"{step:<44} {seconds:8.2f} {cpu:8.2f} {peak:8.0f}  {target:<16} {note}")
+
+
+def _leaderboard(path: Path) -> dict[tuple[str, str], tuple[int, float]]:
+    data = json.loads(path.read_text())
+    panel = next(p for p in data["panels"] if p["key"] == "leaderboard")
+    rows = panel["data"]["scores"] if "data" in panel else panel["results"]["scores"]
+    return {(r["model"], r["task"]): (int(r["n"]), float(r["mean"])) for r in rows}
+
+
+def _same(got: dict, want: dict) -> str:
+    if set(got) != set(want):
+        return f"DIFFERENT cells ({len(got)} vs {len(want)})"
+    worst = max(abs(got[k][1] - want[k][1]) for k in want)
+    n_ok = all(got[k][0] == want[k][0] for k in want)
+    ok = n_ok and worst < 1e-12
+    return f"{'equal' if ok else 'DIFFERENT'} to SQL ({len(want):,} cells, max |Δmean| {worst:.1e})"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--models", type=int, default=50)
+    parser.add_argument("--tasks", type=int, default=200)
+    parser.add_argument("--docs", type=int, default=1000)
+    parser.add_argument("--dir", type=Path, help="keep the store here (default: a temp folder)")
+    parser.add_argument("--baseline-src", type=Path, help="also run with this checkout's src")
+    parser.add_argument("--rank-bootstrap", type=int, default=100)
+    parser.add_argument("--no-rank", action="store_true", help="time the report only")
+    args = parser.parse_args()
+
+    here = Path(__file__).resolve().parents[1] / "src"
+    folder = args.dir or Path(tempfile.mkdtemp(prefix="assay-report-scale-"))
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / "scale.duckdb"
+    n = args.models * args.tasks * args.docs
+    print(f"load average before: {os.getloadavg()[0]:.2f}")
+    try:
+        if not path.exists():
+            start = time.perf_counter()
+            generate(path, args.models, args.tasks, args.docs)
+            print(f"generated {n:,} samples in {time.perf_counter() - start:.1f} s: {path}")
+        _run(["store", "query", "SELECT 1", "--store", str(path)], here)  # first open: checked
+        print(f"{'step':<44} {'wall s':>8} {'CPU s':>8} {'peak MB':>8}  {'target':<16} note")
+        whole, query, raw = raw_query(path)
+        note = f"query {query:.2f} s: {RAW_SQL[:48]}..."
+        _line("raw DuckDB aggregate (whole process)", whole, float("nan"), float("nan"), "-", note)
+        sources = [("after", here)] + ([("before", args.baseline_src)] if args.baseline_src else [])
+        for label, src in sources:
+            out = folder / f"report-{label}.json"
+            html = folder / f"report-{label}.html"
+            report = ["report", "--store", str(path), "-o", str(html), "--json"]
+            seconds, peak, cpu = _run(report, src, out)
+            target = f"<= {REPORT_SECONDS:.0f} s, {REPORT_MB / 1024:.0f} GB"
+            note = _same(_leaderboard(out), raw) + f"; {html.stat().st_size / 1e6:.1f} MB HTML"
+            _line(f"assay report ({label})", seconds, cpu, peak, target, note)
+            for method in () if args.no_rank else ("pl", "mean"):
+                rank = ["rank", "samples", "--store", str(path), "--json", "--method", method]
+                rank += ["--bootstrap", str(args.rank_bootstrap)]
+                seconds, peak, cpu = _run(rank, src)
+                target = f"<= {RANK_SECONDS:.0f} s, {RANK_MB / 1024:.0f} GB"
+                step = f"assay rank samples --method {method} ({label})"
+                note = f"{args.rank_bootstrap} bootstrap rounds"
+                _line(step, seconds, cpu, peak, target, note)
+        print(f"load average after: {os.getloadavg()[0]:.2f}")
+    finally:
+        if args.dir is None:
+            shutil.rmtree(folder, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
