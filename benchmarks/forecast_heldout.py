@@ -3,7 +3,8 @@ naive baselines, and its 90% coverage beside the goals.
 
     python benchmarks/forecast_heldout.py [--data DIR]
 
-DIR is the public data folder (default: ../shared/data next to the repository, or $ASSAY_DATA).
+DIR is the public data folder (default: $ASSAY_DATA, else shared/data found above the repository
+or its main checkout, benchmarks/_data.py).
 Designs (ObsScaling's base-model table; Epoch's Chinchilla points):
 
 1. OPT, fit on sizes <= 2.7B (4 sizes), predict 6.7–66B, 8 benchmarks: `backtest_score`
@@ -27,11 +28,11 @@ and, by simulation (a known law with binomial noise), 90% coverage within 85–9
 from __future__ import annotations
 
 import argparse
-import os
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from _data import shared_data
 from scipy import stats
 
 from assay.forecast import (
@@ -43,9 +44,6 @@ from assay.forecast import (
     naive_baselines,
 )
 
-HERE = Path(__file__).resolve().parents[1]
-CANDIDATES = [HERE.parent / "shared" / "data", HERE.parent.parent / "shared" / "data"]
-DEFAULT_DATA = next((p for p in CANDIDATES if p.exists()), CANDIDATES[0])
 LEVEL = 0.9
 # benchmark: (chance, items in its test set)
 BENCH = {
@@ -180,9 +178,7 @@ def simulation(reps: int = 200, seed: int = 11) -> list[tuple[str, float]]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument(
-        "--data", type=Path, default=Path(os.environ.get("ASSAY_DATA", DEFAULT_DATA))
-    )
+    parser.add_argument("--data", type=Path, default=shared_data())
     args = parser.parse_args()
     df = obs_table(args.data)
     designs = [
