@@ -30,10 +30,12 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+import _support  # noqa: F401  (tests/support on the path)
 import numpy as np
 import pandas as pd
 from _data import shared_data
 from scipy import stats
+from simulations import score_law_coverage
 
 from assay.forecast import (
     LOFO_METHODS,
@@ -151,28 +153,11 @@ def simulation(reps: int = 200, seed: int = 11) -> list[tuple[str, float]]:
     """Known law + binomial noise (a Pythia-like design: 8 sizes 70M-12B, fit the 5 smallest,
     predict the 3 largest; the error above chance 0.25 is 0.7·(x/7e7)^-0.15): coverage of the
     default forecaster's 90% interval with n given and not, at 1,000 and 200 items."""
-    sizes = np.geomspace(7e7, 1.2e10, 8)
-    truth = 1 - 0.75 * 0.7 * (sizes / 7e7) ** -0.15
     out = []
     for n_items in (1000, 200):
         for given in (True, False):
-            rng = np.random.default_rng(seed)
-            inside = []
-            for _ in range(reps):  # one tiny fit per simulated family
-                score = rng.binomial(n_items, truth) / n_items
-                data = pd.DataFrame({"params": sizes, "score": score})
-                bt = backtest_score(
-                    data,
-                    x="params",
-                    y="score",
-                    holdout_above=1.5e9,
-                    floor=0.25,
-                    n_items=n_items if given else None,
-                    level=LEVEL,
-                )
-                inside.append(bt.coverage)
-            label = f"n = {n_items}, {'n given' if given else 'n not given'}"
-            out.append((label, float(np.mean(inside))))
+            cover = score_law_coverage(n_items, given, reps=reps, seed=seed, level=LEVEL)
+            out.append((f"n = {n_items}, {'n given' if given else 'n not given'}", cover))
     return out
 
 
