@@ -26,7 +26,8 @@ def run_lm_eval(backend, folder, name: str, batch_size: int = 32):
     out = simple_evaluate(
         model=lm,
         tasks=[name],
-        task_manager=TaskManager(include_path=str(folder), include_defaults=False),  # this task only
+        # this task only: no index of lm-eval's built-in tasks
+        task_manager=TaskManager(include_path=str(folder), include_defaults=False),
         log_samples=True,
         verbosity="ERROR",
     )
