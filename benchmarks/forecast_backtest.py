@@ -2,6 +2,9 @@
 
     python benchmarks/forecast_backtest.py [--data DIR] [--quick]
 
+DIR defaults to $ASSAY_DATA, else shared/data found above the repository or its main checkout
+(also from a git worktree; benchmarks/_data.py).
+
 For each data set and method: MAE, coverage of the stated 90% interval, its mean width and the
 weighted interval score (WIS, 50/80/90/95% intervals + median; lower is better), beside naive
 baselines. Targets (issue 14): calibrated 90% intervals cover 85–95% of held-out points on
@@ -22,12 +25,12 @@ and 90% intervals covering 80–100%.
 from __future__ import annotations
 
 import argparse
-import os
 import time
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from _data import shared_data
 
 from assay.forecast import (
     backtest,
@@ -38,7 +41,6 @@ from assay.forecast import (
     observational_scaling,
 )
 
-DEFAULT_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 HEADER = f"{'method':<26} {'n_out':>5} {'MAE':>8} {'cover90':>8} {'width':>8} {'WIS':>8}"
 LEVELS = (0.5, 0.8, 0.9, 0.95)
 
@@ -149,9 +151,7 @@ def pythia(data: Path) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument(
-        "--data", type=Path, default=Path(os.environ.get("ASSAY_DATA", DEFAULT_DATA))
-    )
+    parser.add_argument("--data", type=Path, default=shared_data())
     parser.add_argument("--quick", action="store_true", help="Skip the Kaplan law.")
     args = parser.parse_args()
     chinchilla(args.data, args.quick)

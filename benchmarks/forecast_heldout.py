@@ -3,7 +3,8 @@ naive baselines, and its 90% coverage beside the goals.
 
     python benchmarks/forecast_heldout.py [--data DIR]
 
-DIR is the public data folder (default: ../shared/data next to the repository, or $ASSAY_DATA).
+DIR is the public data folder (default: $ASSAY_DATA, else shared/data found above the repository
+or its main checkout, benchmarks/_data.py).
 Designs (ObsScaling's base-model table; Epoch's Chinchilla points):
 
 1. OPT, fit on sizes <= 2.7B (4 sizes), predict 6.7–66B, 8 benchmarks: `backtest_score`
@@ -27,12 +28,14 @@ and, by simulation (a known law with binomial noise), 90% coverage within 85–9
 from __future__ import annotations
 
 import argparse
-import os
 from pathlib import Path
 
+import _support  # noqa: F401  (tests/support on the path)
 import numpy as np
 import pandas as pd
+from _data import shared_data
 from scipy import stats
+from simulations import score_law_coverage
 
 from assay.forecast import (
     LOFO_METHODS,
@@ -43,9 +46,6 @@ from assay.forecast import (
     naive_baselines,
 )
 
-HERE = Path(__file__).resolve().parents[1]
-CANDIDATES = [HERE.parent / "shared" / "data", HERE.parent.parent / "shared" / "data"]
-DEFAULT_DATA = next((p for p in CANDIDATES if p.exists()), CANDIDATES[0])
 LEVEL = 0.9
 # benchmark: (chance, items in its test set)
 BENCH = {
@@ -153,36 +153,17 @@ def simulation(reps: int = 200, seed: int = 11) -> list[tuple[str, float]]:
     """Known law + binomial noise (a Pythia-like design: 8 sizes 70M-12B, fit the 5 smallest,
     predict the 3 largest; the error above chance 0.25 is 0.7·(x/7e7)^-0.15): coverage of the
     default forecaster's 90% interval with n given and not, at 1,000 and 200 items."""
-    sizes = np.geomspace(7e7, 1.2e10, 8)
-    truth = 1 - 0.75 * 0.7 * (sizes / 7e7) ** -0.15
     out = []
     for n_items in (1000, 200):
         for given in (True, False):
-            rng = np.random.default_rng(seed)
-            inside = []
-            for _ in range(reps):  # one tiny fit per simulated family
-                score = rng.binomial(n_items, truth) / n_items
-                data = pd.DataFrame({"params": sizes, "score": score})
-                bt = backtest_score(
-                    data,
-                    x="params",
-                    y="score",
-                    holdout_above=1.5e9,
-                    floor=0.25,
-                    n_items=n_items if given else None,
-                    level=LEVEL,
-                )
-                inside.append(bt.coverage)
-            label = f"n = {n_items}, {'n given' if given else 'n not given'}"
-            out.append((label, float(np.mean(inside))))
+            cover = score_law_coverage(n_items, given, reps=reps, seed=seed, level=LEVEL)
+            out.append((f"n = {n_items}, {'n given' if given else 'n not given'}", cover))
     return out
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument(
-        "--data", type=Path, default=Path(os.environ.get("ASSAY_DATA", DEFAULT_DATA))
-    )
+    parser.add_argument("--data", type=Path, default=shared_data())
     args = parser.parse_args()
     df = obs_table(args.data)
     designs = [

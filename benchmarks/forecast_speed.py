@@ -2,32 +2,29 @@
 
     python benchmarks/forecast_speed.py [--data DIR] [--exhaustive]
 
-DIR defaults to $ASSAY_DATA or ../shared/data next to the repo. Like Epoch, the 5 highest-loss
-points are dropped. ``--exhaustive`` also runs L-BFGS-B from every one of the 4,500 starts (the
+DIR defaults to $ASSAY_DATA, else shared/data found above the repo or its main checkout
+(_data.py). Like Epoch, the 5 highest-loss points are dropped. ``--exhaustive`` also runs L-BFGS-B from every one of the 4,500 starts (the
 straightforward loop: minutes) and checks the batched search reached the same optimum.
 """
 
 from __future__ import annotations
 
 import argparse
-import os
 import time
 from pathlib import Path
 
 import numpy as np
+from _data import shared_data
 
 from assay.forecast import fit_law, load_table
 from assay.forecast._lse import fit_lse
 
 EPOCH = {"E": 1.817, "A": 482.0, "B": 2085.4, "alpha": 0.3478, "beta": 0.3659}
-DEFAULT_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument(
-        "--data", type=Path, default=Path(os.environ.get("ASSAY_DATA", DEFAULT_DATA))
-    )
+    parser.add_argument("--data", type=Path, default=shared_data())
     parser.add_argument("--exhaustive", action="store_true", help="also run the per-start loop")
     args = parser.parse_args()
     df = load_table(args.data / "chinchilla_points.csv", params="Model Size", flops="Training FLOP")

@@ -20,33 +20,18 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
 
+import _support  # noqa: F401  (tests/support on the path)
 import numpy as np
 import torch
 from _machine import load_text, read_bandwidth
+from _whole_process import whole_process
+from lm_eval_tasks import write_lm_eval_task
 
 STOPS = ["\n\n", "Question:"]
-TASK_YAML = """task: {name}
-dataset_path: json
-dataset_kwargs:
-  data_files:
-    test: {data}
-test_split: test
-output_type: generate_until
-doc_to_text: "{{{{question}}}}"
-doc_to_target: "{{{{answer}}}}"
-generation_kwargs:
-  until: {until}
-  max_gen_toks: {max_new}
-  do_sample: false
-metric_list:
-  - metric: exact_match
-"""
 TOPICS = ["the sea", "a city at night", "bread", "winter", "a library", "trains", "the moon"]
 
 
@@ -67,41 +52,6 @@ def make_records(n: int, seed: int = 0) -> list[dict]:
             question, answer = f"Question: Describe {topic} in a few sentences.\nAnswer:", ""
         out.append({"doc_id": f"g{d}", "question": question, "answer": str(answer)})
     return out
-
-
-def write_task(folder: Path, name: str, records: list[dict], max_new: int) -> Path:
-    data = folder / f"{name}.json"
-    data.write_text("\n".join(json.dumps(r) for r in records))
-    path = folder / f"{name}.yaml"
-    path.write_text(
-        TASK_YAML.format(name=name, data=data, until=json.dumps(STOPS), max_new=max_new)
-    )
-    return path
-
-
-def whole_process(folder: Path, name: str, batch: int, threads: int) -> tuple[float, float]:
-    """Wall seconds of ``lm_eval`` and of ``assay eval`` on the same task, fresh processes."""
-    from assay.models._hf_load import smollm2_path
-
-    gguf = smollm2_path()
-    env = {**os.environ, "OMP_NUM_THREADS": str(threads), "HF_DATASETS_OFFLINE": "1"}
-    bin_dir = Path(sys.executable).parent
-    lm_cmd = [
-        str(bin_dir / "lm_eval"), "--model", "hf",
-        "--model_args", f"pretrained={gguf.parent},gguf_file={gguf.name},dtype=float32",
-        "--tasks", name, "--include_path", str(folder), "--batch_size", str(batch),
-        "--output_path", str(folder / "lm_out"), "--log_samples",
-    ]  # fmt: skip
-    assay_cmd = [
-        str(bin_dir / "assay"), "eval", "-m", "smollm2-135m", "-t", str(folder / f"{name}.yaml"),
-        "--store", str(folder / "assay.duckdb"),
-    ]  # fmt: skip
-    seconds = []
-    for cmd in (lm_cmd, assay_cmd):
-        start = time.perf_counter()
-        subprocess.run(cmd, env=env, check=True, capture_output=True)
-        seconds.append(time.perf_counter() - start)
-    return seconds[0], seconds[1]
 
 
 def main() -> None:
@@ -163,7 +113,9 @@ def main() -> None:
     whole = (None, None)
     if not args.no_whole:
         with tempfile.TemporaryDirectory() as tmp:
-            write_task(Path(tmp), "gen_bench", records, args.max_new_tokens)
+            write_lm_eval_task(
+                Path(tmp), "gen_bench", records, until=STOPS, max_new_tokens=args.max_new_tokens
+            )
             whole = whole_process(Path(tmp), "gen_bench", args.batch_size, threads)
 
     report = {

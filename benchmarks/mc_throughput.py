@@ -27,37 +27,17 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
 
+import _support  # noqa: F401  (tests/support on the path)
 import numpy as np
 from _machine import load_text, matmul_flops
+from _whole_process import whole_process
+from lm_eval_tasks import write_lm_eval_task
 
-TASK_YAML = """task: {name}
-dataset_path: json
-dataset_kwargs:
-  data_files:
-    test: {data}
-test_split: test
-output_type: multiple_choice
-doc_to_text: "{{{{question}}}}"
-doc_to_choice: "{{{{choices}}}}"
-doc_to_target: label
-metric_list:
-  - metric: acc
-  - metric: acc_norm
-"""
 SHAPES = {"long": (5, [0, 10, -1, 1000]), "short": (0, [0, 1, -1, 10, -10, 100, 2, 9, 11, 99])}
-
-
-def write_lm_eval_task(folder: Path, name: str, records: list[dict]) -> None:
-    """A local lm-eval task: the JSON rows and the YAML that reads them."""
-    data = folder / f"{name}.json"
-    data.write_text("\n".join(json.dumps(r) for r in records))
-    (folder / f"{name}.yaml").write_text(TASK_YAML.format(name=name, data=data))
 
 
 def make_records(n: int, shots: int, offsets: list[int], seed: int = 0) -> list[dict]:
@@ -118,31 +98,6 @@ class Stopwatch:
 
     def _post(self, *_):
         self.seconds += time.perf_counter() - self._start
-
-
-def whole_process(folder: Path, name: str, batch: int, threads: int) -> tuple[float, float]:
-    """Wall seconds of ``lm_eval`` and of ``assay eval`` on the same task, fresh processes."""
-    from assay.models._hf_load import smollm2_path
-
-    gguf = smollm2_path()
-    env = {**os.environ, "OMP_NUM_THREADS": str(threads), "HF_DATASETS_OFFLINE": "1"}
-    bin_dir = Path(sys.executable).parent
-    lm_cmd = [
-        str(bin_dir / "lm_eval"), "--model", "hf",
-        "--model_args", f"pretrained={gguf.parent},gguf_file={gguf.name},dtype=float32",
-        "--tasks", name, "--include_path", str(folder), "--batch_size", str(batch),
-        "--output_path", str(folder / "lm_out"), "--log_samples",
-    ]  # fmt: skip
-    assay_cmd = [
-        str(bin_dir / "assay"), "eval", "-m", "smollm2-135m", "-t", str(folder / f"{name}.yaml"),
-        "--store", str(folder / "assay.duckdb"),
-    ]  # fmt: skip
-    seconds = []
-    for cmd in (lm_cmd, assay_cmd):
-        start = time.perf_counter()
-        subprocess.run(cmd, env=env, check=True, capture_output=True)
-        seconds.append(time.perf_counter() - start)
-    return seconds[0], seconds[1]
 
 
 def run_shape(backend, shape: str, n: int, batch: int, threads: int, whole: bool, flops_s):

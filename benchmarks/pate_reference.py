@@ -17,29 +17,13 @@ import json
 import subprocess
 import sys
 
+import _support  # noqa: F401  (tests/support on the path)
 import numpy as np
+from simulations import pate_cases
 
 from assay.metrics import pate, point_adjusted_f1
 
-
-def cases() -> list[tuple[np.ndarray, np.ndarray, int, int]]:
-    """The series of tests/metrics/test_anomaly.py (the same generator and seed)."""
-    rng = np.random.default_rng(7)
-    out = []
-    for i in range(12):
-        t = int(rng.integers(60, 400))
-        y = np.zeros(t, int)
-        for _ in range(int(rng.integers(1, 5))):
-            a = int(rng.integers(0, t - 10))
-            y[a : a + int(rng.integers(1, 15))] = 1
-        s = rng.random(t) + 0.8 * y * rng.random(t)
-        if i % 3 == 0:
-            s = np.round(s, 1)
-        out.append((y, s, int(rng.integers(0, 30)), int(rng.integers(0, 30))))
-    return out
-
-
-CASES = cases()
+CASES = pate_cases()  # the series of tests/metrics/test_anomaly.py
 REFERENCE = """
 import json, sys
 import numpy as np

@@ -18,10 +18,10 @@ from __future__ import annotations
 import argparse
 import time
 
-import numpy as np
+import _support  # noqa: F401  (tests/support on the path)
 import pandas as pd
-from scipy.special import expit
 from scipy.stats import kendalltau
+from simulations import onebench, onebench_scores
 
 from assay.rank import rank_samples
 from assay.rank._rasch import fit_rasch
@@ -37,32 +37,9 @@ DESIGNS = (  # name, tasks chosen near ability?, share kept, one task label?
 )
 
 
-def simulate(seed: int, near: bool, keep: float, k: int = 50, t: int = 20, per: int = 100):
-    rng = np.random.default_rng(seed)
-    theta, d = rng.normal(0, 1, k), rng.normal(0, 1, t)
-    b = np.repeat(d, per) + rng.normal(0, 0.5, t * per)
-    task = np.repeat(np.arange(t), per)
-    pull = -((theta[:, None] - d[None, :]) ** 2) if near else np.zeros((k, t))
-    pick = np.argsort(-(pull + rng.gumbel(size=(k, t))), axis=1)[:, :6]
-    runs = np.zeros((k, t), bool)
-    runs[np.arange(k)[:, None], pick] = True
-    x = (rng.random((k, t * per)) < expit(theta[:, None] - b[None, :])).astype(float)
-    x[~(runs[:, task] & (rng.random((k, t * per)) < keep))] = np.nan
-    return x, theta, task
-
-
-def tidy(x: np.ndarray, task: np.ndarray, one_label: bool) -> pd.DataFrame:
-    m, s = np.nonzero(~np.isnan(x))
-    return pd.DataFrame({
-        "model": [f"m{i:02d}" for i in m],
-        "task": "t" if one_label else [f"t{j:02d}" for j in task[s]],
-        "doc_id": s.astype(str), "metric": "acc", "value": x[m, s],
-    })  # fmt: skip
-
-
 def one(seed: int, near: bool, keep: float, one_label: bool) -> dict:
-    x, theta, task = simulate(seed, near, keep)
-    scores = tidy(x, task, one_label)
+    x, theta, task = onebench(seed, near, keep)
+    scores = onebench_scores(x, task, one_label)
     names = [f"m{i:02d}" for i in range(len(theta))]
     out: dict = {}
     for method in ("pl", "irt", "auto"):

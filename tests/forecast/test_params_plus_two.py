@@ -8,10 +8,10 @@ import dataclasses
 import numpy as np
 import pandas as pd
 import pytest
+from simulations import score_law_coverage
 
 from assay.errors import InputError
 from assay.forecast import (
-    backtest_score,
     capacity_density,
     fit_downstream,
     fit_law,
@@ -127,34 +127,11 @@ def test_density_refuses_a_reference_family_of_three():
 # coverage by simulation: a known law plus binomial noise --------------------------------------
 
 
-def _sim_coverage(n_items, given: bool, reps: int = 200, seed: int = 11) -> float:
-    """Pythia-like design: 8 sizes, fit the 5 smallest, predict the 3 largest; the score's
-    error above chance is a power law in size and each score is binomial over n_items."""
-    sizes = np.geomspace(7e7, 1.2e10, 8)
-    truth = 1 - 0.75 * 0.7 * (sizes / 7e7) ** -0.15
-    rng = np.random.default_rng(seed)
-    inside = []
-    for _ in range(reps):  # one tiny fit per simulated family
-        score = rng.binomial(n_items, truth) / n_items
-        data = pd.DataFrame({"params": sizes, "score": score})
-        bt = backtest_score(
-            data,
-            x="params",
-            y="score",
-            holdout_above=1.5e9,
-            floor=0.25,
-            n_items=n_items if given else None,
-            level=0.9,
-        )
-        inside.append(bt.coverage)
-    return float(np.mean(inside))
-
-
 @pytest.mark.parametrize(("n_items", "given"), [(1000, True), (1000, False), (200, False)])
 def test_ninety_percent_interval_covers_85_to_95_percent(n_items, given):
     """With n not given and 200 items the scatter, equal at every size on the log-error scale
     before, covered 84.8%: it now follows the binomial shape to the forecast point."""
-    assert 0.85 <= _sim_coverage(n_items, given) <= 0.95
+    assert 0.85 <= score_law_coverage(n_items, given) <= 0.95
 
 
 def test_backtest_json_heldout_rows_carry_model_prediction_low_high(tmp_path):

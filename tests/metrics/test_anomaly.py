@@ -11,31 +11,14 @@ import numpy as np
 import pandas as pd
 import pytest
 from cli_helpers import run_main
+from simulations import pate_cases
 
 from assay.core import metric_info
 from assay.errors import InputError
 from assay.metrics import anomaly_intervals, pate, point_adjusted_f1
 from assay.store import open_store
 
-
-def _cases() -> list[tuple[np.ndarray, np.ndarray, int, int]]:
-    """Twelve random series (every third with tied scores), as benchmarks/pate_reference.py."""
-    rng = np.random.default_rng(7)
-    out = []
-    for i in range(12):
-        t = int(rng.integers(60, 400))
-        y = np.zeros(t, int)
-        for _ in range(int(rng.integers(1, 5))):
-            a = int(rng.integers(0, t - 10))
-            y[a : a + int(rng.integers(1, 15))] = 1
-        s = rng.random(t) + 0.8 * y * rng.random(t)
-        if i % 3 == 0:
-            s = np.round(s, 1)
-        out.append((y, s, int(rng.integers(0, 30)), int(rng.integers(0, 30))))
-    return out
-
-
-CASES = _cases()
+CASES = pate_cases()  # twelve random series, every third with tied scores
 # pate 0.1.1: PATE(y, s, e_buffer=e, d_buffer=d) and, on s above its 90th percentile,
 # PATE(..., binary_scores=True)
 REFERENCE_CONTINUOUS = [

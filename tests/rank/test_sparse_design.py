@@ -1,5 +1,5 @@
 """Issue 32, item 3: sparse rankings whose subsets are confounded with difficulty. Small
-fixed-seed versions of benchmarks/sparse_design.py."""
+fixed-seed versions of benchmarks/sparse_design.py (the generator: tests/support/simulations.py)."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import pandas as pd
 import pytest
 from scipy.special import expit
 from scipy.stats import kendalltau
+from simulations import onebench, onebench_scores
 
 from assay.errors import InputError
 from assay.rank import rank_samples
@@ -15,28 +16,12 @@ from assay.rank._design import choose_method, overlap_dispersion
 from assay.rank._rasch import fit_rasch
 from assay.rank._samples import sample_matrix
 
-
-def _onebench(seed, keep, near=True, k=30, t=12, per=60):
-    rng = np.random.default_rng(seed)
-    theta, d = rng.normal(0, 1, k), rng.normal(0, 1, t)
-    b = np.repeat(d, per) + rng.normal(0, 0.5, t * per)
-    task = np.repeat(np.arange(t), per)
-    pull = -((theta[:, None] - d[None, :]) ** 2) if near else np.zeros((k, t))
-    pick = np.argsort(-(pull + rng.gumbel(size=(k, t))), axis=1)[:, :4]
-    runs = np.zeros((k, t), bool)
-    runs[np.arange(k)[:, None], pick] = True
-    x = (rng.random((k, t * per)) < expit(theta[:, None] - b[None, :])).astype(float)
-    x[~(runs[:, task] & (rng.random((k, t * per)) < keep))] = np.nan
-    return x, theta, task
+SMALL = {"models": 30, "tasks": 12, "per_task": 60, "runs_per_model": 4}
 
 
-def _tidy(x, task, one_label=False):
-    m, s = np.nonzero(~np.isnan(x))
-    return pd.DataFrame({
-        "model": [f"m{i:02d}" for i in m],
-        "task": "t" if one_label else [f"t{j:02d}" for j in task[s]],
-        "doc_id": s.astype(str), "metric": "acc", "value": x[m, s],
-    })  # fmt: skip
+def _onebench(seed, keep):
+    """The benchmark's design (tasks near ability), smaller: 30 models, 12 tasks × 60."""
+    return onebench(seed, True, keep, **SMALL)
 
 
 def _tau(r, theta):
@@ -49,7 +34,7 @@ def test_task_prior_fixes_irt_when_tasks_are_confounded_with_ability(seed):
     """Models run on tasks near their ability: one prior mean for every sample (the irt
     before issue 32) loses to Plackett–Luce; difficulties around their task's mean win."""
     x, theta, task = _onebench(seed, keep=0.2)
-    scores = _tidy(x, task)
+    scores = onebench_scores(x, task)
     tau = {m: _tau(rank_samples(scores, method=m, bootstrap=0), theta) for m in ("pl", "irt")}
     before = kendalltau(fit_rasch(sample_matrix(scores).values)[0][0], theta).statistic
     assert before < tau["pl"] - 0.05
@@ -62,7 +47,7 @@ def test_task_prior_fixes_irt_when_tasks_are_confounded_with_ability(seed):
 @pytest.mark.parametrize("keep", [0.5, 0.2])
 def test_auto_falls_back_to_pl_when_models_saw_different_slices_of_a_task(keep):
     x, theta, task = _onebench(3, keep=keep)
-    scores = _tidy(x, task, one_label=True)  # the tasks become slices of one task
+    scores = onebench_scores(x, task, one_label=True)  # the tasks become slices of one task
     tau = {m: _tau(rank_samples(scores, method=m, bootstrap=0), theta) for m in ("pl", "irt")}
     assert tau["pl"] > tau["irt"] + 0.05
     auto = rank_samples(scores, bootstrap=0)
@@ -77,7 +62,7 @@ def test_auto_keeps_irt_on_random_sparse_cells():
     theta, b = rng.normal(0, 1, 30), rng.normal(0, 1, 800)
     x = (rng.random((30, 800)) < expit(theta[:, None] - b)).astype(float)
     x[rng.random((30, 800)) > 0.05] = np.nan
-    auto = rank_samples(_tidy(x, np.zeros(800, int), one_label=True), bootstrap=0)
+    auto = rank_samples(onebench_scores(x, np.zeros(800, int), one_label=True), bootstrap=0)
     assert auto.method == "irt"
     assert 0.8 < auto.info["chosen_by"]["overlap_dispersion"] < 1.2
 

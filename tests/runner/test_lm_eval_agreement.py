@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import json
-
 import numpy as np
 import pytest
+from lm_eval_tasks import write_lm_eval_task
 
 pytestmark = pytest.mark.real_model
 pytest.importorskip("lm_eval")
@@ -15,28 +14,6 @@ from assay.runner import score_instances  # noqa: E402
 from assay.tasks import task_from_records  # noqa: E402
 
 from .conftest import addition_records  # noqa: E402
-
-TASK_YAML = """task: {name}
-dataset_path: json
-dataset_kwargs:
-  data_files:
-    test: {data}
-test_split: test
-output_type: multiple_choice
-doc_to_text: "{{{{question}}}}"
-doc_to_choice: "{{{{choices}}}}"
-doc_to_target: label
-metric_list:
-  - metric: acc
-  - metric: acc_norm
-"""
-
-
-def write_lm_eval_task(folder, name: str, records: list[dict]) -> None:
-    """A local lm-eval task: the JSON rows and the YAML that reads them."""
-    data = folder / f"{name}.json"
-    data.write_text("\n".join(json.dumps(r) for r in records))
-    (folder / f"{name}.yaml").write_text(TASK_YAML.format(name=name, data=data))
 
 
 def run_lm_eval(backend, folder, name: str, batch_size: int = 32):
@@ -49,7 +26,8 @@ def run_lm_eval(backend, folder, name: str, batch_size: int = 32):
     out = simple_evaluate(
         model=lm,
         tasks=[name],
-        task_manager=TaskManager(include_path=str(folder)),
+        # this task only: no index of lm-eval's built-in tasks
+        task_manager=TaskManager(include_path=str(folder), include_defaults=False),
         log_samples=True,
         verbosity="ERROR",
     )

@@ -20,26 +20,18 @@ from rich.segment import Segment
 from rich.table import Table
 from rich.text import Text
 
-from assay.core import format_number, to_jsonable
+from assay.core import format_number, to_jsonable, visible
 from assay.errors import InputError, StoreMissing
 from assay.store import Store, existing_store, open_store
 
 # Everything printed is text: a model, task, metric or file name (or an error message) holding
 # "[/bold]" or ":x:" prints as written, never as Rich markup or an emoji. Style with Text/style=.
-#: Control characters (C0 but tab and newline, DEL, C1) as visible escapes: a model name or a
-#: file's field holding ESC must not move the cursor, recolour or retitle the user's terminal.
-_CONTROLS = {c: f"\\x{c:02x}" for c in (*range(0x00, 0x09), *range(0x0B, 0x20), *range(0x7F, 0xA0))}
-
-
-def visible(text: str) -> str:
-    """``text`` with its control characters written as ``\\xNN`` (see :data:`_CONTROLS`)."""
-    return text.translate(_CONTROLS)
 
 
 class TextConsole(Console):
     """A Rich console that writes every character of text as text: no markup, no emoji codes,
-    and control characters (ESC, BEL, ...) in what it prints as visible ``\\xNN`` escapes —
-    Rich's own styling and cursor control are untouched."""
+    and control characters (ESC, BEL, ...) in what it prints as visible ``\\xNN`` escapes
+    (:func:`assay.core.visible`) — Rich's own styling and cursor control are untouched."""
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(markup=False, emoji=False, **kwargs)

@@ -3,7 +3,7 @@
 Hashing (:func:`stable_hash`), JSON-ready values (:func:`to_jsonable`) and named attributes as
 a dict (:func:`attributes`), strict text readers (:func:`read_text`, :func:`decode_text`,
 :func:`iter_jsonl`, :func:`read_csv_rows`) and column checks (:func:`require_columns`),
-numbers as text (:func:`format_number`), the confidence level and resamples (:class:`Settings`),
+numbers as text (:func:`format_number`) and user strings as terminal-safe text (:func:`visible`), the confidence level and resamples (:class:`Settings`),
 resource limits (:func:`limit`, :class:`ReadBudget`), the style features of arena answers
 (:func:`style_values`, :func:`text_style`, :func:`style_json`), and the metric registry
 (:func:`metric_info`, :func:`headline_metric`, :func:`resolve_metrics`,
@@ -19,7 +19,7 @@ from ._discovery import (
     discovery_pseudo_values,
     with_discovery_metrics,
 )
-from ._format import fixed, format_number
+from ._format import fixed, format_number, visible
 from ._hashing import stable_hash
 from ._json import attributes, to_jsonable
 from ._labels import plot_label
@@ -115,6 +115,7 @@ __all__ = [
     "resolve_confidence",
     "stable_hash",
     "to_jsonable",
+    "visible",
     "with_corpus_metrics",
     "DISCOVERY_METRICS",
     # metrics from the wider literature (docs/metrics.md)

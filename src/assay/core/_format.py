@@ -1,11 +1,22 @@
-"""Numbers as text, in one place: every table cell of the CLI and the report goes through
-:func:`format_number`, so a value that rounds to zero prints "0.000", never "-0.000"."""
+"""Numbers and user strings as text, in one place: every table cell of the CLI and the report
+goes through :func:`format_number`, so a value that rounds to zero prints "0.000", never
+"-0.000"; every user string a terminal shows (a model, task or file name) goes through
+:func:`visible`, so its control characters print as ``\\xNN`` escapes."""
 
 from __future__ import annotations
 
 import math
 
-__all__ = ["fixed", "format_number"]
+__all__ = ["fixed", "format_number", "visible"]
+
+#: Control characters (C0 but tab and newline, DEL, C1) as visible escapes: a model name or a
+#: file's field holding ESC must not move the cursor, recolour or retitle the user's terminal.
+_CONTROLS = {c: f"\\x{c:02x}" for c in (*range(0x00, 0x09), *range(0x0B, 0x20), *range(0x7F, 0xA0))}
+
+
+def visible(text: str) -> str:
+    """``text`` with its control characters written as ``\\xNN`` (see :data:`_CONTROLS`)."""
+    return text.translate(_CONTROLS)
 
 
 def fixed(x: float, digits: int, *, sign: bool = False) -> str:

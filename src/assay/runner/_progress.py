@@ -16,6 +16,8 @@ from rich.progress import (
 )
 from rich.text import Text
 
+from assay.core import visible
+
 
 class SpeedColumn(ProgressColumn):
     """Samples per second."""
@@ -23,6 +25,14 @@ class SpeedColumn(ProgressColumn):
     def render(self, task) -> Text:
         speed = task.finished_speed or task.speed
         return Text("" if speed is None else f"{speed:.2f} samples/s", style="cyan")
+
+
+class NameColumn(ProgressColumn):
+    """The bar's description (model and task names) as text: no markup, and control characters
+    (ESC, BEL, ...) as visible ``\\xNN`` escapes, as the CLI prints every user string."""
+
+    def render(self, task) -> Text:
+        return Text(visible(str(task.description)), style="bold")
 
 
 class _Silent:
@@ -44,7 +54,7 @@ def make_progress(enabled: bool = True):
         yield _Silent()
         return
     progress = Progress(
-        TextColumn("{task.description}", style="bold", markup=False),  # names are text
+        NameColumn(),
         BarColumn(),
         MofNCompleteColumn(),
         SpeedColumn(),

@@ -4,7 +4,8 @@ group, a test that the groups really differ, and paired model differences inside
 Eureka (Balachandran et al. 2024, "Eureka: Evaluating and Understanding Large Foundation
 Models") and "Accuracy on the Curve" report scores per difficulty and subgroup rather than one
 mean. Here each group's mean has the interval of :func:`assay.stats.mean_ci` (Wilson for 0/1
-scores, clustered when ``cluster_id`` exists). Whether the groups differ is a permutation test
+scores, clustered when ``cluster_id`` exists), on the metric's scale and inside its bounds
+(``_intervals.metric_mean_ci``). Whether the groups differ is a permutation test
 of the between-group sum of squares S = Σ_g n_g (x̄_g − x̄)² over per-document means: group
 labels are shuffled over documents (over whole clusters when every cluster sits in one group),
 p = (1 + #{S* ≥ S}) / (P + 1). The gap best − worst group has the MOVER interval built
@@ -15,7 +16,7 @@ given per group, adjusted over groups and tasks.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -31,9 +32,9 @@ from assay.core import (
 )
 from assay.errors import InputError
 
-from ._compare import _scale_interval
 from ._efficiency import extra_field
-from ._estimators import _codes, mean_ci
+from ._estimators import _codes
+from ._intervals import metric_mean_ci
 from ._paired import adjust_pvalues, paired_test
 from ._results import ResultMixin
 from ._tidy import doc_matrix, select, task_metrics
@@ -218,11 +219,14 @@ def breakdown(
                 sel = ~np.isnan(xg)
                 if not sel.any():
                     continue
-                est = mean_ci(
-                    xg[sel], clusters=None if g_clusters is None else g_clusters[sel], alpha=alpha
+                est = metric_mean_ci(
+                    xg[sel],
+                    info,
+                    clusters=None if g_clusters is None else g_clusters[sel],
+                    alpha=alpha,
                 )
-                low, high, how = _scale_interval(est, info)
-                per.append((uniques[gi], replace(est, ci_low=low, ci_high=high, method=how)))
+                low, high, how = est.ci_low, est.ci_high, est.method
+                per.append((uniques[gi], est))
                 group_rows.append(
                     {
                         "task": task,

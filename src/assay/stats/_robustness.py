@@ -23,10 +23,16 @@ from typing import ClassVar
 
 import pandas as pd
 
-from assay.core import MetricMap, accepts_confidence, lower_is_better, require_columns
+from assay.core import (
+    MetricMap,
+    accepts_confidence,
+    lower_is_better,
+    metric_info,
+    require_columns,
+)
 from assay.errors import InputError
 
-from ._estimators import mean_ci
+from ._intervals import metric_mean_ci
 from ._paired import paired_test
 from ._results import ResultMixin
 from ._tidy import primary_metric, select
@@ -148,7 +154,7 @@ def robustness(
             continue
         values = full.to_numpy(float)
         worst = values.max(axis=1) if lower_is_better(name, metrics) else values.min(axis=1)
-        estimate = mean_ci(worst, alpha=alpha)
+        estimate = metric_mean_ci(worst, metric_info(name, metrics), alpha=alpha)
         sign = -1.0 if lower_is_better(name, metrics) else 1.0
         drop = paired_test(sign * full[""].to_numpy(float), sign * worst, method="t", alpha=alpha)
         worst_rows.append(
