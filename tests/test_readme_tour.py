@@ -3,7 +3,6 @@ examples/ folder (the tour's working directory), on the bundled model."""
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import shutil
@@ -115,119 +114,27 @@ def test_tour_lines_are_commands():
 
 @pytest.mark.real_model
 def test_readme_tour_runs_as_written(tmp_path):
-    """Run with the test command's extra packages hidden: the tour needs only the main command.
-
-    The first line (the default job) runs through bash and the ``assay`` console script as
-    written; every other line runs with the arguments bash gives it (:func:`bash_argv`) in a
-    fresh process forked from one that has imported assay once (:class:`ForkedCli`): the same
-    code, working directory and environment, without paying assay's imports 30 times over."""
+    """Run with the test command's extra packages hidden: the tour needs only the main command."""
     shutil.copytree(ROOT / "examples", tmp_path / "examples")
     env = _env(tmp_path / ".hide")
-    lines = tour_lines()
-    first = subprocess.run(
-        ["bash", "-c", lines[0]],
-        cwd=tmp_path,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=1800,
-    )
-    assert first.returncode == 0, f"{lines[0]}\n{first.stdout[-2000:]}\n{first.stderr[-2000:]}"
-    with ForkedCli(tmp_path, env) as cli:
-        for line, argv in zip(lines[1:], bash_argv(lines[1:]), strict=True):
-            if line.startswith("assay serve"):
-                _serve(line, tmp_path, env)
-                continue
-            code, out, err = cli.run(argv)
-            assert code == 0, f"{line}\n{out[-2000:]}\n{err[-2000:]}"
+    for line in tour_lines():
+        if line.startswith("assay serve"):
+            _serve(line, tmp_path, env)
+            continue
+        done = subprocess.run(
+            ["bash", "-c", line],
+            cwd=tmp_path,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=1800,
+        )
+        assert done.returncode == 0, f"{line}\n{done.stdout[-2000:]}\n{done.stderr[-2000:]}"
     report = (tmp_path / "report.html").read_text(encoding="utf-8")
     for model in ("smollm2-135m-int8", "smollm2-135m-3shot", "tiny-a"):
         assert model in report
     assert (tmp_path / "fit.png").stat().st_size > 1000
     assert any((tmp_path / "out").rglob("*.parquet"))
-
-
-def bash_argv(lines: list[str]) -> list[list[str]]:
-    """The arguments bash passes to ``assay`` for each of ``lines`` (quotes, comments and all),
-    read by running the lines in one bash with ``assay`` a function that prints them."""
-    script = "assay() { printf '%s\\0' \"$@\"; printf '\\036\\0'; }\n" + "\n".join(lines)
-    done = subprocess.run(["bash", "-c", script], capture_output=True, text=True, check=True)
-    out, argv = [], []
-    for word in done.stdout.split("\0")[:-1]:
-        if word == "\x1e":
-            out.append(argv)
-            argv = []
-        else:
-            argv.append(word)
-    assert len(out) == len(lines), done.stdout
-    return out
-
-
-#: A process that imports assay's commands (and torch, transformers) once, then forks a child for each command line it
-#: reads (JSON: argv and the files for stdout/stderr) and answers with the child's exit code. A
-#: child leaves through SystemExit as the console script does, so exit handlers run as usual.
-_FORK_SERVER = """
-import json, os, sys
-from assay.cli import build_app, main
-build_app()
-import assay.forecast, assay.rank, assay.report, assay.runner, assay.serve, assay.stats
-import torch, transformers  # imported only: no model is loaded and no thread started here
-from transformers import AutoModelForCausalLM, AutoTokenizer
-import gc
-gc.freeze()  # out of every child's garbage collection: their memory pages stay shared
-for request in sys.stdin:
-    job = json.loads(request)
-    pid = os.fork()
-    if pid == 0:
-        os.dup2(os.open(os.devnull, os.O_RDONLY), 0)
-        sys.stdin = open(os.devnull)
-        for fd, path in ((1, job["out"]), (2, job["err"])):
-            os.dup2(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC), fd)
-        sys.argv = ["assay", *job["argv"]]
-        main()
-        sys.exit(0)
-    print(os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]), flush=True)
-"""
-
-
-class ForkedCli:
-    """``assay ARGV`` in a fresh forked process of :data:`_FORK_SERVER`, run in ``cwd`` with
-    ``env`` (so hidden packages stay hidden: the server starts with the same sitecustomize)."""
-
-    def __init__(self, cwd: Path, env: dict[str, str]) -> None:
-        self.logs = cwd / ".cli"  # each command's stdout and stderr, while it is checked
-        self.logs.mkdir()
-        self.proc = subprocess.Popen(
-            [sys.executable, "-c", _FORK_SERVER],
-            cwd=cwd,
-            env=env,
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            text=True,
-        )
-        self.count = 0
-
-    def run(self, argv: list[str]) -> tuple[int, str, str]:
-        self.count += 1
-        out, err = (self.logs / f"{self.count}.{k}" for k in ("out", "err"))
-        job = {"argv": argv, "out": str(out), "err": str(err)}
-        assert self.proc.stdin is not None and self.proc.stdout is not None
-        self.proc.stdin.write(json.dumps(job) + "\n")
-        self.proc.stdin.flush()
-        answer = self.proc.stdout.readline()
-        assert answer, f"the fork server stopped (exit {self.proc.wait()})"
-        texts = [p.read_text(encoding="utf-8", errors="replace") for p in (out, err)]
-        for p in (out, err):
-            p.unlink()
-        return int(answer), texts[0], texts[1]
-
-    def __enter__(self) -> ForkedCli:
-        return self
-
-    def __exit__(self, *exc) -> None:
-        assert self.proc.stdin is not None
-        self.proc.stdin.close()
-        self.proc.wait(timeout=60)
 
 
 def _serve(line: str, cwd: Path, env: dict[str, str]) -> None:
@@ -248,7 +155,7 @@ def _serve(line: str, cwd: Path, env: dict[str, str]) -> None:
                 status = httpx.get("http://127.0.0.1:8765/", timeout=10).status_code
                 break
             except httpx.HTTPError:
-                time.sleep(0.2)  # poll often: a second per poll was mostly waiting
+                time.sleep(1)
         assert status == 200, f"assay serve did not answer: {proc.poll()}"
     finally:
         proc.terminate()
