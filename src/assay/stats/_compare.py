@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -22,6 +21,7 @@ from assay.core import (
 from assay.errors import InputError
 
 from ._estimators import mean_ci
+from ._intervals import metric_interval
 from ._letters import compact_letters, letter_groups
 from ._paired import _CORRECTIONS, _METHODS, adjust_pvalues
 from ._pairs import (
@@ -181,7 +181,7 @@ _RANKING = ("ndcg", "mrr")
 def _overall_scores(scores: pd.DataFrame, alpha: float, metrics: MetricMap) -> pd.DataFrame:
     """Macro mean over tasks per model and kind of metric (:func:`_overall_kind`: unlike
     metrics are never averaged): SE = √(Σ SE_t²) / T, with a normal (1 − α) interval (on the
-    log scale for a perplexity, as :func:`_scale_interval`). ``metric`` names the metrics
+    log scale for a perplexity, as :func:`metric_interval`). ``metric`` names the metrics
     averaged, e.g. "acc, exact_match"."""
     rows = []
     z = norm_ppf(1 - alpha / 2)
@@ -192,7 +192,7 @@ def _overall_scores(scores: pd.DataFrame, alpha: float, metrics: MetricMap) -> p
         mean = float(sub["mean"].mean())
         names = sorted(set(sub["metric"]))
         est = _Normal(mean, se, mean - z * se, mean + z * se, "normal")
-        low, high, method = _scale_interval(est, metric_info(names[0], metrics))
+        low, high, method = metric_interval(est, metric_info(names[0], metrics))
         rows.append(
             {
                 "model": model,
@@ -291,7 +291,7 @@ def _score_blocks(blocks, metrics, test, alpha, seed, score_parts, chunks) -> No
         if info.log_scale:  # per model: the delta method where it applies
             fields = ("mean", "stderr", "ci_low", "ci_high", "method")
             rows = zip(*map(part.get, fields), strict=True)
-            scaled = [_scale_interval(_Normal(*v), info) for v in rows]
+            scaled = [metric_interval(_Normal(*v), info) for v in rows]
             part["ci_low"], part["ci_high"], method = map(np.array, zip(*scaled, strict=True))
             part["method"] = method.astype(object)
         elif info.bounds is not None:  # as max(low, bound) and min(high, bound)
@@ -373,20 +373,3 @@ def _evidence_blocks(ev, metric, metrics, models, tasks):
 def _correction_key(correction: str) -> str:
     key = str(correction).lower()
     return "bh" if key in ("bh", "fdr", "benjamini-hochberg") else key
-
-
-def _scale_interval(est, info) -> tuple[float, float, str]:
-    """The interval of ``est`` on the metric's scale: for a log-scale metric (perplexity) the
-    delta method on log(mean), SE(log m) = SE/m, so mean · exp(±q · SE / mean) — positive and
-    right-skewed — with the same quantile q as the symmetric interval. Either way the interval
-    stays inside the metric's ``bounds`` (a t-interval of a mean of values in [0, 1] near an end
-    would otherwise leave them)."""
-    if not info.log_scale or not (est.mean > 0 and est.stderr > 0):
-        low, high, method = est.ci_low, est.ci_high, est.method
-    else:
-        q = (est.ci_high - est.mean) / est.stderr
-        spread = math.exp(q * est.stderr / est.mean)
-        low, high, method = est.mean / spread, est.mean * spread, f"{est.method}+log"
-    if info.bounds is not None:
-        low, high = max(low, info.bounds[0]), min(high, info.bounds[1])
-    return low, high, method
