@@ -28,25 +28,27 @@ from ._import_runs import Progress, Steps, bounded, count_present
 from ._records import RunInfo
 from ._sample_rows import KEY, Rows
 from ._store import Store
-from ._tables import files_in
+from ._tables import CHUNK_BYTES, files_in
 
 GROUP_ROWS = 50_000
-"""Chunks of small files are joined up to about this many rows (a folder of many small files:
-each chunk costs a few queries, whatever its size)."""
+"""Chunks of small files are joined up to about this many rows, or :data:`CHUNK_BYTES` of Arrow
+data, whichever comes first (a folder of many small files: each chunk costs a few queries,
+whatever its size; a file of long texts: memory stays one chunk's)."""
 
 
 def _grouped(chunks: Iterator[Rows]) -> Iterator[Rows]:
-    """``chunks`` joined up to about :data:`GROUP_ROWS` rows. A bad row found while some are
+    """``chunks`` joined up to about :data:`GROUP_ROWS` rows or :data:`CHUNK_BYTES`. A bad row found while some are
     held: those are checked and written first, so errors come in the order of the files."""
     held: list[Rows] = []
-    count = 0
+    count = size = 0
     try:
         for rows in chunks:
             held.append(rows)
             count += rows.table.num_rows
-            if count >= GROUP_ROWS:
+            size += rows.table.nbytes
+            if count >= GROUP_ROWS or size >= CHUNK_BYTES:
                 yield Rows.joined(held)
-                held, count = [], 0
+                held, count, size = [], 0, 0
     except InputError:
         if held:
             yield Rows.joined(held)
