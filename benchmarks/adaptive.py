@@ -7,9 +7,10 @@ which tinyBenchmarks reports; discrimination a = exp(N(0, 0.4²)), difficulty b 
 As in practice the item parameters are not known: 200 earlier models (θ ~ N(0, 1)) answer every
 item and ``assay.stats.fit_irt_2pl`` estimates them; then 500 new models (θ ~ N(0, 1)) are
 tested with ``assay.stats.adaptive_test`` (the most informative item at the current ability
-estimate, k items) using the *estimated* parameters and the earlier answers they came from
-(``fitted_on=``: prior, shrunk discriminations and the interval's calibration by refitting the
-items to simulated earlier answers). The truth is each new model's mean over all N of its
+estimate; k = 50 and 100, 100 alone at 14,042 items where each k's item refits cost most) using
+the *estimated* parameters and the earlier answers they came from (``fitted_on=``: prior,
+shrunk discriminations and the interval's calibration by refitting the items to simulated
+earlier answers). The truth is each new model's mean over all N of its
 simulated answers (with their Bernoulli noise, as a real full run).
 
 Printed per (N, k), as the mean over seeds (± its standard error with several seeds): mean
