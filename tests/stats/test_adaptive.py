@@ -145,3 +145,41 @@ def test_fitted_on_calibrates_the_interval_with_estimated_items():
         adaptive_test(y, a_hat, b_hat, k=5, fitted_on=old[:, :10])
     with pytest.raises(InputError):
         adaptive_test(y, a_hat, b_hat, k=5, fitted_on=np.full_like(old, 0.5))
+
+
+def test_selection_rule_hook_and_no_rule_beats_the_posterior_mean_by_much():
+    """``_cat(select=...)``: Fisher information at the posterior mean given as a rule picks the
+    default's items; items chosen at the TRUE ability (an ideal design no method has) predict
+    no better than the adaptive ones, and both stay above the floor of an oracle that knows θ
+    (the Bernoulli noise of the unasked answers) — fixed seed, true items."""
+    from assay.stats._adaptive import GRID, _cat, _Items, _predict
+
+    a, b = bank(n_items=300, seed=8)
+    theta, y = examinees(a, b, n=400, seed=9)
+    truth = y.mean(axis=1)
+    it = _Items(a, b)
+
+    def fisher(w, rows, asked):
+        p = expit(a * ((w @ GRID)[:, None] - b))
+        return a**2 * p * (1 - p)
+
+    p_true = expit(a * (theta[:, None] - b))
+
+    def ideal(w, rows, asked):
+        return (a**2 * p_true * (1 - p_true))[rows]
+
+    def mae(select):
+        items, asked, resp, w, prob = _cat(lambda r, c: y[r, c], 400, it, 40, None, select)
+        return items, 100 * np.abs(_predict(asked, resp, w, prob)[0] - truth).mean()
+
+    default, default_mae = mae(None)
+    same, _ = mae(fisher)
+    np.testing.assert_array_equal(default, same)
+    _, ideal_mae = mae(ideal)
+    top = np.argsort(-p_true * (1 - p_true), axis=1)[:, :40]
+    seen = np.zeros(y.shape, dtype=bool)
+    np.put_along_axis(seen, top, True, axis=1)
+    floor = 100 * np.abs(np.where(seen, y, p_true).mean(axis=1) - truth).mean()
+    assert default_mae == pytest.approx(2.423, abs=0.005)
+    assert ideal_mae == pytest.approx(2.555, abs=0.005)  # no better than the adaptive items
+    assert floor == pytest.approx(1.747, abs=0.005) and floor < default_mae - 0.5

@@ -112,9 +112,17 @@ def _from_fit(matrix: np.ndarray, a: np.ndarray, b: np.ndarray) -> _Items:
 
 
 def _cat(
-    answer: Callable[[np.ndarray, np.ndarray], np.ndarray], runs: int, it: _Items, k, se_target
+    answer: Callable[[np.ndarray, np.ndarray], np.ndarray],
+    runs: int,
+    it: _Items,
+    k,
+    se_target,
+    select: Callable[[np.ndarray, np.ndarray, np.ndarray], np.ndarray] | None = None,
 ):
-    """The adaptive loop; returns items, answers and the posterior the prediction needs."""
+    """The adaptive loop; returns items, answers and the posterior the prediction needs.
+    ``select(w, rows, asked)`` may replace the rule: the (len(rows) × items) criterion to
+    maximise, from those examinees' posterior weights on GRID and asked items (benchmarks
+    compare rules with it)."""
     a, b = it.a, it.b
     n_items = a.size
     prob = expit(a[None, :] * (GRID[:, None] - b[None, :]))  # grid × items
@@ -133,10 +141,14 @@ def _cat(
             active &= se >= se_target
         if not active.any():
             break
-        p = expit(a[None, :] * (theta[:, None] - b[None, :]))
-        info = np.where(asked, -np.inf, a[None, :] ** 2 * p * (1 - p))
-        pick = info.argmax(axis=1)
         who = rows[active]
+        if select is None:
+            p = expit(a[None, :] * (theta[who, None] - b[None, :]))
+            crit = a[None, :] ** 2 * p * (1 - p)
+        else:
+            crit = select(w[who], who, asked[who])
+        pick = np.full(runs, -1)
+        pick[who] = np.where(asked[who], -np.inf, crit).argmax(axis=1)
         y = np.asarray(answer(who, pick[who]), dtype=float)
         items[who, step] = pick[who]
         asked[who, pick[who]] = True
