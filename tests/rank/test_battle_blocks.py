@@ -136,3 +136,35 @@ def test_blocks_import_with_the_ids_of_the_whole_file(tmp_path, monkeypatch):
     assert set(stored["battle_id"]) == want and len(stored) == 35
     assert stored["style_a"].notna().all()
     assert import_battles(store, path) == 35 and len(store.battles()) == 35  # a no-op
+
+
+@pytest.mark.parametrize("wrapped", [False, True])
+@pytest.mark.parametrize("rows", [1, 7, 1000])
+def test_a_json_document_is_read_an_element_at_a_time(tmp_path, monkeypatch, wrapped, rows):
+    """A `.json` list (or `{"battles": [...]}`) gives, in blocks of any size, the battles and
+    vote ids the JSON-lines file of the same votes gives."""
+    lines = _whole(_write(tmp_path / "b.jsonl"), monkeypatch, extras=True)
+    doc = {"note": "x", "battles": ROWS, "later": [1, 2]} if wrapped else ROWS
+    path = tmp_path / "b.json"
+    path.write_text(json.dumps(doc, indent=1))
+    monkeypatch.setattr(_battle_files, "BLOCK_ROWS", rows)
+    blocks = list(battle_blocks(path, extras=True))
+    assert len(blocks) == -(-30 // min(rows, 30))
+    got = pd.concat(blocks, ignore_index=True)
+    pd.testing.assert_frame_equal(got, lines, check_dtype=False)
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ('[{"model_a": "a", "model_b": "b", "winner": "model_a"}, 3]', "JSON list of battle"),
+        ('"battles"', "JSON list of battle objects"),
+        ('[{"model_a": "a"}\n, {"model_b": ]', "line 2: not valid JSON"),
+        ('[{"model_a": "a", "model_b": "b", "winner": "model_a"}] [', "Extra data"),
+    ],
+)
+def test_a_bad_json_document_is_one_line(tmp_path, text, message):
+    path = tmp_path / "b.json"
+    path.write_text(text)
+    with pytest.raises(InputError, match=message):
+        list(battle_blocks(path))

@@ -10,12 +10,12 @@ from pathlib import Path
 
 import pytest
 
+import assay.core._json_stream as json_stream
 import assay.store._import_runs as import_runs
-import assay.store._json_stream as json_stream
 import assay.store._lm_eval_lines as lm_eval_lines
+from assay.core._json_stream import Elements, TopLevel
 from assay.errors import InputError
 from assay.store import import_inspect, import_lm_eval, open_store, read_inspect
-from assay.store._json_stream import Elements, TopLevel
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "inspect"
 

@@ -22,6 +22,7 @@ from ._discovery import (
 from ._format import fixed, format_number, visible
 from ._hashing import stable_hash
 from ._json import attributes, to_jsonable
+from ._json_stream import Elements, TopLevel
 from ._labels import plot_label
 from ._limits import LIMITS, ReadBudget, limit, limit_message
 from ._metrics import (
@@ -71,6 +72,8 @@ from ._settings import (
 from ._style import STYLE_FIELDS, TEXT_FEATURES, style_json, style_values, text_style
 
 __all__ = [
+    "Elements",
+    "TopLevel",
     "STYLE_FIELDS",
     "TEXT_FEATURES",
     "style_json",

@@ -4,14 +4,13 @@ line), CSV/TSV, Parquet, JSON. Validation of the fields is :mod:`._battles`' wor
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from assay.core import csv_chunks, jsonl_chunks, limit, limit_message, read_text
+from assay.core import Elements, TopLevel, csv_chunks, jsonl_chunks, limit, limit_message
 from assay.errors import InputError
 
 # wide count tables: column -> winner
@@ -158,17 +157,57 @@ def _parquet_frames(path: Path) -> Iterator[pd.DataFrame]:
 
 
 def _json_frames(path: Path) -> Iterator[pd.DataFrame]:
-    data = json.loads(read_text(path))
-    if isinstance(data, dict):  # {"battles": [...]}
-        data = next((v for v in data.values() if isinstance(v, list)), [])
-    if not isinstance(data, list) or not all(isinstance(r, dict) for r in data):
-        raise InputError(f"{path}: expected a JSON list of battle objects")
-    yield pd.DataFrame.from_records(data)
+    """A JSON list of battles (or an object whose first list field holds them), an element at
+    a time (:class:`assay.core.TopLevel`): frames of :data:`BLOCK_ROWS` battles or about
+    :data:`BLOCK_BYTES` of text, never the whole document."""
+    stream = TopLevel(path)
+    try:
+        first = stream.peek()
+        if first not in ("[", "{"):
+            if first == "":
+                stream.fail("Expecting value", stream.pos)
+            raise InputError(f"{path}: expected a JSON list of battle objects")
+        rows = stream.array()
+        if rows is not None:
+            yield from _element_frames(path, rows)
+            stream.end()
+            return
+        found = False
+        for _, value in stream.fields():  # {"battles": [...]}: the first list
+            if isinstance(value, Elements) and not found:
+                found = True
+                yield from _element_frames(path, value)
+        if not found:
+            yield pd.DataFrame()
+    finally:
+        stream.close()
+
+
+def _element_frames(path: Path, rows: Elements) -> Iterator[pd.DataFrame]:
+    block: list[dict] = []
+    done = size = 0
+    for row in rows:
+        if not isinstance(row, dict):
+            raise InputError(f"{path}: expected a JSON list of battle objects")
+        block.append(row)
+        size += sum(len(v) for v in row.values() if isinstance(v, str))
+        if len(block) >= BLOCK_ROWS or size >= BLOCK_BYTES:
+            yield _records(block, done)
+            done += len(block)
+            block, size = [], 0
+    if block or not done:
+        yield _records(block, done)
+
+
+def _records(block: list[dict], done: int) -> pd.DataFrame:
+    df = pd.DataFrame.from_records(block)
+    df.index = pd.RangeIndex(done, done + len(df))
+    return df
 
 
 def frames(path: Path) -> tuple[Iterator[pd.DataFrame], int]:
     """The file as DataFrames of a block of rows each (JSON lines, CSV and Parquet are read
-    a block at a time; a JSON document whole), and the offset from their index to the
+    a block at a time; a JSON document an element at a time), and the offset from their index to the
     line/record number."""
     suffix = path.suffix.lower()
     if path.is_dir():

@@ -4,7 +4,7 @@
 over its samples, so memory holds one sample, never the log. An ``.eval`` archive is read a
 member at a time within a :class:`~assay.core.ReadBudget` (the bytes actually decompressed are
 counted: ``ASSAY_MAX_DECOMPRESSED_BYTES``, ``ASSAY_MAX_COMPRESSION_RATIO``); a ``.json`` log is
-read a field at a time, its ``samples`` an element at a time (:mod:`._json_stream`), each held
+read a field at a time, its ``samples`` an element at a time (:class:`assay.core.TopLevel`), each held
 whole only up to ``ASSAY_MAX_JSON_VALUE_CHARS``.
 """
 
@@ -18,10 +18,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from assay.core import ReadBudget, decode_text, parse_json
+from assay.core import Elements, ReadBudget, TopLevel, decode_text, parse_json
 from assay.errors import InputError
-
-from ._json_stream import Elements, TopLevel
 
 LOG_VERSIONS = (2,)
 _ZSTD = 93  # zip compression method of inspect_ai >= 0.3.1xx

@@ -14,8 +14,9 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from assay.core import limit, limit_message
 from assay.errors import InputError
+
+from ._limits import limit, limit_message
 
 _BLOCK = 2**20
 _WHITE = " \t\n\r"
@@ -140,6 +141,16 @@ class TopLevel:
             self.pos = end
             return value
 
+    def array(self) -> Elements | None:
+        """The elements of the top-level array (None when the file holds no array); read them,
+        then :meth:`end`."""
+        return Elements(self, "[]") if self.peek() == "[" else None
+
+    def end(self) -> None:
+        """Nothing but white space is left."""
+        if self.peek() != "":
+            self.fail("Extra data", self.pos)
+
     def fields(self) -> Iterator[tuple[str, Any]]:
         """``(key, value)`` of each top-level field, in file order; an array as Elements."""
         first = self.peek()
@@ -172,5 +183,4 @@ class TopLevel:
                     break
                 if char != ",":
                     self.fail("Expecting ',' delimiter")
-        if self.peek() != "":
-            self.fail("Extra data", self.pos)
+        self.end()
