@@ -426,16 +426,17 @@ class Store:
             # linear: per-(model, task) counts, and the metrics of the runs behind each pair,
             # each one grouped scan (a correlated subquery per pair took minutes on 10^7 rows)
             per = con.execute(
-                """WITH pairs AS (SELECT model, task, count(DISTINCT run_id) AS runs,
-                                        count(*) AS samples
-                                   FROM samples GROUP BY model, task),
-                        owners AS (SELECT DISTINCT model, task, run_id FROM samples),
+                """WITH per_run AS (SELECT model, task, run_id, count(*) AS n
+                                     FROM samples GROUP BY model, task, run_id),
                         named AS (SELECT DISTINCT run_id, metric FROM sample_metrics),
-                        metrics AS (SELECT o.model, o.task,
+                        pairs AS (SELECT model, task, count(*) AS runs,
+                                         sum(n)::BIGINT AS samples
+                                    FROM per_run GROUP BY model, task),
+                        metrics AS (SELECT p.model, p.task,
                                            string_agg(DISTINCT n.metric, ',' ORDER BY n.metric)
                                              AS metrics
-                                      FROM owners o JOIN named n USING (run_id)
-                                     GROUP BY o.model, o.task)
+                                      FROM per_run p JOIN named n USING (run_id)
+                                     GROUP BY p.model, p.task)
                    SELECT p.model, p.task, p.runs, p.samples, m.metrics
                      FROM pairs p LEFT JOIN metrics m USING (model, task)
                     ORDER BY p.model, p.task"""
