@@ -151,12 +151,47 @@ def test_reader_sees_a_consistent_store_while_a_writer_writes(tmp_path):
     assert seen == sorted(seen)
 
 
+#: ``python -c`` of an ``assay`` child whose store transactions pause before COMMIT: it touches
+#: ``MARK`` and waits to be killed ("hang"), or starts a thread that SIGKILLs the process as soon
+#: as the store's write-ahead log appears, then commits ("commit": killed while committing, or
+#: just after). No timing: the child itself says where it is.
+_PAUSED = """
+import os, runpy, signal, sys, threading, time
+from contextlib import contextmanager
+from pathlib import Path
+from assay.store._store import Store
+mode, mark, *args = sys.argv[1:]
+plain = Store.transaction.__wrapped__
+
+@contextmanager
+def paused(self):
+    gen = plain(self)
+    con = next(gen)
+    yield con
+    if mode == "hang":
+        Path(mark).touch()
+        while True:
+            time.sleep(1)
+    wal = Path(str(self.path) + ".wal")
+    def kill_on_wal():
+        while not wal.exists():
+            time.sleep(0.0005)
+        os.kill(os.getpid(), signal.SIGKILL)
+    threading.Thread(target=kill_on_wal, daemon=True).start()
+    next(gen, None)
+
+Store.transaction = paused
+sys.argv = ["assay", *args]
+runpy.run_module("assay", run_name="__main__")
+"""
+
+
 def test_kill_during_large_import_leaves_previous_state(tmp_path):
     path = tmp_path / "s.duckdb"
     store = open_store(path)
     store.write_samples(_records("old", "t", 50))
     before = _sorted(store.samples())
-    n = 400_000
+    n = 20_000
     rng = np.random.default_rng(0)
     big = pd.DataFrame(
         {
@@ -169,36 +204,30 @@ def test_kill_during_large_import_leaves_previous_state(tmp_path):
     )
     big_file = tmp_path / "big.parquet"
     big.to_parquet(big_file)
-    cmd = [sys.executable, "-m", "assay.cli", "import", "samples", str(big_file), "--store"]
-    # one uninterrupted import into a scratch store measures how long the whole import takes
-    scratch = tmp_path / "scratch.duckdb"
-    open_store(scratch)
-    started = time.monotonic()
-    subprocess.run([*cmd, str(scratch)], check=True, capture_output=True)
-    duration = time.monotonic() - started
-    assert open_store(scratch).info()["counts"]["samples"] == n
-
-    wal = path.with_name(path.name + ".wal")
-
-    def wal_appears() -> bool:
-        return wal.exists()
-
-    def half_way() -> bool:
-        return time.monotonic() - started >= duration / 2
-
-    for kill_when in (half_way, wal_appears):  # mid-insert, and while committing
-        started = time.monotonic()
-        child = subprocess.Popen(
-            [*cmd, str(path)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-        )
-        while not kill_when() and child.poll() is None:
-            time.sleep(0.002)
-        child.kill()
-        child.wait()
-        assert child.returncode == -9, f"the import finished before {kill_when.__name__}"
+    args = ["import", "samples", str(big_file), "--store", str(path)]
+    mark = tmp_path / "paused"
+    # every row written inside the transaction, COMMIT not yet issued: killed there
+    child = subprocess.Popen(
+        [sys.executable, "-c", _PAUSED, "hang", str(mark), *args],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + 600  # generous: only a broken child reaches it
+    while not mark.exists() and child.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert mark.exists(), "the import never reached its COMMIT"
+    child.kill()
+    child.wait()
     after = open_store(path)
     pd.testing.assert_frame_equal(before, _sorted(after.samples()))
     assert after.info()["counts"]["samples"] == 50
+    # killed while committing (or just after): all of the import or none of it, never a part
+    child = subprocess.run(
+        [sys.executable, "-c", _PAUSED, "commit", str(mark), *args], capture_output=True
+    )
+    assert child.returncode in (0, -9), child.stderr[-400:]
+    samples = open_store(path).info()["counts"]["samples"]
+    assert samples in (50, 50 + n), samples
 
 
 def test_schema_version_and_migration_guard(tmp_path):
