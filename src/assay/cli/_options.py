@@ -306,6 +306,14 @@ def scope_options(
     return Scope(store, task, split_list(models), metric)
 
 
+def model_scope(
+    store: StoreOption = None, model: ModelOption = None, task: TasksOption = None
+) -> Scope:
+    """An option group for :func:`with_options`: ``--store``, ``--model`` (one, or all) and
+    ``-t/--task`` (several); the metric is the command's own."""
+    return Scope(store, task, None if model is None else [model])
+
+
 def with_options(**groups: Callable[..., Any]) -> Callable[[Callable[..., Any]], Callable]:
     """A decorator: for each ``name=build``, the parameters of ``build`` (typer-annotated
     options and arguments) take the place of the command's parameter ``name``, and the command
