@@ -138,6 +138,10 @@ ModelOption = Annotated[str | None, typer.Option("--model", help="Model (default
 ModelsOption = Annotated[
     str | None, typer.Option("--models", help="Comma-separated models (default: all).")
 ]
+CorrectionOption = Annotated[
+    str, typer.Option("--correction", help="holm, bh (Benjamini-Hochberg) or none.")
+]
+"""``--correction``: how p-values are adjusted over a family of tests (default: holm)."""
 AlphaOption = Annotated[
     float,
     typer.Option(

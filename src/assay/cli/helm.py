@@ -14,6 +14,7 @@ from assay.errors import InputError
 from ._common import bounded, console, get_store, json_or_table, json_printed, print_table
 from ._options import (
     SCOPE,
+    CorrectionOption,
     JsonOption,
     ModelOption,
     Scope,
@@ -197,9 +198,7 @@ def breakdown_cmd(
         str | None, typer.Option("--pair", help="Two models 'a,b': paired difference per group.")
     ] = None,
     confidence: float = 0.95,
-    correction: Annotated[
-        str, typer.Option("--correction", help="holm, bh (Benjamini-Hochberg) or none.")
-    ] = "holm",
+    correction: CorrectionOption = "holm",
     seed: SeedOption = 0,
     json_out: JsonOption = False,
 ) -> None:

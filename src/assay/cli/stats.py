@@ -15,6 +15,7 @@ from ._compare_io import export_as_store, path_evidence, print_comparison, readi
 from ._options import (
     SCOPE,
     AlphaOption,
+    CorrectionOption,
     JsonOption,
     MetricOption,
     ModelsOption,
@@ -77,9 +78,7 @@ def compare_cmd(
     ] = None,
     scope: Scope = SCOPE,
     confidence: float = 0.95,
-    correction: Annotated[
-        str, typer.Option("--correction", help="holm, bh (Benjamini-Hochberg) or none.")
-    ] = "holm",
+    correction: CorrectionOption = "holm",
     test: Annotated[
         str,
         typer.Option(
