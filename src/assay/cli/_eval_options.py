@@ -10,6 +10,7 @@ from typing import Annotated, Any
 import typer
 
 from ._common import bounded
+from ._options import seed_option
 
 MAX_REPEATS = 1000  # assay.runner._spec.MAX_REPEATS (not imported: the CLI loads lazily)
 
@@ -42,10 +43,7 @@ def sampling_options(
             "--num-fewshot", "-k", callback=bounded(0), help="Few-shot examples per prompt."
         ),
     ] = SAMPLING.num_fewshot,
-    seed: Annotated[
-        int,
-        typer.Option("--seed", callback=bounded(0), help="Seed for few-shot, orderings, sampling."),
-    ] = SAMPLING.seed,
+    seed: Annotated[int, seed_option("Seed for few-shot, orderings, sampling.")] = SAMPLING.seed,
     batch_size: Annotated[
         str, typer.Option("--batch-size", "-b", help="'auto' or continuations per forward pass.")
     ] = SAMPLING.batch_size,

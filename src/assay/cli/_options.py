@@ -60,7 +60,14 @@ DataRootOption = Annotated[
         metavar="DIR",
     ),
 ]
-SeedOption = Annotated[int, typer.Option("--seed", help="Random seed (>= 0).", callback=bounded(0))]
+
+
+def seed_option(help: str = "Random seed (>= 0).") -> Any:
+    """The ``typer.Option`` of ``--seed``, a whole number >= 0; ``help`` says what it seeds."""
+    return typer.Option("--seed", help=help, callback=bounded(0))
+
+
+SeedOption = Annotated[int, seed_option()]
 BootstrapOption = Annotated[
     int,
     typer.Option(

@@ -9,7 +9,7 @@ from rich.panel import Panel
 from rich.text import Text
 
 from assay.cli._common import bounded, console, print_json, print_table
-from assay.cli._options import DataRootOption, JsonOption
+from assay.cli._options import DataRootOption, JsonOption, seed_option
 from assay.tasks import list_tasks, load_task
 
 AllOption = Annotated[
@@ -180,10 +180,7 @@ def register(app: typer.Typer) -> None:
                 callback=bounded(0),
             ),
         ] = None,
-        seed: Annotated[
-            int,
-            typer.Option("--seed", help="Few-shot/permutation seed (>= 0).", callback=bounded(0)),
-        ] = 0,
+        seed: Annotated[int, seed_option("Few-shot/permutation seed (>= 0).")] = 0,
         permute_choices: Annotated[
             int,
             typer.Option(
