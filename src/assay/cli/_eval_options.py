@@ -36,12 +36,15 @@ class Sampling:
 SAMPLING = Sampling()
 
 
+def num_fewshot_option(help: str, *aliases: str) -> Any:
+    """The ``typer.Option`` of ``--num-fewshot`` (and ``aliases``), a whole number >= 0;
+    ``help`` says what it changes."""
+    return typer.Option("--num-fewshot", *aliases, callback=bounded(0), help=help)
+
+
 def sampling_options(
     num_fewshot: Annotated[
-        int | None,
-        typer.Option(
-            "--num-fewshot", "-k", callback=bounded(0), help="Few-shot examples per prompt."
-        ),
+        int | None, num_fewshot_option("Few-shot examples per prompt.", "-k")
     ] = SAMPLING.num_fewshot,
     seed: Annotated[int, seed_option("Seed for few-shot, orderings, sampling.")] = SAMPLING.seed,
     batch_size: Annotated[

@@ -9,6 +9,7 @@ from rich.panel import Panel
 from rich.text import Text
 
 from assay.cli._common import bounded, console, print_json, print_table
+from assay.cli._eval_options import num_fewshot_option
 from assay.cli._options import DataRootOption, JsonOption, seed_option
 from assay.tasks import list_tasks, load_task
 
@@ -173,12 +174,7 @@ def register(app: typer.Typer) -> None:
             str | None, typer.Option("--template", help="Template id (default: the task's).")
         ] = None,
         num_fewshot: Annotated[
-            int | None,
-            typer.Option(
-                "--num-fewshot",
-                help="Few-shot examples, >= 0 (default: the task's).",
-                callback=bounded(0),
-            ),
+            int | None, num_fewshot_option("Few-shot examples, >= 0 (default: the task's).")
         ] = None,
         seed: Annotated[int, seed_option("Few-shot/permutation seed (>= 0).")] = 0,
         permute_choices: Annotated[
