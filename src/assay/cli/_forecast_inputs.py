@@ -52,12 +52,15 @@ PlotOption = Annotated[
 ColOption = Annotated[str | None, typer.Option(help="Name of this column in the file.")]
 """``--NAME-col`` (named after its parameter ``NAME_col``): a file's own name of a column."""
 OnOption = Annotated[str, typer.Option("--on", help="Column the holdout cut applies to.")]
-CutOption = Annotated[
-    float | None,
-    typer.Option(
-        "--holdout-above", help="Hold out rows above this value of --on.", callback=bounded()
-    ),
-]
+
+
+def holdout_option(help: str) -> Any:
+    """The ``typer.Option`` of ``--holdout-above``, a finite number; ``help`` says which rows
+    it holds out."""
+    return typer.Option("--holdout-above", help=help, callback=bounded())
+
+
+CutOption = Annotated[float | None, holdout_option("Hold out rows above this value of --on.")]
 FloorOption = Annotated[float, typer.Option("--floor", help="Chance level.", callback=bounded())]
 ScoreFloorOption = Annotated[
     float | None,
