@@ -10,6 +10,7 @@ from typing import Annotated, Any
 import typer
 
 from ._common import bounded
+from ._options import seed_option
 
 MAX_REPEATS = 1000  # assay.runner._spec.MAX_REPEATS (not imported: the CLI loads lazily)
 
@@ -35,17 +36,17 @@ class Sampling:
 SAMPLING = Sampling()
 
 
+def num_fewshot_option(help: str, *aliases: str) -> Any:
+    """The ``typer.Option`` of ``--num-fewshot`` (and ``aliases``), a whole number >= 0;
+    ``help`` says what it changes."""
+    return typer.Option("--num-fewshot", *aliases, callback=bounded(0), help=help)
+
+
 def sampling_options(
     num_fewshot: Annotated[
-        int | None,
-        typer.Option(
-            "--num-fewshot", "-k", callback=bounded(0), help="Few-shot examples per prompt."
-        ),
+        int | None, num_fewshot_option("Few-shot examples per prompt.", "-k")
     ] = SAMPLING.num_fewshot,
-    seed: Annotated[
-        int,
-        typer.Option("--seed", callback=bounded(0), help="Seed for few-shot, orderings, sampling."),
-    ] = SAMPLING.seed,
+    seed: Annotated[int, seed_option("Seed for few-shot, orderings, sampling.")] = SAMPLING.seed,
     batch_size: Annotated[
         str, typer.Option("--batch-size", "-b", help="'auto' or continuations per forward pass.")
     ] = SAMPLING.batch_size,

@@ -3,7 +3,8 @@ the law to fit, read once by the option groups of :func:`assay.cli._options.with
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import inspect
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -15,7 +16,7 @@ import typer
 from assay.errors import InputError
 
 from ._common import bounded, err_console, get_store, output_file
-from ._options import BootstrapOption, SeedOption, StoreOption, one_task, only
+from ._options import BootstrapOption, SeedOption, StoreOption, one_task, only, with_options
 from ._progress import Update, progress_bar
 
 if TYPE_CHECKING:
@@ -49,13 +50,17 @@ PlotOption = Annotated[
     ),
 ]
 ColOption = Annotated[str | None, typer.Option(help="Name of this column in the file.")]
+"""``--NAME-col`` (named after its parameter ``NAME_col``): a file's own name of a column."""
 OnOption = Annotated[str, typer.Option("--on", help="Column the holdout cut applies to.")]
-CutOption = Annotated[
-    float | None,
-    typer.Option(
-        "--holdout-above", help="Hold out rows above this value of --on.", callback=bounded()
-    ),
-]
+
+
+def holdout_option(help: str) -> Any:
+    """The ``typer.Option`` of ``--holdout-above``, a finite number; ``help`` says which rows
+    it holds out."""
+    return typer.Option("--holdout-above", help=help, callback=bounded())
+
+
+CutOption = Annotated[float | None, holdout_option("Hold out rows above this value of --on.")]
 FloorOption = Annotated[float, typer.Option("--floor", help="Chance level.", callback=bounded())]
 ScoreFloorOption = Annotated[
     float | None,
@@ -65,6 +70,20 @@ ScoreFloorOption = Annotated[
         callback=bounded(),
     ),
 ]
+
+
+def column_options(*names: str) -> Callable[..., dict[str, str]]:
+    """An option group for ``with_options``: a :data:`ColOption` ``--NAME-col`` for each of
+    ``names``; the command receives ``{NAME: the file's name}`` for those given."""
+
+    def columns(**given: str | None) -> dict[str, str]:
+        return {name: col for name in names if (col := given[f"{name}_col"]) is not None}
+
+    keyword = inspect.Parameter.KEYWORD_ONLY
+    columns.__signature__ = inspect.Signature(  # type: ignore[attr-defined]
+        [inspect.Parameter(f"{n}_col", keyword, default=None, annotation=ColOption) for n in names]
+    )
+    return columns
 
 
 def n_items_option(help: str) -> Any:
@@ -176,6 +195,7 @@ class LawInput:
         )
 
 
+@with_options(columns=column_options("params", "tokens", "flops", "loss"))
 def law_input(
     data: DataArg,
     law: LawOption = "chinchilla",
@@ -186,14 +206,9 @@ def law_input(
     store: StoreOption = None,
     task: StoreTaskOption = None,
     metric: StoreMetricOption = None,
-    params_col: ColOption = None,
-    tokens_col: ColOption = None,
-    flops_col: ColOption = None,
-    loss_col: ColOption = None,
+    columns: dict[str, str] | None = None,
 ) -> LawInput:
     """The options of :class:`LawInput` (an option group for ``with_options``)."""
-    named = dict(params=params_col, tokens=tokens_col, flops=flops_col, loss=loss_col)
-    columns = {k: v for k, v in named.items() if v is not None}
     return LawInput(Table(data, store, only(task), metric), law, x, y, bootstrap, seed, columns)
 
 

@@ -18,6 +18,7 @@ from ._forecast_inputs import (
     ColOption,
     FloorOption,
     Table,
+    holdout_option,
     n_items_option,
     skill_words,
     table_input,
@@ -81,8 +82,7 @@ def observational_cmd(
     target: Annotated[str, typer.Option("--target", help="Benchmark column to forecast.")],
     fit: Observational,
     holdout_above: Annotated[
-        float | None,
-        typer.Option("--holdout-above", help="Fit the target on models with compute <= this."),
+        float | None, holdout_option("Fit the target on models with compute <= this.")
     ] = None,
     leave_family_out: Annotated[
         bool,

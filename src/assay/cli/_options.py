@@ -60,7 +60,14 @@ DataRootOption = Annotated[
         metavar="DIR",
     ),
 ]
-SeedOption = Annotated[int, typer.Option("--seed", help="Random seed (>= 0).", callback=bounded(0))]
+
+
+def seed_option(help: str = "Random seed (>= 0).") -> Any:
+    """The ``typer.Option`` of ``--seed``, a whole number >= 0; ``help`` says what it seeds."""
+    return typer.Option("--seed", help=help, callback=bounded(0))
+
+
+SeedOption = Annotated[int, seed_option()]
 BootstrapOption = Annotated[
     int,
     typer.Option(
@@ -138,6 +145,10 @@ ModelOption = Annotated[str | None, typer.Option("--model", help="Model (default
 ModelsOption = Annotated[
     str | None, typer.Option("--models", help="Comma-separated models (default: all).")
 ]
+CorrectionOption = Annotated[
+    str, typer.Option("--correction", help="holm, bh (Benjamini-Hochberg) or none.")
+]
+"""``--correction``: how p-values are adjusted over a family of tests (default: holm)."""
 AlphaOption = Annotated[
     float,
     typer.Option(
@@ -304,6 +315,14 @@ def scope_options(
     """An option group for :func:`with_options`: ``--store``, ``-t/--task`` (several),
     ``--models`` and ``--metric``."""
     return Scope(store, task, split_list(models), metric)
+
+
+def model_scope(
+    store: StoreOption = None, model: ModelOption = None, task: TasksOption = None
+) -> Scope:
+    """An option group for :func:`with_options`: ``--store``, ``--model`` (one, or all) and
+    ``-t/--task`` (several); the metric is the command's own."""
+    return Scope(store, task, None if model is None else [model])
 
 
 def with_options(**groups: Callable[..., Any]) -> Callable[[Callable[..., Any]], Callable]:

@@ -15,7 +15,6 @@ from assay.errors import InputError
 from ._common import bounded, console, positive_floats, print_json, print_table
 from ._forecast_inputs import (
     BOUNDED_NAMES,
-    ColOption,
     CutOption,
     FloorOption,
     LawInput,
@@ -25,6 +24,7 @@ from ._forecast_inputs import (
     Table,
     backtest_json,
     backtest_line,
+    column_options,
     law_input,
     n_items_option,
     progress,
@@ -312,7 +312,11 @@ def downstream_cmd(
 
 
 @forecast_app.command("density")
-@with_options(source=table_input, level=level_confidence)
+@with_options(
+    source=table_input,
+    level=level_confidence,
+    columns=column_options("params", "score", "family", "date", "model"),
+)
 def density_cmd(
     source: Table,
     reference_family: Annotated[
@@ -321,20 +325,13 @@ def density_cmd(
     floor: FloorOption = 0.0,
     level: float = 0.95,
     plot: PlotOption = None,
-    params_col: ColOption = None,
-    score_col: ColOption = None,
-    family_col: ColOption = None,
-    date_col: ColOption = None,
-    model_col: ColOption = None,
+    columns: dict[str, str] | None = None,
     as_json: JsonOption = False,
 ) -> None:
     """Capacity density (Densing law): effective/actual parameters and its doubling time."""
     from assay.forecast import capacity_density, plot_forecast
 
-    named = dict(
-        params=params_col, score=score_col, family=family_col, date=date_col, model=model_col
-    )
-    df = source.load({k: v for k, v in named.items() if v is not None})
+    df = source.load(columns)
     res = capacity_density(df, reference_family, floor=floor, level=level)
     if plot is not None:
         plot_forecast(res, path=plot)

@@ -14,14 +14,15 @@ from assay.errors import InputError
 from ._common import bounded, console, get_store, json_or_table, json_printed, print_table
 from ._options import (
     SCOPE,
+    CorrectionOption,
     JsonOption,
     ModelOption,
     Scope,
     SeedOption,
     StoreOption,
     TaskOption,
-    TasksOption,
     confidence_option,
+    model_scope,
     only,
     scope_options,
     split_list,
@@ -29,7 +30,7 @@ from ._options import (
 )
 
 
-def _samples(store, model: str | None = None, task: str | None = None):
+def _samples(store, model: str | list[str] | None = None, task: str | list[str] | None = None):
     st = get_store(store, must_exist=True)
     df = st.samples(model=model, task=task)
     if df.empty:
@@ -129,11 +130,9 @@ def calibration_cmd(
     )
 
 
-@with_options(confidence=confidence_option)
+@with_options(scope=model_scope, confidence=confidence_option)
 def efficiency_cmd(
-    store: StoreOption = None,
-    model: ModelOption = None,
-    task: TasksOption = None,
+    scope: Scope = SCOPE,
     prices: Annotated[
         Path | None,
         typer.Option(
@@ -150,7 +149,7 @@ def efficiency_cmd(
     from assay.stats import efficiency, read_prices
 
     table = read_prices(prices) if prices is not None else None  # bad prices: before the store
-    _, df = _samples(store, model, task)
+    _, df = _samples(scope.store, scope.models, scope.tasks)
     res = efficiency(df, prices=table, confidence=confidence)
     if json_printed(json_out, res):
         return
@@ -199,9 +198,7 @@ def breakdown_cmd(
         str | None, typer.Option("--pair", help="Two models 'a,b': paired difference per group.")
     ] = None,
     confidence: float = 0.95,
-    correction: Annotated[
-        str, typer.Option("--correction", help="holm, bh (Benjamini-Hochberg) or none.")
-    ] = "holm",
+    correction: CorrectionOption = "holm",
     seed: SeedOption = 0,
     json_out: JsonOption = False,
 ) -> None:

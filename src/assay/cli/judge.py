@@ -29,7 +29,7 @@ from assay.rank import (
     self_preference,
     store_judged,
 )
-from assay.store import read_table
+from assay.store import Store, read_table
 
 from ._common import bounded, console, get_store, json_or_table, json_printed, print_table
 from ._options import (
@@ -107,6 +107,39 @@ def _with_model(spec: str, label: str, json_out: bool, run: Callable[[Any, _Tick
         backend.close()
 
 
+@dataclass(frozen=True)
+class _Stored:
+    """What every judge command shares: the store it writes its verdicts to or reads battles
+    from, and the interval options of its analyses."""
+
+    store: Path | None
+    rs: Resampling
+
+    def open(self) -> Store:
+        return get_store(self.store, must_exist=True)
+
+    def battles(self) -> pd.DataFrame:
+        return self.open().battles()
+
+    def judged(self, judge: str) -> pd.DataFrame:
+        """The stored battles of ``judge`` as judged pairs."""
+        return judged_from_battles(self.battles(), judge)
+
+    def save(self, battles: pd.DataFrame, source: str) -> int:
+        """Store ``battles`` (the store is created when missing); how many were stored."""
+        return store_judged(get_store(self.store), battles, source=source)
+
+
+@with_options(rs=resampling_options)
+def _stored(rs: Resampling = RESAMPLING, store: StoreOption = None) -> _Stored:
+    """The option group of every judge command (:func:`with_options`): the interval options,
+    then ``--store``."""
+    return _Stored(store, rs)
+
+
+STORED = _Stored(None, RESAMPLING)
+
+
 def _ratings_of(judged: pd.DataFrame, rs: Resampling) -> dict[str, Any] | None:
     try:
         return fit_battles(judged, method="bt", **rs.kwargs).to_dict()
@@ -131,7 +164,7 @@ def _show_position(result, title: str) -> None:
 
 
 @judge_app.command("pairwise")
-@with_options(job=_judging, rs=resampling_options)
+@with_options(job=_judging, stored=_stored)
 def pairwise_cmd(
     job: _Judging,
     baseline: Annotated[
@@ -145,13 +178,13 @@ def pairwise_cmd(
     swap: Annotated[
         bool, typer.Option("--swap/--no-swap", help="Judge each pair in both answer orders.")
     ] = True,
-    rs: Resampling = RESAMPLING,
-    store: StoreOption = None,
+    stored: _Stored = STORED,
     json_out: JsonOption = False,
 ) -> None:
     """Judge every pair of answers to each prompt with a model (both orders), store the
     verdicts as battles with judge=<model>, and print the position-swap check, Bradley–Terry
     ratings and, with --baseline, the length-controlled win rates."""
+    rs = stored.rs
     judged = _with_model(
         job.judge,
         "judging",
@@ -167,21 +200,21 @@ def pairwise_cmd(
         ),
     )
     name = str(judged["judge"].iloc[0])
-    stored = store_judged(get_store(store), judged, source=job.source)
+    n_stored = stored.save(judged, job.source)
     position = position_consistency(judged, **rs.kwargs) if swap else None
     lc = lc_win_rate(judged, baseline, **rs.kwargs) if baseline else None
     ratings = _ratings_of(judged, rs)
     out = {
         "judge": name,
         "pairs": len(judged),
-        "stored": stored,
+        "stored": n_stored,
         "position": position.to_dict() if position else None,
         "lc_win_rate": lc.to_dict() if lc else None,
         "ratings": ratings,
     }
     if json_printed(json_out, out):
         return
-    console.print(f"judge {name}: {len(judged)} pairs judged, {stored} battles stored")
+    console.print(f"judge {name}: {len(judged)} pairs judged, {n_stored} battles stored")
     if position is not None:
         _show_position(position, "position swap")
     if lc is not None:
@@ -191,11 +224,10 @@ def pairwise_cmd(
 
 
 @judge_app.command("pointwise")
-@with_options(job=_judging, rs=resampling_options)
+@with_options(job=_judging, stored=_stored)
 def pointwise_cmd(
     job: _Judging,
-    rs: Resampling = RESAMPLING,
-    store: StoreOption = None,
+    stored: _Stored = STORED,
     json_out: JsonOption = False,
 ) -> None:
     """Rate every answer from 1 to 9 with a model (G-Eval probability-weighted score), print
@@ -209,35 +241,30 @@ def pointwise_cmd(
             job.table, ModelRater(backend, mode=job.mode), progress=progress
         ),
     )
+    rs = stored.rs
     summary = mean_ratings(rated, **rs.kwargs)
     battles = rating_battles(rated)
-    stored = store_judged(get_store(store), battles, source=job.source) if len(battles) else 0
+    n_stored = stored.save(battles, job.source) if len(battles) else 0
     if json_or_table(
         json_out,
-        {**summary.to_dict(), "stored": stored},
+        {**summary.to_dict(), "stored": n_stored},
         summary.table,
         title=f"mean rating by {summary.judge} (1-9, {level_label(rs.confidence)} intervals)",
     ):
         return
-    console.print(f"{stored} battles stored (per prompt, the higher rating wins)")
-
-
-def _judged(store: Path | None, judge: str) -> pd.DataFrame:
-    battles = get_store(store, must_exist=True).battles()
-    return judged_from_battles(battles, judge)
+    console.print(f"{n_stored} battles stored (per prompt, the higher rating wins)")
 
 
 @judge_app.command("position")
-@with_options(rs=resampling_options)
+@with_options(stored=_stored)
 def position_cmd(
     judge: JudgeNameOption,
-    rs: Resampling = RESAMPLING,
-    store: StoreOption = None,
+    stored: _Stored = STORED,
     json_out: JsonOption = False,
 ) -> None:
     """Position-swap check of a judge's stored battles: how often its two verdicts (one per
     answer order) agree, and how often the answer shown first wins."""
-    result = position_consistency(_judged(store, judge), **rs.kwargs)
+    result = position_consistency(stored.judged(judge), **stored.rs.kwargs)
     if not json_printed(json_out, {"judge": judge, **result.to_dict()}):
         _show_position(result, f"judge {judge}")
 
@@ -256,7 +283,7 @@ def _read_judged(file: Path) -> pd.DataFrame:
 
 
 @judge_app.command("lc-winrate")
-@with_options(rs=resampling_options)
+@with_options(stored=_stored)
 def lc_winrate_cmd(
     file: Annotated[
         Path | None,
@@ -273,8 +300,7 @@ def lc_winrate_cmd(
             help="s in tanh(Δlength / s) (default: sd of Δ).", callback=bounded(0, low_open=True)
         ),
     ] = None,
-    rs: Resampling = RESAMPLING,
-    store: StoreOption = None,
+    stored: _Stored = STORED,
     json_out: JsonOption = False,
 ) -> None:
     """Length-controlled win rate against --baseline (AlpacaEval-LC): a logistic GLM of the
@@ -286,13 +312,8 @@ def lc_winrate_cmd(
     elif judge is None:
         raise InputError("pass a FILE of judged pairs or --judge NAME for the store's battles")
     else:
-        judged = _judged(store, judge)
-    result = lc_win_rate(
-        judged,
-        baseline,
-        length_scale=length_scale,
-        **rs.kwargs,
-    )
+        judged = stored.judged(judge)
+    result = lc_win_rate(judged, baseline, length_scale=length_scale, **stored.rs.kwargs)
     if json_or_table(
         json_out,
         result,
@@ -304,7 +325,7 @@ def lc_winrate_cmd(
 
 
 @judge_app.command("agreement")
-@with_options(rs=resampling_options)
+@with_options(stored=_stored)
 def agreement_cmd(
     judge: JudgeNameOption,
     votes: Annotated[
@@ -312,18 +333,17 @@ def agreement_cmd(
         typer.Option(help="Human votes (a battle file); default: the store's human battles."),
     ] = None,
     human: HumanOption = None,
-    rs: Resampling = RESAMPLING,
-    store: StoreOption = None,
+    stored: _Stored = STORED,
     json_out: JsonOption = False,
 ) -> None:
     """Cohen's κ between a judge's stored verdicts and human votes on the same prompt and
     model pair, with a bootstrap interval over prompts."""
-    battles = get_store(store, must_exist=True).battles()
+    battles = stored.battles()
     if votes is not None:
         extra = read_battles(votes)
         extra["judge"] = extra["judge"].where(extra["judge"].notna(), None)
         battles = pd.concat([battles[battles["judge"] == judge], extra], ignore_index=True)
-    result = judge_agreement(battles, judge, human=human, **rs.kwargs)
+    result = judge_agreement(battles, judge, human=human, **stored.rs.kwargs)
     if json_printed(json_out, result):
         return
     console.print(
@@ -336,20 +356,19 @@ def agreement_cmd(
 
 
 @judge_app.command("self-preference")
-@with_options(rs=resampling_options)
+@with_options(stored=_stored)
 def self_preference_cmd(
     judge: JudgeNameOption,
     family: Annotated[
         str | None, typer.Option(help="The judge's family (default: from the models table).")
     ] = None,
     human: HumanOption = None,
-    rs: Resampling = RESAMPLING,
-    store: StoreOption = None,
+    stored: _Stored = STORED,
     json_out: JsonOption = False,
 ) -> None:
     """Does the judge favour its own model family? Its own-family win rate against the same
     model pairs' win rate in the human votes."""
-    st = get_store(store, must_exist=True)
+    st = stored.open()
     models = st.models()
     families = models.set_index("model")["family"] if len(models) else pd.Series(dtype=object)
     result = self_preference(
@@ -358,7 +377,7 @@ def self_preference_cmd(
         families,
         family=family,
         human=human,
-        **rs.kwargs,
+        **stored.rs.kwargs,
     )
     if json_printed(json_out, result):
         return

@@ -14,6 +14,7 @@ from ._options import (
     StoreOption,
     TasksOption,
     report_confidence,
+    seed_option,
     with_options,
 )
 from ._progress import progress_bar
@@ -51,7 +52,7 @@ def report(
             callback=bounded(0), help="Documents per task embedded for the side-by-side view."
         ),
     ] = 300,
-    seed: Annotated[int, typer.Option(callback=bounded(0), help="Seed for every bootstrap.")] = 0,
+    seed: Annotated[int, seed_option("Seed for every bootstrap.")] = 0,
     method: Annotated[
         str, typer.Option(help="Arena ratings: bt, davidson or elo (as `assay rank battles`).")
     ] = "bt",
@@ -138,9 +139,7 @@ def serve(
     write_burst: Annotated[
         int, typer.Option(callback=bounded(1), help="Writes a client may make at once.")
     ] = 30,
-    seed: Annotated[
-        int, typer.Option(callback=bounded(0), help="Seed for arena draws and bootstraps.")
-    ] = 0,
+    seed: Annotated[int, seed_option("Seed for arena draws and bootstraps.")] = 0,
 ) -> None:
     """Serve the report live, a JSON API (/docs) and an arena voting page (/arena)."""
     try:

@@ -13,17 +13,21 @@ from assay.errors import InputError
 from ._common import bounded, console, get_store, json_printed, print_json, print_table
 from ._compare_io import export_as_store, path_evidence, print_comparison, reading_store
 from ._options import (
+    SCOPE,
     AlphaOption,
+    CorrectionOption,
     JsonOption,
     MetricOption,
-    ModelOption,
     ModelsOption,
+    Scope,
     SeedOption,
     StoreOption,
     TaskOption,
     TasksOption,
     confidence_option,
+    model_scope,
     only,
+    scope_options,
     split_list,
     with_options,
 )
@@ -61,7 +65,7 @@ def _unknown_model_or_task(st, model: str | None, task: str | None) -> NoReturn:
     raise InputError("no samples for that model/task in the store")
 
 
-@with_options(confidence=confidence_option)
+@with_options(scope=scope_options, confidence=confidence_option)
 def compare_cmd(
     paths: Annotated[
         list[Path] | None,
@@ -72,14 +76,9 @@ def compare_cmd(
             show_default=False,
         ),
     ] = None,
-    store: StoreOption = None,
-    task: TasksOption = None,
-    models: ModelsOption = None,
-    metric: MetricOption = None,
+    scope: Scope = SCOPE,
     confidence: float = 0.95,
-    correction: Annotated[
-        str, typer.Option("--correction", help="holm, bh (Benjamini-Hochberg) or none.")
-    ] = "holm",
+    correction: CorrectionOption = "holm",
     test: Annotated[
         str,
         typer.Option(
@@ -125,25 +124,23 @@ def compare_cmd(
 
     from ._verdict import print_verdict, store_verdict
 
-    paths, store = export_as_store(paths, store)
+    paths, store = export_as_store(paths, scope.store)
     meta = None if paths else reading_store(store)
     with meta.session() if meta is not None else contextlib.nullcontext():
         ev = (
             path_evidence(paths, store)
             if paths
-            else _evidence(store, model=split_list(models), task=task, st=meta)
+            else _evidence(store, model=scope.models, task=scope.tasks, st=meta)
         )
         result = compare(
             ev,
-            metric=metric,
-            models=split_list(models),
-            tasks=task,
             confidence=confidence,
             correction=correction,
             test=test,
             overall=overall,
+            **scope.selection,
         )
-        found = None if task else store_verdict(result, meta)
+        found = None if scope.tasks else store_verdict(result, meta)
     if json_out:
         extra = {} if found is None else {"verdict": found.to_dict()}
         print_json({**result.to_dict(frames=True), "family": result.family.to_dict(), **extra})
@@ -215,6 +212,7 @@ def power_cmd(
     """
     from assay.stats import power_analysis, power_from_scores
 
+    design = {"delta": delta, "n": n, "alpha": alpha, "target_power": target_power}
     if models is not None:
         pair = split_list(models) or []
         if len(pair) != 2 or task is None:
@@ -227,25 +225,19 @@ def power_cmd(
             task=only(task),
             metric=metric,
             metrics=ev.metrics,
-            delta=delta,
-            n=n,
-            alpha=alpha,
-            target_power=target_power,
             omega2=omega2,
             k_a=k_a,
             k_b=k_b,
+            **design,
         )
     else:
         result = power_analysis(
-            delta=delta,
-            n=n,
-            alpha=alpha,
-            target_power=target_power,
             omega2=0.5 if omega2 is None else omega2,
             sigma2_a=sigma2_a,
             sigma2_b=sigma2_b,
             k_a=k_a or 1,
             k_b=k_b or 1,
+            **design,
         )
     out = result.to_dict()
     if json_printed(json_out, out):
@@ -390,10 +382,9 @@ def items_cmd(
             print_table(out["anchor_validation"], title="anchor estimators on held-out models")
 
 
+@with_options(scope=model_scope)
 def variance_cmd(
-    store: StoreOption = None,
-    model: ModelOption = None,
-    task: TasksOption = None,
+    scope: Scope = SCOPE,
     metric: MetricOption = None,
     checkpoints: Annotated[
         str | None,
@@ -413,9 +404,10 @@ def variance_cmd(
     """
     from assay.stats import monotonicity, variance_decomposition
 
-    st = get_store(store, must_exist=True)
-    ev = _evidence(store)
+    st = scope.open()
+    ev = _evidence(scope.store, st=st)
     df = ev.scores
+    task = scope.tasks
     if checkpoints:
         if task and len(task) > 1:
             raise InputError(f"--checkpoints takes one task, not {len(task)}: {', '.join(task)}")
@@ -434,7 +426,9 @@ def variance_cmd(
             f"p = {res.pvalue:.3g}  (n = {res.n} docs, {res.n_resamples} resamples)"
         )
         return
-    result = variance_decomposition(df, model=model, task=task, metric=metric, metrics=ev.metrics)
+    result = variance_decomposition(
+        df, model=scope.models, task=task, metric=metric, metrics=ev.metrics
+    )
     if json_printed(json_out, result):
         return
     if result.table.empty:

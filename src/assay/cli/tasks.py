@@ -9,7 +9,8 @@ from rich.panel import Panel
 from rich.text import Text
 
 from assay.cli._common import bounded, console, print_json, print_table
-from assay.cli._options import DataRootOption, JsonOption
+from assay.cli._eval_options import num_fewshot_option
+from assay.cli._options import DataRootOption, JsonOption, seed_option
 from assay.tasks import list_tasks, load_task
 
 AllOption = Annotated[
@@ -173,17 +174,9 @@ def register(app: typer.Typer) -> None:
             str | None, typer.Option("--template", help="Template id (default: the task's).")
         ] = None,
         num_fewshot: Annotated[
-            int | None,
-            typer.Option(
-                "--num-fewshot",
-                help="Few-shot examples, >= 0 (default: the task's).",
-                callback=bounded(0),
-            ),
+            int | None, num_fewshot_option("Few-shot examples, >= 0 (default: the task's).")
         ] = None,
-        seed: Annotated[
-            int,
-            typer.Option("--seed", help="Few-shot/permutation seed (>= 0).", callback=bounded(0)),
-        ] = 0,
+        seed: Annotated[int, seed_option("Few-shot/permutation seed (>= 0).")] = 0,
         permute_choices: Annotated[
             int,
             typer.Option(
