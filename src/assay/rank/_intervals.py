@@ -10,8 +10,16 @@ from scipy.special import expit, ndtri  # not scipy.stats: slow to import
 from assay.errors import InputError
 
 from ._battles import PairCounts
+from ._ratings import Ratings, build_ratings
 
-__all__ = ["CI_METHODS", "ELO_PER_LOGIT", "INTERVAL_NAMES", "ci_method", "interval_table"]
+__all__ = [
+    "CI_METHODS",
+    "ELO_PER_LOGIT",
+    "INTERVAL_NAMES",
+    "ci_method",
+    "fitted_ratings",
+    "interval_table",
+]
 
 #: Elo points per unit of log-strength: 400 points per factor of 10 in the odds.
 ELO_PER_LOGIT = 400.0 / np.log(10.0)
@@ -153,3 +161,47 @@ def interval_table(rating, boot, confidence, cov, anchor_index, loose):
         _intervals(centred, none, confidence, cov, None),
     )
     return lo, hi, bounds
+
+
+def fitted_ratings(
+    pairs: PairCounts,
+    models: list[str],
+    rating: np.ndarray,
+    boot: np.ndarray,
+    cov: np.ndarray,
+    win_probability: np.ndarray,
+    *,
+    method: str,
+    how: str,
+    anchor: tuple[str, float] | None,
+    confidence: float,
+    extra: dict | None = None,
+) -> Ratings:
+    """The last step of a likelihood fit on the Elo scale: honest intervals
+    (:func:`interval_table`), ``info`` with the counts, the interval method (``how``), then
+    ``extra`` and a note on the models the votes do not rate, as a :class:`Ratings`."""
+    anchor_index = models.index(anchor[0]) if anchor else None
+    loose = unidentified(pairs)
+    lo, hi, bounds = interval_table(rating, boot, confidence, cov, anchor_index, loose)
+    info = {
+        "n_battles": pairs.n_battles,
+        "n_pairs": len(pairs.pair_i),
+        "interval": INTERVAL_NAMES[how],
+        "ci_method": how,
+        **(extra or {}),
+    }
+    _too_few(models, loose | ~np.isfinite(hi - lo), info)
+    return build_ratings(
+        models,
+        rating,
+        lo,
+        hi,
+        pairs.per_model(),
+        win_probability,
+        method=method,
+        scale="elo",
+        confidence_level=confidence,
+        bootstrap=boot,
+        info=info,
+        rank_bounds=bounds,
+    )

@@ -15,14 +15,13 @@ from ._fit import PairFit, fit_pairs, replicate_block, sandwich_covariance
 from ._intervals import (
     CI_METHODS,
     ELO_PER_LOGIT,
-    INTERVAL_NAMES,
     _honest,
     _intervals,
     _to_scale,
     _too_few,
     _win_matrix,
     ci_method,
-    interval_table,
+    fitted_ratings,
     unidentified,
 )
 from ._ratings import Ratings, build_ratings
@@ -136,32 +135,18 @@ def fit_counts(
         boot = _to_scale(
             _bootstrap_theta(pairs, bootstrap, seed, fit, davidson, l2), models, anchor
         )
-    rating = _to_scale(theta, models, anchor)
-    anchor_index = models.index(anchor[0]) if anchor else None
-    loose = unidentified(pairs)
-    lo, hi, bounds = interval_table(rating, boot, confidence, cov, anchor_index, loose)
-    info = {
-        "n_battles": pairs.n_battles,
-        "n_pairs": len(pairs.pair_i),
-        "interval": INTERVAL_NAMES[how],
-        "ci_method": how,
-    }
-    _too_few(models, loose | ~np.isfinite(hi - lo), info)
-    if davidson:
-        info["tie_parameter"] = float(np.exp(fit.eta[0]))
-    return build_ratings(
+    return fitted_ratings(
+        pairs,
         models,
-        rating,
-        lo,
-        hi,
-        pairs.per_model(),
+        _to_scale(theta, models, anchor),
+        boot,
+        cov,
         _win_matrix(theta, fit.eta[0] if davidson else None),
         method=method,
-        scale="elo",
-        confidence_level=confidence,
-        bootstrap=boot,
-        info=info,
-        rank_bounds=bounds,
+        how=how,
+        anchor=anchor,
+        confidence=confidence,
+        extra={"tie_parameter": float(np.exp(fit.eta[0]))} if davidson else None,
     )
 
 
