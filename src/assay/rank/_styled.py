@@ -7,7 +7,7 @@ import pandas as pd
 from scipy.special import ndtri  # the normal quantile (scipy.stats is slow to import)
 
 from ._battles import aggregate_battles, battle_outcomes
-from ._intervals import _to_scale, _win_matrix, ci_method, fitted_ratings
+from ._intervals import _to_scale, _win_matrix, ci_method, fit_info, fitted_ratings
 from ._ratings import Ratings
 from ._style import fit_style, style_design
 
@@ -68,7 +68,8 @@ def fit_style_battles(
         zq = ndtri(1 - alpha / 2)
         beta_lo, beta_hi = fit.beta - zq * se, fit.beta + zq * se
     names = list(z_frame.columns)
-    extra = {
+    info = {
+        **fit_info(pairs, how),
         "style_control": True,
         "style_coefficients": {n: float(v) for n, v in zip(names, fit.beta, strict=True)},
         "style_intervals": {
@@ -76,7 +77,7 @@ def fit_style_battles(
         },
     }
     if plain is not None:  # the plain Bradley–Terry table, for ranks side by side
-        extra["raw_ratings"] = {
+        info["raw_ratings"] = {
             str(r.model): {"rating": float(r.rating), "rank": int(r.rank)}
             for r in plain.itertuples()
         }
@@ -88,8 +89,7 @@ def fit_style_battles(
         fit.covariance,
         _win_matrix(fit.theta, None),
         method="bt-style",
-        how=how,
-        anchor=anchor,
+        info=info,
         confidence=confidence,
-        extra=extra,
+        anchor=anchor,
     )
