@@ -29,15 +29,6 @@ import numpy as np
 
 from assay.errors import InputError
 
-__all__ = [
-    "central_levels",
-    "interval_coverage",
-    "isotonic_quantiles",
-    "pinball_loss",
-    "sort_quantiles",
-    "weighted_interval_score",
-]
-
 
 def _check(quantiles, levels, observed) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     q = np.atleast_2d(np.asarray(quantiles, dtype=float))

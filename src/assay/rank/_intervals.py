@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import scipy.sparse as sp
 from scipy.sparse.csgraph import connected_components
@@ -10,8 +12,17 @@ from scipy.special import expit, ndtri  # not scipy.stats: slow to import
 from assay.errors import InputError
 
 from ._battles import PairCounts
+from ._ratings import Ratings, build_ratings
 
-__all__ = ["CI_METHODS", "ELO_PER_LOGIT", "INTERVAL_NAMES", "ci_method", "interval_table"]
+__all__ = [
+    "CI_METHODS",
+    "ELO_PER_LOGIT",
+    "INTERVAL_NAMES",
+    "ci_method",
+    "fit_info",
+    "fitted_ratings",
+    "interval_table",
+]
 
 #: Elo points per unit of log-strength: 400 points per factor of 10 in the odds.
 ELO_PER_LOGIT = 400.0 / np.log(10.0)
@@ -153,3 +164,56 @@ def interval_table(rating, boot, confidence, cov, anchor_index, loose):
         _intervals(centred, none, confidence, cov, None),
     )
     return lo, hi, bounds
+
+
+def fit_info(pairs: PairCounts, how: str) -> dict[str, Any]:
+    """What a likelihood fit reports in ``info``: its battles, compared pairs and interval
+    method (``how``)."""
+    return {
+        "n_battles": pairs.n_battles,
+        "n_pairs": len(pairs.pair_i),
+        "interval": INTERVAL_NAMES[how],
+        "ci_method": how,
+    }
+
+
+def fitted_ratings(
+    pairs: PairCounts,
+    models: list[str],
+    rating: np.ndarray,
+    boot: np.ndarray,
+    cov: np.ndarray | None,
+    win_probability: np.ndarray,
+    *,
+    method: str,
+    info: dict[str, Any],
+    confidence: float,
+    anchor: tuple[str, float] | None = None,
+) -> Ratings:
+    """The last step of every arena fit: ratings on the Elo scale with honest intervals, and
+    in ``info`` a note on the models the votes do not rate, as a :class:`Ratings`. A
+    likelihood fit passes its covariance ``cov``: :func:`interval_table` (bootstrap or Wald,
+    the ``anchor`` kept exact, ranks from the anchor-free intervals); online Elo has none:
+    the percentiles of its replays, ranks from them."""
+    loose = unidentified(pairs)
+    bounds = None
+    if cov is None:
+        lo, hi = _honest(*_intervals(rating, boot, confidence), loose)
+    else:
+        anchor_index = models.index(anchor[0]) if anchor else None
+        lo, hi, bounds = interval_table(rating, boot, confidence, cov, anchor_index, loose)
+    _too_few(models, loose | ~np.isfinite(hi - lo), info)
+    return build_ratings(
+        models,
+        rating,
+        lo,
+        hi,
+        pairs.per_model(),
+        win_probability,
+        method=method,
+        scale="elo",
+        confidence_level=confidence,
+        bootstrap=boot,
+        info=info,
+        rank_bounds=bounds,
+    )

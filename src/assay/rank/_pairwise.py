@@ -15,17 +15,13 @@ from ._fit import PairFit, fit_pairs, replicate_block, sandwich_covariance
 from ._intervals import (
     CI_METHODS,
     ELO_PER_LOGIT,
-    INTERVAL_NAMES,
-    _honest,
-    _intervals,
     _to_scale,
-    _too_few,
     _win_matrix,
     ci_method,
-    interval_table,
-    unidentified,
+    fit_info,
+    fitted_ratings,
 )
-from ._ratings import Ratings, build_ratings
+from ._ratings import Ratings
 from ._styled import fit_style_battles
 
 __all__ = [
@@ -136,32 +132,20 @@ def fit_counts(
         boot = _to_scale(
             _bootstrap_theta(pairs, bootstrap, seed, fit, davidson, l2), models, anchor
         )
-    rating = _to_scale(theta, models, anchor)
-    anchor_index = models.index(anchor[0]) if anchor else None
-    loose = unidentified(pairs)
-    lo, hi, bounds = interval_table(rating, boot, confidence, cov, anchor_index, loose)
-    info = {
-        "n_battles": pairs.n_battles,
-        "n_pairs": len(pairs.pair_i),
-        "interval": INTERVAL_NAMES[how],
-        "ci_method": how,
-    }
-    _too_few(models, loose | ~np.isfinite(hi - lo), info)
+    info = fit_info(pairs, how)
     if davidson:
         info["tie_parameter"] = float(np.exp(fit.eta[0]))
-    return build_ratings(
+    return fitted_ratings(
+        pairs,
         models,
-        rating,
-        lo,
-        hi,
-        pairs.per_model(),
+        _to_scale(theta, models, anchor),
+        boot,
+        cov,
         _win_matrix(theta, fit.eta[0] if davidson else None),
         method=method,
-        scale="elo",
-        confidence_level=confidence,
-        bootstrap=boot,
         info=info,
-        rank_bounds=bounds,
+        confidence=confidence,
+        anchor=anchor,
     )
 
 
@@ -244,25 +228,13 @@ def fit_battles(
         boot = bootstrap_elo(a, b, score, len(models), bootstrap, np.random.default_rng(seed), k=k)
         if anchor is not None:
             boot = _to_scale(boot / ELO_PER_LOGIT, models, anchor)
-    loose = unidentified(pairs)
-    lo, hi = _honest(*_intervals(elo, boot, confidence), loose)
     info = {
         "n_battles": pairs.n_battles,
         "k": k,
         "interval": "bootstrap percentile",
         "ci_method": "bootstrap" if bootstrap >= 2 else "none",
     }
-    _too_few(models, loose | ~np.isfinite(hi - lo), info)
-    return build_ratings(
-        models,
-        elo,
-        lo,
-        hi,
-        pairs.per_model(),
-        _win_matrix(elo / ELO_PER_LOGIT, None),
-        method="elo",
-        scale="elo",
-        confidence_level=confidence,
-        bootstrap=boot,
-        info=info,
+    win = _win_matrix(elo / ELO_PER_LOGIT, None)
+    return fitted_ratings(
+        pairs, models, elo, boot, None, win, method="elo", info=info, confidence=confidence
     )

@@ -7,16 +7,8 @@ import pandas as pd
 from scipy.special import ndtri  # the normal quantile (scipy.stats is slow to import)
 
 from ._battles import aggregate_battles, battle_outcomes
-from ._intervals import (
-    INTERVAL_NAMES,
-    _to_scale,
-    _too_few,
-    _win_matrix,
-    ci_method,
-    interval_table,
-    unidentified,
-)
-from ._ratings import Ratings, build_ratings
+from ._intervals import _to_scale, _win_matrix, ci_method, fit_info, fitted_ratings
+from ._ratings import Ratings
 from ._style import fit_style, style_design
 
 __all__ = ["fit_style_battles"]
@@ -75,15 +67,9 @@ def fit_style_battles(
         se = np.sqrt(np.clip(np.diag(fit.covariance)[k:], 0, None))
         zq = ndtri(1 - alpha / 2)
         beta_lo, beta_hi = fit.beta - zq * se, fit.beta + zq * se
-    anchor_index = models.index(anchor[0]) if anchor else None
-    loose = unidentified(pairs)
-    lo, hi, bounds = interval_table(rating, boot, confidence, fit.covariance, anchor_index, loose)
     names = list(z_frame.columns)
     info = {
-        "n_battles": pairs.n_battles,
-        "n_pairs": len(pairs.pair_i),
-        "interval": INTERVAL_NAMES[how],
-        "ci_method": how,
+        **fit_info(pairs, how),
         "style_control": True,
         "style_coefficients": {n: float(v) for n, v in zip(names, fit.beta, strict=True)},
         "style_intervals": {
@@ -95,18 +81,15 @@ def fit_style_battles(
             str(r.model): {"rating": float(r.rating), "rank": int(r.rank)}
             for r in plain.itertuples()
         }
-    _too_few(models, loose | ~np.isfinite(hi - lo), info)
-    return build_ratings(
+    return fitted_ratings(
+        pairs,
         models,
         rating,
-        lo,
-        hi,
-        pairs.per_model(),
+        boot,
+        fit.covariance,
         _win_matrix(fit.theta, None),
         method="bt-style",
-        scale="elo",
-        confidence_level=confidence,
-        bootstrap=boot,
         info=info,
-        rank_bounds=bounds,
+        confidence=confidence,
+        anchor=anchor,
     )

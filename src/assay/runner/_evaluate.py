@@ -329,16 +329,7 @@ def _prepare(spec: RunSpec, store: Store | str | Path | None) -> _Session:
     a bad option, task or store comes from here, before a model loads."""
     spec = spec.checked()
     tasks = _resolve_tasks(spec.tasks, spec.data_roots)
-    instances = [
-        task.instances(
-            limit=spec.limit,
-            num_fewshot=spec.num_fewshot,
-            seed=spec.seed,
-            repeats=spec.repeats,
-            permute_choices=spec.permute_choices,
-        )
-        for task in tasks
-    ]
+    instances = [task.instances(**spec.instance_options()) for task in tasks]
     if spec.shard is not None:  # after limit: a shard takes its share of the same documents
         instances = [shard_documents(i, *spec.shard) for i in instances]
     db, store_path = _store_or_path(store)

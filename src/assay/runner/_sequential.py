@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +26,7 @@ from assay.models import ModelBackend, describe_spec
 from assay.store import Store, default_store_path, open_store
 
 from ._evaluate import EvalResult, _resolve_tasks, evaluate, progress_view
+from ._spec import RunSpec
 
 __all__ = [
     "DEFAULT_EVERY",
@@ -216,13 +217,17 @@ def evaluate_until_decided(
     names = [_name(m) for m in (model_a, model_b)]
     if names[0] is not None and names[0] == names[1]:
         raise InputError(f"both sides are the model {names[0]!r}")
-    pool = task_obj.instances(
+    spec = RunSpec(
         limit=limit,
         num_fewshot=num_fewshot,
         seed=seed,
+        batch_size=batch_size,
         repeats=repeats,
         permute_choices=permute_choices,
+        trust_remote_code=trust_remote_code,
+        data_roots=data_roots,
     )
+    pool = task_obj.instances(**spec.instance_options())
     doc_ids = list(dict.fromkeys(str(i.doc_id) for i in pool))
     if not doc_ids:
         raise InputError(f"task {task_obj.name}: no documents to compare on")
@@ -231,17 +236,8 @@ def evaluate_until_decided(
     store_path = store.path if isinstance(store, Store) else Path(store or default_store_path())
     prior = _prior_records(store_path, task_obj.name)
     cache: dict = {}
-    options = dict(
-        store=store_path,
-        num_fewshot=num_fewshot,
-        seed=seed,
-        batch_size=batch_size,
-        repeats=repeats,
-        permute_choices=permute_choices,
-        progress=False,
-        trust_remote_code=trust_remote_code,
-        data_roots=data_roots,
-    )
+    # each batch asks its view of the documents: the limit already chose them (the pool)
+    options = replace(spec, limit=None).settings()
     n = len(order)
     ends = list(range(every, n, every)) + [n]
     new = 0
@@ -249,7 +245,10 @@ def evaluate_until_decided(
         bar_id = bar.add_task(f"{task_obj.name}: until decided", total=n)
         for end in ends:
             view = _Subset(task_obj, set(order[:end]), cache)
-            results = [evaluate(m, view, **options) for m in (model_a, model_b)]
+            results = [
+                evaluate(m, view, store=store_path, progress=False, **options)
+                for m in (model_a, model_b)
+            ]
             new += sum(r.new_samples for r in results)
             if results[0].model == results[1].model:
                 raise InputError(f"both sides are the model {results[0].model!r}")

@@ -84,6 +84,11 @@ class RunSpec:
         _count("permute_choices", self.permute_choices, 0, high=MAX_REPEATS)
         return size
 
+    def instance_options(self) -> dict[str, Any]:
+        """The keywords of ``Task.instances``: which documents, and how each is asked."""
+        keys = ("limit", "num_fewshot", "seed", "repeats", "permute_choices")
+        return {k: getattr(self, k) for k in keys}
+
     def settings(self) -> dict[str, Any]:
         """The fields besides ``model`` and ``tasks`` as keywords of :func:`evaluate`."""
         skip = {"model", "tasks"}

@@ -16,17 +16,10 @@ from collections.abc import Sequence
 
 import pandas as pd
 
+from ._matrices import _in
 from ._store import Store
 
 SUMMARY_COLUMNS = ["model", "task", "metric", "n", "mean", "sd", "stderr"]
-
-
-def _in(column: str, values: str | Sequence[str] | None, params: list) -> str:
-    if values is None:
-        return ""
-    values = [values] if isinstance(values, str) else list(values)
-    params.extend(values)
-    return f" AND {column} IN ({', '.join('?' * len(values))})"
 
 
 def metric_summary(
