@@ -14,6 +14,7 @@ from assay.core import (
     MetricInfo,
     MetricMap,
     accepts_confidence,
+    attributes,
     metric_info,
     require_columns,
     to_jsonable,
@@ -90,13 +91,7 @@ class AdjustmentFamily:
         return f"{self.adjusted} {self.over} ({scope})"
 
     def to_dict(self) -> dict[str, Any]:
-        return {
-            "size": self.size,
-            "correction": self.correction,
-            "models": self.models,
-            "tasks": self.tasks,
-            "statement": self.statement,
-        }
+        return attributes(self, "size", "correction", "models", "tasks", "statement")
 
 
 @dataclass

@@ -32,6 +32,14 @@ __all__ = ["EfficiencyResult", "efficiency", "extra_field", "read_prices"]
 
 PRICE_COLUMNS = ("model", "input_per_1m", "output_per_1m")
 PERCENTILES = (50, 95, 99)
+#: what a price table adds to a row: cost per sample with its interval, in total, per 1,000 samples
+COST_COLUMNS = (
+    "cost_per_sample",
+    "cost_per_sample_low",
+    "cost_per_sample_high",
+    "cost_total",
+    "cost_per_1k",
+)
 
 
 @dataclass
@@ -135,6 +143,22 @@ def extra_field(extra: pd.Series, key: str) -> pd.Series:
     return found.where(~quoted, found.str.slice(1, -1).str.replace(r"\\(.)", r"\1", regex=True))
 
 
+def _costs(
+    prices: pd.DataFrame, model: str, prompt: np.ndarray, output: np.ndarray
+) -> tuple[float, ...]:
+    """The :data:`COST_COLUMNS` of ``model``'s samples (``prompt`` and ``output`` tokens each),
+    NaN when the price table has no row for the model."""
+    if model not in prices.index:
+        return (np.nan,) * len(COST_COLUMNS)
+    price = prices.loc[model]
+    cost = (
+        np.nan_to_num(prompt) * price["input_per_1m"]
+        + np.nan_to_num(output) * price["output_per_1m"]
+    ) / 1e6
+    ci = mean_ci(cost, method="t")
+    return ci.mean, ci.ci_low, ci.ci_high, float(cost.sum()), 1000 * ci.mean
+
+
 def _quantile_ci(sorted_x: np.ndarray, q: float, alpha: float) -> tuple[float, float, float]:
     """Sample quantile (linear interpolation) and the order-statistic interval."""
     n = sorted_x.size
@@ -227,28 +251,7 @@ def efficiency(
             est, lo, hi = _quantile_ci(timed, p / 100, alpha) if timed.size else (np.nan,) * 3
             row[f"latency_p{p}"], row[f"latency_p{p}_low"], row[f"latency_p{p}_high"] = est, lo, hi
         if prices is not None:
-            if str(model) in prices.index:
-                price = prices.loc[str(model)]
-                cost = (
-                    np.nan_to_num(prompt) * price["input_per_1m"]
-                    + np.nan_to_num(output) * price["output_per_1m"]
-                ) / 1e6
-                ci = mean_ci(cost, method="t")
-                row.update(
-                    cost_per_sample=ci.mean,
-                    cost_per_sample_low=ci.ci_low,
-                    cost_per_sample_high=ci.ci_high,
-                    cost_total=float(cost.sum()),
-                    cost_per_1k=1000 * ci.mean,
-                )
-            else:
-                row.update(
-                    cost_per_sample=np.nan,
-                    cost_per_sample_low=np.nan,
-                    cost_per_sample_high=np.nan,
-                    cost_total=np.nan,
-                    cost_per_1k=np.nan,
-                )
+            row.update(zip(COST_COLUMNS, _costs(prices, str(model), prompt, output), strict=True))
         rows.append(row)
     fits, names = _runtime_fits(df)
     return EfficiencyResult(

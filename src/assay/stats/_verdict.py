@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from assay.core import fixed, level_label, to_jsonable
+from assay.core import attributes, fixed, level_label, to_jsonable
 from assay.errors import InputError
 
 from ._compare import AdjustmentFamily, Comparison
@@ -90,11 +90,7 @@ class PairVerdict:
 
     def to_dict(self) -> dict[str, Any]:
         return {
-            "model": self.model,
-            "baseline": self.baseline,
-            "change": self.change,
-            "counts": self.counts,
-            "sentence": self.sentence,
+            **attributes(self, "model", "baseline", "change", "counts", "sentence"),
             "tasks": to_jsonable(self.rows[VERDICT_COLUMNS]),
         }
 
