@@ -125,3 +125,36 @@ def test_corpus_metrics_average_repeats_and_leave_other_tasks_alone():
                        "value": [1.0]})  # fmt: skip
     assert with_corpus_metrics(mc).equals(mc)
     assert with_corpus_metrics(out).shape == out.shape  # already there: kept
+
+
+def test_an_lm_eval_filtered_name_is_its_metric_after_a_filter():
+    info = metric_info("exact_match,strict-match")
+    base = metric_info("exact_match")
+    assert (info.higher_is_better, info.bounds, info.priority) == (True, (0.0, 1.0), base.priority)
+    assert info.name == "exact_match,strict-match" and "strict-match" in info.description
+    assert metric_info("perplexity,x").higher_is_better is False
+    # unknown metrics and corpus metrics stay as they were: no built-in to borrow from
+    assert metric_info("mystery,strict-match").bounds is None
+    assert metric_info("word_perplexity,x").log_scale is False
+    # a store's declaration of the filtered name still wins
+    declared = parse_metric_spec("exact_match,strict-match", {"higher_is_better": False})
+    assert metric_info("exact_match,strict-match", {declared.name: declared}) == declared
+
+
+def test_a_filtered_lm_eval_mean_stays_inside_its_bounds():
+    from assay.stats import pooled_mean
+
+    # two subtasks; each question asked twice: repeats average to 0.5 (not a 0/1 mean), and
+    # most questions score 0, so an unbounded clustered t-interval would go below zero
+    rows = []
+    for task, hits in (("sub_a", 1), ("sub_b", 0)):
+        for doc in range(12):
+            for repeat in range(2):
+                value = float(doc < hits and repeat == 0)
+                rows.append((task, str(doc), repeat, "exact_match,strict-match", value))
+    scores = pd.DataFrame(rows, columns=["task", "doc_id", "repeat", "metric", "value"])
+    est = pooled_mean(scores, ["sub_a", "sub_b"], "exact_match,strict-match")
+    plain = pooled_mean(scores.assign(metric="exact_match"), ["sub_a", "sub_b"], "exact_match")
+    assert est.mean == pytest.approx(0.5 / 24)
+    assert (est.ci_low, est.ci_high) == (plain.ci_low, plain.ci_high)
+    assert est.ci_low >= 0.0

@@ -89,3 +89,18 @@ def test_negative_price_frame_and_json():
         check_prices(pd.DataFrame({"model": ["m"], "input_per_1m": [1], "output_per_1m": [-3]}))
     with pytest.raises(InputError, match="alpha"):
         efficiency(_samples(), alpha=2)
+
+
+@pytest.mark.parametrize(
+    ("text", "match"),
+    [
+        ('{"a": {"input_per_1m": 2,', r"p\.json: line 1: not valid JSON"),
+        ("[" * 100_000 + "]" * 100_000, r"p\.json: JSON nested too deeply"),
+    ],
+)
+def test_bad_json_price_tables_are_one_line_in_the_shared_wording(tmp_path, text, match):
+    path = tmp_path / "p.json"
+    path.write_text(text)
+    with pytest.raises(InputError, match=match) as err:
+        read_prices(path)
+    assert "\n" not in str(err.value)

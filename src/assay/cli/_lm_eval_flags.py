@@ -190,7 +190,8 @@ def run_lm_eval_command(
         outcome = run_lm_eval_tasks(backend, names, options, open_store(store))
     finally:
         backend.close()
-    scores = open_store(store).evidence(model=outcome.model).scores
+    evidence = open_store(store).evidence(model=outcome.model)
+    scores = evidence.scores
     rows = []
     for task, values in outcome.results.items():
         for key, value in values.items():
@@ -199,7 +200,13 @@ def run_lm_eval_command(
                 continue
             stderr = values.get(f"{metric}_stderr,{filt}")
             name = metric if filt in ("", "none") else f"{metric},{filt}"
-            ours = pooled_mean(scores, outcome.groups.get(task, [task]), name, alpha=1 - confidence)
+            ours = pooled_mean(
+                scores,
+                outcome.groups.get(task, [task]),
+                name,
+                alpha=1 - confidence,
+                metrics=evidence.metrics,
+            )
             rows.append(
                 {
                     "task": task,

@@ -164,9 +164,17 @@ def metric_info(name: str, metrics: MetricMap | None = None) -> MetricInfo:
 
 
 def _builtin(name: str) -> MetricInfo | None:
-    """The built-in definition of ``name``, also of a family member such as ``ndcg@10``."""
+    """The built-in definition of ``name``, also of a family member such as ``ndcg@10`` and of
+    an lm-eval filtered name such as ``exact_match,strict-match`` (the metric after a filter:
+    its direction, bounds and priority are the metric's)."""
     if name in BUILTIN_METRICS:
         return BUILTIN_METRICS[name]
+    metric, comma, filtered = name.partition(",")
+    if comma and filtered and metric not in CORPUS_METRICS:
+        base = _builtin(metric)
+        if base is None:
+            return None
+        return replace(base, name=name, description=f"{base.description} ({filtered} filter)")
     family, sep, k = name.partition("@")
     try:
         fits = sep and family in METRIC_FAMILIES and math.isfinite(float(k)) and float(k) > 0

@@ -13,7 +13,6 @@ the true quantile with probability ≥ 1 − α (Conover 1999, §3.2). Cost per 
 
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,7 +21,14 @@ import numpy as np
 import pandas as pd
 from scipy import stats as sps
 
-from assay.core import CostFit, accepts_confidence, fit_cost, read_text, require_columns
+from assay.core import (
+    CostFit,
+    accepts_confidence,
+    fit_cost,
+    parse_json,
+    read_text,
+    require_columns,
+)
 from assay.errors import InputError
 
 from ._estimators import mean_ci
@@ -80,10 +86,7 @@ def read_prices(path: str | Path) -> pd.DataFrame:
     path = Path(path)
     text = read_text(path)
     if path.suffix.lower() == ".json":
-        try:
-            data = json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise _bad(str(path), f"not valid JSON ({exc.msg}, line {exc.lineno})") from None
+        data = parse_json(text, path)
         if isinstance(data, dict):
             data = [
                 {"model": k, **v} if isinstance(v, dict) else {"model": k} for k, v in data.items()
