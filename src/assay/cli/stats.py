@@ -10,7 +10,15 @@ import typer
 
 from assay.errors import InputError
 
-from ._common import bounded, console, get_store, json_printed, print_json, print_table
+from ._common import (
+    bounded,
+    console,
+    get_store,
+    json_printed,
+    json_tables,
+    print_json,
+    print_table,
+)
 from ._compare_io import export_as_store, path_evidence, print_comparison, reading_store
 from ._options import (
     AlphaOption,
@@ -143,10 +151,12 @@ def compare_cmd(
             test=test,
             overall=overall,
         )
+        # the large tables' JSON written by DuckDB in the background while the verdict is made
+        tables = json_tables(result.to_dict(frames=True)) if json_out else {}
         found = None if task else store_verdict(result, meta)
     if json_out:
         extra = {} if found is None else {"verdict": found.to_dict()}
-        print_json({**result.to_dict(frames=True), "family": result.family.to_dict(), **extra})
+        print_json({**tables, "family": result.family.to_dict(), **extra})
         return
     if found is not None:
         print_verdict(found)
