@@ -3,6 +3,8 @@ as PATH, result files read into a temporary store) and how it prints a long comp
 
 from __future__ import annotations
 
+import importlib
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -11,7 +13,29 @@ from assay.errors import InputError
 
 from ._common import console, get_store, plain_tables, print_table
 
-__all__ = ["CONSOLE_ROWS", "export_as_store", "path_evidence", "print_comparison", "reading_store"]
+__all__ = [
+    "CONSOLE_ROWS",
+    "export_as_store",
+    "import_meanwhile",
+    "path_evidence",
+    "print_comparison",
+    "reading_store",
+]
+
+
+def import_meanwhile(*modules: str) -> None:
+    """Import ``modules`` in a background thread while the command reads the store (DuckDB's
+    queries leave Python's lock, so the import takes the other core); a later import of them
+    waits for it. For modules that import nothing of assay (no import lock taken in turn)."""
+
+    def run() -> None:
+        for name in modules:
+            try:
+                importlib.import_module(name)
+            except ImportError:  # (the command's own import says what is wrong)
+                return
+
+    threading.Thread(target=run, name="assay-import", daemon=True).start()
 
 
 def export_as_store(paths: list[Path] | None, store: Path | None):

@@ -19,7 +19,13 @@ from ._common import (
     print_json,
     print_table,
 )
-from ._compare_io import export_as_store, path_evidence, print_comparison, reading_store
+from ._compare_io import (
+    export_as_store,
+    import_meanwhile,
+    path_evidence,
+    print_comparison,
+    reading_store,
+)
 from ._options import (
     AlphaOption,
     JsonOption,
@@ -129,10 +135,9 @@ def compare_cmd(
     1,000 (pairs: the smallest adjusted p, then the largest difference, first) and how many
     more --json and --format csv|tsv give.
     """
-    from assay.stats import compare
-
     from ._verdict import print_verdict, store_verdict
 
+    import_meanwhile("scipy.special")  # most of assay.stats.compare's imports
     paths, store = export_as_store(paths, store)
     meta = None if paths else reading_store(store)
     with meta.session() if meta is not None else contextlib.nullcontext():
@@ -141,6 +146,8 @@ def compare_cmd(
             if paths
             else _evidence(store, model=split_list(models), task=task, st=meta)
         )
+        from assay.stats import compare
+
         result = compare(
             ev,
             metric=metric,
