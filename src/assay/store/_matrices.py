@@ -111,9 +111,13 @@ def _bit_matrix(con, join: str, valid: str, models: int, tasks: int):
     DuckDB (10⁷ rows become 2 × 10⁵ masks); None otherwise (nothing else read)."""
     words = max(1, -(-models // 64))
     masks = []
-    for w in range(words):  # model k is bit k % 64 of word k // 64
-        # (a UTINYINT shift keeps UBIGINT: an INTEGER one makes a HUGEINT, fetched as float)
-        bit, inside = "1::UBIGINT << (r.mc % 64)::UTINYINT", f"r.mc // 64 = {w}"
+    # (a UTINYINT shift keeps UBIGINT: an INTEGER one makes a HUGEINT, fetched as float)
+    bit = "1::UBIGINT << (r.mc % 64)::UTINYINT"
+    right = f"bit_or(CASE WHEN m.value = 1 THEN {bit} ELSE 0::UBIGINT END)"
+    if words == 1:  # (up to 64 models, the usual case: no FILTER, ~10% cheaper)
+        masks = [f"bit_or({bit}) AS h0", f"{right} AS o0"]
+    for w in range(words if words > 1 else 0):  # model k is bit k % 64 of word k // 64
+        inside = f"r.mc // 64 = {w}"
         masks.append(f"coalesce(bit_or({bit}) FILTER ({inside}), 0::UBIGINT) AS h{w}")
         masks.append(
             f"coalesce(bit_or({bit}) FILTER ({inside} AND m.value = 1), 0::UBIGINT) AS o{w}"
