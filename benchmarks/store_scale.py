@@ -167,7 +167,7 @@ def phases(path: Path) -> None:
     from assay.cli.stats import _evidence
 
     lap("imports: the command's part (pandas, DuckDB, rich)")
-    import_meanwhile("scipy.special")  # as the command does, while the store is read
+    import_meanwhile("assay.stats:compare", "assay.stats:verdict")  # as the command does
     store = reading_store(path)
     with store.session():
         lap("opening the store (once, to read)")
@@ -175,7 +175,7 @@ def phases(path: Path) -> None:
         lap("the evidence read (runs, metrics in SQL)")
         from assay.stats import compare
 
-        lap("imports: assay.stats.compare (scipy.special: background)")
+        lap("imports: assay.stats.compare (in the background)")
         from assay.store._matrices import MatrixSource
 
         read = MatrixSource.doc_matrices

@@ -23,16 +23,21 @@ __all__ = [
 ]
 
 
-def import_meanwhile(*modules: str) -> None:
-    """Import ``modules`` in a background thread while the command reads the store (DuckDB's
-    queries leave Python's lock, so the import takes the other core); a later import of them
-    waits for it. For modules that import nothing of assay (no import lock taken in turn)."""
+def import_meanwhile(*names: str) -> None:
+    """Import ``names`` ("module" or "module:attribute", an attribute a package loads when first
+    asked for) in a background thread while the command reads the store: DuckDB's queries leave
+    Python's lock, so the imports take the other core. The command's own import of them waits
+    for the thread (or finds them done). Call it where the command imports nothing new until
+    it imports these (no import lock it holds is waited for in turn)."""
 
     def run() -> None:
-        for name in modules:
+        for name in names:
+            module, _, attribute = name.partition(":")
             try:
-                importlib.import_module(name)
-            except ImportError:  # (the command's own import says what is wrong)
+                loaded = importlib.import_module(module)
+                if attribute:
+                    getattr(loaded, attribute)
+            except (ImportError, AttributeError):  # (the command's own import says what is wrong)
                 return
 
     threading.Thread(target=run, name="assay-import", daemon=True).start()
