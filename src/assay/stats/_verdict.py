@@ -215,8 +215,8 @@ def _oriented_rows(diffs: pd.DataFrame, comp: Comparison) -> dict[str, Any]:
     """The columns :func:`_rows` takes each model's rows from, worked out once for every model
     of ``diffs`` (the pairs oriented against one baseline): improvement (the difference signed
     so that positive is better) and verdict, and each model's row numbers."""
-    signs = {m: float(comp.metric(m).sign) for m in dict.fromkeys(diffs["metric"])}
-    sign = np.array([signs[m] for m in diffs["metric"]], dtype=float).reshape(-1)
+    metric, names = pd.factorize(diffs["metric"], use_na_sentinel=False)
+    sign = np.array([float(comp.metric(m).sign) for m in names], dtype=float)[metric].reshape(-1)
     cols = {c: diffs[c].to_numpy() for c in ("task", "metric", "n")}
     for c in ("diff", "ci_low", "ci_high", "p_adjusted"):
         cols[c] = diffs[c].to_numpy(dtype=float)
@@ -227,8 +227,10 @@ def _oriented_rows(diffs: pd.DataFrame, comp: Comparison) -> dict[str, Any]:
     word = np.where(decided & (improvement > 0), BETTER, np.where(decided, WORSE, SAME))
     cols["verdict"] = np.where(np.isnan(cols["p_adjusted"]), "untested", word)
     cols["improvement"] = improvement
-    variant = diffs["variant"].to_numpy(dtype=object)
-    at = {m: np.flatnonzero(variant == m) for m in dict.fromkeys(variant)}
+    code, variants = pd.factorize(diffs["variant"])
+    order = np.argsort(code, kind="stable")  # each model's rows, in their order
+    cut = np.searchsorted(code[order], np.arange(len(variants) + 1))
+    at = {m: order[cut[k] : cut[k + 1]] for k, m in enumerate(variants)}
     return {"columns": cols, "at": at, "task": np.asarray(cols["task"]).astype(str)}
 
 
@@ -291,7 +293,7 @@ def verdict(
     else "no detectable difference"."""
     scores = comp.scores
     scores = scores[scores["task"] != "(all)"] if len(scores) else scores
-    names = list(dict.fromkeys(map(str, scores["model"]))) if len(scores) else []
+    names = list(map(str, pd.unique(scores["model"]))) if len(scores) else []
     if baseline is not None and baseline not in names:
         raise InputError(
             f"unknown baseline {baseline!r}; models with scores: {', '.join(names) or 'none'}"
