@@ -167,7 +167,7 @@ def phases(path: Path) -> None:
     from assay.cli.stats import _evidence
 
     lap("imports: the command's part (pandas, DuckDB, rich)")
-    import_meanwhile("assay.stats:compare", "assay.stats:verdict")  # as the command does
+    import_meanwhile("assay.stats:compare", "assay.stats:verdict", "scipy.special")  # as compare
     store = reading_store(path)
     with store.session():
         lap("opening the store (once, to read)")

@@ -137,7 +137,8 @@ def compare_cmd(
     """
     from ._verdict import print_verdict, store_verdict
 
-    import_meanwhile("assay.stats:compare", "assay.stats:verdict")  # (scipy.special, ...)
+    # while DuckDB reads: the analysis, then scipy.special (first needed after the matrices)
+    import_meanwhile("assay.stats:compare", "assay.stats:verdict", "scipy.special")
     paths, store = export_as_store(paths, store)
     meta = None if paths else reading_store(store)
     with meta.session() if meta is not None else contextlib.nullcontext():
