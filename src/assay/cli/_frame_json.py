@@ -109,12 +109,21 @@ class FrameText:
 def compact_json(data: dict[str, Any], encode: Callable[[Any], str]) -> Iterator[bytes]:
     """``data`` as one line of JSON (UTF-8), in pieces to write one after the other (a table's
     text is not copied into one string): its DataFrame values (and :class:`FrameText`) written by
-    :func:`records_json` (the rest, and frames it cannot write, by ``encode``)."""
+    :func:`records_json` (the rest, and frames it cannot write, by ``encode``). The values that
+    are not tables are encoded first, while the background writes the tables' text."""
+    plain = {
+        key: encode(value).encode("utf-8")
+        for key, value in data.items()
+        if not isinstance(value, FrameText | pd.DataFrame)
+    }
     for k, (key, value) in enumerate(data.items()):
         yield (("{" if k == 0 else ", ") + json.dumps(str(key)) + ": ").encode()
+        if key in plain:
+            yield plain[key]
+            continue
         if isinstance(value, FrameText):
             text, value = value.text(), value.frame
         else:
-            text = _records_bytes(value) if isinstance(value, pd.DataFrame) else None
+            text = _records_bytes(value)
         yield encode(value).encode("utf-8") if text is None else text
     yield b"{}" if not data else b"}"
