@@ -217,9 +217,9 @@ def json_tables(tables: dict[str, pd.DataFrame]) -> dict[str, Any]:
     while the command works out the rest."""
     if sum(len(t) for t in tables.values()) <= COMPACT_JSON_ROWS:
         return tables
-    from ._frame_json import FrameText
+    from ._frame_json import writing_json
 
-    return {k: FrameText(v) if isinstance(v, pd.DataFrame) else v for k, v in tables.items()}
+    return writing_json(tables)
 
 
 def _json_text(data: Any, indent: int | None) -> str:

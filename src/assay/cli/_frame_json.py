@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-__all__ = ["FrameText", "compact_json", "records_json"]
+__all__ = ["FrameText", "compact_json", "records_json", "writing_json"]
 
 
 def _quoted(name: str) -> str:
@@ -86,17 +86,13 @@ def _records_bytes(frame: pd.DataFrame) -> bytes | None:
 
 
 class FrameText:
-    """A DataFrame whose JSON text (:func:`records_json`) DuckDB starts writing when this is
-    made, in a background thread (one for every table, written one after the other): what
-    :func:`compact_json` writes in the frame's place once the text is done."""
+    """A DataFrame whose JSON text (:func:`records_json`) a background thread of ``pool`` is
+    writing (:func:`writing_json`): what :func:`compact_json` writes in the frame's place once
+    the text is done."""
 
-    _pool: ThreadPoolExecutor | None = None
-
-    def __init__(self, frame: pd.DataFrame) -> None:
-        if FrameText._pool is None:
-            FrameText._pool = ThreadPoolExecutor(1, thread_name_prefix="assay-json")
+    def __init__(self, frame: pd.DataFrame, pool: ThreadPoolExecutor) -> None:
         self.frame = frame
-        self._text: Future[bytes | None] = FrameText._pool.submit(_records_bytes, frame)
+        self._text: Future[bytes | None] = pool.submit(_records_bytes, frame)
 
     def __len__(self) -> int:
         return len(self.frame)
@@ -104,6 +100,19 @@ class FrameText:
     def text(self) -> bytes | None:
         """The records' text (None: the frame is not one DuckDB can write)."""
         return self._text.result()
+
+
+def writing_json(values: dict[str, Any]) -> dict[str, Any]:
+    """``values`` with each DataFrame a :class:`FrameText` whose text DuckDB starts writing
+    now, in one background thread (the tables one after the other; the thread ends with the
+    last)."""
+    pool = ThreadPoolExecutor(1, thread_name_prefix="assay-json")
+    try:
+        return {
+            k: FrameText(v, pool) if isinstance(v, pd.DataFrame) else v for k, v in values.items()
+        }
+    finally:
+        pool.shutdown(wait=False)  # (what was submitted still runs)
 
 
 def compact_json(data: dict[str, Any], encode: Callable[[Any], str]) -> Iterator[bytes]:
