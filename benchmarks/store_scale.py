@@ -161,12 +161,13 @@ def phases(path: Path) -> None:
     import assay.cli  # noqa: F401
 
     lap("imports: assay.cli (typer)")
-    from assay.cli._common import print_json
-    from assay.cli._compare_io import reading_store
+    from assay.cli._common import json_tables, print_json
+    from assay.cli._compare_io import import_meanwhile, reading_store
     from assay.cli._verdict import store_verdict
     from assay.cli.stats import _evidence
 
     lap("imports: the command's part (pandas, DuckDB, rich)")
+    import_meanwhile("assay.stats:compare", "assay.stats:verdict", "scipy.special")  # as compare
     store = reading_store(path)
     with store.session():
         lap("opening the store (once, to read)")
@@ -174,7 +175,7 @@ def phases(path: Path) -> None:
         lap("the evidence read (runs, metrics in SQL)")
         from assay.stats import compare
 
-        lap("imports: assay.stats.compare")
+        lap("imports: assay.stats.compare (in the background)")
         from assay.store._matrices import MatrixSource
 
         read = MatrixSource.doc_matrices
@@ -194,17 +195,12 @@ def phases(path: Path) -> None:
         lap("compare: matrices, scores, pairs, groups")
         label = "  of which: per-document matrices in DuckDB"
         print(f"  {label:<44} {spent[0]:>6.2f} {spent[1]:>6.2f}")
+        tables = json_tables(result.to_dict(frames=True))
         found = store_verdict(result, store)
-    lap("the verdict")
+    lap("the verdict (the tables' JSON: DuckDB, background)")
     with open(os.devnull, "w") as sink, contextlib.redirect_stdout(sink):
-        print_json(
-            {
-                **result.to_dict(frames=True),
-                "family": result.family.to_dict(),
-                "verdict": found.to_dict(),
-            }
-        )
-    lap("the JSON written")
+        print_json({**tables, "family": result.family.to_dict(), "verdict": found.to_dict()})
+    lap("the JSON written (the tables' text waited for)")
 
 
 def main() -> None:

@@ -166,3 +166,22 @@ def test_letters_equal_insert_and_absorb():
         sig = np.triu(rng.random((m, m)) < rng.random(), 1)
         sig = sig | sig.T
         assert compact_letters(means, sig) == _insert_absorb(means, sig)
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        "UPDATE samples SET model = 'm9' WHERE model = 'm0' AND doc_id = 'd001'",
+        "UPDATE samples SET task = 't9' WHERE model = 'm1' AND doc_id = 'd002'",
+        "INSERT INTO samples (run_id, model, task, doc_id, \"repeat\") VALUES ('x', 'm2', 't1', 'd', 0)",
+    ],
+    ids=["model", "task", "no run"],
+)
+def test_a_sample_its_run_does_not_name_is_read_as_rows(tmp_path, change):
+    store = _store(tmp_path / "s.duckdb")
+    assert store.evidence().matrices is not None
+    con = duckdb.connect(str(store.path))
+    con.execute(change)
+    con.close()
+    assert store.evidence().matrices is None
+    assert store.evidence(model="m3").matrices is not None  # (its samples all match)

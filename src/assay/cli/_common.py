@@ -8,6 +8,7 @@ import io
 import json
 import math
 import os
+import sys
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, NoReturn
@@ -188,18 +189,37 @@ COMPACT_JSON_ROWS = 20_000
 
 def print_json(data: Any) -> None:
     """JSON to stdout with NaN as null and numpy/pandas values converted; indented, or on one
-    line (compact, same values) when it holds more than :data:`COMPACT_JSON_ROWS` rows."""
+    line (compact, same values) when it holds more than :data:`COMPACT_JSON_ROWS` rows (its
+    tables, DataFrames or those :func:`json_tables` started writing, by DuckDB)."""
+    from ._frame_json import FrameText, compact_json
+
     parts = data.values() if isinstance(data, dict) else [data]
-    rows = sum(len(p) for p in parts if isinstance(p, list | pd.DataFrame))
+    rows = sum(len(p) for p in parts if isinstance(p, list | pd.DataFrame | FrameText))
     indent = None if rows > COMPACT_JSON_ROWS else 2
     if indent is None and isinstance(data, dict):  # its large tables written by DuckDB
-        from ._frame_json import compact_json
-
+        out = sys.stdout
+        sink = getattr(out, "buffer", None)  # the bytes as DuckDB wrote them, not decoded
+        write = sink.write if sink is not None else lambda piece: out.write(piece.decode())
+        out.flush()
         for piece in compact_json(data, lambda value: _json_text(value, None)):
-            typer.echo(piece, nl=False)
-        typer.echo("")
+            write(piece)
+        write(b"\n")
+        (sink or out).flush()
         return
+    if isinstance(data, dict):
+        data = {k: v.frame if isinstance(v, FrameText) else v for k, v in data.items()}
     typer.echo(_json_text(data, indent))
+
+
+def json_tables(tables: dict[str, pd.DataFrame]) -> dict[str, Any]:
+    """``tables`` for :func:`print_json`, those it will write on one line (more than
+    :data:`COMPACT_JSON_ROWS` rows in all) already being written by DuckDB in the background
+    while the command works out the rest."""
+    if sum(len(t) for t in tables.values()) <= COMPACT_JSON_ROWS:
+        return tables
+    from ._frame_json import writing_json
+
+    return writing_json(tables)
 
 
 def _json_text(data: Any, indent: int | None) -> str:

@@ -3,6 +3,8 @@ as PATH, result files read into a temporary store) and how it prints a long comp
 
 from __future__ import annotations
 
+import importlib
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -11,7 +13,34 @@ from assay.errors import InputError
 
 from ._common import console, get_store, plain_tables, print_table
 
-__all__ = ["CONSOLE_ROWS", "export_as_store", "path_evidence", "print_comparison", "reading_store"]
+__all__ = [
+    "CONSOLE_ROWS",
+    "export_as_store",
+    "import_meanwhile",
+    "path_evidence",
+    "print_comparison",
+    "reading_store",
+]
+
+
+def import_meanwhile(*names: str) -> None:
+    """Import ``names`` ("module" or "module:attribute", an attribute a package loads when first
+    asked for) in a background thread while the command reads the store: DuckDB's queries leave
+    Python's lock, so the imports take the other core. The command's own import of them waits
+    for the thread (or finds them done). Call it where the command imports nothing new until
+    it imports these (no import lock it holds is waited for in turn)."""
+
+    def run() -> None:
+        for name in names:
+            module, _, attribute = name.partition(":")
+            try:
+                loaded = importlib.import_module(module)
+                if attribute:
+                    getattr(loaded, attribute)
+            except (ImportError, AttributeError):  # (the command's own import says what is wrong)
+                return
+
+    threading.Thread(target=run, name="assay-import", daemon=True).start()
 
 
 def export_as_store(paths: list[Path] | None, store: Path | None):

@@ -10,8 +10,22 @@ import typer
 
 from assay.errors import InputError
 
-from ._common import bounded, console, get_store, json_printed, print_json, print_table
-from ._compare_io import export_as_store, path_evidence, print_comparison, reading_store
+from ._common import (
+    bounded,
+    console,
+    get_store,
+    json_printed,
+    json_tables,
+    print_json,
+    print_table,
+)
+from ._compare_io import (
+    export_as_store,
+    import_meanwhile,
+    path_evidence,
+    print_comparison,
+    reading_store,
+)
 from ._options import (
     SCOPE,
     AlphaOption,
@@ -120,10 +134,10 @@ def compare_cmd(
     1,000 (pairs: the smallest adjusted p, then the largest difference, first) and how many
     more --json and --format csv|tsv give.
     """
-    from assay.stats import compare
-
     from ._verdict import print_verdict, store_verdict
 
+    # while DuckDB reads: the analysis, then scipy.special (first needed after the matrices)
+    import_meanwhile("assay.stats:compare", "assay.stats:verdict", "scipy.special")
     paths, store = export_as_store(paths, scope.store)
     meta = None if paths else reading_store(store)
     with meta.session() if meta is not None else contextlib.nullcontext():
@@ -132,6 +146,8 @@ def compare_cmd(
             if paths
             else _evidence(store, model=scope.models, task=scope.tasks, st=meta)
         )
+        from assay.stats import compare
+
         result = compare(
             ev,
             confidence=confidence,
@@ -140,10 +156,12 @@ def compare_cmd(
             overall=overall,
             **scope.selection,
         )
+        # the large tables' JSON written by DuckDB in the background while the verdict is made
+        tables = json_tables(result.to_dict(frames=True)) if json_out else {}
         found = None if scope.tasks else store_verdict(result, meta)
     if json_out:
         extra = {} if found is None else {"verdict": found.to_dict()}
-        print_json({**result.to_dict(frames=True), "family": result.family.to_dict(), **extra})
+        print_json({**tables, "family": result.family.to_dict(), **extra})
         return
     if found is not None:
         print_verdict(found)

@@ -59,7 +59,7 @@ def _column(series: pd.Series) -> list[Any]:
     if kind in "iub" and kind:
         return series.to_numpy().tolist()
     values = series.tolist()
-    if all(type(v) is str for v in values):
+    if set(map(type, values)) <= {str}:  # (all plain text: the types gathered in C)
         return values
     return [to_jsonable(v) for v in values]
 

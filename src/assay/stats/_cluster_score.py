@@ -25,9 +25,8 @@ tests); L. Kish (1965, design effect); E. B. Wilson (1927).
 from __future__ import annotations
 
 import numpy as np
-from scipy.special import gammaln
 
-from ._scipy import norm_ppf
+from ._scipy import norm_ppf, special
 
 __all__: list[str] = []
 
@@ -51,6 +50,7 @@ def _loglik(sizes, right, mu, rho) -> np.ndarray:
     r = rho[None, None, 1:]
     kappa = (1 - r) / r
     a, b = mu * kappa, (1 - mu) * kappa
+    gammaln = special.gammaln
     bb = (
         gammaln(y + a)
         - gammaln(a)

@@ -103,34 +103,39 @@ def _maximal_cliques(near: list[int], m: int) -> list[int]:
 def letter_groups(
     scores: pd.DataFrame, pairs: pd.DataFrame, alpha: float, metrics: MetricMap
 ) -> pd.DataFrame:
-    out = []
+    """task, metric, model, mean, group, tied_with_best of each row of ``scores``, a (task,
+    metric) after the other in the order they first come (its rows in theirs): the compact
+    letters (:func:`compact_letters`) of the significant pairs (``p_adjusted`` < ``alpha``)."""
+    cols = ["task", "metric", "model", "mean", "group", "tied_with_best"]
     at = pairs.groupby(["task", "metric"], sort=False).indices if len(pairs) else {}
     model_a = pairs["model_a"].to_numpy(dtype=object)
     model_b = pairs["model_b"].to_numpy(dtype=object)
     apart = pairs["p_adjusted"].to_numpy(dtype=float) < alpha
-    for (task, met), sub in scores.groupby(["task", "metric"], sort=False):
-        names = list(sub["model"])
-        means = sub["mean"].to_numpy()
-        index = {m: k for k, m in enumerate(names)}
-        sig = np.zeros((len(names), len(names)), dtype=bool)
+    blocks = scores.groupby(["task", "metric"], sort=False).indices if len(scores) else {}
+    model = scores["model"].to_numpy(dtype=object)
+    mean = scores["mean"].to_numpy(dtype=float)
+    order, letters = [], []
+    for (task, met), where in blocks.items():
+        index = {m: k for k, m in enumerate(model[where])}
+        sig = np.zeros((len(index), len(index)), dtype=bool)
         rows = at.get((task, met), np.zeros(0, dtype=int))
         rows = rows[apart[rows]]
         ia = np.array([index[a] for a in model_a[rows]], dtype=int)
         ib = np.array([index[b] for b in model_b[rows]], dtype=int)
         sig[ia, ib] = sig[ib, ia] = True
-        letters = compact_letters(
-            list(means * metric_info(met, metrics).sign), sig
-        )  # best gets "a"
-        for name, mean, letter in zip(names, means, letters, strict=True):
-            out.append(
-                {
-                    "task": task,
-                    "metric": met,
-                    "model": name,
-                    "mean": mean,
-                    "group": letter,
-                    "tied_with_best": "a" in letter,
-                }
-            )
-    cols = ["task", "metric", "model", "mean", "group", "tied_with_best"]
-    return pd.DataFrame(out, columns=cols)
+        sign = metric_info(met, metrics).sign
+        letters += compact_letters(list(mean[where] * sign), sig)  # best gets "a"
+        order.append(where)
+    rows = np.concatenate(order) if order else np.zeros(0, dtype=int)
+    group = np.array(letters, dtype=object)
+    return pd.DataFrame(
+        {
+            "task": scores["task"].to_numpy(dtype=object)[rows],
+            "metric": scores["metric"].to_numpy(dtype=object)[rows],
+            "model": model[rows],
+            "mean": mean[rows],
+            "group": group,
+            "tied_with_best": np.array(["a" in g for g in letters], dtype=bool),
+        },
+        columns=cols,
+    )

@@ -79,6 +79,34 @@ def _tango_stat(b, c, n, delta):
         return np.where(var > 0, (b - c - n * delta) / np.sqrt(np.maximum(var, 1e-300)), 0.0)
 
 
+class _Tango:
+    """:func:`_tango_stat` at many δ for the same counts: the parts free of δ worked out once
+    (the same floating-point operations in the same order, so the same values)."""
+
+    def __init__(self, b, c, n) -> None:
+        self.n, self.diff, self.neg_c = n, b - c, -c
+        self.q0, self.q1 = -b - c, 2 * n - b + c  # qb = q0 + q1 δ
+        qa = 2 * n
+        self.qa2, self.qa4 = 2 * qa, 4 * qa
+
+    def __call__(self, delta):
+        rest = 1 - delta
+        qb = self.q0 + self.q1 * delta
+        qc = self.neg_c * delta * rest
+        root = qb * qb
+        root -= self.qa4 * qc
+        np.sqrt(np.maximum(root, 0, out=root), out=root)
+        root -= qb  # −qb + √(...)
+        root /= self.qa2  # p21
+        var = 2 * root
+        var += delta * rest
+        var *= self.n
+        stat = self.diff - self.n * delta
+        stat /= np.sqrt(np.maximum(var, 1e-300))
+        stat[~(var > 0)] = 0.0  # (a NaN variance too, as np.where(var > 0, ..., 0))
+        return stat
+
+
 def mcnemar_score(b, c, n, *, alpha: float = 0.05):
     """McNemar's test and Tango's score interval for a paired difference of proportions
     (vectorised over arrays of discordant counts b, c out of n pairs).
@@ -95,10 +123,16 @@ def mcnemar_score(b, c, n, *, alpha: float = 0.05):
     inside = np.stack([est, est])
     outside = np.stack([np.full_like(est, -1.0), np.full_like(est, 1.0)])
     sign = np.array([1.0, -1.0]).reshape((2,) + (1,) * est.ndim)
-    for _ in range(52):  # T(δ) is monotone: bisect between the estimate and ±1
-        mid = (inside + outside) / 2
-        ok = sign * _tango_stat(bb, cc, nn, mid) <= z
-        inside, outside = np.where(ok, mid, inside), np.where(ok, outside, mid)
+    tango, mid = _Tango(bb, cc, nn), np.empty_like(inside)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        for _ in range(52):  # T(δ) is monotone: bisect between the estimate and ±1
+            np.add(inside, outside, out=mid)
+            mid /= 2
+            stat = tango(mid)
+            stat *= sign
+            ok = stat <= z
+            np.copyto(inside, mid, where=ok)
+            np.copyto(outside, mid, where=~ok)
     stat = _tango_stat(b, c, n, 0.0)
     pvalue = np.where(b + c > 0, 2 * norm_sf(np.abs(stat)), 1.0)
     return inside[0], inside[1], stat, pvalue

@@ -2,28 +2,31 @@
 loads optimisers, sparse matrices, spatial trees), so the modules on a command's path (compare)
 name them through :data:`sps`, imported on its first attribute access; the normal quantile and
 tail and the chi-squared tail they call on every comparison are the :mod:`scipy.special`
-functions scipy.stats computes them with (the same values)."""
+functions scipy.stats computes them with (the same values), :data:`special` imported alike (a
+few tenths of a second: ``assay compare`` imports it in the background while it reads)."""
 
 from __future__ import annotations
 
+from importlib import import_module
 from typing import Any
 
 import numpy as np
-from scipy import special
 
-__all__ = ["chi2_sf_1", "norm_ppf", "norm_sf", "sps"]
-
-
-class _Stats:
-    """``scipy.stats``, imported when an attribute is first asked for."""
-
-    def __getattr__(self, name: str) -> Any:
-        from scipy import stats
-
-        return getattr(stats, name)
+__all__ = ["chi2_sf_1", "norm_ppf", "norm_sf", "special", "sps"]
 
 
-sps: Any = _Stats()
+class _Lazy:
+    """A module imported when an attribute is first asked for."""
+
+    def __init__(self, name: str) -> None:
+        self._name = name
+
+    def __getattr__(self, attribute: str) -> Any:
+        return getattr(import_module(self._name), attribute)
+
+
+sps: Any = _Lazy("scipy.stats")
+special: Any = _Lazy("scipy.special")
 
 
 def norm_ppf(q: Any) -> Any:

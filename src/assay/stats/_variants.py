@@ -60,7 +60,7 @@ class VariantDifferences:
     def from_comparison(cls, comp: Comparison, reference: str | None = None) -> VariantDifferences:
         """The pairs of ``comp`` that involve ``reference`` (default: the first model of
         ``comp.scores``), oriented as variant − reference."""
-        models = list(dict.fromkeys(comp.scores["model"])) if len(comp.scores) else []
+        models = list(pd.unique(comp.scores["model"])) if len(comp.scores) else []
         if reference is None:
             reference = models[0] if models else ""
         elif reference not in models:
@@ -73,7 +73,7 @@ class VariantDifferences:
         pairs = pairs[pairs["model_a"].eq(reference) | pairs["model_b"].eq(reference)]
         table = _oriented(pairs, reference)
         rank = {m: k for k, m in enumerate(models)}
-        tasks = {t: k for k, t in enumerate(dict.fromkeys(comp.scores.get("task", ())))}
+        tasks = {t: k for k, t in enumerate(pd.unique(comp.scores.get("task", pd.Series())))}
         order = np.lexsort(
             (table["variant"].map(rank).to_numpy(), table["task"].map(tasks).to_numpy())
         )

@@ -207,34 +207,38 @@ def _leader(comp: Comparison) -> str:
     return str(rank.groupby(s["model"]).mean().sort_values(kind="stable").index[0])
 
 
-def _rows(
-    diffs: pd.DataFrame, comp: Comparison, model: str, baseline: str, change: str
-) -> pd.DataFrame:
-    """``model``'s rows of ``diffs`` (the pairs oriented against ``baseline``) with verdicts."""
-    rows = diffs[diffs["variant"] == model]
-    sign = np.array([comp.metric(m).sign for m in rows["metric"]], dtype=float).reshape(-1)
-    improvement = rows["diff"].to_numpy(dtype=float) * sign
-    decided = rows["p_adjusted"].to_numpy(dtype=float) < comp.alpha
+def _oriented_rows(diffs: pd.DataFrame, comp: Comparison) -> dict[str, Any]:
+    """The columns :func:`_rows` takes each model's rows from, worked out once for every model
+    of ``diffs`` (the pairs oriented against one baseline): improvement (the difference signed
+    so that positive is better) and verdict, and each model's row numbers."""
+    metric, names = pd.factorize(diffs["metric"], use_na_sentinel=False)
+    sign = np.array([float(comp.metric(m).sign) for m in names], dtype=float)[metric].reshape(-1)
+    cols = {c: diffs[c].to_numpy() for c in ("task", "metric", "n")}
+    for c in ("diff", "ci_low", "ci_high", "p_adjusted"):
+        cols[c] = diffs[c].to_numpy(dtype=float)
+    cols["model_only_right"] = diffs["variant_only_right"].to_numpy(dtype=float)
+    cols["baseline_only_right"] = diffs["reference_only_right"].to_numpy(dtype=float)
+    improvement = cols["diff"] * sign
+    decided = cols["p_adjusted"] < comp.alpha
     word = np.where(decided & (improvement > 0), BETTER, np.where(decided, WORSE, SAME))
-    word = np.where(np.isnan(rows["p_adjusted"].to_numpy(dtype=float)), "untested", word)
+    cols["verdict"] = np.where(np.isnan(cols["p_adjusted"]), "untested", word)
+    cols["improvement"] = improvement
+    code, variants = pd.factorize(diffs["variant"])
+    order = np.argsort(code, kind="stable")  # each model's rows, in their order
+    cut = np.searchsorted(code[order], np.arange(len(variants) + 1))
+    at = {m: order[cut[k] : cut[k + 1]] for k, m in enumerate(variants)}
+    return {"columns": cols, "at": at, "task": np.asarray(cols["task"]).astype(str)}
+
+
+def _rows(oriented: dict[str, Any], model: str, baseline: str, change: str) -> pd.DataFrame:
+    """``model``'s rows of the oriented pairs (:func:`_oriented_rows`) with verdicts,
+    regressions first (the most negative improvement on top, then by task)."""
+    cols = oriented["columns"]
+    at = oriented["at"].get(model, np.zeros(0, dtype=int))
+    at = at[np.lexsort((oriented["task"][at], cols["improvement"][at]))]
+    taken = {name: values[at] for name, values in cols.items()}
     return pd.DataFrame(
-        {
-            "model": model,
-            "baseline": baseline,
-            "change": change,
-            "task": rows["task"].to_numpy(),
-            "metric": rows["metric"].to_numpy(),
-            "n": rows["n"].to_numpy(),
-            "diff": rows["diff"].to_numpy(dtype=float),
-            "ci_low": rows["ci_low"].to_numpy(dtype=float),
-            "ci_high": rows["ci_high"].to_numpy(dtype=float),
-            "p_adjusted": rows["p_adjusted"].to_numpy(dtype=float),
-            "verdict": word,
-            "improvement": improvement,
-            "model_only_right": rows["variant_only_right"].to_numpy(dtype=float),
-            "baseline_only_right": rows["reference_only_right"].to_numpy(dtype=float),
-        },
-        columns=VERDICT_COLUMNS,
+        {"model": model, "baseline": baseline, "change": change, **taken}, columns=VERDICT_COLUMNS
     )
 
 
@@ -285,7 +289,7 @@ def verdict(
     else "no detectable difference"."""
     scores = comp.scores
     scores = scores[scores["task"] != "(all)"] if len(scores) else scores
-    names = list(dict.fromkeys(map(str, scores["model"]))) if len(scores) else []
+    names = list(map(str, pd.unique(scores["model"]))) if len(scores) else []
     if baseline is not None and baseline not in names:
         raise InputError(
             f"unknown baseline {baseline!r}; models with scores: {', '.join(names) or 'none'}"
@@ -300,13 +304,10 @@ def verdict(
             pairs = [(m, lead, "against the leader") for m in names if m != lead]
     else:
         pairs = []
-    against: dict[str, pd.DataFrame] = {}  # each baseline's oriented pairs, read once
+    against: dict[str, dict[str, Any]] = {}  # each baseline's oriented pairs, read once
     for b in dict.fromkeys(b for _, b, _ in pairs):
-        against[b] = VariantDifferences.from_comparison(comp, b).table
-    verdicts = [
-        PairVerdict(m, b, c, _regressions_first(_rows(against[b], comp, m, b, c)), level)
-        for m, b, c in pairs
-    ]
+        against[b] = _oriented_rows(VariantDifferences.from_comparison(comp, b).table, comp)
+    verdicts = [PairVerdict(m, b, c, _rows(against[b], m, b, c), level) for m, b, c in pairs]
     frames = [v.rows for v in verdicts if len(v.rows)]
     table = (
         _regressions_first(pd.concat(frames, ignore_index=True))

@@ -111,9 +111,13 @@ def _bit_matrix(con, join: str, valid: str, models: int, tasks: int):
     DuckDB (10⁷ rows become 2 × 10⁵ masks); None otherwise (nothing else read)."""
     words = max(1, -(-models // 64))
     masks = []
-    for w in range(words):  # model k is bit k % 64 of word k // 64
-        # (a UTINYINT shift keeps UBIGINT: an INTEGER one makes a HUGEINT, fetched as float)
-        bit, inside = "1::UBIGINT << (r.mc % 64)::UTINYINT", f"r.mc // 64 = {w}"
+    # (a UTINYINT shift keeps UBIGINT: an INTEGER one makes a HUGEINT, fetched as float)
+    bit = "1::UBIGINT << (r.mc % 64)::UTINYINT"
+    right = f"bit_or(CASE WHEN m.value = 1 THEN {bit} ELSE 0::UBIGINT END)"
+    if words == 1:  # (up to 64 models, the usual case: no FILTER, ~10% cheaper)
+        masks = [f"bit_or({bit}) AS h0", f"{right} AS o0"]
+    for w in range(words if words > 1 else 0):  # model k is bit k % 64 of word k // 64
+        inside = f"r.mc // 64 = {w}"
         masks.append(f"coalesce(bit_or({bit}) FILTER ({inside}), 0::UBIGINT) AS h{w}")
         masks.append(
             f"coalesce(bit_or({bit}) FILTER ({inside} AND m.value = 1), 0::UBIGINT) AS o{w}"
@@ -183,12 +187,14 @@ def scan_store(
     matrices cannot stand for the loaded rows (see the module's docstring)."""
     with store.connect() as con:
         params: list = []
-        where = "TRUE" + _in("model", model, params) + _in("task", task, params)
+        where = "TRUE" + _in("s.model", model, params) + _in("s.task", task, params)
+        # one pass over the samples, joined on run_id alone (the key of runs; every column
+        # NOT NULL): a third cheaper than an anti join on the three columns and a second scan
         orphans, clustered = con.execute(
-            "SELECT (SELECT count(*) FROM (SELECT * FROM samples WHERE "
-            f"{where}) ANTI JOIN runs USING (run_id, model, task)), (SELECT count(*) FROM "
-            f"samples WHERE cluster_id IS NOT NULL AND {where})",
-            params + params,
+            "SELECT count(*) FILTER (r.run_id IS NULL OR r.model <> s.model OR r.task <> "
+            "s.task), count(*) FILTER (s.cluster_id IS NOT NULL) FROM samples s LEFT JOIN runs r "
+            f"USING (run_id) WHERE {where}",
+            params,
         ).fetchall()[0]
         if orphans or clustered:
             return None
