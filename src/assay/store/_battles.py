@@ -315,13 +315,17 @@ def battle_chunks(battles: pd.DataFrame, size: int) -> Iterator[pd.DataFrame]:
         yield plain.iloc[row].assign(battle_id=ids)
 
 
-def _each_distinct(col: pd.Series, function) -> np.ndarray:
+def _each_distinct(col: pd.Series, function) -> np.ndarray | None:
     """``col.map(function)`` as an object array, ``function`` called once per distinct value
-    of a text column (missing values kept as they are)."""
+    of a text column (missing values kept as they are); None when it leaves every value of a
+    text column as it is (a file's checked names: the column is kept, Arrow-backed)."""
     if not _is_text(col):
         return col.map(function).to_numpy(dtype=object)
     codes, uniques = pd.factorize(col)
-    out = np.asarray([function(v) for v in np.asarray(uniques, dtype=object)], dtype=object)
+    given = np.asarray(uniques, dtype=object)
+    out = np.asarray([function(v) for v in given], dtype=object)
+    if all(a == b for a, b in zip(out, given, strict=True)):
+        return None
     out = out[codes] if len(out) else np.empty(len(col), dtype=object)
     missing = codes < 0
     if missing.any():
@@ -329,16 +333,25 @@ def _each_distinct(col: pd.Series, function) -> np.ndarray:
     return out
 
 
+def _stripped(v):
+    return v.strip() if isinstance(v, str) else v
+
+
 def normalised(df: pd.DataFrame) -> pd.DataFrame:
     """Rows as stored: names without surrounding spaces, winner aliases resolved, and a
     ``battle_id`` from :func:`battle_ids` (of the rows without one) where none was given."""
     df = df.copy()
-    for name in ("model_a", "model_b"):
-        df[name] = _each_distinct(df[name], lambda v: v.strip() if isinstance(v, str) else v)
-    df["winner"] = _each_distinct(
-        df["winner"],
-        lambda v: _WINNER_ALIASES.get(v.strip(), v.strip()) if isinstance(v, str) else v,
-    )
+    for name, function in (
+        ("model_a", _stripped),
+        ("model_b", _stripped),
+        (
+            "winner",
+            lambda v: _WINNER_ALIASES.get(v.strip(), v.strip()) if isinstance(v, str) else v,
+        ),
+    ):
+        values = _each_distinct(df[name], function)
+        if values is not None:
+            df[name] = values
     if "battle_id" not in df:
         df["battle_id"] = None
     missing = df["battle_id"].isna().to_numpy()
