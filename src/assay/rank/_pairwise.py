@@ -48,6 +48,8 @@ ELO_BOOTSTRAP = 100
 #: resample by drawing battles while there are at most this many per (pair, outcome) cell
 _DIRECT_PER_CELL = 7
 _DRAWS_PER_BLOCK = 4_000_000
+#: Poisson draws made at a time (their integers are copied into the float rounds)
+_POISSON_DRAWS = 1 << 20
 
 
 def resample_counts(counts: np.ndarray, rounds: int, rng: np.random.Generator) -> np.ndarray:
@@ -75,7 +77,14 @@ def resample_counts(counts: np.ndarray, rounds: int, rng: np.random.Generator) -
                 size, cells
             )
         return out.reshape(rounds, *counts.shape)
-    return rng.poisson(counts, size=(rounds, *counts.shape)).astype(float)
+    # a few rounds at a time into the float array: the same draws, in the same order, as one
+    # call, without a second (integer) copy of all the rounds
+    out = np.empty((rounds, *counts.shape))
+    step = max(1, _POISSON_DRAWS // max(counts.size, 1))
+    for first in range(0, rounds, step):
+        size = min(step, rounds - first)
+        out[first : first + size] = rng.poisson(counts, size=(size, *counts.shape))
+    return out
 
 
 def _bootstrap_theta(
