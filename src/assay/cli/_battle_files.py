@@ -17,9 +17,10 @@ from assay.store import BattleWriter, battle_writer, default_store_path
 from ._common import console, get_store
 
 #: Blocks of a file `rank battles FILE` lets wait for the store's writer (a block is at most
-#: 100,000 battles, without their answers' text): the writer lags the reading by the ids it
-#: computes and catches up while the fit runs; 1.67 million battles (17 blocks) all wait.
-RANK_AHEAD = 24
+#: 100,000 battles, without their answers' text: about 12 MB): the writer lags the reading by
+#: the ids it computes and catches up while the fit runs (1.67 million battles, 17 blocks: 7 or
+#: 8 wait when the fit starts on an idle machine; more wait on a busy one, up to this many).
+RANK_AHEAD = 10
 
 
 def _stored_battles(store: Path | None, style_control: bool, json_out: bool) -> pd.DataFrame:
