@@ -25,9 +25,11 @@ import time
 from pathlib import Path
 
 TARGET_SECONDS, TARGET_BYTES = 10.0, 1 << 30
-#: The same commands at commit 461b3e9 (before the speed-up), measured by this script on this
-#: machine at load average 5.2: (wall s, peak MB).
-BEFORE = {"--bootstrap 1000": (92.2, 1259), "--ci sandwich": (36.9, 1465)}
+#: The same commands at commit 9a65bb5 (before the store's writer ran beside the fit and the
+#: battles lost their primary-key index), measured by this script on this machine when it was
+#: quiet: (wall s, peak MB). (At 461b3e9, before the first speed-up: 92.2 s / 1259 MB and
+#: 36.9 s / 1465 MB at load average 5.2.)
+BEFORE = {"--bootstrap 1000": (11.3, 979), "--ci sandwich": (6.9, 778)}
 
 
 def generate(path: Path, battles: int, models: int, seed: int = 0) -> None:

@@ -21,6 +21,7 @@ VOTE = {"model_a": "x", "model_b": "y", "winner": "tie"}
 def _v1_store(path: Path) -> str:
     """A store as assay wrote it at schema 1, with one vote; returns the vote's id."""
     old_battles = {k: v for k, v in BATTLE_COLUMNS.items() if not k.startswith("style_")}
+    old_battles["battle_id"] = "VARCHAR PRIMARY KEY"  # as schema 1 had it
     con = duckdb.connect(str(path))
     for ddl in _V1:
         con.execute(_table("battles", old_battles) if "TABLE IF NOT EXISTS battles" in ddl else ddl)
@@ -40,7 +41,7 @@ def test_an_old_store_migrates_and_keeps_its_battles(tmp_path):
     path = tmp_path / "old.duckdb"
     vid = _v1_store(path)
     st = open_store(path)
-    assert st.schema_version == SCHEMA_VERSION == 2
+    assert st.schema_version == SCHEMA_VERSION == 3
     before = st.battles()
     assert list(before["battle_id"]) == [vid] and before.at[0, "source"] == "old"
     assert pd.isna(before.at[0, "style_a"]) and pd.isna(before.at[0, "style_b"])
@@ -53,7 +54,7 @@ def test_an_old_store_migrates_and_keeps_its_battles(tmp_path):
     assert json.loads(after.at[0, "style_a"])["length"] == 2.0
     assert json.loads(after.at[0, "style_b"])["list_count"] == 1.0
     con = duckdb.connect(str(path))
-    assert con.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone() == ("2",)
+    assert con.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone() == ("3",)
     con.close()
 
 

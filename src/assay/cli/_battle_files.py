@@ -16,6 +16,12 @@ from assay.store import BattleWriter, battle_writer, default_store_path
 
 from ._common import console, get_store
 
+#: Blocks of a file `rank battles FILE` lets wait for the store's writer (a block is at most
+#: 100,000 battles, without their answers' text: about 12 MB): the writer lags the reading by
+#: the ids it computes and catches up while the fit runs (1.67 million battles, 17 blocks: 7 or
+#: 8 wait when the fit starts on an idle machine; more wait on a busy one, up to this many).
+RANK_AHEAD = 10
+
 
 def _stored_battles(store: Path | None, style_control: bool, json_out: bool) -> pd.DataFrame:
     """The store's battles (with ``style_control``, those with style features)."""
@@ -42,10 +48,12 @@ def _stored_battles(store: Path | None, style_control: bool, json_out: bool) -> 
 def _rank_file(blocks, file: Path, store: Path | None, rank, style_control: bool, ids: bool):
     """``rank(battles)`` of a battle file read once, a block at a time (``blocks``:
     :func:`assay.rank.battle_blocks`): each block is checked,
-    kept as codes for the fit (:class:`CompactBattles`: no answer text) and written into the
-    store in one transaction, committed only when the fit succeeded."""
+    kept as codes for the fit (:class:`CompactBattles`: no answer text) and queued for the
+    store's writer, which numbers and writes them in one transaction while the file is read and
+    then while the fit runs (up to :data:`RANK_AHEAD` blocks it has not written yet wait in
+    memory, without their answers' text); committed only when the fit succeeded."""
     compact = CompactBattles(styles=style_control, ids=ids)
-    with _importing(store, file) as writer:
+    with _importing(store, file, ahead=RANK_AHEAD) as writer:
         with console.status(f"reading {file.name}"):
             for block in blocks:
                 compact.add(block)
@@ -57,14 +65,15 @@ def _rank_file(blocks, file: Path, store: Path | None, rank, style_control: bool
 
 
 @contextmanager
-def _importing(store: Path | None, file: Path) -> Iterator[BattleWriter]:
-    """A writer of battles from ``file`` into the store, committed when the block ends without
-    an error; a store this created is removed again when it fails (nothing is left behind)."""
+def _importing(store: Path | None, file: Path, ahead: int | None = 1) -> Iterator[BattleWriter]:
+    """A writer of battles from ``file`` into the store (``ahead``: :class:`BattleWriter`),
+    committed when the block ends without an error; a store this created is removed again when
+    it fails (nothing is left behind)."""
     target = Path(store) if store is not None else default_store_path()
     existed = target.exists()
     st = get_store(store)
     try:
-        with battle_writer(st, source=file.name, path=file) as writer:
+        with battle_writer(st, source=file.name, path=file, ahead=ahead) as writer:
             yield writer
     except BaseException:
         if not existed:

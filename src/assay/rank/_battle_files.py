@@ -50,8 +50,8 @@ BLOCK_BYTES = 16 * 2**20
 BLOCK_ROWS = 100_000
 
 
-def _blocks(path: Path) -> Iterator[tuple[int, bytes]]:
-    """(number of its first line, block) of whole lines of the file, about
+def _blocks(path: Path) -> Iterator[tuple[int, bytes, int]]:
+    """(number of its first line, block, its newlines) of whole lines of the file, about
     :data:`BLOCK_BYTES` each; a line longer than ``ASSAY_MAX_JSON_VALUE_CHARS`` is refused."""
     most = limit("JSON_VALUE_CHARS")
     line, rest = 1, b""
@@ -68,14 +68,17 @@ def _blocks(path: Path) -> Iterator[tuple[int, bytes]]:
                 rest = block
                 continue
             if cut:
-                yield line, block[:cut]
-                line += block.count(b"\n", 0, cut) + (block[cut - 1 : cut] != b"\n")
+                newlines = block.count(b"\n", 0, cut)
+                yield line, block[:cut], newlines
+                line += newlines + (block[cut - 1 : cut] != b"\n")
             rest = block[cut:]
             if not data:
                 return
 
 
-def _block_fast(path: Path, block: bytes, line: int) -> pd.DataFrame | None:
+def _block_fast(
+    path: Path, block: bytes, line: int, newlines: int | None = None
+) -> pd.DataFrame | None:
     """A block of JSON lines through pyarrow's C++ reader, indexed by line number; or None when
     the careful path must read it: anything pyarrow rejects (bad JSON or UTF-8, a field
     changing type), blank lines (the line numbers would shift), a nested value in a field that
@@ -89,7 +92,7 @@ def _block_fast(path: Path, block: bytes, line: int) -> pd.DataFrame | None:
         table.validate(full=True)  # UTF-8 of every string
     except (pa.ArrowException, OSError, ValueError):
         return None
-    index = _line_numbers(block, line, table.num_rows)
+    index = _line_numbers(block, line, table.num_rows, newlines)
     if index is None:
         return None
     for name in _FLAT_FIELDS:
@@ -103,10 +106,14 @@ def _block_fast(path: Path, block: bytes, line: int) -> pd.DataFrame | None:
     return df
 
 
-def _line_numbers(block: bytes, line: int, rows: int) -> pd.Index | None:
-    """The line number of each of ``rows`` objects in ``block`` (its first line ``line``),
-    blank lines skipped; None when the counts disagree (the careful path then reads it)."""
-    lines = block.count(b"\n") + (not block.endswith(b"\n"))
+def _line_numbers(
+    block: bytes, line: int, rows: int, newlines: int | None = None
+) -> pd.Index | None:
+    """The line number of each of ``rows`` objects in ``block`` (its first line ``line``; its
+    ``newlines`` when counted already), blank lines skipped; None when the counts disagree (the
+    careful path then reads it)."""
+    newlines = block.count(b"\n") if newlines is None else newlines
+    lines = newlines + (not block.endswith(b"\n"))
     if rows == lines:
         return pd.RangeIndex(line, line + rows)
     text = block.split(b"\n")[:lines]
@@ -127,8 +134,8 @@ def _jsonl_frames(path: Path) -> Iterator[pd.DataFrame]:
     """JSON lines a block at a time, indexed by line number (blank lines skipped): pyarrow's
     reader (:func:`_block_fast`), and from the first block it does not take on, the careful
     line-by-line reader, whose errors name the line."""
-    for line, block in _blocks(path):
-        fast = _block_fast(path, block, line)
+    for line, block, newlines in _blocks(path):
+        fast = _block_fast(path, block, line, newlines)
         if fast is None:
             yield from _careful_frames(path, line)
             return

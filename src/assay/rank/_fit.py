@@ -69,16 +69,7 @@ def _terms(theta, eta, data, pi, pj, davidson):
     d = theta[:, pi]
     d -= theta[:, pj]  # (B, P)
     if not davidson:
-        w, n = data
-        # one exp per pair: e = exp(−|d|), log σ(d) = min(d, 0) − log1p(e), σ(|d|) = 1 / (1 + e)
-        e = np.exp(-np.abs(d))
-        log1p_e = np.log1p(e)
-        nll = (n * (log1p_e - np.minimum(d, 0.0)) + (n - w) * d).sum(axis=1)
-        q = 1.0 / (1.0 + e)
-        p = np.where(d >= 0, q, e * q)  # σ(d)
-        q *= e  # σ(d)(1 − σ(d)) = e / (1 + e)²
-        q /= 1.0 + e
-        return nll, w - n * p, None, n * q, None, None
+        return (*_bt_terms(d, *data), None, None)
     ci, cj, ct, n = data
     e = eta[:, None]
     log_d = np.logaddexp(np.logaddexp(0.5 * d, -0.5 * d), e)
@@ -90,6 +81,38 @@ def _terms(theta, eta, data, pi, pj, davidson):
     h_ee = n * (p_t - p_t**2)
     h_de = -0.5 * n * (p_i - p_j) * p_t
     return nll, grad_d, grad_e, h_dd, h_ee, h_de
+
+
+def _bt_terms(d: np.ndarray, w: np.ndarray, n: np.ndarray):
+    """:func:`_terms` of Bradley–Terry: nll, gradient and Hessian terms per pair, in place in
+    ``d`` and three more arrays of its shape (a block of 236 replicates of 8,385 pairs holds
+    16 MB in each), each value computed by the same operations as written out plainly.
+
+    One exp per pair: e = exp(−|d|), log σ(d) = min(d, 0) − log1p(e), σ(|d|) = 1 / (1 + e),
+    σ(d)(1 − σ(d)) = e / (1 + e)²."""
+    e = np.abs(d)
+    np.negative(e, out=e)
+    np.exp(e, out=e)
+    a = np.log1p(e)
+    t = np.minimum(d, 0.0)
+    np.subtract(a, t, out=a)
+    a *= n  # n · (log1p(e) − min(d, 0))
+    np.subtract(n, w, out=t)
+    t *= d
+    a += t  # + (n − w) · d
+    nll = a.sum(axis=1)
+    ahead = d >= 0
+    q = np.add(e, 1.0, out=a)
+    np.divide(1.0, q, out=q)  # σ(|d|)
+    p = np.multiply(e, q, out=t)
+    np.copyto(p, q, where=ahead)  # σ(d)
+    q *= e
+    np.add(e, 1.0, out=d)
+    q /= d
+    p *= n
+    np.subtract(w, p, out=p)  # w − n σ(d)
+    q *= n
+    return nll, p, None, q
 
 
 class _Problem:

@@ -44,10 +44,14 @@ ELO_BOOTSTRAP = 100
 #: resample by drawing battles while there are at most this many per (pair, outcome) cell
 _DIRECT_PER_CELL = 7
 _DRAWS_PER_BLOCK = 4_000_000
+#: Poisson draws made at a time (their integers are copied into the float rounds)
+_POISSON_DRAWS = 1 << 20
 
 
-def resample_counts(counts: np.ndarray, rounds: int, rng: np.random.Generator) -> np.ndarray:
-    """Bootstrap replicates of a (P, 3) count table. Shape (B, P, 3).
+def resample_counts(
+    counts: np.ndarray, rounds: int, rng: np.random.Generator, dtype=float
+) -> np.ndarray:
+    """Bootstrap replicates of a (P, 3) count table. Shape (B, P, 3), of ``dtype``.
 
     With few battles per (pair, outcome) cell, resampling the battles exactly (a multinomial
     draw of all battles over the cells with the observed proportions: uniform indices into
@@ -61,7 +65,7 @@ def resample_counts(counts: np.ndarray, rounds: int, rng: np.random.Generator) -
     if total <= _DIRECT_PER_CELL * counts.size:
         cells = counts.size
         battle_cell = np.repeat(np.arange(cells), counts.ravel().astype(np.int64))
-        out = np.empty((rounds, cells))
+        out = np.empty((rounds, cells), dtype=dtype)
         block = max(1, _DRAWS_PER_BLOCK // max(total, 1))
         for first in range(0, rounds, block):
             size = min(block, rounds - first)
@@ -71,7 +75,14 @@ def resample_counts(counts: np.ndarray, rounds: int, rng: np.random.Generator) -
                 size, cells
             )
         return out.reshape(rounds, *counts.shape)
-    return rng.poisson(counts, size=(rounds, *counts.shape)).astype(float)
+    # a few rounds at a time into the float array: the same draws, in the same order, as one
+    # call, without a second (integer) copy of all the rounds
+    out = np.empty((rounds, *counts.shape), dtype=dtype)
+    step = max(1, _POISSON_DRAWS // max(counts.size, 1))
+    for first in range(0, rounds, step):
+        size = min(step, rounds - first)
+        out[first : first + size] = rng.poisson(counts, size=(size, *counts.shape))
+    return out
 
 
 def _bootstrap_theta(
@@ -85,10 +96,13 @@ def _bootstrap_theta(
     block = replicate_block(k + int(davidson))
     firsts = range(0, rounds, block)
     streams = np.random.SeedSequence(seed).spawn(len(firsts))
+    # whole counts below 2^24 are exact in float32: half the memory of the two blocks held (the
+    # fit takes them as float64 and keeps only its own sums)
+    exact = np.float32 if pairs.counts.sum() < 2**22 else float
 
     def draw(i: int) -> np.ndarray:
         size = min(block, rounds - firsts[i])
-        return resample_counts(pairs.counts, size, np.random.default_rng(streams[i]))
+        return resample_counts(pairs.counts, size, np.random.default_rng(streams[i]), exact)
 
     out = np.empty((rounds, k))
     with ThreadPoolExecutor(max_workers=1) as pool:

@@ -186,9 +186,14 @@ def _hex_ids(values: np.ndarray, as_arrow: bool = False):
     return text.to_numpy(zero_copy_only=False)
 
 
-def _ids(hashes: list[np.ndarray], occurrence: np.ndarray, as_arrow: bool = False):
+def _keys(hashes: list[np.ndarray], occurrence: np.ndarray) -> np.ndarray:
+    """The 64-bit values the ids write in hex."""
     occ = pd.util.hash_pandas_object(pd.Series(occurrence, dtype=np.int64), index=False)
-    return _hex_ids(_combine([*hashes, occ.to_numpy()]), as_arrow)
+    return _combine([*hashes, occ.to_numpy()])
+
+
+def _ids(hashes: list[np.ndarray], occurrence: np.ndarray, as_arrow: bool = False):
+    return _hex_ids(_keys(hashes, occurrence), as_arrow)
 
 
 def _parts(battles: pd.DataFrame) -> tuple[list[np.ndarray], np.ndarray, np.ndarray]:
@@ -207,14 +212,20 @@ def _parts(battles: pd.DataFrame) -> tuple[list[np.ndarray], np.ndarray, np.ndar
     return hashes, counts, first
 
 
-def _ids_at(hashes, counts, first, start: int, stop: int, as_arrow: bool = False):
-    """Row index and id of battles ``start:stop`` of the expansion (count-table rows repeated
-    ``count`` times, in order) without building the expansion."""
+def _keys_at(hashes, counts, first, start: int, stop: int) -> tuple[np.ndarray, np.ndarray]:
+    """Row index and id (:func:`_keys`) of battles ``start:stop`` of the expansion (count-table
+    rows repeated ``count`` times, in order) without building the expansion."""
     ends = np.cumsum(counts)
     pos = np.arange(start, stop, dtype=np.int64)
     row = np.searchsorted(ends, pos, side="right")
     occurrence = first[row] + pos - (ends[row] - counts[row])
-    return row, _ids([h[row] for h in hashes], occurrence, as_arrow)
+    return row, _keys([h[row] for h in hashes], occurrence)
+
+
+def _ids_at(hashes, counts, first, start: int, stop: int, as_arrow: bool = False):
+    """Row index and id of battles ``start:stop`` of the expansion (:func:`_keys_at`)."""
+    row, keys = _keys_at(hashes, counts, first, start, stop)
+    return row, _hex_ids(keys, as_arrow)
 
 
 def battle_ids(battles: pd.DataFrame, *, as_arrow: bool = False):
@@ -304,13 +315,17 @@ def battle_chunks(battles: pd.DataFrame, size: int) -> Iterator[pd.DataFrame]:
         yield plain.iloc[row].assign(battle_id=ids)
 
 
-def _each_distinct(col: pd.Series, function) -> np.ndarray:
+def _each_distinct(col: pd.Series, function) -> np.ndarray | None:
     """``col.map(function)`` as an object array, ``function`` called once per distinct value
-    of a text column (missing values kept as they are)."""
+    of a text column (missing values kept as they are); None when it leaves every value of a
+    text column as it is (a file's checked names: the column is kept, Arrow-backed)."""
     if not _is_text(col):
         return col.map(function).to_numpy(dtype=object)
     codes, uniques = pd.factorize(col)
-    out = np.asarray([function(v) for v in np.asarray(uniques, dtype=object)], dtype=object)
+    given = np.asarray(uniques, dtype=object)
+    out = np.asarray([function(v) for v in given], dtype=object)
+    if all(a == b for a, b in zip(out, given, strict=True)):
+        return None
     out = out[codes] if len(out) else np.empty(len(col), dtype=object)
     missing = codes < 0
     if missing.any():
@@ -318,16 +333,25 @@ def _each_distinct(col: pd.Series, function) -> np.ndarray:
     return out
 
 
+def _stripped(v):
+    return v.strip() if isinstance(v, str) else v
+
+
 def normalised(df: pd.DataFrame) -> pd.DataFrame:
     """Rows as stored: names without surrounding spaces, winner aliases resolved, and a
     ``battle_id`` from :func:`battle_ids` (of the rows without one) where none was given."""
     df = df.copy()
-    for name in ("model_a", "model_b"):
-        df[name] = _each_distinct(df[name], lambda v: v.strip() if isinstance(v, str) else v)
-    df["winner"] = _each_distinct(
-        df["winner"],
-        lambda v: _WINNER_ALIASES.get(v.strip(), v.strip()) if isinstance(v, str) else v,
-    )
+    for name, function in (
+        ("model_a", _stripped),
+        ("model_b", _stripped),
+        (
+            "winner",
+            lambda v: _WINNER_ALIASES.get(v.strip(), v.strip()) if isinstance(v, str) else v,
+        ),
+    ):
+        values = _each_distinct(df[name], function)
+        if values is not None:
+            df[name] = values
     if "battle_id" not in df:
         df["battle_id"] = None
     missing = df["battle_id"].isna().to_numpy()
@@ -338,17 +362,27 @@ def normalised(df: pd.DataFrame) -> pd.DataFrame:
     return df
 
 
-#: Upsert: a vote already stored keeps its time and source (missing ones filled in).
-UPSERT = (
-    "INSERT INTO battles {rows} ON CONFLICT (battle_id) DO UPDATE SET "
-    "prompt_id = excluded.prompt_id, model_a = excluded.model_a, model_b = excluded.model_b, "
-    "winner = excluded.winner, judge = excluded.judge, "
-    '"time" = coalesce(battles."time", excluded."time"), '
-    "source = coalesce(battles.source, excluded.source), "
-    "extra = coalesce(battles.extra, excluded.extra), "
-    "style_a = coalesce(excluded.style_a, battles.style_a), "
-    "style_b = coalesce(excluded.style_b, battles.style_b)"
+_UPDATE = (
+    "UPDATE battles AS b SET prompt_id = n.prompt_id, model_a = n.model_a, "
+    "model_b = n.model_b, winner = n.winner, judge = n.judge, "
+    '"time" = coalesce(b."time", n."time"), source = coalesce(b.source, n.source), '
+    "extra = coalesce(b.extra, n.extra), style_a = coalesce(n.style_a, b.style_a), "
+    "style_b = coalesce(n.style_b, b.style_b) "
+    "FROM ({rows}) n WHERE b.battle_id = n.battle_id AND ({changed})"
 )
+
+
+def upsert(rows: str, changed: str = "TRUE") -> list[str]:
+    """The upsert of ``rows`` (a SELECT of battle rows, columns in table order, unique ids) as
+    two statements: a vote stored already (``b``) is updated where ``changed`` (a condition on
+    it and the new row ``n``), keeping its time, source and extra (missing ones filled in) and
+    taking new style features; the other votes are inserted (an anti-join on the ids: the
+    table has no index, see :data:`assay.store.BATTLE_COLUMNS`)."""
+    return [
+        _UPDATE.format(rows=rows, changed=changed),
+        f"INSERT INTO battles SELECT * FROM ({rows}) n "
+        "WHERE NOT EXISTS (SELECT 1 FROM battles b WHERE b.battle_id = n.battle_id)",
+    ]
 
 
 def next_vote_id(con: duckdb.DuckDBPyConnection, vote: dict, *, again: bool) -> tuple[str, bool]:

@@ -36,7 +36,7 @@ import pandas as pd
 
 from assay.errors import InputError, StoreMissing
 
-from ._battles import ASSAY_ID, MIGRATION_KEY, MIGRATION_VALUE, UPSERT, merged_battles
+from ._battles import ASSAY_ID, MIGRATION_KEY, MIGRATION_VALUE, merged_battles, upsert
 from ._parquet import ParquetStore, parquet_location
 from ._schema import BATTLE_COLUMNS, METRIC_COLUMNS, MODEL_COLUMNS, RUN_COLUMNS, SAMPLE_COLUMNS
 from ._store import Store
@@ -212,7 +212,8 @@ class _Merger:
             }
             cols = ", ".join(_q(c) if c in have else f"NULL AS {_q(c)}" for c in BATTLE_COLUMNS)
             rows = f"SELECT {cols} FROM {alias}.battles"
-            con.execute(UPSERT.format(rows=rows))
+            for sql in upsert(rows):
+                con.execute(sql)
             return
         # a store of an older assay, opened read-only: its battles get content ids here
         old = con.execute(f"SELECT * FROM {alias}.battles").df()
@@ -220,8 +221,9 @@ class _Merger:
         kept = [merged_battles(old[mine.to_numpy()]), old[~mine.to_numpy()]]
         frame = _conform(pd.concat(kept, ignore_index=True), BATTLE_COLUMNS)
         if len(frame):
-            with _registered(con, frame, BATTLE_COLUMNS) as rows:
-                con.execute(UPSERT.format(rows=rows))
+            with _registered(con, frame, BATTLE_COLUMNS) as (new, run):
+                for sql in upsert(new):
+                    run(sql)
 
     def merge(self) -> None:
         for alias, path in self.sources:

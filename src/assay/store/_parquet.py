@@ -45,6 +45,7 @@ from ._schema import (
     METRIC_COLUMNS,
     MODEL_COLUMNS,
     RUN_COLUMNS,
+    SAME_COLUMNS_SINCE,
     SAMPLE_COLUMNS,
     SCHEMA_VERSION,
 )
@@ -186,7 +187,7 @@ class _Layout:
                 f"{self.name}: store schema version {version} is newer than this assay "
                 f"({SCHEMA_VERSION}): upgrade assay"
             )
-        if int(version) < SCHEMA_VERSION:
+        if int(version) < SAME_COLUMNS_SINCE:
             raise InputError(
                 f"{self.name}: store schema version {version}: export it again from its store"
             )

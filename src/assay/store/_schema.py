@@ -6,7 +6,10 @@ import duckdb
 
 from assay.errors import InputError
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
+#: The oldest schema version whose tables have today's columns (3 only dropped the primary key
+#: of battles): a Parquet export of it reads as today's.
+SAME_COLUMNS_SINCE = 2
 
 SAMPLE_COLUMNS: dict[str, str] = {
     "run_id": "VARCHAR NOT NULL",
@@ -60,8 +63,12 @@ RUN_COLUMNS: dict[str, str] = {
     "extra": "VARCHAR",
 }
 
+#: ``battle_id`` is unique without an index (an index made an arena import a third slower and
+#: its commit six times longer): each writer adds only ids not stored (an anti-join), one
+#: writer at a time (DuckDB's file lock; :meth:`Store.add_vote` holds a lock in the process),
+#: and an import refuses two votes of its own with one id (:class:`BattleWriter`).
 BATTLE_COLUMNS: dict[str, str] = {
-    "battle_id": "VARCHAR PRIMARY KEY",
+    "battle_id": "VARCHAR NOT NULL",
     "prompt_id": "VARCHAR",
     "model_a": "VARCHAR NOT NULL",
     "model_b": "VARCHAR NOT NULL",
@@ -111,6 +118,21 @@ MIGRATIONS: dict[int, list[str]] = {
     1: [
         "ALTER TABLE battles ADD COLUMN IF NOT EXISTS style_a VARCHAR",
         "ALTER TABLE battles ADD COLUMN IF NOT EXISTS style_b VARCHAR",
+    ],
+    # 2 -> 3: battles without the primary-key index on battle_id (the table made again, its
+    # rows kept in their order)
+    2: [
+        """CREATE TABLE battles_v3 (
+  "battle_id" VARCHAR NOT NULL, "prompt_id" VARCHAR, "model_a" VARCHAR NOT NULL,
+  "model_b" VARCHAR NOT NULL,
+  "winner" VARCHAR NOT NULL CHECK (winner IN ('model_a', 'model_b', 'tie', 'tie_bothbad')),
+  "judge" VARCHAR, "time" TIMESTAMP, "source" VARCHAR, "extra" VARCHAR, "style_a" VARCHAR,
+  "style_b" VARCHAR
+)""",
+        'INSERT INTO battles_v3 SELECT "battle_id", "prompt_id", "model_a", "model_b", "winner", '
+        '"judge", "time", "source", "extra", "style_a", "style_b" FROM battles',
+        "DROP TABLE battles",
+        "ALTER TABLE battles_v3 RENAME TO battles",
     ],
 }
 

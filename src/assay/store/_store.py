@@ -8,6 +8,7 @@ get in between batches. Opening retries while another process holds DuckDB's fil
 from __future__ import annotations
 
 import os
+import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
@@ -40,6 +41,9 @@ from ._writes import _as_rows, _conform, _registered, insert_battles
 
 DEFAULT_STORE = "assay.duckdb"
 _LOCK_WAIT_S = 60.0
+#: One :meth:`Store.add_vote` at a time in this process (its threads share the database, and
+#: the battles' ids are unique without an index: the check and the insert go together).
+_VOTES = threading.Lock()
 
 
 def default_store_path() -> Path:
@@ -307,7 +311,7 @@ class Store:
         """Store one vote under its content id, in one transaction; returns (id, stored).
         ``again=False``: a vote stored already is not stored twice (stored False);
         ``again=True``: a new vote, the next occurrence of identical ones."""
-        with self.transaction() as con:
+        with _VOTES, self.transaction() as con:
             vid, new = next_vote_id(con, vote, again=again)
             if new:
                 row = style_json(pd.DataFrame([{**vote, "battle_id": vid}]))

@@ -13,7 +13,7 @@ import duckdb
 import numpy as np
 import pandas as pd
 
-from ._battles import UPSERT
+from ._battles import upsert
 from ._schema import BATTLE_COLUMNS
 from ._tables import as_arrow
 
@@ -71,12 +71,10 @@ def _registered(
 def insert_battles(
     con: duckdb.DuckDBPyConnection, rows: pd.DataFrame, *, fresh: bool = False
 ) -> None:
-    """The upsert (:data:`UPSERT`) of ``rows`` (unique ids), in two statements: votes
-    stored already that it would change go through the upsert; new votes are a plain
-    insert (an anti-join: no conflict to check, three times less work for an arena file;
-    a re-import finds every vote stored and unchanged and writes nothing). ``fresh``: no
-    vote of ``rows`` is stored (the import began on a store without battles): one insert."""
-    names = ", ".join(f'n."{c}"' for c in BATTLE_COLUMNS)
+    """The upsert (:func:`upsert`) of ``rows`` (unique ids): votes stored already are updated
+    where it changes them (a re-import finds every vote stored and unchanged and writes
+    nothing); new votes are inserted. ``fresh``: no vote of ``rows`` is stored (the import
+    began on a store without battles): one insert."""
     changed = " OR ".join(
         [f'n."{c}" IS DISTINCT FROM b."{c}"' for c in _UPDATED]
         + [f'(b."{c}" IS NULL AND n."{c}" IS NOT NULL)' for c in _FILLED]
@@ -84,11 +82,7 @@ def insert_battles(
     )
     with _registered(con, _conform(rows, BATTLE_COLUMNS), BATTLE_COLUMNS) as (new, run):
         if fresh:
-            run(f'INSERT INTO battles {new} ORDER BY "battle_id"')
+            run(f"INSERT INTO battles {new}")
             return
-        stored = f"FROM ({new}) n JOIN battles b ON n.battle_id = b.battle_id"
-        run(UPSERT.format(rows=f"SELECT {names} {stored} WHERE {changed}"))
-        run(
-            f"INSERT INTO battles SELECT * FROM ({new}) n WHERE NOT EXISTS "
-            '(SELECT 1 FROM battles b WHERE b.battle_id = n.battle_id) ORDER BY "battle_id"'
-        )  # sorted: a faster index
+        for sql in upsert(new, changed):
+            run(sql)
