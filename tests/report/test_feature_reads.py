@@ -33,29 +33,43 @@ def _feature_records(rng) -> list[SampleRecord]:
                 logits = rng.normal(0, 1, 4)
                 out.append(
                     SampleRecord(
-                        run_id=f"{m}|mc", model=m, task="mc", doc_id=f"mc-{d:02d}", repeat=repeat,
-                        prediction="A", target="A", chosen_position=int(rng.integers(0, 4)),
+                        run_id=f"{m}|mc",
+                        model=m,
+                        task="mc",
+                        doc_id=f"mc-{d:02d}",
+                        repeat=repeat,
+                        prediction="A",
+                        target="A",
+                        chosen_position=int(rng.integers(0, 4)),
                         choice_logprobs=list(logits - np.log(np.exp(logits).sum())),
-                        difficulty=float(d % 3), input_tokens=10 + d, output_tokens=3,
+                        difficulty=float(d % 3),
+                        input_tokens=10 + d,
+                        output_tokens=3,
                         latency_s=0.01 * (d + 1) if m == "m1" else None,
                         metrics={"acc": right},
                     )
-                )  # fmt: skip
+                )
         for d in range(40):
             out.append(
                 SampleRecord(
-                    run_id=f"{m}|mc+typos", model=m, task="mc+typos", doc_id=f"mc-{d:02d}",
+                    run_id=f"{m}|mc+typos",
+                    model=m,
+                    task="mc+typos",
+                    doc_id=f"mc-{d:02d}",
                     metrics={"acc": float(rng.random() < acc - 0.1)},
                 )
-            )  # fmt: skip
+            )
         for p in range(12):
             for group in ("female", "male"):
                 out.append(
                     SampleRecord(
-                        run_id=f"{m}|probe", model=m, task="probe", doc_id=f"gender/qa{p}/{group}",
+                        run_id=f"{m}|probe",
+                        model=m,
+                        task="probe",
+                        doc_id=f"gender/qa{p}/{group}",
                         metrics={"p_correct": float(rng.random())},
                     )
-                )  # fmt: skip
+                )
     return out
 
 
@@ -66,11 +80,15 @@ def _plain_records(rng) -> list[SampleRecord]:
             for d in range(300):
                 out.append(
                     SampleRecord(
-                        run_id=f"{m}|{task}", model=m, task=task, doc_id=f"{task}-{d:03d}",
-                        input_tokens=d % 7 if d % 5 else None, output_tokens=2,
+                        run_id=f"{m}|{task}",
+                        model=m,
+                        task=task,
+                        doc_id=f"{task}-{d:03d}",
+                        input_tokens=d % 7 if d % 5 else None,
+                        output_tokens=2,
                         metrics={"acc": float(rng.random() < 0.5)},
                     )
-                )  # fmt: skip
+                )
     return out
 
 
