@@ -6,14 +6,15 @@ run in ``runs``, no cluster ids, no corpus metrics) is read in SQL: the comparis
 per-document matrices, the counts, documents per task and run, metric names, chance levels and
 which optional panels have anything to show from :func:`assay.store.score_facts`; an optional
 panel's rows are loaded only when the store holds what it shows (perturbed tasks, recorded
-positions, ...), and then only its rows, filtered in SQL (:data:`_FEATURE_ROWS`): the perturbed
-tasks and their clean ones, the fairness probes' documents, the samples with a difficulty, the
-headline rows of the tasks with repeats / templates / several runs of a (model, task), the runs
-with recorded positions or choice log-likelihoods, and the (model, task)s with timed samples
-(the untimed ones' token counts summed in DuckDB, :meth:`ReportReads.untimed`); the flips of a
-version pair only for its two models, the verdict's flipped questions and the side-by-side view
-only for the documents they list (:func:`assay.store.drill_docs`). Any other store is loaded
-into pandas once, as before; both give the same report.
+positions, ...), and then only the rows it uses, filtered in SQL (:meth:`ReportReads.scores_for`,
+:meth:`ReportReads.samples_for`): the perturbed tasks and their clean ones, the fairness probes'
+documents, the samples with a difficulty, the headline rows of the tasks with repeats /
+templates / several runs of a (model, task), the runs with recorded positions or choice
+log-likelihoods, and the (model, task)s with timed samples (the untimed ones' token counts
+summed in DuckDB, :meth:`ReportReads.untimed`); the flips of a version pair only for its two
+models, the verdict's flipped questions and the side-by-side view only for the documents they
+list (:func:`assay.store.drill_docs`). Any other store is loaded into pandas once, as before;
+both give the same report.
 """
 
 from __future__ import annotations
@@ -38,6 +39,12 @@ _TIMED = "latency_s IS NOT NULL OR coalesce(extra, '') LIKE '%\"batch_seconds\"%
 _SAMPLE_FEATURES = {
     "positions": "chosen_position IS NOT NULL",
     "choices": "choice_logprobs IS NOT NULL",
+}
+#: The score rows the fairness and breakdown panels read: probes' documents (AXIS/PROBE/GROUP),
+#: samples with a difficulty.
+_SCORE_FEATURES = {
+    "probes": "length(doc_id) - length(replace(doc_id, '/', '')) = 2",
+    "difficulty": "difficulty IS NOT NULL",
 }
 #: Score rows as ``Store.scores`` orders them.
 _SCORE_ORDER = 'ORDER BY model, task, metric, doc_id, "repeat"'
@@ -133,14 +140,7 @@ class ReportReads:
             params = [x for pair in pairs for x in pair]
             where = " OR ".join(["(task = ? AND metric = ?)"] * len(pairs)) or "FALSE"
         else:
-            where = (
-                {
-                    "probes": "length(doc_id) - length(replace(doc_id, '/', '')) = 2",
-                    "difficulty": "difficulty IS NOT NULL",
-                }[feature]
-                + " AND "
-                + _among("task", self.tasks, params)
-            )
+            where = f"{_SCORE_FEATURES[feature]} AND {_among('task', self.tasks, params)}"
         return self.store.sql(f"SELECT * FROM scores WHERE {where} {_SCORE_ORDER}", params)
 
     def samples_for(self, feature: str) -> pd.DataFrame:
