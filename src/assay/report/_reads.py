@@ -43,7 +43,7 @@ _SAMPLE_FEATURES = {
 #: The score rows the fairness and breakdown panels read: probes' documents (AXIS/PROBE/GROUP),
 #: samples with a difficulty.
 _SCORE_FEATURES = {
-    "probes": "length(doc_id) - length(replace(doc_id, '/', '')) = 2",
+    "probes": "doc_id LIKE '%/%/%' AND doc_id NOT LIKE '%/%/%/%'",  # two slashes
     "difficulty": "difficulty IS NOT NULL",
 }
 #: Score rows as ``Store.scores`` orders them.
