@@ -20,8 +20,14 @@ the default (auto = irt, 100 rounds) ran 34 min 48 s and 4.7 GB without finishin
 
 ``--features`` adds a small part with every optional panel's input to the big store (two of
 its models on a 4-choice task asked twice with recorded positions, choice log-likelihoods,
-difficulties and, for one model, latencies; its perturbed copy; fairness probes: 1,320 samples),
+difficulties and, for one model, latencies; its perturbed copy; fairness probes: 1,280 samples),
 so the optional panels have something to show; the leaderboard check then covers the big part.
+Measured 2026-12-06 (2 shared cores, load average 4-8), `--features --no-rank`, before = the
+optional panels reading every score / sample row into pandas, after = only the rows that carry
+their input: 10^6 samples, in one run, before 20.2 CPU s, 1,238 MB; after 11.8 CPU s, 564 MB
+(the same JSON report); 10^7 samples, after 61.1 CPU s, 3,231 MB (the store without the part:
+48.0 CPU s, 3,208 MB), before a MemoryError at 8 GB of address space (4.6 GB resident) loading
+every score row for the variance panel.
 
     python benchmarks/report_scale.py [--models 50] [--tasks 200] [--docs 1000] [--dir /tmp/x]
         [--baseline-src /path/to/main/src] [--no-rank] [--features]
