@@ -131,7 +131,7 @@ PANEL_BUILDERS: dict[str, PanelBuilder] = {
         lambda c: flips_panel(c.reads.parent_scores(c.models), c.models, c.headline, c.settings)
     ),
     "variance": _scores_needed(
-        lambda c: variance_panel(c.reads.scores_for("varied"), c.headline, c.settings)
+        lambda c: variance_panel(c.reads.scores_for("varied", c.headline), c.headline, c.settings)
     ),
     "tasks": lambda c: tasks_panel(c.comparison, c.headline, c.chance, c.settings),
     "bias": _scores_needed(
@@ -150,11 +150,16 @@ PANEL_BUILDERS: dict[str, PanelBuilder] = {
     ),
     "reliability": _scores_needed(
         lambda c: helm.reliability_panel(
-            c.reads.scores_for("varied"), c.headline, c.metrics, c.settings
+            c.reads.scores_for("varied", c.headline), c.headline, c.metrics, c.settings
         )
     ),
     "efficiency": _scores_needed(
-        lambda c: helm.efficiency_panel(c.reads.samples_for("latency"), c.headline, c.settings)
+        lambda c: helm.efficiency_panel(
+            c.reads.samples_for("latency"),
+            c.headline,
+            c.settings,
+            untimed=c.reads.untimed(c.headline),
+        )
     ),
     "fairness": _scores_needed(
         lambda c: fairness_panel(c.reads.scores_for("probes"), settings=c.settings)

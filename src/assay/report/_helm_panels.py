@@ -10,6 +10,8 @@ seed, as the matching commands (`assay calibration`, `efficiency`, `breakdown`,
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import matplotlib
 
 matplotlib.use("Agg")
@@ -19,7 +21,7 @@ import pandas as pd  # noqa: E402
 
 from assay import stats  # noqa: E402
 from assay.core import MetricMap, Settings, plot_label  # noqa: E402
-from assay.errors import AssayError  # noqa: E402
+from assay.errors import AssayError, InputError  # noqa: E402
 
 from ._panel import Finding, Panel, cell, fmt, fmt_p, new_panel  # noqa: E402
 from ._plots import _STYLE, ACCENT, interval_plot, svg_string  # noqa: E402
@@ -179,26 +181,53 @@ def calibration_panel(
     return panel
 
 
+def _with_untimed(
+    res: stats.EfficiencyResult | None, untimed: pd.DataFrame, confidence: float
+) -> stats.EfficiencyResult:
+    """``res`` (None: no timed rows) with a row per (model, task) of ``untimed`` as
+    ``assay.stats.efficiency`` gives it from untimed samples, in (model, task) order."""
+    stub = untimed[["model", "task"]].assign(
+        input_tokens=np.nan, output_tokens=np.nan, latency_s=np.nan
+    )
+    added = stats.efficiency(stub, confidence=confidence)
+    table, got = added.table, untimed.sort_values(["model", "task"])
+    for column in ("n", *(f"{k}_tokens{t}" for k in ("prompt", "output") for t in ("", "_total"))):
+        table[column] = got[column].to_numpy()
+    if res is None:
+        return replace(added, table=table)
+    both = pd.concat([res.table, table], ignore_index=True)
+    both = both.sort_values(["model", "task"], kind="stable").reset_index(drop=True)
+    return replace(res, table=both)
+
+
 def efficiency_panel(
     samples: pd.DataFrame,
     headline: dict[str, str],
     settings: Settings | None = None,
     *,
     prices: pd.DataFrame | None = None,
+    untimed: pd.DataFrame | None = None,
 ) -> Panel:
     """Tokens, throughput, latency percentiles (intervals at the ``settings``' level) and
-    (with a price table) cost per (task, model), and the fitted runtime model of each model."""
+    (with a price table) cost per (task, model), and the fitted runtime model of each model.
+    ``untimed``: the (model, task)s left out of ``samples`` (none of their samples timed) as
+    aggregates (``ReportReads.untimed``: model, task, n, prompt_tokens, output_tokens,
+    prompt_tokens_total, output_tokens_total), shown as their samples would be (no prices)."""
     settings = settings or Settings()
     panel = new_panel("efficiency", settings)
     if samples.empty or "latency_s" not in samples or samples["latency_s"].notna().sum() == 0:
         panel.note = "No timed samples (imported runs carry no latencies; run `assay eval`)."
         return panel
+    shown = samples[samples["task"].isin(list(headline))]
+    more = untimed is not None and not untimed.empty
     try:
-        res = stats.efficiency(
-            samples[samples["task"].isin(list(headline))],
-            prices=prices,
-            confidence=settings.confidence_level,
-        )
+        if more and prices is not None:
+            raise InputError("untimed aggregates carry no per-sample costs: pass the samples")
+        res = None
+        if not (more and shown.empty):
+            res = stats.efficiency(shown, prices=prices, confidence=settings.confidence_level)
+        if more:
+            res = _with_untimed(res, untimed, settings.confidence_level)
     except AssayError as exc:
         return panel.fail(exc)
     columns = [

@@ -6,10 +6,15 @@ run in ``runs``, no cluster ids, no corpus metrics) is read in SQL: the comparis
 per-document matrices, the counts, documents per task and run, metric names, chance levels and
 which optional panels have anything to show from :func:`assay.store.score_facts`; an optional
 panel's rows are loaded only when the store holds what it shows (perturbed tasks, recorded
-positions, ...), the flips of a version pair only for its two models, the verdict's flipped
-questions and the side-by-side view only for the documents they list
-(:func:`assay.store.drill_docs`). Any other store is loaded into pandas once, as before; both
-give the same report.
+positions, ...), and then only the rows it uses, filtered in SQL (:meth:`ReportReads.scores_for`,
+:meth:`ReportReads.samples_for`): the perturbed tasks and their clean ones, the fairness probes'
+documents, the samples with a difficulty, the headline rows of the tasks with repeats /
+templates / several runs of a (model, task), the runs with recorded positions or choice
+log-likelihoods, and the (model, task)s with timed samples (the untimed ones' token counts
+summed in DuckDB, :meth:`ReportReads.untimed`); the flips of a version pair only for its two
+models, the verdict's flipped questions and the side-by-side view only for the documents they
+list (:func:`assay.store.drill_docs`). Any other store is loaded into pandas once, as before;
+both give the same report.
 """
 
 from __future__ import annotations
@@ -17,6 +22,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from assay import stats
@@ -25,6 +31,38 @@ from assay.store import SCORE_FEATURES as FEATURES
 from assay.store import Evidence, ScoreFacts, Store, drill_docs, score_facts
 
 __all__ = ["ReportReads"]
+
+#: A sample is timed (the efficiency panel measures its (model, task)) when it has a latency or
+#: its ``extra`` may hold a batch's seconds (what ``assay.stats.efficiency`` fits runtimes on).
+_TIMED = "latency_s IS NOT NULL OR coalesce(extra, '') LIKE '%\"batch_seconds\"%'"
+#: The runs an optional panel of samples reads: those with a sample that carries its input.
+_SAMPLE_FEATURES = {
+    "positions": "chosen_position IS NOT NULL",
+    "choices": "choice_logprobs IS NOT NULL",
+}
+#: The score rows the fairness and breakdown panels read: probes' documents (AXIS/PROBE/GROUP),
+#: samples with a difficulty.
+_SCORE_FEATURES = {
+    "probes": "doc_id LIKE '%/%/%' AND doc_id NOT LIKE '%/%/%/%'",  # two slashes
+    "difficulty": "difficulty IS NOT NULL",
+}
+#: Score rows as ``Store.scores`` orders them.
+_SCORE_ORDER = 'ORDER BY model, task, metric, doc_id, "repeat"'
+#: (model, task)s with more than one answer to a document (a superset of the variance and
+#: reliability panels' varied ones).
+_VARIED = (
+    "SELECT DISTINCT task FROM samples WHERE {where} GROUP BY model, task HAVING "
+    'count(DISTINCT run_id) > 1 OR count(DISTINCT "repeat") > 1 '
+    "OR count(DISTINCT template_id) > 1"
+)
+
+
+def _among(column: str, values: Sequence[str] | None, params: list) -> str:
+    """``column IN (values)`` (TRUE for None), its values appended to ``params``."""
+    if values is None:
+        return "TRUE"
+    params.extend(values)
+    return f"{column} IN ({', '.join('?' * len(values))})" if values else "FALSE"
 
 
 def _frame_facts(scores: pd.DataFrame, samples: pd.DataFrame) -> ScoreFacts:
@@ -51,6 +89,7 @@ class ReportReads:
         self.tasks = None if tasks is None else list(tasks)
         self.sql = evidence.matrices is not None
         self._samples: pd.DataFrame | None = None
+        self._rows: dict[str, pd.DataFrame] = {}
         if self.sql:
             self.facts = score_facts(store, self.tasks)
         else:
@@ -76,18 +115,94 @@ class ReportReads:
     def _has(self, feature: str) -> bool:
         return not self.sql or feature in self.facts.features
 
-    def scores_for(self, feature: str) -> pd.DataFrame:
-        """The score rows when the store holds ``feature`` (one of ``FEATURES``; the panel then
-        shows something), else none (the panel's note)."""
-        if self._has(feature):
+    def scores_for(self, feature: str, headline: dict[str, str] | None = None) -> pd.DataFrame:
+        """The score rows the panel of ``feature`` (one of ``FEATURES``) reads when the store
+        holds it (every row when loaded; else the module docstring's, ``headline``: task ->
+        metric for ``varied``), else none (the panel's note)."""
+        if not self._has(feature):
+            return self.store.sql("SELECT * FROM scores LIMIT 0")
+        if not self.sql:
             return self.scores
-        return self.store.sql("SELECT * FROM scores LIMIT 0")
+        if feature not in self._rows:
+            self._rows[feature] = self._feature_scores(feature, headline or {})
+        return self._rows[feature]
+
+    def _feature_scores(self, feature: str, headline: dict[str, str]) -> pd.DataFrame:
+        params: list = []
+        tasks = [str(t) for t in self.facts.docs_by_task.index]
+        if feature == "perturbed":  # the perturbed tasks and their clean ones
+            bases = {t.split("+", 1)[0] for t in tasks if "+" in t}
+            where = _among("task", [t for t in tasks if "+" in t or t in bases], params)
+        elif feature == "varied":  # the headline rows of the tasks with a varied model
+            where = _among("task", self.tasks, params)
+            varied = self.store.sql(_VARIED.format(where=where), params)["task"]
+            pairs = [(t, headline[t]) for t in sorted(set(varied.astype(str)) & set(headline))]
+            params = [x for pair in pairs for x in pair]
+            where = " OR ".join(["(task = ? AND metric = ?)"] * len(pairs)) or "FALSE"
+        else:
+            where = f"{_SCORE_FEATURES[feature]} AND {_among('task', self.tasks, params)}"
+        return self.store.sql(f"SELECT * FROM scores WHERE {where} {_SCORE_ORDER}", params)
 
     def samples_for(self, feature: str) -> pd.DataFrame:
-        """The sample rows when the store holds ``feature``, else none."""
-        if self._has(feature):
+        """The sample rows the panel of ``feature`` reads when the store holds it (every row
+        when loaded; else the samples of the runs with a sample that carries it, for
+        ``latency`` of the timed (model, task)s), else none."""
+        if not self._has(feature):
+            return self.store.sql("SELECT * FROM samples LIMIT 0")
+        if not self.sql:
             return self.samples
-        return self.store.sql("SELECT * FROM samples LIMIT 0")
+        params: list = []
+        where = _among("task", self.tasks, params)
+        if feature == "latency":
+            per_run = self._per_run()
+            runs = list(per_run.loc[per_run["timed"], "run_id"])
+        else:
+            runs = list(
+                self.store.sql(
+                    f"SELECT DISTINCT run_id FROM samples WHERE {where} AND "
+                    f"{_SAMPLE_FEATURES[feature]} ORDER BY run_id",
+                    params,
+                )["run_id"]
+            )
+        if not runs:
+            return self.store.sql("SELECT * FROM samples LIMIT 0")
+        return self.store.samples(run_id=runs)
+
+    def _per_run(self) -> pd.DataFrame:
+        """Per run: model, task, whether its (model, task) has a timed sample, samples and the
+        sums and counts of their input and output tokens (one scan, in DuckDB)."""
+        if "runs" not in self._rows:
+            params: list = []
+            where = _among("task", self.tasks, params)
+            got = self.store.sql(
+                f"SELECT run_id, model, task, bool_or({_TIMED}) AS timed, count(*) AS n, "
+                "sum(input_tokens) AS ps, count(input_tokens) AS pc, sum(output_tokens) AS os, "
+                f"count(output_tokens) AS oc FROM samples WHERE {where} GROUP BY ALL "
+                "ORDER BY run_id",
+                params,
+            )
+            got["timed"] = got.groupby(["model", "task"])["timed"].transform("any").astype(bool)
+            self._rows["runs"] = got
+        return self._rows["runs"]
+
+    def untimed(self, headline: dict[str, str]) -> pd.DataFrame | None:
+        """Per untimed (model, task) of ``headline``'s tasks, what the efficiency panel shows of
+        it (n and the input and output tokens' means and totals, from SQL aggregates); None
+        when the panel reads every sample (loaded, or the store holds no latency)."""
+        if not self.sql or not self._has("latency"):
+            return None
+        per_run = self._per_run()
+        rows = per_run[~per_run["timed"] & per_run["task"].isin(list(headline))]
+        sums = rows.groupby(["model", "task"], sort=True)[["n", "ps", "pc", "os", "oc"]].sum()
+        out = sums.reset_index()[["model", "task"]]
+        out["n"] = sums["n"].to_numpy(np.int64)
+        for name, total, count in (("prompt", "ps", "pc"), ("output", "os", "oc")):
+            totals = sums[total].to_numpy(float)
+            counts = sums[count].to_numpy(float)
+            with np.errstate(invalid="ignore", divide="ignore"):
+                out[f"{name}_tokens"] = np.where(counts > 0, totals / counts, np.nan)
+            out[f"{name}_tokens_total"] = totals
+        return out
 
     def model_scores(self, models: Sequence[str]) -> pd.DataFrame:
         """The score rows of ``models``."""
