@@ -102,41 +102,54 @@ def damaged(path: Path, *, reading: bool = False) -> str | None:
         return f"truncated: it ends {part} bytes into block {whole}"
     count = min(count, whole)
     if count:
-        data = np.memmap(path, dtype="<u8", mode="r", offset=_FIRST_BLOCK, shape=(count, size // 8))
-        try:
-            # two halves at once (numpy's arithmetic runs outside the GIL): the scan is
-            # memory-bound, and this is most of opening a store of a gigabyte or more
-            mid = count // 2 if count >= _SPLIT_BLOCKS else count
-            spans = [(0, mid), (mid, count)] if mid < count else [(0, count)]
-            with ThreadPoolExecutor(len(spans)) as pool:
-                found = list(pool.map(lambda span: _first_bad(data, *span, size), spans))
-            block = next((b for b in found if b is not None), None)
-            if block == 0:
-                return None  # the first block does not check out: a layout we do not know
-            if block is not None:
-                where = _FIRST_BLOCK + block * size
-                if _changed(path, stat):
-                    return None  # written meanwhile (a thread of this process): no verdict
-                return f"block {block} (bytes {where}-{where + size}) fails its checksum"
-        finally:
-            del data
+        # two halves at once (reads and numpy's arithmetic run outside the GIL): the scan is
+        # memory-bound, and this is most of opening a store of a gigabyte or more
+        mid = count // 2 if count >= _SPLIT_BLOCKS else count
+        spans = [(0, mid), (mid, count)] if mid < count else [(0, count)]
+        with ThreadPoolExecutor(len(spans)) as pool:
+            found = list(pool.map(lambda span: _first_bad(path, *span, size), spans))
+        block = next((b for b in found if b is not None), None)
+        if block == 0:
+            return None  # the first block does not check out: a layout we do not know
+        if block is not None:
+            where = _FIRST_BLOCK + block * size
+            if _changed(path, stat):
+                return None  # written meanwhile (a thread of this process): no verdict
+            return f"block {block} (bytes {where}-{where + size}) fails its checksum"
     if not _changed(path, stat):
         _verified.add(key)
     return None
 
 
-def _first_bad(data: np.ndarray, low: int, high: int, size: int) -> int | None:
-    """The first block in [low, high) of the memory-mapped blocks ``data`` whose stored
-    checksum (its first word) is not DuckDB's checksum of the rest; all-zero blocks (never
-    written: holes) are not judged."""
+def _first_bad(path: Path, low: int, high: int, size: int) -> int | None:
+    """The first block in [low, high) of the file's blocks whose stored checksum (its first
+    word) is not DuckDB's checksum of the rest; all-zero blocks (never written: holes) are not
+    judged. The blocks are read a chunk at a time into one buffer, so the scan holds a few
+    megabytes whatever the file's size (a memory map of the file grew the process by it)."""
+    buffer = np.empty((_CHUNK_BLOCKS, size // 8), dtype="<u8")
     scratch = np.empty((_CHUNK_BLOCKS, size // 8 - 1), dtype=np.uint64)
-    for start in range(low, high, _CHUNK_BLOCKS):
-        chunk = np.asarray(data[start : min(start + _CHUNK_BLOCKS, high)])
-        bad = np.flatnonzero(_checksums(chunk[:, 1:], scratch[: len(chunk)]) != chunk[:, 0])
-        bad = bad[chunk[bad].any(axis=1)] if bad.size else bad
-        if bad.size:
-            return start + int(bad[0])
+    with path.open("rb", buffering=0) as handle:
+        handle.seek(_FIRST_BLOCK + low * size)
+        for start in range(low, high, _CHUNK_BLOCKS):
+            chunk = buffer[: min(_CHUNK_BLOCKS, high - start)]
+            _read_into(handle, memoryview(chunk).cast("B"))
+            bad = np.flatnonzero(_checksums(chunk[:, 1:], scratch[: len(chunk)]) != chunk[:, 0])
+            bad = bad[chunk[bad].any(axis=1)] if bad.size else bad
+            if bad.size:
+                return start + int(bad[0])
     return None
+
+
+def _read_into(handle, view: memoryview) -> None:
+    """Fill ``view`` from ``handle``; past the end of the file (cut short meanwhile) with zeros,
+    which are not judged (the caller's :func:`_changed` then gives no verdict)."""
+    done = 0
+    while done < len(view):
+        got = handle.readinto(view[done:])
+        if not got:
+            view[done:] = bytes(len(view) - done)
+            return
+        done += got
 
 
 def _changed(path: Path, before: os.stat_result) -> bool:
