@@ -1,6 +1,7 @@
 """Schema 3: battles without a primary-key index. A store of schema 2 (battle_id PRIMARY KEY)
-migrates when opened and keeps its rows; ids stay unique: every writer adds only ids not
-stored, and an import refuses two of its votes with one id."""
+migrates when opened (DuckDB's memory bounded meanwhile) and keeps its rows, in order; ids
+stay unique: every writer adds only ids not stored, and an import refuses two of its votes
+with one id."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ import pytest
 from assay.errors import InputError
 from assay.rank import import_battles
 from assay.store import _battle_import as writer_module
-from assay.store import open_store
+from assay.store import _schema, open_store
 from assay.store._schema import _V1, BATTLE_COLUMNS, SCHEMA_VERSION, _table
 
 VOTES = [
@@ -106,3 +107,45 @@ def test_two_votes_of_an_import_with_one_id_are_refused(tmp_path, monkeypatch):
     with pytest.raises(InputError, match="same battle id b0000000000000000"):
         import_battles(st, file)
     pd.testing.assert_frame_equal(st.battles(), before)
+
+
+def test_a_migration_runs_with_duckdbs_memory_bounded_and_keeps_every_row(tmp_path, monkeypatch):
+    path = tmp_path / "old.duckdb"
+    _v2_store(path)
+    con = duckdb.connect(str(path))
+    con.execute(
+        "INSERT INTO battles (battle_id, model_a, model_b, winner, extra) "
+        "SELECT 'c' || i, 'm' || (i % 7), 'n' || (i % 5), 'tie', repeat('x', i % 50) "
+        "FROM range(200000) r(i)"
+    )
+    before = con.execute("SELECT * FROM battles").df()  # in the order stored
+    default = con.execute("SELECT current_setting('memory_limit')").fetchone()[0]
+    con.close()
+    seen = "CREATE TEMP TABLE _seen AS SELECT current_setting('memory_limit') AS m"
+    monkeypatch.setitem(_schema.MIGRATIONS, 2, [*_schema.MIGRATIONS[2], seen])
+    con = duckdb.connect(str(path))
+    assert _schema.ensure_schema(con) == SCHEMA_VERSION
+    limit = con.execute("SELECT m FROM _seen").fetchone()[0]  # 64 MB: "61.0 MiB"
+    assert limit.endswith(" MiB") and float(limit.split()[0]) <= 64
+    assert con.execute("SELECT current_setting('memory_limit')").fetchone() == (default,)
+    con.close()
+    st = open_store(path)
+    assert st.schema_version == SCHEMA_VERSION and _keys(path) == 0
+    after = st.sql("SELECT * FROM battles")
+    pd.testing.assert_frame_equal(after, before)
+
+
+def test_a_value_too_large_for_the_bound_is_migrated_without_it(tmp_path, monkeypatch):
+    path = tmp_path / "old.duckdb"
+    _v2_store(path)
+    con = duckdb.connect(str(path))
+    con.execute(
+        "INSERT INTO battles (battle_id, model_a, model_b, winner, extra) "
+        "VALUES ('big', 'x', 'y', 'tie', repeat('x', 8000000))"
+    )
+    before = con.execute("SELECT * FROM battles").df()
+    con.close()
+    monkeypatch.setattr(_schema, "_MIGRATION_MEMORY", "2MB")
+    st = open_store(path)
+    assert st.schema_version == SCHEMA_VERSION and _keys(path) == 0
+    pd.testing.assert_frame_equal(st.sql("SELECT * FROM battles"), before)
