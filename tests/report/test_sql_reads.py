@@ -78,6 +78,8 @@ def test_a_plain_store_reads_aggregates_and_the_shown_documents(tmp_path, monkey
     assert dict(facts.docs_by_task) == {"math": 50, "qa": 80}
     assert facts.models == ("alpha", "beta", "gamma") and facts.metric_names == ("acc",)
     picked = drill_docs(store, {"qa": "acc", "math": "acc"}, 7)
+    # one sample per (model, task, document): the per-answer step skipped, the same documents
+    assert drill_docs(store, {"qa": "acc", "math": "acc"}, 7, single=True) == picked
     docs, total, disputed, models = picked["qa"]
     assert total == 80 and len(docs) == 7 and docs == sorted(docs)
     assert models == ["alpha", "beta", "gamma"]

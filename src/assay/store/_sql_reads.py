@@ -23,6 +23,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from ._matrices import bounded
+
 __all__ = [
     "FEATURES",
     "Cells",
@@ -67,8 +69,7 @@ def _task_filter(tasks: Sequence[str] | None, column: str, params: list) -> str:
 def score_facts(store, tasks: Sequence[str] | None = None) -> ScoreFacts:
     """The :class:`ScoreFacts` of ``store`` (a ``Store``) under the ``tasks`` filter."""
     tasks = None if tasks is None else list(tasks)
-    with store.connect() as con:
-        con.execute("SET enable_progress_bar = false")
+    with bounded(store) as con:
         params: list = []
         where = _task_filter(tasks, "r.task", params)
         by_run = con.execute(
@@ -129,38 +130,47 @@ def _want_table(con, wanted: dict[str, str]) -> None:
 
 
 def drill_docs(
-    store, wanted: dict[str, str], max_docs: int
+    store, wanted: dict[str, str], max_docs: int, *, single: bool = False
 ) -> dict[str, tuple[list[str], int, int, list[str]]]:
     """Per task of ``wanted`` (task -> metric) with two models or more, for the side-by-side
     view: (doc_ids, documents, disputed documents, models). Each (model, document)'s first answer
     (lowest repeat, then run_id) counts, with its metric value and clipped prediction; a
     document is disputed when the models' values (or answers) are not all equal; the doc_ids
-    are the first ``max_docs`` by (disputed first, doc_id), sorted by doc_id."""
+    are the first ``max_docs`` by (disputed first, doc_id), sorted by doc_id. ``single``: every
+    (model, task, document) has one sample (``ScoreFacts.features`` without ``varied``), so
+    each is its first answer (no per-answer step)."""
     clipped = (
         f"CASE WHEN length(s.prediction) > {CLIP} THEN left(s.prediction, {CLIP}) || ' …' "
         "ELSE coalesce(s.prediction, '') END"
     )
     value = "CASE WHEN isnan(m.value) THEN NULL ELSE m.value END"
-    with store.connect() as con:
-        con.execute("SET enable_progress_bar = false")
-        _want_table(con, wanted)
-        con.execute(
-            f"CREATE OR REPLACE TEMP TABLE _first AS SELECT s.task, s.model, s.doc_id, "
-            f"{clipped} AS pred, {value} AS v FROM samples s JOIN _want w ON w.task = s.task "
-            "LEFT JOIN sample_metrics m ON m.run_id = s.run_id AND m.doc_id = s.doc_id AND "
-            'm."repeat" = s."repeat" AND m.metric = w.metric QUALIFY row_number() OVER '
-            '(PARTITION BY s.task, s.model, s.doc_id ORDER BY s."repeat", s.run_id) = 1'
+    answers = (
+        f'SELECT s.task, s.model, s.doc_id, {clipped} AS pred, {value} AS v, s."repeat" AS r, '
+        "s.run_id FROM samples s JOIN _want w ON w.task = s.task LEFT JOIN sample_metrics m ON "
+        'm.run_id = s.run_id AND m.doc_id = s.doc_id AND m."repeat" = s."repeat" AND '
+        "m.metric = w.metric"
+    )
+    if not single:  # (run_id, doc_id, repeat) is a sample's key: one first answer
+        answers = (
+            "SELECT task, doc_id, a['p'] AS pred, a['v'] AS v FROM (SELECT task, model, doc_id, "
+            "arg_min(struct_pack(p := pred, v := v), struct_pack(r := r, i := run_id)) AS a "
+            f"FROM ({answers}) GROUP BY ALL)"
         )
+    # a document's answers differ when their least and greatest differ: two values per
+    # document held, not every distinct answer (NULL values left out, as count(DISTINCT v))
+    with bounded(store) as con:
+        _want_table(con, wanted)
         rows = con.execute(
-            "WITH docs AS (SELECT task, doc_id, (count(DISTINCT v) > 1 OR count(DISTINCT pred) "
-            "> 1) AS disputed FROM _first GROUP BY task, doc_id), sized AS (SELECT task, "
-            "count(*) AS total, count(*) FILTER (WHERE disputed) AS n_disputed FROM docs "
-            "GROUP BY task), ranked AS (SELECT task, doc_id, row_number() OVER (PARTITION BY "
-            "task ORDER BY disputed DESC, doc_id) AS k FROM docs), wide AS (SELECT task, "
-            "list(DISTINCT model ORDER BY model) AS models FROM _first GROUP BY task HAVING "
-            "count(DISTINCT model) >= 2) SELECT z.task, z.total, z.n_disputed, w.models, "
-            "list(r.doc_id ORDER BY r.doc_id) FILTER (WHERE r.k <= ?) FROM sized z JOIN wide w "
-            "USING (task) JOIN ranked r USING (task) GROUP BY ALL ORDER BY z.task",
+            "WITH docs AS (SELECT task, doc_id, (coalesce(min(v) <> max(v), FALSE) OR "
+            f"min(pred) <> max(pred)) AS disputed FROM ({answers}) GROUP BY task, doc_id), "
+            "sized AS (SELECT task, count(*) AS total, count(*) FILTER (WHERE disputed) AS "
+            "n_disputed FROM docs GROUP BY task), ranked AS (SELECT task, doc_id, row_number() "
+            "OVER (PARTITION BY task ORDER BY disputed DESC, doc_id) AS k FROM docs), wide AS "
+            "(SELECT task, list(DISTINCT model ORDER BY model) AS models FROM samples JOIN _want "
+            "USING (task) GROUP BY task HAVING count(DISTINCT model) >= 2) SELECT z.task, "
+            "z.total, z.n_disputed, w.models, list(r.doc_id ORDER BY r.doc_id) FILTER (WHERE "
+            "r.k <= ?) FROM sized z JOIN wide w USING (task) JOIN ranked r USING (task) "
+            "GROUP BY ALL ORDER BY z.task",
             [int(max_docs)],
         ).fetchall()
     return {
@@ -173,8 +183,7 @@ def valid_metrics(store, models: Sequence[str] | None = None) -> dict[str, list[
     """task -> the metrics with a value (not NULL, not NaN) on it (sorted), over ``models``."""
     params: list = []
     keep = _task_filter(None if models is None else list(models), "r.model", params)
-    with store.connect() as con:
-        con.execute("SET enable_progress_bar = false")
+    with bounded(store) as con:
         rows = con.execute(
             "SELECT r.task, list(DISTINCT m.metric ORDER BY m.metric) FROM sample_metrics m "
             "JOIN runs r USING (run_id) WHERE m.value IS NOT NULL AND NOT isnan(m.value) "
@@ -206,9 +215,7 @@ def sample_cells(store, wanted: dict[str, str], models: Sequence[str] | None = N
     in sorted order. Only ``models`` when given."""
     params: list = []
     keep = _task_filter(None if models is None else list(models), "r.model", params)
-    with store.connect() as con:
-        con.execute("SET enable_progress_bar = false")
-        con.execute("SET preserve_insertion_order = false")
+    with bounded(store) as con:
         _want_table(con, wanted)
         con.execute(
             "CREATE OR REPLACE TEMP TABLE _cells AS SELECT r.model, r.task, m.doc_id, avg(m.value) AS v, "
