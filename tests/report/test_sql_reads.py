@@ -78,8 +78,6 @@ def test_a_plain_store_reads_aggregates_and_the_shown_documents(tmp_path, monkey
     assert dict(facts.docs_by_task) == {"math": 50, "qa": 80}
     assert facts.models == ("alpha", "beta", "gamma") and facts.metric_names == ("acc",)
     picked = drill_docs(store, {"qa": "acc", "math": "acc"}, 7)
-    # one sample per (model, task, document): the per-answer step skipped, the same documents
-    assert drill_docs(store, {"qa": "acc", "math": "acc"}, 7, single=True) == picked
     docs, total, disputed, models = picked["qa"]
     assert total == 80 and len(docs) == 7 and docs == sorted(docs)
     assert models == ["alpha", "beta", "gamma"]
@@ -90,6 +88,33 @@ def test_a_plain_store_reads_aggregates_and_the_shown_documents(tmp_path, monkey
     assert disputed == int(split.sum()) and 7 < disputed < 80
     assert docs == sorted(split[split].index)[:7]
     sql, rows = _both(tmp_path / "plain.duckdb", monkeypatch, max_docs=7, scaling_bootstrap=0)
+    _same(sql, rows)
+    assert sql.drilldown["qa"]["total_docs"] == 80
+
+
+def test_first_answers_of_repeated_and_single_answers(tmp_path, monkeypatch):
+    """One (model, task) answered twice (a repeat, a second run): its first answers count, the
+    other (model, task)s' single answers as they are; as the loaded rows give it."""
+    store = _plain_store(tmp_path / "mixed.duckdb")
+    store.upsert_run({"run_id": "beta|qa|2", "model": "beta", "task": "qa"})
+    records = []
+    for d in range(80):
+        for run_id, repeat in (("alpha|qa", 1), ("beta|qa|2", 0)):
+            model = run_id.split("|")[0]
+            records.append(
+                SampleRecord(
+                    run_id=run_id,
+                    model=model,
+                    task="qa",
+                    doc_id=f"qa-{d:03d}",
+                    repeat=repeat,
+                    prediction=f"b{d % 2}",
+                    metrics={"acc": float(d % 2)},
+                )
+            )
+    store.write_samples(records)
+    assert "varied" in score_facts(store).features
+    sql, rows = _both(tmp_path / "mixed.duckdb", monkeypatch, max_docs=9, scaling_bootstrap=0)
     _same(sql, rows)
     assert sql.drilldown["qa"]["total_docs"] == 80
 

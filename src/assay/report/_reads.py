@@ -266,8 +266,7 @@ class ReportReads:
         models) when they are a selection (empty: the rows are every sample)."""
         if not self.sql:
             return self.samples, {}
-        single = "varied" not in self.facts.features
-        picked = drill_docs(self.store, headline, max_docs, single=single)
+        picked = drill_docs(self.store, headline, max_docs)
         pairs = [(t, d) for t, (docs, *_) in picked.items() for d in docs]
         counts = {t: tuple(rest) for t, (_, *rest) in picked.items()}
         if not pairs:

@@ -130,15 +130,13 @@ def _want_table(con, wanted: dict[str, str]) -> None:
 
 
 def drill_docs(
-    store, wanted: dict[str, str], max_docs: int, *, single: bool = False
+    store, wanted: dict[str, str], max_docs: int
 ) -> dict[str, tuple[list[str], int, int, list[str]]]:
     """Per task of ``wanted`` (task -> metric) with two models or more, for the side-by-side
     view: (doc_ids, documents, disputed documents, models). Each (model, document)'s first answer
     (lowest repeat, then run_id) counts, with its metric value and clipped prediction; a
     document is disputed when the models' values (or answers) are not all equal; the doc_ids
-    are the first ``max_docs`` by (disputed first, doc_id), sorted by doc_id. ``single``: every
-    (model, task, document) has one sample (``ScoreFacts.features`` without ``varied``), so
-    each is its first answer (no per-answer step)."""
+    are the first ``max_docs`` by (disputed first, doc_id), sorted by doc_id."""
     clipped = (
         f"CASE WHEN length(s.prediction) > {CLIP} THEN left(s.prediction, {CLIP}) || ' …' "
         "ELSE coalesce(s.prediction, '') END"
@@ -146,25 +144,40 @@ def drill_docs(
     value = "CASE WHEN isnan(m.value) THEN NULL ELSE m.value END"
     answers = (
         f'SELECT s.task, s.model, s.doc_id, {clipped} AS pred, {value} AS v, s."repeat" AS r, '
-        "s.run_id FROM samples s JOIN _want w ON w.task = s.task LEFT JOIN sample_metrics m ON "
-        'm.run_id = s.run_id AND m.doc_id = s.doc_id AND m."repeat" = s."repeat" AND '
-        "m.metric = w.metric"
+        "s.run_id FROM samples s JOIN _want w ON w.task = s.task LEFT JOIN _multi u ON "
+        "u.model = s.model AND u.task = s.task LEFT JOIN sample_metrics m ON m.run_id = "
+        's.run_id AND m.doc_id = s.doc_id AND m."repeat" = s."repeat" AND m.metric = w.metric '
+        "WHERE u.task IS {} NULL"
     )
-    if not single:  # (run_id, doc_id, repeat) is a sample's key: one first answer
-        answers = (
-            "SELECT task, doc_id, a['p'] AS pred, a['v'] AS v FROM (SELECT task, model, doc_id, "
-            "arg_min(struct_pack(p := pred, v := v), struct_pack(r := r, i := run_id)) AS a "
-            f"FROM ({answers}) GROUP BY ALL)"
-        )
-    # a document's answers differ when their least and greatest differ: two values per
-    # document held, not every distinct answer (NULL values left out, as count(DISTINCT v))
+    # a (model, task) with one run and no repeat has one answer per document ((run_id, doc_id,
+    # repeat) is a sample's key): its first; only the others' are picked, one per document
+    first = (
+        "SELECT task, doc_id, a['p'] AS pred, a['v'] AS v FROM (SELECT task, model, doc_id, "
+        "arg_min(struct_pack(p := pred, v := v), struct_pack(r := r, i := run_id)) AS a "
+        f"FROM ({answers.format('NOT')}) GROUP BY ALL)"
+    )
     with bounded(store) as con:
         _want_table(con, wanted)
+        con.execute(
+            "CREATE OR REPLACE TEMP TABLE _multi AS SELECT model, task FROM samples JOIN _want "
+            'USING (task) GROUP BY model, task HAVING count(DISTINCT run_id) > 1 OR max("repeat") '
+            "> 0"
+        )
+        multi, single = con.execute(
+            "SELECT count(*) > 0, (SELECT count(*) FROM (SELECT DISTINCT model, task FROM "
+            "samples JOIN _want USING (task))) > count(*) FROM _multi"
+        ).fetchall()[0]
+        parts = [f"SELECT task, doc_id, pred, v FROM ({answers.format('')})"] if single else []
+        parts += [first] if multi else []
+        if not parts:
+            return {}
+        # a document's answers differ when their least and greatest differ: two values per
+        # document held, not every distinct answer (NULL values left out, as count(DISTINCT v))
         rows = con.execute(
             "WITH docs AS (SELECT task, doc_id, (coalesce(min(v) <> max(v), FALSE) OR "
-            f"min(pred) <> max(pred)) AS disputed FROM ({answers}) GROUP BY task, doc_id), "
-            "sized AS (SELECT task, count(*) AS total, count(*) FILTER (WHERE disputed) AS "
-            "n_disputed FROM docs GROUP BY task), ranked AS (SELECT task, doc_id, row_number() "
+            f"min(pred) <> max(pred)) AS disputed FROM ({' UNION ALL '.join(parts)}) GROUP BY "
+            "task, doc_id), sized AS (SELECT task, count(*) AS total, count(*) FILTER (WHERE "
+            "disputed) AS n_disputed FROM docs GROUP BY task), ranked AS (SELECT task, doc_id, row_number() "
             "OVER (PARTITION BY task ORDER BY disputed DESC, doc_id) AS k FROM docs), wide AS "
             "(SELECT task, list(DISTINCT model ORDER BY model) AS models FROM samples JOIN _want "
             "USING (task) GROUP BY task HAVING count(DISTINCT model) >= 2) SELECT z.task, "
