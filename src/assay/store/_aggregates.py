@@ -16,7 +16,7 @@ from collections.abc import Sequence
 
 import pandas as pd
 
-from ._matrices import _in, bounded
+from ._matrices import _in
 from ._store import Store
 
 SUMMARY_COLUMNS = ["model", "task", "metric", "n", "mean", "sd", "stderr"]
@@ -30,7 +30,7 @@ def metric_summary(
 ) -> pd.DataFrame:
     """n, mean, sd, stderr per (model, task, metric) over documents, ordered by task, metric and
     mean (descending); NULL values are left out."""
-    with bounded(store) as con:
+    with store.connect() as con:
         orphans = con.execute(
             "SELECT count(*) FROM (SELECT DISTINCT run_id, model, task FROM samples) "
             "ANTI JOIN runs USING (run_id, model, task)"

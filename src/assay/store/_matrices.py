@@ -13,47 +13,13 @@ no sample carries a cluster id, and no metric is a piece of a corpus metric (``l
 
 from __future__ import annotations
 
-import tempfile
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager, suppress
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-import duckdb
 import numpy as np
 
-__all__ = ["MatrixSource", "bounded", "scan_store"]
-
-#: What DuckDB may hold during one read of :func:`bounded` (it spills to a temporary folder past
-#: it). Unbounded it keeps up to 80% of the machine's memory for a query's hash tables and the
-#: blocks it read: `assay report` on 10^7 samples peaked at 3.2 GB, growing with the samples.
-READ_MEMORY = "256MiB"
-
-
-@contextmanager
-def bounded(store: Any) -> Iterator[Any]:
-    """A connection of ``store`` whose DuckDB holds at most :data:`READ_MEMORY` (spilling to a
-    temporary folder, not next to the store, which may be read-only), insertion order not kept
-    (every read that needs an order asks for it); a session's settings are put back after."""
-    names = ("memory_limit", "temp_directory", "preserve_insertion_order")
-    with tempfile.TemporaryDirectory(prefix="assay-read-") as tmp, store.connect() as con:
-        asked = ", ".join(f"current_setting('{n}')" for n in names)
-        before = con.execute(f"SELECT {asked}").fetchall()[0]
-        wanted = (READ_MEMORY, tmp, False)
-        try:
-            for name, value in zip(names, wanted, strict=True):
-                _set(con, name, value)
-            yield con
-        finally:
-            for name, value in zip(names, before, strict=True):
-                _set(con, name, value)
-
-
-def _set(con: Any, name: str, value: Any) -> None:
-    text = str(value).replace("'", "''")
-    with suppress(duckdb.Error):  # (a session's temporary files already in its folder: kept)
-        con.execute(f"SET {name} = '{text}'")
-
+__all__ = ["MatrixSource", "scan_store"]
 
 _CORPUS_PIECES = ("logprob", "words", "bytes", "discovery_pred", "discovery_true")
 """Stored pieces from which `with_corpus_metrics` makes corpus metrics (perplexity, DAF, ...)."""
@@ -105,7 +71,7 @@ class MatrixSource:
         model_code = {m: k for k, m in enumerate(names)}
         rc = [(r, model_code[m], t, met) for r, m, t, met in run_rows]
         twice = len({(m, t) for _, m, t, _ in rc}) < len(rc)  # a (model, task) with two runs
-        with bounded(self.store) as con:
+        with self.store.connect() as con:
             columns = [list(c) for c in zip(*rc, strict=True)] if rc else [[], [], [], []]
             con.execute(
                 "CREATE OR REPLACE TEMP TABLE _rc AS SELECT unnest(?::VARCHAR[]) AS run_id, "
@@ -219,7 +185,7 @@ def scan_store(
 ) -> MatrixSource | None:
     """The runs and metrics under the filters, read in SQL; None when the per-document
     matrices cannot stand for the loaded rows (see the module's docstring)."""
-    with bounded(store) as con:
+    with store.connect() as con:
         params: list = []
         where = "TRUE" + _in("s.model", model, params) + _in("s.task", task, params)
         # one pass over the samples, joined on run_id alone (the key of runs; every column
