@@ -29,7 +29,7 @@ their input: 10^6 samples, in one run, before 20.2 CPU s, 1,238 MB; after 11.8 C
 48.0 CPU s, 3,208 MB), before a MemoryError at 8 GB of address space (4.6 GB resident) loading
 every score row for the variance panel.
 
-DuckDB's memory (2026-12-06, 2 shared cores, load average 4-5, in one run against the commit
+DuckDB's memory (2026-12-06, 2 shared cores, load average 1-5, in one run against the commit
 before, ``--baseline-src``): unbounded, DuckDB took up to 80% of the machine for a read's hash
 tables and the blocks it read, so the report's peak grew with the samples (the side-by-side
 view's per-answer window over every sample and its temporary table: 3.2 GB at 10^7; the score
