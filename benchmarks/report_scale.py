@@ -29,6 +29,20 @@ their input: 10^6 samples, in one run, before 20.2 CPU s, 1,238 MB; after 11.8 C
 48.0 CPU s, 3,208 MB), before a MemoryError at 8 GB of address space (4.6 GB resident) loading
 every score row for the variance panel.
 
+DuckDB's memory (2026-12-06, 2 shared cores, load average 1-5, in one run against the commit
+before, ``--baseline-src``): unbounded, DuckDB took up to 80% of the machine for a read's hash
+tables and the blocks it read, so the report's peak grew with the samples (the side-by-side
+view's per-answer window over every sample and its temporary table: 3.2 GB at 10^7; the score
+facts 1.3 GB; the fairness panel's filtered read 1.8 GB). The report's own reads (score facts,
+side-by-side view, optional panels' rows and sums) now hold at most 256 MiB in DuckDB
+(``store._sql_reads.bounded``, spilling to a temporary folder; the per-document matrices and
+rank samples' cells are read as before: bounded, they took more CPU for no lower peak), and the
+side-by-side view keeps two answers per document (least, greatest) and picks first answers only
+for the (model, task)s answered twice. 10^7 samples: 3,195 -> 1,470 MB, 48.2 -> 45.6 CPU s;
+``--features`` 3,213 -> 1,513 MB, 58.8 -> 55.5 CPU s (the same JSON and HTML). What is left
+is the pairs panel's 245,000 pairs and their findings in the JSON and HTML (models^2 x tasks,
+not samples): 50 x 200 x 100 documents (10^6 samples) peaks at 1,454 MB, as before.
+
     python benchmarks/report_scale.py [--models 50] [--tasks 200] [--docs 1000] [--dir /tmp/x]
         [--baseline-src /path/to/main/src] [--no-rank] [--features]
 """

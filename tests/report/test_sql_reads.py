@@ -92,6 +92,33 @@ def test_a_plain_store_reads_aggregates_and_the_shown_documents(tmp_path, monkey
     assert sql.drilldown["qa"]["total_docs"] == 80
 
 
+def test_first_answers_of_repeated_and_single_answers(tmp_path, monkeypatch):
+    """One (model, task) answered twice (a repeat, a second run): its first answers count, the
+    other (model, task)s' single answers as they are; as the loaded rows give it."""
+    store = _plain_store(tmp_path / "mixed.duckdb")
+    store.upsert_run({"run_id": "beta|qa|2", "model": "beta", "task": "qa"})
+    records = []
+    for d in range(80):
+        for run_id, repeat in (("alpha|qa", 1), ("beta|qa|2", 0)):
+            model = run_id.split("|")[0]
+            records.append(
+                SampleRecord(
+                    run_id=run_id,
+                    model=model,
+                    task="qa",
+                    doc_id=f"qa-{d:03d}",
+                    repeat=repeat,
+                    prediction=f"b{d % 2}",
+                    metrics={"acc": float(d % 2)},
+                )
+            )
+    store.write_samples(records)
+    assert "varied" in score_facts(store).features
+    sql, rows = _both(tmp_path / "mixed.duckdb", monkeypatch, max_docs=9, scaling_bootstrap=0)
+    _same(sql, rows)
+    assert sql.drilldown["qa"]["total_docs"] == 80
+
+
 def test_the_test_store_with_a_baseline(store_path, monkeypatch):
     options = {"max_docs": 20, "scaling_bootstrap": 2, "bootstrap": 50, "baseline": "base-1b"}
     sql, rows = _both(store_path, monkeypatch, **options)

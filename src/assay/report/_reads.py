@@ -28,7 +28,7 @@ import pandas as pd
 from assay import stats
 from assay.core import MetricMap
 from assay.store import SCORE_FEATURES as FEATURES
-from assay.store import Evidence, ScoreFacts, Store, drill_docs, score_facts
+from assay.store import Evidence, ScoreFacts, Store, bounded_sql, drill_docs, score_facts
 
 __all__ = ["ReportReads"]
 
@@ -135,13 +135,13 @@ class ReportReads:
             where = _among("task", [t for t in tasks if "+" in t or t in bases], params)
         elif feature == "varied":  # the headline rows of the tasks with a varied model
             where = _among("task", self.tasks, params)
-            varied = self.store.sql(_VARIED.format(where=where), params)["task"]
+            varied = bounded_sql(self.store, _VARIED.format(where=where), params)["task"]
             pairs = [(t, headline[t]) for t in sorted(set(varied.astype(str)) & set(headline))]
             params = [x for pair in pairs for x in pair]
             where = " OR ".join(["(task = ? AND metric = ?)"] * len(pairs)) or "FALSE"
         else:
             where = f"{_SCORE_FEATURES[feature]} AND {_among('task', self.tasks, params)}"
-        return self.store.sql(f"SELECT * FROM scores WHERE {where} {_SCORE_ORDER}", params)
+        return bounded_sql(self.store, f"SELECT * FROM scores WHERE {where} {_SCORE_ORDER}", params)
 
     def samples_for(self, feature: str) -> pd.DataFrame:
         """The sample rows the panel of ``feature`` reads when the store holds it (every row
@@ -158,7 +158,8 @@ class ReportReads:
             runs = list(per_run.loc[per_run["timed"], "run_id"])
         else:
             runs = list(
-                self.store.sql(
+                bounded_sql(
+                    self.store,
                     f"SELECT DISTINCT run_id FROM samples WHERE {where} AND "
                     f"{_SAMPLE_FEATURES[feature]} ORDER BY run_id",
                     params,
@@ -174,7 +175,8 @@ class ReportReads:
         if "runs" not in self._rows:
             params: list = []
             where = _among("task", self.tasks, params)
-            got = self.store.sql(
+            got = bounded_sql(
+                self.store,
                 f"SELECT run_id, model, task, bool_or({_TIMED}) AS timed, count(*) AS n, "
                 "sum(input_tokens) AS ps, count(input_tokens) AS pc, sum(output_tokens) AS os, "
                 f"count(output_tokens) AS oc FROM samples WHERE {where} GROUP BY ALL "
@@ -239,7 +241,8 @@ class ReportReads:
             s = self.scores
             values = s.loc[(s["task"] == task) & (s["metric"] == metric), "value"].dropna()
             return not values.empty and bool(values.isin([0.0, 1.0]).all())
-        got = self.store.sql(
+        got = bounded_sql(
+            self.store,
             "SELECT count(m.value) AS n, coalesce(bool_and(m.value IN (0, 1)), FALSE) AS ok "
             "FROM sample_metrics m JOIN runs r USING (run_id) WHERE r.task = ? AND m.metric = ? "
             "AND m.value IS NOT NULL AND NOT isnan(m.value)",

@@ -20,7 +20,15 @@ from ._sample_import import import_samples
 from ._schema import SCHEMA_VERSION
 from ._sources import import_path, scratch_store
 from ._sql_reads import FEATURES as SCORE_FEATURES
-from ._sql_reads import Cells, ScoreFacts, drill_docs, sample_cells, score_facts, valid_metrics
+from ._sql_reads import (
+    Cells,
+    ScoreFacts,
+    bounded_sql,
+    drill_docs,
+    sample_cells,
+    score_facts,
+    valid_metrics,
+)
 from ._store import Store, default_store_path
 from ._tables import read_table
 
@@ -44,6 +52,7 @@ __all__ = [
     "battle_writer",
     "battle_id",
     "battle_ids",
+    "bounded_sql",
     "default_store_path",
     "drill_docs",
     "existing_store",

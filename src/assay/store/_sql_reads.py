@@ -17,9 +17,13 @@ of ``runs``); callers use them only when the evidence has ``matrices``.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import tempfile
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
+from typing import Any
 
+import duckdb
 import numpy as np
 import pandas as pd
 
@@ -27,6 +31,7 @@ __all__ = [
     "FEATURES",
     "Cells",
     "ScoreFacts",
+    "bounded_sql",
     "drill_docs",
     "sample_cells",
     "score_facts",
@@ -57,6 +62,43 @@ class ScoreFacts:
 FEATURES = ("perturbed", "probes", "positions", "choices", "latency", "difficulty", "varied")
 
 
+#: What DuckDB may hold during one read of :func:`bounded` (it spills to a temporary folder past
+#: it). Unbounded it keeps up to 80% of the machine's memory for a query's hash tables and the
+#: blocks it read: `assay report` on 10^7 samples peaked at 3.2 GB, growing with the samples.
+READ_MEMORY = "256MiB"
+
+
+@contextmanager
+def bounded(store: Any) -> Iterator[Any]:
+    """A connection of ``store`` whose DuckDB holds at most :data:`READ_MEMORY` (spilling to a
+    temporary folder, not next to the store, which may be read-only), insertion order not kept
+    (every read that needs an order asks for it); a session's settings are put back after."""
+    names = ("memory_limit", "temp_directory", "preserve_insertion_order")
+    with tempfile.TemporaryDirectory(prefix="assay-read-") as tmp, store.connect() as con:
+        asked = ", ".join(f"current_setting('{n}')" for n in names)
+        before = con.execute(f"SELECT {asked}").fetchall()[0]
+        try:
+            for name, value in zip(names, (READ_MEMORY, tmp, False), strict=True):
+                _set(con, name, value)
+            yield con
+        finally:
+            for name, value in zip(names, before, strict=True):
+                _set(con, name, value)
+
+
+def _set(con: Any, name: str, value: Any) -> None:
+    text = str(value).replace("'", "''")
+    with suppress(duckdb.Error):  # (a session's temporary files already in its folder: kept)
+        con.execute(f"SET {name} = '{text}'")
+
+
+def bounded_sql(store, query: str, params: Sequence | None = None) -> pd.DataFrame:
+    """``store.sql(query, params)`` with DuckDB's memory bounded (:func:`bounded`): a
+    report's filtered reads of 10^7 samples, which held up to 1.8 GB in DuckDB unbounded."""
+    with bounded(store) as con:
+        return con.execute(query, list(params or [])).df()
+
+
 def _task_filter(tasks: Sequence[str] | None, column: str, params: list) -> str:
     if tasks is None:
         return "TRUE"
@@ -67,8 +109,7 @@ def _task_filter(tasks: Sequence[str] | None, column: str, params: list) -> str:
 def score_facts(store, tasks: Sequence[str] | None = None) -> ScoreFacts:
     """The :class:`ScoreFacts` of ``store`` (a ``Store``) under the ``tasks`` filter."""
     tasks = None if tasks is None else list(tasks)
-    with store.connect() as con:
-        con.execute("SET enable_progress_bar = false")
+    with bounded(store) as con:
         params: list = []
         where = _task_filter(tasks, "r.task", params)
         by_run = con.execute(
@@ -141,26 +182,48 @@ def drill_docs(
         "ELSE coalesce(s.prediction, '') END"
     )
     value = "CASE WHEN isnan(m.value) THEN NULL ELSE m.value END"
-    with store.connect() as con:
-        con.execute("SET enable_progress_bar = false")
+    answers = (
+        f'SELECT s.task, s.model, s.doc_id, {clipped} AS pred, {value} AS v, s."repeat" AS r, '
+        "s.run_id FROM samples s JOIN _want w ON w.task = s.task LEFT JOIN _multi u ON "
+        "u.model = s.model AND u.task = s.task LEFT JOIN sample_metrics m ON m.run_id = "
+        's.run_id AND m.doc_id = s.doc_id AND m."repeat" = s."repeat" AND m.metric = w.metric '
+        "WHERE u.task IS {} NULL"
+    )
+    # a (model, task) with one run and no repeat has one answer per document ((run_id, doc_id,
+    # repeat) is a sample's key): its first; only the others' are picked, one per document
+    first = (
+        "SELECT task, doc_id, a['p'] AS pred, a['v'] AS v FROM (SELECT task, model, doc_id, "
+        "arg_min(struct_pack(p := pred, v := v), struct_pack(r := r, i := run_id)) AS a "
+        f"FROM ({answers.format('NOT')}) GROUP BY ALL)"
+    )
+    with bounded(store) as con:
         _want_table(con, wanted)
         con.execute(
-            f"CREATE OR REPLACE TEMP TABLE _first AS SELECT s.task, s.model, s.doc_id, "
-            f"{clipped} AS pred, {value} AS v FROM samples s JOIN _want w ON w.task = s.task "
-            "LEFT JOIN sample_metrics m ON m.run_id = s.run_id AND m.doc_id = s.doc_id AND "
-            'm."repeat" = s."repeat" AND m.metric = w.metric QUALIFY row_number() OVER '
-            '(PARTITION BY s.task, s.model, s.doc_id ORDER BY s."repeat", s.run_id) = 1'
+            "CREATE OR REPLACE TEMP TABLE _multi AS SELECT model, task FROM samples JOIN _want "
+            'USING (task) GROUP BY model, task HAVING count(DISTINCT run_id) > 1 OR max("repeat") '
+            "> 0"
         )
+        multi, single = con.execute(
+            "SELECT count(*) > 0, (SELECT count(*) FROM (SELECT DISTINCT model, task FROM "
+            "samples JOIN _want USING (task))) > count(*) FROM _multi"
+        ).fetchall()[0]
+        parts = [f"SELECT task, doc_id, pred, v FROM ({answers.format('')})"] if single else []
+        parts += [first] if multi else []
+        if not parts:
+            return {}
+        # a document's answers differ when their least and greatest differ: two values per
+        # document held, not every distinct answer (NULL values left out, as count(DISTINCT v))
         rows = con.execute(
-            "WITH docs AS (SELECT task, doc_id, (count(DISTINCT v) > 1 OR count(DISTINCT pred) "
-            "> 1) AS disputed FROM _first GROUP BY task, doc_id), sized AS (SELECT task, "
-            "count(*) AS total, count(*) FILTER (WHERE disputed) AS n_disputed FROM docs "
-            "GROUP BY task), ranked AS (SELECT task, doc_id, row_number() OVER (PARTITION BY "
-            "task ORDER BY disputed DESC, doc_id) AS k FROM docs), wide AS (SELECT task, "
-            "list(DISTINCT model ORDER BY model) AS models FROM _first GROUP BY task HAVING "
-            "count(DISTINCT model) >= 2) SELECT z.task, z.total, z.n_disputed, w.models, "
-            "list(r.doc_id ORDER BY r.doc_id) FILTER (WHERE r.k <= ?) FROM sized z JOIN wide w "
-            "USING (task) JOIN ranked r USING (task) GROUP BY ALL ORDER BY z.task",
+            "WITH docs AS (SELECT task, doc_id, (coalesce(min(v) <> max(v), FALSE) OR "
+            f"min(pred) <> max(pred)) AS disputed FROM ({' UNION ALL '.join(parts)}) GROUP BY "
+            "task, doc_id), sized AS (SELECT task, count(*) AS total, count(*) FILTER (WHERE "
+            "disputed) AS n_disputed FROM docs GROUP BY task), ranked AS (SELECT task, doc_id, row_number() "
+            "OVER (PARTITION BY task ORDER BY disputed DESC, doc_id) AS k FROM docs), wide AS "
+            "(SELECT task, list(DISTINCT model ORDER BY model) AS models FROM samples JOIN _want "
+            "USING (task) GROUP BY task HAVING count(DISTINCT model) >= 2) SELECT z.task, "
+            "z.total, z.n_disputed, w.models, list(r.doc_id ORDER BY r.doc_id) FILTER (WHERE "
+            "r.k <= ?) FROM sized z JOIN wide w USING (task) JOIN ranked r USING (task) "
+            "GROUP BY ALL ORDER BY z.task",
             [int(max_docs)],
         ).fetchall()
     return {
@@ -173,8 +236,7 @@ def valid_metrics(store, models: Sequence[str] | None = None) -> dict[str, list[
     """task -> the metrics with a value (not NULL, not NaN) on it (sorted), over ``models``."""
     params: list = []
     keep = _task_filter(None if models is None else list(models), "r.model", params)
-    with store.connect() as con:
-        con.execute("SET enable_progress_bar = false")
+    with bounded(store) as con:
         rows = con.execute(
             "SELECT r.task, list(DISTINCT m.metric ORDER BY m.metric) FROM sample_metrics m "
             "JOIN runs r USING (run_id) WHERE m.value IS NOT NULL AND NOT isnan(m.value) "
@@ -206,8 +268,8 @@ def sample_cells(store, wanted: dict[str, str], models: Sequence[str] | None = N
     in sorted order. Only ``models`` when given."""
     params: list = []
     keep = _task_filter(None if models is None else list(models), "r.model", params)
+    # (unbounded: the cells of 10^7 samples spilled at 256 MiB tripled rank samples' CPU time)
     with store.connect() as con:
-        con.execute("SET enable_progress_bar = false")
         con.execute("SET preserve_insertion_order = false")
         _want_table(con, wanted)
         con.execute(
