@@ -59,6 +59,8 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+import _support  # noqa: E402, F401
+from simulations import optional_feature_records  # noqa: E402
 from store_scale import _LAUNCH, RAW_SQL, _children_cpu, generate, raw_query  # noqa: E402
 
 REPORT_SECONDS, REPORT_MB = 60.0, 2048.0
@@ -72,54 +74,13 @@ def add_features(path: Path, docs: int = 200) -> int:
     """Add the ``--features`` part to the store at ``path`` (once); the samples added."""
     import numpy as np
 
-    from assay.store import SampleRecord, open_store
+    from assay.store import open_store
 
     store = open_store(path)
     if not store.sql("SELECT 1 FROM runs WHERE task = ? LIMIT 1", [FEATURE_TASKS[0]]).empty:
         return 0
-    rng = np.random.default_rng(0)
-    records = []
-    for model, acc in (("model-00", 0.5), ("model-01", 0.7)):
-        for repeat in (0, 1):
-            for d in range(docs):
-                logits = rng.normal(0, 1, 4)
-                records.append(
-                    SampleRecord(
-                        run_id=f"{model}|feat-mc",
-                        model=model,
-                        task="feat-mc",
-                        doc_id=f"doc-{d}",
-                        repeat=repeat,
-                        chosen_position=int(rng.integers(4)),
-                        choice_logprobs=list(logits - np.log(np.exp(logits).sum())),
-                        difficulty=float(d % 3),
-                        input_tokens=20 + d % 9,
-                        output_tokens=1,
-                        latency_s=0.01 + 0.001 * (d % 7) if model == "model-00" else None,
-                        metrics={"acc": float(rng.random() < acc)},
-                    )
-                )
-        for d in range(docs):
-            records.append(
-                SampleRecord(
-                    run_id=f"{model}|feat-mc+typos",
-                    model=model,
-                    task="feat-mc+typos",
-                    doc_id=f"doc-{d}",
-                    metrics={"acc": float(rng.random() < acc - 0.1)},
-                )
-            )
-        for p in range(docs // 10):
-            for group in ("female", "male"):
-                records.append(
-                    SampleRecord(
-                        run_id=f"{model}|feat-probe",
-                        model=model,
-                        task="feat-probe",
-                        doc_id=f"gender/qa{p}/{group}",
-                        metrics={"p_correct": float(rng.random())},
-                    )
-                )
+    models = (("model-00", 0.5), ("model-01", 0.7))
+    records = optional_feature_records(models, docs, docs // 10, np.random.default_rng(0), "feat-")
     for run in sorted({(r.run_id, r.model, r.task) for r in records}):
         store.upsert_run({"run_id": run[0], "model": run[1], "task": run[2], "source": "bench"})
     return store.write_samples(records)

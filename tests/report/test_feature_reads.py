@@ -9,6 +9,7 @@ import json
 
 import numpy as np
 import pandas as pd
+from simulations import optional_feature_records
 
 from assay.report import build_report
 from assay.report._reads import ReportReads
@@ -23,54 +24,8 @@ PLAIN_TASKS = ("plain-a", "plain-b")
 
 
 def _feature_records(rng) -> list[SampleRecord]:
-    """Two models: a 4-choice task asked twice (positions, choice log-likelihoods, difficulty,
-    latency for one model), its perturbed copy and fairness probes."""
-    out = []
-    for m, acc in (("m1", 0.5), ("m2", 0.7)):
-        for repeat in (0, 1):
-            for d in range(40):
-                right = float(rng.random() < acc)
-                logits = rng.normal(0, 1, 4)
-                out.append(
-                    SampleRecord(
-                        run_id=f"{m}|mc",
-                        model=m,
-                        task="mc",
-                        doc_id=f"mc-{d:02d}",
-                        repeat=repeat,
-                        prediction="A",
-                        target="A",
-                        chosen_position=int(rng.integers(0, 4)),
-                        choice_logprobs=list(logits - np.log(np.exp(logits).sum())),
-                        difficulty=float(d % 3),
-                        input_tokens=10 + d,
-                        output_tokens=3,
-                        latency_s=0.01 * (d + 1) if m == "m1" else None,
-                        metrics={"acc": right},
-                    )
-                )
-        for d in range(40):
-            out.append(
-                SampleRecord(
-                    run_id=f"{m}|mc+typos",
-                    model=m,
-                    task="mc+typos",
-                    doc_id=f"mc-{d:02d}",
-                    metrics={"acc": float(rng.random() < acc - 0.1)},
-                )
-            )
-        for p in range(12):
-            for group in ("female", "male"):
-                out.append(
-                    SampleRecord(
-                        run_id=f"{m}|probe",
-                        model=m,
-                        task="probe",
-                        doc_id=f"gender/qa{p}/{group}",
-                        metrics={"p_correct": float(rng.random())},
-                    )
-                )
-    return out
+    """Two models with every optional panel's input (:func:`optional_feature_records`)."""
+    return optional_feature_records((("m1", 0.5), ("m2", 0.7)), docs=40, probes=12, rng=rng)
 
 
 def _plain_records(rng) -> list[SampleRecord]:

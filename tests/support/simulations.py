@@ -6,10 +6,14 @@ home each (benchmarks import this folder through benchmarks/_support.py).
 - :func:`pate_cases`: the twelve anomaly series scored by the reference PATE
   (benchmarks/pate_reference.py, tests/metrics/test_anomaly.py);
 - :func:`score_law_coverage`: coverage of the default score forecaster's interval on a known
-  law with binomial noise (benchmarks/forecast_heldout.py, tests/forecast/test_params_plus_two.py).
+  law with binomial noise (benchmarks/forecast_heldout.py, tests/forecast/test_params_plus_two.py);
+- :func:`optional_feature_records`: samples carrying every optional report panel's input
+  (benchmarks/report_scale.py --features, tests/report/test_feature_reads.py).
 """
 
 from __future__ import annotations
+
+from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
@@ -105,3 +109,59 @@ def score_law_coverage(
         )
         inside.append(bt.coverage)
     return float(np.mean(inside))
+
+
+def optional_feature_records(
+    models: Sequence[tuple[str, float]], docs: int, probes: int, rng, prefix: str = ""
+) -> list:
+    """Samples with every optional report panel's input, for ``models`` ((name, accuracy)
+    pairs): a 4-choice task ``{prefix}mc`` asked twice (positions, choice log-likelihoods,
+    difficulty; latency for the first model only), its perturbed copy ``{prefix}mc+typos`` and
+    ``probes`` fairness probe pairs in ``{prefix}probe``."""
+    from assay.store import SampleRecord
+
+    out = []
+    for i, (model, acc) in enumerate(models):
+        for repeat in (0, 1):
+            for d in range(docs):
+                logits = rng.normal(0, 1, 4)
+                out.append(
+                    SampleRecord(
+                        run_id=f"{model}|{prefix}mc",
+                        model=model,
+                        task=f"{prefix}mc",
+                        doc_id=f"mc-{d:04d}",
+                        repeat=repeat,
+                        prediction="A",
+                        target="A",
+                        chosen_position=int(rng.integers(0, 4)),
+                        choice_logprobs=list(logits - np.log(np.exp(logits).sum())),
+                        difficulty=float(d % 3),
+                        input_tokens=10 + d % 9,
+                        output_tokens=1,
+                        latency_s=0.01 + 0.001 * (d % 7) if i == 0 else None,
+                        metrics={"acc": float(rng.random() < acc)},
+                    )
+                )
+        for d in range(docs):
+            out.append(
+                SampleRecord(
+                    run_id=f"{model}|{prefix}mc+typos",
+                    model=model,
+                    task=f"{prefix}mc+typos",
+                    doc_id=f"mc-{d:04d}",
+                    metrics={"acc": float(rng.random() < acc - 0.1)},
+                )
+            )
+        for p in range(probes):
+            for group in ("female", "male"):
+                out.append(
+                    SampleRecord(
+                        run_id=f"{model}|{prefix}probe",
+                        model=model,
+                        task=f"{prefix}probe",
+                        doc_id=f"gender/qa{p}/{group}",
+                        metrics={"p_correct": float(rng.random())},
+                    )
+                )
+    return out
