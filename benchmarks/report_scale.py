@@ -61,7 +61,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import _support  # noqa: E402, F401
 from simulations import optional_feature_records  # noqa: E402
-from store_scale import _LAUNCH, RAW_SQL, _children_cpu, generate, raw_query  # noqa: E402
+from store_scale import RAW_SQL, generate, raw_query, timed  # noqa: E402
 
 REPORT_SECONDS, REPORT_MB = 60.0, 2048.0
 RANK_SECONDS, RANK_MB = 60.0, 2048.0
@@ -84,28 +84,6 @@ def add_features(path: Path, docs: int = 200) -> int:
     for run in sorted({(r.run_id, r.model, r.task) for r in records}):
         store.upsert_run({"run_id": run[0], "model": run[1], "task": run[2], "source": "bench"})
     return store.write_samples(records)
-
-
-def _run(args: list[str], src: Path, out: Path | None = None) -> tuple[float, float, float]:
-    """(seconds, peak MB, CPU seconds) of ``assay ARGS`` in a fresh process with ``src`` first
-    on PYTHONPATH (stdout to ``out``)."""
-    import subprocess
-
-    env = {**os.environ, "PYTHONPATH": str(src)}
-    start, cpu = time.perf_counter(), _children_cpu()
-    with open(out or os.devnull, "w") as sink:
-        done = subprocess.run(
-            [sys.executable, "-c", _LAUNCH, *args],
-            stdout=sink,
-            stderr=subprocess.PIPE,
-            text=True,
-            env=env,
-        )
-    seconds, cpu = time.perf_counter() - start, _children_cpu() - cpu
-    if done.returncode != 0:
-        raise SystemExit(f"assay {' '.join(args)} failed: {done.stderr.strip()[-600:]}")
-    peak = [ln for ln in done.stderr.splitlines() if ln.startswith("maxrss")]
-    return seconds, int(peak[-1].split()[1]) / 1024 if peak else float("nan"), cpu
 
 
 def _line(step: str, seconds: float, cpu: float, peak: float, target: str, note: str = "") -> None:
@@ -165,7 +143,7 @@ def main() -> None:
         if args.features:
             added = add_features(path)
             print(f"optional panels' part: {added:,} samples added" if added else "features kept")
-        _run(["store", "query", "SELECT 1", "--store", str(path)], here)  # first open: checked
+        timed(["store", "query", "SELECT 1", "--store", str(path)], src=here)  # first open: checked
         print(f"{'step':<44} {'wall s':>8} {'CPU s':>8} {'peak MB':>8}  {'target':<16} note")
         whole, query, raw = raw_query(path)
         raw = {k: v for k, v in raw.items() if k[1] not in FEATURE_TASKS}
@@ -176,7 +154,7 @@ def main() -> None:
             out = folder / f"report-{label}.json"
             html = folder / f"report-{label}.html"
             report = ["report", "--store", str(path), "-o", str(html), "--json"]
-            seconds, peak, cpu = _run(report, src, out)
+            seconds, peak, cpu = timed(report, out, src=src)
             target = f"<= {REPORT_SECONDS:.0f} s, {REPORT_MB / 1024:.0f} GB"
             board = {k: v for k, v in _leaderboard(out).items() if k[1] not in FEATURE_TASKS}
             note = _same(board, raw) + f"; {html.stat().st_size / 1e6:.1f} MB HTML"
@@ -185,7 +163,7 @@ def main() -> None:
             for method in () if args.no_rank else ("pl", "mean"):
                 rank = ["rank", "samples", "--store", str(path), "--json", "--method", method]
                 rank += ["--bootstrap", str(args.rank_bootstrap)]
-                seconds, peak, cpu = _run(rank, src)
+                seconds, peak, cpu = timed(rank, src=src)
                 target = f"<= {RANK_SECONDS:.0f} s, {RANK_MB / 1024:.0f} GB"
                 step = f"assay rank samples --method {method} ({label})"
                 note = f"{args.rank_bootstrap} bootstrap rounds"
