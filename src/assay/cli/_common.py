@@ -239,13 +239,18 @@ def json_printed(json_out: bool, data: Any) -> bool:
     return json_out
 
 
-def json_or_table(json_out: bool, result: Any, table: Any, **table_options: Any) -> bool:
+def json_or_table(
+    json_out: bool, result: Any, table: Any, *, note: str | None = None, **table_options: Any
+) -> bool:
     """A result's one view: with ``--json`` its JSON (:func:`json_printed`), else ``table``
-    (:func:`print_table` with ``table_options``). True when it printed JSON: a command that
-    prints more after the table returns then (``if json_or_table(...): return``)."""
+    (:func:`print_table` with ``table_options``) and the line ``note`` under it. True when it
+    printed JSON: a command that prints more after the table returns then
+    (``if json_or_table(...): return``)."""
     if json_printed(json_out, result):
         return True
     print_table(table, **table_options)
+    if note is not None:
+        console.print(note)
     return False
 
 

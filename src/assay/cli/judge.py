@@ -245,14 +245,13 @@ def pointwise_cmd(
     summary = mean_ratings(rated, **rs.kwargs)
     battles = rating_battles(rated)
     n_stored = stored.save(battles, job.source) if len(battles) else 0
-    if json_or_table(
+    json_or_table(
         json_out,
         {**summary.to_dict(), "stored": n_stored},
         summary.table,
         title=f"mean rating by {summary.judge} (1-9, {level_label(rs.confidence)} intervals)",
-    ):
-        return
-    console.print(f"{n_stored} battles stored (per prompt, the higher rating wins)")
+        note=f"{n_stored} battles stored (per prompt, the higher rating wins)",
+    )
 
 
 @judge_app.command("position")
@@ -314,14 +313,13 @@ def lc_winrate_cmd(
     else:
         judged = stored.judged(judge)
     result = lc_win_rate(judged, baseline, length_scale=length_scale, **stored.rs.kwargs)
-    if json_or_table(
+    json_or_table(
         json_out,
         result,
         result.table,
         title=f"win rate against {baseline} (raw and length-controlled)",
-    ):
-        return
-    console.print(f"length scale s = {result.length_scale:.1f} characters")
+        note=f"length scale s = {result.length_scale:.1f} characters",
+    )
 
 
 @judge_app.command("agreement")

@@ -171,14 +171,13 @@ def order_stability_cmd(
     models = scope.open().models()
     table = checkpoint_scores(ev.scores, models, task=name, metric=metric, metrics=ev.metrics)
     result = order_stability(table)
-    if json_or_table(
+    json_or_table(
         json_out,
         result,
         result.pairs,
         title=f"{name} {metric}: Kendall τ between successive checkpoints",
-    ):
-        return
-    typer.echo(f"mean τ = {result.mean_tau:.3f}")
+        note=f"mean τ = {result.mean_tau:.3f}",
+    )
 
 
 def register(app: typer.Typer) -> None:

@@ -280,22 +280,7 @@ def evaluate(
     hash of the document id after ``limit`` (:func:`assay.runner.shard_documents`); the run
     ids are the whole run's, so ``assay store merge`` of the N stores is the whole run.
     """
-    spec = RunSpec(
-        model=model,
-        tasks=tasks,
-        limit=limit,
-        num_fewshot=num_fewshot,
-        seed=seed,
-        batch_size=batch_size,
-        repeats=repeats,
-        permute_choices=permute_choices,
-        executor=executor,
-        workers=workers,
-        ray_address=ray_address,
-        trust_remote_code=trust_remote_code,
-        data_roots=tuple(data_roots or ()),
-        shard=shard,
-    )
+    spec = RunSpec.of(locals())  # every parameter but store and progress is the spec's
     return run(spec, store=store, progress=progress)
 
 

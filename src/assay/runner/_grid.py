@@ -88,16 +88,12 @@ class Grid:
 
     def spec(self, cell: GridCell, **run: Any) -> RunSpec:
         """The :class:`RunSpec` of one cell; ``run``: how it runs (executor, workers, ...)."""
-        return RunSpec(
+        return RunSpec.of(
+            vars(self),  # tasks, limit, repeats, batch size, data roots
             model=cell.model,
-            tasks=self.tasks,
-            limit=self.limit,
             num_fewshot=cell.num_fewshot,
             seed=cell.seed,
-            batch_size=self.batch_size,
-            repeats=self.repeats,
             permute_choices=cell.orderings,
-            data_roots=self.data_roots,
             **run,
         )
 

@@ -202,6 +202,7 @@ def evaluate_until_decided(
     (``extra["sequential"]``). Calling again with the same arguments replays the stored
     batches without computing them and continues the same order.
     """
+    spec = RunSpec.of(locals())  # the sampling settings among the parameters
     _check(delta, confidence, every)
     tasks = _resolve_tasks(task, data_roots)
     if len(tasks) != 1:
@@ -217,16 +218,6 @@ def evaluate_until_decided(
     names = [_name(m) for m in (model_a, model_b)]
     if names[0] is not None and names[0] == names[1]:
         raise InputError(f"both sides are the model {names[0]!r}")
-    spec = RunSpec(
-        limit=limit,
-        num_fewshot=num_fewshot,
-        seed=seed,
-        batch_size=batch_size,
-        repeats=repeats,
-        permute_choices=permute_choices,
-        trust_remote_code=trust_remote_code,
-        data_roots=data_roots,
-    )
     pool = task_obj.instances(**spec.instance_options())
     doc_ids = list(dict.fromkeys(str(i.doc_id) for i in pool))
     if not doc_ids:

@@ -8,6 +8,7 @@ and grids all build a :class:`RunSpec` and hand it to :func:`assay.runner.run`. 
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
 from typing import Any
@@ -60,6 +61,13 @@ class RunSpec:
             tasks = (tasks,)
         object.__setattr__(self, "tasks", tuple(tasks))
         object.__setattr__(self, "data_roots", tuple(self.data_roots or ()))
+
+    @classmethod
+    def of(cls, values: Mapping[str, Any], **changes: Any) -> RunSpec:
+        """The spec whose fields ``values`` holds among other names (a keyword-form function's
+        ``locals()``, a grid's settings); ``changes`` win over ``values``."""
+        merged = {**values, **changes}
+        return cls(**{f.name: merged[f.name] for f in fields(cls) if f.name in merged})
 
     def checked(self) -> RunSpec:
         """This spec with ``batch_size`` normalised (``"auto"`` or an int); InputError (one
