@@ -206,3 +206,31 @@ def test_one_vote_arena_says_too_few_votes_not_a_p_value():
     assert "too few votes to rate a, b" in finding.text and finding.p_value is None
     assert any(i["kind"] == "text" and "Too few votes" in i["text"] for i in panel.items)
     assert any(i["kind"] == "svg" for i in panel.items)  # the plot draws unbounded whiskers
+
+
+def test_a_pair_with_one_shared_document_claims_no_direction():
+    """An audit's report said "nully scores  higher than perfect" (blank number, wrong way) and
+    "+nan" in the matrix for a task whose models share one document."""
+    from assay.report._leaderboard import pairs_panel
+
+    rows = [
+        {
+            "model": m,
+            "task": "one",
+            "run_id": f"{m}-one",
+            "doc_id": "d0",
+            "repeat": 0,
+            "metric": "acc",
+            "value": v,
+        }
+        for m, v in (("nully", 0.0), ("perfect", 1.0))
+    ]
+    comp = stats.compare(pd.DataFrame(rows))
+    assert comp.pairs["diff"].isna().all()
+    panel = pairs_panel(comp, {"one": "acc"})
+    texts = [f.text for f in panel.findings]
+    assert texts == [
+        "On one (acc), nully and perfect share 1 document: too little data to compare them."
+    ]
+    cells = [c["text"] for row in _table(panel, "pairs-one")["rows"] for c in row]
+    assert "—" in cells and not any("nan" in t for t in cells)

@@ -121,13 +121,16 @@ def test_overall_rows(make_scores):
 
 @pytest.mark.parametrize("alpha", [0.01, 0.1, 0.32])
 def test_overall_rows_follow_alpha(make_scores, alpha):
-    """The "(all)" rows used a 95% interval whatever alpha said."""
+    """The "(all)" rows used a 95% interval whatever alpha said. Two tasks of 80 questions:
+    Wilson's interval for the mean on 2² / (2 / 80) = 160 trials, at the call's alpha."""
     scores = make_scores({"a": 0.7, "b": 0.5}, tasks=("t1", "t2"), n=80)
     row = compare(scores, overall=True, alpha=alpha).scores.set_index("task").loc["(all)"].iloc[0]
     z = sps.norm.ppf(1 - alpha / 2)
-    assert row["ci_high"] - row["mean"] == pytest.approx(z * row["stderr"])
-    assert row["mean"] - row["ci_low"] == pytest.approx(z * row["stderr"])
-    assert row["method"] == "normal"
+    p, n = row["mean"], 160
+    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+    half = z * np.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
+    assert (row["ci_low"], row["ci_high"]) == pytest.approx((centre - half, centre + half))
+    assert row["method"] == "wilson-macro"
 
 
 def test_method_is_reported_per_row(make_scores):

@@ -120,7 +120,8 @@ def compare_cmd(
     Scores: the interval's "method" is wilson (0/1 scores), wilson-betabinomial (0/1 scores
     with cluster ids: a score interval whose design effect is re-estimated at each candidate), clt (t interval), clustered (cluster-robust t), with +repeats when
     repeats are averaged per question and +log for a perplexity (delta method on the log
-    scale); the --overall rows are normal (macro mean over tasks, one row per kind of metric).
+    scale); the --overall rows (macro mean over tasks, one row per kind of metric) are
+    wilson-macro for 0/1 shares (Wilson on the tasks' pooled trials), else normal.
 
     Pairs use the questions both models answered: paired SE, interval and p-value by the
     --test method named in "method" (auto: McNemar's asymptotic score test for binary scores

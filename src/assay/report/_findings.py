@@ -55,6 +55,13 @@ def pair_findings(comp: stats.Comparison, headline: dict[str, str], level: str) 
     out = []
     for i, (task, metric, n) in enumerate(zip(p["task"], p["metric"], p["n"], strict=True)):
         word = "lower" if comp.metric(metric).lower_is_better else "higher"
+        if not np.isfinite(diff[i]):  # (fewer than 2 shared documents: no difference computed)
+            text = (
+                f"On {task} ({metric}), {p['model_a'].iloc[i]} and {p['model_b'].iloc[i]} share "
+                f"{int(n)} document{'' if int(n) == 1 else 's'}: too little data to compare them."
+            )
+            out.append(Finding(text, 0.0, "pair", None))
+            continue
         if not np.isfinite(p_adj[i]) or not np.isfinite(low[i]):
             text = (
                 f"On {task} ({metric}), {best[i]} scores {fmt(abs(diff[i]))} {word} than "

@@ -273,6 +273,9 @@ def pairs_panel(
                 if pair is None:
                     row.append(cell("·", cls="diag"))
                     continue
+                if pair["diff"] is None or not np.isfinite(pair["diff"]):  # < 2 shared documents
+                    row.append(cell("—", None, "ns", title=f"n = {int(pair['n'])}: too few"))
+                    continue
                 p = pair.get("p_adjusted", pair.get("p_value"))
                 better = (pair["diff"] < 0) if lower else (pair["diff"] > 0)
                 sig = p is not None and float(p) < comp.alpha

@@ -21,7 +21,7 @@ from assay.core import (
 )
 from assay.errors import InputError
 
-from ._estimators import mean_ci
+from ._estimators import mean_ci, wilson_ci
 from ._intervals import metric_interval
 from ._letters import compact_letters, letter_groups
 from ._paired import _CORRECTIONS, _METHODS, adjust_pvalues
@@ -173,21 +173,37 @@ def _overall_kind(info: MetricInfo) -> str:
 _RANKING = ("ndcg", "mrr")
 
 
-def _overall_scores(scores: pd.DataFrame, alpha: float, metrics: MetricMap) -> pd.DataFrame:
+def _overall_scores(
+    scores: pd.DataFrame, alpha: float, metrics: MetricMap, effective: pd.DataFrame
+) -> pd.DataFrame:
     """Macro mean over tasks per model and kind of metric (:func:`_overall_kind`: unlike
-    metrics are never averaged): SE = √(Σ SE_t²) / T, with a normal (1 − α) interval (on the
-    log scale for a perplexity, as :func:`metric_interval`). ``metric`` names the metrics
-    averaged, e.g. "acc, exact_match"."""
+    metrics are never averaged), SE = √(Σ SE_t²) / T. ``metric`` names the metrics averaged,
+    e.g. "acc, exact_match".
+
+    The interval: for 0/1 shares whose tasks all have a Wilson interval (``effective``: their
+    independent trials n_t, clusters' design effect included), Wilson's interval for the mean
+    on n = T² / Σ (1 / n_t) trials — the variance of the macro mean at a common accuracy, so
+    an all-right model is not certain (SE 0) and the interval stays inside [0, 1] with the
+    skew of a share near its bounds; otherwise normal at (1 − α) (on the log scale for a
+    perplexity, as :func:`metric_interval`)."""
     rows = []
     z = norm_ppf(1 - alpha / 2)
     kinds = scores["metric"].map(lambda m: _overall_kind(metric_info(m, metrics)))
-    for (_, model), sub in scores.groupby([kinds, "model"], sort=False):
+    keys = ["model", "task", "metric"]
+    trials = scores[keys].merge(effective, on=keys, how="left")["n_effective"].to_numpy(float)
+    for (kind, model), sub in scores.assign(_n=trials).groupby([kinds, "model"], sort=False):
         t = len(sub)
         se = float(np.sqrt(np.sum(sub["stderr"].to_numpy() ** 2)) / t)
         mean = float(sub["mean"].mean())
         names = sorted(set(sub["metric"]))
-        est = _Normal(mean, se, mean - z * se, mean + z * se, "normal")
-        low, high, method = metric_interval(est, metric_info(names[0], metrics))
+        n_t = sub["_n"].to_numpy(float)
+        if kind == "accuracy" and bool(np.all(n_t > 0)):  # (NaN: a task without Wilson)
+            n_macro = t * t / float(np.sum(1 / n_t))
+            low, high = wilson_ci(mean * n_macro, n_macro, alpha=alpha)
+            method = "wilson-macro"
+        else:
+            est = _Normal(mean, se, mean - z * se, mean + z * se, "normal")
+            low, high, method = metric_interval(est, metric_info(names[0], metrics))
         rows.append(
             {
                 "model": model,
@@ -272,7 +288,7 @@ def compare(
     used = {str(m): metric_info(m, metrics) for m in score_df["metric"].unique()}
     groups = letter_groups(score_df, pairs, alpha, used)
     if overall and score_df["task"].nunique() > 1:
-        overall_rows = _overall_scores(score_df, alpha, used)
+        overall_rows = _overall_scores(score_df, alpha, used, effective)
         score_df = pd.concat([score_df, overall_rows], ignore_index=True)
     details = details.reset_index(drop=True)
     return Comparison(score_df, pairs, groups, alpha, correction, details, used, effective)

@@ -36,9 +36,11 @@ class PairedResult(ResultMixin):
     Tango's interval), "mcnemar-clustered" (Durkalski's cluster-adjusted McNemar test and the
     interval that inverts it, :func:`mcnemar_clustered`; "... (too few clusters ...)" when that
     interval is unbounded and clipped to [−1, 1]), "mcnemar-exact" (binomial on the discordant
-    pairs, Clopper–Pearson) or "permutation" (sign flips of the per-question — or per-cluster — differences).
+    pairs; Tango's interval settled by it) or "permutation" (sign flips of the per-question — or per-cluster — differences).
     "sign-test": the t-test was asked for but every difference is the same nonzero value
-    (SE 0): the exact two-sided sign test over the questions (clusters), 2 · 0.5^units.
+    (SE 0): the exact two-sided sign test over the questions (clusters), 2 · 0.5^units. 0/1
+    scores without spread (SE 0) get Tango's interval on one question per cluster
+    (:func:`_without_spread`), never a zero-width one.
     """
 
     n: int
@@ -192,15 +194,37 @@ def mcnemar_clustered(s, n, sum_d2, sum_n2, sum_dn, *, alpha: float = 0.05):
 
 
 def _exact_mcnemar(b: int, c: int, n: int, alpha: float) -> tuple[float, float, float]:
-    """Exact McNemar p-value and the interval that inverts it: Clopper–Pearson for
-    π = b/(b + c) given the discordant count D, mapped to δ = (D/n)(2π − 1)."""
-    d = b + c
-    if d == 0:
-        return 0.0, 0.0, 1.0
-    lo = sps.beta.ppf(alpha / 2, b, c + 1) if b > 0 else 0.0
-    hi = sps.beta.ppf(1 - alpha / 2, b + 1, c) if c > 0 else 1.0
-    pvalue = float(sps.binomtest(b, d, 0.5).pvalue)
-    return d / n * (2 * lo - 1), d / n * (2 * hi - 1), pvalue
+    """Exact McNemar p-value (the binomial test on the b + c discordant pairs) with Tango's score
+    interval (:func:`mcnemar_score`), settled by the exact test (:func:`_settled`). (A
+    Clopper–Pearson bound on b / (b + c) mapped through the observed (b + c) / n ignores the
+    spread of b + c: it ended at the estimate when c = 0, covering about 54 % at n = 60.)"""
+    pvalue = float(sps.binomtest(b, b + c, 0.5).pvalue) if b + c else 1.0
+    lo, hi, _, _ = mcnemar_score(b, c, n, alpha=alpha)
+    return (*_settled(float(lo), float(hi), (b - c) / n, pvalue, alpha), pvalue)
+
+
+def _settled(lo: float, hi: float, est: float, pvalue: float, alpha: float) -> tuple[float, float]:
+    """``(lo, hi)`` made to agree with the test behind ``pvalue``: widened to 0 when it does
+    not reject, cut just short of 0 (on the estimate's side) when it does."""
+    if pvalue >= alpha:
+        return min(lo, 0.0), max(hi, 0.0)
+    if lo <= 0.0 <= hi:
+        return (max(lo, 1e-300), hi) if est > 0 else (lo, min(hi, -1e-300))
+    return lo, hi
+
+
+def _without_spread(
+    a_only: int, b_only: int, n: int, codes: np.ndarray | None, alpha: float, pvalue: float
+) -> tuple[float, float]:
+    """The interval of paired 0/1 scores whose differences are all alike (SE 0, e.g. two models
+    that never disagree): nothing to scale a t or a permutation interval by, so Tango's score
+    interval on the discordant counts, scaled to n_eff = n² / Σ n_k² questions (each cluster
+    one question, as :func:`mcnemar_clustered` does for no discordance; n without clusters),
+    settled by ``pvalue`` (:func:`_settled`)."""
+    n_eff = float(n) if codes is None else n * n / float(np.sum(np.bincount(codes) ** 2.0))
+    scale = n_eff / n
+    lo, hi, _, _ = mcnemar_score(a_only * scale, b_only * scale, n_eff, alpha=alpha)
+    return _settled(float(lo), float(hi), (a_only - b_only) / n, pvalue, alpha)
 
 
 def _permutation(
@@ -231,13 +255,9 @@ def _permutation(
             mid = (inside + outside) / 2
             inside, outside = (mid, outside) if pvalue(mid) >= alpha else (inside, mid)
         bounds.append(inside)
-    lo, hi, p0 = bounds[0], bounds[1], pvalue(0.0)
+    p0 = pvalue(0.0)
     # discrete d makes p(δ) ragged near 0: settle δ = 0 by the test itself
-    if p0 >= alpha:
-        lo, hi = min(lo, 0.0), max(hi, 0.0)
-    elif lo <= 0.0 <= hi:
-        lo, hi = (max(lo, 1e-300), hi) if est > 0 else (lo, min(hi, -1e-300))
-    return lo, hi, p0
+    return (*_settled(bounds[0], bounds[1], est, p0, alpha), p0)
 
 
 def paired_test(
@@ -328,6 +348,9 @@ def paired_test(
             statistic = float(units)
             pvalue = float(sps.binomtest(units, units, 0.5).pvalue)
             method = "sign-test"
+    if binary and se == 0 and method in ("t", "sign-test", "permutation"):
+        assert a_only is not None and b_only is not None
+        ci_low, ci_high = _without_spread(a_only, b_only, n, codes, alpha, pvalue)
     with np.errstate(invalid="ignore", divide="ignore"):
         corr = float(np.corrcoef(x, y)[0, 1]) if x.std() > 0 and y.std() > 0 else float("nan")
     return PairedResult(
