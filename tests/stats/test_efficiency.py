@@ -74,6 +74,8 @@ def test_cost_from_csv_and_json(tmp_path):
         ("model,input_per_1m,output_per_1m\na,x,2\n", "not a number"),
         ("model,input_per_1m\na,1\n", "missing column"),
         ("model,input_per_1m,output_per_1m\na,1,2\na,1,2\n", "listed twice"),
+        ("model,input_per_1m,output_per_1m\na,1,2\n,1,2\n", "row 2: no model name"),
+        ("model,input_per_1m,output_per_1m\n  ,1,2\n", "row 1: no model name"),
     ],
 )
 def test_bad_price_tables(tmp_path, text, match):
@@ -96,6 +98,7 @@ def test_negative_price_frame_and_json():
     [
         ('{"a": {"input_per_1m": 2,', r"p\.json: line 1: not valid JSON"),
         ("[" * 100_000 + "]" * 100_000, r"p\.json: JSON nested too deeply"),
+        ('[{"model": null, "input_per_1m": 1, "output_per_1m": 2}]', r"row 1: no model name"),
     ],
 )
 def test_bad_json_price_tables_are_one_line_in_the_shared_wording(tmp_path, text, match):

@@ -80,3 +80,18 @@ def test_reimporting_battles_says_0_new(tmp_path):
     assert code == 0, err
     assert json.loads(out)["new"] == 0 and json.loads(out)["present"] == total
     assert _count(store, "battles") == total
+
+
+def test_reimporting_keeps_when_each_sample_was_first_stored(tmp_path):
+    """A re-import stamped every stored sample's created_at anew (INSERT OR REPLACE)."""
+    model_dir, _ = write_lm_eval_output(tmp_path / "out", n_docs=12)
+    store = open_store(tmp_path / "s.duckdb")
+    import_lm_eval(store, model_dir)
+    stamps = "SELECT doc_id, created_at FROM samples ORDER BY doc_id"
+    before = store.sql(stamps)
+    store.sql("UPDATE samples SET created_at = created_at - INTERVAL 1 DAY")
+    earlier = store.sql(stamps)
+    assert (earlier["created_at"] < before["created_at"]).all()
+    again = import_lm_eval(store, model_dir)
+    assert again.present == 12
+    assert store.sql(stamps).equals(earlier)

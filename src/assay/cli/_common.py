@@ -9,7 +9,8 @@ import json
 import math
 import os
 import sys
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -23,7 +24,7 @@ from rich.text import Text
 
 from assay.core import format_number, to_jsonable, visible
 from assay.errors import InputError, StoreMissing
-from assay.store import Store, existing_store, open_store
+from assay.store import Store, default_store_path, existing_store, open_store
 
 # Everything printed is text: a model, task, metric or file name (or an error message) holding
 # "[/bold]" or ":x:" prints as written, never as Rich markup or an emoji. Style with Text/style=.
@@ -75,6 +76,21 @@ def get_store(path: Path | None, *, must_exist: bool = False, read_only: bool = 
         return existing_store(path, read_only=read_only, hint=", or pass --store")
     except StoreMissing as exc:
         fail(str(exc))
+
+
+@contextmanager
+def store_for_writing(path: Path | None) -> Iterator[Store]:
+    """:func:`get_store` for a command that writes: a store file the command created is
+    removed again when the command fails before writing anything (a failed import leaves no
+    new empty store behind)."""
+    existed = (Path(path) if path is not None else default_store_path()).exists()
+    store = get_store(path)
+    try:
+        yield store
+    except BaseException:
+        if not existed:
+            store.discard_if_empty()
+        raise
 
 
 def one_line(text: str) -> str:

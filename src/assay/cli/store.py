@@ -22,7 +22,14 @@ from assay.store import (
     set_model_meta,
 )
 
-from ._common import console, get_store, json_printed, print_json, print_table
+from ._common import (
+    console,
+    get_store,
+    json_printed,
+    print_json,
+    print_table,
+    store_for_writing,
+)
 from ._options import JsonOption, StoreOption, split_list
 from ._progress import progress_bar
 
@@ -150,8 +157,8 @@ def _import_command(
     progress=)`` and prints what came in (``what`` labels the progress bar)."""
 
     def command(path: Path, model: str | None = None, store=None, json_out=False) -> None:
-        with progress_bar(f"importing {what}") as update:
-            summary = importer(get_store(store), path, model=model, progress=update)
+        with progress_bar(f"importing {what}") as update, store_for_writing(store) as st:
+            summary = importer(st, path, model=model, progress=update)
         _report_import(summary.to_dict(), json_out)
 
     command.__doc__ = doc
@@ -234,9 +241,9 @@ def import_samples_cmd(
     json_out: JsonOption = False,
 ) -> None:
     """Import per-sample rows from any harness (also reads back `assay export`)."""
-    with progress_bar("importing sample files") as update:
+    with progress_bar("importing sample files") as update, store_for_writing(store) as st:
         summary = import_samples(
-            get_store(store),
+            st,
             path,
             mapping=_parse_mapping(map_ or []),
             metrics=metric,
@@ -290,7 +297,8 @@ def set_meta(
     json_out: JsonOption = False,
 ) -> None:
     """Add or update model metadata (sizes, data, compute, dates) used by forecasts."""
-    count = set_model_meta(get_store(store), path)
+    with store_for_writing(store) as st:
+        count = set_model_meta(st, path)
     if json_out:
         print_json({"models": count})
     else:

@@ -114,7 +114,11 @@ def check_prices(df: pd.DataFrame, *, source: str = "prices") -> pd.DataFrame:
     if df.empty:
         raise _bad(source, "the price table has no rows")
     out = df[list(PRICE_COLUMNS)].copy()
-    out["model"] = out["model"].astype(str).str.strip()
+    names = out["model"]
+    blank = names.isna().to_numpy() | (names.astype(str).str.strip() == "").to_numpy()
+    if blank.any():  # (astype(str) would make the model "nan" or "None")
+        raise _bad(source, f"row {int(np.flatnonzero(blank)[0]) + 1}: no model name")
+    out["model"] = names.astype(str).str.strip()
     for col in PRICE_COLUMNS[1:]:
         values = pd.to_numeric(out[col], errors="coerce")
         bad = values.isna() | ~np.isfinite(values)

@@ -45,6 +45,17 @@ _LOCK_WAIT_S = 60.0
 #: the battles' ids are unique without an index: the check and the insert go together).
 _VOTES = threading.Lock()
 
+#: A sample stored again (same run, document, repeat) takes the new values, but keeps the
+#: earlier ``created_at``: a re-import of the same file stamped every stored row anew.
+_REPLACING = ' ON CONFLICT (run_id, doc_id, "repeat") DO UPDATE SET ' + ", ".join(
+    [
+        f'"{c}" = excluded."{c}"'
+        for c in SAMPLE_COLUMNS
+        if c not in ("run_id", "doc_id", "repeat", "created_at")
+    ]
+    + ["created_at = least(samples.created_at, excluded.created_at)"]
+)
+
 
 def default_store_path() -> Path:
     """``$ASSAY_STORE`` if set, else ``./assay.duckdb``."""
@@ -138,6 +149,19 @@ class Store:
             raise InputError(f"{self.path}: the store file is damaged: {problem}")
         self._checked = not reading
 
+    def discard_if_empty(self) -> bool:
+        """Remove this store's file (and its WAL) when it holds no model, run, sample, metric
+        value or battle: the store a failed command created. True when removed. Our connection
+        keeps other processes out until the file is gone."""
+        tables = ("models", "runs", "samples", "sample_metrics", "battles")
+        rows = " + ".join(f"(SELECT count(*) FROM {t})" for t in tables)
+        with self.connect(read_only=False) as con:
+            if con.execute(f"SELECT {rows}").fetchall()[0][0]:
+                return False
+            for path in (self.path, self.path.with_name(self.path.name + ".wal")):
+                path.unlink(missing_ok=True)
+        return True
+
     @contextmanager
     def session(self) -> Iterator[Store]:
         """This store with one connection for every read inside (``connect`` gives it and
@@ -220,7 +244,7 @@ class Store:
                         f"(SELECT count(*) FROM sample_metrics WHERE run_id IN ({runs}))"
                     ).fetchall()[0][0]
                 )
-                run(f"INSERT {'OR REPLACE ' if stored else ''}INTO samples {new}")
+                run(f"INSERT INTO samples {new}{_REPLACING if stored else ''}")
                 if stored and not keep:
                     run(
                         'DELETE FROM sample_metrics WHERE (run_id, doc_id, "repeat") IN '
