@@ -133,3 +133,15 @@ def test_weighted_interval_score_known_answer():
         np.array([2.0]), np.array([2.0]), {0.5: ([1.4], [2.6]), 0.9: ([1.0], [3.0])}
     )
     assert crossed[0] == pytest.approx(fixed[0])
+
+
+def test_bounded_backtest_json_states_one_level(tmp_path):
+    """An audit: at --confidence 0.5 the backtest JSON said level 0.5 but fit.interval.level 0.9."""
+    path = tmp_path / "family.csv"
+    _family().to_csv(path, index=False)
+    argv = ["forecast", "backtest", str(path), "--y", "score", "--on", "params"]
+    argv += ["--holdout-above", "1.5e9", "--floor", "0.25", "--confidence", "0.5", "--json"]
+    res = runner.invoke(app, argv)
+    assert res.exit_code == 0, res.output
+    out = json.loads(res.stdout)
+    assert out["level"] == out["interval"]["level"] == out["fit"]["interval"]["level"] == 0.5

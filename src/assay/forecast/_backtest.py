@@ -12,7 +12,7 @@ import pandas as pd
 from assay.core import accepts_confidence, attributes, require_columns
 from assay.errors import InputError
 
-from ._bounded import BASELINES, fit_score
+from ._bounded import BASELINES, ScoreFit, fit_score
 from ._calibrate import interval_score
 from ._downstream import calibrate_downstream, fit_downstream
 from ._laws import calibrate_law, fit_law
@@ -75,7 +75,10 @@ class Backtest:
             "interval": self.calibration,
             "baselines_mae": self.baselines,
             "skill": self.skill,
-            "fit": self.fit.to_dict(),
+            # a score fit states the interval level it is read at: the backtest's
+            "fit": self.fit.to_dict(level=self.level)
+            if isinstance(self.fit, ScoreFit)
+            else self.fit.to_dict(),
             "heldout": self.table.to_dict(orient="records"),
         }
 
