@@ -24,7 +24,8 @@ class CompactBattles:
     def __init__(self, *, styles: bool = False, ids: bool = False) -> None:
         self.styles, self.ids = styles, ids
         self.names: dict[str, int] = {}
-        self.parts: dict[str, list] = {k: [] for k in ("a", "b", "winner", "count", "id", "style")}
+        keys = ("a", "b", "winner", "count", "id", "style", "time")
+        self.parts: dict[str, list] = {k: [] for k in keys}
 
     def _codes(self, col: pd.Series) -> np.ndarray:
         codes, uniques = pd.factorize(col)
@@ -43,6 +44,10 @@ class CompactBattles:
             parts["id"].append(pd.array(block["vote_id"].astype(str), dtype="string[pyarrow]"))
         if self.styles:
             parts["style"].append(style_differences(block).reset_index(drop=True))
+        if "time" in block.columns:
+            parts["time"].append(block["time"].to_numpy("datetime64[us]"))
+        else:
+            parts["time"].append(np.full(len(block), np.datetime64("NaT"), "datetime64[us]"))
 
     def frame(self) -> pd.DataFrame:
         """The battles so far, one row each (a count table: one row per (row, outcome))."""
@@ -74,4 +79,16 @@ class CompactBattles:
                 )
             for name in diff.columns:
                 out[DIFF_PREFIX + name] = diff[name].to_numpy(float)
+        return _in_time_order(out, np.concatenate(parts["time"]) if parts["time"] else None)
+
+
+def _in_time_order(out: pd.DataFrame, time: np.ndarray | None) -> pd.DataFrame:
+    """The battles in time order, those without a time last, file order among equal times:
+    the order :meth:`assay.store.Store.battles` gives them once stored (online Elo depends
+    on it; the other fits do not)."""
+    if time is None or len(time) != len(out) or np.isnat(time).all():
         return out
+    order = np.argsort(time, kind="stable")  # (NaT sorts last)
+    if (order == np.arange(len(order))).all():
+        return out
+    return out.iloc[order].reset_index(drop=True)

@@ -21,11 +21,18 @@ import duckdb
 import numpy as np
 import pandas as pd
 
-__all__ = ["ID_FIELDS", "battle_chunks", "battle_id", "battle_ids"]
+__all__ = ["BATTLES_IN_ORDER", "ID_FIELDS", "battle_chunks", "battle_id", "battle_ids"]
 
 #: The fields that identify a vote (besides its occurrence among identical votes).
 ID_FIELDS = ("model_a", "model_b", "winner", "prompt_id", "judge", "extra")
 #: meta key recording that the store's assay-written battle ids are content ids.
+#: The stored battles in their one order: time order, battles without a time last, the order
+#: they were stored in among equal times (a file's line order). Online Elo depends on it; a
+#: Parquet export keeps it (a view has no rowid: the scan's row number).
+BATTLES_IN_ORDER = (
+    "SELECT * EXCLUDE (_stored) FROM (SELECT *, row_number() OVER () AS _stored "
+    "FROM battles) ORDER BY time NULLS LAST, _stored"
+)
 MIGRATION_KEY = "battle_ids"
 MIGRATION_VALUE = "content-v1"
 #: ids assay wrote: ``b`` + 16 hex (file imports, and now every writer) or 16 hex (older

@@ -29,6 +29,7 @@ import duckdb
 
 from assay.errors import InputError
 
+from ._battles import BATTLES_IN_ORDER
 from ._schema import SAMPLE_COLUMNS
 from ._store import Store
 
@@ -43,7 +44,7 @@ _SIDE_QUERIES = {
     "meta": "SELECT key, value FROM meta ORDER BY key",
     "models": "SELECT * FROM models ORDER BY model",
     "runs": "SELECT * FROM runs ORDER BY run_id",
-    "battles": "SELECT * FROM battles ORDER BY battle_id",
+    "battles": BATTLES_IN_ORDER,
     "null_metrics": 'SELECT run_id, doc_id, "repeat", metric FROM sample_metrics '
     'SEMI JOIN samples USING (run_id, doc_id, "repeat") WHERE value IS NULL '
     'ORDER BY run_id, doc_id, "repeat", metric',

@@ -23,7 +23,7 @@ from assay.core import style_json
 from assay.errors import InputError, StoreMissing
 
 from . import _file_checks
-from ._battles import migrate_battle_ids, next_vote_id, normalised
+from ._battles import BATTLES_IN_ORDER, migrate_battle_ids, next_vote_id, normalised
 from ._evidence import Evidence, read_evidence
 from ._file_checks import _FILE_FAULTS, _describe, _first_line, _is_lock_error, check_store_file
 from ._integrity import damaged
@@ -434,7 +434,7 @@ class Store:
         return self.sql(f"SELECT * FROM runs{where} ORDER BY created_at, run_id", params)
 
     def battles(self) -> pd.DataFrame:
-        return self.sql("SELECT * FROM battles ORDER BY time NULLS LAST, battle_id")
+        return self.sql(BATTLES_IN_ORDER)
 
     def completed_keys(self, run_id: str) -> set[tuple[str, int]]:
         """(doc_id, repeat) pairs stored for a run, not errored: what a resumed run skips."""
