@@ -2,7 +2,8 @@
 
 Hashing (:func:`stable_hash`), JSON-ready values (:func:`to_jsonable`) and named attributes as
 a dict (:func:`attributes`), strict text readers (:func:`read_text`, :func:`decode_text`,
-:func:`iter_jsonl`, :func:`read_csv_rows`) and column checks (:func:`require_columns`),
+:func:`iter_jsonl`, :func:`read_csv_rows`; YAML files: :func:`read_yaml`) and column checks
+(:func:`require_columns`),
 numbers as text (:func:`format_number`) and user strings as terminal-safe text (:func:`visible`), the confidence level and resamples (:class:`Settings`),
 resource limits (:func:`limit`, :class:`ReadBudget`), the style features of arena answers
 (:func:`style_values`, :func:`text_style`, :func:`style_json`), and the metric registry
@@ -70,6 +71,7 @@ from ._settings import (
     resolve_confidence,
 )
 from ._style import STYLE_FIELDS, TEXT_FEATURES, style_json, style_values, text_style
+from ._yaml import YamlLoader, read_yaml
 
 __all__ = [
     "Elements",
@@ -113,6 +115,8 @@ __all__ = [
     "plot_label",
     "read_csv_rows",
     "read_text",
+    "read_yaml",
+    "YamlLoader",
     "resolve_metrics",
     "require_columns",
     "resolve_confidence",

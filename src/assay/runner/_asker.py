@@ -15,6 +15,7 @@ from assay.store import Store, default_store_path, open_store
 
 from ._evaluate import EvalResult, _resolve_tasks, evaluate
 from ._sequential import _Subset
+from ._spec import RunSpec
 
 __all__ = ["QuestionAsker"]
 
@@ -35,6 +36,7 @@ class QuestionAsker:
         data_roots: Sequence[str | Path] = (),
         **options: Any,
     ):
+        RunSpec.of(options).check_options()  # a bad seed, ...: one line before any work
         tasks = _resolve_tasks(task, data_roots)
         if len(tasks) != 1:
             raise InputError(f"adaptive testing needs exactly one task, got {len(tasks)}")

@@ -23,12 +23,11 @@ import os
 from collections.abc import Sequence
 from contextlib import ExitStack
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import pandas as pd
-import yaml
 
+from assay.core import read_yaml
 from assay.errors import InputError
 from assay.models import ModelBackend, check_remote_code, describe_spec
 from assay.store import Store
@@ -161,14 +160,9 @@ def load_grid(
 ) -> Grid:
     """Read and validate a grid YAML file (one-line InputError on any problem)."""
     try:
-        text = Path(path).read_text(encoding="utf-8")
-    except OSError as exc:
-        raise InputError(f"grid {path}: cannot read it ({exc.strerror or exc})") from None
-    try:
-        raw = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        first = str(exc).strip().splitlines()[0]
-        raise InputError(f"grid {path}: not valid YAML ({first})") from None
+        raw = read_yaml(path)
+    except InputError as exc:
+        raise InputError(f"grid {exc}") from None
     return grid_from_dict(raw, data_roots=data_roots)
 
 

@@ -80,6 +80,7 @@ def run_variants(
         raise InputError("a job needs at least one model variant")
     for variant in variants:
         check_remote_code(variant.model, spec.trust_remote_code)
+        replace(spec, num_fewshot=variant.num_fewshot).check_options()
     known = [d[0] for d in map(_described, variants) if d is not None]
     dupes = sorted({n for n in known if known.count(n) > 1})
     if dupes:

@@ -27,7 +27,7 @@ from assay import requests as rq
 from assay.errors import InputError
 
 from ._ray import load_backend
-from ._spec import _batch_size
+from ._spec import MAX_INT32, _batch_size, _count
 
 __all__ = [
     "LmEvalOptions",
@@ -150,6 +150,10 @@ def _no_git_probe(lm_eval: Any) -> Iterator[None]:
         evaluator.get_git_commit_hash = real
 
 
+LM_EVAL_MAX_SEED = 2**32 - 1 - 1234
+"""Upper bound of an lm-eval run's seed: lm-eval seeds numpy (below 2**32) with 1234 + seed."""
+
+
 @dataclass(frozen=True)
 class LmEvalOptions:
     """lm-eval's command-line flags that change what is evaluated (docs/tasks.md)."""
@@ -170,6 +174,8 @@ class LmEvalOptions:
         a count (a whole number >= 1) or, as lm-eval reads it, a fraction in (0, 1) of each
         task's documents. A bad value is one line."""
         object.__setattr__(self, "batch_size", _batch_size(self.batch_size))
+        _count("num_fewshot", self.num_fewshot, 0, optional=True, high=MAX_INT32)
+        _count("seed", self.seed, 0, high=LM_EVAL_MAX_SEED)
         limit = self.limit
         if limit is None:
             return

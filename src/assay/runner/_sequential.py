@@ -203,6 +203,7 @@ def evaluate_until_decided(
     batches without computing them and continues the same order.
     """
     spec = RunSpec.of(locals())  # the sampling settings among the parameters
+    spec.check_options()  # a bad seed, limit, ...: one line before any task or model work
     _check(delta, confidence, every)
     tasks = _resolve_tasks(task, data_roots)
     if len(tasks) != 1:

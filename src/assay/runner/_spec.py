@@ -23,6 +23,11 @@ from ._shard import parse_shard
 
 MAX_REPEATS = 1000
 """Upper bound of ``repeats`` and of ``permute_choices`` (instances are built in memory)."""
+MAX_SEED = 2**63 - 1
+"""Upper bound of ``seed``: the store keeps it as a BIGINT (a run's ``fewshot_seed``)."""
+MAX_INT32 = 2**31 - 1
+"""Upper bound of ``num_fewshot`` (an INTEGER column of the store) and of ``batch_size`` (a
+C int of the backends, such as llama.cpp's ``n_batch``)."""
 
 
 @dataclass(frozen=True)
@@ -85,8 +90,8 @@ class RunSpec:
         Returns ``batch_size`` as ``"auto"`` or an int (text like ``"16"`` is accepted: the one
         check of the command line's ``--batch-size``)."""
         _count("limit", self.limit, 1, optional=True)
-        _count("num_fewshot", self.num_fewshot, 0, optional=True)
-        _count("seed", self.seed, 0)
+        _count("num_fewshot", self.num_fewshot, 0, optional=True, high=MAX_INT32)
+        _count("seed", self.seed, 0, high=MAX_SEED)
         size = _batch_size(self.batch_size)
         _count("repeats", self.repeats, 1, high=MAX_REPEATS)
         _count("permute_choices", self.permute_choices, 0, high=MAX_REPEATS)
@@ -129,4 +134,4 @@ def _batch_size(value: Any) -> int | str:
             return value
         if value.isascii() and value.isdigit():
             value = int(value)
-    return _count("batch_size ('auto' or an integer)", value, 1)
+    return _count("batch_size ('auto' or an integer)", value, 1, high=MAX_INT32)

@@ -8,7 +8,7 @@ from typing import Any
 
 import yaml
 
-from assay.core import read_text
+from assay.core import YamlLoader, read_yaml
 from assay.errors import InputError
 
 from ._docs import make_docs
@@ -185,12 +185,11 @@ class _FunctionTag(str):
     """Marks a ``!function`` value, which this subset cannot run."""
 
 
-_BaseLoader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml when available
 _Dumper = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
 
 
-class _LmEvalLoader(_BaseLoader):  # type: ignore[misc, valid-type]
-    pass
+class _LmEvalLoader(YamlLoader):
+    """The shared strict loader (a repeated key is an error) that reads ``!function``."""
 
 
 def _function_tag(loader: Any, node: yaml.Node) -> _FunctionTag:
@@ -325,12 +324,7 @@ def load_task_file(path: str | Path, *, data_roots: Any = (), **options: Any) ->
     where = str(path)
     if not path.exists():
         raise InputError(f"{where}: no such file")
-    try:
-        spec = yaml.load(read_text(path), Loader=_LmEvalLoader)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        line = f", line {mark.line + 1}" if mark is not None else ""
-        raise InputError(f"{where}: not valid YAML{line}") from None
+    spec = read_yaml(path, loader=_LmEvalLoader)
     if not isinstance(spec, dict):
         raise InputError(f"{where}: a task file must be a mapping")
     offline = bool(options.pop("offline", False))
