@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from assay.core import jsonl_block
+from assay.core import arrow_may_read, jsonl_block
 
 from ._tables import (
     CHUNK_BYTES,
@@ -119,6 +119,8 @@ def _arrow_json(block: bytes, first: int) -> tuple[Any, np.ndarray | None]:
     control = low > block.count(b"\n") and low > sum(map(block.count, (b"\n", b"\t", b"\r")))
     if control or _BOM in block[3 if first == 1 else 0 :]:
         return None, None  # json refuses control characters in strings; pyarrow reads a BOM
+    if not arrow_may_read(block):  # pyarrow would crash (null lines, deep nesting)
+        return None, None
     try:
         block.decode("utf-8")  # pyarrow does not check all of it
     except UnicodeDecodeError:
