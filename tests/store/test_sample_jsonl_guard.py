@@ -1,7 +1,8 @@
 """`assay import samples` of JSON lines pyarrow's reader cannot take: a block of lines that are
 not objects (``null``) and a value nested some 20,000 deep crashed the process (pyarrow's
 segmentation fault, exit 139); they end with the strict reader's one line, the store as it was.
-Each import runs in a process of its own (tests/adversarial's
+A line longer than ``ASSAY_MAX_JSON_VALUE_CHARS`` is refused before it is read whole (it grew
+the process past 800 MB). Each import runs in a process of its own (tests/adversarial's
 ``run_assay``), so a crash fails the test rather than pytest."""
 
 from __future__ import annotations
@@ -126,3 +127,17 @@ def test_arrow_may_read():
     for bad in (b"null\n", b'{"a": 1}\n  null\n', b"{}\n[]", b"{}\n" + b"[" * 20_000):
         assert not arrow_may_read(bad)
     assert not arrow_may_read(b'{"d": ' + _deep(990).encode() + b"}\n")
+
+
+def test_a_line_past_the_value_limit_is_refused_before_it_is_read_whole(tmp_path):
+    """A 120 MB sample with the limit at 4 MB: refused, naming the line and the limit, in a
+    process that stays far below the ~700 MB reading the line whole took."""
+    path = tmp_path / "big.jsonl"
+    with path.open("w") as out:
+        out.write(_row(1) + "\n")
+        out.write(_row(2, prediction="")[:-2] + "x" * 120_000_000 + '"}\n')
+    status, text, peak_kb, kept = _import(path, tmp_path, ASSAY_MAX_JSON_VALUE_CHARS="4000000")
+    assert (status, kept) == (1, ["old"]), text[-500:]
+    assert text.strip().startswith(f"error: {path}: line 2: one JSON value: too large")
+    assert "ASSAY_MAX_JSON_VALUE_CHARS" in text
+    assert peak_kb < 400_000, f"peak {peak_kb / 1e3:.0f} MB"
