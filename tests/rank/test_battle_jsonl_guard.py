@@ -102,3 +102,23 @@ def test_a_block_of_null_lines_in_the_middle_of_a_file(tmp_path):
     assert done.returncode == 1, done.stderr[-500:]
     last = done.stderr.strip().splitlines()[-1]
     assert last.endswith(f"{path}: line 2: not a JSON object (got None)")
+
+
+@pytest.mark.parametrize("command", ["rank", "import"])
+@pytest.mark.parametrize("style", ["null", "[" * 20_000 + "]" * 20_000])
+def test_a_style_text_pyarrow_cannot_read_is_named(tmp_path, command, style):
+    """style_a / style_b given as JSON text (a CSV cell, a string): pyarrow read them at once
+    (a segmentation fault on "null"; a RecursionError's traceback when deep)."""
+    path = tmp_path / "styles.jsonl"
+    path.write_text(_battle(1, style_a=style, style_b='{"n": 1}') + "\n")
+    store = tmp_path / "s.duckdb"
+    if command == "rank":
+        args = ["rank", "battles", str(path), "--style-control"]
+    else:
+        args = ["import", "battles", str(path), "--store", str(store)]
+    status, text, _ = run_assay(args, tmp_path)
+    assert (status, text.strip()) == (
+        1,
+        "error: battles: row 1: field 'style_a' must be an object of numbers",
+    )
+    assert _votes(store) == 0
