@@ -2,8 +2,8 @@
 
 Hashing (:func:`stable_hash`), JSON-ready values (:func:`to_jsonable`) and named attributes as
 a dict (:func:`attributes`), strict text readers (:func:`read_text`, :func:`decode_text`,
-:func:`iter_jsonl`, :func:`read_csv_rows`; YAML files: :func:`read_yaml`) and column checks
-(:func:`require_columns`),
+:func:`iter_jsonl`, :func:`read_csv_rows`; YAML files: :func:`read_yaml`; :func:`arrow_may_read`:
+what pyarrow may parse) and column checks (:func:`require_columns`),
 numbers as text (:func:`format_number`) and user strings as terminal-safe text (:func:`visible`), the confidence level and resamples (:class:`Settings`),
 resource limits (:func:`limit`, :class:`ReadBudget`), the style features of arena answers
 (:func:`style_values`, :func:`text_style`, :func:`style_json`), and the metric registry
@@ -12,6 +12,7 @@ resource limits (:func:`limit`, :class:`ReadBudget`), the style features of aren
 imports nothing from the other parts of assay.
 """
 
+from ._arrow_guard import arrow_may_read
 from ._columns import require_columns
 from ._cost import CostFit, fit_cost
 from ._discovery import (
@@ -99,6 +100,7 @@ __all__ = [
     "fixed",
     "format_number",
     "headline_metric",
+    "arrow_may_read",
     "csv_chunks",
     "iter_jsonl",
     "json_row",

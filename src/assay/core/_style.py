@@ -14,6 +14,8 @@ import pandas as pd
 
 from assay.errors import InputError
 
+from ._arrow_guard import arrow_may_read
+
 __all__ = ["STYLE_FIELDS", "TEXT_FEATURES", "style_json", "style_values", "text_style"]
 
 #: Features computed from answer text: whitespace-separated tokens, markdown header lines
@@ -41,7 +43,7 @@ def _object(value):
     if isinstance(value, str):
         try:
             return json.loads(value)
-        except ValueError:
+        except (ValueError, RecursionError):  # not an object: the caller names the field
             return value
     return value
 
@@ -55,6 +57,8 @@ def _flat_json(col: pd.Series) -> pd.DataFrame | None:
     import pyarrow.json as pa_json
 
     text = "\n".join(col.tolist()).encode()
+    if not arrow_may_read(text):  # pyarrow would crash (a "null" text, deep nesting)
+        return None
     try:
         table = pa_json.read_json(pa.py_buffer(text))
     except (pa.ArrowException, ValueError):

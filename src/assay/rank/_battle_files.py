@@ -10,7 +10,15 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from assay.core import Elements, TopLevel, csv_chunks, jsonl_chunks, limit, limit_message
+from assay.core import (
+    Elements,
+    TopLevel,
+    arrow_may_read,
+    csv_chunks,
+    jsonl_chunks,
+    limit,
+    limit_message,
+)
 from assay.errors import InputError
 
 # wide count tables: column -> winner
@@ -82,10 +90,14 @@ def _block_fast(
     """A block of JSON lines through pyarrow's C++ reader, indexed by line number; or None when
     the careful path must read it: anything pyarrow rejects (bad JSON or UTF-8, a field
     changing type), blank lines (the line numbers would shift), a nested value in a field that
-    is checked, no model_a/model_b (the careful path's error lists the fields)."""
+    is checked, no model_a/model_b (the careful path's error lists the fields), and what
+    would crash pyarrow (:func:`~assay.core.arrow_may_read`: a line that is not an object,
+    deep nesting)."""
     import pyarrow as pa
     import pyarrow.json as pa_json
 
+    if not arrow_may_read(block):
+        return None
     options = pa_json.ReadOptions(use_threads=False, block_size=1 << 22)
     try:
         table = pa_json.read_json(pa.BufferReader(block), read_options=options)

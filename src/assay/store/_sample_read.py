@@ -18,7 +18,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from assay.core import jsonl_block
+from assay.core import arrow_may_read, jsonl_block, limit, limit_message
+from assay.errors import InputError
 
 from ._tables import (
     CHUNK_BYTES,
@@ -70,14 +71,15 @@ def arrow_chunks(file: Path, *, size: int = CHUNK_BYTES, rows: int = CHUNK_ROWS)
 
 
 def _blocks(file: Path, size: int) -> Iterator[tuple[int, bytes]]:
-    """(first line number, bytes) of blocks of whole lines of about ``size`` bytes."""
+    """(first line number, bytes) of blocks of whole lines of about ``size`` bytes; a line
+    longer than ``ASSAY_MAX_JSON_VALUE_CHARS`` is refused before it is held whole."""
     try:
         handle = file.open("rb")
     except OSError:  # the strict reader names the problem
         yield 1, b""
         return
     with handle:
-        line, rest = 1, b""
+        line, rest, most = 1, b"", limit("JSON_VALUE_CHARS")
         while True:
             data = handle.read(size)
             if not data:
@@ -87,6 +89,9 @@ def _blocks(file: Path, size: int) -> Iterator[tuple[int, bytes]]:
             data = rest + data
             cut = data.rfind(b"\n") + 1
             if not cut:  # one line longer than a block: read on
+                if len(data) > most:
+                    what = f"{file}: line {line}: one JSON value"
+                    raise InputError(limit_message(what, "JSON_VALUE_CHARS"))
                 rest = data
                 continue
             block, rest = data[:cut], data[cut:]
@@ -119,6 +124,8 @@ def _arrow_json(block: bytes, first: int) -> tuple[Any, np.ndarray | None]:
     control = low > block.count(b"\n") and low > sum(map(block.count, (b"\n", b"\t", b"\r")))
     if control or _BOM in block[3 if first == 1 else 0 :]:
         return None, None  # json refuses control characters in strings; pyarrow reads a BOM
+    if not arrow_may_read(block):  # pyarrow would crash (null lines, deep nesting)
+        return None, None
     try:
         block.decode("utf-8")  # pyarrow does not check all of it
     except UnicodeDecodeError:
