@@ -44,3 +44,22 @@ def test_a_task_json_file_nested_too_deeply_is_an_input_error(tmp_path):
     path.write_text(DEEP, encoding="utf-8")
     with pytest.raises(InputError, match=r"deep\.json: JSON nested too deeply"):
         load_task(str(path))
+
+
+def test_a_key_written_twice_is_one_line(tmp_path):
+    """json kept the last of two equal keys silently: a price table or task file whose
+    ``model`` / ``name`` is written twice said nothing (an outside audit)."""
+    with pytest.raises(InputError, match=r"^p\.json: key 'model' appears twice in one object$"):
+        parse_json('[{"model": "a", "x": {"y": 1}, "model": "b"}]', "p.json")
+    with pytest.raises(InputError, match=r"^t\.jsonl: line 4: key 'y' appears twice"):
+        parse_json('{"x": {"y": 1, "y": 2}}', "t.jsonl", 4)
+    assert parse_json('{"a": {"a": 1}, "b": [{"a": 2}]}', "ok.json") == {
+        "a": {"a": 1},
+        "b": [{"a": 2}],
+    }
+    path = tmp_path / "prices.json"
+    path.write_text('{"m": {"input_per_1m": 1, "output_per_1m": 2, "input_per_1m": 9}}')
+    from assay.stats import read_prices
+
+    with pytest.raises(InputError, match="key 'input_per_1m' appears twice"):
+        read_prices(path)

@@ -36,13 +36,17 @@ def parse_json(
     line: int | None = None,
     *,
     constants: Callable[[str], Any] | None = None,
+    unique_keys: bool = True,
 ) -> Any:
     """``text`` parsed as JSON, every problem an :class:`InputError` naming ``where`` and the
     line (``line``: the file's line that ``text`` is, for a JSON lines row; else the line of
     the error): ``FILE: line N: not valid JSON (...)``, or ``JSON nested too deeply``.
-    ``constants``: json's ``parse_constant`` (what ``NaN`` and ``Infinity`` become)."""
+    ``constants``: json's ``parse_constant`` (what ``NaN`` and ``Infinity`` become).
+    ``unique_keys``: a key written twice in one object is an InputError (json keeps the last
+    silently); off for the rows of a large JSON-lines file, where the check would slow it."""
+    hook = _unique_object(where, line) if unique_keys else None
     try:
-        return json.loads(text, parse_constant=constants)
+        return json.loads(text, parse_constant=constants, object_pairs_hook=hook)
     except json.JSONDecodeError as exc:
         at = exc.lineno if line is None else line
         raise InputError(f"{where}: line {at}: not valid JSON ({exc.msg})") from None
@@ -51,11 +55,26 @@ def parse_json(
         raise InputError(f"{where}{at}: JSON nested too deeply") from None
 
 
+def _unique_object(where: str | Path, line: int | None) -> Callable[[list], dict]:
+    """json's ``object_pairs_hook``: the object as a dict, a repeated key an InputError."""
+    at = "" if line is None else f": line {line}"
+
+    def build(pairs: list) -> dict:
+        obj = dict(pairs)
+        if len(obj) < len(pairs):
+            seen: set[str] = set()
+            key = next(k for k, _ in pairs if k in seen or seen.add(k))
+            raise InputError(f"{where}{at}: key {key!r} appears twice in one object")
+        return obj
+
+    return build
+
+
 def json_row(
     text: str, path: str | Path, line: int, *, constants: Callable[[str], Any] | None = None
 ) -> dict[str, Any]:
     """One JSON lines row (line ``line`` of ``path``): a JSON object, else an InputError."""
-    row = parse_json(text, path, line, constants=constants)
+    row = parse_json(text, path, line, constants=constants, unique_keys=False)
     if not isinstance(row, dict):
         raise InputError(f"{path}: line {line}: not a JSON object (got {row!r:.40})")
     return row
