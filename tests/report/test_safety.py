@@ -294,8 +294,11 @@ def test_rate_limit_with_a_fake_clock(app_store):
     assert other.post("/api/battles", json=battle_json()).status_code == 200
     clock.now += 3600  # refills to the burst, not beyond
     assert [client.post("/api/battles", json=battle_json()).status_code for _ in range(4)] == [
-        200, 200, 200, 429,
-    ]  # fmt: skip
+        200,
+        200,
+        200,
+        429,
+    ]
 
 
 def test_token_required_when_not_on_loopback(app_store):
@@ -371,3 +374,33 @@ def test_serve_bad_options_one_line(tmp_path, args):
     code, _, stderr = run_main(["serve", "--store", str(tmp_path / "none.duckdb"), *args])
     assert code == 1 and len(stderr.strip().splitlines()) == 1
     assert args[0] in stderr and "no store" not in stderr
+
+
+def test_store_strings_cannot_reverse_numbers_or_add_tags(tmp_path):
+    """An audit: a task named "math" + U+202E showed the verdict's numbers reversed, and model
+    names holding "<small>" or "<br>" became tags in table cells."""
+    store = Store(tmp_path / "s.duckdb")
+    records = []
+    for k, model in enumerate(["good<small>big", "bad</small><br>x"]):
+        run_id = make_run_id(model, "math\u202e")
+        store.upsert_run({"run_id": run_id, "model": model, "task": "math\u202e"})
+        records += [
+            {
+                "run_id": run_id,
+                "model": model,
+                "task": "math\u202e",
+                "repeat": 0,
+                "doc_id": f"d{i}",
+                "metrics": {"acc": float((i + k) % 3 == 0)},
+            }
+            for i in range(30)
+        ]
+    store.write_samples(records)
+    html = render_report(build_report(tmp_path / "s.duckdb", scaling_bootstrap=0, bootstrap=0))
+    parsed = _parse(html)
+    outside_scripts = re.sub(r"<script\b.*?</script>", "", html, flags=re.S)
+    assert "\u202e" not in outside_scripts and "math\\u202e" in outside_scripts
+    assert "good&lt;small&gt;big" in outside_scripts
+    assert "bad&lt;/small&gt;&lt;br&gt;x" in outside_scripts
+    assert "good<small>" not in html and "</small><br>x" not in html
+    assert any(tag == "small" for tag, _ in parsed.tags)  # the panels' own number markup stays

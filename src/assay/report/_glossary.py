@@ -9,6 +9,8 @@ from typing import Any
 
 from markupsafe import Markup, escape
 
+from assay.core import visible
+
 #: term: (its one-sentence explanation, the regex that finds it in the page's text).
 GLOSSARY: dict[str, tuple[str, str]] = {
     "ECE": (
@@ -116,7 +118,7 @@ def _wrap(match: re.Match[str]) -> str:
 def explain(text: Any) -> Markup:
     """``text`` escaped, with `backticks` as <code> spans and every glossary term wrapped in
     ``<abbr title="its explanation">``."""
-    escaped = _CODE.sub(r"<code>\1</code>", str(escape(text)))
+    escaped = _CODE.sub(r"<code>\1</code>", str(escape(visible(str(text)))))
     return Markup(_FIND.sub(_wrap, escaped))
 
 

@@ -6,6 +6,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from markupsafe import Markup
 
 from assay import stats
 from assay.core import MetricMap, Settings, fixed, headline_metric, with_corpus_metrics
@@ -282,7 +283,9 @@ def pairs_panel(
                 cls = ("better" if better else "worse") if sig else "ns"
                 row.append(
                     cell(
-                        f"{fixed(pair['diff'], 3, sign=True)}<br><small>p {fmt_p(p)}</small>",
+                        Markup(
+                            f"{fixed(pair['diff'], 3, sign=True)}<br><small>p {fmt_p(p)}</small>"
+                        ),
                         pair["diff"],
                         cls,
                         title=f"{a} − {b}: CI {fmt(pair['ci_low'])} to {fmt(pair['ci_high'])}, "
@@ -325,7 +328,9 @@ def tasks_panel(
             [cell(m, cls="model")]
             + [
                 cell(
-                    f"{fmt(wide.at[m, t])} <small>[{fmt(lo.at[m, t])}, {fmt(hi.at[m, t])}]</small>"
+                    Markup(
+                        f"{fmt(wide.at[m, t])} <small>[{fmt(lo.at[m, t])}, {fmt(hi.at[m, t])}]</small>"
+                    )
                     if pd.notna(wide.at[m, t])
                     else "—",
                     wide.at[m, t],

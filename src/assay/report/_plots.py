@@ -13,6 +13,8 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
+from assay.core import visible  # noqa: E402
+
 __all__ = ["interval_plot", "plain_text", "scaling_plot", "svg_string"]
 
 _STYLE = {
@@ -33,8 +35,9 @@ _SVG_STYLE = re.compile(r"<style[^>]*>.*?</style>", re.S)
 
 def plain_text(text: object) -> str:
     """``text`` as a literal matplotlib label: every ``$`` escaped, so a name like ``$x$``
-    is shown as typed instead of being parsed as mathtext (which can raise on bad input)."""
-    return str(text).replace("$", r"\$")
+    is shown as typed instead of being parsed as mathtext (which can raise on bad input);
+    control and bidirectional override characters made visible (:func:`assay.core.visible`)."""
+    return visible(str(text)).replace("$", r"\$")
 
 
 def svg_string(fig: plt.Figure) -> str:

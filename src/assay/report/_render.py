@@ -14,13 +14,12 @@ import jinja2
 import jinja2.sandbox
 from markupsafe import Markup, escape
 
-from assay.core import to_jsonable
+from assay.core import to_jsonable, visible
 from assay.errors import InputError
 
 from ._build import ReportData, build_report
 from ._glossary import explain, glossary_entries
 
-_ALLOWED_TAGS = re.compile(r"&lt;(/?small|br)&gt;")
 _CODE = re.compile(r"`([^`]+)`")
 # Characters that could end a <script> element, open an HTML comment or break a JS string.
 _SCRIPT_ESCAPES = {
@@ -63,14 +62,22 @@ def with_static_csp(html: str) -> str:
     return html.replace(_CHARSET, f"{_CHARSET}\n{meta}", 1)
 
 
+def _shown(value: Any) -> Any:
+    """Every ``{{ }}`` value before it is escaped (Jinja2's ``finalize``): text with its control
+    and bidirectional override characters made visible (:func:`assay.core.visible`), so a
+    store string cannot reverse the numbers after it; markup the filters built is kept."""
+    return visible(value) if isinstance(value, str) and not isinstance(value, Markup) else value
+
+
 def _safe_cell(text: Any) -> Markup:
-    """Escape a cell, keeping only <br> and <small> (used by the formatted number cells)."""
-    return Markup(_ALLOWED_TAGS.sub(r"<\1>", str(escape(text))))
+    """A table cell: escaped text, or the :class:`Markup` a panel built itself (a number with
+    its interval in ``<small>``); a store string's "<small>" stays text."""
+    return text if isinstance(text, Markup) else escape(visible(str(text)))
 
 
 def _code_spans(text: Any) -> Markup:
     """Escape text and turn `backticks` into <code> spans."""
-    return Markup(_CODE.sub(r"<code>\1</code>", str(escape(text))))
+    return Markup(_CODE.sub(r"<code>\1</code>", str(escape(visible(str(text))))))
 
 
 def _groupby_runs(items: list[dict[str, Any]]) -> list[tuple[str, list[dict[str, Any]]]]:
@@ -93,6 +100,7 @@ def environment() -> jinja2.Environment:
         autoescape=jinja2.select_autoescape(["html", "j2"], default_for_string=True),
         trim_blocks=True,
         lstrip_blocks=True,
+        finalize=_shown,
     )
     env.filters["safe_cell"] = _safe_cell
     env.filters["code_spans"] = _code_spans
