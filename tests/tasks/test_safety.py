@@ -137,6 +137,7 @@ def test_sandbox_bounds_huge_products_and_powers(tmp_path):
         "{{ ('\N{GRINNING FACE}' * 2000000) | list | length }}",  # one object per character
         "{{ ('\N{GRINNING FACE}' * 2000000) | join(',') | length }}",
         "{{ ('\N{GRINNING FACE} ' * 2000000).split() | length }}",
+        "{{ ','.join('\N{GRINNING FACE}' * 2000000) | length }}",
         "{{ ('a ' * 3000000).encode().split() | length }}",
         "{% set s = question * 2000000 %}{{ [s[1:], s[2:]] | length }}",
         "{% set s = question * 2000000 %}{% set t %}{{ s }}{{ s }}{% endset %}{{ t | length }}",

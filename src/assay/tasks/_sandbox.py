@@ -357,6 +357,8 @@ class TaskSandbox(ImmutableSandboxedEnvironment):
         name = getattr(__obj, "__name__", "")
         if isinstance(owner, _TEXT):
             if name == "join" and args:
+                if isinstance(args[0], _TEXT):  # joined character by character
+                    afford(9 * len(args[0]), f"{type(owner).__name__}.join")
                 args = (list(args[0]), *args[1:])
             size = _text_method_size(owner, name, args, kwargs)
             if size is not None:
