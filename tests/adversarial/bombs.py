@@ -39,6 +39,29 @@ TEMPLATE_BOMBS = {
     "range(100000) %}{% endfor %}{% endfor %}{% endfor %}",
     "output": "{% for i in range(100000) %}{% for j in range(100000) %}{{ question }}{% endfor %}"
     "{% endfor %}",
+    # values each under the limit, built by a chain or held together (the budget per rendering)
+    "list_map": "{{ (question * 2000000) | list | map('center', 500) | list | length }}",
+    "lazy_map": "{{ range(100000) | map('string') | map('center', 50000) | select | list "
+    "| length }}",
+    "set_block": "{% set x %}{% for i in range(300) %}{{ question * 2400000 }}{% endfor %}"
+    "{% endset %}{{ x | length }}",
+    "macro_body": "{% macro m() %}{% for i in range(300) %}{{ question * 2400000 }}{% endfor %}"
+    "{% endmacro %}{{ m() | length }}",
+    "list_literal": "{{ [" + ", ".join(["question * 2400000"] * 120) + "] | length }}",
+    "slices": "{% set s = question * 2400000 %}{{ ["
+    + ", ".join(f"s[{i}:]" for i in range(120))
+    + "] | length }}",
+    "pprint_shared": "{% set a = question * 2000000 %}{% set b = [a, a, a, a, a, a, a, a] %}"
+    "{% set c = [b, b, b, b, b, b, b, b, b, b] %}{{ c | pprint | length }}",
+    "int_product": "{% set a = 2 ** 19999999 %}{% set b = a * a %}{% set c = b * b %}"
+    "{% set d = c * c %}{% set e = d * d %}{% set f = e * e %}{% set g = f * f %}"
+    "{% set h = g * g %}{% set i = h * h %}{{ i > 0 }}",
+    "regex_replace": "{{ (question * 2000000) | regex_replace('', question * 1000) | length }}",
+    "urlize_target": "{{ ('http://a.io ' * 500000) | urlize(target=question * 10000) | length }}",
+    "bytes_repeat": "{{ (question.encode() * 10**10) | length }}",
+    "bytes_center": "{{ question.encode().center(10**10) | length }}",
+    "bytes_percent": "{{ ('%*s'.encode() % (10**10, question.encode())) | length }}",
+    "to_bytes": "{{ (1).to_bytes(10**10, 'big') | length }}",
 }
 """Template source -> one ``{{ }}`` each that asks for gigabytes or 10^15 loop iterations."""
 

@@ -129,6 +129,67 @@ def test_sandbox_bounds_huge_products_and_powers(tmp_path):
     assert load_task(str(path)).instances()[0].prompt == "2+2?2+2? 1024 49"
 
 
+@pytest.mark.parametrize(
+    "template",
+    [
+        "{{ (question * 2000000) | list | map('center', 500) | list | length }}",  # the audit's
+        "{{ range(100000) | map('string') | map('center', 200) | unique | list | length }}",
+        "{{ ('\N{GRINNING FACE}' * 2000000) | list | length }}",  # one object per character
+        "{{ ('\N{GRINNING FACE}' * 2000000) | join(',') | length }}",
+        "{{ ('\N{GRINNING FACE} ' * 2000000).split() | length }}",
+        "{{ ','.join('\N{GRINNING FACE}' * 2000000) | length }}",
+        "{{ ('a ' * 3000000).encode().split() | length }}",
+        "{% set s = question * 2000000 %}{{ [s[1:], s[2:]] | length }}",
+        "{% set s = question * 2000000 %}{% set t %}{{ s }}{{ s }}{% endset %}{{ t | length }}",
+        "{{ range(100000) | batch(1) | map('map', 'center', 120) | map('list') | list | length }}",
+        "{% set s = question * 300000 %}{{ [s, s, s, s, s, s, s, s, s] | pprint | length }}",
+    ],
+)
+def test_values_each_under_the_limit_share_one_budget_per_rendering(template):
+    """Every value a template builds (a filter's, lazily item by item, a call's, a slice, a
+    block's body) is charged to one budget of ASSAY_MAX_TEMPLATE_OUTPUT characters."""
+    with pytest.raises(InputError, match="ASSAY_MAX_TEMPLATE_OUTPUT") as excinfo:
+        render(template, {"question": "2+2?"}, where="t.yaml")
+    message = str(excinfo.value)
+    assert "\n" not in message and "too large" in message and message.startswith("t.yaml")
+
+
+def test_the_budget_is_per_rendering_and_raised_by_its_variable(tmp_path, monkeypatch):
+    template = "{% set s = question * 200 %}{{ [s ~ s, s ~ s, s ~ s] | map('length') | sum }}"
+    monkeypatch.setenv("ASSAY_MAX_TEMPLATE_OUTPUT", "6000")
+    with pytest.raises(InputError, match="too large"):  # 800 + 3 x 1600 + the list's 4800
+        render(template, {"question": "2+2?"}, where="t")
+    monkeypatch.setenv("ASSAY_MAX_TEMPLATE_OUTPUT", "20000")
+    for _ in range(3):  # each rendering starts afresh
+        assert render(template, {"question": "2+2?"}, where="t") == "4800"
+
+
+@pytest.mark.parametrize(
+    ("template", "expected"),
+    [
+        ("{{ [[1, 2], [3]] | sum(start=[]) }}", "[1, 2, 3]"),
+        ("{{ [(1,), (2,)] | sum(start=()) }}", "(1, 2)"),
+        ("{{ [1, 2, 3] | sum }} {{ [{'n': 2}, {'n': 5}] | sum(attribute='n') }}", "6 7"),
+        ("{{ question[::-1] }} {{ question[1:3] }} {{ [1, 2, 3][1:] }}", "?2+2 +2 [2, 3]"),
+        ("{{ question.split('+') | map('upper') | select | list | join('|') }}", "2|2?"),
+        ("{{ 'a b  c'.split() | reverse | join }} {{ 'x\\ny'.splitlines() }}", "cba ['x', 'y']"),
+        ("{% set t %}[{{ question }}]{% endset %}{{ t ~ t }}", "[2+2?][2+2?]"),
+        ("{% macro m(x) %}<{{ x }}>{% endmacro %}{{ m(question) ~ m(1) }}", "<2+2?><1>"),
+        ("{{ question.encode() | length }} {{ (2 ** 70 * 2 ** 70) > 0 }}", "4 True"),
+        ("{{ question | regex_replace('(\\\\d)', '<\\\\1>') }}", "<2>+<2>?"),
+        ("{{ 'see www.a.io' | urlize }}", 'see <a href="https://www.a.io" rel="noopener">www.a.io</a>'),
+        ("{% for a, b in [(1, 2), (3, 4)] %}{{ a }}{{ b }}{% endfor %}{% set x, y = 1, 2 %}"
+         "{{ x }}{{ y }} {{ {'k': [1, (2, 3)]}['k'] }}", "123412 [1, (2, 3)]"),
+        ("{% for i in range(2) %}{% for c in question[:2] ~ [i][:1] | join %}{{ c }}{% endfor %}"
+         "{% endfor %}", "2+02+1"),
+        ("{{ range(3) | map('string') | list }} {{ {'b': 1, 'a': 2} | dictsort }}",
+         "['0', '1', '2'] [('a', 2), ('b', 1)]"),
+    ],
+)  # fmt: skip
+def test_ordinary_filters_methods_and_slices_render_as_before(template, expected):
+    assert render(template, {"question": "2+2?"}, where="t") == expected
+
+
 # ---------------------------------------------------------------- data is text
 
 

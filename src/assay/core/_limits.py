@@ -12,7 +12,7 @@ import os
 from assay.errors import InputError
 
 LIMITS: dict[str, tuple[int, str]] = {
-    "TEMPLATE_OUTPUT": (10_000_000, "characters a template may build or print"),
+    "TEMPLATE_OUTPUT": (10_000_000, "characters a template may build or print in one rendering"),
     "TEMPLATE_LOOPS": (1_000_000, "loop iterations in one template rendering"),
     "DECOMPRESSED_BYTES": (512 * 2**20, "bytes read out of one compressed archive"),
     "COMPRESSION_RATIO": (200, "times its compressed size a compressed member may expand"),

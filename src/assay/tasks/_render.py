@@ -23,11 +23,21 @@ from jinja2.exceptions import SecurityError
 
 from assay.errors import InputError
 
-from ._sandbox import TaskSandbox, render_bounded
+from ._sandbox import TaskSandbox, check_size, render_bounded
 
 
 def _regex_replace(string: str, pattern: str, repl: str, count: int = 0) -> str:
-    return re.sub(pattern, repl, string, count=count)
+    """lm-eval's ``regex_replace``, each replacement counted so the result stays under the
+    template output limit (an empty pattern matches between every two characters)."""
+    size = [len(string)]
+
+    def one(match: re.Match) -> str:
+        piece = match.expand(repl)
+        size[0] += len(piece)
+        check_size(size[0], "regex_replace")
+        return piece
+
+    return re.sub(pattern, one, string, count=count)
 
 
 def _one_line(text: str, limit: int = 300) -> str:
