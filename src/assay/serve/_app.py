@@ -173,6 +173,17 @@ def jsonable_errors(exc: RequestValidationError) -> list[dict[str, object]]:
     ]
 
 
+def server_config(app: FastAPI, *, host: str, port: int, **options: Any) -> Any:
+    """The uvicorn configuration serving ``app``: proxy headers off, so a client cannot pick
+    its address with ``X-Forwarded-For`` (uvicorn trusts it from loopback by default), which
+    would give it a fresh rate-limit bucket per request and change the loopback decision
+    behind the arena page's token. ``options``: more uvicorn settings."""
+    import uvicorn
+
+    options = {"log_level": "info", **options, "proxy_headers": False, "forwarded_allow_ips": ""}
+    return uvicorn.Config(app, host=host, port=port, **options)
+
+
 def run(
     store: str | Path | FastAPI,
     *,
@@ -192,4 +203,4 @@ def run(
             store, token=token, seed=seed, host=host, port=port, allowed_hosts=allowed_hosts
         )
     )
-    uvicorn.run(app, host=host, port=port, log_level="info")
+    uvicorn.Server(server_config(app, host=host, port=port)).run()
