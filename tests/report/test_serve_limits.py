@@ -1,4 +1,5 @@
-"""The web app's limits: forwarded headers change no client address."""
+"""The web app's limits: forwarded headers change no client address, and other sites'
+requests are refused before they spend any bucket."""
 
 from __future__ import annotations
 
@@ -15,6 +16,8 @@ from assay.store import Store
 from .conftest import make_store
 
 LOCAL = "http://127.0.0.1"
+CROSS = {"Origin": "http://evil.example", "Sec-Fetch-Site": "cross-site"}
+LINK = {"Sec-Fetch-Site": "cross-site", "Sec-Fetch-Mode": "navigate", "Sec-Fetch-Dest": "document"}
 
 
 class FakeClock:
@@ -102,3 +105,68 @@ def test_forwarded_for_changes_no_loopback_decision(store, monkeypatch):
         assert r.status_code == 401
     local = TestClient(served, base_url=LOCAL, client=("127.0.0.1", 5000))
     assert _arena_token(local, {**host, "X-Forwarded-For": "192.0.2.9"}) == token
+
+
+ROUTES = [
+    "/",
+    "/arena",
+    "/docs",
+    "/healthz",
+    "/openapi.json",
+    "/api/info",
+    "/api/samples?limit=1",
+    "/api/arena/pair",
+    "/nowhere",
+]
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        CROSS,
+        {"Sec-Fetch-Site": "cross-site"},  # <img src>, no-cors: no Origin
+        {"Sec-Fetch-Site": "same-site"},  # another port of this host
+        {"Origin": "http://evil.example"},
+        {"Origin": "null"},
+        {**LINK, "Sec-Fetch-Dest": "iframe"},
+    ],
+)
+def test_cross_site_requests_are_refused_before_any_bucket(store, headers):
+    clock = FakeClock()
+    app = create_app(store, rate=RateLimit(per_minute=30, burst=3, clock=clock))
+    client = TestClient(app, base_url=LOCAL)
+    before = len(Store(store).battles())
+    for path in ROUTES:
+        r = client.get(path, headers=headers)
+        assert r.status_code == 403 and "cross-origin" in r.json()["detail"], path
+    for _ in range(30):
+        assert client.get("/api/arena/pair", headers=headers).status_code == 403
+        assert client.post("/api/battles", json=_battle(0), headers=headers).status_code == 403
+    assert len(Store(store).battles()) == before
+    # the visitor's own draws and writes kept their whole buckets
+    own = {"Sec-Fetch-Site": "same-origin"}
+    assert [client.get("/api/arena/pair", headers=own).status_code for _ in range(4)] == [
+        200, 200, 200, 429,
+    ]  # fmt: skip
+    posts = [
+        client.post("/api/battles", json=_battle(i), headers={**own, "Origin": LOCAL})
+        for i in range(3)
+    ]
+    assert [r.status_code for r in posts] == [200] * 3
+
+
+def test_same_origin_and_direct_requests_pass(store):
+    client = TestClient(create_app(store), base_url=LOCAL)
+    for headers in (
+        {},
+        {"Sec-Fetch-Site": "none", "Sec-Fetch-Mode": "navigate"},
+        {"Sec-Fetch-Site": "same-origin"},
+        {"Sec-Fetch-Site": "same-origin", "Origin": LOCAL},
+    ):
+        for path in ("/arena", "/docs", "/healthz", "/api/info", "/api/arena/pair"):
+            assert client.get(path, headers=headers).status_code == 200, (path, headers)
+    # a link followed from another site opens a page, never the API
+    assert client.get("/arena", headers=LINK).status_code == 200
+    assert client.get("/healthz", headers=LINK).status_code == 200
+    assert client.get("/api/arena/pair", headers=LINK).status_code == 403
+    assert client.post("/api/battles", json=_battle(0), headers=LINK).status_code == 403

@@ -19,13 +19,13 @@ from assay.report import render_report
 
 from ._api import router
 from ._docs import api_operations
-from ._guard import MAX_BODY, NONCE_KEY, Guard, HostPolicy, RateLimit, is_loopback
+from ._guard import MAX_BODY, NONCE_KEY, Guard, HostPolicy, RateLimit, is_api, is_loopback
 from ._state import AppState, NotFound
 
 
 class _App(FastAPI):
-    """FastAPI with :class:`Guard` outermost: Host check, body limit and headers apply to
-    every response, errors included."""
+    """FastAPI with :class:`Guard` outermost: Host and cross-site checks, body limit and
+    headers apply to every response, errors included."""
 
     def build_middleware_stack(self) -> Any:
         hosts, max_body = self.state.guard
@@ -43,7 +43,7 @@ def environment() -> jinja2.Environment:
 
 
 def _wants_html(request: Request) -> bool:
-    return not request.url.path.startswith("/api") and request.url.path != "/openapi.json"
+    return not is_api(request.url.path)
 
 
 def _nonce(request: Request) -> str:
@@ -92,7 +92,7 @@ def create_app(
     Only requests whose Host header names a loopback address, ``host`` or one of
     ``allowed_hosts`` are answered (400 otherwise: no DNS rebinding). ``token`` guards every
     write; one is generated when ``host`` is not loopback (read it from
-    ``app.state.assay.token``). Writes are limited by ``rate`` per client and bodies to
+    ``app.state.assay.token``). Requests from other sites' pages get 403. Writes are limited by ``rate`` per client and bodies to
     ``max_body`` bytes (413). ``seed`` drives the arena's draws and the bootstraps."""
     exposed = not is_loopback(host)
     if exposed and not token:

@@ -1,5 +1,5 @@
 """What every request to ``assay serve`` passes first: the Host check (against DNS
-rebinding), a size limit on request bodies, a token-bucket rate limit on writes, and the
+rebinding), the refusal of other sites' requests, a size limit on request bodies, a token-bucket rate limit on writes, and the
 security headers (with a per-response CSP nonce) on every response."""
 
 from __future__ import annotations
@@ -78,6 +78,30 @@ def same_origin(origin: str, host: str | None) -> bool:
     if theirs is None or ours is None or theirs[0] != ours[0]:
         return False
     return (theirs[1] or default) == (ours[1] or default)
+
+
+def is_api(path: str) -> bool:
+    """The JSON API and its schema (the rest are HTML pages)."""
+    return path.startswith("/api") or path == "/openapi.json"
+
+
+def cross_site(method: str, path: str, headers: dict[str, str]) -> bool:
+    """True for a request another site's page makes through the visitor's browser: its
+    ``Origin`` is not this app's (``null`` included), or ``Sec-Fetch-Site`` is anything but
+    ``same-origin`` or ``none`` (typed address, bookmark). A link followed from another site to
+    a page (a top-level GET navigation, never the API or a frame) still opens. Requests with
+    neither header (curl, scripts) are not a browser's: they pass."""
+    origin = headers.get("origin")
+    if origin is not None and not same_origin(origin, headers.get("host")):
+        return True
+    site = headers.get("sec-fetch-site", "none").strip().lower()
+    if site in ("none", "same-origin"):
+        return False
+    navigation = (
+        headers.get("sec-fetch-mode", "").strip().lower() == "navigate"
+        and headers.get("sec-fetch-dest", "").strip().lower() == "document"
+    )
+    return not (navigation and method in ("GET", "HEAD") and not is_api(path))
 
 
 @dataclass(frozen=True)
@@ -182,6 +206,14 @@ class Guard:
                 400,
                 f"this server does not answer for Host {headers.get('host', '(none)')!r}: open "
                 f"http://127.0.0.1{where}/ or start `assay serve` with --allowed-host NAME",
+            )
+            return
+        if cross_site(scope["method"], scope["path"], headers):
+            await _reply(
+                send_with_headers,
+                403,
+                "cross-origin request refused: this app answers its own pages and direct "
+                "requests, not other sites' pages",
             )
             return
         if scope["method"] in _BODYLESS:
