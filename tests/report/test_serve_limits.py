@@ -1,5 +1,6 @@
-"""The web app's limits: forwarded headers change no client address, and other sites'
-requests are refused before they spend any bucket."""
+"""The web app's limits: forwarded headers change no client address, other sites' requests
+are refused before they spend any bucket, every endpoint is rate-limited, and the report
+against a baseline is cached until the store changes."""
 
 from __future__ import annotations
 
@@ -133,7 +134,11 @@ ROUTES = [
 )
 def test_cross_site_requests_are_refused_before_any_bucket(store, headers):
     clock = FakeClock()
-    app = create_app(store, rate=RateLimit(per_minute=30, burst=3, clock=clock))
+    app = create_app(
+        store,
+        rate=RateLimit(per_minute=30, burst=3, clock=clock),
+        read_rate=RateLimit(per_minute=60, burst=20, clock=clock),
+    )
     client = TestClient(app, base_url=LOCAL)
     before = len(Store(store).battles())
     for path in ROUTES:
@@ -170,3 +175,67 @@ def test_same_origin_and_direct_requests_pass(store):
     assert client.get("/healthz", headers=LINK).status_code == 200
     assert client.get("/api/arena/pair", headers=LINK).status_code == 403
     assert client.post("/api/battles", json=_battle(0), headers=LINK).status_code == 403
+
+
+@pytest.mark.parametrize(
+    "path", ["/api/info", "/api/samples?limit=1", "/docs", "/healthz", "/openapi.json", "/x"]
+)
+def test_every_endpoint_is_rate_limited(store, path):
+    clock = FakeClock()
+    app = create_app(store, read_rate=RateLimit(per_minute=60, burst=5, clock=clock))
+    client = TestClient(app, base_url=LOCAL)
+    codes = [client.get(path).status_code for _ in range(7)]
+    assert codes[:5] == [404 if path == "/x" else 200] * 5 and codes[5:] == [429, 429]
+    limited = client.get(path)
+    assert limited.headers["retry-after"] == "1" and "too many" in limited.json()["detail"]
+    assert limited.headers["x-frame-options"] == "DENY"  # still a guarded response
+    other = TestClient(app, base_url=LOCAL, client=("192.0.2.9", 4000))  # its own bucket
+    assert other.get("/healthz").status_code == 200
+    clock.now += 1.0
+    assert client.get("/healthz").status_code == 200
+    assert client.get("/healthz").status_code == 429
+    # writes spend the read budget too (before their own bucket)
+    clock.now += 3600
+    codes = [client.post("/api/battles", json=_battle(i)).status_code for i in range(6)]
+    assert codes == [200] * 5 + [429]
+
+
+def test_report_against_a_baseline_is_limited_and_cached(store, monkeypatch):
+    clock = FakeClock()
+    app = create_app(store, baseline_rate=RateLimit(per_minute=6, burst=3, clock=clock))
+    client = TestClient(app, base_url=LOCAL)
+    state = app.state.assay
+    data_cls = type(state.report())
+    built = []
+    original = data_cls.with_baseline
+
+    def counting(self, store, baseline):
+        built.append(baseline)
+        return original(self, store, baseline)
+
+    monkeypatch.setattr(data_cls, "with_baseline", counting)
+    first = client.get("/", params={"baseline": "tiny-10m"})
+    again = client.get("/", params={"baseline": "tiny-10m"})
+    assert first.status_code == again.status_code == 200 and built == ["tiny-10m"]
+    assert "Every model minus the baseline tiny-10m" in again.text
+    limited = client.get("/", params={"baseline": "tiny-10m"})
+    assert limited.status_code == 200
+    limited = client.get("/", params={"baseline": "tiny-10m"})
+    assert limited.status_code == 429 and limited.headers["retry-after"] == "10"
+    assert "baseline" in limited.text
+    assert client.get("/").status_code == 200  # the plain report has no such bucket
+    clock.now += 3600
+    # a vote changes the store: the cached report against the baseline is rebuilt
+    assert client.post("/api/battles", json=_battle(0)).status_code == 200
+    assert client.get("/", params={"baseline": "tiny-10m"}).status_code == 200
+    assert built == ["tiny-10m"] * 2
+    # bounded: the least recently used baseline goes first
+    state.max_baselines = 2
+    for name in ("xl-30b", "base-1b", "tiny-10m"):
+        state.report(name)
+    assert built == ["tiny-10m", "tiny-10m", "xl-30b", "base-1b", "tiny-10m"]
+    assert list(state._baselines) == ["base-1b", "tiny-10m"]
+    # an unknown baseline is a clear 404, nothing cached
+    r = client.get("/", params={"baseline": "gpt-17"})
+    assert r.status_code == 404 and "unknown baseline" in r.text
+    assert "gpt-17" not in state._baselines
