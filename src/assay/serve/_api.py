@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 import secrets
 from typing import Annotated, Any, Literal
 
@@ -14,7 +13,7 @@ from assay.core import to_jsonable
 from assay.report import COMPARE_METHOD, compare_scores
 from assay.store import WINNERS, Evidence
 
-from ._guard import same_origin
+from ._guard import RateLimit, too_many
 from ._state import AppState
 
 Name = Annotated[str, Field(min_length=1, max_length=200)]
@@ -76,42 +75,30 @@ def require_token(
 
 def limit_writes(request: Request) -> None:
     """Write endpoints: a token bucket per client address (429 with Retry-After when empty)."""
-    _take_token(request, "", "writes")
+    take_token(request, request.app.state.assay.rate, "", "writes")
 
 
-def _take_token(request: Request, bucket: str, what: str) -> None:
-    """One token from this client's ``bucket`` (a suffix of its address), else 429 with
-    Retry-After: the one rate check behind every limited endpoint."""
+def take_token(request: Request, limiter: RateLimit, bucket: str, what: str) -> None:
+    """One token from this client's ``bucket`` (a suffix of its address) of ``limiter``, else
+    429 with Retry-After: the one rate check behind every endpoint with a bucket of its own
+    (every request also spends one of the app's read budget, in :class:`Guard`). The address
+    is the connection's: the server trusts no forwarded header (see ``server_config``)."""
     client = request.client.host if request.client else "unknown"
-    wait = request.app.state.assay.rate.take(f"{client}{bucket}")
+    wait = limiter.take(f"{client}{bucket}")
     if wait > 0:
-        seconds = max(1, math.ceil(wait))
-        raise HTTPException(
-            429,
-            f"too many {what} from this client: try again in {seconds} s",
-            headers={"Retry-After": str(seconds)},
-        )
-
-
-def check_origin(
-    request: Request, origin: Annotated[str | None, Header(max_length=500)] = None
-) -> None:
-    """Write endpoints: a browser request from a page of another site (its ``Origin`` is not
-    this app's) is refused with 403, so no web page can vote or post battles through a visitor's
-    browser. Requests without ``Origin`` (curl, scripts) pass on to the token and rate checks."""
-    if origin is not None and not same_origin(origin, request.headers.get("host")):
-        raise HTTPException(
-            403, "cross-origin write refused: this app takes writes from its own pages"
-        )
+        status, message, headers = too_many(what, wait)
+        raise HTTPException(status, message, headers=headers)
 
 
 def limit_draws(request: Request) -> None:
     """``/api/arena/pair``: drawing pairs is rate-limited like votes (its own bucket per
     client, the same rate), so a script cannot harvest the answers behind the arena."""
-    _take_token(request, " draws", "pair draws")
+    take_token(request, request.app.state.assay.rate, " draws", "pair draws")
 
 
-WRITE_GUARDS = [Depends(check_origin), Depends(limit_writes), Depends(require_token)]
+# other sites' requests (a foreign Origin, Sec-Fetch-Site cross-site) never get here: the
+# Guard refuses them (403) before any bucket is spent, on every route
+WRITE_GUARDS = [Depends(limit_writes), Depends(require_token)]
 DRAW_GUARDS = [Depends(limit_draws)]
 router = APIRouter(prefix="/api", tags=["api"])
 AppDep = Annotated[AppState, Depends(state)]

@@ -17,19 +17,29 @@ from assay.errors import AssayError, StoreMissing
 from assay.report import environment as report_environment
 from assay.report import render_report
 
-from ._api import router
+from ._api import router, take_token
 from ._docs import api_operations
-from ._guard import MAX_BODY, NONCE_KEY, Guard, HostPolicy, RateLimit, is_loopback
+from ._guard import (
+    BASELINE_LIMIT,
+    MAX_BODY,
+    NONCE_KEY,
+    READ_LIMIT,
+    Guard,
+    HostPolicy,
+    RateLimit,
+    is_api,
+    is_loopback,
+)
 from ._state import AppState, NotFound
 
 
 class _App(FastAPI):
-    """FastAPI with :class:`Guard` outermost: Host check, body limit and headers apply to
-    every response, errors included."""
+    """FastAPI with :class:`Guard` outermost: Host and cross-site checks, the read budget,
+    body limit and headers apply to every response, errors included."""
 
     def build_middleware_stack(self) -> Any:
-        hosts, max_body = self.state.guard
-        return Guard(super().build_middleware_stack(), hosts, max_body)
+        hosts, max_body, reads = self.state.guard
+        return Guard(super().build_middleware_stack(), hosts, max_body, reads)
 
 
 @cache
@@ -43,7 +53,7 @@ def environment() -> jinja2.Environment:
 
 
 def _wants_html(request: Request) -> bool:
-    return not request.url.path.startswith("/api") and request.url.path != "/openapi.json"
+    return not is_api(request.url.path)
 
 
 def _nonce(request: Request) -> str:
@@ -86,14 +96,19 @@ def create_app(
     allowed_hosts: Iterable[str] = (),
     rate: RateLimit | None = None,
     max_body: int = MAX_BODY,
+    read_rate: RateLimit | None = None,
+    baseline_rate: RateLimit | None = None,
 ) -> FastAPI:
     """The app serving ``store``, as bound to ``host``:``port`` (any port when None).
 
     Only requests whose Host header names a loopback address, ``host`` or one of
     ``allowed_hosts`` are answered (400 otherwise: no DNS rebinding). ``token`` guards every
     write; one is generated when ``host`` is not loopback (read it from
-    ``app.state.assay.token``). Writes are limited by ``rate`` per client and bodies to
-    ``max_body`` bytes (413). ``seed`` drives the arena's draws and the bootstraps."""
+    ``app.state.assay.token``). Requests from other sites' pages get 403. Every request is
+    limited by ``read_rate`` per client (default 600 a minute, 120 at once), writes and pair
+    draws also by ``rate``, the report against a baseline by ``baseline_rate`` (12 a minute, 6
+    at once); bodies to ``max_body`` bytes (413). ``seed`` drives the arena's draws and the
+    bootstraps."""
     exposed = not is_loopback(host)
     if exposed and not token:
         token = secrets.token_urlsafe(24)
@@ -104,7 +119,11 @@ def create_app(
         docs_url=None,
         redoc_url=None,
     )
-    app.state.guard = (HostPolicy.build(host, port, allowed_hosts), max_body)
+    app.state.guard = (
+        HostPolicy.build(host, port, allowed_hosts),
+        max_body,
+        read_rate or RateLimit(*READ_LIMIT),
+    )
     app.state.assay = AppState(
         Path(store),
         token=token or None,
@@ -112,6 +131,7 @@ def create_app(
         report_bootstrap=report_bootstrap,
         rate=rate or RateLimit(),
         exposed=exposed,
+        baseline_rate=baseline_rate or RateLimit(*BASELINE_LIMIT),
     )
     app.include_router(router)
 
@@ -137,7 +157,10 @@ def create_app(
 
     @app.get("/", response_class=HTMLResponse, include_in_schema=False)
     def report_page(request: Request, baseline: str | None = None) -> HTMLResponse:
-        data = request.app.state.assay.report(baseline or None)
+        state: AppState = request.app.state.assay
+        if baseline:  # costly when not cached: a bucket of its own
+            take_token(request, state.baseline_rate, " baseline", "reports against a baseline")
+        data = state.report(baseline or None)
         return HTMLResponse(render_report(data, live=True, nonce=_nonce(request)))
 
     @app.get("/arena", response_class=HTMLResponse, include_in_schema=False)
@@ -173,6 +196,17 @@ def jsonable_errors(exc: RequestValidationError) -> list[dict[str, object]]:
     ]
 
 
+def server_config(app: FastAPI, *, host: str, port: int, **options: Any) -> Any:
+    """The uvicorn configuration serving ``app``: proxy headers off, so a client cannot pick
+    its address with ``X-Forwarded-For`` (uvicorn trusts it from loopback by default), which
+    would give it a fresh rate-limit bucket per request and change the loopback decision
+    behind the arena page's token. ``options``: more uvicorn settings."""
+    import uvicorn
+
+    options = {"log_level": "info", **options, "proxy_headers": False, "forwarded_allow_ips": ""}
+    return uvicorn.Config(app, host=host, port=port, **options)
+
+
 def run(
     store: str | Path | FastAPI,
     *,
@@ -192,4 +226,4 @@ def run(
             store, token=token, seed=seed, host=host, port=port, allowed_hosts=allowed_hosts
         )
     )
-    uvicorn.run(app, host=host, port=port, log_level="info")
+    uvicorn.Server(server_config(app, host=host, port=port)).run()

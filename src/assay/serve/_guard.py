@@ -1,11 +1,13 @@
 """What every request to ``assay serve`` passes first: the Host check (against DNS
-rebinding), a size limit on request bodies, a token-bucket rate limit on writes, and the
-security headers (with a per-response CSP nonce) on every response."""
+rebinding), the refusal of other sites' requests, a token-bucket rate limit on every request
+(stricter ones on writes, draws and costly pages come later), a size limit on request bodies,
+and the security headers (with a per-response CSP nonce) on every response."""
 
 from __future__ import annotations
 
 import ipaddress
 import json
+import math
 import secrets
 import threading
 import time
@@ -24,6 +26,9 @@ WILDCARDS = ("0.0.0.0", "::")
 MAX_BODY = 64 * 1024
 NONCE_KEY = "assay.csp_nonce"
 _BODYLESS = ("GET", "HEAD", "OPTIONS")
+#: Default budgets per client, (per minute, at once): any request; the report against a baseline.
+READ_LIMIT = (600.0, 120)
+BASELINE_LIMIT = (12.0, 6)
 
 
 def is_loopback(host: str) -> bool:
@@ -80,6 +85,30 @@ def same_origin(origin: str, host: str | None) -> bool:
     return (theirs[1] or default) == (ours[1] or default)
 
 
+def is_api(path: str) -> bool:
+    """The JSON API and its schema (the rest are HTML pages)."""
+    return path.startswith("/api") or path == "/openapi.json"
+
+
+def cross_site(method: str, path: str, headers: dict[str, str]) -> bool:
+    """True for a request another site's page makes through the visitor's browser: its
+    ``Origin`` is not this app's (``null`` included), or ``Sec-Fetch-Site`` is anything but
+    ``same-origin`` or ``none`` (typed address, bookmark). A link followed from another site to
+    a page (a top-level GET navigation, never the API or a frame) still opens. Requests with
+    neither header (curl, scripts) are not a browser's: they pass."""
+    origin = headers.get("origin")
+    if origin is not None and not same_origin(origin, headers.get("host")):
+        return True
+    site = headers.get("sec-fetch-site", "none").strip().lower()
+    if site in ("none", "same-origin"):
+        return False
+    navigation = (
+        headers.get("sec-fetch-mode", "").strip().lower() == "navigate"
+        and headers.get("sec-fetch-dest", "").strip().lower() == "document"
+    )
+    return not (navigation and method in ("GET", "HEAD") and not is_api(path))
+
+
 @dataclass(frozen=True)
 class HostPolicy:
     """The Host header values the app answers: the loopback names, the bound host (unless a
@@ -106,7 +135,7 @@ class HostPolicy:
 
 @dataclass
 class RateLimit:
-    """A token bucket per client: ``burst`` writes at once, refilled at ``per_minute``.
+    """A token bucket per client: ``burst`` requests at once, refilled at ``per_minute``.
     ``clock`` (seconds, monotonic) is injectable so tests need no real time."""
 
     per_minute: float = 60.0
@@ -154,10 +183,19 @@ def security_headers(nonce: str) -> list[tuple[bytes, bytes]]:
 
 class Guard:
     """ASGI middleware wrapping the whole app (outside its error handling, so even a 500
-    carries the headers)."""
+    carries the headers). Every request spends a token of ``reads`` (per client address, as
+    the server saw it: forwarded headers are never trusted), after the Host and cross-site
+    checks, so refused requests use up nothing."""
 
-    def __init__(self, app: ASGIApp, hosts: HostPolicy, max_body: int = MAX_BODY) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        hosts: HostPolicy,
+        max_body: int = MAX_BODY,
+        reads: RateLimit | None = None,
+    ) -> None:
         self.app, self.hosts, self.max_body = app, hosts, max_body
+        self.reads = reads or RateLimit(*READ_LIMIT)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -183,6 +221,19 @@ class Guard:
                 f"this server does not answer for Host {headers.get('host', '(none)')!r}: open "
                 f"http://127.0.0.1{where}/ or start `assay serve` with --allowed-host NAME",
             )
+            return
+        if cross_site(scope["method"], scope["path"], headers):
+            await _reply(
+                send_with_headers,
+                403,
+                "cross-origin request refused: this app answers its own pages and direct "
+                "requests, not other sites' pages",
+            )
+            return
+        client = scope.get("client")
+        wait = self.reads.take(f"{client[0] if client else 'unknown'} reads")
+        if wait > 0:
+            await _reply(send_with_headers, *too_many("requests", wait))
             return
         if scope["method"] in _BODYLESS:
             await self.app(scope, receive, send_with_headers)
@@ -217,8 +268,18 @@ class Guard:
         return f"request body too large: at most {self.max_body / 1024:g} KiB"
 
 
-async def _reply(send: Send, status: int, message: str) -> None:
+def too_many(what: str, wait: float) -> tuple[int, str, dict[str, str]]:
+    """The 429 answer (status, message, headers) when a bucket is empty for ``wait`` s."""
+    seconds = max(1, math.ceil(wait))
+    message = f"too many {what} from this client: try again in {seconds} s"
+    return 429, message, {"Retry-After": str(seconds)}
+
+
+async def _reply(
+    send: Send, status: int, message: str, headers: dict[str, str] | None = None
+) -> None:
     body = json.dumps({"detail": message}).encode()
+    extra = [(k.lower().encode(), v.encode()) for k, v in (headers or {}).items()]
     await send(
         {
             "type": "http.response.start",
@@ -226,6 +287,7 @@ async def _reply(send: Send, status: int, message: str) -> None:
             "headers": [
                 (b"content-type", b"application/json"),
                 (b"content-length", str(len(body)).encode()),
+                *extra,
             ],
         }
     )

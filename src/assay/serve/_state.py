@@ -17,9 +17,11 @@ from assay.errors import AssayError
 from assay.report import ReportData, build_report
 from assay.store import Store, existing_store
 
-from ._guard import RateLimit
+from ._guard import BASELINE_LIMIT, RateLimit
 
 MAX_PENDING = 10_000
+#: Reports against a baseline kept (each is the report plus one verdict block).
+MAX_BASELINES = 8
 #: The way out a missing store's message names (after "run `assay eval` or `assay import` first").
 STORE_HINT = ", or start `assay serve --store PATH`"
 
@@ -49,7 +51,9 @@ class Pair:
 @dataclass
 class AppState:
     """Everything a request needs; one per app. ``exposed``: it listens beyond loopback
-    (writes then always need ``token``, which pages served to loopback clients carry)."""
+    (writes then always need ``token``, which pages served to loopback clients carry).
+    ``rate`` limits writes and pair draws, ``baseline_rate`` the report against a baseline
+    (costly when not cached) per client; the last ``max_baselines`` of those are cached."""
 
     store_path: Path
     token: str | None = None
@@ -57,9 +61,12 @@ class AppState:
     report_bootstrap: int = 20
     rate: RateLimit = field(default_factory=RateLimit)
     exposed: bool = False
+    baseline_rate: RateLimit = field(default_factory=lambda: RateLimit(*BASELINE_LIMIT))
+    max_baselines: int = MAX_BASELINES
     _rng: np.random.Generator = field(init=False)
     _pending: OrderedDict[str, Pair] = field(default_factory=OrderedDict, init=False)
     _report: tuple[Any, ReportData] | None = field(default=None, init=False)
+    _baselines: OrderedDict[str, ReportData] = field(default_factory=OrderedDict, init=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, init=False)
 
     def __post_init__(self) -> None:
@@ -86,24 +93,36 @@ class AppState:
         """The report, cached: rebuilt when samples or models change; when only battles
         changed (a vote), just the arena panel is recomputed. With ``baseline`` (a model with
         scores), the report opens with every model against it (only its verdict block is
-        recomputed)."""
+        recomputed, then kept until the store changes: the last ``max_baselines``)."""
         store = self.store()
-        scores_sig, n_battles = self._signature(store)
+        signature = self._signature(store)
         with self._lock:
             cached = self._report
-            if cached is None or cached[0] != scores_sig:
+            if cached is None or cached[0] != signature:
+                self._baselines.clear()  # built on the store as it was
+            if cached is None or cached[0][0] != signature[0]:
                 data = build_report(store, scaling_bootstrap=self.report_bootstrap, seed=self.seed)
-            elif cached[1].counts["battles"] != n_battles:
+            elif cached[0][1] != signature[1]:
                 data = cached[1].with_arena(store.battles())
             else:
                 data = cached[1]
-            self._report = (scores_sig, data)
-        if baseline:
-            if baseline not in data.model_names:
-                known = ", ".join(data.model_names) or "none"
-                raise NotFound(f"unknown baseline {baseline!r} (models with scores: {known})")
-            return data.with_baseline(store, baseline)
-        return data
+            self._report = (signature, data)
+            if not baseline:
+                return data
+            hit = self._baselines.get(baseline)
+            if hit is not None:
+                self._baselines.move_to_end(baseline)
+                return hit
+        if baseline not in data.model_names:
+            known = ", ".join(data.model_names) or "none"
+            raise NotFound(f"unknown baseline {baseline!r} (models with scores: {known})")
+        built = data.with_baseline(store, baseline)
+        with self._lock:
+            if self._report is not None and self._report[1] is data:  # the store is unchanged
+                self._baselines[baseline] = built
+                while len(self._baselines) > self.max_baselines:
+                    self._baselines.popitem(last=False)
+        return built
 
     def check_model(self, store: Store, model: str | None) -> None:
         if model is None:
