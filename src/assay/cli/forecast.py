@@ -347,10 +347,7 @@ def density_cmd(
     if "date" in table:
         table["date"] = table["date"].dt.strftime("%Y-%m-%d")
     print_table(table, title=f"capacity density vs {reference_family}")
-    console.print(
-        f"density doubles every {res.doubling_months:.1f} months ({level_label(level)} CI "
-        f"{res.doubling_ci[0]:.1f}–{res.doubling_ci[1]:.1f}; n={res.n}, p={res.pvalue:.3g})"
-    )
+    console.print(f"{res.summary()}; n={res.n}, p={res.pvalue:.3g}")
 
 
 @forecast_app.command("trend")

