@@ -79,3 +79,33 @@ def test_density_slope_interval_through_zero_is_unbounded(tmp_path):
     fit = stats.linregress(yrs, np.log(t.density))
     q = stats.t.ppf(0.975, len(t) - 2)
     assert up.slope_ci == pytest.approx((fit.slope - q * fit.stderr, fit.slope + q * fit.stderr))
+
+
+def _ds(seed: int = 0, n: int = 10) -> pd.DataFrame:
+    """Two-stage data: loss a power law of flops, score a floored sigmoid of the loss."""
+    rng = np.random.default_rng(seed)
+    xs = np.geomspace(1e18, 1e22, n)
+    loss = (1.8 + 400.0 * xs**-0.15) * np.exp(rng.normal(0, 0.01, n))
+    score = 0.25 + 0.75 * expit(4.0 * (2.6 - loss)) + rng.normal(0, 0.01, n)
+    return pd.DataFrame({"model": [f"m{i}" for i in range(n)], "flops": xs, "loss": loss,
+                         "score": score})  # fmt: skip
+
+
+def test_downstream_reports_the_rows_it_drops(tmp_path):
+    from assay.forecast import fit_downstream
+
+    bad = pd.DataFrame({"model": ["mx", "my", "mz"], "flops": ["abc", "1e23", "1e21"],
+                        "loss": ["2.0", "-1", "2.0"], "score": ["0.9", "0.9", "-0.1"]})  # fmt: skip
+    df = pd.concat([_ds().astype(str), bad], ignore_index=True)
+    path = tmp_path / "ds.csv"
+    df.to_csv(path, index=False)
+    fit = fit_downstream(df, floor=0.25, bootstrap=0)
+    # a score below 0 (below chance) is kept; a non-numeric flops and a negative loss are not
+    assert fit.dropped == {"missing or NaN": 1, "zero or negative": 1} and fit.n == 11
+    res = runner.invoke(app, ["forecast", "downstream", str(path), "--floor", "0.25",
+                              "--bootstrap", "20", "--json"])  # fmt: skip
+    assert res.exit_code == 0, res.output
+    out = json.loads(res.stdout)
+    want = {"rows": 2, "reasons": {"missing or NaN": 1, "zero or negative": 1}}
+    assert out["fit"]["dropped"] == want and out["fit"]["loss_law"]["dropped"] == want
+    assert "warning: dropped 2 rows (1 missing or NaN, 1 zero or negative)" in res.stderr

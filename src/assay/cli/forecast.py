@@ -285,6 +285,7 @@ def downstream_cmd(
     source.require(df, x, y, loss)
     opts = dict(x=x, y=y, loss=loss, target=target, floor=floor, ceiling=ceiling, seed=seed)
     fit = fit_downstream(df, bootstrap=bootstrap, **opts)
+    warn_dropped(fit.dropped)
     # the interval calibrated by rolling-origin backtests inside the data; with too few rows
     # for a rolling origin it stays the bootstrap one (the JSON's "interval" is then null)
     with contextlib.suppress(InputError):

@@ -13,7 +13,7 @@ from assay.core import require_columns
 from assay.errors import InputError
 
 from ._calibrate import Calibration, calibrate_residuals, rolling_origin
-from ._laws import LawFit, fit_law
+from ._laws import LawFit, _dropped_rows, fit_law
 from ._sigmoid import TARGETS, Sigmoid, fit_sigmoid, to_target
 
 __all__ = ["DownstreamFit", "calibrate_downstream", "fit_downstream"]
@@ -43,6 +43,7 @@ class DownstreamFit:
     residuals: np.ndarray = field(repr=False, default_factory=lambda: np.zeros(1))
     bounds: tuple[float, float] = (-np.inf, np.inf)
     calibration: Calibration | None = field(repr=False, default=None)
+    dropped: dict[str, int] = field(default_factory=dict)  # rows left out, by reason
 
     def point(self, x_values: Any) -> np.ndarray:
         """The two-stage point forecast (no interval), clipped to ``bounds``."""
@@ -111,6 +112,7 @@ class DownstreamFit:
             "link": link,
             "n": self.n,
             "rmse": self.rmse,
+            "dropped": {"rows": int(sum(self.dropped.values())), "reasons": dict(self.dropped)},
             "interval": None if self.calibration is None else self.calibration.to_dict(),
         }
 
@@ -132,6 +134,19 @@ def _fit_link(loss, score, target, floor, ceiling):
     return float(slope), float(icpt)
 
 
+def _usable_rows(
+    data: pd.DataFrame, x: str, y: str, loss: str
+) -> tuple[pd.DataFrame, dict[str, int]]:
+    """The rows with finite positive ``x`` and ``loss`` and a finite ``y`` (a score may be 0
+    or negative), and how many were left out by reason (as :func:`fit_law` counts them)."""
+    frame = data[[x, y, loss]].apply(pd.to_numeric, errors="coerce")
+    values = frame.to_numpy(float, copy=True)
+    score = values[:, 1]
+    values[:, 1] = np.where(np.isfinite(score), 1.0, score)  # only NaN / inf drop a score
+    keep = np.all(np.isfinite(values), axis=1) & np.all(values > 0, axis=1)
+    return frame[keep], _dropped_rows(values)
+
+
 def fit_downstream(
     data: pd.DataFrame,
     *,
@@ -151,8 +166,7 @@ def fit_downstream(
     if target not in TARGETS:
         raise InputError(f"unknown target {target!r}; choose one of {', '.join(TARGETS)}")
     require_columns(data, [x, y, loss])
-    frame = data[[x, y, loss]].apply(pd.to_numeric, errors="coerce").dropna()
-    frame = frame[(frame[x] > 0) & (frame[loss] > 0)]
+    frame, dropped = _usable_rows(data, x, y, loss)
     need = 5  # the loss law: 3 parameters + 2 (the link needs 4, or 5 with a fitted ceiling)
     if len(frame) < need:
         raise InputError(
@@ -160,6 +174,7 @@ def fit_downstream(
             f"parameters + 2); got {len(frame)}"
         )
     loss_fit = fit_law(frame, "power", x=x, y=loss, bootstrap=bootstrap, seed=seed)
+    loss_fit.dropped = dropped  # counted on the input (fit_law saw the kept rows only)
     lv, sv = frame[loss].to_numpy(), frame[y].to_numpy()
     ceil = 1.0 if ceiling is None else ceiling
     link = _fit_link(lv, sv, target, floor, ceiling)
@@ -175,6 +190,7 @@ def fit_downstream(
         x, y, target, loss_fit, link, floor, ceil, len(frame), 0.0, link_draws, seed
     )
     fit.bounds = score_bounds(target, floor, ceiling)
+    fit.dropped = dropped
     fit.link_is_free_ceiling = ceiling is None
     if isinstance(link, Sigmoid):
         ceil = link.ceiling
@@ -190,8 +206,7 @@ def calibrate_downstream(
 ) -> DownstreamFit:
     """Attach a rolling-origin :class:`Calibration` (score residuals of two-stage refits on the
     rows up to each origin, scaled by the distance in log x) to ``fit`` and return it."""
-    frame = data[[fit.x, fit.y, loss]].apply(pd.to_numeric, errors="coerce").dropna()
-    frame = frame[(frame[fit.x] > 0) & (frame[loss] > 0)].reset_index(drop=True)
+    frame = _usable_rows(data, fit.x, fit.y, loss)[0].reset_index(drop=True)
     xs = frame[fit.x].to_numpy(float)
     ceiling = None if fit.link_is_free_ceiling else fit.ceiling
 
