@@ -109,3 +109,45 @@ def test_downstream_reports_the_rows_it_drops(tmp_path):
     want = {"rows": 2, "reasons": {"missing or NaN": 1, "zero or negative": 1}}
     assert out["fit"]["dropped"] == want and out["fit"]["loss_law"]["dropped"] == want
     assert "warning: dropped 2 rows (1 missing or NaN, 1 zero or negative)" in res.stderr
+
+
+def _pu(tmp_path, extra: list[dict] | None = None):
+    rng = np.random.default_rng(0)
+    sizes = np.array([1e7, 1e8, 1e9, 1e10])
+    p = np.exp(-np.exp(6.0 - 0.2 * np.log(sizes)))
+    trials = 3 + rng.negative_binomial(3, p[None, :], size=(40, 4))
+    df = pd.DataFrame({"params": np.tile(sizes, 40), "item": np.repeat(np.arange(40), 4),
+                       "successes": 3, "trials": trials.ravel()})  # fmt: skip
+    df = pd.concat([df, pd.DataFrame(extra or [])], ignore_index=True)
+    path = tmp_path / "pu.csv"
+    df.to_csv(path, index=False)
+    return df, path
+
+
+@pytest.mark.parametrize(
+    ("row", "said"),
+    [
+        ({"successes": -5, "trials": 3}, "has a negative count"),
+        ({"successes": 50, "trials": 3}, "has more successes than trials"),
+        ({"successes": "abc", "trials": 3}, "successes 'abc' is not a finite number"),
+        ({"successes": 1, "trials": "x"}, "trials 'x' is not a finite number"),
+    ],
+)
+def test_passuntil_refuses_bad_counts_in_one_line(tmp_path, row, said):
+    from assay.errors import InputError
+    from assay.forecast import pass_until
+
+    df, path = _pu(tmp_path, [{"params": 1e10, "item": 0, **row}])
+    with pytest.raises(InputError, match=f"data row 161 \\(item '?0'?\\): {said}"):
+        pass_until(df, bootstrap=10)
+    res = runner.invoke(app, ["forecast", "passuntil", str(path), "--bootstrap", "10"])
+    assert res.exit_code == 1 and isinstance(res.exception, InputError)  # one line, no trace
+    assert str(res.exception).startswith(f"{path}: data row 161") and said in str(res.exception)
+
+
+def test_passuntil_json_sizes_as_given(tmp_path):
+    _, path = _pu(tmp_path)
+    res = runner.invoke(app, ["forecast", "passuntil", str(path), "--bootstrap", "10", "--json"])
+    assert res.exit_code == 0, res.output
+    out = json.loads(res.stdout)
+    assert [r["params"] for r in out["table"]] == [1e7, 1e8, 1e9, 1e10]  # exact, not exp(log)

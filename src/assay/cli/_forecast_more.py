@@ -200,7 +200,10 @@ def passuntil_cmd(
     df = source.load()
     columns = {"params": params, "item": item, "successes": successes, "trials": trials}
     source.require(df, *columns.values())
-    fit = pass_until(df, **columns, **rs.kwargs)
+    try:
+        fit = pass_until(df, **columns, **rs.kwargs)
+    except InputError as exc:  # name the file
+        raise InputError(f"{source.data}: {exc}") from None
     if any(not (np.isfinite(v) and v > 0) for v in at or []):
         raise InputError("--at values must be positive numbers")
     pred = fit.predict(np.array(at), level=rs.confidence) if at else None

@@ -80,6 +80,7 @@ def pass_until(
     The pass rate of a model is the pooled estimate sum(successes)/sum(trials) over items (the
     maximum-likelihood rate for "sample until K passes"); intervals resample items."""
     require_columns(data, [params, item, successes, trials])
+    data = _checked_counts(data, params, item, successes, trials)
     succ = data.pivot_table(index=item, columns=params, values=successes, aggfunc="sum")
     tri = data.pivot_table(index=item, columns=params, values=trials, aggfunc="sum")
     if succ.shape[1] < 4:
@@ -88,7 +89,8 @@ def pass_until(
             f"+ 2); got {succ.shape[1]}"
         )
     s, t = succ.fillna(0).to_numpy(float), tri.fillna(0).to_numpy(float)
-    ln = np.log(succ.columns.to_numpy(float))
+    sizes = succ.columns.to_numpy(float)
+    ln = np.log(sizes)
     rate = s.sum(axis=0) / t.sum(axis=0)
     if np.any(rate <= 0) or np.any(rate >= 1):
         raise InputError("every model size needs 0 < pass rate < 1: sample more (until a pass)")
@@ -102,7 +104,7 @@ def pass_until(
     rlo, rhi = np.nanquantile(boot_rates, q, axis=0)
     table = pd.DataFrame(
         {
-            "params": np.exp(ln),
+            "params": sizes,  # as given (not rebuilt through exp(log N))
             "successes": s.sum(0),
             "trials": t.sum(0),
             "pass_rate": rate,
@@ -112,6 +114,34 @@ def pass_until(
     )
     ci = {"intercept": (float(lo[0]), float(hi[0])), "slope": (float(lo[1]), float(hi[1]))}
     return PassUntilFit(float(point[0]), float(point[1]), ci, table, s.shape[0], draws)
+
+
+def _checked_counts(
+    data: pd.DataFrame, params: str, item: str, successes: str, trials: str
+) -> pd.DataFrame:
+    """``data`` with numeric sizes and counts; a one-line :class:`InputError` naming the first
+    bad row (data row k, 1-based, header not counted) otherwise: a size that is not a positive
+    number, a count that is missing, not a number, negative, or successes above trials."""
+    cols = [params, successes, trials]
+    raw = data[cols]
+    num = raw.apply(pd.to_numeric, errors="coerce")
+    values = num.to_numpy(float)
+    checks = [
+        (~np.isfinite(values).all(axis=1), "is not a finite number"),
+        (values[:, 0] <= 0, "needs a positive model size"),
+        ((values[:, 1:] < 0).any(axis=1), "has a negative count"),
+        (values[:, 1] > values[:, 2], "has more successes than trials"),
+    ]
+    for bad, why in checks:
+        if bad.any():
+            k = int(np.argmax(bad))
+            shown = ", ".join(f"{c}={raw[c].iloc[k]}" for c in cols)
+            what = f"{why} ({shown})"
+            if why == "is not a finite number":
+                col = cols[int(np.argmax(~np.isfinite(values[k])))]
+                what = f"{col} {str(raw[col].iloc[k])!r} is not a finite number"
+            raise InputError(f"data row {k + 1} (item {str(data[item].iloc[k])!r}): {what}")
+    return data.assign(**{c: num[c] for c in cols})
 
 
 @dataclass
