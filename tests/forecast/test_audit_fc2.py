@@ -151,3 +151,35 @@ def test_passuntil_json_sizes_as_given(tmp_path):
     assert res.exit_code == 0, res.output
     out = json.loads(res.stdout)
     assert [r["params"] for r in out["table"]] == [1e7, 1e8, 1e9, 1e10]  # exact, not exp(log)
+
+
+def test_on_the_line_constant_id_is_one_line_error(tmp_path):
+    from assay.errors import InputError
+    from assay.forecast import accuracy_on_the_line
+
+    with pytest.raises(InputError, match="all 5 in-distribution accuracies are 0.5"):
+        accuracy_on_the_line([0.5] * 5, [0.1, 0.2, 0.3, 0.4, 0.5])
+    path = tmp_path / "c.csv"
+    pd.DataFrame({"id": [0.5] * 5, "ood": [0.1, 0.2, 0.3, 0.4, 0.5]}).to_csv(path, index=False)
+    res = runner.invoke(app, ["forecast", "on-the-line", str(path), "--id", "id", "--ood", "ood"])
+    assert res.exit_code == 1 and isinstance(res.exception, InputError)
+    assert str(res.exception).startswith(f"{path}: accuracy-on-the-line not fitted")
+
+
+def test_on_the_line_counts_and_says_dropped_rows(tmp_path):
+    from scipy.stats import norm
+
+    ida = np.linspace(0.3, 0.9, 12)
+    ood = norm.cdf(-0.5 + 0.8 * norm.ppf(ida))
+    df = pd.DataFrame({"id": ida.astype(str), "ood": ood.astype(str)})
+    df = pd.concat([df, pd.DataFrame({"id": ["abc", "0.5"], "ood": ["0.5", ""]})])
+    path = tmp_path / "acc.csv"
+    df.to_csv(path, index=False)
+    args = ["forecast", "on-the-line", str(path), "--id", "id", "--ood", "ood"]
+    res = runner.invoke(app, [*args, "--json"])
+    assert res.exit_code == 0, res.output
+    out = json.loads(res.stdout)
+    assert out["n"] == 12 and out["slope"] == pytest.approx(0.8, abs=1e-6)
+    assert out["dropped"] == {"rows": 2, "reasons": {"missing or NaN": 2}}
+    assert "warning: dropped 2 rows (2 missing or NaN)" in res.stderr
+    assert "warning: dropped 2 rows" in runner.invoke(app, args).stderr

@@ -22,6 +22,7 @@ from ._forecast_inputs import (
     n_items_option,
     skill_words,
     table_input,
+    warn_dropped,
 )
 from ._options import (
     RESAMPLING,
@@ -228,15 +229,20 @@ def on_the_line_cmd(
 
     df = source.load()
     source.require(df, id_col, ood_col)
-    vals = df[[id_col, ood_col]].apply(pd.to_numeric, errors="coerce").dropna()
+    vals = df[[id_col, ood_col]].apply(pd.to_numeric, errors="coerce")  # non-numbers: NaN
     bad = vals[(vals < 0).any(axis=1) | (vals > 1).any(axis=1)]
     if len(bad):
-        raise InputError(f"{len(bad)} rows have accuracies outside [0, 1]")
-    res = accuracy_on_the_line(vals[id_col], vals[ood_col])
+        raise InputError(f"{source.data}: {len(bad)} rows have accuracies outside [0, 1]")
+    try:
+        res = accuracy_on_the_line(vals[id_col], vals[ood_col])  # drops and counts NaN rows
+    except InputError as exc:  # name the file
+        raise InputError(f"{source.data}: {exc}") from None
+    warn_dropped(res.dropped)
     if as_json:
         print_json(res.to_dict())
         return
-    print_table([res.to_dict()], title=f"{ood_col} against {id_col} (probit scale)")
+    shown = {k: v for k, v in res.to_dict().items() if k != "dropped"}
+    print_table([shown], title=f"{ood_col} against {id_col} (probit scale)")
 
 
 def add_commands(app: typer.Typer) -> None:
