@@ -183,3 +183,18 @@ def test_on_the_line_counts_and_says_dropped_rows(tmp_path):
     assert out["dropped"] == {"rows": 2, "reasons": {"missing or NaN": 2}}
     assert "warning: dropped 2 rows (2 missing or NaN)" in res.stderr
     assert "warning: dropped 2 rows" in runner.invoke(app, args).stderr
+
+
+def test_fit_downstream_ceiling_none():
+    from assay.errors import InputError
+    from assay.forecast import fit_downstream
+
+    df = _ds(0, 12)
+    with pytest.raises(InputError, match="target 'logit' .* needs a ceiling"):
+        fit_downstream(df, floor=0.25, ceiling=None, target="logit", bootstrap=0)
+    # accuracy fits the ceiling (documented); logp has no ceiling to need
+    free = fit_downstream(df, floor=0.25, ceiling=None, target="accuracy", bootstrap=0)
+    assert free.link_is_free_ceiling and 0.8 < free.ceiling <= 1.2
+    logp = fit_downstream(df.assign(score=np.log(df.score)), ceiling=None, target="logp",
+                          bootstrap=0)  # fmt: skip
+    assert logp.n == 12 and np.isfinite(logp.point([1e23])).all()

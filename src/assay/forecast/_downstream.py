@@ -161,10 +161,16 @@ def fit_downstream(
 ) -> DownstreamFit:
     """Two-stage forecast: fit loss = E + A·x^(-alpha), then score as a function of loss.
 
-    ``floor`` is the chance level; ``ceiling=None`` fits the ceiling. ``bootstrap`` resamples the
+    ``floor`` is the chance level; ``ceiling=None`` fits the ceiling (``target="accuracy"``
+    only: the logit target needs a known ceiling; logp has none). ``bootstrap`` resamples the
     models for each stage (paired draws give the score interval)."""
     if target not in TARGETS:
         raise InputError(f"unknown target {target!r}; choose one of {', '.join(TARGETS)}")
+    if ceiling is None and target == "logit":
+        raise InputError(
+            "target 'logit' transforms the score with logit((score - floor)/(ceiling - floor)) "
+            "and needs a ceiling; ceiling=None (a fitted ceiling) needs target 'accuracy'"
+        )
     require_columns(data, [x, y, loss])
     frame, dropped = _usable_rows(data, x, y, loss)
     need = 5  # the loss law: 3 parameters + 2 (the link needs 4, or 5 with a fitted ceiling)
