@@ -198,3 +198,56 @@ def test_fit_downstream_ceiling_none():
     logp = fit_downstream(df.assign(score=np.log(df.score)), ceiling=None, target="logp",
                           bootstrap=0)  # fmt: skip
     assert logp.n == 12 and np.isfinite(logp.point([1e23])).all()
+
+
+def test_every_json_interval_states_level_and_method(tmp_path):
+    from assay.forecast import fit_downstream
+
+    path = tmp_path / "ds.csv"
+    _ds(0, 10).to_csv(path, index=False)
+    res = runner.invoke(app, ["forecast", "downstream", str(path), "--floor", "0.25",
+                              "--confidence", "0.5", "--bootstrap", "20", "--json"])  # fmt: skip
+    assert res.exit_code == 0, res.output
+    out = json.loads(res.stdout)
+    how = out["fit"]["interval"]
+    assert how["level"] == 0.5 and how["method"] in ("split-conformal", "student-t error growth")
+    row = out["prediction"][0]
+    assert row["level"] == 0.5
+    # the printed interval is the stated multiplier times the error growth at that distance
+    half = how["multiplier"] * (how["s0"] + how["s1"] * np.log(row["flops"] / how["x_max"]))
+    assert row["high"] - row["prediction"] == pytest.approx(half, rel=1e-9)
+    assert row["prediction"] - row["low"] == pytest.approx(half, rel=1e-9)
+    assert out["backtest"]["interval"]["level"] == 0.5
+    # without a calibration the bootstrap interval says so
+    plain = fit_downstream(_ds(0, 10), floor=0.25, bootstrap=20).to_dict(level=0.8)["interval"]
+    assert plain["level"] == 0.8 and plain["method"].startswith("bootstrap percentile")
+    assert plain["n_draws"] == 20
+
+    _, pu_path = _pu(tmp_path)
+    res = runner.invoke(app, ["forecast", "passuntil", str(pu_path), "--at", "1e11",
+                              "--bootstrap", "30", "--confidence", "0.8", "--json"])  # fmt: skip
+    assert res.exit_code == 0, res.output
+    out = json.loads(res.stdout)
+    assert out["interval"] == {"level": 0.8, "n_draws": 30,
+                               "method": "percentile bootstrap over items (the line refitted "
+                               "per draw)"}  # fmt: skip
+    assert out["prediction"][0]["level"] == 0.8
+
+
+def test_cod_json_states_level_and_method(tmp_path):
+    import importlib.util
+    from pathlib import Path
+
+    spec = importlib.util.spec_from_file_location(
+        "emergence_cases", Path(__file__).with_name("test_emergence.py")
+    )
+    cases = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(cases)
+    df, _ = cases._cod_data()
+    path = tmp_path / "items.csv"
+    df.to_csv(path, index=False)
+    res = runner.invoke(app, ["forecast", "cod", str(path), "--at", "1e11", "--floor", "0.25",
+                              "--bootstrap", "20", "--confidence", "0.8", "--json"])  # fmt: skip
+    assert res.exit_code == 0, res.output
+    how = json.loads(res.stdout)["interval"]
+    assert how["level"] == 0.8 and how["n_draws"] == 20 and "bootstrap" in how["method"]

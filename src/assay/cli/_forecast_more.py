@@ -210,7 +210,9 @@ def passuntil_cmd(
     pred = fit.predict(np.array(at), level=rs.confidence) if at else None
     if as_json:
         out = fit.to_dict()
-        out["prediction"] = None if pred is None else pred.to_dict(orient="records")
+        out["prediction"] = (
+            None if pred is None else pred.assign(level=rs.confidence).to_dict(orient="records")
+        )
         print_json(out)
         return
     print_table(fit.table, title=f"PassUntil: slope {fit.slope:.3g}, intercept {fit.intercept:.3g}")

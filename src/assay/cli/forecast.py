@@ -305,7 +305,8 @@ def downstream_cmd(
             below = df[pd.to_numeric(df[x], errors="coerce") <= bt.cut]
             plot_forecast(bt.fit, below, heldout=bt.table, backtest=bt, path=plot)
     if as_json:
-        out = {"fit": fit.to_dict(), "prediction": pred.to_dict(orient="records")}
+        rows = pred.assign(level=level).to_dict(orient="records")  # each row states its level
+        out = {"fit": fit.to_dict(level=level), "prediction": rows}
         print_json({**out, "backtest": backtest_json(bt)})
         return
     print_table(pred, title=f"downstream {y} ({target}, {level_label(level)} intervals, n={fit.n})")

@@ -98,7 +98,20 @@ class DownstreamFit:
             out["low"], out["high"] = np.clip(low, *self.bounds), np.clip(high, *self.bounds)
         return out
 
-    def to_dict(self) -> dict[str, Any]:
+    def interval_dict(self, level: float) -> dict[str, Any]:
+        """The ``level`` interval's method: the rolling-origin calibration when attached, else
+        the bootstrap percentile interval of :meth:`predict`."""
+        if self.calibration is not None:
+            return self.calibration.to_dict(level)
+        return {
+            "level": level,
+            "method": "bootstrap percentile (paired draws of both stages + a resampled "
+            "stage-2 residual)",
+            "n_draws": len(self.loss_fit.draws) if self.loss_fit.draws is not None else 0,
+        }
+
+    def to_dict(self, level: float | None = None) -> dict[str, Any]:
+        """The fit; with ``level``, ``interval`` states that level's method (and multiplier)."""
         link = (
             {"kind": "sigmoid", **self.link.__dict__}
             if isinstance(self.link, Sigmoid)
@@ -113,7 +126,11 @@ class DownstreamFit:
             "n": self.n,
             "rmse": self.rmse,
             "dropped": {"rows": int(sum(self.dropped.values())), "reasons": dict(self.dropped)},
-            "interval": None if self.calibration is None else self.calibration.to_dict(),
+            "interval": self.interval_dict(level)
+            if level is not None
+            else None
+            if self.calibration is None
+            else self.calibration.to_dict(),
         }
 
 

@@ -36,6 +36,7 @@ class PassUntilFit:
     table: pd.DataFrame  # params, successes, trials, pass_rate, low, high
     n_items: int
     draws: np.ndarray  # (B, 2): intercept, slope
+    level: float = 0.95  # of ``ci`` and the table's low/high
 
     def predict(self, params: Any, level: float = 0.9) -> pd.DataFrame:
         n = np.atleast_1d(np.asarray(params, float))
@@ -45,11 +46,19 @@ class PassUntilFit:
         low, high = np.quantile(sims, [(1 - level) / 2, (1 + level) / 2], axis=0)
         return pd.DataFrame({"params": n, "prediction": point, "low": low, "high": high})
 
+    def interval_dict(self, level: float | None = None) -> dict[str, Any]:
+        return {
+            "level": self.level if level is None else level,
+            "method": "percentile bootstrap over items (the line refitted per draw)",
+            "n_draws": len(self.draws),
+        }
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "law": "passuntil",
             "params": {"intercept": self.intercept, "slope": self.slope},
             "ci": {k: list(v) for k, v in self.ci.items()},
+            "interval": self.interval_dict(),
             "n": self.n_items,
             "table": self.table.to_dict(orient="records"),
         }
@@ -113,7 +122,7 @@ def pass_until(
         }
     )
     ci = {"intercept": (float(lo[0]), float(hi[0])), "slope": (float(lo[1]), float(hi[1]))}
-    return PassUntilFit(float(point[0]), float(point[1]), ci, table, s.shape[0], draws)
+    return PassUntilFit(float(point[0]), float(point[1]), ci, table, s.shape[0], draws, level)
 
 
 def _checked_counts(
@@ -157,10 +166,17 @@ class CodForecast:
     mapping: tuple[float, float]  # full = slope·subset + intercept over the small models
     n_items: int
     n_models: int
+    level: float = 0.9
+    n_draws: int = 0  # bootstrap draws behind low/high
 
     def to_dict(self) -> dict[str, Any]:
         return {
             **attributes(self, "target_x", "prediction", "low", "high", "subset_prediction"),
+            "interval": {
+                "level": self.level,
+                "method": "percentile bootstrap: items resampled within each kept cluster",
+                "n_draws": self.n_draws,
+            },
             "mapping": {"slope": self.mapping[0], "intercept": self.mapping[1]},
             "clusters": self.clusters.to_dict(orient="records"),
             **attributes(self, "n_items", "n_models"),
@@ -291,4 +307,6 @@ def cod_forecast(
         (float(slope), float(icpt)),
         len(scores),
         scores.shape[1],
+        level,
+        len(sims),
     )
