@@ -251,3 +251,42 @@ def test_cod_json_states_level_and_method(tmp_path):
     assert res.exit_code == 0, res.output
     how = json.loads(res.stdout)["interval"]
     assert how["level"] == 0.8 and how["n_draws"] == 20 and "bootstrap" in how["method"]
+
+
+def test_interval_lines_say_what_they_leave_out(tmp_path):
+    path = tmp_path / "ds.csv"
+    _ds(0, 10).to_csv(path, index=False)
+    args = ["forecast", "downstream", str(path), "--floor", "0.25", "--bootstrap", "20"]
+    res = runner.invoke(app, args)
+    assert res.exit_code == 0, res.output
+    text = " ".join(res.stdout.split())
+    assert "interval: 90% split-conformal; scaled from the errors of rolling-origin" in text
+    assert "conservative" in text and "98.5%" in text
+    few = tmp_path / "few.csv"
+    _ds(0, 5).to_csv(few, index=False)  # too few rows for a rolling origin: bootstrap
+    text = " ".join(runner.invoke(app, [*args[:2], str(few), *args[3:]]).stdout.split())
+    assert "interval: 90% bootstrap percentile" in text and "not calibrated" in text
+    out = json.loads(runner.invoke(app, [*args, "--json"]).stdout)
+    assert "conservative" in out["fit"]["interval"]["note"]
+
+
+def test_cod_interval_says_it_is_not_a_forecast_error(tmp_path):
+    from assay.forecast import cod_forecast
+
+    rng = np.random.default_rng(0)
+    xs = np.geomspace(1e18, 1e21, 8)
+    a, b = rng.uniform(0.8, 2.0, 100), rng.uniform(np.log(1e19), np.log(1e23), 100)
+    p = 0.25 + 0.75 * expit(a[None, :] * (np.log(xs)[:, None] - b[None, :]))
+    s = rng.binomial(4, p) / 4
+    df = pd.DataFrame({"model": np.repeat([f"m{j}" for j in range(8)], 100),
+                       "item": np.tile([f"q{i}" for i in range(100)], 8),
+                       "score": s.ravel(), "flops": np.repeat(xs, 100)})  # fmt: skip
+    res = cod_forecast(df, 1e22, chance=0.25, bootstrap=10, level=0.9)
+    note = res.to_dict()["interval"]["note"]
+    assert "not a forecast error interval" in note and "kept clusters" in note
+    path = tmp_path / "cod.csv"
+    df.to_csv(path, index=False)
+    out = runner.invoke(app, ["forecast", "cod", str(path), "--at", "1e22", "--floor", "0.25",
+                              "--bootstrap", "10"])  # fmt: skip
+    assert out.exit_code == 0, out.output
+    assert "not a forecast error interval" in " ".join(out.stdout.split())

@@ -183,6 +183,8 @@ def cod_cmd(
         f"forecast at {x} = {target_x:.3g}: {res.prediction:.3f} "
         f"({level_label(rs.confidence)} interval {res.low:.3f} to {res.high:.3f})"
     )
+    how = res.to_dict()["interval"]
+    console.print(f"interval: {how['method']}: {how['note']}", markup=False, highlight=False)
 
 
 def passuntil_cmd(

@@ -310,6 +310,7 @@ def downstream_cmd(
         print_json({**out, "backtest": backtest_json(bt)})
         return
     print_table(pred, title=f"downstream {y} ({target}, {level_label(level)} intervals, n={fit.n})")
+    console.print(fit.interval_line(level), markup=False, highlight=False)
     console.print(backtest_line(bt))
 
 

@@ -153,6 +153,16 @@ def _checked_counts(
     return data.assign(**{c: num[c] for c in cols})
 
 
+COD_INTERVAL_NOTE = (
+    "only the sampling of items inside the kept clusters; it leaves out the choice of clusters, "
+    "the items outside them, and the error of extrapolating the cluster curves and the "
+    "subset-to-full line beyond the small models, so it is far narrower than the forecast error "
+    "(in the simulations of docs/forecast.md a 90% interval held the true score 0-38% of the "
+    "time): not a forecast "
+    "error interval"
+)
+
+
 @dataclass
 class CodForecast:
     """COD's forecast of the full benchmark score at ``target_x``, with its pieces."""
@@ -176,6 +186,7 @@ class CodForecast:
                 "level": self.level,
                 "method": "percentile bootstrap: items resampled within each kept cluster",
                 "n_draws": self.n_draws,
+                "note": COD_INTERVAL_NOTE,
             },
             "mapping": {"slope": self.mapping[0], "intercept": self.mapping[1]},
             "clusters": self.clusters.to_dict(orient="records"),
