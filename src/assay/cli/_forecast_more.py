@@ -22,6 +22,7 @@ from ._forecast_inputs import (
     n_items_option,
     skill_words,
     table_input,
+    warn_dropped,
 )
 from ._options import (
     RESAMPLING,
@@ -182,6 +183,8 @@ def cod_cmd(
         f"forecast at {x} = {target_x:.3g}: {res.prediction:.3f} "
         f"({level_label(rs.confidence)} interval {res.low:.3f} to {res.high:.3f})"
     )
+    how = res.to_dict()["interval"]
+    console.print(f"interval: {how['method']}: {how['note']}", markup=False, highlight=False)
 
 
 def passuntil_cmd(
@@ -200,13 +203,18 @@ def passuntil_cmd(
     df = source.load()
     columns = {"params": params, "item": item, "successes": successes, "trials": trials}
     source.require(df, *columns.values())
-    fit = pass_until(df, **columns, **rs.kwargs)
+    try:
+        fit = pass_until(df, **columns, **rs.kwargs)
+    except InputError as exc:  # name the file
+        raise InputError(f"{source.data}: {exc}") from None
     if any(not (np.isfinite(v) and v > 0) for v in at or []):
         raise InputError("--at values must be positive numbers")
     pred = fit.predict(np.array(at), level=rs.confidence) if at else None
     if as_json:
         out = fit.to_dict()
-        out["prediction"] = None if pred is None else pred.to_dict(orient="records")
+        out["prediction"] = (
+            None if pred is None else pred.assign(level=rs.confidence).to_dict(orient="records")
+        )
         print_json(out)
         return
     print_table(fit.table, title=f"PassUntil: slope {fit.slope:.3g}, intercept {fit.intercept:.3g}")
@@ -225,15 +233,20 @@ def on_the_line_cmd(
 
     df = source.load()
     source.require(df, id_col, ood_col)
-    vals = df[[id_col, ood_col]].apply(pd.to_numeric, errors="coerce").dropna()
+    vals = df[[id_col, ood_col]].apply(pd.to_numeric, errors="coerce")  # non-numbers: NaN
     bad = vals[(vals < 0).any(axis=1) | (vals > 1).any(axis=1)]
     if len(bad):
-        raise InputError(f"{len(bad)} rows have accuracies outside [0, 1]")
-    res = accuracy_on_the_line(vals[id_col], vals[ood_col])
+        raise InputError(f"{source.data}: {len(bad)} rows have accuracies outside [0, 1]")
+    try:
+        res = accuracy_on_the_line(vals[id_col], vals[ood_col])  # drops and counts NaN rows
+    except InputError as exc:  # name the file
+        raise InputError(f"{source.data}: {exc}") from None
+    warn_dropped(res.dropped)
     if as_json:
         print_json(res.to_dict())
         return
-    print_table([res.to_dict()], title=f"{ood_col} against {id_col} (probit scale)")
+    shown = {k: v for k, v in res.to_dict().items() if k != "dropped"}
+    print_table([shown], title=f"{ood_col} against {id_col} (probit scale)")
 
 
 def add_commands(app: typer.Typer) -> None:

@@ -285,6 +285,7 @@ def downstream_cmd(
     source.require(df, x, y, loss)
     opts = dict(x=x, y=y, loss=loss, target=target, floor=floor, ceiling=ceiling, seed=seed)
     fit = fit_downstream(df, bootstrap=bootstrap, **opts)
+    warn_dropped(fit.dropped)
     # the interval calibrated by rolling-origin backtests inside the data; with too few rows
     # for a rolling origin it stays the bootstrap one (the JSON's "interval" is then null)
     with contextlib.suppress(InputError):
@@ -304,10 +305,12 @@ def downstream_cmd(
             below = df[pd.to_numeric(df[x], errors="coerce") <= bt.cut]
             plot_forecast(bt.fit, below, heldout=bt.table, backtest=bt, path=plot)
     if as_json:
-        out = {"fit": fit.to_dict(), "prediction": pred.to_dict(orient="records")}
+        rows = pred.assign(level=level).to_dict(orient="records")  # each row states its level
+        out = {"fit": fit.to_dict(level=level), "prediction": rows}
         print_json({**out, "backtest": backtest_json(bt)})
         return
     print_table(pred, title=f"downstream {y} ({target}, {level_label(level)} intervals, n={fit.n})")
+    console.print(fit.interval_line(level), markup=False, highlight=False)
     console.print(backtest_line(bt))
 
 
@@ -347,10 +350,7 @@ def density_cmd(
     if "date" in table:
         table["date"] = table["date"].dt.strftime("%Y-%m-%d")
     print_table(table, title=f"capacity density vs {reference_family}")
-    console.print(
-        f"density doubles every {res.doubling_months:.1f} months ({level_label(level)} CI "
-        f"{res.doubling_ci[0]:.1f}–{res.doubling_ci[1]:.1f}; n={res.n}, p={res.pvalue:.3g})"
-    )
+    console.print(f"{res.summary()}; n={res.n}, p={res.pvalue:.3g}")
 
 
 @forecast_app.command("trend")

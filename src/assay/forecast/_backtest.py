@@ -14,7 +14,7 @@ from assay.errors import InputError
 
 from ._bounded import BASELINES, ScoreFit, fit_score
 from ._calibrate import interval_score
-from ._downstream import calibrate_downstream, fit_downstream
+from ._downstream import DownstreamFit, calibrate_downstream, fit_downstream
 from ._laws import calibrate_law, fit_law
 
 WIS_LEVELS = (0.5, 0.8, 0.9, 0.95)
@@ -77,7 +77,7 @@ class Backtest:
             "skill": self.skill,
             # a score fit states the interval level it is read at: the backtest's
             "fit": self.fit.to_dict(level=self.level)
-            if isinstance(self.fit, ScoreFit)
+            if isinstance(self.fit, ScoreFit | DownstreamFit)
             else self.fit.to_dict(),
             "heldout": self.table.to_dict(orient="records"),
         }

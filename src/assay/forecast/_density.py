@@ -2,7 +2,9 @@
 
 A reference family's score-vs-size law gives each model an effective parameter count N_eff (the
 size a reference model would need for the same score); density = N_eff / N. The trend
-ln(density) = a + b·t (t in years) gives the doubling time ln 2 / b with a t-interval."""
+ln(density) = a + b·t (t in years) gives the doubling time ln 2 / b with a t-interval: when the
+slope's interval lies below 0, density *halves* every ln 2 / |b| (the halving fields are set and
+the doubling ones are NaN); when it includes 0, both times are unbounded above."""
 
 from __future__ import annotations
 
@@ -13,7 +15,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from assay.core import accepts_confidence, require_columns
+from assay.core import accepts_confidence, level_label, require_columns
 from assay.errors import InputError
 
 from ._sigmoid import Sigmoid, fit_sigmoid
@@ -30,14 +32,48 @@ class DensityResult:
     reference_family: str
     slope_per_year: float  # d ln(density) / dt
     slope_ci: tuple[float, float]
-    doubling_months: float
-    doubling_ci: tuple[float, float]
+    doubling_months: float  # NaN unless the slope is > 0
+    doubling_ci: tuple[float, float]  # (NaN, NaN) when the slope's interval lies below 0
     pvalue: float
     n: int
     level: float
     date_column: str = "date"
     origin: pd.Timestamp | None = None  # t = 0 of the trend
     intercept: float = 0.0  # ln(density) at the origin
+    halving_months: float = np.nan  # NaN unless the slope is < 0
+    halving_ci: tuple[float, float] = (np.nan, np.nan)  # (NaN, NaN) when the interval is above 0
+
+    @property
+    def direction(self) -> str:
+        """``doubles`` / ``halves`` when the slope's interval excludes 0, else ``unclear``."""
+        lo, hi = self.slope_ci
+        return "doubles" if lo > 0 else "halves" if hi < 0 else "unclear"
+
+    def summary(self) -> str:
+        """One line: the doubling (or halving) time and its interval, honest about an interval
+        that includes no change."""
+        lv = level_label(self.level)
+        if self.direction == "doubles":
+            lo, hi = self.doubling_ci
+            return f"density doubles every {self.doubling_months:.1f} months ({lv} CI {lo:.1f}–{hi:.1f})"
+        if self.direction == "halves":
+            lo, hi = self.halving_ci
+            return (
+                f"density halves every {self.halving_months:.1f} months ({lv} CI {lo:.1f}–{hi:.1f})"
+            )
+        point = (
+            f"doubles every {self.doubling_months:.1f} months"
+            if self.slope_per_year > 0
+            else f"halves every {self.halving_months:.1f} months"
+            if self.slope_per_year < 0
+            else "is flat"
+        )
+        return (
+            f"density trend unclear: point estimate {point}, but the {lv} CI of the slope "
+            f"({self.slope_ci[0]:.3g} to {self.slope_ci[1]:.3g} per year) includes 0, so the "
+            f"time is unbounded (doubling every {self.doubling_ci[0]:.1f}+ months or halving "
+            f"every {self.halving_ci[0]:.1f}+ months)"
+        )
 
     def trend(self, dates: Any) -> np.ndarray:
         """Trend density at ``dates``: exp(intercept + slope·years since origin)."""
@@ -50,8 +86,12 @@ class DensityResult:
             "reference": self.reference.__dict__,
             "slope_per_year": self.slope_per_year,
             "slope_ci": list(self.slope_ci),
+            "direction": self.direction,
             "doubling_months": self.doubling_months,
             "doubling_ci": list(self.doubling_ci),
+            "halving_months": self.halving_months,
+            "halving_ci": list(self.halving_ci),
+            "interval": {"level": self.level, "method": "t-interval of the slope"},
             "pvalue": self.pvalue,
             "n": self.n,
             "level": self.level,
@@ -118,25 +158,33 @@ def capacity_density(
     res = stats.linregress(years, np.log(trend["density"].to_numpy(float)))
     tq = stats.t.ppf((1 + level) / 2, len(trend) - 2)
     lo, hi = res.slope - tq * res.stderr, res.slope + tq * res.stderr
-    months = 12 * np.log(2) / res.slope if res.slope != 0 else np.inf
-    # doubling interval: from the slope interval when it excludes 0 (else unbounded)
-    dci = (
-        (12 * np.log(2) / hi, 12 * np.log(2) / lo)
-        if lo > 0
-        else (12 * np.log(2) / hi if hi > 0 else np.nan, np.inf)
-    )
+    dci, hci = _times(lo, hi)
+    inv = _times(res.slope, res.slope)
     return DensityResult(
         out.reset_index(drop=True),
         law,
         reference_family,
         float(res.slope),
         (float(lo), float(hi)),
-        float(months),
-        (float(dci[0]), float(dci[1])),
+        inv[0][0],
+        dci,
         float(res.pvalue),
         len(trend),
         level,
         date,
         trend[date].min(),
         float(res.intercept),
+        inv[1][0],
+        hci,
     )
+
+
+def _times(lo: float, hi: float) -> tuple[tuple[float, float], tuple[float, float]]:
+    """Doubling and halving time intervals (months) from the slope interval [lo, hi] per year:
+    the doubling times are 12·ln2/b for b in [lo, hi] ∩ (0, ∞), the halving times 12·ln2/|b|
+    for b in [lo, hi] ∩ (−∞, 0); inf when the interval reaches 0, NaN when it has no such b."""
+    c = 12 * np.log(2)
+    with np.errstate(divide="ignore"):
+        dbl = (c / hi, c / lo if lo > 0 else np.inf) if hi > 0 else (np.nan, np.nan)
+        hlv = (c / -lo, c / -hi if hi < 0 else np.inf) if lo < 0 else (np.nan, np.nan)
+    return (float(dbl[0]), float(dbl[1])), (float(hlv[0]), float(hlv[1]))

@@ -36,6 +36,7 @@ class PassUntilFit:
     table: pd.DataFrame  # params, successes, trials, pass_rate, low, high
     n_items: int
     draws: np.ndarray  # (B, 2): intercept, slope
+    level: float = 0.95  # of ``ci`` and the table's low/high
 
     def predict(self, params: Any, level: float = 0.9) -> pd.DataFrame:
         n = np.atleast_1d(np.asarray(params, float))
@@ -45,11 +46,19 @@ class PassUntilFit:
         low, high = np.quantile(sims, [(1 - level) / 2, (1 + level) / 2], axis=0)
         return pd.DataFrame({"params": n, "prediction": point, "low": low, "high": high})
 
+    def interval_dict(self, level: float | None = None) -> dict[str, Any]:
+        return {
+            "level": self.level if level is None else level,
+            "method": "percentile bootstrap over items (the line refitted per draw)",
+            "n_draws": len(self.draws),
+        }
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "law": "passuntil",
             "params": {"intercept": self.intercept, "slope": self.slope},
             "ci": {k: list(v) for k, v in self.ci.items()},
+            "interval": self.interval_dict(),
             "n": self.n_items,
             "table": self.table.to_dict(orient="records"),
         }
@@ -80,6 +89,7 @@ def pass_until(
     The pass rate of a model is the pooled estimate sum(successes)/sum(trials) over items (the
     maximum-likelihood rate for "sample until K passes"); intervals resample items."""
     require_columns(data, [params, item, successes, trials])
+    data = _checked_counts(data, params, item, successes, trials)
     succ = data.pivot_table(index=item, columns=params, values=successes, aggfunc="sum")
     tri = data.pivot_table(index=item, columns=params, values=trials, aggfunc="sum")
     if succ.shape[1] < 4:
@@ -88,7 +98,8 @@ def pass_until(
             f"+ 2); got {succ.shape[1]}"
         )
     s, t = succ.fillna(0).to_numpy(float), tri.fillna(0).to_numpy(float)
-    ln = np.log(succ.columns.to_numpy(float))
+    sizes = succ.columns.to_numpy(float)
+    ln = np.log(sizes)
     rate = s.sum(axis=0) / t.sum(axis=0)
     if np.any(rate <= 0) or np.any(rate >= 1):
         raise InputError("every model size needs 0 < pass rate < 1: sample more (until a pass)")
@@ -102,7 +113,7 @@ def pass_until(
     rlo, rhi = np.nanquantile(boot_rates, q, axis=0)
     table = pd.DataFrame(
         {
-            "params": np.exp(ln),
+            "params": sizes,  # as given (not rebuilt through exp(log N))
             "successes": s.sum(0),
             "trials": t.sum(0),
             "pass_rate": rate,
@@ -111,7 +122,45 @@ def pass_until(
         }
     )
     ci = {"intercept": (float(lo[0]), float(hi[0])), "slope": (float(lo[1]), float(hi[1]))}
-    return PassUntilFit(float(point[0]), float(point[1]), ci, table, s.shape[0], draws)
+    return PassUntilFit(float(point[0]), float(point[1]), ci, table, s.shape[0], draws, level)
+
+
+def _checked_counts(
+    data: pd.DataFrame, params: str, item: str, successes: str, trials: str
+) -> pd.DataFrame:
+    """``data`` with numeric sizes and counts; a one-line :class:`InputError` naming the first
+    bad row (data row k, 1-based, header not counted) otherwise: a size that is not a positive
+    number, a count that is missing, not a number, negative, or successes above trials."""
+    cols = [params, successes, trials]
+    raw = data[cols]
+    num = raw.apply(pd.to_numeric, errors="coerce")
+    values = num.to_numpy(float)
+    checks = [
+        (~np.isfinite(values).all(axis=1), "is not a finite number"),
+        (values[:, 0] <= 0, "needs a positive model size"),
+        ((values[:, 1:] < 0).any(axis=1), "has a negative count"),
+        (values[:, 1] > values[:, 2], "has more successes than trials"),
+    ]
+    for bad, why in checks:
+        if bad.any():
+            k = int(np.argmax(bad))
+            shown = ", ".join(f"{c}={raw[c].iloc[k]}" for c in cols)
+            what = f"{why} ({shown})"
+            if why == "is not a finite number":
+                col = cols[int(np.argmax(~np.isfinite(values[k])))]
+                what = f"{col} {str(raw[col].iloc[k])!r} is not a finite number"
+            raise InputError(f"data row {k + 1} (item {str(data[item].iloc[k])!r}): {what}")
+    return data.assign(**{c: num[c] for c in cols})
+
+
+COD_INTERVAL_NOTE = (
+    "only the sampling of items inside the kept clusters; it leaves out the choice of clusters, "
+    "the items outside them, and the error of extrapolating the cluster curves and the "
+    "subset-to-full line beyond the small models, so it is far narrower than the forecast error "
+    "(in the simulations of docs/forecast.md a 90% interval held the true score 0-38% of the "
+    "time): not a forecast "
+    "error interval"
+)
 
 
 @dataclass
@@ -127,10 +176,18 @@ class CodForecast:
     mapping: tuple[float, float]  # full = slope·subset + intercept over the small models
     n_items: int
     n_models: int
+    level: float = 0.9
+    n_draws: int = 0  # bootstrap draws behind low/high
 
     def to_dict(self) -> dict[str, Any]:
         return {
             **attributes(self, "target_x", "prediction", "low", "high", "subset_prediction"),
+            "interval": {
+                "level": self.level,
+                "method": "percentile bootstrap: items resampled within each kept cluster",
+                "n_draws": self.n_draws,
+                "note": COD_INTERVAL_NOTE,
+            },
             "mapping": {"slope": self.mapping[0], "intercept": self.mapping[1]},
             "clusters": self.clusters.to_dict(orient="records"),
             **attributes(self, "n_items", "n_models"),
@@ -261,4 +318,6 @@ def cod_forecast(
         (float(slope), float(icpt)),
         len(scores),
         scores.shape[1],
+        level,
+        len(sims),
     )

@@ -115,10 +115,7 @@ def _draw(fit, data, heldout, path: Path, backtest, level: float, title: str | N
         line = pd.date_range(dates.min(), dates.max(), periods=50)
         ax.plot(line, fit.trend(line), color="C0", label="trend: ln density linear in date")
         ax.set(yscale="log", ylabel="capacity density (N_eff / N)", xlabel="release date")
-        ax.set_title(
-            f"density doubles every {fit.doubling_months:.1f} months "
-            f"({fit.level:.0%} CI {fit.doubling_ci[0]:.1f}–{fit.doubling_ci[1]:.1f})"
-        )
+        ax.set_title(fit.summary(), fontsize=8 if fit.direction == "unclear" else None)
     else:
         plt.close(fig)
         raise InputError(f"cannot plot a {type(fit).__name__}")

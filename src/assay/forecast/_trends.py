@@ -4,7 +4,7 @@ accuracy-on-the-line (Miller et al. 2021): probit(OOD) linear in probit(ID), wit
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -141,24 +141,44 @@ class LineFit:
     curvature: float
     curvature_pvalue: float
     n: int
+    dropped: dict[str, int] = field(default_factory=dict)  # pairs left out, by reason
 
     def predict(self, id_accuracy: Any) -> np.ndarray:
         z = ndtri(np.clip(np.asarray(id_accuracy, float), 1e-6, 1 - 1e-6))
         return stats.norm.cdf(self.intercept + self.slope * z)
 
     def to_dict(self) -> dict[str, Any]:
-        return dict(self.__dict__)
+        out = {k: v for k, v in self.__dict__.items() if k != "dropped"}
+        out["dropped"] = {"rows": int(sum(self.dropped.values())), "reasons": dict(self.dropped)}
+        return out
 
 
 def accuracy_on_the_line(id_accuracy: Any, ood_accuracy: Any) -> LineFit:
-    """Fit the probit-linear ID -> OOD line and t-test a quadratic (curvature) term."""
+    """Fit the probit-linear ID -> OOD line and t-test a quadratic (curvature) term. Pairs with
+    a missing (NaN) or infinite accuracy are left out and counted in ``dropped``."""
     a, b = np.asarray(id_accuracy, float), np.asarray(ood_accuracy, float)
+    pair = np.column_stack([a, b])
+    nan = np.isnan(pair).any(axis=1)
+    inf = ~nan & np.isinf(pair).any(axis=1)
+    dropped = {k: int(v.sum()) for k, v in (("missing or NaN", nan), ("infinite", inf)) if v.any()}
+    a, b = a[~nan & ~inf], b[~nan & ~inf]
     if len(a) < 4:
-        raise InputError("accuracy-on-the-line needs at least 4 models")
+        raise InputError(f"accuracy-on-the-line needs at least 4 models; got {len(a)}")
     za, zb = ndtri(np.clip(a, 1e-6, 1 - 1e-6)), ndtri(np.clip(b, 1e-6, 1 - 1e-6))
+    if np.unique(za).size < 2:
+        raise InputError(
+            f"accuracy-on-the-line not fitted: all {len(a)} in-distribution accuracies are "
+            f"{a[0]:.4g} (no spread: no line through them)"
+        )
     res = stats.linregress(za, zb)
     coef, se, dof = _ols(np.column_stack([np.ones_like(za), za, za**2]), zb)
     p = float(2 * stats.t.sf(abs(coef[2] / se[2]), dof)) if dof > 0 and se[2] > 0 else 1.0
     return LineFit(
-        float(res.slope), float(res.intercept), float(res.rvalue**2), float(coef[2]), p, len(a)
+        float(res.slope),
+        float(res.intercept),
+        float(res.rvalue**2),
+        float(coef[2]),
+        p,
+        len(a),
+        dropped,
     )
