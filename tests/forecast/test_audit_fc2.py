@@ -290,3 +290,27 @@ def test_cod_interval_says_it_is_not_a_forecast_error(tmp_path):
                               "--bootstrap", "10"])  # fmt: skip
     assert out.exit_code == 0, out.output
     assert "not a forecast error interval" in " ".join(out.stdout.split())
+
+
+def test_density_counts_the_rows_it_drops(tmp_path):
+    """A model whose params are not a number was dropped without a word."""
+    table = _density_table(1.0, 0.1).astype({"params": object})
+    table.loc[len(table)] = ["mx", "other", "abc", 0.5, "2023-01-01"]
+    res = capacity_density(table, "ref", floor=0.25)
+    assert res.dropped == {"missing or NaN": 1} and res.n == 6
+    path = tmp_path / "d.csv"
+    table.to_csv(path, index=False)
+    args = ["forecast", "density", str(path), "--reference-family", "ref", "--floor", "0.25"]
+    js = json.loads(runner.invoke(app, [*args, "--json"]).stdout)
+    assert js["dropped"] == {"rows": 1, "reasons": {"missing or NaN": 1}}
+
+
+def test_cod_refuses_a_score_that_is_no_number():
+    """Text in the score column was averaged away or filled with the chance score, silently."""
+    from assay.forecast import cod_forecast
+
+    rows = [{"model": f"m{j}", "item": f"q{i}", "score": 0.5, "flops": 10.0 ** (18 + j)}
+            for j in range(6) for i in range(4)]  # fmt: skip
+    rows[5]["score"] = "abc"
+    with pytest.raises(Exception, match=r"^data row 6: score 'abc' is not a number$"):
+        cod_forecast(pd.DataFrame(rows), 1e22, chance=0.25)

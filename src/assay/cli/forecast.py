@@ -336,6 +336,7 @@ def density_cmd(
 
     df = source.load(columns)
     res = capacity_density(df, reference_family, floor=floor, level=level)
+    warn_dropped(res.dropped)
     if plot is not None:
         plot_forecast(res, path=plot)
     if as_json:

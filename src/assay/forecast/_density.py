@@ -8,7 +8,7 @@ the doubling ones are NaN); when it includes 0, both times are unbounded above."
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -42,6 +42,7 @@ class DensityResult:
     intercept: float = 0.0  # ln(density) at the origin
     halving_months: float = np.nan  # NaN unless the slope is < 0
     halving_ci: tuple[float, float] = (np.nan, np.nan)  # (NaN, NaN) when the interval is above 0
+    dropped: dict[str, int] = field(default_factory=dict)  # rows left out, by reason
 
     @property
     def direction(self) -> str:
@@ -95,6 +96,7 @@ class DensityResult:
             "pvalue": self.pvalue,
             "n": self.n,
             "level": self.level,
+            "dropped": {"rows": sum(self.dropped.values()), "reasons": self.dropped},
             "table": self.table.to_dict(orient="records"),
         }
 
@@ -124,6 +126,7 @@ def capacity_density(
     df[params] = pd.to_numeric(df[params], errors="coerce")
     df[score] = pd.to_numeric(df[score], errors="coerce")
     df[date] = pd.to_datetime(df[date], errors="coerce", format="mixed")
+    missing = int(df[[params, score]].isna().any(axis=1).sum())  # (text that is no number too)
     df = df.dropna(subset=[params, score])
     ref = df[df[family] == reference_family]
     need = 4 + (floor is None) + (ceiling is None)  # the sigmoid's parameters + 2
@@ -176,6 +179,7 @@ def capacity_density(
         float(res.intercept),
         inv[1][0],
         hci,
+        {"missing or NaN": missing} if missing else {},
     )
 
 

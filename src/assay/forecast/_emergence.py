@@ -125,6 +125,19 @@ def pass_until(
     return PassUntilFit(float(point[0]), float(point[1]), ci, table, s.shape[0], draws, level)
 
 
+def _numeric_columns(data: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
+    """``data`` with ``columns`` as numbers (a missing value stays missing); text that is no
+    number is a one-line :class:`InputError` naming the data row (1-based, header not counted)
+    — it was averaged away or filled with the chance score, silently."""
+    num = data[columns].apply(pd.to_numeric, errors="coerce")
+    bad = (num.isna() & data[columns].notna()).to_numpy()
+    if bad.any():
+        k, j = (int(v) for v in np.argwhere(bad)[0])
+        text = str(data[columns[j]].iloc[k])
+        raise InputError(f"data row {k + 1}: {columns[j]} {text!r} is not a number")
+    return data.assign(**{c: num[c] for c in columns})
+
+
 def _checked_counts(
     data: pd.DataFrame, params: str, item: str, successes: str, trials: str
 ) -> pd.DataFrame:
@@ -239,6 +252,7 @@ def cod_forecast(
     if not ok or not np.isfinite(target_x) or target_x <= 0:
         raise InputError(f"target x {target_x!r}: must be a finite number > 0 (a compute-like x)")
     require_columns(data, [x, model, item, score])
+    data = _numeric_columns(data, [x, score])
     mat = data.pivot_table(index=item, columns=model, values=score, aggfunc="mean")
     xs = data.groupby(model)[x].first().reindex(mat.columns).to_numpy(float)
     order = np.argsort(xs)
