@@ -404,3 +404,13 @@ def test_store_strings_cannot_reverse_numbers_or_add_tags(tmp_path):
     assert "bad&lt;/small&gt;&lt;br&gt;x" in outside_scripts
     assert "good<small>" not in html and "</small><br>x" not in html
     assert any(tag == "small" for tag, _ in parsed.tags)  # the panels' own number markup stays
+
+
+def test_backticks_inside_names_stay_text():
+    """An audit: models gpt`4 and llama`3 made "gpt<code>4 against llama</code>3"."""
+    from assay.report._glossary import code_spans, explain
+
+    assert code_spans("gpt`4 against llama`3") == "gpt`4 against llama`3"
+    assert "<code>" not in str(explain("gpt`4 − llama`3 on `x`y"))
+    assert code_spans("run `assay eval -m MODEL`.") == "run <code>assay eval -m MODEL</code>."
+    assert code_spans("(`a<b`)") == "(<code>a&lt;b</code>)"

@@ -100,7 +100,9 @@ GLOSSARY: dict[str, tuple[str, str]] = {
 
 _FIND = re.compile("|".join(f"(?P<g{i}>{pat})" for i, (_, pat) in enumerate(GLOSSARY.values())))
 _TERMS = list(GLOSSARY)
-_CODE = re.compile(r"`([^`]+)`")
+#: A `code span` of the report's own sentences: backticks that open and close at a word's edge
+#: (a store string's backticks inside names, "gpt`4 … llama`3", stay text).
+CODE_SPAN = re.compile(r"(?<![\w`])`([^`\n]+)`(?![\w`])")
 
 
 def anchor(term: str) -> str:
@@ -115,10 +117,16 @@ def _wrap(match: re.Match[str]) -> str:
     return f'<abbr class="term" title="{title}">{match.group(0)}</abbr>'
 
 
+def code_spans(text: Any) -> str:
+    """``text`` escaped (control characters made visible) with its :data:`CODE_SPAN` s as
+    ``<code>``."""
+    return CODE_SPAN.sub(r"<code>\1</code>", str(escape(visible(str(text)))))
+
+
 def explain(text: Any) -> Markup:
     """``text`` escaped, with `backticks` as <code> spans and every glossary term wrapped in
     ``<abbr title="its explanation">``."""
-    escaped = _CODE.sub(r"<code>\1</code>", str(escape(visible(str(text)))))
+    escaped = code_spans(text)
     return Markup(_FIND.sub(_wrap, escaped))
 
 

@@ -18,9 +18,8 @@ from assay.core import to_jsonable, visible
 from assay.errors import InputError
 
 from ._build import ReportData, build_report
-from ._glossary import explain, glossary_entries
+from ._glossary import code_spans, explain, glossary_entries
 
-_CODE = re.compile(r"`([^`]+)`")
 # Characters that could end a <script> element, open an HTML comment or break a JS string.
 _SCRIPT_ESCAPES = {
     ord("<"): "\\u003c",
@@ -77,7 +76,7 @@ def _safe_cell(text: Any) -> Markup:
 
 def _code_spans(text: Any) -> Markup:
     """Escape text and turn `backticks` into <code> spans."""
-    return Markup(_CODE.sub(r"<code>\1</code>", str(escape(visible(str(text))))))
+    return Markup(code_spans(text))
 
 
 def _groupby_runs(items: list[dict[str, Any]]) -> list[tuple[str, list[dict[str, Any]]]]:
