@@ -234,3 +234,14 @@ def test_a_pair_with_one_shared_document_claims_no_direction():
     ]
     cells = [c["text"] for row in _table(panel, "pairs-one")["rows"] for c in row]
     assert "—" in cells and not any("nan" in t for t in cells)
+
+
+def test_a_p_value_in_a_sentence_never_reads_p_equals_less_than():
+    """An audit found "calibration test p = < 0.001" in the report's calibration finding."""
+    import inspect
+
+    from assay.report import _helm_panels
+    from assay.report._panel import p_text
+
+    assert p_text(0.0001) == "< 0.001" and p_text(0.0123) == "= 0.012"
+    assert "p = {fmt_p" not in inspect.getsource(_helm_panels)

@@ -8,6 +8,7 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
+from scipy import stats as sps
 
 from assay.errors import InputError
 from assay.stats import check_prices, efficiency, read_prices
@@ -107,3 +108,18 @@ def test_bad_json_price_tables_are_one_line_in_the_shared_wording(tmp_path, text
     with pytest.raises(InputError, match=match) as err:
         read_prices(path)
     assert "\n" not in str(err.value)
+
+
+@pytest.mark.parametrize("confidence", [0.8, 0.9, 0.95])
+def test_cost_interval_follows_the_confidence(confidence):
+    """An audit: the cost interval stayed at 95 % whatever --confidence said."""
+    s = _samples()
+    prices = check_prices(
+        pd.DataFrame({"model": ["a"], "input_per_1m": [2.0], "output_per_1m": [8.0]})
+    )
+    row = efficiency(s, prices=prices, confidence=confidence).table.set_index("model").loc["a"]
+    a = s[s["model"] == "a"]
+    cost = ((a["input_tokens"] * 2.0 + a["output_tokens"] * 8.0) / 1e6).to_numpy(float)
+    half = sps.t.ppf(0.5 + confidence / 2, cost.size - 1) * cost.std(ddof=1) / np.sqrt(cost.size)
+    assert row["cost_per_sample_low"] == pytest.approx(cost.mean() - half)
+    assert row["cost_per_sample_high"] == pytest.approx(cost.mean() + half)

@@ -54,12 +54,13 @@ def test_gold_positions_and_accuracy_by_position_are_the_stored_ones(tmp_path, n
 
 def test_numeric_answer_text_is_not_read_as_an_index(tmp_path):
     """arith_mc answers are numbers ("16", "104"): with no stored position they must not
-    become positions; a right answer still places its gold at the chosen position."""
+    become positions. Nor does a right answer alone place its gold at the chosen position: with
+    the wrong answers' gold unknown every position's accuracy would be 1 by construction (an
+    outside audit); no accuracy by position is claimed then."""
     samples, _ = _store_samples(tmp_path, "arith_mc", 20)
     res = position_bias(samples.drop(columns="extra"))
-    right = samples["metric.acc"] == 1
-    assert res.table["gold"].sum() == right.sum()
-    assert res.table["accuracy"].dropna().eq(1).all()
+    assert res.table["gold"].sum() == 0
+    assert res.table["accuracy"].isna().all()
 
 
 def test_imported_integer_targets_without_orders_are_indices():
@@ -80,4 +81,32 @@ def test_imported_integer_targets_without_orders_are_indices():
     assert list(table["gold"]) == [5, 5, 5, 5]
     assert table["accuracy"].to_numpy() == pytest.approx(
         [(gold[gold == p] == chosen[gold == p]).mean() for p in range(4)]
+    )
+
+
+def test_imported_integer_targets_are_looked_up_in_the_choice_order():
+    """An audit: rows with ``choice_order`` and an integer ``target`` (the original index) had
+    their gold taken from right answers only: accuracy 1.000 at every position."""
+    rng = np.random.default_rng(5)
+    n = 400
+    orders = [list(rng.permutation(4)) for _ in range(n)]
+    target = rng.integers(0, 4, n)  # the original index of the right answer
+    shown = np.array([o.index(t) for o, t in zip(orders, target, strict=True)])
+    right = rng.random(n) < 0.4 + 0.1 * shown  # accuracy rises with the shown position
+    chosen = np.where(right, shown, (shown + rng.integers(1, 4, n)) % 4)
+    samples = pd.DataFrame(
+        {
+            "model": "m",
+            "task": "t",
+            "doc_id": [f"d{i}" for i in range(n)],
+            "chosen_position": chosen,
+            "choice_order": orders,
+            "target": target.astype(str),
+            "metric.acc": right.astype(float),
+        }
+    )
+    table = position_bias(samples).table
+    assert list(table["gold"]) == [int((shown == p).sum()) for p in range(4)]
+    assert table["accuracy"].to_numpy() == pytest.approx(
+        [right[shown == p].mean() for p in range(4)]
     )

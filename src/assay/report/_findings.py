@@ -18,15 +18,10 @@ from scipy import stats as sps
 
 from assay import rank, stats
 
-from ._panel import Finding, fmt, fmt_p
+from ._panel import Finding, fmt, p_text
 
 #: Surprise of "not distinguishable from guessing": worth reading, as a borderline result is.
 AT_CHANCE_SURPRISE = -np.log10(0.05)
-
-
-def _p_text(p: float) -> str:
-    text = fmt_p(p)
-    return text if text.startswith("<") else f"= {text}"
 
 
 def ranked(findings: Iterable[Finding]) -> list[Finding]:
@@ -77,7 +72,7 @@ def pair_findings(comp: stats.Comparison, headline: dict[str, str], level: str) 
         text = (
             f"On {task} ({metric}), {best[i]} scores {fmt(abs(diff[i]))} {word} than "
             f"{other[i]} ({level} CI of the difference {fmt(low[i])} to {fmt(high[i])}, "
-            f"n = {int(n)} paired documents, {family.adjusted} p {_p_text(p_adj[i])} "
+            f"n = {int(n)} paired documents, {family.adjusted} p {p_text(p_adj[i])} "
             f"{family.over}): {verdict} "
             f"at α = {comp.alpha:g}."
         )
@@ -107,7 +102,7 @@ def chance_findings(
             out.append(Finding(text, 0.0, "chance", None))
             continue
         p = float(r.p_value)
-        head += f" ({r.test} p {_p_text(p)})"
+        head += f" ({r.test} p {p_text(p)})"
         if p >= comp.alpha:
             out.append(
                 Finding(
@@ -133,7 +128,7 @@ def flip_finding(row: pd.Series, old: str, new: str, task: str, level: str) -> F
         f"From {old} to {new} on {task}, {neg} of {n} answers flipped from right to wrong "
         f"(NFR {fmt(row['nfr'])}, {level} CI {fmt(row['nfr_low'])} to {fmt(row['nfr_high'])}) "
         f"and {pos} from wrong to right (PFR {fmt(row['pfr'])}); accuracy "
-        f"{fmt(row['old_acc'])} → {fmt(row['new_acc'])} (McNemar exact p {_p_text(p)})."
+        f"{fmt(row['old_acc'])} → {fmt(row['new_acc'])} (McNemar exact p {p_text(p)})."
     )
     return Finding.tested(text, "flips", p)
 
@@ -156,7 +151,7 @@ def variance_findings(table: pd.DataFrame) -> list[Finding]:
         text = (
             f"On {r.task}, {r.model}'s score moves by SD {fmt(r.sd_levels)} across "
             f"{int(r.levels)} {FACTOR_WORDS.get(r.factor, r.factor)} levels: {fmt(r.ratio, 2)}× the sampling variance of "
-            f"one score, {verdict} (F-test p {_p_text(p) if p is not None else 'n/a'})."
+            f"one score, {verdict} (F-test p {p_text(p) if p is not None else 'n/a'})."
         )
         out.append(Finding.tested(text, "variance", p))
     return out
@@ -167,7 +162,7 @@ def bias_finding(result: stats.PositionBias, model: str, task: str) -> Finding:
     text = (
         f"{model} on {task} picks the shown positions {shares} (uniform: "
         f"{100 / len(result.table):.0f}% each; χ²({result.df}) = {result.chi2:.2f}, "
-        f"p {_p_text(result.pvalue)}); averaged over each question's orderings its accuracy "
+        f"p {p_text(result.pvalue)}); averaged over each question's orderings its accuracy "
         f"is {fmt(result.permutation_accuracy)} ± {fmt(result.permutation_stderr)} (SE)."
     )
     return Finding.tested(text, "bias", result.pvalue)
@@ -203,13 +198,13 @@ def arena_findings(groups: list[rank.Ratings], level: str) -> list[Finding]:
                 boot[:, models.index(second["model"])] >= boot[:, models.index(top["model"])]
             )
             p = float(min(1.0, max(2 * reversed_share, 1 / boot.shape[0])))
-            test = f"bootstrap p {_p_text(p)}"
+            test = f"bootstrap p {p_text(p)}"
         else:
             se = np.hypot(top["ci_high"] - top["ci_low"], second["ci_high"] - second["ci_low"])
             gap = top["rating"] - second["rating"]
             # no p-value from a zero SE: the order is then untested
             p = float(2 * sps.norm.sf(abs(gap) / (se / (2 * 1.96)))) if se > 0 else None
-            test = f"Wald z p {_p_text(p)}" if p is not None else "no test: intervals of width 0"
+            test = f"Wald z p {p_text(p)}" if p is not None else "no test: intervals of width 0"
         text = (
             f"In the arena ({votes:,} votes), {top['model']} rates highest: "
             f"{top['rating']:.0f} ({level} CI {top['ci_low']:.0f} to {top['ci_high']:.0f}), "

@@ -23,7 +23,7 @@ from assay import stats  # noqa: E402
 from assay.core import MetricMap, Settings, plot_label  # noqa: E402
 from assay.errors import AssayError, InputError  # noqa: E402
 
-from ._panel import Finding, Panel, cell, fmt, fmt_p, new_panel  # noqa: E402
+from ._panel import Finding, Panel, cell, fmt, fmt_p, new_panel, p_text  # noqa: E402
 from ._plots import _STYLE, ACCENT, interval_plot, svg_string  # noqa: E402
 
 __all__ = ["breakdown_panel", "calibration_panel", "efficiency_panel", "reliability_panel"]
@@ -165,7 +165,7 @@ def calibration_panel(
         else:
             interval = ""
         pvalue = r.get("ece_pvalue", np.nan)
-        test = f", calibration test p = {fmt_p(pvalue)}" if np.isfinite(pvalue) else ""
+        test = f", calibration test p {p_text(pvalue)}" if np.isfinite(pvalue) else ""
         panel.findings.append(
             Finding(
                 f"{r.model} on {r.task}: ECE {fmt(r.ece_debiased)}{interval}{test}, {side}confident "

@@ -39,6 +39,12 @@ def fmt_p(p: Any) -> str:
     return "< 0.001" if x < 0.001 else f"{x:.3f}"
 
 
+def p_text(p: Any) -> str:
+    """A p-value after "p " in a sentence: "= 0.012", or "< 0.001" (never "p = < 0.001")."""
+    text = fmt_p(p)
+    return text if text.startswith("<") else f"= {text}"
+
+
 def cell(text: str, value: Any = None, cls: str = "", title: str = "") -> dict[str, Any]:
     """A table cell with display text, the raw value (data-value attribute) and a CSS class."""
     raw = None

@@ -68,16 +68,21 @@ def _extra_field(extra: pd.Series, key: str) -> np.ndarray:
 
 
 def _gold_positions(
-    df: pd.DataFrame, chosen: np.ndarray, correct: np.ndarray, n_choices: np.ndarray
+    df: pd.DataFrame,
+    chosen: np.ndarray,
+    correct: np.ndarray,
+    n_choices: np.ndarray,
+    orders: np.ndarray,
 ) -> np.ndarray:
     """Shown position of the right answer, from what the store recorded.
 
     In order: a ``gold_position`` or ``target_position`` column, else ``extra.target_position``
-    (the runner stores it per sample); else, for rows without ``choice_order`` (imported
-    results, where ``target`` may be the gold index), an integer ``target`` in [0, k) when it
-    agrees with every scored row (chosen == target exactly when right); else the chosen
-    position when it was right. ``target`` of assay's own runs is the answer *text*, never
-    an index, so it is not read as one.
+    (the runner stores it per sample); else an integer ``target`` in [0, k) (imported results,
+    where it may be the gold index) looked up in the row's ``choice_order`` (``orders``, NaN
+    padded; the index itself without one), when that agrees with every scored row (chosen ==
+    gold exactly when right); else, only when every wrong answer's gold is known, the chosen
+    position of a right one. ``target`` of assay's own runs is the answer *text*, never an
+    index, so it is not read as one.
     """
     gold = np.full(len(df), np.nan)
     for name in ("gold_position", "target_position"):
@@ -89,20 +94,24 @@ def _gold_positions(
         gold = np.where(np.isnan(gold), _extra_field(df["extra"], "target_position"), gold)
     if "target" in df:
         target = pd.to_numeric(df["target"], errors="coerce").to_numpy(dtype=float)
-        unordered = (
-            df["choice_order"].isna().to_numpy() if "choice_order" in df else np.ones(len(df), bool)
-        )
+        # an original index: where the shown order put it (choice_order[p] == target), or
+        # itself where no order was recorded
+        match = orders == target[:, None]
+        shown_at = np.where(match.any(axis=1), match.argmax(axis=1), np.nan)
+        candidate = np.where(np.isnan(orders).all(axis=1), target, shown_at)
         usable = (
-            unordered
-            & np.isnan(gold)
+            np.isnan(gold)
             & (target == np.round(target))
             & (target >= 0)
             & (target < n_choices)
+            & ~np.isnan(candidate)
         )
         right, wrong = correct == 1, correct == 0
-        agrees = np.all(~usable | ~(right | wrong) | ((chosen == target) == right))
+        agrees = np.all(~usable | ~(right | wrong) | ((chosen == candidate) == right))
         if usable.any() and agrees:
-            gold = np.where(usable, target, gold)
+            gold = np.where(usable, candidate, gold)
+    if np.isnan(gold[correct == 0]).any():
+        return gold  # (a right answer's position alone would make every position's accuracy 1)
     return np.where(np.isnan(gold) & (correct == 1), chosen, gold)
 
 
@@ -166,7 +175,7 @@ def position_bias(
     chi2 = float(np.sum((observed[used] - expected[used]) ** 2 / expected[used]))
     dof = int(used.sum() - 1)
     pvalue = float(sps.chi2.sf(chi2, dof)) if dof > 0 else float("nan")
-    gold = _gold_positions(df, chosen, correct, n_choices)
+    gold = _gold_positions(df, chosen, correct, n_choices, orders)
     has_gold = ~np.isnan(gold)
     gold_i = gold[has_gold].astype(int)
     gold_n = np.bincount(gold_i, minlength=positions)[:positions].astype(float)

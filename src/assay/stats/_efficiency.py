@@ -151,7 +151,7 @@ def extra_field(extra: pd.Series, key: str) -> pd.Series:
 
 
 def _costs(
-    prices: pd.DataFrame, model: str, prompt: np.ndarray, output: np.ndarray
+    prices: pd.DataFrame, model: str, prompt: np.ndarray, output: np.ndarray, alpha: float
 ) -> tuple[float, ...]:
     """The :data:`COST_COLUMNS` of ``model``'s samples (``prompt`` and ``output`` tokens each),
     NaN when the price table has no row for the model."""
@@ -162,7 +162,7 @@ def _costs(
         np.nan_to_num(prompt) * price["input_per_1m"]
         + np.nan_to_num(output) * price["output_per_1m"]
     ) / 1e6
-    ci = mean_ci(cost, method="t")
+    ci = mean_ci(cost, method="t", alpha=alpha)
     return ci.mean, ci.ci_low, ci.ci_high, float(cost.sum()), 1000 * ci.mean
 
 
@@ -258,7 +258,9 @@ def efficiency(
             est, lo, hi = _quantile_ci(timed, p / 100, alpha) if timed.size else (np.nan,) * 3
             row[f"latency_p{p}"], row[f"latency_p{p}_low"], row[f"latency_p{p}_high"] = est, lo, hi
         if prices is not None:
-            row.update(zip(COST_COLUMNS, _costs(prices, str(model), prompt, output), strict=True))
+            row.update(
+                zip(COST_COLUMNS, _costs(prices, str(model), prompt, output, alpha), strict=True)
+            )
         rows.append(row)
     fits, names = _runtime_fits(df)
     return EfficiencyResult(
