@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
+import numpy as np
 import pandas as pd
 import typer
 
@@ -155,11 +156,19 @@ def _pct(value: float, ci: tuple[float, float], spec: str = ".1%") -> str:
 
 def _show_position(result, title: str) -> None:
     console.print(
-        f"{title}: {result.n_pairs} pairs judged in both orders; the verdicts agree in "
+        f"{title} ({level_label(result.confidence_level)} intervals): {result.n_pairs} pairs "
+        "judged in both orders; the verdicts agree in "
         f"{_pct(result.agreement, result.agreement_ci)}; the answer shown first wins "
         f"{_pct(result.first_rate, result.first_ci)} of decisive verdicts (0.5 = no "
         f"position bias, p = {result.pvalue:.3g}); both verdicts chose the same position in "
         f"{result.same_position:.1%}."
+    )
+
+
+def _lc_title(result) -> str:
+    return (
+        f"win rate against {result.baseline} (raw and length-controlled, "
+        f"{level_label(result.confidence_level)} intervals)"
     )
 
 
@@ -218,7 +227,7 @@ def pairwise_cmd(
     if position is not None:
         _show_position(position, "position swap")
     if lc is not None:
-        print_table(lc.table, title=f"win rate against {baseline} (raw and length-controlled)")
+        print_table(lc.table, title=_lc_title(lc))
     if ratings is not None:
         print_table(ratings["ratings"], title="Bradley–Terry ratings from the verdicts", digits=1)
 
@@ -268,16 +277,48 @@ def position_cmd(
         _show_position(result, f"judge {judge}")
 
 
-def _read_judged(file: Path) -> pd.DataFrame:
-    df = read_table(file)
-    for name in ("len_a", "len_b"):
-        if name in df.columns:
-            df[name] = pd.to_numeric(df[name], errors="coerce")
-    battles = read_battles(file)
-    for name in ("len_a", "len_b"):
+_LENGTHS = ("len_a", "len_b")
+_WIDE_COUNTS = ("wins_a", "wins_b", "ties", "ties_bothbad")  # a count table's columns
+
+
+def _lengths(file: Path, df: pd.DataFrame) -> np.ndarray:
+    """(rows, 2) answer lengths of the raw file: numbers >= 0, else a one-line error naming
+    the line and field."""
+    out = np.empty((len(df), 2))
+    for i, name in enumerate(_LENGTHS):
         if name not in df.columns:
             raise InputError(f"{file}: missing field {name!r} (answer lengths)")
-        battles[name] = df[name].to_numpy()
+        col = df[name]
+        is_bool = col.map(lambda v: isinstance(v, bool | np.bool_)).to_numpy(dtype=bool)
+        values = pd.to_numeric(col.where(~is_bool), errors="coerce").to_numpy(dtype=float)
+        with np.errstate(invalid="ignore"):
+            bad = ~np.isfinite(values) | (values < 0)
+        if bad.any():
+            row = int(np.flatnonzero(bad)[0])
+            numbers = df.attrs.get("rows")
+            line = numbers[row] if numbers is not None else row + 1
+            value = col.iloc[row]
+            got = "is empty" if pd.isna(value) else f"must be a length >= 0, got {value!r:.40}"
+            raise InputError(
+                f"{file}: {df.attrs.get('unit', 'record')} {line}: field {name!r} {got}"
+            )
+        out[:, i] = values
+    return out
+
+
+def _read_judged(file: Path) -> pd.DataFrame:
+    """Judged pairs with their answers' lengths; a count table's lengths go to each of the
+    (row, outcome) battles read_battles makes of a row."""
+    battles = read_battles(file)
+    df = read_table(file)
+    lengths = _lengths(file, df)
+    if "count" in battles.columns:  # the rows read_battles kept: one per nonzero count
+        wide = [c for c in _WIDE_COUNTS if c in df.columns] or ["count"]
+        counts = df[wide].apply(pd.to_numeric, errors="coerce").fillna(0).to_numpy()
+        lengths = np.repeat(lengths, (counts > 0).sum(axis=1), axis=0)
+    if len(lengths) != len(battles):
+        raise InputError(f"{file}: the answer lengths do not line up with the battles read")
+    battles["len_a"], battles["len_b"] = lengths[:, 0], lengths[:, 1]
     return battles
 
 
@@ -317,7 +358,7 @@ def lc_winrate_cmd(
         json_out,
         result,
         result.table,
-        title=f"win rate against {baseline} (raw and length-controlled)",
+        title=_lc_title(result),
         note=f"length scale s = {result.length_scale:.1f} characters",
     )
 
@@ -346,6 +387,7 @@ def agreement_cmd(
         return
     console.print(
         f"judge {judge} vs {result.info['human']}: κ = {_pct(result.kappa, result.ci, '.3f')} "
+        f"({level_label(result.confidence_level)} interval) "
         f"(se {result.se:.3f}) on {result.n} matched votes over "
         f"{result.info['n_prompts']} prompts; raw agreement {result.agreement:.1%}, "
         f"chance {result.expected:.1%}"
@@ -383,7 +425,8 @@ def self_preference_cmd(
         f"judge {judge} (family {result.family}): its family wins "
         f"{_pct(result.own_win_rate, result.own_ci)} of {result.n} battles against other "
         f"families; on the same pairs the reference votes give "
-        f"{result.reference_win_rate:.1%}; excess {_pct(result.excess, result.excess_ci, '+.1%')}"
+        f"{result.reference_win_rate:.1%}; excess {_pct(result.excess, result.excess_ci, '+.1%')} "
+        f"({level_label(result.confidence_level)} intervals)"
     )
 
 

@@ -17,6 +17,7 @@ from assay.errors import InputError
 from ._judge_stats import (
     OUTCOME,
     at_least_exact,
+    battle_counts,
     cluster_sums,
     cluster_weights,
     interval,
@@ -103,9 +104,11 @@ def cohen_kappa(
     bootstrap: int = 0,
     seed: int = 0,
     alpha: float = 0.05,
+    weights: Any = None,
 ) -> Kappa:
     """Cohen's κ between two label sequences (any hashable labels); with ``bootstrap`` rounds
-    the interval resamples ``clusters`` (default: each item)."""
+    the interval resamples ``clusters`` (default: each item). ``weights``: how many times
+    each item counts (frequency weights: as if it were repeated; default ones)."""
     a, b = pd.Series(list(first), dtype=object), pd.Series(list(second), dtype=object)
     if len(a) != len(b) or len(a) == 0:
         raise InputError("cohen_kappa: need two label lists of the same, non-zero length")
@@ -119,7 +122,10 @@ def cohen_kappa(
     else:
         codes, uniques = pd.factorize(pd.Series(list(clusters), dtype=object))
         n = len(uniques)
-    tables = cluster_weights(n, bootstrap, seed) @ cluster_sums(codes, n, cell, k * k)
+    w = None if weights is None else np.asarray(weights, dtype=float)
+    if w is not None and (len(w) != len(a) or not (np.isfinite(w) & (w >= 0)).all()):
+        raise InputError("cohen_kappa: weights must be one number >= 0 per item")
+    tables = cluster_weights(n, bootstrap, seed) @ cluster_sums(codes, n, cell, k * k, w)
     tables = tables.reshape(-1, k, k)
     kappa, p_o, p_e = _kappa_of(tables)
     se = _kappa_se(tables[0])
@@ -129,7 +135,8 @@ def cohen_kappa(
         z = ndtri(1 - alpha / 2)
         ci = (float(kappa[0] - z * se), float(kappa[0] + z * se))
     table = pd.DataFrame(tables[0].astype(int), index=labels, columns=labels)
-    return Kappa(float(kappa[0]), se, ci, float(p_o[0]), float(p_e[0]), len(a), table, 1 - alpha)
+    total = len(a) if w is None else int(round(w.sum()))
+    return Kappa(float(kappa[0]), se, ci, float(p_o[0]), float(p_e[0]), total, table, 1 - alpha)
 
 
 def _oriented(battles: pd.DataFrame) -> pd.DataFrame:
@@ -145,6 +152,7 @@ def _oriented(battles: pd.DataFrame) -> pd.DataFrame:
             "lo": np.where(swap, b, a),
             "hi": np.where(swap, a, b),
             "label": label,
+            "count": battle_counts(battles),
         }
     )
 
@@ -171,7 +179,8 @@ def judge_agreement(
     pair (GenAI Arena / MT-Bench agreement). Human votes are the battles without a judge (or
     judge "human"), or those of judge ``human``. Outcomes: first model (in name order) wins,
     second wins, tie (a "tie (bothbad)" is a tie). Every (judge verdict, vote) pair on the same
-    prompt and pair counts once; the interval resamples prompts."""
+    prompt and pair counts once (a count table's row as its ``count`` battles); the interval
+    resamples prompts."""
     for name in ("model_a", "model_b", "winner", "prompt_id"):
         if name not in battles.columns:
             raise InputError(f"battles: missing column {name!r}")
@@ -188,6 +197,7 @@ def judge_agreement(
         raise InputError(
             f"no battle of {judge!r} shares a prompt_id and model pair with the human votes"
         )
+    pairs = matched["count_x"] * matched["count_y"]  # a count table's rows as their battles
     result = cohen_kappa(
         matched["label_x"],
         matched["label_y"],
@@ -195,16 +205,17 @@ def judge_agreement(
         bootstrap=bootstrap,
         seed=seed,
         alpha=alpha,
+        weights=pairs,
     )
-    decisive = matched[(matched["label_x"] != "tie") & (matched["label_y"] != "tie")]
+    decisive = (matched["label_x"] != "tie") & (matched["label_y"] != "tie")
+    same = (matched["label_x"] == matched["label_y"]) & decisive
+    n_decisive = float(pairs[decisive].sum())
     result.info = {
         "judge": judge,
         "human": human or "humans",
         "n_prompts": int(matched["prompt_id"].nunique()),
-        "decisive_agreement": float((decisive["label_x"] == decisive["label_y"]).mean())
-        if len(decisive)
-        else float("nan"),
-        "n_decisive": int(len(decisive)),
+        "decisive_agreement": float(pairs[same].sum() / n_decisive) if n_decisive else float("nan"),
+        "n_decisive": int(n_decisive),
     }
     return result
 

@@ -91,6 +91,39 @@ def prompt_codes(df: pd.DataFrame) -> tuple[np.ndarray, int]:
     return codes, len(uniques)
 
 
+def battle_counts(df: pd.DataFrame) -> np.ndarray:
+    """Battles per row as floats: a count table's ``count`` (missing: 1), else ones."""
+    if "count" not in df.columns:
+        return np.ones(len(df))
+    return pd.to_numeric(df["count"], errors="coerce").fillna(1).to_numpy(dtype=float)
+
+
+def counted_weights(
+    df: pd.DataFrame, counts: np.ndarray, bootstrap: int, seed: int
+) -> tuple[np.ndarray, int]:
+    """(1 + B, n_rows) weights and the number of clusters, as :func:`resample_weights` gives
+    the rows repeated ``counts`` times (the same draws; each row's weight is the sum of its
+    copies'): the copies of a row with a prompt share its cluster, those of a row without
+    one are clusters of their own."""
+    key = df["prompt_id"].astype(object) if "prompt_id" in df.columns else pd.Series(None, df.index)
+    has = key.notna().to_numpy()
+    code, _ = pd.factorize(key)
+    first_row = np.flatnonzero(has & ~key.duplicated().to_numpy())  # in order of first sight
+    new = np.where(has, 0, counts).astype(np.int64)  # clusters each row opens
+    new[first_row] = 1
+    start = np.cumsum(new) - new
+    first_of_code = np.empty(len(first_row), dtype=np.int64)
+    first_of_code[code[first_row]] = first_row
+    if has.any():  # a prompt's rows: the cluster its first row opened
+        start[has] = start[first_of_code[code[has]]]
+    n = int(new.sum())
+    per_cluster = np.cumsum(cluster_weights(n, bootstrap, seed), axis=1)
+    per_cluster = np.concatenate([np.zeros((len(per_cluster), 1)), per_cluster], axis=1)
+    single = per_cluster[:, start + 1] - per_cluster[:, start]
+    spread = per_cluster[:, start + np.where(has, 0, new)] - per_cluster[:, start]
+    return np.where(has, single * counts, spread), n
+
+
 # -- position ---------------------------------------------------------------------------------
 
 
@@ -271,27 +304,29 @@ def lc_win_rate(
     if np.isnan(score_a).any():
         raise InputError("judged pairs: a winner other than model_a, model_b or tie")
     y = np.where(a_is_model, score_a, 1 - score_a)
+    cnt = battle_counts(rows)
     len_a, len_b = rows["len_a"].to_numpy(dtype=float), rows["len_b"].to_numpy(dtype=float)
     delta = np.where(a_is_model, len_a - len_b, len_b - len_a)
-    scale = float(length_scale) if length_scale else float(np.std(delta))
+    spread = np.sqrt(np.average((delta - np.average(delta, weights=cnt)) ** 2, weights=cnt))
+    scale = float(length_scale) if length_scale else float(spread)
     if not np.isfinite(scale) or scale <= 0:
         scale = 1.0
     x = np.tanh(delta / scale)
     group, models = pd.factorize(model, sort=True)
     order = np.argsort(group, kind="stable")
     rows, y, x, group, delta = rows.iloc[order], y[order], x[order], group[order], delta[order]
-    counts = np.bincount(group, minlength=len(models))
-    starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
-    codes, n = prompt_codes(rows)
-    w = resample_weights(codes, n, bootstrap, seed)
+    cnt = cnt[order]
+    w, n = counted_weights(rows, cnt, bootstrap, seed)
+    starts = np.concatenate([[0], np.cumsum(np.bincount(group, minlength=len(models)))[:-1]])
+    counts = np.bincount(group, cnt, minlength=len(models))  # battles per model
     a, b = _fit_logistic(y, x, starts, w)
     lc = expit(a)
     with np.errstate(invalid="ignore", divide="ignore"):
         raw = np.add.reduceat(w * y, starts, axis=1) / np.add.reduceat(w, starts, axis=1)
-    mean_delta = np.bincount(group, delta, minlength=len(models)) / counts
+    mean_delta = np.bincount(group, delta * cnt, minlength=len(models)) / counts
     table = []
     for m, name in enumerate(models):
-        wins = float(y[group == m].sum())
+        wins = float((y * cnt)[group == m].sum())
         raw_ci = at_least_exact(interval(raw[1:, m], alpha), wins, counts[m], alpha)
         lc_ci = interval(lc[1:, m], alpha)
         if np.ptp(y[group == m]) == 0:  # outcomes that all agree: nothing to resample
