@@ -62,7 +62,9 @@ def test_calibration_json_matches_library(store_path):
         lib.table["ece_pvalue"].tolist()
     )
     cmp = _json(["calibration", "--store", store_path, "-t", "arith_mc", "--compare", "good,poor"])
-    assert cmp["n_docs"] == 40 and [r["measure"] for r in cmp["table"]][0] == "ece"
+    assert cmp["n_docs"] == 40 and [r["measure"] for r in cmp["table"]][0] == "ece_debiased"
+    assert cmp["confidence_level"] == 0.95 and "88%" in cmp["interval_note"]
+    assert all(0 < r["pvalue"] <= 1 for r in cmp["table"])
 
 
 def test_efficiency_with_prices(store_path, tmp_path):

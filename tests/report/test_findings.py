@@ -245,3 +245,33 @@ def test_a_p_value_in_a_sentence_never_reads_p_equals_less_than():
 
     assert p_text(0.0001) == "< 0.001" and p_text(0.0123) == "= 0.012"
     assert "p = {fmt_p" not in inspect.getsource(_helm_panels)
+
+
+def test_variance_finding_follows_the_f_test_not_the_ratio():
+    # an outside audit: under a true null the ratio sits far below 1 whenever questions differ
+    # in difficulty, and the finding called that "less than the noise"; the F test decides
+    from assay.report._findings import variance_findings
+
+    rng = np.random.default_rng(0)
+    n = 300
+    difficulty = rng.uniform(0, 1, n)
+    x = (rng.random((n, 3)) < difficulty[:, None]).astype(float)  # templates do not matter
+    rows = [
+        {"model": "m", "task": "t", "doc_id": f"d{i}", "template_id": f"k{j}", "run_id": "", "repeat": 0, "metric": "acc",
+         "value": x[i, j]}
+        for i in range(n)
+        for j in range(3)
+    ]  # fmt: skip
+    table = stats.variance_decomposition(pd.DataFrame(rows)).table
+    row = table.iloc[0]
+    assert row["ratio"] < 0.6 and row["p_value"] > 0.05  # ratio well below 1 under the null
+    null = row["var_noise"] / row["sampling_var"]
+    assert row["ratio"] / null == pytest.approx(row["f_statistic"])  # F = var_levels / var_noise
+    text = variance_findings(table)[0].text
+    assert "less than the noise" not in text
+    assert "no more than that noise explains (F-test p" in text
+    assert f"≈ {null:.2f}× expected if the levels did not matter" in text
+    shifted = x + np.array([0.0, 0.0, 0.3])  # one template adds 0.3 to every question
+    rows2 = [dict(r, value=shifted[int(r["doc_id"][1:]), int(r["template_id"][1:])]) for r in rows]
+    text2 = variance_findings(stats.variance_decomposition(pd.DataFrame(rows2)).table)[0].text
+    assert "more than the question-by-template noise explains (F-test p" in text2

@@ -91,7 +91,7 @@ def test_calibration_from_logprobs_and_paired_difference():
     curve = res.risk_coverage[res.risk_coverage["model"] == "good"]
     assert curve["selective_accuracy"].iloc[0] > curve["selective_accuracy"].iloc[-1]
     cmp = compare_calibration(pd.concat([good, over]), "over", "good", n_resamples=500)
-    ece = cmp.table.set_index("measure").loc["ece"]
+    ece = cmp.table.set_index("measure").loc["ece_debiased"]
     assert ece["diff"] > 0.05 and ece["ci_low"] > 0 and ece["pvalue"] < 0.01
     aurc = cmp.table.set_index("measure").loc["aurc"]  # nearly the same ranking: no AURC gap
     assert abs(aurc["diff"]) < 0.02 and aurc["ci_low"] < 0 < aurc["ci_high"]

@@ -80,6 +80,10 @@ def test_compare_json_matches_api(store_path):
 def test_other_commands_json(store_path):
     fl = _json(["flips", "--store", store_path, "--old", "small", "--new", "big", "--json"])
     assert [r["task"] for r in fl["table"]] == ["add", "sub", "(all)"]
+    assert fl["confidence_level"] == 0.95  # an outside audit: the JSON carried no level
+    fl90 = _json(["flips", "--store", store_path, "--old", "small", "--new", "big", "--json", "--confidence", "0.9"])  # fmt: skip
+    assert fl90["confidence_level"] == 0.9
+    assert fl90["table"][0]["nfr_low"] > fl["table"][0]["nfr_low"]
     bias = _json(["bias", "--store", store_path, "--model", "mid", "--task", "add", "--json"])
     assert bias["n"] == 240 and len(bias["table"]) == 4 and 0 <= bias["pvalue"] <= 1
     items = _json(["items", "--store", store_path, "--task", "add", "--json"])

@@ -136,6 +136,10 @@ def test_cli_json_and_errors(tmp_path):
     data = json.loads(out.output)
     assert data["index"][0]["llmbi"] == pytest.approx(0.2375)
     assert data["weights"] == {"gender": 0.5, "religion": 0.5}
+    assert data["confidence_level"] == 0.95  # an outside audit: no level in JSON or titles
+    table = run(app, ["fairness", "--store", str(path), "--confidence", "0.9"])
+    assert table.exit_code == 0 and "(F test; 90% intervals)" in table.output
+    assert "paired over probes (90% intervals)" in table.output
     out = run(app, ["fairness", "--store", str(path), "--weights", "gender=3,religion=1",
                     "--lambda", "0", "--json"])  # fmt: skip
     assert json.loads(out.output)["index"][0]["llmbi"] == pytest.approx(0.1875)

@@ -137,6 +137,13 @@ def test_cli_json(store_path):
     diffs = {r["perturbation"]: r["diff"] for r in data["table"]}
     assert diffs == pytest.approx({"typos": -0.25, "casing": 0.0})
     assert data["worst"][0]["worst"] == pytest.approx(0.25)
+    # an outside audit: "alpha": 0.050000000000000044 and no level in the titles
+    assert data["confidence_level"] == 0.95 and "alpha" not in data
+    table = CliRunner().invoke(
+        app, ["robustness", "--store", str(store_path), "--confidence", "0.8"]
+    )
+    assert table.exit_code == 0 and table.output.count("(80% intervals)") == 1
+    assert "per document, 80% intervals" in table.output
     bad = CliRunner().invoke(app, ["robustness", "--store", str(store_path), "-t", "nope"])
     assert bad.exit_code == 1 and "unknown task 'nope'; available: t" in str(bad.exception)
 

@@ -9,6 +9,7 @@ from typing import Annotated
 
 import typer
 
+from assay.core import level_label
 from assay.errors import InputError
 
 from ._common import bounded, json_or_table, print_table
@@ -44,13 +45,13 @@ def robustness_cmd(
         json_out,
         result,
         result.table,
-        title="perturbed − clean, paired over documents",
+        title=f"perturbed − clean, paired over documents ({level_label(confidence)} intervals)",
         columns=list(result.SHOWN),
     ):
         return
     print_table(
         result.worst,
-        title="worst case over perturbations (per document)",
+        title=f"worst case over perturbations (per document, {level_label(confidence)} intervals)",
         columns=[
             "model",
             "task",
@@ -121,10 +122,16 @@ def fairness_cmd(
         confidence=confidence,
     )
     if json_or_table(
-        json_out, result, result.axes, title=f"{metric}: gap between groups per axis (F test)"
+        json_out,
+        result,
+        result.axes,
+        title=f"{metric}: gap between groups per axis (F test; {level_label(confidence)} intervals)",
     ):
         return
-    print_table(result.groups, title="each group minus the other groups, paired over probes")
+    print_table(
+        result.groups,
+        title=f"each group minus the other groups, paired over probes ({level_label(confidence)} intervals)",
+    )
     weights_text = ", ".join(f"{a}={w:.3g}" for a, w in result.weights.items())
     print_table(
         result.index, title=f"LLMBI (w: {weights_text}; γ={diversity_weight}, λ={sentiment_weight})"

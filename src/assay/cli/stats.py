@@ -8,6 +8,7 @@ from typing import Annotated, NoReturn
 
 import typer
 
+from assay.core import level_label
 from assay.errors import InputError
 
 from ._common import (
@@ -299,7 +300,7 @@ def flips_cmd(
         return
     print_table(
         result.table,
-        title=f"flips {old} -> {new} ({metric}; intervals in the JSON)",
+        title=f"flips {old} -> {new} ({metric}; {level_label(confidence)} intervals in the JSON)",
         columns=list(result.SHOWN),
     )
     if show_ids:

@@ -137,21 +137,28 @@ def flip_finding(row: pd.Series, old: str, new: str, task: str, level: str) -> F
 FACTOR_WORDS = {"repeat": "repeat / choice-ordering", "template_id": "template", "run_id": "run"}
 
 
-def variance_findings(table: pd.DataFrame) -> list[Finding]:
-    """Per (model, task, factor): how far the factor's levels move the score, against the
-    sampling noise of one score (``VarianceResult.table``)."""
+def variance_findings(table: pd.DataFrame, alpha: float = 0.05) -> list[Finding]:
+    """Per (model, task, factor): how far the factor's levels move the score, decided by the
+    F test (``VarianceResult.table``). The ratio to one score's sampling variance is stated
+    with its value when levels do not matter, var_noise / sampling_var (the F statistic is
+    var_levels / var_noise): below 1 whenever questions differ in difficulty, so a ratio
+    under 1 is no evidence that the levels matter less than the noise."""
     out = []
     for r in table.itertuples(index=False):
         p = float(r.p_value) if pd.notna(r.p_value) else None
-        verdict = (
-            "more than drawing other documents would"
-            if r.ratio > 1
-            else "less than the noise of drawing the documents"
-        )
+        words = FACTOR_WORDS.get(r.factor, r.factor)
+        if p is None:
+            verdict = "no F test"
+        elif p < alpha:
+            verdict = f"more than the question-by-{words} noise explains (F-test p {p_text(p)})"
+        else:
+            verdict = f"no more than that noise explains (F-test p {p_text(p)})"
+        null = r.var_noise / r.sampling_var if r.sampling_var > 0 else float("nan")
         text = (
             f"On {r.task}, {r.model}'s score moves by SD {fmt(r.sd_levels)} across "
-            f"{int(r.levels)} {FACTOR_WORDS.get(r.factor, r.factor)} levels: {fmt(r.ratio, 2)}× the sampling variance of "
-            f"one score, {verdict} (F-test p {p_text(p) if p is not None else 'n/a'})."
+            f"{int(r.levels)} {words} levels: {verdict}; the level scores' variance is "
+            f"{fmt(r.ratio, 2)}× one score's sampling variance (≈ {fmt(null, 2)}× expected "
+            "if the levels did not matter)."
         )
         out.append(Finding.tested(text, "variance", p))
     return out

@@ -57,6 +57,7 @@ class Fairness(ResultMixin):
     weights: dict[str, float] = field(default_factory=dict)
     diversity_weight: float = DIVERSITY_WEIGHT
     sentiment_weight: float = SENTIMENT_WEIGHT
+    confidence_level: float = 0.95
 
 
 def rm_anova(x: np.ndarray) -> tuple[float, float]:
@@ -209,4 +210,5 @@ def fairness(
         w,
         diversity_weight,
         sentiment_weight,
+        1 - alpha,
     )

@@ -53,6 +53,7 @@ class FlipResult(ResultMixin):
     table: pd.DataFrame
     flipped: pd.DataFrame
     flipped_doc_ids: list[str]
+    confidence_level: float = 0.95
 
     SHOWN: ClassVar[tuple[str, ...]] = tuple(
         c for c in FLIP_COLUMNS if c != "new_errors" and not c.endswith(("_low", "_high"))
@@ -134,5 +135,5 @@ def flips(
     flipped_df = pd.concat(flipped, ignore_index=True)
     neg_ids = flipped_df.loc[flipped_df["kind"] == "negative", "doc_id"].astype(str).tolist()
     return FlipResult(
-        old, new, metric, pd.DataFrame(table, columns=FLIP_COLUMNS), flipped_df, neg_ids
+        old, new, metric, pd.DataFrame(table, columns=FLIP_COLUMNS), flipped_df, neg_ids, 1 - alpha
     )

@@ -63,7 +63,7 @@ class Robustness(ResultMixin):
 
     table: pd.DataFrame
     worst: pd.DataFrame
-    alpha: float
+    confidence_level: float
 
     SHOWN: ClassVar[tuple[str, ...]] = (
         "model",
@@ -173,4 +173,4 @@ def robustness(
                 "perturbations": len(names),
             }
         )
-    return Robustness(pd.DataFrame(rows), pd.DataFrame(worst_rows), alpha)
+    return Robustness(pd.DataFrame(rows), pd.DataFrame(worst_rows), 1 - alpha)
