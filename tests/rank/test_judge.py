@@ -141,6 +141,8 @@ def test_cohen_kappa_on_hand_computed_tables():
     grad = np.array([(kappa(p + h) - kappa(p - h)) / 2e-6 for h in np.eye(4) * 1e-6])
     assert k.se == pytest.approx(np.sqrt(grad @ (np.diag(p) - np.outer(p, p)) @ grad / 50))
     assert k.ci == pytest.approx((0.4 - 1.959964 * k.se, 0.4 + 1.959964 * k.se), rel=1e-5)
+    at90 = cohen_kappa(first, second, confidence=0.9)  # (was a TypeError: an audit)
+    assert at90.ci == pytest.approx((0.4 - 1.644854 * k.se, 0.4 + 1.644854 * k.se), rel=1e-5)
     # 3×3 [[10,2,3],[1,8,1],[2,2,11]]: p_o = 29/40, p_e = (15·13+10·12+15·15)/1600 = 0.3375
     t = np.array([[10, 2, 3], [1, 8, 1], [2, 2, 11]])
     rows, cols = np.nonzero(np.ones_like(t))

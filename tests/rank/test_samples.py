@@ -169,6 +169,16 @@ def test_cli_rank_samples_from_a_store(tmp_path):
     out = json.loads(res.output)
     api = rank_samples(store.scores(), bootstrap=20).to_dict()
     assert out["ratings"] == api["ratings"]
+    # every command with an interval takes --confidence (an audit: `rank samples` had none)
+    argv = ["rank", "samples", "--store", str(tmp_path / "s.duckdb"), "--json", "--bootstrap", "20"]
+    res = CliRunner().invoke(app, [*argv, "--confidence", "0.8"])
+    assert res.exit_code == 0, res.output
+    narrow = json.loads(res.output)
+    assert narrow["confidence_level"] == 0.8
+    assert (
+        narrow["ratings"]
+        == rank_samples(store.scores(), bootstrap=20, confidence=0.8).to_dict()["ratings"]
+    )
 
 
 def test_task_level_tables_resample_tasks():

@@ -251,6 +251,7 @@ def battles_cmd(
 
 
 @rank_app.command("samples")
+@with_options(confidence=confidence_option)
 def samples_cmd(
     method: Annotated[
         str,
@@ -264,11 +265,12 @@ def samples_cmd(
     metric: MetricOption = None,
     bootstrap: BootstrapOption = 100,
     seed: SeedOption = 0,
+    confidence: float = 0.95,
     store: StoreOption = None,
     json_out: JsonOption = False,
 ) -> None:
     """Rank models from per-sample results, each model on its own subset (ONEBench / HELM);
-    bootstrap rounds resample the samples (--bootstrap 0: no intervals)."""
+    bootstrap rounds resample the samples (--bootstrap 0: no intervals) at --confidence."""
     st = get_store(store, must_exist=True)
     ev = st.evidence()
     with console.status(f"ranking by {method} with {bootstrap} bootstrap rounds"):
@@ -279,6 +281,7 @@ def samples_cmd(
             metrics=ev.metrics,
             bootstrap=bootstrap,
             seed=seed,
+            confidence=confidence,
         )
     if not groups:
         raise InputError("scores: no two models share a sample; nothing to rank")

@@ -96,6 +96,7 @@ def _kappa_se(table: np.ndarray) -> float:
     return float(np.sqrt(max(var, 0.0) / (n * (1 - p_e) ** 4)))
 
 
+@accepts_confidence()
 def cohen_kappa(
     first: Any,
     second: Any,
