@@ -14,6 +14,7 @@ import textwrap
 
 import duckdb
 import pytest
+from jsonl_blocks import null_block_file
 from test_bombs import SRC, run_assay
 
 
@@ -81,11 +82,7 @@ def test_brackets_in_strings_are_no_reason_to_refuse(tmp_path):
 
 def test_a_block_of_null_lines_in_the_middle_of_a_file(tmp_path):
     """Blocks of 100 bytes: the first line fills the first, ``null`` lines the second."""
-    path = tmp_path / "a.jsonl"
-    first = _battle(1, pad="")[:-2]
-    first += "x" * (99 - len(first) - 2) + '"}'
-    path.write_text(first + "\n" + "null\n" * 20 + _battle(2) + "\n")
-    assert path.read_bytes().index(b"null") == 100
+    path = null_block_file(tmp_path / "a.jsonl", _battle(1, pad=""), _battle(2))
     code = textwrap.dedent(
         f"""
         from assay.rank import _battle_files, read_battles

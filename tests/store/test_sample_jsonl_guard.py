@@ -14,6 +14,7 @@ import sys
 import textwrap
 
 import duckdb
+from jsonl_blocks import null_block_file
 from test_bombs import SRC, run_assay
 
 from assay.core import arrow_may_read
@@ -76,11 +77,7 @@ def test_a_null_after_an_object_is_not_read_as_a_row(tmp_path):
 
 def test_a_block_of_null_lines_in_the_middle_of_a_file(tmp_path):
     """Blocks of 100 bytes: the first line fills the first, ``null`` lines the second."""
-    path = tmp_path / "a.jsonl"
-    first = _row(1, pad="")[:-2]
-    first += "x" * (99 - len(first) - 2) + '"}'
-    path.write_text(first + "\n" + "null\n" * 20 + _row(2) + "\n")
-    assert path.read_bytes().index(b"null") == 100
+    path = null_block_file(tmp_path / "a.jsonl", _row(1, pad=""), _row(2))
     code = textwrap.dedent(
         f"""
         import functools
