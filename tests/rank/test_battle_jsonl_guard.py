@@ -7,14 +7,11 @@ of its own (tests/adversarial's ``run_assay``), so a crash fails the test rather
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 import textwrap
 
 import duckdb
 import pytest
-from jsonl_blocks import null_block_file
+from jsonl_blocks import null_block_file, python_error
 from test_bombs import SRC, run_assay
 
 
@@ -90,14 +87,8 @@ def test_a_block_of_null_lines_in_the_middle_of_a_file(tmp_path):
         read_battles({str(path)!r})
         """
     )
-    done = subprocess.run(
-        [sys.executable, "-c", code],
-        capture_output=True,
-        text=True,
-        env={**os.environ, "PYTHONPATH": str(SRC)},
-    )
-    assert done.returncode == 1, done.stderr[-500:]
-    last = done.stderr.strip().splitlines()[-1]
+    status, last = python_error(code, SRC)
+    assert status == 1, last
     assert last.endswith(f"{path}: line 2: not a JSON object (got None)")
 
 

@@ -8,13 +8,10 @@ the process past 800 MB). Each import runs in a process of its own (tests/advers
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 import textwrap
 
 import duckdb
-from jsonl_blocks import null_block_file
+from jsonl_blocks import null_block_file, python_error
 from test_bombs import SRC, run_assay
 
 from assay.core import arrow_may_read
@@ -87,14 +84,8 @@ def test_a_block_of_null_lines_in_the_middle_of_a_file(tmp_path):
         import_samples(open_store({str(tmp_path / "s.duckdb")!r}), {str(path)!r})
         """
     )
-    done = subprocess.run(
-        [sys.executable, "-c", code],
-        capture_output=True,
-        text=True,
-        env={**os.environ, "PYTHONPATH": str(SRC)},
-    )
-    assert done.returncode == 1, done.stderr[-500:]
-    last = done.stderr.strip().splitlines()[-1]
+    status, last = python_error(code, SRC)
+    assert status == 1, last
     assert last.endswith(f"{path}: line 2: not a JSON object (got None)")
     assert _samples(tmp_path / "s.duckdb") == []
 
