@@ -29,7 +29,7 @@ class _DuplicateKey(yaml.constructor.ConstructorError):
 
 
 class YamlLoader(_SafeLoader):  # type: ignore[misc, valid-type]
-    """The safe loader whose mappings refuse a key written twice .
+    """The safe loader whose mappings refuse a key written twice.
     Merge keys (``<<: *base``) may still be overridden. Subclass it to add tags."""
 
     def construct_mapping(self, node: Any, deep: bool = False) -> dict[Any, Any]:
